@@ -1,0 +1,48 @@
+# swarm — thin wrapper over CMake. Targets:
+#   make          release build: build/swarm, build/swarm-node
+#   make test     installs what is missing (scripts/setup), builds with ASan+UBSan (clang) and
+#                 runs the whole suite: unit, interop, fuzz smoke, end-to-end
+#   make demo     the main job on a local simulated fleet
+#   make fuzz     each libFuzzer target for FUZZ_TIME seconds (default 60)
+#   make size     Cortex-M3 footprint of src/core (text/data/bss per module)
+#   make bench    benchmarks with side-by-side peers (results: bench/RESULTS.md)
+#   make install  PREFIX=/usr/local by default
+MAKEFLAGS += --no-print-directory
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX   ?= /usr/local
+FUZZ_TIME ?= 60
+
+.PHONY: all build test demo fuzz size bench install clean setup
+all: build
+
+build:
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j$(JOBS)
+
+setup:
+	@scripts/setup
+
+test: setup
+	@CC=clang-14 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSW_SANITIZE=ON -DSW_FUZZ=ON >/dev/null
+	@cmake --build build/asan -j$(JOBS)
+	@cd build/asan && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+demo: setup build
+	@scripts/demo
+
+fuzz: setup
+	@CC=clang-14 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSW_SANITIZE=ON -DSW_FUZZ=ON >/dev/null
+	@cmake --build build/asan -j$(JOBS)
+	@scripts/fuzz build/asan $(FUZZ_TIME)
+
+size: setup
+	@scripts/size
+
+bench: setup build
+	@scripts/bench
+
+install: build
+	@cmake --install build --prefix $(PREFIX)
+
+clean:
+	rm -rf build

@@ -1,0 +1,113 @@
+// swarm Reliable: the selective-repeat ARQ of MoaT that runs over SerialPacker frames on lossy
+// lines (docs/PROTOCOL.md, "Reliable"). Sans-I/O: the caller passes time in, and hands wire
+// messages between this layer and the framer.
+//
+// Wire messages (one MsgPack map each):
+//   data   {"s": seq, "d": <message>, "r": recv_tail [, "x": [seqs received out of order]]}
+//   ack    {"s": send_head, "r": recv_tail [, "x": [...]]}
+//   reset  {"a": "r", "n": 1|2|3, "c": {"t": timeout_ms, "m": window, "l": max_msg}}
+//   close  {"a": "r", "n": 0 [, "e": text]}
+// seq numbers run modulo window; at most window/2 messages are unacknowledged. The handshake
+// is n:1 → n:2 (with the peer's config) → n:3; both sides then use timeout = max of the two and
+// window = max(4, min of the two). "l" is our extension: the largest payload a side accepts; a
+// peer that does not send it is taken to accept 127-byte frames (MoaT's limit).
+#ifndef SWARM_REL_H
+#define SWARM_REL_H
+
+#include "swarm/mp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sw_rel_cfg {
+    uint8_t window;      // 4..SW_REL_MAX_WINDOW, default 8
+    uint32_t timeout_ms; // retransmit / ack timer, default 1000
+    uint16_t max_msg;    // largest payload (one inner message) sent or accepted, bytes; default 1024
+    uint8_t retries;     // handshake attempts before reporting the link down; 0 = forever. Default 5
+} sw_rel_cfg_t;
+
+void sw_rel_cfg_default(sw_rel_cfg_t *c);
+
+typedef struct sw_rel_io {
+    // Hand one wire message (a complete MsgPack map) to the framer. Returning non-zero means
+    // it was not sent; the retransmit timer covers that like a loss.
+    int (*tx)(void *ctx, const uint8_t *p, size_t n);
+    // One payload, delivered in order and exactly once. p is valid only during the call.
+    void (*rx)(void *ctx, const uint8_t *p, size_t n);
+    // The link came up (handshake done) or went down (closed, reset by the peer, or the
+    // handshake gave up). Payloads not yet acknowledged when it goes down are dropped.
+    void (*state)(void *ctx, bool up);
+    void *ctx;
+} sw_rel_io_t;
+
+typedef enum sw_rel_state {
+    SW_REL_CLOSED = 0,
+    SW_REL_RESET1, // we sent n:1 and wait for n:2
+    SW_REL_RESET2, // we answered n:2 and wait for n:3 (or data, which completes it)
+    SW_REL_UP,
+} sw_rel_state_t;
+
+typedef struct sw_rel_stats {
+    uint32_t sent, delivered;   // payloads
+    uint32_t retransmits;       // data messages sent again
+    uint32_t duplicates;        // data messages received twice (dropped)
+    uint32_t out_of_order;      // data messages held for a gap
+    uint32_t resets;            // handshakes completed
+    uint32_t bad;               // wire messages ignored as malformed
+} sw_rel_stats_t;
+
+typedef struct sw_rel_slot {
+    uint16_t len;       // payload bytes held (0 = empty)
+    bool acked;         // send ring: selectively acknowledged
+    uint32_t due_ms;    // send ring: retransmit deadline
+} sw_rel_slot_t;
+
+typedef struct sw_rel {
+    sw_rel_cfg_t cfg;   // own configuration
+    sw_rel_io_t io;
+    sw_rel_state_t state;
+    uint8_t window;     // in force (after the handshake merge)
+    uint32_t timeout_ms;// in force
+    uint16_t peer_max;  // largest payload the peer accepts
+    uint8_t send_head, send_tail, recv_head, recv_tail;
+    bool ack_due;       // an acknowledgement should be sent
+    uint32_t ack_ms;    // when a gap forces an ack
+    uint32_t reset_ms;  // next handshake retry
+    uint8_t tries;      // handshake attempts so far
+    uint8_t *store;     // caller-owned: 2 * window * max_msg bytes of payload slots, then scratch
+    size_t store_size;
+    sw_rel_slot_t tx_slot[SW_REL_MAX_WINDOW];
+    sw_rel_slot_t rx_slot[SW_REL_MAX_WINDOW];
+    sw_rel_stats_t stats;
+} sw_rel_t;
+
+// Bytes of storage sw_rel_init() needs for cfg: the send and receive slots plus a scratch
+// buffer for one wire message.
+size_t sw_rel_store_size(const sw_rel_cfg_t *cfg);
+// Returns 0, or SW_EINVAL (bad cfg), SW_EFULL (store smaller than sw_rel_store_size()).
+int sw_rel_init(sw_rel_t *rel, const sw_rel_cfg_t *cfg, const sw_rel_io_t *io, void *store, size_t store_size);
+// Starts (or restarts) the handshake.
+void sw_rel_start(sw_rel_t *rel, uint32_t now_ms);
+// Sends a close message and goes down.
+void sw_rel_close(sw_rel_t *rel, const char *why, uint32_t now_ms);
+
+static inline bool sw_rel_is_up(const sw_rel_t *rel) { return rel->state == SW_REL_UP; }
+// True if sw_rel_send() would accept a payload now.
+bool sw_rel_can_send(const sw_rel_t *rel);
+// Largest payload that may be sent now (min of ours and the peer's); 0 when not up.
+size_t sw_rel_max_payload(const sw_rel_t *rel);
+
+// Queues one payload (copied). Returns 0, SW_EAGAIN (not up, or window full: retry after
+// the next input/poll), SW_ETOOBIG (larger than sw_rel_max_payload()).
+int sw_rel_send(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms);
+// One wire message from the framer.
+void sw_rel_input(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms);
+// Runs the timers (retransmits, delayed acks, handshake retries). Returns the ms until the
+// next timer is due (call again by then, or earlier after input).
+uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
