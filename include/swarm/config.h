@@ -26,6 +26,16 @@
 #define SW_REL_MAX_WINDOW 16
 #endif
 
+// Bytes of a stream request's arguments kept for the stream's later steps. [layout]
+#ifndef SW_RPC_STREAM_ARGS
+#define SW_RPC_STREAM_ARGS 256
+#endif
+
+// Deepest config path (["a","b",…]) accepted. [layout]
+#ifndef SW_CFG_MAX_PATH
+#define SW_CFG_MAX_PATH 8
+#endif
+
 #if SW_MP_MAX_DEPTH < 2 || SW_MP_MAX_DEPTH > 255
 #error "SW_MP_MAX_DEPTH must be within 2..255"
 #endif

@@ -1,0 +1,24 @@
+// swarm paths: turns a path a client sent into a normalised path relative to the node's root,
+// or refuses it. Pure string logic (the port additionally refuses symlinks).
+#ifndef SWARM_PATH_H
+#define SWARM_PATH_H
+
+#include "swarm/sw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// in[0..n) → out (NUL-terminated): '/'-separated, no leading or trailing '/', no empty or "."
+// segments, ".." resolved lexically. A leading '/' means the root ("/apps/x" = "apps/x"), so
+// micro-swarm's absolute device paths work. "", "/" and "." give "" (the root).
+// Returns the length of out, or SW_EPERM (".." above the root), SW_EINVAL (a NUL byte, a
+// backslash, or a segment longer than SW_NAME_MAX... 255), SW_ETOOBIG (out too small).
+int sw_path_norm(const char *in, size_t n, char *out, size_t cap);
+// The last segment of a normalised path ("apps/x/main.lua" → "main.lua"; "" → "").
+const char *sw_path_base(const char *norm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

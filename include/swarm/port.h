@@ -1,0 +1,130 @@
+// swarm port contract: everything the device runtime (src/node) needs from the platform, as a
+// table of functions plus a context pointer. src/port/posix implements it with libuv; a
+// Cortex-M port implements it with a UART, SysTick, lwIP and a flash file system. The node never
+// reaches the OS any other way (docs/PORTING.md).
+//
+// Direction of calls: the node calls these functions; the port calls the node back with the
+// sw_node_*() event functions of swarm/node.h (data arrived, a connection closed, a timer is
+// due). Everything runs on one thread: no callback ever runs inside another.
+#ifndef SWARM_PORT_H
+#define SWARM_PORT_H
+
+#include "swarm/sw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// A byte link the port owns (TCP connection, serial line, stdio). The node may use `user`.
+typedef struct sw_conn {
+    void *user;
+    uint8_t kind; // SW_CONN_*
+} sw_conn_t;
+
+enum { SW_CONN_TCP = 1, SW_CONN_SERIAL = 2, SW_CONN_STDIO = 3 };
+
+typedef struct sw_listener {
+    void *user;
+} sw_listener_t;
+
+// A UDP endpoint (discovery, mDNS). `user` is the node's.
+typedef struct sw_udp {
+    void *user;
+} sw_udp_t;
+
+// Open flags of fs_open.
+enum {
+    SW_O_READ = 1 << 0,
+    SW_O_WRITE = 1 << 1,
+    SW_O_CREATE = 1 << 2,
+    SW_O_TRUNC = 1 << 3,
+    SW_O_EXCL = 1 << 4,
+    SW_O_APPEND = 1 << 5,
+};
+
+enum { SW_FT_NONE = 0, SW_FT_FILE = 1, SW_FT_DIR = 2, SW_FT_OTHER = 3 };
+
+typedef struct sw_stat {
+    uint8_t type;   // SW_FT_*
+    uint64_t size;  // bytes (files)
+    int64_t mtime;  // seconds since 1970 (0 if unknown)
+} sw_stat_t;
+
+#define SW_NAME_MAX 255
+
+typedef struct sw_dirent {
+    char name[SW_NAME_MAX + 1]; // NUL-terminated, never "." or ".."
+    uint8_t type;               // SW_FT_*
+} sw_dirent_t;
+
+typedef struct sw_mem {
+    uint64_t used;  // bytes in use by the node (POSIX: resident set size)
+    uint64_t avail; // bytes still available (0 if unknown)
+    uint64_t heap;  // bytes allocated through alloc()
+} sw_mem_t;
+
+enum { SW_RESET_SOFT = 1, SW_RESET_HARD = 2, SW_RESET_STOP = 3 };
+
+enum { SW_LOG_ERROR = 0, SW_LOG_WARN = 1, SW_LOG_INFO = 2, SW_LOG_DEBUG = 3 };
+
+typedef struct sw_port_ops {
+    // --- time, randomness, memory
+    uint32_t (*now_ms)(void *ctx);                  // monotonic, wraps
+    int64_t (*wall_s)(void *ctx);                   // seconds since 1970, 0 if unknown
+    void (*wake_at)(void *ctx, uint32_t at_ms);     // call sw_node_poll() at (or soon after) at_ms; a later call replaces the request
+    void (*random)(void *ctx, void *buf, size_t n);
+    // Like lua_Alloc: nsize 0 releases ptr and returns NULL; else (re)allocates. NULL = no memory.
+    void *(*alloc)(void *ctx, void *ptr, size_t osize, size_t nsize);
+    // One log line (no newline), already formatted with level and time by the node.
+    void (*log)(void *ctx, int level, const char *line, size_t n);
+
+    // --- byte links. conn_write copies the bytes into the port's queue (0, or SW_ECLOSED).
+    // The node watches conn_queued() and pauses reading from a peer that does not read its
+    // replies; sw_node_drained() reports when the queue has emptied.
+    int (*tcp_listen)(void *ctx, const char *addr, uint16_t port, sw_listener_t **out);
+    void (*listener_close)(void *ctx, sw_listener_t *l);
+    int (*serial_open)(void *ctx, const char *dev, uint32_t baud, sw_conn_t **out);
+    int (*stdio_open)(void *ctx, sw_conn_t **out);
+    int (*conn_write)(void *ctx, sw_conn_t *c, const void *p, size_t n);
+    size_t (*conn_queued)(void *ctx, sw_conn_t *c);
+    void (*conn_pause)(void *ctx, sw_conn_t *c, bool paused);
+    // Sends what is queued, then closes; sw_node_closed() follows (never from inside this call).
+    void (*conn_close)(void *ctx, sw_conn_t *c);
+    // Peer description for logs ("169.254.1.2:40112", "/dev/ttyS0"); returns its length.
+    size_t (*conn_peer)(void *ctx, sw_conn_t *c, char *buf, size_t cap);
+
+    // --- files under the node's root. Paths are relative, '/'-separated and normalised by the
+    // node (no "..", no empty or "." segments; "" is the root). The port must never follow a
+    // symlink (so nothing outside the root is reachable). fs_read/fs_write return bytes
+    // transferred or an error; offsets are absolute.
+    int (*fs_open)(void *ctx, const char *path, int flags, int *fd);
+    int (*fs_read)(void *ctx, int fd, uint64_t off, void *buf, size_t n);
+    int (*fs_write)(void *ctx, int fd, uint64_t off, const void *buf, size_t n);
+    int (*fs_sync)(void *ctx, int fd);
+    int (*fs_close)(void *ctx, int fd);
+    int (*fs_stat)(void *ctx, const char *path, sw_stat_t *st);
+    int (*fs_mkdir)(void *ctx, const char *path);
+    int (*fs_rmdir)(void *ctx, const char *path);
+    int (*fs_unlink)(void *ctx, const char *path);
+    // Renames, atomically replacing an existing file at `to`; durable once it returns.
+    int (*fs_rename)(void *ctx, const char *from, const char *to);
+    // Calls each(u, entry) for every entry of a directory; stops early if each returns non-zero
+    // (and returns that value).
+    int (*fs_list)(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e), void *u);
+
+    // --- system
+    void (*reset)(void *ctx, int how);              // SW_RESET_*: re-exec / reboot / stop
+    size_t (*machid)(void *ctx, uint8_t *buf, size_t cap); // unique machine id bytes
+    int (*mem)(void *ctx, sw_mem_t *m);
+    const char *(*platform)(void *ctx);             // e.g. "posix linux x86_64"
+} sw_port_ops_t;
+
+typedef struct sw_port {
+    const sw_port_ops_t *ops;
+    void *ctx;
+} sw_port_t;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,209 @@
+// Internal API of the device runtime, shared by the modules of src/node (node core, sys
+// commands, file app, Lua apps, boards). Portable: reaches the platform only through n->port.
+#ifndef SW_NODE_INT_H
+#define SW_NODE_INT_H
+
+#include <stdarg.h>
+
+#include "swarm/cfg.h"
+#include "swarm/cmd.h"
+#include "swarm/node.h"
+#include "swarm/rel.h"
+#include "swarm/rpc.h"
+#include "swarm/sp.h"
+#include "swarm/stream.h"
+#include "swarm/wdt.h"
+
+// Bounds of the runtime (config keys under "limits" override the run-time ones; see
+// sw_node_limits_t). Compile-time ones size static tables.
+#ifndef SW_NODE_TREE_MAX
+#define SW_NODE_TREE_MAX 512 // command tree entries (directories + commands)
+#endif
+
+#define SW_CFG_FILE "swarm.cfg"     // the persisted config tree (MsgPack map) in the root
+#define SW_STATE_FILE "swarm.state" // sys.state's file
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Timers: intrusive, owned by the module that starts them. One-shot; restart to repeat.
+
+typedef struct sw_timer sw_timer_t;
+typedef void (*sw_timer_fn)(sw_node_t *n, sw_timer_t *t);
+struct sw_timer {
+    sw_timer_t *next; // internal: the node's due-ordered list
+    uint32_t due;     // internal
+    bool armed;       // internal (read-only for users)
+    sw_timer_fn fn;   // set by the user before starting
+    void *user;       // free for the user
+};
+
+// (Re)starts t to fire after delay_ms. fn and user must be set.
+void sw_timer_start(sw_node_t *n, sw_timer_t *t, uint32_t delay_ms);
+void sw_timer_stop(sw_node_t *n, sw_timer_t *t);
+uint32_t sw_node_now(const sw_node_t *n);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Logging: to the port's log and to the node's log ring (read by consoles).
+
+void sw_log(sw_node_t *n, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sw_logv(sw_node_t *n, int level, const char *fmt, va_list ap);
+// Log ring: the last SW_NODE_LOG_RING bytes of log lines, each ending in '\n'. seq counts
+// bytes ever written, so a reader that remembers it can ask for what is new.
+#ifndef SW_NODE_LOG_RING
+#define SW_NODE_LOG_RING 16384
+#endif
+// Copies log bytes from absolute position *pos (clamped to what the ring still holds) into
+// buf; advances *pos; returns bytes copied.
+size_t sw_log_read(const sw_node_t *n, uint64_t *pos, char *buf, size_t cap);
+uint64_t sw_log_end(const sw_node_t *n);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Memory from the port (bounded there). sw_node_alloc returns zeroed memory or NULL.
+
+void *sw_node_alloc(sw_node_t *n, size_t size);
+void sw_node_release(sw_node_t *n, void *p, size_t size);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Run-time bounds, read from the config at boot ("limits.*").
+
+typedef struct sw_node_limits {
+    uint32_t max_msg;     // largest message in or out, bytes (limits.msg, default 16384)
+    uint16_t max_clients; // TCP RPC clients at once (limits.clients, default 8)
+    uint16_t max_streams; // streams per link (limits.streams, default 16)
+    uint16_t max_files;   // open files of the f app (limits.files, default 16)
+    uint16_t max_proxies; // live proxies (limits.proxies, default 64)
+    uint16_t max_pending; // outgoing requests per link (limits.pending, default 16)
+} sw_node_limits_t;
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Links: one per connection (TCP client, stdio, serial), each with its framing and RPC session.
+
+enum { SW_LINK_STREAM = 1, SW_LINK_LOSSY = 2 };
+
+typedef struct sw_link sw_link_t;
+struct sw_link {
+    sw_link_t *next;
+    sw_node_t *node;
+    sw_conn_t *conn;
+    int mode;           // SW_LINK_*
+    bool paused;        // reading paused (the peer does not read its replies)
+    bool closing;
+    bool counted;       // counts against limits.clients
+    char peer[64];
+    sw_stream_rx_t srx; // SW_LINK_STREAM
+    sw_sp_cfg_t spcfg;  // SW_LINK_LOSSY
+    sw_sp_rx_t sprx;
+    sw_rel_t rel;
+    sw_timer_t rel_timer;
+    sw_rpc_t rpc;
+    sw_timer_t rpc_timer; // stream steps
+    uint8_t *mem;       // buffers of this link (one allocation)
+    size_t mem_size;
+};
+
+// Sends `link` up/down on every open link.
+void sw_node_link_all(sw_node_t *n, bool up);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Local calls: modules (apps, boards) call commands exactly as a remote client would. The
+// answer arrives through cb — possibly before sw_node_call() returns, for commands that answer
+// at once. m is the decoded answer (REPLY, ERROR, STREAM, END) or NULL with err != 0.
+
+typedef void (*sw_local_cb)(sw_node_t *n, void *user, const sw_msg_t *m, int err);
+// args: raw MsgPack of "d" (empty span: {}). r_ms > 0 asks for a stream. Returns the request
+// seq (> 0) or an error (then cb is not called).
+int64_t sw_node_call(sw_node_t *n, const char *dotted, sw_span_t args, int64_t r_ms,
+                     sw_local_cb cb, void *user);
+void sw_node_call_cancel(sw_node_t *n, int64_t seq);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Config: the tree in n->cfg. After changing it, call sw_node_cfg_save() (atomic write of
+// SW_CFG_FILE: temp file, sync, rename).
+
+int sw_node_cfg_save(sw_node_t *n);
+// Re-applies settings that can change at run time (sys.cfg apply): wdt, limits, app.
+void sw_node_cfg_apply(sw_node_t *n);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Reset / stop: sends link false everywhere, waits ~100 ms for it to leave, then asks the port
+// to re-exec (SOFT), reboot (HARD) or exit (STOP). why is logged.
+
+void sw_node_reset(sw_node_t *n, int how, const char *why);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Modules: each registers its commands at boot and keeps its state behind a pointer in the node.
+
+struct sw_fs_app;   // src/node/fs_app.c
+struct sw_lua;      // src/node/lua_*.c
+struct sw_proxies;  // src/node/proxy.c
+typedef struct sw_board sw_board_t;
+
+// The "f" app (files under the root): registers directory "f". Closes everything at stop.
+int sw_fs_app_init(sw_node_t *n);
+void sw_fs_app_stop(sw_node_t *n);
+
+// The sys directory and the root commands (ping, _dir): src/node/sys.c
+int sw_sys_init(sw_node_t *n);
+
+// Lua apps (src/node/lua_*.c): the VM, the swarm API, the app lifecycle.
+int sw_lua_init(sw_node_t *n);             // creates the VM, registers sys.eval and sys.load
+int sw_lua_start_app(sw_node_t *n, const char *app); // loads apps/{app}/main.lua, runs init_* then routine_*
+void sw_lua_stop_app(sw_node_t *n);        // cancels the app's tasks, unregisters its commands
+void sw_lua_close(sw_node_t *n);           // at node stop
+// Drop a proxy by name (sys.unproxy): 0, SW_ENOENT, SW_EPERM (well-known names).
+int sw_proxy_drop(sw_node_t *n, const char *name, size_t len);
+
+// Boards (micro-swarm hardware targets): C modules selected by config "board.hardware_name".
+struct sw_board {
+    const char *name;
+    const char *doc;
+    // Registers the board's commands (under "board"), starts its timers. 0 or error.
+    int (*init)(sw_node_t *n);
+    void (*stop)(sw_node_t *n);
+};
+const sw_board_t *sw_board_find(const char *name, size_t len);
+extern const sw_board_t *const sw_boards[]; // NULL-terminated, all compiled-in boards
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// The node itself.
+
+struct sw_node {
+    sw_port_t port;
+    sw_node_opts_t opts;
+    sw_node_limits_t lim;
+
+    sw_cfg_t cfg;
+    uint8_t *cfg_mem;      // doc + scratch (2 × cfg.cap)
+    bool cfg_dirty;
+
+    sw_tree_t tree;
+    sw_tnode_t tnodes[SW_NODE_TREE_MAX];
+
+    sw_wdt_t wdt;
+    sw_timer_t wdt_timer;
+
+    sw_timer_t *timers;    // armed timers, ordered by due time
+    sw_link_t *links;
+    uint16_t clients;      // counted links (TCP)
+    sw_listener_t *rpc_listener;
+
+    sw_rpc_t local;        // local calls (sw_node_call)
+    uint8_t *local_mem;
+    struct sw_local_wait *local_waits;
+
+    struct sw_fs_app *fs;
+    struct sw_lua *lua;
+    struct sw_proxies *proxies;
+    const sw_board_t *board;
+    void *board_state;
+
+    char log_ring[SW_NODE_LOG_RING];
+    uint64_t log_seq;      // bytes ever written to the ring
+
+    uint32_t boot_ms;      // now_ms() at start
+    int reset_how;         // pending reset (0: none)
+    sw_timer_t reset_timer;
+    bool stopping, stopped;
+    char host_name[64], app_name[64], hardware_name[64];
+};
+
+#endif
