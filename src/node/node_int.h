@@ -140,6 +140,8 @@ typedef struct sw_board sw_board_t;
 // The "f" app (files under the root): registers directory "f". Closes everything at stop.
 int sw_fs_app_init(sw_node_t *n);
 void sw_fs_app_stop(sw_node_t *n);
+// A link closed: files it opened are closed (atomic writes it had open are discarded).
+void sw_fs_app_link_closed(sw_node_t *n, const sw_rpc_t *rpc);
 
 // The sys directory and the root commands (ping, _dir): src/node/sys.c
 int sw_sys_init(sw_node_t *n);
