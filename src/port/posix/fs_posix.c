@@ -1,0 +1,464 @@
+// Files of the POSIX port, confined to the root directory. The root is opened once; every path
+// is resolved from that descriptor one component at a time with openat(O_NOFOLLOW), so no
+// symlink is ever followed and nothing outside the root can be reached (a symlink anywhere on
+// the way is SW_EPERM). Plain POSIX only — no libuv — so the unit tests compile this file alone.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "posix_int.h"
+
+#define PATH_CAP 4096 // longest path accepted, bytes (with the NUL)
+
+int sw__posix_errno(int e)
+{
+    switch (e) {
+    case 0: return SW_OK;
+    case ENOENT: return SW_ENOENT;
+    case EEXIST: return SW_EEXIST;
+    case ENOTDIR: return SW_ENOTDIR;
+    case EISDIR: return SW_EISDIR;
+    case ENOTEMPTY: return SW_ENOTEMPTY;
+    case EACCES: case EPERM: case EROFS: case ELOOP: case ETXTBSY: return SW_EPERM;
+    case ENOSPC: case EDQUOT: case EIO: return SW_EIO;
+    case EFBIG: case EOVERFLOW: return SW_ETOOBIG;
+    case ENAMETOOLONG: case EINVAL: case EBADF: return SW_EINVAL;
+    case EMFILE: case ENFILE: case ENOMEM: return SW_EFULL;
+    case EBUSY: return SW_EBUSY;
+    case EAGAIN: return SW_EAGAIN;
+    case ETIMEDOUT: return SW_ETIMEDOUT;
+    case EPIPE: case ECONNRESET: case ENOTCONN: case ECONNABORTED: return SW_ECLOSED;
+    case EXDEV: case ENOTSUP: return SW_ENOTSUP;
+    case ECANCELED: return SW_ECANCELED;
+    default: return SW_EIO;
+    }
+}
+
+int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
+{
+    fs->rootfd = -1;
+    fs->max = 0;
+    fs->fds = calloc(max_files ? max_files : 1, sizeof *fs->fds);
+    if (!fs->fds)
+        return SW_EFULL;
+    fs->max = max_files;
+    for (uint16_t i = 0; i < max_files; i++)
+        fs->fds[i] = -1;
+    if (!root)
+        return 0;
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = sw__posix_errno(errno);
+        sw__posix_fs_close(fs);
+        return err;
+    }
+    fs->rootfd = fd;
+    return 0;
+}
+
+void sw__posix_fs_close(sw_posix_fs_t *fs)
+{
+    for (uint16_t i = 0; i < fs->max; i++)
+        if (fs->fds[i] >= 0)
+            close(fs->fds[i]);
+    if (fs->rootfd >= 0)
+        close(fs->rootfd);
+    free(fs->fds);
+    fs->fds = NULL;
+    fs->max = 0;
+    fs->rootfd = -1;
+}
+
+static sw_posix_fs_t *fs_of(void *ctx)
+{
+    return &((sw_posix_t *)ctx)->fs;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Resolution
+
+// Closes a directory descriptor from walk() unless it is the root's own.
+static void dir_done(const sw_posix_fs_t *fs, int fd)
+{
+    if (fd >= 0 && fd != fs->rootfd)
+        close(fd);
+}
+
+// Why openat() of a directory component failed: a symlink is SW_EPERM whatever errno said
+// (with O_NOFOLLOW|O_DIRECTORY Linux reports ENOTDIR for it, not ELOOP).
+static int dir_error(int dirfd, const char *name, int e)
+{
+    if (e == ENOTDIR || e == ELOOP) {
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            return SW_EPERM;
+    }
+    return sw__posix_errno(e);
+}
+
+// Copies a node path into buf, checking it is relative and normalised: components separated
+// by single '/', none empty, "." or "..", none longer than NAME_MAX. "" is the root.
+static int path_copy(const char *path, char *buf)
+{
+    if (!path)
+        return SW_EINVAL;
+    size_t n = strlen(path);
+    if (n >= PATH_CAP)
+        return SW_EINVAL;
+    memcpy(buf, path, n + 1);
+    if (n == 0)
+        return 0;
+    const char *s = buf;
+    for (;;) {
+        const char *e = strchr(s, '/');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == 0 || len > NAME_MAX || (len == 1 && s[0] == '.') ||
+            (len == 2 && s[0] == '.' && s[1] == '.'))
+            return SW_EINVAL;
+        if (!e)
+            return 0;
+        s = e + 1;
+    }
+}
+
+// Walks buf (from path_copy, modified in place) from the root. With whole, opens the directory
+// the path names (*name = NULL). Otherwise opens the directory holding the last component and
+// points *name at it; for "" (the root itself) *name = "" and *dirfd is the root.
+// The caller releases *dirfd with dir_done().
+static int walk(const sw_posix_fs_t *fs, char *buf, bool whole, int *dirfd, const char **name)
+{
+    *dirfd = -1;
+    *name = NULL;
+    if (fs->rootfd < 0)
+        return SW_ENOENT;
+    int cur = fs->rootfd;
+    char *s = buf;
+    if (!*s) {
+        *dirfd = cur;
+        *name = whole ? NULL : s;
+        return 0;
+    }
+    for (;;) {
+        char *e = strchr(s, '/');
+        if (!e && !whole) {
+            *dirfd = cur;
+            *name = s;
+            return 0;
+        }
+        if (e)
+            *e = 0;
+        int fd = openat(cur, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            int err = dir_error(cur, s, errno);
+            dir_done(fs, cur);
+            return err;
+        }
+        dir_done(fs, cur);
+        cur = fd;
+        if (!e) {
+            *dirfd = cur;
+            return 0;
+        }
+        s = e + 1;
+    }
+}
+
+static uint8_t ftype(mode_t m)
+{
+    return S_ISREG(m) ? SW_FT_FILE : S_ISDIR(m) ? SW_FT_DIR : SW_FT_OTHER;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Open files
+
+static int slot_fd(const sw_posix_fs_t *fs, int h)
+{
+    if (h < 0 || h >= fs->max || fs->fds[h] < 0)
+        return -1;
+    return fs->fds[h];
+}
+
+int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fdout)
+{
+    sw_posix_fs_t *fs = fs_of(ctx);
+    char buf[PATH_CAP];
+    int oflags;
+    *fdout = -1;
+    switch (flags & (SW_O_READ | SW_O_WRITE)) {
+    case SW_O_READ: oflags = O_RDONLY; break;
+    case SW_O_WRITE: oflags = O_WRONLY; break;
+    case SW_O_READ | SW_O_WRITE: oflags = O_RDWR; break;
+    default: return SW_EINVAL;
+    }
+    if (flags & ~(SW_O_READ | SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC | SW_O_EXCL | SW_O_APPEND))
+        return SW_EINVAL;
+    if ((flags & (SW_O_TRUNC | SW_O_APPEND)) && !(flags & SW_O_WRITE))
+        return SW_EINVAL;
+    if (flags & SW_O_CREATE) oflags |= O_CREAT;
+    if (flags & SW_O_TRUNC) oflags |= O_TRUNC;
+    if (flags & SW_O_EXCL) oflags |= O_EXCL;
+    if (flags & SW_O_APPEND) oflags |= O_APPEND;
+    int err = path_copy(path, buf);
+    if (err)
+        return err;
+    int h = 0;
+    while (h < fs->max && fs->fds[h] >= 0)
+        h++;
+    if (h >= fs->max)
+        return fs->rootfd < 0 ? SW_ENOENT : SW_EFULL;
+    int dfd;
+    const char *name;
+    if ((err = walk(fs, buf, false, &dfd, &name)))
+        return err;
+    if (!*name) {
+        dir_done(fs, dfd);
+        return SW_EISDIR;
+    }
+    // O_NONBLOCK: opening a FIFO or device must not block the loop; such files are refused below.
+    int fd = openat(dfd, name, oflags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
+    if (fd < 0) {
+        err = errno == ELOOP ? SW_EPERM : sw__posix_errno(errno);
+        dir_done(fs, dfd);
+        return err;
+    }
+    dir_done(fs, dfd);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        err = sw__posix_errno(errno);
+        close(fd);
+        return err;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return S_ISDIR(st.st_mode) ? SW_EISDIR : SW_EPERM;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    fs->fds[h] = fd;
+    *fdout = h;
+    return 0;
+}
+
+// Largest transfer of one call: the result must fit the int return value.
+#define XFER_MAX ((size_t)1 << 30)
+
+int sw__posix_fs_read(void *ctx, int h, uint64_t off, void *buf, size_t n)
+{
+    int fd = slot_fd(fs_of(ctx), h);
+    if (fd < 0)
+        return SW_EINVAL;
+    if (off > (uint64_t)INT64_MAX)
+        return SW_EINVAL;
+    if (n > XFER_MAX)
+        n = XFER_MAX;
+    ssize_t r;
+    do
+        r = pread(fd, buf, n, (off_t)off);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? sw__posix_errno(errno) : (int)r;
+}
+
+int sw__posix_fs_write(void *ctx, int h, uint64_t off, const void *buf, size_t n)
+{
+    int fd = slot_fd(fs_of(ctx), h);
+    if (fd < 0)
+        return SW_EINVAL;
+    if (n > XFER_MAX)
+        return SW_ETOOBIG;
+    if (off > (uint64_t)INT64_MAX - n)
+        return SW_EINVAL;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pwrite(fd, (const uint8_t *)buf + done, n - done, (off_t)(off + done));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return done ? (int)done : sw__posix_errno(errno);
+        }
+        if (r == 0)
+            return done ? (int)done : SW_EIO;
+        done += (size_t)r;
+    }
+    return (int)done;
+}
+
+int sw__posix_fs_sync(void *ctx, int h)
+{
+    int fd = slot_fd(fs_of(ctx), h);
+    if (fd < 0)
+        return SW_EINVAL;
+    return fsync(fd) < 0 ? sw__posix_errno(errno) : 0;
+}
+
+int sw__posix_fs_close_fd(void *ctx, int h)
+{
+    sw_posix_fs_t *fs = fs_of(ctx);
+    int fd = slot_fd(fs, h);
+    if (fd < 0)
+        return SW_EINVAL;
+    fs->fds[h] = -1;
+    // The descriptor is gone whatever close() says (Linux); only report a real I/O error.
+    return close(fd) < 0 && errno == EIO ? SW_EIO : 0;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Names
+
+int sw__posix_fs_stat(void *ctx, const char *path, sw_stat_t *st)
+{
+    sw_posix_fs_t *fs = fs_of(ctx);
+    char buf[PATH_CAP];
+    int dfd, err;
+    const char *name;
+    memset(st, 0, sizeof *st);
+    if ((err = path_copy(path, buf)) || (err = walk(fs, buf, false, &dfd, &name)))
+        return err;
+    struct stat s;
+    int r = *name ? fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) : fstat(dfd, &s);
+    err = r < 0 ? sw__posix_errno(errno) : 0;
+    dir_done(fs, dfd);
+    if (err)
+        return err;
+    st->type = ftype(s.st_mode);
+    st->size = st->type == SW_FT_FILE ? (uint64_t)s.st_size : 0;
+    st->mtime = (int64_t)s.st_mtim.tv_sec;
+    return 0;
+}
+
+int sw__posix_fs_mkdir(void *ctx, const char *path)
+{
+    sw_posix_fs_t *fs = fs_of(ctx);
+    char buf[PATH_CAP];
+    int dfd, err;
+    const char *name;
+    if ((err = path_copy(path, buf)))
+        return err;
+    if (fs->rootfd < 0)
+        return SW_EPERM;
+    if ((err = walk(fs, buf, false, &dfd, &name)))
+        return err;
+    err = !*name ? SW_EEXIST : mkdirat(dfd, name, 0777) < 0 ? sw__posix_errno(errno) : 0;
+    dir_done(fs, dfd);
+    return err;
+}
+
+// unlinkat() in the parent of path; the root itself can never be removed.
+static int remove_at(void *ctx, const char *path, int flags)
+{
+    sw_posix_fs_t *fs = fs_of(ctx);
+    char buf[PATH_CAP];
+    int dfd, err;
+    const char *name;
+    if ((err = path_copy(path, buf)))
+        return err;
+    if (!*buf || fs->rootfd < 0)
+        return SW_EPERM;
+    if ((err = walk(fs, buf, false, &dfd, &name)))
+        return err;
+    if (unlinkat(dfd, name, flags) < 0)
+        err = errno == EEXIST ? SW_ENOTEMPTY : sw__posix_errno(errno);
+    dir_done(fs, dfd);
+    return err;
+}
+
+int sw__posix_fs_rmdir(void *ctx, const char *path)
+{
+    return remove_at(ctx, path, AT_REMOVEDIR);
+}
+
+int sw__posix_fs_unlink(void *ctx, const char *path)
+{
+    return remove_at(ctx, path, 0);
+}
+
+int sw__posix_fs_rename(void *ctx, const char *from, const char *to)
+{
+    sw_posix_fs_t *fs = fs_of(ctx);
+    char fbuf[PATH_CAP], tbuf[PATH_CAP];
+    int fdir, tdir, err;
+    const char *fname, *tname;
+    if ((err = path_copy(from, fbuf)) || (err = path_copy(to, tbuf)))
+        return err;
+    if (!*fbuf || !*tbuf || fs->rootfd < 0)
+        return SW_EPERM;
+    if ((err = walk(fs, fbuf, false, &fdir, &fname)))
+        return err;
+    if ((err = walk(fs, tbuf, false, &tdir, &tname))) {
+        dir_done(fs, fdir);
+        return err;
+    }
+    if (renameat(fdir, fname, tdir, tname) < 0) {
+        err = sw__posix_errno(errno);
+    } else {
+        // Durable once we return: the new directory entry (and the removal of the old one)
+        // must reach the disk, which only fsync of the directories guarantees.
+        struct stat a, b;
+        if (fsync(tdir) < 0)
+            err = sw__posix_errno(errno);
+        else if (fstat(fdir, &a) == 0 && fstat(tdir, &b) == 0 &&
+                 (a.st_dev != b.st_dev || a.st_ino != b.st_ino) && fsync(fdir) < 0)
+            err = sw__posix_errno(errno);
+    }
+    dir_done(fs, fdir);
+    dir_done(fs, tdir);
+    return err;
+}
+
+int sw__posix_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e),
+                      void *u)
+{
+    sw_posix_fs_t *fs = fs_of(ctx);
+    char buf[PATH_CAP];
+    int dfd, err;
+    const char *name;
+    if ((err = path_copy(path, buf)) || (err = walk(fs, buf, true, &dfd, &name)))
+        return err;
+    // fdopendir owns its descriptor and moves its offset: the root gets a fresh open file
+    // description (a dup would share the offset, and the next listing would start at the end).
+    if (dfd == fs->rootfd &&
+        (dfd = openat(fs->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return sw__posix_errno(errno);
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        err = sw__posix_errno(errno);
+        close(dfd);
+        return err;
+    }
+    sw_dirent_t ent;
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            err = errno ? sw__posix_errno(errno) : 0;
+            break;
+        }
+        const char *nm = de->d_name;
+        size_t len = strlen(nm);
+        if ((nm[0] == '.' && (len == 1 || (len == 2 && nm[1] == '.'))) || len > SW_NAME_MAX)
+            continue;
+        memcpy(ent.name, nm, len + 1);
+        switch (de->d_type) {
+        case DT_REG: ent.type = SW_FT_FILE; break;
+        case DT_DIR: ent.type = SW_FT_DIR; break;
+        case DT_UNKNOWN: {
+            struct stat s;
+            if (fstatat(dirfd(d), nm, &s, AT_SYMLINK_NOFOLLOW) < 0)
+                continue; // vanished meanwhile
+            ent.type = ftype(s.st_mode);
+            break;
+        }
+        default: ent.type = SW_FT_OTHER; break;
+        }
+        if ((err = each(u, &ent)))
+            break;
+    }
+    closedir(d);
+    return err;
+}

@@ -1,0 +1,103 @@
+// The POSIX port: include/swarm/port.h implemented with libuv (loop, timers, TCP, ttys, stdio)
+// and plain POSIX calls (files under the root, termios, re-exec). This is the only code of the
+// device runtime that touches the OS; tools/swarm-node.c drives it:
+//
+//     sw_posix_t p;
+//     sw_posix_init(&p, &opts);                // loop, root directory, file table
+//     sw_node_create(&n, sw_posix_port(&p), &nopts);
+//     sw_node_start(n);
+//     rc = sw_posix_run(&p, n);                // until the node stops (or re-execs on reset)
+//     sw_node_destroy(n);
+//     sw_posix_close(&p);
+//
+// Single-threaded: every sw_node_*() event is called from the loop, never from inside a call
+// the node made into the port (docs/parts/posix-port.md).
+#ifndef SW_PORT_POSIX_H
+#define SW_PORT_POSIX_H
+
+#include <uv.h>
+
+#include "swarm/node.h"
+#include "swarm/port.h"
+
+#define SW_POSIX_HEAP_MAX (64u << 20) // default cap of alloc(), bytes
+#define SW_POSIX_WRITE_MAX (16u << 20) // default cap of one connection's write queue, bytes
+#define SW_POSIX_FILES 64              // default size of the open-file table
+#define SW_POSIX_CONNS 256             // default number of connections open at once
+#define SW_POSIX_LINGER_MS 5000        // default time a closing connection may take to flush
+#define SW_POSIX_RBUF 65536            // the read buffer (one, shared by every connection)
+
+typedef struct sw_posix_opts {
+    // Directory holding everything the node stores (must exist; opened once at init, every
+    // file operation is confined to it). NULL: no files (every fs call fails with SW_ENOENT,
+    // writes with SW_EPERM) — for --print-config on a root that does not exist yet.
+    const char *root;
+    // argv to re-exec with on reset SOFT/HARD (argv[0..] NULL-terminated, must outlive the
+    // port). NULL: reset SOFT/HARD stops like SW_RESET_STOP.
+    char **argv;
+    size_t heap_max;    // cap of alloc() in bytes; 0: SW_POSIX_HEAP_MAX
+    size_t write_max;   // cap of one connection's queue in bytes (beyond: the connection is
+                        // closed with SW_EFULL); 0: SW_POSIX_WRITE_MAX
+    uint16_t max_files; // open-file table size (fs_open handles are 0..max_files-1); 0: default
+    uint16_t max_conns; // connections at once (more are refused at accept); 0: default
+    uint32_t linger_ms; // flush time allowed to a closing connection; 0: default
+} sw_posix_opts_t;
+
+typedef struct sw_pconn sw_pconn_t;
+typedef struct sw_plistener sw_plistener_t;
+
+// Files: the root directory and the table of open files (fs_posix.c).
+typedef struct sw_posix_fs {
+    int rootfd;      // O_RDONLY|O_DIRECTORY of the root, -1 without a root
+    int *fds;        // open files by handle; -1 = free slot
+    uint16_t max;    // entries of fds
+} sw_posix_fs_t;
+
+// All state of the port. Allocated by the caller, initialised by sw_posix_init(); the fields
+// are internal.
+typedef struct sw_posix {
+    uv_loop_t loop;
+    sw_port_t port;       // {&ops, this}
+    sw_node_t *node;      // set by sw_posix_run(); NULL: events are not delivered
+    sw_posix_opts_t opts; // with defaults filled in
+
+    uv_timer_t wake;      // wake_at()
+    uint32_t wake_due;    // its target (now_ms time)
+    uv_signal_t sigint, sigterm;
+    uv_prepare_t watch;   // ends the run once the node has stopped
+    bool running;         // inside sw_posix_run()
+    bool shutdown;        // closing everything; no new links
+    int signals;          // SIGINT/SIGTERM seen
+    int reset_how;        // SW_RESET_* asked for (0: none)
+
+    uint64_t heap;        // bytes allocated through alloc()
+    sw_posix_fs_t fs;
+
+    sw_pconn_t *conns;    // open (and closing) connections
+    uint32_t nconns;
+    sw_plistener_t *listeners; // all listeners, also closed ones (freed by sw_posix_close)
+    bool stdio_used;      // stdio_open() succeeded once
+
+    uint8_t machid[16];
+    char platform[96];
+    uint8_t rbuf[SW_POSIX_RBUF]; // read buffer for every connection (consumed synchronously)
+} sw_posix_t;
+
+// Sets up the loop, opens the root, ignores SIGPIPE. 0, or SW_ENOENT / SW_ENOTDIR / SW_EPERM
+// (root missing / not a directory / not accessible), SW_EIO.
+int sw_posix_init(sw_posix_t *p, const sw_posix_opts_t *opts);
+// The port to give to sw_node_create(); valid until sw_posix_close().
+const sw_port_t *sw_posix_port(sw_posix_t *p);
+// Runs the loop, delivering events to n, until the node has stopped (sw_node_stopped(), or
+// reset STOP) and every handle is closed. SIGINT/SIGTERM call sw_node_stop() (a second one
+// closes everything at once). On reset SOFT/HARD it re-execs /proc/self/exe with opts.argv and
+// does not return unless that fails. Returns 0 on an orderly stop, 1 when the re-exec failed.
+int sw_posix_run(sw_posix_t *p, sw_node_t *n);
+// Closes whatever is still open (without telling the node), the root and the loop. Call after
+// sw_node_destroy() (or instead of sw_posix_run() when the node could not start).
+void sw_posix_close(sw_posix_t *p);
+
+// True if baud is a rate serial_open() accepts (the termios B* rates 1200 … 4000000).
+bool sw_posix_baud_ok(uint32_t baud);
+
+#endif

@@ -1,0 +1,50 @@
+// Internals shared by the files of the POSIX port: the operations each file implements (the
+// ops table lives in port_posix.c) and the hooks the loop code needs from the link code.
+#ifndef SW_POSIX_INT_H
+#define SW_POSIX_INT_H
+
+#include "port_posix.h"
+
+// errno → SW_E* (fs_posix.c); libuv's negative codes → SW_E* (conn_posix.c).
+int sw__posix_errno(int e);
+int sw__posix_uverr(int uverr);
+
+// --- files (fs_posix.c; plain POSIX, no libuv, so unit tests can compile it alone)
+int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files);
+void sw__posix_fs_close(sw_posix_fs_t *fs);
+int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fd);
+int sw__posix_fs_read(void *ctx, int fd, uint64_t off, void *buf, size_t n);
+int sw__posix_fs_write(void *ctx, int fd, uint64_t off, const void *buf, size_t n);
+int sw__posix_fs_sync(void *ctx, int fd);
+int sw__posix_fs_close_fd(void *ctx, int fd);
+int sw__posix_fs_stat(void *ctx, const char *path, sw_stat_t *st);
+int sw__posix_fs_mkdir(void *ctx, const char *path);
+int sw__posix_fs_rmdir(void *ctx, const char *path);
+int sw__posix_fs_unlink(void *ctx, const char *path);
+int sw__posix_fs_rename(void *ctx, const char *from, const char *to);
+int sw__posix_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e),
+                      void *u);
+
+// --- byte links (conn_posix.c, serial_posix.c)
+int sw__posix_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener_t **out);
+void sw__posix_listener_close(void *ctx, sw_listener_t *l);
+int sw__posix_serial_open(void *ctx, const char *dev, uint32_t baud, sw_conn_t **out);
+int sw__posix_stdio_open(void *ctx, sw_conn_t **out);
+int sw__posix_conn_write(void *ctx, sw_conn_t *c, const void *p, size_t n);
+size_t sw__posix_conn_queued(void *ctx, sw_conn_t *c);
+void sw__posix_conn_pause(void *ctx, sw_conn_t *c, bool paused);
+void sw__posix_conn_close(void *ctx, sw_conn_t *c);
+size_t sw__posix_conn_peer(void *ctx, sw_conn_t *c, char *buf, size_t cap);
+
+// A connection over an already open, configured stream fd (the port takes the fd).
+int sw__posix_conn_fd(sw_posix_t *p, int fd, uint8_t kind, const char *peer, sw_conn_t **out);
+// Closes every listener and connection (connections flush first unless force). Used when the
+// run ends: the node still hears sw_node_closed() for each connection.
+void sw__posix_links_shutdown(sw_posix_t *p, bool force);
+// Frees the listeners (all closed by then): at sw_posix_close().
+void sw__posix_links_free(sw_posix_t *p);
+
+// The port's own messages (not the node's log): one line to stderr.
+void sw__posix_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

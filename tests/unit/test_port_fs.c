@@ -1,0 +1,414 @@
+// Files of the POSIX port (src/port/posix/fs_posix.c, compiled into this test): confinement to
+// the root (symlinks anywhere are refused, never followed), path checks, the bounded handle
+// table, errno mapping, rename/list/stat semantics, and a random read/write model check.
+#include "../../src/port/posix/fs_posix.c" // first: it sets _GNU_SOURCE
+
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+static sw_posix_t port; // only .fs is used
+static char top[64], root[96], outside[96];
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void put(const char *rel, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", top, rel);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void link_at(const char *target, const char *rel)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", top, rel);
+    assert_int_equal(symlink(target, path), 0);
+}
+
+static bool exists(const char *rel)
+{
+    char path[256];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", top, rel);
+    return lstat(path, &st) == 0;
+}
+
+// top/outside/secret, top/root/{a.txt, d/b.txt, d/e/}, and symlinks pointing out of the root.
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(top, sizeof top, "/tmp/sw_fs_XXXXXX");
+    assert_non_null(mkdtemp(top));
+    snprintf(root, sizeof root, "%s/root", top);
+    snprintf(outside, sizeof outside, "%s/outside", top);
+    assert_int_equal(mkdir(root, 0777), 0);
+    assert_int_equal(mkdir(outside, 0777), 0);
+    char d[128];
+    snprintf(d, sizeof d, "%s/d", root);
+    assert_int_equal(mkdir(d, 0777), 0);
+    snprintf(d, sizeof d, "%s/d/e", root);
+    assert_int_equal(mkdir(d, 0777), 0);
+    put("outside/secret", "top secret");
+    put("root/a.txt", "alpha");
+    put("root/d/b.txt", "bravo!");
+    link_at("../outside", "root/lnk_dir");
+    link_at("../outside/secret", "root/lnk_file");
+    link_at("/etc", "root/d/etc");
+    link_at("../outside/new", "root/dangling");
+    assert_int_equal(sw__posix_fs_init(&port.fs, root, 4), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sw__posix_fs_close(&port.fs);
+    nftw(top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static int open_(const char *path, int flags)
+{
+    int h = -1;
+    int r = sw__posix_fs_open(&port, path, flags, &h);
+    if (r)
+        assert_int_equal(h, -1);
+    return r ? r : h;
+}
+
+static void test_read_write(void **state)
+{
+    (void)state;
+    int h = open_("a.txt", SW_O_READ);
+    assert_true(h >= 0);
+    char buf[64];
+    assert_int_equal(sw__posix_fs_read(&port, h, 0, buf, sizeof buf), 5);
+    assert_memory_equal(buf, "alpha", 5);
+    assert_int_equal(sw__posix_fs_read(&port, h, 2, buf, 2), 2);
+    assert_memory_equal(buf, "ph", 2);
+    assert_int_equal(sw__posix_fs_read(&port, h, 5, buf, sizeof buf), 0); // end of file
+    assert_int_equal(sw__posix_fs_read(&port, h, 1000, buf, sizeof buf), 0);
+    assert_int_equal(sw__posix_fs_write(&port, h, 0, "x", 1), SW_EINVAL); // read-only: EBADF
+    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
+    assert_int_equal(sw__posix_fs_close_fd(&port, h), SW_EINVAL);
+    assert_int_equal(sw__posix_fs_read(&port, h, 0, buf, 1), SW_EINVAL);
+
+    h = open_("d/new.bin", SW_O_WRITE | SW_O_CREATE | SW_O_EXCL);
+    assert_true(h >= 0);
+    assert_int_equal(sw__posix_fs_write(&port, h, 3, "xyz", 3), 3);
+    assert_int_equal(sw__posix_fs_sync(&port, h), 0);
+    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
+    sw_stat_t st;
+    assert_int_equal(sw__posix_fs_stat(&port, "d/new.bin", &st), 0);
+    assert_int_equal(st.type, SW_FT_FILE);
+    assert_int_equal(st.size, 6);
+    assert_true(st.mtime > 1600000000);
+    assert_int_equal(open_("d/new.bin", SW_O_WRITE | SW_O_CREATE | SW_O_EXCL), SW_EEXIST);
+    h = open_("d/new.bin", SW_O_READ | SW_O_WRITE | SW_O_TRUNC);
+    assert_true(h >= 0);
+    assert_int_equal(sw__posix_fs_read(&port, h, 0, buf, sizeof buf), 0);
+    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
+    h = open_("d/new.bin", SW_O_WRITE | SW_O_APPEND);
+    assert_int_equal(sw__posix_fs_write(&port, h, 0, "ab", 2), 2);
+    assert_int_equal(sw__posix_fs_write(&port, h, 0, "cd", 2), 2); // appends whatever the offset
+    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
+    assert_int_equal(sw__posix_fs_stat(&port, "d/new.bin", &st), 0);
+    assert_int_equal(st.size, 4);
+    assert_int_equal(sw__posix_fs_unlink(&port, "d/new.bin"), 0);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    assert_int_equal(open_("missing", SW_O_READ), SW_ENOENT);
+    assert_int_equal(open_("nodir/x", SW_O_WRITE | SW_O_CREATE), SW_ENOENT);
+    assert_int_equal(open_("d", SW_O_READ), SW_EISDIR);
+    assert_int_equal(open_("d", SW_O_WRITE), SW_EISDIR);
+    assert_int_equal(open_("", SW_O_READ), SW_EISDIR);
+    assert_int_equal(open_("a.txt/x", SW_O_READ), SW_ENOTDIR);
+    assert_int_equal(open_("a.txt", 0), SW_EINVAL);
+    assert_int_equal(open_("a.txt", SW_O_READ | SW_O_TRUNC), SW_EINVAL);
+    assert_int_equal(open_("a.txt", SW_O_READ | 0x100), SW_EINVAL);
+    // a FIFO would block the loop on open: refused at once
+    char path[256];
+    snprintf(path, sizeof path, "%s/fifo", root);
+    assert_int_equal(mkfifo(path, 0666), 0);
+    assert_int_equal(open_("fifo", SW_O_READ), SW_EPERM);
+    sw_stat_t st;
+    assert_int_equal(sw__posix_fs_stat(&port, "fifo", &st), 0);
+    assert_int_equal(st.type, SW_FT_OTHER);
+    assert_int_equal(sw__posix_fs_unlink(&port, "fifo"), 0);
+}
+
+static void test_bad_paths(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"/etc/passwd", "..", "../outside/secret", "d/../a.txt",
+                                      "d//b.txt", "./a.txt", "d/.", "a.txt/", "/", "d/./b.txt"};
+    sw_stat_t st;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(open_(bad[i], SW_O_READ), SW_EINVAL);
+        assert_int_equal(sw__posix_fs_stat(&port, bad[i], &st), SW_EINVAL);
+        assert_int_equal(sw__posix_fs_mkdir(&port, bad[i]), SW_EINVAL);
+        assert_int_equal(sw__posix_fs_unlink(&port, bad[i]), SW_EINVAL);
+    }
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    assert_int_equal(open_(longname, SW_O_READ), SW_EINVAL);
+    char *huge = malloc(8000);
+    for (int i = 0; i < 7998; i += 2)
+        huge[i] = 'q', huge[i + 1] = '/';
+    huge[7998] = 'q', huge[7999] = 0;
+    assert_int_equal(sw__posix_fs_stat(&port, huge, &st), SW_EINVAL);
+    free(huge);
+    assert_int_equal(sw__posix_fs_stat(&port, NULL, &st), SW_EINVAL);
+}
+
+static void test_symlinks_confined(void **state)
+{
+    (void)state;
+    sw_stat_t st;
+    // the link itself is visible (as "other"), never what it points to
+    assert_int_equal(sw__posix_fs_stat(&port, "lnk_file", &st), 0);
+    assert_int_equal(st.type, SW_FT_OTHER);
+    assert_int_equal(sw__posix_fs_stat(&port, "lnk_dir", &st), 0);
+    assert_int_equal(st.type, SW_FT_OTHER);
+    assert_int_equal(open_("lnk_file", SW_O_READ), SW_EPERM);
+    assert_int_equal(open_("lnk_file", SW_O_WRITE | SW_O_TRUNC), SW_EPERM);
+    assert_int_equal(open_("lnk_dir/secret", SW_O_READ), SW_EPERM);
+    assert_int_equal(open_("d/etc/passwd", SW_O_READ), SW_EPERM);
+    assert_int_equal(sw__posix_fs_stat(&port, "lnk_dir/secret", &st), SW_EPERM);
+    assert_int_equal(sw__posix_fs_mkdir(&port, "lnk_dir/x"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_unlink(&port, "lnk_dir/secret"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_rename(&port, "a.txt", "lnk_dir/stolen"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_rename(&port, "lnk_dir/secret", "got"), SW_EPERM);
+    // creating through a dangling link must not create its target outside
+    assert_int_equal(open_("dangling", SW_O_WRITE | SW_O_CREATE), SW_EPERM);
+    assert_false(exists("outside/new"));
+    assert_int_equal(sw__posix_fs_list(&port, "lnk_dir", NULL, NULL), SW_EPERM);
+    assert_int_equal(sw__posix_fs_list(&port, "d/etc", NULL, NULL), SW_EPERM);
+    // removing or renaming a link acts on the link, never on its target
+    assert_int_equal(sw__posix_fs_rename(&port, "lnk_file", "lnk_file2"), 0);
+    assert_int_equal(sw__posix_fs_unlink(&port, "lnk_file2"), 0);
+    assert_true(exists("outside/secret"));
+    assert_false(exists("root/lnk_file2"));
+    assert_int_equal(sw__posix_fs_rmdir(&port, "lnk_dir"), SW_ENOTDIR);
+    assert_true(exists("outside/secret"));
+    link_at("../outside/secret", "root/lnk_file"); // as setup() made it, for the other tests
+}
+
+static void test_handle_table(void **state)
+{
+    (void)state;
+    int h[4];
+    for (int i = 0; i < 4; i++) {
+        h[i] = open_("a.txt", SW_O_READ);
+        assert_int_equal(h[i], i); // small integers from 0
+        int fd = port.fs.fds[h[i]];
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    }
+    assert_int_equal(open_("a.txt", SW_O_READ), SW_EFULL);
+    assert_int_equal(sw__posix_fs_close_fd(&port, h[2]), 0);
+    assert_int_equal(open_("a.txt", SW_O_READ), 2);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sw__posix_fs_close_fd(&port, h[i]), 0);
+    char b[1];
+    assert_int_equal(sw__posix_fs_read(&port, -1, 0, b, 1), SW_EINVAL);
+    assert_int_equal(sw__posix_fs_read(&port, 4, 0, b, 1), SW_EINVAL);
+    assert_int_equal(sw__posix_fs_close_fd(&port, 99), SW_EINVAL);
+    assert_true(fcntl(port.fs.rootfd, F_GETFD) & FD_CLOEXEC);
+}
+
+static void test_dirs(void **state)
+{
+    (void)state;
+    sw_stat_t st;
+    assert_int_equal(sw__posix_fs_stat(&port, "", &st), 0);
+    assert_int_equal(st.type, SW_FT_DIR);
+    assert_int_equal(sw__posix_fs_stat(&port, "nope", &st), SW_ENOENT);
+    assert_int_equal(sw__posix_fs_stat(&port, "a.txt/x", &st), SW_ENOTDIR);
+    assert_int_equal(sw__posix_fs_mkdir(&port, "m"), 0);
+    assert_int_equal(sw__posix_fs_mkdir(&port, "m"), SW_EEXIST);
+    assert_int_equal(sw__posix_fs_mkdir(&port, ""), SW_EEXIST);
+    assert_int_equal(sw__posix_fs_mkdir(&port, "m/n"), 0);
+    assert_int_equal(sw__posix_fs_mkdir(&port, "x/y"), SW_ENOENT);
+    assert_int_equal(sw__posix_fs_rmdir(&port, "m"), SW_ENOTEMPTY);
+    assert_int_equal(sw__posix_fs_unlink(&port, "m"), SW_EISDIR);
+    assert_int_equal(sw__posix_fs_rmdir(&port, "a.txt"), SW_ENOTDIR);
+    assert_int_equal(sw__posix_fs_rmdir(&port, ""), SW_EPERM);
+    assert_int_equal(sw__posix_fs_unlink(&port, ""), SW_EPERM);
+    assert_int_equal(sw__posix_fs_unlink(&port, "gone"), SW_ENOENT);
+    assert_int_equal(sw__posix_fs_rmdir(&port, "m/n"), 0);
+    assert_int_equal(sw__posix_fs_rmdir(&port, "m"), 0);
+    assert_int_equal(sw__posix_fs_stat(&port, "m", &st), SW_ENOENT);
+}
+
+static void test_rename(void **state)
+{
+    (void)state;
+    int h = open_("tmp.1", SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC);
+    assert_int_equal(sw__posix_fs_write(&port, h, 0, "new!", 4), 4);
+    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
+    // replaces an existing file, across directories
+    assert_int_equal(sw__posix_fs_rename(&port, "tmp.1", "d/b.txt"), 0);
+    char buf[16];
+    h = open_("d/b.txt", SW_O_READ);
+    assert_int_equal(sw__posix_fs_read(&port, h, 0, buf, sizeof buf), 4);
+    assert_memory_equal(buf, "new!", 4);
+    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
+    assert_int_equal(sw__posix_fs_rename(&port, "tmp.1", "x"), SW_ENOENT);
+    assert_int_equal(sw__posix_fs_rename(&port, "d", "d/e/f"), SW_EINVAL); // into itself
+    assert_int_equal(sw__posix_fs_rename(&port, "", "z"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_rename(&port, "a.txt", ""), SW_EPERM);
+    assert_int_equal(sw__posix_fs_rename(&port, "d/b.txt", "d/b2.txt"), 0);
+    assert_int_equal(sw__posix_fs_rename(&port, "d/b2.txt", "d/b.txt"), 0);
+}
+
+typedef struct seen {
+    char names[16][SW_NAME_MAX + 1];
+    uint8_t types[16];
+    int n, stop_at;
+} seen_t;
+
+static int collect(void *u, const sw_dirent_t *e)
+{
+    seen_t *s = u;
+    assert_true(strcmp(e->name, ".") && strcmp(e->name, ".."));
+    if (s->n < 16) {
+        snprintf(s->names[s->n], sizeof s->names[0], "%s", e->name);
+        s->types[s->n] = e->type;
+    }
+    s->n++;
+    return s->stop_at && s->n == s->stop_at ? 42 : 0;
+}
+
+static int type_of(const seen_t *s, const char *name)
+{
+    for (int i = 0; i < s->n && i < 16; i++)
+        if (!strcmp(s->names[i], name))
+            return s->types[i];
+    return -1;
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    seen_t s = {0};
+    assert_int_equal(sw__posix_fs_list(&port, "", collect, &s), 0);
+    assert_int_equal(s.n, 5); // a.txt d lnk_dir lnk_file dangling
+    assert_int_equal(type_of(&s, "a.txt"), SW_FT_FILE);
+    assert_int_equal(type_of(&s, "d"), SW_FT_DIR);
+    assert_int_equal(type_of(&s, "lnk_dir"), SW_FT_OTHER);
+    assert_int_equal(type_of(&s, "dangling"), SW_FT_OTHER);
+    // listing the root again starts from the beginning (its own descriptor each time)
+    seen_t s2 = {0};
+    assert_int_equal(sw__posix_fs_list(&port, "", collect, &s2), 0);
+    assert_int_equal(s2.n, 5);
+    seen_t s3 = {.stop_at = 2};
+    assert_int_equal(sw__posix_fs_list(&port, "", collect, &s3), 42);
+    assert_int_equal(s3.n, 2);
+    seen_t s4 = {0};
+    assert_int_equal(sw__posix_fs_list(&port, "d", collect, &s4), 0);
+    assert_int_equal(s4.n, 3);
+    assert_int_equal(type_of(&s4, "e"), SW_FT_DIR);
+    assert_int_equal(type_of(&s4, "etc"), SW_FT_OTHER);
+    assert_int_equal(sw__posix_fs_list(&port, "a.txt", collect, &s4), SW_ENOTDIR);
+    assert_int_equal(sw__posix_fs_list(&port, "nope", collect, &s4), SW_ENOENT);
+}
+
+// Random pwrite/pread against a model of the file's bytes.
+static void test_random_io(void **state)
+{
+    (void)state;
+    static uint8_t model[1 << 16], buf[1 << 12];
+    size_t size = 0;
+    tu_rng_t r = {0x5eed1234abcdull};
+    int h = open_("rand.bin", SW_O_READ | SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC);
+    assert_true(h >= 0);
+    for (int round = 0; round < 3000; round++) {
+        size_t off = tu_below(&r, sizeof model - sizeof buf);
+        size_t n = tu_below(&r, sizeof buf);
+        if (tu_below(&r, 2)) {
+            for (size_t i = 0; i < n; i++)
+                buf[i] = (uint8_t)tu_next(&r);
+            assert_int_equal(sw__posix_fs_write(&port, h, off, buf, n), (int)n);
+            memcpy(model + off, buf, n);
+            if (n && off + n > size) {
+                if (off > size)
+                    memset(model + size, 0, off - size);
+                size = off + n;
+            }
+        } else {
+            int got = sw__posix_fs_read(&port, h, off, buf, n);
+            size_t want = off >= size ? 0 : size - off < n ? size - off : n;
+            assert_int_equal(got, (int)want);
+            assert_memory_equal(buf, model + off, want);
+        }
+    }
+    sw_stat_t st;
+    assert_int_equal(sw__posix_fs_stat(&port, "rand.bin", &st), 0);
+    assert_int_equal(st.size, size);
+    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
+    assert_int_equal(sw__posix_fs_unlink(&port, "rand.bin"), 0);
+}
+
+static void test_no_root(void **state)
+{
+    (void)state;
+    static sw_posix_t none;
+    assert_int_equal(sw__posix_fs_init(&none.fs, NULL, 2), 0);
+    int h;
+    sw_stat_t st;
+    assert_int_equal(sw__posix_fs_open(&none, "a", SW_O_READ, &h), SW_ENOENT);
+    assert_int_equal(sw__posix_fs_stat(&none, "", &st), SW_ENOENT);
+    assert_int_equal(sw__posix_fs_mkdir(&none, "a"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_unlink(&none, "a"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_list(&none, "", collect, NULL), SW_ENOENT);
+    sw__posix_fs_close(&none.fs);
+    char path[128];
+    snprintf(path, sizeof path, "%s/missing", top);
+    assert_int_equal(sw__posix_fs_init(&none.fs, path, 2), SW_ENOENT);
+    snprintf(path, sizeof path, "%s/a.txt", root);
+    assert_int_equal(sw__posix_fs_init(&none.fs, path, 2), SW_ENOTDIR);
+}
+
+static void test_errno_map(void **state)
+{
+    (void)state;
+    assert_int_equal(sw__posix_errno(ENOENT), SW_ENOENT);
+    assert_int_equal(sw__posix_errno(EEXIST), SW_EEXIST);
+    assert_int_equal(sw__posix_errno(ENOTDIR), SW_ENOTDIR);
+    assert_int_equal(sw__posix_errno(EISDIR), SW_EISDIR);
+    assert_int_equal(sw__posix_errno(ENOTEMPTY), SW_ENOTEMPTY);
+    assert_int_equal(sw__posix_errno(EACCES), SW_EPERM);
+    assert_int_equal(sw__posix_errno(EPERM), SW_EPERM);
+    assert_int_equal(sw__posix_errno(ELOOP), SW_EPERM);
+    assert_int_equal(sw__posix_errno(ENOSPC), SW_EIO);
+    assert_int_equal(sw__posix_errno(EIO), SW_EIO);
+    assert_int_equal(sw__posix_errno(EMFILE), SW_EFULL);
+    assert_int_equal(sw__posix_errno(EFBIG), SW_ETOOBIG);
+    assert_int_equal(sw__posix_errno(12345), SW_EIO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_read_write),     cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_bad_paths),      cmocka_unit_test(test_symlinks_confined),
+        cmocka_unit_test(test_handle_table),   cmocka_unit_test(test_dirs),
+        cmocka_unit_test(test_rename),         cmocka_unit_test(test_list),
+        cmocka_unit_test(test_random_io),      cmocka_unit_test(test_no_root),
+        cmocka_unit_test(test_errno_map),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
