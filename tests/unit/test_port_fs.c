@@ -197,11 +197,14 @@ static void test_symlinks_confined(void **state)
     assert_false(exists("outside/new"));
     assert_int_equal(sw__posix_fs_list(&port, "lnk_dir", NULL, NULL), SW_EPERM);
     assert_int_equal(sw__posix_fs_list(&port, "d/etc", NULL, NULL), SW_EPERM);
-    // removing or renaming a link acts on the link, never on its target
-    assert_int_equal(sw__posix_fs_rename(&port, "lnk_file", "lnk_file2"), 0);
-    assert_int_equal(sw__posix_fs_unlink(&port, "lnk_file2"), 0);
+    // a link is never moved or replaced by a rename; unlink removes the link, not its target
+    assert_int_equal(sw__posix_fs_rename(&port, "lnk_file", "lnk_file2"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_rename(&port, "a.txt", "lnk_file"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_rename(&port, "a.txt", "d/etc"), SW_EPERM);
+    assert_true(exists("root/a.txt"));
+    assert_int_equal(sw__posix_fs_unlink(&port, "lnk_file"), 0);
     assert_true(exists("outside/secret"));
-    assert_false(exists("root/lnk_file2"));
+    assert_false(exists("root/lnk_file"));
     assert_int_equal(sw__posix_fs_rmdir(&port, "lnk_dir"), SW_ENOTDIR);
     assert_true(exists("outside/secret"));
     link_at("../outside/secret", "root/lnk_file"); // as setup() made it, for the other tests

@@ -394,7 +394,13 @@ int sw__posix_fs_rename(void *ctx, const char *from, const char *to)
         dir_done(fs, fdir);
         return err;
     }
-    if (renameat(fdir, fname, tdir, tname) < 0) {
+    // A symlink is never moved nor replaced (so "write a temp file, rename it over p" cannot
+    // turn a link into a file behind its owner's back); unlink is the way to remove one.
+    struct stat ls;
+    if ((fstatat(fdir, fname, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode)) ||
+        (fstatat(tdir, tname, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode))) {
+        err = SW_EPERM;
+    } else if (renameat(fdir, fname, tdir, tname) < 0) {
         err = sw__posix_errno(errno);
     } else {
         // Durable once we return: the new directory entry (and the removal of the old one)
