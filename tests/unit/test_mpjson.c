@@ -2,69 +2,13 @@
 // as vectors both ways, error bounds, and round trips of random items through the cJSON tree
 // (byte-exact) and through JSON text (equal values).
 //
-// Unit tests link only swarm_core, so cJSON is reached with dlopen(): the few cJSON functions
-// used are defined below as forwarders to libcjson.so.1. (If the test build ever links
-// swarm_host and libcjson, delete the forwarders.)
-#include <dlfcn.h>
+// Unit tests link only swarm_core, so cJSON is reached through dlopen (cjson_dl.h).
 #include <math.h>
 
 #include "testutil.h"
 
 #include "../../src/host/mpjson.c"
-
-///////////////////////////////////////////////////////////////////////////////////////////////
-// cJSON through dlopen
-
-static void *cjson_sym(const char *name)
-{
-    static void *lib;
-    if (!lib && !(lib = dlopen("libcjson.so.1", RTLD_NOW | RTLD_LOCAL)))
-        fail_msg("dlopen libcjson.so.1: %s", dlerror());
-    void *f = dlsym(lib, name);
-    if (!f)
-        fail_msg("dlsym %s: %s", name, dlerror());
-    return f;
-}
-
-#define FWD(ret, name, params, args)                                                         \
-    ret name params                                                                          \
-    {                                                                                        \
-        static ret(*f) params;                                                               \
-        if (!f)                                                                              \
-            *(void **)&f = cjson_sym(#name);                                                 \
-        return f args;                                                                       \
-    }
-FWD(cJSON *, cJSON_Parse, (const char *v), (v))
-FWD(char *, cJSON_Print, (const cJSON *i), (i))
-FWD(char *, cJSON_PrintUnformatted, (const cJSON *i), (i))
-FWD(cJSON *, cJSON_GetObjectItemCaseSensitive, (const cJSON *const o, const char *const s), (o, s))
-FWD(cJSON_bool, cJSON_IsNumber, (const cJSON *const i), (i))
-FWD(cJSON_bool, cJSON_IsString, (const cJSON *const i), (i))
-FWD(cJSON_bool, cJSON_IsArray, (const cJSON *const i), (i))
-FWD(cJSON_bool, cJSON_IsObject, (const cJSON *const i), (i))
-FWD(cJSON *, cJSON_CreateNull, (void), ())
-FWD(cJSON *, cJSON_CreateBool, (cJSON_bool b), (b))
-FWD(cJSON *, cJSON_CreateNumber, (double d), (d))
-FWD(cJSON *, cJSON_CreateString, (const char *s), (s))
-FWD(cJSON *, cJSON_CreateRaw, (const char *s), (s))
-FWD(cJSON *, cJSON_CreateArray, (void), ())
-FWD(cJSON *, cJSON_CreateObject, (void), ())
-FWD(cJSON_bool, cJSON_AddItemToArray, (cJSON *a, cJSON *i), (a, i))
-FWD(cJSON_bool, cJSON_AddItemToObject, (cJSON *o, const char *s, cJSON *i), (o, s, i))
-static void (*delete_fn)(cJSON *);
-void cJSON_Delete(cJSON *i)
-{
-    if (!delete_fn)
-        *(void **)&delete_fn = cjson_sym("cJSON_Delete");
-    delete_fn(i);
-}
-static void (*free_fn)(void *);
-void cJSON_free(void *p)
-{
-    if (!free_fn)
-        *(void **)&free_fn = cjson_sym("cJSON_free");
-    free_fn(p);
-}
+#include "cjson_dl.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Helpers
