@@ -1,7 +1,7 @@
 // Files of the POSIX port, confined to the root directory. The root is opened once; every path
 // is resolved from that descriptor one component at a time with openat(O_NOFOLLOW), so no
 // symlink is ever followed and nothing outside the root can be reached (a symlink anywhere on
-// the way is SW_EPERM). Plain POSIX only — no libuv — so the unit tests compile this file alone.
+// the way is SW_EPERM). Plain POSIX only, no libuv, so the unit tests compile this file alone.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
