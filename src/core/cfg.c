@@ -499,7 +499,7 @@ int sw_cfg_write_part(const sw_cfg_t *c, const sw_cfg_path_t *path, sw_mpw_t *w)
     if (o.type == SW_MP_MAP) {
         pairs_t it;
         sw_span_t k, x;
-        uint32_t simple = 0, complex = 0;
+        uint32_t simple = 0, nested = 0;
         sw_mpw_array(w, 2);
         size_t mark = sw_mpw_mark(w);
         pairs_open(&it, v);
@@ -518,15 +518,15 @@ int sw_cfg_write_part(const sw_cfg_t *c, const sw_cfg_path_t *path, sw_mpw_t *w)
         while ((rc = pairs_next(&it, &k, &x)) == 1) {
             if (is_container(x)) {
                 sw_mpw_raw(w, k.p, k.n);
-                complex++;
+                nested++;
             }
         }
         if (rc)
             return rc;
-        sw_mpw_close_array(w, mark, complex);
+        sw_mpw_close_array(w, mark, nested);
     } else if (o.type == SW_MP_ARRAY) {
         sw_span_t x;
-        uint32_t complex = 0;
+        uint32_t nested = 0;
         size_t at = off;
         sw_mpw_array(w, 2);
         sw_mpw_array(w, o.len);
@@ -547,10 +547,10 @@ int sw_cfg_write_part(const sw_cfg_t *c, const sw_cfg_path_t *path, sw_mpw_t *w)
             at += x.n;
             if (is_container(x)) {
                 sw_mpw_uint(w, j);
-                complex++;
+                nested++;
             }
         }
-        sw_mpw_close_array(w, mark, complex);
+        sw_mpw_close_array(w, mark, nested);
     } else {
         sw_mpw_raw(w, v.p, v.n);
     }
