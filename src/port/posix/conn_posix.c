@@ -36,8 +36,12 @@ struct sw_pconn {
     union {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
+        uv_tty_t tty;
     } io;               // the read side, and the write side unless `out` is used
-    uv_pipe_t out;      // stdio: stdout when it is a stream
+    union {
+        uv_pipe_t pipe;
+        uv_tty_t tty;
+    } out;              // stdio: stdout when it is a stream
     uv_idle_t pump;     // stdio: reads stdin when it is a file (not pollable)
     uv_timer_t linger;  // bounds the flush of a closing connection
     uv_stream_t *rs, *ws; // read / write stream; NULL: rfd / wfd are plain files
@@ -430,12 +434,23 @@ size_t sw__posix_conn_peer(void *ctx, sw_conn_t *conn, char *buf, size_t cap)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Stream fds: serial ttys (configured by serial_posix.c) and stdio
 
-static int open_pipe(sw_pconn_t *c, uv_pipe_t *h, int fd)
+// Makes fd (which the handle then owns) a libuv stream in h. A terminal goes through uv_tty_init,
+// which reopens it: a separate open file description, so the O_NONBLOCK it needs does not
+// reach the shell sharing the terminal. Anything else is a pipe-like stream.
+static int open_stream(sw_pconn_t *c, uv_handle_t *h, int fd)
 {
-    uv_pipe_init(&c->p->loop, h, 0);
+    int r;
+    if (c->pub.kind == SW_CONN_STDIO && uv_guess_handle(fd) == UV_TTY) {
+        r = uv_tty_init(&c->p->loop, (uv_tty_t *)h, fd, 0);
+        if (r < 0)
+            return r; // not initialised: nothing to close
+    } else {
+        uv_pipe_init(&c->p->loop, (uv_pipe_t *)h, 0);
+        r = uv_pipe_open((uv_pipe_t *)h, fd);
+    }
     h->data = c;
     c->handles++;
-    return uv_pipe_open(h, fd);
+    return r;
 }
 
 int sw__posix_conn_fd(sw_posix_t *p, int fd, uint8_t kind, const char *peer, sw_conn_t **out)
@@ -450,13 +465,13 @@ int sw__posix_conn_fd(sw_posix_t *p, int fd, uint8_t kind, const char *peer, sw_
         close(fd);
         return SW_EFULL;
     }
-    int r = open_pipe(c, &c->io.pipe, fd);
+    int r = open_stream(c, (uv_handle_t *)&c->io, fd);
     if (r < 0) {
         close(fd);
         conn_shut(c);
         return sw__posix_uverr(r);
     }
-    c->rs = c->ws = (uv_stream_t *)&c->io.pipe;
+    c->rs = c->ws = (uv_stream_t *)&c->io;
     c->known = true;
     read_on(c);
     *out = &c->pub;
@@ -499,11 +514,11 @@ int sw__posix_stdio_open(void *ctx, sw_conn_t **out)
     p->stdio_used = true;
     int r = 0;
     if (pollable(rfd)) {
-        r = open_pipe(c, &c->io.pipe, rfd);
+        r = open_stream(c, (uv_handle_t *)&c->io, rfd);
         if (r < 0)
             close(rfd);
         else
-            c->rs = (uv_stream_t *)&c->io.pipe;
+            c->rs = (uv_stream_t *)&c->io;
     } else {
         c->rfd = rfd;
         uv_idle_init(&p->loop, &c->pump);
@@ -511,7 +526,7 @@ int sw__posix_stdio_open(void *ctx, sw_conn_t **out)
         c->handles++;
     }
     if (r >= 0 && pollable(wfd)) {
-        r = open_pipe(c, &c->out, wfd);
+        r = open_stream(c, (uv_handle_t *)&c->out, wfd);
         if (r < 0)
             close(wfd);
         else
