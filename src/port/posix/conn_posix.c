@@ -20,6 +20,8 @@ struct sw_plistener {
     sw_posix_t *p;
     sw_plistener_t *next;
     uv_tcp_t tcp;
+    uv_check_t defer;  // accepts the connection libuv has waiting, after the poll phase
+    int handles;       // of tcp and defer, not yet closed
     bool closed;       // uv_close() called
     bool known;        // the node holds it (else freed as soon as it is closed)
 };
@@ -552,7 +554,7 @@ int sw__posix_stdio_open(void *ctx, sw_conn_t **out)
 static void on_listener_closed(uv_handle_t *h)
 {
     sw_plistener_t *l = h->data;
-    if (l->known)
+    if (--l->handles > 0 || l->known)
         return; // the node may still name it; freed by sw_posix_close()
     sw_plistener_t **pp = &l->p->listeners;
     while (*pp != l)
@@ -566,7 +568,9 @@ static void listener_shut(sw_plistener_t *l)
     if (l->closed)
         return;
     l->closed = true;
+    // closing the TCP handle also closes a connection libuv accepted but we did not take yet
     uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    uv_close((uv_handle_t *)&l->defer, on_listener_closed);
 }
 
 static void peer_name(uv_tcp_t *t, char *buf, size_t cap)
@@ -590,25 +594,27 @@ static void peer_name(uv_tcp_t *t, char *buf, size_t cap)
     snprintf(buf, cap, "%s:%d", ip, port);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+// Takes the connection libuv holds for the listener and hands it to the node.
+static void on_defer(uv_check_t *h)
 {
-    sw_plistener_t *l = server->data;
+    sw_plistener_t *l = h->data;
     sw_posix_t *p = l->p;
-    if (status < 0) {
-        sw__posix_say("accept: %s", uv_strerror(status));
+    uv_check_stop(&l->defer);
+    if (l->closed)
         return;
-    }
     sw_pconn_t *c = conn_new(p, SW_CONN_TCP, "");
     if (!c) {
+        // Nothing to accept into: try again on the next turn rather than stall the listener.
         sw__posix_say("accept: out of memory");
+        uv_check_start(&l->defer, on_defer);
         return;
     }
     uv_tcp_init(&p->loop, &c->io.tcp);
     c->io.tcp.data = c;
     c->handles++;
     c->rs = c->ws = (uv_stream_t *)&c->io.tcp;
-    int r = uv_accept(server, c->rs);
-    if (r < 0 || l->closed || p->shutdown || p->nconns > p->opts.max_conns) {
+    int r = uv_accept((uv_stream_t *)&l->tcp, c->rs); // also resumes watching the listener
+    if (r < 0 || p->shutdown || p->nconns > p->opts.max_conns) {
         // Refused (the node never hears of it): accepting and closing keeps the backlog moving.
         if (r == 0)
             sw__posix_say("refusing a connection: %s", p->shutdown ? "stopping" : "too many");
@@ -621,6 +627,20 @@ static void on_connection(uv_stream_t *server, int status)
     if (p->node)
         sw_node_accept(p->node, &l->pub, &c->pub);
     read_on(c);
+}
+
+// libuv has accepted a connection. Taking it at once would let libuv accept the next one in
+// the same turn, and a client connecting in a tight loop would starve every other event (an
+// earlier client's close, its requests). Not taking it makes libuv stop watching the
+// listener; the check handle takes it after this turn's I/O: one accept per loop turn.
+static void on_connection(uv_stream_t *server, int status)
+{
+    sw_plistener_t *l = server->data;
+    if (status < 0) {
+        sw__posix_say("accept: %s", uv_strerror(status));
+        return;
+    }
+    uv_check_start(&l->defer, on_defer);
 }
 
 int sw__posix_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener_t **out)
@@ -652,6 +672,9 @@ int sw__posix_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener
         return sw__posix_uverr(r);
     }
     l->tcp.data = l;
+    uv_check_init(&p->loop, &l->defer);
+    l->defer.data = l;
+    l->handles = 2;
     // libuv sets SO_REUSEADDR on bind, so a restarted node gets its port back at once.
     r = uv_tcp_bind(&l->tcp, &a.sa, 0);
     if (r == 0)
