@@ -14,7 +14,8 @@
 //   (for callgrind: instructions per message = total / COUNT, after subtracting -c 0)
 // Output, one fact a line (bench/codec/run reads it):
 //   bytes <msg> <hex>           the encoding (identical for every implementation, checked)
-//   ops <msg> <impl> <ops/s>    best of RUNS runs of SECONDS each; runs interleave the codecs
+//   ops <msg> <impl> <ops/s>    best of RUNS runs of SECONDS (thread CPU time) each; runs
+//                               interleave the codecs
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,10 +29,12 @@
 
 static volatile uint64_t sink; // keeps every decoded value alive
 
+// CPU time of this thread, not wall time: on a shared machine a descheduled bench loses wall
+// time but not CPU time, so rates per CPU-second vary far less with the load of others.
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
