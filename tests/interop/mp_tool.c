@@ -275,7 +275,8 @@ static void gen_key(sw_mpw_t *w)
 
 static void gen_float32(sw_mpw_t *w)
 {
-    // qNaN only: widening a signalling NaN to double sets its quiet bit (see mp_interop.py)
+    // Quiet NaNs only: sw_mp_obj_t holds every float as a double, and widening a signalling
+    // float32 NaN sets its quiet bit, so recode would turn ca 7f800001 into ca 7fc00001.
     static const uint32_t special[] = {0, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
                                        0xffc00001u, 0x00000001u, 0x007fffffu, 0x7f7fffffu, 0x3f800000u};
     uint32_t bits;
