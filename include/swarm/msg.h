@@ -59,7 +59,8 @@ typedef struct sw_msg {
 
 // Decodes one message from buf[0..n) (exactly one MsgPack map). Unknown keys are ignored.
 // Returns 0, or SW_EPROTO (not a map, malformed, a key of the wrong type, or a key combination
-// that is no message kind), SW_ETOOBIG (more than SW_MSG_MAX_PATH action elements).
+// that is no message kind), SW_ETOOBIG (more than SW_MSG_MAX_PATH action elements). On error
+// *m is all zero (kind SW_MSG_INVALID).
 int sw_msg_decode(sw_msg_t *m, const void *buf, size_t n);
 
 // True if the span s holds exactly the bytes of the NUL-terminated string str.

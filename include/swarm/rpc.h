@@ -66,6 +66,9 @@ struct sw_rpc {
     uint16_t max_pending;
     int64_t next_seq;
     sw_rpc_stats_t stats;
+    sw_mpw_t *cur;          // internal: the reply being built while its handler runs
+    sw_mpw_t answer;        // internal: writer of a deferred answer
+    size_t answer_mark;     // internal
 };
 
 typedef struct sw_rpc_mem {

@@ -1,0 +1,549 @@
+// RPC session: dispatches incoming requests into the command tree (with v0 error replies),
+// serves streams on a schedule, and matches answers to the requests this side sent.
+#include <string.h>
+
+#include "swarm/rpc.h"
+
+void sw_rpc_init(sw_rpc_t *rpc, const sw_rpc_mem_t *mem, const sw_rpc_hooks_t *hooks,
+                 const sw_tree_t *tree, void *dispatch_ctx)
+{
+    memset(rpc, 0, sizeof *rpc);
+    rpc->hooks = *hooks;
+    rpc->tree = tree;
+    rpc->dispatch_ctx = dispatch_ctx;
+    rpc->gen = 1;
+    rpc->out = mem->out;
+    rpc->out_cap = mem->out ? mem->out_cap : 0;
+    rpc->streams = mem->streams;
+    rpc->max_streams = mem->streams ? mem->max_streams : 0;
+    rpc->pending = mem->pending;
+    rpc->max_pending = mem->pending ? mem->max_pending : 0;
+    if (rpc->streams)
+        memset(rpc->streams, 0, sizeof *rpc->streams * rpc->max_streams);
+    if (rpc->pending)
+        memset(rpc->pending, 0, sizeof *rpc->pending * rpc->max_pending);
+    rpc->next_seq = 1;
+}
+
+// A writer over the free part of the output buffer: after whatever an outer writer (a reply
+// being built while its handler runs) already holds, so nested answers never clobber it.
+static void out_writer(sw_rpc_t *rpc, sw_mpw_t *w)
+{
+    size_t used = rpc->cur ? (size_t)(rpc->cur->buf + rpc->cur->len - rpc->out) : 0;
+    sw_mpw_init(w, rpc->out + used, rpc->out_cap - used);
+}
+
+static int send(sw_rpc_t *rpc, const sw_mpw_t *w)
+{
+    if (w->err)
+        return w->err;
+    return rpc->hooks.send(rpc->hooks.ctx, w->buf, w->len);
+}
+
+static size_t copy_str(char *buf, size_t len, size_t cap, const char *s, size_t n)
+{
+    if (len >= cap)
+        return len;
+    if (n > cap - 1 - len)
+        n = cap - 1 - len;
+    memcpy(buf + len, s, n);
+    buf[len + n] = 0;
+    return len + n;
+}
+
+int sw_rpc_send_error(sw_rpc_t *rpc, int64_t seq, const char *text)
+{
+    sw_mpw_t w;
+    out_writer(rpc, &w);
+    sw_msg_write_error(&w, seq, text);
+    rpc->stats.errors++;
+    return send(rpc, &w);
+}
+
+static int send_err_code(sw_rpc_t *rpc, int64_t seq, int err, const char *text)
+{
+    if (text)
+        return sw_rpc_send_error(rpc, seq, text);
+    char buf[80];
+    size_t len = copy_str(buf, 0, sizeof buf, sw_errname(err), strlen(sw_errname(err)));
+    len = copy_str(buf, len, sizeof buf, ": ", 2);
+    copy_str(buf, len, sizeof buf, sw_strerror(err), strlen(sw_strerror(err)));
+    return sw_rpc_send_error(rpc, seq, buf);
+}
+
+int sw_rpc_send_reply(sw_rpc_t *rpc, int64_t seq, sw_span_t d)
+{
+    sw_mpw_t w;
+    out_writer(rpc, &w);
+    sw_msg_reply_begin(&w);
+    if (d.n)
+        sw_mpw_raw(&w, d.p, d.n);
+    else
+        sw_mpw_nil(&w);
+    sw_msg_reply_end(&w, seq);
+    rpc->stats.replies++;
+    return send(rpc, &w);
+}
+
+int sw_rpc_send_stream(sw_rpc_t *rpc, int64_t seq, sw_span_t d, int64_t n)
+{
+    sw_mpw_t w;
+    out_writer(rpc, &w);
+    sw_msg_stream_begin(&w, seq);
+    if (d.n)
+        sw_mpw_raw(&w, d.p, d.n);
+    else
+        sw_mpw_nil(&w);
+    sw_msg_stream_end(&w, n);
+    return send(rpc, &w);
+}
+
+int sw_rpc_send_end(sw_rpc_t *rpc, int64_t seq)
+{
+    sw_mpw_t w;
+    out_writer(rpc, &w);
+    sw_msg_write_end(&w, seq);
+    return send(rpc, &w);
+}
+
+int sw_rpc_notify(sw_rpc_t *rpc, const char *dotted, sw_span_t d)
+{
+    // Notifications are small and may be sent from inside a handler (sys.is_up): they use
+    // their own stack buffer rather than the output buffer the handler is writing into.
+    uint8_t buf[512];
+    sw_mpw_t w;
+    sw_mpw_init(&w, buf, sizeof buf);
+    sw_mpw_map(&w, 2);
+    sw_mpw_cstr(&w, "d");
+    if (d.n)
+        sw_mpw_raw(&w, d.p, d.n);
+    else
+        sw_mpw_nil(&w);
+    sw_mpw_cstr(&w, "a");
+    sw_msg_write_action(&w, dotted);
+    if (w.err)
+        return w.err == SW_EFULL ? SW_ETOOBIG : w.err;
+    return rpc->hooks.send(rpc->hooks.ctx, w.buf, w.len);
+}
+
+int sw_rpc_link(sw_rpc_t *rpc, bool up)
+{
+    uint8_t buf[16];
+    sw_mpw_t w;
+    sw_mpw_init(&w, buf, sizeof buf);
+    sw_msg_write_link(&w, up);
+    return send(rpc, &w);
+}
+
+/////////////////////////////////////////////////////////////////////////////////////////////
+// Server side
+
+// Error text naming the action as the client sent it: "NoPath: sys.nosuch".
+static void no_path(sw_rpc_t *rpc, const sw_msg_t *m)
+{
+    char buf[128];
+    size_t len = copy_str(buf, 0, sizeof buf, "NoPath: ", 8);
+    for (uint8_t k = 0; k < m->path_len; k++) {
+        if (k)
+            len = copy_str(buf, len, sizeof buf, ".", 1);
+        len = copy_str(buf, len, sizeof buf, (const char *)m->path[k].p, m->path[k].n);
+    }
+    sw_rpc_send_error(rpc, m->i, buf);
+}
+
+static sw_rpc_stream_t *find_stream(sw_rpc_t *rpc, int64_t seq)
+{
+    for (uint16_t k = 0; k < rpc->max_streams; k++)
+        if (rpc->streams[k].seq == seq && seq != 0)
+            return &rpc->streams[k];
+    return NULL;
+}
+
+static void start_stream(sw_rpc_t *rpc, const sw_msg_t *m, int id, uint32_t now_ms)
+{
+    const sw_tnode_t *e = &rpc->tree->nodes[id];
+    if (!e->def) {
+        sw_rpc_send_error(rpc, m->i, "BadArg: a directory cannot be streamed");
+        return;
+    }
+    if (m->i == 0 || find_stream(rpc, m->i)) {
+        sw_rpc_send_error(rpc, m->i, "BadArg: seq already streaming");
+        return;
+    }
+    if (m->d.n > SW_RPC_STREAM_ARGS) {
+        sw_rpc_send_error(rpc, m->i, "ETOOBIG: stream arguments too large");
+        return;
+    }
+    for (uint16_t k = 0; k < rpc->max_streams; k++) {
+        sw_rpc_stream_t *s = &rpc->streams[k];
+        if (s->seq)
+            continue;
+        s->seq = m->i;
+        s->def = e->def;
+        s->interval_ms = m->r > 0xfffffff ? 0xfffffff : (uint32_t)m->r;
+        s->due_ms = now_ms; // first value at once
+        s->step = 0;
+        s->args_len = (uint16_t)m->d.n;
+        if (m->d.n)
+            memcpy(s->args, m->d.p, m->d.n);
+        return;
+    }
+    sw_rpc_send_error(rpc, m->i, "EBUSY: too many streams on this link");
+}
+
+void sw_rpc_dispatch(sw_rpc_t *rpc, const sw_msg_t *m, uint32_t now_ms)
+{
+    bool wants_reply = (m->has & SW_MSG_HAS_I) != 0;
+    int id = rpc->tree ? sw_tree_resolve(rpc->tree, m) : SW_ENOENT;
+    if (id < 0) {
+        if (wants_reply)
+            no_path(rpc, m);
+        return;
+    }
+    if (m->r > 0 && wants_reply) {
+        if (rpc->max_streams == 0)
+            sw_rpc_send_error(rpc, m->i, "ENOTSUP: streams are not served on this link");
+        else
+            start_stream(rpc, m, id, now_ms);
+        return;
+    }
+
+    sw_mpw_t w;
+    out_writer(rpc, &w);
+    sw_msg_reply_begin(&w);
+    size_t mark = w.len;
+    sw_call_t call;
+    memset(&call, 0, sizeof call);
+    call.args = m->d;
+    call.out = &w;
+    call.reply_to.rpc = rpc;
+    call.reply_to.gen = rpc->gen;
+    call.reply_to.seq = wants_reply ? m->i : -1;
+    call.rpc = rpc;
+    call.ctx = rpc->dispatch_ctx;
+
+    sw_mpw_t *outer = rpc->cur;
+    rpc->cur = &w;
+    int rc = sw_tree_invoke(rpc->tree, id, &call);
+    rpc->cur = outer;
+
+    if (!wants_reply || rc == SW_CALL_LATER)
+        return;
+    if (rc < 0) {
+        send_err_code(rpc, m->i, rc, call.err_text);
+        return;
+    }
+    if (w.len == mark) // nothing written (or SW_CALL_END outside a stream): a nil result
+        sw_mpw_nil(&w);
+    sw_msg_reply_end(&w, m->i);
+    if (w.err == SW_EFULL) {
+        sw_rpc_send_error(rpc, m->i, "ETOOBIG: the reply exceeds the largest message size");
+        return;
+    }
+    rpc->stats.replies++;
+    send(rpc, &w);
+}
+
+static void free_stream(sw_rpc_stream_t *s)
+{
+    s->seq = 0;
+    s->def = NULL;
+}
+
+// One step of a stream: call the command, send its value (or the end, or the error).
+static void run_step(sw_rpc_t *rpc, sw_rpc_stream_t *s)
+{
+    sw_mpw_t w;
+    out_writer(rpc, &w);
+    sw_msg_stream_begin(&w, s->seq);
+    size_t mark = w.len;
+    sw_call_t call;
+    memset(&call, 0, sizeof call);
+    call.def = s->def;
+    call.args.p = s->args_len ? s->args : NULL;
+    call.args.n = s->args_len;
+    call.out = &w;
+    call.reply_to.rpc = rpc;
+    call.reply_to.gen = rpc->gen;
+    call.reply_to.seq = -1; // stream values are not deferred replies
+    call.rpc = rpc;
+    call.ctx = rpc->dispatch_ctx;
+    call.stream = true;
+    call.step = s->step + 1;
+
+    int64_t seq = s->seq;
+    sw_mpw_t *outer = rpc->cur;
+    rpc->cur = &w;
+    int rc = s->def->fn(&call);
+    rpc->cur = outer;
+    if (s->seq != seq) // the handler cancelled its own stream
+        return;
+
+    if (rc == SW_CALL_END) {
+        free_stream(s);
+        sw_rpc_send_end(rpc, seq);
+        return;
+    }
+    if (rc == SW_CALL_LATER) {
+        free_stream(s);
+        sw_rpc_send_error(rpc, seq, "ENOTSUP: this command cannot be streamed (it answers later)");
+        return;
+    }
+    if (rc < 0) {
+        free_stream(s);
+        send_err_code(rpc, seq, rc, call.err_text);
+        return;
+    }
+    if (w.len == mark)
+        sw_mpw_nil(&w);
+    s->step++;
+    sw_msg_stream_end(&w, s->step);
+    if (w.err == SW_EFULL) {
+        free_stream(s);
+        sw_rpc_send_error(rpc, seq, "ETOOBIG: the stream value exceeds the largest message size");
+        return;
+    }
+    send(rpc, &w);
+}
+
+uint32_t sw_rpc_poll(sw_rpc_t *rpc, uint32_t now_ms)
+{
+    uint32_t next = UINT32_MAX;
+    for (uint16_t k = 0; k < rpc->max_streams; k++) {
+        sw_rpc_stream_t *s = &rpc->streams[k];
+        if (!s->seq)
+            continue;
+        if ((int32_t)(now_ms - s->due_ms) >= 0) {
+            run_step(rpc, s);
+            if (!s->seq)
+                continue;
+            s->due_ms += s->interval_ms;
+            if ((int32_t)(now_ms - s->due_ms) >= 0) // fell behind: no burst to catch up
+                s->due_ms = now_ms + s->interval_ms;
+        }
+        uint32_t wait = s->due_ms - now_ms;
+        if (wait < next)
+            next = wait;
+    }
+    return next;
+}
+
+void sw_rpc_stop_stream(sw_rpc_t *rpc, int64_t seq)
+{
+    sw_rpc_stream_t *s = find_stream(rpc, seq);
+    if (s)
+        free_stream(s);
+}
+
+sw_mpw_t *sw_rpc_answer_begin(const sw_reply_to_t *to)
+{
+    sw_rpc_t *rpc = to->rpc;
+    if (!rpc || to->seq < 0 || to->gen != rpc->gen)
+        return NULL;
+    out_writer(rpc, &rpc->answer);
+    sw_msg_reply_begin(&rpc->answer);
+    rpc->answer_mark = rpc->answer.len;
+    return &rpc->answer;
+}
+
+void sw_rpc_answer_end(const sw_reply_to_t *to)
+{
+    sw_rpc_t *rpc = to->rpc;
+    if (!rpc || to->seq < 0 || to->gen != rpc->gen)
+        return;
+    sw_mpw_t *w = &rpc->answer;
+    if (w->len == rpc->answer_mark)
+        sw_mpw_nil(w);
+    sw_msg_reply_end(w, to->seq);
+    if (w->err == SW_EFULL) {
+        sw_rpc_send_error(rpc, to->seq, "ETOOBIG: the reply exceeds the largest message size");
+        return;
+    }
+    rpc->stats.replies++;
+    send(rpc, w);
+}
+
+void sw_rpc_answer_error(const sw_reply_to_t *to, const char *text)
+{
+    sw_rpc_t *rpc = to->rpc;
+    if (!rpc || to->seq < 0 || to->gen != rpc->gen)
+        return;
+    sw_rpc_send_error(rpc, to->seq, text);
+}
+
+/////////////////////////////////////////////////////////////////////////////////////////////
+// Client side
+
+static sw_rpc_pending_t *find_pending(sw_rpc_t *rpc, int64_t seq)
+{
+    for (uint16_t k = 0; k < rpc->max_pending; k++)
+        if (rpc->pending[k].seq == seq && seq != 0)
+            return &rpc->pending[k];
+    return NULL;
+}
+
+// Next free sequence number: counts up, wraps before 2^31, skips numbers still pending.
+static int64_t take_seq(sw_rpc_t *rpc)
+{
+    for (;;) {
+        int64_t seq = rpc->next_seq++;
+        if (rpc->next_seq > 0x7fffffff)
+            rpc->next_seq = 1;
+        if (!find_pending(rpc, seq))
+            return seq;
+    }
+}
+
+static int64_t request(sw_rpc_t *rpc, const char *dotted, const sw_span_t *action, sw_span_t d,
+                       int64_t r_ms, void *user)
+{
+    sw_rpc_pending_t *slot = NULL;
+    for (uint16_t k = 0; k < rpc->max_pending && !slot; k++)
+        if (!rpc->pending[k].seq)
+            slot = &rpc->pending[k];
+    if (!slot)
+        return SW_EFULL;
+    int64_t seq = take_seq(rpc);
+    sw_mpw_t w;
+    out_writer(rpc, &w);
+    if (action)
+        sw_msg_request_begin_raw(&w, *action, seq, r_ms);
+    else
+        sw_msg_request_begin(&w, dotted, seq, r_ms);
+    if (d.n)
+        sw_mpw_raw(&w, d.p, d.n);
+    else
+        sw_mpw_map(&w, 0);
+    sw_msg_request_end(&w, seq, r_ms);
+    if (w.err)
+        return w.err == SW_EFULL ? SW_ETOOBIG : w.err;
+    slot->seq = seq;
+    slot->user = user;
+    slot->stream = r_ms > 0;
+    int rc = rpc->hooks.send(rpc->hooks.ctx, w.buf, w.len);
+    if (rc) {
+        slot->seq = 0;
+        return rc;
+    }
+    return seq;
+}
+
+int64_t sw_rpc_request(sw_rpc_t *rpc, const char *dotted, sw_span_t d, int64_t r_ms, void *user)
+{
+    return request(rpc, dotted, NULL, d, r_ms, user);
+}
+
+int64_t sw_rpc_request_raw(sw_rpc_t *rpc, sw_span_t action, sw_span_t d, int64_t r_ms, void *user)
+{
+    return request(rpc, NULL, &action, d, r_ms, user);
+}
+
+void sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq)
+{
+    sw_rpc_pending_t *p = find_pending(rpc, seq);
+    if (!p)
+        return;
+    bool stream = p->stream;
+    p->seq = 0;
+    if (stream) {
+        uint8_t buf[16];
+        sw_mpw_t w;
+        sw_mpw_init(&w, buf, sizeof buf);
+        sw_msg_write_cancel(&w, seq);
+        send(rpc, &w);
+    }
+}
+
+size_t sw_rpc_pending_count(const sw_rpc_t *rpc)
+{
+    size_t n = 0;
+    for (uint16_t k = 0; k < rpc->max_pending; k++)
+        n += rpc->pending[k].seq != 0;
+    return n;
+}
+
+static void answer(sw_rpc_t *rpc, const sw_msg_t *m)
+{
+    sw_rpc_pending_t *p = find_pending(rpc, m->i);
+    if (!p) {
+        rpc->stats.dropped++; // e.g. a late value of a cancelled stream
+        return;
+    }
+    void *user = p->user;
+    if (m->kind != SW_MSG_STREAM)
+        p->seq = 0; // REPLY, ERROR and END finish the request
+    if (rpc->hooks.answer)
+        rpc->hooks.answer(rpc->hooks.ctx, rpc, m, 0, user);
+}
+
+void sw_rpc_reset(sw_rpc_t *rpc, int err)
+{
+    rpc->gen++;
+    for (uint16_t k = 0; k < rpc->max_streams; k++)
+        free_stream(&rpc->streams[k]);
+    for (uint16_t k = 0; k < rpc->max_pending; k++) {
+        sw_rpc_pending_t *p = &rpc->pending[k];
+        if (!p->seq)
+            continue;
+        void *user = p->user;
+        p->seq = 0;
+        if (rpc->hooks.answer)
+            rpc->hooks.answer(rpc->hooks.ctx, rpc, NULL, err ? err : SW_ECLOSED, user);
+    }
+}
+
+/////////////////////////////////////////////////////////////////////////////////////////////
+// Input
+
+// A message that did not decode: if it carries a usable "i", tell the sender.
+static void reject(sw_rpc_t *rpc, const uint8_t *p, size_t n, int err)
+{
+    rpc->stats.dropped++;
+    sw_span_t a, i;
+    if (sw_mp_map_get(p, n, "a", &a) || sw_mp_map_get(p, n, "i", &i))
+        return; // not a request: nobody to answer
+    sw_mpr_t r;
+    sw_mpr_init(&r, i.p, i.n);
+    int64_t seq;
+    if (!sw_mpr_int(&r, &seq))
+        return;
+    send_err_code(rpc, seq, err, err == SW_ETOOBIG ? "ETOOBIG: action path too long"
+                                                   : "EPROTO: malformed message");
+}
+
+void sw_rpc_input(sw_rpc_t *rpc, const uint8_t *p, size_t n, uint32_t now_ms)
+{
+    sw_msg_t m;
+    int err = sw_msg_decode(&m, p, n);
+    if (err) {
+        reject(rpc, p, n, err);
+        return;
+    }
+    switch (m.kind) {
+    case SW_MSG_REQUEST:
+    case SW_MSG_NOTIFY:
+        if (m.kind == SW_MSG_REQUEST)
+            rpc->stats.requests++;
+        else
+            rpc->stats.notifies++;
+        if (rpc->hooks.request)
+            rpc->hooks.request(rpc->hooks.ctx, rpc, &m);
+        else if (m.kind == SW_MSG_REQUEST)
+            sw_rpc_dispatch(rpc, &m, now_ms);
+        break;
+    case SW_MSG_CANCEL:
+        if (rpc->hooks.request)
+            rpc->hooks.request(rpc->hooks.ctx, rpc, &m);
+        else
+            sw_rpc_stop_stream(rpc, m.i);
+        break;
+    case SW_MSG_REPLY:
+    case SW_MSG_ERROR:
+    case SW_MSG_STREAM:
+    case SW_MSG_END:
+        answer(rpc, &m);
+        break;
+    default:
+        rpc->stats.dropped++;
+    }
+}

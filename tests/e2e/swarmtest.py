@@ -1,0 +1,282 @@
+"""Shared helpers for swarm's end-to-end tests (run with /usr/bin/python3).
+
+A small MoaT v0 client written from the spec (docs/PROTOCOL.md) on python3-msgpack, and a
+fixture that starts a real swarm-node on a temporary root and a free port and always cleans up.
+
+Environment: SWARM_BUILD = the CMake build directory (holds swarm-node, swarm), SWARM_SRC = the
+source tree. Both are set by ctest (tests/e2e/e2e.cmake).
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+try:
+    import msgpack
+except ImportError as e:  # scripts/setup installs python3-msgpack; never skip silently
+    raise SystemExit("python3-msgpack is missing: run scripts/setup (apt-get install python3-msgpack)") from e
+
+BUILD = os.environ.get("SWARM_BUILD") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+SRC = os.environ.get("SWARM_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
+NODE_BIN = os.path.join(BUILD, "swarm-node")
+SWARM_BIN = os.path.join(BUILD, "swarm")
+
+
+class Proxy:
+    """MsgPack ext 4: a proxy name (Proxy('-') = no data / delete)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __eq__(self, other):
+        return isinstance(other, Proxy) and other.name == self.name
+
+    def __repr__(self):
+        return "Proxy(%r)" % self.name
+
+
+NODATA = Proxy("-")
+
+
+def _default(obj):
+    if isinstance(obj, Proxy):
+        return msgpack.ExtType(4, obj.name.encode())
+    raise TypeError("cannot encode %r" % (obj,))
+
+
+def _ext_hook(code, data):
+    if code == 4:
+        return Proxy(data.decode())
+    return msgpack.ExtType(code, data)
+
+
+def pack(obj):
+    return msgpack.packb(obj, use_bin_type=True, default=_default)
+
+
+def unpacker():
+    return msgpack.Unpacker(raw=False, strict_map_key=False, ext_hook=_ext_hook, max_buffer_size=64 << 20)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RemoteError(Exception):
+    pass
+
+
+class Client:
+    """One TCP connection speaking MoaT v0 messages. Unsolicited messages (link, error) are
+    collected in .notes; console bytes (top-level ints) in .console."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.unp = unpacker()
+        self.seq = 0
+        self.notes = []
+        self.console = bytearray()
+        self.backlog = []  # answers read while waiting for something else
+        self.timeout = timeout
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def send(self, msg):
+        self.sock.sendall(pack(msg))
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def _read_one(self, deadline):
+        while True:
+            for obj in self.unp:
+                if isinstance(obj, int) and 0 <= obj < 256:
+                    self.console.append(obj)
+                    continue
+                return obj
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no message from the node")
+            self.sock.settimeout(left)
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("node closed the connection")
+            self.unp.feed(data)
+
+    def read(self, timeout=None):
+        """Next message that is not a notification (notifications go to .notes)."""
+        if self.backlog:
+            return self.backlog.pop(0)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            m = self._read_one(deadline)
+            if isinstance(m, dict) and "a" in m and "i" not in m:
+                self.notes.append(m)
+                continue
+            return m
+
+    def read_note(self, timeout=None):
+        """Next notification (e.g. {"d": True, "a": "link"})."""
+        if self.notes:
+            return self.notes.pop(0)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            m = self._read_one(deadline)
+            if isinstance(m, dict) and "a" in m and "i" not in m:
+                return m
+            self.backlog.append(m)
+
+    def request(self, action, d=None, r=None):
+        """Sends a request; returns its seq. action: "ping" or "sys.is_up" (→ list)."""
+        self.seq += 1
+        a = action.split(".") if "." in action else action
+        msg = {"a": a, "d": {} if d is None else d, "i": self.seq}
+        if r is not None:
+            msg["r"] = r
+        self.send(msg)
+        return self.seq
+
+    def answer(self, seq, timeout=None):
+        """Reads until the answer for seq arrives (other answers are kept for later)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        kept = []
+        try:
+            while True:
+                m = self.read(timeout=max(0.01, deadline - time.monotonic()))
+                if isinstance(m, dict) and m.get("i") == seq:
+                    return m
+                kept.append(m)
+        finally:
+            self.backlog[:0] = kept
+
+    def call(self, action, d=None, timeout=None):
+        """Request + answer; returns d, raises RemoteError(e)."""
+        m = self.answer(self.request(action, d), timeout)
+        if "e" in m:
+            raise RemoteError(m["e"])
+        return m.get("d")
+
+
+class Node:
+    """A swarm-node process on a temporary root. Use as a context manager or call stop()."""
+
+    def __init__(self, root=None, name="t1", app=None, port=None, extra=(), env=None, log_to=None):
+        self.own_root = root is None
+        self.root = root or tempfile.mkdtemp(prefix="swarm-e2e-")
+        self.name = name
+        self.app = app
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.logfile = log_to or os.path.join(tempfile.gettempdir(), "swarm-e2e-%d-%s.log" % (os.getpid(), self.port))
+
+    def args(self):
+        a = [NODE_BIN, "--root", self.root, "--name", self.name, "--port", str(self.port),
+             "--listen", "127.0.0.1"]
+        if self.app:
+            a += ["--app", self.app]
+        return a + self.extra
+
+    def start(self, wait=True):
+        self.log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=self.env)
+        if wait:
+            self.wait_port()
+        return self
+
+    def wait_port(self, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("swarm-node exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise TimeoutError("swarm-node did not listen on %d:\n%s" % (self.port, self.read_log()))
+
+    def client(self, timeout=10.0):
+        c = Client(self.port, timeout=timeout)
+        note = c.read_note()
+        assert note == {"d": True, "a": "link"}, note
+        return c
+
+    def read_log(self):
+        try:
+            with open(self.logfile, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, text, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.read_log():
+                return True
+            time.sleep(0.02)
+        raise AssertionError("%r not in the node log:\n%s" % (text, self.read_log()[-4000:]))
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def stop(self):
+        """SIGTERM (orderly stop), SIGKILL if it hangs; removes the temporary root."""
+        try:
+            self.kill(signal.SIGTERM)
+        finally:
+            if getattr(self, "log", None):
+                self.log.close()
+            if self.own_root:
+                shutil.rmtree(self.root, ignore_errors=True)
+            try:
+                os.unlink(self.logfile)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *a):
+        self.stop()
+
+
+class NodeTestCase(unittest.TestCase):
+    """Starts one node per test (self.node, self.c); subclasses may set NODE_ARGS."""
+
+    NODE_ARGS = {}
+
+    def setUp(self):
+        self.node = Node(**self.NODE_ARGS)
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.c = self.node.client()
+        self.addCleanup(self.c.close)
+
+    def dump_log_on_failure(self):
+        return self.node.read_log()[-4000:]
