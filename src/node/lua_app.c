@@ -141,7 +141,7 @@ static int trace_protected(lua_State *L)
 {
     trace_ctx_t *x = lua_touserdata(L, 1);
     sw_lua_t *lua = x->t->lua;
-    luaL_traceback(L, x->t->co, lua->err_text, 0);
+    luaL_traceback(L, x->t->co, NULL, 0);
     snprintf(lua->trace, sizeof lua->trace, "%s", lua_tostring(L, -1));
     return 0;
 }
@@ -675,9 +675,11 @@ void sw_lua_stop_app(sw_node_t *n)
     sw_lua_t *lua = n->lua;
     if (!lua)
         return;
-    bool active = lua->phase != SW_APP_NONE;
+    uint8_t phase = lua->phase;
     app_stop(lua);
     lua->failures = 0;
-    if (active)
+    if (phase == SW_APP_RESET)
+        sw_log(n, SW_LOG_WARN, "%s: stopped; the pending reset is cancelled", lua->app);
+    else if (phase != SW_APP_NONE)
         sw_log(n, SW_LOG_INFO, "%s: stopped", lua->app);
 }

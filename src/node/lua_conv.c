@@ -337,6 +337,8 @@ static void radd(repr_t *r, const char *s, size_t n)
         return;
     if (r->len + n > REPR_MAX) {
         n = REPR_MAX - r->len;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--; // never cut a UTF-8 sequence
         r->full = true;
     }
     memcpy(r->buf + r->len, s, n);
@@ -351,6 +353,8 @@ static void rstr(repr_t *r, const char *s) { radd(r, s, strlen(s)); }
 
 static void repr_string(repr_t *r, const char *s, size_t n)
 {
+    // bytes of a string that is not UTF-8 are escaped, so the repr itself is always text
+    bool utf8 = sw__utf8_valid((const uint8_t *)s, n);
     radd(r, "\"", 1);
     for (size_t i = 0; i < n && !r->full; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -360,7 +364,7 @@ static void repr_string(repr_t *r, const char *s, size_t n)
             radd(r, tmp, 2);
         } else if (c == '\n') {
             radd(r, "\\n", 2);
-        } else if (c < 0x20 || c == 0x7F) {
+        } else if (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8)) {
             int k = snprintf(tmp, sizeof tmp, "\\%u", c);
             radd(r, tmp, (size_t)k);
         } else {
