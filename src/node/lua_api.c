@@ -99,14 +99,13 @@ static int l_call(lua_State *L)
     sw_lua_task_t *t = sw__lua_task_current(L, "swarm.call");
     sw_span_t args = {NULL, 0};
     if (!lua_isnoneornil(L, 2)) {
-        size_t cap = lua->scratch_cap;
-        void *buf = lua_newuserdatauv(L, cap, 0);
+        // the scratch is free here: sw_node_call copies the request before anything runs
         sw_mpw_t w;
-        sw_mpw_init(&w, buf, cap);
+        sw_mpw_init(&w, lua->scratch, lua->scratch_cap);
         sw__lua_write_mp(L, 2, &w);
         if (w.err)
-            return luaL_error(L, "swarm.call %s: arguments too large", path);
-        args.p = buf;
+            return luaL_error(L, "swarm.call %s: arguments too large (limits.msg)", path);
+        args.p = lua->scratch;
         args.n = w.len;
     }
     if (t->call_buf) {
@@ -117,13 +116,18 @@ static int l_call(lua_State *L)
     t->in_call = true;
     int64_t seq = sw_node_call(lua->n, path, args, 0, call_cb, t);
     t->in_call = false;
-    if (t->dead)
+    if (seq > 0 && !t->call_done)
+        t->call_seq = seq; // from here on, releasing t cancels the call
+    if (t->dead) {
+        if (t->call_seq)
+            sw_node_call_cancel(lua->n, t->call_seq);
+        t->call_seq = 0;
         return lua_yield(L, 0);
-    if (seq < 0 && !t->call_done)
-        return luaL_error(L, "swarm.call %s: %s", path, sw_strerror((int)seq));
+    }
     if (t->call_done)
         return call_finish(L, t);
-    t->call_seq = seq;
+    if (seq < 0)
+        return luaL_error(L, "swarm.call %s: %s", path, sw_strerror((int)seq));
     t->wait = SW_WAIT_CALL;
     return lua_yieldk(L, 0, 0, call_k);
 }

@@ -14,10 +14,11 @@ static void task_timer(sw_node_t *n, sw_timer_t *tm);
 static void app_failed(sw_lua_t *lua, const char *what, bool load);
 static void app_stop(sw_lua_t *lua);
 
-static uint32_t backoff_ms(uint32_t failures)
+// 1 s, 2 s, 4 s … at most app.restart_max_ms
+static uint32_t backoff_ms(const sw_lua_t *lua, uint32_t failures)
 {
-    uint32_t ms = 1000u << (failures < 6 ? failures : 6);
-    return ms > SW_LUA_BACKOFF_MAX ? SW_LUA_BACKOFF_MAX : ms;
+    uint32_t ms = 1000u << (failures < 12 ? failures : 12);
+    return ms > lua->backoff_max ? lua->backoff_max : ms;
 }
 
 static bool policy_reset(const sw_lua_t *lua)
@@ -208,7 +209,7 @@ static void routine_start(sw_lua_task_t *t)
     if (!t->co && sw__lua_protect(lua, respawn_protected, t)) {
         sw_log(lua->n, SW_LOG_ERROR, "%s: %s: cannot start: %s", lua->app, t->name, lua->err_text);
         t->wait = SW_WAIT_RESTART;
-        sw__lua_task_wake(t, backoff_ms(t->restarts++));
+        sw__lua_task_wake(t, backoff_ms(lua, t->restarts++));
         return;
     }
     t->started = sw_node_now(lua->n);
@@ -247,9 +248,9 @@ static void routine_done(sw_lua_task_t *t, int st)
         return;
     }
     // a routine that ran well for a long while starts its back-off afresh
-    if ((uint32_t)(sw_node_now(lua->n) - t->started) >= SW_LUA_BACKOFF_MAX)
+    if ((uint32_t)(sw_node_now(lua->n) - t->started) >= lua->backoff_max)
         t->restarts = 0;
-    uint32_t ms = backoff_ms(t->restarts++);
+    uint32_t ms = backoff_ms(lua, t->restarts++);
     sw_log(lua->n, SW_LOG_WARN, "%s: %s restarting in %u s", lua->app, t->name, (unsigned)(ms / 1000));
     detach_co(t);
     t->wait = SW_WAIT_RESTART;
@@ -577,7 +578,7 @@ static void app_failed(sw_lua_t *lua, const char *what, bool load)
         sw_timer_start(n, &lua->app_timer, (uint32_t)ms);
         return;
     }
-    uint32_t ms = backoff_ms(lua->failures++);
+    uint32_t ms = backoff_ms(lua, lua->failures++);
     sw_log(n, SW_LOG_WARN, "%s: %s failed; restarting the app in %u s", lua->app, what, (unsigned)(ms / 1000));
     app_stop(lua);
     lua->phase = SW_APP_RETRY;

@@ -21,13 +21,13 @@
 #define SW_LUA_TASKS_MAX 128     // live tasks (routines, command calls, evals)
 #define SW_LUA_CONV_DEPTH 16     // deepest Lua table written as MsgPack; deeper → proxy
 #define SW_LUA_HOOK_STEP 1000    // instructions between two count-hook checks
-#define SW_LUA_BACKOFF_MAX 60000 // ms, longest restart back-off
 #define SW_LUA_ERR_MAX 256       // error text kept for replies and logs
 
 // Defaults of the config keys read by the Lua side (docs/APPS.md).
 #define SW_LUA_MEM_DEFAULT (8u << 20)       // limits.lua_mem: bytes of the Lua heap
 #define SW_LUA_INSTR_DEFAULT 100000000      // limits.lua_instr: instructions without yielding
 #define SW_LUA_RESET_DELAY_DEFAULT 60000    // app.reset_delay_ms
+#define SW_LUA_BACKOFF_DEFAULT 60000        // app.restart_max_ms: longest restart back-off
 
 typedef struct sw_lua sw_lua_t;
 typedef struct sw_lua_task sw_lua_task_t;
@@ -109,6 +109,7 @@ struct sw_lua {
     lua_State *L;
     size_t mem_used, mem_cap, mem_peak; // bytes of the Lua heap
     uint64_t instr_limit;
+    uint32_t backoff_max;  // ms
     sw_lua_task_t *tasks;
     sw_lua_task_t *cur;    // innermost running task
     unsigned ntasks;

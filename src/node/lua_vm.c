@@ -411,6 +411,8 @@ void sw__lua_read_limits(sw_lua_t *lua)
     // never below what is in use: the cap applies to growth
     lua->mem_cap = (size_t)mem > lua->mem_used ? (size_t)mem : lua->mem_used;
     lua->instr_limit = (uint64_t)instr;
+    int64_t bmax = sw_cfg_int(c, "app.restart_max_ms", SW_LUA_BACKOFF_DEFAULT);
+    lua->backoff_max = (uint32_t)(bmax < 1000 ? 1000 : bmax > 3600000 ? 3600000 : bmax);
 }
 
 int sw_lua_init(sw_node_t *n)

@@ -6,6 +6,7 @@ broken and endless apps, sys.eval, sys.load after an edit, proxies and sys.unpro
 Each test starts its own node on a temporary root holding the apps it needs; the root, the
 process and its log are removed even when the test fails."""
 import os
+import random
 import re
 import shutil
 import tempfile
@@ -253,6 +254,36 @@ class Commands(AppNode):
         self.assertEqual(self.c.call("t.echo", {"v": None}), {})        # a nil value is no entry
         self.assertEqual(self.c.call("t.echo", [1, None, 3]), {1: 1, 3: 3})  # a hole → a map
         self.assertEqual(self.c.call("t.echo", {"b": b"valid utf-8"}), {"b": "valid utf-8"})
+
+    def test_echo_property(self):
+        # random values that Lua represents exactly come back unchanged (fixed seed, pipelined)
+        rng = random.Random(20261121)
+
+        def gen(depth):
+            k = rng.randrange(9 if depth < 4 else 6)
+            if k == 0:
+                return rng.choice([True, False])
+            if k == 1:
+                return rng.randrange(-2**63, 2**63)
+            if k == 2:
+                return rng.randrange(-300, 300)
+            if k == 3:
+                return rng.uniform(-1e9, 1e9)
+            if k == 4:
+                return "".join(rng.choice("az é✓€\u00ff\U0001F600") for _ in range(rng.randrange(10)))
+            if k == 5:  # 0xff is never UTF-8: stays bin
+                return b"\xff" + bytes(rng.randrange(256) for _ in range(rng.randrange(8)))
+            if k == 6:
+                return [gen(depth + 1) for _ in range(rng.randrange(1, 5))]
+            keys = ["k%d" % rng.randrange(100) for _ in range(rng.randrange(5))]
+            keys += [-rng.randrange(1, 50) for _ in range(rng.randrange(2))]
+            return {key: gen(depth + 1) for key in keys}
+
+        values = [gen(0) for _ in range(300)]
+        seqs = [self.c.request("t.echo", {"v": v}) for v in values]
+        for v, s in zip(values, seqs):
+            m = self.c.answer(s)
+            self.assertEqual(m.get("d"), {"v": v})
 
     def test_special_values(self):
         self.assertTrue(self.c.call("t.is_none", {"v": NODATA}))
