@@ -34,10 +34,16 @@ static bool policy_reset(const sw_lua_t *lua)
 // (then t is unchanged and the values stay on L).
 static void attach_co(lua_State *L, sw_lua_task_t *t, int nargs)
 {
-    luaL_checkstack(L, 2, "task");
+    luaL_checkstack(L, 4, "task");
     lua_State *co = lua_newthread(L);
     if (!lua_checkstack(co, nargs + 4))
         luaL_error(L, "not enough memory");
+    // mark it as a task's thread: app code may not resume or close it (lua_vm.c)
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &sw__lua_key_tasks);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     lua_pushvalue(L, -1);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pop(L, 1); // the thread (kept by ref)
@@ -157,7 +163,8 @@ int sw__lua_task_run(sw_lua_task_t *t, int nargs)
     t->wait = SW_WAIT_NONE;
     t->overrun = false;
     int nres = 0;
-    int st = lua_resume(t->co, lua->L, nargs, &nres);
+    // from = the task that runs us (if any), so Lua counts the C stack of nested runs
+    int st = lua_resume(t->co, prev ? prev->co : lua->L, nargs, &nres);
     t->running = false;
     lua->cur = prev;
     if (t->dead) {

@@ -146,6 +146,7 @@ struct sw_lua {
 
 // Registry keys (their addresses are the keys).
 extern const char sw__lua_key_none, sw__lua_key_end, sw__lua_key_proxy_mt, sw__lua_key_ext_mt;
+extern const char sw__lua_key_tasks; // weak-keyed set of the threads of tasks
 
 static inline sw_lua_t *sw__lua_of(lua_State *L) { return *(sw_lua_t **)lua_getextraspace(L); }
 

@@ -10,6 +10,7 @@
 #include "lua_int.h"
 
 const char sw__lua_key_none = 0, sw__lua_key_end = 0, sw__lua_key_proxy_mt = 0, sw__lua_key_ext_mt = 0;
+const char sw__lua_key_tasks = 0;
 static const char key_loading = 0; // require(): a module being loaded
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -78,8 +79,11 @@ static void l_hook(lua_State *L, lua_Debug *ar)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Protected entry from node code.
 
+// Allocates nothing and runs no app code: callable on any thread, even unprotected.
 void sw__lua_errstr(lua_State *L, int idx, char *buf, size_t cap)
 {
+    if (cap == 0)
+        return;
     size_t n = 0;
     const char *s;
     char tmp[64];
@@ -87,24 +91,17 @@ void sw__lua_errstr(lua_State *L, int idx, char *buf, size_t cap)
     if (type == LUA_TSTRING) {
         s = lua_tolstring(L, idx, &n);
     } else if (type == LUA_TNUMBER) {
-        // lua_tolstring would convert the slot in place; format a copy instead
-        lua_pushvalue(L, idx);
-        s = lua_tolstring(L, -1, &n);
-        n = n < sizeof tmp - 1 ? n : sizeof tmp - 1;
-        memcpy(tmp, s, n);
-        lua_pop(L, 1);
+        if (lua_isinteger(L, idx))
+            snprintf(tmp, sizeof tmp, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+        else
+            snprintf(tmp, sizeof tmp, LUA_NUMBER_FMT, (LUAI_UACNUMBER)lua_tonumber(L, idx));
         s = tmp;
+        n = strlen(tmp);
     } else {
-        s = type == LUA_TNIL ? "error (nil)" : "error object is not a string";
-        n = strlen(s);
-        if (type == LUA_TTABLE || type == LUA_TUSERDATA) {
-            // honour __name-less plain objects only; a __tostring would run app code here
-            s = type == LUA_TTABLE ? "error object is a table" : "error object is a userdata";
-            n = strlen(s);
-        }
+        snprintf(tmp, sizeof tmp, "error object is a %s value", lua_typename(L, type));
+        s = tmp;
+        n = strlen(tmp);
     }
-    if (cap == 0)
-        return;
     if (n >= cap)
         n = cap - 1;
     memcpy(buf, s, n);
@@ -358,6 +355,33 @@ static int l_traceback(lua_State *L)
     return 1;
 }
 
+// coroutine.resume / coroutine.close: not on the thread of a task. Only the node resumes
+// tasks (from their timers); an app resuming one would run it outside its budget and wait.
+static int l_co_guard(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTHREAD) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &sw__lua_key_tasks);
+        lua_pushvalue(L, 1);
+        bool task = lua_rawget(L, -2) != LUA_TNIL;
+        lua_pop(L, 2);
+        if (task)
+            return luaL_error(L, "a swarm task's coroutine is resumed and closed only by the node");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static void wrap_field(lua_State *L, const char *lib, const char *name, lua_CFunction f)
+{
+    lua_getglobal(L, lib);
+    lua_getfield(L, -1, name);
+    lua_pushcclosure(L, f, 1);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+}
+
 static void wrap_global(lua_State *L, const char *name, lua_CFunction f)
 {
     lua_getglobal(L, name);
@@ -386,6 +410,14 @@ static int open_libs(lua_State *L)
     lua_register(L, "require", l_require);
     wrap_global(L, "load", l_load);
     wrap_global(L, "setmetatable", l_setmetatable);
+    wrap_field(L, LUA_COLIBNAME, "resume", l_co_guard);
+    wrap_field(L, LUA_COLIBNAME, "close", l_co_guard);
+    lua_newtable(L); // the set of task threads, weak keys
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &sw__lua_key_tasks);
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, l_traceback);
     lua_setfield(L, -2, "traceback");
