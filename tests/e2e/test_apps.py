@@ -301,6 +301,22 @@ class Commands(AppNode):
         self.assertEqual(self.c.call("t.config", {"p": "board.host_name"}), "t1")
         self.assertIsNone(self.c.call("t.config", {"p": "no.such.key"}))
 
+    def test_deep_and_large_results(self):
+        v = "leaf"
+        for _ in range(24):
+            v = [v]
+        got = self.c.call("t.echo", v)
+        depth = 0
+        while isinstance(got, list):
+            got = got[0]
+            depth += 1
+        self.assertEqual(depth, 16)              # tables deeper than 16 levels …
+        self.assertIsInstance(got, Proxy)        # … travel as a proxy
+        with self.assertRaises(RemoteError) as e:
+            self.eval("string.rep('x', 20000)")  # more than limits.msg
+        self.assertIn("too large", str(e.exception))
+        self.assertEqual(len(self.eval("string.rep('x', 5000)")[0]), 5000)
+
     def test_errors_become_error_replies(self):
         with self.assertRaises(RemoteError) as e:
             self.c.call("t.fail", {"msg": "nope"})
