@@ -3,7 +3,7 @@
 //
 // A command call runs the app's function in a new task. If it returns at once, the reply is
 // written in the handler; if it waits (swarm.sleep, swarm.call) the handler returns
-// SW_CALL_LATER and the task answers through the saved reply_to when it ends. Stream steps must
+// SW_CALL_LATER and the task answers through the saved reply when it ends. Stream steps must
 // not wait (the RPC core needs each value at once): one that does gets an error reply.
 #include <stdio.h> // snprintf only
 #include <string.h>
@@ -213,6 +213,46 @@ int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool str
     return x.end ? SW_CALL_END : 0;
 }
 
+static const sw_link_t *link_of(sw_node_t *n, const sw_rpc_t *rpc)
+{
+    for (const sw_link_t *l = n->links; l; l = l->next)
+        if (&l->rpc == rpc)
+            return l;
+    return NULL;
+}
+
+void sw__lua_reply_save(sw_node_t *n, sw_lua_reply_t *r, const sw_call_t *call)
+{
+    r->to = call->reply_to;
+    const sw_link_t *l = link_of(n, r->to.rpc);
+    snprintf(r->peer, sizeof r->peer, "%s", l ? l->peer : "");
+}
+
+static bool reply_alive(sw_node_t *n, const sw_lua_reply_t *r)
+{
+    if (r->to.rpc == &n->local)
+        return true;
+    const sw_link_t *l = link_of(n, r->to.rpc);
+    return l && !strcmp(l->peer, r->peer);
+}
+
+sw_mpw_t *sw__lua_answer_begin(sw_node_t *n, const sw_lua_reply_t *r)
+{
+    return reply_alive(n, r) ? sw_rpc_answer_begin(&r->to) : NULL;
+}
+
+void sw__lua_answer_end(sw_node_t *n, const sw_lua_reply_t *r)
+{
+    if (reply_alive(n, r))
+        sw_rpc_answer_end(&r->to);
+}
+
+void sw__lua_answer_error(sw_node_t *n, const sw_lua_reply_t *r, const char *text)
+{
+    if (reply_alive(n, r))
+        sw_rpc_answer_error(&r->to, text);
+}
+
 void sw__lua_answer_later(sw_lua_task_t *t, int st)
 {
     sw_lua_t *lua = t->lua;
@@ -220,20 +260,20 @@ void sw__lua_answer_later(sw_lua_task_t *t, int st)
         return;
     t->has_reply = false;
     if (st != SW_TASK_DONE) {
-        sw_rpc_answer_error(&t->reply_to, lua->err_text);
+        sw__lua_answer_error(lua->n, &t->reply, lua->err_text);
         return;
     }
     sw_mpw_t w;
     sw_mpw_init(&w, lua->scratch, lua->scratch_cap);
     int rc = sw__lua_encode_result(lua, t, &w, false);
     if (rc < 0) {
-        sw_rpc_answer_error(&t->reply_to, lua->err_text);
+        sw__lua_answer_error(lua->n, &t->reply, lua->err_text);
         return;
     }
-    sw_mpw_t *out = sw_rpc_answer_begin(&t->reply_to);
+    sw_mpw_t *out = sw__lua_answer_begin(lua->n, &t->reply);
     if (out) {
         sw_mpw_raw(out, lua->scratch, w.len);
-        sw_rpc_answer_end(&t->reply_to);
+        sw__lua_answer_end(lua->n, &t->reply);
     }
 }
 
@@ -250,7 +290,7 @@ static int handler_finish(sw_lua_t *lua, sw_lua_task_t *t, int st, sw_call_t *ca
             return sw_call_fail(call, SW_EINVAL,
                                 "a stream handler must return at once (no swarm.sleep or swarm.call)");
         }
-        t->reply_to = call->reply_to;
+        sw__lua_reply_save(lua->n, &t->reply, call);
         t->has_reply = true;
         return SW_CALL_LATER;
     case SW_TASK_DONE:
@@ -580,7 +620,7 @@ static int sys_load(sw_call_t *call)
     memcpy(lua->load_app, name.p, name.n);
     lua->load_app[name.n] = 0;
     lua->load_reload = reload;
-    lua->load_reply = call->reply_to;
+    sw__lua_reply_save(lua->n, &lua->load_reply, call);
     lua->load_pending = true;
     sw_timer_start(lua->n, &lua->load_timer, 0);
     return SW_CALL_LATER;

@@ -115,7 +115,7 @@ void sw__lua_task_free(sw_lua_task_t *t, const char *why)
     task_unlink(t);
     if (t->has_reply) {
         t->has_reply = false;
-        sw_rpc_answer_error(&t->reply_to, why ? why : "cancelled");
+        sw__lua_answer_error(n, &t->reply, why ? why : "cancelled");
     }
     if (t->call_buf)
         sw_node_release(n, t->call_buf, t->call_len);
@@ -606,12 +606,12 @@ static void app_timer_fn(sw_node_t *n, sw_timer_t *tm)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // sys.load runs here, from a timer: never inside a running task.
 
-static void answer_bool(const sw_reply_to_t *to, bool v)
+static void answer_bool(sw_node_t *n, const sw_lua_reply_t *to, bool v)
 {
-    sw_mpw_t *w = sw_rpc_answer_begin(to);
+    sw_mpw_t *w = sw__lua_answer_begin(n, to);
     if (w) {
         sw_mpw_bool(w, v);
-        sw_rpc_answer_end(to);
+        sw__lua_answer_end(n, to);
     }
 }
 
@@ -624,16 +624,16 @@ static void load_timer_fn(sw_node_t *n, sw_timer_t *tm)
     lua->load_pending = false;
     bool running = lua->phase == SW_APP_LOADING || lua->phase == SW_APP_INIT || lua->phase == SW_APP_RUN;
     if (running && !lua->load_reload && !strcmp(lua->app, lua->load_app)) {
-        answer_bool(&lua->load_reply, false);
+        answer_bool(lua->n, &lua->load_reply, false);
         return;
     }
     sw_lua_stop_app(lua->n);
     snprintf(lua->app, sizeof lua->app, "%s", lua->load_app);
     int err = app_start(lua);
     if (err)
-        sw_rpc_answer_error(&lua->load_reply, lua->err_text);
+        sw__lua_answer_error(lua->n, &lua->load_reply, lua->err_text);
     else
-        answer_bool(&lua->load_reply, true);
+        answer_bool(lua->n, &lua->load_reply, true);
 }
 
 void sw__lua_app_timers(sw_lua_t *lua)
@@ -649,7 +649,7 @@ void sw__lua_tasks_close(sw_lua_t *lua)
     sw_timer_stop(lua->n, &lua->load_timer);
     if (lua->load_pending) {
         lua->load_pending = false;
-        sw_rpc_answer_error(&lua->load_reply, "cancelled: the node stops");
+        sw__lua_answer_error(lua->n, &lua->load_reply, "cancelled: the node stops");
     }
     while (lua->tasks) {
         sw_lua_task_t *t = lua->tasks;

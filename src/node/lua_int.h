@@ -30,6 +30,15 @@
 #define SW_LUA_BACKOFF_DEFAULT 60000        // app.restart_max_ms: longest restart back-off
 
 typedef struct sw_lua sw_lua_t;
+
+// A deferred answer owed to a requester. The session (to.rpc) lives inside its link, which is
+// freed when the connection closes, and a new link may reuse the memory with the same
+// generation; so the link's peer is noted too, and the answer is sent only while the same link
+// is still there.
+typedef struct sw_lua_reply {
+    sw_reply_to_t to;
+    char peer[64]; // the link's peer when the request arrived ("" for local calls)
+} sw_lua_reply_t;
 typedef struct sw_lua_task sw_lua_task_t;
 typedef struct sw_lua_cmd sw_lua_cmd_t;
 
@@ -69,7 +78,7 @@ struct sw_lua_task {
     bool running;      // inside lua_resume right now
     bool dead;         // cancelled while running: released when lua_resume returns
     bool overrun;      // the instruction budget ran out
-    bool has_reply;    // reply_to is owed an answer
+    bool has_reply;    // reply is owed an answer
     bool in_call;      // inside sw_node_call (its answer may arrive synchronously)
     bool call_done;    // the answer of swarm.call has arrived
     bool call_error;   // … and it is an error (call_buf holds its text item)
@@ -82,7 +91,7 @@ struct sw_lua_task {
     uint8_t *call_buf; // its answer (raw MsgPack item), from sw_node_alloc
     size_t call_len;
     sw_timer_t timer;
-    sw_reply_to_t reply_to;
+    sw_lua_reply_t reply;
     char name[SW_LUA_NAME_MAX + 1]; // for logs: "routine_blink", "status", "eval"
 };
 
@@ -131,7 +140,7 @@ struct sw_lua {
     sw_timer_t load_timer;
     bool load_pending;
     bool load_reload;
-    sw_reply_to_t load_reply;
+    sw_lua_reply_t load_reply;
     char load_app[SW_LUA_NAME_MAX + 1];
 
     sw_cmd_def_t eval_def, load_def, unproxy_def;
@@ -214,6 +223,12 @@ sw_lua_task_t *sw__lua_task_current(lua_State *L, const char *what);
 void sw__lua_task_wake(sw_lua_task_t *t, uint32_t delay_ms);
 
 // --- lua_api.c
+// Deferred answers (see sw_lua_reply_t): save at request time; the answer functions behave as
+// sw_rpc_answer_begin / _end / _error, and drop the answer if the requester's link is gone.
+void sw__lua_reply_save(sw_node_t *n, sw_lua_reply_t *r, const sw_call_t *call);
+sw_mpw_t *sw__lua_answer_begin(sw_node_t *n, const sw_lua_reply_t *r);
+void sw__lua_answer_end(sw_node_t *n, const sw_lua_reply_t *r);
+void sw__lua_answer_error(sw_node_t *n, const sw_lua_reply_t *r, const char *text);
 // Builds the swarm table into the globals.
 void sw__lua_open_swarm(lua_State *L);
 // Registers sys.eval, sys.load (and sys.unproxy if the sys directory lacks it).

@@ -468,6 +468,24 @@ class Commands(AppNode):
             self.c.call("sys.load", {"n": "nosuch"})
         self.assertIn("main.lua", str(e.exception))
 
+    def test_requester_gone_before_the_answer(self):
+        # A waiting command whose client disconnects must not answer into freed memory, nor
+        # into a new connection that happens to reuse the old one's slot and seq numbers.
+        for _ in range(3):
+            c1 = self.node.client()
+            c1.request("t.later", {"ms": 300})
+            c1.close()
+            time.sleep(0.05)
+            c2 = self.node.client()
+            try:
+                seq = c2.request("t.later", {"ms": 700})  # the same seq as c1's request
+                m = c2.answer(seq, timeout=5)
+                self.assertEqual(m["d"], "slept 700")
+                self.assertEqual(c2.call("ping", {"m": "x"}), "R:x")
+            finally:
+                c2.close()
+        self.assertEqual(self.c.call("ping", {"m": "alive"}), "R:alive")
+
     def test_stop_cancels_waiting_commands(self):
         seq = self.c.request("t.later", {"ms": 5000})
         time.sleep(0.1)
