@@ -220,7 +220,7 @@ class Blink(AppNode):
             self.assertEqual(self.c.call("ping", {"m": k}), "R:%d" % k)
             worst = max(worst, time.monotonic() - t0)
             time.sleep(0.02)
-        self.assertLess(worst, 0.25)
+        self.assertLess(worst, 0.4)  # a blocking sleep would take 500 ms
 
 
 class Commands(AppNode):
@@ -485,6 +485,27 @@ class Commands(AppNode):
             finally:
                 c2.close()
         self.assertEqual(self.c.call("ping", {"m": "alive"}), "R:alive")
+
+    def test_reloads_under_load(self):
+        # reloads while waiting commands, evals and streams are in flight: every request gets
+        # an answer (its value, or "cancelled"), streams of the old app end, the node lives on
+        rng = random.Random(7)
+        streams = [self.c.request("t.ticks", r=30) for _ in range(3)]
+        for round_ in range(6):
+            seqs = [self.c.request("t.later", {"ms": rng.randrange(0, 200)}) for _ in range(10)]
+            seqs += [self.c.request("sys.eval", {"code": "swarm.sleep(%d) return 1" % rng.randrange(0, 200)})
+                     for _ in range(3)]
+            time.sleep(rng.random() * 0.1)
+            self.assertTrue(self.c.call("sys.load", {"n": "t", "r": True}))
+            for s in seqs:
+                m = self.c.answer(s, timeout=5)
+                self.assertTrue(m.get("d") is not None or "cancelled" in m.get("e", ""), m)
+        for s in streams:
+            self.c.send({"i": s})
+        self.c.backlog.clear()
+        self.assertEqual(self.c.call("ping", {"m": "ok"}), "R:ok")
+        self.node.wait_log("routine_main first line")
+        self.assertIsInstance(self.c.call("t.ticks"), int)
 
     def test_stop_cancels_waiting_commands(self):
         seq = self.c.request("t.later", {"ms": 5000})
