@@ -213,27 +213,15 @@ int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool str
     return x.end ? SW_CALL_END : 0;
 }
 
-static const sw_link_t *link_of(sw_node_t *n, const sw_rpc_t *rpc)
-{
-    for (const sw_link_t *l = n->links; l; l = l->next)
-        if (&l->rpc == rpc)
-            return l;
-    return NULL;
-}
-
 void sw__lua_reply_save(sw_node_t *n, sw_lua_reply_t *r, const sw_call_t *call)
 {
+    (void)n;
     r->to = call->reply_to;
-    const sw_link_t *l = link_of(n, r->to.rpc);
-    snprintf(r->peer, sizeof r->peer, "%s", l ? l->peer : "");
 }
 
 static bool reply_alive(sw_node_t *n, const sw_lua_reply_t *r)
 {
-    if (r->to.rpc == &n->local)
-        return true;
-    const sw_link_t *l = link_of(n, r->to.rpc);
-    return l && !strcmp(l->peer, r->peer);
+    return sw_node_reply_live(n, &r->to);
 }
 
 sw_mpw_t *sw__lua_answer_begin(sw_node_t *n, const sw_lua_reply_t *r)

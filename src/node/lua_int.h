@@ -37,7 +37,6 @@ typedef struct sw_lua sw_lua_t;
 // is still there.
 typedef struct sw_lua_reply {
     sw_reply_to_t to;
-    char peer[64]; // the link's peer when the request arrived ("" for local calls)
 } sw_lua_reply_t;
 typedef struct sw_lua_task sw_lua_task_t;
 typedef struct sw_lua_cmd sw_lua_cmd_t;
