@@ -147,7 +147,7 @@ static void rel_state(void *ctx, bool up)
         sw_rpc_link(&l->rpc, true);
     } else {
         l->outq_len = 0;
-        sw_rpc_reset(&l->rpc, SW_ECLOSED);
+        sw_node_rpc_reset(l->node, &l->rpc, SW_ECLOSED);
         sw_fs_app_link_closed(l->node, &l->rpc);
     }
 }
@@ -298,6 +298,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     sw_rpc_mem_t mem = {out, msg, st, n->lim.max_streams, pd, n->lim.max_pending};
     sw_rpc_hooks_t hooks = {rpc_send, NULL, NULL, l};
     sw_rpc_init(&l->rpc, &mem, &hooks, &n->tree, n);
+    l->rpc.gen = ++n->gen_seq;
     l->rpc_timer.fn = rpc_timer;
     l->rpc_timer.user = l;
 
@@ -345,7 +346,7 @@ void sw_link_closed(sw_link_t *l)
     sw_node_t *n = l->node;
     sw_timer_stop(n, &l->rpc_timer);
     sw_timer_stop(n, &l->rel_timer);
-    sw_rpc_reset(&l->rpc, SW_ECLOSED);
+    sw_node_rpc_reset(n, &l->rpc, SW_ECLOSED);
     sw_fs_app_link_closed(n, &l->rpc);
     for (sw_link_t **pp = &n->links; *pp; pp = &(*pp)->next) {
         if (*pp == l) {

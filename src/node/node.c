@@ -150,7 +150,7 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     char host[32];
     snprintf(host, sizeof host, "swarm-%02x%02x", idn > 0 ? id[0] : 0, idn > 1 ? id[1] : 0);
 
-    sw_mpw_map(w, 9);
+    sw_mpw_map(w, 8);
     sw_mpw_cstr(w, "board");
     sw_mpw_map(w, 5);
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, host);
@@ -545,6 +545,7 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     sw_rpc_mem_t mem = {lout, CFG_CAP, ls, LOCAL_STREAMS, lp, LOCAL_PENDING};
     sw_rpc_hooks_t hooks = {local_send, NULL, local_answer, n};
     sw_rpc_init(&n->local, &mem, &hooks, &n->tree, n);
+    n->local.gen = ++n->gen_seq;
     n->local_timer.fn = local_run;
     n->wdt_timer.fn = wdt_run;
     *out = n;
@@ -641,6 +642,24 @@ int sw_node_start(sw_node_t *n)
     return 0;
 }
 
+bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
+{
+    if (!to->rpc)
+        return false;
+    if (to->rpc == &n->local)
+        return n->local.gen == to->gen;
+    for (const sw_link_t *l = n->links; l; l = l->next)
+        if (&l->rpc == to->rpc)
+            return l->rpc.gen == to->gen && !l->closing;
+    return false;
+}
+
+void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err)
+{
+    sw_rpc_reset(rpc, err);
+    rpc->gen = ++n->gen_seq;
+}
+
 void sw_node_link_all(sw_node_t *n, bool up)
 {
     for (sw_link_t *l = n->links; l; l = l->next)
@@ -670,6 +689,7 @@ void sw_node_stop(sw_node_t *n)
     if (n->board && n->board->stop)
         n->board->stop(n);
     sw_fs_app_stop(n);
+    sw_node_rpc_reset(n, &n->local, SW_ECANCELED); // releases the wait records of local calls
     if (n->rpc_listener) {
         n->port.ops->listener_close(n->port.ctx, n->rpc_listener);
         n->rpc_listener = NULL;

@@ -108,6 +108,13 @@ struct sw_link {
 // Sends `link` up/down on every open link.
 void sw_node_link_all(sw_node_t *n, bool up);
 
+// Deferred replies: a saved sw_reply_to_t names a session that may be gone (its link closed and
+// its memory reused). Sessions get node-wide unique generations, so this check — is to->rpc a
+// live session with that generation — is safe against reuse. Call it before sw_rpc_answer_*().
+bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to);
+// Resets a session (fails pending requests, ends streams) and gives it a fresh generation.
+void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err);
+
 // src/node/link.c. A link is created when a connection opens (counted: TCP clients, which
 // count against limits.clients) and freed after the port reports it closed.
 sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted);
@@ -210,6 +217,7 @@ struct sw_node {
     uint16_t clients;      // counted links (TCP)
     sw_listener_t *rpc_listener;
 
+    uint32_t gen_seq;      // last session generation handed out
     sw_rpc_t local;        // local calls (sw_node_call)
     uint8_t *local_mem;    // queue + output + tables of the local session
     size_t local_mem_size;
