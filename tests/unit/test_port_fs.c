@@ -385,6 +385,33 @@ static void test_no_root(void **state)
     assert_int_equal(sw__posix_fs_init(&none.fs, path, 2), SW_ENOTDIR);
 }
 
+static void test_read_only(void **state)
+{
+    (void)state;
+    static sw_posix_t ro;
+    assert_int_equal(sw__posix_fs_init(&ro.fs, root, 2), 0);
+    ro.fs.read_only = true;
+    int h;
+    assert_int_equal(sw__posix_fs_open(&ro, "a.txt", SW_O_READ, &h), 0);
+    char buf[8];
+    assert_int_equal(sw__posix_fs_read(&ro, h, 0, buf, sizeof buf), 5);
+    assert_int_equal(sw__posix_fs_close_fd(&ro, h), 0);
+    sw_stat_t st;
+    assert_int_equal(sw__posix_fs_stat(&ro, "d/b.txt", &st), 0);
+    seen_t s = {0};
+    assert_int_equal(sw__posix_fs_list(&ro, "", collect, &s), 0);
+    assert_int_equal(sw__posix_fs_open(&ro, "a.txt", SW_O_WRITE, &h), SW_EPERM);
+    assert_int_equal(sw__posix_fs_open(&ro, "a.txt", SW_O_READ | SW_O_WRITE, &h), SW_EPERM);
+    assert_int_equal(sw__posix_fs_open(&ro, "new", SW_O_READ | SW_O_CREATE, &h), SW_EPERM);
+    assert_int_equal(sw__posix_fs_mkdir(&ro, "nd"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_rmdir(&ro, "d/e"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_unlink(&ro, "a.txt"), SW_EPERM);
+    assert_int_equal(sw__posix_fs_rename(&ro, "a.txt", "b.txt"), SW_EPERM);
+    assert_true(exists("root/a.txt") && exists("root/d/e") && !exists("root/nd"));
+    assert_false(exists("root/new") || exists("root/b.txt"));
+    sw__posix_fs_close(&ro.fs);
+}
+
 static void test_errno_map(void **state)
 {
     (void)state;
@@ -411,7 +438,7 @@ int main(void)
         cmocka_unit_test(test_handle_table),   cmocka_unit_test(test_dirs),
         cmocka_unit_test(test_rename),         cmocka_unit_test(test_list),
         cmocka_unit_test(test_random_io),      cmocka_unit_test(test_no_root),
-        cmocka_unit_test(test_errno_map),
+        cmocka_unit_test(test_read_only),      cmocka_unit_test(test_errno_map),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

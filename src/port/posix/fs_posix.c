@@ -200,6 +200,8 @@ int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fdout)
         return SW_EINVAL;
     if ((flags & (SW_O_TRUNC | SW_O_APPEND)) && !(flags & SW_O_WRITE))
         return SW_EINVAL;
+    if ((flags & (SW_O_WRITE | SW_O_CREATE)) && fs->read_only)
+        return SW_EPERM;
     if (flags & SW_O_CREATE) oflags |= O_CREAT;
     if (flags & SW_O_TRUNC) oflags |= O_TRUNC;
     if (flags & SW_O_EXCL) oflags |= O_EXCL;
@@ -340,7 +342,7 @@ int sw__posix_fs_mkdir(void *ctx, const char *path)
     const char *name;
     if ((err = path_copy(path, buf)))
         return err;
-    if (fs->rootfd < 0)
+    if (fs->rootfd < 0 || fs->read_only)
         return SW_EPERM;
     if ((err = walk(fs, buf, false, &dfd, &name)))
         return err;
@@ -358,7 +360,7 @@ static int remove_at(void *ctx, const char *path, int flags)
     const char *name;
     if ((err = path_copy(path, buf)))
         return err;
-    if (!*buf || fs->rootfd < 0)
+    if (!*buf || fs->rootfd < 0 || fs->read_only)
         return SW_EPERM;
     if ((err = walk(fs, buf, false, &dfd, &name)))
         return err;
@@ -386,7 +388,7 @@ int sw__posix_fs_rename(void *ctx, const char *from, const char *to)
     const char *fname, *tname;
     if ((err = path_copy(from, fbuf)) || (err = path_copy(to, tbuf)))
         return err;
-    if (!*fbuf || !*tbuf || fs->rootfd < 0)
+    if (!*fbuf || !*tbuf || fs->rootfd < 0 || fs->read_only)
         return SW_EPERM;
     if ((err = walk(fs, fbuf, false, &fdir, &fname)))
         return err;

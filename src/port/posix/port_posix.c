@@ -359,6 +359,7 @@ int sw_posix_init(sw_posix_t *p, const sw_posix_opts_t *opts)
     int err = sw__posix_fs_init(&p->fs, opts->root, p->opts.max_files);
     if (err)
         return err;
+    p->fs.read_only = opts->read_only;
     if (uv_loop_init(&p->loop) < 0) {
         sw__posix_fs_close(&p->fs);
         return SW_EIO;

@@ -32,6 +32,9 @@ typedef struct sw_posix_opts {
     // file operation is confined to it). NULL: no files (every fs call fails with SW_ENOENT,
     // writes with SW_EPERM) — for --print-config on a root that does not exist yet.
     const char *root;
+    // No change to the root at all: opening for writing, mkdir, rmdir, unlink and rename fail
+    // with SW_EPERM (--print-config, which promises to write nothing).
+    bool read_only;
     // argv to re-exec with on reset SOFT/HARD (argv[0..] NULL-terminated, must outlive the
     // port). NULL: reset SOFT/HARD stops like SW_RESET_STOP.
     char **argv;
@@ -51,6 +54,7 @@ typedef struct sw_posix_fs {
     int rootfd;      // O_RDONLY|O_DIRECTORY of the root, -1 without a root
     int *fds;        // open files by handle; -1 = free slot
     uint16_t max;    // entries of fds
+    bool read_only;  // every change refused (SW_EPERM)
 } sw_posix_fs_t;
 
 // All state of the port. Allocated by the caller, initialised by sw_posix_init(); the fields
