@@ -16,7 +16,9 @@
 #define SW_FS_PATH_MAX 512
 #endif
 
-#define FS_RD_OVERHEAD 32   // bytes of a reply message besides rd's data (map, keys, seq, bin header)
+#define FS_RD_OVERHEAD 32   // limits.msg minus this is the largest rd (a round, documented figure)
+#define FS_RD_TAIL 16       // what a reply still needs after the handler's writer position: the
+                            // bin header (<= 5) and the trailing "i": seq (<= 11)
 #define FS_HASH_CHUNK 4096  // hash reads the file in pieces of this size
 #define FS_TMP_TAG ".swtmp" // atomic temp files: ".<name>.swtmp<handle>" next to the target
 #define FS_HANDLE_MAX 0x7fffffff
@@ -351,7 +353,7 @@ static size_t fs_rd_max(const sw_call_t *c, const sw_fs_app_t *fs)
 {
     size_t lim = fs->n->lim.max_msg > FS_RD_OVERHEAD ? fs->n->lim.max_msg - FS_RD_OVERHEAD : 0;
     size_t room = c->out->cap - c->out->len;
-    room = room > FS_RD_OVERHEAD ? room - FS_RD_OVERHEAD : 0;
+    room = room > FS_RD_TAIL ? room - FS_RD_TAIL : 0;
     return room < lim ? room : lim;
 }
 
