@@ -23,10 +23,13 @@ extern "C" {
 #define SW_SP_OVERHEAD 5            // start + 2 length bytes + CRC, at most
 
 typedef struct sw_sp_cfg {
-    int start;          // start byte 0..255, or SW_SP_START_NONE. Default 0xC1.
+    int start;          // start byte 0..255, or SW_SP_START_NONE (any other value acts as
+                        // NONE). Default 0xC1.
     uint16_t max_frame; // largest payload in bytes, 1..32767. Default 127 (MoaT's limit).
                         // Above 255, payloads of 128+ bytes use the 2-byte length.
-    uint16_t idle_ms;   // a gap longer than this inside a frame drops it. Default 100.
+    uint16_t idle_ms;   // a gap of this many ms or more inside a frame drops it; without a start
+                        // byte a gap also marks where the next frame begins. Default 100.
+                        // 0 disables the timeout.
 } sw_sp_cfg_t;
 
 void sw_sp_cfg_default(sw_sp_cfg_t *c);
@@ -57,6 +60,7 @@ typedef struct sw_sp_rx {
     uint8_t utf8_left;  // console bytes still to pass through after a UTF-8 lead byte
     uint16_t need;      // payload length of the frame being received
     uint16_t len;       // payload bytes received so far
+    uint16_t crc;       // CRC of the payload bytes received so far
     uint16_t crc_rx;    // received CRC bytes so far
     uint32_t last_ms;   // time of the last byte received
     sw_sp_stats_t stats;

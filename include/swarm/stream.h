@@ -33,7 +33,8 @@ typedef struct sw_stream_rx {
 
 // buf/cap: storage for one message (the largest accepted), owned by the caller.
 void sw_stream_rx_init(sw_stream_rx_t *rx, int prefix, void *buf, size_t cap);
-// Feeds received bytes; calls sink->msg / sink->console / sink->drop (SW_ETOOBIG). Returns 0,
+// Feeds received bytes; calls sink->msg / sink->console / sink->drop (SW_ETOOBIG for an oversize
+// message; SW_EPROTO for a top-level integer outside 0..255 without a prefix). Returns 0,
 // or a sticky error (SW_EPROTO: a reserved byte; SW_EDEPTH) after which the stream is out of
 // step and the link should be reset or closed.
 int sw_stream_rx_feed(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_rx_sink_t *sink);
