@@ -1,18 +1,11 @@
-"""End-to-end test helpers: start real swarm-node processes on a temporary root and a free TCP
-port, talk to them with a minimal MoaT v0 client written from the wire spec, and clean up
-whatever happens (processes killed by PID, temporary directories removed).
+"""Shared helpers for swarm's end-to-end tests (run with /usr/bin/python3).
 
-    SWARM_BUILD   build directory holding swarm-node (default: <repo>/build)
+A small MoaT v0 client written from the spec (docs/PROTOCOL.md) on python3-msgpack, and a
+fixture that starts a real swarm-node on a temporary root and a free port and always cleans up.
 
-Usage:
-    class T(swarmtest.NodeCase):
-        def test_x(self):
-            node = self.start_node()          # killed and removed at the end of the test
-            c = node.client()
-            self.assertEqual(c.call("ping", {"m": "x"}), "R:x")
+Environment: SWARM_BUILD = the CMake build directory (holds swarm-node, swarm), SWARM_SRC = the
+source tree. Both are set by ctest (tests/e2e/e2e.cmake).
 """
-
-import atexit
 import os
 import shutil
 import signal
@@ -22,250 +15,268 @@ import tempfile
 import time
 import unittest
 
-import msgpack
+try:
+    import msgpack
+except ImportError as e:  # scripts/setup installs python3-msgpack; never skip silently
+    raise SystemExit("python3-msgpack is missing: run scripts/setup (apt-get install python3-msgpack)") from e
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.environ.get("SWARM_BUILD") or os.path.join(REPO, "build")
+BUILD = os.environ.get("SWARM_BUILD") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+SRC = os.environ.get("SWARM_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
+NODE_BIN = os.path.join(BUILD, "swarm-node")
+SWARM_BIN = os.path.join(BUILD, "swarm")
 
-_live = set()  # nodes still running: killed at exit whatever happened
+
+class Proxy:
+    """MsgPack ext 4: a proxy name (Proxy('-') = no data / delete)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __eq__(self, other):
+        return isinstance(other, Proxy) and other.name == self.name
+
+    def __repr__(self):
+        return "Proxy(%r)" % self.name
 
 
-def node_binary():
-    return os.path.join(BUILD, "swarm-node")
+NODATA = Proxy("-")
+
+
+def _default(obj):
+    if isinstance(obj, Proxy):
+        return msgpack.ExtType(4, obj.name.encode())
+    raise TypeError("cannot encode %r" % (obj,))
+
+
+def _ext_hook(code, data):
+    if code == 4:
+        return Proxy(data.decode())
+    return msgpack.ExtType(code, data)
+
+
+def pack(obj):
+    return msgpack.packb(obj, use_bin_type=True, default=_default)
+
+
+def unpacker():
+    return msgpack.Unpacker(raw=False, strict_map_key=False, ext_hook=_ext_hook, max_buffer_size=64 << 20)
 
 
 def free_port():
-    """A TCP port nobody listens on right now (small race; fine for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 class RemoteError(Exception):
-    """An error reply {"e": text, "i": seq}."""
-
-    def __init__(self, text, msg=None):
-        super().__init__(text)
-        self.text = text
-        self.msg = msg
+    pass
 
 
 class Client:
-    """One TCP link to a node: MoaT v0 messages, bare MsgPack back to back."""
+    """One TCP connection speaking MoaT v0 messages. Unsolicited messages (link, error) are
+    collected in .notes; console bytes (top-level ints) in .console."""
 
-    def __init__(self, host, port, timeout=10.0):
+    def __init__(self, port, host="127.0.0.1", timeout=10.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.timeout = timeout
-        self.unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        self.unp = unpacker()
         self.seq = 0
-        self.unsolicited = []  # messages with "a" and no "i" (link, notifications)
-        self.replies = {}      # seq → message that arrived while waiting for another one
+        self.notes = []
+        self.console = bytearray()
+        self.backlog = []  # answers read while waiting for something else
+        self.timeout = timeout
 
     def close(self):
-        if self.sock:
+        try:
             self.sock.close()
-            self.sock = None
+        except OSError:
+            pass
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *a):
         self.close()
+
+    def send(self, msg):
+        self.sock.sendall(pack(msg))
 
     def send_raw(self, data):
         self.sock.sendall(data)
 
-    def send(self, msg):
-        self.send_raw(msgpack.packb(msg, use_bin_type=True))
-
-    def recv(self, timeout=None):
-        """The next message (any kind). Raises TimeoutError, EOFError."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+    def _read_one(self, deadline):
         while True:
-            for msg in self.unpacker:
-                return msg
+            for obj in self.unp:
+                if isinstance(obj, int) and 0 <= obj < 256:
+                    self.console.append(obj)
+                    continue
+                return obj
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("no message from the node")
             self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                raise TimeoutError("no message from the node") from None
+            data = self.sock.recv(65536)
             if not data:
-                raise EOFError("the node closed the connection")
-            self.unpacker.feed(data)
+                raise ConnectionError("node closed the connection")
+            self.unp.feed(data)
 
-    @staticmethod
-    def action(a):
-        """'f.open' → ['f', 'open']; other strings ("fopen", "ping") and lists stay as they are."""
-        if isinstance(a, str) and "." in a:
-            return a.split(".")
-        return a
+    def read(self, timeout=None):
+        """Next message that is not a notification (notifications go to .notes)."""
+        if self.backlog:
+            return self.backlog.pop(0)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            m = self._read_one(deadline)
+            if isinstance(m, dict) and "a" in m and "i" not in m:
+                self.notes.append(m)
+                continue
+            return m
 
-    def request(self, action, data=None):
-        """Sends a request; returns its seq."""
+    def read_note(self, timeout=None):
+        """Next notification (e.g. {"d": True, "a": "link"})."""
+        if self.notes:
+            return self.notes.pop(0)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            m = self._read_one(deadline)
+            if isinstance(m, dict) and "a" in m and "i" not in m:
+                return m
+            self.backlog.append(m)
+
+    def request(self, action, d=None, r=None):
+        """Sends a request; returns its seq. action: "ping" or "sys.is_up" (→ list)."""
         self.seq += 1
-        msg = {"a": self.action(action), "i": self.seq}
-        if data is not None:
-            msg["d"] = data
+        a = action.split(".") if "." in action else action
+        msg = {"a": a, "d": {} if d is None else d, "i": self.seq}
+        if r is not None:
+            msg["r"] = r
         self.send(msg)
         return self.seq
 
-    def wait(self, seq, timeout=None):
-        """The answer to seq (reply or error message), skipping unsolicited messages."""
-        while seq not in self.replies:
-            msg = self.recv(timeout)
-            if isinstance(msg, dict) and "i" in msg:
-                self.replies[msg["i"]] = msg
-            else:
-                self.unsolicited.append(msg)
-        return self.replies.pop(seq)
+    def answer(self, seq, timeout=None):
+        """Reads until the answer for seq arrives (other answers are kept for later)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        kept = []
+        try:
+            while True:
+                m = self.read(timeout=max(0.01, deadline - time.monotonic()))
+                if isinstance(m, dict) and m.get("i") == seq:
+                    return m
+                kept.append(m)
+        finally:
+            self.backlog[:0] = kept
 
-    def call(self, action, data=None, timeout=None):
-        """Request and wait: returns d, raises RemoteError for an error reply."""
-        msg = self.wait(self.request(action, data), timeout)
-        if msg.get("e") is not None and msg.get("d") is None:
-            raise RemoteError(msg["e"], msg)
-        return msg.get("d")
+    def call(self, action, d=None, timeout=None):
+        """Request + answer; returns d, raises RemoteError(e)."""
+        m = self.answer(self.request(action, d), timeout)
+        if "e" in m:
+            raise RemoteError(m["e"])
+        return m.get("d")
 
 
 class Node:
-    """A swarm-node process on its own root and port."""
+    """A swarm-node process on a temporary root. Use as a context manager or call stop()."""
 
-    def __init__(self, root=None, port=None, args=(), name="test"):
+    def __init__(self, root=None, name="t1", app=None, port=None, extra=(), env=None, log_to=None):
         self.own_root = root is None
         self.root = root or tempfile.mkdtemp(prefix="swarm-e2e-")
-        self.port = port or free_port()
-        self.args = list(args)
         self.name = name
+        self.app = app
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.env = dict(os.environ, **(env or {}))
         self.proc = None
-        self.logpath = os.path.join(tempfile.gettempdir(), "swarm-e2e-%d-%d.log" % (os.getpid(), self.port))
-        self._log = None
+        self.logfile = log_to or os.path.join(tempfile.gettempdir(), "swarm-e2e-%d-%s.log" % (os.getpid(), self.port))
 
-    def command(self):
-        return [node_binary(), "--root", self.root, "--port", str(self.port),
-                "--listen", "127.0.0.1"] + self.args
+    def args(self):
+        a = [NODE_BIN, "--root", self.root, "--name", self.name, "--port", str(self.port),
+             "--listen", "127.0.0.1"]
+        if self.app:
+            a += ["--app", self.app]
+        return a + self.extra
 
-    def start(self, timeout=10.0):
-        if not os.access(node_binary(), os.X_OK):
-            raise unittest.SkipTest("no swarm-node at %s (set SWARM_BUILD)" % node_binary())
-        self._log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        _live.add(self)
-        self.wait_port(timeout)
+    def start(self, wait=True):
+        self.log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=self.env)
+        if wait:
+            self.wait_port()
         return self
 
-    def wait_port(self, timeout=10.0):
+    def wait_port(self, timeout=15.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("swarm-node exited with %s:\n%s" % (self.proc.returncode, self.log()))
+                raise RuntimeError("swarm-node exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return
             except OSError:
                 time.sleep(0.02)
-        raise RuntimeError("swarm-node did not listen on %d:\n%s" % (self.port, self.log()))
+        raise TimeoutError("swarm-node did not listen on %d:\n%s" % (self.port, self.read_log()))
 
     def client(self, timeout=10.0):
-        return Client("127.0.0.1", self.port, timeout)
+        c = Client(self.port, timeout=timeout)
+        note = c.read_note()
+        assert note == {"d": True, "a": "link"}, note
+        return c
 
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self, sig=signal.SIGKILL):
-        """Signals the process (by PID) and reaps it."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        _live.discard(self)
-        if self._log:
-            self._log.close()
-            self._log = None
-
-    def stop(self, timeout=5.0):
-        """Orderly stop (SIGTERM), SIGKILL if it takes longer than timeout. Returns the exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            self.kill()
-            return self.proc.returncode if self.proc else None
-        os.kill(self.proc.pid, signal.SIGTERM)
+    def read_log(self):
         try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        self.kill()
-        return self.proc.returncode
-
-    def restart(self, sig=signal.SIGKILL):
-        """Kills the process and starts a new one on the same root and port."""
-        self.kill(sig)
-        return self.start()
-
-    def log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode("utf-8", "replace")
+            with open(self.logfile, "rb") as f:
+                return f.read().decode(errors="replace")
         except OSError:
             return ""
 
-    def cleanup(self):
-        self.kill()
-        if self.own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
+    def wait_log(self, text, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.read_log():
+                return True
+            time.sleep(0.02)
+        raise AssertionError("%r not in the node log:\n%s" % (text, self.read_log()[-4000:]))
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def stop(self):
+        """SIGTERM (orderly stop), SIGKILL if it hangs; removes the temporary root."""
         try:
-            os.unlink(self.logpath)
-        except OSError:
-            pass
+            self.kill(signal.SIGTERM)
+        finally:
+            if getattr(self, "log", None):
+                self.log.close()
+            if self.own_root:
+                shutil.rmtree(self.root, ignore_errors=True)
+            try:
+                os.unlink(self.logfile)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *a):
+        self.stop()
 
 
-@atexit.register
-def _kill_all():
-    for node in list(_live):
-        node.kill()
+class NodeTestCase(unittest.TestCase):
+    """Starts one node per test (self.node, self.c); subclasses may set NODE_ARGS."""
 
+    NODE_ARGS = {}
 
-class NodeCase(unittest.TestCase):
-    """A TestCase whose nodes and clients are always cleaned up, with the node log printed when a
-    test fails."""
+    def setUp(self):
+        self.node = Node(**self.NODE_ARGS)
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.c = self.node.client()
+        self.addCleanup(self.c.close)
 
-    def start_node(self, **kw):
-        node = Node(**kw)
-        self.addCleanup(node.cleanup)
-        self.addCleanup(self._dump_log, node)
-        return node.start()
-
-    def client(self, node):
-        c = node.client()
-        self.addCleanup(c.close)
-        return c
-
-    def _dump_log(self, node):
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        if failed:
-            print("\n--- swarm-node log (%s) ---\n%s--- end ---" % (node.name, node.log()))
-
-    def assertRemoteError(self, text, fn, *args, **kw):
-        """fn(*args) must raise RemoteError whose text equals text, or starts with it when text
-        ends with ':'. Returns the text."""
-        with self.assertRaises(RemoteError) as cm:
-            fn(*args, **kw)
-        got = cm.exception.text
-        if text.endswith(":"):
-            self.assertTrue(got.startswith(text), "error %r does not start with %r" % (got, text))
-        else:
-            self.assertEqual(got, text)
-        return got
+    def dump_log_on_failure(self):
+        return self.node.read_log()[-4000:]
