@@ -34,32 +34,40 @@ typedef struct sw_cfg {
 
 // Both buffers must have cap bytes; the tree starts as an empty map. SW_EINVAL if cap < 1.
 int sw_cfg_init(sw_cfg_t *c, void *doc, void *scratch, size_t cap);
-// Replaces the tree with p[0..n): must be one valid map (SW_ETYPE / SW_EPROTO), fitting cap
-// (SW_ETOOBIG). On error the tree is unchanged.
+// Replaces the tree with p[0..n): must be one valid map (SW_ETYPE / SW_EPROTO / SW_EDEPTH),
+// fitting cap (SW_ETOOBIG). On error the tree is unchanged.
 int sw_cfg_load(sw_cfg_t *c, const void *p, size_t n);
-// Deep-merges the map p[0..n) into the tree: maps merge key by key, anything else replaces.
+// Deep-merges the map p[0..n) into the tree: maps merge key by key, anything else replaces; new
+// keys go after the existing ones. Errors as sw_cfg_load; on error the tree is unchanged.
 int sw_cfg_merge(sw_cfg_t *c, const void *p, size_t n);
 
 // Path parsing: a dotted string, or a MsgPack array of str/int (as sent in a request's "p").
-// SW_ETOOBIG beyond SW_CFG_MAX_PATH elements, SW_EINVAL for empty elements / wrong types.
+// SW_ETOOBIG beyond SW_CFG_MAX_PATH elements, SW_EINVAL for empty elements / wrong types
+// (incl. negative indices and a non-array), SW_EPROTO for malformed MsgPack or bytes after the
+// array. "" is the root (len 0). On error path->len is 0.
 // The keys point into the input, which must outlive the path.
 int sw_cfg_path_dotted(sw_cfg_path_t *path, const char *dotted);
 int sw_cfg_path_mp(sw_cfg_path_t *path, const void *p, size_t n);
 
 // Raw value at path (the root for an empty path). 0, SW_ENOENT, or SW_ETYPE (a key used on a
-// non-map / an index on a non-array).
+// non-map / an index on a non-array). Map keys match only string keys; the first of duplicate
+// keys (possible in loaded data) is the one found.
 int sw_cfg_get(const sw_cfg_t *c, const sw_cfg_path_t *path, sw_span_t *val);
 // Sets the value at path to the encoded item val[0..n). Missing map levels are created as
-// maps; an array index equal to the array's length appends. Errors: SW_ETYPE, SW_ERANGE (index
-// beyond the end), SW_ETOOBIG (tree would exceed cap), SW_EPROTO (val is not one item),
-// SW_EINVAL (empty path: use sw_cfg_load).
+// maps; an array index equal to the array's length appends (at any level). Errors: SW_ETYPE,
+// SW_ERANGE (index beyond the end), SW_ENOENT (an index into a level that does not exist),
+// SW_ETOOBIG (tree would exceed cap), SW_EDEPTH (tree would nest deeper than
+// SW_MP_MAX_DEPTH), SW_EPROTO (val is not one item), SW_EINVAL (empty path: use sw_cfg_load).
+// val may point into the tree. Later duplicates of an edited key are dropped.
 int sw_cfg_set(sw_cfg_t *c, const sw_cfg_path_t *path, const void *val, size_t n);
-// Deletes the entry at path. 0 or SW_ENOENT (or SW_ETYPE).
+// Deletes the entry at path (all duplicates of its key). 0, SW_ENOENT, SW_ETYPE, or SW_EINVAL
+// (empty path).
 int sw_cfg_del(sw_cfg_t *c, const sw_cfg_path_t *path);
 
 // Writes the value at path in MoaT's "part" form: a scalar as itself; a map as
 // [{key: value for scalar values}, [keys whose values are maps or arrays]]; an array as
-// [[values, nil where a value is a map or array], [indices of those]].
+// [[values, nil where a value is a map or array], [indices of those]]. Errors: those of
+// sw_cfg_get (nothing written), or the writer's (SW_EFULL).
 int sw_cfg_write_part(const sw_cfg_t *c, const sw_cfg_path_t *path, sw_mpw_t *w);
 
 // Typed reads by dotted path with a default when absent or of another type.

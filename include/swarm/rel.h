@@ -11,6 +11,13 @@
 // is n:1 → n:2 (with the peer's config) → n:3; both sides then use timeout = max of the two and
 // window = max(4, min of the two). "l" is our extension: the largest payload a side accepts; a
 // peer that does not send it is taken to accept 127-byte frames (MoaT's limit).
+//
+// The ring of sequence numbers is small, so the protocol relies on the line delivering in
+// order (a serial line does; loss and back-to-back duplicates are fine). For a line that can
+// reorder or deliver late duplicates, set cfg.max_delay_ms: the layer then holds sequence
+// numbers back long enough that a late copy can never be taken for a newer message.
+// A CLOSED layer still answers a peer's n:1, so the link comes up again when the peer
+// (re)starts the handshake; data and acks arriving while CLOSED are answered with a close.
 #ifndef SWARM_REL_H
 #define SWARM_REL_H
 
@@ -25,10 +32,18 @@ typedef struct sw_rel_cfg {
     uint32_t timeout_ms; // retransmit / ack timer, default 1000
     uint16_t max_msg;    // largest payload (one inner message) sent or accepted, bytes; default 1024
     uint8_t retries;     // handshake attempts before reporting the link down; 0 = forever. Default 5
+    // Longest a wire message (or a copy of it) may spend on the line, ms, on lines that can
+    // reorder; 0 (the default) = the line keeps order. When set, a sequence number is reused
+    // only 2 * max_delay_ms after its last transmission, the peer's data is ignored for that
+    // long after each handshake, and a handshake is never completed implicitly by data.
+    uint16_t max_delay_ms;
 } sw_rel_cfg_t;
 
 void sw_rel_cfg_default(sw_rel_cfg_t *c);
 
+// The callbacks run inside sw_rel_send/input/poll/start/close. rx and state may call
+// sw_rel_send(), sw_rel_can_send(), sw_rel_max_payload(), sw_rel_start() and sw_rel_close();
+// no callback may call sw_rel_input() or sw_rel_poll(), and tx must not call into the layer.
 typedef struct sw_rel_io {
     // Hand one wire message (a complete MsgPack map) to the framer. Returning non-zero means
     // it was not sent; the retransmit timer covers that like a loss.
@@ -37,6 +52,8 @@ typedef struct sw_rel_io {
     void (*rx)(void *ctx, const uint8_t *p, size_t n);
     // The link came up (handshake done) or went down (closed, reset by the peer, or the
     // handshake gave up). Payloads not yet acknowledged when it goes down are dropped.
+    // "Down" is also reported when the handshake gives up or a close arrives before the link
+    // was ever up, so the owner learns that the layer stopped trying. rx and state may be NULL.
     void (*state)(void *ctx, bool up);
     void *ctx;
 } sw_rel_io_t;
@@ -83,8 +100,10 @@ typedef struct sw_rel {
 } sw_rel_t;
 
 // Bytes of storage sw_rel_init() needs for cfg: the send and receive slots plus a scratch
-// buffer for one wire message.
+// buffer for one wire message (2 * window * max_msg + max_msg + 64). 0 for an invalid cfg.
 size_t sw_rel_store_size(const sw_rel_cfg_t *cfg);
+// Valid cfg: window 4..SW_REL_MAX_WINDOW, timeout_ms 1..600000, max_msg >= 1; io->tx set.
+// The layer starts CLOSED (answering a peer's handshake, see above).
 // Returns 0, or SW_EINVAL (bad cfg), SW_EFULL (store smaller than sw_rel_store_size()).
 int sw_rel_init(sw_rel_t *rel, const sw_rel_cfg_t *cfg, const sw_rel_io_t *io, void *store, size_t store_size);
 // Starts (or restarts) the handshake.
@@ -98,13 +117,16 @@ bool sw_rel_can_send(const sw_rel_t *rel);
 // Largest payload that may be sent now (min of ours and the peer's); 0 when not up.
 size_t sw_rel_max_payload(const sw_rel_t *rel);
 
-// Queues one payload (copied). Returns 0, SW_EAGAIN (not up, or window full: retry after
-// the next input/poll), SW_ETOOBIG (larger than sw_rel_max_payload()).
+// Queues one payload (copied) and transmits it. p must hold exactly one complete MsgPack item
+// (it is embedded in the wire map as is). Returns 0, SW_EAGAIN (not up, or window full: retry
+// after the next input/poll), SW_ETOOBIG (larger than sw_rel_max_payload()), SW_EINVAL (p is
+// not one MsgPack item).
 int sw_rel_send(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms);
 // One wire message from the framer.
 void sw_rel_input(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms);
 // Runs the timers (retransmits, delayed acks, handshake retries). Returns the ms until the
-// next timer is due (call again by then, or earlier after input).
+// next timer is due (call again by then, and again after sw_rel_input() or sw_rel_send(),
+// which may set new timers); UINT32_MAX if none is.
 uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms);
 
 #ifdef __cplusplus

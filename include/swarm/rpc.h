@@ -98,6 +98,8 @@ void sw_rpc_dispatch(sw_rpc_t *rpc, const sw_msg_t *m, uint32_t now_ms);
 
 // Deferred answers (handlers that returned SW_CALL_LATER). begin returns the writer for the
 // value, or NULL if the reply is stale or not wanted; then call end. Errors in one call.
+// The session itself must still exist: whoever frees sessions must let the answerer check
+// that first (the node: sw_node_reply_live()).
 sw_mpw_t *sw_rpc_answer_begin(const sw_reply_to_t *to);
 void sw_rpc_answer_end(const sw_reply_to_t *to);
 void sw_rpc_answer_error(const sw_reply_to_t *to, const char *text);

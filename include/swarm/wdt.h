@@ -3,7 +3,8 @@
 // and acts when sw_wdt_poll() reports expiry.
 //
 //   t  timeout in seconds: a sys.wdt feed must arrive every t s (0 = watchdog disabled).
-//      Like the original's hardware watchdog, it bites 1.5 × t after the last feed.
+//      Like the original's hardware watchdog, it bites 1.5 × t after the last feed (t is capped
+//      at 1e6 s so that horizon stays within the signed ms clock).
 //   s  start: 0 manually (the first sys.wdt with t starts it), 1 before network setup,
 //      2 after network setup, 3 before the apps start, 4 when the main loop starts.
 //   n  free feeds after an automatic start: the node feeds itself n times every t s
@@ -33,7 +34,8 @@ typedef struct sw_wdt {
 
 // Configures from t (s), s, n (SW_WDT_N_DEFAULT for the default). Not running yet.
 void sw_wdt_init(sw_wdt_t *w, int64_t t_s, int64_t s, int64_t n);
-// The node reached boot phase 1..4: starts the watchdog if s == phase (and feeds it if running).
+// The node reached boot phase 1..4: starts the watchdog once phase >= s (s = 1..4, so a node
+// that skips a phase still starts it), or feeds it if it is running.
 void sw_wdt_phase(sw_wdt_t *w, int phase, uint32_t now_ms);
 // sys.wdt: t_s > 0 starts a stopped watchdog with that timeout (SW_EEXIST if one runs); t_s <= 0
 // feeds a running one (SW_ENOENT "No WDT" if none). Ends free feeding. 0 on success.

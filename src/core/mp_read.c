@@ -98,12 +98,53 @@ static int64_t sign_extend(uint64_t raw, uint32_t bytes)
     return (int64_t)(raw << shift) >> shift;
 }
 
+// The one-byte forms (fixints, fixmap/fixarray headers, fixstr) make up most of a message;
+// decoding them here, without a tokenizer call, halves the cost per item (bench/codec).
+// Returns 1 if the item was not of such a form.
+static int read_fix(sw_mpr_t *r, sw_mp_obj_t *o)
+{
+    uint8_t c = r->p[r->pos];
+    size_t left = r->n - r->pos - 1;
+    o->f32 = false;
+    o->ext = 0;
+    o->len = 0;
+    if (c < 0x80) {
+        o->type = SW_MP_UINT;
+        o->v.u = c;
+    } else if (c >= 0xe0) {
+        o->type = SW_MP_INT;
+        o->v.i = (int8_t)c;
+    } else if (c < 0xa0) {
+        o->len = c & 15;
+        o->type = c < 0x90 ? SW_MP_MAP : SW_MP_ARRAY;
+        uint64_t count = o->type == SW_MP_MAP ? 2 * (uint64_t)o->len : o->len;
+        if (count > left)
+            return fail(r, SW_EPROTO);
+        r->pos++;
+        return account(r, o->type, count);
+    } else if (c < 0xc0) {
+        o->len = c & 31;
+        if (o->len > left)
+            return fail(r, SW_EPROTO);
+        o->type = SW_MP_STR;
+        o->v.p = r->p + r->pos + 1;
+        r->pos += o->len;
+    } else {
+        return 1;
+    }
+    r->pos++;
+    return account(r, o->type, 0);
+}
+
 static int read_item(sw_mpr_t *r, sw_mp_obj_t *o)
 {
     if (r->err)
         return r->err;
     if (r->pos >= r->n)
         return fail(r, SW_EPROTO);
+    int fix = read_fix(r, o);
+    if (fix <= 0)
+        return fix;
 
     mpack_tokbuf_t tb;
     mpack_tokbuf_init(&tb);

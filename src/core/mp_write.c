@@ -139,6 +139,15 @@ static void put_header(sw_mpw_t *w, sw_mp_type_t type, size_t n)
 
 static void put_blob(sw_mpw_t *w, sw_mp_type_t type, const void *s, size_t n)
 {
+    if (type == SW_MP_STR && n <= 31 && !w->err && w->cap - w->len > n) {
+        // fixstr, the common case (map keys), straight into place
+        uint8_t *p = w->buf + w->len;
+        p[0] = (uint8_t)(0xa0 | n);
+        if (n)
+            memcpy(p + 1, s, n);
+        w->len += 1 + n;
+        return;
+    }
     size_t mark = w->len;
     put_header(w, type, n);
     uint8_t *p = room(w, n);

@@ -94,6 +94,11 @@ struct sw_link {
     sw_sp_rx_t sprx;
     sw_rel_t rel;
     sw_timer_t rel_timer;
+    uint8_t *outq;      // lossy: messages waiting for the Reliable window (2-byte length + bytes)
+    size_t outq_len, outq_cap;
+    bool console;       // log lines are sent to this link as console bytes
+    uint8_t *inq;       // bytes received but not yet processed (while paused)
+    size_t inq_len, inq_cap;
     sw_rpc_t rpc;
     sw_timer_t rpc_timer; // stream steps
     uint8_t *mem;       // buffers of this link (one allocation)
@@ -102,6 +107,26 @@ struct sw_link {
 
 // Sends `link` up/down on every open link.
 void sw_node_link_all(sw_node_t *n, bool up);
+
+// Deferred replies: a saved sw_reply_to_t names a session that may be gone (its link closed and
+// its memory reused). Sessions get node-wide unique generations, so this check — is to->rpc a
+// live session with that generation — is safe against reuse. Call it before sw_rpc_answer_*().
+bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to);
+// Resets a session (fails pending requests, ends streams) and gives it a fresh generation.
+void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err);
+
+// src/node/link.c. A link is created when a connection opens (counted: TCP clients, which
+// count against limits.clients) and freed after the port reports it closed.
+sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted);
+void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len);
+void sw_link_drained(sw_link_t *l);
+void sw_link_closed(sw_link_t *l);
+// Starts an orderly close (sends what is queued first).
+void sw_link_close(sw_link_t *l);
+// Console output (log lines) to a link that carries a console (serial, stdio with console).
+void sw_link_console(sw_link_t *l, const char *p, size_t n);
+// Bytes queued towards the peer above which the link stops reading requests (backpressure).
+#define SW_LINK_HIGH_WATER (256u * 1024u)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Local calls: modules (apps, boards) call commands exactly as a remote client would. The
@@ -122,6 +147,8 @@ void sw_node_call_cancel(sw_node_t *n, int64_t seq);
 int sw_node_cfg_save(sw_node_t *n);
 // Re-applies settings that can change at run time (sys.cfg apply): wdt, limits, app.
 void sw_node_cfg_apply(sw_node_t *n);
+// Re-arms the watchdog timer after the watchdog state changed (sys.wdt).
+void sw_node_wdt_schedule(sw_node_t *n);
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Reset / stop: sends link false everywhere, waits ~100 ms for it to leave, then asks the port
@@ -175,7 +202,9 @@ struct sw_node {
 
     sw_cfg_t cfg;
     uint8_t *cfg_mem;      // doc + scratch (2 × cfg.cap)
-    bool cfg_dirty;
+    bool cfg_dirty;        // the tree differs from the file
+    bool cfg_loaded;
+    int log_level;         // SW_LOG_*: lines above it are not logged
 
     sw_tree_t tree;
     sw_tnode_t tnodes[SW_NODE_TREE_MAX];
@@ -188,9 +217,13 @@ struct sw_node {
     uint16_t clients;      // counted links (TCP)
     sw_listener_t *rpc_listener;
 
+    uint32_t gen_seq;      // last session generation handed out
     sw_rpc_t local;        // local calls (sw_node_call)
-    uint8_t *local_mem;
-    struct sw_local_wait *local_waits;
+    uint8_t *local_mem;    // queue + output + tables of the local session
+    size_t local_mem_size;
+    uint8_t *local_q;      // local messages waiting to be processed (4-byte length + bytes)
+    size_t local_q_len;
+    sw_timer_t local_timer;
 
     struct sw_fs_app *fs;
     struct sw_lua *lua;
@@ -203,6 +236,7 @@ struct sw_node {
 
     uint32_t boot_ms;      // now_ms() at start
     int reset_how;         // pending reset (0: none)
+    int reset_stage;
     sw_timer_t reset_timer;
     bool stopping, stopped;
     char host_name[64], app_name[64], hardware_name[64];

@@ -1,0 +1,34 @@
+// The registry of compiled-in boards (micro-swarm's "hardware targets"): config
+// "board.hardware_name" picks one by name. Each board lives in boards/<name>/board.c.
+#include <string.h>
+
+#include "node_int.h"
+
+extern const sw_board_t sw__board_posix_sim; // boards/posix-sim/board.c
+
+static int none_init(sw_node_t *n)
+{
+    (void)n;
+    return 0;
+}
+
+static void none_stop(sw_node_t *n) { (void)n; }
+
+static const sw_board_t board_none = {
+    .name = "none",
+    .doc = "no hardware: no board commands",
+    .init = none_init,
+    .stop = none_stop,
+};
+
+const sw_board_t *const sw_boards[] = {&sw__board_posix_sim, &board_none, NULL};
+
+const sw_board_t *sw_board_find(const char *name, size_t len)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; sw_boards[i]; i++)
+        if (strlen(sw_boards[i]->name) == len && !memcmp(sw_boards[i]->name, name, len))
+            return sw_boards[i];
+    return NULL;
+}

@@ -1,0 +1,364 @@
+// Links of the node: one per connection. Turns received bytes into messages (lossless stream,
+// or SerialPacker frames + Reliable on lossy lines), feeds them to the link's RPC session, and
+// applies backpressure: a peer that does not read its replies stops being read.
+#include <string.h>
+
+#include "node_int.h"
+
+#define PIECE 512 // input is fed in pieces this big, so backpressure can stop mid-chunk
+
+static const sw_port_ops_t *ops(const sw_link_t *l) { return l->node->port.ops; }
+static void *pctx(const sw_link_t *l) { return l->node->port.ctx; }
+
+static bool over_water(const sw_link_t *l)
+{
+    return ops(l)->conn_queued(pctx(l), l->conn) > SW_LINK_HIGH_WATER;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Output
+
+static int write_stream(sw_link_t *l, const uint8_t *p, size_t n)
+{
+    if (l->closing)
+        return SW_ECLOSED;
+    return ops(l)->conn_write(pctx(l), l->conn, p, n);
+}
+
+// Lossy: a wire message of Reliable → one SerialPacker frame.
+static int rel_tx(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_link_t *l = ctx;
+    uint8_t hdr[3], tr[2];
+    size_t k = sw_sp_header(&l->spcfg, n, hdr);
+    if (!k || l->closing)
+        return SW_ETOOBIG;
+    sw_sp_trailer(p, n, tr);
+    // one write, so console bytes from elsewhere can never land inside the frame
+    uint8_t frame[SW_SP_OVERHEAD + 2048];
+    if (k + n + 2 > sizeof frame) {
+        int rc = ops(l)->conn_write(pctx(l), l->conn, hdr, k);
+        if (!rc)
+            rc = ops(l)->conn_write(pctx(l), l->conn, p, n);
+        return rc ? rc : ops(l)->conn_write(pctx(l), l->conn, tr, 2);
+    }
+    memcpy(frame, hdr, k);
+    memcpy(frame + k, p, n);
+    memcpy(frame + k + n, tr, 2);
+    return ops(l)->conn_write(pctx(l), l->conn, frame, k + n + 2);
+}
+
+static void rel_schedule(sw_link_t *l)
+{
+    uint32_t wait = sw_rel_poll(&l->rel, sw_node_now(l->node));
+    sw_timer_start(l->node, &l->rel_timer, wait > 60000 ? 60000 : wait);
+}
+
+// Sends queued messages while the Reliable window has room.
+static void drain_outq(sw_link_t *l)
+{
+    uint32_t now = sw_node_now(l->node);
+    size_t at = 0;
+    while (at + 2 <= l->outq_len && sw_rel_can_send(&l->rel)) {
+        size_t n = (size_t)l->outq[at] << 8 | l->outq[at + 1];
+        if (sw_rel_send(&l->rel, l->outq + at + 2, n, now) == SW_EAGAIN)
+            break;
+        at += 2 + n; // sent, or too big for the peer (dropped: it can never go)
+    }
+    memmove(l->outq, l->outq + at, l->outq_len - at);
+    l->outq_len -= at;
+}
+
+static int rpc_send(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_link_t *l = ctx;
+    if (l->mode == SW_LINK_STREAM)
+        return write_stream(l, p, n);
+    if (!sw_rel_is_up(&l->rel))
+        return SW_ECLOSED;
+    if (l->outq_len == 0 && sw_rel_send(&l->rel, p, n, sw_node_now(l->node)) != SW_EAGAIN) {
+        rel_schedule(l);
+        return 0;
+    }
+    if (n > 0xffff || l->outq_len + 2 + n > l->outq_cap)
+        return SW_EFULL; // the peer is not acknowledging; input is paused meanwhile
+    l->outq[l->outq_len++] = (uint8_t)(n >> 8);
+    l->outq[l->outq_len++] = (uint8_t)n;
+    memcpy(l->outq + l->outq_len, p, n);
+    l->outq_len += n;
+    return 0;
+}
+
+void sw_link_console(sw_link_t *l, const char *p, size_t n)
+{
+    if (!l->console || l->closing)
+        return;
+    if (l->mode == SW_LINK_LOSSY) { // bytes outside frames are console
+        ops(l)->conn_write(pctx(l), l->conn, p, n);
+        return;
+    }
+    uint8_t buf[256];
+    while (n) {
+        size_t used;
+        size_t k = sw_stream_encode_console(l->srx.prefix, (const uint8_t *)p, n, buf, sizeof buf, &used);
+        ops(l)->conn_write(pctx(l), l->conn, buf, k);
+        p += used;
+        n -= used;
+    }
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Input
+
+static void schedule_rpc(sw_link_t *l)
+{
+    uint32_t wait = sw_rpc_poll(&l->rpc, sw_node_now(l->node));
+    if (wait == UINT32_MAX)
+        sw_timer_stop(l->node, &l->rpc_timer);
+    else
+        sw_timer_start(l->node, &l->rpc_timer, wait);
+}
+
+static void on_msg(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_link_t *l = ctx;
+    sw_rpc_input(&l->rpc, p, n, sw_node_now(l->node));
+}
+
+static void on_drop(void *ctx, int err)
+{
+    sw_link_t *l = ctx;
+    sw_log(l->node, SW_LOG_DEBUG, "link %s: dropped input (%s)", l->peer, sw_errname(err));
+}
+
+static void on_frame(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_link_t *l = ctx;
+    sw_rel_input(&l->rel, p, n, sw_node_now(l->node));
+}
+
+static void rel_rx(void *ctx, const uint8_t *p, size_t n) { on_msg(ctx, p, n); }
+
+static void rel_state(void *ctx, bool up)
+{
+    sw_link_t *l = ctx;
+    sw_log(l->node, SW_LOG_INFO, "link %s: reliable link %s", l->peer, up ? "up" : "down");
+    if (up) {
+        sw_rpc_link(&l->rpc, true);
+    } else {
+        l->outq_len = 0;
+        sw_node_rpc_reset(l->node, &l->rpc, SW_ECLOSED);
+        sw_fs_app_link_closed(l->node, &l->rpc);
+    }
+}
+
+// Feeds bytes until done or until the peer's unread replies pass the high-water mark.
+// Returns the bytes consumed.
+static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
+{
+    size_t at = 0;
+    while (at < len && !l->closing) {
+        size_t piece = len - at < PIECE ? len - at : PIECE;
+        if (l->mode == SW_LINK_STREAM) {
+            sw_rx_sink_t sink = {on_msg, NULL, on_drop, l};
+            if (sw_stream_rx_feed(&l->srx, p + at, piece, &sink) < 0) {
+                sw_log(l->node, SW_LOG_WARN, "link %s: stream out of step (%s), closing",
+                       l->peer, sw_errname(l->srx.split.err));
+                sw_link_close(l);
+                return len;
+            }
+        } else {
+            sw_rx_sink_t sink = {on_frame, NULL, on_drop, l};
+            sw_sp_rx_feed(&l->sprx, p + at, piece, sw_node_now(l->node), &sink);
+            drain_outq(l);
+            rel_schedule(l);
+        }
+        at += piece;
+        if (over_water(l) || (l->mode == SW_LINK_LOSSY && l->outq_len > l->outq_cap / 2))
+            break;
+    }
+    schedule_rpc(l);
+    return at;
+}
+
+void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
+{
+    if (l->closing)
+        return;
+    if (l->inq_len == 0) {
+        size_t used = process(l, p, len);
+        p += used;
+        len -= used;
+        if (!len)
+            return;
+    }
+    // Keep what could not be processed yet and stop reading until the peer catches up.
+    if (l->inq_len + len > l->inq_cap) {
+        uint8_t *q = ops(l)->alloc(pctx(l), l->inq, l->inq_cap, l->inq_len + len);
+        if (!q) {
+            sw_log(l->node, SW_LOG_WARN, "link %s: out of memory for input, closing", l->peer);
+            sw_link_close(l);
+            return;
+        }
+        l->inq = q;
+        l->inq_cap = l->inq_len + len;
+    }
+    memcpy(l->inq + l->inq_len, p, len);
+    l->inq_len += len;
+    if (!l->paused) {
+        l->paused = true;
+        ops(l)->conn_pause(pctx(l), l->conn, true);
+    }
+}
+
+void sw_link_drained(sw_link_t *l)
+{
+    if (l->closing || !l->inq_len)
+        return;
+    size_t used = process(l, l->inq, l->inq_len);
+    memmove(l->inq, l->inq + used, l->inq_len - used);
+    l->inq_len -= used;
+    if (l->inq_len == 0) {
+        ops(l)->alloc(pctx(l), l->inq, l->inq_cap, 0);
+        l->inq = NULL;
+        l->inq_cap = 0;
+        l->paused = false;
+        ops(l)->conn_pause(pctx(l), l->conn, false);
+    }
+}
+
+static void rpc_timer(sw_node_t *n, sw_timer_t *t)
+{
+    (void)n;
+    schedule_rpc(t->user);
+}
+
+static void rel_timer(sw_node_t *n, sw_timer_t *t)
+{
+    (void)n;
+    sw_link_t *l = t->user;
+    drain_outq(l);
+    rel_schedule(l);
+    if (l->inq_len && l->outq_len <= l->outq_cap / 2)
+        sw_link_drained(l);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Lifecycle
+
+// Carves a..b from one allocation, 8-byte aligned.
+static uint8_t *carve(uint8_t **at, size_t n)
+{
+    uint8_t *p = *at;
+    *at += (n + 7) & ~(size_t)7;
+    return p;
+}
+
+sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
+{
+    sw_link_t *l = sw_node_alloc(n, sizeof *l);
+    if (!l)
+        return NULL;
+    l->node = n;
+    l->conn = c;
+    l->mode = mode;
+    l->counted = counted;
+    n->port.ops->conn_peer(n->port.ctx, c, l->peer, sizeof l->peer);
+
+    size_t msg = n->lim.max_msg;
+    sw_rel_cfg_t rcfg;
+    sw_rel_cfg_default(&rcfg);
+    if (mode == SW_LINK_LOSSY) {
+        sw_sp_cfg_default(&l->spcfg);
+        l->spcfg.start = (int)sw_cfg_int(&n->cfg, "serial.start", SW_SP_START_DEFAULT);
+        rcfg.max_msg = (uint16_t)sw_cfg_int(&n->cfg, "serial.max_msg", 1024);
+        rcfg.window = (uint8_t)sw_cfg_int(&n->cfg, "serial.window", 8);
+        rcfg.timeout_ms = (uint32_t)sw_cfg_int(&n->cfg, "serial.timeout_ms", 1000);
+        rcfg.retries = 0; // a device keeps offering the link forever
+        l->spcfg.max_frame = (uint16_t)(rcfg.max_msg + 64);
+        msg = rcfg.max_msg; // an RPC message must fit one Reliable payload
+    }
+    size_t streams = sizeof(sw_rpc_stream_t) * n->lim.max_streams;
+    size_t pending = sizeof(sw_rpc_pending_t) * n->lim.max_pending;
+    size_t rel_store = mode == SW_LINK_LOSSY ? sw_rel_store_size(&rcfg) : 0;
+    size_t outq = mode == SW_LINK_LOSSY ? 4 * (msg + 2) : 0;
+    size_t rx = mode == SW_LINK_LOSSY ? l->spcfg.max_frame : msg;
+    l->mem_size = 8 * 6 + rx + msg + streams + pending + rel_store + outq;
+    l->mem = sw_node_alloc(n, l->mem_size);
+    if (!l->mem) {
+        sw_node_release(n, l, sizeof *l);
+        return NULL;
+    }
+    uint8_t *at = l->mem;
+    uint8_t *rxbuf = carve(&at, rx);
+    uint8_t *out = carve(&at, msg);
+    sw_rpc_stream_t *st = (sw_rpc_stream_t *)(void *)carve(&at, streams);
+    sw_rpc_pending_t *pd = (sw_rpc_pending_t *)(void *)carve(&at, pending);
+
+    sw_rpc_mem_t mem = {out, msg, st, n->lim.max_streams, pd, n->lim.max_pending};
+    sw_rpc_hooks_t hooks = {rpc_send, NULL, NULL, l};
+    sw_rpc_init(&l->rpc, &mem, &hooks, &n->tree, n);
+    l->rpc.gen = ++n->gen_seq;
+    l->rpc_timer.fn = rpc_timer;
+    l->rpc_timer.user = l;
+
+    if (mode == SW_LINK_STREAM) {
+        sw_stream_rx_init(&l->srx, SW_STREAM_NO_PREFIX, rxbuf, rx);
+        l->console = c->kind == SW_CONN_SERIAL;
+    } else {
+        sw_sp_rx_init(&l->sprx, &l->spcfg, rxbuf, rx);
+        uint8_t *store = carve(&at, rel_store);
+        l->outq = carve(&at, outq);
+        l->outq_cap = outq;
+        sw_rel_io_t io = {rel_tx, rel_rx, rel_state, l};
+        sw_rel_init(&l->rel, &rcfg, &io, store, rel_store);
+        l->rel_timer.fn = rel_timer;
+        l->rel_timer.user = l;
+        l->console = true;
+    }
+
+    l->next = n->links;
+    n->links = l;
+    if (counted)
+        n->clients++;
+    sw_log(n, SW_LOG_INFO, "link %s: open (%s)", l->peer, mode == SW_LINK_LOSSY ? "lossy" : "stream");
+    if (mode == SW_LINK_STREAM)
+        sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
+    else
+        sw_rel_start(&l->rel, sw_node_now(n)), rel_schedule(l);
+    return l;
+}
+
+void sw_link_close(sw_link_t *l)
+{
+    if (l->closing)
+        return;
+    if (l->mode == SW_LINK_LOSSY && sw_rel_is_up(&l->rel))
+        sw_rel_close(&l->rel, "closing", sw_node_now(l->node));
+    l->closing = true;
+    sw_timer_stop(l->node, &l->rpc_timer);
+    sw_timer_stop(l->node, &l->rel_timer);
+    ops(l)->conn_close(pctx(l), l->conn);
+}
+
+void sw_link_closed(sw_link_t *l)
+{
+    sw_node_t *n = l->node;
+    sw_timer_stop(n, &l->rpc_timer);
+    sw_timer_stop(n, &l->rel_timer);
+    sw_node_rpc_reset(n, &l->rpc, SW_ECLOSED);
+    sw_fs_app_link_closed(n, &l->rpc);
+    for (sw_link_t **pp = &n->links; *pp; pp = &(*pp)->next) {
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    }
+    if (l->counted)
+        n->clients--;
+    sw_log(n, SW_LOG_INFO, "link %s: closed", l->peer);
+    if (l->inq)
+        ops(l)->alloc(pctx(l), l->inq, l->inq_cap, 0);
+    sw_node_release(n, l->mem, l->mem_size);
+    sw_node_release(n, l, sizeof *l);
+}
