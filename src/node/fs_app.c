@@ -302,6 +302,8 @@ static int cmd_open(sw_call_t *c)
     int serr = ops->fs_stat(n->port.ctx, path, &st);
     if (serr == 0 && st.type == SW_FT_DIR)
         return fs_failf(c, SW_EISDIR, "EISDIR: is a directory: /%s", path);
+    if (serr == 0 && st.type != SW_FT_FILE) // a symlink (never followed), a fifo, a device
+        return fs_failf(c, SW_EPERM, "EPERM: not a regular file: /%s", path);
     if (serr < 0 && serr != SW_ENOENT)
         return fs_err(c, serr, path);
 
@@ -709,8 +711,10 @@ static int cmd_hash(sw_call_t *c)
     int err = ops->fs_stat(n->port.ctx, path, &st);
     if (err < 0)
         return fs_err(c, err, path);
+    if (st.type == SW_FT_DIR)
+        return fs_failf(c, SW_EISDIR, "EISDIR: is a directory: /%s", path);
     if (st.type != SW_FT_FILE)
-        return fs_failf(c, SW_EISDIR, "EISDIR: not a file: /%s", path);
+        return fs_failf(c, SW_EPERM, "EPERM: not a regular file: /%s", path);
     int fd;
     err = ops->fs_open(n->port.ctx, path, SW_O_READ, &fd);
     if (err < 0)

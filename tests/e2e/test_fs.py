@@ -562,11 +562,12 @@ class Confinement(FsBase):
         self.put("real", b"real")
         os.symlink("real", self.disk(self.d, "linside"))  # even one pointing inside
         for p in ("ldir/secret", "lfile", "linside"):
-            for m in ("r", "w", "a", "r+", "W"):
+            for m in ("r", "w", "a", "r+", "w+", "a+", "W"):
                 with self.subTest(p=p, m=m):
-                    with self.assertRaises(RemoteError):
-                        h = self.f("open", p=self.p(p), m=m)
-                        self.f("cl", fd=h)
+                    self.assertRemoteError("EPERM:", self.f, "open", p=self.p(p), m=m)
+        self.assertEqual(self.f("stat", p=self.p("lfile"))["m"], "?")  # seen, never followed
+        self.assertNotIn("s", self.f("stat", p=self.p("lfile")))
+        self.assertRemoteError("EPERM:", self.f, "hash", p=self.p("linside"))
         for cmd, kw in (("stat", {"p": self.p("ldir/secret")}), ("hash", {"p": self.p("lfile")}),
                         ("hash", {"p": self.p("ldir/secret")}), ("dir", {"p": self.p("ldir")}),
                         ("new", {"p": self.p("ldir/new")}), ("mkdir", {"p": self.p("ldir/nd")}),
@@ -579,6 +580,8 @@ class Confinement(FsBase):
             self.assertEqual(fh.read(), b"secret")
         self.assertEqual(sorted(os.listdir(outside)), ["secret"])
         self.assertEqual(self.get("real"), b"real")
+        self.assertEqual([n for n in os.listdir(self.disk(self.d)) if ".swtmp" in n], [])
+        self.assertTrue(os.path.islink(self.disk(self.d, "lfile")))
         self.assert_alive()
 
 
