@@ -344,6 +344,21 @@ class KillDuringAtomicWrite(Case):
             self.assertEqual(fh.read(), b"new app")
 
 
+    def test_orderly_stop_discards(self):
+        node = self.start_node()
+        with open(os.path.join(node.root, "cfg"), "wb") as fh:
+            fh.write(b"old")
+        c = self.client(node)
+        h = c.call(["f", "open"], {"p": "cfg", "m": "W"})
+        c.call(["f", "wr"], {"fd": h, "data": b"new"})
+        self.assertTrue([n for n in os.listdir(node.root) if ".swtmp" in n])
+        node.kill(signal.SIGTERM)  # sw_node_stop → sw_fs_app_stop
+        self.assertEqual(node.proc.returncode, 0)
+        self.assertEqual([n for n in os.listdir(node.root) if ".swtmp" in n], [])
+        with open(os.path.join(node.root, "cfg"), "rb") as fh:
+            self.assertEqual(fh.read(), b"old")
+
+
 class Directories(FsBase):
     def test_dir_sorted_names(self):
         for name in ("b", "a", "C", "ab", "a.txt", "zz"):
