@@ -329,7 +329,8 @@ class KillDuringAtomicWrite(Case):
         self.assertEqual(len(stale), 1)  # the temp file survived the kill…
         node.start()
         c = self.client(node)
-        self.assertEqual(c.call(["f", "hash"], {"p": "app.lua"}), hashlib.sha256(b"old app").digest())
+        self.assertEqual(c.call(["f", "hash"], {"p": "app.lua"}),
+                         hashlib.sha256(b"old app").digest())
         names = c.call(["f", "dir"], {"p": ""})
         self.assertIn("app.lua", names)
         self.assertFalse([n for n in names if ".swtmp" in n])  # …but is never listed
@@ -531,9 +532,9 @@ class Move(FsBase):
         self.put("s", b"S")
         self.assertRemoteError("EPERM:", self.f, "mv", s="", d=self.p("r"))
         self.assertRemoteError("EPERM:", self.f, "mv", s=self.p("s"), d="/")
-        self.assertRemoteError("EPERM: path escapes the root:", self.f, "mv", s=self.p("s"), d="../s")
-        self.assertRemoteError("EPERM: path escapes the root:", self.f, "mv", s=self.p("s"), d=self.p("d"),
-                               x="/../x")
+        esc = "EPERM: path escapes the root:"
+        self.assertRemoteError(esc, self.f, "mv", s=self.p("s"), d="../s")
+        self.assertRemoteError(esc, self.f, "mv", s=self.p("s"), d=self.p("d"), x="/../x")
         self.assertEqual(self.get("s"), b"S")
         self.assertRemoteError("BadArg:", self.f, "mv", s=self.p("s"))
 
@@ -718,8 +719,8 @@ class Bounds(Case):
 class Directory(FsBase):
     def test_f_dir_lists_every_command_with_docs(self):
         d = self.c.call(["f", "_dir"])
-        want = {"open", "rd", "wr", "cl", "reset", "dir", "ls", "stat", "hash", "mkdir", "rm", "rmdir",
-                "new", "mv"}
+        want = {"open", "rd", "wr", "cl", "reset", "dir", "ls", "stat", "hash", "mkdir", "rm",
+                "rmdir", "new", "mv"}
         self.assertEqual(set(d["c"]), want)
         self.assertEqual(set(d["h"]), want)
         self.assertTrue(all(isinstance(v, str) and v for v in d["h"].values()))
