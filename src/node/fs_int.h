@@ -1,0 +1,77 @@
+// Internal API of the "f" app, shared by its two files: fs_app.c (arguments, errors, open files,
+// open rd wr cl reset, registration) and fs_names.c (commands on names: dir stat hash mkdir rm
+// rmdir new mv).
+#ifndef SW_FS_INT_H
+#define SW_FS_INT_H
+
+#include "node_int.h"
+
+// Longest normalised path handled, NUL included. @@ (stack: up to three of these in mv)
+#ifndef SW_FS_PATH_MAX
+#define SW_FS_PATH_MAX 512
+#endif
+
+enum {
+    FM_RD = 1 << 0,
+    FM_WR = 1 << 1,
+    FM_APPEND = 1 << 2, // writes go to the end, whatever offset was given
+    FM_ATOMIC = 1 << 3, // "W": writes go to tmp; cl renames it over path
+};
+
+typedef struct sw_fs_file sw_fs_file_t;
+struct sw_fs_file {
+    sw_fs_file_t *next;
+    const sw_rpc_t *owner; // the link that opened it
+    int64_t handle;
+    int fd;                // the port's
+    uint8_t mode;          // FM_*
+    uint64_t end;          // FM_APPEND: where the next write goes
+    size_t size;           // of this allocation (path and tmp follow the struct)
+    char *path;            // normalised target path
+    char *tmp;             // FM_ATOMIC: the temp file; else NULL
+};
+
+enum { FS_NCMDS = 14 };
+
+struct sw_fs_app {
+    sw_node_t *n;
+    sw_fs_file_t *files;
+    uint16_t count;
+    int64_t next_handle;
+    int dir_id;
+    sw_cmd_def_t defs[FS_NCMDS]; // the tree points here; user = the node
+};
+
+typedef struct sw_fs_app sw_fs_app_t;
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Helpers (fs_app.c)
+
+// Fails the call with a formatted error text (in c->err_buf); returns err.
+int sw__fs_failf(sw_call_t *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// Fails with a port error about path p (may be NULL): "fn", "fx", or "NAME: text: /p".
+int sw__fs_err(sw_call_t *c, int err, const char *p);
+// The result of a failed argument helper.
+int sw__fs_arg_err(const sw_call_t *c);
+// True if argument name is present and not nil.
+bool sw__fs_arg_present(const sw_call_t *c, const char *name);
+// Integer argument >= 0 given as a (or its alias b, may be NULL); absent or nil: dflt.
+bool sw__fs_arg_count(sw_call_t *c, const char *a, const char *b, int64_t dflt, int64_t *out);
+// Path argument, normalised into out[SW_FS_PATH_MAX]; absent and not required: the root.
+// Returns its length or an error (text set).
+int sw__fs_arg_path(sw_call_t *c, const char *name, bool required, char *out);
+sw_fs_app_t *sw__fs_of(const sw_call_t *c);
+// True for names of atomic temp files (".<name>.swtmp<digits>").
+bool sw__fs_is_tmp_name(const char *name, size_t len);
+
+// Commands on names (fs_names.c).
+int sw__fs_cmd_dir(sw_call_t *c);
+int sw__fs_cmd_stat(sw_call_t *c);
+int sw__fs_cmd_hash(sw_call_t *c);
+int sw__fs_cmd_mkdir(sw_call_t *c);
+int sw__fs_cmd_rm(sw_call_t *c);
+int sw__fs_cmd_rmdir(sw_call_t *c);
+int sw__fs_cmd_new(sw_call_t *c);
+int sw__fs_cmd_mv(sw_call_t *c);
+
+#endif
