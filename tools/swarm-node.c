@@ -15,9 +15,7 @@
 #include "swarm/node.h"
 #include "swarm/sw.h"
 
-// swarm-node links the node and port layers only; the one host module it needs (MsgPack →
-// JSON for --print-config) is compiled in here.
-#include "../src/host/mpjson.c"
+#include "mpjson.h" // MsgPack → JSON for --print-config (src/host)
 
 enum { EXIT_USAGE = 2 };
 

@@ -3,14 +3,12 @@
 //    form (already normalised: float64, string keys) survives another trip byte for byte;
 //    the printed JSON text must parse again;
 //  - as JSON text: whatever cJSON parses converts to valid MsgPack or to an error.
-// cJSON comes through dlopen (tests/unit/cjson_dl.h): fuzz targets link only swarm_core.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/host/mpjson.c"
-#include "../unit/cjson_dl.h"
+#include "mpjson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,14 +1,11 @@
-// MsgPack ↔ JSON (src/host/mpjson.c, compiled into this test): the mapping table of mpjson.h
-// as vectors both ways, error bounds, and round trips of random items through the cJSON tree
-// (byte-exact) and through JSON text (equal values).
-//
-// Unit tests link only swarm_core, so cJSON is reached through dlopen (cjson_dl.h).
+// MsgPack ↔ JSON (src/host/mpjson.c): the mapping table of mpjson.h as vectors both ways,
+// error bounds, and round trips of random items through the cJSON tree (byte-exact) and
+// through JSON text (equal values).
 #include <math.h>
 
 #include "testutil.h"
 
-#include "../../src/host/mpjson.c"
-#include "cjson_dl.h"
+#include "mpjson.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Helpers
