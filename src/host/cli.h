@@ -1,0 +1,71 @@
+// swarm CLI: the conventions every subcommand follows (options, output, exit codes, errors).
+// tools/swarm.c dispatches `swarm CMD …` to the sw_cli_<cmd>() functions in src/host/cli_*.c.
+#ifndef SW_HOST_CLI_H
+#define SW_HOST_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "swarm/mp.h"
+
+// Exit codes (documented in docs/swarm.1, "EXIT STATUS"; scripts may rely on them).
+enum {
+    SW_EXIT_OK = 0,       // success
+    SW_EXIT_REMOTE = 1,   // the device answered with an error
+    SW_EXIT_USAGE = 2,    // bad command line
+    SW_EXIT_LINK = 3,     // cannot reach the device / the link was lost
+    SW_EXIT_TIMEOUT = 4,  // no answer in time
+    SW_EXIT_PARTIAL = 5,  // several devices: some failed (push, scan with --strict, …)
+    SW_EXIT_LOCAL = 6,    // a local problem (file not found, permission, …)
+    SW_EXIT_INTERRUPT = 130, // Ctrl-C
+};
+
+// Global options, parsed by tools/swarm.c before the subcommand's own ("swarm --json call …"
+// and "swarm call --json …" both work).
+typedef struct sw_cli {
+    bool json;            // --json: machine-readable output on stdout
+    bool quiet;           // -q: no progress, no informational lines
+    int verbose;          // -v (repeatable): more detail on stderr
+    uint32_t timeout_ms;  // --timeout S: per request; default 10 s
+    bool tty_out;         // stdout is a terminal
+    bool tty_err;         // stderr is a terminal (progress bars only then)
+    const char *prog;     // "swarm"
+} sw_cli_t;
+
+// A subcommand: argv[0] is its name. Returns an SW_EXIT_* code.
+typedef int (*sw_cli_fn)(const sw_cli_t *cli, int argc, char **argv);
+
+typedef struct sw_cli_cmd {
+    const char *name;
+    const char *summary; // one line for `swarm --help`
+    sw_cli_fn fn;
+} sw_cli_cmd_t;
+
+// Errors go to stderr as "swarm CMD: message" (+ a hint line when there is one).
+void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+// Maps an SW_E* code from a link/call to the exit code.
+int sw_cli_exit_for(int err);
+
+// Arguments of `swarm call` / `cfg set`: "key=value" pairs (value parsed as JSON when it is
+// valid JSON, else taken as a string) or one bare JSON/scalar value for the whole d.
+// Writes the d item into w. Returns 0 or SW_EINVAL with a message in err.
+int sw_cli_parse_args(int argc, char **argv, sw_mpw_t *w, char *err, size_t errcap);
+// Prints one MsgPack value: --json → one line of JSON (mpjson rules); otherwise a readable
+// form (strings as they are, other values as indented JSON).
+void sw_cli_print_value(const sw_cli_t *cli, FILE *f, const uint8_t *p, size_t n);
+
+// Progress on stderr when it is a terminal and not --quiet: a bar with bytes, rate and ETA.
+typedef struct sw_progress {
+    const sw_cli_t *cli;
+    const char *label;
+    uint64_t total, done;
+    uint64_t start_ms, last_ms;
+    bool shown;
+} sw_progress_t;
+void sw_progress_start(sw_progress_t *p, const sw_cli_t *cli, const char *label, uint64_t total);
+void sw_progress_update(sw_progress_t *p, uint64_t done);
+void sw_progress_end(sw_progress_t *p, bool ok);
+
+#endif

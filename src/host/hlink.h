@@ -1,0 +1,106 @@
+// swarm host links: a connection to one device (or to a multiplexer) named by a URI, framed the
+// way the URI says, carrying an RPC session in the client role. Every CLI command and the mux
+// use it. Runs on a libuv loop; all callbacks come from that loop.
+//
+// URIs (docs/swarm.1, "LINKS"):
+//   tcp://HOST[:PORT]          TCP, lossless stream; PORT defaults to 27587
+//   unix:///path/mux.sock      a multiplexer's Unix socket, lossless stream
+//   serial:///dev/ttyX?baud=115200&mode=lossy|lossless&start=0xc1
+//                              a serial line: lossless stream (default) or SerialPacker +
+//                              Reliable (mode=lossy; start: 0xc1 default, 0x85, or "none")
+//   HOST or HOST:PORT          a bare name: the scan cache, then HOST.local, then DNS → tcp://
+#ifndef SW_HOST_HLINK_H
+#define SW_HOST_HLINK_H
+
+#include <uv.h>
+
+#include "swarm/msg.h"
+#include "swarm/rpc.h"
+
+enum { SW_URI_TCP = 1, SW_URI_UNIX = 2, SW_URI_SERIAL = 3 };
+
+typedef struct sw_uri {
+    int kind;          // SW_URI_*
+    char host[256];    // TCP: name or address (IPv6 in brackets in the URI, without here)
+    uint16_t port;     // TCP
+    char path[256];    // UNIX: socket path; SERIAL: device path
+    uint32_t baud;     // SERIAL: default 115200
+    bool lossy;        // SERIAL: mode=lossy
+    int start;         // SERIAL lossy: start byte, or -1 for none (default 0xC1)
+} sw_uri_t;
+
+// Parses a link URI. A bare HOST[:PORT] becomes tcp:// (name resolution happens at connect).
+// Returns 0, or SW_EINVAL with a message for the user in err ("unknown scheme 'x' (use tcp://,
+// unix:// or serial://)").
+int sw_uri_parse(const char *s, sw_uri_t *u, char *err, size_t errcap);
+// The canonical text of a URI (for messages): "tcp://host:27587".
+void sw_uri_format(const sw_uri_t *u, char *buf, size_t cap);
+
+typedef struct sw_hlink sw_hlink_t;
+
+// An answer to a call: REPLY, ERROR, STREAM (more may follow) or END; or m == NULL with err set
+// (SW_ECLOSED: the link went down; SW_ETIMEDOUT; SW_ECANCELED).
+typedef void (*sw_hlink_answer_fn)(void *u, sw_hlink_t *l, const sw_msg_t *m, int err);
+
+typedef struct sw_hlink_cbs {
+    // The link became usable (connected; on lossy lines: Reliable handshake done) or was lost.
+    // err says why it was lost (0 for an orderly close). May be NULL.
+    void (*state)(void *u, sw_hlink_t *l, bool up, int err);
+    // Unsolicited messages from the peer: {"a":"link","d":…}, {"a":"error","d":…}, … May be NULL.
+    void (*notify)(void *u, sw_hlink_t *l, const sw_msg_t *m);
+    // Console bytes from the device (outside messages). May be NULL.
+    void (*console)(void *u, sw_hlink_t *l, const uint8_t *p, size_t n);
+    void *u;
+} sw_hlink_cbs_t;
+
+typedef struct sw_hlink_opts {
+    bool reconnect;            // keep reconnecting after a loss / failed connect (the mux)
+    uint32_t backoff_ms;       // first retry delay; default 1000
+    uint32_t backoff_max_ms;   // default 20000
+    double backoff_factor;     // default 1.4
+    uint32_t connect_timeout_ms; // default 5000
+    uint32_t max_msg;          // largest message accepted/sent (host side); default 1 MiB
+    uint16_t max_pending;      // requests in flight; default 256
+} sw_hlink_opts_t;
+
+void sw_hlink_opts_default(sw_hlink_opts_t *o);
+
+// Opens (starts connecting) a link. Returns 0 and *out, or an error with a message in err.
+// Without reconnect, a failed connect reports state(up=false, err) and the link stays down.
+int sw_hlink_open(uv_loop_t *loop, const char *uri, const sw_hlink_opts_t *o,
+                  const sw_hlink_cbs_t *cbs, sw_hlink_t **out, char *err, size_t errcap);
+// Closes and frees the link (pending calls get SW_ECANCELED first). Safe inside callbacks.
+void sw_hlink_close(sw_hlink_t *l);
+
+bool sw_hlink_is_up(const sw_hlink_t *l);
+const sw_uri_t *sw_hlink_uri(const sw_hlink_t *l);
+// Largest message the link carries right now (lossy lines: the Reliable payload limit).
+size_t sw_hlink_max_msg(const sw_hlink_t *l);
+// Requests in flight, and bytes queued towards the peer (to pace pipelined transfers).
+size_t sw_hlink_pending(const sw_hlink_t *l);
+size_t sw_hlink_queued(const sw_hlink_t *l);
+// The last error text the link knows (connect failure etc.), for messages; never NULL.
+const char *sw_hlink_error(const sw_hlink_t *l);
+
+// Calls a command: d = raw MsgPack of the arguments (empty span: {}), r_ms > 0 for a stream.
+// Returns the seq (> 0) or an error (SW_ECLOSED when down, SW_EFULL when max_pending are in
+// flight, SW_ETOOBIG). fn gets every answer.
+int64_t sw_hlink_call(sw_hlink_t *l, const char *dotted, sw_span_t d, int64_t r_ms,
+                      sw_hlink_answer_fn fn, void *u);
+// Same with a raw action item (the multiplexer forwards clients' actions as they came).
+int64_t sw_hlink_call_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d, int64_t r_ms,
+                          sw_hlink_answer_fn fn, void *u);
+// Stops a call; a stream is cancelled at the peer ({"i": seq}). fn is not called again.
+void sw_hlink_cancel(sw_hlink_t *l, int64_t seq);
+// Writes console input bytes to the device (serial links; others: SW_ENOTSUP).
+int sw_hlink_write_console(sw_hlink_t *l, const uint8_t *p, size_t n);
+
+// For one-shot commands: runs the loop until the link is up (or failed / timed out).
+int sw_hlink_wait_up(sw_hlink_t *l, uint32_t timeout_ms);
+// Runs the loop until the call's final answer. On success the reply's d (raw MsgPack) is
+// copied into result; on a remote error, SW_EREMOTE with the error text in err; on link
+// failure or timeout the SW_E* code with a message in err.
+int sw_hlink_call_sync(sw_hlink_t *l, const char *dotted, sw_span_t d, uint32_t timeout_ms,
+                       sw_mpw_t *result, char *err, size_t errcap);
+
+#endif
