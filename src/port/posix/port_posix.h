@@ -11,7 +11,7 @@
 //     sw_posix_close(&p);
 //
 // Single-threaded: every sw_node_*() event is called from the loop, never from inside a call
-// the node made into the port (docs/parts/posix-port.md).
+// the node made into the port (docs/PORTING.md).
 #ifndef SW_PORT_POSIX_H
 #define SW_PORT_POSIX_H
 
