@@ -34,18 +34,12 @@ static int rel_tx(void *ctx, const uint8_t *p, size_t n)
     if (!k || l->closing)
         return SW_ETOOBIG;
     sw_sp_trailer(p, n, tr);
-    // one write, so console bytes from elsewhere can never land inside the frame
-    uint8_t frame[SW_SP_OVERHEAD + 2048];
-    if (k + n + 2 > sizeof frame) {
-        int rc = ops(l)->conn_write(pctx(l), l->conn, hdr, k);
-        if (!rc)
-            rc = ops(l)->conn_write(pctx(l), l->conn, p, n);
-        return rc ? rc : ops(l)->conn_write(pctx(l), l->conn, tr, 2);
-    }
-    memcpy(frame, hdr, k);
-    memcpy(frame + k, p, n);
-    memcpy(frame + k + n, tr, 2);
-    return ops(l)->conn_write(pctx(l), l->conn, frame, k + n + 2);
+    // Three writes in a row: the port queues them in order and nothing runs in between, so a
+    // console line cannot land inside the frame (and no frame-sized stack buffer is needed).
+    int rc = ops(l)->conn_write(pctx(l), l->conn, hdr, k);
+    if (!rc)
+        rc = ops(l)->conn_write(pctx(l), l->conn, p, n);
+    return rc ? rc : ops(l)->conn_write(pctx(l), l->conn, tr, 2);
 }
 
 static void rel_schedule(sw_link_t *l)
@@ -271,8 +265,8 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     if (mode == SW_LINK_LOSSY) {
         sw_sp_cfg_default(&l->spcfg);
         l->spcfg.start = (int)sw_cfg_int(&n->cfg, "serial.start", SW_SP_START_DEFAULT);
-        rcfg.max_msg = (uint16_t)sw_cfg_int(&n->cfg, "serial.max_msg", 1024);
-        rcfg.window = (uint8_t)sw_cfg_int(&n->cfg, "serial.window", 8);
+        rcfg.max_msg = (uint16_t)sw_cfg_int(&n->cfg, "serial.max_msg", SW_NODE_DEF_SERIAL_MSG);
+        rcfg.window = (uint8_t)sw_cfg_int(&n->cfg, "serial.window", SW_NODE_DEF_SERIAL_WINDOW);
         rcfg.timeout_ms = (uint32_t)sw_cfg_int(&n->cfg, "serial.timeout_ms", 1000);
         rcfg.retries = 0; // a device keeps offering the link forever
         l->spcfg.max_frame = (uint16_t)(rcfg.max_msg + 64);
@@ -281,7 +275,8 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     size_t streams = sizeof(sw_rpc_stream_t) * n->lim.max_streams;
     size_t pending = sizeof(sw_rpc_pending_t) * n->lim.max_pending;
     size_t rel_store = mode == SW_LINK_LOSSY ? sw_rel_store_size(&rcfg) : 0;
-    size_t outq = mode == SW_LINK_LOSSY ? 4 * (msg + 2) : 0;
+    // two messages waiting for the window is enough: input pauses when it is half full
+    size_t outq = mode == SW_LINK_LOSSY ? 2 * (msg + 2) : 0;
     size_t rx = mode == SW_LINK_LOSSY ? l->spcfg.max_frame : msg;
     l->mem_size = 8 * 6 + rx + msg + streams + pending + rel_store + outq;
     l->mem = sw_node_alloc(n, l->mem_size);

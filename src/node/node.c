@@ -6,10 +6,10 @@
 #include "node_int.h"
 #include "swarm/path.h"
 
-#define CFG_CAP (32u * 1024u)     // bytes of the config tree (and again for its scratch)
-#define LOCAL_QUEUE (64u * 1024u) // local-call messages waiting to be processed
-#define LOCAL_PENDING 32
-#define LOCAL_STREAMS 8
+#define CFG_CAP SW_NODE_CFG_CAP
+#define LOCAL_QUEUE SW_NODE_LOCAL_QUEUE
+#define LOCAL_PENDING SW_NODE_LOCAL_PENDING
+#define LOCAL_STREAMS SW_NODE_LOCAL_STREAMS
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Memory, time, timers
@@ -98,7 +98,7 @@ void sw_logv(sw_node_t *n, int level, const char *fmt, va_list ap)
 {
     if (level > n->log_level)
         return;
-    char line[512];
+    char line[SW_NODE_LOG_LINE];
     uint32_t up = sw_node_now(n) - n->boot_ms;
     int k = snprintf(line, sizeof line, "%6u.%03u %c ", (unsigned)(up / 1000), (unsigned)(up % 1000),
                      level_char[level & 3]);
@@ -185,8 +185,8 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     sw_mpw_map(w, 5);
     sw_mpw_cstr(w, "baud"), sw_mpw_int(w, 115200);
     sw_mpw_cstr(w, "start"), sw_mpw_int(w, SW_SP_START_DEFAULT);
-    sw_mpw_cstr(w, "max_msg"), sw_mpw_int(w, 1024);
-    sw_mpw_cstr(w, "window"), sw_mpw_int(w, 8);
+    sw_mpw_cstr(w, "max_msg"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_MSG);
+    sw_mpw_cstr(w, "window"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_WINDOW);
     sw_mpw_cstr(w, "timeout_ms"), sw_mpw_int(w, 1000);
 
     sw_mpw_cstr(w, "wdt");
@@ -196,12 +196,12 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
 
     sw_mpw_cstr(w, "limits");
     sw_mpw_map(w, 7);
-    sw_mpw_cstr(w, "msg"), sw_mpw_int(w, 16384);
-    sw_mpw_cstr(w, "clients"), sw_mpw_int(w, 8);
-    sw_mpw_cstr(w, "streams"), sw_mpw_int(w, 16);
+    sw_mpw_cstr(w, "msg"), sw_mpw_int(w, SW_NODE_DEF_MSG);
+    sw_mpw_cstr(w, "clients"), sw_mpw_int(w, SW_NODE_DEF_CLIENTS);
+    sw_mpw_cstr(w, "streams"), sw_mpw_int(w, SW_NODE_DEF_STREAMS);
     sw_mpw_cstr(w, "files"), sw_mpw_int(w, 16);
     sw_mpw_cstr(w, "proxies"), sw_mpw_int(w, 64);
-    sw_mpw_cstr(w, "pending"), sw_mpw_int(w, 16);
+    sw_mpw_cstr(w, "pending"), sw_mpw_int(w, SW_NODE_DEF_PENDING);
     sw_mpw_cstr(w, "lua_mem"), sw_mpw_int(w, 8 * 1024 * 1024);
 
     sw_mpw_cstr(w, "app");
@@ -223,12 +223,12 @@ static int clampi(int64_t v, int64_t lo, int64_t hi)
 
 static void read_settings(sw_node_t *n)
 {
-    n->lim.max_msg = (uint32_t)clampi(sw_cfg_int(&n->cfg, "limits.msg", 16384), 1024, 1 << 20);
-    n->lim.max_clients = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.clients", 8), 1, 1024);
-    n->lim.max_streams = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.streams", 16), 0, 256);
+    n->lim.max_msg = (uint32_t)clampi(sw_cfg_int(&n->cfg, "limits.msg", SW_NODE_DEF_MSG), 256, 1 << 20);
+    n->lim.max_clients = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.clients", SW_NODE_DEF_CLIENTS), 1, 1024);
+    n->lim.max_streams = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.streams", SW_NODE_DEF_STREAMS), 0, 256);
     n->lim.max_files = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.files", 16), 1, 1024);
     n->lim.max_proxies = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.proxies", 64), 1, 4096);
-    n->lim.max_pending = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.pending", 16), 1, 256);
+    n->lim.max_pending = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.pending", SW_NODE_DEF_PENDING), 1, 256);
 
     sw_span_t s;
     sw_cfg_str(&n->cfg, "log.level", "info", &s);
@@ -525,7 +525,7 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     n->log_level = SW_LOG_INFO;
     n->boot_ms = sw_node_now(n);
     n->cfg_mem = sw_node_alloc(n, 2 * CFG_CAP);
-    n->local_mem_size = LOCAL_QUEUE + CFG_CAP + sizeof(sw_rpc_pending_t) * LOCAL_PENDING +
+    n->local_mem_size = LOCAL_QUEUE + SW_NODE_LOCAL_MSG + sizeof(sw_rpc_pending_t) * LOCAL_PENDING +
                         sizeof(sw_rpc_stream_t) * LOCAL_STREAMS;
     n->local_mem = sw_node_alloc(n, n->local_mem_size);
     if (!n->cfg_mem || !n->local_mem) {
@@ -538,11 +538,11 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     uint8_t *at = n->local_mem;
     n->local_q = at, at += LOCAL_QUEUE;
     uint8_t *lout = at;
-    at += CFG_CAP;
+    at += SW_NODE_LOCAL_MSG;
     sw_rpc_pending_t *lp = (sw_rpc_pending_t *)(void *)at;
     at += sizeof(sw_rpc_pending_t) * LOCAL_PENDING;
     sw_rpc_stream_t *ls = (sw_rpc_stream_t *)(void *)at;
-    sw_rpc_mem_t mem = {lout, CFG_CAP, ls, LOCAL_STREAMS, lp, LOCAL_PENDING};
+    sw_rpc_mem_t mem = {lout, SW_NODE_LOCAL_MSG, ls, LOCAL_STREAMS, lp, LOCAL_PENDING};
     sw_rpc_hooks_t hooks = {local_send, NULL, local_answer, n};
     sw_rpc_init(&n->local, &mem, &hooks, &n->tree, n);
     n->local.gen = ++n->gen_seq;

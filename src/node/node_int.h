@@ -14,10 +14,45 @@
 #include "swarm/stream.h"
 #include "swarm/wdt.h"
 
-// Bounds of the runtime (config keys under "limits" override the run-time ones; see
-// sw_node_limits_t). Compile-time ones size static tables.
+// Bounds of the runtime. Compile-time ones size buffers and tables (override with -D for a
+// small MCU; tests/size builds such a profile); the defaults of the run-time ones are config
+// keys under "limits" (sw_node_limits_t).
 #ifndef SW_NODE_TREE_MAX
 #define SW_NODE_TREE_MAX 512 // command tree entries (directories + commands)
+#endif
+#ifndef SW_NODE_CFG_CAP
+#define SW_NODE_CFG_CAP (32u * 1024u) // bytes of the config tree (allocated twice: tree + scratch)
+#endif
+#ifndef SW_NODE_LOCAL_QUEUE
+#define SW_NODE_LOCAL_QUEUE (64u * 1024u) // local-call messages waiting to be processed
+#endif
+#ifndef SW_NODE_LOCAL_MSG
+#define SW_NODE_LOCAL_MSG (16u * 1024u) // largest local-call message
+#endif
+#ifndef SW_NODE_LOCAL_PENDING
+#define SW_NODE_LOCAL_PENDING 32 // local calls in flight
+#endif
+#ifndef SW_NODE_LOCAL_STREAMS
+#define SW_NODE_LOCAL_STREAMS 8 // local streams
+#endif
+// Defaults of run-time limits (config "limits.*", "serial.*").
+#ifndef SW_NODE_DEF_MSG
+#define SW_NODE_DEF_MSG 16384 // limits.msg
+#endif
+#ifndef SW_NODE_DEF_CLIENTS
+#define SW_NODE_DEF_CLIENTS 8 // limits.clients
+#endif
+#ifndef SW_NODE_DEF_STREAMS
+#define SW_NODE_DEF_STREAMS 16 // limits.streams
+#endif
+#ifndef SW_NODE_DEF_PENDING
+#define SW_NODE_DEF_PENDING 16 // limits.pending
+#endif
+#ifndef SW_NODE_DEF_SERIAL_MSG
+#define SW_NODE_DEF_SERIAL_MSG 1024 // serial.max_msg: Reliable payload on lossy lines
+#endif
+#ifndef SW_NODE_DEF_SERIAL_WINDOW
+#define SW_NODE_DEF_SERIAL_WINDOW 8 // serial.window
 #endif
 
 #define SW_CFG_FILE "swarm.cfg"     // the persisted config tree (MsgPack map) in the root
@@ -50,6 +85,9 @@ void sw_logv(sw_node_t *n, int level, const char *fmt, va_list ap);
 // bytes ever written, so a reader that remembers it can ask for what is new.
 #ifndef SW_NODE_LOG_RING
 #define SW_NODE_LOG_RING 16384
+#endif
+#ifndef SW_NODE_LOG_LINE
+#define SW_NODE_LOG_LINE 512 // longest log line (longer ones are cut); on the stack while logging
 #endif
 // Copies log bytes from absolute position *pos (clamped to what the ring still holds) into
 // buf; advances *pos; returns bytes copied.
