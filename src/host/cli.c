@@ -3,7 +3,6 @@
 // scripts, the progress bar, and connecting a one-shot command's link with useful messages.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +149,7 @@ int sw__cli_global(sw_cli_t *c, const char *cmd, int argc, char **argv, int *i)
         sw__cli_usage(c, cmd, "bad --timeout '%s' (seconds, e.g. 2.5; 0 = no limit)", v);
         return -1;
     }
-    c->timeout_ms = s > 0 && s < 0.001 ? 1 : (uint32_t)llround(s * 1000);
+    c->timeout_ms = s > 0 && s < 0.001 ? 1 : (uint32_t)(s * 1000 + 0.5);
     return 1;
 }
 
