@@ -125,7 +125,7 @@ static void rpc_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
 static int rpc_send(void *ctx, const uint8_t *p, size_t n)
 {
     sw_hlink_t *l = ctx;
-    if (!l->up || l->closing)
+    if (!l->up) // (while closing, up lasts just long enough for the cancels of streams)
         return SW_ECLOSED;
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy)
         return sw__hlink_rel_send(l, p, n);
@@ -353,21 +353,22 @@ void sw_hlink_close(sw_hlink_t *l)
 {
     if (!l || l->closing)
         return;
-    // Streams are stopped at the peer (a serial line has no connection whose end would tell
-    // it), then every call hears SW_ECANCELED.
-    for (sw_hcall_t *c = l->calls.next; c != &l->calls;) {
-        sw_hcall_t *next = c->next;
-        if (c->stream && l->up) {
-            sw_rpc_cancel(&l->rpc, c->seq);
-            call_unlink(c);
-            c->fn(c->u, l, NULL, SW_ECANCELED);
-            free(c);
-        }
-        c = next;
-    }
-    sw_rpc_reset(&l->rpc, SW_ECANCELED);
-    l->closing = true;
+    l->closing = true; // from here on only the fns of calls are called (and new calls refused)
     sw__hlink_wake(l);
+    // Streams are stopped at the peer first (a serial line has no connection whose end would
+    // tell it); nothing here calls back, so the list cannot change under us.
+    for (sw_hcall_t *c = l->calls.next; c != &l->calls; c = c->next)
+        if (c->stream && l->up)
+            sw_rpc_cancel(&l->rpc, c->seq);
+    // Then every call hears SW_ECANCELED: those still pending in the session through it, the
+    // cancelled streams here. A fn may cancel other calls: always take the list's head.
+    sw_rpc_reset(&l->rpc, SW_ECANCELED);
+    while (l->calls.next != &l->calls) {
+        sw_hcall_t *c = l->calls.next;
+        call_unlink(c);
+        c->fn(c->u, l, NULL, SW_ECANCELED);
+        free(c);
+    }
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy && l->rel_store &&
         l->rel.state != SW_REL_CLOSED)
         sw_rel_close(&l->rel, "closing", sw__hlink_now(l)); // tells the device at once
@@ -375,7 +376,7 @@ void sw_hlink_close(sw_hlink_t *l)
     l->conn = NULL;
     l->up = false;
     if (c)
-        sw__hlink_conn_end(c, true);
+        sw__hlink_conn_end(c, true); // what is queued (the cancels, the close) still goes out
     sw__hlink_gai_abandon(l);
     uv_close((uv_handle_t *)&l->t_conn, on_timer_closed);
     uv_close((uv_handle_t *)&l->t_rel, on_timer_closed);
