@@ -22,6 +22,11 @@ void *sw_node_alloc(sw_node_t *n, size_t size)
     return p;
 }
 
+void *sw_node_alloc_buf(sw_node_t *n, size_t size)
+{
+    return n->port.ops->alloc(n->port.ctx, NULL, 0, size);
+}
+
 void sw_node_release(sw_node_t *n, void *p, size_t size)
 {
     if (p)
@@ -348,7 +353,7 @@ int sw_node_load_config(sw_node_t *n)
         return rc;
     // sw_cfg_load copies into doc; the defaults were written into scratch, which it may use
     // as its own work space, so pass a copy that lives elsewhere: the file buffer below.
-    uint8_t *tmp = sw_node_alloc(n, CFG_CAP);
+    uint8_t *tmp = sw_node_alloc_buf(n, CFG_CAP);
     if (!tmp)
         return SW_EFULL;
     memcpy(tmp, defaults, w.len);
@@ -524,11 +529,12 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     n->opts = *opts;
     n->log_level = SW_LOG_INFO;
     n->boot_ms = sw_node_now(n);
-    n->cfg_mem = sw_node_alloc(n, 2 * CFG_CAP);
+    n->cfg_mem = sw_node_alloc_buf(n, 2 * CFG_CAP);
     n->local_mem_size = LOCAL_QUEUE + SW_NODE_LOCAL_MSG + sizeof(sw_rpc_pending_t) * LOCAL_PENDING +
                         sizeof(sw_rpc_stream_t) * LOCAL_STREAMS;
-    n->local_mem = sw_node_alloc(n, n->local_mem_size);
-    if (!n->cfg_mem || !n->local_mem) {
+    n->local_mem = sw_node_alloc_buf(n, n->local_mem_size); // tables are zeroed by sw_rpc_init
+    n->log_ring = sw_node_alloc_buf(n, SW_NODE_LOG_RING);
+    if (!n->cfg_mem || !n->local_mem || !n->log_ring) {
         sw_node_destroy(n);
         return SW_EFULL;
     }
@@ -558,6 +564,7 @@ void sw_node_destroy(sw_node_t *n)
         return;
     sw_node_release(n, n->cfg_mem, 2 * CFG_CAP);
     sw_node_release(n, n->local_mem, n->local_mem_size);
+    sw_node_release(n, n->log_ring, SW_NODE_LOG_RING);
     n->port.ops->alloc(n->port.ctx, n, sizeof *n, 0);
 }
 

@@ -95,9 +95,12 @@ size_t sw_log_read(const sw_node_t *n, uint64_t *pos, char *buf, size_t cap);
 uint64_t sw_log_end(const sw_node_t *n);
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
-// Memory from the port (bounded there). sw_node_alloc returns zeroed memory or NULL.
+// Memory from the port (bounded there). sw_node_alloc returns zeroed memory or NULL;
+// sw_node_alloc_buf does not zero it — for buffers that are always written before they are
+// read (zeroing would make every page resident at once, a large part of the node's RSS).
 
 void *sw_node_alloc(sw_node_t *n, size_t size);
+void *sw_node_alloc_buf(sw_node_t *n, size_t size);
 void sw_node_release(sw_node_t *n, void *p, size_t size);
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -135,6 +138,7 @@ struct sw_link {
     uint8_t *outq;      // lossy: messages waiting for the Reliable window (2-byte length + bytes)
     size_t outq_len, outq_cap;
     bool console;       // log lines are sent to this link as console bytes
+    uint32_t now;       // time of the input being processed
     uint8_t *inq;       // bytes received but not yet processed (while paused)
     size_t inq_len, inq_cap;
     sw_rpc_t rpc;
@@ -269,7 +273,7 @@ struct sw_node {
     const sw_board_t *board;
     void *board_state;
 
-    char log_ring[SW_NODE_LOG_RING];
+    char *log_ring;        // SW_NODE_LOG_RING bytes
     uint64_t log_seq;      // bytes ever written to the ring
 
     uint32_t boot_ms;      // now_ms() at start

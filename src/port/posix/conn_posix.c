@@ -56,6 +56,7 @@ struct sw_pconn {
     int err;            // reported with sw_node_closed()
     bool known;         // the node holds it (else it is closed without a report)
     bool reading, paused, writing, queued, closing, shut;
+    bool in_read;       // inside on_read: replies gather in pend, written once after it
     char peer[64];
 };
 
@@ -225,12 +226,19 @@ static void deliver(sw_pconn_t *c, const uint8_t *p, size_t n)
         sw_node_data(c->p->node, &c->pub, p, n);
 }
 
+static void flush_out(sw_pconn_t *c);
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     sw_pconn_t *c = s->data;
-    if (n > 0)
+    if (n > 0) {
+        // Everything the node answers to this read goes out in one write, not one per reply.
+        c->in_read = true;
         deliver(c, (const uint8_t *)buf->base, (size_t)n);
-    else if (n == UV_EOF)
+        c->in_read = false;
+        if (!c->writing && c->pend.len && !c->shut)
+            flush_out(c);
+    } else if (n == UV_EOF)
         conn_end(c, 0, true);
     else if (n < 0)
         conn_end(c, sw__posix_uverr((int)n), false);
@@ -372,7 +380,7 @@ int sw__posix_conn_write(void *ctx, sw_conn_t *conn, const void *data, size_t n)
         }
         return 0;
     }
-    if (!c->writing && !c->pend.len) {
+    if (!c->writing && !c->pend.len && !c->in_read) {
         // Nothing queued: try the kernel at once (the common case; saves a loop turn).
         uv_buf_t b = uv_buf_init((char *)s, n > 0x7fffffffu ? 0x7fffffffu : (unsigned)n);
         int r = uv_try_write(c->ws, &b, 1);
@@ -393,9 +401,35 @@ int sw__posix_conn_write(void *ctx, sw_conn_t *conn, const void *data, size_t n)
         return SW_ECLOSED;
     }
     c->queued = true;
-    if (!c->writing)
+    if (!c->writing && !c->in_read)
         flush_pend(c);
     return c->shut ? SW_ECLOSED : 0;
+}
+
+// After a read: the gathered replies, straight to the kernel if it takes them all.
+static void flush_out(sw_pconn_t *c)
+{
+    uv_buf_t b = uv_buf_init((char *)c->pend.p, (unsigned)c->pend.len);
+    int r = uv_try_write(c->ws, &b, 1);
+    if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS) {
+        conn_end(c, sw__posix_uverr(r), false);
+        return;
+    }
+    if (r > 0) {
+        memmove(c->pend.p, c->pend.p + r, c->pend.len - (size_t)r);
+        c->pend.len -= (size_t)r;
+    }
+    if (c->pend.len) {
+        c->queued = true;
+        flush_pend(c);
+    } else {
+        wbuf_trim(&c->pend);
+        if (c->queued) {
+            c->queued = false;
+            if (c->known && c->p->node)
+                sw_node_drained(c->p->node, &c->pub);
+        }
+    }
 }
 
 size_t sw__posix_conn_queued(void *ctx, sw_conn_t *conn)
