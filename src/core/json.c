@@ -388,7 +388,10 @@ static void value(sw_jw_t *w, sw_mpr_t *r)
         for (uint32_t k = 0; k < o.len && !w->err; k++) {
             if (sw_mpr_peek(r) == SW_MP_STR) {
                 sw_mp_obj_t key;
-                sw_mpr_next(r, &key);
+                if (sw_mpr_next(r, &key)) {
+                    w->err = w->err ? w->err : r->err;
+                    break;
+                }
                 sw_jw_key(w, (const char *)key.v.p, key.len);
             } else {
                 odd_key(w, r);
