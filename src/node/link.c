@@ -184,6 +184,15 @@ static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
     return at;
 }
 
+static void link_data(void *self, const uint8_t *p, size_t len) { sw_link_data(self, p, len); }
+static void link_drained(void *self) { sw_link_drained(self); }
+static void link_closed(void *self, int err)
+{
+    (void)err;
+    sw_link_closed(self);
+}
+static const sw_conn_ops_t link_ops = {link_data, link_drained, link_closed};
+
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 {
     if (l->closing)
@@ -262,6 +271,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     sw_link_t *l = sw_node_alloc(n, sizeof *l);
     if (!l)
         return NULL;
+    l->ops = &link_ops;
     l->node = n;
     l->conn = c;
     l->mode = mode;

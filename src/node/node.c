@@ -578,6 +578,66 @@ static void ensure_dir(sw_node_t *n, const char *path)
         sw_log(n, SW_LOG_ERROR, "cannot create %s: %s", path, sw_strerror(rc));
 }
 
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Services
+
+void sw_node_service_add(sw_node_t *n, sw_service_t *s)
+{
+    if (s->running)
+        return;
+    s->running = true;
+    s->next = n->services;
+    n->services = s;
+}
+
+void sw_node_service_remove(sw_node_t *n, sw_service_t *s)
+{
+    for (sw_service_t **pp = &n->services; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    s->running = false;
+    s->next = NULL;
+}
+
+int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t **out)
+{
+    const char *addr = n->opts.listen_addr ? n->opts.listen_addr : "0.0.0.0";
+    int rc = n->port.ops->tcp_listen(n->port.ctx, addr, port, out);
+    if (rc) {
+        sw_log(n, SW_LOG_ERROR, "%s: cannot listen on %s:%u: %s", s->name, addr, (unsigned)port, sw_strerror(rc));
+        return rc;
+    }
+    (*out)->user = s;
+    if (port) // port 0 (FTP's passive data) is not worth a line each
+        sw_log(n, SW_LOG_INFO, "%s: listening on %s:%u", s->name, addr, (unsigned)port);
+    return 0;
+}
+
+int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t port, int flags, sw_udp_t **out)
+{
+    int rc = n->port.ops->udp_open(n->port.ctx, addr, port, flags, out);
+    if (rc) {
+        sw_log(n, SW_LOG_ERROR, "%s: cannot open UDP %s:%u: %s", s->name, addr ? addr : "*", (unsigned)port,
+               sw_strerror(rc));
+        return rc;
+    }
+    (*out)->user = s;
+    return 0;
+}
+
+static void rpc_accept(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c);
+
+static void rpc_stop(sw_node_t *n, sw_service_t *s)
+{
+    if (n->rpc_listener) {
+        n->port.ops->listener_close(n->port.ctx, n->rpc_listener);
+        n->rpc_listener = NULL;
+    }
+    sw_node_service_remove(n, s);
+}
+
 static int open_rpc_listener(sw_node_t *n)
 {
     int64_t port = sw_cfg_int(&n->cfg, "rpc.port", 27587);
@@ -585,14 +645,14 @@ static int open_rpc_listener(sw_node_t *n)
         return 0;
     if (port > 65535)
         return SW_ERANGE;
-    const char *addr = n->opts.listen_addr ? n->opts.listen_addr : "0.0.0.0";
-    int rc = n->port.ops->tcp_listen(n->port.ctx, addr, (uint16_t)port, &n->rpc_listener);
-    if (rc) {
-        sw_log(n, SW_LOG_ERROR, "rpc: cannot listen on %s:%d: %s", addr, (int)port, sw_strerror(rc));
-        return rc;
-    }
-    sw_log(n, SW_LOG_INFO, "rpc: listening on %s:%d", addr, (int)port);
-    return 0;
+    sw_service_t *s = &n->rpc_service;
+    s->name = "rpc";
+    s->accept = rpc_accept;
+    s->stop = rpc_stop;
+    int rc = sw_node_listen(n, s, (uint16_t)port, &n->rpc_listener);
+    if (!rc)
+        sw_node_service_add(n, s);
+    return rc;
 }
 
 int sw_node_start(sw_node_t *n)
@@ -625,6 +685,7 @@ int sw_node_start(sw_node_t *n)
 
     if ((rc = open_rpc_listener(n)))
         return rc;
+    sw_services_start(n); // a LAN service that fails is logged; the node runs without it
     if (n->opts.stdio) {
         sw_conn_t *c;
         if ((rc = n->port.ops->stdio_open(n->port.ctx, &c)))
@@ -697,10 +758,9 @@ void sw_node_stop(sw_node_t *n)
         n->board->stop(n);
     sw_fs_app_stop(n);
     sw_node_rpc_reset(n, &n->local, SW_ECANCELED); // releases the wait records of local calls
-    if (n->rpc_listener) {
-        n->port.ops->listener_close(n->port.ctx, n->rpc_listener);
-        n->rpc_listener = NULL;
-    }
+    sw_services_stop(n);
+    while (n->services) // the RPC listener and anything sw_services_stop() did not cover
+        n->services->stop(n, n->services);
     for (sw_link_t *l = n->links; l; l = l->next)
         sw_link_close(l);
     finish_stop(n);
@@ -754,8 +814,25 @@ void sw_node_cfg_apply(sw_node_t *n)
 
 void sw_node_accept(sw_node_t *n, sw_listener_t *l, sw_conn_t *c)
 {
-    (void)l;
-    if (n->stopping || n->clients >= n->lim.max_clients) {
+    sw_service_t *s = l->user;
+    c->user = NULL;
+    if (s && s->accept && !n->stopping)
+        s->accept(n, s, l, c);
+    else
+        n->port.ops->conn_close(n->port.ctx, c);
+}
+
+void sw_node_udp(sw_node_t *n, sw_udp_t *u, const char *ip, uint16_t port, const uint8_t *p, size_t len)
+{
+    sw_service_t *s = u->user;
+    if (s && s->datagram && !n->stopping)
+        s->datagram(n, s, u, ip, port, p, len);
+}
+
+static void rpc_accept(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c)
+{
+    (void)s, (void)l;
+    if (n->clients >= n->lim.max_clients) {
         // A clear refusal the client can show, then close.
         char text[64];
         snprintf(text, sizeof text, "too many clients (max %u)", (unsigned)n->lim.max_clients);
@@ -778,25 +855,33 @@ void sw_node_accept(sw_node_t *n, sw_listener_t *l, sw_conn_t *c)
         n->port.ops->conn_close(n->port.ctx, c);
 }
 
+static const sw_conn_ops_t *conn_ops(const sw_conn_t *c)
+{
+    return c->user ? *(const sw_conn_ops_t *const *)c->user : NULL;
+}
+
 void sw_node_data(sw_node_t *n, sw_conn_t *c, const uint8_t *p, size_t len)
 {
     (void)n;
-    if (c->user)
-        sw_link_data(c->user, p, len);
+    const sw_conn_ops_t *o = conn_ops(c);
+    if (o)
+        o->data(c->user, p, len);
 }
 
 void sw_node_drained(sw_node_t *n, sw_conn_t *c)
 {
     (void)n;
-    if (c->user)
-        sw_link_drained(c->user);
+    const sw_conn_ops_t *o = conn_ops(c);
+    if (o && o->drained)
+        o->drained(c->user);
 }
 
 void sw_node_closed(sw_node_t *n, sw_conn_t *c, int err)
 {
-    (void)err;
-    if (c->user)
-        sw_link_closed(c->user);
+    const sw_conn_ops_t *o = conn_ops(c);
+    void *self = c->user;
     c->user = NULL;
+    if (o)
+        o->closed(self, err);
     finish_stop(n);
 }

@@ -116,12 +116,56 @@ typedef struct sw_node_limits {
 } sw_node_limits_t;
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
+// Connections and services. What the port hands the node — a connection's bytes, a listener's
+// new connection, a datagram — goes to the object its `user` points to:
+//   conn->user      an object whose FIRST member is `const sw_conn_ops_t *` (an RPC link, an
+//                   FTP session, a telnet session, …)
+//   listener->user, udp->user   the sw_service_t that opened it.
+
+typedef struct sw_conn_ops {
+    void (*data)(void *self, const uint8_t *p, size_t n);
+    void (*drained)(void *self);
+    void (*closed)(void *self, int err); // last call: self may be freed
+} sw_conn_ops_t;
+
+typedef struct sw_service sw_service_t;
+struct sw_service {
+    const char *name; // for logs: "rpc", "ftp", "beacon", …
+    // TCP: a connection arrived. Set c->user (see above) or close it.
+    void (*accept)(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c);
+    // UDP: a datagram arrived on one of the service's endpoints.
+    void (*datagram)(sw_node_t *n, sw_service_t *s, sw_udp_t *u, const char *ip, uint16_t port,
+                     const uint8_t *p, size_t len);
+    // Stops the service: close listeners, endpoints and sessions (node stop, config apply).
+    void (*stop)(sw_node_t *n, sw_service_t *s);
+    void *state;         // the service's own
+    sw_service_t *next;  // internal: the node's list of running services
+    bool running;        // internal
+};
+
+// Registers a running service (so the node stops it at stop/reset). Idempotent.
+void sw_node_service_add(sw_node_t *n, sw_service_t *s);
+void sw_node_service_remove(sw_node_t *n, sw_service_t *s);
+// Listens on the node's listen address (--listen) for service s. 0 or the port's error
+// (logged with the service's name).
+int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t **out);
+// Opens a UDP endpoint for service s (addr NULL = any).
+int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t port, int flags,
+                     sw_udp_t **out);
+
+// The LAN services (micro-swarm's: beacon + discovery answers, mDNS, FTP, remote eval,
+// telnet), each started when its config switch is on; src/node/services.c lists them.
+int sw_services_start(sw_node_t *n);
+void sw_services_stop(sw_node_t *n);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
 // Links: one per connection (TCP client, stdio, serial), each with its framing and RPC session.
 
 enum { SW_LINK_STREAM = 1, SW_LINK_LOSSY = 2 };
 
 typedef struct sw_link sw_link_t;
 struct sw_link {
+    const sw_conn_ops_t *ops; // first (see above)
     sw_link_t *next;
     sw_node_t *node;
     sw_conn_t *conn;
@@ -258,6 +302,8 @@ struct sw_node {
     sw_link_t *links;
     uint16_t clients;      // counted links (TCP)
     sw_listener_t *rpc_listener;
+    sw_service_t rpc_service;
+    sw_service_t *services; // running services
 
     uint32_t gen_seq;      // last session generation handed out
     sw_rpc_t local;        // local calls (sw_node_call)

@@ -467,6 +467,36 @@ size_t sw__posix_conn_peer(void *ctx, sw_conn_t *conn, char *buf, size_t cap)
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
+size_t sw__posix_conn_local(void *ctx, sw_conn_t *conn, char *buf, size_t cap)
+{
+    (void)ctx;
+    sw_pconn_t *c = C(conn);
+    if (!cap)
+        return 0;
+    buf[0] = 0;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (conn->kind != SW_CONN_TCP || uv_tcp_getsockname(&c->io.tcp, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, buf, cap);
+    else
+        uv_ip6_name((struct sockaddr_in6 *)&ss, buf, cap);
+    return strlen(buf);
+}
+
+uint16_t sw__posix_listener_port(void *ctx, sw_listener_t *lis)
+{
+    (void)ctx;
+    sw_plistener_t *l = (sw_plistener_t *)lis;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                         : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Stream fds: serial ttys (configured by serial_posix.c) and stdio
 

@@ -157,6 +157,7 @@ static void shutdown_all(sw_posix_t *p, bool force)
         uv_unref((uv_handle_t *)&p->sigterm);
     }
     sw__posix_links_shutdown(p, force);
+    sw__posix_udp_shutdown(p);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -322,6 +323,12 @@ static const sw_port_ops_t posix_ops = {
     .conn_pause = sw__posix_conn_pause,
     .conn_close = sw__posix_conn_close,
     .conn_peer = sw__posix_conn_peer,
+    .conn_local = sw__posix_conn_local,
+    .listener_port = sw__posix_listener_port,
+    .udp_open = sw__posix_udp_open,
+    .udp_send = sw__posix_udp_send,
+    .udp_close = sw__posix_udp_close,
+    .netifs = sw__posix_netifs,
     .fs_open = sw__posix_fs_open,
     .fs_read = sw__posix_fs_read,
     .fs_write = sw__posix_fs_write,
