@@ -94,6 +94,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "  -r          REMOTE is a directory: LOCAL (default: its name) becomes a copy of it;\n"
      "              directories are made, files copied, nothing is deleted\n"
      "  --changed   skip files whose local copy has the same size and SHA-256\n"
+     "  --window N, --chunk BYTES, --no-verify   see 'swarm fs --help'\n"
      "\n"
      "A progress bar shows on a terminal; otherwise one line per file on stderr:\n"
      "  get apps/x/main.lua → main.lua: 12.3 KiB in 0.02 s (600.0 KiB/s), sha256 ok\n"
@@ -106,16 +107,18 @@ static const fs_cmd_help_t cmd_help[] = {
     {"put", 1, 2,
      "usage: swarm fs [options] LINK put [-r] [--changed] LOCAL|- [REMOTE]\n"
      "\n"
-     "Copies the local file LOCAL (- : standard input) to REMOTE on the device (default: its\n"
+     "Copies the local file LOCAL (-: standard input) to REMOTE on the device (default: its\n"
      "name at the root; an existing directory REMOTE, or one written with a trailing /,\n"
      "receives it under its name). The device writes a temp file and renames it over REMOTE\n"
      "only when all of it has arrived (open mode \"W\"), so an interrupted transfer leaves the\n"
      "old file as it was. Then the device's SHA-256 of REMOTE is compared with the local one.\n"
-     "Missing directories are not made: 'mkdir -p' them first.\n"
+     "Missing directories are not made ('mkdir -p' them first), except by -r.\n"
      "\n"
      "  -r          LOCAL is a directory: REMOTE (default: its name) becomes a copy of it;\n"
-     "              directories are made, files copied, nothing is deleted\n"
+     "              directories are made (with missing parents), files copied, nothing\n"
+     "              is deleted\n"
      "  --changed   skip files the device already has with the same size and SHA-256\n"
+     "  --window N, --chunk BYTES, --no-verify   see 'swarm fs --help'\n"
      "\n"
      "Output as for get:\n"
      "  put main.lua → apps/x/main.lua: 12.3 KiB in 0.02 s (600.0 KiB/s), sha256 ok\n"
@@ -895,8 +898,12 @@ static int xfer_failed(fs_t *f, bool put, const char *local, const char *remote,
         return SW_EXIT_INTERRUPT;
     case SW_ECLOSED:
     case SW_ETIMEDOUT:
-        sw_cli_error(&f->c, "fs", "%s %s: %s during f.%s: %s", op, remote,
-                     r->err == SW_ECLOSED ? "link lost" : "no answer", r->step, r->text);
+        if (r->err == SW_ECLOSED)
+            sw_cli_error(&f->c, "fs", "%s %s: link lost during f.%s: %s", op, remote, r->step,
+                         r->text);
+        else
+            sw_cli_error(&f->c, "fs", "%s %s: no answer within %.1f s during f.%s", op, remote,
+                         f->c.timeout_ms / 1000.0, r->step);
         if (put)
             put_state_note(f, r, remote);
         if (r->err == SW_ETIMEDOUT && f->c.timeout_ms)
@@ -959,6 +966,8 @@ static void print_done(fs_t *f, bool put, const char *local, const char *remote,
 static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
                     const char *remote)
 {
+    if (f->interrupted) // Ctrl-C came while a call before this one was waited for
+        return SW_EXIT_INTERRUPT;
     run_t x;
     memset(&x, 0, sizeof x);
     x.f = f;

@@ -73,12 +73,17 @@ void sw_xfer_hex(const uint8_t d[32], char hex[65])
 
 int sw_xfer_sha256_fd(int fd, uint8_t out[32])
 {
+    enum { BUF = 1 << 16 };
+    uint8_t *buf = malloc(BUF);
+    if (!buf) {
+        errno = ENOMEM;
+        return SW_EIO;
+    }
     mbedtls_sha256_context sha;
     mbedtls_sha256_init(&sha);
     int rc = mbedtls_sha256_starts_ret(&sha, 0) ? SW_EIO : 0;
-    static uint8_t buf[1 << 16];
     while (!rc) {
-        ssize_t n = read(fd, buf, sizeof buf);
+        ssize_t n = read(fd, buf, BUF);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -98,6 +103,7 @@ int sw_xfer_sha256_fd(int fd, uint8_t out[32])
     }
     int saved = errno;
     mbedtls_sha256_free(&sha);
+    free(buf);
     errno = saved;
     return rc;
 }
