@@ -935,6 +935,8 @@ def main(argv=None):
     if not 1 <= a.nodes <= MAX_NODES:
         ap.error("N: 1 … %d" % MAX_NODES)
     apps = [x for x in a.apps.split(",") if x] if a.apps else None
+    # Ctrl-C ends the lab even when we were started with SIGINT ignored (a background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     err = sys.stderr
     mode = "loopback" if a.loopback else "auto"
     if mode == "auto" and not _netns_possible() and not a.quiet:
