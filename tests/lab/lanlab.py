@@ -939,7 +939,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     err = sys.stderr
     mode = "loopback" if a.loopback else "auto"
-    if mode == "auto" and not _netns_possible() and not a.quiet:
+    if mode == "auto" and not _netns_possible() and a.json:  # (the table says it otherwise)
         err.write("lanlab: not root: nodes on loopback addresses instead of a namespace LAN "
                   "(no broadcast, multicast or mDNS)\n")
     lan = None
