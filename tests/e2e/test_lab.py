@@ -55,7 +55,8 @@ def root_links():
 
 
 def leftovers(lab, pids, dirname):
-    """What a closed lab left: namespaces, live processes of its directory, the directory."""
+    """What a closed lab left: namespaces, live processes of its directory, the directory (or
+    its entry in the registry)."""
     ns = [x for x in lanlab.list_netns() if x.startswith(lab + "-")]
     alive = []
     for pid in pids:
@@ -65,7 +66,7 @@ def leftovers(lab, pids, dirname):
                     alive.append(pid)
         except OSError:
             pass
-    return ns, alive, os.path.exists(dirname)
+    return ns, alive, os.path.exists(dirname) or os.path.exists(os.path.join(lanlab.REGISTRY, lab + ".json"))
 
 
 class NamespaceLan(unittest.TestCase):
@@ -250,10 +251,15 @@ class Teardown(unittest.TestCase):
         name = TAG + "kill"
         p, info = self._up(name)
         pids = [x["pid"] for x in info["nodes"]]
-        # a live lab is not someone's leftovers
-        r = subprocess.run([PY, LANLAB, "--down", name], capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("left alone", r.stdout)
+        # a live lab is not someone's leftovers, also for a --down with another TMPDIR
+        other = tempfile.mkdtemp(prefix=TAG + "-tmp")
+        self.addCleanup(shutil.rmtree, other, True)
+        for env in (None, dict(os.environ, TMPDIR=other)):
+            r = subprocess.run([PY, LANLAB, "--down", name], capture_output=True, text=True,
+                               timeout=30, env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("left alone", r.stdout)
+            self.assertEqual(len(leftovers(name, pids, info["dir"])[0]), 4)
         self.assertEqual(ping(info["host_ns"], info["nodes"][0]["ip"]), "R:hi 169.254.1.1")
         p.kill()
         p.wait()

@@ -62,6 +62,9 @@ DEFAULT_PREFIX = "swlab"
 MAX_NODES = 1000
 LOOPBACK_MAX = 250
 LAB_FILE = "lab.json"  # in the lab's temporary directory: owner and what it created
+# A copy of it per namespace lab, where every root process finds it whatever its TMPDIR: so a
+# `--down` never mistakes a live lab's namespaces for leftovers.
+REGISTRY = "/run/lanlab"
 NETNS_DIR = "/run/netns"
 
 
@@ -458,8 +461,9 @@ class Lan:
     def _save_state(self):
         if not self.dir or not os.path.isdir(self.dir):
             return
-        _write_json(os.path.join(self.dir, LAB_FILE), {
+        state = {
             "lab": self.lab,
+            "dir": self.dir,
             "mode": self.mode,
             "owner": os.getpid(),
             "owner_start": _proc_start(os.getpid()),
@@ -469,7 +473,11 @@ class Lan:
                        "log": x.log_path, "app": x.app} for x in self.nodes],
             "host_ns": self.host_ns,
             "host_ip": self.host_ip,
-        })
+        }
+        _write_json(os.path.join(self.dir, LAB_FILE), state)
+        if self.mode == "netns":
+            os.makedirs(REGISTRY, exist_ok=True)
+            _write_json(os.path.join(REGISTRY, self.lab + ".json"), state)
 
     def _make_netns(self):
         self.hub_ns = self._ns_name("hub")
@@ -739,6 +747,9 @@ class Lan:
                 self._made_ns = []
             if self.dir:
                 shutil.rmtree(self.dir, ignore_errors=True)
+            if self.mode == "netns":
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(REGISTRY, self.lab + ".json"))
         finally:
             self._restore_signals()
             _release_signals(held)
@@ -799,42 +810,64 @@ def _release_signals(held):
 # --------------------------------------------------------------------------------------------
 # Cleaning up after killed runs
 
+def _lab_states(prefix):
+    """lab name -> (state, [files it was read from]) for every lab whose name starts with
+    prefix: the registry and the lab directories in the temporary directory."""
+    found = {}
+    cands = []
+    with contextlib.suppress(OSError):
+        cands += [os.path.join(REGISTRY, x) for x in os.listdir(REGISTRY)
+                  if x.startswith(prefix) and x.endswith(".json")]
+    tmp = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        cands += [os.path.join(tmp, x, LAB_FILE) for x in os.listdir(tmp) if x.startswith(prefix)]
+    for path in cands:
+        try:
+            with open(path) as f:
+                info = json.load(f)
+            lab = info["lab"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not one of ours
+        if not isinstance(lab, str) or not lab.startswith(prefix):
+            continue
+        entry = found.setdefault(lab, (info, []))
+        entry[1].append(path)
+    return found
+
+
 def down(prefix=DEFAULT_PREFIX, force=False, say=print):
-    """Removes every lab whose names start with prefix and whose owner is gone (all of them
+    """Removes every lab whose name starts with prefix and whose owner is gone (all of them
     with force): processes in its namespaces, the namespaces, its temporary directory, and in
     loopback mode its node processes. Returns the number of namespaces removed."""
     if not prefix or "/" in prefix:
         raise LabError("--down: a name prefix is needed, without '/'")
-    tmp = tempfile.gettempdir()
-    live, dead_dirs, node_pids = set(), [], []
-    for d in sorted(os.listdir(tmp)):
-        path = os.path.join(tmp, d)
-        if not d.startswith(prefix):
-            continue
-        try:
-            with open(os.path.join(path, LAB_FILE)) as f:
-                info = json.load(f)
-        except (OSError, ValueError):
-            continue  # not one of ours
+    live, dead_dirs, files, node_pids = set(), [], [], []
+    for lab, (info, paths) in sorted(_lab_states(prefix).items()):
         owner = info.get("owner", 0)
-        if not force and owner != os.getpid() and not info.get("keep") and \
-                _alive(owner, info.get("owner_start")):
-            live.add(info.get("lab"))
-            say("lanlab: %s is in use by process %d; left alone (--force removes it)" % (info.get("lab"), owner))
+        if not force and owner != os.getpid() and _alive(owner, info.get("owner_start")):
+            live.add(lab)
+            say("lanlab: %s is in use by process %d; left alone (--force removes it)" % (lab, owner))
             continue
-        dead_dirs.append(path)
+        files += paths
+        d = info.get("dir")
+        # only a directory that says it is this lab's
+        if isinstance(d, str) and os.path.isfile(os.path.join(d, LAB_FILE)):
+            with contextlib.suppress(OSError, ValueError):
+                with open(os.path.join(d, LAB_FILE)) as f:
+                    if json.load(f).get("lab") == lab:
+                        dead_dirs.append(d)
         for x in info.get("nodes", []):
-            if x.get("pid") and not x.get("ns"):
-                node_pids.append((x["pid"], path))
+            if isinstance(x, dict) and isinstance(x.get("pid"), int) and not x.get("ns") and d:
+                node_pids.append((x["pid"], d))
     victims = [x for x in list_netns() if x.startswith(prefix) and x.rsplit("-", 1)[0] not in live]
     pids = set()
     for ns in victims:
         pids.update(_netns_pids(ns))
     # loopback nodes: only processes that are still a swarm-node of that lab directory
-    for pid, path in node_pids:
+    for pid, d in node_pids:
         try:
             with open("/proc/%d/cmdline" % pid, "rb") as f:
-                if path.encode() in f.read():
+                if d.encode() in f.read():
                     pids.add(pid)
         except OSError:
             pass
@@ -842,8 +875,11 @@ def down(prefix=DEFAULT_PREFIX, force=False, say=print):
         _kill_pids(sorted(pids))
     if victims:
         _ip_batch(["netns del %s" % x for x in victims])
-    for path in dead_dirs:
-        shutil.rmtree(path, ignore_errors=True)
+    for d in dead_dirs:
+        shutil.rmtree(d, ignore_errors=True)
+    for f in files:
+        with contextlib.suppress(OSError):
+            os.unlink(f)
     say("lanlab: removed %d namespace(s), %d process(es), %d lab director%s with prefix %r"
         % (len(victims), len(pids), len(dead_dirs), "y" if len(dead_dirs) == 1 else "ies", prefix))
     return len(victims)
