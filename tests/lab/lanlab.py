@@ -27,7 +27,8 @@ Python API (stdlib only; runs under /usr/bin/python3):
         lan.run(ns, argv, timeout=None, **kw)   # subprocess.run inside ns -> CompletedProcess
         lan.popen(ns, argv, **kw)               # Popen inside ns; killed by PID at exit if alive
         lan.swarm(*args, timeout=60)            # the built `swarm` CLI, run in host_ns
-        lan.node_log(i); lan.stop_node(i); lan.start_node(i); lan.restart_node(i)
+        lan.node_log(i); lan.wait_log(i, text, timeout=10)
+        lan.stop_node(i); lan.start_node(i); lan.restart_node(i); lan.wait_ready()
         lan.socket(ns, family, type)            # a socket created inside ns (no subprocess)
         with netns(ns): ...                     # this thread inside ns for a while
 
@@ -45,6 +46,7 @@ import ctypes
 import errno
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -82,14 +84,14 @@ def _which_first(cands):
     return None
 
 
-def find_program(name, given=None):
-    """A built program: given path, $SWARM_BUILD, the source tree's build/, the install's bin/
-    (this file lives in PREFIX/share/swarm/lab there), then $PATH."""
+def find_program(name, given=None, build=None):
+    """A built program: given path, build dir (default $SWARM_BUILD), the source tree's build/,
+    the install's bin/ (this file lives in PREFIX/share/swarm/lab there), then $PATH."""
     if given:
         if not (os.path.isfile(given) and os.access(given, os.X_OK)):
             raise LabError("%s: not an executable file" % given)
         return os.path.abspath(given)
-    build = os.environ.get("SWARM_BUILD")
+    build = build or os.environ.get("SWARM_BUILD")
     p = _which_first([
         build and os.path.join(build, name),
         os.path.join(HERE, "..", "..", "build", name),
@@ -349,7 +351,7 @@ class Lan:
 
     def __init__(self, nodes=3, apps=None, node_args=(), name_prefix=DEFAULT_PREFIX, lab_name=None,
                  mode="auto", names=None, node_config=None, build=None, node_bin=None,
-                 swarm_bin=None, apps_dir=None, ready_timeout=None, keep=False, log=None):
+                 swarm_bin=None, apps_dir=None, ready_timeout=None, keep=False):
         if not 1 <= nodes <= MAX_NODES:
             raise LabError("nodes: 1 … %d, not %d" % (MAX_NODES, nodes))
         if mode == "auto":
@@ -376,19 +378,18 @@ class Lan:
             if Lan._count:
                 lab_name += "_%d" % Lan._count
             Lan._count += 1
-        if not lab_name or "/" in lab_name or len(lab_name) > 40 or lab_name.startswith("-"):
-            raise LabError("lab name: 1 … 40 characters without '/', not %r" % lab_name)
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}", lab_name):
+            raise LabError("lab name: 1 … 40 letters, digits, '_', '.' or '-' (not first), not %r"
+                           % lab_name)
         self.lab = lab_name
-        if build:
-            os.environ.setdefault("SWARM_BUILD", build)
-        self.node_bin = find_program("swarm-node", node_bin)
+        self.build = build
+        self.node_bin = find_program("swarm-node", node_bin, build)
         self._swarm_bin = swarm_bin
         self.apps_dir = find_apps_dir(apps_dir) if self.apps else None
         if self.apps and not self.apps_dir:
             raise LabError("cannot find the apps directory (give apps_dir or set SWARM_SRC)")
         self.ready_timeout = ready_timeout or (20.0 + 0.15 * nodes)
         self.keep = keep
-        self.log = log or (lambda msg: None)
         self.dir = None
         self.nodes = []
         self.host_ns = None
@@ -396,7 +397,6 @@ class Lan:
         self.hub_ns = None
         self._made_ns = []   # namespaces this lab created (only these are deleted)
         self._extra = []     # Popen objects of popen()
-        self._logs = []
         self._closed = False
         self._started = False
         self._old_handlers = {}
@@ -414,7 +414,7 @@ class Lan:
     @property
     def swarm_bin(self):
         if not isinstance(self._swarm_bin, str) or not os.path.isabs(self._swarm_bin):
-            self._swarm_bin = find_program("swarm", self._swarm_bin)
+            self._swarm_bin = find_program("swarm", self._swarm_bin, self.build)
         return self._swarm_bin
 
     # ---- context manager
@@ -638,6 +638,19 @@ class Lan:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def wait_log(self, i, text, timeout=10.0):
+        """Waits until node i's log contains text; returns the log, or raises LabError with
+        its tail."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.node_log(i)
+            if text in log:
+                return log
+            if time.monotonic() > deadline:
+                raise LabError("%r not in %s's log after %.0f s:\n%s"
+                               % (text, self.nodes[i].name, timeout, log[-3000:]))
+            time.sleep(0.02)
 
     def _argv(self, ns, argv):
         return (["ip", "netns", "exec", ns] if ns else []) + [str(a) for a in argv]
