@@ -16,6 +16,7 @@ static const sw_cli_cmd_t commands[] = {
     {"cfg", "read and change a device's config: get [PATH], set PATH VALUE, del PATH, apply", sw_cli_cfg},
     {"eval", "run Lua code on a device and print the result", sw_cli_eval},
     {"fs", "files on a device: ls, get, put, rm, mkdir, rmdir, mv, stat, hash (-r: trees)", sw_cli_fs},
+    {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
