@@ -630,6 +630,41 @@ class SerialBehindMux(unittest.TestCase):
     def test_lossless(self):
         self.run_mode("serial://%s" % self.b)
 
+    def test_console_on_a_serial_line_directly(self):
+        node = Node(name="ttynode", extra=["--serial", self.a])
+        self.addCleanup(node.stop)
+        node.start()
+        node.wait_log("ready")
+        tcp = "127.0.0.1:%d" % node.port
+        p = subprocess.Popen([SWARM_BIN, "console", "-f", "-n", "0", "serial://" + self.b],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.5)  # (the line is open and the history read)
+            for k in range(3):  # printed on the device (asked over TCP): live on the line
+                swarm("eval", tcp, "print('direct %d')" % k)
+            got = []  # (the node also logs the TCP connections of those evals)
+            while len(got) < 3:
+                line = p.stdout.readline()
+                self.assertTrue(line, "console ended early")
+                if "direct" in line:
+                    got.append(line)
+            self.assertEqual([x[x.index(" I "):] for x in got],
+                             [" I example: direct %d\n" % k for k in range(3)])
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(10), 130)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        # one-shot: the node's log; over TCP the same
+        for link in ("serial://" + self.b, tcp):
+            r = swarm("console", "--lines", "4", link)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("I example: direct 2\n", r.stdout)
+            self.assertEqual(len(r.stdout.splitlines()), 4, r.stdout)
+
     def test_lossy(self):
         self.run_mode("serial://%s?mode=lossy" % self.b, "--lossy")
 
