@@ -466,6 +466,62 @@ class Cli(MuxTestCase):
             p.stderr.close()
 
 
+class FakeDevice:
+    """A TCP device written from the spec that records every message and answers each request
+    with {"d": ["got", a, d], "i": i} (swarm-node ignores notifications, so it cannot show
+    what reaches it)."""
+
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(2)
+        self.port = self.srv.getsockname()[1]
+        self.got = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        try:
+            conn, _ = self.srv.accept()
+        except OSError:
+            return
+        with conn:
+            conn.sendall(pack({"d": True, "a": "link"}))
+            unp = unpacker()
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                unp.feed(data)
+                for m in unp:
+                    self.got.append(m)
+                    if isinstance(m, dict) and "a" in m and "i" in m:
+                        conn.sendall(pack({"d": ["got", m["a"], m.get("d")], "i": m["i"]}))
+
+    def close(self):
+        self.srv.close()
+
+
+class Forwarding(unittest.TestCase):
+    def test_requests_and_notifications_reach_the_device_as_sent(self):
+        dev = FakeDevice()
+        self.addCleanup(dev.close)
+        mux = Mux("tcp://127.0.0.1:%d" % dev.port)
+        try:
+            with mux.client() as c:
+                c.send({"a": ["sys", "cfg"], "d": {"p": ["x"], "d": 7}})  # no "i": a notification
+                c.send({"a": ["mplex", "info"], "d": {}})  # the mux's own, no "i": ignored
+                c.send({"a": "fdir", "d": "str", "i": 77})  # v0 string action, d not a map
+                self.assertEqual(c.answer(77), {"d": ["got", "fdir", "str"], "i": 77})
+                self.assertEqual(c.call("x.y", {"k": [1, None]}), ["got", ["x", "y"], {"k": [1, None]}])
+                self.assertEqual(c.backlog, [])
+        finally:
+            mux.stop()
+        self.assertEqual(dev.got[0], {"a": ["sys", "cfg"], "d": {"p": ["x"], "d": 7}})
+        self.assertEqual([m["a"] for m in dev.got], [["sys", "cfg"], "fdir", ["x", "y"]])
+        self.assertEqual([("i" in m) for m in dev.got], [False, True, True])
+
+
 class Socket(unittest.TestCase):
     def test_life_cycle(self):
         tmp = tempfile.mkdtemp(prefix="swarm-mux-sock-")
