@@ -151,7 +151,7 @@ void sw_hlink_uncork(sw_hlink_t *l)
     l->cork_len = 0;
     sw_hconn_t *c = l->conn;
     if (n && c && c->connected && !c->ending)
-        write_now(l, l->cork, n); // (a failure ends the connection through on_write)
+        write_now(l, l->cork, n); // (errors: on_write, or the reader, sees the broken line)
     if (l->cork_cap > (256u << 10)) { // a burst is over: give its memory back
         free(l->cork);
         l->cork = NULL;

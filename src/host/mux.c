@@ -542,7 +542,9 @@ static void mplex_console(client_t *c, int64_t seq, sw_span_t d)
     if ((uint64_t)n > m->o.max_msg / 2)
         n = (int64_t)(m->o.max_msg / 2);
     uint64_t oldest = m->ring_end > size ? m->ring_end - size : 0;
-    uint64_t from = p >= 0 ? (uint64_t)p : (m->ring_end > (uint64_t)n ? m->ring_end - (uint64_t)n : 0);
+    uint64_t from = p >= 0                      ? (uint64_t)p
+                    : m->ring_end > (uint64_t)n ? m->ring_end - (uint64_t)n
+                                                : 0;
     if (from < oldest)
         from = oldest;
     if (from > m->ring_end)
