@@ -17,6 +17,8 @@ static const sw_cli_cmd_t commands[] = {
     {"eval", "run Lua code on a device and print the result", sw_cli_eval},
     {"fs", "files on a device: ls, get, put, rm, mkdir, rmdir, mv, stat, hash (-r: trees)", sw_cli_fs},
     {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
+    {"console", "show a device's console output (serial) or its log, live", sw_cli_console},
+    {"mux", "share one device link among many clients on a Unix socket", sw_cli_mux},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
