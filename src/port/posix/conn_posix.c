@@ -422,6 +422,8 @@ static void flush_out(sw_pconn_t *c)
     if (c->pend.len) {
         c->queued = true;
         flush_pend(c);
+    } else if (c->closing) {
+        conn_shut(c); // closed while reading, and the last replies are out: done
     } else {
         wbuf_trim(&c->pend);
         if (c->queued) {
