@@ -214,6 +214,13 @@ static void data_closed(void *self, int err)
             fail(s, 426, "Fail: data connection lost, upload discarded.");
             return;
         }
+        // The data is made durable now; the rename waits for the grace (a poll of the
+        // connections happens in between, so a control connection closed meanwhile is seen).
+        int rc = ops(s)->fs_sync(pctx(s), s->fd);
+        if (rc) {
+            fail_err(s, 451, rc);
+            return;
+        }
         s->phase = SW_FTPP_COMMIT;
         s->xtimer.fn = commit_fire;
         sw_timer_start(s->n, &s->xtimer, SW_FTP_COMMIT_MS);
@@ -449,18 +456,15 @@ void sw__ftp_stor(sw_ftp_sess_t *s, const char *p, bool append)
     xfer_start(s);
 }
 
-// An upload's data connection closed cleanly and nothing said otherwise within the grace:
-// sync the temp file and rename it over the target.
+// An upload's data connection closed cleanly (its temp file is synced) and nothing said
+// otherwise within the grace: rename it over the target.
 static void commit_fire(sw_node_t *n, sw_timer_t *t)
 {
     sw_ftp_sess_t *s = t->user;
     if (s->kind != SW_FTPX_STOR || s->phase != SW_FTPP_COMMIT)
         return;
-    int rc = ops(s)->fs_sync(pctx(s), s->fd);
-    int rc2 = ops(s)->fs_close(pctx(s), s->fd);
+    int rc = ops(s)->fs_close(pctx(s), s->fd);
     s->fd = -1;
-    if (!rc)
-        rc = rc2;
     if (!rc)
         rc = ops(s)->fs_rename(pctx(s), s->tmp, s->path);
     if (rc) {

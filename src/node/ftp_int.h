@@ -20,10 +20,11 @@
 #endif
 #define SW_FTP_HIGH_WATER (64u * 1024u) // data bytes queued in the port before we wait for it
 #define SW_FTP_CONNECT_MS 30000 // a transfer command waits this long for its data connection
-// An upload's data connection closed cleanly: it is committed after this grace, unless the
-// control connection closes or ABOR arrives meanwhile — a killed client closes both at once,
-// and the order in which the two ends arrive is not ours to choose.
-#define SW_FTP_COMMIT_MS 15
+// An upload's data connection closed cleanly: its temp file is synced at once and renamed
+// over the target after this grace, unless the control connection closes or ABOR arrives
+// meanwhile — a killed client closes both at once, and the order in which the two ends
+// arrive is not ours to choose.
+#define SW_FTP_COMMIT_MS 5
 #define SW_FTP_RELOAD_MS 1000   // quiet time after the last change in apps/{app}/ before a reload
 #define SW_FTP_STAT_MAX 200     // entries of a STAT listing (sent on the control connection)
 #define SW_FTP_TMP_TAG ".ftptmp" // upload temp files: ".<name>.ftptmp<n>" beside the target
