@@ -659,7 +659,8 @@ class FtpTest(unittest.TestCase):
             x.close()
             # idle timeout (2 s): the session is told and closed
             t0 = time.monotonic()
-            self.assertEqual(f.getline(), "421 Idle timeout (2 s), closing.")
+            for c in (f, g, h):
+                self.assertEqual(c.getline(), "421 Idle timeout (2 s), closing.")
             self.assertGreater(time.monotonic() - t0, 0.5)
             for c in (f, g, h):
                 with contextlib.suppress(Exception):
