@@ -256,12 +256,15 @@ class FtpTest(unittest.TestCase):
         self.wait_log("ftp: apps/%s changed: reloading the app" % APP, count=reloads + 1)
         self.wait_log("ftpapp v1")
 
-        # and back: a plain mirror into an empty directory gives the same bytes
-        back = os.path.join(self.tmp, "back")
-        shutil.rmtree(back, ignore_errors=True)
-        os.makedirs(back)
-        self.run_host(["lftp", "-c", "open %s; lcd %s; cd /apps/%s/; mirror --verbose" % (self.url("", 0), back, APP)])
-        self.assertEqual(tree(back), tree(self.appdir()))
+        # and back: a plain mirror into an empty directory gives the same bytes, whether lftp
+        # reads MLSD (what it picks from our FEAT) or LIST -a (what micro-swarm's server had)
+        for mlsd in ("yes", "no"):
+            back = os.path.join(self.tmp, "back-" + mlsd)
+            shutil.rmtree(back, ignore_errors=True)
+            os.makedirs(back)
+            self.run_host(["lftp", "-c", "set ftp:use-mlsd %s; set ftp:list-options -a; open %s; lcd %s; "
+                           "cd /apps/%s/; mirror --verbose" % (mlsd, self.url("", 0), back, APP)])
+            self.assertEqual(tree(back), tree(self.appdir()), "ftp:use-mlsd " + mlsd)
 
         # second push: one file changed, one deleted, one new
         with open(os.path.join(local, "main.lua"), "wb") as f:
