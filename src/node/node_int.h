@@ -157,6 +157,7 @@ int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t p
 // telnet), each started when its config switch is on; src/node/services.c lists them.
 int sw_services_start(sw_node_t *n);
 void sw_services_stop(sw_node_t *n);
+int sw_beacon_start(sw_node_t *n); // src/node/beacon.c: beacon + scan answers (boot.BEACON_*)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Links: one per connection (TCP client, stdio, serial), each with its framing and RPC session.

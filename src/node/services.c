@@ -10,6 +10,7 @@ typedef struct {
 
 // One line per compiled-in service.
 static const service_entry_t services[] = {
+    {"beacon", sw_beacon_start},
     {NULL, NULL},
 };
 
