@@ -62,6 +62,7 @@ typedef struct beacon {
     uint64_t uptime_ms;
     uint32_t uptime_at;
     sw_app_hash_t app_hash;
+    bool hashed;             // app_hash has been brought up to date at least once
 
     // counters (sys.beacon)
     uint32_t sent, send_errors, queries, answers, dups, dropped, ignored, bad;
@@ -240,6 +241,10 @@ static size_t gather_ifs(beacon_t *b, sw_netif_t *ifs)
 static void build(beacon_t *b)
 {
     sw_node_t *n = b->n;
+    if (!b->hashed) { // an answer before the first period: the hash is needed now
+        sw__app_hash_update(n, &b->app_hash, n->app_name);
+        b->hashed = true;
+    }
     uint32_t now = sw_node_now(n);
     b->uptime_ms += (uint32_t)(now - b->uptime_at);
     b->uptime_at = now;
@@ -312,6 +317,7 @@ static void on_tick(sw_node_t *n, sw_timer_t *t)
     refresh(b);
     if (b->enabled && b->tx) {
         sw__app_hash_update(n, &b->app_hash, n->app_name);
+        b->hashed = true;
         build(b);
         for (uint8_t i = 0; i < b->n_dests; i++) {
             if (b->mode == MODE_LOOPBACK && !is_loopback(b->dests[i])) {
