@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "swarm/json.h"
+#include "utf8.h"
 
 // What the next token may be.
 enum {
@@ -64,32 +65,6 @@ static int32_t hex4(const char *p, size_t n)
     return v;
 }
 
-// Length of the valid UTF-8 sequence (2..4 bytes) starting with a byte >= 0x80, or 0.
-static size_t utf8_seq(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    size_t k;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf)
-        k = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        k = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        k = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < k)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((k == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return k;
-}
-
 // One character of string text at p[*i] (the escapes decoded) into its code point. Only called
 // on text the scanner accepted, so every escape and sequence is known to be well formed.
 static uint32_t decode_one(const char *p, size_t n, size_t *i)
@@ -122,7 +97,7 @@ static uint32_t decode_one(const char *p, size_t n, size_t *i)
         (*i)++;
         return c;
     }
-    size_t k = utf8_seq(u + *i, n - *i);
+    size_t k = sw__utf8_len(u + *i, n - *i);
     uint32_t cp = k == 2 ? c & 0x1fu : k == 3 ? c & 0x0fu : c & 0x07u;
     for (size_t j = 1; j < k; j++)
         cp = cp << 6 | (u[*i + j] & 0x3fu);
@@ -196,7 +171,7 @@ static int scan_string(sw_jr_t *r, sw_jv_t *v)
             i++;
             continue;
         }
-        size_t k = utf8_seq((const uint8_t *)p + i, n - i);
+        size_t k = sw__utf8_len((const uint8_t *)p + i, n - i);
         if (!k)
             return fail(r, SW_EPROTO);
         i += k;
