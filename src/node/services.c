@@ -10,6 +10,7 @@ typedef struct {
 
 // One line per compiled-in service.
 static const service_entry_t services[] = {
+    {"mdns", sw_mdns_start},
     {NULL, NULL},
 };
 

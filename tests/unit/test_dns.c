@@ -260,6 +260,50 @@ static void test_dig_query(void **state)
     assert_int_equal(rr.type, SW_DNS_T_OPT);
 }
 
+// avahi-daemon 0.8 probing for its host name vm.local, captured in the lab: three ANY questions
+// (reverse IPv6 name, reverse IPv4 name, vm.local) and four authority records, compressed.
+static void test_avahi_probe(void **state)
+{
+    (void)state;
+    size_t n = tu_hex(
+                      "000000000003000000040000016301300163013001320135016501660166016601620166013601390134013101300130"
+                      "013001300130013001300130013001300130013001300138016501660369703604617270610000ff0001013103323534"
+                      "033235340331363907696e2d61646472c05000ff000102766d056c6f63616c0000ff0001c05a000c0001000000780002"
+                      "c076c07600010001000000780004a9fefe01c076001c0001000000780010fe800000000000001496fbfffe520c0cc00c"
+                      "000c0001000000780002c076",
+        msg, sizeof msg);
+    assert_int_equal(sw_dns_check(msg, n), 0);
+    sw_dns_rd_t r;
+    sw_dns_q_t q;
+    sw_dns_rr_t rr;
+    sw_dns_name_t nm, vm = name("vm.local");
+    sw_dns_rd_init(&r, msg, n);
+    assert_int_equal(r.count[SW_DNS_NS], 4);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(sw_dns_rd_question(&r, &q), 1);
+        assert_int_equal(q.type, SW_DNS_T_ANY);
+        assert_false(q.qu);
+    }
+    assert_true(sw_dns_name_eq(&q.name, &vm));
+    assert_int_equal(sw_dns_rd_rr(&r, &rr), 1); // 1.254.254.169.in-addr.arpa PTR vm.local
+    assert_int_equal(rr.section, SW_DNS_NS);
+    assert_int_equal(rr.type, SW_DNS_T_PTR);
+    assert_name(&rr.name, "1.254.254.169.in-addr.arpa");
+    sw_dns_rd_name(&r, rr.target, &nm);
+    assert_true(sw_dns_name_eq(&nm, &vm));
+    assert_int_equal(sw_dns_rd_rr(&r, &rr), 1); // vm.local A 169.254.254.1
+    assert_true(sw_dns_name_eq(&rr.name, &vm));
+    assert_int_equal(rr.type, SW_DNS_T_A);
+    assert_false(rr.flush);
+    tu_assert_bytes(rr.a, 4, "a9 fe fe 01");
+    assert_int_equal(sw_dns_rd_rr(&r, &rr), 1); // vm.local AAAA fe80::…
+    assert_int_equal(rr.type, SW_DNS_T_AAAA);
+    tu_assert_bytes(rr.a, 2, "fe 80");
+    assert_int_equal(sw_dns_rd_rr(&r, &rr), 1); // the reverse IPv6 name PTR vm.local
+    assert_int_equal(rr.type, SW_DNS_T_PTR);
+    assert_int_equal(sw_dns_rd_rr(&r, &rr), 0);
+}
+
 static int check_hex(const char *hex)
 {
     size_t n = tu_hex(hex, msg, sizeof msg);
@@ -710,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_flush_and_nsec),
         cmocka_unit_test(test_compression),
         cmocka_unit_test(test_dig_query),
+        cmocka_unit_test(test_avahi_probe),
         cmocka_unit_test(test_malformed_names),
         cmocka_unit_test(test_name_length_limit),
         cmocka_unit_test(test_malformed_rdata),
