@@ -94,7 +94,7 @@ typedef struct mdns {
     uint32_t conflict_t0;
     uint8_t conflicts;
 
-    uint8_t cmp[2][MDNS_CMP][SW_DNS_NAME_MAX + 8]; // tie-break scratch
+    uint8_t cmp[2][MDNS_CMP][SW_DNS_NAME_MAX + 8]; // scratch for record data: [0] ours, [1] theirs
     uint8_t pkt[MDNS_PKT];
 } mdns_t;
 
@@ -473,10 +473,10 @@ static bool conflicting(mdns_t *m, const sw_dns_rd_t *r, const sw_dns_rr_t *rr, 
     }
     if (rr->type != SW_DNS_T_SRV && rr->type != SW_DNS_T_TXT)
         return false;
-    uint8_t theirs[SW_DNS_NAME_MAX + 8], ours[SW_DNS_NAME_MAX + 8];
+    uint8_t *theirs = m->cmp[1][0], *ours = m->cmp[0][0];
     if (rr->type == SW_DNS_T_TXT) // compare in place: TXT data has no names
         return !sw_dns_rdata_eq(SW_DNS_T_TXT, r->p + rr->rdoff, rr->rdlen, m->txt, m->txtlen);
-    int tn = sw_dns_rd_rdata(r, rr, theirs, sizeof theirs);
+    int tn = sw_dns_rd_rdata(r, rr, theirs, sizeof m->cmp[1][0]);
     size_t on = rec_rdata(m, R_SRV, ours);
     return tn < 0 || !sw_dns_rdata_eq(SW_DNS_T_SRV, theirs, (size_t)tn, ours, on);
 }
@@ -487,7 +487,7 @@ static uint16_t same_as_ours(mdns_t *m, const sw_dns_rd_t *r, const sw_dns_rr_t 
     if (rr->cls != SW_DNS_C_IN)
         return 0;
     uint16_t all = all_recs(m);
-    uint8_t theirs[SW_DNS_NAME_MAX + 8], ours[SW_DNS_NAME_MAX + 8];
+    uint8_t *theirs = m->cmp[1][0], *ours = m->cmp[0][0];
     int tn = -1;
     for (int k = 0; k < R_COUNT; k++) {
         if (!(all & (1u << k)) || rec_type(k) != rr->type || !sw_dns_name_eq(rec_name(m, k), &rr->name))
@@ -497,7 +497,7 @@ static uint16_t same_as_ours(mdns_t *m, const sw_dns_rd_t *r, const sw_dns_rr_t 
                 return (uint16_t)(1u << k);
             continue;
         }
-        if (tn < 0 && (tn = sw_dns_rd_rdata(r, rr, theirs, sizeof theirs)) < 0)
+        if (tn < 0 && (tn = sw_dns_rd_rdata(r, rr, theirs, sizeof m->cmp[1][0])) < 0)
             return 0;
         size_t on = rec_rdata(m, k, ours);
         if (sw_dns_rdata_eq(rr->type, theirs, (size_t)tn, ours, on))
