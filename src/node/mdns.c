@@ -849,10 +849,11 @@ static void read_addrs(mdns_t *m, uint8_t addr[MDNS_ADDRS][4], uint8_t mask[MDNS
     }
 }
 
+// The port the RPC listener really is on (a changed rpc.port takes effect at the next start).
 static uint16_t read_port(mdns_t *m)
 {
-    int64_t port = sw_cfg_int(&m->n->cfg, "rpc.port", 27587);
-    return m->n->rpc_listener && port > 0 && port < 65536 ? (uint16_t)port : 0;
+    sw_node_t *n = m->n;
+    return n->rpc_listener ? n->port.ops->listener_port(n->port.ctx, n->rpc_listener) : 0;
 }
 
 static void build_txt(mdns_t *m)

@@ -549,7 +549,41 @@ class MdnsLan(unittest.TestCase):
             self.assertEqual(sys_info(lan, i)["mdns_name"], x.name + ".local")
         self.assertGreater(len(malformed), 2000)
 
-    def test_8_avahi(self):
+    def test_8_identity_change(self):
+        """A new app name (sys.cfg + apply) is announced at once in TXT without probing; a new
+        host name sends a goodbye for the old records, then probes and announces the new name."""
+        lan, L = self.lan, self.listen
+        x = lan.nodes[1]
+        time.sleep(1.1)
+        mark = L.mark()
+        call(lan, 1, "sys.cfg", {"p": "board.app_name", "d": "blink"})
+        call(lan, 1, "sys.cfg", {"p": None, "d": None})  # apply
+        txt = ("node2._swarm._tcp.local", T_TXT)
+        p, m = L.wait(mark, lambda p, m: p[1] == x.ip and txt in records(m) and "app=blink" in records(m)[txt].data,
+                      timeout=3)
+        self.assertIsNotNone(p, "no announcement of the new TXT")
+        self.assertFalse([q for q in L.since(mark, x.ip) if not parse(q[4])["flags"] & 0x8000], "probed")
+
+        for new, old in (("renamed", "node2"), ("node2", "renamed")):
+            mark = L.mark()
+            ours = lan.node_log(1).count("is ours")
+            call(lan, 1, "sys.cfg", {"p": "board.host_name", "d": new})
+            call(lan, 1, "sys.cfg", {"p": None, "d": None})
+            wait_for(lambda: lan.node_log(1).count("is ours") > ours, 5, "the new name to be claimed")
+            pk = [parse(q[4]) for q in L.since(mark, x.ip)]
+            bye = [m for m in pk if m["flags"] & 0x8000 and m["an"] and all(r.ttl == 0 for r in m["an"])]
+            self.assertTrue(bye and ("%s.local" % old, T_A) in records(bye[0]), pk)
+            probes = [m for m in pk if not m["flags"] & 0x8000]
+            self.assertEqual(len(probes), 3)
+            self.assertIn(("%s.local" % new, T_ANY, 0x8001), probes[0]["qd"])
+            info = sys_info(lan, 1)
+            self.assertEqual((info["mdns_name"], info["host_name"]), (new + ".local", new))
+            self.assertEqual([a[3] for a in answer_lines(dig(lan, x.ip, new + ".local"))], [x.ip])
+        call(lan, 1, "sys.cfg", {"p": "board.app_name", "d": "counter"})
+        call(lan, 1, "sys.cfg", {"p": None, "d": None})
+        time.sleep(1)
+
+    def test_9_avahi(self):
         """avahi-daemon in the host namespace resolves every node and browses the service."""
         lan = self.lan
         self.listen.close()  # avahi takes the host's port 5353 now
