@@ -156,6 +156,7 @@ int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t p
 // The LAN services (micro-swarm's: beacon + discovery answers, mDNS, FTP, remote eval,
 // telnet), each started when its config switch is on; src/node/services.c lists them.
 int sw_services_start(sw_node_t *n);
+int sw_eval_start(sw_node_t *n), sw_telnet_start(sw_node_t *n); // src/node/eval.c, telnet.c
 void sw_services_stop(sw_node_t *n);
 
 ///////////////////////////////////////////////////////////////////////////////////////////////

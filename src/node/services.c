@@ -10,6 +10,7 @@ typedef struct {
 
 // One line per compiled-in service.
 static const service_entry_t services[] = {
+    {"eval", sw_eval_start}, {"telnet", sw_telnet_start},
     {NULL, NULL},
 };
 
