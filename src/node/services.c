@@ -10,7 +10,11 @@ typedef struct {
 
 // One line per compiled-in service.
 static const service_entry_t services[] = {
-    {"eval", sw_eval_start}, {"telnet", sw_telnet_start},
+    {"ftp", sw_ftp_start},
+    {"beacon", sw_beacon_start},
+    {"mdns", sw_mdns_start},
+    {"eval", sw_eval_start},
+    {"telnet", sw_telnet_start},
     {NULL, NULL},
 };
 
