@@ -4,9 +4,11 @@ and inetutils `telnet` in tmux for the console (banner, live log, Lua, Ctrl-C ma
 :start, :quit); option negotiation and IAC escaping checked byte by byte on a raw socket; bad
 input (garbage, IAC floods, huge lines, many connections, a client that does not read).
 
-The node runs on loopback with both services on free ports set in its config file (and the
-broadcast/multicast services off, so nothing leaves loopback). Each test class starts its own
-node; roots, processes, tmux servers and logs are removed even when a test fails."""
+Runs in the namespace LAN of tests/lab/lanlab.py (as root: the node in its own namespace with
+its services on the default ports 23 and 1139, the clients in the lab's host namespace), else
+in lanlab's loopback mode (the node on a 127.0.B.x address, telnet on 2323). Each test class
+builds its own lab; namespaces, processes, tmux servers and files are removed even when a test
+fails."""
 import os
 import random
 import re
@@ -14,11 +16,15 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from swarmtest import Client, Node, RemoteError, free_port, pack  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lab"))
+sys.path.insert(0, HERE)
+import lanlab  # noqa: E402
+from swarmtest import Client, RemoteError  # noqa: E402
 
 for tool in ("nc", "telnet", "tmux"):
     if not shutil.which(tool):  # scripts/setup installs them; never skip silently
@@ -33,7 +39,7 @@ RESET_SNIPPET = (b'if True:\n                    print("\\nReset triggered after
                  b'                    import machine\n                    machine.reset()\n                ')
 
 # An app that logs a line every 150 ms and has a command: its tasks show whether it runs.
-TICK_APP = r'''
+TICK_APP = r"""
 local M = {}
 local n = 0
 function M.routine_tick()
@@ -45,60 +51,123 @@ function M.routine_tick()
 end
 swarm.command("count", function() return n end)
 return M
-'''
+"""
 
 
-def start_node(test, extra_cfg=None):
-    """A node with the tick app and eval/telnet on free loopback ports; cleaned up by test."""
-    node = Node(name="etnode", app="tick")
-    node.eval_port, node.telnet_port = free_port(), free_port()
-    cfg = {"boot": {"REMOTE_EVAL_PORT": node.eval_port, "TELNET_PORT": node.telnet_port,
-                    "BEACON_ENABLE": False, "MDNS_ENABLE": False, "FTPD_ENABLE": False}}
-    for k, v in (extra_cfg or {}).items():
-        cfg.setdefault(k, {}).update(v)
-    os.makedirs(os.path.join(node.root, "apps", "tick"))
-    with open(os.path.join(node.root, "apps", "tick", "main.lua"), "w") as f:
-        f.write(TICK_APP)
-    with open(os.path.join(node.root, "swarm.cfg"), "wb") as f:
-        f.write(pack(cfg))
-    test.addCleanup(node.stop)
-    node.start()
-    node.wait_log("telnet: listening")
-    node.wait_log("tick 1")
-    return node
+class Site:
+    """One node in a lab of its own, and the ways to reach it from the lab's host side."""
+
+    def __init__(self, config, mode="auto"):
+        self.apps = tempfile.mkdtemp(prefix="swarm-et-apps-")
+        os.makedirs(os.path.join(self.apps, "tick"))
+        with open(os.path.join(self.apps, "tick", "main.lua"), "w") as f:
+            f.write(TICK_APP)
+        self.lan = lanlab.Lan(nodes=1, apps=["tick"], apps_dir=self.apps, names=["etnode"], mode=mode,
+                              node_config=config, name_prefix="swet")
+        try:
+            self.lan.start()
+            self.node = self.lan.nodes[0]
+            self.ip = self.node.ip
+            self.ns = self.lan.host_ns
+            self.eval_port = self._port("eval")
+            self.telnet_port = self._port("telnet")
+            if self.lan.mode == "netns":  # micro-swarm's ports, the defaults
+                assert (self.eval_port, self.telnet_port) == (1139, 23), (self.eval_port, self.telnet_port)
+            self.wait_log("tick: tick 1")
+        except BaseException:
+            self.close()
+            raise
+
+    def _port(self, service):
+        log = self.wait_log("%s: listening on " % service)
+        return int(re.search(r"%s: listening on [^ ]*:(\d+)" % service, log).group(1))
+
+    def close(self):
+        self.lan.close()
+        shutil.rmtree(self.apps, ignore_errors=True)
+
+    def log(self):
+        return self.lan.node_log(0)
+
+    def wait_log(self, text, timeout=10.0):
+        try:
+            return self.lan.wait_log(0, text, timeout)
+        except lanlab.LabError as e:
+            raise AssertionError(str(e)) from None
+
+    def count(self, text):
+        return self.log().count(text)
+
+    def boots(self):
+        return self.count("swarm-node 0.1.0 starting")
+
+    def client(self):
+        """An RPC client from the host side (after the node's link announcement)."""
+        with lanlab.netns(self.ns):
+            c = Client(lanlab.RPC_PORT, host=self.ip)
+        note = c.read_note()
+        assert note == {"d": True, "a": "link"}, note
+        return c
+
+    def alive(self):
+        """The node answers RPC (and is the node we started)."""
+        with self.client() as c:
+            return c.call("sys.info")["host_name"] == "etnode"
+
+    def nc(self, data, timeout=10):
+        """nc -N (shut down the sending side at EOF, as push_code does); (status, bytes back)."""
+        r = self.lan.run(self.ns, ["nc", "-N", self.ip, str(self.eval_port)], input=data, text=False,
+                         timeout=timeout)
+        return r.returncode, r.stdout
+
+    def tcp(self, port, rcvbuf=None):
+        s = self.lan.socket(self.ns, socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.connect((self.ip, port))
+        return s
+
+    def telnet_argv(self):
+        return (["ip", "netns", "exec", self.ns] if self.ns else []) + ["telnet", self.ip, str(self.telnet_port)]
 
 
-def nc_send(port, data, timeout=10):
-    """nc -N (shut down the sending side at EOF, as push_code does); returns what came back."""
-    p = subprocess.run(["nc", "-N", "127.0.0.1", str(port)], input=data, capture_output=True, timeout=timeout)
-    return p.returncode, p.stdout
+class SiteTest(unittest.TestCase):
+    """One lab per class (building one costs a second or two)."""
 
+    CONFIG = {}
 
-def alive(node):
-    """The node answers RPC (and is the node we started)."""
-    with node.client() as c:
-        return c.call("sys.info")["host_name"] == "etnode"
+    @classmethod
+    def setUpClass(cls):
+        cls.site = Site(cls.CONFIG)
 
+    @classmethod
+    def tearDownClass(cls):
+        cls.site.close()
 
-def count_in_log(node, text):
-    return node.read_log().count(text)
+    def wait_boot(self, before):
+        """Until the node has booted again (more boots than `before`) and answers RPC."""
+        deadline = time.monotonic() + 20
+        while self.site.boots() <= before:
+            self.assertLess(time.monotonic(), deadline, "no new boot:\n" + self.site.log()[-3000:])
+            time.sleep(0.05)
+        self.site.lan.wait_ready()
+        self.site.wait_log("eval: listening", timeout=5)
+        self.assertTrue(self.site.alive())
 
 
 ###############################################################################################
 # Remote eval
 
-class RemoteEval(unittest.TestCase):
-    def setUp(self):
-        self.node = start_node(self, {"eval": {"idle_ms": 700, "max": 8192, "clients": 4}})
+class RemoteEval(SiteTest):
+    CONFIG = {"eval": {"idle_ms": 700, "max": 8192, "clients": 4}}
 
     def test_chunk_runs_and_nothing_comes_back(self):
         chunk = (b'print("eval marker " .. 6 * 7)\n'
                  b'evaltest_global = 1234\n'
                  b'swarm.call("sys.cfg", {p = {"evaltest", "value"}, d = 42})\n')
-        rc, out = nc_send(self.node.eval_port, chunk)
-        self.assertEqual((rc, out), (0, b""))  # micro-swarm sends no reply byte
-        self.node.wait_log("eval marker 42")
-        with self.node.client() as c:
+        self.assertEqual(self.site.nc(chunk), (0, b""))  # micro-swarm sends no reply byte
+        self.site.wait_log("eval marker 42")
+        with self.site.client() as c:
             self.assertEqual(c.call("sys.eval", {"code": "evaltest_global"})[0], 1234)
             deadline = time.monotonic() + 5
             while c.call("sys.eval", {"code": 'swarm.config("evaltest.value")'})[0] != 42:
@@ -106,100 +175,90 @@ class RemoteEval(unittest.TestCase):
                 time.sleep(0.05)
 
     def test_lua_error_is_logged_not_sent(self):
-        rc, out = nc_send(self.node.eval_port, b'local t = nil\nerror("boom-" .. 77)\n')
-        self.assertEqual((rc, out), (0, b""))
-        self.node.wait_log("*** Remote eval exception: ***")
-        self.node.wait_log("eval:2: boom-77")
-        rc, out = nc_send(self.node.eval_port, b"this is not lua at all ((")
-        self.assertEqual(out, b"")
-        self.node.wait_log("eval:1: syntax error near 'is'")  # logged the same way
-        self.assertEqual(count_in_log(self.node, "*** Remote eval exception: ***"), 2)
-        self.assertTrue(alive(self.node))
+        before = self.site.count("*** Remote eval exception: ***")
+        self.assertEqual(self.site.nc(b'local t = nil\nerror("boom-" .. 77)\n'), (0, b""))
+        self.site.wait_log("eval:2: boom-77")
+        self.assertEqual(self.site.nc(b"this is not lua at all ((")[1], b"")
+        self.site.wait_log("eval:1: syntax error near 'is'")  # logged the same way
+        self.assertEqual(self.site.count("*** Remote eval exception: ***"), before + 2)
+        self.assertTrue(self.site.alive())
 
     def test_reset_snippet_resets_the_node(self):
-        rc, out = nc_send(self.node.eval_port, RESET_SNIPPET)
-        self.assertEqual((rc, out), (0, b""))
-        self.node.wait_log("remote eval: Reset triggered after code deployment...")
-        self.node.wait_log("reset: remote eval: machine.reset()")
-        deadline = time.monotonic() + 15
-        while count_in_log(self.node, "swarm-node 0.1.0 starting") < 2:
-            self.assertLess(time.monotonic(), deadline, "no new boot:\n" + self.node.read_log()[-3000:])
-            time.sleep(0.05)
-        self.node.wait_port()
-        self.assertTrue(alive(self.node))
-        # the other forms: rshell's soft reset line, and a bare call
-        for snippet, why in ((b"import machine ; machine.soft_reset()\n", "machine.soft_reset()"),
+        # push_code's exact bytes, rshell's soft reset line, and a bare call
+        for snippet, why in ((RESET_SNIPPET, "machine.reset()"),
+                             (b"import machine ; machine.soft_reset()\n", "machine.soft_reset()"),
                              (b"machine.reset()", "machine.reset()")):
-            boots = count_in_log(self.node, "swarm-node 0.1.0 starting")
-            self.node.wait_log("eval: listening on 127.0.0.1:%d" % self.node.eval_port)
-            self.assertEqual(nc_send(self.node.eval_port, snippet)[1], b"")
-            self.node.wait_log("reset: remote eval: " + why)
-            deadline = time.monotonic() + 15
-            while count_in_log(self.node, "swarm-node 0.1.0 starting") <= boots:
-                self.assertLess(time.monotonic(), deadline, "no new boot after %r" % snippet)
-                time.sleep(0.05)
-            self.node.wait_port()
-            self.assertTrue(alive(self.node))
+            boots = self.site.boots()
+            resets = self.site.count("reset: remote eval: " + why)
+            self.assertEqual(self.site.nc(snippet), (0, b""))
+            deadline = time.monotonic() + 10
+            while self.site.count("reset: remote eval: " + why) <= resets:
+                self.assertLess(time.monotonic(), deadline, "%r did not reset" % snippet)
+                time.sleep(0.02)
+            if snippet == RESET_SNIPPET:
+                self.assertIn("remote eval: Reset triggered after code deployment...", self.site.log())
+            self.wait_boot(boots)
 
     def test_python_that_is_more_than_the_snippet_is_not_a_reset(self):
+        boots = self.site.boots()
+        before = self.site.count("*** Remote eval exception: ***")
         # one statement outside the recognised forms: the chunk is Lua (and fails as such)
-        self.assertEqual(nc_send(self.node.eval_port, RESET_SNIPPET + b"\nx = compute()\n")[1], b"")
-        self.node.wait_log("*** Remote eval exception: ***")
+        self.assertEqual(self.site.nc(RESET_SNIPPET + b"\nx = compute()\n")[1], b"")
+        deadline = time.monotonic() + 10
+        while self.site.count("*** Remote eval exception: ***") <= before:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
         # a reset call inside a string or a comment is not a call either
-        nc_send(self.node.eval_port, b'print("machine.reset()")\n-- machine.reset()\n')
-        self.node.wait_log("tick: machine.reset()")
+        self.site.nc(b'print("machine.reset()")\n-- machine.reset()\n')
+        self.site.wait_log("tick: machine.reset()")
         time.sleep(0.5)
-        self.assertNotIn("reset: remote eval", self.node.read_log())
-        self.assertEqual(count_in_log(self.node, "swarm-node 0.1.0 starting"), 1)
+        self.assertEqual(self.site.boots(), boots)
 
     def test_idle_client_is_dropped_unrun(self):
-        s = socket.create_connection(("127.0.0.1", self.node.eval_port))
+        s = self.site.tcp(self.site.eval_port)
         self.addCleanup(s.close)
         s.sendall(b'print("idle marker")')  # and never half-close
         s.settimeout(5)
         t0 = time.monotonic()
         self.assertEqual(s.recv(100), b"")  # the node closed it
         self.assertGreater(time.monotonic() - t0, 0.5)
-        self.node.wait_log("no end of request within 700 ms")
+        self.site.wait_log("no end of request within 700 ms")
         time.sleep(0.3)
-        self.assertNotIn("idle marker", self.node.read_log())
+        self.assertNotIn("idle marker", self.site.log())
 
     def test_oversized_request_is_dropped(self):
-        s = socket.create_connection(("127.0.0.1", self.node.eval_port))
+        s = self.site.tcp(self.site.eval_port)
         self.addCleanup(s.close)
         try:
             s.sendall(b"print('big marker')\n" + b"-" * 20000)
             s.shutdown(socket.SHUT_WR)
         except OSError:
             pass  # the node may close before everything is sent
-        self.node.wait_log("request over 8192 bytes (eval.max), dropped")
+        self.site.wait_log("request over 8192 bytes (eval.max), dropped")
         time.sleep(0.3)
-        self.assertNotIn("big marker", self.node.read_log())
+        self.assertNotIn("big marker", self.site.log())
 
     def test_many_connections_and_garbage(self):
-        socks = []
-        for _ in range(12):
-            s = socket.create_connection(("127.0.0.1", self.node.eval_port))
-            socks.append(s)
-        self.node.wait_log("remote eval: refused")
+        socks = [self.site.tcp(self.site.eval_port) for _ in range(12)]
+        self.site.wait_log("remote eval: refused")
         for s in socks:
             s.close()
         rng = random.Random(5)
-        for k in range(20):
+        for _ in range(20):
             blob = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 3000)))
-            nc_send(self.node.eval_port, blob)
+            self.site.nc(blob)
         time.sleep(0.5)
-        self.assertTrue(alive(self.node))
-        rc, out = nc_send(self.node.eval_port, b'print("after garbage " .. 1 + 1)')
-        self.node.wait_log("after garbage 2")
+        self.assertTrue(self.site.alive())
+        self.site.nc(b'print("after garbage " .. 1 + 1)')
+        self.site.wait_log("after garbage 2")
 
 
 ###############################################################################################
 # Telnet: raw protocol
 
 class RawTelnet:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
+    def __init__(self, sock):
+        self.s = sock
         self.buf = b""
 
     def close(self):
@@ -236,17 +295,12 @@ class RawTelnet:
                          b"[swarm-node: yes]")
 
 
-class TelnetProtocol(unittest.TestCase):
-    def setUp(self):
-        self.node = start_node(self, {"telnet": {"clients": 3, "outq": 8192}})
+class TelnetProtocol(SiteTest):
+    CONFIG = {"telnet": {"clients": 3, "outq": 8192}}
 
-    def raw(self, log_off=False):
-        t = RawTelnet(self.node.telnet_port)
+    def raw(self):
+        t = RawTelnet(self.site.tcp(self.site.telnet_port))
         self.addCleanup(t.close)
-        if log_off:  # exact bytes are checked: no live log in between
-            t.read_until(b"> ")
-            t.send(b":log off\r\n")
-            t.read_until(b"Live log off.\r\n> ")
         return t
 
     def test_negotiation_and_banner(self):
@@ -258,7 +312,7 @@ class TelnetProtocol(unittest.TestCase):
         for want in (b"etnode", b"app tick", b"0.1.0", b":help"):
             self.assertIn(want, text)
         self.assertNotIn(bytes([IAC]), text)
-        t.send(b":log off\r\n")
+        t.send(b":log off\r\n")  # exact bytes from here on: no live log in between
         t.read_until(b"Live log off.\r\n> ")
         # unknown option 66: DO -> WONT, WILL -> DONT; DONT/WONT of a disabled option: silence
         t.send(bytes([IAC, DO, 66]))
@@ -303,13 +357,13 @@ class TelnetProtocol(unittest.TestCase):
         t.read_until(b"> ")
         t.send(bytes([IAC, IP]))
         t.read_until(b"App tasks stopped (maintenance mode)")
-        self.node.wait_log("tick: stopped")
-        with self.node.client() as c:
+        self.site.wait_log("tick: stopped")
+        with self.site.client() as c:
             with self.assertRaises(RemoteError):
                 c.call("tick.count")
         t.send(b":start\r\n")
         t.read_until(b"App tick started.")
-        with self.node.client() as c:
+        with self.site.client() as c:
             deadline = time.monotonic() + 5
             while True:
                 try:
@@ -319,28 +373,32 @@ class TelnetProtocol(unittest.TestCase):
                     self.assertLess(time.monotonic(), deadline)
                     time.sleep(0.05)
 
+    def sessions_gone(self):
+        """Waits until every telnet session the node opened is closed. A session the node
+        closed itself lingers while its output drains (at most the port's linger time)."""
+        deadline = time.monotonic() + 10
+        while True:
+            lines = [l for l in self.site.log().splitlines() if " I telnet " in l]
+            if sum(": session opened" in l for l in lines) == sum(": closed" in l for l in lines):
+                return
+            self.assertLess(time.monotonic(), deadline, "telnet sessions not closed")
+            time.sleep(0.05)
+
     def test_bad_input(self):
         rng = random.Random(7)
         # garbage, in random pieces, some of it IAC-heavy (it may hold Ctrl-D or a COMPRESS2
         # start, which end the session: then on with a new one)
-        t = self.raw()
+        t = RawTelnet(self.site.tcp(self.site.telnet_port))
         for _ in range(40):
             blob = bytes(rng.choice((rng.getrandbits(8), IAC, 0, 13, 10, 3, 27)) for _ in range(rng.randrange(1, 2000)))
             try:
                 t.send(blob)
             except OSError:
-                t = self.raw()
+                t.close()
+                t = RawTelnet(self.site.tcp(self.site.telnet_port))
             time.sleep(0.01)
         t.close()
-        # a session the node closed itself lingers while its output drains (at most the port's
-        # linger time): wait until every garbage session is gone before counting below
-        deadline = time.monotonic() + 10
-        while True:
-            lines = [l for l in self.node.read_log().splitlines() if " I telnet 127.0.0.1:" in l]
-            if sum(": session opened" in l for l in lines) == sum(": closed" in l for l in lines):
-                break
-            self.assertLess(time.monotonic(), deadline, "garbage sessions not closed")
-            time.sleep(0.05)
+        self.sessions_gone()
         # IAC floods: negotiation for every option, many times; an endless subnegotiation
         t = self.raw()
         t.read_until(b"> ")
@@ -363,31 +421,34 @@ class TelnetProtocol(unittest.TestCase):
         self.assertIn(b"Too many telnet sessions (at most 3).", refused.read_until(b"3)."))
         for e in extra:
             e.close()
-        self.assertTrue(alive(self.node))
-        t.send(b":quit\r\n")
+        self.assertTrue(self.site.alive())
+        t.send(b":start\r\n:quit\r\n")  # the garbage stopped the app: running again
         t.read_until(b"Bye.")
 
     def test_log_flood_is_cut(self):
         t = self.raw()
         t.read_until(b"> ")
         # ~1 MB logged at once: far more than the log ring holds between two looks at it
-        with self.node.client() as c:
+        with self.site.client() as c:
             c.call("sys.eval", {"code": 'for i = 1, 3000 do swarm.log(string.rep("x", 360) .. " flood " .. i) end'},
                    timeout=60)
         data = t.read_until(b" flood 3000\r\n", timeout=10)
         self.assertIn(b"[\xe2\x80\xa6 lines dropped]\r\n", data)
         self.assertLess(len(data), 100000)
-        self.assertTrue(alive(self.node))
+        self.assertTrue(self.site.alive())
 
 
-# The client side of SlowClient, run inside the test's network namespace: connects with a small
-# receive buffer, reads nothing for a while (the app floods the log meanwhile), then reads all.
+# The client side of SlowClient, run in the lab's host namespace: connects with a small receive
+# buffer, stops the app (its tick lines), starts a flood of the log (~600 KB in 5 s, slowly
+# enough for the log ring) and reads nothing for a while, then reads all there is.
 SLOW_CLIENT = r"""
 import socket, sys, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-s.connect(("127.0.0.1", int(sys.argv[1])))
-time.sleep(float(sys.argv[2]))
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b':stop\r\nfor i = 1, 1500 do swarm.log(string.rep("x", 360) .. " flood " .. i) '
+          b'if i % 30 == 0 then swarm.sleep(100) end end\r\n')
+time.sleep(float(sys.argv[3]))
 s.settimeout(1.5)
 data = b""
 deadline = time.monotonic() + 20
@@ -402,83 +463,61 @@ while time.monotonic() < deadline:  # until the node has been quiet for 1.5 s
 sys.stdout.buffer.write(data)
 """
 
-# Floods the log with ~600 KB in 5 s, 1 s after it starts: slowly enough for the log ring.
-FLOOD_APP = r"""
-local M = {}
-function M.routine_flood()
-  swarm.sleep(1000)
-  for i = 1, 1500 do
-    swarm.log(string.rep("x", 360) .. " flood " .. i)
-    if i % 30 == 0 then swarm.sleep(100) end
-  end
-end
-return M
-"""
-
 
 class SlowClient(unittest.TestCase):
-    """A client that does not read: the node drops log lines rather than queue them. Loopback's
-    kernel buffers (up to 4 MB) would take the whole flood, so node and client run in a network
-    namespace of their own with small TCP buffers (needs root; CI is root)."""
+    """A client that does not read: the node drops log lines rather than queue them. The kernel
+    would take the whole flood into its buffers (up to 4 MB on loopback), so the lab's
+    namespaces get small TCP buffers: namespace mode only (root)."""
 
-    def setUp(self):
-        if os.geteuid() != 0 or not shutil.which("ip"):
-            self.skipTest("needs root and iproute2 for a private network namespace")
-        self.ns = "swt-et-%d" % os.getpid()
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-        subprocess.run(["ip", "netns", "add", self.ns], check=True)
-        self.addCleanup(subprocess.run, ["ip", "netns", "del", self.ns], capture_output=True)
-        ex = ["ip", "netns", "exec", self.ns]
-        subprocess.run(ex + ["ip", "link", "set", "lo", "up"], check=True)
-        for key in ("net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem"):
-            subprocess.run(ex + ["sysctl", "-q", "-w", key + "=4096 8192 16384"], check=True)
-        self.ex = ex
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs the namespace lab (root) for small TCP buffers")
+        cls.site = Site({"telnet": {"outq": 8192}}, mode="netns")
+        try:
+            for ns in (cls.site.node.ns, cls.site.ns):
+                for key in ("net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem"):
+                    r = cls.site.lan.run(ns, ["sysctl", "-q", "-w", key + "=4096 8192 16384"])
+                    assert r.returncode == 0, r.stderr
+        except BaseException:
+            cls.site.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.site.close()
 
     def test_slow_client_is_bounded(self):
-        node = Node(name="etnode", app="flood")
-        node.telnet_port = free_port()
-        cfg = {"boot": {"TELNET_PORT": node.telnet_port, "REMOTE_EVAL_ENABLE": False,
-                        "BEACON_ENABLE": False, "MDNS_ENABLE": False, "FTPD_ENABLE": False},
-               "telnet": {"outq": 8192}}
-        os.makedirs(os.path.join(node.root, "apps", "flood"))
-        with open(os.path.join(node.root, "apps", "flood", "main.lua"), "w") as f:
-            f.write(FLOOD_APP)
-        with open(os.path.join(node.root, "swarm.cfg"), "wb") as f:
-            f.write(pack(cfg))
-        ex = self.ex
-        node.args = lambda: ex + Node.args(node)
-        self.addCleanup(node.stop)
-        node.start(wait=False)
-        node.wait_log("telnet: listening")
-        client = subprocess.run(ex + ["/usr/bin/python3", "-c", SLOW_CLIENT, str(node.telnet_port), "8"],
-                                capture_output=True, timeout=60)
-        data = client.stdout
-        node.wait_log("routine_flood finished")
+        site = self.site
+        r = site.lan.run(site.ns, ["/usr/bin/python3", "-c", SLOW_CLIENT, site.ip, str(site.telnet_port), "8"],
+                         text=False, timeout=60)
+        data = r.stdout
+        site.wait_log(" flood 1500")
         # the first lines, then (once the client reads again) a note for what was dropped while
         # it did not: counted, so the queue bound did it, not the log ring
-        self.assertIn(b" flood 1\r\n", data, client.stderr.decode(errors="replace"))
+        self.assertIn(b" flood 1\r\n", data, r.stderr.decode(errors="replace"))
         dropped = re.findall(rb"\[\xe2\x80\xa6 (\d+) lines dropped\]\r\n", data)
         self.assertTrue(dropped, data[-1000:])
         got = len(re.findall(rb" flood \d+\r\n", data))
         self.assertGreaterEqual(got + sum(int(k) for k in dropped), 1500, (got, dropped))  # none unaccounted
         self.assertGreater(sum(int(k) for k in dropped), 500)
         self.assertLess(len(data), 200000, "the node queued the whole flood for a client that did not read")
-        self.assertIsNone(node.proc.poll())
+        self.assertTrue(site.alive())
 
 
 ###############################################################################################
 # Telnet: the real client in tmux
 
 class Tmux:
-    def __init__(self, test, cmd):
+    def __init__(self, test, argv):
         self.sock = "swt-et-%d" % os.getpid()
         subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
         subprocess.run(["tmux", "-L", self.sock, "new-session", "-d", "-s", "t", "-x", "150", "-y", "50"],
                        check=True)
+        test.addCleanup(lambda: subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True))
         # the pane stays when the client exits, so its last words can be read
         subprocess.run(["tmux", "-L", self.sock, "set-option", "-t", "t", "remain-on-exit", "on"], check=True)
-        subprocess.run(["tmux", "-L", self.sock, "respawn-pane", "-k", "-t", "t", cmd], check=True)
-        test.addCleanup(lambda: subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True))
+        subprocess.run(["tmux", "-L", self.sock, "respawn-pane", "-k", "-t", "t", " ".join(argv)], check=True)
 
     def type(self, text):
         subprocess.run(["tmux", "-L", self.sock, "send-keys", "-t", "t", "-l", text], check=True)
@@ -502,10 +541,10 @@ class Tmux:
             time.sleep(0.05)
 
 
-class TelnetClient(unittest.TestCase):
+class TelnetClient(SiteTest):
     def test_session(self):
-        node = start_node(self)
-        tm = Tmux(self, "telnet 127.0.0.1 %d" % node.telnet_port)
+        site = self.site
+        tm = Tmux(self, site.telnet_argv())
         at = tm.wait("swarm-node 0.1.0 on etnode: app tick, board posix-sim")
         at = tm.wait(":help lists the commands", after=at)
         # the log, live: tick lines logged after the session opened
@@ -524,12 +563,12 @@ class TelnetClient(unittest.TestCase):
         # Ctrl-C: maintenance mode, the app's tasks stop
         tm.key("C-c")
         at = tm.wait("App tasks stopped (maintenance mode)", after=at)
-        node.wait_log("tick: stopped")
+        site.wait_log("tick: stopped")
         time.sleep(0.5)
-        last = node.read_log().count(" I tick: tick ")
+        last = site.count(" I tick: tick ")
         time.sleep(0.6)
-        self.assertEqual(node.read_log().count(" I tick: tick "), last, "tick lines after Ctrl-C")
-        with node.client() as c:
+        self.assertEqual(site.count(" I tick: tick "), last, "tick lines after Ctrl-C")
+        with site.client() as c:
             with self.assertRaises(RemoteError):
                 c.call("tick.count")
         # :start: running again
@@ -537,7 +576,7 @@ class TelnetClient(unittest.TestCase):
         tm.key("Enter")
         at = tm.wait("App tick started.", after=at)
         tm.wait(" I tick: tick 1\n", after=at)
-        with node.client() as c:
+        with site.client() as c:
             deadline = time.monotonic() + 5
             while True:
                 try:
@@ -558,7 +597,7 @@ class TelnetClient(unittest.TestCase):
         tm.wait("Bye.", after=at)
         tm.wait("Connection closed by foreign host.", after=at)
         self.assertGreater(tick_at, 0)
-        self.assertTrue(alive(node))
+        self.assertTrue(site.alive())
 
 
 if __name__ == "__main__":
