@@ -48,8 +48,8 @@ struct tn_sess {
     uint64_t log_pos;  // next log byte to send (sw_log_read position)
     size_t len;        // bytes in line
     size_t chunk_len;  // bytes gathered in chunk (multi-line input)
-    char line[TN_LINE_MAX];
     size_t ahead_len;  // bytes in ahead
+    char line[TN_LINE_MAX];
     char chunk[TN_CHUNK_MAX];
     uint8_t ahead[TN_AHEAD_MAX];
 };
@@ -257,7 +257,7 @@ static void input_byte(tn_sess_t *s, uint8_t c);
 // Input typed while a chunk ran is processed now, up to the next chunk that runs.
 static void replay(tn_sess_t *s)
 {
-    if (s->replaying)
+    if (s->replaying || s->svc->n->stopping) // (a stopping node fails the running chunk)
         return;
     s->replaying = true;
     size_t i = 0;
