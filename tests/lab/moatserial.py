@@ -254,10 +254,15 @@ CLOSED, RESET1, RESET2, UP = "CLOSED", "RESET1", "RESET2", "UP"
 class Reliable:
     """Sans-I/O Reliable endpoint. tx(bytes) sends one wire message (it becomes one frame) and
     may return the time its last byte will have left (or None); rx(payload bytes) gets each
-    payload once, in order; state(up) reports up/down. Times are float seconds."""
+    payload once, in order; state(up) reports up/down. Times are float seconds.
+    delay_ack: instead of acknowledging at the end of input(), leave the ack due until the
+    owner calls flush_ack(); a data message sent meanwhile carries it (fewer ack frames when
+    the owner answers or sends more soon after)."""
 
-    def __init__(self, tx, rx, state, window=8, timeout=1.0, max_msg=1024):
+    def __init__(self, tx, rx, state, window=8, timeout=1.0, max_msg=1024, delay_ack=False):
         self.tx_fn, self.rx_fn, self.state_fn = tx, rx, state
+        self.delay_ack = delay_ack
+        self.ack_due = False
         self.own = {"t": int(timeout * 1000), "m": window, "l": max_msg}
         self.state = CLOSED
         self.hs_deadline = None
@@ -332,6 +337,7 @@ class Reliable:
 
     # sending
     def _data(self, seq, payload):
+        self.ack_due = False
         x = self._held()
         parts = [bytes((0x84 if x else 0x83,)), b"\xa1s", _pk(seq), b"\xa1d", payload,
                  b"\xa1r", _pk(self.recv_tail)]
@@ -370,6 +376,7 @@ class Reliable:
             slot[1] = departs + self.timeout
 
     def _ack(self):
+        self.ack_due = False
         x = self._held()
         m = {"s": self.send_head, "r": self.recv_tail}
         if x:
@@ -452,7 +459,16 @@ class Reliable:
         else:
             self.gap_deadline = None
         if need_ack and not self._sent_data and self.state == UP:
+            if self.delay_ack:
+                self.ack_due = True
+            else:
+                self._ack()
+
+    def flush_ack(self):
+        """Sends the ack left due by input() (delay_ack), unless data has carried it since."""
+        if self.ack_due and self.state == UP:
             self._ack()
+        self.ack_due = False
 
     def _deliver(self, now):
         while self.recv_tail in self.rx_slots:
@@ -727,10 +743,12 @@ class LossyLink(_Base):
     at that rate rather than from the moment it was queued: on a slow line a full window can
     take longer to send than the timeout, and timers started at queueing would resend frames
     that are still waiting in buffers (each resend adding to the queue: congestion collapse).
-    Without it the timers run from queueing, as the spec's reference behaviour does."""
+    Without it the timers run from queueing, as the spec's reference behaviour does.
+    delay_ack: acks wait until the next pump() (a request sent before then carries them); the
+    owner must keep calling pump() (every wait does) or the peer will resend."""
 
     def __init__(self, fd, start=0xC1, window=8, rel_timeout=1.0, max_msg=1024, long_len=True,
-                 timeout=30.0, reconnect=True, idle_s=0.1, baud=None):
+                 timeout=30.0, reconnect=True, idle_s=0.1, baud=None, delay_ack=False):
         super().__init__(fd, timeout)
         self.byte_time = 10.0 / baud if baud else None
         self.line_free = 0.0
@@ -738,7 +756,7 @@ class LossyLink(_Base):
         self.long_len = long_len
         self.dec = SPDecoder(start=start, max_frame=max(4096, max_msg + 64), idle_s=idle_s)
         self.rel = Reliable(self._tx, self._rx, self._state, window=window,
-                            timeout=rel_timeout, max_msg=max_msg)
+                            timeout=rel_timeout, max_msg=max_msg, delay_ack=delay_ack)
         self.reconnect = reconnect
         self.sendq = []          # (seq, payload) waiting for window room
         self.ups = 0
@@ -810,6 +828,7 @@ class LossyLink(_Base):
         self._drain(now)
         nxt = self.rel.poll(now)
         self._drain(now)
+        self.rel.flush_ack()  # nothing to carry it: send it before waiting
         wait = timeout if nxt is None else min(timeout, nxt)
         if self.rel.state == "CLOSED" and self.reconnect:
             wait = min(wait, 0.05)
