@@ -4,7 +4,7 @@
 #                 runs the whole suite: unit, interop, fuzz smoke, end-to-end
 #   make demo     the main job on a local simulated fleet
 #   make fuzz     each libFuzzer target for FUZZ_TIME seconds (default 60)
-#   make size     Cortex-M3 footprint of src/core (text/data/bss per module)
+#   make size     Cortex-M3 footprint: core, core+serial+RPC (small-MCU profile), full node
 #   make bench    benchmarks with side-by-side peers (results: bench/RESULTS.md)
 #   make install  PREFIX=/usr/local by default
 MAKEFLAGS += --no-print-directory

@@ -15,7 +15,7 @@
 #include "swarm/node.h"
 #include "swarm/sw.h"
 
-#include "mpjson.h" // MsgPack → JSON for --print-config (src/host)
+#include "swarm/json.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -136,6 +136,12 @@ static int prepare_root(const char *root, bool dry, bool *exists)
     return 0;
 }
 
+static size_t fmt_double(double v, char *buf, size_t cap)
+{
+    int k = snprintf(buf, cap, "%.17g", v);
+    return k > 0 && (size_t)k < cap ? (size_t)k : 0;
+}
+
 static int print_config(sw_node_t *n)
 {
     int rc = sw_node_load_config(n);
@@ -144,17 +150,25 @@ static int print_config(sw_node_t *n)
         return 1;
     }
     sw_span_t cfg = sw_node_config(n);
-    int err;
-    cJSON *j = sw_mp_to_json(cfg.p, cfg.n, &err);
-    char *text = j ? cJSON_Print(j) : NULL;
-    cJSON_Delete(j);
+    // The config tree is at most SW_NODE_CFG_CAP bytes; its JSON, indented, stays well within
+    // eight times that.
+    size_t cap = 8 * cfg.n + 4096;
+    char *text = malloc(cap);
     if (!text) {
-        fprintf(stderr, "%s: cannot convert the config to JSON: %s\n", prog,
-                sw_strerror(j ? SW_EFULL : err));
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    sw_jw_t w;
+    sw_jw_init(&w, text, cap, 2);
+    w.fmt = fmt_double;
+    int err = sw_jw_mp(&w, cfg.p, cfg.n);
+    if (err) {
+        fprintf(stderr, "%s: cannot convert the config to JSON: %s\n", prog, sw_strerror(err));
+        free(text);
         return 1;
     }
     int bad = printf("%s\n", text) < 0 || fflush(stdout) != 0;
-    cJSON_free(text);
+    free(text);
     if (bad) {
         fprintf(stderr, "%s: cannot write to stdout: %s\n", prog, strerror(errno));
         return 1;

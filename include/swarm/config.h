@@ -31,6 +31,11 @@
 #define SW_RPC_STREAM_ARGS 256
 #endif
 
+// Largest notification a session sends (sw_rpc_notify; built on the stack). [stack]
+#ifndef SW_RPC_NOTIFY_MAX
+#define SW_RPC_NOTIFY_MAX 256
+#endif
+
 // Deepest config path (["a","b",…]) accepted. [layout]
 #ifndef SW_CFG_MAX_PATH
 #define SW_CFG_MAX_PATH 8

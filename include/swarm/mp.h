@@ -128,7 +128,7 @@ bool sw_mpr_done(const sw_mpr_t *r);
 
 // Type of the next item without consuming it (SW_MP_NONE at the end or after an error).
 sw_mp_type_t sw_mpr_peek(const sw_mpr_t *r);
-// Reads the next item. Returns 0 or the (sticky) error; on error *o is SW_MP_NONE.
+// Reads the next item. Returns 0 or the (sticky) error; on error *o is all zero (SW_MP_NONE).
 int sw_mpr_next(sw_mpr_t *r, sw_mp_obj_t *o);
 // Skips one complete item (a container with everything inside it).
 int sw_mpr_skip(sw_mpr_t *r);

@@ -42,6 +42,8 @@ void sw_node_drained(sw_node_t *n, sw_conn_t *c);
 void sw_node_closed(sw_node_t *n, sw_conn_t *c, int err);
 // A timer requested with wake_at() is due (calling it early is harmless).
 void sw_node_poll(sw_node_t *n);
+// A datagram arrived on a UDP endpoint the node opened (ip: dotted quad of the sender).
+void sw_node_udp(sw_node_t *n, sw_udp_t *u, const char *ip, uint16_t port, const uint8_t *p, size_t len);
 
 // The effective config (one MsgPack map) for --print-config; valid until the next change.
 sw_span_t sw_node_config(const sw_node_t *n);

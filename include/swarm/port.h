@@ -32,6 +32,22 @@ typedef struct sw_udp {
     void *user;
 } sw_udp_t;
 
+// Flags of udp_open.
+enum {
+    SW_UDP_BROADCAST = 1 << 0, // may send to broadcast addresses (SO_BROADCAST)
+    SW_UDP_REUSE = 1 << 1,     // share the port with other sockets (SO_REUSEADDR + SO_REUSEPORT)
+    SW_UDP_MDNS = 1 << 2,      // join 224.0.0.251 on every interface, multicast TTL 255, no loopback
+};
+
+// An IPv4 interface address (netifs).
+typedef struct sw_netif {
+    char name[16];    // "eth0"
+    char addr[16];    // dotted quad
+    char netmask[16];
+    char broadcast[16];
+    uint8_t mac[6];   // zero if unknown
+} sw_netif_t;
+
 // Open flags of fs_open.
 enum {
     SW_O_READ = 1 << 0,
@@ -92,6 +108,18 @@ typedef struct sw_port_ops {
     void (*conn_close)(void *ctx, sw_conn_t *c);
     // Peer description for logs ("169.254.1.2:40112", "/dev/ttyS0"); returns its length.
     size_t (*conn_peer)(void *ctx, sw_conn_t *c, char *buf, size_t cap);
+    // The local address of a TCP connection ("169.254.1.2"), e.g. for FTP's PASV reply.
+    size_t (*conn_local)(void *ctx, sw_conn_t *c, char *buf, size_t cap);
+    // The port a listener is bound to (useful after listening on port 0).
+    uint16_t (*listener_port)(void *ctx, sw_listener_t *l);
+
+    // --- UDP (discovery, mDNS). Datagrams arrive through sw_node_udp(). addr NULL = any.
+    int (*udp_open)(void *ctx, const char *addr, uint16_t port, int flags, sw_udp_t **out);
+    // Sends one datagram to ip:port (dotted quad, may be a broadcast or multicast address).
+    int (*udp_send)(void *ctx, sw_udp_t *u, const char *ip, uint16_t port, const void *p, size_t n);
+    void (*udp_close)(void *ctx, sw_udp_t *u);
+    // The IPv4 addresses of the interfaces that are up, loopback last. Returns the count.
+    size_t (*netifs)(void *ctx, sw_netif_t *out, size_t max);
 
     // --- files under the node's root. Paths are relative, '/'-separated and normalised by the
     // node (no "..", no empty or "." segments; "" is the root). The port must never follow a

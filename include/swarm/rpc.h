@@ -113,7 +113,8 @@ int sw_rpc_send_end(sw_rpc_t *rpc, int64_t seq);
 // Server side: cancels a stream this side serves (what an incoming {"i"} does).
 void sw_rpc_stop_stream(sw_rpc_t *rpc, int64_t seq);
 
-// Sends a notification {"d": <raw d>, "a": action}; link(rpc, up) sends the link message.
+// Sends a notification {"d": <raw d>, "a": action} of at most SW_RPC_NOTIFY_MAX bytes
+// (SW_ETOOBIG beyond); link(rpc, up) sends the link message.
 int sw_rpc_notify(sw_rpc_t *rpc, const char *dotted, sw_span_t d);
 int sw_rpc_link(sw_rpc_t *rpc, bool up);
 

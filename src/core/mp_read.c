@@ -219,7 +219,7 @@ int sw_mpr_next(sw_mpr_t *r, sw_mp_obj_t *o)
 {
     int err = read_item(r, o);
     if (err)
-        o->type = SW_MP_NONE;
+        memset(o, 0, sizeof *o); // SW_MP_NONE, no length, no pointer
     return err;
 }
 

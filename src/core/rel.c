@@ -1,4 +1,4 @@
-// swarm Reliable: MoaT's selective-repeat ARQ (include/swarm/rel.h, docs/parts/reliable.md).
+// swarm Reliable: MoaT's selective-repeat ARQ (include/swarm/rel.h, docs/PROTOCOL.md, "Reliable").
 //
 // Sequence numbers run modulo the window in force (w); at most w/2 messages are in flight, so
 // the receiver can tell new (offset < w/2 from its tail) from old (the other half) as long as

@@ -110,7 +110,7 @@ int sw_rpc_notify(sw_rpc_t *rpc, const char *dotted, sw_span_t d)
 {
     // Notifications are small and may be sent from inside a handler (sys.is_up): they use
     // their own stack buffer rather than the output buffer the handler is writing into.
-    uint8_t buf[512];
+    uint8_t buf[SW_RPC_NOTIFY_MAX];
     sw_mpw_t w;
     sw_mpw_init(&w, buf, sizeof buf);
     sw_mpw_map(&w, 2);

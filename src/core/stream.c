@@ -1,6 +1,7 @@
 // Lossless stream receiver and console encoder (docs/PROTOCOL.md, "Lossless stream"): MsgPack
 // objects back to back with console bytes in between, either as top-level integers (no
-// prefix) or as plain bytes outside prefix+object. Object boundaries come from the MsgPack
+// prefix) or as plain bytes outside prefix+object. Objects that arrive whole are found with the
+// whole-buffer reader and handed on in place; partial ones are gathered by the MsgPack
 // splitter, which also skips oversize objects without losing step.
 #include <string.h>
 
@@ -31,11 +32,11 @@ static void con_put(con_t *c, uint8_t b)
     c->rx->stats.console++;
 }
 
-static void deliver(sw_stream_rx_t *rx, const sw_rx_sink_t *sink)
+static void deliver(sw_stream_rx_t *rx, const sw_rx_sink_t *sink, const uint8_t *p, size_t n)
 {
     rx->stats.msgs++;
     if (sink && sink->msg)
-        sink->msg(sink->ctx, rx->split.buf, rx->split.len);
+        sink->msg(sink->ctx, p, n);
 }
 
 static void report(const sw_rx_sink_t *sink, int err)
@@ -61,10 +62,8 @@ void sw_stream_rx_init(sw_stream_rx_t *rx, int prefix, void *buf, size_t cap)
 // A complete top-level item in no-prefix mode: an integer 0..255 is a console byte (in any
 // width; senders use 0..127 as is and 0xCC xx above), another integer carries nothing we can
 // use and is dropped, anything else is a message.
-static void item(sw_stream_rx_t *rx, con_t *c)
+static void item(sw_stream_rx_t *rx, con_t *c, const uint8_t *b, size_t n)
 {
-    const uint8_t *b = rx->split.buf;
-    size_t n = rx->split.len;
     if (b[0] < 0x80) {
         con_put(c, b[0]);
         return;
@@ -82,7 +81,7 @@ static void item(sw_stream_rx_t *rx, con_t *c)
         return;
     }
     con_flush(c);
-    deliver(rx, c->sink);
+    deliver(rx, c->sink, b, n);
 }
 
 static int feed_plain(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_rx_sink_t *sink)
@@ -95,15 +94,32 @@ static int feed_plain(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_r
     size_t i = 0;
     while (i < n) {
         // ASCII between objects is by far the common console case; no need to tokenize it.
-        if (p[i] < 0x80 && !sw_mps_busy(&rx->split)) {
-            con_put(&c, p[i++]);
-            continue;
+        if (!sw_mps_busy(&rx->split)) {
+            if (p[i] < 0x80) {
+                con_put(&c, p[i++]);
+                continue;
+            }
+            // Most items arrive whole in one read: find their end with the whole-buffer
+            // reader and hand them on in place, without copying or tokenizing them byte by
+            // byte. A partial (or malformed) item falls through to the splitter.
+            sw_mpr_t r;
+            sw_mpr_init(&r, p + i, n - i);
+            if (sw_mpr_skip(&r) == 0) {
+                if (r.pos > rx->split.cap) {
+                    con_flush(&c);
+                    toobig(rx, sink);
+                } else {
+                    item(rx, &c, p + i, r.pos);
+                }
+                i += r.pos;
+                continue;
+            }
         }
         size_t used;
         int rc = sw_mps_feed(&rx->split, p + i, n - i, &used);
         i += used;
         if (rc == 1) {
-            item(rx, &c);
+            item(rx, &c, rx->split.buf, rx->split.len);
         } else if (rc == SW_ETOOBIG) {
             con_flush(&c);
             toobig(rx, sink);
@@ -142,7 +158,7 @@ static int feed_prefixed(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const s
         i += used;
         if (rc == 1) {
             rx->in_msg = false;
-            deliver(rx, sink);
+            deliver(rx, sink, rx->split.buf, rx->split.len);
         } else if (rc == SW_ETOOBIG) {
             rx->in_msg = false;
             toobig(rx, sink);

@@ -42,6 +42,12 @@ typedef struct sw_cli_cmd {
     sw_cli_fn fn;
 } sw_cli_cmd_t;
 
+// The subcommands (src/host/cli_<cmd>.c), listed in the command table of tools/swarm.c. Each
+// handles "--help" itself (usage, options, an example).
+int sw_cli_call(const sw_cli_t *cli, int argc, char **argv); // call LINK PATH [args]
+int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv);  // cfg LINK get|set|del|apply
+int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv); // eval LINK CODE
+
 // Errors go to stderr as "swarm CMD: message" (+ a hint line when there is one).
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

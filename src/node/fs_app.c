@@ -3,7 +3,7 @@
 // open mode ("W": temp file, sync, rename). Handles belong to the link that opened them.
 // Everything reaches the files through the port; paths go through sw_path_norm() first.
 // This file: arguments, errors, open files and their commands, registration; fs_names.c: the
-// commands on names (docs/parts/files.md).
+// commands on names (docs/PROTOCOL.md, "Files").
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

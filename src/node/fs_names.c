@@ -177,7 +177,7 @@ int sw__fs_cmd_dir(sw_call_t *c)
     if (d.cap < 64)
         d.cap = 64;
     d.top = d.cap;
-    d.buf = sw_node_alloc(n, d.cap);
+    d.buf = sw_node_alloc_buf(n, d.cap);
     if (!d.buf)
         return sw__fs_failf(c, SW_EFULL, "ENOMEM: out of memory");
     char dir[SW_FS_PATH_MAX];
@@ -263,7 +263,7 @@ int sw__fs_cmd_hash(sw_call_t *c)
     err = ops->fs_open(n->port.ctx, path, SW_O_READ, &fd);
     if (err < 0)
         return sw__fs_err(c, err, path);
-    uint8_t *buf = sw_node_alloc(n, FS_HASH_CHUNK);
+    uint8_t *buf = sw_node_alloc_buf(n, FS_HASH_CHUNK);
     if (!buf) {
         ops->fs_close(n->port.ctx, fd);
         return sw__fs_failf(c, SW_EFULL, "ENOMEM: out of memory");

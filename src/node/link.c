@@ -34,18 +34,12 @@ static int rel_tx(void *ctx, const uint8_t *p, size_t n)
     if (!k || l->closing)
         return SW_ETOOBIG;
     sw_sp_trailer(p, n, tr);
-    // one write, so console bytes from elsewhere can never land inside the frame
-    uint8_t frame[SW_SP_OVERHEAD + 2048];
-    if (k + n + 2 > sizeof frame) {
-        int rc = ops(l)->conn_write(pctx(l), l->conn, hdr, k);
-        if (!rc)
-            rc = ops(l)->conn_write(pctx(l), l->conn, p, n);
-        return rc ? rc : ops(l)->conn_write(pctx(l), l->conn, tr, 2);
-    }
-    memcpy(frame, hdr, k);
-    memcpy(frame + k, p, n);
-    memcpy(frame + k + n, tr, 2);
-    return ops(l)->conn_write(pctx(l), l->conn, frame, k + n + 2);
+    // Three writes in a row: the port queues them in order and nothing runs in between, so a
+    // console line cannot land inside the frame (and no frame-sized stack buffer is needed).
+    int rc = ops(l)->conn_write(pctx(l), l->conn, hdr, k);
+    if (!rc)
+        rc = ops(l)->conn_write(pctx(l), l->conn, p, n);
+    return rc ? rc : ops(l)->conn_write(pctx(l), l->conn, tr, 2);
 }
 
 static void rel_schedule(sw_link_t *l)
@@ -122,7 +116,7 @@ static void schedule_rpc(sw_link_t *l)
 static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
-    sw_rpc_input(&l->rpc, p, n, sw_node_now(l->node));
+    sw_rpc_input(&l->rpc, p, n, l->now);
 }
 
 static void on_drop(void *ctx, int err)
@@ -157,15 +151,24 @@ static void rel_state(void *ctx, bool up)
 static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
 {
     size_t at = 0;
+    l->now = sw_node_now(l->node); // one clock read per chunk, not per message
     while (at < len && !l->closing) {
         size_t piece = len - at < PIECE ? len - at : PIECE;
         if (l->mode == SW_LINK_STREAM) {
             sw_rx_sink_t sink = {on_msg, NULL, on_drop, l};
             if (sw_stream_rx_feed(&l->srx, p + at, piece, &sink) < 0) {
-                sw_log(l->node, SW_LOG_WARN, "link %s: stream out of step (%s), closing",
+                if (l->conn->kind == SW_CONN_TCP) {
+                    sw_log(l->node, SW_LOG_WARN, "link %s: stream out of step (%s), closing",
+                           l->peer, sw_errname(l->srx.split.err));
+                    sw_link_close(l);
+                    return len;
+                }
+                // A serial line or stdio cannot be reopened by the peer: resynchronise instead
+                // (e.g. a host that spoke the lossy framing to a lossless node).
+                sw_log(l->node, SW_LOG_WARN, "link %s: stream out of step (%s), resynchronising",
                        l->peer, sw_errname(l->srx.split.err));
-                sw_link_close(l);
-                return len;
+                sw_mps_reset(&l->srx.split);
+                l->srx.in_msg = false;
             }
         } else {
             sw_rx_sink_t sink = {on_frame, NULL, on_drop, l};
@@ -180,6 +183,15 @@ static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
     schedule_rpc(l);
     return at;
 }
+
+static void link_data(void *self, const uint8_t *p, size_t len) { sw_link_data(self, p, len); }
+static void link_drained(void *self) { sw_link_drained(self); }
+static void link_closed(void *self, int err)
+{
+    (void)err;
+    sw_link_closed(self);
+}
+static const sw_conn_ops_t link_ops = {link_data, link_drained, link_closed};
 
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 {
@@ -259,6 +271,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     sw_link_t *l = sw_node_alloc(n, sizeof *l);
     if (!l)
         return NULL;
+    l->ops = &link_ops;
     l->node = n;
     l->conn = c;
     l->mode = mode;
@@ -271,20 +284,23 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     if (mode == SW_LINK_LOSSY) {
         sw_sp_cfg_default(&l->spcfg);
         l->spcfg.start = (int)sw_cfg_int(&n->cfg, "serial.start", SW_SP_START_DEFAULT);
-        rcfg.max_msg = (uint16_t)sw_cfg_int(&n->cfg, "serial.max_msg", 1024);
-        rcfg.window = (uint8_t)sw_cfg_int(&n->cfg, "serial.window", 8);
+        rcfg.max_msg = (uint16_t)sw_cfg_int(&n->cfg, "serial.max_msg", SW_NODE_DEF_SERIAL_MSG);
+        rcfg.window = (uint8_t)sw_cfg_int(&n->cfg, "serial.window", SW_NODE_DEF_SERIAL_WINDOW);
         rcfg.timeout_ms = (uint32_t)sw_cfg_int(&n->cfg, "serial.timeout_ms", 1000);
         rcfg.retries = 0; // a device keeps offering the link forever
-        l->spcfg.max_frame = (uint16_t)(rcfg.max_msg + 64);
+        // Above 255 the 2-byte length form is used for 128+ byte frames, as our hosts expect;
+        // both ends must agree on that, so never go below it (docs/PROTOCOL.md, SerialPacker).
+        l->spcfg.max_frame = (uint16_t)(rcfg.max_msg + 64 < 256 ? 256 : rcfg.max_msg + 64);
         msg = rcfg.max_msg; // an RPC message must fit one Reliable payload
     }
     size_t streams = sizeof(sw_rpc_stream_t) * n->lim.max_streams;
     size_t pending = sizeof(sw_rpc_pending_t) * n->lim.max_pending;
     size_t rel_store = mode == SW_LINK_LOSSY ? sw_rel_store_size(&rcfg) : 0;
-    size_t outq = mode == SW_LINK_LOSSY ? 4 * (msg + 2) : 0;
+    // two messages waiting for the window is enough: input pauses when it is half full
+    size_t outq = mode == SW_LINK_LOSSY ? 2 * (msg + 2) : 0;
     size_t rx = mode == SW_LINK_LOSSY ? l->spcfg.max_frame : msg;
     l->mem_size = 8 * 6 + rx + msg + streams + pending + rel_store + outq;
-    l->mem = sw_node_alloc(n, l->mem_size);
+    l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables
     if (!l->mem) {
         sw_node_release(n, l, sizeof *l);
         return NULL;

@@ -84,8 +84,11 @@ void sw__lua_push_mp(lua_State *L, sw_mpr_t *r)
         else
             lua_pushnumber(L, (lua_Number)o.v.u);
         break;
-    case SW_MP_INT:
-        lua_pushinteger(L, (lua_Integer)o.v.i);
+    case SW_MP_INT: // < 0; a Lua built with LUA_32BITS has 32-bit integers: wider become floats
+        if (o.v.i >= LUA_MININTEGER)
+            lua_pushinteger(L, (lua_Integer)o.v.i);
+        else
+            lua_pushnumber(L, (lua_Number)o.v.i);
         break;
     case SW_MP_FLOAT:
         lua_pushnumber(L, (lua_Number)o.v.f);

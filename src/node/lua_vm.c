@@ -459,7 +459,7 @@ int sw_lua_init(sw_node_t *n)
     lua->app_dir = lua->eval_id = lua->load_id = lua->unproxy_id = lua->sys_dir = -1;
     sw__lua_read_limits(lua);
     lua->scratch_cap = n->lim.max_msg ? n->lim.max_msg : 16384;
-    lua->scratch = sw_node_alloc(n, lua->scratch_cap);
+    lua->scratch = sw_node_alloc_buf(n, lua->scratch_cap);
     if (!lua->scratch) {
         sw_node_release(n, lua, sizeof *lua);
         return SW_EFULL;

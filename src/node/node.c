@@ -6,10 +6,10 @@
 #include "node_int.h"
 #include "swarm/path.h"
 
-#define CFG_CAP (32u * 1024u)     // bytes of the config tree (and again for its scratch)
-#define LOCAL_QUEUE (64u * 1024u) // local-call messages waiting to be processed
-#define LOCAL_PENDING 32
-#define LOCAL_STREAMS 8
+#define CFG_CAP SW_NODE_CFG_CAP
+#define LOCAL_QUEUE SW_NODE_LOCAL_QUEUE
+#define LOCAL_PENDING SW_NODE_LOCAL_PENDING
+#define LOCAL_STREAMS SW_NODE_LOCAL_STREAMS
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Memory, time, timers
@@ -20,6 +20,11 @@ void *sw_node_alloc(sw_node_t *n, size_t size)
     if (p)
         memset(p, 0, size);
     return p;
+}
+
+void *sw_node_alloc_buf(sw_node_t *n, size_t size)
+{
+    return n->port.ops->alloc(n->port.ctx, NULL, 0, size);
 }
 
 void sw_node_release(sw_node_t *n, void *p, size_t size)
@@ -98,7 +103,7 @@ void sw_logv(sw_node_t *n, int level, const char *fmt, va_list ap)
 {
     if (level > n->log_level)
         return;
-    char line[512];
+    char line[SW_NODE_LOG_LINE];
     uint32_t up = sw_node_now(n) - n->boot_ms;
     int k = snprintf(line, sizeof line, "%6u.%03u %c ", (unsigned)(up / 1000), (unsigned)(up % 1000),
                      level_char[level & 3]);
@@ -185,8 +190,8 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     sw_mpw_map(w, 5);
     sw_mpw_cstr(w, "baud"), sw_mpw_int(w, 115200);
     sw_mpw_cstr(w, "start"), sw_mpw_int(w, SW_SP_START_DEFAULT);
-    sw_mpw_cstr(w, "max_msg"), sw_mpw_int(w, 1024);
-    sw_mpw_cstr(w, "window"), sw_mpw_int(w, 8);
+    sw_mpw_cstr(w, "max_msg"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_MSG);
+    sw_mpw_cstr(w, "window"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_WINDOW);
     sw_mpw_cstr(w, "timeout_ms"), sw_mpw_int(w, 1000);
 
     sw_mpw_cstr(w, "wdt");
@@ -196,12 +201,12 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
 
     sw_mpw_cstr(w, "limits");
     sw_mpw_map(w, 7);
-    sw_mpw_cstr(w, "msg"), sw_mpw_int(w, 16384);
-    sw_mpw_cstr(w, "clients"), sw_mpw_int(w, 8);
-    sw_mpw_cstr(w, "streams"), sw_mpw_int(w, 16);
+    sw_mpw_cstr(w, "msg"), sw_mpw_int(w, SW_NODE_DEF_MSG);
+    sw_mpw_cstr(w, "clients"), sw_mpw_int(w, SW_NODE_DEF_CLIENTS);
+    sw_mpw_cstr(w, "streams"), sw_mpw_int(w, SW_NODE_DEF_STREAMS);
     sw_mpw_cstr(w, "files"), sw_mpw_int(w, 16);
     sw_mpw_cstr(w, "proxies"), sw_mpw_int(w, 64);
-    sw_mpw_cstr(w, "pending"), sw_mpw_int(w, 16);
+    sw_mpw_cstr(w, "pending"), sw_mpw_int(w, SW_NODE_DEF_PENDING);
     sw_mpw_cstr(w, "lua_mem"), sw_mpw_int(w, 8 * 1024 * 1024);
 
     sw_mpw_cstr(w, "app");
@@ -223,12 +228,12 @@ static int clampi(int64_t v, int64_t lo, int64_t hi)
 
 static void read_settings(sw_node_t *n)
 {
-    n->lim.max_msg = (uint32_t)clampi(sw_cfg_int(&n->cfg, "limits.msg", 16384), 1024, 1 << 20);
-    n->lim.max_clients = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.clients", 8), 1, 1024);
-    n->lim.max_streams = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.streams", 16), 0, 256);
+    n->lim.max_msg = (uint32_t)clampi(sw_cfg_int(&n->cfg, "limits.msg", SW_NODE_DEF_MSG), 256, 1 << 20);
+    n->lim.max_clients = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.clients", SW_NODE_DEF_CLIENTS), 1, 1024);
+    n->lim.max_streams = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.streams", SW_NODE_DEF_STREAMS), 0, 256);
     n->lim.max_files = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.files", 16), 1, 1024);
     n->lim.max_proxies = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.proxies", 64), 1, 4096);
-    n->lim.max_pending = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.pending", 16), 1, 256);
+    n->lim.max_pending = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.pending", SW_NODE_DEF_PENDING), 1, 256);
 
     sw_span_t s;
     sw_cfg_str(&n->cfg, "log.level", "info", &s);
@@ -348,7 +353,7 @@ int sw_node_load_config(sw_node_t *n)
         return rc;
     // sw_cfg_load copies into doc; the defaults were written into scratch, which it may use
     // as its own work space, so pass a copy that lives elsewhere: the file buffer below.
-    uint8_t *tmp = sw_node_alloc(n, CFG_CAP);
+    uint8_t *tmp = sw_node_alloc_buf(n, CFG_CAP);
     if (!tmp)
         return SW_EFULL;
     memcpy(tmp, defaults, w.len);
@@ -524,11 +529,12 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     n->opts = *opts;
     n->log_level = SW_LOG_INFO;
     n->boot_ms = sw_node_now(n);
-    n->cfg_mem = sw_node_alloc(n, 2 * CFG_CAP);
-    n->local_mem_size = LOCAL_QUEUE + CFG_CAP + sizeof(sw_rpc_pending_t) * LOCAL_PENDING +
+    n->cfg_mem = sw_node_alloc_buf(n, 2 * CFG_CAP);
+    n->local_mem_size = LOCAL_QUEUE + SW_NODE_LOCAL_MSG + sizeof(sw_rpc_pending_t) * LOCAL_PENDING +
                         sizeof(sw_rpc_stream_t) * LOCAL_STREAMS;
-    n->local_mem = sw_node_alloc(n, n->local_mem_size);
-    if (!n->cfg_mem || !n->local_mem) {
+    n->local_mem = sw_node_alloc_buf(n, n->local_mem_size); // tables are zeroed by sw_rpc_init
+    n->log_ring = sw_node_alloc_buf(n, SW_NODE_LOG_RING);
+    if (!n->cfg_mem || !n->local_mem || !n->log_ring) {
         sw_node_destroy(n);
         return SW_EFULL;
     }
@@ -538,11 +544,11 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     uint8_t *at = n->local_mem;
     n->local_q = at, at += LOCAL_QUEUE;
     uint8_t *lout = at;
-    at += CFG_CAP;
+    at += SW_NODE_LOCAL_MSG;
     sw_rpc_pending_t *lp = (sw_rpc_pending_t *)(void *)at;
     at += sizeof(sw_rpc_pending_t) * LOCAL_PENDING;
     sw_rpc_stream_t *ls = (sw_rpc_stream_t *)(void *)at;
-    sw_rpc_mem_t mem = {lout, CFG_CAP, ls, LOCAL_STREAMS, lp, LOCAL_PENDING};
+    sw_rpc_mem_t mem = {lout, SW_NODE_LOCAL_MSG, ls, LOCAL_STREAMS, lp, LOCAL_PENDING};
     sw_rpc_hooks_t hooks = {local_send, NULL, local_answer, n};
     sw_rpc_init(&n->local, &mem, &hooks, &n->tree, n);
     n->local.gen = ++n->gen_seq;
@@ -558,6 +564,7 @@ void sw_node_destroy(sw_node_t *n)
         return;
     sw_node_release(n, n->cfg_mem, 2 * CFG_CAP);
     sw_node_release(n, n->local_mem, n->local_mem_size);
+    sw_node_release(n, n->log_ring, SW_NODE_LOG_RING);
     n->port.ops->alloc(n->port.ctx, n, sizeof *n, 0);
 }
 
@@ -571,6 +578,66 @@ static void ensure_dir(sw_node_t *n, const char *path)
         sw_log(n, SW_LOG_ERROR, "cannot create %s: %s", path, sw_strerror(rc));
 }
 
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Services
+
+void sw_node_service_add(sw_node_t *n, sw_service_t *s)
+{
+    if (s->running)
+        return;
+    s->running = true;
+    s->next = n->services;
+    n->services = s;
+}
+
+void sw_node_service_remove(sw_node_t *n, sw_service_t *s)
+{
+    for (sw_service_t **pp = &n->services; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    s->running = false;
+    s->next = NULL;
+}
+
+int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t **out)
+{
+    const char *addr = n->opts.listen_addr ? n->opts.listen_addr : "0.0.0.0";
+    int rc = n->port.ops->tcp_listen(n->port.ctx, addr, port, out);
+    if (rc) {
+        sw_log(n, SW_LOG_ERROR, "%s: cannot listen on %s:%u: %s", s->name, addr, (unsigned)port, sw_strerror(rc));
+        return rc;
+    }
+    (*out)->user = s;
+    if (port) // port 0 (FTP's passive data) is not worth a line each
+        sw_log(n, SW_LOG_INFO, "%s: listening on %s:%u", s->name, addr, (unsigned)port);
+    return 0;
+}
+
+int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t port, int flags, sw_udp_t **out)
+{
+    int rc = n->port.ops->udp_open(n->port.ctx, addr, port, flags, out);
+    if (rc) {
+        sw_log(n, SW_LOG_ERROR, "%s: cannot open UDP %s:%u: %s", s->name, addr ? addr : "*", (unsigned)port,
+               sw_strerror(rc));
+        return rc;
+    }
+    (*out)->user = s;
+    return 0;
+}
+
+static void rpc_accept(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c);
+
+static void rpc_stop(sw_node_t *n, sw_service_t *s)
+{
+    if (n->rpc_listener) {
+        n->port.ops->listener_close(n->port.ctx, n->rpc_listener);
+        n->rpc_listener = NULL;
+    }
+    sw_node_service_remove(n, s);
+}
+
 static int open_rpc_listener(sw_node_t *n)
 {
     int64_t port = sw_cfg_int(&n->cfg, "rpc.port", 27587);
@@ -578,14 +645,14 @@ static int open_rpc_listener(sw_node_t *n)
         return 0;
     if (port > 65535)
         return SW_ERANGE;
-    const char *addr = n->opts.listen_addr ? n->opts.listen_addr : "0.0.0.0";
-    int rc = n->port.ops->tcp_listen(n->port.ctx, addr, (uint16_t)port, &n->rpc_listener);
-    if (rc) {
-        sw_log(n, SW_LOG_ERROR, "rpc: cannot listen on %s:%d: %s", addr, (int)port, sw_strerror(rc));
-        return rc;
-    }
-    sw_log(n, SW_LOG_INFO, "rpc: listening on %s:%d", addr, (int)port);
-    return 0;
+    sw_service_t *s = &n->rpc_service;
+    s->name = "rpc";
+    s->accept = rpc_accept;
+    s->stop = rpc_stop;
+    int rc = sw_node_listen(n, s, (uint16_t)port, &n->rpc_listener);
+    if (!rc)
+        sw_node_service_add(n, s);
+    return rc;
 }
 
 int sw_node_start(sw_node_t *n)
@@ -618,6 +685,7 @@ int sw_node_start(sw_node_t *n)
 
     if ((rc = open_rpc_listener(n)))
         return rc;
+    sw_services_start(n); // a LAN service that fails is logged; the node runs without it
     if (n->opts.stdio) {
         sw_conn_t *c;
         if ((rc = n->port.ops->stdio_open(n->port.ctx, &c)))
@@ -690,10 +758,9 @@ void sw_node_stop(sw_node_t *n)
         n->board->stop(n);
     sw_fs_app_stop(n);
     sw_node_rpc_reset(n, &n->local, SW_ECANCELED); // releases the wait records of local calls
-    if (n->rpc_listener) {
-        n->port.ops->listener_close(n->port.ctx, n->rpc_listener);
-        n->rpc_listener = NULL;
-    }
+    sw_services_stop(n);
+    while (n->services) // the RPC listener and anything sw_services_stop() did not cover
+        n->services->stop(n, n->services);
     for (sw_link_t *l = n->links; l; l = l->next)
         sw_link_close(l);
     finish_stop(n);
@@ -747,8 +814,25 @@ void sw_node_cfg_apply(sw_node_t *n)
 
 void sw_node_accept(sw_node_t *n, sw_listener_t *l, sw_conn_t *c)
 {
-    (void)l;
-    if (n->stopping || n->clients >= n->lim.max_clients) {
+    sw_service_t *s = l->user;
+    c->user = NULL;
+    if (s && s->accept && !n->stopping)
+        s->accept(n, s, l, c);
+    else
+        n->port.ops->conn_close(n->port.ctx, c);
+}
+
+void sw_node_udp(sw_node_t *n, sw_udp_t *u, const char *ip, uint16_t port, const uint8_t *p, size_t len)
+{
+    sw_service_t *s = u->user;
+    if (s && s->datagram && !n->stopping)
+        s->datagram(n, s, u, ip, port, p, len);
+}
+
+static void rpc_accept(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c)
+{
+    (void)s, (void)l;
+    if (n->clients >= n->lim.max_clients) {
         // A clear refusal the client can show, then close.
         char text[64];
         snprintf(text, sizeof text, "too many clients (max %u)", (unsigned)n->lim.max_clients);
@@ -771,25 +855,33 @@ void sw_node_accept(sw_node_t *n, sw_listener_t *l, sw_conn_t *c)
         n->port.ops->conn_close(n->port.ctx, c);
 }
 
+static const sw_conn_ops_t *conn_ops(const sw_conn_t *c)
+{
+    return c->user ? *(const sw_conn_ops_t *const *)c->user : NULL;
+}
+
 void sw_node_data(sw_node_t *n, sw_conn_t *c, const uint8_t *p, size_t len)
 {
     (void)n;
-    if (c->user)
-        sw_link_data(c->user, p, len);
+    const sw_conn_ops_t *o = conn_ops(c);
+    if (o)
+        o->data(c->user, p, len);
 }
 
 void sw_node_drained(sw_node_t *n, sw_conn_t *c)
 {
     (void)n;
-    if (c->user)
-        sw_link_drained(c->user);
+    const sw_conn_ops_t *o = conn_ops(c);
+    if (o && o->drained)
+        o->drained(c->user);
 }
 
 void sw_node_closed(sw_node_t *n, sw_conn_t *c, int err)
 {
-    (void)err;
-    if (c->user)
-        sw_link_closed(c->user);
+    const sw_conn_ops_t *o = conn_ops(c);
+    void *self = c->user;
     c->user = NULL;
+    if (o)
+        o->closed(self, err);
     finish_stop(n);
 }

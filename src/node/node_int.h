@@ -14,10 +14,45 @@
 #include "swarm/stream.h"
 #include "swarm/wdt.h"
 
-// Bounds of the runtime (config keys under "limits" override the run-time ones; see
-// sw_node_limits_t). Compile-time ones size static tables.
+// Bounds of the runtime. Compile-time ones size buffers and tables (override with -D for a
+// small MCU; tests/size builds such a profile); the defaults of the run-time ones are config
+// keys under "limits" (sw_node_limits_t).
 #ifndef SW_NODE_TREE_MAX
 #define SW_NODE_TREE_MAX 512 // command tree entries (directories + commands)
+#endif
+#ifndef SW_NODE_CFG_CAP
+#define SW_NODE_CFG_CAP (32u * 1024u) // bytes of the config tree (allocated twice: tree + scratch)
+#endif
+#ifndef SW_NODE_LOCAL_QUEUE
+#define SW_NODE_LOCAL_QUEUE (64u * 1024u) // local-call messages waiting to be processed
+#endif
+#ifndef SW_NODE_LOCAL_MSG
+#define SW_NODE_LOCAL_MSG (16u * 1024u) // largest local-call message
+#endif
+#ifndef SW_NODE_LOCAL_PENDING
+#define SW_NODE_LOCAL_PENDING 32 // local calls in flight
+#endif
+#ifndef SW_NODE_LOCAL_STREAMS
+#define SW_NODE_LOCAL_STREAMS 8 // local streams
+#endif
+// Defaults of run-time limits (config "limits.*", "serial.*").
+#ifndef SW_NODE_DEF_MSG
+#define SW_NODE_DEF_MSG 16384 // limits.msg
+#endif
+#ifndef SW_NODE_DEF_CLIENTS
+#define SW_NODE_DEF_CLIENTS 8 // limits.clients
+#endif
+#ifndef SW_NODE_DEF_STREAMS
+#define SW_NODE_DEF_STREAMS 16 // limits.streams
+#endif
+#ifndef SW_NODE_DEF_PENDING
+#define SW_NODE_DEF_PENDING 16 // limits.pending
+#endif
+#ifndef SW_NODE_DEF_SERIAL_MSG
+#define SW_NODE_DEF_SERIAL_MSG 1024 // serial.max_msg: Reliable payload on lossy lines
+#endif
+#ifndef SW_NODE_DEF_SERIAL_WINDOW
+#define SW_NODE_DEF_SERIAL_WINDOW 8 // serial.window
 #endif
 
 #define SW_CFG_FILE "swarm.cfg"     // the persisted config tree (MsgPack map) in the root
@@ -51,15 +86,21 @@ void sw_logv(sw_node_t *n, int level, const char *fmt, va_list ap);
 #ifndef SW_NODE_LOG_RING
 #define SW_NODE_LOG_RING 16384
 #endif
+#ifndef SW_NODE_LOG_LINE
+#define SW_NODE_LOG_LINE 512 // longest log line (longer ones are cut); on the stack while logging
+#endif
 // Copies log bytes from absolute position *pos (clamped to what the ring still holds) into
 // buf; advances *pos; returns bytes copied.
 size_t sw_log_read(const sw_node_t *n, uint64_t *pos, char *buf, size_t cap);
 uint64_t sw_log_end(const sw_node_t *n);
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
-// Memory from the port (bounded there). sw_node_alloc returns zeroed memory or NULL.
+// Memory from the port (bounded there). sw_node_alloc returns zeroed memory or NULL;
+// sw_node_alloc_buf does not zero it — for buffers that are always written before they are
+// read (zeroing would make every page resident at once, a large part of the node's RSS).
 
 void *sw_node_alloc(sw_node_t *n, size_t size);
+void *sw_node_alloc_buf(sw_node_t *n, size_t size);
 void sw_node_release(sw_node_t *n, void *p, size_t size);
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -75,12 +116,56 @@ typedef struct sw_node_limits {
 } sw_node_limits_t;
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
+// Connections and services. What the port hands the node — a connection's bytes, a listener's
+// new connection, a datagram — goes to the object its `user` points to:
+//   conn->user      an object whose FIRST member is `const sw_conn_ops_t *` (an RPC link, an
+//                   FTP session, a telnet session, …)
+//   listener->user, udp->user   the sw_service_t that opened it.
+
+typedef struct sw_conn_ops {
+    void (*data)(void *self, const uint8_t *p, size_t n);
+    void (*drained)(void *self);
+    void (*closed)(void *self, int err); // last call: self may be freed
+} sw_conn_ops_t;
+
+typedef struct sw_service sw_service_t;
+struct sw_service {
+    const char *name; // for logs: "rpc", "ftp", "beacon", …
+    // TCP: a connection arrived. Set c->user (see above) or close it.
+    void (*accept)(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c);
+    // UDP: a datagram arrived on one of the service's endpoints.
+    void (*datagram)(sw_node_t *n, sw_service_t *s, sw_udp_t *u, const char *ip, uint16_t port,
+                     const uint8_t *p, size_t len);
+    // Stops the service: close listeners, endpoints and sessions (node stop, config apply).
+    void (*stop)(sw_node_t *n, sw_service_t *s);
+    void *state;         // the service's own
+    sw_service_t *next;  // internal: the node's list of running services
+    bool running;        // internal
+};
+
+// Registers a running service (so the node stops it at stop/reset). Idempotent.
+void sw_node_service_add(sw_node_t *n, sw_service_t *s);
+void sw_node_service_remove(sw_node_t *n, sw_service_t *s);
+// Listens on the node's listen address (--listen) for service s. 0 or the port's error
+// (logged with the service's name).
+int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t **out);
+// Opens a UDP endpoint for service s (addr NULL = any).
+int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t port, int flags,
+                     sw_udp_t **out);
+
+// The LAN services (micro-swarm's: beacon + discovery answers, mDNS, FTP, remote eval,
+// telnet), each started when its config switch is on; src/node/services.c lists them.
+int sw_services_start(sw_node_t *n);
+void sw_services_stop(sw_node_t *n);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
 // Links: one per connection (TCP client, stdio, serial), each with its framing and RPC session.
 
 enum { SW_LINK_STREAM = 1, SW_LINK_LOSSY = 2 };
 
 typedef struct sw_link sw_link_t;
 struct sw_link {
+    const sw_conn_ops_t *ops; // first (see above)
     sw_link_t *next;
     sw_node_t *node;
     sw_conn_t *conn;
@@ -97,6 +182,7 @@ struct sw_link {
     uint8_t *outq;      // lossy: messages waiting for the Reliable window (2-byte length + bytes)
     size_t outq_len, outq_cap;
     bool console;       // log lines are sent to this link as console bytes
+    uint32_t now;       // time of the input being processed
     uint8_t *inq;       // bytes received but not yet processed (while paused)
     size_t inq_len, inq_cap;
     sw_rpc_t rpc;
@@ -216,6 +302,8 @@ struct sw_node {
     sw_link_t *links;
     uint16_t clients;      // counted links (TCP)
     sw_listener_t *rpc_listener;
+    sw_service_t rpc_service;
+    sw_service_t *services; // running services
 
     uint32_t gen_seq;      // last session generation handed out
     sw_rpc_t local;        // local calls (sw_node_call)
@@ -231,7 +319,7 @@ struct sw_node {
     const sw_board_t *board;
     void *board_state;
 
-    char log_ring[SW_NODE_LOG_RING];
+    char *log_ring;        // SW_NODE_LOG_RING bytes
     uint64_t log_seq;      // bytes ever written to the ring
 
     uint32_t boot_ms;      // now_ms() at start

@@ -31,6 +31,16 @@ static int cmd_ping(sw_call_t *c)
 {
     sw_span_t m = {NULL, 0};
     sw_call_arg(c, "m", &m);
+    if (m.n && m.p[0] >= 0xa0 && m.p[0] <= 0xbf) { // a short string, the common case: no formatting
+        size_t len = m.p[0] & 31u;
+        uint8_t *out = sw_mpw_blob_begin(c->out, 2 + len);
+        if (!out)
+            return c->out->err;
+        out[0] = 'R', out[1] = ':';
+        memcpy(out + 2, m.p + 1, len);
+        sw_mpw_blob_end(c->out, SW_MP_STR, 2 + len);
+        return 0;
+    }
     char buf[256] = "R:";
     size_t n = str_of(m, buf + 2, sizeof buf - 2);
     if (n > sizeof buf - 3)

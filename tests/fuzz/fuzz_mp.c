@@ -3,6 +3,7 @@
 // find the same items as the reader.
 #include <string.h>
 
+#include "swarm/json.h"
 #include "swarm/mp.h"
 
 static uint8_t out[1 << 17];
@@ -39,6 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (again.pos != w.len)
             __builtin_trap();
     }
+
+    // MsgPack → JSON on anything: no crash, output bounded and NUL-terminated.
+    static char json[1 << 16];
+    sw_jw_t jw;
+    sw_jw_init(&jw, json, sizeof json, (int)(size & 3));
+    (void)sw_jw_mp(&jw, data, size);
+    if (jw.len >= sizeof json || json[jw.len] != 0)
+        __builtin_trap();
 
     sw_span_t v;
     (void)sw_mp_map_get(data, size, "d", &v);

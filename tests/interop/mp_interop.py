@@ -15,6 +15,8 @@
 import io
 import random
 import struct
+import base64
+import json
 import subprocess
 import sys
 
@@ -251,6 +253,64 @@ def python_to_c(rng, max_depth):
     return objs, packed
 
 
+def jsonable(o):
+    """What the core's MsgPack → JSON conversion must produce for o (src/core/json.c), or
+    None when o has map keys whose JSON text python would spell differently (floats) or that
+    collide once turned into text."""
+    if isinstance(o, bytes):
+        return {"$bin": base64.b64encode(o).decode()}
+    if isinstance(o, msgpack.Timestamp):  # ext -1: the data bytes of its packed form
+        p = msgpack.packb(o)
+        return {"$ext": -1, "$data": base64.b64encode(p[3:] if p[0] == 0xc7 else p[2:]).decode()}
+    if isinstance(o, msgpack.ExtType):
+        if o.code == 4:
+            try:
+                return {"$proxy": o.data.decode("utf-8")}
+            except UnicodeDecodeError:
+                pass
+        return {"$ext": o.code, "$data": base64.b64encode(o.data).decode()}
+    if isinstance(o, float):
+        return None if o != o or o in (float("inf"), float("-inf")) else o
+    if isinstance(o, (list, tuple)):
+        items = [jsonable(x) for x in o]
+        return None if any(x is None and y is not None for x, y in zip(items, o)) else items
+    if isinstance(o, dict):
+        out = {}
+        for k, v in o.items():
+            if isinstance(k, str):
+                key = k
+            elif isinstance(k, (bool, int)) or k is None:
+                key = json.dumps(k)
+            else:
+                return None
+            if key in out:
+                return None
+            jv = jsonable(v)
+            if jv is None and v is not None:
+                return None
+            out[key] = jv
+        return out
+    return o
+
+
+def json_check(objs, packed):
+    lines = ok_run(tool("json", data=b"".join(packed)), "json").decode().split("\n")
+    check(len(lines) == len(objs) + 1, "json: one line per item", "%d lines" % len(lines))
+    compared = 0
+    for o, line in zip(objs, lines):
+        want = jsonable(o)
+        if want is None and o is not None:
+            continue
+        compared += 1
+        try:
+            got = json.loads(line)
+        except ValueError as e:
+            check(False, "json: not valid JSON", "%s: %s" % (e, line[:200]))
+            continue
+        check(got == want, "json: value", "python %s\n     C      %s" % (str(want)[:200], line[:200]))
+    return compared
+
+
 def refused(data, what, python_too=True):
     # both codecs must refuse: the C tool with exit status 1, python with an exception
     res = tool("recode", data=data)
@@ -317,6 +377,7 @@ def main():
     max_depth = int(limits[limits.index("max_depth") + 1])
     rng = random.Random(SEED)
     objs, packed = python_to_c(rng, max_depth)
+    json_check(objs, packed)
     refusals(rng, packed, max_depth)
     nb, f32 = c_to_python()
     print("interop: %d passed, %d failed (python->C %d objects, C->python %d items of which %d "

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swarm/json.h"
 #include "swarm/mp.h"
 
 // Buffers live in globals so that LeakSanitizer (test build) stays quiet on error exits.
@@ -407,9 +408,42 @@ static int cmd_gen(const char *seedstr, const char *countstr)
     return 0;
 }
 
+static size_t fmt_g17(double v, char *buf, size_t cap)
+{
+    int k = snprintf(buf, cap, "%.17g", v);
+    return k > 0 && (size_t)k < cap ? (size_t)k : 0;
+}
+
+// Each item on stdin → one line of JSON from the core's writer (src/core/json.c).
+static int cmd_json(void)
+{
+    static char text[1 << 22];
+    size_t n;
+    uint8_t *in = read_all(stdin, &n);
+    sw_mpr_t r;
+    sw_mpr_init(&r, in, n);
+    while (r.pos < r.n) {
+        size_t from = r.pos;
+        if (sw_mpr_skip(&r)) {
+            fprintf(stderr, "mp_tool: %s at byte %zu\n", sw_errname(r.err), from);
+            return 1;
+        }
+        sw_jw_t w;
+        sw_jw_init(&w, text, sizeof text, 0);
+        w.fmt = fmt_g17;
+        if (sw_jw_mp(&w, in + from, r.pos - from)) {
+            fprintf(stderr, "mp_tool: json: %s at byte %zu\n", sw_errname(w.err), from);
+            return 1;
+        }
+        fwrite(text, 1, w.len, stdout);
+        fputc('\n', stdout);
+    }
+    return 0;
+}
+
 static int usage(void)
 {
-    fputs("usage: mp_tool recode | describe | split SEED | gen SEED COUNT | limits\n", stderr);
+    fputs("usage: mp_tool recode | describe | json | split SEED | gen SEED COUNT | limits\n", stderr);
     return 2;
 }
 
@@ -420,6 +454,8 @@ int main(int argc, char **argv)
         rc = cmd_recode();
     else if (argc == 2 && !strcmp(argv[1], "describe"))
         rc = cmd_describe();
+    else if (argc == 2 && !strcmp(argv[1], "json"))
+        rc = cmd_json();
     else if (argc == 3 && !strcmp(argv[1], "split"))
         rc = cmd_split(argv[2]);
     else if (argc == 4 && !strcmp(argv[1], "gen"))

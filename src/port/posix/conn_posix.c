@@ -56,6 +56,7 @@ struct sw_pconn {
     int err;            // reported with sw_node_closed()
     bool known;         // the node holds it (else it is closed without a report)
     bool reading, paused, writing, queued, closing, shut;
+    bool in_read;       // inside on_read: replies gather in pend, written once after it
     char peer[64];
 };
 
@@ -225,12 +226,19 @@ static void deliver(sw_pconn_t *c, const uint8_t *p, size_t n)
         sw_node_data(c->p->node, &c->pub, p, n);
 }
 
+static void flush_out(sw_pconn_t *c);
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     sw_pconn_t *c = s->data;
-    if (n > 0)
+    if (n > 0) {
+        // Everything the node answers to this read goes out in one write, not one per reply.
+        c->in_read = true;
         deliver(c, (const uint8_t *)buf->base, (size_t)n);
-    else if (n == UV_EOF)
+        c->in_read = false;
+        if (!c->writing && c->pend.len && !c->shut)
+            flush_out(c);
+    } else if (n == UV_EOF)
         conn_end(c, 0, true);
     else if (n < 0)
         conn_end(c, sw__posix_uverr((int)n), false);
@@ -372,7 +380,7 @@ int sw__posix_conn_write(void *ctx, sw_conn_t *conn, const void *data, size_t n)
         }
         return 0;
     }
-    if (!c->writing && !c->pend.len) {
+    if (!c->writing && !c->pend.len && !c->in_read) {
         // Nothing queued: try the kernel at once (the common case; saves a loop turn).
         uv_buf_t b = uv_buf_init((char *)s, n > 0x7fffffffu ? 0x7fffffffu : (unsigned)n);
         int r = uv_try_write(c->ws, &b, 1);
@@ -393,9 +401,35 @@ int sw__posix_conn_write(void *ctx, sw_conn_t *conn, const void *data, size_t n)
         return SW_ECLOSED;
     }
     c->queued = true;
-    if (!c->writing)
+    if (!c->writing && !c->in_read)
         flush_pend(c);
     return c->shut ? SW_ECLOSED : 0;
+}
+
+// After a read: the gathered replies, straight to the kernel if it takes them all.
+static void flush_out(sw_pconn_t *c)
+{
+    uv_buf_t b = uv_buf_init((char *)c->pend.p, (unsigned)c->pend.len);
+    int r = uv_try_write(c->ws, &b, 1);
+    if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS) {
+        conn_end(c, sw__posix_uverr(r), false);
+        return;
+    }
+    if (r > 0) {
+        memmove(c->pend.p, c->pend.p + r, c->pend.len - (size_t)r);
+        c->pend.len -= (size_t)r;
+    }
+    if (c->pend.len) {
+        c->queued = true;
+        flush_pend(c);
+    } else {
+        wbuf_trim(&c->pend);
+        if (c->queued) {
+            c->queued = false;
+            if (c->known && c->p->node)
+                sw_node_drained(c->p->node, &c->pub);
+        }
+    }
 }
 
 size_t sw__posix_conn_queued(void *ctx, sw_conn_t *conn)
@@ -431,6 +465,36 @@ size_t sw__posix_conn_peer(void *ctx, sw_conn_t *conn, char *buf, size_t cap)
         return 0;
     int n = snprintf(buf, cap, "%s", C(conn)->peer);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+size_t sw__posix_conn_local(void *ctx, sw_conn_t *conn, char *buf, size_t cap)
+{
+    (void)ctx;
+    sw_pconn_t *c = C(conn);
+    if (!cap)
+        return 0;
+    buf[0] = 0;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (conn->kind != SW_CONN_TCP || uv_tcp_getsockname(&c->io.tcp, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, buf, cap);
+    else
+        uv_ip6_name((struct sockaddr_in6 *)&ss, buf, cap);
+    return strlen(buf);
+}
+
+uint16_t sw__posix_listener_port(void *ctx, sw_listener_t *lis)
+{
+    (void)ctx;
+    sw_plistener_t *l = (sw_plistener_t *)lis;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                         : ((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,9 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
@@ -153,6 +157,7 @@ static void shutdown_all(sw_posix_t *p, bool force)
         uv_unref((uv_handle_t *)&p->sigterm);
     }
     sw__posix_links_shutdown(p, force);
+    sw__posix_udp_shutdown(p);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -318,6 +323,12 @@ static const sw_port_ops_t posix_ops = {
     .conn_pause = sw__posix_conn_pause,
     .conn_close = sw__posix_conn_close,
     .conn_peer = sw__posix_conn_peer,
+    .conn_local = sw__posix_conn_local,
+    .listener_port = sw__posix_listener_port,
+    .udp_open = sw__posix_udp_open,
+    .udp_send = sw__posix_udp_send,
+    .udp_close = sw__posix_udp_close,
+    .netifs = sw__posix_netifs,
     .fs_open = sw__posix_fs_open,
     .fs_read = sw__posix_fs_read,
     .fs_write = sw__posix_fs_write,
@@ -335,9 +346,26 @@ static const sw_port_ops_t posix_ops = {
     .platform = p_platform,
 };
 
+// glibc's malloc, tuned for a small long-running daemon (bench/RESULTS.md, "RSS"): blocks of
+// 32 KiB and more (a link's buffers, the node's tables) are mmapped, so freeing them returns
+// the memory at once instead of leaving a hole in the heap; the heap top is trimmed from 64 KiB
+// of free space on; one arena (libuv's worker threads would otherwise each get their own).
+static void malloc_tune(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024);
+    mallopt(M_TOP_PAD, 16 * 1024);
+    mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 int sw_posix_init(sw_posix_t *p, const sw_posix_opts_t *opts)
 {
-    memset(p, 0, sizeof *p);
+    malloc_tune();
+    // Not the read buffer: zeroing it would make all of its 64 KiB resident for nothing;
+    // untouched, only the pages reads actually fill are.
+    memset(p, 0, offsetof(sw_posix_t, rbuf));
     p->opts = *opts;
     if (!p->opts.heap_max)
         p->opts.heap_max = SW_POSIX_HEAP_MAX;

@@ -11,7 +11,7 @@
 //     sw_posix_close(&p);
 //
 // Single-threaded: every sw_node_*() event is called from the loop, never from inside a call
-// the node made into the port (docs/parts/posix-port.md).
+// the node made into the port (docs/PORTING.md).
 #ifndef SW_PORT_POSIX_H
 #define SW_PORT_POSIX_H
 
@@ -48,6 +48,7 @@ typedef struct sw_posix_opts {
 
 typedef struct sw_pconn sw_pconn_t;
 typedef struct sw_plistener sw_plistener_t;
+typedef struct sw_pudp sw_pudp_t;
 
 // Files: the root directory and the table of open files (fs_posix.c).
 typedef struct sw_posix_fs {
@@ -80,6 +81,7 @@ typedef struct sw_posix {
     sw_pconn_t *conns;    // open (and closing) connections
     uint32_t nconns;
     sw_plistener_t *listeners; // all listeners, also closed ones (freed by sw_posix_close)
+    sw_pudp_t *udps;      // UDP endpoints (udp_posix.c)
     bool stdio_used;      // stdio_open() succeeded once
 
     uint8_t machid[16];

@@ -35,6 +35,15 @@ size_t sw__posix_conn_queued(void *ctx, sw_conn_t *c);
 void sw__posix_conn_pause(void *ctx, sw_conn_t *c, bool paused);
 void sw__posix_conn_close(void *ctx, sw_conn_t *c);
 size_t sw__posix_conn_peer(void *ctx, sw_conn_t *c, char *buf, size_t cap);
+size_t sw__posix_conn_local(void *ctx, sw_conn_t *c, char *buf, size_t cap);
+uint16_t sw__posix_listener_port(void *ctx, sw_listener_t *l);
+
+// --- UDP and interfaces (udp_posix.c)
+int sw__posix_udp_open(void *ctx, const char *addr, uint16_t port, int flags, sw_udp_t **out);
+int sw__posix_udp_send(void *ctx, sw_udp_t *u, const char *ip, uint16_t port, const void *p, size_t n);
+void sw__posix_udp_close(void *ctx, sw_udp_t *u);
+void sw__posix_udp_shutdown(sw_posix_t *p);
+size_t sw__posix_netifs(void *ctx, sw_netif_t *out, size_t max);
 
 // A connection over an already open, configured stream fd (the port takes the fd).
 int sw__posix_conn_fd(sw_posix_t *p, int fd, uint8_t kind, const char *peer, sw_conn_t **out);

@@ -1,0 +1,366 @@
+// RPC bench client: MoaT v0 ping round trips over TCP, built on the core's codec (requests
+// written with sw_msg_*, the byte stream split with sw_mps_*, replies read with sw_msg_decode),
+// so it is also a small C client of the protocol. Measures replies per second (wall time) and
+// the latency of every request (CLOCK_MONOTONIC, send to decoded reply) for p50/p99.
+//
+//   1 client, window 1: blocking socket, send then read until the reply is complete — the
+//     least work a client can do per round trip, so the server's share shows.
+//   C clients, window W: one thread, epoll; each connection keeps W requests in flight and
+//     answers every read's replies with as many new requests in one write.
+//
+// Every reply is checked: in order, "i" as sent, "d" = "R:x" (echo mode: our own request back).
+// The link message a server sends first is awaited before timing starts.
+//
+// Usage: rpc_client -p PORT [-H ADDR] [-c CLIENTS] [-w WINDOW] [-t SECONDS] [-W WARMUP_S] [-e]
+// Prints one line: "result rate R p50_us A p99_us B max_us C replies N all M client_cpu_s S"
+// (replies: in the timed span; all: including the warm-up and the final drain).
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "swarm/msg.h"
+
+#define MAX_CLIENTS 64
+#define RING 128   // send times kept per connection (window ≤ SEQ_MAX)
+#define SEQ_MAX 120 // seq runs 1..SEQ_MAX, so every request and reply has the same size
+
+// Latency histogram: 100 ns steps up to 2 ms, then 10 µs steps up to 1 s.
+#define FINE_N 20000
+#define COARSE_N 100000
+static uint64_t fine[FINE_N], coarse[COARSE_N], over;
+static uint64_t lat_max, lat_n;
+
+static void lat_add(uint64_t ns)
+{
+    if (ns < FINE_N * 100ull)
+        fine[ns / 100]++;
+    else if (ns < 2000000ull + COARSE_N * 10000ull)
+        coarse[(ns - 2000000ull) / 10000]++;
+    else
+        over++;
+    if (ns > lat_max)
+        lat_max = ns;
+    lat_n++;
+}
+
+// Upper edge of the bucket holding the q-quantile, in µs.
+static double lat_q(double q)
+{
+    uint64_t want = (uint64_t)(q * (double)lat_n), seen = 0;
+    for (size_t k = 0; k < FINE_N; k++)
+        if ((seen += fine[k]) > want)
+            return (double)(k + 1) * 0.1;
+    for (size_t k = 0; k < COARSE_N; k++)
+        if ((seen += coarse[k]) > want)
+            return 2000.0 + (double)(k + 1) * 10.0;
+    return (double)lat_max / 1000.0;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "rpc_client: %s: %s\n", what, errno ? strerror(errno) : "failed");
+    exit(1);
+}
+
+typedef struct {
+    int fd;
+    sw_mps_t split;
+    uint8_t item[256];
+    uint64_t sent, got;        // requests sent / replies received on this connection
+    uint64_t sent_at[RING];    // send time of request k at [k % RING]
+} client_t;
+
+static client_t clients[MAX_CLIENTS];
+static bool echo_mode;
+static uint64_t bad;
+
+static size_t put_request(uint8_t *buf, size_t cap, uint64_t k)
+{
+    sw_mpw_t w;
+    sw_mpw_init(&w, buf, cap);
+    int64_t seq = (int64_t)(k % SEQ_MAX) + 1;
+    sw_msg_request_begin(&w, "ping", seq, 0);
+    sw_mpw_map(&w, 1);
+    sw_mpw_cstr(&w, "m");
+    sw_mpw_cstr(&w, "x");
+    sw_msg_request_end(&w, seq, 0);
+    return w.err ? 0 : w.len;
+}
+
+// Checks one received item: 1 = the reply to request k, 0 = the link message (skipped),
+// counts a mismatch in `bad` otherwise.
+static int check_item(const uint8_t *p, size_t n, uint64_t k)
+{
+    sw_msg_t m;
+    if (sw_msg_decode(&m, p, n) != 0) {
+        bad++;
+        return 1;
+    }
+    if (m.kind == SW_MSG_NOTIFY && m.path_len == 1 && sw_span_eq(m.path[0], "link"))
+        return 0;
+    int64_t seq = (int64_t)(k % SEQ_MAX) + 1;
+    static const uint8_t rx[] = {0xa3, 'R', ':', 'x'};
+    bool ok = (m.has & SW_MSG_HAS_I) && m.i == seq &&
+              (echo_mode ? m.kind == SW_MSG_REQUEST && sw_span_eq(m.path[0], "ping")
+                         : m.kind == SW_MSG_REPLY && m.d.n == sizeof rx &&
+                               memcmp(m.d.p, rx, sizeof rx) == 0);
+    if (!ok)
+        bad++;
+    return 1;
+}
+
+static void send_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) { // pipelined sockets are non-blocking; the window bounds this
+                struct timespec ts = {0, 10000};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            die("send");
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static int connect_to(const char *addr, int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+        die("address");
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die("socket");
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+        die("connect");
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+// Reads until the server's link message has arrived (blocking socket).
+static void await_link(client_t *c)
+{
+    uint8_t buf[256];
+    for (;;) {
+        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+        if (r <= 0)
+            die("waiting for the link message");
+        size_t at = 0;
+        while (at < (size_t)r) {
+            size_t used;
+            int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
+            at += used;
+            if (rc < 0)
+                die("link message: bad MsgPack");
+            if (rc == 1) {
+                if (check_item(c->split.buf, c->split.len, 0) != 0 || at != (size_t)r)
+                    die("expected only the link message first");
+                return;
+            }
+        }
+    }
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+// One client, one request at a time.
+static uint64_t run_sequential(client_t *c, uint64_t t0, uint64_t t1, uint64_t t2)
+{
+    uint8_t req[64], buf[4096];
+    uint64_t counted = 0;
+    for (;;) {
+        size_t n = put_request(req, sizeof req, c->sent);
+        uint64_t ts = now_ns();
+        if (ts >= t2)
+            break;
+        send_all(c->fd, req, n);
+        c->sent++;
+        for (bool done = false; !done;) {
+            ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+            if (r <= 0)
+                die("recv");
+            size_t at = 0;
+            while (at < (size_t)r) {
+                size_t used;
+                int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
+                at += used;
+                if (rc < 0)
+                    die("bad MsgPack from the server");
+                if (rc == 1 && check_item(c->split.buf, c->split.len, c->got)) {
+                    c->got++;
+                    done = true;
+                }
+            }
+        }
+        uint64_t te = now_ns();
+        if (ts >= t1 && te < t2) {
+            lat_add(te - ts);
+            counted++;
+        }
+    }
+    (void)t0;
+    return counted;
+}
+
+// C clients, W requests in flight on each.
+static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        die("epoll_create1");
+    static uint8_t out[RING * 64], buf[1 << 16];
+    uint64_t t = now_ns(), counted = 0;
+    for (int i = 0; i < nc; i++) {
+        client_t *c = &clients[i];
+        if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) < 0)
+            die("fcntl");
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+            die("epoll_ctl");
+        size_t len = 0;
+        for (unsigned k = 0; k < window; k++, c->sent++) {
+            c->sent_at[c->sent % RING] = t;
+            len += put_request(out + len, sizeof out - len, c->sent);
+        }
+        send_all(c->fd, out, len);
+    }
+    bool stopping = false;
+    uint64_t outstanding = (uint64_t)nc * window;
+    struct epoll_event evs[MAX_CLIENTS];
+    while (outstanding) {
+        int n = epoll_wait(ep, evs, MAX_CLIENTS, 1000);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            die(n == 0 ? "no reply for 1 s" : "epoll_wait");
+        t = now_ns();
+        if (t >= t2)
+            stopping = true;
+        for (int e = 0; e < n; e++) {
+            client_t *c = &clients[evs[e].data.u32];
+            ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+            if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (r <= 0)
+                die("recv");
+            unsigned replies = 0;
+            size_t at = 0;
+            while (at < (size_t)r) {
+                size_t used;
+                int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
+                at += used;
+                if (rc < 0)
+                    die("bad MsgPack from the server");
+                if (rc == 1 && check_item(c->split.buf, c->split.len, c->got)) {
+                    uint64_t st = c->sent_at[c->got % RING];
+                    if (t >= t1 && t < t2) {
+                        counted++; // the rate: replies received in the timed span
+                        if (st >= t1)
+                            lat_add(t - st);
+                    }
+                    c->got++;
+                    replies++;
+                    outstanding--;
+                }
+            }
+            if (stopping || !replies)
+                continue;
+            size_t len = 0;
+            uint64_t ts = now_ns();
+            for (unsigned k = 0; k < replies; k++, c->sent++) {
+                c->sent_at[c->sent % RING] = ts;
+                len += put_request(out + len, sizeof out - len, c->sent);
+            }
+            outstanding += replies;
+            send_all(c->fd, out, len);
+        }
+    }
+    close(ep);
+    return counted;
+}
+
+int main(int argc, char **argv)
+{
+    const char *addr = "127.0.0.1";
+    int port = 0, nc = 1;
+    unsigned window = 1;
+    double secs = 1.0, warm = 0.2;
+    int o;
+    while ((o = getopt(argc, argv, "p:H:c:w:t:W:e")) != -1) {
+        switch (o) {
+        case 'p': port = atoi(optarg); break;
+        case 'H': addr = optarg; break;
+        case 'c': nc = atoi(optarg); break;
+        case 'w': window = (unsigned)atoi(optarg); break;
+        case 't': secs = atof(optarg); break;
+        case 'W': warm = atof(optarg); break;
+        case 'e': echo_mode = true; break;
+        default:
+            fprintf(stderr, "usage: rpc_client -p PORT [-H ADDR] [-c CLIENTS] [-w WINDOW] "
+                            "[-t SECONDS] [-W WARMUP_S] [-e]\n");
+            return 2;
+        }
+    }
+    if (port <= 0 || nc < 1 || nc > MAX_CLIENTS || window < 1 || window > SEQ_MAX - 8 || secs <= 0) {
+        fprintf(stderr, "rpc_client: bad arguments\n");
+        return 2;
+    }
+    for (int i = 0; i < nc; i++) {
+        client_t *c = &clients[i];
+        c->fd = connect_to(addr, port);
+        sw_mps_init(&c->split, c->item, sizeof c->item);
+        if (!echo_mode)
+            await_link(c);
+    }
+    double cpu0 = cpu_s();
+    uint64_t t0 = now_ns();
+    uint64_t t1 = t0 + (uint64_t)(warm * 1e9), t2 = t1 + (uint64_t)(secs * 1e9);
+    uint64_t counted = nc == 1 && window == 1 ? run_sequential(&clients[0], t0, t1, t2)
+                                              : run_pipelined(nc, window, t1, t2);
+    double cpu = cpu_s() - cpu0;
+    for (int i = 0; i < nc; i++)
+        close(clients[i].fd);
+    if (bad) {
+        fprintf(stderr, "rpc_client: %llu wrong replies\n", (unsigned long long)bad);
+        return 1;
+    }
+    uint64_t all = 0;
+    for (int i = 0; i < nc; i++)
+        all += clients[i].got;
+    printf("result rate %.0f p50_us %.1f p99_us %.1f max_us %.1f replies %llu all %llu "
+           "client_cpu_s %.3f\n",
+           (double)counted / secs, lat_q(0.50), lat_q(0.99), (double)lat_max / 1000.0,
+           (unsigned long long)counted, (unsigned long long)all, cpu);
+    return 0;
+}

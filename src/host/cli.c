@@ -1,0 +1,547 @@
+// swarm CLI conventions (cli.h): error lines and exit codes, option walking shared by the
+// subcommands, command arguments (key=value / JSON) into MsgPack, printing values for people or
+// scripts, the progress bar, and connecting a one-shot command's link with useful messages.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_int.h"
+#include "mpjson.h"
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Errors and exit codes
+
+static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_list ap)
+{
+    const char *prog = cli && cli->prog ? cli->prog : "swarm";
+    if (cmd)
+        fprintf(stderr, "%s %s: ", prog, cmd);
+    else
+        fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(cli, cmd, fmt, ap);
+    va_end(ap);
+}
+
+void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...)
+{
+    if (c && c->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hint: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int sw__cli_usage(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(c, cmd, fmt, ap);
+    va_end(ap);
+    const char *prog = c && c->prog ? c->prog : "swarm";
+    if (cmd)
+        fprintf(stderr, "see '%s %s --help'\n", prog, cmd);
+    else
+        fprintf(stderr, "see '%s --help'\n", prog);
+    return SW_EXIT_USAGE;
+}
+
+int sw_cli_exit_for(int err)
+{
+    switch (err) {
+    case SW_OK: return SW_EXIT_OK;
+    case SW_EREMOTE: return SW_EXIT_REMOTE;
+    case SW_EINVAL: return SW_EXIT_USAGE;
+    case SW_ETIMEDOUT: return SW_EXIT_TIMEOUT;
+    case SW_ECANCELED: return SW_EXIT_INTERRUPT;
+    case SW_ECLOSED: case SW_EIO: case SW_EPROTO: case SW_ECRC: case SW_EBUSY: case SW_ENOTSUP:
+        return SW_EXIT_LINK;
+    default: // ENOENT, EPERM, EEXIST, EISDIR, ENOTDIR, ENOTEMPTY, EFULL, ETOOBIG, …
+        return SW_EXIT_LOCAL;
+    }
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Options
+
+bool sw__cli_is_opt(const char *a)
+{
+    if (a[0] != '-' || a[1] == 0)
+        return false;
+    if ((a[1] >= '0' && a[1] <= '9') || (a[1] == '.' && a[2] >= '0' && a[2] <= '9'))
+        return false; // a negative number is a value
+    return true;
+}
+
+bool sw__cli_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+int sw__cli_optval(const sw_cli_t *c, const char *cmd, int argc, char **argv, int *i,
+                   const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n))
+        return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n])
+        return 0;
+    if (*i + 1 >= argc) {
+        sw__cli_usage(c, cmd, "option %s needs a value", name);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int sw__cli_global(sw_cli_t *c, const char *cmd, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "--json")) {
+        c->json = true;
+        return 1;
+    }
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+        c->quiet = true;
+        return 1;
+    }
+    if (!strcmp(a, "--verbose")) {
+        c->verbose++;
+        return 1;
+    }
+    if (a[0] == '-' && a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) { // -v, -vv, …
+        c->verbose += (int)strlen(a + 1);
+        return 1;
+    }
+    int r = sw__cli_optval(c, cmd, argc, argv, i, "--timeout", &v);
+    if (r <= 0)
+        return r;
+    char *end;
+    errno = 0;
+    double s = strtod(v, &end);
+    if (errno || end == v || *end || !(s >= 0) || s > 86400 * 7) {
+        sw__cli_usage(c, cmd, "bad --timeout '%s' (seconds, e.g. 2.5; 0 = no limit)", v);
+        return -1;
+    }
+    c->timeout_ms = s > 0 && s < 0.001 ? 1 : (uint32_t)(s * 1000 + 0.5);
+    return 1;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Arguments
+
+// An integer literal written exactly (cJSON would round it through a double).
+static bool exact_int(const char *s, sw_mpw_t *w)
+{
+    const char *d = s[0] == '-' ? s + 1 : s;
+    if (!*d || strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && d[1]))
+        return false;
+    errno = 0;
+    if (s[0] == '-') {
+        long long v = strtoll(s, NULL, 10);
+        if (errno)
+            return false;
+        sw_mpw_int(w, v);
+    } else {
+        unsigned long long v = strtoull(s, NULL, 10);
+        if (errno)
+            return false;
+        sw_mpw_uint(w, v);
+    }
+    return true;
+}
+
+int sw__cli_value(const char *s, sw_mpw_t *w)
+{
+    if (exact_int(s, w))
+        return w->err;
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithOpts(s, &end, true);
+    if (!j) {
+        sw_mpw_cstr(w, s);
+        return w->err;
+    }
+    size_t mark = sw_mpw_mark(w);
+    int rc = sw_json_to_mp(j, w);
+    cJSON_Delete(j);
+    if (rc == SW_EINVAL) { // JSON, but not a value we can send (e.g. a bad tagged object)
+        sw_mpw_rewind(w, mark);
+        sw_mpw_cstr(w, s);
+        return w->err;
+    }
+    return rc;
+}
+
+// "key=value" with a key that looks like a name (so a bare JSON value is never taken apart).
+static const char *kv_split(const char *a)
+{
+    const char *eq = strchr(a, '=');
+    if (!eq || eq == a)
+        return NULL;
+    for (const char *p = a; p < eq; p++)
+        if (!(*p == '_' || *p == '-' || *p == '.' || (*p >= '0' && *p <= '9') ||
+              (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            return NULL;
+    return eq;
+}
+
+int sw_cli_parse_args(int argc, char **argv, sw_mpw_t *w, char *err, size_t errcap)
+{
+    if (err && errcap)
+        err[0] = 0;
+    if (argc <= 0) {
+        sw_mpw_map(w, 0);
+        return w->err;
+    }
+    int kv = 0;
+    for (int i = 0; i < argc; i++)
+        kv += kv_split(argv[i]) != NULL;
+    if (kv == 0) {
+        if (argc > 1) {
+            snprintf(err, errcap, "more than one bare value ('%s', '%s', …): give key=value "
+                     "pairs or one JSON value", argv[0], argv[1]);
+            return SW_EINVAL;
+        }
+        int rc = sw__cli_value(argv[0], w);
+        if (rc)
+            snprintf(err, errcap, "cannot encode '%s': %s", argv[0], sw_strerror(rc));
+        return rc;
+    }
+    if (kv != argc) {
+        for (int i = 0; i < argc; i++)
+            if (!kv_split(argv[i]))
+                snprintf(err, errcap, "'%s' is not key=value (a bare JSON value cannot be "
+                         "mixed with key=value pairs)", argv[i]);
+        return SW_EINVAL;
+    }
+    for (int i = 0; i < argc; i++)
+        for (int k = 0; k < i; k++) {
+            size_t a = (size_t)(kv_split(argv[i]) - argv[i]), b = (size_t)(kv_split(argv[k]) - argv[k]);
+            if (a == b && !memcmp(argv[i], argv[k], a)) {
+                snprintf(err, errcap, "key '%.*s' given twice", (int)a, argv[i]);
+                return SW_EINVAL;
+            }
+        }
+    sw_mpw_map(w, (uint32_t)argc);
+    for (int i = 0; i < argc; i++) {
+        const char *eq = kv_split(argv[i]);
+        sw_mpw_str(w, argv[i], (size_t)(eq - argv[i]));
+        int rc = sw__cli_value(eq + 1, w);
+        if (rc) {
+            snprintf(err, errcap, "cannot encode '%s': %s", argv[i], sw_strerror(rc));
+            return rc;
+        }
+    }
+    if (w->err)
+        snprintf(err, errcap, "arguments too large");
+    return w->err;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Printing
+
+// Text of a JSON item on one line, with a space after ',' and ':' (people read this form).
+static void flat(const cJSON *j, FILE *f)
+{
+    bool obj = cJSON_IsObject(j);
+    if (!obj && !cJSON_IsArray(j)) {
+        char *t = cJSON_PrintUnformatted(j);
+        fputs(t ? t : "null", f);
+        cJSON_free(t);
+        return;
+    }
+    fputc(obj ? '{' : '[', f);
+    for (const cJSON *c = j->child; c; c = c->next) {
+        if (obj) {
+            cJSON *key = cJSON_CreateString(c->string ? c->string : "");
+            char *k = key ? cJSON_PrintUnformatted(key) : NULL;
+            fprintf(f, "%s: ", k ? k : "\"\"");
+            cJSON_free(k);
+            cJSON_Delete(key);
+        }
+        flat(c, f);
+        if (c->next)
+            fputs(", ", f);
+    }
+    fputc(obj ? '}' : ']', f);
+}
+
+static size_t flat_len(const cJSON *j)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    if (!m)
+        return SIZE_MAX;
+    flat(j, m);
+    fclose(m);
+    free(buf);
+    return n;
+}
+
+// Indented JSON with two spaces; containers that fit on a line stay on one line.
+static void pretty(FILE *f, const cJSON *j, int indent)
+{
+    bool obj = cJSON_IsObject(j);
+    if ((!obj && !cJSON_IsArray(j)) || !j->child || flat_len(j) + (size_t)indent <= 78) {
+        flat(j, f);
+        return;
+    }
+    fputc(obj ? '{' : '[', f);
+    for (const cJSON *c = j->child; c; c = c->next) {
+        fprintf(f, "\n%*s", indent + 2, "");
+        if (obj) {
+            cJSON *key = cJSON_CreateString(c->string ? c->string : "");
+            char *k = key ? cJSON_PrintUnformatted(key) : NULL;
+            fprintf(f, "%s: ", k ? k : "\"\"");
+            cJSON_free(k);
+            cJSON_Delete(key);
+        }
+        pretty(f, c, indent + 2);
+        if (c->next)
+            fputc(',', f);
+    }
+    fprintf(f, "\n%*s%c", indent, "", obj ? '}' : ']');
+}
+
+void sw_cli_print_value(const sw_cli_t *cli, FILE *f, const uint8_t *p, size_t n)
+{
+    if (!cli->json) {
+        sw_mpr_t r;
+        sw_mpr_init(&r, p, n);
+        sw_span_t s;
+        if (sw_mpr_peek(&r) == SW_MP_STR && sw_mpr_str(&r, &s) && sw_mpr_done(&r)) {
+            fwrite(s.p, 1, s.n, f);
+            if (!s.n || s.p[s.n - 1] != '\n')
+                fputc('\n', f);
+            fflush(f);
+            return;
+        }
+    }
+    int err = 0;
+    cJSON *j = sw_mp_to_json(p, n, &err);
+    if (!j) {
+        fprintf(f, "(unreadable value: %s)\n", sw_strerror(err));
+        fflush(f);
+        return;
+    }
+    if (cli->json) {
+        char *t = cJSON_PrintUnformatted(j);
+        if (t)
+            fprintf(f, "%s\n", t);
+        cJSON_free(t);
+    } else {
+        pretty(f, j, 0);
+        fputc('\n', f);
+    }
+    cJSON_Delete(j);
+    fflush(f);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Progress
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void human(char *buf, size_t cap, double v)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, cap, "%.0f %s", v, units[u]);
+    else
+        snprintf(buf, cap, "%.1f %s", v, units[u]);
+}
+
+static void draw(sw_progress_t *p, uint64_t now, bool final)
+{
+    double secs = (double)(now - p->start_ms) / 1000.0;
+    double rate = secs > 0.05 ? (double)p->done / secs : 0;
+    char done[32], total[32], r[32], eta[32] = "";
+    human(done, sizeof done, (double)p->done);
+    human(total, sizeof total, (double)p->total);
+    human(r, sizeof r, rate);
+    int pct = p->total ? (int)(100.0 * (double)p->done / (double)p->total) : 0;
+    if (pct > 100)
+        pct = 100;
+    if (!final && rate > 0 && p->total > p->done) {
+        double left = (double)(p->total - p->done) / rate;
+        if (left < 360000)
+            snprintf(eta, sizeof eta, " ETA %d:%02d", (int)left / 60, (int)left % 60);
+    } else if (final) {
+        snprintf(eta, sizeof eta, " in %.1f s", secs);
+    }
+    char bar[21];
+    int fill = pct / 5;
+    for (int i = 0; i < 20; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[20] = 0;
+    fprintf(stderr, "\r%s [%s] %3d%% %s/%s %s/s%s\033[K", p->label ? p->label : "", bar, pct,
+            done, total, r, eta);
+    fflush(stderr);
+    p->shown = true;
+}
+
+void sw_progress_start(sw_progress_t *p, const sw_cli_t *cli, const char *label, uint64_t total)
+{
+    memset(p, 0, sizeof *p);
+    p->cli = cli;
+    p->label = label;
+    p->total = total;
+    p->start_ms = p->last_ms = mono_ms();
+}
+
+static bool progress_on(const sw_progress_t *p)
+{
+    return p->cli && p->cli->tty_err && !p->cli->quiet;
+}
+
+void sw_progress_update(sw_progress_t *p, uint64_t done)
+{
+    p->done = done;
+    if (!progress_on(p))
+        return;
+    uint64_t now = mono_ms();
+    if (now - p->last_ms < 100 && p->shown) // at most ~10 redraws a second
+        return;
+    if (!p->shown && now - p->start_ms < 300) // quick transfers show no bar at all
+        return;
+    p->last_ms = now;
+    draw(p, now, false);
+}
+
+void sw_progress_end(sw_progress_t *p, bool ok)
+{
+    if (!progress_on(p) || !p->shown)
+        return;
+    if (ok) {
+        draw(p, mono_ms(), true);
+        fputc('\n', stderr);
+    } else {
+        fputs("\r\033[K", stderr); // the error message that follows says what happened
+    }
+    fflush(stderr);
+    p->shown = false;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Links of one-shot commands
+
+static void on_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t n)
+{
+    (void)l;
+    const sw_cli_t *c = u;
+    if (c->verbose) // the device's own output, never mixed with what we print on stdout
+        fwrite(p, 1, n, stderr);
+}
+
+static void link_hint(const sw_cli_t *c, const sw_uri_t *u)
+{
+    switch (u->kind) {
+    case SW_URI_TCP:
+        sw__cli_hint(c, "is swarm-node running on %s? default port 27587", u->host);
+        break;
+    case SW_URI_UNIX:
+        sw__cli_hint(c, "is a swarm mux serving %s?", u->path);
+        break;
+    default:
+        if (u->lossy)
+            sw__cli_hint(c, "is the device on %s running its link in lossy mode at %u baud "
+                         "(swarm-node --serial DEV --lossy)?", u->path, u->baud);
+        else
+            sw__cli_hint(c, "is the device on %s running its link at %u baud? (lossy lines: "
+                         "add ?mode=lossy)", u->path, u->baud);
+    }
+}
+
+int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const char *uri,
+                    sw_hlink_t **out)
+{
+    char err[320];
+    sw_hlink_opts_t o;
+    sw_hlink_opts_default(&o);
+    if (c->timeout_ms && c->timeout_ms < o.connect_timeout_ms)
+        o.connect_timeout_ms = c->timeout_ms;
+    sw_hlink_cbs_t cbs = {NULL, NULL, on_console, (void *)c};
+    *out = NULL;
+    int rc = sw_hlink_open(loop, uri, &o, &cbs, out, err, sizeof err);
+    if (rc) {
+        if (rc == SW_EINVAL)
+            return sw__cli_usage(c, cmd, "bad link '%s': %s", uri, err);
+        sw_cli_error(c, cmd, "%s", err);
+        return SW_EXIT_LOCAL;
+    }
+    rc = sw_hlink_wait_up(*out, c->timeout_ms);
+    if (rc) {
+        sw_cli_error(c, cmd, "%s", sw_hlink_error(*out));
+        link_hint(c, sw_hlink_uri(*out));
+        return SW_EXIT_LINK;
+    }
+    if (c->verbose)
+        fprintf(stderr, "%s %s: connected to %s\n", c->prog ? c->prog : "swarm", cmd, uri);
+    return SW_EXIT_OK;
+}
+
+int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int err,
+                        const char *text)
+{
+    switch (err) {
+    case SW_EREMOTE:
+        sw_cli_error(c, cmd, "node says: %s", text);
+        return SW_EXIT_REMOTE;
+    case SW_ETIMEDOUT:
+        sw_cli_error(c, cmd, "%s", text && *text ? text : "timed out");
+        if (c->timeout_ms)
+            sw__cli_hint(c, "--timeout S allows more time (now %.1f s)", c->timeout_ms / 1000.0);
+        return SW_EXIT_TIMEOUT;
+    case SW_ECLOSED:
+        sw_cli_error(c, cmd, "%s", text && *text ? text : sw_hlink_error(l));
+        return SW_EXIT_LINK;
+    default:
+        sw_cli_error(c, cmd, "%s", text && *text ? text : sw_strerror(err));
+        return sw_cli_exit_for(err);
+    }
+}
+
+void sw__cli_finish(uv_loop_t *loop, sw_hlink_t *l)
+{
+    if (l)
+        sw_hlink_close(l);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+}

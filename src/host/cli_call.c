@@ -1,0 +1,456 @@
+// `swarm call` (MoaT's `cmd`: one command, its reply printed; --every: a stream of values until
+// Ctrl-C or --count) and `swarm eval` (Lua code run by sys.eval, its repr printed).
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_int.h"
+#include "mpjson.h"
+
+#define MAX_POS 256
+
+static const char call_help[] =
+    "usage: swarm call [options] LINK PATH [key=value ... | JSON]\n"
+    "\n"
+    "Calls the command PATH on the device at LINK and prints its reply: a string as it is,\n"
+    "anything else as indented JSON; with --json, one line of JSON.\n"
+    "\n"
+    "PATH is dotted: ping, sys.info, fs.ls; _dir lists the commands (sys._dir those under sys).\n"
+    "The arguments are the command's data: key=value pairs make a map, each value read as\n"
+    "JSON when it is valid JSON and taken as a string otherwise (m=hi n=3 on=true l=[1,2]\n"
+    "s='\"42\"'); or a single bare JSON value is the whole data. No arguments send {}.\n"
+    "\n"
+    "options:\n"
+    "  --every MS   open a stream: the device sends a value every MS milliseconds; each is\n"
+    "               printed on its own line (--json: {\"n\": counter, \"d\": value}) until\n"
+    "               Ctrl-C, which cancels the stream on the device (exit status 130)\n"
+    "  --count N    with --every: stop after N values (the stream is cancelled too)\n"
+    "  --json, -q, -v, --timeout S   as in 'swarm --help' (--timeout: per reply, default 10 s)\n"
+    "\n"
+    "LINK: tcp://HOST[:PORT], HOST[:PORT], unix:///PATH, serial:///DEV?baud=N&mode=lossy (man swarm)\n"
+    "exit status: 0 ok, 1 the device answered with an error, 2 usage, 3 link, 4 timeout, 130 Ctrl-C\n"
+    "\n"
+    "examples:\n"
+    "  swarm call tcp://192.168.1.20 sys.info\n"
+    "  swarm call localhost ping m=hello\n"
+    "  swarm call --json localhost sys.cfg '{\"p\": [\"wdt\"]}'\n"
+    "  swarm call --every 1000 --count 5 localhost sys.mem\n";
+
+static const char eval_help[] =
+    "usage: swarm eval [options] LINK CODE\n"
+    "\n"
+    "Runs the Lua CODE on the device (sys.eval) in the running app's environment and prints the\n"
+    "result as Lua shows it (its repr). An expression is tried first, as in the Lua REPL, so\n"
+    "'1 + 1' prints 2; statements work too ('x = 5'). CODE '-' is read from standard input.\n"
+    "A Lua error is printed on stderr with exit status 1.\n"
+    "\n"
+    "options:\n"
+    "  --json, -q, -v, --timeout S   as in 'swarm --help'; --json prints\n"
+    "               {\"value\": <the value as JSON>, \"repr\": \"<repr>\"}\n"
+    "\n"
+    "examples:\n"
+    "  swarm eval localhost '1 + 1'\n"
+    "  swarm eval localhost 'swarm.cfg(\"wdt\")'\n"
+    "  swarm eval localhost - < script.lua\n";
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Streams (--every)
+
+typedef struct stream_run {
+    const sw_cli_t *cli;
+    uv_loop_t *loop;
+    sw_hlink_t *l;
+    const char *path;
+    int64_t seq;
+    uint64_t count, got;
+    uint32_t wait_ms;   // longest silence accepted between values
+    uv_signal_t sig;
+    uv_timer_t quiet;   // fires when no value came for wait_ms
+    int status;         // exit status once done
+    bool done;
+} stream_run_t;
+
+// Stops the stream (cancel {i} to the device), stops listening, and lets the loop wind down.
+static void stream_done(stream_run_t *s, int status)
+{
+    if (s->done)
+        return;
+    s->done = true;
+    s->status = status;
+    if (s->seq > 0)
+        sw_hlink_cancel(s->l, s->seq);
+    uv_close((uv_handle_t *)&s->sig, NULL);
+    uv_close((uv_handle_t *)&s->quiet, NULL);
+    sw_hlink_close(s->l); // flushes the cancel before the connection closes
+}
+
+static void print_stream_value(const sw_cli_t *cli, const sw_msg_t *m)
+{
+    if (!cli->json) {
+        sw_cli_print_value(cli, stdout, m->d.p, m->d.n);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *d = sw_mp_to_json(m->d.p, m->d.n, NULL);
+    if (!o || !d) {
+        cJSON_Delete(o);
+        cJSON_Delete(d);
+        printf("{\"n\": %lld, \"d\": null}\n", (long long)m->n);
+        fflush(stdout);
+        return;
+    }
+    cJSON_AddNumberToObject(o, "n", (double)m->n);
+    cJSON_AddItemToObject(o, "d", d);
+    char *t = cJSON_PrintUnformatted(o);
+    if (t)
+        printf("%s\n", t);
+    cJSON_free(t);
+    cJSON_Delete(o);
+    fflush(stdout);
+}
+
+static void on_quiet(uv_timer_t *t)
+{
+    stream_run_t *s = t->data;
+    char name[300];
+    sw_uri_format(sw_hlink_uri(s->l), name, sizeof name);
+    sw_cli_error(s->cli, "call", "%s: no value from %s for %.1f s", name, s->path,
+                 s->wait_ms / 1000.0);
+    stream_done(s, SW_EXIT_TIMEOUT);
+}
+
+static void on_value(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
+{
+    stream_run_t *s = u;
+    if (s->done)
+        return;
+    if (!m) {
+        s->seq = 0;
+        stream_done(s, sw__cli_call_failed(s->cli, "call", l, err, NULL));
+        return;
+    }
+    switch (m->kind) {
+    case SW_MSG_STREAM:
+    case SW_MSG_REPLY: // a device that answers once instead of streaming
+        print_stream_value(s->cli, m);
+        s->got++;
+        if (m->kind == SW_MSG_REPLY) {
+            s->seq = 0;
+            stream_done(s, SW_EXIT_OK);
+        } else if (s->count && s->got >= s->count) {
+            stream_done(s, SW_EXIT_OK);
+        } else if (s->wait_ms) {
+            uv_timer_again(&s->quiet);
+        }
+        break;
+    case SW_MSG_ERROR: {
+        char text[1024];
+        sw_mpr_t r;
+        sw_mpr_init(&r, m->e.p, m->e.n);
+        sw_span_t e;
+        if (sw_mpr_str(&r, &e))
+            snprintf(text, sizeof text, "%.*s", (int)(e.n > 1000 ? 1000 : e.n), (const char *)e.p);
+        else
+            snprintf(text, sizeof text, "(error value not a string)");
+        s->seq = 0;
+        stream_done(s, sw__cli_call_failed(s->cli, "call", l, SW_EREMOTE, text));
+        break;
+    }
+    case SW_MSG_END:
+        s->seq = 0;
+        stream_done(s, SW_EXIT_OK);
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_sigint(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    stream_run_t *s = h->data;
+    if (!s->cli->quiet && s->cli->tty_err)
+        fputc('\n', stderr);
+    stream_done(s, SW_EXIT_INTERRUPT);
+}
+
+static int run_stream(const sw_cli_t *c, uv_loop_t *loop, sw_hlink_t *l, const char *path,
+                      sw_span_t d, uint64_t every, uint64_t count)
+{
+    stream_run_t s;
+    memset(&s, 0, sizeof s);
+    s.cli = c;
+    s.loop = loop;
+    s.l = l;
+    s.path = path;
+    s.count = count;
+    uv_signal_init(loop, &s.sig);
+    s.sig.data = &s;
+    uv_signal_start(&s.sig, on_sigint, SIGINT);
+    uv_timer_init(loop, &s.quiet);
+    s.quiet.data = &s;
+    if (c->timeout_ms) {
+        uint64_t w = (uint64_t)c->timeout_ms + every;
+        s.wait_ms = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+        uv_timer_start(&s.quiet, on_quiet, s.wait_ms, s.wait_ms);
+    }
+    int64_t seq = sw_hlink_call(l, path, d, (int64_t)every, on_value, &s);
+    if (seq < 0) {
+        s.seq = 0;
+        sw_cli_error(c, "call", "cannot send %s: %s", path,
+                     seq == SW_ECLOSED ? sw_hlink_error(l) : sw_strerror((int)seq));
+        stream_done(&s, sw_cli_exit_for((int)seq));
+    } else {
+        s.seq = seq;
+    }
+    uv_run(loop, UV_RUN_DEFAULT); // until the link and our handles are closed
+    uv_loop_close(loop);
+    return s.status;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// call
+
+int sw_cli_call(const sw_cli_t *cli, int argc, char **argv)
+{
+    sw_cli_t c = *cli;
+    const char *pos[MAX_POS];
+    int npos = 0;
+    uint64_t every = 0, count = 0;
+    const char *v;
+    bool opts = true;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (opts && !strcmp(a, "--")) {
+            opts = false;
+            continue;
+        }
+        if (!opts || !sw__cli_is_opt(a)) {
+            if (npos == MAX_POS)
+                return sw__cli_usage(&c, "call", "too many arguments");
+            pos[npos++] = a;
+            continue;
+        }
+        int r = sw__cli_global(&c, "call", argc, argv, &i);
+        if (r < 0)
+            return SW_EXIT_USAGE;
+        if (r)
+            continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(call_help, stdout);
+            return SW_EXIT_OK;
+        }
+        if ((r = sw__cli_optval(&c, "call", argc, argv, &i, "--every", &v)) != 0) {
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!sw__cli_uint(v, 1, 86400000, &every))
+                return sw__cli_usage(&c, "call", "bad --every '%s' (milliseconds, 1 or more)", v);
+            continue;
+        }
+        if ((r = sw__cli_optval(&c, "call", argc, argv, &i, "--count", &v)) != 0) {
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!sw__cli_uint(v, 1, UINT64_MAX, &count))
+                return sw__cli_usage(&c, "call", "bad --count '%s' (1 or more)", v);
+            continue;
+        }
+        return sw__cli_usage(&c, "call", "unknown option '%s'", a);
+    }
+    if (npos < 2)
+        return sw__cli_usage(&c, "call", npos ? "missing PATH (e.g. sys.info)"
+                                              : "missing LINK and PATH");
+    if (count && !every)
+        return sw__cli_usage(&c, "call", "--count needs --every");
+    const char *path = pos[1];
+    if (!*path || path[0] == '.' || path[strlen(path) - 1] == '.' || strstr(path, ".."))
+        return sw__cli_usage(&c, "call", "bad PATH '%s' (dotted names, e.g. sys.info)", path);
+
+    static uint8_t args[1 << 16];
+    sw_mpw_t w;
+    sw_mpw_init(&w, args, sizeof args);
+    char err[512];
+    if (sw_cli_parse_args(npos - 2, (char **)(pos + 2), &w, err, sizeof err))
+        return sw__cli_usage(&c, "call", "%s", err);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    sw_hlink_t *l;
+    int rc = sw__cli_connect(&c, "call", &loop, pos[0], &l);
+    if (rc) {
+        sw__cli_finish(&loop, l);
+        return rc;
+    }
+    sw_span_t d = {args, w.len};
+    if (every)
+        return run_stream(&c, &loop, l, path, d, every, count);
+
+    size_t cap = sw_hlink_max_msg(l);
+    uint8_t *res = malloc(cap ? cap : 1);
+    sw_mpw_t out;
+    sw_mpw_init(&out, res, cap);
+    char text[1024];
+    int e = res ? sw_hlink_call_sync(l, path, d, c.timeout_ms, &out, text, sizeof text) : SW_EFULL;
+    if (e == 0)
+        sw_cli_print_value(&c, stdout, res, out.len);
+    else
+        rc = sw__cli_call_failed(&c, "call", l, e, text);
+    free(res);
+    sw__cli_finish(&loop, l);
+    return rc;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// eval
+
+static char *read_stdin(size_t *n)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t k = fread(buf + len, 1, cap - len, stdin);
+        len += k;
+        if (k == 0)
+            break;
+        if (len == cap) {
+            if (cap >= (1u << 20)) // larger than any message
+                break;
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    *n = len;
+    return buf;
+}
+
+static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n)
+{
+    // the reply is [value, repr]
+    sw_mpr_t r;
+    sw_mpr_init(&r, p, n);
+    uint32_t items;
+    sw_span_t value, repr = {NULL, 0}, rs;
+    if (!sw_mpr_array(&r, &items) || items != 2 || sw_mpr_span(&r, &value) ||
+        sw_mpr_span(&r, &repr)) {
+        sw_cli_print_value(c, stdout, p, n); // not what we expected: show it as it is
+        return;
+    }
+    if (!c->json) {
+        sw_mpr_t rr;
+        sw_mpr_init(&rr, repr.p, repr.n);
+        if (sw_mpr_str(&rr, &rs)) {
+            fwrite(rs.p, 1, rs.n, stdout);
+            fputc('\n', stdout);
+            fflush(stdout);
+        } else {
+            sw_cli_print_value(c, stdout, repr.p, repr.n);
+        }
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *jv = sw_mp_to_json(value.p, value.n, NULL);
+    cJSON *jr = sw_mp_to_json(repr.p, repr.n, NULL);
+    if (o && jv && jr) {
+        cJSON_AddItemToObject(o, "value", jv);
+        cJSON_AddItemToObject(o, "repr", jr);
+        char *t = cJSON_PrintUnformatted(o);
+        if (t)
+            printf("%s\n", t);
+        cJSON_free(t);
+    } else {
+        cJSON_Delete(jv);
+        cJSON_Delete(jr);
+    }
+    cJSON_Delete(o);
+    fflush(stdout);
+}
+
+int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv)
+{
+    sw_cli_t c = *cli;
+    const char *pos[3];
+    int npos = 0;
+    bool opts = true;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (opts && !strcmp(a, "--")) {
+            opts = false;
+            continue;
+        }
+        if (!opts || !sw__cli_is_opt(a)) {
+            if (npos == 2)
+                return sw__cli_usage(&c, "eval", "too many arguments (quote the code: "
+                                                 "swarm eval LINK 'x = 1')");
+            pos[npos++] = a;
+            continue;
+        }
+        int r = sw__cli_global(&c, "eval", argc, argv, &i);
+        if (r < 0)
+            return SW_EXIT_USAGE;
+        if (r)
+            continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(eval_help, stdout);
+            return SW_EXIT_OK;
+        }
+        return sw__cli_usage(&c, "eval", "unknown option '%s'", a);
+    }
+    if (npos < 2)
+        return sw__cli_usage(&c, "eval", npos ? "missing CODE" : "missing LINK and CODE");
+    size_t n;
+    char *code;
+    if (!strcmp(pos[1], "-")) {
+        code = read_stdin(&n);
+        if (!code) {
+            sw_cli_error(&c, "eval", "cannot read the code from standard input");
+            return SW_EXIT_LOCAL;
+        }
+    } else {
+        code = strdup(pos[1]);
+        n = code ? strlen(code) : 0;
+    }
+    size_t cap = n + 64;
+    uint8_t *args = malloc(cap);
+    if (!code || !args) {
+        free(code);
+        free(args);
+        sw_cli_error(&c, "eval", "out of memory");
+        return SW_EXIT_LOCAL;
+    }
+    sw_mpw_t w;
+    sw_mpw_init(&w, args, cap);
+    sw_mpw_map(&w, 1);
+    sw_mpw_cstr(&w, "code");
+    sw_mpw_str(&w, code, n);
+    free(code);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    sw_hlink_t *l;
+    int rc = sw__cli_connect(&c, "eval", &loop, pos[0], &l);
+    if (rc == 0) {
+        size_t rcap = sw_hlink_max_msg(l);
+        uint8_t *res = malloc(rcap ? rcap : 1);
+        sw_mpw_t out;
+        sw_mpw_init(&out, res, rcap);
+        char text[1024];
+        sw_span_t d = {args, w.len};
+        int e = res ? sw_hlink_call_sync(l, "sys.eval", d, c.timeout_ms, &out, text, sizeof text)
+                    : SW_EFULL;
+        if (e == 0)
+            print_eval(&c, res, out.len);
+        else
+            rc = sw__cli_call_failed(&c, "eval", l, e, text);
+        free(res);
+    }
+    free(args);
+    sw__cli_finish(&loop, l);
+    return rc;
+}

@@ -1,0 +1,42 @@
+// Internals shared by the swarm subcommands (src/host/cli*.c): option walking, connecting with
+// the CLI's error messages and hints, and tearing a link down cleanly. Not a public contract.
+#ifndef SW_HOST_CLI_INT_H
+#define SW_HOST_CLI_INT_H
+
+#include "cli.h"
+#include "hlink.h"
+
+// A global option at argv[*i] (--json, -q, -v, --timeout S, …) is applied to c and consumed
+// (with its value: *i advances). Returns 1 if it was one, 0 if not, -1 after printing a usage
+// error for a bad value.
+int sw__cli_global(sw_cli_t *c, const char *cmd, int argc, char **argv, int *i);
+// True if a is an option (starts with '-', is not "-" and not a negative number).
+bool sw__cli_is_opt(const char *a);
+// Matches "--name VALUE" / "--name=VALUE" at argv[*i]; returns 1 and *val, 0 if it is another
+// option, -1 after printing a usage error (value missing).
+int sw__cli_optval(const sw_cli_t *c, const char *cmd, int argc, char **argv, int *i,
+                   const char *name, const char **val);
+// Usage error: message, then "see swarm CMD --help"; returns SW_EXIT_USAGE.
+int sw__cli_usage(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+// "hint: …" on stderr (not with --quiet).
+void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Parses a positive count / interval; false on anything else.
+bool sw__cli_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+// A link for a one-shot command: opened on loop, waited for (cli->timeout_ms). On failure
+// prints the error and a hint and returns the exit code (SW_EXIT_USAGE for a bad URI,
+// SW_EXIT_LINK otherwise). Console bytes from the device go to stderr with -v.
+int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const char *uri,
+                    sw_hlink_t **out);
+// Prints what a failed call means (remote error, timeout, link lost) and returns the exit code.
+int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int err,
+                        const char *text);
+// Closes the link, lets the loop finish (queued bytes are flushed) and closes the loop.
+void sw__cli_finish(uv_loop_t *loop, sw_hlink_t *l);
+
+// Builds the JSON text or MsgPack for a "VALUE" argument: JSON when it parses as JSON, else
+// the string itself. Integer literals are exact over the whole int64/uint64 range.
+int sw__cli_value(const char *s, sw_mpw_t *w);
+
+#endif

@@ -1,0 +1,138 @@
+// Internals of the host link shared by hlink.c (session, calls, lifecycle) and hlink_io.c
+// (transports and framing). Not a public contract.
+#ifndef SW_HOST_HLINK_INT_H
+#define SW_HOST_HLINK_INT_H
+
+#include <netdb.h>
+
+#include "hlink.h"
+#include "swarm/rel.h"
+#include "swarm/sp.h"
+#include "swarm/stream.h"
+
+#define SW_HLINK_REL_MAX_MSG 8192u      // largest Reliable payload the host accepts
+#define SW_HLINK_QUEUE_MSGS 256u        // lossy: messages waiting for the Reliable window…
+#define SW_HLINK_QUEUE_BYTES (256u << 10) // …and their bytes
+#define SW_HLINK_LINGER_MS 2000u        // a closing connection flushes for at most this long
+#define SW_HLINK_RBUF 65536u            // bytes read at a time
+
+typedef struct sw_hconn sw_hconn_t;
+
+// A call in flight: the pending slot of the RPC session points here.
+typedef struct sw_hcall {
+    struct sw_hcall *next, *prev;
+    int64_t seq;
+    bool stream;
+    sw_hlink_answer_fn fn;
+    void *u;
+} sw_hcall_t;
+
+// Lossy links: a message waiting for room in the Reliable window.
+typedef struct sw_hqmsg {
+    struct sw_hqmsg *next;
+    size_t n;
+    uint8_t p[];
+} sw_hqmsg_t;
+
+// One connection (or connection attempt). It outlives its link while it flushes on close,
+// so it only points back to the link while attached (l != NULL).
+struct sw_hconn {
+    sw_hlink_t *l;
+    union {
+        uv_handle_t h;
+        uv_stream_t s;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } io;
+    uv_timer_t linger;
+    uv_connect_t creq;
+    int handles;        // initialised handles not yet closed
+    bool connected, reading, ending, closed;
+    size_t inflight;    // bytes of uv_writes not finished
+    uint8_t rbuf[SW_HLINK_RBUF];
+};
+
+struct sw_hlink {
+    uv_loop_t *loop;
+    sw_uri_t uri;
+    char name[300];          // canonical URI text, for messages
+    sw_hlink_opts_t o;
+    sw_hlink_cbs_t cbs;
+    char err[320];           // last error text
+    int last_err;
+
+    bool closing;            // sw_hlink_close() was called: no more user callbacks but fn
+    bool up;
+    bool down_reported;      // state(false) told since the last up (or since open)
+    unsigned fails;          // connect attempts that failed (wait_up watches it)
+    int holds;               // handles / requests / sync waits not finished; freed at 0
+    uint32_t backoff_ms;     // the next reconnect delay
+    uv_timer_t t_conn;       // connect start, connect timeout, reconnect delay
+    uv_timer_t t_rel;        // lossy: Reliable timers and the SerialPacker idle tick
+    uv_timer_t t_sync;       // timeouts of the blocking helpers
+    bool sync_expired;
+    int syncing;             // blocking helpers waiting (they need the loop to return)
+
+    // transport
+    sw_hconn_t *conn;        // current connection or attempt
+    struct sw_hgai *gai;     // TCP: the name lookup under way (abandoned ones free themselves)
+    struct addrinfo *ai;     // TCP: addresses found…
+    struct addrinfo *ai_next;// …and the next one to try
+    bool connecting;         // an attempt is under way (timer armed or connect pending)
+
+    // framing
+    sw_stream_rx_t srx;
+    sw_sp_cfg_t spcfg;
+    sw_sp_rx_t sprx;
+    sw_rel_t rel;
+    uint8_t *rel_store;
+    size_t rel_store_size;
+    uint8_t *rxbuf;
+    size_t rxcap;
+    uint8_t *frame;          // lossy: one frame being written
+    size_t frame_cap;
+    sw_hqmsg_t *q_head, *q_tail;
+    size_t q_msgs, q_bytes;
+    bool in_rel;             // inside the Reliable layer (its callbacks may not poll it)
+    bool kicked;             // a callback asked for the layer to be serviced again
+    bool tick_due;           // bytes came: run the SerialPacker idle check after idle_ms
+
+    // RPC session, client role
+    sw_rpc_t rpc;
+    uint8_t *out;
+    sw_rpc_pending_t *pending;
+    sw_hcall_t calls;        // circular list head
+};
+
+// hlink.c
+void sw__hlink_set_error(sw_hlink_t *l, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+uint32_t sw__hlink_now(const sw_hlink_t *l);
+void sw__hlink_connected(sw_hlink_t *l);            // transport usable (stream: link up)
+void sw__hlink_lost(sw_hlink_t *l, int err);        // the connection ended or failed
+void sw__hlink_attempt_failed(sw_hlink_t *l, int err); // a connect attempt gave up
+void sw__hlink_up(sw_hlink_t *l);                   // lossy: Reliable handshake done
+void sw__hlink_rel_down(sw_hlink_t *l);             // lossy: Reliable went down
+void sw__hlink_msg(sw_hlink_t *l, const uint8_t *p, size_t n);     // one message in
+void sw__hlink_console(sw_hlink_t *l, const uint8_t *p, size_t n); // console bytes in
+void sw__hlink_release(sw_hlink_t *l);              // one hold ended
+void sw__hlink_wake(sw_hlink_t *l);                 // something a blocking helper waits for
+
+// hlink_io.c
+void sw__hlink_start_connect(sw_hlink_t *l);        // one attempt, by the URI's kind
+void sw__hlink_conn_end(sw_hconn_t *c, bool flush); // detach and close (after a flush)
+int sw__hlink_write(sw_hlink_t *l, const uint8_t *p, size_t n);    // bytes to the transport
+int sw__hlink_rel_init(sw_hlink_t *l);              // lossy: fresh framing + Reliable
+void sw__hlink_rel_service(sw_hlink_t *l);          // lossy: drain the queue, run timers
+void sw__hlink_rel_kick(sw_hlink_t *l);             // lossy: service soon (from callbacks)
+int sw__hlink_rel_send(sw_hlink_t *l, const uint8_t *p, size_t n); // lossy: send or queue
+void sw__hlink_queue_clear(sw_hlink_t *l);
+int sw__hlink_uverr(int uverr);
+void sw__hlink_gai_abandon(sw_hlink_t *l);          // forget a name lookup under way
+
+// hlink_name.c: where a bare HOST[:PORT] is looked up before DNS (the scan cache, then
+// HOST.local, once LAN discovery exists). Returns 0 when it rewrote u to the address found,
+// SW_ENOENT to let DNS resolve u->host as it is.
+int sw__hlink_bare_name(sw_uri_t *u);
+
+#endif

@@ -1,0 +1,527 @@
+"""The swarm CLI (tools/swarm.c, src/host/cli*.c, hlink*.c) against real swarm-node processes:
+help texts and exit codes; call in both output modes with key=value and JSON arguments; remote
+errors (1), unreachable devices (3) and timeouts (4); streams with --every/--count and Ctrl-C
+(the cancel reaches the device); cfg get/set/del/apply; eval; and serial links over socat pty
+pairs in lossless and lossy mode, where the node's console output must never mix into replies."""
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from swarmtest import NODE_BIN, SWARM_BIN, Node, free_port, pack, unpacker
+
+COMMANDS = ("call", "cfg", "eval")
+
+
+def swarm(*args, timeout=30, input=None):
+    return subprocess.run([SWARM_BIN, *args], capture_output=True, text=True, timeout=timeout,
+                          input=input, stdin=None if input is not None else subprocess.DEVNULL)
+
+
+class FakeNode:
+    """A TCP peer written from the spec that records every message it gets. mode "stream":
+    answers stream requests with a value every r ms until it sees the cancel {"i": seq};
+    mode "silent": accepts, says link true, and never answers anything."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.port = self.srv.getsockname()[1]
+        self.got = []          # messages received, in order
+        self.closed = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        self.srv.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                continue
+            self.serve(conn)
+
+    def serve(self, conn):
+        conn.sendall(pack({"d": True, "a": "link"}))
+        unp = unpacker()
+        streams = {}  # seq → [interval s, next due, counter]
+        conn.setblocking(False)
+        try:
+            while not self.stop.is_set():
+                now = time.monotonic()
+                for seq, st in list(streams.items()):
+                    if now >= st[1]:
+                        st[2] += 1
+                        st[1] = now + st[0]
+                        conn.sendall(pack({"i": seq, "d": st[2] * 10, "n": st[2]}))
+                r, _, _ = select.select([conn], [], [], 0.01)
+                if not r:
+                    continue
+                data = conn.recv(65536)
+                if not data:
+                    break
+                unp.feed(data)
+                for m in unp:
+                    self.got.append(m)
+                    if not isinstance(m, dict) or self.mode != "stream":
+                        continue
+                    if "a" in m and "r" in m:
+                        streams[m["i"]] = [m["r"] / 1000.0, 0, 0]
+                    elif set(m) == {"i"}:
+                        streams.pop(m["i"], None)
+        finally:
+            conn.close()
+            self.closed.set()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.srv.close()
+
+
+class HelpAndUsage(unittest.TestCase):
+    def test_help_lists_every_command(self):
+        r = swarm("--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for cmd in COMMANDS + ("help",):
+            self.assertRegex(r.stdout, r"\n  %s +\S" % cmd)  # name and its one-line summary
+        for opt in ("--json", "--quiet", "--verbose", "--timeout", "--version", "exit status"):
+            self.assertIn(opt, r.stdout)
+
+    def test_version(self):
+        for args in (["--version"], ["-V"], ["version"]):
+            r = swarm(*args)
+            self.assertEqual(r.returncode, 0)
+            self.assertRegex(r.stdout, r"^swarm \d+\.\d+\.\d+\n$")
+
+    def test_no_command_is_usage(self):
+        r = swarm()
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("usage: swarm", r.stderr)
+
+    def test_unknown_command(self):
+        r = swarm("frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'frobnicate'", r.stderr)
+        self.assertIn("swarm --help", r.stderr)
+        r = swarm("cal")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("did you mean 'call'", r.stderr)
+        r = swarm("help", "nosuch")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'nosuch'", r.stderr)
+
+    def test_unknown_global_option(self):
+        r = swarm("--frob", "call")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option '--frob'", r.stderr)
+
+    def test_every_command_has_help(self):
+        for cmd in COMMANDS:
+            r = swarm(cmd, "--help")
+            self.assertEqual(r.returncode, 0, cmd)
+            self.assertTrue(r.stdout.startswith("usage: swarm %s" % cmd), r.stdout)
+            self.assertIn("options:", r.stdout)
+            self.assertIn("example", r.stdout)
+            self.assertEqual(swarm("help", cmd).stdout, r.stdout)  # help CMD = CMD --help
+            self.assertEqual(swarm(cmd, "-h").stdout, r.stdout)
+
+    def test_usage_errors(self):
+        cases = [
+            (["call"], "missing LINK and PATH"),
+            (["call", "localhost"], "missing PATH"),
+            (["call", "--frob", "localhost", "ping"], "unknown option '--frob'"),
+            (["call", "--count", "3", "localhost", "ping"], "--count needs --every"),
+            (["call", "--every", "x", "localhost", "ping"], "bad --every 'x'"),
+            (["call", "--every"], "option --every needs a value"),
+            (["call", "ftp://x", "ping"], "unknown scheme 'ftp'"),
+            (["call", "serial:///dev/null?baud=7", "ping"], "bad baud rate '7'"),
+            (["call", "localhost", "sys..info"], "bad PATH"),
+            (["call", "localhost", "ping", "a=1", "{}"], "'{}' is not key=value"),
+            (["call", "localhost", "ping", "a=1", "a=2"], "key 'a' given twice"),
+            (["call", "localhost", "ping", "1", "2"], "more than one bare value"),
+            (["--timeout", "abc", "call", "localhost", "ping"], "bad --timeout 'abc'"),
+            (["cfg", "localhost"], "missing get, set, del or apply"),
+            (["cfg", "localhost", "frob"], "unknown operation 'frob'"),
+            (["cfg", "localhost", "set", "a"], "missing arguments for set"),
+            (["cfg", "localhost", "get", "a", "b"], "too many arguments for get"),
+            (["cfg", "localhost", "del", "a..b"], "empty element"),
+            (["eval", "localhost"], "missing CODE"),
+            (["eval", "localhost", "x", "y"], "too many arguments"),
+        ]
+        for args, text in cases:
+            r = swarm(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(text, r.stderr, args)
+            self.assertIn("--help", r.stderr, args)
+            self.assertEqual(r.stdout, "", args)
+
+    def test_unreachable_is_exit_3_with_hint(self):
+        port = free_port()  # nobody listens there
+        t0 = time.monotonic()
+        r = swarm("call", "127.0.0.1:%d" % port, "ping")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("swarm call: cannot connect to tcp://127.0.0.1:%d: connection refused" % port,
+                      r.stderr)
+        self.assertIn("is swarm-node running", r.stderr)
+        self.assertIn("27587", r.stderr)
+        r = swarm("call", "unix:///nonexistent/mux.sock", "ping")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("/nonexistent/mux.sock", r.stderr)
+        r = swarm("call", "serial:///nonexistent/tty", "ping")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("cannot open /nonexistent/tty", r.stderr)
+        r = swarm("call", "no-such-host.invalid", "ping")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("no-such-host.invalid", r.stderr)
+
+    def test_timeout_is_exit_4(self):
+        fake = FakeNode("silent")
+        self.addCleanup(fake.close)
+        t0 = time.monotonic()
+        r = swarm("--timeout", "0.5", "call", "127.0.0.1:%d" % fake.port, "ping")
+        took = time.monotonic() - t0
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("no answer to ping within 0.5 s", r.stderr)
+        self.assertGreaterEqual(took, 0.45)
+        self.assertLess(took, 5)
+        # the request did go out
+        deadline = time.monotonic() + 5
+        while not fake.got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(fake.got[0]["a"], "ping")
+
+
+class StreamCancel(unittest.TestCase):
+    """--every against a recording peer: --count and Ctrl-C both send {"i": seq}."""
+
+    def setUp(self):
+        self.fake = FakeNode("stream")
+        self.addCleanup(self.fake.close)
+
+    def cancels(self, seq):
+        return [m for m in self.fake.got if m == {"i": seq}]
+
+    def test_count_sends_cancel(self):
+        r = swarm("--json", "call", "--every", "20", "--count", "4",
+                  "127.0.0.1:%d" % self.fake.port, "sys.mem")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(x) for x in r.stdout.splitlines()]
+        self.assertEqual(lines, [{"n": k, "d": 10 * k} for k in range(1, 5)])
+        self.assertTrue(self.fake.closed.wait(5))
+        req = self.fake.got[0]
+        self.assertEqual(req["a"], ["sys", "mem"])
+        self.assertEqual(req["r"], 20)
+        self.assertEqual(len(self.cancels(req["i"])), 1, self.fake.got)
+
+    def test_ctrl_c_sends_cancel_and_exits_130(self):
+        p = subprocess.Popen([SWARM_BIN, "call", "--every", "30", "127.0.0.1:%d" % self.fake.port,
+                              "ping"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = [p.stdout.readline() for _ in range(3)]
+            self.assertEqual(first, ["10\n", "20\n", "30\n"])  # readable: one value per line
+            p.send_signal(signal.SIGINT)
+            rc = p.wait(10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual(rc, 130)
+        self.assertTrue(self.fake.closed.wait(5))
+        req = self.fake.got[0]
+        self.assertEqual(self.cancels(req["i"]), [{"i": req["i"]}], self.fake.got)
+        self.assertEqual(self.fake.got[-1], {"i": req["i"]})  # the last thing before the close
+
+
+class WithNode(unittest.TestCase):
+    """One node for the whole class (each test uses its own config keys)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node(name="clinode")
+        cls.node.start()
+        cls.link = "127.0.0.1:%d" % cls.node.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+
+    def ok(self, *args, input=None):
+        r = swarm(*args, input=input)
+        self.assertEqual(r.returncode, 0, "%s: %s\n%s" % (args, r.stderr, self.node.read_log()[-2000:]))
+        return r.stdout
+
+    # call ---------------------------------------------------------------------------------
+
+    def test_ping_both_modes(self):
+        self.assertEqual(self.ok("call", self.link, "ping", "m=hello"), "R:hello\n")
+        self.assertEqual(self.ok("--json", "call", self.link, "ping", "m=hello"), '"R:hello"\n')
+        self.assertEqual(self.ok("call", "--json", self.link, "ping", "m=hello"), '"R:hello"\n')
+        self.assertEqual(self.ok("call", "tcp://" + self.link, "ping", '{"m": "json"}'), "R:json\n")
+
+    def test_sys_info(self):
+        out = self.ok("call", self.link, "sys.info")
+        self.assertGreater(out.count("\n"), 3)  # readable: indented
+        info = json.loads(out)
+        self.assertEqual(info["host_name"], "clinode")
+        line = self.ok("--json", "call", self.link, "sys.info")
+        self.assertEqual(line.count("\n"), 1)  # one line
+        self.assertEqual(json.loads(line)["host_name"], "clinode")
+
+    def test_dir(self):
+        d = json.loads(self.ok("--json", "call", self.link, "_dir"))
+        self.assertIn("ping", d["c"])
+        self.assertIn("sys", d["d"])
+        d = json.loads(self.ok("call", self.link, "sys._dir"))
+        self.assertIn("info", d["c"])
+
+    def test_argument_types(self):
+        # key=value: JSON when it parses, else a string; a bare JSON value is the whole data
+        self.ok("call", self.link, "sys.cfg", 'p=["argt"]', 'd={"a":[1,true,null,"s",-5,2.5]}')
+        self.ok("call", self.link, "sys.cfg", 'p=["argt","b"]', "d=just text")
+        self.ok("call", self.link, "sys.cfg", 'p=["argt","c"]', 'd="42"')
+        self.ok("call", self.link, "sys.cfg", 'p=["argt","d"]', "d=18446744073709551615")
+        self.ok("call", self.link, "sys.cfg", '{"p": ["argt", "e"], "d": {}}')
+        got = json.loads(self.ok("--json", "cfg", self.link, "get", "argt"))
+        self.assertEqual(got, {"a": [1, True, None, "s", -5, 2.5], "b": "just text", "c": "42",
+                               "d": 18446744073709551615, "e": {}})
+
+    def test_remote_error_is_exit_1(self):
+        r = swarm("call", self.link, "sys.nosuch")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, "swarm call: node says: NoPath: sys.nosuch\n")
+        self.assertEqual(r.stdout, "")
+
+    def test_every_with_count(self):
+        r = swarm("call", "--every", "50", "--count", "3", self.link, "ping", "m=s")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "R:s\n" * 3)
+        r = swarm("--json", "call", "--every", "50", "--count", "2", self.link, "ping", "m=s")
+        self.assertEqual([json.loads(x) for x in r.stdout.splitlines()],
+                         [{"n": 1, "d": "R:s"}, {"n": 2, "d": "R:s"}])
+
+    def test_every_ctrl_c(self):
+        p = subprocess.Popen([SWARM_BIN, "call", "--every", "50", self.link, "ping", "m=c"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline(), "R:c\n")
+            self.assertEqual(p.stdout.readline(), "R:c\n")
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(10), 130)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        # the node saw the link close in order and keeps serving
+        self.assertEqual(self.ok("call", self.link, "ping", "m=after"), "R:after\n")
+
+    # cfg ----------------------------------------------------------------------------------
+
+    def test_cfg_get_whole_tree(self):
+        tree = json.loads(self.ok("cfg", self.link, "get"))
+        # the same tree as the node's own view of its config (key order aside)
+        r = subprocess.run([NODE_BIN, *self.node.args()[1:], "--print-config"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = json.loads(r.stdout)
+        for k in [k for k in tree if k.startswith(("argt", "rt", "ap"))]:  # other tests' keys
+            tree.pop(k)
+            want.pop(k, None)
+        self.assertEqual(tree, want)
+        self.assertEqual(tree["board"]["host_name"], "clinode")
+        self.assertIsInstance(tree["limits"], dict)
+        self.assertEqual(json.loads(self.ok("--json", "cfg", self.link, "get", "wdt")), tree["wdt"])
+        self.assertEqual(self.ok("cfg", self.link, "get", "wdt.t"), "%d\n" % tree["wdt"]["t"])
+
+    def test_cfg_set_get_del(self):
+        L = self.link
+        self.ok("cfg", L, "set", "rt.deep", '{"a": [1, {"b": [2, {"c": 3}]}], "s": "x"}')
+        self.ok("cfg", L, "set", "rt.name", "plain words")
+        self.ok("cfg", L, "set", "rt.num", "7")
+        got = json.loads(self.ok("--json", "cfg", L, "get", "rt"))
+        self.assertEqual(got, {"deep": {"a": [1, {"b": [2, {"c": 3}]}], "s": "x"},
+                               "name": "plain words", "num": 7})
+        self.assertEqual(self.ok("cfg", L, "get", "rt.deep.a.1.b.1.c"), "3\n")
+        self.assertEqual(self.ok("cfg", L, "get", "rt.name"), "plain words\n")
+        self.ok("cfg", L, "del", "rt.deep")
+        self.assertEqual(json.loads(self.ok("--json", "cfg", L, "get", "rt")),
+                         {"name": "plain words", "num": 7})
+        r = swarm("cfg", L, "get", "rt.deep")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("node says: ENOENT", r.stderr)
+        r = swarm("cfg", L, "del", "rt.deep")
+        self.assertEqual(r.returncode, 1)
+        # persisted: the file on the node's root has it too
+        r = subprocess.run([NODE_BIN, "--root", self.node.root, "--print-config"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(json.loads(r.stdout)["rt"], {"name": "plain words", "num": 7})
+
+    def test_cfg_apply(self):
+        self.assertEqual(self.ok("cfg", self.link, "apply"), "")
+        self.assertEqual(self.ok("--json", "cfg", self.link, "apply"), "true\n")
+        self.node.wait_log("config: applied")
+
+    # eval ---------------------------------------------------------------------------------
+
+    def test_eval(self):
+        self.assertEqual(self.ok("eval", self.link, "1 + 1"), "2\n")
+        self.assertEqual(self.ok("eval", self.link, "'a' .. 'b'"), '"ab"\n')
+        j = json.loads(self.ok("--json", "eval", self.link, "{10, 20}"))
+        self.assertEqual(j["value"], [10, 20])
+        self.assertIn("10", j["repr"])
+        self.assertEqual(self.ok("eval", self.link, "-", input="local x = 6\nreturn x * 7\n"), "42\n")
+        r = swarm("eval", self.link, "error('boom')")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("swarm eval: node says:", r.stderr)
+        self.assertIn("boom", r.stderr)
+
+
+class Serial(unittest.TestCase):
+    """Pty pairs made by socat; the node serves one end, the CLI opens the other."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="swarm-cli-pty-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.a = os.path.join(self.tmp, "A")
+        self.b = os.path.join(self.tmp, "B")
+        self.socat = subprocess.Popen(
+            ["socat", "pty,raw,echo=0,link=%s" % self.a, "pty,raw,echo=0,link=%s" % self.b],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.reap, self.socat)
+        deadline = time.monotonic() + 10
+        while not (os.path.exists(self.a) and os.path.exists(self.b)):
+            self.assertLess(time.monotonic(), deadline, "socat made no ptys")
+            time.sleep(0.02)
+
+    def reap(self, p):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def start_node(self, *extra):
+        node = Node(name="ttynode", extra=["--serial", self.a, *extra])
+        self.addCleanup(node.stop)
+        node.start()
+        node.wait_log("ready")
+        return node
+
+    def check_link(self, node, link):
+        r = swarm("call", link, "ping", "m=tty")
+        self.assertEqual((r.returncode, r.stdout), (0, "R:tty\n"), r.stderr + node.read_log())
+        info = json.loads(swarm("--json", "call", link, "sys.info").stdout)
+        self.assertEqual(info["host_name"], "ttynode")
+        # the node logs a line while it answers; on a serial link its log is console output,
+        # which must stay out of the reply (and shows on stderr with -v)
+        r = swarm("eval", link, "print('console noise') return 'clean'")
+        self.assertEqual((r.returncode, r.stdout), (0, '"clean"\n'), r.stderr)
+        self.assertNotIn("noise", r.stderr)
+        r = swarm("-v", "eval", link, "print('console noise 2') return 'clean'")
+        self.assertEqual((r.returncode, r.stdout), (0, '"clean"\n'), r.stderr)
+        self.assertIn("console noise 2", r.stderr)
+        tree = json.loads(swarm("cfg", link, "get").stdout)
+        self.assertEqual(tree["board"]["host_name"], "ttynode")
+        r = swarm("call", link, "sys.nosuch")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("NoPath: sys.nosuch", r.stderr)
+
+    def test_lossless(self):
+        node = self.start_node()
+        self.check_link(node, "serial://%s?baud=115200" % self.b)
+
+    def test_lossless_stream_cancel_reaches_node(self):
+        self.start_node()
+        link = "serial://%s" % self.b
+        p = subprocess.Popen([SWARM_BIN, "call", "--every", "50", link, "ping", "m=s"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline(), "R:s\n")
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(10), 130)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        # a serial line has no connection whose end would stop the stream: only the cancel
+        # does. Listen on the line: no more stream values may come.
+        fd = os.open(self.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            time.sleep(0.3)
+            import termios
+            termios.tcflush(fd, termios.TCIOFLUSH)
+            unp = unpacker()
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                r, _, _ = select.select([fd], [], [], 0.05)
+                if r:
+                    unp.feed(os.read(fd, 4096))
+            values = [m for m in unp if isinstance(m, dict) and "n" in m]
+            self.assertEqual(values, [])
+        finally:
+            os.close(fd)
+        # and the line still works
+        self.assertEqual(swarm("call", link, "ping", "m=again").stdout, "R:again\n")
+
+    def test_lossy(self):
+        node = self.start_node("--lossy")
+        link = "serial://%s?mode=lossy" % self.b
+        self.check_link(node, link)
+        r = swarm("call", "--every", "30", "--count", "3", link, "ping", "m=l")
+        self.assertEqual((r.returncode, r.stdout), (0, "R:l\n" * 3), r.stderr)
+        # a reply larger than one 127-byte MoaT frame: Reliable negotiated the size
+        r = swarm("--json", "eval", link, "string.rep('x', 400)")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["value"], "x" * 400)
+        node.wait_log("reliable link up")
+
+    def test_lossy_against_lossless_node_fails_cleanly(self):
+        self.start_node()
+        t0 = time.monotonic()
+        r = swarm("--timeout", "2", "call", "serial://%s?mode=lossy" % self.b, "ping")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertIn("hint:", r.stderr)
+
+    def test_line_in_use(self):
+        self.start_node()
+        holder = subprocess.Popen([SWARM_BIN, "call", "--every", "100", "serial://%s" % self.b,
+                                   "ping"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True)
+        try:
+            self.assertEqual(holder.stdout.readline(), "R:None\n")
+            r = swarm("call", "serial://%s" % self.b, "ping")
+            self.assertEqual(r.returncode, 3)
+            self.assertIn("in use by another program", r.stderr)
+        finally:
+            holder.send_signal(signal.SIGINT)
+            try:
+                holder.wait(10)
+            except subprocess.TimeoutExpired:
+                holder.kill()
+                holder.wait()
+            holder.stdout.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
