@@ -11,7 +11,9 @@ from the wire spec), over real pseudo-terminals:
   (SHA-256), no message is delivered twice, corrupted or with console bytes inside; on the
   clean line the console text is byte for byte the node's log;
 - a reset over serial (sys.boot): the link goes down, the node re-executes, the Reliable
-  handshake runs again and calls work again.
+  handshake runs again and calls work again;
+- the project's own host side, `swarm call serial://…`, in both modes, on a clean line and at
+  a bit-error rate of 1e-3.
 
 Every process, pty and temporary directory is cleaned up even when a test fails."""
 import hashlib
@@ -31,7 +33,7 @@ import unittest
 
 import msgpack
 
-from swarmtest import NODE_BIN, SRC
+from swarmtest import NODE_BIN, SRC, SWARM_BIN
 
 sys.path.insert(0, os.path.join(SRC, "tests", "lab"))
 import moatserial as ms  # noqa: E402
@@ -452,6 +454,43 @@ class ResetTest(LossyBase):
         self.assertIn(b"reset: sys.boot", node.read_log())
         self.assertEqual(node.read_log().count(b"reliable link up"), 2)
         self.check_messages(link)
+
+
+class SwarmCallTest(unittest.TestCase):
+    """`swarm call serial://…` (src/host) against the node, through the simulator."""
+
+    def swarm_call(self, uri, *args):
+        r = subprocess.run([SWARM_BIN, "call", "--json", "--timeout", "20", uri, *args],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        return json.loads(r.stdout)
+
+    def lossy(self, *sim_args, calls):
+        sim = Sim(self, "--baud", 115200, *sim_args)
+        node = SerialNode(self, sim.a, lossy=True, app="chatty")
+        node.wait_log(b"ready")
+        uri = "serial://%s?baud=115200&mode=lossy" % sim.b
+        for k in range(calls):  # each call is a new process: a new handshake every time
+            m = "hé %d %s" % (k, "z" * k)
+            self.assertEqual(self.swarm_call(uri, "ping", "m=" + m), "R:" + m)
+        self.assertEqual(self.swarm_call(uri, "sys.info")["host_name"], "ser")
+        return sim
+
+    def test_lossy_clean(self):
+        self.lossy(calls=3)
+
+    def test_lossy_ber_1e3(self):
+        sim = self.lossy("--ber", "1e-3", "--drop", "1e-4", "--dup", "1e-4", "--seed", 9, calls=6)
+        st = sim.stats()
+        self.assertGreater(st["a2b"]["flipped_bits"] + st["b2a"]["flipped_bits"], 0)
+
+    def test_lossless_with_console(self):
+        sim = Sim(self, "--no-pace")
+        node = SerialNode(self, sim.a, lossy=False, app="chatty")
+        node.wait_log(b"chatty 2 ")  # console bytes are flowing
+        uri = "serial://%s?baud=115200" % sim.b
+        for k in range(3):
+            self.assertEqual(self.swarm_call(uri, "ping", "m=é%d" % k), "R:é%d" % k)
 
 
 if __name__ == "__main__":
