@@ -11,11 +11,16 @@ simulator relays bytes between the two masters, in both directions at once, and 
     stops reading, so a fast writer is slowed down to the line rate as by a real tty;
   - injects faults with a seeded PRNG: each bit flips with probability --ber, each byte is
     lost with probability --drop or delivered twice with probability --dup. The faults depend
-    only on the seed and the position in each direction's byte stream, not on timing.
+    only on the seed and the position in each direction's byte stream, not on timing. Line
+    time is counted for the bytes delivered: a lost byte frees its slot, a duplicate takes one.
 
 Either side may close its slave and open it again (a device that resets): the simulator keeps
 the slaves open itself, so the line stays up. Bytes that the far end does not read are
 dropped once --rxbuf of them are waiting (counted as overruns), as a UART would lose them.
+Unlike a real UART, a pty also keeps what arrives while nobody has it open (up to about 20 KB
+in the kernel): a program that opens a side should flush its input first (tcflush), as
+swarm-node does. The kernel's pty buffers (about 20 KB each way) also sit in front of
+--txbuf, so a writer can queue that much more before it is held back.
 
 Per-direction counters (a2b = device to host, b2a = host to device) are printed to stderr at
 exit, and written as JSON to --stats-file at exit and on SIGUSR1. SIGTERM or SIGINT stop it.
