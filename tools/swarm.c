@@ -15,6 +15,10 @@ static const sw_cli_cmd_t commands[] = {
     {"call", "call a command on a device and print the reply (--every: a stream of values)", sw_cli_call},
     {"cfg", "read and change a device's config: get [PATH], set PATH VALUE, del PATH, apply", sw_cli_cfg},
     {"eval", "run Lua code on a device and print the result", sw_cli_eval},
+    {"fs", "files on a device: ls, get, put, rm, mkdir, rmdir, mv, stat, hash (-r: trees)", sw_cli_fs},
+    {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
+    {"console", "show a device's console output (serial) or its log, live", sw_cli_console},
+    {"mux", "share one device link among many clients on a Unix socket", sw_cli_mux},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

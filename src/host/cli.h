@@ -47,6 +47,10 @@ typedef struct sw_cli_cmd {
 int sw_cli_call(const sw_cli_t *cli, int argc, char **argv); // call LINK PATH [args]
 int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv);  // cfg LINK get|set|del|apply
 int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv); // eval LINK CODE
+int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv);   // fs LINK ls|get|put|… ARGS
+int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv);  // sim --nodes N [-- CMD]
+int sw_cli_console(const sw_cli_t *cli, int argc, char **argv); // console LINK
+int sw_cli_mux(const sw_cli_t *cli, int argc, char **argv); // mux --link LINK --socket PATH
 
 // Errors go to stderr as "swarm CMD: message" (+ a hint line when there is one).
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)

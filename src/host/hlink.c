@@ -55,6 +55,7 @@ static void free_link(sw_hlink_t *l)
     free(l->rel_store);
     free(l->rxbuf);
     free(l->frame);
+    free(l->cork);
     free(l->out);
     free(l->pending);
     free(l);
@@ -257,6 +258,7 @@ void sw__hlink_rel_down(sw_hlink_t *l)
 void sw__hlink_lost(sw_hlink_t *l, int err)
 {
     sw_hconn_t *c = l->conn;
+    sw__hlink_cork_drop(l);
     l->conn = NULL;
     l->connecting = false;
     if (c)
@@ -372,6 +374,7 @@ void sw_hlink_close(sw_hlink_t *l)
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy && l->rel_store &&
         l->rel.state != SW_REL_CLOSED)
         sw_rel_close(&l->rel, "closing", sw__hlink_now(l)); // tells the device at once
+    sw_hlink_uncork(l);
     sw_hconn_t *c = l->conn;
     l->conn = NULL;
     l->up = false;
@@ -465,6 +468,31 @@ int64_t sw_hlink_call_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d, int64_t 
     if (!action.n || sw_mp_check(action.p, action.n))
         return SW_EINVAL;
     return call(l, NULL, &action, d, r_ms, fn, u);
+}
+
+int sw_hlink_notify_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d)
+{
+    if (l->closing || !l->up)
+        return SW_ECLOSED;
+    if (!action.n || sw_mp_check(action.p, action.n) || (d.n && sw_mp_check(d.p, d.n)))
+        return SW_EINVAL;
+    size_t cap = action.n + d.n + 16;
+    if (cap > l->o.max_msg)
+        return SW_ETOOBIG;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return SW_EFULL;
+    sw_mpw_t w;
+    sw_mpw_init(&w, buf, cap);
+    sw_msg_request_begin_raw(&w, action, -1, 0);
+    if (d.n)
+        sw_mpw_raw(&w, d.p, d.n);
+    else
+        sw_mpw_map(&w, 0);
+    sw_msg_request_end(&w, -1, 0);
+    int rc = w.err ? SW_ETOOBIG : rpc_send(l, w.buf, w.len);
+    free(buf);
+    return rc;
 }
 
 void sw_hlink_cancel(sw_hlink_t *l, int64_t seq)

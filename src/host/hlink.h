@@ -90,8 +90,16 @@ int64_t sw_hlink_call(sw_hlink_t *l, const char *dotted, sw_span_t d, int64_t r_
 // Same with a raw action item (the multiplexer forwards clients' actions as they came).
 int64_t sw_hlink_call_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d, int64_t r_ms,
                           sw_hlink_answer_fn fn, void *u);
+// Sends a notification (a request without "i", answered by nobody) with a raw action item and
+// raw d (empty span: {}). Returns 0, SW_ECLOSED when down, SW_EINVAL, SW_ETOOBIG.
+int sw_hlink_notify_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d);
 // Stops a call; a stream is cancelled at the peer ({"i": seq}). fn is not called again.
 void sw_hlink_cancel(sw_hlink_t *l, int64_t seq);
+// Holds back the bytes the link writes until sw_hlink_uncork(), which sends them in one write
+// (a mux corks while it turns a loop turn's worth of client requests into calls: one system
+// call instead of one per request). Not counted: one uncork ends any number of corks.
+void sw_hlink_cork(sw_hlink_t *l);
+void sw_hlink_uncork(sw_hlink_t *l);
 // Writes console input bytes to the device (serial links; others: SW_ENOTSUP).
 int sw_hlink_write_console(sw_hlink_t *l, const uint8_t *p, size_t n);
 

@@ -75,6 +75,9 @@ struct sw_hlink {
 
     // transport
     sw_hconn_t *conn;        // current connection or attempt
+    bool corked;             // sw_hlink_cork(): writes gather in cork[] until uncorked
+    uint8_t *cork;
+    size_t cork_len, cork_cap;
     struct sw_hgai *gai;     // TCP: the name lookup under way (abandoned ones free themselves)
     struct addrinfo *ai;     // TCP: addresses found…
     struct addrinfo *ai_next;// …and the next one to try
@@ -127,6 +130,7 @@ void sw__hlink_rel_service(sw_hlink_t *l);          // lossy: drain the queue, r
 void sw__hlink_rel_kick(sw_hlink_t *l);             // lossy: service soon (from callbacks)
 int sw__hlink_rel_send(sw_hlink_t *l, const uint8_t *p, size_t n); // lossy: send or queue
 void sw__hlink_queue_clear(sw_hlink_t *l);
+void sw__hlink_cork_drop(sw_hlink_t *l);            // the connection is gone: forget corked bytes
 int sw__hlink_uverr(int uverr);
 void sw__hlink_gai_abandon(sw_hlink_t *l);          // forget a name lookup under way
 

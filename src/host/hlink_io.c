@@ -111,6 +111,8 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
+static int write_now(sw_hlink_t *l, const uint8_t *p, size_t n);
+
 int sw__hlink_write(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
     sw_hconn_t *c = l->conn;
@@ -118,6 +120,53 @@ int sw__hlink_write(sw_hlink_t *l, const uint8_t *p, size_t n)
         return SW_ECLOSED;
     if (!n)
         return 0;
+    if (!l->corked)
+        return write_now(l, p, n);
+    if (l->cork_len + n > l->cork_cap) {
+        size_t cap = l->cork_cap ? l->cork_cap : 4096;
+        while (cap < l->cork_len + n)
+            cap *= 2;
+        uint8_t *b = realloc(l->cork, cap);
+        if (!b)
+            return SW_EFULL;
+        l->cork = b;
+        l->cork_cap = cap;
+    }
+    memcpy(l->cork + l->cork_len, p, n);
+    l->cork_len += n;
+    return 0;
+}
+
+void sw_hlink_cork(sw_hlink_t *l)
+{
+    l->corked = true;
+}
+
+void sw_hlink_uncork(sw_hlink_t *l)
+{
+    if (!l->corked)
+        return;
+    l->corked = false;
+    size_t n = l->cork_len;
+    l->cork_len = 0;
+    sw_hconn_t *c = l->conn;
+    if (n && c && c->connected && !c->ending)
+        write_now(l, l->cork, n); // (errors: on_write, or the reader, sees the broken line)
+    if (l->cork_cap > (256u << 10)) { // a burst is over: give its memory back
+        free(l->cork);
+        l->cork = NULL;
+        l->cork_cap = 0;
+    }
+}
+
+void sw__hlink_cork_drop(sw_hlink_t *l)
+{
+    l->cork_len = 0;
+}
+
+static int write_now(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
+    sw_hconn_t *c = l->conn;
     size_t done = 0;
     if (!c->inflight) { // libuv refuses try_write behind queued writes anyway
         uv_buf_t b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);

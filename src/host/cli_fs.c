@@ -1,0 +1,1575 @@
+// `swarm fs`: the files of a device through its "f" app (docs/PROTOCOL.md, "Files"): ls, get,
+// put, rm, mkdir, rmdir, mv, stat, hash, and -r for trees. Transfers go through the transfer
+// engine (xfer.c: a window of chunk requests, atomic put, SHA-256 check); the other commands
+// are single calls. Local files are written through a temp file and renamed, so a failed get
+// leaves no half file behind either.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_int.h"
+#include "mpjson.h"
+#include "xfer.h"
+
+#define MAX_POS 256
+#define MAX_DEPTH 64 // directory levels -r follows
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Help
+
+static const char fs_help[] =
+    "usage: swarm fs [options] LINK COMMAND [args]\n"
+    "\n"
+    "Works with the files of the device at LINK (its \"f\" app). Device paths are relative to\n"
+    "the device's root (a leading / means the root too); nothing outside it can be reached.\n"
+    "\n"
+    "commands:\n"
+    "  ls [PATH] [-l]             list a directory (-l: type, size, modification time)\n"
+    "  get REMOTE [LOCAL|-]       copy a file from the device (-: to standard output)\n"
+    "  put LOCAL|- [REMOTE]       copy a file to the device (-: from standard input); the old\n"
+    "                             file stays until the new one is complete; SHA-256 checked\n"
+    "  rm PATH...                 delete files\n"
+    "  mkdir [-p] PATH...         make directories (-p: with parents, existing ones are fine)\n"
+    "  rmdir PATH...              delete empty directories\n"
+    "  mv [-n] SRC DST            rename or move (replaces DST; -n: fail if DST exists)\n"
+    "  stat PATH...               type, size and modification time\n"
+    "  hash [PATH]                SHA-256 of a file, or of every file under a directory\n"
+    "\n"
+    "options:\n"
+    "  -r, --recursive   get/put: copy a directory tree (directories are made, files copied,\n"
+    "                    nothing deleted)\n"
+    "  --changed         get/put: copy only files whose size or SHA-256 differ\n"
+    "  --window N        get/put: chunk requests in flight, 1-64 (default 8)\n"
+    "  --chunk BYTES     get/put: file bytes per request (default: the most the link and the\n"
+    "                    device carry in one message)\n"
+    "  --no-verify       get/put: skip the comparison with the device's SHA-256 (f.hash)\n"
+    "  --json, -q, -v, --timeout S   as in 'swarm --help' (--timeout: per answer)\n"
+    "\n"
+    "'swarm fs COMMAND --help' explains one command, with examples.\n"
+    "\n"
+    "exit status: 0 ok, 1 the device refused (no such file, ...) or its copy differs,\n"
+    "2 usage, 3 link lost, 4 timeout, 6 local file problem, 130 Ctrl-C\n"
+    "\n"
+    "examples:\n"
+    "  swarm fs localhost ls -l apps\n"
+    "  swarm fs localhost put main.lua apps/blink/main.lua\n"
+    "  swarm fs localhost get -r apps backup\n";
+
+typedef struct fs_cmd_help {
+    const char *name;
+    int min, max; // arguments after COMMAND (-1: any number)
+    const char *text;
+} fs_cmd_help_t;
+
+static const fs_cmd_help_t cmd_help[] = {
+    {"ls", 0, 1,
+     "usage: swarm fs [options] LINK ls [PATH] [-l]\n"
+     "\n"
+     "Lists the directory PATH on the device (the root without PATH), sorted by name; a file\n"
+     "PATH lists that file. -l adds the type (d directory, - file, ? other), the size and the\n"
+     "modification time. --json prints one array: names, or with -l objects\n"
+     "{\"name\", \"type\": \"file\"|\"dir\"|\"other\", \"size\", \"mtime\"} (seconds since 1970).\n"
+     "\n"
+     "examples:\n"
+     "  swarm fs localhost ls\n"
+     "  swarm fs localhost ls -l apps/blink\n"
+     "  swarm fs --json localhost ls apps\n"},
+    {"get", 1, 2,
+     "usage: swarm fs [options] LINK get [-r] [--changed] REMOTE [LOCAL|-]\n"
+     "\n"
+     "Copies the device file REMOTE to LOCAL (default: its name, in the current directory; an\n"
+     "existing directory LOCAL receives it under its name; - writes it to standard output).\n"
+     "The file is read with a window of requests in flight (--window, --chunk) into a temp\n"
+     "file next to LOCAL that is renamed into place only when complete, then compared with\n"
+     "the device's SHA-256 of the file.\n"
+     "\n"
+     "  -r          REMOTE is a directory: LOCAL (default: its name) becomes a copy of it;\n"
+     "              directories are made, files copied, nothing is deleted\n"
+     "  --changed   skip files whose local copy has the same size and SHA-256\n"
+     "  --window N, --chunk BYTES, --no-verify   see 'swarm fs --help'\n"
+     "\n"
+     "A progress bar shows on a terminal; otherwise one line per file on stderr:\n"
+     "  get apps/x/main.lua → main.lua: 12.3 KiB in 0.02 s (600.0 KiB/s), sha256 ok\n"
+     "--json prints one object per file on stdout instead.\n"
+     "\n"
+     "examples:\n"
+     "  swarm fs localhost get apps/blink/main.lua\n"
+     "  swarm fs localhost get log.txt - | tail\n"
+     "  swarm fs localhost get -r --changed apps backup/apps\n"},
+    {"put", 1, 2,
+     "usage: swarm fs [options] LINK put [-r] [--changed] LOCAL|- [REMOTE]\n"
+     "\n"
+     "Copies the local file LOCAL (-: standard input) to REMOTE on the device (default: its\n"
+     "name at the root; an existing directory REMOTE, or one written with a trailing /,\n"
+     "receives it under its name). The device writes a temp file and renames it over REMOTE\n"
+     "only when all of it has arrived (open mode \"W\"), so an interrupted transfer leaves the\n"
+     "old file as it was. Then the device's SHA-256 of REMOTE is compared with the local one.\n"
+     "Missing directories are not made ('mkdir -p' them first), except by -r.\n"
+     "\n"
+     "  -r          LOCAL is a directory: REMOTE (default: its name) becomes a copy of it;\n"
+     "              directories are made (with missing parents), files copied, nothing\n"
+     "              is deleted\n"
+     "  --changed   skip files the device already has with the same size and SHA-256\n"
+     "  --window N, --chunk BYTES, --no-verify   see 'swarm fs --help'\n"
+     "\n"
+     "Output as for get:\n"
+     "  put main.lua → apps/x/main.lua: 12.3 KiB in 0.02 s (600.0 KiB/s), sha256 ok\n"
+     "\n"
+     "examples:\n"
+     "  swarm fs localhost put main.lua apps/blink/main.lua\n"
+     "  swarm fs localhost put main.lua apps/blink/\n"
+     "  echo '{\"t\": 5}' | swarm fs localhost put - data/settings.json\n"
+     "  swarm fs localhost put -r --changed site www\n"},
+    {"rm", 1, -1,
+     "usage: swarm fs [options] LINK rm PATH...\n"
+     "\n"
+     "Deletes files on the device (not directories: see rmdir).\n"
+     "\n"
+     "example:\n"
+     "  swarm fs localhost rm apps/old/main.lua apps/old/data.json\n"},
+    {"mkdir", 1, -1,
+     "usage: swarm fs [options] LINK mkdir [-p] PATH...\n"
+     "\n"
+     "Makes directories on the device. -p makes missing parents too and accepts directories\n"
+     "that exist already.\n"
+     "\n"
+     "examples:\n"
+     "  swarm fs localhost mkdir data\n"
+     "  swarm fs localhost mkdir -p apps/blink/lib\n"},
+    {"rmdir", 1, -1,
+     "usage: swarm fs [options] LINK rmdir PATH...\n"
+     "\n"
+     "Deletes empty directories on the device.\n"
+     "\n"
+     "example:\n"
+     "  swarm fs localhost rmdir apps/old\n"},
+    {"mv", 2, 2,
+     "usage: swarm fs [options] LINK mv [-n] SRC DST\n"
+     "\n"
+     "Renames or moves SRC to DST on the device, replacing a file DST. With -n it fails\n"
+     "instead when DST exists.\n"
+     "\n"
+     "example:\n"
+     "  swarm fs localhost mv apps/blink/main.lua apps/blink/main.lua.bak\n"},
+    {"stat", 1, -1,
+     "usage: swarm fs [options] LINK stat PATH...\n"
+     "\n"
+     "Shows the type, size and modification time of each PATH:\n"
+     "  apps/blink/main.lua: file, 1234 bytes, modified 2025-03-01 12:00\n"
+     "--json prints one object per path: {\"path\", \"type\", \"size\", \"mtime\"}.\n"
+     "\n"
+     "example:\n"
+     "  swarm fs localhost stat apps/blink/main.lua\n"},
+    {"hash", 0, 1,
+     "usage: swarm fs [options] LINK hash [PATH]\n"
+     "\n"
+     "Prints the SHA-256 the device computes of the file PATH, as sha256sum does\n"
+     "(\"<hex>  PATH\"); for a directory (the root without PATH) every file below it, one line\n"
+     "each. --json prints {\"path\", \"sha256\"} per file.\n"
+     "\n"
+     "examples:\n"
+     "  swarm fs localhost hash apps/blink/main.lua\n"
+     "  swarm fs localhost hash > device.sha256 && sha256sum -c device.sha256\n"},
+};
+#define NCMDS (sizeof cmd_help / sizeof cmd_help[0])
+
+static const fs_cmd_help_t *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < NCMDS; i++)
+        if (!strcmp(cmd_help[i].name, name))
+            return &cmd_help[i];
+    return NULL;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// State
+
+typedef struct fs {
+    sw_cli_t c;
+    uv_loop_t loop;
+    sw_hlink_t *l;
+    const char *cmd;      // the fs command, for messages
+    const char *link;     // LINK as given, for hints
+    bool lng, parents, recursive, changed, noclobber, no_verify;
+    uint32_t window, chunk;
+    uint32_t dev_max;     // the device's message limit, once a transfer learnt it
+    // a transfer under way (Ctrl-C cancels it)
+    uv_signal_t sig;
+    bool sig_on, interrupted;
+    sw_xfer_t *cur;
+    // totals of a tree
+    uint64_t files, skipped, bytes;
+} fs_t;
+
+// An answer of a synchronous call: d (malloc'd) or the error.
+typedef struct reply {
+    uint8_t *p;
+    size_t n;
+    char text[1024];
+} reply_t;
+
+// One directory entry or stat result. type: 'f' file, 'd' directory, '?' other.
+typedef struct ent {
+    char *name;
+    char type;
+    bool has_size;
+    uint64_t size;
+    int64_t mtime;
+} ent_t;
+
+typedef struct listing {
+    ent_t *e;
+    size_t n;
+} listing_t;
+
+static void listing_free(listing_t *ls)
+{
+    for (size_t i = 0; i < ls->n; i++)
+        free(ls->e[i].name);
+    free(ls->e);
+    ls->e = NULL;
+    ls->n = 0;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Small helpers
+
+static void human(char *buf, size_t cap, double v)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, cap, "%.0f %s", v, units[u]);
+    else
+        snprintf(buf, cap, "%.1f %s", v, units[u]);
+}
+
+static void fmt_time(int64_t t, char *buf, size_t cap)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (t <= 0 || !localtime_r(&tt, &tm) || !strftime(buf, cap, "%Y-%m-%d %H:%M", &tm))
+        snprintf(buf, cap, "-");
+}
+
+static const char *type_word(char t)
+{
+    return t == 'f' ? "file" : t == 'd' ? "dir" : "other";
+}
+
+// Joins a directory and a name with one '/' ("" or "/" is the root: the name alone).
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+    while (n && dir[n - 1] == '/')
+        n--;
+    char *s = NULL;
+    if (n == 0) {
+        s = strdup(name);
+    } else if (asprintf(&s, "%.*s/%s", (int)n, dir, name) < 0) {
+        s = NULL;
+    }
+    if (!s) {
+        fputs("swarm fs: out of memory\n", stderr);
+        exit(SW_EXIT_LOCAL);
+    }
+    return s;
+}
+
+// The last element of a path (trailing slashes ignored) into buf; "" for the root.
+static void base_name(const char *p, char *buf, size_t cap)
+{
+    size_t n = strlen(p);
+    while (n && p[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b && p[b - 1] != '/')
+        b--;
+    snprintf(buf, cap, "%.*s", (int)(n - b), p + b);
+}
+
+// The directory part of a path ("/" when there is none).
+static void parent_of(const char *p, char *buf, size_t cap)
+{
+    size_t n = strlen(p);
+    while (n && p[n - 1] == '/')
+        n--;
+    while (n && p[n - 1] != '/')
+        n--;
+    while (n && p[n - 1] == '/')
+        n--;
+    if (n)
+        snprintf(buf, cap, "%.*s", (int)n, p);
+    else
+        snprintf(buf, cap, "/");
+}
+
+static bool ends_with_slash(const char *p)
+{
+    size_t n = strlen(p);
+    return n && p[n - 1] == '/';
+}
+
+static double now_s(void)
+{
+    return (double)uv_hrtime() / 1e9;
+}
+
+static void json_line(cJSON *o)
+{
+    char *t = o ? cJSON_PrintUnformatted(o) : NULL;
+    if (t)
+        printf("%s\n", t);
+    cJSON_free(t);
+    cJSON_Delete(o);
+    fflush(stdout);
+}
+
+static bool info_on(const fs_t *f)
+{
+    return !f->c.quiet;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Calls
+
+// One call, waited for. Returns 0 (r->p holds the reply's d, free it) or an SW_E* code with
+// r->text (the device's error text for SW_EREMOTE).
+static int fcall(fs_t *f, const char *cmd, const sw_mpw_t *args, reply_t *r)
+{
+    r->p = NULL;
+    r->n = 0;
+    r->text[0] = 0;
+    if (args->err) {
+        snprintf(r->text, sizeof r->text, "arguments too large");
+        return SW_ETOOBIG;
+    }
+    size_t cap = sw_hlink_max_msg(f->l);
+    r->p = malloc(cap ? cap : 1);
+    if (!r->p) {
+        snprintf(r->text, sizeof r->text, "out of memory");
+        return SW_EFULL;
+    }
+    sw_mpw_t out;
+    sw_mpw_init(&out, r->p, cap);
+    int e = sw_hlink_call_sync(f->l, cmd, (sw_span_t){args->buf, args->len}, f->c.timeout_ms,
+                               &out, r->text, sizeof r->text);
+    if (e) {
+        free(r->p);
+        r->p = NULL;
+        return e;
+    }
+    r->n = out.len;
+    return 0;
+}
+
+// Prints what a failed call means for PATH and returns the exit status.
+static int report(fs_t *f, int err, const char *text, const char *path)
+{
+    if (err == SW_EREMOTE && !strcmp(text, "fn")) {
+        sw_cli_error(&f->c, "fs", "no such file or directory on the device: %s", path);
+        return SW_EXIT_REMOTE;
+    }
+    if (err == SW_EREMOTE && !strcmp(text, "fx")) {
+        sw_cli_error(&f->c, "fs", "already exists on the device: %s", path);
+        return SW_EXIT_REMOTE;
+    }
+    return sw__cli_call_failed(&f->c, "fs", f->l, err, text);
+}
+
+// f.CMD {"p": path} (+ one more key when k2).
+static int path_call(fs_t *f, const char *cmd, const char *path, const char *k2, bool v2,
+                     reply_t *r)
+{
+    size_t cap = strlen(path) + 64;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        snprintf(r->text, sizeof r->text, "out of memory");
+        r->p = NULL;
+        return SW_EFULL;
+    }
+    sw_mpw_t w;
+    sw_mpw_init(&w, buf, cap);
+    sw_mpw_map(&w, k2 ? 2 : 1);
+    sw_mpw_cstr(&w, "p");
+    sw_mpw_cstr(&w, path);
+    if (k2) {
+        sw_mpw_cstr(&w, k2);
+        sw_mpw_bool(&w, v2);
+    }
+    int e = fcall(f, cmd, &w, r);
+    free(buf);
+    return e;
+}
+
+// Reads {"m", "s", "t"} (stat) or {"n", "m", "s", "t"} (dir -x) into e (name copied if asked).
+static bool parse_ent(const uint8_t *p, size_t n, bool want_name, ent_t *e)
+{
+    memset(e, 0, sizeof *e);
+    e->type = '?';
+    sw_span_t v;
+    sw_mpr_t r;
+    if (want_name) {
+        sw_span_t s;
+        if (sw_mp_map_get(p, n, "n", &v))
+            return false;
+        sw_mpr_init(&r, v.p, v.n);
+        if (!sw_mpr_str(&r, &s) || !(e->name = strndup((const char *)s.p, s.n)))
+            return false;
+    }
+    if (!sw_mp_map_get(p, n, "m", &v)) {
+        sw_span_t s;
+        sw_mpr_init(&r, v.p, v.n);
+        if (sw_mpr_str(&r, &s) && s.n == 1 && (s.p[0] == 'f' || s.p[0] == 'd'))
+            e->type = (char)s.p[0];
+    }
+    if (!sw_mp_map_get(p, n, "s", &v)) {
+        sw_mpr_init(&r, v.p, v.n);
+        e->has_size = sw_mpr_uint(&r, &e->size);
+    }
+    if (!sw_mp_map_get(p, n, "t", &v)) {
+        sw_mpr_init(&r, v.p, v.n);
+        if (!sw_mpr_int(&r, &e->mtime))
+            e->mtime = 0;
+    }
+    return true;
+}
+
+// f.stat of path: 0 and *e, or the error (not printed).
+static int rstat(fs_t *f, const char *path, ent_t *e, reply_t *r)
+{
+    int err = path_call(f, "f.stat", path, NULL, false, r);
+    if (err)
+        return err;
+    bool ok = parse_ent(r->p, r->n, false, e);
+    free(r->p);
+    r->p = NULL;
+    if (!ok) {
+        snprintf(r->text, sizeof r->text, "the device's answer to f.stat is not understood");
+        return SW_EPROTO;
+    }
+    return 0;
+}
+
+// f.dir of path (x: with types, sizes, times): 0 and the entries, or the error (not printed).
+static int rlist(fs_t *f, const char *path, bool x, listing_t *ls, reply_t *r)
+{
+    ls->e = NULL;
+    ls->n = 0;
+    int err = path_call(f, "f.dir", path, "x", x, r);
+    if (err)
+        return err;
+    sw_mpr_t rd;
+    sw_mpr_init(&rd, r->p, r->n);
+    uint32_t items;
+    err = SW_EPROTO;
+    if (sw_mpr_array(&rd, &items) && (ls->e = calloc(items ? items : 1, sizeof *ls->e))) {
+        err = 0;
+        for (uint32_t i = 0; i < items && !err; i++) {
+            sw_span_t it, s;
+            if (x) {
+                if (sw_mpr_span(&rd, &it) || !parse_ent(it.p, it.n, true, &ls->e[i]))
+                    err = SW_EPROTO;
+            } else if (!sw_mpr_str(&rd, &s) ||
+                       !(ls->e[i].name = strndup((const char *)s.p, s.n))) {
+                err = SW_EPROTO;
+            } else {
+                ls->e[i].type = '?';
+            }
+            if (!err)
+                ls->n++;
+        }
+    }
+    free(r->p);
+    r->p = NULL;
+    if (err) {
+        listing_free(ls);
+        snprintf(r->text, sizeof r->text, "the device's answer to f.dir is not understood");
+    }
+    return err;
+}
+
+// The device's SHA-256 of a file.
+static int rhash(fs_t *f, const char *path, uint8_t out[32], reply_t *r)
+{
+    int err = path_call(f, "f.hash", path, NULL, false, r);
+    if (err)
+        return err;
+    sw_mpr_t rd;
+    sw_mpr_init(&rd, r->p, r->n);
+    sw_span_t b;
+    bool ok = sw_mpr_bin(&rd, &b) && b.n == 32;
+    if (ok)
+        memcpy(out, b.p, 32);
+    free(r->p);
+    r->p = NULL;
+    if (!ok) {
+        snprintf(r->text, sizeof r->text, "the device's answer to f.hash is not a SHA-256");
+        return SW_EPROTO;
+    }
+    return 0;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// ls, stat, hash
+
+static void print_stat_json(const char *path, const ent_t *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "path", path);
+    cJSON_AddStringToObject(o, "type", type_word(e->type));
+    if (e->has_size)
+        cJSON_AddNumberToObject(o, "size", (double)e->size);
+    cJSON_AddNumberToObject(o, "mtime", (double)e->mtime);
+    json_line(o);
+}
+
+static void print_listing(fs_t *f, const listing_t *ls)
+{
+    if (f->c.json) {
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; a && i < ls->n; i++) {
+            const ent_t *e = &ls->e[i];
+            if (!f->lng) {
+                cJSON_AddItemToArray(a, cJSON_CreateString(e->name));
+                continue;
+            }
+            cJSON *o = cJSON_CreateObject();
+            if (!o)
+                break;
+            cJSON_AddStringToObject(o, "name", e->name);
+            cJSON_AddStringToObject(o, "type", type_word(e->type));
+            if (e->has_size)
+                cJSON_AddNumberToObject(o, "size", (double)e->size);
+            cJSON_AddNumberToObject(o, "mtime", (double)e->mtime);
+            cJSON_AddItemToArray(a, o);
+        }
+        json_line(a);
+        return;
+    }
+    int width = 1;
+    for (size_t i = 0; i < ls->n; i++) {
+        char num[32];
+        int k = snprintf(num, sizeof num, "%llu", (unsigned long long)ls->e[i].size);
+        if (ls->e[i].has_size && k > width)
+            width = k;
+    }
+    for (size_t i = 0; i < ls->n; i++) {
+        const ent_t *e = &ls->e[i];
+        if (!f->lng) {
+            printf("%s\n", e->name);
+            continue;
+        }
+        char t[32], num[32] = "-";
+        fmt_time(e->mtime, t, sizeof t);
+        if (e->has_size)
+            snprintf(num, sizeof num, "%llu", (unsigned long long)e->size);
+        printf("%c  %*s  %-16s  %s\n", e->type == 'f' ? '-' : e->type, width, num, t, e->name);
+    }
+    fflush(stdout);
+}
+
+static int cmd_ls(fs_t *f, int argc, char **argv)
+{
+    const char *path = argc ? argv[0] : "";
+    listing_t ls;
+    reply_t r;
+    int err = rlist(f, path, f->lng, &ls, &r);
+    if (err == SW_EREMOTE && !strncmp(r.text, "ENOTDIR", 7)) {
+        // a file: list it alone, as ls does
+        ent_t e;
+        reply_t r2;
+        err = rstat(f, path, &e, &r2);
+        if (err)
+            return report(f, err, r2.text, path);
+        char *name = strdup(path);
+        if (!name)
+            return report(f, SW_EFULL, "out of memory", path);
+        e.name = name;
+        ls.e = &e;
+        ls.n = 1;
+        print_listing(f, &ls);
+        free(name);
+        return SW_EXIT_OK;
+    }
+    if (err)
+        return report(f, err, r.text, path[0] ? path : "/");
+    print_listing(f, &ls);
+    listing_free(&ls);
+    return SW_EXIT_OK;
+}
+
+static int cmd_stat(fs_t *f, int argc, char **argv)
+{
+    int rc = SW_EXIT_OK;
+    for (int i = 0; i < argc; i++) {
+        ent_t e;
+        reply_t r;
+        int err = rstat(f, argv[i], &e, &r);
+        if (err) {
+            int x = report(f, err, r.text, argv[i][0] ? argv[i] : "/");
+            if (!rc)
+                rc = x;
+            if (err != SW_EREMOTE)
+                break; // the link is gone or silent: the rest would fail the same way
+            continue;
+        }
+        if (f->c.json) {
+            print_stat_json(argv[i], &e);
+            continue;
+        }
+        char t[32];
+        const char *shown = argv[i][0] ? argv[i] : "/";
+        fmt_time(e.mtime, t, sizeof t);
+        if (e.type == 'f')
+            printf("%s: file, %llu bytes, modified %s\n", shown, (unsigned long long)e.size, t);
+        else
+            printf("%s: %s, modified %s\n", shown, e.type == 'd' ? "directory" : "other", t);
+        fflush(stdout);
+    }
+    return rc;
+}
+
+static void print_hash(fs_t *f, const char *path, const uint8_t d[32])
+{
+    char hex[65];
+    sw_xfer_hex(d, hex);
+    if (f->c.json) {
+        cJSON *o = cJSON_CreateObject();
+        if (o) {
+            cJSON_AddStringToObject(o, "path", path);
+            cJSON_AddStringToObject(o, "sha256", hex);
+        }
+        json_line(o);
+    } else {
+        printf("%s  %s\n", hex, path);
+        fflush(stdout);
+    }
+}
+
+// Every file below dir, depth first in name order.
+static int hash_tree(fs_t *f, const char *dir, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        sw_cli_error(&f->c, "fs", "%s: more than %d directory levels", dir, MAX_DEPTH);
+        return SW_EXIT_LOCAL;
+    }
+    listing_t ls;
+    reply_t r;
+    int err = rlist(f, dir, true, &ls, &r);
+    if (err)
+        return report(f, err, r.text, dir[0] ? dir : "/");
+    int rc = SW_EXIT_OK;
+    for (size_t i = 0; i < ls.n && !rc; i++) {
+        char *p = join(dir, ls.e[i].name);
+        if (ls.e[i].type == 'd') {
+            rc = hash_tree(f, p, depth + 1);
+        } else if (ls.e[i].type == 'f') {
+            uint8_t d[32];
+            err = rhash(f, p, d, &r);
+            if (err)
+                rc = report(f, err, r.text, p);
+            else
+                print_hash(f, p, d);
+        }
+        free(p);
+    }
+    listing_free(&ls);
+    return rc;
+}
+
+static int cmd_hash(fs_t *f, int argc, char **argv)
+{
+    const char *path = argc ? argv[0] : "";
+    ent_t e;
+    reply_t r;
+    int err = rstat(f, path, &e, &r);
+    if (err)
+        return report(f, err, r.text, path[0] ? path : "/");
+    if (e.type == 'd')
+        return hash_tree(f, path, 0);
+    uint8_t d[32];
+    err = rhash(f, path, d, &r);
+    if (err)
+        return report(f, err, r.text, path);
+    print_hash(f, path, d);
+    return SW_EXIT_OK;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// rm, rmdir, mkdir, mv
+
+static int cmd_each(fs_t *f, const char *call, int argc, char **argv)
+{
+    int rc = SW_EXIT_OK;
+    for (int i = 0; i < argc; i++) {
+        reply_t r;
+        int err = path_call(f, call, argv[i], NULL, false, &r);
+        free(r.p);
+        if (err) {
+            int x = report(f, err, r.text, argv[i]);
+            if (!rc)
+                rc = x;
+            if (err != SW_EREMOTE)
+                break;
+        } else if (f->c.verbose) {
+            fprintf(stderr, "swarm fs: %s %s done\n", f->cmd, argv[i]);
+        }
+    }
+    return rc;
+}
+
+// mkdir -p: each prefix in turn; existing directories are fine.
+static int mkdir_p(fs_t *f, const char *path)
+{
+    size_t n = strlen(path);
+    char *p = strdup(path);
+    if (!p)
+        return report(f, SW_EFULL, "out of memory", path);
+    int rc = SW_EXIT_OK;
+    for (size_t i = 1; i <= n && !rc; i++) {
+        if (i < n && path[i] != '/')
+            continue;
+        if (i < n && path[i - 1] == '/')
+            continue; // "a//b", or a leading '/'
+        p[i] = 0;
+        reply_t r;
+        int err = path_call(f, "f.mkdir", p, NULL, false, &r);
+        free(r.p);
+        if (err == SW_EREMOTE && !strcmp(r.text, "fx")) {
+            ent_t e;
+            err = rstat(f, p, &e, &r);
+            if (!err && e.type != 'd') {
+                sw_cli_error(&f->c, "fs", "exists on the device and is not a directory: %s", p);
+                rc = SW_EXIT_REMOTE;
+            }
+        }
+        if (err && !rc)
+            rc = report(f, err, r.text, p);
+        if (i < n)
+            p[i] = '/';
+    }
+    free(p);
+    return rc;
+}
+
+static int cmd_mkdir(fs_t *f, int argc, char **argv)
+{
+    if (!f->parents)
+        return cmd_each(f, "f.mkdir", argc, argv);
+    int rc = SW_EXIT_OK;
+    for (int i = 0; i < argc && rc != SW_EXIT_LINK && rc != SW_EXIT_TIMEOUT; i++) {
+        int x = mkdir_p(f, argv[i]);
+        if (!rc)
+            rc = x;
+    }
+    return rc;
+}
+
+static int cmd_mv(fs_t *f, int argc, char **argv)
+{
+    (void)argc;
+    size_t cap = strlen(argv[0]) + strlen(argv[1]) + 64;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return report(f, SW_EFULL, "out of memory", argv[0]);
+    sw_mpw_t w;
+    sw_mpw_init(&w, buf, cap);
+    sw_mpw_map(&w, f->noclobber ? 3 : 2);
+    sw_mpw_cstr(&w, "s");
+    sw_mpw_cstr(&w, argv[0]);
+    sw_mpw_cstr(&w, "d");
+    sw_mpw_cstr(&w, argv[1]);
+    if (f->noclobber) {
+        sw_mpw_cstr(&w, "n");
+        sw_mpw_bool(&w, true);
+    }
+    reply_t r;
+    int err = fcall(f, "f.mv", &w, &r);
+    free(buf);
+    free(r.p);
+    if (err == SW_EREMOTE && !strcmp(r.text, "fn")) {
+        ent_t e;
+        reply_t r2;
+        if (rstat(f, argv[0], &e, &r2) == 0) { // SRC is there: DST's directory is not
+            char dir[1024];
+            parent_of(argv[1], dir, sizeof dir);
+            sw_cli_error(&f->c, "fs", "no such directory on the device: %s", dir);
+            return SW_EXIT_REMOTE;
+        }
+    }
+    if (err)
+        return report(f, err, r.text, !strcmp(r.text, "fx") ? argv[1] : argv[0]);
+    return SW_EXIT_OK;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Transfers
+
+typedef struct run {
+    fs_t *f;
+    bool done;
+    sw_xfer_result_t r;
+    sw_progress_t prog;
+} run_t;
+
+static void on_progress(void *u, uint64_t done, uint64_t total)
+{
+    run_t *x = u;
+    if (!total)
+        return; // a bar needs a total (standard input has none)
+    x->prog.total = total;
+    sw_progress_update(&x->prog, done);
+}
+
+static void on_done(void *u, const sw_xfer_result_t *r)
+{
+    run_t *x = u;
+    x->r = *r;
+    x->done = true;
+}
+
+static void on_sigint(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    fs_t *f = h->data;
+    f->interrupted = true;
+    if (f->cur)
+        sw_xfer_cancel(f->cur);
+}
+
+// What a cut put leaves on the device, from the step it stopped in.
+static void put_state_note(const fs_t *f, const sw_xfer_result_t *r, const char *remote)
+{
+    if (f->c.quiet)
+        return;
+    if (!strcmp(r->step, "cl"))
+        fprintf(stderr, "the transfer was complete; whether the device committed %s is "
+                "unknown: compare 'swarm fs %s hash %s'\n", remote, f->link, remote);
+    else if (!strcmp(r->step, "hash"))
+        fprintf(stderr, "the device has the new %s, but its SHA-256 was not compared\n", remote);
+    else
+        fprintf(stderr, "the device's %s is unchanged (the new content was not committed)\n",
+                remote);
+}
+
+static int xfer_failed(fs_t *f, bool put, const char *local, const char *remote,
+                       const sw_xfer_result_t *r)
+{
+    const char *op = put ? "put" : "get";
+    switch (r->err) {
+    case SW_EREMOTE:
+        if (!strcmp(r->text, "fn") && put && !strcmp(r->step, "open")) {
+            char dir[1024];
+            parent_of(remote, dir, sizeof dir);
+            sw_cli_error(&f->c, "fs", "no such directory on the device: %s", dir);
+            sw__cli_hint(&f->c, "make it first: swarm fs %s mkdir -p %s", f->link, dir);
+            return SW_EXIT_REMOTE;
+        }
+        return report(f, SW_EREMOTE, r->text, remote);
+    case SW_ECRC:
+    case SW_EISDIR:
+        sw_cli_error(&f->c, "fs", "%s %s: %s", op, remote, r->text);
+        return SW_EXIT_REMOTE;
+    case SW_EIO:
+        sw_cli_error(&f->c, "fs", "cannot %s %s: %s", !strcmp(r->step, "read") ? "read" : "write",
+                     local, r->sys_errno ? strerror(r->sys_errno) : r->text);
+        if (put && !f->c.quiet)
+            put_state_note(f, r, remote);
+        return SW_EXIT_LOCAL;
+    case SW_ECANCELED:
+        sw_cli_error(&f->c, "fs", "%s %s: interrupted", op, remote);
+        if (put)
+            put_state_note(f, r, remote);
+        return SW_EXIT_INTERRUPT;
+    case SW_ECLOSED:
+    case SW_ETIMEDOUT:
+        if (r->err == SW_ECLOSED)
+            sw_cli_error(&f->c, "fs", "%s %s: link lost during f.%s: %s", op, remote, r->step,
+                         r->text);
+        else
+            sw_cli_error(&f->c, "fs", "%s %s: no answer within %.1f s during f.%s", op, remote,
+                         f->c.timeout_ms / 1000.0, r->step);
+        if (put)
+            put_state_note(f, r, remote);
+        if (r->err == SW_ETIMEDOUT && f->c.timeout_ms)
+            sw__cli_hint(&f->c, "--timeout S allows more time (now %.1f s)",
+                         f->c.timeout_ms / 1000.0);
+        return r->err == SW_ECLOSED ? SW_EXIT_LINK : SW_EXIT_TIMEOUT;
+    default:
+        sw_cli_error(&f->c, "fs", "%s %s: %s", op, remote, r->text);
+        return sw_cli_exit_for(r->err);
+    }
+}
+
+static void print_done(fs_t *f, bool put, const char *local, const char *remote,
+                       const sw_xfer_result_t *r, double secs, bool skipped)
+{
+    const char *from = put ? local : remote, *to = put ? remote : local;
+    if (f->c.json) {
+        char hex[65];
+        sw_xfer_hex(r->sha256, hex);
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            return;
+        cJSON_AddStringToObject(o, "op", put ? "put" : "get");
+        cJSON_AddStringToObject(o, "local", local);
+        cJSON_AddStringToObject(o, "remote", remote);
+        cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
+        cJSON_AddNumberToObject(o, "seconds", secs);
+        cJSON_AddStringToObject(o, "sha256", hex);
+        cJSON_AddBoolToObject(o, "verified", r->verified);
+        cJSON_AddBoolToObject(o, "skipped", skipped);
+        if (!skipped) {
+            cJSON_AddNumberToObject(o, "chunk", r->chunk);
+            cJSON_AddNumberToObject(o, "window", r->window);
+        }
+        // a get to standard output must keep stdout for the data
+        char *t = cJSON_PrintUnformatted(o);
+        if (t)
+            fprintf(strcmp(local, "-") || put ? stdout : stderr, "%s\n", t);
+        cJSON_free(t);
+        cJSON_Delete(o);
+        fflush(stdout);
+        return;
+    }
+    if (!info_on(f))
+        return;
+    if (skipped) {
+        fprintf(stderr, "%s %s → %s: unchanged (same size and SHA-256), skipped\n",
+                put ? "put" : "get", from, to);
+        return;
+    }
+    char size[32], rate[32];
+    human(size, sizeof size, (double)r->bytes);
+    human(rate, sizeof rate, (double)r->bytes / (secs > 1e-6 ? secs : 1e-6));
+    fprintf(stderr, "%s %s → %s: %s in %.2f s (%s/s), %s\n", put ? "put" : "get", from,
+            !strcmp(to, "-") ? "(stdout)" : to, size, secs, rate,
+            r->verified ? "sha256 ok" : "sha256 not checked (--no-verify)");
+}
+
+// Runs one transfer to its end; prints its line or its error. Returns the exit status.
+static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
+                    const char *remote)
+{
+    if (f->interrupted) // Ctrl-C came while a call before this one was waited for
+        return SW_EXIT_INTERRUPT;
+    run_t x;
+    memset(&x, 0, sizeof x);
+    x.f = f;
+    char label[96];
+    char b[64];
+    base_name(put ? local : remote, b, sizeof b);
+    snprintf(label, sizeof label, "%s %s", put ? "put" : "get", b[0] ? b : "-");
+    sw_progress_start(&x.prog, &f->c, label, size);
+    sw_xfer_opts_t o = {f->window, f->chunk, f->dev_max, f->c.timeout_ms, f->no_verify};
+    sw_xfer_cbs_t cbs = {on_progress, on_done, &x};
+    double t0 = now_s();
+    int err = put ? sw_xfer_put(&f->loop, f->l, fd, size, remote, &o, &cbs, &f->cur)
+                  : sw_xfer_get(&f->loop, f->l, remote, fd, &o, &cbs, &f->cur);
+    if (err) {
+        f->cur = NULL;
+        sw_cli_error(&f->c, "fs", "%s %s: %s", put ? "put" : "get", remote,
+                     err == SW_ECLOSED ? sw_hlink_error(f->l) : sw_strerror(err));
+        return sw_cli_exit_for(err);
+    }
+    while (!x.done)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    f->cur = NULL;
+    double secs = now_s() - t0;
+    sw_progress_end(&x.prog, false); // clears the bar: the line below says how it went
+    if (x.r.dev_max_msg)
+        f->dev_max = x.r.dev_max_msg;
+    if (f->c.verbose && x.r.chunk)
+        fprintf(stderr, "swarm fs: %s %s: chunk %u bytes, window %u, device max_msg %u\n",
+                put ? "put" : "get", remote, x.r.chunk, x.r.window, x.r.dev_max_msg);
+    if (x.r.err)
+        return xfer_failed(f, put, local, remote, &x.r);
+    f->files++;
+    f->bytes += x.r.bytes;
+    print_done(f, put, local, remote, &x.r, secs, false);
+    return SW_EXIT_OK;
+}
+
+// --changed: true if the device's remote (known to be a file of that size) has this SHA-256.
+static int same_remote(fs_t *f, const char *remote, const uint8_t local[32], bool *same)
+{
+    uint8_t d[32];
+    reply_t r;
+    int err = rhash(f, remote, d, &r);
+    if (err)
+        return report(f, err, r.text, remote);
+    *same = !memcmp(d, local, 32);
+    return SW_EXIT_OK;
+}
+
+static void skipped(fs_t *f, bool put, const char *local, const char *remote,
+                    const uint8_t sha[32], uint64_t size)
+{
+    f->skipped++;
+    sw_xfer_result_t r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.sha256, sha, 32);
+    r.bytes = size;
+    r.verified = true;
+    if (f->c.json || f->c.verbose || !f->recursive) // a tree counts them in its last line
+        print_done(f, put, local, remote, &r, 0, true);
+}
+
+// One local file (or "-") to the device. rinfo: what the device has at remote, when the
+// caller knows (rknown: NULL = nothing there).
+static int put_file(fs_t *f, const char *local, const char *remote, const ent_t *rinfo,
+                    bool rknown)
+{
+    bool in = !strcmp(local, "-");
+    int fd = in ? 0 : open(local, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        sw_cli_error(&f->c, "fs", "cannot read %s: %s", local, strerror(errno));
+        return SW_EXIT_LOCAL;
+    }
+    struct stat st;
+    uint64_t size = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        size = (uint64_t)st.st_size;
+    if (!in && S_ISDIR(st.st_mode)) {
+        close(fd);
+        sw_cli_error(&f->c, "fs", "%s is a directory (put -r copies a tree)", local);
+        return SW_EXIT_LOCAL;
+    }
+    if (f->changed && !in && S_ISREG(st.st_mode)) {
+        ent_t e;
+        reply_t r;
+        if (!rknown) {
+            int err = rstat(f, remote, &e, &r);
+            if (err == 0) {
+                rinfo = &e;
+            } else if (!(err == SW_EREMOTE && !strcmp(r.text, "fn"))) {
+                close(fd);
+                return report(f, err, r.text, remote);
+            }
+        }
+        if (rinfo && rinfo->type == 'f' && rinfo->has_size && rinfo->size == size) {
+            uint8_t sha[32];
+            bool same = false;
+            if (sw_xfer_sha256_fd(fd, sha) || lseek(fd, 0, SEEK_SET) != 0) {
+                sw_cli_error(&f->c, "fs", "cannot read %s: %s", local, strerror(errno));
+                close(fd);
+                return SW_EXIT_LOCAL;
+            }
+            int rc = same_remote(f, remote, sha, &same);
+            if (rc || same) {
+                close(fd);
+                if (same)
+                    skipped(f, true, local, remote, sha, size);
+                return rc;
+            }
+        }
+    }
+    int rc = transfer(f, true, fd, size, local, remote);
+    if (!in)
+        close(fd);
+    return rc;
+}
+
+// One device file to local (or "-"), through a temp file renamed into place.
+static int get_file(fs_t *f, const char *remote, const char *local, const ent_t *rinfo)
+{
+    if (!strcmp(local, "-"))
+        return transfer(f, false, 1, rinfo && rinfo->has_size ? rinfo->size : 0, local, remote);
+    struct stat st;
+    bool exists = stat(local, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
+        sw_cli_error(&f->c, "fs", "%s is a directory here", local);
+        return SW_EXIT_LOCAL;
+    }
+    if (f->changed && exists && S_ISREG(st.st_mode) && rinfo && rinfo->has_size &&
+        rinfo->size == (uint64_t)st.st_size) {
+        int fd = open(local, O_RDONLY | O_CLOEXEC);
+        uint8_t sha[32];
+        if (fd < 0 || sw_xfer_sha256_fd(fd, sha)) {
+            sw_cli_error(&f->c, "fs", "cannot read %s: %s", local, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return SW_EXIT_LOCAL;
+        }
+        close(fd);
+        bool same = false;
+        int rc = same_remote(f, remote, sha, &same);
+        if (rc || same) {
+            if (same)
+                skipped(f, false, local, remote, sha, rinfo->size);
+            return rc;
+        }
+    }
+    char dir[4096], b[256];
+    parent_of(local, dir, sizeof dir);
+    if (!strchr(local, '/'))
+        snprintf(dir, sizeof dir, ".");
+    base_name(local, b, sizeof b);
+    char *tmp = NULL;
+    if (asprintf(&tmp, "%s/.%s.swarm-XXXXXX", dir, b) < 0) {
+        sw_cli_error(&f->c, "fs", "out of memory");
+        return SW_EXIT_LOCAL;
+    }
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        sw_cli_error(&f->c, "fs", "cannot write %s: %s", local, strerror(errno));
+        free(tmp);
+        return SW_EXIT_LOCAL;
+    }
+    mode_t um = umask(0);
+    umask(um);
+    (void)fchmod(fd, exists ? (st.st_mode & 07777) : (0666 & ~um));
+    int rc = transfer(f, false, fd, rinfo && rinfo->has_size ? rinfo->size : 0, local, remote);
+    if (close(fd) && !rc) {
+        sw_cli_error(&f->c, "fs", "cannot write %s: %s", local, strerror(errno));
+        rc = SW_EXIT_LOCAL;
+    }
+    if (!rc && rename(tmp, local)) {
+        sw_cli_error(&f->c, "fs", "cannot write %s: %s", local, strerror(errno));
+        rc = SW_EXIT_LOCAL;
+    }
+    if (rc)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+// A directory on the device that must exist (made when missing; its parent exists).
+static int ensure_rdir(fs_t *f, const char *path)
+{
+    if (!path[0])
+        return SW_EXIT_OK;
+    reply_t r;
+    int err = path_call(f, "f.mkdir", path, NULL, false, &r);
+    free(r.p);
+    if (err == SW_EREMOTE && !strcmp(r.text, "fx")) {
+        ent_t e;
+        err = rstat(f, path, &e, &r);
+        if (!err && e.type != 'd') {
+            sw_cli_error(&f->c, "fs", "exists on the device and is not a directory: %s", path);
+            return SW_EXIT_REMOTE;
+        }
+    }
+    return err ? report(f, err, r.text, path) : SW_EXIT_OK;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+// The entries of a local directory, sorted (so trees are copied in a stable order).
+static int local_list(fs_t *f, const char *dir, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        sw_cli_error(&f->c, "fs", "cannot read %s: %s", dir, strerror(errno));
+        return SW_EXIT_LOCAL;
+    }
+    size_t cap = 0;
+    char **v = NULL;
+    struct dirent *e;
+    int rc = SW_EXIT_OK;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                rc = SW_EXIT_LOCAL;
+                break;
+            }
+            v = nv;
+        }
+        if (!(v[*n] = strdup(e->d_name))) {
+            rc = SW_EXIT_LOCAL;
+            break;
+        }
+        (*n)++;
+    }
+    closedir(d);
+    if (rc)
+        sw_cli_error(&f->c, "fs", "out of memory");
+    else if (*n)
+        qsort(v, *n, sizeof *v, cmp_names);
+    *out = v;
+    return rc;
+}
+
+static int put_tree(fs_t *f, const char *ldir, const char *rdir, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        sw_cli_error(&f->c, "fs", "%s: more than %d directory levels", ldir, MAX_DEPTH);
+        return SW_EXIT_LOCAL;
+    }
+    int rc = depth == 0 ? mkdir_p(f, rdir) : ensure_rdir(f, rdir);
+    if (rc)
+        return rc;
+    // --changed compares with what the device has: one listing per directory
+    listing_t ls = {NULL, 0};
+    bool known = false;
+    if (f->changed) {
+        reply_t r;
+        int err = rlist(f, rdir, true, &ls, &r);
+        if (err == 0)
+            known = true;
+        else if (!(err == SW_EREMOTE && !strncmp(r.text, "ETOOBIG", 7))) // too large: stat each
+            return report(f, err, r.text, rdir[0] ? rdir : "/");
+    }
+    char **names;
+    size_t n;
+    rc = local_list(f, ldir, &names, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (rc || f->interrupted) {
+            free(names[i]);
+            continue;
+        }
+        char *lp = join(ldir, names[i]), *rp = join(rdir, names[i]);
+        struct stat st, lst;
+        if (stat(lp, &st) || lstat(lp, &lst)) {
+            sw_cli_error(&f->c, "fs", "cannot read %s: %s", lp, strerror(errno));
+            rc = SW_EXIT_LOCAL;
+        } else if (S_ISDIR(st.st_mode) && S_ISLNK(lst.st_mode)) {
+            if (info_on(f))
+                fprintf(stderr, "swarm fs: %s: a link to a directory, skipped\n", lp);
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = put_tree(f, lp, rp, depth + 1);
+        } else if (S_ISREG(st.st_mode)) {
+            const ent_t *e = NULL;
+            for (size_t k = 0; known && k < ls.n && !e; k++)
+                if (!strcmp(ls.e[k].name, names[i]))
+                    e = &ls.e[k];
+            rc = put_file(f, lp, rp, e, known);
+        } else if (info_on(f)) {
+            fprintf(stderr, "swarm fs: %s: not a regular file, skipped\n", lp);
+        }
+        free(lp);
+        free(rp);
+        free(names[i]);
+    }
+    free(names);
+    listing_free(&ls);
+    if (!rc && f->interrupted)
+        rc = SW_EXIT_INTERRUPT;
+    return rc;
+}
+
+static int get_tree(fs_t *f, const char *rdir, const char *ldir, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        sw_cli_error(&f->c, "fs", "%s: more than %d directory levels", rdir, MAX_DEPTH);
+        return SW_EXIT_LOCAL;
+    }
+    struct stat st;
+    if (mkdir(ldir, 0777) && !(errno == EEXIST && stat(ldir, &st) == 0 && S_ISDIR(st.st_mode))) {
+        sw_cli_error(&f->c, "fs", "cannot make the directory %s: %s", ldir,
+                     errno == EEXIST ? "a file is in the way" : strerror(errno));
+        return SW_EXIT_LOCAL;
+    }
+    listing_t ls;
+    reply_t r;
+    int err = rlist(f, rdir, true, &ls, &r);
+    if (err)
+        return report(f, err, r.text, rdir[0] ? rdir : "/");
+    int rc = SW_EXIT_OK;
+    for (size_t i = 0; i < ls.n && !rc && !f->interrupted; i++) {
+        const ent_t *e = &ls.e[i];
+        char *rp = join(rdir, e->name), *lp = join(ldir, e->name);
+        if (e->type == 'd')
+            rc = get_tree(f, rp, lp, depth + 1);
+        else if (e->type == 'f')
+            rc = get_file(f, rp, lp, e);
+        else if (info_on(f))
+            fprintf(stderr, "swarm fs: %s: not a file or directory on the device, skipped\n", rp);
+        free(rp);
+        free(lp);
+    }
+    listing_free(&ls);
+    if (!rc && f->interrupted)
+        rc = SW_EXIT_INTERRUPT;
+    return rc;
+}
+
+static void tree_summary(fs_t *f, bool put, const char *from, const char *to, double secs)
+{
+    if (f->c.json || !info_on(f))
+        return;
+    char size[32];
+    human(size, sizeof size, (double)f->bytes);
+    fprintf(stderr, "%s -r %s → %s: %llu file%s, %s in %.2f s", put ? "put" : "get", from,
+            to[0] ? to : "/", (unsigned long long)f->files, f->files == 1 ? "" : "s", size, secs);
+    if (f->changed)
+        fprintf(stderr, " (%llu unchanged)", (unsigned long long)f->skipped);
+    fputc('\n', stderr);
+}
+
+static int cmd_put(fs_t *f, int argc, char **argv)
+{
+    const char *local = argv[0];
+    char b[256];
+    base_name(local, b, sizeof b);
+    if (f->recursive) {
+        struct stat st;
+        if (stat(local, &st)) {
+            sw_cli_error(&f->c, "fs", "cannot read %s: %s", local, strerror(errno));
+            return SW_EXIT_LOCAL;
+        }
+        if (!S_ISDIR(st.st_mode)) { // a plain file: as without -r
+            f->recursive = false;
+            return cmd_put(f, argc, argv);
+        }
+        const char *remote = argc > 1 ? argv[1] : b;
+        double t0 = now_s();
+        int rc = put_tree(f, local, remote, 0);
+        if (!rc)
+            tree_summary(f, true, local, remote, now_s() - t0);
+        return rc;
+    }
+    bool in = !strcmp(local, "-");
+    if (in && (argc < 2 || ends_with_slash(argv[1])))
+        return sw__cli_usage(&f->c, "fs", "put -: name the device file (put - REMOTE)");
+    char *remote = NULL;
+    if (argc < 2) {
+        remote = strdup(b);
+    } else if (ends_with_slash(argv[1])) {
+        remote = join(argv[1], b);
+    } else {
+        ent_t e;
+        reply_t r;
+        int err = rstat(f, argv[1], &e, &r);
+        if (err == 0 && e.type == 'd') {
+            if (in) {
+                sw_cli_error(&f->c, "fs", "%s is a directory on the device; name the file",
+                             argv[1]);
+                return SW_EXIT_REMOTE;
+            }
+            remote = join(argv[1], b);
+        } else if (err == 0 || (err == SW_EREMOTE && !strcmp(r.text, "fn"))) {
+            remote = strdup(argv[1]);
+        } else {
+            return report(f, err, r.text, argv[1]);
+        }
+    }
+    if (!remote) {
+        sw_cli_error(&f->c, "fs", "out of memory");
+        return SW_EXIT_LOCAL;
+    }
+    int rc = put_file(f, local, remote, NULL, false);
+    free(remote);
+    return rc;
+}
+
+static int cmd_get(fs_t *f, int argc, char **argv)
+{
+    const char *remote = argv[0];
+    ent_t e;
+    reply_t r;
+    int err = rstat(f, remote, &e, &r);
+    if (err)
+        return report(f, err, r.text, remote[0] ? remote : "/");
+    char b[256];
+    base_name(remote, b, sizeof b);
+    if (e.type == 'd') {
+        if (!f->recursive) {
+            sw_cli_error(&f->c, "fs", "%s is a directory on the device (get -r copies a tree)",
+                         remote[0] ? remote : "/");
+            return SW_EXIT_REMOTE;
+        }
+        if (argc < 2 && !b[0])
+            return sw__cli_usage(&f->c, "fs", "get -r of the root: name the local directory");
+        const char *local = argc > 1 ? argv[1] : b;
+        if (!strcmp(local, "-"))
+            return sw__cli_usage(&f->c, "fs", "get -r cannot write a tree to standard output");
+        double t0 = now_s();
+        int rc = get_tree(f, remote, local, 0);
+        if (!rc)
+            tree_summary(f, false, remote, local, now_s() - t0);
+        return rc;
+    }
+    if (!b[0])
+        return sw__cli_usage(&f->c, "fs", "get: name a file");
+    char *local;
+    struct stat st;
+    if (argc < 2)
+        local = strdup(b);
+    else if (strcmp(argv[1], "-") &&
+             (ends_with_slash(argv[1]) || (stat(argv[1], &st) == 0 && S_ISDIR(st.st_mode))))
+        local = join(argv[1], b);
+    else
+        local = strdup(argv[1]);
+    if (!local) {
+        sw_cli_error(&f->c, "fs", "out of memory");
+        return SW_EXIT_LOCAL;
+    }
+    int rc = get_file(f, remote, local, &e);
+    free(local);
+    return rc;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// The command
+
+int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv)
+{
+    fs_t *f = calloc(1, sizeof *f);
+    if (!f) {
+        sw_cli_error(cli, "fs", "out of memory");
+        return SW_EXIT_LOCAL;
+    }
+    f->c = *cli;
+    char *pos[MAX_POS];
+    int npos = 0;
+    bool opts = true, help = false, xfer_opt = false;
+    const char *v;
+    int rc = SW_EXIT_OK;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *a = argv[i];
+        if (opts && !strcmp(a, "--")) {
+            opts = false;
+            continue;
+        }
+        if (!opts || !sw__cli_is_opt(a)) {
+            if (npos == MAX_POS) {
+                rc = sw__cli_usage(&f->c, "fs", "too many arguments");
+                break;
+            }
+            pos[npos++] = argv[i];
+            continue;
+        }
+        int r = sw__cli_global(&f->c, "fs", argc, argv, &i);
+        if (r < 0) {
+            rc = SW_EXIT_USAGE;
+            break;
+        }
+        if (r)
+            continue;
+        uint64_t n;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            help = true;
+        else if (!strcmp(a, "-l"))
+            f->lng = true;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--parents"))
+            f->parents = true;
+        else if (!strcmp(a, "-r") || !strcmp(a, "-R") || !strcmp(a, "--recursive"))
+            f->recursive = true, xfer_opt = true;
+        else if (!strcmp(a, "--changed"))
+            f->changed = true, xfer_opt = true;
+        else if (!strcmp(a, "-n") || !strcmp(a, "--no-clobber"))
+            f->noclobber = true;
+        else if (!strcmp(a, "--no-verify"))
+            f->no_verify = true, xfer_opt = true;
+        else if ((r = sw__cli_optval(&f->c, "fs", argc, argv, &i, "--window", &v)) != 0) {
+            if (r < 0 || !sw__cli_uint(v, 1, SW_XFER_WINDOW_MAX, &n))
+                rc = r < 0 ? SW_EXIT_USAGE
+                           : sw__cli_usage(&f->c, "fs", "bad --window '%s' (1 to %u)", v,
+                                           SW_XFER_WINDOW_MAX);
+            else
+                f->window = (uint32_t)n, xfer_opt = true;
+        } else if ((r = sw__cli_optval(&f->c, "fs", argc, argv, &i, "--chunk", &v)) != 0) {
+            if (r < 0 || !sw__cli_uint(v, 1, 1u << 24, &n))
+                rc = r < 0 ? SW_EXIT_USAGE
+                           : sw__cli_usage(&f->c, "fs", "bad --chunk '%s' (bytes, 1 or more)", v);
+            else
+                f->chunk = (uint32_t)n, xfer_opt = true;
+        } else {
+            rc = sw__cli_usage(&f->c, "fs", "unknown option '%s'", a);
+        }
+    }
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    if (help) {
+        const fs_cmd_help_t *h = NULL;
+        for (int i = 0; i < npos && i < 2 && !h; i++)
+            h = find_cmd(pos[i]);
+        fputs(h ? h->text : fs_help, stdout);
+        free(f);
+        return SW_EXIT_OK;
+    }
+    const fs_cmd_help_t *h = npos >= 2 ? find_cmd(pos[1]) : NULL;
+    if (npos < 2)
+        rc = sw__cli_usage(&f->c, "fs", npos ? "missing COMMAND (ls, get, put, rm, mkdir, rmdir, "
+                                              "mv, stat, hash)"
+                                            : "missing LINK and COMMAND");
+    else if (!h)
+        rc = sw__cli_usage(&f->c, "fs", "unknown command '%s' (use ls, get, put, rm, mkdir, "
+                           "rmdir, mv, stat or hash)", pos[1]);
+    else if (npos - 2 < h->min || (h->max >= 0 && npos - 2 > h->max))
+        rc = sw__cli_usage(&f->c, "fs", "%s arguments for %s (see 'swarm fs %s --help')",
+                           npos - 2 < h->min ? "missing" : "too many", h->name, h->name);
+    else if (f->lng && strcmp(h->name, "ls"))
+        rc = sw__cli_usage(&f->c, "fs", "-l is an option of ls");
+    else if (f->parents && strcmp(h->name, "mkdir"))
+        rc = sw__cli_usage(&f->c, "fs", "-p is an option of mkdir");
+    else if (f->noclobber && strcmp(h->name, "mv"))
+        rc = sw__cli_usage(&f->c, "fs", "-n is an option of mv");
+    else if (xfer_opt && strcmp(h->name, "get") && strcmp(h->name, "put"))
+        rc = sw__cli_usage(&f->c, "fs", "-r, --changed, --window, --chunk and --no-verify are "
+                           "options of get and put");
+    else if (f->recursive && !strcmp(h->name, "put") && !strcmp(pos[2], "-"))
+        rc = sw__cli_usage(&f->c, "fs", "put -r needs a directory, not standard input");
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    f->cmd = h->name;
+    f->link = pos[0];
+
+    uv_loop_init(&f->loop);
+    rc = sw__cli_connect(&f->c, "fs", &f->loop, pos[0], &f->l);
+    if (rc == 0) {
+        int n = npos - 2;
+        char **args = pos + 2;
+        bool xfer = !strcmp(h->name, "get") || !strcmp(h->name, "put");
+        if (xfer) { // Ctrl-C cancels the transfer: no half file here, the old one there
+            uv_signal_init(&f->loop, &f->sig);
+            f->sig.data = f;
+            uv_signal_start(&f->sig, on_sigint, SIGINT);
+            f->sig_on = true;
+        }
+        if (!strcmp(h->name, "ls"))
+            rc = cmd_ls(f, n, args);
+        else if (!strcmp(h->name, "get"))
+            rc = cmd_get(f, n, args);
+        else if (!strcmp(h->name, "put"))
+            rc = cmd_put(f, n, args);
+        else if (!strcmp(h->name, "rm"))
+            rc = cmd_each(f, "f.rm", n, args);
+        else if (!strcmp(h->name, "mkdir"))
+            rc = cmd_mkdir(f, n, args);
+        else if (!strcmp(h->name, "rmdir"))
+            rc = cmd_each(f, "f.rmdir", n, args);
+        else if (!strcmp(h->name, "mv"))
+            rc = cmd_mv(f, n, args);
+        else if (!strcmp(h->name, "stat"))
+            rc = cmd_stat(f, n, args);
+        else
+            rc = cmd_hash(f, n, args);
+        if (f->interrupted)
+            rc = SW_EXIT_INTERRUPT;
+        if (f->sig_on)
+            uv_close((uv_handle_t *)&f->sig, NULL);
+    }
+    sw__cli_finish(&f->loop, f->l);
+    free(f);
+    return rc;
+}

@@ -1,0 +1,288 @@
+// `swarm sim`: a simulated fleet on this machine. The LAN itself is built by tests/lab/lanlab.py
+// (the same lab the tests and benches use); this command finds that script, checks the
+// options, and replaces itself with it, so Ctrl-C and the exit status are the script's own.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_int.h"
+
+// The lab script of the source tree this binary was built from (CMakeLists.txt). An installed
+// swarm looks first next to itself: ${prefix}/bin/swarm → ${prefix}/share/swarm/lab/.
+#ifndef SW_LAB_DIR
+#define SW_LAB_DIR ""
+#endif
+#define LAB_INSTALLED "/../share/swarm/lab"
+#define LAB_SCRIPT "lanlab.py"
+#define MAX_NODES 1000
+#define MAX_ARGS 64
+
+static const char sim_help[] =
+    "usage: swarm sim [options] [--nodes N] [--apps APP,…] [--prefix P] [--keep] [-- CMD …]\n"
+    "       swarm sim --down [--prefix P] [--force]\n"
+    "\n"
+    "Builds a simulated LAN on this machine and runs one swarm-node per simulated device.\n"
+    "As root: a network namespace per node (address 169.254.x.y, broadcast and multicast\n"
+    "work), all joined by a bridge, plus a namespace for host tools on the same LAN. The\n"
+    "machine's own interfaces are not touched. Without root: nodes on loopback addresses\n"
+    "127.0.B.x instead (RPC, FTP on 2121, telnet on 2323 and eval work; broadcast, mDNS and\n"
+    "scanning by broadcast do not).\n"
+    "\n"
+    "It prints each node's name, address and app, and how to reach it; then waits until\n"
+    "Ctrl-C, or runs CMD inside the host namespace and exits with its status. Everything is\n"
+    "removed on the way out: processes, namespaces, the nodes' temporary roots and logs.\n"
+    "CMD finds this swarm first on PATH and gets SWARM_SIM_NODES (the node addresses),\n"
+    "SWARM_SIM_NAMES, SWARM_SIM_APPS and SWARM_SIM_DIR in its environment.\n"
+    "\n"
+    "options:\n"
+    "  --nodes N      number of nodes, 1 ... 1000 (default 3)\n"
+    "  --apps LIST    apps from the source tree's apps/ (installed: share/swarm/apps/), one\n"
+    "                 per node, repeated when there are more nodes than apps\n"
+    "  --prefix P     name of the namespaces (P-host, P-n1, …; default swlab<pid>);\n"
+    "                 with --down: remove every lab whose name starts with P (default swlab)\n"
+    "  --keep         leave the LAN running on exit; remove it later with --down\n"
+    "  --loopback     the loopback mode even as root\n"
+    "  --down         remove the labs that killed runs (or --keep) left behind; a lab whose\n"
+    "                 owner still runs is left alone unless --force\n"
+    "  --json         print the lab as one JSON line instead of the table\n"
+    "  -q             no table, no notes\n"
+    "  --timeout S    seconds the nodes have to answer (default 20 + 0.15 per node)\n"
+    "\n"
+    "examples:\n"
+    "  swarm sim --nodes 5 --apps blink,counter\n"
+    "  swarm sim --nodes 5 -- swarm call tcp://169.254.1.1 sys.info\n"
+    "  swarm sim --nodes 3 -- sh -c 'for ip in $SWARM_SIM_NODES; do swarm call $ip ping; done'\n"
+    "  swarm sim --nodes 50 --keep --prefix lab && ip netns exec lab-host bash\n"
+    "  swarm sim --down\n";
+
+// Directory of the running executable (no trailing '/'); false if unknown.
+static bool exe_dir(char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0 || (size_t)n >= cap - 1)
+        return false;
+    buf[n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return false;
+    *slash = 0;
+    return true;
+}
+
+static bool readable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+// The lab script: $SWARM_LAB_DIR, the installed copy next to this binary, the source tree.
+static bool find_lab(const char *exe, char *out, size_t cap)
+{
+    const char *env = getenv("SWARM_LAB_DIR");
+    if (env && *env) {
+        snprintf(out, cap, "%s/%s", env, LAB_SCRIPT);
+        return readable(out);
+    }
+    if (*exe && (size_t)snprintf(out, cap, "%s%s/%s", exe, LAB_INSTALLED, LAB_SCRIPT) < cap &&
+        readable(out))
+        return true;
+    if (*SW_LAB_DIR && (size_t)snprintf(out, cap, "%s/%s", SW_LAB_DIR, LAB_SCRIPT) < cap &&
+        readable(out))
+        return true;
+    return false;
+}
+
+// A lab name goes into namespace and file names: letters, digits, '_', '.' and '-' (not
+// first); at most 40.
+static bool good_prefix(const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0 || n > 40 || p[0] == '.' || p[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool good_apps(const char *s)
+{
+    if (!*s || strlen(s) > 1024)
+        return false;
+    for (; *s; s++)
+        if (*s == '/' || *s == ' ')
+            return false;
+    return true;
+}
+
+int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
+{
+    sw_cli_t c = *cli;
+    const char *v, *apps = NULL, *prefix = NULL;
+    uint64_t nodes = 3;
+    bool down = false, keep = false, loopback = false, force = false, timeout_given = false;
+    int cmd_at = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            cmd_at = i + 1;
+            break;
+        }
+        if (!sw__cli_is_opt(a))
+            return sw__cli_usage(&c, "sim", "unexpected argument '%s' (a command to run goes "
+                                 "after '--')", a);
+        bool is_timeout = !strncmp(a, "--timeout", 9);
+        int r = sw__cli_global(&c, "sim", argc, argv, &i);
+        if (r < 0)
+            return SW_EXIT_USAGE;
+        if (r) {
+            timeout_given |= is_timeout;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(sim_help, stdout);
+            return SW_EXIT_OK;
+        }
+        if (!strcmp(a, "--down")) {
+            down = true;
+            continue;
+        }
+        if (!strcmp(a, "--keep")) {
+            keep = true;
+            continue;
+        }
+        if (!strcmp(a, "--loopback")) {
+            loopback = true;
+            continue;
+        }
+        if (!strcmp(a, "--force")) {
+            force = true;
+            continue;
+        }
+        if ((r = sw__cli_optval(&c, "sim", argc, argv, &i, "--nodes", &v)) != 0) {
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!sw__cli_uint(v, 1, MAX_NODES, &nodes))
+                return sw__cli_usage(&c, "sim", "bad --nodes '%s' (1 ... %d)", v, MAX_NODES);
+            continue;
+        }
+        if ((r = sw__cli_optval(&c, "sim", argc, argv, &i, "--apps", &v)) != 0) {
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!good_apps(v))
+                return sw__cli_usage(&c, "sim", "bad --apps '%s' (app names separated by ',')", v);
+            apps = v;
+            continue;
+        }
+        if ((r = sw__cli_optval(&c, "sim", argc, argv, &i, "--prefix", &v)) != 0) {
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!good_prefix(v))
+                return sw__cli_usage(&c, "sim", "bad --prefix '%s' (1 ... 40 letters, digits, "
+                                     "'_', '.' or '-')", v);
+            prefix = v;
+            continue;
+        }
+        return sw__cli_usage(&c, "sim", "unknown option '%s'", a);
+    }
+    if (down && (keep || loopback || apps || cmd_at >= 0))
+        return sw__cli_usage(&c, "sim", "--down takes only --prefix and --force");
+    if (force && !down)
+        return sw__cli_usage(&c, "sim", "--force goes with --down");
+    if (cmd_at >= argc)
+        return sw__cli_usage(&c, "sim", "'--' must be followed by a command");
+
+    char exe[PATH_MAX], lab[PATH_MAX + 64];
+    if (!exe_dir(exe, sizeof exe))
+        exe[0] = 0;
+    if (!find_lab(exe, lab, sizeof lab)) {
+        sw_cli_error(&c, "sim", "cannot find the lab script %s", LAB_SCRIPT);
+        sw__cli_hint(&c, "it lives in tests/lab/ of the source tree and in share/swarm/lab/ "
+                     "of an installation; SWARM_LAB_DIR=DIR points at another copy");
+        return SW_EXIT_LOCAL;
+    }
+    const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+
+    // The command line of the script: at most MAX_ARGS of our own, then the user's command.
+    int ncmd = cmd_at >= 0 ? argc - cmd_at : 0;
+    char **args = calloc((size_t)(MAX_ARGS + ncmd + 1), sizeof *args);
+    static char nbuf[24], tbuf[32], node_bin[PATH_MAX + 16], swarm_bin[PATH_MAX + 16];
+    if (!args) {
+        sw_cli_error(&c, "sim", "out of memory");
+        return SW_EXIT_LOCAL;
+    }
+    int k = 0;
+    args[k++] = (char *)py;
+    args[k++] = lab;
+    if (down) {
+        args[k++] = (char *)"--down";
+        args[k++] = (char *)(prefix ? prefix : "swlab");
+        if (force)
+            args[k++] = (char *)"--force";
+    } else {
+        snprintf(nbuf, sizeof nbuf, "%u", (unsigned)nodes);
+        args[k++] = (char *)"up";
+        args[k++] = nbuf;
+        if (apps) {
+            args[k++] = (char *)"--apps";
+            args[k++] = (char *)apps;
+        }
+        if (prefix) {
+            args[k++] = (char *)"--prefix";
+            args[k++] = (char *)prefix;
+        }
+        if (keep)
+            args[k++] = (char *)"--keep";
+        if (loopback)
+            args[k++] = (char *)"--loopback";
+        if (c.json)
+            args[k++] = (char *)"--json";
+        if (c.quiet)
+            args[k++] = (char *)"--quiet";
+        if (timeout_given && c.timeout_ms) {
+            snprintf(tbuf, sizeof tbuf, "%.3f", c.timeout_ms / 1000.0);
+            args[k++] = (char *)"--timeout";
+            args[k++] = tbuf;
+        }
+        // the programs of this build (or installation), not whatever PATH finds
+        if (*exe) {
+            snprintf(node_bin, sizeof node_bin, "%s/swarm-node", exe);
+            snprintf(swarm_bin, sizeof swarm_bin, "%s/swarm", exe);
+            if (access(node_bin, X_OK) == 0) {
+                args[k++] = (char *)"--node-bin";
+                args[k++] = node_bin;
+            }
+            if (access(swarm_bin, X_OK) == 0) {
+                args[k++] = (char *)"--swarm-bin";
+                args[k++] = swarm_bin;
+            }
+            // CMD's `swarm` is this one
+            const char *path = getenv("PATH");
+            size_t n = strlen(exe) + (path ? strlen(path) : 0) + 2;
+            char *np = malloc(n);
+            if (np) {
+                snprintf(np, n, "%s%s%s", exe, path && *path ? ":" : "", path ? path : "");
+                setenv("PATH", np, 1);
+                free(np);
+            }
+        }
+        if (cmd_at >= 0) {
+            args[k++] = (char *)"--";
+            for (int i = cmd_at; i < argc; i++)
+                args[k++] = argv[i];
+        }
+    }
+    args[k] = NULL;
+    fflush(NULL);
+    execvp(py, args);
+    sw_cli_error(&c, "sim", "cannot run %s: %s", py, strerror(errno));
+    sw__cli_hint(&c, "swarm sim needs python3 (scripts/setup installs it)");
+    free(args);
+    return SW_EXIT_LOCAL;
+}
