@@ -569,10 +569,6 @@ class RemoteError(Exception):
     pass
 
 
-class LinkDown(Exception):
-    pass
-
-
 def open_tty(path):
     """Opens a tty raw 8N1, non-blocking, discarding whatever was waiting on it."""
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
@@ -587,10 +583,6 @@ def open_tty(path):
         os.close(fd)
         raise
     return fd
-
-
-def unpacker():
-    return msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=64 << 20)
 
 
 class _Base:
@@ -707,7 +699,6 @@ class StreamLink(_Base):
     def __init__(self, fd, timeout=30.0):
         super().__init__(fd, timeout)
         self.unp = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=64 << 20)
-        self.raw_unp = msgpack.Unpacker(raw=True, max_buffer_size=64 << 20)
         self.stray = []  # top-level integers that are not console bytes
 
     def _input(self, data, now):
