@@ -14,11 +14,12 @@
 static const sw_cli_cmd_t commands[] = {
     {"call", "call a command on a device and print the reply (--every: a stream of values)", sw_cli_call},
     {"cfg", "read and change a device's config: get [PATH], set PATH VALUE, del PATH, apply", sw_cli_cfg},
+    {"console", "show a device's console output (serial) or its log, live", sw_cli_console},
     {"eval", "run Lua code on a device and print the result", sw_cli_eval},
     {"fs", "files on a device: ls, get, put, rm, mkdir, rmdir, mv, stat, hash (-r: trees)", sw_cli_fs},
-    {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
-    {"console", "show a device's console output (serial) or its log, live", sw_cli_console},
     {"mux", "share one device link among many clients on a Unix socket", sw_cli_mux},
+    {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
+    {"scan", "list the devices on the LAN (beacons and a query; well under a second)", sw_cli_scan},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -47,7 +48,8 @@ static void usage(FILE *f)
             "\n"
             "LINK (the device a command talks to):\n"
             "  tcp://HOST[:PORT]    swarm-node over TCP (port 27587 by default)\n"
-            "  HOST[:PORT]          the same, the name resolved by DNS\n"
+            "  HOST[:PORT]          the same; HOST is looked up in the scan cache (swarm scan),\n"
+            "                       then as HOST.local (mDNS), then in DNS\n"
             "  unix:///PATH         a multiplexer's socket (swarm mux)\n"
             "  serial:///DEV?baud=115200&mode=lossless|lossy&start=0xc1|0x85|none\n"
             "                       a serial line (lossy: SerialPacker frames + Reliable)\n"
@@ -56,6 +58,7 @@ static void usage(FILE *f)
             "failure, 4 timeout, 5 partly failed (several devices), 6 local problem, 130 Ctrl-C\n"
             "\n"
             "examples:\n"
+            "  swarm scan\n"
             "  swarm call localhost sys.info\n"
             "  swarm cfg tcp://192.168.1.20 get wdt\n"
             "  swarm eval serial:///dev/ttyUSB0?baud=921600 'collectgarbage(\"count\")'\n"

@@ -62,8 +62,9 @@ struct sw_rpc {
     size_t out_cap;         // = largest message this side sends
     sw_rpc_stream_t *streams;
     uint16_t max_streams;
-    sw_rpc_pending_t *pending;
+    sw_rpc_pending_t *pending;  // a request's slot is its seq % max_pending
     uint16_t max_pending;
+    uint16_t npending;          // slots in use
     int64_t next_seq;
     sw_rpc_stats_t stats;
     sw_mpw_t *cur;          // internal: the reply being built while its handler runs
@@ -123,8 +124,9 @@ int sw_rpc_link(sw_rpc_t *rpc, bool up);
 int64_t sw_rpc_request(sw_rpc_t *rpc, const char *dotted, sw_span_t d, int64_t r_ms, void *user);
 // Same with a raw action item (as received in sw_msg_t.a).
 int64_t sw_rpc_request_raw(sw_rpc_t *rpc, sw_span_t action, sw_span_t d, int64_t r_ms, void *user);
-// Stops waiting for seq; streams are cancelled at the peer with {"i": seq}.
-void sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq);
+// Stops waiting for seq; streams are cancelled at the peer with {"i": seq}. Returns the user
+// pointer the request was made with (NULL if seq was not pending); hooks.answer is not called.
+void *sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq);
 // Number of requests still pending.
 size_t sw_rpc_pending_count(const sw_rpc_t *rpc);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "swarm/json.h"
+#include "utf8.h"
 
 void sw_jw_init(sw_jw_t *w, char *buf, size_t cap, int indent)
 {
@@ -88,8 +89,7 @@ void sw_jw_obj_end(sw_jw_t *w) { close_(w, '}'); }
 void sw_jw_arr_begin(sw_jw_t *w) { open_(w, '['); }
 void sw_jw_arr_end(sw_jw_t *w) { close_(w, ']'); }
 
-// Length of the valid UTF-8 sequence at p (1..4), or 0 if the bytes there are not one.
-static size_t utf8_len(const uint8_t *p, size_t n)
+size_t sw__utf8_len(const uint8_t *p, size_t n)
 {
     uint8_t c = p[0];
     size_t k;
@@ -124,7 +124,7 @@ static void put_quoted(sw_jw_t *w, const char *s, size_t n)
     size_t run = 0; // bytes of p that need no escaping, written in one go
     for (size_t i = 0; i < n;) {
         uint8_t c = p[i];
-        size_t k = c >= 0x20 && c != '"' && c != '\\' ? utf8_len(p + i, n - i) : 0;
+        size_t k = c >= 0x20 && c != '"' && c != '\\' ? sw__utf8_len(p + i, n - i) : 0;
         if (k) {
             i += k;
             run += k;
@@ -309,7 +309,7 @@ static void put_base64(sw_jw_t *w, const uint8_t *p, size_t n)
 static bool utf8_ok(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_len(p + i, n - i);
+        size_t k = sw__utf8_len(p + i, n - i);
         if (!k)
             return false;
         i += k;

@@ -2,6 +2,7 @@
 // serves streams on a schedule, and matches answers to the requests this side sent.
 #include <string.h>
 
+#include "text.h"
 #include "swarm/rpc.h"
 
 void sw_rpc_init(sw_rpc_t *rpc, const sw_rpc_mem_t *mem, const sw_rpc_hooks_t *hooks,
@@ -40,17 +41,6 @@ static int send(sw_rpc_t *rpc, const sw_mpw_t *w)
     return rpc->hooks.send(rpc->hooks.ctx, w->buf, w->len);
 }
 
-static size_t copy_str(char *buf, size_t len, size_t cap, const char *s, size_t n)
-{
-    if (len >= cap)
-        return len;
-    if (n > cap - 1 - len)
-        n = cap - 1 - len;
-    memcpy(buf + len, s, n);
-    buf[len + n] = 0;
-    return len + n;
-}
-
 int sw_rpc_send_error(sw_rpc_t *rpc, int64_t seq, const char *text)
 {
     sw_mpw_t w;
@@ -65,9 +55,9 @@ static int send_err_code(sw_rpc_t *rpc, int64_t seq, int err, const char *text)
     if (text)
         return sw_rpc_send_error(rpc, seq, text);
     char buf[80];
-    size_t len = copy_str(buf, 0, sizeof buf, sw_errname(err), strlen(sw_errname(err)));
-    len = copy_str(buf, len, sizeof buf, ": ", 2);
-    copy_str(buf, len, sizeof buf, sw_strerror(err), strlen(sw_strerror(err)));
+    size_t len = sw__text_add(buf, 0, sizeof buf, sw_errname(err), strlen(sw_errname(err)));
+    len = sw__text_add(buf, len, sizeof buf, ": ", 2);
+    sw__text_add(buf, len, sizeof buf, sw_strerror(err), strlen(sw_strerror(err)));
     return sw_rpc_send_error(rpc, seq, buf);
 }
 
@@ -142,11 +132,11 @@ int sw_rpc_link(sw_rpc_t *rpc, bool up)
 static void no_path(sw_rpc_t *rpc, const sw_msg_t *m)
 {
     char buf[128];
-    size_t len = copy_str(buf, 0, sizeof buf, "NoPath: ", 8);
+    size_t len = sw__text_add(buf, 0, sizeof buf, "NoPath: ", 8);
     for (uint8_t k = 0; k < m->path_len; k++) {
         if (k)
-            len = copy_str(buf, len, sizeof buf, ".", 1);
-        len = copy_str(buf, len, sizeof buf, (const char *)m->path[k].p, m->path[k].n);
+            len = sw__text_add(buf, len, sizeof buf, ".", 1);
+        len = sw__text_add(buf, len, sizeof buf, (const char *)m->path[k].p, m->path[k].n);
     }
     sw_rpc_send_error(rpc, m->i, buf);
 }
@@ -374,22 +364,25 @@ void sw_rpc_answer_error(const sw_reply_to_t *to, const char *text)
 /////////////////////////////////////////////////////////////////////////////////////////////
 // Client side
 
+// A request lives in slot seq % max_pending, so an answer finds it without a search (a mux
+// has hundreds in flight).
 static sw_rpc_pending_t *find_pending(sw_rpc_t *rpc, int64_t seq)
 {
-    for (uint16_t k = 0; k < rpc->max_pending; k++)
-        if (rpc->pending[k].seq == seq && seq != 0)
-            return &rpc->pending[k];
-    return NULL;
+    if (seq <= 0 || !rpc->max_pending)
+        return NULL;
+    sw_rpc_pending_t *p = &rpc->pending[(uint64_t)seq % rpc->max_pending];
+    return p->seq == seq ? p : NULL;
 }
 
-// Next free sequence number: counts up, wraps before 2^31, skips numbers still pending.
+// Next sequence number whose slot is free: counts up, wraps before 2^31. The caller made sure
+// a slot is free, so this ends within max_pending steps.
 static int64_t take_seq(sw_rpc_t *rpc)
 {
     for (;;) {
         int64_t seq = rpc->next_seq++;
         if (rpc->next_seq > 0x7fffffff)
             rpc->next_seq = 1;
-        if (!find_pending(rpc, seq))
+        if (!rpc->pending[(uint64_t)seq % rpc->max_pending].seq)
             return seq;
     }
 }
@@ -397,13 +390,10 @@ static int64_t take_seq(sw_rpc_t *rpc)
 static int64_t request(sw_rpc_t *rpc, const char *dotted, const sw_span_t *action, sw_span_t d,
                        int64_t r_ms, void *user)
 {
-    sw_rpc_pending_t *slot = NULL;
-    for (uint16_t k = 0; k < rpc->max_pending && !slot; k++)
-        if (!rpc->pending[k].seq)
-            slot = &rpc->pending[k];
-    if (!slot)
+    if (rpc->npending >= rpc->max_pending)
         return SW_EFULL;
     int64_t seq = take_seq(rpc);
+    sw_rpc_pending_t *slot = &rpc->pending[(uint64_t)seq % rpc->max_pending];
     sw_mpw_t w;
     out_writer(rpc, &w);
     if (action)
@@ -420,9 +410,13 @@ static int64_t request(sw_rpc_t *rpc, const char *dotted, const sw_span_t *actio
     slot->seq = seq;
     slot->user = user;
     slot->stream = r_ms > 0;
+    rpc->npending++;
     int rc = rpc->hooks.send(rpc->hooks.ctx, w.buf, w.len);
     if (rc) {
-        slot->seq = 0;
+        if (slot->seq == seq) { // (a send hook may have failed it already)
+            slot->seq = 0;
+            rpc->npending--;
+        }
         return rc;
     }
     return seq;
@@ -438,13 +432,15 @@ int64_t sw_rpc_request_raw(sw_rpc_t *rpc, sw_span_t action, sw_span_t d, int64_t
     return request(rpc, NULL, &action, d, r_ms, user);
 }
 
-void sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq)
+void *sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq)
 {
     sw_rpc_pending_t *p = find_pending(rpc, seq);
     if (!p)
-        return;
+        return NULL;
+    void *user = p->user;
     bool stream = p->stream;
     p->seq = 0;
+    rpc->npending--;
     if (stream) {
         uint8_t buf[16];
         sw_mpw_t w;
@@ -452,15 +448,10 @@ void sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq)
         sw_msg_write_cancel(&w, seq);
         send(rpc, &w);
     }
+    return user;
 }
 
-size_t sw_rpc_pending_count(const sw_rpc_t *rpc)
-{
-    size_t n = 0;
-    for (uint16_t k = 0; k < rpc->max_pending; k++)
-        n += rpc->pending[k].seq != 0;
-    return n;
-}
+size_t sw_rpc_pending_count(const sw_rpc_t *rpc) { return rpc->npending; }
 
 static void answer(sw_rpc_t *rpc, const sw_msg_t *m)
 {
@@ -470,8 +461,10 @@ static void answer(sw_rpc_t *rpc, const sw_msg_t *m)
         return;
     }
     void *user = p->user;
-    if (m->kind != SW_MSG_STREAM)
-        p->seq = 0; // REPLY, ERROR and END finish the request
+    if (m->kind != SW_MSG_STREAM) { // REPLY, ERROR and END finish the request
+        p->seq = 0;
+        rpc->npending--;
+    }
     if (rpc->hooks.answer)
         rpc->hooks.answer(rpc->hooks.ctx, rpc, m, 0, user);
 }
@@ -487,6 +480,7 @@ void sw_rpc_reset(sw_rpc_t *rpc, int err)
             continue;
         void *user = p->user;
         p->seq = 0;
+        rpc->npending--;
         if (rpc->hooks.answer)
             rpc->hooks.answer(rpc->hooks.ctx, rpc, NULL, err ? err : SW_ECLOSED, user);
     }

@@ -51,6 +51,7 @@ int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv);   // fs LINK ls|get|p
 int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv);  // sim --nodes N [-- CMD]
 int sw_cli_console(const sw_cli_t *cli, int argc, char **argv); // console LINK
 int sw_cli_mux(const sw_cli_t *cli, int argc, char **argv); // mux --link LINK --socket PATH
+int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv); // scan [--timeout MS] [--json] …
 
 // Errors go to stderr as "swarm CMD: message" (+ a hint line when there is one).
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)

@@ -460,15 +460,9 @@ int64_t sw_node_call(sw_node_t *n, const char *dotted, sw_span_t args, int64_t r
 
 void sw_node_call_cancel(sw_node_t *n, int64_t seq)
 {
-    for (uint16_t k = 0; k < n->local.max_pending; k++) {
-        sw_rpc_pending_t *p = &n->local.pending[k];
-        if (p->seq == seq) {
-            sw_local_wait_t *w = p->user;
-            sw_rpc_cancel(&n->local, seq);
-            sw_node_release(n, w, sizeof *w);
-            return;
-        }
-    }
+    sw_local_wait_t *w = sw_rpc_cancel(&n->local, seq);
+    if (w)
+        sw_node_release(n, w, sizeof *w);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////

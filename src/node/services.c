@@ -10,6 +10,9 @@ typedef struct {
 
 // One line per compiled-in service.
 static const service_entry_t services[] = {
+    {"ftp", sw_ftp_start},
+    {"beacon", sw_beacon_start},
+    {"mdns", sw_mdns_start},
     {NULL, NULL},
 };
 

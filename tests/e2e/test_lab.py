@@ -215,7 +215,8 @@ class Teardown(unittest.TestCase):
         # a node that cannot start (bad option): the error names it, nothing stays
         with self.assertRaises(lanlab.LabError) as cm:
             Lan(nodes=2, name_prefix=TAG, node_args=["--no-such-option"], lab_name=TAG + "bad").start()
-        self.assertIn("node1", str(cm.exception))
+        # every node fails; whichever is noticed first is the one the error names
+        self.assertRegex(str(cm.exception), r"node[12]")
         self.assertEqual([x for x in lanlab.list_netns() if x.startswith(TAG + "bad-")], [])
         self.assertEqual([x for x in os.listdir(tempfile.gettempdir()) if x.startswith(TAG + "bad-")], [])
 
@@ -289,8 +290,14 @@ class Loopback(unittest.TestCase):
     def test_forced_loopback(self):
         with Lan(nodes=3, apps=["counter"], mode="loopback", name_prefix=TAG) as lan:
             self.check_lan(lan)
-            r = lan.swarm("cfg", lan.nodes[0].uri, "get", "boot.BEACON_DESTINATION_IPS", "--json")
-            self.assertEqual(json.loads(r.stdout), ["127.0.0.1"], r.stderr)
+            r = lan.swarm("cfg", lan.nodes[0].uri, "get", "boot", "--json")
+            boot = json.loads(r.stdout)
+            self.assertEqual((boot["BEACON_DESTINATION_IPS"], boot["FTPD_PORT"], boot["TELNET_PORT"],
+                              boot["MDNS_ENABLE"]), (["127.0.0.1"], 2121, 2323, False), r.stderr)
+            # a scan that queries each address finds them all
+            r = lan.swarm("scan", "--json", "--no-cache", *sum((["--to", x.ip] for x in lan.nodes), []))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(sorted(d["ip"] for d in json.loads(r.stdout)), [x.ip for x in lan.nodes])
             pids, d = [x.pid for x in lan.nodes], lan.dir
         self.assertEqual(leftovers(TAG, pids, d)[1:], ([], False))
 
@@ -357,6 +364,16 @@ class SwarmSim(unittest.TestCase):
         self.assertIn("swarm call tcp://169.254.1.2 ping", r.stdout)
         self.assertIn("ip netns exec %s-host bash" % name, r.stdout)
         self.assertEqual([x for x in lanlab.list_netns() if x.startswith(name)], [])
+
+    def test_scan_from_host_namespace(self):
+        # the example of the help: discovery by broadcast works across the simulated LAN
+        need_root(self)
+        r = self.run_sim("--nodes", "3", "--prefix", TAG + "scan", "-q", "--",
+                         "swarm", "scan", "--json", "--no-cache")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        found = json.loads(r.stdout)
+        self.assertEqual(sorted((d["host"], d["ip"]) for d in found),
+                         [("node1", "169.254.1.1"), ("node2", "169.254.1.2"), ("node3", "169.254.1.3")])
 
     def test_keep_then_down(self):
         need_root(self)

@@ -16,7 +16,10 @@ exception, SIGINT, SIGTERM or SIGHUP. `lanlab.py --down PREFIX` removes what a k
 Without root it falls back to nodes on loopback addresses 127.0.B.(2 + i) in the caller's own
 namespace (each node `--listen`s on its address; FTP and telnet moved to 2121 / 2323, since
 ports below 1024 need root; beacons sent to 127.0.0.1 so a scanner on the loopback hears them;
-mDNS off). RPC, FTP, telnet and remote eval work there; broadcast, multicast and mDNS do not.
+mDNS off). What works there: RPC, FTP, telnet, remote eval, `swarm scan --to ADDR` (the
+query sent to each node's address) and beacons heard by a scanner on the loopback (`swarm scan
+--no-query --timeout 2500`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS;
+and services are not isolated from the machine (other programs' ports may collide).
 
 Python API (stdlib only; runs under /usr/bin/python3):
 
@@ -547,9 +550,10 @@ class Lan:
             shutil.copytree(src, os.path.join(root, "apps", app))
         cfg = {}
         if self.mode == "loopback":
-            cfg = {"boot": {"BEACON_DESTINATION_IPS": ["127.0.0.1"], "MDNS_ENABLE": False}}
-            if os.geteuid() != 0:
-                cfg["boot"].update({"FTPD_PORT": 2121, "TELNET_PORT": 2323})
+            # ports below 1024 need root, and the machine's own servers may hold 21 and 23 on
+            # every address: the same unprivileged ports for everyone
+            cfg = {"boot": {"BEACON_DESTINATION_IPS": ["127.0.0.1"], "MDNS_ENABLE": False,
+                            "FTPD_PORT": 2121, "TELNET_PORT": 2323}}
         extra = self.node_config(i) if callable(self.node_config) else self.node_config
         if extra:
             cfg = _merge(cfg, extra)
@@ -595,6 +599,8 @@ class Lan:
                                        % (x.name, x.proc.returncode, self._tail(x)))
                     if idx not in due or now < due[idx]:
                         continue
+                    if len(sel.get_map()) >= 256:  # stay far from the descriptor limit
+                        break
                     del due[idx]
                     with netns(self.host_ns):
                         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)

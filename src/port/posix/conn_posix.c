@@ -238,9 +238,18 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         c->in_read = false;
         if (!c->writing && c->pend.len && !c->shut)
             flush_out(c);
-    } else if (n == UV_EOF)
-        conn_end(c, 0, true);
-    else if (n < 0)
+    } else if (n == UV_EOF) {
+        // A reset can read as a plain end: once the queued data has been read, Linux reports
+        // EOF and leaves ECONNRESET in SO_ERROR. The difference matters (an FTP upload cut
+        // with a reset must not be taken as complete).
+        int e = 0;
+        uv_os_fd_t fd;
+        socklen_t len = sizeof e;
+        if (c->pub.kind != SW_CONN_TCP || uv_fileno((uv_handle_t *)s, &fd) != 0 ||
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+            e = 0;
+        conn_end(c, e ? sw__posix_errno(e) : 0, !e);
+    } else if (n < 0)
         conn_end(c, sw__posix_uverr((int)n), false);
 }
 
@@ -422,6 +431,8 @@ static void flush_out(sw_pconn_t *c)
     if (c->pend.len) {
         c->queued = true;
         flush_pend(c);
+    } else if (c->closing) {
+        conn_shut(c); // closed while reading, and the last replies are out: done
     } else {
         wbuf_trim(&c->pend);
         if (c->queued) {
@@ -686,6 +697,12 @@ static void on_defer(uv_check_t *h)
         return;
     }
     uv_tcp_nodelay(&c->io.tcp, 1);
+    // TCP urgent data stays in the byte stream: Telnet's Synch and FTP clients that send ABOR
+    // as urgent data (Python's ftplib) would otherwise lose a byte of their command.
+    uv_os_fd_t fd;
+    int one = 1;
+    if (uv_fileno((uv_handle_t *)&c->io.tcp, &fd) == 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
     peer_name(&c->io.tcp, c->peer, sizeof c->peer);
     c->known = true;
     if (p->node)

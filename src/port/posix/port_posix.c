@@ -397,6 +397,10 @@ int sw_posix_init(sw_posix_t *p, const sw_posix_opts_t *opts)
     uv_signal_init(&p->loop, &p->sigterm);
     uv_prepare_init(&p->loop, &p->watch);
     p->wake.data = p->sigint.data = p->sigterm.data = p->watch.data = p;
+    // Catch SIGINT/SIGTERM from here on: a signal that comes while the node is still starting
+    // is held by libuv and handled as an orderly stop once the loop runs (not a kill).
+    uv_signal_start(&p->sigint, on_signal, SIGINT);
+    uv_signal_start(&p->sigterm, on_signal, SIGTERM);
     machid_init(p, opts->root);
     platform_init(p);
     p->port.ops = &posix_ops;
@@ -430,8 +434,6 @@ int sw_posix_run(sw_posix_t *p, sw_node_t *n)
     p->node = n;
     p->running = true;
     if (!p->shutdown) {
-        uv_signal_start(&p->sigint, on_signal, SIGINT);
-        uv_signal_start(&p->sigterm, on_signal, SIGTERM);
         uv_prepare_start(&p->watch, on_watch);
         uv_unref((uv_handle_t *)&p->watch);
     }

@@ -18,7 +18,9 @@ struct sw_pudp {
     sw_posix_t *p;
     sw_pudp_t *next;
     uv_udp_t h;
-    bool closed;
+    bool closed; // uv_close called: no more sends or receives
+    bool known;  // the node holds it: kept (closed) until the node releases it
+    bool gone;   // the handle's close has completed
 };
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -75,6 +77,7 @@ int sw__posix_udp_open(void *ctx, const char *addr, uint16_t port, int flags, sw
     if (!u)
         return SW_EFULL;
     u->p = p;
+    u->known = true;
     int r = uv_udp_init_ex(&p->loop, &u->h, AF_INET);
     if (r < 0) {
         free(u);
@@ -124,9 +127,8 @@ int sw__posix_udp_send(void *ctx, sw_udp_t *pub, const char *ip, uint16_t port, 
     return r < 0 ? sw__posix_uverr(r) : 0;
 }
 
-static void on_udp_closed(uv_handle_t *h)
+static void udp_free(sw_pudp_t *u)
 {
-    sw_pudp_t *u = h->data;
     sw_pudp_t **pp = &u->p->udps;
     while (*pp && *pp != u)
         pp = &(*pp)->next;
@@ -135,23 +137,43 @@ static void on_udp_closed(uv_handle_t *h)
     free(u);
 }
 
+// Endpoints closed by a shutdown stay allocated while the node still holds them (it releases
+// them with udp_close when its services stop, which may come after the port shut down).
+static void on_udp_closed(uv_handle_t *h)
+{
+    sw_pudp_t *u = h->data;
+    u->gone = true;
+    if (!u->known || !u->p->node)
+        udp_free(u);
+}
+
 void sw__posix_udp_close(void *ctx, sw_udp_t *pub)
 {
     (void)ctx;
     sw_pudp_t *u = (sw_pudp_t *)pub;
-    if (!u || u->closed)
+    if (!u || !u->known)
         return;
-    u->closed = true;
-    uv_close((uv_handle_t *)&u->h, on_udp_closed);
+    u->known = false;
+    if (u->gone) {
+        udp_free(u);
+    } else if (!u->closed) {
+        u->closed = true;
+        uv_close((uv_handle_t *)&u->h, on_udp_closed);
+    }
 }
 
 void sw__posix_udp_shutdown(sw_posix_t *p)
 {
-    for (sw_pudp_t *u = p->udps; u; u = u->next)
+    sw_pudp_t *next;
+    for (sw_pudp_t *u = p->udps; u; u = next) {
+        next = u->next;
         if (!u->closed) {
             u->closed = true;
             uv_close((uv_handle_t *)&u->h, on_udp_closed);
+        } else if (u->gone && !p->node) { // the port is being closed: nobody holds it now
+            udp_free(u);
         }
+    }
 }
 
 size_t sw__posix_netifs(void *ctx, sw_netif_t *out, size_t max)

@@ -1,0 +1,328 @@
+// `swarm scan`: lists the devices on the LAN (src/host/scan.c does the finding) as a table or
+// as JSON, and remembers their addresses so other commands can name them (the scan cache).
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_int.h"
+#include "scan.h"
+
+#define MAX_TO 32
+
+static const char scan_help[] =
+    "usage: swarm scan [options]\n"
+    "\n"
+    "Lists the devices on the LAN. Listens for their beacons on UDP port 1139 and broadcasts\n"
+    "a query that swarm nodes answer at once, so the scan ends a moment after the last answer:\n"
+    "well under a second on a LAN. micro-swarm devices do not answer queries; they are seen\n"
+    "when one of their beacons (every 2 s) falls within the scan (use --timeout 2500).\n"
+    "Several scans may run at once. The names found are remembered (the scan cache), so\n"
+    "'swarm call NAME ...' reaches a device by its host name afterwards.\n"
+    "\n"
+    "options:\n"
+    "  --timeout MS   longest scan in milliseconds (or with a unit: 2s, 1500ms); default 1000,\n"
+    "                 2500 with --no-query. The global --timeout S does not apply to scan.\n"
+    "  --settle MS    end this long after the last new device; default 150, 0 = run to the\n"
+    "                 timeout\n"
+    "  --wait-for N   end as soon as N devices are known (exit status 4 if fewer are found)\n"
+    "  --port N       UDP port of beacons and queries; default 1139\n"
+    "  --no-query     only listen for beacons, as micro-swarm's scanner does\n"
+    "  --to ADDR      send the query to ADDR (a device, or a subnet's broadcast address)\n"
+    "                 instead of 255.255.255.255 and every interface's broadcast address;\n"
+    "                 repeatable\n"
+    "  --no-cache     do not update the scan cache\n"
+    "  --json         one JSON array: for each device host, ip, netmask, app, board,\n"
+    "                 app_hash, uptime_ms, node, id, rpc_port, services, seen_ms, answered\n"
+    "                 and the beacon itself\n"
+    "  -q, -v         no summary line / each device as it is found (on stderr)\n"
+    "\n"
+    "output: HOST IP APP BOARD HASH (first 8 hex digits of the app's content hash) UPTIME\n"
+    "SERVICES (TCP ports: rpc, ftp, telnet, eval; mdns), sorted by host name. The summary\n"
+    "line ('5 devices in 180 ms') goes to stderr.\n"
+    "\n"
+    "files: $XDG_CACHE_HOME/swarm/scan.json (default ~/.cache/swarm/scan.json)\n"
+    "exit status: 0 done (also when nothing was found), 2 usage, 4 --wait-for not reached,\n"
+    "6 no UDP socket could be opened\n"
+    "\n"
+    "examples:\n"
+    "  swarm scan\n"
+    "  swarm scan --json | jq -r '.[].ip'\n"
+    "  swarm scan --wait-for 50 --timeout 5000\n"
+    "  swarm scan --to 192.168.7.255\n";
+
+// Milliseconds: "1500", "1500ms", "1.5s".
+static bool parse_ms(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0))
+        return false;
+    if (!strcmp(end, "s"))
+        v *= 1000;
+    else if (*end && strcmp(end, "ms"))
+        return false;
+    if (v > (double)max)
+        return false;
+    *out = (uint64_t)(v + 0.5);
+    return true;
+}
+
+static void fmt_uptime(const sw_scan_rec_t *r, char *buf, size_t cap)
+{
+    if (!r->has_uptime) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    uint64_t s = r->uptime_ms / 1000;
+    if (s < 60)
+        snprintf(buf, cap, "%us", (unsigned)s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%um%02us", (unsigned)(s / 60), (unsigned)(s % 60));
+    else if (s < 86400)
+        snprintf(buf, cap, "%uh%02um", (unsigned)(s / 3600), (unsigned)(s / 60 % 60));
+    else
+        snprintf(buf, cap, "%llud%02uh", (unsigned long long)(s / 86400), (unsigned)(s / 3600 % 24));
+}
+
+static void fmt_services(const sw_scan_rec_t *r, char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    struct { const char *name; uint16_t port; } s[] = {
+        {"rpc", r->rpc_port}, {"ftp", r->ftp_port}, {"telnet", r->telnet_port}, {"eval", r->eval_port}};
+    for (size_t i = 0; i < 4; i++)
+        if (s[i].port && k < cap)
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s:%u", k ? " " : "", s[i].name, s[i].port);
+    if (r->mdns && k < cap)
+        snprintf(buf + k, cap - k, "%smdns", k ? " " : "");
+    if (!buf[0])
+        snprintf(buf, cap, "-");
+}
+
+static const char *or_dash(const char *s) { return s[0] ? s : "-"; }
+
+static void print_table(const sw_scan_result_t *res)
+{
+    int wh = 4, wi = 2, wa = 3, wb = 5;
+    for (size_t i = 0; i < res->n; i++) {
+        const sw_scan_rec_t *r = &res->recs[i];
+        int l;
+        if ((l = (int)strlen(or_dash(r->host))) > wh) wh = l;
+        if ((l = (int)strlen(r->ip)) > wi) wi = l;
+        if ((l = (int)strlen(or_dash(r->app))) > wa) wa = l;
+        if ((l = (int)strlen(or_dash(r->board))) > wb) wb = l;
+    }
+    printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, "HOST", wi, "IP", wa, "APP", wb, "BOARD",
+           "HASH", "UPTIME", "SERVICES");
+    for (size_t i = 0; i < res->n; i++) {
+        const sw_scan_rec_t *r = &res->recs[i];
+        char up[32], svc[128], hash[9];
+        fmt_uptime(r, up, sizeof up);
+        fmt_services(r, svc, sizeof svc);
+        snprintf(hash, sizeof hash, "%.8s", or_dash(r->app_hash));
+        printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, or_dash(r->host), wi, r->ip, wa,
+               or_dash(r->app), wb, or_dash(r->board), hash, up, svc);
+    }
+}
+
+static void add_str_or_null(cJSON *o, const char *key, const char *s)
+{
+    if (s[0])
+        cJSON_AddStringToObject(o, key, s);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static void add_port(cJSON *o, const char *key, uint16_t port)
+{
+    if (port)
+        cJSON_AddNumberToObject(o, key, port);
+    else
+        cJSON_AddFalseToObject(o, key);
+}
+
+static int print_json(const sw_scan_result_t *res)
+{
+    cJSON *a = cJSON_CreateArray();
+    if (!a)
+        return SW_EXIT_LOCAL;
+    for (size_t i = 0; i < res->n; i++) {
+        const sw_scan_rec_t *r = &res->recs[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            break;
+        add_str_or_null(o, "host", r->host);
+        cJSON_AddStringToObject(o, "ip", r->ip);
+        add_str_or_null(o, "netmask", r->netmask);
+        add_str_or_null(o, "app", r->app);
+        add_str_or_null(o, "board", r->board);
+        add_str_or_null(o, "app_hash", r->app_hash);
+        if (r->has_uptime)
+            cJSON_AddNumberToObject(o, "uptime_ms", (double)r->uptime_ms);
+        else
+            cJSON_AddNullToObject(o, "uptime_ms");
+        add_str_or_null(o, "node", r->node);
+        add_str_or_null(o, "id", r->id);
+        if (r->rpc_port)
+            cJSON_AddNumberToObject(o, "rpc_port", r->rpc_port);
+        else
+            cJSON_AddNullToObject(o, "rpc_port");
+        cJSON *s = cJSON_AddObjectToObject(o, "services");
+        add_port(s, "rpc", r->rpc_port);
+        add_port(s, "ftp", r->ftp_port);
+        add_port(s, "telnet", r->telnet_port);
+        add_port(s, "eval", r->eval_port);
+        cJSON_AddBoolToObject(s, "mdns", r->mdns);
+        cJSON_AddBoolToObject(o, "swarm", r->swarm);
+        cJSON_AddNumberToObject(o, "seen_ms", r->seen_ms);
+        cJSON_AddBoolToObject(o, "answered", r->answered);
+        cJSON *b = cJSON_ParseWithLength(r->json, r->json_len);
+        cJSON_AddItemToObject(o, "beacon", b ? b : cJSON_CreateNull());
+        cJSON_AddItemToArray(a, o);
+    }
+    char *text = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    if (!text)
+        return SW_EXIT_LOCAL;
+    printf("%s\n", text);
+    cJSON_free(text);
+    return SW_EXIT_OK;
+}
+
+static void on_found(void *u, const sw_scan_rec_t *r)
+{
+    const sw_cli_t *c = u;
+    if (c->verbose)
+        fprintf(stderr, "found %s (%s) after %u ms%s\n", or_dash(r->host), r->ip, (unsigned)r->seen_ms,
+                r->answered ? "" : ", by its beacon");
+}
+
+int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
+{
+    sw_cli_t c = *cli;
+    sw_scan_opts_t o;
+    sw_scan_opts_default(&o);
+    o.timeout_ms = 0; // the default depends on --no-query
+    const char *to[MAX_TO];
+    bool no_cache = false;
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        uint64_t x;
+        int r;
+        if (!sw__cli_is_opt(a))
+            return sw__cli_usage(&c, "scan", "unexpected argument '%s' (scan takes options only)", a);
+        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--timeout", &v)) != 0) {
+            // before the global options: scan's --timeout is in milliseconds
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!parse_ms(v, 3600000, &x) || x == 0)
+                return sw__cli_usage(&c, "scan", "bad --timeout '%s' (milliseconds, e.g. 1000 or 2s)", v);
+            o.timeout_ms = (uint32_t)x;
+            continue;
+        }
+        r = sw__cli_global(&c, "scan", argc, argv, &i);
+        if (r < 0)
+            return SW_EXIT_USAGE;
+        if (r)
+            continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(scan_help, stdout);
+            return SW_EXIT_OK;
+        }
+        if (!strcmp(a, "--no-query")) {
+            o.no_query = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-cache")) {
+            no_cache = true;
+            continue;
+        }
+        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--settle", &v)) != 0) {
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!parse_ms(v, 60000, &x))
+                return sw__cli_usage(&c, "scan", "bad --settle '%s' (milliseconds)", v);
+            o.settle_ms = (uint32_t)x;
+            continue;
+        }
+        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--wait-for", &v)) != 0) {
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!sw__cli_uint(v, 1, 1000000, &x))
+                return sw__cli_usage(&c, "scan", "bad --wait-for '%s' (a number of devices, 1 or more)", v);
+            o.wait_for = (uint32_t)x;
+            continue;
+        }
+        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--port", &v)) != 0) {
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!sw__cli_uint(v, 1, 65535, &x))
+                return sw__cli_usage(&c, "scan", "bad --port '%s' (1..65535)", v);
+            o.port = (uint16_t)x;
+            continue;
+        }
+        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--to", &v)) != 0) {
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            unsigned char tmp[4];
+            if (inet_pton(AF_INET, v, tmp) != 1)
+                return sw__cli_usage(&c, "scan", "bad --to '%s' (an IPv4 address)", v);
+            if (o.n_to == MAX_TO)
+                return sw__cli_usage(&c, "scan", "at most %d --to addresses", MAX_TO);
+            to[o.n_to++] = v;
+            continue;
+        }
+        return sw__cli_usage(&c, "scan", "unknown option '%s'", a);
+    }
+    if (o.n_to && o.no_query)
+        return sw__cli_usage(&c, "scan", "--to sends the query: it cannot go with --no-query");
+    o.to = to;
+    o.found = on_found;
+    o.u = &c;
+
+    sw_scan_result_t res;
+    char err[256];
+    int rc = sw_scan_run(&o, &res, err, sizeof err);
+    if (rc) {
+        sw_cli_error(&c, "scan", "%s", err);
+        if (rc == SW_EBUSY)
+            sw__cli_hint(&c, "another program holds the port without sharing it (micro-swarm's "
+                             "scan_devices?); without --no-query the answers still arrive");
+        return SW_EXIT_LOCAL;
+    }
+    sw_scan_sort(&res);
+    int status = c.json ? print_json(&res) : SW_EXIT_OK;
+    if (!c.json)
+        print_table(&res);
+    fflush(stdout);
+    if (!c.quiet) {
+        fprintf(stderr, "%zu device%s in %u ms\n", res.n, res.n == 1 ? "" : "s", (unsigned)res.elapsed_ms);
+        if (!res.listening)
+            sw__cli_hint(&c, "UDP port %u is held by a program that does not share it: periodic "
+                             "beacons were not heard, only answers", (unsigned)o.port);
+        if (res.n == 0 && !o.no_query)
+            sw__cli_hint(&c, "micro-swarm devices do not answer queries: try --timeout 2500");
+    }
+    if (c.verbose)
+        fprintf(stderr, "%u datagram(s), %u rejected, %u query datagram(s) sent\n",
+                (unsigned)res.datagrams, (unsigned)res.rejected, (unsigned)res.queries);
+    if (!no_cache && res.n) {
+        int crc = sw_scan_cache_store(&res);
+        if (crc && c.verbose) {
+            char path[4096] = "?";
+            sw_scan_cache_path(path, sizeof path);
+            fprintf(stderr, "scan cache %s not written: %s\n", path, sw_strerror(crc));
+        }
+    }
+    if (status == SW_EXIT_OK && o.wait_for && res.n < o.wait_for) {
+        sw_cli_error(&c, "scan", "%zu of %u devices found in %u ms", res.n, (unsigned)o.wait_for,
+                     (unsigned)res.elapsed_ms);
+        status = SW_EXIT_TIMEOUT;
+    }
+    sw_scan_result_free(&res);
+    return status;
+}

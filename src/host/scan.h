@@ -1,0 +1,99 @@
+// swarm scan: finding the devices on a LAN by their discovery beacons (docs/PROTOCOL.md,
+// "Discovery"), and the name cache that lets other commands reach a device by its host name.
+//
+// A scan listens on UDP 1139 (shared: SO_REUSEADDR + SO_REUSEPORT, so several scanners and
+// nodes on one host can run at once) for the beacons devices send every 2 s, and broadcasts a
+// query that swarm nodes answer at once, unicast to the querier's own port. It ends a moment
+// after the last new answer (settle_ms), at the timeout, or once wait_for devices are known.
+// micro-swarm devices only beacon: they are found when a beacon falls within the scan.
+//
+// Used by `swarm scan` and by commands that act on every device (push).
+#ifndef SW_HOST_SCAN_H
+#define SW_HOST_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SW_SCAN_PORT 1139
+#define SW_SCAN_TIMEOUT_MS 1000       // default scan length limit
+#define SW_SCAN_LISTEN_TIMEOUT_MS 2500 // default with no_query: one beacon period and some
+#define SW_SCAN_SETTLE_MS 150          // default quiet time that ends a scan
+#define SW_SCAN_MAX_DATAGRAM 8192      // longer datagrams are not beacons
+
+// One device, from its beacon (the latest one seen). Strings are NUL-terminated, "" if absent.
+typedef struct sw_scan_rec {
+    char host[64];     // settings.board.host_name
+    char ip[16];       // the datagram's source address (always one of its "ifconfigs")
+    char netmask[16];  // the netmask its "ifconfigs" give for that address
+    char app[64];      // settings.board.app_name
+    char board[64];    // settings.board.hardware_name
+    char id[40];       // swarm.id: a swarm node's unique id ("" for micro-swarm devices)
+    char node[32];     // swarm.node: swarm-node's version
+    char app_hash[72]; // swarm.app_hash (hex)
+    bool swarm;        // the beacon has our "swarm" object (a swarm node)
+    bool has_uptime;
+    uint64_t uptime_ms;
+    // TCP ports of the services it offers; 0 = not offered. Swarm nodes say so in
+    // swarm.services; for micro-swarm devices they come from settings.boot (*_ENABLE, *_PORT).
+    uint16_t rpc_port, ftp_port, telnet_port, eval_port;
+    bool mdns;
+    uint32_t seen_ms;  // when it was first seen, ms after the scan started
+    bool answered;     // an answer to our query arrived (not only a periodic beacon)
+    char *json;        // the beacon as received, NUL-terminated; owned by the result
+    size_t json_len;
+} sw_scan_rec_t;
+
+typedef struct sw_scan_opts {
+    uint32_t timeout_ms;      // longest scan (0: the default for the mode)
+    uint32_t settle_ms;       // end this long after the last new device and the last query;
+                              // 0 = run to the timeout. Not used with no_query.
+    uint16_t port;            // beacons' and queries' port (0: 1139)
+    bool no_query;            // only listen, as micro-swarm's scanner does
+    uint32_t wait_for;        // end as soon as this many devices are known (0: no such end)
+    const char *const *to;    // send the query to these IPv4 addresses instead of
+    size_t n_to;              //   255.255.255.255 and every interface's broadcast address
+    // Called once for each new device, while the scan goes on (may be NULL).
+    void (*found)(void *u, const sw_scan_rec_t *r);
+    void *u;
+} sw_scan_opts_t;
+
+typedef struct sw_scan_result {
+    sw_scan_rec_t *recs;  // n devices, in the order they were found (sw_scan_sort: by host)
+    size_t n, cap;
+    uint32_t elapsed_ms;
+    uint32_t datagrams;   // received
+    uint32_t rejected;    // not a beacon, or its source is none of its ifconfigs addresses
+    uint32_t queries;     // query datagrams that went out
+    bool listening;       // the beacon port was bound (else only answers were heard)
+} sw_scan_result_t;
+
+void sw_scan_opts_default(sw_scan_opts_t *o);
+// Runs one scan. 0 (res filled; free it with sw_scan_result_free), or an SW_E* code with a
+// message in err: nothing could be opened (SW_EIO), or no_query and port in use (SW_EBUSY).
+int sw_scan_run(const sw_scan_opts_t *o, sw_scan_result_t *res, char *err, size_t errcap);
+void sw_scan_result_free(sw_scan_result_t *res);
+// Sorts by host name, then address.
+void sw_scan_sort(sw_scan_result_t *res);
+// One datagram from src_ip → rec (rec->json is not set). 0; SW_EPROTO: not a beacon (not a
+// JSON object with "ifconfigs", or a query); SW_ENOENT: src_ip is none of its ifconfigs
+// addresses (micro-swarm's rule: a beacon speaks only for the address it came from).
+int sw_scan_parse(const char *src_ip, const void *p, size_t n, sw_scan_rec_t *rec);
+
+// The name cache: $XDG_CACHE_HOME/swarm/scan.json (default ~/.cache/swarm/scan.json), host name →
+// address, RPC port, id, when seen. Every scan merges what it found into it (atomically).
+int sw_scan_cache_path(char *buf, size_t cap);
+int sw_scan_cache_store(const sw_scan_result_t *res);
+// Looks a host name up (exactly, else ignoring case). 0 with ip and *rpc_port (0 when the
+// device has no RPC), SW_ENOENT, or SW_EIO (no cache).
+int sw_scan_cache_find(const char *host, char *ip, size_t ipcap, uint16_t *rpc_port);
+
+// NAME.local by a one-shot mDNS query of our own (legacy unicast from an ephemeral port, on
+// every multicast interface; answers come back to that port), for hosts without nss-mdns.
+// 0 with the IPv4 address in ip, SW_ETIMEDOUT, or SW_EIO.
+int sw_scan_mdns_lookup(const char *name, char *ip, size_t ipcap, uint32_t timeout_ms);
+// Reads an mDNS/DNS response: the first A record of class IN for name (case-insensitive,
+// compression followed, bounded). 0 with ip, or SW_ENOENT / SW_EPROTO.
+int sw_scan_mdns_answer(const uint8_t *p, size_t n, const char *name, char *ip, size_t ipcap);
+
+#endif
