@@ -15,7 +15,7 @@
 #define GRACE_DEFAULT 3000            // ms
 #define GRACE_MAX 600000              // ms
 #define TEST_DELAY_MAX 10000          // push.test_apply_delay_ms, ms per step
-#define MANIFEST_TAIL 800             // reply room kept for prev, state and last
+#define MANIFEST_TAIL 128             // reply room kept for prev, state and the reply's end
 
 enum { OP_IDLE = 0, OP_APPLY, OP_HEALTH };
 enum { WHAT_COMMIT = 1, WHAT_ROLLBACK, WHAT_UNDO }; // UNDO: the rollback after a failed health check
@@ -106,12 +106,14 @@ static int arg_grace(sw_call_t *c, push_t *p, uint32_t *out)
     return 0;
 }
 
-// A list of relative paths (absent or nil: empty) → sorted, unique entries of m.
-static int arg_list(sw_call_t *c, push_t *p, const char *name, sw_manifest_t *m)
+// A list of relative paths (absent or nil: empty, *given false) → sorted, unique entries of m.
+static int arg_list(sw_call_t *c, push_t *p, const char *name, sw_manifest_t *m, bool *given)
 {
     sw_span_t v;
+    *given = false;
     if (sw_call_arg(c, name, &v) != 0 || sw_call_arg_is_none(c, name))
         return 0;
+    *given = true;
     sw_mpr_t r;
     sw_mpr_init(&r, v.p, v.n);
     uint32_t k;
@@ -287,6 +289,11 @@ static int verify(push_t *p, sw_push_plan_t *plan, const sw_manifest_t *src, con
     for (uint32_t i = 0; !rc && i < src->count; i++) {
         const char *rel = sw__mf_path(src, i);
         size_t len = src->ents[i].len;
+        if (!sw__push_rel_ok(rel, len)) { // a name made outside the f app (the journal refuses it)
+            snprintf(why, cap, "EINVAL: a file to put has a name a target cannot hold: %.80s", rel);
+            rc = SW_EINVAL;
+            break;
+        }
         if ((rc = check_put(p, plan->t, rel, del_req, why, cap)))
             break;
         rc = sw__mf_add(n, &fin, rel, len, src->ents[i].size, 0, src->ents[i].sha);
@@ -611,6 +618,7 @@ static int cmd_manifest(sw_call_t *c)
         return failf(c, p, SW_ERANGE, "ERANGE: o must be 0 … %u", (unsigned)m->count);
     sw_push_state_t st;
     sw__push_state_read(p->n, t, &st);
+    size_t last = from == 0 ? st.last_len : 1; // the first page only: later ones have the room
     sw_mpw_t *w = c->out;
     sw_mpw_map(w, 7);
     sw_mpw_cstr(w, "t"), sw_mpw_cstr(w, t);
@@ -621,7 +629,7 @@ static int cmd_manifest(sw_call_t *c)
     size_t mark = sw_mpw_mark(w);
     uint32_t k = 0;
     for (uint32_t i = (uint32_t)from; i < m->count; i++, k++) {
-        if (w->len + m->ents[i].len + 48 + MANIFEST_TAIL > w->cap)
+        if (w->len + m->ents[i].len + 48 + MANIFEST_TAIL + last > w->cap)
             break;
         sw_mpw_array(w, 3);
         sw_mpw_str(w, sw__mf_path(m, i), m->ents[i].len);
@@ -632,11 +640,13 @@ static int cmd_manifest(sw_call_t *c)
     sw_mpw_cstr(w, "prev"), sw_mpw_cstr(w, st.has_prev ? st.prev : NULL);
     sw_mpw_cstr(w, "state"), sw_mpw_cstr(w, st.state);
     sw_mpw_cstr(w, "last");
-    if (st.last_len)
+    if (from == 0 && st.last_len)
         sw_mpw_raw(w, st.last, st.last_len);
     else
         sw_mpw_nil(w);
     sw__push_state_release(p->n, &st);
+    if (k == 0 && from < m->count) // never a page without progress
+        return failf(c, p, SW_ETOOBIG, "ETOOBIG: a manifest entry does not fit in a reply (limits.msg)");
     return 0;
 }
 
@@ -672,18 +682,22 @@ static int cmd_abort(sw_call_t *c)
     if (p->phase == OP_APPLY && !strcmp(p->plan.t, t))
         return busy(c, p);
     sw__push_join(stage, SW_PUSH_STAGE, t);
-    if ((rc = sw__push_rmtree(p->n, stage)))
+    if ((rc = sw__push_rmdir_swarm(p->n, stage)))
         return failf(c, p, rc, "%s: cannot remove /%s: %s", sw_errname(rc), stage, sw_strerror(rc));
     sw_mpw_nil(c->out);
     return 0;
 }
 
-// The staged files named by put, with their digests.
-static int staged(sw_call_t *c, push_t *p, const char *t, const sw_manifest_t *put, sw_manifest_t *src)
+// The staged files named by put (all of them if put was not given), with their digests.
+static int staged(sw_call_t *c, push_t *p, const char *t, const sw_manifest_t *put, bool given, sw_manifest_t *src)
 {
     sw_node_t *n = p->n;
     char stage[SW_PUSH_PATH], path[SW_PUSH_PATH];
     sw__push_join(stage, SW_PUSH_STAGE, t);
+    if (!given) {
+        int rc = sw__mf_build(n, stage, src, NULL);
+        return rc ? bounds_fail(c, p, "the staged files", rc) : 0;
+    }
     for (uint32_t i = 0; i < put->count; i++) {
         const char *rel = sw__mf_path(put, i);
         sw_stat_t st;
@@ -719,17 +733,18 @@ static int cmd_commit(sw_call_t *c)
     if (!rc)
         rc = arg_grace(c, p, &grace);
     sw_manifest_t put = {0}, del = {0}, src = {0};
+    bool put_given = false, del_given;
     if (!rc)
-        rc = arg_list(c, p, "put", &put);
+        rc = arg_list(c, p, "put", &put, &put_given);
     if (!rc)
-        rc = arg_list(c, p, "del", &del);
+        rc = arg_list(c, p, "del", &del, &del_given);
     for (uint32_t i = 0; !rc && i < put.count; i++)
         if (sw__mf_find(&del, sw__mf_path(&put, i), put.ents[i].len) >= 0)
             rc = failf(c, p, SW_EINVAL, "EINVAL: '%.60s' is in put and in del", sw__mf_path(&put, i));
     if (!rc)
         rc = recover(c, p);
     if (!rc)
-        rc = staged(c, p, t, &put, &src);
+        rc = staged(c, p, t, &put, put_given, &src);
     sw_push_plan_t *plan = &p->plan;
     memset(plan, 0, sizeof *plan);
     plan->kind = SW_PUSH_COMMIT;
@@ -770,7 +785,7 @@ static int cmd_commit(sw_call_t *c)
     rc = sw__push_state_write(n, t, &st);
     sw__push_state_release(n, &st);
     if (!rc)
-        rc = sw__push_rmtree(n, bak);
+        rc = sw__push_rmdir_swarm(n, bak);
     if (!rc)
         rc = sw__push_journal_write(n, plan);
     if (rc) {
@@ -822,7 +837,9 @@ static const sw_cmd_def_t push_cmds[NCMDS] = {
      cmd_manifest, NULL},
     {"begin", "t,id", "an empty staging directory for a push of target t towards id", cmd_begin, NULL},
     {"commit", "t,id,put,del,grace_ms",
-     "switch t to id: put staged files, delete del; reload, health check, roll back on failure", cmd_commit, NULL},
+     "switch t to id: put staged files (all when put is absent), delete del; reload, health check, roll back on "
+     "failure",
+     cmd_commit, NULL},
     {"abort", "t", "remove the staging directory of t", cmd_abort, NULL},
     {"rollback", "t,grace_ms", "go back to the version before the last commit of t", cmd_rollback, NULL},
 };

@@ -66,6 +66,8 @@ bool sw__push_hex_ok(const char *s, size_t len); // 64 hex digits
 // --- files (push_journal.c)
 // Removes path and everything below it; a missing path is fine. 0 or the first error.
 int sw__push_rmtree(sw_node_t *n, const char *path);
+// The same for a directory under .swarm, then the directories above it that it leaves empty.
+int sw__push_rmdir_swarm(sw_node_t *n, const char *path);
 // Creates the missing parent directories of path. 0, SW_ENOTDIR (a file is in the way), error.
 int sw__push_mkparents(sw_node_t *n, const char *path);
 // Writes a whole file atomically: "<path>.tmp", sync, rename over path.

@@ -195,6 +195,14 @@ static void prune_parents(sw_node_t *n, const char *path, size_t top)
     }
 }
 
+int sw__push_rmdir_swarm(sw_node_t *n, const char *path)
+{
+    int rc = sw__push_rmtree(n, path);
+    if (!rc)
+        prune_parents(n, path, sizeof ".swarm" - 1);
+    return rc;
+}
+
 int sw__push_write_atomic(sw_node_t *n, const char *path, const void *p, size_t len)
 {
     const sw_port_ops_t *o = n->port.ops;
@@ -642,7 +650,7 @@ int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, u
     if (rc) // without the state the backup cannot be used; the target itself is complete
         sw_log(n, SW_LOG_ERROR, "push: %s: cannot write the state file: %s", p->t, sw_strerror(rc));
     char sd[SW_PUSH_PATH];
-    if (!src_dir(p, sd) && (rc = sw__push_rmtree(n, sd)))
+    if (!src_dir(p, sd) && (rc = sw__push_rmdir_swarm(n, sd)))
         sw_log(n, SW_LOG_WARN, "push: cannot remove %s: %s", sd, sw_strerror(rc));
     n->files_gen++;
     rc = n->port.ops->fs_unlink(n->port.ctx, SW_PUSH_JOURNAL);

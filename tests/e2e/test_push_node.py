@@ -269,6 +269,30 @@ class Manifest(Base):
         self.assertEqual([f[0] for f in m["files"]], sorted(read_tree(d), key=canon_key))
 
 
+class SmallMessages(Base):
+    """A node whose messages are as small as a lossy serial link's: manifests come in pages,
+    commits without a put list."""
+    CFG = {"limits": {"msg": 1024}}
+    FILES = {"f/%s-%02d.txt" % ("n" * 40, i): b"%d" % i for i in range(30)}
+
+    def test_pages_and_commit(self):
+        push(self.c, self.t, dict(self.FILES, **{"main.lua": lua_app("small")}), grace_ms=0)  # a "last" to carry
+        first = self.c.call("push.manifest", {"t": self.t})
+        self.assertIsNotNone(first["last"])
+        self.assertLess(len(first["files"]), 31)
+        m = manifest(self.c, self.t)
+        self.assertEqual(m["id"], app_hash(self.node.target_dir(self.t)))
+        self.assertEqual(len(m["files"]), 31)
+        files = {k: v + b"!" for k, v in self.FILES.items()}
+        put, dele = diff(self.c, self.t, files)
+        stage = self.c.call("push.begin", {"t": self.t, "id": id_of(files)})["stage"]
+        for rel in put:
+            upload(self.c, stage, rel, files[rel], chunk=512)
+        r = self.c.call("push.commit", {"t": self.t, "id": id_of(files), "del": dele, "grace_ms": 0})
+        self.assertEqual(r["id"], id_of(files))
+        self.assertFiles(files)
+
+
 class Cycle(Base):
     def test_push_changes_everything_kinds(self):
         info0 = self.c.call("sys.info")
@@ -286,6 +310,7 @@ class Cycle(Base):
         self.assertEqual(app_hash(self.node.target_dir(self.t)), r["id"])
         self.assertFalse(os.path.exists(os.path.join(self.node.target_dir(self.t), "deep")))  # emptied dirs go
         self.clean()
+        self.assertEqual(sorted(os.listdir(os.path.join(self.node.root, ".swarm"))), ["bak", "state"])
         # the new app runs, in the same process
         self.assertEqual(self.c.call("pa.v"), "v2")
         self.assertEqual(self.c.call("pa.util"), "util v2")
@@ -397,6 +422,20 @@ class Verification(Base):
         # one file short of the set
         e = self.assertError("push.commit", {"t": self.t, "id": id_of(V2), "put": put, "del": dele[:-1]},
                              "EPROTO: staged files do not give id")
+        self.unchanged()
+
+    def test_put_absent_means_every_staged_file(self):
+        put, dele = diff(self.c, self.t, V2)
+        self.stage({p: V2[p] for p in put})
+        r = self.c.call("push.commit", {"t": self.t, "id": id_of(V2), "del": dele, "grace_ms": 0})
+        self.assertEqual(r["id"], id_of(V2))
+        self.assertFiles(V2)
+
+    def test_staged_name_a_target_cannot_hold(self):
+        stage = self.stage({})
+        with open(os.path.join(self.node.root, stage, "back\\slash"), "wb") as f:
+            f.write(b"x")
+        self.assertError("push.commit", {"t": self.t, "id": id_of(V1)}, "EINVAL: a file to put has a name")
         self.unchanged()
 
     def test_wrong_staged_file(self):
