@@ -242,12 +242,14 @@ static int check_put(push_t *p, const char *t, const char *rel, const sw_manifes
         sw_stat_t st;
         int rc = n->port.ops->fs_stat(n->port.ctx, path, &st);
         path[i] = keep;
-        if (rc == SW_ENOENT)
-            return 0;
-        if (rc)
-            return rc;
         const char *sub = path + tl + 1;
         size_t sl = i - tl - 1;
+        if (rc == SW_ENOENT)
+            return 0;
+        if (rc) { // EPERM: a symbolic link on the way (never followed)
+            snprintf(why, cap, "%s: %.*s: %s", sw_errname(rc), (int)(sl < 80 ? sl : 80), sub, sw_strerror(rc));
+            return rc;
+        }
         if (last && st.type == SW_FT_FILE)
             return 0;
         if (!last && st.type == SW_FT_DIR)
@@ -318,9 +320,11 @@ static int verify(push_t *p, sw_push_plan_t *plan, const sw_manifest_t *src, con
     }
     if (!rc)
         rc = sw__mf_id(&fin, computed);
-    else if (!why[0])
+    else if (!why[0] && (rc == SW_ETOOBIG || rc == SW_EDEPTH))
         snprintf(why, cap, "%s: the new version is beyond the bounds (%d files, %u bytes, %d levels)", sw_errname(rc),
                  SW_APP_HASH_FILES, (unsigned)SW_APP_HASH_BYTES, SW_APP_HASH_DEPTH);
+    else if (!why[0])
+        snprintf(why, cap, "%s: %s", sw_errname(rc), sw_strerror(rc));
     sw__mf_release(n, &fin);
     return rc;
 }
