@@ -151,7 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_delay_ms = (c0 & 8) ? 20 : 0;
     cfg.max_msg = (c0 & 16) ? MAX_MSG_BIG : 32;
     cfg.retries = (uint8_t)((c0 >> 5) & 3);
-    cfg.timeout_ms = 100;
+    cfg.timeout_ms = (c0 & 128) ? 0 : 100; // 0: derived from the line rate below
+    cfg.line_rate = (c1 & 1) ? 960 : 0;     // the line model on a 9600 baud line
     sw_rel_io_t io = {on_tx, on_rx, on_state, NULL};
     check(sw_rel_store_size(&cfg) <= sizeof store);
     check(sw_rel_init(&rel, &cfg, &io, store, sizeof store) == 0);
@@ -216,7 +217,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 4: {
             uint32_t wait = sw_rel_poll(&rel, now);
-            check(wait == UINT32_MAX || wait <= 600000u);
+            // a timeout, from when the line model has the message leave (at most 10 min on)
+            check(wait == UINT32_MAX || wait <= 2 * 600000u);
             break;
         }
         case 5: // time passes
