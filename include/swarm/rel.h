@@ -58,8 +58,9 @@ typedef struct sw_rel_cfg {
 void sw_rel_cfg_default(sw_rel_cfg_t *c);
 
 // The callbacks run inside sw_rel_send/input/poll/start/close. rx and state may call
-// sw_rel_send(), sw_rel_can_send(), sw_rel_max_payload(), sw_rel_start() and sw_rel_close();
-// no callback may call sw_rel_input() or sw_rel_poll(), and tx must not call into the layer.
+// sw_rel_send(), sw_rel_can_send(), sw_rel_max_payload(), sw_rel_hold(), sw_rel_start() and
+// sw_rel_close(); no callback may call sw_rel_input() or sw_rel_poll(), and tx must not call
+// into the layer.
 typedef struct sw_rel_io {
     // Hand one wire message (a complete MsgPack map) to the framer. Returning non-zero means
     // it was not sent; the retransmit timer covers that like a loss.
@@ -105,6 +106,8 @@ typedef struct sw_rel {
     uint16_t peer_max;  // largest payload the peer accepts
     uint8_t send_head, send_tail, recv_head, recv_tail;
     bool ack_due;       // an acknowledgement should be sent
+    bool rx_hold;       // the owner takes no payloads now (sw_rel_hold)
+    bool in_rx;         // delivering payloads
     uint32_t ack_ms;    // when a gap forces an ack
     uint32_t reset_ms;  // next handshake retry
     uint8_t tries;      // handshake attempts so far
@@ -140,13 +143,20 @@ size_t sw_rel_max_payload(const sw_rel_t *rel);
 // after the next input/poll), SW_ETOOBIG (larger than sw_rel_max_payload()), SW_EINVAL (p is
 // not one MsgPack item).
 int sw_rel_send(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms);
+// Holds delivery back (hold = true) while the owner cannot take payloads, e.g. because it has
+// no room for the replies they would cause. Payloads keep arriving into the receive slots but
+// are neither delivered nor acknowledged as received in order, so the peer's window fills and
+// it stops sending; acknowledgements of our own messages are still processed. After hold =
+// false, the next sw_rel_poll() delivers what was held. May be called from the callbacks.
+static inline void sw_rel_hold(sw_rel_t *rel, bool hold) { rel->rx_hold = hold; }
 // One wire message from the framer.
 void sw_rel_input(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms);
 // Tells the line model about n bytes the owner wrote to the same line outside the layer (e.g.
 // console output between frames): frames handed over later leave after them. No effect when
 // cfg.line_rate is 0.
 void sw_rel_line_used(sw_rel_t *rel, size_t n, uint32_t now_ms);
-// Runs the timers (retransmits, delayed acks, handshake retries). Returns the ms until the
+// Delivers payloads that were held back (sw_rel_hold) if no longer held, and runs the timers
+// (retransmits, delayed acks, handshake retries). Returns the ms until the
 // next timer is due (call again by then, and again after sw_rel_input() or sw_rel_send(),
 // which may set new timers); UINT32_MAX if none is.
 uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms);

@@ -658,6 +658,27 @@ static void on_acks(sw_rel_t *rel, uint8_t r, const wire_t *m, uint32_t now)
     advance_tail(rel, now);
 }
 
+// Delivers the in-order prefix, unless the owner holds delivery back. The slot is released
+// before the callback, which may send (or hold). Not re-entered from inside the callback.
+static void deliver(sw_rel_t *rel)
+{
+    if (rel->in_rx)
+        return;
+    rel->in_rx = true;
+    while (rel->state == SW_REL_UP && !rel->rx_hold && rel->recv_tail != rel->recv_head &&
+           rel->rx_slot[rel->recv_tail].len) {
+        uint8_t seq = rel->recv_tail;
+        uint16_t len = rel->rx_slot[seq].len;
+        rel->rx_slot[seq].len = 0;
+        rel->recv_tail = next(rel, seq);
+        rel->stats.delivered++;
+        rel->ack_due = true;
+        if (rel->io.rx)
+            rel->io.rx(rel->io.ctx, rx_buf(rel, seq), len);
+    }
+    rel->in_rx = false;
+}
+
 static void on_data(sw_rel_t *rel, const wire_t *m, uint32_t now)
 {
     int64_t s, r;
@@ -718,18 +739,7 @@ static void on_data(sw_rel_t *rel, const wire_t *m, uint32_t now)
     }
 
     on_acks(rel, (uint8_t)r, m, now);
-
-    // Deliver the in-order prefix. The slot is released before the callback, which may send.
-    while (rel->state == SW_REL_UP && rel->recv_tail != rel->recv_head && rel->rx_slot[rel->recv_tail].len) {
-        uint8_t seq = rel->recv_tail;
-        uint16_t len = rel->rx_slot[seq].len;
-        rel->rx_slot[seq].len = 0;
-        rel->recv_tail = next(rel, seq);
-        rel->stats.delivered++;
-        rel->ack_due = true;
-        if (rel->io.rx)
-            rel->io.rx(rel->io.ctx, rx_buf(rel, seq), len);
-    }
+    deliver(rel);
     if (rel->state != SW_REL_UP)
         return;
     if (rel->recv_tail != rel->recv_head && !gap_before)
@@ -778,6 +788,9 @@ uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms)
         return until(now, rel->reset_ms);
     }
 
+    deliver(rel); // what was held back, if the owner takes it now
+    if (rel->state != SW_REL_UP)
+        return REL_NO_TIMER;
     advance_tail(rel, now);
     uint32_t wait = REL_NO_TIMER;
     uint8_t inflight = dist(rel, rel->send_tail, rel->send_head);
