@@ -75,8 +75,14 @@ static uint32_t line_take(sw_rel_t *rel, uint64_t n, uint32_t now)
     }
     uint64_t t = rel->line_frac + n * 1000u;
     uint64_t ms = t / rate;
-    rel->line_ms += (uint32_t)(ms < REL_LINE_AHEAD_MAX ? ms : REL_LINE_AHEAD_MAX);
-    rel->line_frac = (uint32_t)(t % rate);
+    // never more than REL_LINE_AHEAD_MAX ahead in all, or it would be taken for stale above
+    if ((uint64_t)(rel->line_ms - now) + ms >= REL_LINE_AHEAD_MAX) {
+        rel->line_ms = now + REL_LINE_AHEAD_MAX;
+        rel->line_frac = 0;
+    } else {
+        rel->line_ms += (uint32_t)ms;
+        rel->line_frac = (uint32_t)(t % rate);
+    }
     return rel->line_ms;
 }
 
@@ -602,7 +608,7 @@ static void advance_tail(sw_rel_t *rel, uint32_t now)
         if (hold) {
             // age < 0: still queued for the line (an age far below that is a stale slot)
             int32_t age = (int32_t)(now - (rel->tx_slot[rel->send_tail].due_ms - rel->timeout_ms));
-            if (age > -(int32_t)REL_LINE_AHEAD_MAX && age < (int32_t)hold)
+            if (age >= -(int32_t)REL_LINE_AHEAD_MAX && age < (int32_t)hold)
                 break;
         }
         rel->tx_slot[rel->send_tail].acked = false;
