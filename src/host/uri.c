@@ -1,5 +1,6 @@
 // Link URIs (hlink.h): tcp://HOST[:PORT], unix://PATH,
-// serial://DEV?baud=&mode=&start=&window=&timeout=&max_msg=, and bare HOST[:PORT]. Errors name the part of the text that is wrong, because users type these.
+// serial://DEV?baud=&mode=&start=&window=&timeout=&max_msg=, and bare HOST[:PORT]. Errors
+// name the part of the text that is wrong, because users type these.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
