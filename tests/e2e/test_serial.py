@@ -547,8 +547,10 @@ class SlowLineTest(unittest.TestCase):
                       r"window (\d+)")
 
     def fs(self, uri, *args):
+        # -v also shows the device's console, which a bit error may have made invalid UTF-8
         r = subprocess.run([SWARM_BIN, "fs", "-v", "--timeout", "60", uri, *args],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=240)
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           errors="replace", timeout=240)
         self.assertEqual(r.returncode, 0, r.stderr)
         m = self.LINK.search(r.stderr)
         self.assertIsNotNone(m, r.stderr)
