@@ -2,6 +2,7 @@
 // argument helpers command handlers use.
 #include <string.h>
 
+#include "text.h"
 #include "swarm/cmd.h"
 
 int sw_tree_init(sw_tree_t *t, sw_tnode_t *pool, size_t cap)
@@ -252,17 +253,6 @@ int sw_call_arg(const sw_call_t *c, const char *name, sw_span_t *val)
     return SW_ENOENT;
 }
 
-static size_t append(char *buf, size_t len, size_t cap, const char *s, size_t n)
-{
-    if (len >= cap)
-        return len;
-    if (n > cap - 1 - len)
-        n = cap - 1 - len;
-    memcpy(buf + len, s, n);
-    buf[len + n] = 0;
-    return len + n;
-}
-
 int sw_call_fail(sw_call_t *c, int err, const char *text)
 {
     c->err_text = text;
@@ -271,18 +261,18 @@ int sw_call_fail(sw_call_t *c, int err, const char *text)
 
 int sw_call_fail2(sw_call_t *c, int err, const char *a, const char *b, size_t n)
 {
-    size_t len = append(c->err_buf, 0, sizeof c->err_buf, a, strlen(a));
+    size_t len = sw__text_add(c->err_buf, 0, sizeof c->err_buf, a, strlen(a));
     if (b)
-        append(c->err_buf, len, sizeof c->err_buf, b, n);
+        sw__text_add(c->err_buf, len, sizeof c->err_buf, b, n);
     return sw_call_fail(c, err, c->err_buf);
 }
 
 static bool bad_arg(sw_call_t *c, const char *name, const char *want)
 {
-    size_t len = append(c->err_buf, 0, sizeof c->err_buf, "BadArg: ", 8);
-    len = append(c->err_buf, len, sizeof c->err_buf, name, strlen(name));
-    len = append(c->err_buf, len, sizeof c->err_buf, ": expected ", 11);
-    append(c->err_buf, len, sizeof c->err_buf, want, strlen(want));
+    size_t len = sw__text_add(c->err_buf, 0, sizeof c->err_buf, "BadArg: ", 8);
+    len = sw__text_add(c->err_buf, len, sizeof c->err_buf, name, strlen(name));
+    len = sw__text_add(c->err_buf, len, sizeof c->err_buf, ": expected ", 11);
+    sw__text_add(c->err_buf, len, sizeof c->err_buf, want, strlen(want));
     c->err_text = c->err_buf;
     if (!c->err)
         c->err = SW_ETYPE;
@@ -341,8 +331,8 @@ static bool arg_blob(sw_call_t *c, const char *name, bool required, sw_span_t *o
     out->n = 0;
     if (!arg_obj(c, name, &o)) {
         if (required) {
-            size_t len = append(c->err_buf, 0, sizeof c->err_buf, "BadArg: missing ", 16);
-            append(c->err_buf, len, sizeof c->err_buf, name, strlen(name));
+            size_t len = sw__text_add(c->err_buf, 0, sizeof c->err_buf, "BadArg: missing ", 16);
+            sw__text_add(c->err_buf, len, sizeof c->err_buf, name, strlen(name));
             c->err_text = c->err_buf;
             if (!c->err)
                 c->err = SW_EINVAL;

@@ -2,6 +2,7 @@
 // serves streams on a schedule, and matches answers to the requests this side sent.
 #include <string.h>
 
+#include "text.h"
 #include "swarm/rpc.h"
 
 void sw_rpc_init(sw_rpc_t *rpc, const sw_rpc_mem_t *mem, const sw_rpc_hooks_t *hooks,
@@ -40,17 +41,6 @@ static int send(sw_rpc_t *rpc, const sw_mpw_t *w)
     return rpc->hooks.send(rpc->hooks.ctx, w->buf, w->len);
 }
 
-static size_t copy_str(char *buf, size_t len, size_t cap, const char *s, size_t n)
-{
-    if (len >= cap)
-        return len;
-    if (n > cap - 1 - len)
-        n = cap - 1 - len;
-    memcpy(buf + len, s, n);
-    buf[len + n] = 0;
-    return len + n;
-}
-
 int sw_rpc_send_error(sw_rpc_t *rpc, int64_t seq, const char *text)
 {
     sw_mpw_t w;
@@ -65,9 +55,9 @@ static int send_err_code(sw_rpc_t *rpc, int64_t seq, int err, const char *text)
     if (text)
         return sw_rpc_send_error(rpc, seq, text);
     char buf[80];
-    size_t len = copy_str(buf, 0, sizeof buf, sw_errname(err), strlen(sw_errname(err)));
-    len = copy_str(buf, len, sizeof buf, ": ", 2);
-    copy_str(buf, len, sizeof buf, sw_strerror(err), strlen(sw_strerror(err)));
+    size_t len = sw__text_add(buf, 0, sizeof buf, sw_errname(err), strlen(sw_errname(err)));
+    len = sw__text_add(buf, len, sizeof buf, ": ", 2);
+    sw__text_add(buf, len, sizeof buf, sw_strerror(err), strlen(sw_strerror(err)));
     return sw_rpc_send_error(rpc, seq, buf);
 }
 
@@ -142,11 +132,11 @@ int sw_rpc_link(sw_rpc_t *rpc, bool up)
 static void no_path(sw_rpc_t *rpc, const sw_msg_t *m)
 {
     char buf[128];
-    size_t len = copy_str(buf, 0, sizeof buf, "NoPath: ", 8);
+    size_t len = sw__text_add(buf, 0, sizeof buf, "NoPath: ", 8);
     for (uint8_t k = 0; k < m->path_len; k++) {
         if (k)
-            len = copy_str(buf, len, sizeof buf, ".", 1);
-        len = copy_str(buf, len, sizeof buf, (const char *)m->path[k].p, m->path[k].n);
+            len = sw__text_add(buf, len, sizeof buf, ".", 1);
+        len = sw__text_add(buf, len, sizeof buf, (const char *)m->path[k].p, m->path[k].n);
     }
     sw_rpc_send_error(rpc, m->i, buf);
 }

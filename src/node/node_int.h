@@ -159,6 +159,8 @@ int sw_services_start(sw_node_t *n);
 void sw_services_stop(sw_node_t *n);
 int sw_ftp_start(sw_node_t *n); // src/node/ftp.c: boot.FTPD_ENABLE, boot.FTPD_PORT, ftp.*
 int sw_beacon_start(sw_node_t *n); // src/node/beacon.c: beacon + scan answers (boot.BEACON_*)
+int sw_mdns_start(sw_node_t *n);
+const char *sw_mdns_name(const sw_node_t *n); // src/node/mdns.c: "host.local", NULL when off
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Links: one per connection (TCP client, stdio, serial), each with its framing and RPC session.

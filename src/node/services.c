@@ -12,6 +12,7 @@ typedef struct {
 static const service_entry_t services[] = {
     {"ftp", sw_ftp_start},
     {"beacon", sw_beacon_start},
+    {"mdns", sw_mdns_start},
     {NULL, NULL},
 };
 

@@ -199,10 +199,11 @@ static int cmd_info(sw_call_t *c)
 {
     sw_node_t *n = node_of(c);
     sw_mpw_t *w = c->out;
-    sw_mpw_map(w, 11);
+    sw_mpw_map(w, 12);
     sw_mpw_cstr(w, "node"), sw_mpw_cstr(w, SW_VERSION_STRING);
     sw_mpw_cstr(w, "platform"), sw_mpw_cstr(w, n->port.ops->platform(n->port.ctx));
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, n->host_name);
+    sw_mpw_cstr(w, "mdns_name"), sw_mpw_cstr(w, sw_mdns_name(n));
     sw_mpw_cstr(w, "app_name"), sw_mpw_cstr(w, n->app_name);
     sw_mpw_cstr(w, "hardware_name"), sw_mpw_cstr(w, n->hardware_name);
     sw_mpw_cstr(w, "uptime_ms"), sw_mpw_uint(w, sw_node_now(n) - n->boot_ms);

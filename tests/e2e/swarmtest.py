@@ -280,3 +280,35 @@ class NodeTestCase(unittest.TestCase):
 
     def dump_log_on_failure(self):
         return self.node.read_log()[-4000:]
+
+
+def reap(proc, timeout=5):
+    """Ends a process we started (SIGTERM, then SIGKILL) and waits for it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class PtyPairTestCase(unittest.TestCase):
+    """A socat pty pair per test: self.a for the device (swarm-node --serial), self.b for the
+    host; both removed again, with socat, even when the test fails."""
+
+    PTY_PREFIX = "swarm-pty-"
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix=self.PTY_PREFIX)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.a = os.path.join(self.tmp, "A")
+        self.b = os.path.join(self.tmp, "B")
+        self.socat = subprocess.Popen(
+            ["socat", "pty,raw,echo=0,link=%s" % self.a, "pty,raw,echo=0,link=%s" % self.b],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(reap, self.socat)
+        deadline = time.monotonic() + 10
+        while not (os.path.exists(self.a) and os.path.exists(self.b)):
+            self.assertLess(time.monotonic(), deadline, "socat made no ptys")
+            time.sleep(0.02)

@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from swarmtest import NODE_BIN, SWARM_BIN, Node, free_port, pack, unpacker
+from swarmtest import NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, reap, unpacker
 
 COMMANDS = ("call", "cfg", "eval")
 
@@ -392,31 +392,10 @@ class WithNode(unittest.TestCase):
         self.assertIn("boom", r.stderr)
 
 
-class Serial(unittest.TestCase):
+class Serial(PtyPairTestCase):
     """Pty pairs made by socat; the node serves one end, the CLI opens the other."""
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="swarm-cli-pty-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.a = os.path.join(self.tmp, "A")
-        self.b = os.path.join(self.tmp, "B")
-        self.socat = subprocess.Popen(
-            ["socat", "pty,raw,echo=0,link=%s" % self.a, "pty,raw,echo=0,link=%s" % self.b],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(self.reap, self.socat)
-        deadline = time.monotonic() + 10
-        while not (os.path.exists(self.a) and os.path.exists(self.b)):
-            self.assertLess(time.monotonic(), deadline, "socat made no ptys")
-            time.sleep(0.02)
-
-    def reap(self, p):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    PTY_PREFIX = "swarm-cli-pty-"
 
     def start_node(self, *extra):
         node = Node(name="ttynode", extra=["--serial", self.a, *extra])

@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from swarmtest import SWARM_BIN, Node, free_port
+from swarmtest import SWARM_BIN, Node, PtyPairTestCase, free_port, reap
 
 CMDS = ("ls", "get", "put", "rm", "mkdir", "rmdir", "mv", "stat", "hash")
 
@@ -583,31 +583,10 @@ class Interrupted(FsBase):
         self.assertEqual(read(self.dev("victim")), old)
 
 
-class Serial(unittest.TestCase):
+class Serial(PtyPairTestCase):
     """64 KiB round trips over a socat pty pair, lossy (SerialPacker + Reliable) and lossless."""
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="swarm-fs-pty-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.a = os.path.join(self.tmp, "A")
-        self.b = os.path.join(self.tmp, "B")
-        self.socat = subprocess.Popen(
-            ["socat", "pty,raw,echo=0,link=%s" % self.a, "pty,raw,echo=0,link=%s" % self.b],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(self.reap, self.socat)
-        deadline = time.monotonic() + 10
-        while not (os.path.exists(self.a) and os.path.exists(self.b)):
-            self.assertLess(time.monotonic(), deadline, "socat made no ptys")
-            time.sleep(0.02)
-
-    def reap(self, p):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    PTY_PREFIX = "swarm-fs-pty-"
 
     def round_trip(self, link, *node_extra):
         node = Node(name="ttynode", extra=["--serial", self.a, *node_extra])

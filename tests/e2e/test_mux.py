@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from swarmtest import SWARM_BIN, Client, Node, RemoteError, pack, unpacker
+from swarmtest import SWARM_BIN, Client, Node, PtyPairTestCase, RemoteError, pack, reap, unpacker
 
 
 def swarm(*args, timeout=30, input=None):
@@ -595,31 +595,10 @@ class Watchdog(MuxTestCase):
         self.assertGreater(took, 0.5 * self.T)  # (fed until the mux stopped)
 
 
-class SerialBehindMux(unittest.TestCase):
+class SerialBehindMux(PtyPairTestCase):
     """swarm-node --serial on one end of a socat pty pair, the mux on the other."""
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="swarm-mux-pty-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.a = os.path.join(self.tmp, "A")
-        self.b = os.path.join(self.tmp, "B")
-        self.socat = subprocess.Popen(
-            ["socat", "pty,raw,echo=0,link=%s" % self.a, "pty,raw,echo=0,link=%s" % self.b],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(self.reap, self.socat)
-        deadline = time.monotonic() + 10
-        while not (os.path.exists(self.a) and os.path.exists(self.b)):
-            self.assertLess(time.monotonic(), deadline, "socat made no ptys")
-            time.sleep(0.02)
-
-    def reap(self, p):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    PTY_PREFIX = "swarm-mux-pty-"
 
     def run_mode(self, link, *node_extra):
         node = Node(name="ttynode", extra=["--serial", self.a, *node_extra])
