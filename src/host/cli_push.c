@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli_int.h"
 #include "push.h"
@@ -94,6 +95,13 @@ typedef struct ui {
     uv_signal_t sig;
     bool interrupted;
 } ui_t;
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static void human(char *buf, size_t cap, double v)
 {
@@ -304,7 +312,7 @@ static void add_str_or_null(cJSON *o, const char *k, const char *v)
         cJSON_AddNullToObject(o, k);
 }
 
-static void print_json(const ui_t *u, const char *project, double secs)
+static void print_json(const ui_t *u, const char *project, double secs, uint32_t scan_ms)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root)
@@ -370,6 +378,7 @@ static void print_json(const ui_t *u, const char *project, double secs)
     cJSON_AddNumberToObject(tot, "files", (double)files);
     cJSON_AddNumberToObject(tot, "bytes", (double)bytes);
     cJSON_AddNumberToObject(tot, "seconds", secs);
+    cJSON_AddNumberToObject(tot, "scan_ms", scan_ms);
     char *t = cJSON_PrintUnformatted(root);
     if (t)
         printf("%s\n", t);
@@ -391,6 +400,7 @@ typedef struct opts {
     const char *scan_to[64];
     size_t n_scan_to;
     uint32_t scan_timeout_ms;
+    uint32_t scan_ms;      // how long the scan took (0: none)
 } opts_t;
 
 static void from_scan(sw_push_dev_t *d, const sw_scan_rec_t *r)
@@ -412,7 +422,7 @@ static int cmp_dev(const void *a, const void *b)
 
 // Builds the device list. Returns 0 with *out / *n (the scan-only devices that are no swarm
 // nodes come back IGNORED), or an exit status after printing why.
-static int find_devices(const sw_cli_t *c, const opts_t *o, sw_push_dev_t **out, size_t *n,
+static int find_devices(const sw_cli_t *c, opts_t *o, sw_push_dev_t **out, size_t *n,
                         size_t *not_swarm)
 {
     *out = NULL;
@@ -434,6 +444,8 @@ static int find_devices(const sw_cli_t *c, const opts_t *o, sw_push_dev_t **out,
             return SW_EXIT_LOCAL;
         }
         scanned = rc == 0;
+        if (scanned)
+            o->scan_ms = res.elapsed_ms ? res.elapsed_ms : 1;
         if (scanned && res.n)
             (void)sw_scan_cache_store(&res); // names found now serve later commands too
         if (c->verbose && scanned)
@@ -625,6 +637,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         return SW_EXIT_LOCAL;
     }
 
+    uint64_t t_cmd = mono_ms();
     sw_push_dev_t *devs = NULL;
     size_t n = 0, not_swarm = 0;
     int rc = find_devices(&c, &o, &devs, &n, &not_swarm);
@@ -663,6 +676,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         return rc == SW_EINVAL ? SW_EXIT_USAGE : SW_EXIT_LOCAL;
     }
     u.p = p;
+    uv_update_time(&loop);
     u.t0 = sw_push_now(p);
     uv_signal_init(&loop, &u.sig);
     u.sig.data = &u;
@@ -675,7 +689,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     sw_push_start(p);
     while (!sw_push_done(p))
         uv_run(&loop, UV_RUN_ONCE);
-    double secs = (double)(sw_push_now(p) - u.t0) / 1000.0;
+    double secs = (double)(mono_ms() - t_cmd) / 1000.0; // the scan included
     if (u.tty) {
         uv_timer_stop(&u.timer);
         uv_close((uv_handle_t *)&u.timer, NULL);
@@ -694,7 +708,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         bytes += devs[i].bytes_sent;
     }
     if (c.json) {
-        print_json(&u, o.project, secs);
+        print_json(&u, o.project, secs, o.scan_ms);
     } else {
         if (po.dry_run)
             for (size_t i = 0; i < n; i++)

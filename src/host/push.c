@@ -154,6 +154,12 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 const sw_manifest_t *sw_push_local(sw_push_t *p, const char *target, char *err, size_t errcap)
 {
     for (size_t i = 0; i < p->n_loc; i++)
@@ -207,8 +213,10 @@ static bool plan_targets(sw_push_t *p, sw_push_dev_t *d)
     snprintf(d->push_app, sizeof d->push_app, "%s", app);
     char dir[4096];
     if (d->board[0] && plain_name(d->board)) {
-        snprintf(dir, sizeof dir, "%s/boards/%s", p->o.project, d->board);
-        if (is_dir(dir))
+        // board scripts are a main.lua (like an app's); a folder of anything else (a board's
+        // C sources, as in swarm's own tree) is not for the device
+        snprintf(dir, sizeof dir, "%s/boards/%s/main.lua", p->o.project, d->board);
+        if (is_file(dir))
             snprintf(d->tgt[d->n_tgt++].t, sizeof d->tgt[0].t, "boards/%s", d->board);
     }
     snprintf(dir, sizeof dir, "%s/apps/%s", p->o.project, app);

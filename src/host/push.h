@@ -2,6 +2,9 @@
 // from a project laid out like micro-swarm's (PROJECT/apps/{app}/…, PROJECT/boards/{board}/…),
 // through the node's "push" commands (docs/PROTOCOL.md, "Push"). Used by `swarm push`.
 //
+// A device's board target exists when the project has boards/{board}/main.lua (board scripts,
+// run before the app); a boards/{board} folder without it (C sources) is not pushed.
+//
 // Per device (one link, one connection):
 //   [beacon app_hash == local id → "unchanged", no connection at all]
 //   connect → sys.info (identity, message limit) → per target (boards/BOARD if the project has
