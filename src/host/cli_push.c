@@ -50,7 +50,8 @@ static const char push_help[] =
     "  --scan-to ADDR     send the scan's query to ADDR instead of broadcasting (repeatable)\n"
     "\n"
     "rollout:\n"
-    "  --parallel N       devices at once (default 16)\n"
+    "  --parallel N       devices at once (default 16; one waiting for its health check\n"
+    "                     does not count, unless --max-failures is given)\n"
     "  --canary N         push N devices first; stop if any of them fails\n"
     "  --max-failures K   start no new device after K failures\n"
     "  --dry-run          list what would change on each device; change nothing\n"
@@ -209,8 +210,8 @@ static void result_line(ui_t *u, const sw_push_dev_t *d)
     human(b, sizeof b, (double)d->bytes_sent);
     if (d->res == SW_PUSH_IGNORED && u->c->verbose < 1)
         return;
-    fprintf(stderr, "%s %s: %s", label(d), d->push_app[0] ? d->push_app : d->app,
-            sw_push_res_name(d->res));
+    const char *app = d->push_app[0] ? d->push_app : d->app;
+    fprintf(stderr, "%s%s%s: %s", label(d), app[0] ? " " : "", app, sw_push_res_name(d->res));
     if (d->res == SW_PUSH_OK)
         fprintf(stderr, ", %u file%s, %s in %.2f s", files_of(d), files_of(d) == 1 ? "" : "s",
                 b, secs_of(d));
@@ -295,7 +296,7 @@ static void print_table(const ui_t *u)
         if (d->res == SW_PUSH_IGNORED && u->c->verbose < 1)
             continue;
         char bytes[24], t[16];
-        human(bytes, sizeof bytes, (double)d->bytes_sent);
+        human(bytes, sizeof bytes, (double)(d->res == SW_PUSH_DRY ? d->bytes_total : d->bytes_sent));
         snprintf(t, sizeof t, "%.2fs", secs_of(d));
         const char *app = d->push_app[0] ? d->push_app : d->app;
         printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",

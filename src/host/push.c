@@ -252,8 +252,11 @@ static void event(sw_push_t *p, sw_push_dev_t *d)
 
 static void set_step(dev_run_t *r, sw_push_step_t s)
 {
+    sw_push_step_t was = r->d->step;
     r->d->step = s;
     event(r->p, r->d);
+    if (s == SW_PUSH_COMMIT && was != SW_PUSH_COMMIT)
+        schedule(r->p); // a device in its health check frees its slot
 }
 
 // A result for a device that was never started.
@@ -355,6 +358,17 @@ static void finish(dev_run_t *r, sw_push_res_t res, const char *fmt, ...)
 
 static void dev_start(sw_push_t *p, sw_push_dev_t *d);
 
+// Devices that hold a slot of --parallel: started, not finished, and not merely waiting for
+// the answer of their commit (the device's grace period, seconds of an idle link). With a
+// failure limit they keep it: their outcome decides whether the rollout goes on.
+static size_t busy(const sw_push_t *p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->n; i++)
+        k += p->devs[i].run && (p->devs[i].step != SW_PUSH_COMMIT || p->o.max_failures);
+    return k;
+}
+
 static void schedule(sw_push_t *p)
 {
     if (p->in_schedule) {
@@ -372,7 +386,7 @@ static void schedule(sw_push_t *p)
                 settle(p, d, SW_PUSH_SKIPPED, "not started: %s", p->stop_why);
                 continue;
             }
-            if (p->active >= p->o.parallel)
+            if (busy(p) >= p->o.parallel || p->active >= p->o.parallel + SW_PUSH_WAITING_MAX)
                 break;
             if (p->o.canary && p->canary_ok < p->o.canary) {
                 if (p->canary_ok + p->canary_active >= p->o.canary)
@@ -940,8 +954,12 @@ static void on_commit(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     char text[400];
     if (m->kind == SW_MSG_ERROR) {
         err_text(m, text, sizeof text);
-        if (!strncmp(text, "rolled back", 11))
-            finish(r, SW_PUSH_ROLLED_BACK, "%s: %s", t->t, text);
+        if (!strncmp(text, "rolled back", 11)) {
+            const char *why = text + 11;
+            while (*why == ':' || *why == ' ')
+                why++;
+            finish(r, SW_PUSH_ROLLED_BACK, "%s: %s", t->t, *why ? why : "health check failed");
+        }
         else
             finish(r, SW_PUSH_FAILED, "push.commit %s: %s", t->t, text);
         return;

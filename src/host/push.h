@@ -18,7 +18,10 @@
 // The per-file f.hash of the transfer engine is skipped: push.commit checks every file of the
 // target against the manifest id, end to end.
 //
-// Scheduling: at most `parallel` devices at once, in the order given; with `canary` N, only
+// Scheduling: at most `parallel` devices at once, in the order given (without max_failures, a
+// device whose commit is out, waiting through the device's grace period, does not count: its
+// link is idle); with
+// `canary` N, only
 // canaries run until N of them succeeded, and the rollout stops at the first one that fails;
 // with `max_failures` K, no new device starts after K failures. Runs on a libuv loop; every
 // callback comes from that loop.
@@ -36,6 +39,7 @@
 #define SW_PUSH_FILES_DEFAULT 4u   // files in flight per device (the node opens 16 at most)
 #define SW_PUSH_MAX_TARGETS 2      // boards/BOARD and apps/APP
 #define SW_PUSH_GRACE_DEFAULT 3000 // the node's default grace period (ms), for timeouts only
+#define SW_PUSH_WAITING_MAX 256    // devices waiting for their commit's answer, beyond parallel
 
 typedef enum sw_push_step {
     SW_PUSH_WAIT = 0, // not started yet
