@@ -463,11 +463,21 @@ static int find_devices(const sw_cli_t *c, opts_t *o, sw_push_dev_t **out, size_
     }
     size_t k = 0;
     for (size_t i = 0; i < o->n_links; i++) {
+        bool dup = false; // two pushes into one device at once would trip over each other
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !strcmp(o->links[j], o->links[i]);
+        if (dup)
+            continue;
         sw_push_dev_t *d = &devs[k++];
         snprintf(d->uri, sizeof d->uri, "%s", o->links[i]);
         d->listed = true;
     }
     for (size_t i = 0; i < o->n_hosts; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !strcasecmp(o->hosts[j], o->hosts[i]);
+        if (dup)
+            continue;
         sw_push_dev_t *d = &devs[k++];
         const sw_scan_rec_t *hit = NULL;
         for (size_t j = 0; scanned && j < res.n && !hit; j++)

@@ -585,7 +585,9 @@ static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     sw_push_t *p = r->p;
     if (m->kind == SW_MSG_ERROR) {
         char t[400];
-        finish(r, SW_PUSH_FAILED, "sys.info: %s", err_text(m, t, sizeof t));
+        err_text(m, t, sizeof t);
+        // through a mux: the mux is there, the device is not
+        finish(r, strncmp(t, "ECLOSED:", 8) ? SW_PUSH_FAILED : SW_PUSH_OFFLINE, "sys.info: %s", t);
         return;
     }
     char s[64];
