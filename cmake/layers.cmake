@@ -41,7 +41,7 @@ set(SW_NODE_LIBS "")
 if(SW_NODE_SRC)
   add_library(swarm_node STATIC ${SW_NODE_SRC})
   target_include_directories(swarm_node PUBLIC ${CMAKE_SOURCE_DIR}/src/node)
-  target_link_libraries(swarm_node PUBLIC swarm_core ${SW_DEP_LUA} ${SW_DEP_MBEDCRYPTO} m)
+  target_link_libraries(swarm_node PUBLIC swarm_core ${SW_DEP_LUA} ${SW_DEP_MBEDCRYPTO} telnet z m)
   list(APPEND SW_NODE_LIBS swarm_node)
 endif()
 

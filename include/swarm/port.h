@@ -3,6 +3,11 @@
 // Cortex-M port implements it with a UART, SysTick, lwIP and a flash file system. The node never
 // reaches the OS any other way (docs/PORTING.md).
 //
+// A port without a network (a serial-only MCU) leaves the network functions NULL: tcp_listen
+// with listener_close, conn_local, listener_port; udp_open with udp_send, udp_close, netifs.
+// A port that has tcp_listen must have its companions, likewise for udp_open; the node then
+// serves only its serial/stdio links, and the LAN services log that they are not available.
+//
 // Direction of calls: the node calls these functions; the port calls the node back with the
 // sw_node_*() event functions of swarm/node.h (data arrived, a connection closed, a timer is
 // due). Everything runs on one thread: no callback ever runs inside another.

@@ -598,7 +598,7 @@ void sw_node_service_remove(sw_node_t *n, sw_service_t *s)
 int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t **out)
 {
     const char *addr = n->opts.listen_addr ? n->opts.listen_addr : "0.0.0.0";
-    int rc = n->port.ops->tcp_listen(n->port.ctx, addr, port, out);
+    int rc = n->port.ops->tcp_listen ? n->port.ops->tcp_listen(n->port.ctx, addr, port, out) : SW_ENOTSUP;
     if (rc) {
         sw_log(n, SW_LOG_ERROR, "%s: cannot listen on %s:%u: %s", s->name, addr, (unsigned)port, sw_strerror(rc));
         return rc;
@@ -611,7 +611,7 @@ int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t *
 
 int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t port, int flags, sw_udp_t **out)
 {
-    int rc = n->port.ops->udp_open(n->port.ctx, addr, port, flags, out);
+    int rc = n->port.ops->udp_open ? n->port.ops->udp_open(n->port.ctx, addr, port, flags, out) : SW_ENOTSUP;
     if (rc) {
         sw_log(n, SW_LOG_ERROR, "%s: cannot open UDP %s:%u: %s", s->name, addr ? addr : "*", (unsigned)port,
                sw_strerror(rc));

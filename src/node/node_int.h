@@ -161,6 +161,8 @@ int sw_ftp_start(sw_node_t *n); // src/node/ftp.c: boot.FTPD_ENABLE, boot.FTPD_P
 int sw_beacon_start(sw_node_t *n); // src/node/beacon.c: beacon + scan answers (boot.BEACON_*)
 int sw_mdns_start(sw_node_t *n);
 const char *sw_mdns_name(const sw_node_t *n); // src/node/mdns.c: "host.local", NULL when off
+int sw_eval_start(sw_node_t *n); // src/node/eval.c: boot.REMOTE_EVAL_*, eval.*
+int sw_telnet_start(sw_node_t *n); // src/node/telnet.c: boot.TELNET_*, telnet.*
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Links: one per connection (TCP client, stdio, serial), each with its framing and RPC session.

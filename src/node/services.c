@@ -13,6 +13,8 @@ static const service_entry_t services[] = {
     {"ftp", sw_ftp_start},
     {"beacon", sw_beacon_start},
     {"mdns", sw_mdns_start},
+    {"eval", sw_eval_start},
+    {"telnet", sw_telnet_start},
     {NULL, NULL},
 };
 

@@ -52,3 +52,18 @@ int sw_proxy_drop(sw_node_t *n, const char *name, size_t len)
     (void)n, (void)name, (void)len;
     return SW_ENOENT;
 }
+
+// No LAN services (beacon, mDNS, FTP, eval, telnet) in this firmware: a serial link only.
+int sw_services_start(sw_node_t *n)
+{
+    (void)n;
+    return 0;
+}
+
+void sw_services_stop(sw_node_t *n) { (void)n; }
+
+const char *sw_mdns_name(const sw_node_t *n)
+{
+    (void)n;
+    return NULL;
+}
