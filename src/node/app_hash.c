@@ -23,7 +23,10 @@ typedef struct walk {
     uint32_t files;
     uint64_t bytes;
     uint64_t fp;         // fingerprint: sum of per-entry mixes
-    // content pass
+    // content pass: the walk calls on_file for every regular file, in canonical order
+    int (*on_file)(struct walk *w);
+    sw_manifest_t *mf;           // manifests: the list being built, and the previous one
+    const sw_manifest_t *cache;
     mbedtls_sha256_context sha;
     uint8_t *buf;
     const char *after;   // find_next: names greater than this (NULL: any)
@@ -127,47 +130,65 @@ static int find_next(void *u, const sw_dirent_t *e)
     return 0;
 }
 
-static int hash_file(walk_t *w)
+// SHA-256 and size of the file at path, reading at most budget bytes (more: SW_ETOOBIG). buf
+// holds CHUNK bytes.
+static int file_digest(sw_node_t *n, const char *path, uint8_t *buf, uint64_t budget, uint8_t digest[32],
+                       uint64_t *size)
 {
-    sw_node_t *n = w->n;
     const sw_port_ops_t *o = n->port.ops;
-    int fd, rc = o->fs_open(n->port.ctx, w->path, SW_O_READ, &fd);
+    int fd, rc = o->fs_open(n->port.ctx, path, SW_O_READ, &fd);
     if (rc)
-        return rc == SW_ENOENT ? 0 : rc; // gone meanwhile: the next listing will differ anyway
+        return rc;
     mbedtls_sha256_context fsha;
     mbedtls_sha256_init(&fsha);
     rc = mbedtls_sha256_starts_ret(&fsha, 0) ? SW_EIO : 0;
     uint64_t off = 0;
     while (!rc) {
-        int r = o->fs_read(n->port.ctx, fd, off, w->buf, CHUNK);
+        int r = o->fs_read(n->port.ctx, fd, off, buf, CHUNK);
         if (r < 0)
             rc = r;
         if (r <= 0)
             break;
         off += (uint64_t)r;
-        w->bytes += (uint64_t)r;
-        if (w->bytes > SW_APP_HASH_BYTES)
+        if (off > budget)
             rc = SW_ETOOBIG;
-        else if (mbedtls_sha256_update_ret(&fsha, w->buf, (size_t)r))
+        else if (mbedtls_sha256_update_ret(&fsha, buf, (size_t)r))
             rc = SW_EIO;
     }
     o->fs_close(n->port.ctx, fd);
-    uint8_t digest[32];
     if (!rc && mbedtls_sha256_finish_ret(&fsha, digest))
         rc = SW_EIO;
     mbedtls_sha256_free(&fsha);
-    if (rc)
-        return rc;
-    if (++w->files > SW_APP_HASH_FILES)
-        return SW_ETOOBIG;
-    char size[24];
-    int k = snprintf(size, sizeof size, "%llu", (unsigned long long)off);
-    const char *rel = w->path + w->root_len + 1;
-    if (mbedtls_sha256_update_ret(&w->sha, (const uint8_t *)rel, strlen(rel) + 1) ||
-        mbedtls_sha256_update_ret(&w->sha, (const uint8_t *)size, (size_t)k + 1) ||
-        mbedtls_sha256_update_ret(&w->sha, digest, sizeof digest))
+    *size = off;
+    return rc;
+}
+
+// The one definition of a file's part of the hash: path | 0 | size in decimal | 0 | SHA-256.
+static int record(mbedtls_sha256_context *sha, const char *rel, size_t len, uint64_t size, const uint8_t digest[32])
+{
+    static const uint8_t zero = 0;
+    char dec[24];
+    int k = snprintf(dec, sizeof dec, "%llu", (unsigned long long)size);
+    if (mbedtls_sha256_update_ret(sha, (const uint8_t *)rel, len) || mbedtls_sha256_update_ret(sha, &zero, 1) ||
+        mbedtls_sha256_update_ret(sha, (const uint8_t *)dec, (size_t)k + 1) ||
+        mbedtls_sha256_update_ret(sha, digest, 32))
         return SW_EIO;
     return 0;
+}
+
+// The app hash's per-file step: digest, then the record.
+static int hash_file(walk_t *w)
+{
+    uint8_t digest[32];
+    uint64_t size;
+    int rc = file_digest(w->n, w->path, w->buf, SW_APP_HASH_BYTES - w->bytes, digest, &size);
+    if (rc)
+        return rc == SW_ENOENT ? 0 : rc; // gone meanwhile: the next listing will differ anyway
+    w->bytes += size;
+    if (++w->files > SW_APP_HASH_FILES)
+        return SW_ETOOBIG;
+    const char *rel = w->path + w->root_len + 1;
+    return record(&w->sha, rel, strlen(rel), size, digest);
 }
 
 static int hash_dir(walk_t *w)
@@ -196,7 +217,7 @@ static int hash_dir(walk_t *w)
             rc = hash_dir(w);
             w->depth--;
         } else {
-            rc = hash_file(w);
+            rc = w->on_file(w);
         }
         pop(w, back);
         if (rc)
@@ -204,11 +225,22 @@ static int hash_dir(walk_t *w)
     }
 }
 
+static void to_hex(const uint8_t sum[32], char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[sum[i] >> 4];
+        hex[2 * i + 1] = digits[sum[i] & 15];
+    }
+    hex[64] = 0;
+}
+
 static bool content_hash(walk_t *w, sw_app_hash_t *h)
 {
     w->buf = sw_node_alloc_buf(w->n, CHUNK);
     if (!w->buf)
         return false;
+    w->on_file = hash_file;
     w->files = 0;
     w->bytes = 0;
     w->depth = 0;
@@ -221,12 +253,7 @@ static bool content_hash(walk_t *w, sw_app_hash_t *h)
     sw_node_release(w->n, w->buf, CHUNK);
     if (rc)
         return false;
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        h->hex[2 * i] = hex[sum[i] >> 4];
-        h->hex[2 * i + 1] = hex[sum[i] & 15];
-    }
-    h->hex[64] = 0;
+    to_hex(sum, h->hex);
     h->rehashes++;
     return true;
 }
@@ -255,12 +282,218 @@ bool sw__app_hash_update(sw_node_t *n, sw_app_hash_t *h, const char *app)
     uint64_t fp = w->fp ^ mix64(w->files);
     if (!ok) {
         h->listed = h->valid = false;
-    } else if (!h->listed || h->fp != fp) {
+    } else if (!h->listed || h->fp != fp || h->gen != n->files_gen) {
         pop(w, w->root_len);
         h->fp = fp;
+        h->gen = n->files_gen;
         h->valid = content_hash(w, h);
         h->listed = h->valid; // a failure here (memory, a file changing meanwhile) is retried
     }
     sw_node_release(n, w, sizeof *w);
     return h->valid;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Manifests
+
+int sw__mf_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    // '/' ranks below every byte of a name, so comparing whole paths compares segments
+    for (size_t i = 0; i < an && i < bn; i++) {
+        unsigned ca = a[i] == '/' ? 0u : (unsigned)(uint8_t)a[i] + 1u;
+        unsigned cb = b[i] == '/' ? 0u : (unsigned)(uint8_t)b[i] + 1u;
+        if (ca != cb)
+            return ca < cb ? -1 : 1;
+    }
+    return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+void sw__mf_clear(sw_manifest_t *m)
+{
+    m->count = 0;
+    m->pool_len = 0;
+    m->bytes = 0;
+}
+
+void sw__mf_release(sw_node_t *n, sw_manifest_t *m)
+{
+    sw_node_release(n, m->ents, (size_t)m->cap * sizeof *m->ents);
+    sw_node_release(n, m->pool, m->pool_cap);
+    memset(m, 0, sizeof *m);
+}
+
+// Grows a buffer through the port's allocator (lua_Alloc-shaped: it can reallocate).
+static void *grow(sw_node_t *n, void *p, size_t old, size_t want)
+{
+    return n->port.ops->alloc(n->port.ctx, p, old, want);
+}
+
+int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint64_t size, int64_t mtime,
+               const uint8_t *sha)
+{
+    if (len == 0 || len > SW_MF_PATH_MAX)
+        return SW_ETOOBIG;
+    unsigned levels = 0;
+    for (size_t i = 0; i < len; i++)
+        levels += rel[i] == '/';
+    if (levels > SW_APP_HASH_DEPTH)
+        return SW_EDEPTH;
+    if (m->count >= SW_APP_HASH_FILES || size > SW_APP_HASH_BYTES - m->bytes)
+        return SW_ETOOBIG;
+    if (m->count == m->cap) {
+        uint32_t cap = m->cap ? m->cap * 2 : 16;
+        if (cap > SW_APP_HASH_FILES)
+            cap = SW_APP_HASH_FILES;
+        sw_mf_ent_t *e = grow(n, m->ents, (size_t)m->cap * sizeof *e, (size_t)cap * sizeof *e);
+        if (!e)
+            return SW_EFULL;
+        m->ents = e;
+        m->cap = cap;
+    }
+    if (m->pool_len + len + 1 > m->pool_cap) {
+        size_t cap = m->pool_cap ? m->pool_cap : 512;
+        while (cap < m->pool_len + len + 1)
+            cap *= 2;
+        char *p = grow(n, m->pool, m->pool_cap, cap);
+        if (!p)
+            return SW_EFULL;
+        m->pool = p;
+        m->pool_cap = cap;
+    }
+    sw_mf_ent_t *e = &m->ents[m->count++];
+    e->off = (uint32_t)m->pool_len;
+    e->len = (uint16_t)len;
+    e->size = size;
+    e->mtime = mtime;
+    if (sha)
+        memcpy(e->sha, sha, 32);
+    else
+        memset(e->sha, 0, 32);
+    memcpy(m->pool + m->pool_len, rel, len);
+    m->pool[m->pool_len + len] = 0;
+    m->pool_len += len + 1;
+    m->bytes += size;
+    return 0;
+}
+
+static int ent_cmp(const sw_manifest_t *m, const sw_mf_ent_t *a, const sw_mf_ent_t *b)
+{
+    return sw__mf_cmp(m->pool + a->off, a->len, m->pool + b->off, b->len);
+}
+
+void sw__mf_sort(sw_manifest_t *m)
+{
+    // insertion sort: at most SW_APP_HASH_FILES entries, usually already in order
+    for (uint32_t i = 1; i < m->count; i++) {
+        sw_mf_ent_t x = m->ents[i];
+        uint32_t j = i;
+        while (j > 0 && ent_cmp(m, &m->ents[j - 1], &x) > 0) {
+            m->ents[j] = m->ents[j - 1];
+            j--;
+        }
+        m->ents[j] = x;
+    }
+}
+
+int sw__mf_find(const sw_manifest_t *m, const char *rel, size_t len)
+{
+    uint32_t lo = 0, hi = m->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = sw__mf_cmp(sw__mf_path(m, mid), m->ents[mid].len, rel, len);
+        if (c == 0)
+            return (int)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+int sw__mf_id(const sw_manifest_t *m, char hex[65])
+{
+    mbedtls_sha256_context sha;
+    mbedtls_sha256_init(&sha);
+    int rc = mbedtls_sha256_starts_ret(&sha, 0) ? SW_EIO : 0;
+    for (uint32_t i = 0; !rc && i < m->count; i++)
+        rc = record(&sha, sw__mf_path(m, i), m->ents[i].len, m->ents[i].size, m->ents[i].sha);
+    uint8_t sum[32];
+    if (!rc && mbedtls_sha256_finish_ret(&sha, sum))
+        rc = SW_EIO;
+    mbedtls_sha256_free(&sha);
+    if (!rc)
+        to_hex(sum, hex);
+    return rc;
+}
+
+// The manifest's per-file step: a cached digest if the file cannot have changed, else a fresh one.
+static int mf_file(walk_t *w)
+{
+    sw_node_t *n = w->n;
+    sw_stat_t st;
+    int rc = n->port.ops->fs_stat(n->port.ctx, w->path, &st);
+    if (rc)
+        return rc == SW_ENOENT ? 0 : rc;
+    const char *rel = w->path + w->root_len + 1;
+    size_t len = strlen(rel);
+    const sw_manifest_t *c = w->cache;
+    int k = c && c->gen == n->files_gen ? sw__mf_find(c, rel, len) : -1;
+    if (k >= 0 && c->ents[k].size == st.size && c->ents[k].mtime == st.mtime && st.mtime < c->hashed_at)
+        return sw__mf_add(n, w->mf, rel, len, st.size, st.mtime, c->ents[k].sha);
+    uint8_t digest[32];
+    uint64_t size;
+    rc = file_digest(n, w->path, w->buf, SW_APP_HASH_BYTES - w->mf->bytes, digest, &size);
+    if (rc)
+        return rc == SW_ENOENT ? 0 : rc;
+    return sw__mf_add(n, w->mf, rel, len, size, st.mtime, digest);
+}
+
+int sw__mf_build(sw_node_t *n, const char *dir, sw_manifest_t *m, const sw_manifest_t *cache)
+{
+    sw__mf_clear(m);
+    m->hashed_at = n->port.ops->wall_s(n->port.ctx);
+    m->gen = n->files_gen;
+    sw_stat_t st;
+    int rc = n->port.ops->fs_stat(n->port.ctx, dir, &st);
+    if (rc == SW_ENOENT)
+        return 0;
+    if (rc)
+        return rc;
+    if (st.type != SW_FT_DIR)
+        return SW_ENOTDIR;
+    walk_t *w = sw_node_alloc(n, sizeof *w);
+    uint8_t *buf = sw_node_alloc_buf(n, CHUNK);
+    size_t len = strlen(dir);
+    if (!w || !buf) {
+        rc = SW_EFULL;
+    } else if (len + 1 >= sizeof w->path) {
+        rc = SW_ETOOBIG;
+    } else {
+        w->n = n;
+        memcpy(w->path, dir, len + 1);
+        w->len = w->root_len = len;
+        w->buf = buf;
+        w->on_file = mf_file;
+        w->mf = m;
+        w->cache = cache;
+        rc = hash_dir(w);
+        if (!rc && w->err)
+            rc = w->err;
+    }
+    sw_node_release(n, buf, CHUNK);
+    sw_node_release(n, w, sizeof *w);
+    if (rc)
+        sw__mf_clear(m);
+    return rc;
+}
+
+int sw__file_sha(sw_node_t *n, const char *path, uint8_t sha[32], uint64_t *size)
+{
+    uint8_t *buf = sw_node_alloc_buf(n, CHUNK);
+    if (!buf)
+        return SW_EFULL;
+    int rc = file_digest(n, path, buf, SW_APP_HASH_BYTES, sha, size);
+    sw_node_release(n, buf, CHUNK);
+    return rc;
 }

@@ -8,7 +8,12 @@
 // The result is written as 64 lowercase hex digits.
 //
 // Re-hashing reads every file, so it happens only when a cheap listing fingerprint (paths,
-// sizes, modification times) changed since the last time.
+// sizes, modification times) changed since the last time, or when the node says files changed
+// behind the listing's back (n->files_gen: a push renames files whose size and time may match).
+//
+// The same walk also yields a manifest (push, docs/PROTOCOL.md "Push"): the list of those files
+// with size and SHA-256, in the same order, whose id (sw__mf_id) is the app hash of the same
+// directory. One definition: the walk and the per-file record below serve both.
 #ifndef SW_NODE_APP_HASH_H
 #define SW_NODE_APP_HASH_H
 
@@ -32,11 +37,69 @@ typedef struct sw_app_hash {
     bool valid;         // hex holds the app's hash
     char hex[65];
     uint32_t rehashes;  // content hashes computed (for tests and sys.beacon)
+    uint32_t gen;       // n->files_gen when hex was computed
 } sw_app_hash_t;
 
 // Brings h up to date with apps/{app}/ (lists the tree; hashes the content only when the
 // listing changed). Returns true if h->hex is valid; false when the app has no directory, is
 // out of bounds, or could not be read.
 bool sw__app_hash_update(sw_node_t *n, sw_app_hash_t *h, const char *app);
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Manifests: the files of a directory with size and SHA-256, in the hash's order (depth-first,
+// names in byte order: the "canonical order", sw__mf_cmp). Also used as a plain sorted list of
+// relative paths (size and sha unused). Memory grows through the port as entries are added,
+// bounded by SW_APP_HASH_FILES entries, SW_APP_HASH_BYTES of content, SW_APP_HASH_DEPTH
+// directory levels and SW_MF_PATH_MAX bytes per relative path.
+
+#ifndef SW_MF_PATH_MAX
+#define SW_MF_PATH_MAX 255 // longest relative path in a manifest, bytes
+#endif
+
+typedef struct sw_mf_ent {
+    uint32_t off;     // the relative path: pool + off, NUL-terminated
+    uint16_t len;
+    uint64_t size;    // bytes
+    int64_t mtime;    // seconds since 1970 (cache key)
+    uint8_t sha[32];  // SHA-256 of the content
+} sw_mf_ent_t;
+
+typedef struct sw_manifest {
+    sw_mf_ent_t *ents;
+    uint32_t count, cap;
+    char *pool;
+    size_t pool_len, pool_cap;
+    uint64_t bytes;    // sum of the sizes
+    int64_t hashed_at; // wall clock (s) when the digests were taken: cache entries whose mtime is
+                       // not older may have changed within the same second, so are re-read
+    uint32_t gen;      // n->files_gen at that time
+} sw_manifest_t;
+
+static inline const char *sw__mf_path(const sw_manifest_t *m, uint32_t i) { return m->pool + m->ents[i].off; }
+
+// Lists dir (a normalised path) into m (emptied first). Files whose path, size and mtime match
+// a trustworthy entry of cache (may be NULL) keep its digest; the others are read. A missing
+// directory gives an empty manifest. 0, or SW_ETOOBIG / SW_EDEPTH (bounds), SW_EFULL
+// (memory), a port error.
+int sw__mf_build(sw_node_t *n, const char *dir, sw_manifest_t *m, const sw_manifest_t *cache);
+// Appends an entry (rel: a relative path of len bytes). 0, SW_ETOOBIG (bounds, a path too
+// long), SW_EDEPTH (too many levels), SW_EFULL (memory). sha may be NULL (zeros).
+int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint64_t size, int64_t mtime,
+               const uint8_t *sha);
+void sw__mf_clear(sw_manifest_t *m); // keeps the memory
+void sw__mf_release(sw_node_t *n, sw_manifest_t *m);
+// Sorts the entries into canonical order.
+void sw__mf_sort(sw_manifest_t *m);
+// Index of rel in a sorted manifest, or -1.
+int sw__mf_find(const sw_manifest_t *m, const char *rel, size_t len);
+// Canonical order of two relative paths: segment by segment, each in byte order (so "a/x"
+// comes before "a.b" and "ab"): <0, 0, >0.
+int sw__mf_cmp(const char *a, size_t an, const char *b, size_t bn);
+// The id of a sorted manifest (= the app hash of a directory holding exactly these files),
+// as 64 lowercase hex digits. 0 or SW_EIO.
+int sw__mf_id(const sw_manifest_t *m, char hex[65]);
+// SHA-256 and size of one file (a normalised path); at most SW_APP_HASH_BYTES are read (more:
+// SW_ETOOBIG). 0 or a port error.
+int sw__file_sha(sw_node_t *n, const char *path, uint8_t sha[32], uint64_t *size);
 
 #endif

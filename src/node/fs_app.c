@@ -401,7 +401,12 @@ static int cmd_cl(sw_call_t *c)
     int err = arg_file(c, fs, &f);
     if (err)
         return err;
-    if (!f->tmp) {
+    bool discard;
+    if (!sw_call_arg_bool(c, "x", false, &discard))
+        return sw__fs_arg_err(c);
+    if (discard) { // abandon a W write (a failed upload) on a link that stays open
+        fs_close(fs, f, false);
+    } else if (!f->tmp) {
         err = fs_close(fs, f, true);
         if (err < 0)
             return sw__fs_err(c, err, NULL);
@@ -435,7 +440,7 @@ static const sw_cmd_def_t fs_cmds[FS_NCMDS] = {
     {"rd", "fd,off,n,f,o", "read n bytes (default 64) at offset off of handle fd", cmd_rd, NULL},
     {"wr", "fd,data,off,f,d,o",
      "write data at offset off (append modes: at the end); returns bytes written", cmd_wr, NULL},
-    {"cl", "fd,f", "close handle fd (mode W: commit the new content)", cmd_cl, NULL},
+    {"cl", "fd,f,x", "close handle fd (mode W: commit the new content; x: discard it)", cmd_cl, NULL},
     {"reset", "p", "close every file this link has open (atomic writes are discarded)",
      cmd_reset, NULL},
     {"dir", "p,x", "list directory p: names, or with x maps {n, m, s, t}; sorted",

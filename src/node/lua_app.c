@@ -1,6 +1,9 @@
 // Tasks (coroutines run by the node's event loop) and the life of the Lua app: load
 // apps/{app}/main.lua, run every init_* concurrently, then — once all have finished — every
-// routine_* (micro-swarm's order, sorted by name). Failures follow config "app.on_error":
+// routine_* (micro-swarm's order, sorted by name). A board script, boards/{hardware_name}/main.lua,
+// goes through the same steps first, like micro-swarm's hardware package: the app's main.lua
+// loads once the board's init_* have finished. The node hears of the app's readiness and
+// failures (sw_node_app_event: push's health check). Failures follow config "app.on_error":
 // "restart" (default; a failed routine restarts after 1 s, 2 s, 4 s … 60 s; a failed init or
 // main.lua restarts the whole app with the same back-off) or "reset" (micro-swarm: log, cancel
 // the app, reset the node after app.reset_delay_ms — which stopping the app cancels, unlike the
@@ -13,6 +16,15 @@
 static void task_timer(sw_node_t *n, sw_timer_t *tm);
 static void app_failed(sw_lua_t *lua, const char *what, bool load);
 static void app_stop(sw_lua_t *lua);
+static int run_main(sw_lua_t *lua, bool board);
+
+// Tells the node that the app failed: "what: error text".
+static void event_failed(sw_lua_t *lua, const char *what)
+{
+    char detail[SW_LUA_NAME_MAX + SW_LUA_ERR_MAX + 4];
+    snprintf(detail, sizeof detail, "%s: %s", what, lua->err_text);
+    sw_node_app_event(lua->n, SW_APP_EV_FAILED, lua->app, detail);
+}
 
 // 1 s, 2 s, 4 s … at most app.restart_max_ms
 static uint32_t backoff_ms(const sw_lua_t *lua, uint32_t failures)
@@ -223,19 +235,31 @@ static void routine_start(sw_lua_task_t *t)
     sw__lua_task_settle(t, sw__lua_task_run(t, 0));
 }
 
+// Every init_* of the stage has finished: its routines start. After the board script's, the
+// app's main.lua loads.
 static void start_routines(sw_lua_t *lua)
 {
+    bool board = lua->board_stage;
     lua->phase = SW_APP_RUN;
-    lua->failures = 0;
+    if (!board)
+        lua->failures = 0;
     uint32_t gen = lua->gen;
     sw_lua_task_t *list[SW_LUA_FUNCS_MAX];
     unsigned k = 0;
     for (sw_lua_task_t *t = lua->tasks; t && k < SW_LUA_FUNCS_MAX; t = t->next)
         if (t->kind == SW_TASK_ROUTINE && t->wait == SW_WAIT_START)
             list[k++] = t;
-    sw_log(lua->n, SW_LOG_INFO, "%s: all init_* finished; starting %u routine(s)", lua->app, k);
+    sw_log(lua->n, SW_LOG_INFO, "%s: all %sinit_* finished; starting %u routine(s)", lua->app,
+           board ? "board " : "", k);
+    if (!board)
+        sw_node_app_event(lua->n, SW_APP_EV_READY, lua->app, NULL);
     for (unsigned i = 0; i < k && lua->gen == gen; i++)
         routine_start(list[i]);
+    if (board && lua->gen == gen) {
+        lua->board_stage = false;
+        lua->phase = SW_APP_LOADING;
+        run_main(lua, false);
+    }
 }
 
 static void routine_done(sw_lua_task_t *t, int st)
@@ -254,6 +278,7 @@ static void routine_done(sw_lua_task_t *t, int st)
         app_failed(lua, t->name, false);
         return;
     }
+    event_failed(lua, t->name);
     // a routine that ran well for a long while starts its back-off afresh
     if ((uint32_t)(sw_node_now(lua->n) - t->started) >= lua->backoff_max)
         t->restarts = 0;
@@ -296,7 +321,7 @@ static int collect_protected(lua_State *L)
         lua_pushvalue(co, -c->main->nres);
         lua_xmove(co, L, 1);
     } else {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, lua->env_ref);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lua->board_stage ? lua->board_env_ref : lua->env_ref);
     }
     int tab = lua_gettop(L);
     lua_pushnil(L);
@@ -336,10 +361,11 @@ static void main_done(sw_lua_task_t *main, int st)
 {
     sw_lua_t *lua = main->lua;
     if (st == SW_TASK_FAILED) {
-        sw_log(lua->n, SW_LOG_ERROR, "%s: main.lua failed: %s", lua->app, lua->err_text);
+        const char *what = lua->board_stage ? "board main.lua" : "main.lua";
+        sw_log(lua->n, SW_LOG_ERROR, "%s: %s failed: %s", lua->app, what, lua->err_text);
         sw__lua_log_lines(lua, SW_LOG_ERROR, lua->app, lua->trace, 12);
         sw__lua_task_free(main, NULL);
-        app_failed(lua, "main.lua", true);
+        app_failed(lua, what, true);
         return;
     }
     collect_t *c = sw_node_alloc(lua->n, sizeof *c);
@@ -360,7 +386,8 @@ static void main_done(sw_lua_task_t *main, int st)
         app_failed(lua, "main.lua", true);
         return;
     }
-    sw_log(lua->n, SW_LOG_INFO, "%s: loaded; %u init_*, %u routine_*", lua->app, ninit, nrout);
+    sw_log(lua->n, SW_LOG_INFO, "%s: %s loaded; %u init_*, %u routine_*", lua->app,
+           lua->board_stage ? "board script" : "main.lua", ninit, nrout);
     lua->phase = SW_APP_INIT;
     lua->inits_left = 0;
     sw_lua_task_t *list[SW_LUA_FUNCS_MAX];
@@ -457,34 +484,54 @@ static bool app_name_ok(const char *s)
 
 typedef struct load_ctx {
     sw_lua_t *lua;
+    bool board;
     bool found;
     sw_lua_task_t *main;
 } load_ctx_t;
+
+// Replaces the table on top of L with a new, empty one that reads through to it.
+static void env_over(lua_State *L)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
 
 static int load_protected(lua_State *L)
 {
     load_ctx_t *x = lua_touserdata(L, 1);
     sw_lua_t *lua = x->lua;
-    // the app's environment: its own globals, reading through to the shared ones
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushglobaltable(L);
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_newtable(L);
-    lua->loaded_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_getglobal(L, "swarm");
-    if (lua_type(L, -1) == LUA_TTABLE) {
-        lua_pushstring(L, lua->app);
-        lua_setfield(L, -2, "app");
-        lua_pushstring(L, lua->n->host_name);
-        lua_setfield(L, -2, "host");
+    if (lua->env_ref == LUA_NOREF) {
+        // the app's environment: its own globals, reading through to the board script's (when
+        // there is one: its own globals too) and from there to the shared ones
+        lua_pushglobaltable(L);
+        if (x->board) {
+            env_over(L);
+            lua_pushvalue(L, -1);
+            lua->board_env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+        env_over(L);
+        lua->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_newtable(L);
+        lua->loaded_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_getglobal(L, "swarm");
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            lua_pushstring(L, lua->app);
+            lua_setfield(L, -2, "app");
+            lua_pushstring(L, lua->n->host_name);
+            lua_setfield(L, -2, "host");
+        }
+        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, x->board ? lua->board_env_ref : lua->env_ref);
     char path[SW_NAME_MAX + 1];
-    snprintf(path, sizeof path, "apps/%s/main.lua", lua->app);
+    if (x->board)
+        snprintf(path, sizeof path, "boards/%s/main.lua", lua->n->hardware_name);
+    else
+        snprintf(path, sizeof path, "apps/%s/main.lua", lua->app);
     int env = lua_gettop(L);
     if (!sw__lua_load_file(L, path, env))
         return 0;
@@ -493,8 +540,57 @@ static int load_protected(lua_State *L)
     return 0;
 }
 
-// Starts lua->app. Returns 0 (started, or no main.lua: SW_ENOENT) or an error with
-// lua->err_text (main.lua did not load or failed at once; the failure policy has been applied).
+// Loads and runs the board script's or the app's main.lua. Returns 0 (started, or no main.lua:
+// SW_ENOENT) or an error with lua->err_text (it did not load or failed at once; the failure
+// policy has been applied).
+static int run_main(sw_lua_t *lua, bool board)
+{
+    sw_node_t *n = lua->n;
+    const char *what = board ? "board main.lua" : "main.lua";
+    load_ctx_t x = {lua, board, false, NULL};
+    int err = sw__lua_protect(lua, load_protected, &x);
+    if (err) {
+        if (x.main)
+            sw__lua_task_free(x.main, NULL);
+        sw_log(n, SW_LOG_ERROR, "%s: cannot load %s: %s", lua->app, what, lua->err_text);
+        char keep[SW_LUA_ERR_MAX];
+        memcpy(keep, lua->err_text, sizeof keep);
+        app_failed(lua, what, true);
+        memcpy(lua->err_text, keep, sizeof keep);
+        return err;
+    }
+    if (!x.found && board) { // gone since app_start looked
+        lua->board_stage = false;
+        return run_main(lua, false);
+    }
+    if (!x.found) {
+        snprintf(lua->err_text, sizeof lua->err_text, "no apps/%s/main.lua", lua->app);
+        if (lua->board_env_ref > 0) { // the board script runs on
+            sw_log(n, SW_LOG_INFO, "%s: no apps/%s/main.lua: only the board script runs", lua->app, lua->app);
+            lua->phase = SW_APP_RUN;
+        } else {
+            sw_log(n, SW_LOG_INFO, "%s: no apps/%s/main.lua: no app runs", lua->app, lua->app);
+            app_stop(lua);
+        }
+        return SW_ENOENT;
+    }
+    if (board)
+        sw_log(n, SW_LOG_INFO, "%s: starting the board script boards/%s/main.lua", lua->app, n->hardware_name);
+    else
+        sw_log(n, SW_LOG_INFO, "%s: starting", lua->app);
+    int st = sw__lua_task_run(x.main, 0);
+    char keep[SW_LUA_ERR_MAX];
+    memcpy(keep, lua->err_text, sizeof keep);
+    sw__lua_task_settle(x.main, st);
+    if (st == SW_TASK_FAILED) {
+        memcpy(lua->err_text, keep, sizeof keep);
+        return SW_EIO;
+    }
+    return 0;
+}
+
+// Starts lua->app, after the board script if boards/{hardware_name}/main.lua exists. Returns
+// as run_main().
 static int app_start(sw_lua_t *lua)
 {
     sw_node_t *n = lua->n;
@@ -512,34 +608,12 @@ static int app_start(sw_lua_t *lua)
     port->ops->fs_mkdir(port->ctx, path);
     lua->gen++;
     lua->phase = SW_APP_LOADING;
-    load_ctx_t x = {lua, false, NULL};
-    int err = sw__lua_protect(lua, load_protected, &x);
-    if (err) {
-        if (x.main)
-            sw__lua_task_free(x.main, NULL);
-        sw_log(n, SW_LOG_ERROR, "%s: cannot load main.lua: %s", lua->app, lua->err_text);
-        char keep[SW_LUA_ERR_MAX];
-        memcpy(keep, lua->err_text, sizeof keep);
-        app_failed(lua, "main.lua", true);
-        memcpy(lua->err_text, keep, sizeof keep);
-        return err;
-    }
-    if (!x.found) {
-        sw_log(n, SW_LOG_INFO, "%s: no %s/main.lua: no app runs", lua->app, path);
-        snprintf(lua->err_text, sizeof lua->err_text, "no apps/%s/main.lua", lua->app);
-        app_stop(lua);
-        return SW_ENOENT;
-    }
-    sw_log(n, SW_LOG_INFO, "%s: starting", lua->app);
-    int st = sw__lua_task_run(x.main, 0);
-    char keep[SW_LUA_ERR_MAX];
-    memcpy(keep, lua->err_text, sizeof keep);
-    sw__lua_task_settle(x.main, st);
-    if (st == SW_TASK_FAILED) {
-        memcpy(lua->err_text, keep, sizeof keep);
-        return SW_EIO;
-    }
-    return 0;
+    // micro-swarm's hardware package: the board script first, when there is one
+    snprintf(path, sizeof path, "boards/%s/main.lua", n->hardware_name);
+    sw_stat_t st;
+    lua->board_stage = app_name_ok(n->hardware_name) && port->ops->fs_stat(port->ctx, path, &st) == 0 &&
+                       st.type == SW_FT_FILE;
+    return run_main(lua, lua->board_stage);
 }
 
 // Cancels the app's tasks and commands (not the evals), and the restart/reset timer.
@@ -557,8 +631,11 @@ static void app_stop(sw_lua_t *lua)
     if (lua->L) {
         luaL_unref(lua->L, LUA_REGISTRYINDEX, lua->env_ref);
         luaL_unref(lua->L, LUA_REGISTRYINDEX, lua->loaded_ref);
+        if (lua->board_env_ref > 0)
+            luaL_unref(lua->L, LUA_REGISTRYINDEX, lua->board_env_ref);
     }
-    lua->env_ref = lua->loaded_ref = LUA_NOREF;
+    lua->env_ref = lua->loaded_ref = lua->board_env_ref = LUA_NOREF;
+    lua->board_stage = false;
     lua->phase = SW_APP_NONE;
     lua->inits_left = 0;
 }
@@ -566,6 +643,7 @@ static void app_stop(sw_lua_t *lua)
 static void app_failed(sw_lua_t *lua, const char *what, bool load)
 {
     sw_node_t *n = lua->n;
+    event_failed(lua, what);
     if (policy_reset(lua) && load) {
         // micro-swarm ignores an app that does not import: the node runs on without it
         sw_log(n, SW_LOG_ERROR, "%s: not started (fix it, then sys.load)", lua->app);
@@ -638,6 +716,7 @@ static void load_timer_fn(sw_node_t *n, sw_timer_t *tm)
 
 void sw__lua_app_timers(sw_lua_t *lua)
 {
+    lua->board_env_ref = LUA_NOREF;
     lua->app_timer.fn = app_timer_fn;
     lua->app_timer.user = lua;
     lua->load_timer.fn = load_timer_fn;

@@ -128,6 +128,8 @@ struct sw_lua {
     uint32_t gen;          // bumped at every start and stop
     int env_ref;           // the app's environment table
     int loaded_ref;        // its require() cache
+    int board_env_ref;     // the board script's environment (the app's reads through to it), or LUA_NOREF
+    bool board_stage;      // the board script (boards/{hardware_name}/main.lua) is starting
     int app_dir;           // tree id of the app's command directory, or -1
     sw_lua_cmd_t *cmds;
     unsigned ncmds;

@@ -669,7 +669,8 @@ int sw_node_start(sw_node_t *n)
         ensure_dir(n, norm);
     wdt_phase(n, 2); // the POSIX "network" is up as soon as we run
 
-    if ((rc = sw_sys_init(n)) || (rc = sw_fs_app_init(n)) || (rc = sw_lua_init(n)))
+    // push recovery completes an interrupted push before any app starts
+    if ((rc = sw_sys_init(n)) || (rc = sw_fs_app_init(n)) || (rc = sw_push_init(n)) || (rc = sw_lua_init(n)))
         return rc;
     n->board = sw_board_find(n->hardware_name, strlen(n->hardware_name));
     if (!n->board)
@@ -746,6 +747,7 @@ void sw_node_stop(sw_node_t *n)
     n->stopping = true;
     sw_log(n, SW_LOG_INFO, "stopping");
     sw_node_link_all(n, false);
+    sw_push_stop(n);
     sw_lua_stop_app(n);
     sw_lua_close(n);
     if (n->board && n->board->stop)

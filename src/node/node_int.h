@@ -254,6 +254,7 @@ void sw_node_reset(sw_node_t *n, int how, const char *why);
 struct sw_fs_app;   // src/node/fs_app.c
 struct sw_lua;      // src/node/lua_*.c
 struct sw_proxies;  // src/node/proxy.c
+struct sw_push;     // src/node/push*.c
 typedef struct sw_board sw_board_t;
 
 // The "f" app (files under the root): registers directory "f". Closes everything at stop.
@@ -272,6 +273,19 @@ void sw_lua_stop_app(sw_node_t *n);        // cancels the app's tasks, unregiste
 void sw_lua_close(sw_node_t *n);           // at node stop
 // Drop a proxy by name (sys.unproxy): 0, SW_ENOENT, SW_EPERM (well-known names).
 int sw_proxy_drop(sw_node_t *n, const char *name, size_t len);
+
+// App events, reported by the Lua runtime (lua_app.c) to whoever watches an app's health (the
+// push module's grace period after a hot reload). READY: every init_* of the app has finished
+// (detail NULL). FAILED: main.lua, an init_* or a routine_* raised (detail: "what: error").
+// Called from inside the runtime: a listener must not stop or start apps from the call.
+enum { SW_APP_EV_READY = 1, SW_APP_EV_FAILED = 2 };
+void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail);
+
+// Push (src/node/push*.c, docs/PROTOCOL.md "Push"): completes an interrupted push (boot
+// recovery) and removes stale staging, then registers the "push" directory. Must run before any
+// app starts. 0 or an error (memory, command tree).
+int sw_push_init(sw_node_t *n);
+void sw_push_stop(sw_node_t *n);
 
 // Boards (micro-swarm hardware targets): C modules selected by config "board.hardware_name".
 struct sw_board {
@@ -322,6 +336,8 @@ struct sw_node {
     struct sw_fs_app *fs;
     struct sw_lua *lua;
     struct sw_proxies *proxies;
+    struct sw_push *push;
+    uint32_t files_gen;    // bumped when files change behind a listing's back (push): caches re-read
     const sw_board_t *board;
     void *board_state;
 
