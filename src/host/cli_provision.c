@@ -23,7 +23,7 @@ static const char provision_help[] =
     "\n"
     "options:\n"
     "  --host NAME     host name (letters, digits, '-', '_', '.'; as in the beacon and mDNS)\n"
-    "  --app APP       the app it runs\n"
+    "  --app APP       the app it runs (letters, digits, '-', '_')\n"
     "  --board BOARD   its hardware target (swarm-node --help lists the compiled-in boards)\n"
     "  --wait S        how long to wait for the device to come back (default 30)\n"
     "  --no-boot       write the identity and make the folder, but do not reset the device\n"
@@ -40,7 +40,9 @@ static const char provision_help[] =
     "  swarm provision serial:///dev/ttyUSB0 --host kitchen-1 --app blink --board esp32\n"
     "  swarm provision tcp://169.254.7.9 --host lab-3 --app counter --board posix-sim\n";
 
-static bool plain_name(const char *s)
+// Host names may hold dots; app and board names become folder names on the device
+// (apps/APP, boards/BOARD), where a node takes letters, digits, '_' and '-' only.
+static bool plain_name(const char *s, bool dots)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 63 || s[0] == '.' || s[0] == '-')
@@ -48,7 +50,7 @@ static bool plain_name(const char *s)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.'))
+              c == '_' || c == '-' || (dots && c == '.')))
             return false;
     }
     return true;
@@ -167,9 +169,9 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
             if (r < 0)
                 return SW_EXIT_USAGE;
             if (r) {
-                if (!plain_name(val))
+                if (!plain_name(val, k == 0))
                     return sw__cli_usage(&v.c, "provision", "bad %s '%s' (1-63 letters, digits, "
-                                         "'-', '_' or '.')", names[k], val);
+                                         "'-', '_'%s)", names[k], val, k == 0 ? " or '.'" : "");
                 *dst[k] = val;
                 taken = true;
             }

@@ -267,9 +267,19 @@ int sw_manifest_scan(const char *dir, sw_manifest_t *m, char *err, size_t errcap
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // The device's list
 
-int sw_manifest_from_mp(const uint8_t *p, size_t n, sw_manifest_t *m)
+// Drops the files after the first keep (undoing a partly added page).
+static void truncate_to(sw_manifest_t *m, size_t keep)
 {
-    sw_manifest_free(m);
+    while (m->n > keep) {
+        m->n--;
+        m->bytes -= m->files[m->n].size;
+        free(m->files[m->n].path);
+    }
+}
+
+int sw_manifest_add_mp(const uint8_t *p, size_t n, sw_manifest_t *m)
+{
+    size_t keep = m->n;
     sw_mpr_t r;
     sw_mpr_init(&r, p, n);
     uint32_t k;
@@ -291,7 +301,7 @@ int sw_manifest_from_mp(const uint8_t *p, size_t n, sw_manifest_t *m)
         name[path.n] = 0;
         int rc = sw_manifest_add(m, name, size, sha.p);
         if (rc == SW_EFULL) {
-            sw_manifest_free(m);
+            truncate_to(m, keep);
             return rc;
         }
         if (rc)
@@ -299,11 +309,21 @@ int sw_manifest_from_mp(const uint8_t *p, size_t n, sw_manifest_t *m)
     }
     if (r.err)
         goto bad;
-    sw_manifest_finish(m);
     return 0;
 bad:
-    sw_manifest_free(m);
+    truncate_to(m, keep);
     return SW_EPROTO;
+}
+
+int sw_manifest_from_mp(const uint8_t *p, size_t n, sw_manifest_t *m)
+{
+    sw_manifest_free(m);
+    int rc = sw_manifest_add_mp(p, n, m);
+    if (rc)
+        sw_manifest_free(m);
+    else
+        sw_manifest_finish(m);
+    return rc;
 }
 
 const sw_mf_file_t *sw_manifest_find(const sw_manifest_t *m, const char *path)

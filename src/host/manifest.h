@@ -21,7 +21,7 @@
 #define SW_MF_MAX_FILES 256
 #define SW_MF_MAX_BYTES (16u << 20)
 #define SW_MF_MAX_DEPTH 8      // directory levels below the target
-#define SW_MF_PATH_MAX 400     // bytes of a relative path (the device adds its staging prefix)
+#define SW_MF_PATH_MAX 255     // bytes of a relative path (the node's bound)
 
 typedef struct sw_mf_file {
     char *path;          // relative to the target, '/'-separated, owned by the manifest
@@ -49,8 +49,11 @@ void sw_manifest_finish(sw_manifest_t *m);
 // SW_EFULL (memory).
 int sw_manifest_scan(const char *dir, sw_manifest_t *m, char *err, size_t errcap);
 
-// Reads a device's file list, MsgPack [[path, size, sha256 (bin 32)], …] as push.manifest
-// sends it, keeping its order, and computes the id from it. 0 or SW_EPROTO / SW_EFULL.
+// Appends a page of a device's file list, MsgPack [[path, size, sha256 (bin 32)], …] as
+// push.manifest sends it, keeping its order; sw_manifest_finish once every page is in. 0, or
+// SW_EPROTO / SW_EFULL (m then holds what it held before).
+int sw_manifest_add_mp(const uint8_t *p, size_t n, sw_manifest_t *m);
+// The same for a whole list: m is replaced, and its id computed.
 int sw_manifest_from_mp(const uint8_t *p, size_t n, sw_manifest_t *m);
 
 // The file with this path, or NULL (a linear search: manifests are small).

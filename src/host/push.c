@@ -51,6 +51,8 @@ struct dev_run {
     uint32_t files_active;
     uint64_t bytes_files;  // bytes of this device's finished files
     uint32_t dev_max_msg;  // from sys.info
+    uint64_t have_n;       // files the device's manifest has (its first page says)
+    char have_id[72];      // the id its first page gave
     file_up_t up[FILES_MAX];
 };
 
@@ -99,16 +101,17 @@ uint64_t sw_push_now(const sw_push_t *p)
     return uv_now(p->loop);
 }
 
-// App and board names become local paths (PROJECT/apps/NAME): only plain names are taken.
+// App and board names become local paths (PROJECT/apps/NAME): only the names a node takes for
+// a target (letters, digits, '_', '-'; not starting with '-') are used.
 static bool plain_name(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 63 || s[0] == '.')
+    if (n == 0 || n > 63 || s[0] == '-')
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.'))
+              c == '_' || c == '-'))
             return false;
     }
     return true;
@@ -616,6 +619,19 @@ static void on_begin(void *u, sw_hlink_t *l, const sw_msg_t *m, int err);
 static void on_mkdir(void *u, sw_hlink_t *l, const sw_msg_t *m, int err);
 static void on_commit(void *u, sw_hlink_t *l, const sw_msg_t *m, int err);
 
+// push.manifest from file o on (a link with small messages gets the list in pages).
+static void ask_manifest(dev_run_t *r, size_t o)
+{
+    uint8_t buf[128];
+    sw_mpw_t w;
+    sw_mpw_init(&w, buf, sizeof buf);
+    sw_mpw_map(&w, o ? 2 : 1);
+    sw_mpw_cstr(&w, "t"), sw_mpw_cstr(&w, r->d->tgt[r->d->cur_tgt].t);
+    if (o)
+        sw_mpw_cstr(&w, "o"), sw_mpw_uint(&w, o);
+    call(r, "push.manifest", &w, on_manifest, 0);
+}
+
 static void next_target(dev_run_t *r)
 {
     sw_push_dev_t *d = r->d;
@@ -624,12 +640,10 @@ static void next_target(dev_run_t *r)
         return;
     }
     set_step(r, SW_PUSH_MANIFEST);
-    uint8_t buf[128];
-    sw_mpw_t w;
-    sw_mpw_init(&w, buf, sizeof buf);
-    sw_mpw_map(&w, 1);
-    sw_mpw_cstr(&w, "t"), sw_mpw_cstr(&w, d->tgt[d->cur_tgt].t);
-    call(r, "push.manifest", &w, on_manifest, 0);
+    sw_manifest_free(&r->have);
+    r->have_n = 0;
+    r->have_id[0] = 0;
+    ask_manifest(r, 0);
 }
 
 // Records the changes of the current target (for --dry-run and reports).
@@ -675,12 +689,33 @@ static void on_manifest(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     }
     char id[72];
     map_str(m->d, "id", id, sizeof id);
+    uint64_t total = 0;
+    size_t had = r->have.n;
     sw_span_t files;
     if (sw_mp_map_get(m->d.p, m->d.n, "files", &files) ||
-        sw_manifest_from_mp(files.p, files.n, &r->have)) {
+        sw_manifest_add_mp(files.p, files.n, &r->have) || strlen(id) != 64) {
         finish(r, SW_PUSH_FAILED, "push.manifest %s: the answer is not a manifest", t->t);
         return;
     }
+    if (!had) { // the first page says how many files there are, and the id
+        if (!map_uint(m->d, "n", &total))
+            total = r->have.n; // a node that sends the whole list at once
+        r->have_n = total;
+        memcpy(r->have_id, id, sizeof r->have_id);
+    } else if (strcmp(id, r->have_id)) {
+        finish(r, SW_PUSH_FAILED, "push.manifest %s: the target changed while it was read", t->t);
+        return;
+    }
+    if (r->have.n < r->have_n) {
+        if (r->have.n == had || r->have_n > SW_MF_MAX_FILES) {
+            finish(r, SW_PUSH_FAILED, "push.manifest %s: %llu files announced, %zu sent", t->t,
+                   (unsigned long long)r->have_n, r->have.n);
+            return;
+        }
+        ask_manifest(r, r->have.n);
+        return;
+    }
+    sw_manifest_finish(&r->have);
     if (strcmp(id, r->have.hex)) {
         // the id is the app hash of exactly these entries: if they disagree, one side hashes
         // differently, and a commit could never verify
@@ -920,20 +955,31 @@ static void send_commit(dev_run_t *r)
         finish(r, SW_PUSH_FAILED, "out of memory");
         return;
     }
+    size_t lim = sw_hlink_max_msg(r->l);
+    if (r->dev_max_msg && r->dev_max_msg < lim)
+        lim = r->dev_max_msg;
     sw_mpw_t w;
-    sw_mpw_init(&w, buf, cap);
     bool grace = p->o.grace_ms >= 0;
-    sw_mpw_map(&w, grace ? 5 : 4);
-    sw_mpw_cstr(&w, "t"), sw_mpw_cstr(&w, t->t);
-    sw_mpw_cstr(&w, "id"), sw_mpw_cstr(&w, t->id);
-    sw_mpw_cstr(&w, "put"), sw_mpw_array(&w, (uint32_t)r->diff.n_put);
-    for (size_t i = 0; i < r->diff.n_put; i++)
-        sw_mpw_cstr(&w, r->want->files[r->diff.put[i]].path);
-    sw_mpw_cstr(&w, "del"), sw_mpw_array(&w, (uint32_t)r->diff.n_del);
-    for (size_t i = 0; i < r->diff.n_del; i++)
-        sw_mpw_cstr(&w, r->have.files[r->diff.del[i]].path);
-    if (grace)
-        sw_mpw_cstr(&w, "grace_ms"), sw_mpw_int(&w, p->o.grace_ms);
+    // The list of puts is what the host uploaded since push.begin: when it does not fit in a
+    // message (serial links), the node takes "every staged file" instead.
+    for (int with_put = 1; with_put >= 0; with_put--) {
+        sw_mpw_init(&w, buf, cap);
+        sw_mpw_map(&w, 3u + (unsigned)with_put + (grace ? 1u : 0u));
+        sw_mpw_cstr(&w, "t"), sw_mpw_cstr(&w, t->t);
+        sw_mpw_cstr(&w, "id"), sw_mpw_cstr(&w, t->id);
+        if (with_put) {
+            sw_mpw_cstr(&w, "put"), sw_mpw_array(&w, (uint32_t)r->diff.n_put);
+            for (size_t i = 0; i < r->diff.n_put; i++)
+                sw_mpw_cstr(&w, r->want->files[r->diff.put[i]].path);
+        }
+        sw_mpw_cstr(&w, "del"), sw_mpw_array(&w, (uint32_t)r->diff.n_del);
+        for (size_t i = 0; i < r->diff.n_del; i++)
+            sw_mpw_cstr(&w, r->have.files[r->diff.del[i]].path);
+        if (grace)
+            sw_mpw_cstr(&w, "grace_ms"), sw_mpw_int(&w, p->o.grace_ms);
+        if (!lim || w.len + SW_XFER_MSG_OVERHEAD <= lim)
+            break;
+    }
     // the answer comes after the device's grace period
     call(r, "push.commit", &w, on_commit,
          (uint64_t)(grace ? p->o.grace_ms : SW_PUSH_GRACE_DEFAULT) + 2000);
@@ -1088,7 +1134,7 @@ int sw_push_new(uv_loop_t *loop, const sw_push_opts_t *o, sw_push_dev_t *devs, s
         return SW_EINVAL;
     }
     if (o->app && !plain_name(o->app)) {
-        snprintf(err, errcap, "--app '%s': not a plain name (letters, digits, '_', '-', '.')",
+        snprintf(err, errcap, "--app '%s': not an app name (letters, digits, '_', '-')",
                  o->app);
         return SW_EINVAL;
     }

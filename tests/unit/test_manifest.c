@@ -201,6 +201,32 @@ static void test_from_mp(void **state)
     assert_string_equal(d.files[3].path, "f3");
     assert_int_equal(d.files[3].size, 3000);
 
+    // in pages, as a node sends it over a link with small messages
+    sw_manifest_t pg;
+    sw_manifest_init(&pg);
+    for (size_t from = 0; from < m.n; from += 2) {
+        sw_mpw_init(&w, buf, sizeof buf);
+        size_t k = m.n - from < 2 ? m.n - from : 2;
+        sw_mpw_array(&w, (uint32_t)k);
+        for (size_t i = from; i < from + k; i++) {
+            sw_mpw_array(&w, 3);
+            sw_mpw_cstr(&w, m.files[i].path);
+            sw_mpw_uint(&w, m.files[i].size);
+            sw_mpw_bin(&w, m.files[i].sha256, 32);
+        }
+        assert_int_equal(sw_manifest_add_mp(buf, w.len, &pg), 0);
+    }
+    // a bad page changes nothing
+    uint8_t bad_page[64];
+    size_t bn = tu_hex("92 93 a1 7a 01 c4 20 0000000000000000000000000000000000000000000000000000000000000000 93 01",
+                       bad_page, sizeof bad_page);
+    assert_int_equal(sw_manifest_add_mp(bad_page, bn, &pg), SW_EPROTO);
+    assert_int_equal(pg.n, 5);
+    sw_manifest_finish(&pg);
+    assert_string_equal(pg.hex, m.hex);
+    assert_int_equal(pg.bytes, m.bytes);
+    sw_manifest_free(&pg);
+
     // later versions may add fields to an entry
     sw_mpw_init(&w, buf, sizeof buf);
     sw_mpw_array(&w, 1);
