@@ -110,8 +110,11 @@ class PushLab(unittest.TestCase):
         if not ROOT:
             cls.lan = None
             return
+        # node 1 takes its time between the steps of a commit (a test knob of the node), so
+        # that kills at random points also land inside the apply
+        cfg = lambda i: {"push": {"test_apply_delay_ms": 40}} if i == 1 else None
         cls.lan = Lan(nodes=cls.N, apps=APPS, apps_dir=os.path.join(cls.proj, "apps"),
-                      name_prefix="swpush")
+                      name_prefix="swpush", node_config=cfg)
         cls.lan.start()
 
     @classmethod
@@ -158,6 +161,20 @@ class PushLab(unittest.TestCase):
     def local_id(self, app, proj=None):
         return app_hash(os.path.join(proj or self.proj, "apps", app))
 
+    def wait_beacons(self):
+        """Until every node announces the hash of the app it has: a node brings the hash in its
+        beacon up to date once per beacon period (2 s), so right after a push a scan may
+        still show the old one (the push then connects, and finds nothing to send)."""
+        deadline = time.monotonic() + 10
+        while True:
+            r = self.lan.swarm("scan", "--json", env=self.env)
+            seen = {x["host"]: x["app_hash"] for x in json.loads(r.stdout)}
+            want = {x.name: self.tree(i) for i, x in enumerate(self.lan.nodes)}
+            if seen == want:
+                return
+            self.assertLess(time.monotonic(), deadline, "beacons: %s\nwant %s" % (seen, want))
+            time.sleep(0.2)
+
     # ---- the tests
 
     def test_01_push_every_app(self):
@@ -183,6 +200,7 @@ class PushLab(unittest.TestCase):
         self.assertEqual(out["total"]["ok"], self.N)
 
     def test_02_no_change_connects_to_nobody(self):
+        self.wait_beacons()
         before = [self.links_opened(i) for i in range(self.N)]
         t0 = time.monotonic()
         rc, out, err = self.push(rc=0)
@@ -208,10 +226,11 @@ class PushLab(unittest.TestCase):
 
     def test_03_edit_add_delete(self):
         a = os.path.join(self.proj, "apps")
-        write(os.path.join(a, "alpha", "main.lua"),
-              open(os.path.join(a, "alpha", "main.lua")).read().replace("alpha-2", "alpha-3"))
+        with open(os.path.join(a, "alpha", "main.lua")) as f:
+            write(os.path.join(a, "alpha", "main.lua"), f.read().replace("alpha-2", "alpha-3"))
         write(os.path.join(a, "alpha", "lib", "deep", "new.lua"), "return 'new'\n")
         os.unlink(os.path.join(a, "beta", "data", "blob.bin"))
+        self.wait_beacons()
         rc, out, err = self.push("--grace", GRACE, rc=0)
         devs = self.by_name(out)
         for i, x in enumerate(self.lan.nodes):
@@ -425,10 +444,9 @@ class PushLab(unittest.TestCase):
         app = self.node_app(k)
         sock = os.path.join(self.tmp, "mux2.sock")
         rng = random.Random(7)
-        self.cut_versions(app, 0)
-        self.push("--host", x.name, "--grace", GRACE, rc=0)
+        span = None
         outcomes = []
-        for it in range(1, 7):
+        for it in range(0, 7):
             old = self.tree(k)
             self.cut_versions(app, it)
             new = self.local_id(app)
@@ -439,10 +457,18 @@ class PushLab(unittest.TestCase):
                 while not os.path.exists(sock):
                     self.assertLess(time.monotonic(), deadline, "the mux did not start")
                     time.sleep(0.01)
+                t0 = time.monotonic()
                 p = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "push", self.proj, "--link", "unix://" + sock,
                                                       "--json", "--grace", GRACE],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
-                time.sleep(rng.uniform(0.0, 0.5))
+                if span is None:  # the first one goes through: how long one takes
+                    out, err = p.communicate(timeout=60)
+                    self.assertEqual(p.returncode, 0, out + err)
+                    span = time.monotonic() - t0
+                    continue
+                # within the transfer and the apply: the grace period of a commit that is
+                # out only ends in the new version
+                time.sleep(rng.uniform(0.0, max(0.05, span - int(GRACE) / 1000.0)))
                 mux.kill()
                 mux.wait()
                 out, err = p.communicate(timeout=60)
@@ -456,7 +482,7 @@ class PushLab(unittest.TestCase):
             self.assertTrue(x.running())
             rc, out, err = self.push("--host", x.name, "--grace", GRACE, rc=0)
             self.assertEqual(self.tree(k), new)
-        sys.stderr.write("\nmux killed at random points: %s\n" % " ".join(outcomes))
+        sys.stderr.write("\nmux killed at random points (one push: %.2f s): %s\n" % (span, " ".join(outcomes)))
 
     # ---- micro-swarm's flow
 
