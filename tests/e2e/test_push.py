@@ -538,6 +538,12 @@ class SerialPush(PtyPairTestCase):
                               "--serial", self.a] + list(extra), stdout=log, stderr=subprocess.STDOUT)
         self.addCleanup(reap, p)
         self.root = root
+        # a lossless line has no handshake: what is sent before the node opened its end is lost
+        deadline = time.monotonic() + 20
+        while ": open (" not in self.log():
+            self.assertIsNone(p.poll(), self.log())
+            self.assertLess(time.monotonic(), deadline, self.log())
+            time.sleep(0.02)
         return p
 
     def log(self):
