@@ -46,7 +46,8 @@ static const char push_help[] =
     "                     the host name ('node-*'), app=GLOB, board=GLOB, uri=GLOB\n"
     "  --app APP          push apps/APP to the selected devices instead of their own app;\n"
     "                     a device that ran another app is switched to APP (board.app_name)\n"
-    "  --scan-timeout MS  longest scan (default 1000; it ends 150 ms after the last answer)\n"
+    "  --scan-timeout MS  scan for MS milliseconds (default: until 150 ms after the last\n"
+    "                     answer, at most 1000; once more for 1000 if nobody answered)\n"
     "  --scan-to ADDR     send the scan's query to ADDR instead of broadcasting (repeatable)\n"
     "\n"
     "rollout:\n"
@@ -434,12 +435,20 @@ static int find_devices(const sw_cli_t *c, opts_t *o, sw_push_dev_t **out, size_
     if (o->n_links == 0 || o->n_hosts) {
         sw_scan_opts_t so;
         sw_scan_opts_default(&so);
-        if (o->scan_timeout_ms)
+        if (o->scan_timeout_ms) { // the user's length: the scan runs all of it
             so.timeout_ms = o->scan_timeout_ms;
+            so.settle_ms = 0;
+        }
         so.to = o->scan_to;
         so.n_to = o->n_scan_to;
         char err[256];
         int rc = sw_scan_run(&so, &res, err, sizeof err);
+        if (rc == 0 && res.n == 0 && so.settle_ms) {
+            // nobody answered within the settle time (busy devices?): listen a full second
+            sw_scan_result_free(&res);
+            so.settle_ms = 0;
+            rc = sw_scan_run(&so, &res, err, sizeof err);
+        }
         if (rc && !o->n_hosts) {
             sw_cli_error(c, "push", "scan: %s", err);
             return SW_EXIT_LOCAL;
