@@ -37,7 +37,7 @@ static const char push_help[] =
     "push reports \"rolled-back\". A push cut at any moment leaves the old or the new version.\n"
     "\n"
     "devices:\n"
-    "  (default)          every swarm node a scan finds (about a quarter of a second)\n"
+    "  (default)          every swarm node a scan finds (about half a second)\n"
     "  --host NAME        this device (repeatable): found by the scan, else by name (scan\n"
     "                     cache, NAME.local, DNS); unreachable ones are listed as offline\n"
     "  --link URI         this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX,\n"
@@ -46,7 +46,7 @@ static const char push_help[] =
     "                     the host name ('node-*'), app=GLOB, board=GLOB, uri=GLOB\n"
     "  --app APP          push apps/APP to the selected devices instead of their own app;\n"
     "                     a device that ran another app is switched to APP (board.app_name)\n"
-    "  --scan-timeout MS  scan for MS milliseconds (default: until 150 ms after the last\n"
+    "  --scan-timeout MS  scan for MS milliseconds (default: until 300 ms after the last\n"
     "                     answer, at most 1000; once more for 1000 if nobody answered)\n"
     "  --scan-to ADDR     send the scan's query to ADDR instead of broadcasting (repeatable)\n"
     "\n"
@@ -435,6 +435,10 @@ static int find_devices(const sw_cli_t *c, opts_t *o, sw_push_dev_t **out, size_
     if (o->n_links == 0 || o->n_hosts) {
         sw_scan_opts_t so;
         sw_scan_opts_default(&so);
+        // A device left out is a device not updated: twice the settle time of a plain scan.
+        // Right after a push the nodes hash their new files before they answer, and many of
+        // them on one machine answer over a few hundred milliseconds.
+        so.settle_ms = 2 * SW_SCAN_SETTLE_MS;
         if (o->scan_timeout_ms) { // the user's length: the scan runs all of it
             so.timeout_ms = o->scan_timeout_ms;
             so.settle_ms = 0;
