@@ -3,7 +3,6 @@
 // back to it) on every multicast interface, and a bounded reader for the responses.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -17,106 +16,39 @@
 #include <unistd.h>
 
 #include "scan.h"
+#include "swarm/dns.h"
 #include "swarm/sw.h"
 
-#define NAME_MAX_LEN 255
-#define MAX_JUMPS 16    // compression pointers followed for one name
-#define MAX_RECORDS 256 // resource records looked at in one response
-
-// The name at off (compression followed) as dotted text; returns the offset just after the
-// name where it starts (not where a pointer leads), or -1 on anything malformed.
-static long read_name(const uint8_t *p, size_t n, size_t off, char *out, size_t cap)
-{
-    size_t o = off, k = 0;
-    long after = -1;
-    int jumps = 0;
-    for (;;) {
-        if (o >= n)
-            return -1;
-        uint8_t len = p[o];
-        if ((len & 0xc0) == 0xc0) {
-            if (o + 1 >= n || ++jumps > MAX_JUMPS)
-                return -1;
-            if (after < 0)
-                after = (long)o + 2;
-            o = (size_t)(len & 0x3f) << 8 | p[o + 1];
-            continue;
-        }
-        if (len & 0xc0)
-            return -1; // the extended label types are not used
-        if (len == 0) {
-            if (after < 0)
-                after = (long)o + 1;
-            break;
-        }
-        if (o + 1 + len > n || k + len + 2 > cap)
-            return -1;
-        if (k)
-            out[k++] = '.';
-        memcpy(out + k, p + o + 1, len);
-        k += len;
-        o += 1 + (size_t)len;
-    }
-    out[k] = 0;
-    return after;
-}
-
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
+// The A record of name in an mDNS response, read with the core's DNS codec (include/swarm/dns.h:
+// bounded, compression loops refused, fuzzed). 0 with the address in ip, SW_ENOENT, SW_EPROTO.
 int sw_scan_mdns_answer(const uint8_t *p, size_t n, const char *name, char *ip, size_t ipcap)
 {
-    if (n < 12 || !(p[2] & 0x80)) // a header with QR set (a response)
+    sw_dns_name_t want;
+    if (sw_dns_name_from(&want, name, strlen(name)))
+        return SW_EINVAL;
+    sw_dns_rd_t r;
+    if (sw_dns_rd_init(&r, p, n) || !(r.flags & SW_DNS_F_QR)) // only responses
         return SW_EPROTO;
-    unsigned qd = be16(p + 4), records = (unsigned)be16(p + 6) + be16(p + 8) + be16(p + 10);
-    if (records > MAX_RECORDS)
-        records = MAX_RECORDS;
-    char got[NAME_MAX_LEN + 2];
-    size_t off = 12;
-    for (unsigned i = 0; i < qd; i++) { // legacy unicast answers repeat the question
-        long after = read_name(p, n, off, got, sizeof got);
-        if (after < 0 || (size_t)after + 4 > n)
-            return SW_EPROTO;
-        off = (size_t)after + 4;
+    sw_dns_rr_t rr;
+    int rc;
+    while ((rc = sw_dns_rd_rr(&r, &rr)) == 1) { // (legacy answers repeat the question: skipped)
+        if (rr.type == SW_DNS_T_A && rr.cls == SW_DNS_C_IN && rr.rdlen == 4 && sw_dns_name_eq(&rr.name, &want))
+            return inet_ntop(AF_INET, rr.a, ip, (socklen_t)ipcap) ? 0 : SW_EPROTO;
     }
-    for (unsigned i = 0; i < records; i++) {
-        long after = read_name(p, n, off, got, sizeof got);
-        if (after < 0 || (size_t)after + 10 > n)
-            return SW_EPROTO;
-        const uint8_t *rr = p + after;
-        uint16_t type = be16(rr), klass = be16(rr + 2) & 0x7fff, len = be16(rr + 8);
-        off = (size_t)after + 10;
-        if (off + len > n)
-            return SW_EPROTO;
-        if (type == 1 && klass == 1 && len == 4 && !strcasecmp(got, name)) {
-            if (!inet_ntop(AF_INET, p + off, ip, (socklen_t)ipcap))
-                return SW_EPROTO;
-            return 0;
-        }
-        off += len;
-    }
-    return SW_ENOENT;
+    return rc < 0 ? SW_EPROTO : SW_ENOENT;
 }
 
-// The question: header (id, no flags, one question), the name as labels, type A, class IN.
+// The question: one A question for name, class IN, no flags.
 static int build_query(uint8_t *q, size_t cap, const char *name, uint16_t id)
 {
-    size_t k = 12;
-    memset(q, 0, 12);
-    q[0] = (uint8_t)(id >> 8), q[1] = (uint8_t)id;
-    q[5] = 1;
-    for (const char *s = name; *s;) {
-        size_t len = strcspn(s, ".");
-        if (len == 0 || len > 63 || k + 1 + len + 5 > cap)
-            return SW_EINVAL;
-        q[k++] = (uint8_t)len;
-        memcpy(q + k, s, len);
-        k += len;
-        s += len + (s[len] == '.');
-    }
-    q[k++] = 0;
-    q[k++] = 0, q[k++] = 1; // A
-    q[k++] = 0, q[k++] = 1; // IN
-    return (int)k;
+    sw_dns_name_t nm;
+    if (sw_dns_name_from(&nm, name, strlen(name)))
+        return SW_EINVAL;
+    sw_dns_wr_t w;
+    sw_dns_wr_init(&w, q, cap, id, 0);
+    sw_dns_wr_question(&w, &nm, SW_DNS_T_A, SW_DNS_C_IN);
+    int len = sw_dns_wr_finish(&w);
+    return len < 0 ? SW_EINVAL : len;
 }
 
 static uint64_t ms(void)

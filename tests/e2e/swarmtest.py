@@ -177,9 +177,18 @@ class Client:
 class Node:
     """A swarm-node process on a temporary root. Use as a context manager or call stop()."""
 
-    def __init__(self, root=None, name="t1", app=None, port=None, extra=(), env=None, log_to=None):
+    def __init__(self, root=None, name="t1", app=None, port=None, extra=(), env=None, log_to=None,
+                 lan_services=False):
         self.own_root = root is None
         self.root = root or tempfile.mkdtemp(prefix="swarm-e2e-")
+        cfg = os.path.join(self.root, "swarm.cfg")
+        if not lan_services and not os.path.exists(cfg):
+            # Loopback test nodes have no use for FTP, telnet and remote eval on their fixed
+            # ports (21, 23, 1139): parallel tests would only race for them. Tests of those
+            # services write their own swarm.cfg first (or pass lan_services=True).
+            with open(cfg, "wb") as f:
+                f.write(pack({"boot": {"FTPD_ENABLE": False, "TELNET_ENABLE": False,
+                                       "REMOTE_EVAL_ENABLE": False}}))
         self.name = name
         self.app = app
         self.port = port or free_port()

@@ -388,6 +388,27 @@ class Cli(MuxTestCase):
         self.same("eval", "@", "-", input="return 'from stdin'")
         self.assertEqual(self.same("eval", "@", "error('boom')").returncode, 1)
 
+    def test_files_as_directly(self):
+        # swarm fs through the mux: a pipelined, verified put and get, and the listings
+        tmp = tempfile.mkdtemp(prefix="swarm-mux-fs-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        data = os.urandom(200 << 10)  # many chunks: the window is in flight through the mux
+        src = os.path.join(tmp, "src.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        r = swarm("--json", "fs", self.mux.uri, "put", src, "muxed.bin")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(json.loads(r.stdout)["verified"])
+        back = os.path.join(tmp, "back.bin")
+        r = swarm("fs", self.mux.uri, "get", "muxed.bin", back)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(back, "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.same("fs", "@", "ls")
+        self.same("--json", "fs", "@", "stat", "muxed.bin")
+        self.same("fs", "@", "hash", "muxed.bin")
+        self.assertEqual(self.same("fs", "@", "stat", "nosuch").returncode, 1)
+
     def test_ctrl_c_on_a_stream(self):
         p = subprocess.Popen([SWARM_BIN, "call", "--every", "30", self.mux.uri, "ping", "m=c"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
