@@ -13,7 +13,6 @@ Two parts:
 
 Run with /usr/bin/python3; SWARM_BUILD / SWARM_SRC as for every e2e test.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from swarmtest import NODE_BIN, SRC, SWARM_BIN, Node, pack  # noqa: E402
+from swarmtest import SRC, SWARM_BIN, Node, app_hash, pack  # noqa: E402
 
 sys.path.insert(0, os.path.join(SRC, "tests", "lab"))
 try:
@@ -34,29 +33,6 @@ except ImportError:
     Lan = None
 
 BEACON_MAX = 1400
-
-
-def app_hash(d):
-    """The app content hash as docs/PROTOCOL.md defines it, computed independently."""
-    h = hashlib.sha256()
-
-    def walk(rel):
-        full = os.path.join(d, rel) if rel else d
-        for name in sorted(os.listdir(full), key=os.fsencode):
-            if name.startswith("."):
-                continue
-            p = os.path.join(full, name)
-            r = rel + "/" + name if rel else name
-            if os.path.islink(p):
-                continue
-            if os.path.isdir(p):
-                walk(r)
-            elif os.path.isfile(p):
-                with open(p, "rb") as f:
-                    data = f.read()
-                h.update(os.fsencode(r) + b"\0" + str(len(data)).encode() + b"\0" + hashlib.sha256(data).digest())
-    walk("")
-    return h.hexdigest()
 
 
 def free_udp_port():

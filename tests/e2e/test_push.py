@@ -13,7 +13,6 @@
 
 Needs root (network namespaces; CI runs as root); as another user it fails and says so.
 """
-import hashlib
 import json
 import os
 import random
@@ -29,7 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 sys.path.insert(0, HERE)
-from swarmtest import NODE_BIN, SWARM_BIN, PtyPairTestCase, reap  # noqa: E402
+from swarmtest import NODE_BIN, SWARM_BIN, PtyPairTestCase, app_hash, reap  # noqa: E402
 import lanlab  # noqa: E402
 from lanlab import Lan, netns  # noqa: E402
 
@@ -40,32 +39,6 @@ GRACE = "400"  # ms the nodes watch a new version in these tests (the default is
 # The exact bytes micro-swarm's push_code sends to the eval port (spec §4).
 RESET_SNIPPET = (b'if True:\n                    print("\\nReset triggered after code deployment...\\n")\n'
                  b'                    import machine\n                    machine.reset()\n                ')
-
-
-def app_hash(d):
-    """The app hash of docs/PROTOCOL.md ("Discovery"), computed independently."""
-    h = hashlib.sha256()
-
-    def walk(rel):
-        full = os.path.join(d, rel) if rel else d
-        if not os.path.isdir(full):
-            return
-        for name in sorted(os.listdir(full), key=os.fsencode):
-            if name.startswith("."):
-                continue
-            p = os.path.join(full, name)
-            r = rel + "/" + name if rel else name
-            if os.path.islink(p):
-                continue
-            if os.path.isdir(p):
-                walk(r)
-            elif os.path.isfile(p):
-                with open(p, "rb") as f:
-                    data = f.read()
-                h.update(os.fsencode(r) + b"\0" + str(len(data)).encode() + b"\0" +
-                         hashlib.sha256(data).digest())
-    walk("")
-    return h.hexdigest()
 
 
 def write(path, data):
@@ -160,6 +133,18 @@ class PushLab(unittest.TestCase):
 
     def local_id(self, app, proj=None):
         return app_hash(os.path.join(proj or self.proj, "apps", app))
+
+    def start_mux(self, x, sock):
+        """A swarm mux for node x on the Unix socket sock, in the host namespace, once it listens."""
+        mux = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "mux", "--link", "tcp://%s" % x.ip,
+                                                "--socket", sock], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock):
+            if time.monotonic() > deadline or mux.poll() is not None:
+                reap(mux)
+                self.fail("the mux did not start")
+            time.sleep(0.01)
+        return mux
 
     # ---- the tests
 
@@ -370,13 +355,8 @@ class PushLab(unittest.TestCase):
     def test_09_through_a_mux(self):
         x = self.lan.nodes[0]
         sock = os.path.join(self.tmp, "mux0.sock")
-        mux = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "mux", "--link", "tcp://%s" % x.ip,
-                                                "--socket", sock], stderr=subprocess.DEVNULL)
+        mux = self.start_mux(x, sock)
         try:
-            deadline = time.monotonic() + 10
-            while not os.path.exists(sock):
-                self.assertLess(time.monotonic(), deadline, "the mux did not start")
-                time.sleep(0.02)
             make_app(self.proj, "alpha", "alpha-mux", files={"lib/util.lua": "return {n = 2}\n",
                                                            "lib/deep/new.lua": "return 'new'\n"})
             rc, out, err = self.push("--link", "unix://" + sock, "--grace", GRACE, rc=0)
@@ -452,13 +432,8 @@ class PushLab(unittest.TestCase):
             old = self.tree(k)
             self.cut_versions(app, it)
             new = self.local_id(app)
-            mux = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "mux", "--link", "tcp://%s" % x.ip,
-                                                    "--socket", sock], stderr=subprocess.DEVNULL)
+            mux = self.start_mux(x, sock)
             try:
-                deadline = time.monotonic() + 10
-                while not os.path.exists(sock):
-                    self.assertLess(time.monotonic(), deadline, "the mux did not start")
-                    time.sleep(0.01)
                 t0 = time.monotonic()
                 p = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "push", self.proj, "--link", "unix://" + sock,
                                                       "--json", "--grace", GRACE],
