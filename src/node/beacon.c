@@ -264,7 +264,7 @@ static void build(beacon_t *b)
         .n_ifs = gather_ifs(b, ifs),
         .board = cfg_span(n, "board"),
         .boot = cfg_span(n, "boot"),
-        .app_version = NULL, // Lua apps declare no version (yet)
+        .app_version = n->app_version[0] ? n->app_version : NULL,
         .boot_version = vs.n ? boot_version : NULL,
         .sysname = "swarm",
         .nodename = n->host_name,

@@ -189,6 +189,32 @@ class Loopback(unittest.TestCase):
         time.sleep(0.6)  # unchanged files are not read again
         self.assertEqual(self.stats()["rehashes"], rehashes)
 
+    def test_app_version(self):
+        """versions.app: the VERSION of the table main.lua returns (micro-swarm: app.VERSION);
+        null again for an app that declares none."""
+        main = os.path.join(self.root, "apps", self.APP, "main.lua")
+        with open(main) as f:
+            orig = f.read()
+
+        def reload_and_look(text, want):
+            with open(main, "w") as f:
+                f.write(text)
+            with self.node.client() as c:
+                c.call("sys.load", {"n": self.APP, "r": True})  # answers once main.lua has started
+            deadline = time.monotonic() + 5
+            while True:
+                got = json.loads(self.ask(query(int(time.monotonic() * 1000)))[0][0])["versions"]["app"]
+                if got == want or time.monotonic() > deadline:
+                    return got
+                time.sleep(0.05)
+
+        version = lambda v: orig.replace("return M\n", "M.VERSION = %s\nreturn M\n" % v)
+        self.assertEqual(reload_and_look(version('"2.5.1"'), "2.5.1"), "2.5.1")
+        self.assertEqual(reload_and_look(version("3"), "3"), "3")
+        # too long for the beacon: cut, never dropped
+        self.assertEqual(reload_and_look(version('"%s"' % ("v" * 80)), "v" * 31), "v" * 31)
+        self.assertIsNone(reload_and_look(orig, None))
+
     def test_repeat_ms_and_enable(self):
         def count(seconds):
             beacons = [d for d, _ in self.collect(self.listener, seconds)]
