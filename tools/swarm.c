@@ -18,6 +18,8 @@ static const sw_cli_cmd_t commands[] = {
     {"eval", "run Lua code on a device and print the result", sw_cli_eval},
     {"fs", "files on a device: ls, get, put, rm, mkdir, rmdir, mv, stat, hash (-r: trees)", sw_cli_fs},
     {"mux", "share one device link among many clients on a Unix socket", sw_cli_mux},
+    {"provision", "give a fresh device its identity and app folder over any link, then reboot it", sw_cli_provision},
+    {"push", "deploy a project's apps to the fleet: incremental, parallel, atomic, hot reload", sw_cli_push},
     {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
     {"scan", "list the devices on the LAN (beacons and a query; well under a second)", sw_cli_scan},
 };

@@ -52,6 +52,8 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv);  // sim --nodes N [-
 int sw_cli_console(const sw_cli_t *cli, int argc, char **argv); // console LINK
 int sw_cli_mux(const sw_cli_t *cli, int argc, char **argv); // mux --link LINK --socket PATH
 int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv); // scan [--timeout MS] [--json] …
+int sw_cli_push(const sw_cli_t *cli, int argc, char **argv); // push [PROJECT] [--host H]… [--link L]…
+int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv); // provision LINK --host --app --board
 
 // Errors go to stderr as "swarm CMD: message" (+ a hint line when there is one).
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)

@@ -62,7 +62,6 @@ typedef struct beacon {
     uint64_t uptime_ms;
     uint32_t uptime_at;
     sw_app_hash_t app_hash;
-    bool hashed;             // app_hash has been brought up to date at least once
 
     // counters (sys.beacon)
     uint32_t sent, send_errors, queries, answers, dups, dropped, ignored, bad;
@@ -241,10 +240,11 @@ static size_t gather_ifs(beacon_t *b, sw_netif_t *ifs)
 static void build(beacon_t *b)
 {
     sw_node_t *n = b->n;
-    if (!b->hashed) { // an answer before the first period: the hash is needed now
-        sw__app_hash_update(n, &b->app_hash, n->app_name);
-        b->hashed = true;
-    }
+    // Every beacon and every answer carries the hash of the files as they are now: a host
+    // that finds its id there skips the device without connecting, so a hash one period old
+    // (after a push, or an FTP upload) would make it skip a device that changed. Cheap when
+    // nothing changed: a listing of the app's directory.
+    sw__app_hash_update(n, &b->app_hash, n->app_name);
     uint32_t now = sw_node_now(n);
     b->uptime_ms += (uint32_t)(now - b->uptime_at);
     b->uptime_at = now;
@@ -264,7 +264,7 @@ static void build(beacon_t *b)
         .n_ifs = gather_ifs(b, ifs),
         .board = cfg_span(n, "board"),
         .boot = cfg_span(n, "boot"),
-        .app_version = NULL, // Lua apps declare no version (yet)
+        .app_version = n->app_version[0] ? n->app_version : NULL,
         .boot_version = vs.n ? boot_version : NULL,
         .sysname = "swarm",
         .nodename = n->host_name,
@@ -316,8 +316,6 @@ static void on_tick(sw_node_t *n, sw_timer_t *t)
     beacon_t *b = t->user;
     refresh(b);
     if (b->enabled && b->tx) {
-        sw__app_hash_update(n, &b->app_hash, n->app_name);
-        b->hashed = true;
         build(b);
         for (uint8_t i = 0; i < b->n_dests; i++) {
             if (b->mode == MODE_LOOPBACK && !is_loopback(b->dests[i])) {

@@ -324,6 +324,18 @@ static int collect_protected(lua_State *L)
         lua_rawgeti(L, LUA_REGISTRYINDEX, lua->board_stage ? lua->board_env_ref : lua->env_ref);
     }
     int tab = lua_gettop(L);
+    if (!lua->board_stage) { // micro-swarm's optional app VERSION, shown in the beacon
+        int t = lua_getfield(L, tab, "VERSION");
+        if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+            size_t vn;
+            const char *v = lua_tolstring(L, -1, &vn);
+            if (vn >= sizeof lua->n->app_version)
+                sw_log(lua->n, SW_LOG_WARN, "%s: VERSION cut to %u bytes", lua->app,
+                       (unsigned)sizeof lua->n->app_version - 1);
+            snprintf(lua->n->app_version, sizeof lua->n->app_version, "%s", v);
+        }
+        lua_pop(L, 1);
+    }
     lua_pushnil(L);
     while (lua_next(L, tab)) {
         size_t kn;
@@ -765,6 +777,7 @@ void sw_lua_stop_app(sw_node_t *n)
     uint8_t phase = lua->phase;
     app_stop(lua);
     lua->failures = 0;
+    n->app_version[0] = 0;
     if (phase == SW_APP_RESET)
         sw_log(n, SW_LOG_WARN, "%s: stopped; the pending reset is cancelled", lua->app);
     else if (phase != SW_APP_NONE)

@@ -350,6 +350,9 @@ struct sw_node {
     sw_timer_t reset_timer;
     bool stopping, stopped;
     char host_name[64], app_name[64], hardware_name[64];
+    // the running app's VERSION (its main.lua's returned table), for the beacon's
+    // versions.app as micro-swarm's app.VERSION; "" when it declares none
+    char app_version[32];
 };
 
 #endif

@@ -6,6 +6,7 @@ fixture that starts a real swarm-node on a temporary root and a free port and al
 Environment: SWARM_BUILD = the CMake build directory (holds swarm-node, swarm), SWARM_SRC = the
 source tree. Both are set by ctest (tests/e2e/e2e.cmake).
 """
+import hashlib
 import os
 import shutil
 import signal
@@ -60,6 +61,33 @@ def pack(obj):
 
 def unpacker():
     return msgpack.Unpacker(raw=False, strict_map_key=False, ext_hook=_ext_hook, max_buffer_size=64 << 20)
+
+
+def app_hash(d):
+    """The app hash of docs/PROTOCOL.md ("Discovery") of the app folder d, computed here
+    independently of the node's C code (a missing folder hashes as empty)."""
+    h = hashlib.sha256()
+
+    def walk(rel):
+        full = os.path.join(d, rel) if rel else d
+        if not os.path.isdir(full):
+            return
+        for name in sorted(os.listdir(full), key=os.fsencode):
+            if name.startswith("."):
+                continue
+            p = os.path.join(full, name)
+            r = rel + "/" + name if rel else name
+            if os.path.islink(p):
+                continue
+            if os.path.isdir(p):
+                walk(r)
+            elif os.path.isfile(p):
+                with open(p, "rb") as f:
+                    data = f.read()
+                h.update(os.fsencode(r) + b"\0" + str(len(data)).encode() + b"\0" +
+                         hashlib.sha256(data).digest())
+    walk("")
+    return h.hexdigest()
 
 
 def free_port():

@@ -6,16 +6,14 @@ pairs in lossless and lossy mode, where the node's console output must never mix
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
 
-from swarmtest import NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, reap, unpacker
+from swarmtest import NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, unpacker
 
 COMMANDS = ("call", "cfg", "eval")
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from swarmtest import SWARM_BIN, Node, PtyPairTestCase, free_port, reap
+from swarmtest import SWARM_BIN, Node, PtyPairTestCase, free_port
 
 CMDS = ("ls", "get", "put", "rm", "mkdir", "rmdir", "mv", "stat", "hash")
 

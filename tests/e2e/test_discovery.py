@@ -13,7 +13,6 @@ Two parts:
 
 Run with /usr/bin/python3; SWARM_BUILD / SWARM_SRC as for every e2e test.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from swarmtest import NODE_BIN, SRC, SWARM_BIN, Node, pack  # noqa: E402
+from swarmtest import SRC, SWARM_BIN, Node, app_hash, pack  # noqa: E402
 
 sys.path.insert(0, os.path.join(SRC, "tests", "lab"))
 try:
@@ -34,29 +33,6 @@ except ImportError:
     Lan = None
 
 BEACON_MAX = 1400
-
-
-def app_hash(d):
-    """The app content hash as docs/PROTOCOL.md defines it, computed independently."""
-    h = hashlib.sha256()
-
-    def walk(rel):
-        full = os.path.join(d, rel) if rel else d
-        for name in sorted(os.listdir(full), key=os.fsencode):
-            if name.startswith("."):
-                continue
-            p = os.path.join(full, name)
-            r = rel + "/" + name if rel else name
-            if os.path.islink(p):
-                continue
-            if os.path.isdir(p):
-                walk(r)
-            elif os.path.isfile(p):
-                with open(p, "rb") as f:
-                    data = f.read()
-                h.update(os.fsencode(r) + b"\0" + str(len(data)).encode() + b"\0" + hashlib.sha256(data).digest())
-    walk("")
-    return h.hexdigest()
 
 
 def free_udp_port():
@@ -212,6 +188,32 @@ class Loopback(unittest.TestCase):
         rehashes = self.stats()["rehashes"]
         time.sleep(0.6)  # unchanged files are not read again
         self.assertEqual(self.stats()["rehashes"], rehashes)
+
+    def test_app_version(self):
+        """versions.app: the VERSION of the table main.lua returns (micro-swarm: app.VERSION);
+        null again for an app that declares none."""
+        main = os.path.join(self.root, "apps", self.APP, "main.lua")
+        with open(main) as f:
+            orig = f.read()
+
+        def reload_and_look(text, want):
+            with open(main, "w") as f:
+                f.write(text)
+            with self.node.client() as c:
+                c.call("sys.load", {"n": self.APP, "r": True})  # answers once main.lua has started
+            deadline = time.monotonic() + 5
+            while True:
+                got = json.loads(self.ask(query(int(time.monotonic() * 1000)))[0][0])["versions"]["app"]
+                if got == want or time.monotonic() > deadline:
+                    return got
+                time.sleep(0.05)
+
+        version = lambda v: orig.replace("return M\n", "M.VERSION = %s\nreturn M\n" % v)
+        self.assertEqual(reload_and_look(version('"2.5.1"'), "2.5.1"), "2.5.1")
+        self.assertEqual(reload_and_look(version("3"), "3"), "3")
+        # too long for the beacon: cut, never dropped
+        self.assertEqual(reload_and_look(version('"%s"' % ("v" * 80)), "v" * 31), "v" * 31)
+        self.assertIsNone(reload_and_look(orig, None))
 
     def test_repeat_ms_and_enable(self):
         def count(seconds):

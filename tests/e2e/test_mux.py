@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from swarmtest import SWARM_BIN, Client, Node, PtyPairTestCase, RemoteError, pack, reap, unpacker
+from swarmtest import SWARM_BIN, Client, Node, PtyPairTestCase, RemoteError, pack, unpacker
 
 
 def swarm(*args, timeout=30, input=None):

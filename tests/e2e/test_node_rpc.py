@@ -3,11 +3,10 @@ every built-in command, streams and cancellation, several clients and their boun
 persistence across a reset, the watchdog, and bad input that must never hurt the node."""
 import os
 import socket
-import struct
 import time
 import unittest
 
-from swarmtest import NODATA, Client, Node, NodeTestCase, RemoteError, pack, unpacker
+from swarmtest import NODATA, Client, Node, NodeTestCase, RemoteError, pack
 
 
 class WireBytes(NodeTestCase):

@@ -416,11 +416,11 @@ class Verification(Base):
         put, dele = diff(self.c, self.t, V2)
         self.stage({p: V2[p] for p in put})
         wrong = id_of(dict(V2, extra=b"1"))
-        e = self.assertError("push.commit", {"t": self.t, "id": wrong, "put": put, "del": dele},
+        self.assertError("push.commit", {"t": self.t, "id": wrong, "put": put, "del": dele},
                              "EPROTO: staged files do not give id " + wrong, id_of(V2))
         self.unchanged()
         # one file short of the set
-        e = self.assertError("push.commit", {"t": self.t, "id": id_of(V2), "put": put, "del": dele[:-1]},
+        self.assertError("push.commit", {"t": self.t, "id": id_of(V2), "put": put, "del": dele[:-1]},
                              "EPROTO: staged files do not give id")
         self.unchanged()
 

@@ -1,0 +1,781 @@
+// `swarm push`: deploys a project (apps/{app}/…, boards/{board}/…) to the devices a scan finds
+// or the command line names, through the push engine (push.c). This file is the user's side:
+// options, finding the devices, progress on a terminal (a line per active device and a total
+// line, redrawn at most ten times a second) or plain lines, the final table or JSON, and the
+// exit status.
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli_int.h"
+#include "push.h"
+#include "scan.h"
+
+#define MAX_LIST 1024  // --host / --link / --to entries
+#define MAX_ROWS 12    // active devices shown on a terminal at once
+
+static const char push_help[] =
+    "usage: swarm push [PROJECT] [options]\n"
+    "\n"
+    "Deploys PROJECT (default: the current directory), laid out like micro-swarm's:\n"
+    "apps/APP/... and optionally boards/BOARD/..., to the devices on the LAN (a scan) or to\n"
+    "those named with --host / --link. Each device gets the app it runs (apps/APP, from its\n"
+    "beacon or sys.info) and, if the project has them, the scripts of its board.\n"
+    "\n"
+    "Only what changed travels: the device's manifest (SHA-256 per file) is compared with the\n"
+    "project's; changed and new files are sent, files the project no longer has are deleted.\n"
+    "A device whose beacon already shows the project's app hash is not even connected to. The\n"
+    "device stages the files, checks them against the new version's id and switches in one\n"
+    "step, then restarts only that app (no reboot) and watches it: if an init_ function fails\n"
+    "or a routine crashes within the grace period, it goes back to the old version and the\n"
+    "push reports \"rolled-back\". A push cut at any moment leaves the old or the new version.\n"
+    "\n"
+    "devices:\n"
+    "  (default)          every swarm node a scan finds (about half a second)\n"
+    "  --host NAME        this device (repeatable): found by the scan, else by name (scan\n"
+    "                     cache, NAME.local, DNS); unreachable ones are listed as offline\n"
+    "  --link URI         this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX,\n"
+    "                     unix:///PATH of a swarm mux; no scan\n"
+    "  --to SELECTOR      only the devices that match (repeatable: any of them): a glob on\n"
+    "                     the host name ('node-*'), app=GLOB, board=GLOB, uri=GLOB\n"
+    "  --app APP          push apps/APP to the selected devices instead of their own app;\n"
+    "                     a device that ran another app is switched to APP (board.app_name)\n"
+    "  --scan-timeout MS  scan for MS milliseconds (default: until 300 ms after the last\n"
+    "                     answer, at most 1000; once more for 1000 if nobody answered)\n"
+    "  --scan-to ADDR     send the scan's query to ADDR instead of broadcasting (repeatable)\n"
+    "\n"
+    "rollout:\n"
+    "  --parallel N       devices at once (default 16; one waiting for its health check\n"
+    "                     does not count, unless --max-failures is given)\n"
+    "  --canary N         push N devices first; stop if any of them fails\n"
+    "  --max-failures K   start no new device after K failures\n"
+    "  --dry-run          list what would change on each device; change nothing\n"
+    "  --reboot           reset the device (sys.boot) after the switch instead of relying on\n"
+    "                     the hot reload\n"
+    "  --grace MS         how long the device watches the new version before it answers\n"
+    "                     (default: the device's, 3000)\n"
+    "  --check            connect even to devices whose beacon says they are up to date\n"
+    "  --window N         chunk requests in flight per file, 1-64 (default 8)\n"
+    "  --files N          files in flight per device, 1-16 (default 4)\n"
+    "  --json, -q, -v, --timeout S   as in 'swarm --help' (--timeout: per answer)\n"
+    "\n"
+    "output: on a terminal, a line per device being pushed and a total line; otherwise one\n"
+    "line per device as it finishes (stderr). Then a table (stdout): DEVICE APP FILES (sent +\n"
+    "deleted) BYTES (file bytes sent) TIME RESULT: ok, unchanged, dry-run, failed,\n"
+    "rolled-back, offline, skipped (the rollout stopped first); devices this push is not for\n"
+    "(not selected, no such app in the project) are left out (-v lists them). --json prints\n"
+    "one object instead: {\"devices\": [...], \"total\": {...}}.\n"
+    "\n"
+    "exit status: 0 every device ok or unchanged, 2 usage, 3 no device could be reached,\n"
+    "5 some failed, rolled back, were offline or skipped, 6 local problem (no project),\n"
+    "130 Ctrl-C\n"
+    "\n"
+    "examples:\n"
+    "  swarm push                              # this project, every device on the LAN\n"
+    "  swarm push ~/fleet --dry-run            # what would change where\n"
+    "  swarm push --canary 2 --max-failures 3\n"
+    "  swarm push --app blink --to 'lab-*' --to board=esp32\n"
+    "  swarm push --host node-7 --host node-8\n"
+    "  swarm push --link serial:///dev/ttyUSB0 --link unix:///run/swarm/mux.sock\n";
+
+typedef struct ui {
+    const sw_cli_t *c;
+    sw_push_t *p;
+    sw_push_dev_t *devs;
+    size_t n;
+    bool tty;              // progress lines on stderr
+    bool plain;            // a line per finished device on stderr
+    int drawn;             // lines of the block on screen now
+    uint64_t t0;
+    uv_timer_t timer;
+    uv_signal_t sig;
+    bool interrupted;
+} ui_t;
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void human(char *buf, size_t cap, double v)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB"};
+    int u = 0;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static const char *label(const sw_push_dev_t *d)
+{
+    return d->name[0] ? d->name : d->uri;
+}
+
+static uint32_t files_of(const sw_push_dev_t *d)
+{
+    uint32_t k = 0;
+    for (int i = 0; i < d->n_tgt; i++)
+        if (!d->tgt[i].unchanged)
+            k += d->tgt[i].put + d->tgt[i].del;
+    return k;
+}
+
+static double secs_of(const sw_push_dev_t *d)
+{
+    return d->t_end >= d->t_start ? (double)(d->t_end - d->t_start) / 1000.0 : 0;
+}
+
+static bool active(const sw_push_dev_t *d)
+{
+    return d->step > SW_PUSH_WAIT && d->step < SW_PUSH_DONE;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Progress
+
+static void clear_block(ui_t *u)
+{
+    if (u->drawn) {
+        fprintf(stderr, "\r\033[%dA\033[J", u->drawn);
+        u->drawn = 0;
+    } else {
+        fputs("\r\033[J", stderr);
+    }
+}
+
+static void draw_block(ui_t *u)
+{
+    int rows = 0, more = 0;
+    size_t done = 0, failed = 0, act = 0;
+    uint64_t sent = 0;
+    for (size_t i = 0; i < u->n; i++) {
+        const sw_push_dev_t *d = &u->devs[i];
+        sent += d->bytes_sent;
+        if (d->res != SW_PUSH_PENDING)
+            done++;
+        if (d->res == SW_PUSH_FAILED || d->res == SW_PUSH_ROLLED_BACK || d->res == SW_PUSH_OFFLINE)
+            failed++;
+        if (!active(d))
+            continue;
+        act++;
+        if (rows >= MAX_ROWS) {
+            more++;
+            continue;
+        }
+        char line[200];
+        if (d->step == SW_PUSH_UPLOAD && d->bytes_total) {
+            int pct = (int)(100.0 * (double)d->bytes_sent / (double)d->bytes_total);
+            if (pct > 100)
+                pct = 100;
+            char bar[21], a[24], b[24];
+            for (int k = 0; k < 20; k++)
+                bar[k] = k < pct / 5 ? '#' : '.';
+            bar[20] = 0;
+            human(a, sizeof a, (double)d->bytes_sent);
+            human(b, sizeof b, (double)d->bytes_total);
+            snprintf(line, sizeof line, "[%s] %3d%% %s/%s  %u/%u files", bar, pct, a, b,
+                     d->files_done, d->files_total);
+        } else {
+            snprintf(line, sizeof line, "%s", sw_push_step_name(d->step));
+        }
+        fprintf(stderr, "  %-20.20s %-12.12s %s%s\033[K\n", label(d),
+                d->push_app[0] ? d->push_app : d->app, d->canary ? "(canary) " : "", line);
+        rows++;
+    }
+    if (more) {
+        fprintf(stderr, "  … and %d more\033[K\n", more);
+        rows++;
+    }
+    char s[24];
+    human(s, sizeof s, (double)sent);
+    fprintf(stderr, "total: %zu/%zu done, %zu active, %zu failed, %s sent, %.1f s\033[K\n", done,
+            u->n, act, failed, s, (double)(sw_push_now(u->p) - u->t0) / 1000.0);
+    rows++;
+    u->drawn = rows;
+    fflush(stderr);
+}
+
+static void result_line(ui_t *u, const sw_push_dev_t *d)
+{
+    char b[24];
+    human(b, sizeof b, (double)d->bytes_sent);
+    if (d->res == SW_PUSH_IGNORED && u->c->verbose < 1)
+        return;
+    const char *app = d->push_app[0] ? d->push_app : d->app;
+    fprintf(stderr, "%s%s%s: %s", label(d), app[0] ? " " : "", app, sw_push_res_name(d->res));
+    if (d->res == SW_PUSH_OK)
+        fprintf(stderr, ", %u file%s, %s in %.2f s", files_of(d), files_of(d) == 1 ? "" : "s",
+                b, secs_of(d));
+    else if (d->res == SW_PUSH_UNCHANGED)
+        fprintf(stderr, d->quick ? " (beacon)" : " (manifest)");
+    if (d->reason[0])
+        fprintf(stderr, ": %s", d->reason);
+    fputc('\n', stderr);
+}
+
+static void on_event(void *x, sw_push_dev_t *d)
+{
+    ui_t *u = x;
+    if (d->res == SW_PUSH_PENDING)
+        return; // steps show at the next redraw
+    if (u->tty) {
+        clear_block(u);
+        result_line(u, d);
+        draw_block(u);
+    } else if (u->plain) {
+        result_line(u, d);
+        fflush(stderr);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    ui_t *u = t->data;
+    clear_block(u);
+    draw_block(u);
+}
+
+static void on_sigint(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    ui_t *u = h->data;
+    if (u->interrupted)
+        return;
+    u->interrupted = true;
+    sw_push_stop(u->p, "interrupted", true);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Output
+
+static void print_changes(const sw_push_dev_t *d)
+{
+    for (int i = 0; i < d->n_tgt; i++) {
+        const sw_push_tgt_t *t = &d->tgt[i];
+        if (t->unchanged)
+            continue;
+        char b[24];
+        human(b, sizeof b, (double)t->put_bytes);
+        printf("%s %s: %u to send (%s), %u to delete\n", label(d), t->t, t->put, b, t->del);
+        for (size_t k = 0; k < t->n_changes; k++) {
+            const sw_push_change_t *c = &t->changes[k];
+            if (c->op == '-') {
+                printf("  - %s\n", c->path);
+            } else {
+                human(b, sizeof b, (double)c->size);
+                printf("  %c %s (%s)\n", c->op, c->path, b);
+            }
+        }
+    }
+}
+
+static void print_table(const ui_t *u)
+{
+    int wd = 6, wa = 3;
+    for (size_t i = 0; i < u->n; i++) {
+        const sw_push_dev_t *d = &u->devs[i];
+        if (d->res == SW_PUSH_IGNORED && u->c->verbose < 1)
+            continue;
+        int a = (int)strlen(label(d)), b = (int)strlen(d->push_app[0] ? d->push_app : d->app);
+        wd = a > wd ? (a > 40 ? 40 : a) : wd;
+        wa = b > wa ? b : wa;
+    }
+    printf("%-*s  %-*s  %5s  %10s  %7s  %s\n", wd, "DEVICE", wa, "APP", "FILES", "BYTES", "TIME",
+           "RESULT");
+    for (size_t i = 0; i < u->n; i++) {
+        const sw_push_dev_t *d = &u->devs[i];
+        if (d->res == SW_PUSH_IGNORED && u->c->verbose < 1)
+            continue;
+        char bytes[24], t[16];
+        human(bytes, sizeof bytes, (double)(d->res == SW_PUSH_DRY ? d->bytes_total : d->bytes_sent));
+        snprintf(t, sizeof t, "%.2fs", secs_of(d));
+        const char *app = d->push_app[0] ? d->push_app : d->app;
+        printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",
+               files_of(d), bytes, t, sw_push_res_name(d->res),
+               d->canary ? " (canary)" : "", d->reason[0] ? ": " : "", d->reason);
+    }
+}
+
+static void add_str_or_null(cJSON *o, const char *k, const char *v)
+{
+    if (v && v[0])
+        cJSON_AddStringToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static void print_json(const ui_t *u, const char *project, double secs, uint32_t scan_ms)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return;
+    cJSON_AddStringToObject(root, "project", project);
+    cJSON *arr = cJSON_AddArrayToObject(root, "devices");
+    size_t counts[SW_PUSH_IGNORED + 1] = {0};
+    uint64_t bytes = 0, files = 0;
+    size_t connected = 0;
+    for (size_t i = 0; i < u->n; i++) {
+        const sw_push_dev_t *d = &u->devs[i];
+        counts[d->res]++;
+        bytes += d->bytes_sent;
+        files += files_of(d);
+        connected += d->connected;
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            break;
+        add_str_or_null(o, "device", d->name);
+        cJSON_AddStringToObject(o, "uri", d->uri);
+        add_str_or_null(o, "app", d->push_app[0] ? d->push_app : d->app);
+        add_str_or_null(o, "board", d->board);
+        cJSON_AddStringToObject(o, "result", sw_push_res_name(d->res));
+        add_str_or_null(o, "reason", d->reason);
+        cJSON_AddNumberToObject(o, "files", files_of(d));
+        cJSON_AddNumberToObject(o, "bytes", (double)d->bytes_sent);
+        cJSON_AddNumberToObject(o, "bytes_total", (double)d->bytes_total);
+        cJSON_AddNumberToObject(o, "ms", (double)(d->t_end - d->t_start));
+        cJSON_AddBoolToObject(o, "connected", d->connected);
+        cJSON_AddBoolToObject(o, "quick", d->quick);
+        cJSON_AddBoolToObject(o, "canary", d->canary);
+        if (d->switched)
+            cJSON_AddBoolToObject(o, "switched", true);
+        cJSON *ts = cJSON_AddArrayToObject(o, "targets");
+        for (int k = 0; k < d->n_tgt; k++) {
+            const sw_push_tgt_t *t = &d->tgt[k];
+            cJSON *to = cJSON_CreateObject();
+            if (!to)
+                break;
+            cJSON_AddStringToObject(to, "t", t->t);
+            cJSON_AddStringToObject(to, "id", t->id);
+            add_str_or_null(to, "old", t->old_id);
+            add_str_or_null(to, "prev", t->prev);
+            cJSON_AddBoolToObject(to, "unchanged", t->unchanged);
+            cJSON_AddBoolToObject(to, "committed", t->committed);
+            cJSON *put = cJSON_AddArrayToObject(to, "put");
+            cJSON *del = cJSON_AddArrayToObject(to, "del");
+            for (size_t j = 0; j < t->n_changes; j++)
+                cJSON_AddItemToArray(t->changes[j].op == '-' ? del : put,
+                                     cJSON_CreateString(t->changes[j].path));
+            cJSON_AddNumberToObject(to, "put_bytes", (double)t->put_bytes);
+            if (t->committed)
+                cJSON_AddNumberToObject(to, "commit_ms", t->commit_ms);
+            cJSON_AddItemToArray(ts, to);
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    cJSON *tot = cJSON_AddObjectToObject(root, "total");
+    cJSON_AddNumberToObject(tot, "devices", (double)u->n);
+    for (int r = SW_PUSH_OK; r <= SW_PUSH_IGNORED; r++)
+        cJSON_AddNumberToObject(tot, sw_push_res_name((sw_push_res_t)r), (double)counts[r]);
+    cJSON_AddNumberToObject(tot, "connected", (double)connected);
+    cJSON_AddNumberToObject(tot, "files", (double)files);
+    cJSON_AddNumberToObject(tot, "bytes", (double)bytes);
+    cJSON_AddNumberToObject(tot, "seconds", secs);
+    cJSON_AddNumberToObject(tot, "scan_ms", scan_ms);
+    char *t = cJSON_PrintUnformatted(root);
+    if (t)
+        printf("%s\n", t);
+    cJSON_free(t);
+    cJSON_Delete(root);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Devices
+
+typedef struct opts {
+    const char *project;
+    const char *hosts[MAX_LIST];
+    size_t n_hosts;
+    const char *links[MAX_LIST];
+    size_t n_links;
+    const char *to[MAX_LIST];
+    size_t n_to;
+    const char *scan_to[64];
+    size_t n_scan_to;
+    uint32_t scan_timeout_ms;
+    uint32_t scan_ms;      // how long the scan took (0: none)
+} opts_t;
+
+static void from_scan(sw_push_dev_t *d, const sw_scan_rec_t *r)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", r->host);
+    snprintf(d->uri, sizeof d->uri, "tcp://%s:%u", r->ip, (unsigned)r->rpc_port);
+    snprintf(d->app, sizeof d->app, "%s", r->app);
+    snprintf(d->board, sizeof d->board, "%s", r->board);
+    snprintf(d->beacon_hash, sizeof d->beacon_hash, "%s", r->app_hash);
+}
+
+static int cmp_dev(const void *a, const void *b)
+{
+    const sw_push_dev_t *x = a, *y = b;
+    int c = strcmp(label(x), label(y));
+    return c ? c : strcmp(x->uri, y->uri);
+}
+
+// Builds the device list. Returns 0 with *out / *n (the scan-only devices that are no swarm
+// nodes come back IGNORED), or an exit status after printing why.
+static int find_devices(const sw_cli_t *c, opts_t *o, sw_push_dev_t **out, size_t *n,
+                        size_t *not_swarm)
+{
+    *out = NULL;
+    *n = 0;
+    *not_swarm = 0;
+    sw_scan_result_t res = {0};
+    bool scanned = false;
+    if (o->n_links == 0 || o->n_hosts) {
+        sw_scan_opts_t so;
+        sw_scan_opts_default(&so);
+        // A device left out is a device not updated: twice the settle time of a plain scan.
+        // Right after a push the nodes hash their new files before they answer, and many of
+        // them on one machine answer over a few hundred milliseconds.
+        so.settle_ms = 2 * SW_SCAN_SETTLE_MS;
+        if (o->scan_timeout_ms) { // the user's length: the scan runs all of it
+            so.timeout_ms = o->scan_timeout_ms;
+            so.settle_ms = 0;
+        }
+        so.to = o->scan_to;
+        so.n_to = o->n_scan_to;
+        char err[256];
+        int rc = sw_scan_run(&so, &res, err, sizeof err);
+        if (rc == 0 && res.n == 0 && so.settle_ms) {
+            // nobody answered within the settle time (busy devices?): listen a full second
+            sw_scan_result_free(&res);
+            so.settle_ms = 0;
+            rc = sw_scan_run(&so, &res, err, sizeof err);
+        }
+        if (rc && !o->n_hosts) {
+            sw_cli_error(c, "push", "scan: %s", err);
+            return SW_EXIT_LOCAL;
+        }
+        scanned = rc == 0;
+        if (scanned)
+            o->scan_ms = res.elapsed_ms ? res.elapsed_ms : 1;
+        if (scanned && res.n)
+            (void)sw_scan_cache_store(&res); // names found now serve later commands too
+        if (c->verbose && scanned)
+            fprintf(stderr, "swarm push: scan found %zu device%s in %u ms\n", res.n,
+                    res.n == 1 ? "" : "s", (unsigned)res.elapsed_ms);
+    }
+    size_t cap = o->n_links + o->n_hosts + (scanned ? res.n : 0) + 1;
+    sw_push_dev_t *devs = calloc(cap, sizeof *devs);
+    if (!devs) {
+        if (scanned)
+            sw_scan_result_free(&res);
+        sw_cli_error(c, "push", "out of memory");
+        return SW_EXIT_LOCAL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < o->n_links; i++) {
+        bool dup = false; // two pushes into one device at once would trip over each other
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !strcmp(o->links[j], o->links[i]);
+        if (dup)
+            continue;
+        sw_push_dev_t *d = &devs[k++];
+        snprintf(d->uri, sizeof d->uri, "%s", o->links[i]);
+        d->listed = true;
+    }
+    for (size_t i = 0; i < o->n_hosts; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !strcasecmp(o->hosts[j], o->hosts[i]);
+        if (dup)
+            continue;
+        sw_push_dev_t *d = &devs[k++];
+        const sw_scan_rec_t *hit = NULL;
+        for (size_t j = 0; scanned && j < res.n && !hit; j++)
+            if (!strcmp(res.recs[j].host, o->hosts[i]))
+                hit = &res.recs[j];
+        for (size_t j = 0; scanned && j < res.n && !hit; j++)
+            if (!strcasecmp(res.recs[j].host, o->hosts[i]))
+                hit = &res.recs[j];
+        if (hit && hit->swarm && hit->rpc_port) {
+            from_scan(d, hit);
+        } else {
+            // not heard: by name (scan cache, NAME.local, DNS) when the device is tried
+            snprintf(d->name, sizeof d->name, "%s", o->hosts[i]);
+            snprintf(d->uri, sizeof d->uri, "%s", o->hosts[i]);
+        }
+        d->listed = true;
+    }
+    if (!o->n_links && !o->n_hosts && scanned) {
+        for (size_t j = 0; j < res.n; j++) {
+            const sw_scan_rec_t *r = &res.recs[j];
+            sw_push_dev_t *d = &devs[k++];
+            from_scan(d, r);
+            if (!r->swarm || !r->rpc_port) {
+                // micro-swarm devices (and nodes without RPC over TCP) cannot take a push
+                d->res = SW_PUSH_IGNORED;
+                snprintf(d->reason, sizeof d->reason,
+                         "not a swarm node with RPC (micro-swarm's push_code serves it)");
+                (*not_swarm)++;
+            }
+        }
+    }
+    if (scanned)
+        sw_scan_result_free(&res);
+    qsort(devs, k, sizeof *devs, cmp_dev);
+    *out = devs;
+    *n = k;
+    return SW_EXIT_OK;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// The command
+
+static int parse_count(const sw_cli_t *c, const char *opt, const char *v, uint64_t min,
+                       uint64_t max, uint64_t *out)
+{
+    if (!sw__cli_uint(v, min, max, out))
+        return sw__cli_usage(c, "push", "bad %s '%s' (%llu to %llu)", opt, v,
+                             (unsigned long long)min, (unsigned long long)max);
+    return 0;
+}
+
+int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
+{
+    sw_cli_t c = *cli;
+    static opts_t o; // large lists: not on the stack
+    memset(&o, 0, sizeof o);
+    sw_push_opts_t po = {0};
+    po.grace_ms = -1;
+    const char *v;
+    bool opts = true;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        uint64_t x = 0;
+        int r;
+        if (opts && !strcmp(a, "--")) {
+            opts = false;
+            continue;
+        }
+        if (!opts || !sw__cli_is_opt(a)) {
+            if (o.project)
+                return sw__cli_usage(&c, "push", "one PROJECT only ('%s' and '%s')", o.project, a);
+            o.project = a;
+            continue;
+        }
+        r = sw__cli_global(&c, "push", argc, argv, &i);
+        if (r < 0)
+            return SW_EXIT_USAGE;
+        if (r)
+            continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(push_help, stdout);
+            return SW_EXIT_OK;
+        }
+        if (!strcmp(a, "--dry-run") || !strcmp(a, "-n")) {
+            po.dry_run = true;
+            continue;
+        }
+        if (!strcmp(a, "--reboot")) {
+            po.reboot = true;
+            continue;
+        }
+        if (!strcmp(a, "--check")) {
+            po.no_quick = true;
+            continue;
+        }
+        struct { const char *name; const char **list; size_t *n; size_t cap; } lists[] = {
+            {"--host", o.hosts, &o.n_hosts, MAX_LIST},
+            {"--link", o.links, &o.n_links, MAX_LIST},
+            {"--to", o.to, &o.n_to, MAX_LIST},
+            {"--scan-to", o.scan_to, &o.n_scan_to, 64},
+        };
+        bool done = false;
+        for (size_t k = 0; k < sizeof lists / sizeof lists[0] && !done; k++) {
+            r = sw__cli_optval(&c, "push", argc, argv, &i, lists[k].name, &v);
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (!r)
+                continue;
+            if (*lists[k].n == lists[k].cap)
+                return sw__cli_usage(&c, "push", "at most %zu %s", lists[k].cap, lists[k].name);
+            if (!*v)
+                return sw__cli_usage(&c, "push", "%s needs a value", lists[k].name);
+            lists[k].list[(*lists[k].n)++] = v;
+            done = true;
+        }
+        if (done)
+            continue;
+        struct { const char *name; uint64_t min, max; uint64_t *dst; } nums[] = {
+            {"--parallel", 1, 4096, NULL}, {"--canary", 1, 1000000, NULL},
+            {"--max-failures", 1, 1000000, NULL}, {"--window", 1, 64, NULL},
+            {"--files", 1, 16, NULL}, {"--grace", 0, 600000, NULL},
+            {"--scan-timeout", 1, 600000, NULL},
+        };
+        int which = -1;
+        for (size_t k = 0; k < sizeof nums / sizeof nums[0] && which < 0; k++) {
+            r = sw__cli_optval(&c, "push", argc, argv, &i, nums[k].name, &v);
+            if (r < 0)
+                return SW_EXIT_USAGE;
+            if (r) {
+                if (parse_count(&c, nums[k].name, v, nums[k].min, nums[k].max, &x))
+                    return SW_EXIT_USAGE;
+                which = (int)k;
+            }
+        }
+        switch (which) {
+        case 0: po.parallel = (uint32_t)x; continue;
+        case 1: po.canary = (uint32_t)x; continue;
+        case 2: po.max_failures = (uint32_t)x; continue;
+        case 3: po.window = (uint32_t)x; continue;
+        case 4: po.files = (uint32_t)x; continue;
+        case 5: po.grace_ms = (int64_t)x; continue;
+        case 6: o.scan_timeout_ms = (uint32_t)x; continue;
+        default: break;
+        }
+        r = sw__cli_optval(&c, "push", argc, argv, &i, "--app", &v);
+        if (r < 0)
+            return SW_EXIT_USAGE;
+        if (r) {
+            po.app = v;
+            continue;
+        }
+        return sw__cli_usage(&c, "push", "unknown option '%s'", a);
+    }
+    if (!o.project)
+        o.project = ".";
+    char apps[4096], boards[4096];
+    snprintf(apps, sizeof apps, "%s/apps", o.project);
+    snprintf(boards, sizeof boards, "%s/boards", o.project);
+    struct stat st;
+    if (stat(o.project, &st) || !S_ISDIR(st.st_mode)) {
+        sw_cli_error(&c, "push", "no project directory '%s'", o.project);
+        return SW_EXIT_LOCAL;
+    }
+    if ((stat(apps, &st) || !S_ISDIR(st.st_mode)) && (stat(boards, &st) || !S_ISDIR(st.st_mode))) {
+        sw_cli_error(&c, "push", "'%s' is not a project: it has no apps/ (or boards/) directory",
+                     o.project);
+        sw__cli_hint(&c, "a project holds apps/APP/main.lua for each app, as micro-swarm's does");
+        return SW_EXIT_LOCAL;
+    }
+
+    uint64_t t_cmd = mono_ms();
+    sw_push_dev_t *devs = NULL;
+    size_t n = 0, not_swarm = 0;
+    int rc = find_devices(&c, &o, &devs, &n, &not_swarm);
+    if (rc)
+        return rc;
+    if (n == 0) {
+        free(devs);
+        sw_cli_error(&c, "push", "no devices found");
+        sw__cli_hint(&c, "name them with --host NAME or --link URI, or allow a longer scan "
+                         "(--scan-timeout 3000)");
+        return SW_EXIT_LINK;
+    }
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ui_t u = {0};
+    u.c = &c;
+    u.devs = devs;
+    u.n = n;
+    u.tty = c.tty_err && !c.quiet;
+    u.plain = !u.tty && !c.quiet;
+    po.project = o.project;
+    po.to = o.to;
+    po.n_to = o.n_to;
+    po.timeout_ms = c.timeout_ms;
+    po.connect_timeout_ms = c.timeout_ms && c.timeout_ms < 5000 ? c.timeout_ms : 5000;
+    po.event = on_event;
+    po.u = &u;
+    char err[300];
+    sw_push_t *p = NULL;
+    rc = sw_push_new(&loop, &po, devs, n, &p, err, sizeof err);
+    if (rc) {
+        sw_cli_error(&c, "push", "%s", err);
+        free(devs);
+        uv_loop_close(&loop);
+        return rc == SW_EINVAL ? SW_EXIT_USAGE : SW_EXIT_LOCAL;
+    }
+    u.p = p;
+    uv_update_time(&loop);
+    u.t0 = sw_push_now(p);
+    uv_signal_init(&loop, &u.sig);
+    u.sig.data = &u;
+    uv_signal_start(&u.sig, on_sigint, SIGINT);
+    if (u.tty) {
+        uv_timer_init(&loop, &u.timer);
+        u.timer.data = &u;
+        uv_timer_start(&u.timer, on_tick, 100, 100); // at most ten redraws a second
+    }
+    sw_push_start(p);
+    while (!sw_push_done(p))
+        uv_run(&loop, UV_RUN_ONCE);
+    double secs = (double)(mono_ms() - t_cmd) / 1000.0; // the scan included
+    if (u.tty) {
+        uv_timer_stop(&u.timer);
+        uv_close((uv_handle_t *)&u.timer, NULL);
+        clear_block(&u);
+        fflush(stderr);
+    }
+    uv_close((uv_handle_t *)&u.sig, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+
+    size_t cnt[SW_PUSH_IGNORED + 1] = {0}, connected = 0;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        cnt[devs[i].res]++;
+        connected += devs[i].connected;
+        bytes += devs[i].bytes_sent;
+    }
+    if (c.json) {
+        print_json(&u, o.project, secs, o.scan_ms);
+    } else {
+        if (po.dry_run)
+            for (size_t i = 0; i < n; i++)
+                if (devs[i].res == SW_PUSH_DRY)
+                    print_changes(&devs[i]);
+        print_table(&u);
+    }
+    fflush(stdout);
+    if (!c.quiet) {
+        char b[24];
+        human(b, sizeof b, (double)bytes);
+        fprintf(stderr, "%s%zu device%s in %.2f s: %zu ok, %zu unchanged", po.dry_run ? "dry run: " : "",
+                n - cnt[SW_PUSH_IGNORED], n - cnt[SW_PUSH_IGNORED] == 1 ? "" : "s", secs,
+                cnt[SW_PUSH_OK], cnt[SW_PUSH_UNCHANGED]);
+        if (cnt[SW_PUSH_DRY])
+            fprintf(stderr, ", %zu would change", cnt[SW_PUSH_DRY]);
+        const sw_push_res_t bad[] = {SW_PUSH_FAILED, SW_PUSH_ROLLED_BACK, SW_PUSH_OFFLINE,
+                                     SW_PUSH_SKIPPED};
+        for (size_t k = 0; k < 4; k++)
+            if (cnt[bad[k]])
+                fprintf(stderr, ", %zu %s", cnt[bad[k]], sw_push_res_name(bad[k]));
+        fprintf(stderr, "; %s sent, %zu connection%s\n", b, connected, connected == 1 ? "" : "s");
+        if (cnt[SW_PUSH_IGNORED] && c.verbose < 1)
+            fprintf(stderr, "(%zu device%s not for this push: -v lists them)\n",
+                    cnt[SW_PUSH_IGNORED], cnt[SW_PUSH_IGNORED] == 1 ? "" : "s");
+    }
+    size_t reached = 0, tried = 0;
+    for (size_t i = 0; i < n; i++) {
+        reached += devs[i].connected || devs[i].quick;
+        tried += devs[i].res != SW_PUSH_IGNORED && devs[i].res != SW_PUSH_SKIPPED;
+    }
+    int status = SW_EXIT_OK;
+    if (u.interrupted)
+        status = SW_EXIT_INTERRUPT;
+    else if (tried && !reached && cnt[SW_PUSH_OFFLINE])
+        status = SW_EXIT_LINK;
+    else if (cnt[SW_PUSH_FAILED] || cnt[SW_PUSH_ROLLED_BACK] || cnt[SW_PUSH_OFFLINE] ||
+             cnt[SW_PUSH_SKIPPED])
+        status = SW_EXIT_PARTIAL;
+    if (n == cnt[SW_PUSH_IGNORED] && !c.quiet)
+        sw__cli_hint(&c, "no device runs an app of this project%s", not_swarm ? " (or they are "
+                     "no swarm nodes)" : "");
+    sw_push_free(p);
+    free(devs);
+    return status;
+}

@@ -1,0 +1,583 @@
+#!/usr/bin/python3
+"""swarm push and swarm provision, end to end in the namespace LAN (tests/lab/lanlab.py):
+
+- a project with three apps pushed to 10 nodes, each running its own app (checked through the
+  command the app registers); a second push with no change connects to nobody and sends
+  nothing (the CLI's --json says so, and the nodes' logs show no new link); edits, additions
+  and deletions; --dry-run; --canary with a broken init_ (rolled back on the canary, the others
+  untouched); --max-failures; offline hosts; exit codes; --json;
+- through a mux, and over serial pty links (lossless and lossy); provisioning a fresh node;
+- the node SIGKILLed, or the mux in between killed, at random points of a push: the app tree
+  hashes to the old or the new id, never a mix, and the next push succeeds;
+- micro-swarm's own flow: its exact lftp command line, then the exact eval reset snippet.
+
+Needs root (network namespaces; CI runs as root); as another user it fails and says so.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lab"))
+sys.path.insert(0, HERE)
+from swarmtest import NODE_BIN, SWARM_BIN, PtyPairTestCase, app_hash, reap  # noqa: E402
+import lanlab  # noqa: E402
+from lanlab import Lan, netns  # noqa: E402
+
+ROOT = os.geteuid() == 0
+APPS = ["alpha", "beta", "gamma"]
+GRACE = "400"  # ms the nodes watch a new version in these tests (the default is 3000)
+
+# The exact bytes micro-swarm's push_code sends to the eval port (spec §4).
+RESET_SNIPPET = (b'if True:\n                    print("\\nReset triggered after code deployment...\\n")\n'
+                 b'                    import machine\n                    machine.reset()\n                ')
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def make_app(proj, app, version, broken=False, files=None):
+    """apps/APP of a project: main.lua registers APP.ver (answers version); broken: an init_
+    that fails. files: more {relative path: bytes}."""
+    d = os.path.join(proj, "apps", app)
+    shutil.rmtree(d, ignore_errors=True)
+    init = 'error("broken on purpose: %s")' % version if broken else 'swarm.log("%s ready")' % version
+    write(os.path.join(d, "main.lua"),
+          'local VERSION = "%s"\nfunction init_ready()\n  %s\nend\n'
+          'swarm.command("ver", function() return VERSION end, "the app version")\n' % (version, init))
+    for rel, data in (files or {}).items():
+        write(os.path.join(d, rel), data)
+    return d
+
+
+def need_root(test):
+    if not ROOT:
+        test.fail("this test builds network namespaces and needs root (CI runs as root)")
+
+
+class PushLab(unittest.TestCase):
+    """Ten nodes running alpha, beta, gamma, alpha, …; the tests run in name order and each
+    starts from what the previous ones left."""
+
+    N = 10
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="swarm-push-")
+        cls.proj = os.path.join(cls.tmp, "proj")
+        for a in APPS:
+            make_app(cls.proj, a, a + "-1", files={"lib/util.lua": "return {n = 1}\n",
+                                                   "data/blob.bin": random.Random(a).randbytes(30000)})
+        cls.env = dict(os.environ, XDG_CACHE_HOME=os.path.join(cls.tmp, "cache"))
+        if not ROOT:
+            cls.lan = None
+            return
+        # node 1 takes its time between the steps of a commit (a test knob of the node), so
+        # that kills at random points also land inside the apply
+        cfg = lambda i: {"push": {"test_apply_delay_ms": 40}} if i == 1 else None
+        cls.lan = Lan(nodes=cls.N, apps=APPS, apps_dir=os.path.join(cls.proj, "apps"),
+                      name_prefix="swpush", node_config=cfg)
+        cls.lan.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.lan:
+            cls.lan.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        need_root(self)
+
+    # ---- helpers
+
+    def push(self, *args, proj=None, rc=None):
+        """swarm push PROJ --json ARGS in the host namespace: (exit status, JSON, stderr)."""
+        r = self.lan.swarm("push", proj or self.proj, "--json", *args, timeout=120, env=self.env)
+        try:
+            out = json.loads(r.stdout) if r.stdout.strip() else None
+        except ValueError:
+            self.fail("not JSON: %r\n%s" % (r.stdout, r.stderr))
+        if rc is not None:
+            self.assertEqual(r.returncode, rc, "push %s: %s\n%s\n%s" % (args, r.stdout, r.stderr,
+                                                                       self.lan.node_log(0)[-2000:]))
+        return r.returncode, out, r.stderr
+
+    def by_name(self, out):
+        return {d["device"]: d for d in out["devices"]}
+
+    def node_app(self, i):
+        return APPS[i % len(APPS)]
+
+    def tree(self, i, app=None):
+        return app_hash(os.path.join(self.lan.nodes[i].root, "apps", app or self.node_app(i)))
+
+    def ver(self, i, app=None, link=None):
+        r = self.lan.swarm("call", link or "tcp://%s" % self.lan.nodes[i].ip,
+                           "%s.ver" % (app or self.node_app(i)), timeout=30, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr + self.lan.node_log(i)[-2000:])
+        return r.stdout.strip()
+
+    def links_opened(self, i):
+        return self.lan.node_log(i).count(": open (")
+
+    def local_id(self, app, proj=None):
+        return app_hash(os.path.join(proj or self.proj, "apps", app))
+
+    def start_mux(self, x, sock):
+        """A swarm mux for node x on the Unix socket sock, in the host namespace, once it listens."""
+        mux = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "mux", "--link", "tcp://%s" % x.ip,
+                                                "--socket", sock], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock):
+            if time.monotonic() > deadline or mux.poll() is not None:
+                reap(mux)
+                self.fail("the mux did not start")
+            time.sleep(0.01)
+        return mux
+
+    # ---- the tests
+
+    def test_01_push_every_app(self):
+        for a in APPS:
+            make_app(self.proj, a, a + "-2", files={"lib/util.lua": "return {n = 2}\n",
+                                                    "data/blob.bin": random.Random(a).randbytes(30000)})
+        rc, out, err = self.push("--grace", GRACE, rc=0)
+        devs = self.by_name(out)
+        self.assertEqual(len(devs), self.N, err)
+        for i, x in enumerate(self.lan.nodes):
+            d = devs[x.name]
+            app = self.node_app(i)
+            self.assertEqual(d["result"], "ok", d)
+            self.assertEqual(d["app"], app)
+            self.assertTrue(d["connected"])
+            # main.lua and lib/util.lua changed; the blob did not travel
+            self.assertEqual(sorted(d["targets"][0]["put"]), ["lib/util.lua", "main.lua"])
+            self.assertEqual(d["bytes"], os.path.getsize(os.path.join(self.proj, "apps", app, "main.lua")) +
+                             len("return {n = 2}\n"))
+            self.assertEqual(d["targets"][0]["id"], self.local_id(app))
+            self.assertEqual(self.tree(i), self.local_id(app))
+            self.assertEqual(self.ver(i), app + "-2")
+        self.assertEqual(out["total"]["ok"], self.N)
+
+    def test_02_no_change_connects_to_nobody(self):
+        # right after the push: every beacon and every answer to a scan carries the hash of the
+        # files as they are now
+        before = [self.links_opened(i) for i in range(self.N)]
+        t0 = time.monotonic()
+        rc, out, err = self.push(rc=0)
+        took = time.monotonic() - t0
+        for d in out["devices"]:
+            self.assertEqual(d["result"], "unchanged", d)
+            self.assertTrue(d["quick"], d)
+            self.assertFalse(d["connected"], d)
+            self.assertEqual(d["bytes"], 0)
+        self.assertEqual(out["total"]["connected"], 0)
+        self.assertEqual(out["total"]["bytes"], 0)
+        self.assertLess(took, 3.0)
+        # the nodes agree: no new link was opened on any of them
+        self.assertEqual([self.links_opened(i) for i in range(self.N)], before)
+        # --check connects, compares manifests, and still sends nothing
+        rc, out, err = self.push("--check", rc=0)
+        for d in out["devices"]:
+            self.assertEqual(d["result"], "unchanged", d)
+            self.assertTrue(d["connected"])
+            self.assertFalse(d["quick"])
+            self.assertEqual(d["bytes"], 0)
+        self.assertEqual([self.links_opened(i) for i in range(self.N)], [b + 1 for b in before])
+
+    def test_02b_back_and_forth(self):
+        # push B, then A again at once: a scan right after the first push must not show B's
+        # hash as the old one (the devices would be skipped while they hold B)
+        main = os.path.join(self.proj, "apps", "alpha", "main.lua")
+        with open(main) as f:
+            a = f.read()
+        write(main, a.replace("alpha-2", "alpha-b"))
+        self.push("--grace", "0", rc=0)
+        write(main, a)
+        rc, out, err = self.push("--grace", "0", rc=0)
+        for i, x in enumerate(self.lan.nodes):
+            if self.node_app(i) == "alpha":
+                self.assertEqual(self.by_name(out)[x.name]["result"], "ok")
+                self.assertEqual(self.tree(i), self.local_id("alpha"))
+                self.assertEqual(self.ver(i), "alpha-2")
+
+    def test_03_edit_add_delete(self):
+        a = os.path.join(self.proj, "apps")
+        with open(os.path.join(a, "alpha", "main.lua")) as f:
+            write(os.path.join(a, "alpha", "main.lua"), f.read().replace("alpha-2", "alpha-3"))
+        write(os.path.join(a, "alpha", "lib", "deep", "new.lua"), "return 'new'\n")
+        os.unlink(os.path.join(a, "beta", "data", "blob.bin"))
+        rc, out, err = self.push("--grace", GRACE, rc=0)
+        devs = self.by_name(out)
+        for i, x in enumerate(self.lan.nodes):
+            d, app = devs[x.name], self.node_app(i)
+            t = d["targets"][0]
+            if app == "alpha":
+                self.assertEqual(d["result"], "ok")
+                self.assertEqual(sorted(t["put"]), ["lib/deep/new.lua", "main.lua"])
+                self.assertEqual(t["del"], [])
+                self.assertEqual(self.ver(i), "alpha-3")
+            elif app == "beta":
+                self.assertEqual(d["result"], "ok")
+                self.assertEqual((t["put"], t["del"]), ([], ["data/blob.bin"]))
+                self.assertEqual(d["bytes"], 0)
+                self.assertFalse(os.path.exists(os.path.join(x.root, "apps", "beta", "data", "blob.bin")))
+            else:
+                self.assertEqual(d["result"], "unchanged")
+                self.assertTrue(d["quick"])
+            self.assertEqual(self.tree(i), self.local_id(app))
+
+    def test_04_dry_run(self):
+        write(os.path.join(self.proj, "apps", "gamma", "extra.txt"), "x" * 100)
+        os.unlink(os.path.join(self.proj, "apps", "gamma", "lib", "util.lua"))
+        before = [self.tree(i) for i in range(self.N)]
+        rc, out, err = self.push("--dry-run", rc=0)
+        for i, x in enumerate(self.lan.nodes):
+            d = self.by_name(out)[x.name]
+            if self.node_app(i) == "gamma":
+                self.assertEqual(d["result"], "dry-run")
+                self.assertEqual(d["targets"][0]["put"], ["extra.txt"])
+                self.assertEqual(d["targets"][0]["del"], ["lib/util.lua"])
+                self.assertEqual(d["bytes"], 0)
+                self.assertEqual(d["bytes_total"], 100)
+            else:
+                self.assertEqual(d["result"], "unchanged")
+        self.assertEqual([self.tree(i) for i in range(self.N)], before)
+        # without --json: the changes per device, then the table
+        r = self.lan.swarm("push", self.proj, "--dry-run", env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("apps/gamma: 1 to send (100 B), 1 to delete", r.stdout)
+        self.assertIn("  + extra.txt (100 B)", r.stdout)
+        self.assertIn("  - lib/util.lua", r.stdout)
+        self.assertIn("DEVICE", r.stdout)
+        # and the real push of it
+        self.push("--grace", GRACE, rc=0)
+        for i in range(self.N):
+            self.assertEqual(self.tree(i), self.local_id(self.node_app(i)))
+
+    def test_05_canary_stops_on_a_broken_version(self):
+        gammas = [i for i in range(self.N) if self.node_app(i) == "gamma"]
+        before = {i: self.tree(i) for i in gammas}
+        opened = {i: self.links_opened(i) for i in gammas}
+        make_app(self.proj, "gamma", "gamma-broken", broken=True)
+        rc, out, err = self.push("--to", "app=gamma", "--canary", "1", "--grace", "1500", rc=5)
+        devs = self.by_name(out)
+        canary = self.lan.nodes[gammas[0]].name  # devices go in name order
+        self.assertEqual(devs[canary]["result"], "rolled-back", devs[canary])
+        self.assertTrue(devs[canary]["canary"])
+        self.assertIn("broken on purpose", devs[canary]["reason"])
+        for i in gammas[1:]:
+            d = devs[self.lan.nodes[i].name]
+            self.assertEqual(d["result"], "skipped", d)
+            self.assertFalse(d["connected"])
+            self.assertEqual(self.links_opened(i), opened[i])
+        for i in gammas:  # the canary went back; the others were never touched
+            self.assertEqual(self.tree(i), before[i])
+            self.assertEqual(self.ver(i), "gamma-2")
+        others = [d for d in out["devices"] if d["app"] != "gamma"]
+        self.assertTrue(all(d["result"] == "ignored" for d in others), others)
+        # the table says the same
+        r = self.lan.swarm("push", self.proj, "--to", "app=gamma", "--canary", "1", "--grace", "1500",
+                           env=self.env)
+        self.assertEqual(r.returncode, 5)
+        self.assertIn("rolled-back (canary)", r.stdout)
+        self.assertIn("skipped: not started: canary %s failed" % canary, r.stdout)
+
+    def test_06_max_failures(self):
+        betas = [i for i in range(self.N) if self.node_app(i) == "beta"]
+        make_app(self.proj, "beta", "beta-broken", broken=True)
+        rc, out, err = self.push("--to", "app=beta", "--max-failures", "1", "--parallel", "1",
+                                 "--grace", "1500", rc=5)
+        res = [self.by_name(out)[self.lan.nodes[i].name]["result"] for i in betas]
+        self.assertEqual(res, ["rolled-back"] + ["skipped"] * (len(betas) - 1))
+        self.assertEqual(out["total"]["rolled-back"], 1)
+        make_app(self.proj, "beta", "beta-4", files={"lib/util.lua": "return {n = 2}\n"})
+        make_app(self.proj, "gamma", "gamma-4")
+        rc, out, err = self.push("--grace", GRACE, rc=0)
+        for i in range(self.N):
+            self.assertEqual(self.tree(i), self.local_id(self.node_app(i)))
+
+    def test_07_offline_and_exit_codes(self):
+        k = 4
+        name = self.lan.nodes[k].name
+        self.lan.stop_node(k)
+        try:
+            rc, out, err = self.push("--host", name, "--host", self.lan.nodes[0].name, "--check", rc=5)
+            devs = self.by_name(out)
+            self.assertEqual(devs[name]["result"], "offline", devs[name])
+            self.assertEqual(devs[self.lan.nodes[0].name]["result"], "unchanged")
+            # nothing reachable at all: 3
+            rc, out, err = self.push("--host", name, "--host", "no-such-node", rc=3)
+            self.assertEqual(sorted(d["result"] for d in out["devices"]), ["offline", "offline"])
+            r = self.lan.swarm("push", self.proj, "--host", name, env=self.env)
+            self.assertEqual(r.returncode, 3)
+            self.assertRegex(r.stdout, r"%s +\S+ +0 +0 B +\S+ +offline" % name)
+        finally:
+            self.lan.start_node(k)
+        # usage and local problems
+        r = self.lan.swarm("push", self.proj, "--parallel", "0", env=self.env)
+        self.assertEqual(r.returncode, 2)
+        r = self.lan.swarm("push", "--bogus", env=self.env)
+        self.assertEqual(r.returncode, 2)
+        r = self.lan.swarm("push", os.path.join(self.tmp, "nowhere"), env=self.env)
+        self.assertEqual(r.returncode, 6)
+        self.assertIn("no project directory", r.stderr)
+        r = self.lan.swarm("push", "--help", env=self.env)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("examples:", r.stdout)
+
+    def test_08_app_override_and_selectors(self):
+        # --app alpha --to the first beta node: it gets alpha and runs it from then on
+        i = next(i for i in range(self.N) if self.node_app(i) == "beta")
+        x = self.lan.nodes[i]
+        rc, out, err = self.push("--app", "alpha", "--to", x.name, "--grace", GRACE, rc=0)
+        d = self.by_name(out)[x.name]
+        self.assertEqual((d["result"], d["app"], d.get("switched")), ("ok", "alpha", True), d)
+        self.assertEqual(self.tree(i, "alpha"), self.local_id("alpha"))
+        self.assertEqual(self.ver(i, "alpha"), "alpha-3")
+        self.assertEqual(sum(1 for d in out["devices"] if d["result"] != "ignored"), 1)
+        # back to beta, by a glob on host names
+        rc, out, err = self.push("--app", "beta", "--to", x.name[:-1] + "[%s]" % x.name[-1], "--to", "nomatch-*",
+                                 "--grace", GRACE, rc=0)
+        self.assertEqual(self.ver(i, "beta"), "beta-4")
+
+    def test_09_through_a_mux(self):
+        x = self.lan.nodes[0]
+        sock = os.path.join(self.tmp, "mux0.sock")
+        mux = self.start_mux(x, sock)
+        try:
+            make_app(self.proj, "alpha", "alpha-mux", files={"lib/util.lua": "return {n = 2}\n",
+                                                           "lib/deep/new.lua": "return 'new'\n"})
+            rc, out, err = self.push("--link", "unix://" + sock, "--grace", GRACE, rc=0)
+            self.assertEqual([d["result"] for d in out["devices"]], ["ok"])
+            self.assertEqual(out["devices"][0]["device"], x.name)
+            self.assertEqual(self.ver(0, link="unix://" + sock), "alpha-mux")
+            self.assertEqual(self.tree(0), self.local_id("alpha"))
+        finally:
+            reap(mux)
+
+    # ---- cut at random points
+
+    def cut_versions(self, app, k):
+        """Version k of app: a big file that changes (so a push takes a while), files added
+        and removed by turns."""
+        rng = random.Random(1000 + k)
+        files = {"big.bin": rng.randbytes(600_000), "lib/util.lua": "return {n = %d}\n" % k}
+        files["extra/%d.txt" % (k % 3)] = "extra %d\n" % k
+        return make_app(self.proj, app, "%s-cut%d" % (app, k), files=files)
+
+    def wait_quiet(self, i, app):
+        """The node's tree once it has stopped changing (a commit may still be under way)."""
+        last, since = None, time.monotonic()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            h = self.tree(i, app)
+            if h != last:
+                last, since = h, time.monotonic()
+            elif time.monotonic() - since > 1.2:
+                return h
+            time.sleep(0.05)
+        return last
+
+    def test_10_node_killed_at_random_points(self):
+        k = 1  # beta
+        app, name = self.node_app(k), self.lan.nodes[k].name
+        rng = random.Random(20261121)
+        # how long an uncut push of one version takes here
+        self.cut_versions(app, 0)
+        t0 = time.monotonic()
+        self.push("--host", name, "--grace", GRACE, rc=0)
+        span = time.monotonic() - t0
+        outcomes = []
+        for it in range(1, 9):
+            old = self.tree(k)
+            self.cut_versions(app, it)
+            new = self.local_id(app)
+            self.assertNotEqual(old, new)
+            p = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "push", self.proj, "--host", name, "--json",
+                                                  "--grace", GRACE], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=self.env)
+            time.sleep(rng.uniform(0.0, span))
+            self.lan.stop_node(k, sig=signal.SIGKILL)
+            p.communicate(timeout=60)
+            self.lan.start_node(k)
+            got = self.tree(k)
+            self.assertIn(got, (old, new), "a mix after a kill at iteration %d" % it)
+            outcomes.append("new" if got == new else "old")
+            rc, out, err = self.push("--host", name, "--grace", GRACE, rc=0)
+            self.assertEqual(self.tree(k), new)
+            self.assertEqual(self.ver(k), "%s-cut%d" % (app, it))
+        sys.stderr.write("\nnode killed at random points: %s\n" % " ".join(outcomes))
+
+    def test_11_mux_killed_at_random_points(self):
+        k = 2  # gamma
+        x = self.lan.nodes[k]
+        app = self.node_app(k)
+        sock = os.path.join(self.tmp, "mux2.sock")
+        rng = random.Random(7)
+        span = None
+        outcomes = []
+        for it in range(0, 7):
+            old = self.tree(k)
+            self.cut_versions(app, it)
+            new = self.local_id(app)
+            mux = self.start_mux(x, sock)
+            try:
+                t0 = time.monotonic()
+                p = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "push", self.proj, "--link", "unix://" + sock,
+                                                      "--json", "--grace", GRACE],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+                if span is None:  # the first one goes through: how long one takes
+                    out, err = p.communicate(timeout=60)
+                    self.assertEqual(p.returncode, 0, out + err)
+                    span = time.monotonic() - t0
+                    continue
+                # within the transfer and the apply: the grace period of a commit that is
+                # out only ends in the new version
+                time.sleep(rng.uniform(0.0, max(0.05, span - int(GRACE) / 1000.0)))
+                mux.kill()
+                mux.wait()
+                out, err = p.communicate(timeout=60)
+            finally:
+                reap(mux)
+                if os.path.exists(sock):
+                    os.unlink(sock)
+            got = self.wait_quiet(k, app)
+            self.assertIn(got, (old, new), "a mix after the mux died at iteration %d" % it)
+            outcomes.append("new" if got == new else "old")
+            self.assertTrue(x.running())
+            rc, out, err = self.push("--host", x.name, "--grace", GRACE, rc=0)
+            self.assertEqual(self.tree(k), new)
+        sys.stderr.write("\nmux killed at random points (one push: %.2f s): %s\n" % (span, " ".join(outcomes)))
+
+    # ---- micro-swarm's flow
+
+    def test_12_micro_swarm_lftp_and_eval_reset(self):
+        k = 3  # alpha
+        x = self.lan.nodes[k]
+        src = os.path.join(self.tmp, "ms")
+        d = make_app(src, "alpha", "alpha-ftp", files={"lib/util.lua": "return {n = 9}\n"})
+        # push_code's script, quoted and joined exactly as it does (spec §3)
+        cmds = [["set", "cmd:fail-exit", "yes"], ["set", "ftp:list-options", "-a"],
+                ["set", "ftp:passive-mode", "yes"], ["open", "ftp://%s:%d" % (x.ip, 21)],
+                ["lcd", d], ["cd", "/apps/alpha/"],
+                ["mirror", "--reverse", "--scan-all-first", "--transfer-all", "--delete", "--use-cache",
+                 "--verbose", "--no-perms", "--no-umask", "--parallel=1", "--exclude-glob", "__pycache__",
+                 "--exclude-glob", ".*"]]
+        q = lambda w: "'" + w.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        script = ";\n".join(" ".join(q(w) for w in c) for c in cmds)
+        r = self.lan.run(self.lan.host_ns, ["lftp", "-c", script], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        boots = self.lan.node_log(k).count(" starting: host ")
+        with netns(self.lan.host_ns):
+            s = socket.create_connection((x.ip, 1139), timeout=10)
+        s.sendall(RESET_SNIPPET)
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(s.recv(100), b"")
+        s.close()
+        deadline = time.monotonic() + 20
+        while self.lan.node_log(k).count(" starting: host ") <= boots:
+            self.assertLess(time.monotonic(), deadline, "no reset:\n" + self.lan.node_log(k)[-3000:])
+            time.sleep(0.05)
+        self.lan.wait_ready()
+        self.assertEqual(self.ver(k), "alpha-ftp")
+        self.assertEqual(self.tree(k), app_hash(d))
+        # and swarm push takes it from there: back to the project's alpha
+        rc, out, err = self.push("--host", x.name, "--grace", GRACE, rc=0)
+        self.assertEqual(self.tree(k), self.local_id("alpha"))
+
+
+class SerialPush(PtyPairTestCase):
+    """A node on one end of a pty pair (no network services), the CLI on the other."""
+
+    def node(self, *extra, root=None, cfg=True):
+        root = root or tempfile.mkdtemp(prefix="swarm-push-ser-")
+        self.addCleanup(shutil.rmtree, root, True)
+        if cfg:  # nothing on the network: this runs in the root namespace
+            with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+                f.write(lanlab._mp({"boot": {"FTPD_ENABLE": False, "TELNET_ENABLE": False,
+                                             "REMOTE_EVAL_ENABLE": False, "MDNS_ENABLE": False,
+                                             "BEACON_ENABLE": False}}, bytearray()))
+        log = open(os.path.join(root, "node.log"), "ab")
+        self.addCleanup(log.close)
+        p = subprocess.Popen([NODE_BIN, "--root", root, "--port", "0", "--listen", "127.0.0.1",
+                              "--serial", self.a] + list(extra), stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(reap, p)
+        self.root = root
+        # a lossless line has no handshake: what is sent before the node opened its end is lost
+        deadline = time.monotonic() + 20
+        while ": open (" not in self.log():
+            self.assertIsNone(p.poll(), self.log())
+            self.assertLess(time.monotonic(), deadline, self.log())
+            time.sleep(0.02)
+        return p
+
+    def log(self):
+        with open(os.path.join(self.root, "node.log"), errors="replace") as f:
+            return f.read()
+
+    def swarm(self, *args, timeout=120):
+        return subprocess.run([SWARM_BIN] + list(args), capture_output=True, text=True, timeout=timeout)
+
+    def project(self, version):
+        proj = os.path.join(self.tmp, "proj")
+        make_app(proj, "alpha", version, files={"lib/util.lua": "return 1\n", "data/x.bin": b"\x01" * 3000})
+        return proj
+
+    def serial_push(self, uri):
+        proj = self.project("alpha-ser1")
+        r = self.swarm("push", proj, "--link", uri, "--json", "--grace", GRACE)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.log()[-3000:])
+        d = json.loads(r.stdout)["devices"][0]
+        self.assertEqual(d["result"], "ok", d)
+        self.assertEqual(d["device"], "ser1")
+        self.assertEqual(app_hash(os.path.join(self.root, "apps", "alpha")), app_hash(os.path.join(proj, "apps", "alpha")))
+        r = self.swarm("call", uri, "alpha.ver")
+        self.assertEqual(r.stdout.strip(), "alpha-ser1", r.stderr)
+        # a second push finds nothing to do (no beacon here: it compares manifests)
+        r = self.swarm("push", proj, "--link", uri, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = json.loads(r.stdout)["devices"][0]
+        self.assertEqual((d["result"], d["bytes"]), ("unchanged", 0))
+
+    def test_lossless(self):
+        self.node("--name", "ser1", "--app", "alpha")
+        self.serial_push("serial://" + self.b)
+
+    def test_lossy(self):
+        self.node("--name", "ser1", "--app", "alpha", "--lossy")
+        self.serial_push("serial://%s?mode=lossy" % self.b)
+
+    def test_provision_a_fresh_node(self):
+        self.node()  # no identity on its command line: a node fresh from flashing
+        uri = "serial://" + self.b
+        r = self.swarm("provision", uri, "--host", "prov-1", "--app", "alpha", "--board", "posix-sim")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.log()[-3000:])
+        self.assertIn("host prov-1, app alpha, board posix-sim", r.stdout)
+        self.assertTrue(os.path.isdir(os.path.join(self.root, "apps", "alpha")))
+        r = self.swarm("call", uri, "sys.info", "--json")
+        info = json.loads(r.stdout)
+        self.assertEqual((info["host_name"], info["app_name"]), ("prov-1", "alpha"))
+        # then a push fills the app folder and the app runs
+        proj = self.project("alpha-prov")
+        r = self.swarm("push", proj, "--link", uri, "--json", "--grace", GRACE)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.swarm("call", uri, "alpha.ver").stdout.strip(), "alpha-prov")
+        # bad usage
+        self.assertEqual(self.swarm("provision", uri, "--host", "x").returncode, 2)
+        self.assertEqual(self.swarm("provision", uri, "--host", "a/b", "--app", "x", "--board", "y").returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
