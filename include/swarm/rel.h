@@ -18,6 +18,11 @@
 // numbers back long enough that a late copy can never be taken for a newer message.
 // A CLOSED layer still answers a peer's n:1, so the link comes up again when the peer
 // (re)starts the handshake; data and acks arriving while CLOSED are answered with a close.
+//
+// The line model (cfg.line_rate): frames handed to the framer may wait behind earlier ones
+// before they leave, for seconds on a slow line. Told the line's rate, the layer keeps track of
+// when its transmitter will be idle again and counts a frame's retransmit deadline from the
+// moment its last byte has left, not from when it was handed over.
 #ifndef SWARM_REL_H
 #define SWARM_REL_H
 
@@ -29,7 +34,12 @@ extern "C" {
 
 typedef struct sw_rel_cfg {
     uint8_t window;      // 4..SW_REL_MAX_WINDOW, default 8
-    uint32_t timeout_ms; // retransmit / ack timer, default 1000
+    // Retransmit / ack timer, ms, 0..600000. 0 (the default) = derived: 1000 on a line of
+    // unknown rate (line_rate 0); else 250 is announced to the peer, and once up the layer uses
+    // at least max(250, 2 * (w/2) * (p + 64 + frame_overhead) * 1000 / line_rate), with w the
+    // window and p the largest payload in force: an ack may wait behind w/2 of the peer's
+    // largest frames. Handshake retries wait at least 1000 ms with a derived timeout.
+    uint32_t timeout_ms;
     uint16_t max_msg;    // largest payload (one inner message) sent or accepted, bytes; default 1024
     uint8_t retries;     // handshake attempts before reporting the link down; 0 = forever. Default 5
     // Longest a wire message (or a copy of it) may spend on the line, ms, on lines that can
@@ -37,13 +47,20 @@ typedef struct sw_rel_cfg {
     // only 2 * max_delay_ms after its last transmission, the peer's data is ignored for that
     // long after each handshake, and a handshake is never completed implicitly by data.
     uint16_t max_delay_ms;
+    // Bytes per second the line carries (8N1: baud / 10); 0 (the default) = unknown, and every
+    // deadline counts from the moment its message is handed to io.tx.
+    uint32_t line_rate;
+    // Bytes the framer adds to each wire message on the line (for the line model). Default 5,
+    // SerialPacker's largest (start byte, two length bytes, CRC).
+    uint8_t frame_overhead;
 } sw_rel_cfg_t;
 
 void sw_rel_cfg_default(sw_rel_cfg_t *c);
 
 // The callbacks run inside sw_rel_send/input/poll/start/close. rx and state may call
-// sw_rel_send(), sw_rel_can_send(), sw_rel_max_payload(), sw_rel_start() and sw_rel_close();
-// no callback may call sw_rel_input() or sw_rel_poll(), and tx must not call into the layer.
+// sw_rel_send(), sw_rel_can_send(), sw_rel_max_payload(), sw_rel_hold(), sw_rel_start() and
+// sw_rel_close(); no callback may call sw_rel_input() or sw_rel_poll(), and tx must not call
+// into the layer.
 typedef struct sw_rel_io {
     // Hand one wire message (a complete MsgPack map) to the framer. Returning non-zero means
     // it was not sent; the retransmit timer covers that like a loss.
@@ -89,9 +106,13 @@ typedef struct sw_rel {
     uint16_t peer_max;  // largest payload the peer accepts
     uint8_t send_head, send_tail, recv_head, recv_tail;
     bool ack_due;       // an acknowledgement should be sent
+    bool rx_hold;       // the owner takes no payloads now (sw_rel_hold)
+    bool in_rx;         // delivering payloads
     uint32_t ack_ms;    // when a gap forces an ack
     uint32_t reset_ms;  // next handshake retry
     uint8_t tries;      // handshake attempts so far
+    uint32_t line_ms;   // line model: when our transmitter is idle again…
+    uint32_t line_frac; // …plus line_frac / line_rate ms
     uint8_t *store;     // caller-owned: 2 * window * max_msg bytes of payload slots, then scratch
     size_t store_size;
     sw_rel_slot_t tx_slot[SW_REL_MAX_WINDOW];
@@ -102,7 +123,7 @@ typedef struct sw_rel {
 // Bytes of storage sw_rel_init() needs for cfg: the send and receive slots plus a scratch
 // buffer for one wire message (2 * window * max_msg + max_msg + 64). 0 for an invalid cfg.
 size_t sw_rel_store_size(const sw_rel_cfg_t *cfg);
-// Valid cfg: window 4..SW_REL_MAX_WINDOW, timeout_ms 1..600000, max_msg >= 1; io->tx set.
+// Valid cfg: window 4..SW_REL_MAX_WINDOW, timeout_ms 0..600000, max_msg >= 1; io->tx set.
 // The layer starts CLOSED (answering a peer's handshake, see above).
 // Returns 0, or SW_EINVAL (bad cfg), SW_EFULL (store smaller than sw_rel_store_size()).
 int sw_rel_init(sw_rel_t *rel, const sw_rel_cfg_t *cfg, const sw_rel_io_t *io, void *store, size_t store_size);
@@ -122,9 +143,20 @@ size_t sw_rel_max_payload(const sw_rel_t *rel);
 // after the next input/poll), SW_ETOOBIG (larger than sw_rel_max_payload()), SW_EINVAL (p is
 // not one MsgPack item).
 int sw_rel_send(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms);
+// Holds delivery back (hold = true) while the owner cannot take payloads, e.g. because it has
+// no room for the replies they would cause. Payloads keep arriving into the receive slots but
+// are neither delivered nor acknowledged as received in order, so the peer's window fills and
+// it stops sending; acknowledgements of our own messages are still processed. After hold =
+// false, the next sw_rel_poll() delivers what was held. May be called from the callbacks.
+static inline void sw_rel_hold(sw_rel_t *rel, bool hold) { rel->rx_hold = hold; }
 // One wire message from the framer.
 void sw_rel_input(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms);
-// Runs the timers (retransmits, delayed acks, handshake retries). Returns the ms until the
+// Tells the line model about n bytes the owner wrote to the same line outside the layer (e.g.
+// console output between frames): frames handed over later leave after them. No effect when
+// cfg.line_rate is 0.
+void sw_rel_line_used(sw_rel_t *rel, size_t n, uint32_t now_ms);
+// Delivers payloads that were held back (sw_rel_hold) if no longer held, and runs the timers
+// (retransmits, delayed acks, handshake retries). Returns the ms until the
 // next timer is due (call again by then, and again after sw_rel_input() or sw_rel_send(),
 // which may set new timers); UINT32_MAX if none is.
 uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms);

@@ -4,6 +4,11 @@
 // the receiver can tell new (offset < w/2 from its tail) from old (the other half) as long as
 // the line keeps order. Payloads live in the caller's store: w send slots, w receive slots,
 // then one scratch buffer in which every outgoing wire message is built.
+//
+// With the line's rate known, every message handed to io.tx is taken to leave once the line
+// has carried everything handed over before it: line_ms is when the transmitter is idle again.
+// Retransmit deadlines count from that moment, so a window of large frames that takes longer to
+// send than the timeout does not time out while it is still waiting to go.
 #include <string.h>
 
 #include "swarm/rel.h"
@@ -12,6 +17,13 @@
 #define REL_TIMEOUT_MAX 600000u    // ms; also the clamp for a peer's "t"
 #define REL_PEER_MAX_DEFAULT 127u  // MoaT peers do not send "l"
 #define REL_NO_TIMER UINT32_MAX
+#define REL_TIMEOUT_UNKNOWN 1000u  // ms; the derived timeout on a line of unknown rate
+#define REL_TIMEOUT_FLOOR 250u     // ms; the least derived timeout on a line of known rate
+#define REL_HS_MIN 1000u           // ms; handshake retries with a derived timeout
+#define REL_FRAME_OVERHEAD 5u      // SerialPacker: start, 2 length bytes, CRC
+// A line model further ahead than this is stale (the clock wrapped while the layer was idle):
+// no transmitter holds ten minutes of frames.
+#define REL_LINE_AHEAD_MAX 600000u
 
 //////////////////////////////////////////////////////////////////////////////////////////////
 // Small helpers
@@ -50,11 +62,38 @@ static void scratch(sw_rel_t *rel, sw_mpw_t *w)
     sw_mpw_init(w, rel->store + off, (size_t)rel->cfg.max_msg + REL_OVERHEAD);
 }
 
-static void emit(sw_rel_t *rel, const sw_mpw_t *w)
+// The line model: n more bytes go on the line at now. Returns when the last of them has left.
+static uint32_t line_take(sw_rel_t *rel, uint64_t n, uint32_t now)
+{
+    uint32_t rate = rel->cfg.line_rate;
+    if (!rate)
+        return now;
+    uint32_t ahead = rel->line_ms - now;
+    if ((int32_t)ahead < 0 || ahead > REL_LINE_AHEAD_MAX) { // idle: the bytes leave at once
+        rel->line_ms = now;
+        rel->line_frac = 0;
+    }
+    uint64_t t = rel->line_frac + n * 1000u;
+    uint64_t ms = t / rate;
+    // never more than REL_LINE_AHEAD_MAX ahead in all, or it would be taken for stale above
+    if ((uint64_t)(rel->line_ms - now) + ms >= REL_LINE_AHEAD_MAX) {
+        rel->line_ms = now + REL_LINE_AHEAD_MAX;
+        rel->line_frac = 0;
+    } else {
+        rel->line_ms += (uint32_t)ms;
+        rel->line_frac = (uint32_t)(t % rate);
+    }
+    return rel->line_ms;
+}
+
+// Hands one wire message to the framer. Returns when it will have left (now if it was not
+// taken: the timers treat that like a loss).
+static uint32_t emit(sw_rel_t *rel, const sw_mpw_t *w, uint32_t now)
 {
     // The scratch is sized for the largest message, so an error here is a bug, not input.
-    if (!w->err)
-        (void)rel->io.tx(rel->io.ctx, w->buf, w->len);
+    if (w->err || rel->io.tx(rel->io.ctx, w->buf, w->len))
+        return now;
+    return line_take(rel, (uint64_t)w->len + rel->cfg.frame_overhead, now);
 }
 
 static void notify(sw_rel_t *rel, bool up)
@@ -72,16 +111,17 @@ void sw_rel_cfg_default(sw_rel_cfg_t *c)
 {
     memset(c, 0, sizeof *c);
     c->window = 8;
-    c->timeout_ms = 1000;
+    c->timeout_ms = 0;
     c->max_msg = 1024;
     c->retries = 5;
     c->max_delay_ms = 0;
+    c->line_rate = 0;
+    c->frame_overhead = REL_FRAME_OVERHEAD;
 }
 
 static bool cfg_ok(const sw_rel_cfg_t *c)
 {
-    return c && c->window >= 4 && c->window <= SW_REL_MAX_WINDOW && c->timeout_ms >= 1 &&
-           c->timeout_ms <= REL_TIMEOUT_MAX && c->max_msg >= 1;
+    return c && c->window >= 4 && c->window <= SW_REL_MAX_WINDOW && c->timeout_ms <= REL_TIMEOUT_MAX && c->max_msg >= 1;
 }
 
 size_t sw_rel_store_size(const sw_rel_cfg_t *cfg)
@@ -89,6 +129,35 @@ size_t sw_rel_store_size(const sw_rel_cfg_t *cfg)
     if (!cfg_ok(cfg))
         return 0;
     return 2u * (size_t)cfg->window * cfg->max_msg + cfg->max_msg + REL_OVERHEAD;
+}
+
+// The timeout we announce: the configured one, else the least a derived one can be.
+static uint32_t own_timeout(const sw_rel_t *rel)
+{
+    if (rel->cfg.timeout_ms)
+        return rel->cfg.timeout_ms;
+    return rel->cfg.line_rate ? REL_TIMEOUT_FLOOR : REL_TIMEOUT_UNKNOWN;
+}
+
+// Handshake retries and close replies. With a derived timeout they wait at least a second: the
+// peer's answer may queue behind frames it handed to its line before the handshake began.
+static uint32_t hs_timeout(const sw_rel_t *rel)
+{
+    uint32_t t = rel->timeout_ms;
+    return !rel->cfg.timeout_ms && t < REL_HS_MIN ? REL_HS_MIN : t;
+}
+
+// A derived timeout on a line of known rate, once the window and payload limit are agreed:
+// an ack may wait behind window/2 of the peer's largest frames, twice that for safety.
+static uint32_t line_floor(const sw_rel_t *rel)
+{
+    if (rel->cfg.timeout_ms || !rel->cfg.line_rate)
+        return 0;
+    uint64_t frame = (uint64_t)sw_rel_max_payload(rel) + REL_OVERHEAD + rel->cfg.frame_overhead;
+    uint64_t t = 2u * (uint64_t)(rel->window / 2u) * frame * 1000u / rel->cfg.line_rate;
+    if (t < REL_TIMEOUT_FLOOR)
+        t = REL_TIMEOUT_FLOOR;
+    return (uint32_t)(t < REL_TIMEOUT_MAX ? t : REL_TIMEOUT_MAX);
 }
 
 // What the peer announced in "c"; absent keys keep our own values (and 127 for "l").
@@ -104,7 +173,7 @@ static void merge(sw_rel_t *rel, const peer_cfg_t *pc)
 {
     if (!pc->present)
         return;
-    uint32_t t = rel->cfg.timeout_ms;
+    uint32_t t = own_timeout(rel);
     if (pc->t_set && pc->t > t)
         t = (uint32_t)(pc->t < REL_TIMEOUT_MAX ? pc->t : REL_TIMEOUT_MAX);
     rel->timeout_ms = t;
@@ -125,7 +194,7 @@ static void clear_session(sw_rel_t *rel)
     if (rel->state != SW_REL_UP) {
         // a new handshake: our own values until the peer's are known
         rel->window = rel->cfg.window;
-        rel->timeout_ms = rel->cfg.timeout_ms;
+        rel->timeout_ms = own_timeout(rel);
         rel->peer_max = REL_PEER_MAX_DEFAULT;
     }
     rel->send_head = rel->send_tail = rel->recv_head = rel->recv_tail = 0;
@@ -147,7 +216,7 @@ int sw_rel_init(sw_rel_t *rel, const sw_rel_cfg_t *cfg, const sw_rel_io_t *io, v
     rel->store_size = store_size;
     rel->state = SW_REL_CLOSED;
     rel->window = cfg->window;
-    rel->timeout_ms = cfg->timeout_ms;
+    rel->timeout_ms = own_timeout(rel);
     rel->peer_max = REL_PEER_MAX_DEFAULT;
     return 0;
 }
@@ -155,8 +224,8 @@ int sw_rel_init(sw_rel_t *rel, const sw_rel_cfg_t *cfg, const sw_rel_io_t *io, v
 //////////////////////////////////////////////////////////////////////////////////////////////
 // Writing wire messages
 
-// {"a": "r", "n": n, "c": {...} [, "e": why]}; n:0 carries no config.
-static void send_ctl(sw_rel_t *rel, int n, const char *why)
+// {"a": "r", "n": n, "c": {...} [, "e": why]}; n:0 carries no config. Returns when it leaves.
+static uint32_t send_ctl(sw_rel_t *rel, int n, const char *why, uint32_t now)
 {
     sw_mpw_t w;
     scratch(rel, &w);
@@ -175,7 +244,7 @@ static void send_ctl(sw_rel_t *rel, int n, const char *why)
         key(&w, 'c');
         sw_mpw_map(&w, 3);
         key(&w, 't');
-        sw_mpw_uint(&w, rel->cfg.timeout_ms);
+        sw_mpw_uint(&w, own_timeout(rel));
         key(&w, 'm');
         sw_mpw_uint(&w, rel->cfg.window);
         key(&w, 'l');
@@ -185,7 +254,7 @@ static void send_ctl(sw_rel_t *rel, int n, const char *why)
         key(&w, 'e');
         sw_mpw_str(&w, why, elen);
     }
-    emit(rel, &w);
+    return emit(rel, &w, now);
 }
 
 // How many seqs strictly between recv_tail and recv_head we hold (the selective ack list).
@@ -214,6 +283,7 @@ static void put_ack(sw_rel_t *rel, sw_mpw_t *w, uint8_t held)
 }
 
 // Any message we send acknowledges everything received so far, so a pending ack is settled.
+// The retransmit deadline counts from when the message has left.
 static void send_data(sw_rel_t *rel, uint8_t seq, uint32_t now)
 {
     sw_rel_slot_t *slot = &rel->tx_slot[seq];
@@ -226,12 +296,11 @@ static void send_data(sw_rel_t *rel, uint8_t seq, uint32_t now)
     key(&w, 'd');
     sw_mpw_raw(&w, tx_buf(rel, seq), slot->len);
     put_ack(rel, &w, held);
-    slot->due_ms = now + rel->timeout_ms;
     rel->ack_due = false;
-    emit(rel, &w);
+    slot->due_ms = emit(rel, &w, now) + rel->timeout_ms;
 }
 
-static void send_ack(sw_rel_t *rel)
+static void send_ack(sw_rel_t *rel, uint32_t now)
 {
     uint8_t held = held_count(rel);
     sw_mpw_t w;
@@ -241,7 +310,7 @@ static void send_ack(sw_rel_t *rel)
     sw_mpw_uint(&w, rel->send_head);
     put_ack(rel, &w, held);
     rel->ack_due = false;
-    emit(rel, &w);
+    (void)emit(rel, &w, now);
 }
 
 //////////////////////////////////////////////////////////////////////////////////////////////
@@ -252,7 +321,7 @@ static void enter_closed(sw_rel_t *rel, uint32_t now)
     rel->state = SW_REL_CLOSED;
     clear_session(rel);
     rel->tries = 0;
-    rel->reset_ms = now + rel->timeout_ms; // earliest close reply to a talking peer
+    rel->reset_ms = now + hs_timeout(rel); // earliest close reply to a talking peer
 }
 
 // Sends n:1 (with an error text for a protocol reset) and waits for n:2.
@@ -261,22 +330,23 @@ static void begin_reset(sw_rel_t *rel, uint32_t now, const char *why)
     rel->state = SW_REL_RESET1;
     clear_session(rel);
     rel->tries = 1;
-    rel->reset_ms = now + rel->timeout_ms;
     rel->ack_ms = now + hold_ms(rel); // n:2 accepted from then on (a late one may be stale)
-    send_ctl(rel, 1, why);
+    rel->reset_ms = send_ctl(rel, 1, why, now) + hs_timeout(rel);
 }
 
 // Answers a peer's n:1 with our n:2 and waits for n:3.
 static void begin_answer(sw_rel_t *rel, const peer_cfg_t *pc, uint32_t now)
 {
-    if (rel->state != SW_REL_RESET2) {
+    bool fresh = rel->state != SW_REL_RESET2;
+    if (fresh) {
         rel->state = SW_REL_RESET2;
         clear_session(rel);
         rel->tries = 1;
-        rel->reset_ms = now + rel->timeout_ms;
     }
     merge(rel, pc);
-    send_ctl(rel, 2, NULL);
+    uint32_t gone = send_ctl(rel, 2, NULL, now);
+    if (fresh)
+        rel->reset_ms = gone + hs_timeout(rel);
 }
 
 static void go_up(sw_rel_t *rel, uint32_t now)
@@ -284,6 +354,9 @@ static void go_up(sw_rel_t *rel, uint32_t now)
     rel->state = SW_REL_UP;
     clear_session(rel);
     rel->tries = 0;
+    uint32_t floor = line_floor(rel);
+    if (rel->timeout_ms < floor)
+        rel->timeout_ms = floor;
     // In UP, reset_ms ends the guard time in which a reordering line may still bring messages
     // of the previous session; the send slots count as last sent one quarantine ago.
     rel->reset_ms = now + hold_ms(rel);
@@ -304,7 +377,7 @@ void sw_rel_start(sw_rel_t *rel, uint32_t now_ms)
 void sw_rel_close(sw_rel_t *rel, const char *why, uint32_t now_ms)
 {
     bool was_closed = rel->state == SW_REL_CLOSED;
-    send_ctl(rel, 0, why);
+    (void)send_ctl(rel, 0, why, now_ms);
     enter_closed(rel, now_ms);
     if (!was_closed)
         notify(rel, false);
@@ -467,8 +540,8 @@ static int check_x(const wire_t *m)
 static void closed_reply(sw_rel_t *rel, uint32_t now)
 {
     if (due(now, rel->reset_ms)) {
-        send_ctl(rel, 0, NULL);
-        rel->reset_ms = now + rel->timeout_ms;
+        (void)send_ctl(rel, 0, NULL, now);
+        rel->reset_ms = now + hs_timeout(rel);
     }
 }
 
@@ -505,10 +578,10 @@ static void on_ctl(sw_rel_t *rel, const wire_t *m, uint32_t now)
         if (rel->state == SW_REL_CLOSED) {
             closed_reply(rel, now);
         } else if (rel->state == SW_REL_UP) {
-            send_ctl(rel, 3, NULL); // our n:3 was lost
+            (void)send_ctl(rel, 3, NULL, now); // our n:3 was lost
         } else if (rel->state == SW_REL_RESET2 || due(now, rel->ack_ms)) {
             merge(rel, &pc);
-            send_ctl(rel, 3, NULL);
+            (void)send_ctl(rel, 3, NULL, now);
             go_up(rel, now);
         }
         break;
@@ -533,8 +606,9 @@ static void advance_tail(sw_rel_t *rel, uint32_t now)
     uint32_t hold = hold_ms(rel);
     while (rel->send_tail != rel->send_head && rel->tx_slot[rel->send_tail].len == 0) {
         if (hold) {
-            uint32_t age = now - (rel->tx_slot[rel->send_tail].due_ms - rel->timeout_ms);
-            if ((int32_t)age >= 0 && age < hold)
+            // age < 0: still queued for the line (an age far below that is a stale slot)
+            int32_t age = (int32_t)(now - (rel->tx_slot[rel->send_tail].due_ms - rel->timeout_ms));
+            if (age >= -(int32_t)REL_LINE_AHEAD_MAX && age < (int32_t)hold)
                 break;
         }
         rel->tx_slot[rel->send_tail].acked = false;
@@ -590,6 +664,27 @@ static void on_acks(sw_rel_t *rel, uint8_t r, const wire_t *m, uint32_t now)
     advance_tail(rel, now);
 }
 
+// Delivers the in-order prefix, unless the owner holds delivery back. The slot is released
+// before the callback, which may send (or hold). Not re-entered from inside the callback.
+static void deliver(sw_rel_t *rel)
+{
+    if (rel->in_rx)
+        return;
+    rel->in_rx = true;
+    while (rel->state == SW_REL_UP && !rel->rx_hold && rel->recv_tail != rel->recv_head &&
+           rel->rx_slot[rel->recv_tail].len) {
+        uint8_t seq = rel->recv_tail;
+        uint16_t len = rel->rx_slot[seq].len;
+        rel->rx_slot[seq].len = 0;
+        rel->recv_tail = next(rel, seq);
+        rel->stats.delivered++;
+        rel->ack_due = true;
+        if (rel->io.rx)
+            rel->io.rx(rel->io.ctx, rx_buf(rel, seq), len);
+    }
+    rel->in_rx = false;
+}
+
 static void on_data(sw_rel_t *rel, const wire_t *m, uint32_t now)
 {
     int64_t s, r;
@@ -604,7 +699,7 @@ static void on_data(sw_rel_t *rel, const wire_t *m, uint32_t now)
         closed_reply(rel, now);
         return;
     case SW_REL_RESET1:
-        send_ctl(rel, 1, NULL); // the peer is still in a session we left
+        (void)send_ctl(rel, 1, NULL, now); // the peer is still in a session we left
         return;
     case SW_REL_RESET2:
         // The originator is up and talking: our n:3 was lost. Its first messages cannot ack
@@ -650,24 +745,13 @@ static void on_data(sw_rel_t *rel, const wire_t *m, uint32_t now)
     }
 
     on_acks(rel, (uint8_t)r, m, now);
-
-    // Deliver the in-order prefix. The slot is released before the callback, which may send.
-    while (rel->state == SW_REL_UP && rel->recv_tail != rel->recv_head && rel->rx_slot[rel->recv_tail].len) {
-        uint8_t seq = rel->recv_tail;
-        uint16_t len = rel->rx_slot[seq].len;
-        rel->rx_slot[seq].len = 0;
-        rel->recv_tail = next(rel, seq);
-        rel->stats.delivered++;
-        rel->ack_due = true;
-        if (rel->io.rx)
-            rel->io.rx(rel->io.ctx, rx_buf(rel, seq), len);
-    }
+    deliver(rel);
     if (rel->state != SW_REL_UP)
         return;
     if (rel->recv_tail != rel->recv_head && !gap_before)
         rel->ack_ms = now + rel->timeout_ms;
     if (rel->ack_due)
-        send_ack(rel);
+        send_ack(rel, now);
 }
 
 void sw_rel_input(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms)
@@ -706,11 +790,13 @@ uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms)
         }
         if (rel->tries < UINT8_MAX)
             rel->tries++;
-        rel->reset_ms = now + rel->timeout_ms;
-        send_ctl(rel, rel->state == SW_REL_RESET1 ? 1 : 2, NULL);
-        return rel->timeout_ms;
+        rel->reset_ms = send_ctl(rel, rel->state == SW_REL_RESET1 ? 1 : 2, NULL, now) + hs_timeout(rel);
+        return until(now, rel->reset_ms);
     }
 
+    deliver(rel); // what was held back, if the owner takes it now
+    if (rel->state != SW_REL_UP)
+        return REL_NO_TIMER;
     advance_tail(rel, now);
     uint32_t wait = REL_NO_TIMER;
     uint8_t inflight = dist(rel, rel->send_tail, rel->send_head);
@@ -736,6 +822,12 @@ uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms)
         wait = min_u32(wait, until(now, rel->ack_ms));
     }
     if (rel->ack_due)
-        send_ack(rel);
+        send_ack(rel, now);
     return wait;
+}
+
+void sw_rel_line_used(sw_rel_t *rel, size_t n, uint32_t now_ms)
+{
+    if (n)
+        (void)line_take(rel, n < REL_LINE_AHEAD_MAX ? n : REL_LINE_AHEAD_MAX, now_ms);
 }

@@ -49,7 +49,8 @@ static const char fs_help[] =
     "  --changed         get/put: copy only files whose size or SHA-256 differ\n"
     "  --window N        get/put: chunk requests in flight, 1-64 (default 8)\n"
     "  --chunk BYTES     get/put: file bytes per request (default: the most the link and the\n"
-    "                    device carry in one message)\n"
+    "                    device carry in one message, adapting to bit errors on lossy serial\n"
+    "                    links)\n"
     "  --no-verify       get/put: skip the comparison with the device's SHA-256 (f.hash)\n"
     "  --json, -q, -v, --timeout S   as in 'swarm --help' (--timeout: per answer)\n"
     "\n"
@@ -997,6 +998,14 @@ static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
     if (f->c.verbose && x.r.chunk)
         fprintf(stderr, "swarm fs: %s %s: chunk %u bytes, window %u, device max_msg %u\n",
                 put ? "put" : "get", remote, x.r.chunk, x.r.window, x.r.dev_max_msg);
+    sw_hlink_stats_t st;
+    if (f->c.verbose && sw_hlink_stats(f->l, &st)) // how the lossy line went, since it opened
+        fprintf(stderr, "swarm fs: link: %u sent, %u retransmitted, %u delivered, %u duplicates; "
+                "%u frames in, %u damaged; timeout %u ms, window %u\n",
+                (unsigned)st.rel.sent, (unsigned)st.rel.retransmits, (unsigned)st.rel.delivered,
+                (unsigned)st.rel.duplicates, (unsigned)st.frames.frames,
+                (unsigned)(st.frames.err_crc + st.frames.err_len + st.frames.err_idle),
+                (unsigned)st.timeout_ms, (unsigned)st.window);
     if (x.r.err)
         return xfer_failed(f, put, local, remote, &x.r);
     f->files++;

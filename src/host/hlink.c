@@ -511,8 +511,12 @@ int sw_hlink_write_console(sw_hlink_t *l, const uint8_t *p, size_t n)
         return SW_ENOTSUP;
     if (l->closing || !l->conn || !l->conn->connected)
         return SW_ECLOSED;
-    if (l->uri.lossy) // bytes outside frames are console
-        return sw__hlink_write(l, p, n);
+    if (l->uri.lossy) { // bytes outside frames are console; later frames wait behind them
+        int rc = sw__hlink_write(l, p, n);
+        if (!rc && l->rel_store)
+            sw_rel_line_used(&l->rel, n, sw__hlink_now(l));
+        return rc;
+    }
     uint8_t buf[512];
     while (n) {
         size_t used;

@@ -5,9 +5,10 @@
 // URIs (docs/swarm.1, "LINKS"):
 //   tcp://HOST[:PORT]          TCP, lossless stream; PORT defaults to 27587
 //   unix:///path/mux.sock      a multiplexer's Unix socket, lossless stream
-//   serial:///dev/ttyX?baud=115200&mode=lossy|lossless&start=0xc1
+//   serial:///dev/ttyX?baud=115200&mode=lossy|lossless&start=0xc1&window=16&timeout=300&max_msg=1024
 //                              a serial line: lossless stream (default) or SerialPacker +
-//                              Reliable (mode=lossy; start: 0xc1 default, 0x85, or "none")
+//                              Reliable (mode=lossy; start: 0xc1 default, 0x85, or "none";
+//                              window, timeout (ms) and max_msg: Reliable's, see sw_uri_t)
 //   HOST or HOST:PORT          a bare name: the scan cache, then HOST.local, then DNS → tcp://
 #ifndef SW_HOST_HLINK_H
 #define SW_HOST_HLINK_H
@@ -15,7 +16,9 @@
 #include <uv.h>
 
 #include "swarm/msg.h"
+#include "swarm/rel.h"
 #include "swarm/rpc.h"
+#include "swarm/sp.h"
 
 enum { SW_URI_TCP = 1, SW_URI_UNIX = 2, SW_URI_SERIAL = 3 };
 
@@ -27,7 +30,15 @@ typedef struct sw_uri {
     uint32_t baud;     // SERIAL: default 115200
     bool lossy;        // SERIAL: mode=lossy
     int start;         // SERIAL lossy: start byte, or -1 for none (default 0xC1)
+    // SERIAL lossy, Reliable's settings for this link; 0 = the default. The link uses the
+    // smaller window and the larger timeout of the two sides.
+    uint8_t window;      // 4..SW_REL_MAX_WINDOW; default SW_HLINK_SERIAL_WINDOW
+    uint32_t timeout_ms; // 1..600000; default derived from the baud rate (rel.h)
+    uint16_t max_msg;    // largest payload, 16..SW_HLINK_SERIAL_MAX_MSG; default that maximum
 } sw_uri_t;
+
+#define SW_HLINK_SERIAL_WINDOW 16    // Reliable window of a lossy serial link
+#define SW_HLINK_SERIAL_MAX_MSG 8192 // largest Reliable payload the host accepts
 
 // Parses a link URI. A bare HOST[:PORT] becomes tcp:// (name resolution happens at connect).
 // Returns 0, or SW_EINVAL with a message for the user in err ("unknown scheme 'x' (use tcp://,
@@ -79,6 +90,16 @@ size_t sw_hlink_max_msg(const sw_hlink_t *l);
 // Requests in flight, and bytes queued towards the peer (to pace pipelined transfers).
 size_t sw_hlink_pending(const sw_hlink_t *l);
 size_t sw_hlink_queued(const sw_hlink_t *l);
+// Lossy serial links: what the framing and the Reliable layer counted since the line was
+// opened (a reconnect starts again from 0), for callers that adapt to the line (e.g. the transfer
+// engine's chunk size). Returns false, *st zeroed, for other links.
+typedef struct sw_hlink_stats {
+    sw_rel_stats_t rel;   // messages sent, retransmitted, delivered, duplicates …
+    sw_sp_stats_t frames; // frames received intact and dropped (bad CRC, length, idle)
+    uint32_t timeout_ms;  // Reliable's retransmit timeout in force (0 while down)
+    uint8_t window;       // Reliable's window in force (0 while down)
+} sw_hlink_stats_t;
+bool sw_hlink_stats(const sw_hlink_t *l, sw_hlink_stats_t *st);
 // The last error text the link knows (connect failure etc.), for messages; never NULL.
 const char *sw_hlink_error(const sw_hlink_t *l);
 

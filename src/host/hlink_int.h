@@ -10,7 +10,7 @@
 #include "swarm/sp.h"
 #include "swarm/stream.h"
 
-#define SW_HLINK_REL_MAX_MSG 8192u      // largest Reliable payload the host accepts
+#define SW_HLINK_REL_MAX_MSG ((uint32_t)SW_HLINK_SERIAL_MAX_MSG) // largest Reliable payload
 #define SW_HLINK_QUEUE_MSGS 256u        // lossy: messages waiting for the Reliable window…
 #define SW_HLINK_QUEUE_BYTES (256u << 10) // …and their bytes
 #define SW_HLINK_LINGER_MS 2000u        // a closing connection flushes for at most this long

@@ -309,15 +309,20 @@ int sw__hlink_rel_init(sw_hlink_t *l)
 {
     sw_rel_cfg_t rc;
     sw_rel_cfg_default(&rc);
-    uint32_t max = l->o.max_msg < SW_HLINK_REL_MAX_MSG ? l->o.max_msg : SW_HLINK_REL_MAX_MSG;
+    uint32_t max = l->uri.max_msg ? l->uri.max_msg : SW_HLINK_REL_MAX_MSG;
+    if (l->o.max_msg < max)
+        max = l->o.max_msg;
     rc.max_msg = (uint16_t)max;
+    rc.window = l->uri.window ? l->uri.window : SW_HLINK_SERIAL_WINDOW;
+    rc.timeout_ms = l->uri.timeout_ms; // 0: derived from the line rate
+    rc.line_rate = l->uri.baud / 10;   // 8N1: a frame's timer runs from when it has left
     rc.retries = l->o.reconnect ? 0 : 5; // a mux keeps offering the link, a command gives up
     size_t need = sw_rel_store_size(&rc);
     sw_sp_cfg_default(&l->spcfg);
     l->spcfg.start = l->uri.start;
     // room for a wire message around the largest payload; as on the node, above 255 so
     // both sides use the 2-byte length form for 128+ bytes
-    l->spcfg.max_frame = (uint16_t)(max + 64);
+    l->spcfg.max_frame = (uint16_t)(max + 64 < 256 ? 256 : max + 64);
     size_t fcap = l->spcfg.max_frame + SW_SP_OVERHEAD;
     if (!l->rel_store) {
         l->rel_store = malloc(need);
@@ -331,6 +336,20 @@ int sw__hlink_rel_init(sw_hlink_t *l)
     sw_rel_io_t io = {rel_tx, rel_rx, rel_state, l};
     sw__hlink_queue_clear(l);
     return sw_rel_init(&l->rel, &rc, &io, l->rel_store, l->rel_store_size);
+}
+
+bool sw_hlink_stats(const sw_hlink_t *l, sw_hlink_stats_t *st)
+{
+    memset(st, 0, sizeof *st);
+    if (l->uri.kind != SW_URI_SERIAL || !l->uri.lossy || !l->rel_store)
+        return false;
+    st->rel = l->rel.stats;
+    st->frames = l->sprx.stats;
+    if (sw_rel_is_up(&l->rel)) {
+        st->timeout_ms = l->rel.timeout_ms;
+        st->window = l->rel.window;
+    }
+    return true;
 }
 
 void sw__hlink_queue_clear(sw_hlink_t *l)

@@ -1,5 +1,6 @@
-// Link URIs (hlink.h): tcp://HOST[:PORT], unix://PATH, serial://DEV?baud=&mode=&start=, and
-// bare HOST[:PORT]. Errors name the part of the text that is wrong, because users type these.
+// Link URIs (hlink.h): tcp://HOST[:PORT], unix://PATH,
+// serial://DEV?baud=&mode=&start=&window=&timeout=&max_msg=, and bare HOST[:PORT]. Errors
+// name the part of the text that is wrong, because users type these.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -146,10 +147,22 @@ static int parse_start(const char *v, size_t n, sw_uri_t *u, char *err, size_t c
     return fail(err, cap, "bad start byte '%.*s' (use 0xc1, 0x85, none, or 0..255)", (int)n, v);
 }
 
+// A Reliable setting of a lossy link: a decimal number in lo..hi.
+static int parse_rel(const char *k, const char *v, size_t n, uint32_t lo, uint32_t hi,
+                     uint32_t *out, char *err, size_t cap)
+{
+    uint64_t x;
+    if (parse_uint(v, n, hi, &x) && x >= lo) {
+        *out = (uint32_t)x;
+        return 0;
+    }
+    return fail(err, cap, "bad %s '%.*s' (use %u..%u)", k, (int)n, v, (unsigned)lo, (unsigned)hi);
+}
+
 // The query of a serial URI: key=value pairs joined by '&'.
 static int parse_query(const char *q, sw_uri_t *u, char *err, size_t cap)
 {
-    bool seen_start = false;
+    const char *lossy_only = NULL; // an option that needs mode=lossy
     while (*q) {
         size_t n = strcspn(q, "&");
         const char *eq = memchr(q, '=', n);
@@ -174,10 +187,23 @@ static int parse_query(const char *q, sw_uri_t *u, char *err, size_t cap)
             rc = 0;
         } else if (klen == 5 && !memcmp(q, "start", 5)) {
             rc = parse_start(v, vlen, u, err, cap);
-            seen_start = true;
+            lossy_only = "start";
+        } else if (klen == 6 && !memcmp(q, "window", 6)) {
+            uint32_t x = 0;
+            rc = parse_rel("window", v, vlen, 4, SW_REL_MAX_WINDOW, &x, err, cap);
+            u->window = (uint8_t)x;
+            lossy_only = "window";
+        } else if (klen == 7 && !memcmp(q, "timeout", 7)) {
+            rc = parse_rel("timeout", v, vlen, 1, 600000, &u->timeout_ms, err, cap);
+            lossy_only = "timeout";
+        } else if (klen == 7 && !memcmp(q, "max_msg", 7)) {
+            uint32_t x = 0;
+            rc = parse_rel("max_msg", v, vlen, 16, SW_HLINK_SERIAL_MAX_MSG, &x, err, cap);
+            u->max_msg = (uint16_t)x;
+            lossy_only = "max_msg";
         } else {
-            return fail(err, cap, "unknown option '%.*s' in a serial:// link (use baud, mode, start)",
-                        (int)klen, q);
+            return fail(err, cap, "unknown option '%.*s' in a serial:// link (use baud, mode, "
+                        "start, window, timeout, max_msg)", (int)klen, q);
         }
         if (rc)
             return rc;
@@ -185,8 +211,8 @@ static int parse_query(const char *q, sw_uri_t *u, char *err, size_t cap)
         if (*q == '&')
             q++;
     }
-    if (seen_start && !u->lossy)
-        return fail(err, cap, "start= applies to mode=lossy only (add mode=lossy)");
+    if (lossy_only && !u->lossy)
+        return fail(err, cap, "%s= applies to mode=lossy only (add mode=lossy)", lossy_only);
     return 0;
 }
 
@@ -257,17 +283,22 @@ void sw_uri_format(const sw_uri_t *u, char *buf, size_t cap)
     case SW_URI_UNIX:
         snprintf(buf, cap, "unix://%s", u->path);
         break;
-    case SW_URI_SERIAL:
-        if (!u->lossy)
-            snprintf(buf, cap, "serial://%s?baud=%u", u->path, u->baud);
-        else if (u->start < 0)
-            snprintf(buf, cap, "serial://%s?baud=%u&mode=lossy&start=none", u->path, u->baud);
-        else if (u->start == SW_SP_START_DEFAULT)
-            snprintf(buf, cap, "serial://%s?baud=%u&mode=lossy", u->path, u->baud);
-        else
-            snprintf(buf, cap, "serial://%s?baud=%u&mode=lossy&start=0x%02x", u->path, u->baud,
-                     u->start);
+    case SW_URI_SERIAL: {
+        char start[16] = "", window[16] = "", timeout[24] = "", max_msg[24] = "";
+        if (u->lossy && u->start < 0)
+            snprintf(start, sizeof start, "&start=none");
+        else if (u->lossy && u->start != SW_SP_START_DEFAULT)
+            snprintf(start, sizeof start, "&start=0x%02x", (unsigned)u->start & 0xff);
+        if (u->lossy && u->window)
+            snprintf(window, sizeof window, "&window=%u", u->window);
+        if (u->lossy && u->timeout_ms)
+            snprintf(timeout, sizeof timeout, "&timeout=%u", (unsigned)u->timeout_ms);
+        if (u->lossy && u->max_msg)
+            snprintf(max_msg, sizeof max_msg, "&max_msg=%u", u->max_msg);
+        snprintf(buf, cap, "serial://%s?baud=%u%s%s%s%s%s", u->path, u->baud,
+                 u->lossy ? "&mode=lossy" : "", start, window, timeout, max_msg);
         break;
+    }
     default:
         snprintf(buf, cap, "(no link)");
     }

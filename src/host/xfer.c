@@ -5,6 +5,12 @@
 // before it has been written, so the local fd is written strictly in order (pipes work) even
 // if answers were to arrive out of order. put needs no buffers: the data is read, hashed and
 // copied into the request at once, so only the count of unanswered writes matters.
+//
+// On a lossy serial link the chunk adapts to the bit-error rate: a frame of S bytes arrives
+// intact with probability (1 - p)^(8S), so big frames waste the line when bits flip, and small
+// ones waste it on overhead. Every round of answers the engine estimates p from the frames that
+// had to go again (put) or arrived damaged (get), and picks the chunk n that maximises
+// n / (n + H) * (1 - p)^(8(n + H)) (H: the bytes a frame carries besides file data).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -25,8 +31,16 @@ typedef struct slot {
     int64_t seq;    // request out (> 0), or 0
     uint64_t off;
     uint32_t len;   // put: bytes sent; get: bytes received
+    uint32_t want;  // get: bytes asked for (fewer back = end of file)
     bool ready;     // get: data received, waiting for its turn to be written
 } slot_t;
+
+// Adaptive chunk (lossy serial links): the bytes a data frame carries besides file data
+// (SerialPacker 5, Reliable map about 10, the request or reply, an ack frame's share), the
+// smallest chunk, and the weight of older rounds in the estimate.
+#define ADAPT_OVERHEAD 48.0
+#define ADAPT_MIN_CHUNK 64u
+#define ADAPT_KEEP 0.75
 
 struct sw_xfer {
     sw_hlink_t *l;
@@ -41,6 +55,13 @@ struct sw_xfer {
     int64_t ctl_seq;     // the control request out (info, stat, open, cl, hash), or 0
     int64_t handle;      // the device's file handle, or 0
     uint32_t chunk, window;
+    uint32_t chunk_max;  // the largest chunk (get: the stride of bufs)
+    // adaptive chunk: on when the link reports frame statistics and no chunk was asked for
+    bool adapt;
+    uint32_t round;      // data answers since the last estimate
+    sw_hlink_stats_t base; // the link's counters at the last estimate
+    double frames, bad;  // decayed counts of data frames sent / received and damaged ones
+    double bits;         // decayed bits those frames carried
     uint64_t total;
     uint64_t next_off;   // offset of the next chunk to request
     uint64_t next_k;     // index of the next chunk to request (get)
@@ -306,6 +327,9 @@ static int setup(sw_xfer_t *x)
         return SW_ETOOBIG;
     }
     x->chunk = x->o.chunk && x->o.chunk < max ? x->o.chunk : max;
+    x->chunk_max = x->chunk;
+    // start with the largest chunk: a clean line needs it, a noisy one shows itself at once
+    x->adapt = !x->o.chunk && sw_hlink_stats(x->l, &x->base) && max > ADAPT_MIN_CHUNK;
     size_t need = (size_t)x->chunk + 2 * SW_XFER_MSG_OVERHEAD + strlen(x->remote);
     if (need > x->req_cap) {
         uint8_t *p = realloc(x->req, need);
@@ -317,7 +341,7 @@ static int setup(sw_xfer_t *x)
         x->req_cap = need;
     }
     if (!x->put) {
-        x->bufs = malloc((size_t)x->window * x->chunk);
+        x->bufs = malloc((size_t)x->window * x->chunk_max);
         if (!x->bufs) {
             finish(x, SW_EFULL, "info", "out of memory");
             return SW_EFULL;
@@ -407,6 +431,95 @@ static void on_ctl(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     default:
         break;
     }
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Adaptive chunk
+
+// Small numerics without libm (the host does not link it).
+static double sqrt_pos(double v)
+{
+    if (v <= 0)
+        return 0;
+    double r = v > 1 ? v : 1;
+    for (int i = 0; i < 64; i++) {
+        double next = (r + v / r) / 2;
+        if (next >= r)
+            break;
+        r = next;
+    }
+    return r;
+}
+
+// -ln(1 - q) for 0 <= q <= 0.95, as 2 atanh(q / (2 - q)).
+static double neg_log1m(double q)
+{
+    double z = q / (2 - q), z2 = z * z, term = z, sum = 0;
+    for (int k = 0; k < 200 && term > 1e-12; k++, term *= z2)
+        sum += term / (2 * k + 1);
+    return 2 * sum;
+}
+
+// The chunk n that maximises n / (n + H) * (1 - p)^(8(n + H)): setting the derivative of its
+// logarithm to 0 gives H / (n (n + H)) = -8 ln(1 - p) ≈ 8p.
+static uint32_t best_chunk(double p, uint32_t max)
+{
+    if (p <= 0)
+        return max;
+    double h = ADAPT_OVERHEAD;
+    double n = (-h + sqrt_pos(h * h + h / (2 * p))) / 2;
+    if (n >= max)
+        return max;
+    uint32_t c = n <= ADAPT_MIN_CHUNK ? ADAPT_MIN_CHUNK : (uint32_t)n & ~15u;
+    return c < ADAPT_MIN_CHUNK ? ADAPT_MIN_CHUNK : c;
+}
+
+// After a round of answers: how many data frames went out (or came in) since the last round,
+// and how many of them were damaged. put: the frames are ours, a retransmit is one that did
+// not arrive; get: they are the device's, the ones dropped for a bad CRC or length did not.
+static void adapt(sw_xfer_t *x)
+{
+    x->round = 0;
+    sw_hlink_stats_t st;
+    if (!sw_hlink_stats(x->l, &st))
+        return;
+    const sw_hlink_stats_t *b = &x->base;
+    if (st.rel.sent < b->rel.sent || st.frames.frames < b->frames.frames) {
+        x->base = st; // the link reconnected: its counters started again
+        return;
+    }
+    double frames, bad;
+    if (x->put) {
+        bad = st.rel.retransmits - b->rel.retransmits;
+        frames = (double)(st.rel.sent - b->rel.sent) + bad;
+    } else {
+        const sw_sp_stats_t *f = &st.frames, *g = &b->frames;
+        bad = (f->err_crc - g->err_crc) + (f->err_len - g->err_len) + (f->err_idle - g->err_idle);
+        frames = (double)(f->frames - g->frames) + bad;
+    }
+    x->base = st;
+    if (frames < 1)
+        return;
+    x->frames = x->frames * ADAPT_KEEP + frames;
+    x->bad = x->bad * ADAPT_KEEP + bad;
+    x->bits = x->bits * ADAPT_KEEP + frames * 8.0 * (x->chunk + ADAPT_OVERHEAD);
+    // Invert the share of damaged frames to a bit-error rate: q = 1 - (1 - p)^bits_per_frame.
+    double q = x->bad / x->frames;
+    if (q > 0.95)
+        q = 0.95;
+    double p = q > 0 ? neg_log1m(q) / (x->bits / x->frames) : 0;
+    uint32_t c = best_chunk(p, x->chunk_max);
+    // grow back gently (a clean round may be luck), shrink at once
+    if (c > x->chunk && x->chunk < x->chunk_max / 2)
+        c = c < 2 * x->chunk ? c : 2 * x->chunk;
+    x->chunk = c;
+}
+
+// One data answer arrived: a round is a window of them.
+static void count_answer(sw_xfer_t *x)
+{
+    if (x->adapt && ++x->round >= (x->window < 8 ? 8 : x->window))
+        adapt(x);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -505,7 +618,7 @@ static void pump_put(sw_xfer_t *x)
                    seq == SW_ECLOSED ? sw_hlink_error(x->l) : sw_strerror((int)seq));
             return;
         }
-        *s = (slot_t){seq, x->next_off, (uint32_t)n, false};
+        *s = (slot_t){seq, x->next_off, (uint32_t)n, 0, false};
         x->next_off += (uint64_t)n;
         x->inflight++;
         touch(x);
@@ -525,7 +638,7 @@ static bool flush_get(sw_xfer_t *x)
         if (!s->ready)
             break;
         if (!x->eof) { // after a short read nothing more belongs to the file
-            const uint8_t *p = x->bufs + (size_t)i * x->chunk;
+            const uint8_t *p = x->bufs + (size_t)i * x->chunk_max;
             if (!write_full(x->fd, p, s->len)) {
                 x->res.sys_errno = errno;
                 finish(x, SW_EIO, "write", "%s", strerror(errno));
@@ -536,7 +649,7 @@ static bool flush_get(sw_xfer_t *x)
                 return false;
             }
             x->done += s->len;
-            if (s->len < x->chunk)
+            if (s->len < s->want)
                 x->eof = true;
         }
         s->ready = false;
@@ -566,7 +679,7 @@ static void pump_get(sw_xfer_t *x)
                    seq == SW_ECLOSED ? sw_hlink_error(x->l) : sw_strerror((int)seq));
             return;
         }
-        x->slots[x->next_k % x->window] = (slot_t){seq, x->next_off, 0, false};
+        x->slots[x->next_k % x->window] = (slot_t){seq, x->next_off, 0, x->chunk, false};
         x->next_k++;
         x->next_off += x->chunk;
         x->inflight++;
@@ -609,6 +722,7 @@ static void on_data(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     touch(x);
     sw_mpr_t r;
     sw_mpr_init(&r, m->d.p, m->d.n);
+    count_answer(x);
     if (x->put) {
         uint64_t n;
         if (!sw_mpr_uint(&r, &n) || n != s->len) {
@@ -620,18 +734,18 @@ static void on_data(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
         progress(x);
     } else {
         sw_span_t b;
-        if (!sw_mpr_bin(&r, &b) || b.n > x->chunk) {
+        if (!sw_mpr_bin(&r, &b) || b.n > s->want) {
             finish(x, SW_EPROTO, "rd", "f.rd at offset %llu: the answer is not the data asked "
                    "for", (unsigned long long)s->off);
             return;
         }
         uint32_t i = (uint32_t)(s - x->slots);
         if (b.n)
-            memcpy(x->bufs + (size_t)i * x->chunk, b.p, b.n);
+            memcpy(x->bufs + (size_t)i * x->chunk_max, b.p, b.n);
         s->len = (uint32_t)b.n;
         s->ready = true;
-        if (b.n == x->chunk && s->off + x->chunk > x->limit)
-            x->limit = s->off + x->chunk; // the file goes on (it grew, or its size was unknown)
+        if (b.n == s->want && s->off + s->want > x->limit)
+            x->limit = s->off + s->want; // the file goes on (it grew, or its size was unknown)
         if (!flush_get(x))
             return;
     }

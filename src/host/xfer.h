@@ -28,7 +28,8 @@ typedef struct sw_xfer sw_xfer_t;
 typedef struct sw_xfer_opts {
     uint32_t window;      // chunk requests in flight, 1..SW_XFER_WINDOW_MAX; 0 = 8
     uint32_t chunk;       // file bytes per request; 0 (default) or more than fits = the largest
-                          // that fits both the link and the device
+                          // that fits both the link and the device. With 0 on a lossy serial
+                          // link the chunk then adapts to the line's bit-error rate (xfer.c).
     uint32_t dev_max_msg; // the device's largest message in bytes (its sys.info "max_msg");
                           // 0 = ask the device first (the result reports it for the next file)
     uint32_t timeout_ms;  // longest wait for an answer while requests are out; 0 = no limit
@@ -54,7 +55,7 @@ typedef struct sw_xfer_result {
     uint64_t total;         // the expected size (put: as given; get: f.stat's), 0 = unknown
     uint8_t sha256[32];     // of the bytes moved (complete when err == 0)
     bool verified;          // the device's f.hash matched sha256
-    uint32_t chunk, window; // what was used
+    uint32_t chunk, window; // what was used (chunk: the last one, when it adapted)
     uint32_t dev_max_msg;   // the device's message limit (from opts or sys.info)
     uint64_t elapsed_ms;    // from start to done
 } sw_xfer_result_t;

@@ -1,6 +1,8 @@
 // Links of the node: one per connection. Turns received bytes into messages (lossless stream,
 // or SerialPacker frames + Reliable on lossy lines), feeds them to the link's RPC session, and
-// applies backpressure: a peer that does not read its replies stops being read.
+// applies backpressure: a peer that does not read its replies stops being read. On lossy lines
+// the input keeps being read (it carries the acknowledgements that open the window), and
+// Reliable holds back requests instead while replies wait for the window.
 #include <string.h>
 
 #include "node_int.h"
@@ -48,7 +50,8 @@ static void rel_schedule(sw_link_t *l)
     sw_timer_start(l->node, &l->rel_timer, wait > 60000 ? 60000 : wait);
 }
 
-// Sends queued messages while the Reliable window has room.
+// Sends queued messages while the Reliable window has room. Once all are gone, requests may
+// be delivered again (the next poll does).
 static void drain_outq(sw_link_t *l)
 {
     uint32_t now = sw_node_now(l->node);
@@ -61,6 +64,8 @@ static void drain_outq(sw_link_t *l)
     }
     memmove(l->outq, l->outq + at, l->outq_len - at);
     l->outq_len -= at;
+    if (!l->outq_len)
+        sw_rel_hold(&l->rel, false);
 }
 
 static int rpc_send(void *ctx, const uint8_t *p, size_t n)
@@ -70,12 +75,15 @@ static int rpc_send(void *ctx, const uint8_t *p, size_t n)
         return write_stream(l, p, n);
     if (!sw_rel_is_up(&l->rel))
         return SW_ECLOSED;
+    // This may run inside Reliable's rx callback, which must not poll: the timer does.
     if (l->outq_len == 0 && sw_rel_send(&l->rel, p, n, sw_node_now(l->node)) != SW_EAGAIN) {
-        rel_schedule(l);
+        sw_timer_start(l->node, &l->rel_timer, 0);
         return 0;
     }
     if (n > 0xffff || l->outq_len + 2 + n > l->outq_cap)
-        return SW_EFULL; // the peer is not acknowledging; input is paused meanwhile
+        return SW_EFULL; // the peer is not acknowledging
+    // no more requests until this reply has gone: each could add one to the queue
+    sw_rel_hold(&l->rel, true);
     l->outq[l->outq_len++] = (uint8_t)(n >> 8);
     l->outq[l->outq_len++] = (uint8_t)n;
     memcpy(l->outq + l->outq_len, p, n);
@@ -88,7 +96,9 @@ void sw_link_console(sw_link_t *l, const char *p, size_t n)
     if (!l->console || l->closing)
         return;
     if (l->mode == SW_LINK_LOSSY) { // bytes outside frames are console
-        ops(l)->conn_write(pctx(l), l->conn, p, n);
+        // they hold back the frames after them: Reliable's line model must know
+        if (ops(l)->conn_write(pctx(l), l->conn, p, n) == 0)
+            sw_rel_line_used(&l->rel, n, sw_node_now(l->node));
         return;
     }
     uint8_t buf[256];
@@ -141,6 +151,7 @@ static void rel_state(void *ctx, bool up)
         sw_rpc_link(&l->rpc, true);
     } else {
         l->outq_len = 0;
+        sw_rel_hold(&l->rel, false);
         sw_node_rpc_reset(l->node, &l->rpc, SW_ECLOSED);
         sw_fs_app_link_closed(l->node, &l->rpc);
     }
@@ -177,7 +188,7 @@ static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
             rel_schedule(l);
         }
         at += piece;
-        if (over_water(l) || (l->mode == SW_LINK_LOSSY && l->outq_len > l->outq_cap / 2))
+        if (over_water(l))
             break;
     }
     schedule_rpc(l);
@@ -251,12 +262,14 @@ static void rel_timer(sw_node_t *n, sw_timer_t *t)
     sw_link_t *l = t->user;
     drain_outq(l);
     rel_schedule(l);
-    if (l->inq_len && l->outq_len <= l->outq_cap / 2)
+    if (l->inq_len && !over_water(l))
         sw_link_drained(l);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Lifecycle
+
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 // Carves a..b from one allocation, 8-byte aligned.
 static uint8_t *carve(uint8_t **at, size_t n)
@@ -284,9 +297,15 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     if (mode == SW_LINK_LOSSY) {
         sw_sp_cfg_default(&l->spcfg);
         l->spcfg.start = (int)sw_cfg_int(&n->cfg, "serial.start", SW_SP_START_DEFAULT);
-        rcfg.max_msg = (uint16_t)sw_cfg_int(&n->cfg, "serial.max_msg", SW_NODE_DEF_SERIAL_MSG);
-        rcfg.window = (uint8_t)sw_cfg_int(&n->cfg, "serial.window", SW_NODE_DEF_SERIAL_WINDOW);
-        rcfg.timeout_ms = (uint32_t)sw_cfg_int(&n->cfg, "serial.timeout_ms", 1000);
+        // Out-of-range settings are clamped: a device must keep its serial link.
+        rcfg.max_msg = (uint16_t)clamp(sw_cfg_int(&n->cfg, "serial.max_msg", SW_NODE_DEF_SERIAL_MSG),
+                                       16, SW_SP_MAX_FRAME_LIMIT - 64);
+        rcfg.window = (uint8_t)clamp(sw_cfg_int(&n->cfg, "serial.window", SW_NODE_DEF_SERIAL_WINDOW),
+                                     4, SW_REL_MAX_WINDOW);
+        // 0: derived from the line rate (rel.h); a frame's timer runs from when it has left
+        rcfg.timeout_ms = (uint32_t)clamp(sw_cfg_int(&n->cfg, "serial.timeout_ms", 0), 0, 600000);
+        uint32_t baud = n->opts.serial_baud ? n->opts.serial_baud : 115200;
+        rcfg.line_rate = baud / 10; // 8N1
         rcfg.retries = 0; // a device keeps offering the link forever
         // Above 255 the 2-byte length form is used for 128+ byte frames, as our hosts expect;
         // both ends must agree on that, so never go below it (docs/PROTOCOL.md, SerialPacker).
@@ -296,7 +315,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     size_t streams = sizeof(sw_rpc_stream_t) * n->lim.max_streams;
     size_t pending = sizeof(sw_rpc_pending_t) * n->lim.max_pending;
     size_t rel_store = mode == SW_LINK_LOSSY ? sw_rel_store_size(&rcfg) : 0;
-    // two messages waiting for the window is enough: input pauses when it is half full
+    // two messages waiting for the window: Reliable holds requests back after the first
     size_t outq = mode == SW_LINK_LOSSY ? 2 * (msg + 2) : 0;
     size_t rx = mode == SW_LINK_LOSSY ? l->spcfg.max_frame : msg;
     l->mem_size = 8 * 6 + rx + msg + streams + pending + rel_store + outq;

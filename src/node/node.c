@@ -192,7 +192,7 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     sw_mpw_cstr(w, "start"), sw_mpw_int(w, SW_SP_START_DEFAULT);
     sw_mpw_cstr(w, "max_msg"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_MSG);
     sw_mpw_cstr(w, "window"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_WINDOW);
-    sw_mpw_cstr(w, "timeout_ms"), sw_mpw_int(w, 1000);
+    sw_mpw_cstr(w, "timeout_ms"), sw_mpw_int(w, 0); // 0: derived from the line rate
 
     sw_mpw_cstr(w, "wdt");
     sw_mpw_map(w, 2);

@@ -106,8 +106,9 @@ static void one_line(const char *line, size_t n, const char *cwd)
     for (size_t k = 0; k < n && k < 8; k++)
         t = (int64_t)((uint64_t)t << 8 | (uint8_t)line[k]);
     sw_ftp_entry_t e = {name, (uint8_t)(n & 3), (uint64_t)t, t};
+    int64_t now = (int64_t)(0 - (uint64_t)t); // -t, without UB at INT64_MIN
     for (size_t oc = 0; oc < sizeof out; oc += 37) {
-        size_t k = sw_ftp_fmt_list(out, oc, &e, -t);
+        size_t k = sw_ftp_fmt_list(out, oc, &e, now);
         if (k >= oc && oc)
             __builtin_trap();
         if (oc && strlen(out) != k)

@@ -6,7 +6,9 @@
 // slots outside the rings empty.
 //
 // Input: byte 0 = config (bits 0-2 window-4, bit 3 reordering line, bit 4 large max_msg,
-// bits 5-6 retries), byte 1 = starting state (0 closed, 1 started, 2 answered, 3 up), then ops.
+// bits 5-6 retries, bit 7 derived timeout), byte 1 = starting state (bits 0-1: 0 closed,
+// 1 started, 2 answered, 3 up) and the line model (bit 0 on, bit 2 no frame overhead, bit 3 a
+// line of 1 byte/s, bit 4 fast line; bit 5: the rx callback holds delivery), then ops.
 #include <string.h>
 
 #include "swarm/rel.h"
@@ -20,6 +22,7 @@ static size_t last_tx_n;
 static sw_rel_t rel;
 static sw_rel_cfg_t cfg;
 static uint32_t now; // the virtual clock, also for sends from the rx callback
+static bool hold_in_rx; // the rx callback holds delivery after each payload
 
 static void check(bool ok)
 {
@@ -43,8 +46,11 @@ static void on_rx(void *ctx, const uint8_t *p, size_t n)
     check(n >= 1 && n <= cfg.max_msg);
     check(sw_mp_check(p, n) == 0);
     check(rel.state == SW_REL_UP);
+    check(!rel.rx_hold); // nothing is delivered while the owner holds delivery back
     // the callback may send: a reply of the same bytes, if it fits
     (void)sw_rel_send(&rel, p, n, now);
+    if (hold_in_rx)
+        sw_rel_hold(&rel, true);
 }
 
 static void on_state(void *ctx, bool up)
@@ -151,7 +157,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_delay_ms = (c0 & 8) ? 20 : 0;
     cfg.max_msg = (c0 & 16) ? MAX_MSG_BIG : 32;
     cfg.retries = (uint8_t)((c0 >> 5) & 3);
-    cfg.timeout_ms = 100;
+    cfg.timeout_ms = (c0 & 128) ? 0 : 100; // 0: derived from the line rate below
+    cfg.line_rate = (c1 & 1) ? 960 : 0;     // the line model on a 9600 baud line…
+    if (cfg.line_rate && (c1 & 8))
+        cfg.line_rate = 1; // …or one so slow that every deadline hits its clamp…
+    else if (cfg.line_rate && (c1 & 16))
+        cfg.line_rate = 400000; // …or a fast one
+    if (c1 & 4)
+        cfg.frame_overhead = 0;
+    hold_in_rx = c1 & 32;
     sw_rel_io_t io = {on_tx, on_rx, on_state, NULL};
     check(sw_rel_store_size(&cfg) <= sizeof store);
     check(sw_rel_init(&rel, &cfg, &io, store, sizeof store) == 0);
@@ -216,7 +230,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 4: {
             uint32_t wait = sw_rel_poll(&rel, now);
-            check(wait == UINT32_MAX || wait <= 600000u);
+            // a timeout, from when the line model has the message leave (at most 10 min on)
+            check(wait == UINT32_MAX || wait <= 2 * 600000u);
             break;
         }
         case 5: // time passes
@@ -225,8 +240,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 6:
             if (op & 8)
                 sw_rel_close(&rel, (op & 16) ? "fuzz" : NULL, now);
-            else
+            else if (!(op & 16))
                 sw_rel_start(&rel, now);
+            else if (op & 32) // the owner wrote bytes of its own to the line
+                sw_rel_line_used(&rel, (size_t)byte(&in) << ((op >> 6) * 4), now);
+            else
+                sw_rel_hold(&rel, op & 64);
             break;
         default: // our own last message comes back (a looped line)
             if (last_tx_n) {

@@ -118,6 +118,18 @@ static void test_serial(void **state)
     u = parse_ok("serial:///dev/ttyS1?mode=lossless&baud=9600&");
     assert_false(u.lossy);
     assert_int_equal(u.baud, 9600);
+    assert_int_equal(u.window, 0); // Reliable's settings: the defaults
+    assert_int_equal(u.timeout_ms, 0);
+    assert_int_equal(u.max_msg, 0);
+
+    u = parse_ok("serial:///dev/ttyS1?baud=9600&mode=lossy&window=16&timeout=300&max_msg=256");
+    assert_int_equal(u.window, 16);
+    assert_int_equal(u.timeout_ms, 300);
+    assert_int_equal(u.max_msg, 256);
+    u = parse_ok("serial:///dev/ttyS1?window=4&mode=lossy&timeout=600000&max_msg=8192");
+    assert_int_equal(u.window, 4);
+    assert_int_equal(u.timeout_ms, 600000);
+    assert_int_equal(u.max_msg, 8192);
 }
 
 static void test_errors(void **state)
@@ -149,6 +161,14 @@ static void test_errors(void **state)
     parse_bad("serial:///dev/x?color=red", "unknown option 'color'");
     parse_bad("serial:///dev/x?baud", "option 'baud' has no value");
     parse_bad("serial:///dev/x?start=0x85", "mode=lossy");
+    parse_bad("serial:///dev/x?window=8", "window= applies to mode=lossy");
+    parse_bad("serial:///dev/x?timeout=300&mode=lossless", "timeout= applies to mode=lossy");
+    parse_bad("serial:///dev/x?mode=lossy&window=3", "bad window '3' (use 4..16)");
+    parse_bad("serial:///dev/x?mode=lossy&window=17", "bad window '17'");
+    parse_bad("serial:///dev/x?mode=lossy&timeout=0", "bad timeout '0' (use 1..600000)");
+    parse_bad("serial:///dev/x?mode=lossy&timeout=1s", "bad timeout '1s'");
+    parse_bad("serial:///dev/x?mode=lossy&max_msg=15", "bad max_msg '15' (use 16..8192)");
+    parse_bad("serial:///dev/x?mode=lossy&max_msg=99999999999999999999999", "bad max_msg");
 
     char longhost[300];
     memset(longhost, 'a', sizeof longhost - 1);
@@ -181,6 +201,10 @@ static void test_format(void **state)
                   "serial:///dev/ttyS0?baud=57600&mode=lossy&start=0x85");
     expect_format("serial:///dev/ttyS0?mode=lossy&start=none",
                   "serial:///dev/ttyS0?baud=115200&mode=lossy&start=none");
+    expect_format("serial:///dev/ttyS0?timeout=300&mode=lossy&window=16&baud=9600",
+                  "serial:///dev/ttyS0?baud=9600&mode=lossy&window=16&timeout=300");
+    expect_format("serial:///dev/ttyS0?max_msg=512&mode=lossy&start=0x85",
+                  "serial:///dev/ttyS0?baud=115200&mode=lossy&start=0x85&max_msg=512");
     char tiny[6];
     sw_uri_t u = parse_ok("tcp://abcdefgh");
     sw_uri_format(&u, tiny, sizeof tiny);
@@ -191,7 +215,8 @@ static bool same(const sw_uri_t *a, const sw_uri_t *b)
 {
     return a->kind == b->kind && !strcmp(a->host, b->host) && a->port == b->port &&
            !strcmp(a->path, b->path) && a->baud == b->baud && a->lossy == b->lossy &&
-           a->start == b->start;
+           a->start == b->start && a->window == b->window && a->timeout_ms == b->timeout_ms &&
+           a->max_msg == b->max_msg;
 }
 
 // Random texts built from URI-ish pieces: parse never crashes, an error always has a message,
@@ -203,6 +228,7 @@ static void test_random(void **state)
         "tcp://", "unix://", "serial://", "ftp://", "/", "/dev/tty", "host", "[", "]", "::1",
         ":", "27587", "0", "99999", "?", "&", "=", "baud", "mode", "lossy", "lossless", "start",
         "0x85", "0xc1", "none", "115200", "%", " ", "\x01", "\xc3\xa5", "..", "a.b", "",
+        "window", "timeout", "max_msg", "16", "300", "mode=lossy&",
     };
     tu_rng_t r = {0x5eed0417u};
     int ok = 0;
