@@ -1,6 +1,6 @@
 // The node without its optional parts, for the size build's "core + serial + RPC" firmware
 // (scripts/size, image b): the entry points src/node/node.c, link.c, sys.c and board.c call in
-// lua_*.c, proxy.c, fs_app.c and boards/posix-sim, stubbed as a board without a Lua VM, a file
+// lua_*.c, proxy.c, fs_app.c, push*.c and boards/posix-sim, stubbed as a board without a Lua VM, a file
 // system or the simulated sensor would. The node then serves ping, sys.* and _dir only.
 #include "node_int.h"
 
@@ -30,6 +30,15 @@ int sw_fs_app_init(sw_node_t *n)
 void sw_fs_app_stop(sw_node_t *n) { (void)n; }
 
 void sw_fs_app_link_closed(sw_node_t *n, const sw_rpc_t *rpc) { (void)n, (void)rpc; }
+
+// No push either: it stages and swaps files, and this firmware has none.
+int sw_push_init(sw_node_t *n)
+{
+    (void)n;
+    return 0;
+}
+
+void sw_push_stop(sw_node_t *n) { (void)n; }
 
 int sw_lua_init(sw_node_t *n)
 {
