@@ -20,8 +20,8 @@ static const sw_cli_cmd_t commands[] = {
     {"mux", "share one device link among many clients on a Unix socket", sw_cli_mux},
     {"provision", "give a fresh device its identity and app folder over any link, then reboot it", sw_cli_provision},
     {"push", "deploy a project's apps to the fleet: incremental, parallel, atomic, hot reload", sw_cli_push},
-    {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
     {"scan", "list the devices on the LAN (beacons and a query; well under a second)", sw_cli_scan},
+    {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -54,7 +54,8 @@ static void usage(FILE *f)
             "                       then as HOST.local (mDNS), then in DNS\n"
             "  unix:///PATH         a multiplexer's socket (swarm mux)\n"
             "  serial:///DEV?baud=115200&mode=lossless|lossy&start=0xc1|0x85|none\n"
-            "                       a serial line (lossy: SerialPacker frames + Reliable)\n"
+            "                       a serial line (lossy: SerialPacker frames + Reliable;\n"
+            "                       lossy also takes &window=N&timeout=MS&max_msg=BYTES)\n"
             "\n"
             "exit status: 0 ok, 1 the device answered with an error, 2 usage error, 3 link\n"
             "failure, 4 timeout, 5 partly failed (several devices), 6 local problem, 130 Ctrl-C\n"
