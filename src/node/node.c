@@ -277,12 +277,12 @@ static int read_file(sw_node_t *n, const char *path, uint8_t *buf, size_t cap)
     return rc < 0 ? rc : (int)len;
 }
 
-// Writes a whole file atomically: "<path>.tmp", sync, rename over path.
-static int write_file_atomic(sw_node_t *n, const char *path, const void *p, size_t len)
+int sw_node_write_atomic(sw_node_t *n, const char *path, const void *p, size_t len)
 {
     const sw_port_ops_t *o = n->port.ops;
-    char tmp[96];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char tmp[SW_NAME_MAX + 5];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return SW_ETOOBIG;
     int fd, rc = o->fs_open(n->port.ctx, tmp, SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC, &fd);
     if (rc)
         return rc;
@@ -307,7 +307,7 @@ static int write_file_atomic(sw_node_t *n, const char *path, const void *p, size
 
 int sw_node_cfg_save(sw_node_t *n)
 {
-    int rc = write_file_atomic(n, SW_CFG_FILE, n->cfg.doc, n->cfg.len);
+    int rc = sw_node_write_atomic(n, SW_CFG_FILE, n->cfg.doc, n->cfg.len);
     if (rc)
         sw_log(n, SW_LOG_ERROR, "config: cannot save %s: %s", SW_CFG_FILE, sw_strerror(rc));
     n->cfg_dirty = rc != 0;

@@ -237,6 +237,10 @@ void sw_node_call_cancel(sw_node_t *n, int64_t seq);
 // SW_CFG_FILE: temp file, sync, rename).
 
 int sw_node_cfg_save(sw_node_t *n);
+// Writes a whole file atomically: "<path>.tmp", sync, rename over path (so a crash leaves the
+// old file or the new one). path: at most SW_NAME_MAX bytes; its folder must exist. 0 or an
+// error; the temp file is gone either way.
+int sw_node_write_atomic(sw_node_t *n, const char *path, const void *p, size_t len);
 // Re-applies settings that can change at run time (sys.cfg apply): wdt, limits, app.
 void sw_node_cfg_apply(sw_node_t *n);
 // Re-arms the watchdog timer after the watchdog state changed (sys.wdt).

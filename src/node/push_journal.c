@@ -205,31 +205,8 @@ int sw__push_rmdir_swarm(sw_node_t *n, const char *path)
 
 int sw__push_write_atomic(sw_node_t *n, const char *path, const void *p, size_t len)
 {
-    const sw_port_ops_t *o = n->port.ops;
-    char tmp[SW_PUSH_PATH];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return SW_ETOOBIG;
     int rc = sw__push_mkparents(n, path);
-    int fd;
-    if (rc || (rc = o->fs_open(n->port.ctx, tmp, SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC, &fd)))
-        return rc;
-    size_t at = 0;
-    while (at < len) {
-        rc = o->fs_write(n->port.ctx, fd, at, (const uint8_t *)p + at, len - at);
-        if (rc <= 0)
-            break;
-        at += (size_t)rc;
-    }
-    if (at == len)
-        rc = o->fs_sync(n->port.ctx, fd);
-    else if (rc >= 0)
-        rc = SW_EIO;
-    o->fs_close(n->port.ctx, fd);
-    if (rc >= 0)
-        rc = o->fs_rename(n->port.ctx, tmp, path);
-    if (rc < 0)
-        o->fs_unlink(n->port.ctx, tmp);
-    return rc < 0 ? rc : 0;
+    return rc ? rc : sw_node_write_atomic(n, path, p, len);
 }
 
 // Reads a whole file (at most SW_PUSH_FILE_MAX bytes) into a buffer of *cap bytes the caller
