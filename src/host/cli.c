@@ -367,14 +367,14 @@ void sw_cli_print_value(const sw_cli_t *cli, FILE *f, const uint8_t *p, size_t n
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Progress
 
-static uint64_t mono_ms(void)
+uint64_t sw__cli_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void human(char *buf, size_t cap, double v)
+void sw__cli_bytes(char *buf, size_t cap, double v)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;
@@ -382,10 +382,7 @@ static void human(char *buf, size_t cap, double v)
         v /= 1024;
         u++;
     }
-    if (u == 0)
-        snprintf(buf, cap, "%.0f %s", v, units[u]);
-    else
-        snprintf(buf, cap, "%.1f %s", v, units[u]);
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
 static void draw(sw_progress_t *p, uint64_t now, bool final)
@@ -393,9 +390,9 @@ static void draw(sw_progress_t *p, uint64_t now, bool final)
     double secs = (double)(now - p->start_ms) / 1000.0;
     double rate = secs > 0.05 ? (double)p->done / secs : 0;
     char done[32], total[32], r[32], eta[32] = "";
-    human(done, sizeof done, (double)p->done);
-    human(total, sizeof total, (double)p->total);
-    human(r, sizeof r, rate);
+    sw__cli_bytes(done, sizeof done, (double)p->done);
+    sw__cli_bytes(total, sizeof total, (double)p->total);
+    sw__cli_bytes(r, sizeof r, rate);
     int pct = p->total ? (int)(100.0 * (double)p->done / (double)p->total) : 0;
     if (pct > 100)
         pct = 100;
@@ -423,7 +420,7 @@ void sw_progress_start(sw_progress_t *p, const sw_cli_t *cli, const char *label,
     p->cli = cli;
     p->label = label;
     p->total = total;
-    p->start_ms = p->last_ms = mono_ms();
+    p->start_ms = p->last_ms = sw__cli_now_ms();
 }
 
 static bool progress_on(const sw_progress_t *p)
@@ -436,7 +433,7 @@ void sw_progress_update(sw_progress_t *p, uint64_t done)
     p->done = done;
     if (!progress_on(p))
         return;
-    uint64_t now = mono_ms();
+    uint64_t now = sw__cli_now_ms();
     if (now - p->last_ms < 100 && p->shown) // at most ~10 redraws a second
         return;
     if (!p->shown && now - p->start_ms < 300) // quick transfers show no bar at all
@@ -450,7 +447,7 @@ void sw_progress_end(sw_progress_t *p, bool ok)
     if (!progress_on(p) || !p->shown)
         return;
     if (ok) {
-        draw(p, mono_ms(), true);
+        draw(p, sw__cli_now_ms(), true);
         fputc('\n', stderr);
     } else {
         fputs("\r\033[K", stderr); // the error message that follows says what happened

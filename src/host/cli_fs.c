@@ -243,20 +243,6 @@ static void listing_free(listing_t *ls)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Small helpers
 
-static void human(char *buf, size_t cap, double v)
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, cap, "%.0f %s", v, units[u]);
-    else
-        snprintf(buf, cap, "%.1f %s", v, units[u]);
-}
-
 static void fmt_time(int64_t t, char *buf, size_t cap)
 {
     struct tm tm;
@@ -956,8 +942,8 @@ static void print_done(fs_t *f, bool put, const char *local, const char *remote,
         return;
     }
     char size[32], rate[32];
-    human(size, sizeof size, (double)r->bytes);
-    human(rate, sizeof rate, (double)r->bytes / (secs > 1e-6 ? secs : 1e-6));
+    sw__cli_bytes(size, sizeof size, (double)r->bytes);
+    sw__cli_bytes(rate, sizeof rate, (double)r->bytes / (secs > 1e-6 ? secs : 1e-6));
     fprintf(stderr, "%s %s → %s: %s in %.2f s (%s/s), %s\n", put ? "put" : "get", from,
             !strcmp(to, "-") ? "(stdout)" : to, size, secs, rate,
             r->verified ? "sha256 ok" : "sha256 not checked (--no-verify)");
@@ -1322,7 +1308,7 @@ static void tree_summary(fs_t *f, bool put, const char *from, const char *to, do
     if (f->c.json || !info_on(f))
         return;
     char size[32];
-    human(size, sizeof size, (double)f->bytes);
+    sw__cli_bytes(size, sizeof size, (double)f->bytes);
     fprintf(stderr, "%s -r %s → %s: %llu file%s, %s in %.2f s", put ? "put" : "get", from,
             to[0] ? to : "/", (unsigned long long)f->files, f->files == 1 ? "" : "s", size, secs);
     if (f->changed)

@@ -21,6 +21,10 @@ int sw__cli_usage(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 // "hint: …" on stderr (not with --quiet).
 void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Monotonic clock in ms (durations, progress).
+uint64_t sw__cli_now_ms(void);
+// A byte count for people: "512 B", "1.5 KiB", "3.2 MiB" … (powers of 1024).
+void sw__cli_bytes(char *buf, size_t cap, double bytes);
 // Parses a positive count / interval; false on anything else.
 bool sw__cli_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

@@ -98,24 +98,6 @@ typedef struct ui {
     bool interrupted;
 } ui_t;
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void human(char *buf, size_t cap, double v)
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB"};
-    int u = 0;
-    while (v >= 1024 && u < 3) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static const char *label(const sw_push_dev_t *d)
 {
     return d->name[0] ? d->name : d->uri;
@@ -181,8 +163,8 @@ static void draw_block(ui_t *u)
             for (int k = 0; k < 20; k++)
                 bar[k] = k < pct / 5 ? '#' : '.';
             bar[20] = 0;
-            human(a, sizeof a, (double)d->bytes_sent);
-            human(b, sizeof b, (double)d->bytes_total);
+            sw__cli_bytes(a, sizeof a, (double)d->bytes_sent);
+            sw__cli_bytes(b, sizeof b, (double)d->bytes_total);
             snprintf(line, sizeof line, "[%s] %3d%% %s/%s  %u/%u files", bar, pct, a, b,
                      d->files_done, d->files_total);
         } else {
@@ -197,7 +179,7 @@ static void draw_block(ui_t *u)
         rows++;
     }
     char s[24];
-    human(s, sizeof s, (double)sent);
+    sw__cli_bytes(s, sizeof s, (double)sent);
     fprintf(stderr, "total: %zu/%zu done, %zu active, %zu failed, %s sent, %.1f s\033[K\n", done,
             u->n, act, failed, s, (double)(sw_push_now(u->p) - u->t0) / 1000.0);
     rows++;
@@ -208,7 +190,7 @@ static void draw_block(ui_t *u)
 static void result_line(ui_t *u, const sw_push_dev_t *d)
 {
     char b[24];
-    human(b, sizeof b, (double)d->bytes_sent);
+    sw__cli_bytes(b, sizeof b, (double)d->bytes_sent);
     if (d->res == SW_PUSH_IGNORED && u->c->verbose < 1)
         return;
     const char *app = d->push_app[0] ? d->push_app : d->app;
@@ -265,14 +247,14 @@ static void print_changes(const sw_push_dev_t *d)
         if (t->unchanged)
             continue;
         char b[24];
-        human(b, sizeof b, (double)t->put_bytes);
+        sw__cli_bytes(b, sizeof b, (double)t->put_bytes);
         printf("%s %s: %u to send (%s), %u to delete\n", label(d), t->t, t->put, b, t->del);
         for (size_t k = 0; k < t->n_changes; k++) {
             const sw_push_change_t *c = &t->changes[k];
             if (c->op == '-') {
                 printf("  - %s\n", c->path);
             } else {
-                human(b, sizeof b, (double)c->size);
+                sw__cli_bytes(b, sizeof b, (double)c->size);
                 printf("  %c %s (%s)\n", c->op, c->path, b);
             }
         }
@@ -297,7 +279,7 @@ static void print_table(const ui_t *u)
         if (d->res == SW_PUSH_IGNORED && u->c->verbose < 1)
             continue;
         char bytes[24], t[16];
-        human(bytes, sizeof bytes, (double)(d->res == SW_PUSH_DRY ? d->bytes_total : d->bytes_sent));
+        sw__cli_bytes(bytes, sizeof bytes, (double)(d->res == SW_PUSH_DRY ? d->bytes_total : d->bytes_sent));
         snprintf(t, sizeof t, "%.2fs", secs_of(d));
         const char *app = d->push_app[0] ? d->push_app : d->app;
         printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",
@@ -661,7 +643,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         return SW_EXIT_LOCAL;
     }
 
-    uint64_t t_cmd = mono_ms();
+    uint64_t t_cmd = sw__cli_now_ms();
     sw_push_dev_t *devs = NULL;
     size_t n = 0, not_swarm = 0;
     int rc = find_devices(&c, &o, &devs, &n, &not_swarm);
@@ -713,7 +695,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     sw_push_start(p);
     while (!sw_push_done(p))
         uv_run(&loop, UV_RUN_ONCE);
-    double secs = (double)(mono_ms() - t_cmd) / 1000.0; // the scan included
+    double secs = (double)(sw__cli_now_ms() - t_cmd) / 1000.0; // the scan included
     if (u.tty) {
         uv_timer_stop(&u.timer);
         uv_close((uv_handle_t *)&u.timer, NULL);
@@ -743,7 +725,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     fflush(stdout);
     if (!c.quiet) {
         char b[24];
-        human(b, sizeof b, (double)bytes);
+        sw__cli_bytes(b, sizeof b, (double)bytes);
         fprintf(stderr, "%s%zu device%s in %.2f s: %zu ok, %zu unchanged", po.dry_run ? "dry run: " : "",
                 n - cnt[SW_PUSH_IGNORED], n - cnt[SW_PUSH_IGNORED] == 1 ? "" : "s", secs,
                 cnt[SW_PUSH_OK], cnt[SW_PUSH_UNCHANGED]);
