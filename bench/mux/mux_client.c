@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "mux_client"
+#include "../bench_client.h"
 #include "swarm/msg.h"
 
 #define MAX_CLIENTS 256
@@ -40,19 +42,6 @@ typedef struct {
 
 static client_t clients[MAX_CLIENTS];
 static uint64_t mismatched;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "mux_client: %s: %s\n", what, errno ? strerror(errno) : "failed");
-    exit(1);
-}
 
 static size_t put_request(client_t *c, uint8_t *buf, size_t cap)
 {
@@ -95,82 +84,6 @@ static int check_item(client_t *c, const uint8_t *p, size_t n)
     return 1;
 }
 
-static void send_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) { // the window bounds this
-                struct timespec ts = {0, 10000};
-                nanosleep(&ts, NULL);
-                continue;
-            }
-            die("send");
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static int connect_to(const char *addr, int port, const char *path)
-{
-    int fd;
-    if (path) {
-        struct sockaddr_un a = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof a.sun_path)
-            die("socket path too long");
-        strcpy(a.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
-            die("connect");
-        return fd;
-    }
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
-        die("address");
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
-        die("connect");
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-// Reads until the link message (true) has arrived (blocking socket).
-static void await_link(client_t *c)
-{
-    uint8_t buf[256];
-    for (;;) {
-        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
-        if (r <= 0)
-            die("waiting for the link message");
-        size_t at = 0;
-        while (at < (size_t)r) {
-            size_t used;
-            int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
-            at += used;
-            if (rc < 0)
-                die("link message: bad MsgPack");
-            if (rc == 1) {
-                static const uint8_t up[] = {0x82, 0xa1, 'd', 0xc3, 0xa1, 'a', 0xa4, 'l', 'i', 'n', 'k'};
-                if (c->split.len == sizeof up && !memcmp(c->split.buf, up, sizeof up) && at == (size_t)r)
-                    return;
-                die("expected {\"d\": true, \"a\": \"link\"} first");
-            }
-        }
-    }
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-}
-
 int main(int argc, char **argv)
 {
     const char *addr = "127.0.0.1", *path = NULL;
@@ -199,30 +112,30 @@ int main(int argc, char **argv)
     }
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
-        die("epoll_create1");
+        bench_die("epoll_create1");
     for (int i = 0; i < nc; i++) {
         client_t *c = &clients[i];
         c->id = i;
-        c->fd = connect_to(addr, port, path);
+        c->fd = bench_connect(addr, port, path);
         c->quota = calls / (uint64_t)nc + ((uint64_t)i < calls % (uint64_t)nc);
         sw_mps_init(&c->split, c->item, sizeof c->item);
-        await_link(c);
+        bench_await_link(c->fd, &c->split);
         if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) < 0)
-            die("fcntl");
+            bench_die("fcntl");
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-            die("epoll_ctl");
+            bench_die("epoll_ctl");
     }
     static uint8_t out[RING * 64], buf[1 << 16];
-    double cpu0 = cpu_s();
-    uint64_t t0 = now_ns(), outstanding = 0, finished = 0;
+    double cpu0 = bench_cpu_s();
+    uint64_t t0 = bench_now_ns(), outstanding = 0, finished = 0;
     for (int i = 0; i < nc; i++) {
         client_t *c = &clients[i];
         size_t len = 0;
         while (c->sent < c->quota && c->sent < window)
             len += put_request(c, out + len, sizeof out - len);
         outstanding += c->sent;
-        send_all(c->fd, out, len);
+        bench_send_all(c->fd, out, len);
     }
     struct epoll_event evs[64];
     while (outstanding) {
@@ -232,14 +145,14 @@ int main(int argc, char **argv)
         if (n == 0)
             break; // the rest is lost
         if (n < 0)
-            die("epoll_wait");
+            bench_die("epoll_wait");
         for (int e = 0; e < n; e++) {
             client_t *c = &clients[evs[e].data.u32];
             ssize_t r = recv(c->fd, buf, sizeof buf, 0);
             if (r < 0 && (errno == EAGAIN || errno == EINTR))
                 continue;
             if (r <= 0)
-                die("recv");
+                bench_die("recv");
             unsigned replies = 0;
             size_t at = 0;
             while (at < (size_t)r) {
@@ -247,7 +160,7 @@ int main(int argc, char **argv)
                 int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
                 at += used;
                 if (rc < 0)
-                    die("bad MsgPack");
+                    bench_die("bad MsgPack");
                 if (rc == 1 && check_item(c, c->split.buf, c->split.len))
                     replies++;
             }
@@ -258,11 +171,11 @@ int main(int argc, char **argv)
             for (unsigned k = 0; k < replies && c->sent < c->quota; k++, outstanding++)
                 len += put_request(c, out + len, sizeof out - len);
             if (len)
-                send_all(c->fd, out, len);
+                bench_send_all(c->fd, out, len);
         }
     }
-    double secs = (double)(now_ns() - t0) / 1e9;
-    double cpu = cpu_s() - cpu0;
+    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    double cpu = bench_cpu_s() - cpu0;
     for (int i = 0; i < nc; i++)
         close(clients[i].fd);
     printf("result rate %.0f secs %.3f calls %llu mismatched %llu lost %llu client_cpu_s %.3f\n",

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "rpc_client"
+#include "../bench_client.h"
 #include "swarm/msg.h"
 
 #define MAX_CLIENTS 64
@@ -66,19 +68,6 @@ static double lat_q(double q)
         if ((seen += coarse[k]) > want)
             return 2000.0 + (double)(k + 1) * 10.0;
     return (double)lat_max / 1000.0;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "rpc_client: %s: %s\n", what, errno ? strerror(errno) : "failed");
-    exit(1);
 }
 
 typedef struct {
@@ -128,72 +117,6 @@ static int check_item(const uint8_t *p, size_t n, uint64_t k)
     return 1;
 }
 
-static void send_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) { // pipelined sockets are non-blocking; the window bounds this
-                struct timespec ts = {0, 10000};
-                nanosleep(&ts, NULL);
-                continue;
-            }
-            die("send");
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static int connect_to(const char *addr, int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
-        die("address");
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        die("socket");
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
-        die("connect");
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-// Reads until the server's link message has arrived (blocking socket).
-static void await_link(client_t *c)
-{
-    uint8_t buf[256];
-    for (;;) {
-        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
-        if (r <= 0)
-            die("waiting for the link message");
-        size_t at = 0;
-        while (at < (size_t)r) {
-            size_t used;
-            int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
-            at += used;
-            if (rc < 0)
-                die("link message: bad MsgPack");
-            if (rc == 1) {
-                if (check_item(c->split.buf, c->split.len, 0) != 0 || at != (size_t)r)
-                    die("expected only the link message first");
-                return;
-            }
-        }
-    }
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-}
-
 // One client, one request at a time.
 static uint64_t run_sequential(client_t *c, uint64_t t0, uint64_t t1, uint64_t t2)
 {
@@ -201,29 +124,29 @@ static uint64_t run_sequential(client_t *c, uint64_t t0, uint64_t t1, uint64_t t
     uint64_t counted = 0;
     for (;;) {
         size_t n = put_request(req, sizeof req, c->sent);
-        uint64_t ts = now_ns();
+        uint64_t ts = bench_now_ns();
         if (ts >= t2)
             break;
-        send_all(c->fd, req, n);
+        bench_send_all(c->fd, req, n);
         c->sent++;
         for (bool done = false; !done;) {
             ssize_t r = recv(c->fd, buf, sizeof buf, 0);
             if (r <= 0)
-                die("recv");
+                bench_die("recv");
             size_t at = 0;
             while (at < (size_t)r) {
                 size_t used;
                 int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
                 at += used;
                 if (rc < 0)
-                    die("bad MsgPack from the server");
+                    bench_die("bad MsgPack from the server");
                 if (rc == 1 && check_item(c->split.buf, c->split.len, c->got)) {
                     c->got++;
                     done = true;
                 }
             }
         }
-        uint64_t te = now_ns();
+        uint64_t te = bench_now_ns();
         if (ts >= t1 && te < t2) {
             lat_add(te - ts);
             counted++;
@@ -238,22 +161,22 @@ static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
-        die("epoll_create1");
+        bench_die("epoll_create1");
     static uint8_t out[RING * 64], buf[1 << 16];
-    uint64_t t = now_ns(), counted = 0;
+    uint64_t t = bench_now_ns(), counted = 0;
     for (int i = 0; i < nc; i++) {
         client_t *c = &clients[i];
         if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) < 0)
-            die("fcntl");
+            bench_die("fcntl");
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-            die("epoll_ctl");
+            bench_die("epoll_ctl");
         size_t len = 0;
         for (unsigned k = 0; k < window; k++, c->sent++) {
             c->sent_at[c->sent % RING] = t;
             len += put_request(out + len, sizeof out - len, c->sent);
         }
-        send_all(c->fd, out, len);
+        bench_send_all(c->fd, out, len);
     }
     bool stopping = false;
     uint64_t outstanding = (uint64_t)nc * window;
@@ -263,8 +186,8 @@ static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            die(n == 0 ? "no reply for 1 s" : "epoll_wait");
-        t = now_ns();
+            bench_die(n == 0 ? "no reply for 1 s" : "epoll_wait");
+        t = bench_now_ns();
         if (t >= t2)
             stopping = true;
         for (int e = 0; e < n; e++) {
@@ -273,7 +196,7 @@ static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
             if (r < 0 && (errno == EAGAIN || errno == EINTR))
                 continue;
             if (r <= 0)
-                die("recv");
+                bench_die("recv");
             unsigned replies = 0;
             size_t at = 0;
             while (at < (size_t)r) {
@@ -281,7 +204,7 @@ static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
                 int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
                 at += used;
                 if (rc < 0)
-                    die("bad MsgPack from the server");
+                    bench_die("bad MsgPack from the server");
                 if (rc == 1 && check_item(c->split.buf, c->split.len, c->got)) {
                     uint64_t st = c->sent_at[c->got % RING];
                     if (t >= t1 && t < t2) {
@@ -297,13 +220,13 @@ static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
             if (stopping || !replies)
                 continue;
             size_t len = 0;
-            uint64_t ts = now_ns();
+            uint64_t ts = bench_now_ns();
             for (unsigned k = 0; k < replies; k++, c->sent++) {
                 c->sent_at[c->sent % RING] = ts;
                 len += put_request(out + len, sizeof out - len, c->sent);
             }
             outstanding += replies;
-            send_all(c->fd, out, len);
+            bench_send_all(c->fd, out, len);
         }
     }
     close(ep);
@@ -338,17 +261,17 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < nc; i++) {
         client_t *c = &clients[i];
-        c->fd = connect_to(addr, port);
+        c->fd = bench_connect(addr, port, NULL);
         sw_mps_init(&c->split, c->item, sizeof c->item);
         if (!echo_mode)
-            await_link(c);
+            bench_await_link(c->fd, &c->split);
     }
-    double cpu0 = cpu_s();
-    uint64_t t0 = now_ns();
+    double cpu0 = bench_cpu_s();
+    uint64_t t0 = bench_now_ns();
     uint64_t t1 = t0 + (uint64_t)(warm * 1e9), t2 = t1 + (uint64_t)(secs * 1e9);
     uint64_t counted = nc == 1 && window == 1 ? run_sequential(&clients[0], t0, t1, t2)
                                               : run_pipelined(nc, window, t1, t2);
-    double cpu = cpu_s() - cpu0;
+    double cpu = bench_cpu_s() - cpu0;
     for (int i = 0; i < nc; i++)
         close(clients[i].fd);
     if (bad) {
