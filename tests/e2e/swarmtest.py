@@ -6,6 +6,7 @@ fixture that starts a real swarm-node on a temporary root and a free port and al
 Environment: SWARM_BUILD = the CMake build directory (holds swarm-node, swarm), SWARM_SRC = the
 source tree. Both are set by ctest (tests/e2e/e2e.cmake).
 """
+import contextlib
 import hashlib
 import os
 import shutil
@@ -317,6 +318,22 @@ class NodeTestCase(unittest.TestCase):
 
     def dump_log_on_failure(self):
         return self.node.read_log()[-4000:]
+
+
+@contextlib.contextmanager
+def swarm_running(*args, **kw):
+    """`swarm ARGS` in the background, stdout and stderr as text pipes; killed if still
+    running, and its pipes closed, when the block ends (also when a test fails)."""
+    p = subprocess.Popen([SWARM_BIN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, **kw)
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+        p.stderr.close()
 
 
 def reap(proc, timeout=5):

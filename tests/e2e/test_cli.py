@@ -13,7 +13,8 @@ import threading
 import time
 import unittest
 
-from swarmtest import NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, unpacker
+from swarmtest import (NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, swarm_running,
+                       unpacker)
 
 COMMANDS = ("call", "cfg", "eval")
 
@@ -225,19 +226,11 @@ class StreamCancel(unittest.TestCase):
         self.assertEqual(len(self.cancels(req["i"])), 1, self.fake.got)
 
     def test_ctrl_c_sends_cancel_and_exits_130(self):
-        p = subprocess.Popen([SWARM_BIN, "call", "--every", "30", "127.0.0.1:%d" % self.fake.port,
-                              "ping"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with swarm_running("call", "--every", "30", "127.0.0.1:%d" % self.fake.port, "ping") as p:
             first = [p.stdout.readline() for _ in range(3)]
             self.assertEqual(first, ["10\n", "20\n", "30\n"])  # readable: one value per line
             p.send_signal(signal.SIGINT)
             rc = p.wait(10)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stdout.close()
-            p.stderr.close()
         self.assertEqual(rc, 130)
         self.assertTrue(self.fake.closed.wait(5))
         req = self.fake.got[0]
@@ -313,19 +306,11 @@ class WithNode(unittest.TestCase):
                          [{"n": 1, "d": "R:s"}, {"n": 2, "d": "R:s"}])
 
     def test_every_ctrl_c(self):
-        p = subprocess.Popen([SWARM_BIN, "call", "--every", "50", self.link, "ping", "m=c"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with swarm_running("call", "--every", "50", self.link, "ping", "m=c") as p:
             self.assertEqual(p.stdout.readline(), "R:c\n")
             self.assertEqual(p.stdout.readline(), "R:c\n")
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(10), 130)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stdout.close()
-            p.stderr.close()
         # the node saw the link close in order and keeps serving
         self.assertEqual(self.ok("call", self.link, "ping", "m=after"), "R:after\n")
 
@@ -428,18 +413,10 @@ class Serial(PtyPairTestCase):
     def test_lossless_stream_cancel_reaches_node(self):
         self.start_node()
         link = "serial://%s" % self.b
-        p = subprocess.Popen([SWARM_BIN, "call", "--every", "50", link, "ping", "m=s"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with swarm_running("call", "--every", "50", link, "ping", "m=s") as p:
             self.assertEqual(p.stdout.readline(), "R:s\n")
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(10), 130)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stdout.close()
-            p.stderr.close()
         # a serial line has no connection whose end would stop the stream: only the cancel
         # does. Listen on the line: no more stream values may come.
         fd = os.open(self.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)

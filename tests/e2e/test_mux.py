@@ -18,7 +18,8 @@ import threading
 import time
 import unittest
 
-from swarmtest import SWARM_BIN, Client, Node, PtyPairTestCase, RemoteError, pack, unpacker
+from swarmtest import (SWARM_BIN, Client, Node, PtyPairTestCase, RemoteError, pack, swarm_running,
+                       unpacker)
 
 
 def swarm(*args, timeout=30, input=None):
@@ -410,18 +411,10 @@ class Cli(MuxTestCase):
         self.assertEqual(self.same("fs", "@", "stat", "nosuch").returncode, 1)
 
     def test_ctrl_c_on_a_stream(self):
-        p = subprocess.Popen([SWARM_BIN, "call", "--every", "30", self.mux.uri, "ping", "m=c"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with swarm_running("call", "--every", "30", self.mux.uri, "ping", "m=c") as p:
             self.assertEqual(p.stdout.readline(), "R:c\n")
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(10), 130)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stdout.close()
-            p.stderr.close()
         deadline = time.monotonic() + 5
         while self.mux.info()["stats"]["in_flight"] and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -469,9 +462,7 @@ class Cli(MuxTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
         # following: new lines show up (polled), Ctrl-C exits 130
-        p = subprocess.Popen([SWARM_BIN, "console", "-f", "--lines", "0", self.mux.uri],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with swarm_running("console", "-f", "--lines", "0", self.mux.uri) as p:
             time.sleep(0.5)
             for k in range(3):
                 swarm("eval", self.mux.uri, "print('followed %d')" % k)
@@ -479,12 +470,6 @@ class Cli(MuxTestCase):
                 self.assertRegex(p.stdout.readline(), r"I example: followed %d\n$" % k)
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(10), 130)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stdout.close()
-            p.stderr.close()
 
 
 class FakeDevice:
@@ -663,20 +648,12 @@ class SerialBehindMux(PtyPairTestCase):
             ticks = [x for x in got if x.startswith("tick ")]
             self.assertEqual(ticks, lines)
             # following the console: new text arrives live, Ctrl-C ends with 130
-            p = subprocess.Popen([SWARM_BIN, "--timeout", "20", "console", "-f", "-n", "0", mux.uri],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            try:
+            with swarm_running("--timeout", "20", "console", "-f", "-n", "0", mux.uri) as p:
                 time.sleep(0.5)
                 c.call("sys.eval", {"code": "print('live one')"})
                 self.assertTrue(p.stdout.readline().endswith("I example: live one\n"))
                 p.send_signal(signal.SIGINT)
                 self.assertEqual(p.wait(10), 130)
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-                p.stdout.close()
-                p.stderr.close()
             info = mux.info()
             self.assertGreater(info["stats"]["console"], sum(len(x) for x in lines))
             c.close()
@@ -692,9 +669,7 @@ class SerialBehindMux(PtyPairTestCase):
         node.start()
         node.wait_log("ready")
         tcp = "127.0.0.1:%d" % node.port
-        p = subprocess.Popen([SWARM_BIN, "console", "-f", "-n", "0", "serial://" + self.b],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with swarm_running("console", "-f", "-n", "0", "serial://" + self.b) as p:
             time.sleep(0.5)  # (the line is open and the history read)
             for k in range(3):  # printed on the device (asked over TCP): live on the line
                 swarm("eval", tcp, "print('direct %d')" % k)
@@ -708,12 +683,6 @@ class SerialBehindMux(PtyPairTestCase):
                              [" I example: direct %d\n" % k for k in range(3)])
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(10), 130)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stdout.close()
-            p.stderr.close()
         # one-shot: the node's log; over TCP the same
         for link in ("serial://" + self.b, tcp):
             r = swarm("console", "--lines", "4", link)
