@@ -26,7 +26,7 @@ void sw_rpc_init(sw_rpc_t *rpc, const sw_rpc_mem_t *mem, const sw_rpc_hooks_t *h
     rpc->next_seq = 1;
 }
 
-// A writer over the free part of the output buffer: after whatever an outer writer (a reply
+// A writer over the unused part of the output buffer: after whatever an outer writer (a reply
 // being built while its handler runs) already holds, so nested answers never clobber it.
 static void out_writer(sw_rpc_t *rpc, sw_mpw_t *w)
 {
@@ -374,8 +374,8 @@ static sw_rpc_pending_t *find_pending(sw_rpc_t *rpc, int64_t seq)
     return p->seq == seq ? p : NULL;
 }
 
-// Next sequence number whose slot is free: counts up, wraps before 2^31. The caller made sure
-// a slot is free, so this ends within max_pending steps.
+// Next sequence number whose slot is unused: counts up, wraps before 2^31. The caller made sure
+// a slot is unused, so this ends within max_pending steps.
 static int64_t take_seq(sw_rpc_t *rpc)
 {
     for (;;) {

@@ -34,10 +34,10 @@ void sw_wdt_init(sw_wdt_t *w, int64_t t_s, int64_t s, int64_t n)
     w->t_ms = t_ms_of(t_s);
     w->start_phase = s >= 1 && s <= 4 ? (uint8_t)s : 0;
     if (n == SW_WDT_N_DEFAULT) {
-        // the original: 1 + 60000 // t_ms if t_ms < 20000 else 3 — free feeds for about a minute
+        // the original: 1 + 60000 // t_ms if t_ms < 20000 else 3 — unasked feeds for about a minute
         n = w->t_ms == 0 ? 0 : w->t_ms < 20000 ? 1 + 60000 / w->t_ms : 3;
     }
-    // n < 0 fed forever in the original; its README says "no free watchdog messages".
+    // n < 0 fed forever in the original, against its own README (no unrequested watchdog messages).
     w->free_left = n <= 0 ? 0 : n > INT32_MAX ? INT32_MAX : (int32_t)n;
     w->running = false;
     w->external = false;
@@ -69,7 +69,7 @@ int sw_wdt_feed(sw_wdt_t *w, int64_t t_s, uint32_t now_ms)
             return SW_ENOENT; // "No WDT"
         feed(w, now_ms);
     }
-    // someone outside keeps it alive now: no more free feeds
+    // someone outside keeps it alive now: no more unasked feeds
     w->external = true;
     w->free_left = 0;
     return 0;
