@@ -49,6 +49,17 @@ static bool is_map(sw_span_t item)
     return (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf;
 }
 
+// A whole config document handed in (load, merge): one well-formed MsgPack map.
+static int check_doc(const void *p, size_t n)
+{
+    if (!p)
+        return SW_EPROTO;
+    int rc = sw_mp_check(p, n);
+    if (rc)
+        return rc;
+    return is_map((sw_span_t){p, n}) ? 0 : SW_ETYPE;
+}
+
 // A map key equals a path element only if it is a string with the same bytes: keys of other
 // types (possible in loaded data) never match.
 static bool key_is(sw_span_t key, const sw_cfg_key_t *k)
@@ -191,14 +202,9 @@ int sw_cfg_init(sw_cfg_t *c, void *doc, void *scratch, size_t cap)
 
 int sw_cfg_load(sw_cfg_t *c, const void *p, size_t n)
 {
-    if (!p)
-        return SW_EPROTO;
-    int rc = sw_mp_check(p, n);
+    int rc = check_doc(p, n);
     if (rc)
         return rc;
-    sw_span_t s = {p, n};
-    if (!is_map(s))
-        return SW_ETYPE;
     if (n > c->cap)
         return SW_ETOOBIG;
     // everything is checked: the copy cannot fail half-way (memmove: p may overlap doc)
@@ -466,14 +472,10 @@ static int merge_map(sw_mpw_t *w, sw_span_t old, sw_span_t neu)
 
 int sw_cfg_merge(sw_cfg_t *c, const void *p, size_t n)
 {
-    if (!p)
-        return SW_EPROTO;
-    int rc = sw_mp_check(p, n);
+    int rc = check_doc(p, n);
     if (rc)
         return rc;
     sw_span_t neu = {p, n};
-    if (!is_map(neu))
-        return SW_ETYPE;
     sw_mpw_t w;
     sw_mpw_init(&w, c->scratch, c->cap);
     rc = merge_map(&w, doc_span(c), neu);
