@@ -1,0 +1,155 @@
+// The firmware's main: boot arguments, the node, and the loop that feeds it events and sleeps
+// (WFI) when there is nothing to do.
+//
+// Boot arguments are "key=value" words, from QEMU's -append (semihosting; the first word, the
+// image's path, is skipped) or the build's defaults (SW_FW_ARGS):
+//   serial=lossy|lossless   the UART0 link: SerialPacker + Reliable, or the plain MsgPack stream
+//                           (default lossy)
+//   baud=N                  the UART's rate (default 115200; QEMU ignores it)
+//   name=HOST               host_name override
+//   wdt=MS                  the hardware watchdog's reset time (default 8000; 0: off)
+#include <stdlib.h>
+#include <string.h>
+
+#include "board.h"
+#include "cm3.h"
+#include "mps2_int.h"
+#include "semihost.h"
+#include "uart.h"
+
+#ifndef SW_FW_ARGS
+#define SW_FW_ARGS ""
+#endif
+
+typedef struct {
+    char buf[160];
+    sw_node_opts_t opts;
+    uint32_t wdt_ms;
+} boot_args_t;
+
+static void parse_args(boot_args_t *a)
+{
+    a->opts = (sw_node_opts_t){
+        .rpc_port = 0, // no network in this build
+        .board = "none", // no board commands (yet) for the MPS2's LEDs and switches
+        .serial_dev = "uart0",
+        .serial_baud = 115200,
+        .serial_lossy = true,
+    };
+    a->wdt_ms = 8000;
+    if (sw_sh_cmdline(a->buf, sizeof a->buf) < 0) {
+        strncpy(a->buf, SW_FW_ARGS, sizeof a->buf - 1);
+        a->buf[sizeof a->buf - 1] = 0;
+    }
+    for (char *w = strtok(a->buf, " "); w; w = strtok(NULL, " ")) {
+        char *v = strchr(w, '=');
+        if (!v)
+            continue; // the image's path
+        *v++ = 0;
+        if (!strcmp(w, "serial"))
+            a->opts.serial_lossy = strcmp(v, "lossless") != 0;
+        else if (!strcmp(w, "baud"))
+            a->opts.serial_baud = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(w, "name"))
+            a->opts.name = v;
+        else if (!strcmp(w, "wdt"))
+            a->wdt_ms = (uint32_t)strtoul(v, NULL, 10);
+    }
+}
+
+// Waits (bounded) until the TX ring has gone out, so a reset does not cut the last reply.
+static void flush_tx(void)
+{
+    uint32_t t0 = sw__mps2_now();
+    while (sw_uart_tx_queued() && sw__mps2_now() - t0 < 500)
+        __asm__ volatile("wfi");
+}
+
+static bool work_pending(const sw_mps2_t *s)
+{
+    if (s->uart_open && !s->uart_paused && sw_uart_rx_avail())
+        return true;
+    if (s->uart_closing || s->reset_how)
+        return true;
+    if (s->uart_want_drained && !sw_uart_tx_queued())
+        return true;
+    return s->wake_pending && (int32_t)(sw__mps2_now() - s->wake_ms) >= 0;
+}
+
+int main(void)
+{
+    static sw_mps2_t st;
+    static boot_args_t args;
+    sw__mps2_stack_paint();
+    sw_board_init();
+    sw__mps2_tick_start();
+    parse_args(&args);
+
+    uint8_t id[6] = {0};
+    sw_board_machid(id, sizeof id);
+    st.rnd = 0x2545F491u ^ ((uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3]) ^
+             SYST_CVR;
+    if (!st.rnd)
+        st.rnd = 1;
+
+    const sw_port_t port = {&sw__mps2_ops, &st};
+    sw_node_t *n;
+    int rc = sw_node_create(&n, &port, &args.opts);
+    if (!rc)
+        rc = sw_node_start(n);
+    if (rc) { // a reset would only fail the same way again: stop (QEMU exits with 1)
+        static const char m[] = "swarm-node: cannot start; stopped";
+        flush_tx();
+        sw__mps2_log(m, sizeof m - 1);
+        sw_sh_exit(1);
+        __asm__ volatile("cpsid i");
+        for (;;)
+            __asm__ volatile("wfi");
+    }
+    if (args.wdt_ms)
+        sw_board_wdt_start(args.wdt_ms);
+
+    uint8_t buf[128];
+    for (;;) {
+        sw_board_wdt_kick();
+        if (st.uart_open && !st.uart_paused && !st.uart_closing) {
+            size_t k = sw_uart_read(buf, sizeof buf);
+            if (k)
+                sw_node_data(n, &st.uart, buf, k);
+        }
+        if (st.uart_want_drained && !sw_uart_tx_queued()) {
+            st.uart_want_drained = false;
+            if (st.uart_open)
+                sw_node_drained(n, &st.uart);
+        }
+        if (st.uart_closing) {
+            flush_tx();
+            st.uart_open = st.uart_closing = false;
+            sw_node_closed(n, &st.uart, 0);
+        }
+        if (st.wake_pending && (int32_t)(sw__mps2_now() - st.wake_ms) >= 0) {
+            st.wake_pending = false;
+            sw_node_poll(n);
+        }
+        if (st.reset_how) {
+            flush_tx();
+            if (st.reset_how == SW_RESET_STOP) {
+                static const char m[] = "swarm-node: stopped\n";
+                sw__mps2_log(m, sizeof m - 2);
+                sw_sh_exit(0);
+                __asm__ volatile("cpsid i");
+                for (;;)
+                    __asm__ volatile("wfi");
+            }
+            static const char m[] = "swarm-node: reset";
+            sw__mps2_log(m, sizeof m - 1);
+            sw_system_reset();
+        }
+        // Sleep until an interrupt (UART byte, SysTick, NIC): with interrupts masked, so one
+        // that arrives after the check still ends the WFI, then runs when they are unmasked.
+        uint32_t m = sw_irq_save();
+        if (!work_pending(&st))
+            __asm__ volatile("wfi");
+        sw_irq_restore(m);
+    }
+}
