@@ -325,7 +325,7 @@ void sw__mf_release(sw_node_t *n, sw_manifest_t *m)
 // Grows a buffer through the port's allocator (lua_Alloc-shaped: it can reallocate).
 static void *grow(sw_node_t *n, void *p, size_t old, size_t want)
 {
-    return n->port.ops->alloc(n->port.ctx, p, old, want);
+    return n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, p, old, want);
 }
 
 int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint64_t size, int64_t mtime,

@@ -26,10 +26,18 @@ static void *pctx(const sw_ftp_sess_t *s) { return s->n->port.ctx; }
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Replies
 
+static void close_session(sw_ftp_sess_t *s);
+
 void sw__ftp_send(sw_ftp_sess_t *s, const char *p, size_t n)
 {
-    if (!s->closing)
-        (void)ops(s)->conn_write(pctx(s), s->conn, p, n);
+    if (s->closing)
+        return;
+    // A reply the port has no room for means the client does not read its control
+    // connection: end the session rather than lose a reply it would wait for.
+    if (ops(s)->conn_write(pctx(s), s->conn, p, n) == SW_EAGAIN) {
+        sw_log(s->n, SW_LOG_WARN, "ftp %s: client does not read its replies, closing", s->peer);
+        close_session(s);
+    }
 }
 
 void sw__ftp_reply(sw_ftp_sess_t *s, const char *fmt, ...)

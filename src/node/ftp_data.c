@@ -646,8 +646,10 @@ void sw__ftp_stat_list(sw_ftp_sess_t *s, const char *p)
 
 static void pump(sw_ftp_sess_t *s)
 {
+    // One chunk at a time, and only while the port has room for a whole one: it states its
+    // own bound (port.h), and data_drained() resumes once it has sent what it holds.
     while (s->data && s->phase == SW_FTPP_RUN &&
-           ops(s)->conn_queued(pctx(s), s->data->conn) < SW_FTP_HIGH_WATER) {
+           ops(s)->conn_room(pctx(s), s->data->conn) >= SW_FTP_CHUNK) {
         size_t len;
         if (s->kind == SW_FTPX_RETR) {
             int rc = ops(s)->fs_read(pctx(s), s->fd, s->off, s->chunk, SW_FTP_CHUNK);

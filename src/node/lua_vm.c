@@ -25,14 +25,14 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         osize = 0; // osize is then the type of object being created
     if (nsize == 0) {
         if (ptr) {
-            port->ops->alloc(port->ctx, ptr, osize, 0);
+            port->ops->alloc(port->ctx, SW_POOL_LUA, ptr, osize, 0);
             lua->mem_used -= osize;
         }
         return NULL;
     }
     if (nsize > osize && lua->mem_used - osize + nsize > lua->mem_cap)
         return NULL;
-    void *p = port->ops->alloc(port->ctx, ptr, osize, nsize);
+    void *p = port->ops->alloc(port->ctx, SW_POOL_LUA, ptr, osize, nsize);
     if (!p)
         return NULL;
     lua->mem_used = lua->mem_used - osize + nsize;

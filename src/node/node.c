@@ -16,7 +16,7 @@
 
 void *sw_node_alloc(sw_node_t *n, size_t size)
 {
-    void *p = n->port.ops->alloc(n->port.ctx, NULL, 0, size);
+    void *p = n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, NULL, 0, size);
     if (p)
         memset(p, 0, size);
     return p;
@@ -24,13 +24,13 @@ void *sw_node_alloc(sw_node_t *n, size_t size)
 
 void *sw_node_alloc_buf(sw_node_t *n, size_t size)
 {
-    return n->port.ops->alloc(n->port.ctx, NULL, 0, size);
+    return n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, NULL, 0, size);
 }
 
 void sw_node_release(sw_node_t *n, void *p, size_t size)
 {
     if (p)
-        n->port.ops->alloc(n->port.ctx, p, size, 0);
+        n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, p, size, 0);
 }
 
 uint32_t sw_node_now(const sw_node_t *n) { return n->port.ops->now_ms(n->port.ctx); }
@@ -515,7 +515,7 @@ static void wdt_configure(sw_node_t *n)
 
 int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t *opts)
 {
-    sw_node_t *n = port->ops->alloc(port->ctx, NULL, 0, sizeof *n);
+    sw_node_t *n = port->ops->alloc(port->ctx, SW_POOL_NODE, NULL, 0, sizeof *n);
     if (!n)
         return SW_EFULL;
     memset(n, 0, sizeof *n);
@@ -559,7 +559,7 @@ void sw_node_destroy(sw_node_t *n)
     sw_node_release(n, n->cfg_mem, 2 * CFG_CAP);
     sw_node_release(n, n->local_mem, n->local_mem_size);
     sw_node_release(n, n->log_ring, SW_NODE_LOG_RING);
-    n->port.ops->alloc(n->port.ctx, n, sizeof *n, 0);
+    n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, n, sizeof *n, 0);
 }
 
 static void ensure_dir(sw_node_t *n, const char *path)

@@ -191,6 +191,10 @@ struct sw_link {
     uint32_t now;       // time of the input being processed
     uint8_t *inq;       // bytes received but not yet processed (while paused)
     size_t inq_len, inq_cap;
+    uint8_t *defer;     // complete requests waiting for room in the port (4-byte length + bytes)
+    size_t defer_len, defer_cap;
+    size_t need;        // room in the port one more message takes (largest message + framing)
+    uint32_t console_dropped; // console lines the port had no room for
     sw_rpc_t rpc;
     sw_timer_t rpc_timer; // stream steps
     uint8_t *mem;       // buffers of this link (one allocation)
@@ -217,8 +221,6 @@ void sw_link_closed(sw_link_t *l);
 void sw_link_close(sw_link_t *l);
 // Console output (log lines) to a link that carries a console (serial, stdio with console).
 void sw_link_console(sw_link_t *l, const char *p, size_t n);
-// Bytes queued towards the peer above which the link stops reading requests (backpressure).
-#define SW_LINK_HIGH_WATER (256u * 1024u)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Local calls: modules (apps, boards) call commands exactly as a remote client would. The

@@ -89,7 +89,15 @@ static const char help_text[] =
 
 static const sw_port_ops_t *pops(const tn_sess_t *s) { return s->svc->n->port.ops; }
 static void *pctx(const tn_sess_t *s) { return s->svc->n->port.ctx; }
-static size_t queued(const tn_sess_t *s) { return pops(s)->conn_queued(pctx(s), s->conn); }
+// Bytes waiting in the port towards the client; a port whose queue is smaller than telnet.outq
+// counts as full once it has less room than one log piece.
+static size_t queued(const tn_sess_t *s)
+{
+    size_t q = pops(s)->conn_queued(pctx(s), s->conn);
+    if (pops(s)->conn_room(pctx(s), s->conn) < 2 * TN_LOG_PIECE && q <= s->svc->outq)
+        q = s->svc->outq + 1;
+    return q;
+}
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Output: everything goes through libtelnet (IAC doubled); '\n' becomes CR LF (NVT).
@@ -564,7 +572,12 @@ static void tn_event(telnet_t *t, telnet_event_t *ev, void *user)
             sess_close(s);
             break;
         }
-        pops(s)->conn_write(pctx(s), s->conn, ev->data.buffer, ev->data.size);
+        if (pops(s)->conn_write(pctx(s), s->conn, ev->data.buffer, ev->data.size) == SW_EAGAIN) {
+            // the port's own bound (port.h): no room left means the client is not reading
+            if (!s->closing)
+                sw_log(n, SW_LOG_WARN, "telnet %s: client does not read its output, closing", s->peer);
+            sess_close(s);
+        }
         break;
     case TELNET_EV_DATA:
         for (size_t i = 0; i < ev->data.size && !s->closing; i++)
