@@ -2,6 +2,8 @@
 // the listing decides whether the files must be read again; the hash itself walks the tree in
 // a fixed order without holding a listing in memory (each directory is re-listed to find the
 // next name), so it needs no heap beyond one read buffer.
+#include "profile.h"
+#if SW_WITH_FS
 #include <stdio.h>
 #include <string.h>
 
@@ -497,3 +499,5 @@ int sw__file_sha(sw_node_t *n, const char *path, uint8_t sha[32], uint64_t *size
     sw_node_release(n, buf, CHUNK);
     return rc;
 }
+
+#endif // SW_WITH_FS

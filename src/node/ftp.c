@@ -3,11 +3,14 @@
 // session has its own state (working directory, rename source, restart offset, passive
 // listener, transfer). Transfers and listings live in ftp_data.c; the command-line parsing and
 // reply formats in src/core/ftp.c. No login: see docs/PROTOCOL.md, "FTP", for what that means.
+#include "profile.h"
+#if SW_WITH_FTP
 #include <stdio.h>
 #include <string.h>
 
 #include "fs_int.h"
 #include "ftp_int.h"
+#include "net_part.h"
 
 static const sw_port_ops_t *ops(const sw_ftp_sess_t *s) { return s->n->port.ops; }
 
@@ -99,8 +102,7 @@ static void reload_fire(sw_node_t *n, sw_timer_t *t)
             return;
         }
     sw_log(n, SW_LOG_INFO, "ftp: apps/%s changed: reloading the app", n->app_name);
-    sw_lua_stop_app(n);
-    sw_lua_start_app(n, n->app_name);
+    sw_node_app_restart(n, "ftp");
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -767,3 +769,7 @@ int sw_ftp_start(sw_node_t *n)
     sw_node_service_add(n, &srv->svc);
     return 0;
 }
+
+const sw_part_t sw_part_ftp = {.name = "ftp", .serve = sw_ftp_start};
+
+#endif // SW_WITH_FTP

@@ -3,6 +3,8 @@
 // client), and the transfers over it — downloads paced by the port's queue, listings a page at
 // a time, and uploads into a temp file beside the target that is renamed over it only when the
 // data connection has closed cleanly. 226 is sent after the data connection has closed.
+#include "profile.h"
+#if SW_WITH_FTP
 #include <stdio.h>
 #include <string.h>
 
@@ -684,3 +686,5 @@ static void pump(sw_ftp_sess_t *s)
         }
     }
 }
+
+#endif // SW_WITH_FTP

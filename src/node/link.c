@@ -201,7 +201,7 @@ static void rel_state(void *ctx, bool up)
         l->outq_len = 0;
         sw_rel_hold(&l->rel, false);
         sw_node_rpc_reset(l->node, &l->rpc, SW_ECLOSED);
-        sw_fs_app_link_closed(l->node, &l->rpc);
+        sw_node_link_gone(l->node, &l->rpc);
     }
 }
 
@@ -359,7 +359,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
                                      4, SW_REL_MAX_WINDOW);
         // 0: derived from the line rate (rel.h); a frame's timer runs from when it has left
         rcfg.timeout_ms = (uint32_t)clamp(sw_cfg_int(&n->cfg, "serial.timeout_ms", 0), 0, 600000);
-        uint32_t baud = n->opts.serial_baud ? n->opts.serial_baud : 115200;
+        uint32_t baud = n->opts.serial_baud ? n->opts.serial_baud : SW_NODE_DEF_BAUD;
         rcfg.line_rate = baud / 10; // 8N1
         rcfg.retries = 0; // a device keeps offering the link forever
         // Above 255 the 2-byte length form is used for 128+ byte frames, as our hosts expect;
@@ -443,7 +443,7 @@ void sw_link_closed(sw_link_t *l)
     sw_timer_stop(n, &l->rpc_timer);
     sw_timer_stop(n, &l->rel_timer);
     sw_node_rpc_reset(n, &l->rpc, SW_ECLOSED);
-    sw_fs_app_link_closed(n, &l->rpc);
+    sw_node_link_gone(n, &l->rpc);
     for (sw_link_t **pp = &n->links; *pp; pp = &(*pp)->next) {
         if (*pp == l) {
             *pp = l->next;

@@ -2,12 +2,15 @@
 // IAC escaping), the node's log live, a line editor (the node echoes: character mode) and a Lua
 // REPL on sys.eval. Ctrl-C stops the app's tasks (micro-swarm's maintenance mode); :start runs
 // the app again (docs/PROTOCOL.md, "Telnet console").
+#include "profile.h"
+#if SW_WITH_TELNET
 #include <stdio.h> // snprintf
 #include <string.h>
 
 #include <libtelnet.h>
 
 #include "node_int.h"
+#include "net_part.h"
 
 // Defaults of the "telnet.*" settings (docs/PROTOCOL.md).
 #define TN_CLIENTS_DEFAULT 4          // telnet.clients: sessions at once
@@ -372,7 +375,7 @@ static void stop_app(tn_sess_t *s, const char *how)
     // said once per maintenance period (a client that sends many Ctrl-C does not flood the log)
     sw_log(n, s->svc->maint ? SW_LOG_DEBUG : SW_LOG_WARN,
            "telnet %s: %s: app tasks stopped (maintenance mode; :start runs the app again)", s->peer, how);
-    sw_lua_stop_app(n);
+    sw_node_app_stop(n);
     s->svc->maint = true;
     outs(s, "App tasks stopped (maintenance mode). :start runs the app again.\n");
     show_prompt(s);
@@ -413,7 +416,7 @@ static void command(tn_sess_t *s, const char *p, size_t n)
         } else {
             sw_log(n_, SW_LOG_INFO, "telnet %s: :start: running app %s again", s->peer, n_->app_name);
             s->svc->maint = false;
-            sw_lua_start_app(n_, n_->app_name);
+            sw_node_app_start(n_);
             outf(s, "App %s started.\n", n_->app_name);
         }
     } else if (word_is(p, k, ":stop")) {
@@ -780,3 +783,7 @@ int sw_telnet_start(sw_node_t *n)
     sw_node_service_add(n, &v->s);
     return 0;
 }
+
+const sw_part_t sw_part_telnet = {.name = "telnet", .serve = sw_telnet_start};
+
+#endif // SW_WITH_TELNET
