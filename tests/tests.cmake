@@ -16,6 +16,10 @@ endforeach()
 # The portability rule of src/core (freestanding headers only, no heap).
 add_test(NAME check_core COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-core ${CMAKE_SOURCE_DIR})
 set_tests_properties(check_core PROPERTIES LABELS lint)
+# The node's: allowed headers only, mcu-full and mcu-serial cross-compile for Cortex-M3 with
+# -Werror, no stack frame over 1 KB (scripts/check-node-mcu).
+add_test(NAME check_node_mcu COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-node-mcu ${CMAKE_SOURCE_DIR})
+set_tests_properties(check_node_mcu PROPERTIES LABELS lint TIMEOUT 300)
 
 include(${CMAKE_SOURCE_DIR}/tests/interop/interop.cmake OPTIONAL)
 include(${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz.cmake OPTIONAL)

@@ -2,6 +2,8 @@
 // the listing decides whether the files must be read again; the hash itself walks the tree in
 // a fixed order without holding a listing in memory (each directory is re-listed to find the
 // next name), so it needs no heap beyond one read buffer.
+#include "profile.h"
+#if SW_WITH_FS
 #include <stdio.h>
 #include <string.h>
 
@@ -325,7 +327,7 @@ void sw__mf_release(sw_node_t *n, sw_manifest_t *m)
 // Grows a buffer through the port's allocator (lua_Alloc-shaped: it can reallocate).
 static void *grow(sw_node_t *n, void *p, size_t old, size_t want)
 {
-    return n->port.ops->alloc(n->port.ctx, p, old, want);
+    return n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, p, old, want);
 }
 
 int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint64_t size, int64_t mtime,
@@ -497,3 +499,5 @@ int sw__file_sha(sw_node_t *n, const char *path, uint8_t sha[32], uint64_t *size
     sw_node_release(n, buf, CHUNK);
     return rc;
 }
+
+#endif // SW_WITH_FS

@@ -4,11 +4,14 @@
 // Everything reaches the files through the port; paths go through sw_path_norm() first.
 // This file: arguments, errors, open files and their commands, registration; fs_names.c: the
 // commands on names (docs/PROTOCOL.md, "Files").
+#include "profile.h"
+#if SW_WITH_FS
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fs_int.h"
+#include "fs_part.h"
 #include "swarm/path.h"
 
 #define FS_RD_OVERHEAD 32   // limits.msg minus this is the largest rd (a round, documented figure)
@@ -502,3 +505,12 @@ void sw_fs_app_link_closed(sw_node_t *n, const sw_rpc_t *rpc)
     if (n->fs)
         fs_close_owned(n->fs, rpc, false);
 }
+
+const sw_part_t sw_part_fs = {
+    .name = "f",
+    .init = sw_fs_app_init,
+    .stop = sw_fs_app_stop,
+    .link_closed = sw_fs_app_link_closed,
+};
+
+#endif // SW_WITH_FS

@@ -8,7 +8,7 @@
 
 // Longest normalised path handled, NUL included. @@ (stack: up to three of these in mv)
 #ifndef SW_FS_PATH_MAX
-#define SW_FS_PATH_MAX 512
+#define SW_FS_PATH_MAX SW_NODE_PATH_MAX
 #endif
 
 enum {

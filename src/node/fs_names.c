@@ -1,5 +1,7 @@
 // The "f" app, commands on names: dir/ls (sorted, bounded by the reply), stat, hash (SHA-256
 // of a byte range, mbedTLS), mkdir, rm, rmdir, new, mv (with no-replace and swap).
+#include "profile.h"
+#if SW_WITH_FS
 #include <stdio.h>
 #include <string.h>
 
@@ -431,3 +433,5 @@ int sw__fs_cmd_mv(sw_call_t *c)
     sw_mpw_nil(c->out);
     return 0;
 }
+
+#endif // SW_WITH_FS

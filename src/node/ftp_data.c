@@ -3,6 +3,8 @@
 // client), and the transfers over it — downloads paced by the port's queue, listings a page at
 // a time, and uploads into a temp file beside the target that is renamed over it only when the
 // data connection has closed cleanly. 226 is sent after the data connection has closed.
+#include "profile.h"
+#if SW_WITH_FTP
 #include <stdio.h>
 #include <string.h>
 
@@ -646,8 +648,10 @@ void sw__ftp_stat_list(sw_ftp_sess_t *s, const char *p)
 
 static void pump(sw_ftp_sess_t *s)
 {
+    // One chunk at a time, and only while the port has room for a whole one: it states its
+    // own bound (port.h), and data_drained() resumes once it has sent what it holds.
     while (s->data && s->phase == SW_FTPP_RUN &&
-           ops(s)->conn_queued(pctx(s), s->data->conn) < SW_FTP_HIGH_WATER) {
+           ops(s)->conn_room(pctx(s), s->data->conn) >= SW_FTP_CHUNK) {
         size_t len;
         if (s->kind == SW_FTPX_RETR) {
             int rc = ops(s)->fs_read(pctx(s), s->fd, s->off, s->chunk, SW_FTP_CHUNK);
@@ -682,3 +686,5 @@ static void pump(sw_ftp_sess_t *s)
         }
     }
 }
+
+#endif // SW_WITH_FTP

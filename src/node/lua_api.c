@@ -5,10 +5,13 @@
 // written in the handler; if it waits (swarm.sleep, swarm.call) the handler returns
 // SW_CALL_LATER and the task answers through the saved reply when it ends. Stream steps must
 // not wait (the RPC core needs each value at once): one that does gets an error reply.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <stdio.h> // snprintf only
 #include <string.h>
 
 #include "lua_int.h"
+#include "lua_part.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // swarm.sleep(ms)
@@ -677,3 +680,5 @@ void sw__lua_sys_unregister(sw_lua_t *lua)
         *ids[i] = -1;
     }
 }
+
+#endif // SW_WITH_LUA

@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 
 #include "node_int.h"
+#include "lua_part.h"
 
 #define SW_LUA_NAME_MAX 63       // app and command names, bytes
 #define SW_LUA_FUNCS_MAX 32      // init_* and routine_* functions of one app (each)
@@ -24,7 +25,7 @@
 #define SW_LUA_ERR_MAX 256       // error text kept for replies and logs
 
 // Defaults of the config keys read by the Lua side (docs/APPS.md).
-#define SW_LUA_MEM_DEFAULT (8u << 20)       // limits.lua_mem: bytes of the Lua heap
+#define SW_LUA_MEM_DEFAULT SW_NODE_DEF_LUA_MEM // limits.lua_mem: bytes of the Lua heap (profile.h)
 #define SW_LUA_INSTR_DEFAULT 100000000      // limits.lua_instr: instructions without yielding
 #define SW_LUA_RESET_DELAY_DEFAULT 60000    // app.reset_delay_ms
 #define SW_LUA_BACKOFF_DEFAULT 60000        // app.restart_max_ms: longest restart back-off

@@ -4,11 +4,14 @@
 // watched for a grace period: if its init_* or a routine fails meanwhile, the backup goes back
 // in place the same way. The answer is deferred until that is decided. One commit or rollback
 // runs at a time on a node.
+#include "profile.h"
+#if SW_WITH_PUSH
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "push_int.h"
+#include "push_part.h"
 
 #define NCMDS 5
 #define CACHE_SLOTS 2                 // manifests kept between calls (the app, its board)
@@ -446,8 +449,7 @@ static bool reload(push_t *p)
     p->failed = p->ready = false;
     snprintf(p->app, sizeof p->app, "%s", n->app_name);
     sw_log(n, SW_LOG_INFO, "push: %s is at %.12s…: reloading %s", p->plan.t, p->plan.id, n->app_name);
-    sw_lua_stop_app(n);
-    sw_lua_start_app(n, n->app_name);
+    sw_node_app_restart(n, "push");
     return true;
 }
 
@@ -537,7 +539,7 @@ static void undo(push_t *p)
     sw_node_t *n = p->n;
     char reason[sizeof p->why];
     snprintf(reason, sizeof reason, "%s", p->why);
-    snprintf(p->why, sizeof p->why, "rolled back: %.280s", reason);
+    snprintf(p->why, sizeof p->why, "rolled back: %.*s", (int)(sizeof p->why - 14), reason);
     sw_log(n, SW_LOG_WARN, "push: %s at %.12s… failed its health check (%s): rolling back", p->plan.t, p->plan.id,
            reason);
     char t[SW_PUSH_TARGET];
@@ -571,7 +573,7 @@ static void op_timer(sw_node_t *n, sw_timer_t *t)
         health_end(p);
 }
 
-void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
+static void push_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
 {
     push_t *p = n->push;
     if (!p || p->phase != OP_HEALTH || !app || strcmp(app, p->app) != 0)
@@ -723,6 +725,23 @@ static int staged(sw_call_t *c, push_t *p, const char *t, const sw_manifest_t *p
     return 0;
 }
 
+// Gives up the backup of t (state first, then files). Its own frame: the state and the path
+// are not on the stack while cmd_commit checks its arguments (MCU stack bound, profile.h).
+__attribute__((noinline)) static int drop_backup(sw_node_t *n, const char *t)
+{
+    sw_push_state_t st;
+    sw__push_state_read(n, t, &st);
+    st.has_prev = false;
+    sw__mf_clear(&st.added);
+    char bak[SW_PUSH_PATH];
+    sw__push_join(bak, SW_PUSH_BAK, t);
+    int rc = sw__push_state_write(n, t, &st);
+    sw__push_state_release(n, &st);
+    if (!rc)
+        rc = sw__push_rmdir_swarm(n, bak);
+    return rc;
+}
+
 static int cmd_commit(sw_call_t *c)
 {
     push_t *p = push_of(c);
@@ -780,16 +799,7 @@ static int cmd_commit(sw_call_t *c)
     }
     // The previous backup is given up first (state, then files), then the journal is written:
     // from that moment the new version is what the target becomes.
-    sw_push_state_t st;
-    sw__push_state_read(n, t, &st);
-    st.has_prev = false;
-    sw__mf_clear(&st.added);
-    char bak[SW_PUSH_PATH];
-    sw__push_join(bak, SW_PUSH_BAK, t);
-    rc = sw__push_state_write(n, t, &st);
-    sw__push_state_release(n, &st);
-    if (!rc)
-        rc = sw__push_rmdir_swarm(n, bak);
+    rc = drop_backup(n, t);
     if (!rc)
         rc = sw__push_journal_write(n, plan);
     if (rc) {
@@ -901,3 +911,12 @@ void sw_push_stop(sw_node_t *n)
     n->push = NULL;
     sw_node_release(n, p, sizeof *p);
 }
+
+const sw_part_t sw_part_push = {
+    .name = "push",
+    .init = sw_push_init,
+    .stop = sw_push_stop,
+    .app_event = push_app_event,
+};
+
+#endif // SW_WITH_PUSH

@@ -90,7 +90,8 @@ class SerialLink(unittest.TestCase):
 
                 threading.Thread(target=reader, daemon=True).start()
                 os.write(fd, reqs)
-                self.assertTrue(done.wait(60), "answers: %d of %d" % (len(answers), n))
+                self.assertTrue(done.wait(30), "answers: %d of %d; guest output:\n%s"
+                                % (len(answers), n, "\n".join(g.out[-15:])))
                 self.assertEqual(answers, {i + 1: "R:m%09d" % i for i in range(n)})
             finally:
                 os.close(fd)

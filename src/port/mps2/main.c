@@ -71,7 +71,7 @@ static bool work_pending(const sw_mps2_t *s)
         return true;
     if (s->uart_closing || s->reset_how)
         return true;
-    if (s->uart_want_drained && !sw_uart_tx_queued())
+    if ((s->uart_want_drained || s->uart_paused) && s->uart_open && !sw_uart_tx_queued())
         return true;
     return s->wake_pending && (int32_t)(sw__mps2_now() - s->wake_ms) >= 0;
 }
@@ -117,7 +117,9 @@ int main(void)
             if (k)
                 sw_node_data(n, &st.uart, buf, k);
         }
-        if (st.uart_want_drained && !sw_uart_tx_queued()) {
+        // drained: after a write that left bytes queued, and whenever the node has paused the
+        // link and the ring is empty (the node re-checks its room, so an extra call is harmless)
+        if ((st.uart_want_drained || st.uart_paused) && !sw_uart_tx_queued()) {
             st.uart_want_drained = false;
             if (st.uart_open)
                 sw_node_drained(n, &st.uart);

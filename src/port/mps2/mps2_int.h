@@ -15,7 +15,6 @@ typedef struct sw_mps2 {
     bool uart_closing;         // conn_close: sw_node_closed() follows from the loop
     bool uart_paused;
     bool uart_want_drained;    // a write left bytes queued: tell the node when they are out
-    uint32_t tx_dropped;       // bytes conn_write could not queue (ring full)
     bool wake_pending;
     uint32_t wake_ms;
     uint32_t rnd;              // xorshift32 state

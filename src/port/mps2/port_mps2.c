@@ -57,9 +57,12 @@ static void p_random(void *ctx, void *buf, size_t n)
 
 // --- memory -------------------------------------------------------------------------------------
 
-static void *p_alloc(void *ctx, void *ptr, size_t osize, size_t nsize)
+// One heap serves both pools (SW_POOL_NODE, SW_POOL_LUA) for now; the Lua VM is bounded again
+// by limits.lua_mem. Separate fixed pools are the next step (docs/PORTING.md).
+static void *p_alloc(void *ctx, int pool, void *ptr, size_t osize, size_t nsize)
 {
     sw_mps2_t *s = ctx;
+    (void)pool;
     size_t old = ptr ? osize : 0; // like lua_Alloc: osize is a type tag when ptr is NULL
     if (nsize == 0) {
         free(ptr);
@@ -179,19 +182,27 @@ static int p_stdio_open(void *ctx, sw_conn_t **out)
     return SW_ENOTSUP;
 }
 
+// The TX ring is the connection's capacity: conn_write takes all n bytes or none (SW_EAGAIN),
+// and the node waits for sw_node_drained() (main.c) before it produces more.
 static int p_conn_write(void *ctx, sw_conn_t *c, const void *p, size_t n)
 {
     sw_mps2_t *s = ctx;
     if (c != &s->uart || !s->uart_open || s->uart_closing)
         return SW_ECLOSED;
-    size_t k = sw_uart_write(p, n);
-    // The contract of today's port.h has no "no room": what does not fit in the TX ring is
-    // dropped and counted (a lossy link repeats it; on a lossless one the host sees a broken
-    // message and resynchronises). The node pauses long before, see conn_queued.
-    s->tx_dropped += (uint32_t)(n - k);
+    if (n > sw_uart_tx_room()) {
+        s->uart_want_drained = true;
+        return SW_EAGAIN;
+    }
+    sw_uart_write(p, n);
     if (sw_uart_tx_queued())
         s->uart_want_drained = true;
     return 0;
+}
+
+static size_t p_conn_room(void *ctx, sw_conn_t *c)
+{
+    sw_mps2_t *s = ctx;
+    return c == &s->uart && s->uart_open && !s->uart_closing ? sw_uart_tx_room() : 0;
 }
 
 static size_t p_conn_queued(void *ctx, sw_conn_t *c)
@@ -332,6 +343,7 @@ const sw_port_ops_t sw__mps2_ops = {
     .serial_open = p_serial_open,
     .stdio_open = p_stdio_open,
     .conn_write = p_conn_write,
+    .conn_room = p_conn_room,
     .conn_queued = p_conn_queued,
     .conn_pause = p_conn_pause,
     .conn_close = p_conn_close,
