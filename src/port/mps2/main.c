@@ -30,7 +30,7 @@ typedef struct {
 static void parse_args(boot_args_t *a)
 {
     a->opts = (sw_node_opts_t){
-        .rpc_port = 0, // no network in this build
+        .rpc_port = SW_FW_NET ? -1 : 0, // -1: rpc.port of the config (27587); 0: no network
         .board = "none", // no board commands (yet) for the MPS2's LEDs and switches
         .serial_dev = "uart0",
         .serial_baud = 115200,
@@ -73,6 +73,10 @@ static bool work_pending(const sw_mps2_t *s)
         return true;
     if ((s->uart_want_drained || s->uart_paused) && s->uart_open && !sw_uart_tx_queued())
         return true;
+#if SW_FW_NET
+    if (sw__mps2_net_pending())
+        return true;
+#endif
     return s->wake_pending && (int32_t)(sw__mps2_now() - s->wake_ms) >= 0;
 }
 
@@ -91,10 +95,16 @@ int main(void)
              SYST_CVR;
     if (!st.rnd)
         st.rnd = 1;
+    sw__mps2_self = &st;
+#if SW_FW_NET
+    if (sw__mps2_net_init(&st))
+        args.opts.rpc_port = 0; // no NIC: the node serves its serial link only
+#endif
 
     const sw_port_t port = {&sw__mps2_ops, &st};
     sw_node_t *n;
     int rc = sw_node_create(&n, &port, &args.opts);
+    st.node = n;
     if (!rc)
         rc = sw_node_start(n);
     if (rc) { // a reset would only fail the same way again: stop (QEMU exits with 1)
@@ -112,6 +122,9 @@ int main(void)
     uint8_t buf[128];
     for (;;) {
         sw_board_wdt_kick();
+#if SW_FW_NET
+        sw__mps2_net_poll(n);
+#endif
         if (st.uart_open && !st.uart_paused && !st.uart_closing) {
             size_t k = sw_uart_read(buf, sizeof buf);
             if (k)

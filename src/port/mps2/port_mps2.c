@@ -1,7 +1,7 @@
 // The port contract (include/swarm/port.h) on a bare Cortex-M board: SysTick time, a pool heap
 // (picolibc's malloc over the RAM between .bss and the stack), the serial link on the board's
-// UART (uart.h), identity from the board. No network and no files yet: the node runs on its
-// built-in config (the flash file system and lwIP come next, see docs/PORTING.md).
+// UART (uart.h), identity from the board, and (SW_FW_NET) TCP and UDP over lwIP (net_lwip.c).
+// No files yet: the node runs on its built-in config (docs/PORTING.md).
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,14 +45,23 @@ static void p_wake_at(void *ctx, uint32_t at_ms)
     s->wake_ms = at_ms;
 }
 
+static uint32_t next_rand(sw_mps2_t *s)
+{
+    // xorshift32, seeded from the MAC and boot timing (main.c)
+    s->rnd ^= s->rnd << 13, s->rnd ^= s->rnd >> 17, s->rnd ^= s->rnd << 5;
+    return s->rnd;
+}
+
+sw_mps2_t *sw__mps2_self;
+
+uint32_t sw__mps2_rand32(void) { return next_rand(sw__mps2_self); }
+
 static void p_random(void *ctx, void *buf, size_t n)
 {
     sw_mps2_t *s = ctx;
     uint8_t *p = buf;
-    for (size_t i = 0; i < n; i++) { // xorshift32, seeded from the MAC and boot timing (main.c)
-        s->rnd ^= s->rnd << 13, s->rnd ^= s->rnd >> 17, s->rnd ^= s->rnd << 5;
-        p[i] = (uint8_t)(s->rnd >> 8);
-    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(next_rand(s) >> 8);
 }
 
 // --- memory -------------------------------------------------------------------------------------
@@ -157,6 +166,21 @@ void sw__mps2_panic(const char *msg, size_t n)
     sw_system_reset();
 }
 
+// --- links: UART0 here, TCP connections in net_lwip.c --------------------------------------------
+
+#if SW_FW_NET
+#define TCP(c) ((c)->kind == SW_CONN_TCP)
+#else // no network: never a TCP connection; the stubs only keep the dispatch below simple
+#define TCP(c) ((void)(c), false)
+static inline int sw__mps2_tcp_write(void *x, sw_conn_t *c, const void *p, size_t n) { (void)x, (void)c, (void)p, (void)n; return SW_ECLOSED; }
+static inline size_t sw__mps2_tcp_room(void *x, sw_conn_t *c) { (void)x, (void)c; return 0; }
+static inline size_t sw__mps2_tcp_queued(void *x, sw_conn_t *c) { (void)x, (void)c; return 0; }
+static inline void sw__mps2_tcp_pause(void *x, sw_conn_t *c, bool p) { (void)x, (void)c, (void)p; }
+static inline void sw__mps2_tcp_close(void *x, sw_conn_t *c) { (void)x, (void)c; }
+static inline size_t sw__mps2_tcp_peer(void *x, sw_conn_t *c, char *b, size_t n) { (void)x, (void)c, (void)b, (void)n; return 0; }
+static inline size_t sw__mps2_tcp_local(void *x, sw_conn_t *c, char *b, size_t n) { (void)x, (void)c, (void)b, (void)n; return 0; }
+#endif
+
 // --- the serial link ----------------------------------------------------------------------------
 
 static int p_serial_open(void *ctx, const char *dev, uint32_t baud, sw_conn_t **out)
@@ -187,6 +211,8 @@ static int p_stdio_open(void *ctx, sw_conn_t **out)
 static int p_conn_write(void *ctx, sw_conn_t *c, const void *p, size_t n)
 {
     sw_mps2_t *s = ctx;
+    if (TCP(c))
+        return sw__mps2_tcp_write(ctx, c, p, n);
     if (c != &s->uart || !s->uart_open || s->uart_closing)
         return SW_ECLOSED;
     if (n > sw_uart_tx_room()) {
@@ -202,18 +228,23 @@ static int p_conn_write(void *ctx, sw_conn_t *c, const void *p, size_t n)
 static size_t p_conn_room(void *ctx, sw_conn_t *c)
 {
     sw_mps2_t *s = ctx;
+    if (TCP(c))
+        return sw__mps2_tcp_room(ctx, c);
     return c == &s->uart && s->uart_open && !s->uart_closing ? sw_uart_tx_room() : 0;
 }
 
 static size_t p_conn_queued(void *ctx, sw_conn_t *c)
 {
-    (void)ctx, (void)c;
+    if (TCP(c))
+        return sw__mps2_tcp_queued(ctx, c);
     return sw_uart_tx_queued();
 }
 
 static void p_conn_pause(void *ctx, sw_conn_t *c, bool paused)
 {
     sw_mps2_t *s = ctx;
+    if (TCP(c))
+        sw__mps2_tcp_pause(ctx, c, paused);
     if (c == &s->uart)
         s->uart_paused = paused; // bytes stay in the RX ring, then in the UART
 }
@@ -221,6 +252,8 @@ static void p_conn_pause(void *ctx, sw_conn_t *c, bool paused)
 static void p_conn_close(void *ctx, sw_conn_t *c)
 {
     sw_mps2_t *s = ctx;
+    if (TCP(c))
+        sw__mps2_tcp_close(ctx, c);
     if (c == &s->uart)
         s->uart_closing = true;
 }
@@ -239,13 +272,15 @@ static size_t copy_str(const char *v, char *buf, size_t cap)
 
 static size_t p_conn_peer(void *ctx, sw_conn_t *c, char *buf, size_t cap)
 {
-    (void)ctx, (void)c;
+    if (TCP(c))
+        return sw__mps2_tcp_peer(ctx, c, buf, cap);
     return copy_str("uart0", buf, cap);
 }
 
 static size_t p_conn_local(void *ctx, sw_conn_t *c, char *buf, size_t cap)
 {
-    (void)ctx, (void)c;
+    if (TCP(c))
+        return sw__mps2_tcp_local(ctx, c, buf, cap);
     return copy_str("", buf, cap);
 }
 
@@ -339,7 +374,15 @@ const sw_port_ops_t sw__mps2_ops = {
     .random = p_random,
     .alloc = p_alloc,
     .log = p_log,
-    .tcp_listen = NULL, // no network in this build: the LAN services say they are not available
+#if SW_FW_NET
+    .tcp_listen = sw__mps2_tcp_listen,
+    .listener_close = sw__mps2_listener_close,
+    .listener_port = sw__mps2_listener_port,
+    .udp_open = sw__mps2_udp_open,
+    .udp_send = sw__mps2_udp_send,
+    .udp_close = sw__mps2_udp_close,
+    .netifs = sw__mps2_netifs,
+#endif // else: no network in this build; the LAN services say they are not available
     .serial_open = p_serial_open,
     .stdio_open = p_stdio_open,
     .conn_write = p_conn_write,
