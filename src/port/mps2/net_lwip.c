@@ -154,6 +154,14 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         pbuf_free(p);
         return ERR_OK;
     }
+    // Held input moves out of the RX pool into the heap, exactly sized: a peer sending many
+    // small segments while the node is paused would otherwise hold every pool buffer, and
+    // the acknowledgements the node waits for (to resume) could no longer be received.
+    struct pbuf *q = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+    if (q) {
+        pbuf_free(p);
+        p = q;
+    }
     if (c->rx)
         pbuf_cat(c->rx, p);
     else
@@ -391,8 +399,11 @@ static void conn_poll(sw_node_t *node, mconn_t *c)
         }
     }
     while (c->rx && !c->paused && !c->closing && c->used) {
-        struct pbuf *q = c->rx;
-        c->rx = pbuf_dechain(q);
+        struct pbuf *q = c->rx, *rest = q->next;
+        if (rest) // pbuf_dechain drops the chain's reference to the rest (pbuf_cat made it
+            pbuf_ref(rest); // ours): take one of our own first
+        pbuf_dechain(q);
+        c->rx = rest;
         if (c->pcb)
             tcp_recved(c->pcb, q->len);
         sw_node_data(node, &c->pub, q->payload, q->len);

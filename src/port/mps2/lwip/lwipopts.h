@@ -42,21 +42,25 @@
 #define LWIP_CHECKSUM_ON_COPY 0
 #define ETHARP_SUPPORT_STATIC_ENTRIES 0
 
-// --- memory (bytes). The RX pool holds received frames until the node has read them; the
-// heap (MEM_SIZE) holds what TCP has not had acknowledged and outgoing datagrams.
+// --- memory (bytes). The RX pool holds a received frame while lwIP processes it; the heap
+// (MEM_SIZE) holds what TCP has not had acknowledged, input the node has not read yet (moved
+// out of the pool, net_lwip.c) and outgoing datagrams.
 #define MEM_ALIGNMENT 4
 #define TCP_MSS 1460
 #define TCP_SND_BUF (2 * TCP_MSS)   // a connection's capacity (conn_room when nothing is queued)
-#define TCP_SND_QUEUELEN 8
+#define TCP_SND_QUEUELEN 16
+#define TCP_OVERSIZE 0              // segments take the heap they hold, not a whole MSS each:
+                                    // with it, 8 small replies could ask for 12 KB and fail
 #define TCP_WND (2 * TCP_MSS)       // unread input at most, per connection
-#define MEM_SIZE (2 * TCP_SND_BUF + 2560) // two connections' send queues + datagrams
+#define MEM_SIZE (2 * TCP_SND_BUF + TCP_WND + 2048) // send queues, one window of input, datagrams
 #define PBUF_POOL_BUFSIZE 512       // frames are chained from these (a full frame takes 3)
-#define PBUF_POOL_SIZE 14
+#define PBUF_POOL_SIZE 8
+#define TCP_QUEUE_OOSEQ 0           // out-of-order segments are dropped (resent), not held
 #define MEMP_NUM_PBUF 4             // pbufs referring to ROM data (lwIP's own, e.g. ARP)
 #define MEMP_NUM_UDP_PCB 4          // beacon tx + rx, mDNS, one spare
 #define MEMP_NUM_TCP_PCB 3          // limits.clients (1 on the MCU) + one being refused + TIME_WAIT
 #define MEMP_NUM_TCP_PCB_LISTEN 2
-#define MEMP_NUM_TCP_SEG 12
+#define MEMP_NUM_TCP_SEG 16
 #define MEMP_NUM_ARP_QUEUE 4
 #define MEMP_NUM_IGMP_GROUP 3       // all-systems, 224.0.0.251, spare
 #define ARP_TABLE_SIZE 4

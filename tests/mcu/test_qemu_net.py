@@ -1,0 +1,138 @@
+"""The firmware on a LAN: QEMU's LAN9118 on a tap in a network namespace the test creates, the
+node's lwIP stack taking a link-local address with AutoIP, then the real host tools inside the
+namespace: `swarm call tcp://ADDR` (ping, sys.info), `swarm scan` (the node's beacon and its
+answer to the query), `dig` against the node's own mDNS responder; two guests with their own
+MACs get their own names and addresses, and a guest whose first AutoIP candidate is taken
+backs off to another (RFC 3927 probing); many pipelined requests on one TCP connection with
+a client that does not read for a while are all answered, in order (backpressure through
+lwIP's send buffer and receive window)."""
+import json
+import os
+import socket
+import threading
+import time
+import unittest
+
+import qemu
+from qemu import netns
+
+MAC_A = "52:54:00:5a:00:11"
+MAC_B = "52:54:00:5a:00:12"
+
+
+def host_of(mac):
+    return "swarm-%s" % "".join(mac.split(":")[4:6])
+
+
+class Net(unittest.TestCase):
+    def test_rpc_scan_mdns(self):
+        with qemu.NetLab() as lab:
+            g = lab.guest(MAC_A)
+            addr = g.address()
+            self.assertNotEqual(addr, lab.host_ip)
+            name = host_of(MAC_A)
+
+            rc, out, err = lab.swarm("call", "--json", "tcp://" + addr, "ping", "m=over-lwip")
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(json.loads(out), "R:over-lwip")
+
+            rc, out, err = lab.swarm("call", "--json", "tcp://" + addr, "sys.info")
+            self.assertEqual(rc, 0, err)
+            info = json.loads(out)
+            self.assertEqual(info["host_name"], name)
+            self.assertEqual(info["platform"], "mps2-an385 cortex-m3")
+            ram = info["hw"]["ram"]
+            self.assertLessEqual(ram["static"] + ram["heap_size"] + ram["stack_size"], 96 * 1024)
+
+            # the beacon and the answer to scan's query: the node is listed with its address
+            rc, out, err = lab.swarm("scan", "--json", "--no-cache", "--wait-for", "1", "--timeout", "5000")
+            self.assertEqual(rc, 0, err)
+            devs = {d["host"]: d for d in json.loads(out)}
+            self.assertIn(name, devs, out)
+            self.assertEqual(devs[name]["ip"], addr)
+            self.assertEqual(devs[name]["rpc_port"], 27587)
+
+            # mDNS: the node's responder, once it has claimed its name; dig asks by unicast to
+            # port 5353 (a legacy query, RFC 6762 §6.7) and gets A and the service's PTR
+            g.wait_line(r"mdns: %s\.local is ours" % name)
+            rc, out, err = lab.run(["dig", "+short", "+time=2", "+tries=3", "@" + addr, "-p", "5353",
+                                    name + ".local", "A"])
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(out.split(), [addr])
+            rc, out, err = lab.run(["dig", "+short", "+time=2", "+tries=3", "@" + addr, "-p", "5353",
+                                    "_swarm._tcp.local", "PTR"])
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(out.split(), [name + "._swarm._tcp.local."])
+
+    def test_two_guests_own_names_and_addresses(self):
+        # the host side holds guest A's first AutoIP candidate: A must find it taken (ARP probe
+        # answered) and settle elsewhere
+        taken = qemu.autoip_seed(MAC_A)
+        with qemu.NetLab(host_ip=taken) as lab:
+            a = lab.guest(MAC_A)
+            b = lab.guest(MAC_B)
+            addr_a, addr_b = a.address(), b.address()
+            self.assertNotEqual(addr_a, taken)
+            self.assertNotEqual(addr_a, addr_b)
+            self.assertEqual(addr_b, qemu.autoip_seed(MAC_B))
+            for addr, mac in ((addr_a, MAC_A), (addr_b, MAC_B)):
+                rc, out, err = lab.swarm("call", "--json", "tcp://" + addr, "sys.info")
+                self.assertEqual(rc, 0, err)
+                self.assertEqual(json.loads(out)["host_name"], host_of(mac))
+            rc, out, err = lab.swarm("scan", "--json", "--no-cache", "--wait-for", "2", "--timeout", "5000")
+            self.assertEqual(rc, 0, err)
+            found = {d["host"]: d["ip"] for d in json.loads(out)}
+            self.assertEqual(found, {host_of(MAC_A): addr_a, host_of(MAC_B): addr_b})
+
+    def test_pipelined_requests_with_a_slow_reader(self):
+        import msgpack
+        n = 300
+        with qemu.NetLab() as lab:
+            g = lab.guest(MAC_A)
+            addr = g.address()
+            with netns(lab.ns):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # small kernel buffers on this side, so the replies and requests in flight cannot
+            # all be parked in the host's kernel
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            s.settimeout(60)
+            s.connect((addr, 27587))
+            try:
+                reqs = b"".join(msgpack.packb({"a": "ping", "d": {"m": "%05d" % i + "x" * 200}, "i": i + 1})
+                                for i in range(n))
+                # more than the node's send buffer and receive window together: it has to stop
+                # reading while its replies wait for this client
+                self.assertGreater(len(reqs), 8 * 2920)
+                sent = threading.Event()
+
+                def writer():
+                    s.sendall(reqs)
+                    sent.set()
+
+                threading.Thread(target=writer, daemon=True).start()
+                # not reading: the writer stalls once both directions are full
+                self.assertFalse(sent.wait(2), "the node took every request without its replies being read")
+                up = msgpack.Unpacker(raw=False)
+                order = []
+                while len(order) < n:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    up.feed(chunk)
+                    for m in up:
+                        self.assertIsInstance(m, dict)
+                        if "a" in m:  # the node's own messages ({"a": "link", "d": true})
+                            continue
+                        order.append(m.get("i"))
+                        self.assertEqual(m.get("d"), "R:%05d" % (m["i"] - 1) + "x" * 200)
+                self.assertEqual(order, list(range(1, n + 1)), "guest output:\n" + "\n".join(g.out[-15:]))
+                self.assertTrue(sent.wait(30))
+            finally:
+                s.close()
+
+
+if __name__ == "__main__":
+    qemu.require()
+    qemu.require_netns()
+    unittest.main()
