@@ -51,6 +51,9 @@ class Net(unittest.TestCase):
             self.assertIn(name, devs, out)
             self.assertEqual(devs[name]["ip"], addr)
             self.assertEqual(devs[name]["rpc_port"], 27587)
+            # what mcu-full offers: RPC and mDNS; FTP, telnet and remote eval are not built in
+            self.assertEqual(devs[name]["services"],
+                             {"rpc": 27587, "ftp": False, "telnet": False, "eval": False, "mdns": True})
 
             # mDNS: the node's responder, once it has claimed its name; dig asks by unicast to
             # port 5353 (a legacy query, RFC 6762 §6.7) and gets A and the service's PTR
