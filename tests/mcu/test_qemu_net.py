@@ -126,6 +126,35 @@ class Net(unittest.TestCase):
             found = {d["host"]: d["ip"] for d in json.loads(out)}
             self.assertEqual(found, {host_of(MAC_A): addr_a, host_of(MAC_B): addr_b})
 
+    def test_watchdog_resets_when_not_fed(self):
+        # sys.wdt t=5 starts the node's watchdog (docs/PROTOCOL.md, "Watchdog"; a manual start
+        # gives no free feeds); while the host feeds it nothing happens, once it stops the node
+        # resets 1.5 t after the last feed: the port resets the chip, the firmware boots again
+        with qemu.NetLab() as lab:
+            g = lab.guest(MAC_A)
+            addr = g.address()
+            uri = "tcp://" + addr
+            rc, out, err = lab.swarm("call", "--json", uri, "sys.wdt", "t=5")
+            self.assertEqual(rc, 0, err)
+            rc, out, err = lab.swarm("call", "--json", uri, "sys.info")
+            self.assertEqual(rc, 0, err)
+            self.assertTrue(json.loads(out)["wdt"])
+            for _ in range(3):
+                rc, out, err = lab.swarm("call", "--json", uri, "sys.wdt")
+                self.assertEqual(rc, 0, err)
+            fed = len(g.out)
+            self.assertFalse([l for l in g.out if "watchdog expired" in l], "reset while being fed")
+            self.assertEqual(sum("swarm-node 0.1.0 starting" in l for l in g.out), 1)
+            g.wait_line(r"watchdog expired", timeout=60, start=fed)
+            after = len(g.out)
+            g.wait_line(r"swarm-node 0\.1\.0 starting", timeout=30, start=after)
+            g.wait_line(r"^net: \w+ 169\.254\.\d+\.\d+ \(AutoIP\)", timeout=60, start=after)
+            rc, out, err = lab.swarm("call", "--json", uri, "sys.info")
+            self.assertEqual(rc, 0, err)
+            info = json.loads(out)
+            self.assertFalse(info["wdt"])  # the new boot has not started one
+            self.assertLess(info["uptime_ms"], 60000)
+
     def test_pipelined_requests_with_a_slow_reader(self):
         import msgpack
         n = 300
