@@ -32,6 +32,16 @@ bool sw_board_uart(unsigned idx, uintptr_t *base, unsigned *rx_irq, unsigned *tx
 void sw_uart_isr_rx(void);
 void sw_uart_isr_tx(void);
 
+// --- the clock: a free-running timer, read for the port's milliseconds. (SysTick only wakes
+// the loop from WFI when a timer is due: the idle loop sleeps without a periodic tick.)
+// sw_board_clock_ms wraps after 2^32 ms; the board's timer interrupt, sw_isr_clock, keeps the
+// count across the timer's own wrap.
+void sw_board_clock_start(void);
+uint32_t sw_board_clock_ms(void);
+void sw_isr_clock(void);
+// The clock's raw counter: bits that differ from boot to boot (a seed, not a key).
+uint32_t sw_board_clock_jitter(void);
+
 // --- watchdog: a hardware timer that resets the chip unless kicked. timeout_ms 0 stops it
 // (where the hardware allows). The main loop kicks it on every pass.
 void sw_board_wdt_start(uint32_t timeout_ms);
@@ -41,7 +51,7 @@ void sw_board_wdt_kick(void);
 // points at them
 void sw_isr_hardfault(void);
 void sw_isr_nmi(void);     // the watchdog's warning on the MPS2 boards
-void sw_isr_systick(void); // 1 ms tick
+void sw_isr_systick(void); // the loop's wake-up timer (one-shot)
 void sw_isr_unexpected(void);
 
 #endif

@@ -5,8 +5,8 @@
 // Memory map (QEMU hw/arm/mps2.c): 4 MB ZBT SSRAM at 0x00000000 holds the image (the "flash"),
 // 4 MB SSRAM at 0x20000000 the RAM; the firmware is linked to use only SW_FW_RAM_SIZE of it,
 // its budget. Peripherals: CMSDK UART0..2 at 0x40004000 + 0x1000·i (RX IRQ 2i, TX IRQ 2i+1),
-// CMSDK watchdog at 0x40008000 (its interrupt is the NMI), LAN9118 Ethernet at 0x40200000
-// (IRQ 13).
+// CMSDK watchdog at 0x40008000 (its interrupt is the NMI), CMSDK timer 0 at 0x40000000 (IRQ 8:
+// the clock), LAN9118 Ethernet at 0x40200000 (IRQ 13).
 #include "board.h"
 #include "cm3.h"
 
@@ -27,6 +27,8 @@ const sw_board_desc_t sw_board = {
 
 #define LAN9118 0x40200000u
 #define WDOG 0x40008000u
+#define TIMER0 0x40000000u
+#define TIMER0_IRQ 8u
 
 void sw_isr_eth(void); // eth_lan9118.c (weak default below: the serial-only build)
 __attribute__((weak)) void sw_isr_eth(void) { sw_isr_unexpected(); }
@@ -50,6 +52,7 @@ __attribute__((used, section(".data.init.enter"))) const sw_vector_t __interrupt
     [15] = sw_isr_systick,
     [16 + 0] = sw_uart_isr_rx, // UART0 RX
     [16 + 1] = sw_uart_isr_tx, // UART0 TX
+    [16 + 8] = sw_isr_clock,   // timer 0
     [16 + 13] = sw_isr_eth,
 };
 
@@ -93,6 +96,53 @@ size_t sw_board_machid(uint8_t *buf, size_t cap)
     for (size_t i = 0; i < n; i++)
         buf[i] = id[i];
     return n;
+}
+
+// The clock: CMSDK timer 0 counts the 25 MHz clock down from 2^32 - 1 and wraps every 171.8 s,
+// raising its interrupt; the milliseconds and leftover cycles of all earlier wraps are kept here.
+static volatile uint32_t clk_ms, clk_rem;
+static uint32_t clk_per_ms, wrap_ms, wrap_rem; // 2^32 cycles = wrap_ms ms + wrap_rem cycles
+
+static void clk_wrapped(void)
+{
+    SW_REG(TIMER0 + 0x0C) = 1; // INTCLEAR
+    clk_ms += wrap_ms;
+    clk_rem += wrap_rem;
+    if (clk_rem >= clk_per_ms)
+        clk_ms++, clk_rem -= clk_per_ms;
+}
+
+void sw_isr_clock(void) { clk_wrapped(); }
+
+uint32_t sw_board_clock_jitter(void) { return SW_REG(TIMER0 + 0x04); }
+
+void sw_board_clock_start(void)
+{
+    clk_per_ms = sw_board.cpu_hz / 1000u;
+    wrap_ms = 0xFFFFFFFFu / clk_per_ms;
+    wrap_rem = 0xFFFFFFFFu % clk_per_ms + 1u;
+    if (wrap_rem == clk_per_ms)
+        wrap_ms++, wrap_rem = 0;
+    SW_REG(TIMER0 + 0x08) = 0xFFFFFFFFu; // RELOAD
+    SW_REG(TIMER0 + 0x04) = 0xFFFFFFFFu; // VALUE
+    SW_REG(TIMER0 + 0x0C) = 1;
+    SW_REG(TIMER0 + 0x00) = 1u | 8u;     // enable, interrupt
+    NVIC_ICPR0 = 1u << TIMER0_IRQ;
+    sw_irq_enable(TIMER0_IRQ);
+}
+
+uint32_t sw_board_clock_ms(void)
+{
+    uint32_t m = sw_irq_save();
+    uint32_t v = SW_REG(TIMER0 + 0x04);
+    if (SW_REG(TIMER0 + 0x0C) & 1u) { // wrapped, its interrupt not taken yet
+        clk_wrapped();
+        v = SW_REG(TIMER0 + 0x04);
+    }
+    uint32_t up = 0xFFFFFFFFu - v; // cycles since the last wrap
+    uint32_t ms = clk_ms + up / clk_per_ms + (up % clk_per_ms + clk_rem) / clk_per_ms;
+    sw_irq_restore(m);
+    return ms;
 }
 
 // The CMSDK watchdog counts WDOGCLK (the 25 MHz system clock here) down from LOAD; at zero it

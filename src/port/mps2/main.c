@@ -61,8 +61,32 @@ static void parse_args(boot_args_t *a)
 static void flush_tx(void)
 {
     uint32_t t0 = sw__mps2_now();
-    while (sw_uart_tx_queued() && sw__mps2_now() - t0 < 500)
-        __asm__ volatile("wfi");
+    for (uint32_t spent; (spent = sw__mps2_now() - t0) < 500;) {
+        uint32_t m = sw_irq_save();
+        bool more = sw_uart_tx_queued() != 0;
+        if (more)
+            sw__mps2_sleep(500 - spent);
+        sw_irq_restore(m);
+        if (!more)
+            break;
+    }
+}
+
+// How long the loop may sleep: until the node's timer or lwIP's is due, and never so long that
+// the hardware watchdog (kicked every pass) could bite.
+static uint32_t sleep_ms(const sw_mps2_t *s)
+{
+    uint32_t ms = 1000;
+    if (s->wake_pending) {
+        int32_t d = (int32_t)(s->wake_ms - sw__mps2_now());
+        ms = d <= 0 ? 0 : (uint32_t)d < ms ? (uint32_t)d : ms;
+    }
+#if SW_FW_NET
+    uint32_t l = sw__mps2_net_sleep_ms();
+    if (l < ms)
+        ms = l;
+#endif
+    return ms;
 }
 
 static bool work_pending(const sw_mps2_t *s)
@@ -92,7 +116,7 @@ int main(void)
     uint8_t id[6] = {0};
     sw_board_machid(id, sizeof id);
     st.rnd = 0x2545F491u ^ ((uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3]) ^
-             SYST_CVR;
+             sw_board_clock_jitter();
     if (!st.rnd)
         st.rnd = 1;
     sw__mps2_self = &st;
@@ -160,11 +184,12 @@ int main(void)
             sw__mps2_log(m, sizeof m - 1);
             sw_system_reset();
         }
-        // Sleep until an interrupt (UART byte, SysTick, NIC): with interrupts masked, so one
+        // Sleep until an interrupt (UART, NIC, clock) or the next timer (SysTick, one-shot): no
+        // periodic tick, so an idle guest costs next to nothing. Interrupts are masked, so one
         // that arrives after the check still ends the WFI, then runs when they are unmasked.
         uint32_t m = sw_irq_save();
         if (!work_pending(&st))
-            __asm__ volatile("wfi");
+            sw__mps2_sleep(sleep_ms(&st));
         sw_irq_restore(m);
     }
 }

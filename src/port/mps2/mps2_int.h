@@ -19,6 +19,8 @@ bool sw__mps2_net_up(void);
 void sw__mps2_net_poll(sw_node_t *node);
 // True when sw__mps2_net_poll has something to do now (the loop then does not sleep).
 bool sw__mps2_net_pending(void);
+// Milliseconds until lwIP's next timer (UINT32_MAX: none).
+uint32_t sw__mps2_net_sleep_ms(void);
 int sw__mps2_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener_t **out);
 void sw__mps2_listener_close(void *ctx, sw_listener_t *l);
 uint16_t sw__mps2_listener_port(void *ctx, sw_listener_t *l);
@@ -57,9 +59,13 @@ typedef struct sw_mps2 {
 
 extern const sw_port_ops_t sw__mps2_ops;
 
-// Milliseconds since boot (SysTick).
+// Milliseconds since boot (the board's clock).
 uint32_t sw__mps2_now(void);
 void sw__mps2_tick_start(void);
+// Waits for an interrupt (WFI), at most max_ms (SysTick, one-shot; at most 671 ms at 25 MHz);
+// 0: returns at once. Call it with interrupts masked (sw_irq_save): one that arrives after the
+// caller's last check still ends the WFI.
+void sw__mps2_sleep(uint32_t max_ms);
 // Writes a line to the host (semihosting stdout) and the UART, bypassing the rings, then
 // resets the chip. For faults, when nothing else can be trusted.
 __attribute__((noreturn)) void sw__mps2_panic(const char *msg, size_t n);
@@ -80,6 +86,8 @@ bool sw__mps2_net_up(void);
 void sw__mps2_net_poll(sw_node_t *node);
 // True when sw__mps2_net_poll has something to do now (the loop then does not sleep).
 bool sw__mps2_net_pending(void);
+// Milliseconds until lwIP's next timer (UINT32_MAX: none).
+uint32_t sw__mps2_net_sleep_ms(void);
 int sw__mps2_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener_t **out);
 void sw__mps2_listener_close(void *ctx, sw_listener_t *l);
 uint16_t sw__mps2_listener_port(void *ctx, sw_listener_t *l);

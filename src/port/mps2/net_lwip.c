@@ -558,6 +558,8 @@ void sw__mps2_net_poll(sw_node_t *node)
         }
 }
 
+uint32_t sw__mps2_net_sleep_ms(void) { return nif_ok ? sys_timeouts_sleeptime() : UINT32_MAX; }
+
 bool sw__mps2_net_pending(void)
 {
     if (!nif_ok)

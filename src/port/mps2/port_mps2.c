@@ -11,25 +11,32 @@
 #include "semihost.h"
 #include "uart.h"
 
-// --- time: SysTick at 1 ms ----------------------------------------------------------------------
+// --- time: the board's clock; SysTick as the loop's one-shot wake-up timer ---------------------
 
-static volatile uint32_t ticks;
+void sw_isr_systick(void) { SYST_CSR = 0; } // the WFI has ended; nothing else to do
 
-void sw_isr_systick(void) { ticks++; }
+void sw__mps2_tick_start(void) { sw_board_clock_start(); }
 
-void sw__mps2_tick_start(void)
+uint32_t sw__mps2_now(void) { return sw_board_clock_ms(); }
+
+void sw__mps2_sleep(uint32_t max_ms)
 {
-    SYST_RVR = sw_board.cpu_hz / 1000u - 1;
+    uint32_t per_ms = sw_board.cpu_hz / 1000u, most = 0xFFFFFFu / per_ms; // SysTick is 24 bits
+    if (max_ms > most)
+        max_ms = most;
+    if (!max_ms)
+        return;
+    SYST_CSR = 0;
+    SYST_RVR = max_ms * per_ms - 1u;
     SYST_CVR = 0;
     SYST_CSR = 7; // core clock, interrupt, enabled
+    __asm__ volatile("wfi");
 }
-
-uint32_t sw__mps2_now(void) { return ticks; }
 
 static uint32_t p_now_ms(void *ctx)
 {
     (void)ctx;
-    return ticks;
+    return sw_board_clock_ms();
 }
 
 static int64_t p_wall_s(void *ctx)
