@@ -10,6 +10,9 @@
 #include "mps2_int.h"
 #include "semihost.h"
 
+// picolibc's own objects call these; with link-time optimisation they must survive until then
+#define SW_LIBC_USED __attribute__((used))
+
 int open(const char *path, int flags, ...);
 int close(int fd);
 ssize_t read(int fd, void *buf, size_t n);
@@ -19,59 +22,59 @@ pid_t getpid(void);
 int kill(pid_t pid, int sig);
 void _exit(int status);
 
-int open(const char *path, int flags, ...)
+SW_LIBC_USED int open(const char *path, int flags, ...)
 {
     (void)path, (void)flags;
     return -1;
 }
 
-int close(int fd)
+SW_LIBC_USED int close(int fd)
 {
     (void)fd;
     return -1;
 }
 
-ssize_t read(int fd, void *buf, size_t n)
+SW_LIBC_USED ssize_t read(int fd, void *buf, size_t n)
 {
     (void)fd, (void)buf, (void)n;
     return -1;
 }
 
-ssize_t write(int fd, const void *buf, size_t n)
+SW_LIBC_USED ssize_t write(int fd, const void *buf, size_t n)
 {
     if (fd == 1 || fd == 2)
         sw_sh_write_out(buf, n);
     return (ssize_t)n;
 }
 
-off_t lseek(int fd, off_t off, int whence)
+SW_LIBC_USED off_t lseek(int fd, off_t off, int whence)
 {
     (void)fd, (void)off, (void)whence;
     return -1;
 }
 
-pid_t getpid(void) { return 1; }
+SW_LIBC_USED pid_t getpid(void) { return 1; }
 
-int kill(pid_t pid, int sig)
+SW_LIBC_USED int kill(pid_t pid, int sig)
 {
     (void)pid, (void)sig;
     return -1;
 }
 
-void _exit(int status)
+SW_LIBC_USED void _exit(int status)
 {
     static const char m[] = "swarm-node: exit; resetting\n";
     (void)status;
     sw__mps2_panic(m, sizeof m - 1);
 }
 
-clock_t times(struct tms *t)
+SW_LIBC_USED clock_t times(struct tms *t)
 {
     t->tms_utime = t->tms_stime = t->tms_cutime = t->tms_cstime = 0;
     return (clock_t)sw__mps2_now();
 }
 
-int gettimeofday(struct timeval *tv, void *tz)
+SW_LIBC_USED int gettimeofday(struct timeval *tv, void *tz)
 {
     (void)tz;
     uint32_t ms = sw__mps2_now();

@@ -390,7 +390,7 @@ static bool tcp_finish(mconn_t *c)
 // One connection's events, in order: accepted, data (while not paused), drained, end.
 static void conn_poll(sw_node_t *node, mconn_t *c)
 {
-    if (c->announce && !c->closing) {
+    if (c->announce && !c->closing && !c->gone) { // (one reset before the node heard of it: no news)
         c->announce = false;
         if (!c->from) { // its listener went away meanwhile
             c->closing = true;
@@ -398,7 +398,7 @@ static void conn_poll(sw_node_t *node, mconn_t *c)
             sw_node_accept(node, &c->from->pub, &c->pub);
         }
     }
-    while (c->rx && !c->paused && !c->closing && c->used) {
+    while (c->rx && !c->paused && !c->closing && !c->announce && c->used) {
         struct pbuf *q = c->rx, *rest = q->next;
         if (rest) // pbuf_dechain drops the chain's reference to the rest (pbuf_cat made it
             pbuf_ref(rest); // ours): take one of our own first

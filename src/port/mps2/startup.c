@@ -11,8 +11,9 @@
 void sw__sh_trapped(void);
 void sw__fault(uint32_t *frame, uint32_t exc_return);
 
-// frame: r0 r1 r2 r3 r12 lr pc xpsr, as the core stacked them.
-void sw__fault(uint32_t *frame, uint32_t exc_return)
+// frame: r0 r1 r2 r3 r12 lr pc xpsr, as the core stacked them. (used: only the assembly below
+// calls it, which link-time optimisation cannot see)
+__attribute__((used)) void sw__fault(uint32_t *frame, uint32_t exc_return)
 {
     (void)exc_return;
     uint16_t insn = *(const volatile uint16_t *)(uintptr_t)frame[6];
