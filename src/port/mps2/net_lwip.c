@@ -547,9 +547,12 @@ void sw__mps2_net_poll(sw_node_t *node)
         return;
     sw_eth_poll(&nif, RX_BURST);
     sys_check_timeouts();
-    for (int i = 0; i < CONNS; i++)
-        if (conns[i].used)
-            conn_poll(node, &conns[i]);
+    // connections that ended before new ones start: a client that closes and connects again
+    // at once must not find its old connection still counted against limits.clients
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < CONNS; i++)
+            if (conns[i].used && conns[i].announce == (pass == 1))
+                conn_poll(node, &conns[i]);
     // what the node wrote during this pass goes out in as few segments as it can
     for (int i = 0; i < CONNS; i++)
         if (conns[i].used && conns[i].out && conns[i].pcb) {
