@@ -164,6 +164,10 @@ class Guest:
 
     def wait_line(self, pattern, timeout=30, start=0):
         """The first output line from index start on matching pattern (regex)."""
+        return self.out[self.wait_line_index(pattern, timeout, start)]
+
+    def wait_line_index(self, pattern, timeout=30, start=0):
+        """The index of the first output line from index start on matching pattern (regex)."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         i = start
@@ -171,7 +175,7 @@ class Guest:
             while True:
                 while i < len(self.out):
                     if rx.search(self.out[i]):
-                        return self.out[i]
+                        return i
                     i += 1
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:

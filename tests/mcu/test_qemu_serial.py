@@ -56,6 +56,16 @@ class SerialLink(unittest.TestCase):
     def test_lossy(self):
         self.check_mode(True)
 
+    def test_hardware_watchdog_when_the_loop_stops(self):
+        # the CMSDK watchdog, kicked by every pass of the loop: a loop that stops (boot
+        # argument hang=, fault injection) gets the watchdog's interrupt after wdt/2 and a reset;
+        # the firmware boots again
+        with qemu.Guest("serial=lossy wdt=2000 hang=1500") as g:
+            g.wait_line(r"\bready$")
+            i = g.wait_line_index(r"^hang: the loop stops here")
+            j = g.wait_line_index(r"^watchdog: the main loop stopped; reset follows", start=i)
+            g.wait_line(r"swarm-node 0\.1\.0 starting", start=j)
+
     def test_idle_guest_sleeps(self):
         # no periodic tick: the idle loop sleeps in WFI until the next timer (the node's, lwIP's)
         # or an interrupt. A guest woken by a 1 ms tick used about 6 % of a core here, a

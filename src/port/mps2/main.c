@@ -8,6 +8,8 @@
 //   baud=N                  the UART's rate (default 115200; QEMU ignores it)
 //   name=HOST               host_name override
 //   wdt=MS                  the hardware watchdog's reset time (default 8000; 0: off)
+//   hang=MS                 fault injection for tests: after MS ms the loop stops turning (it
+//                           spins without kicking the watchdog), as a runaway C loop would
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,7 @@ typedef struct {
     char buf[160];
     sw_node_opts_t opts;
     uint32_t wdt_ms;
+    uint32_t hang_ms; // 0: never
 } boot_args_t;
 
 static void parse_args(boot_args_t *a)
@@ -54,6 +57,8 @@ static void parse_args(boot_args_t *a)
             a->opts.name = v;
         else if (!strcmp(w, "wdt"))
             a->wdt_ms = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(w, "hang"))
+            a->hang_ms = (uint32_t)strtoul(v, NULL, 10);
     }
 }
 
@@ -145,6 +150,12 @@ int main(void)
 
     uint8_t buf[128];
     for (;;) {
+        if (args.hang_ms && (int32_t)(sw__mps2_now() - args.hang_ms) >= 0) {
+            static const char m[] = "hang: the loop stops here (boot argument hang=)";
+            sw__mps2_log(m, sizeof m - 1);
+            for (;;) // interrupts still run; only the loop, which kicks the watchdog, is gone
+                __asm__ volatile("" ::: "memory");
+        }
         sw_board_wdt_kick();
 #if SW_FW_NET
         sw__mps2_net_poll(n);
