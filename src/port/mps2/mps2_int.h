@@ -14,7 +14,6 @@
 #if SW_FW_NET
 // Starts lwIP, the interface and AutoIP. SW_ENOENT: no NIC (the node runs without a network).
 int sw__mps2_net_init(sw_mps2_t *s);
-bool sw__mps2_net_up(void);
 // The loop's part: received frames, lwIP's timers, the connections' events to the node.
 void sw__mps2_net_poll(sw_node_t *node);
 // True when sw__mps2_net_poll has something to do now (the loop then does not sleep).
@@ -81,7 +80,6 @@ void sw__mps2_stack_paint(void);
 #if SW_FW_NET
 // Starts lwIP, the interface and AutoIP. SW_ENOENT: no NIC (the node runs without a network).
 int sw__mps2_net_init(sw_mps2_t *s);
-bool sw__mps2_net_up(void);
 // The loop's part: received frames, lwIP's timers, the connections' events to the node.
 void sw__mps2_net_poll(sw_node_t *node);
 // True when sw__mps2_net_poll has something to do now (the loop then does not sleep).

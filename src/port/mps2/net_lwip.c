@@ -4,12 +4,12 @@
 // ARP probes, announcement, conflict defence, all lwIP's autoip.c).
 //
 // lwIP calls back from inside its input processing, which the main loop drives
-// (sw__mps2_net_poll). Datagrams and accepted connections go to the node at once (the loop
-// is not inside a node call then); received TCP data is kept as lwIP's pbufs and handed over
-// by the loop while the node has not paused the connection, and only what the node has been
-// given is acknowledged to lwIP (tcp_recved), so a node that stops reading closes the peer's
-// window instead of filling our memory. Closing, and telling the node a connection is gone,
-// happen in the loop too, never inside a call of the node.
+// (sw__mps2_net_poll). Datagrams go to the node at once (the loop is not inside a node call
+// then). A new connection, its data, "drained" and "closed" are noted and handed to the node
+// by the loop afterwards, ended connections before new ones. Received TCP data is kept as
+// pbufs while the node has paused the connection, and only what the node has been given is
+// acknowledged to lwIP (tcp_recved), so a node that stops reading closes the peer's window
+// instead of filling our memory. Closing happens in the loop too, never inside a node call.
 //
 // Writes: a connection's capacity is lwIP's send buffer (TCP_SND_BUF); conn_room is what
 // tcp_write takes now, conn_write takes all or nothing, and sw_node_drained follows once
@@ -136,8 +136,6 @@ int sw__mps2_net_init(sw_mps2_t *s)
     autoip_start(&nif);
     return 0;
 }
-
-bool sw__mps2_net_up(void) { return nif_ok; }
 
 // --- TCP --------------------------------------------------------------------------------------
 
