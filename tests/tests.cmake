@@ -13,6 +13,20 @@ foreach(src ${SW_UNIT_TESTS})
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300)
 endforeach()
 
+# The whole node on a simulated port (tests/node: virtual clock, scripted link, RAM fs).
+file(GLOB SW_NODE_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/node/test_*.c)
+if(TARGET swarm_node)
+  foreach(src ${SW_NODE_TESTS})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/tests/node/sim_port.c)
+    set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/t)
+    target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/node)
+    target_link_libraries(${name} PRIVATE swarm_node swarm_core PkgConfig::CMOCKA)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300)
+  endforeach()
+endif()
+
 # The portability rule of src/core (freestanding headers only, no heap).
 add_test(NAME check_core COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-core ${CMAKE_SOURCE_DIR})
 set_tests_properties(check_core PROPERTIES LABELS lint)

@@ -158,7 +158,13 @@ static int l_config(lua_State *L)
 static int l_now(lua_State *L)
 {
     sw_lua_t *lua = sw__lua_of(L);
-    lua_pushinteger(L, (lua_Integer)(uint32_t)(sw_node_now(lua->n) - lua->n->boot_ms));
+    uint32_t up = sw_node_now(lua->n) - lua->n->boot_ms;
+#if LUA_MAXINTEGER < 0xffffffff
+    // 32-bit Lua integers (LUA_32BITS, MCU builds): the uptime modulo 2^31, so it wraps to 0
+    // after 24.8 days instead of turning negative (docs/APPS.md)
+    up &= (uint32_t)LUA_MAXINTEGER;
+#endif
+    lua_pushinteger(L, (lua_Integer)up);
     return 1;
 }
 

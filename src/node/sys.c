@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "swarm/json.h"
 #include "sys_part.h"
 #if SW_WITH_LUA
 #include "lua_part.h"
@@ -25,7 +26,16 @@ static size_t str_of(sw_span_t v, char *buf, size_t cap)
     case SW_MP_BOOL: return (size_t)snprintf(buf, cap, "%s", o.v.b ? "True" : "False");
     case SW_MP_UINT: return (size_t)snprintf(buf, cap, "%llu", (unsigned long long)o.v.u);
     case SW_MP_INT: return (size_t)snprintf(buf, cap, "%lld", (long long)o.v.i);
+#if SW__MCU
+    case SW_MP_FLOAT: { // the core's formatter: no floating-point printf in an MCU image
+        sw_jw_t w;
+        sw_jw_init(&w, buf, cap, 0);
+        sw_jw_double(&w, o.v.f);
+        return w.len;
+    }
+#else
     case SW_MP_FLOAT: return (size_t)snprintf(buf, cap, "%.17g", o.v.f);
+#endif
     case SW_MP_STR: return (size_t)snprintf(buf, cap, "%.*s", (int)o.len, (const char *)o.v.p);
     default: return (size_t)snprintf(buf, cap, "<%s>", o.type == SW_MP_BIN ? "bytes" : "object");
     }
