@@ -25,6 +25,22 @@ if(TARGET swarm_node)
     add_test(NAME ${name} COMMAND ${name})
     set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300)
   endforeach()
+  # The same tests against the node built with the mcu-full profile (profile.h: small buffers,
+  # fixed link input, MCU defaults), on the host.
+  file(GLOB SW_NODE_MCU_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/node/*.c)
+  add_library(swarm_node_mcu STATIC ${SW_NODE_MCU_SRC})
+  target_compile_definitions(swarm_node_mcu PUBLIC SW_PROFILE=SW_PROFILE_MCU_FULL)
+  target_include_directories(swarm_node_mcu PUBLIC ${CMAKE_SOURCE_DIR}/src/node)
+  target_link_libraries(swarm_node_mcu PUBLIC swarm_core ${SW_DEP_LUA} ${SW_DEP_MBEDCRYPTO} m)
+  foreach(src ${SW_NODE_TESTS})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${name}_mcu ${src} ${CMAKE_SOURCE_DIR}/tests/node/sim_port.c)
+    set_target_properties(${name}_mcu PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/t)
+    target_include_directories(${name}_mcu PRIVATE ${CMAKE_SOURCE_DIR}/tests/node)
+    target_link_libraries(${name}_mcu PRIVATE swarm_node_mcu swarm_core PkgConfig::CMOCKA)
+    add_test(NAME ${name}_mcu COMMAND ${name}_mcu)
+    set_tests_properties(${name}_mcu PROPERTIES LABELS unit TIMEOUT 300)
+  endforeach()
 endif()
 
 # The portability rule of src/core (freestanding headers only, no heap).

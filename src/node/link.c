@@ -262,6 +262,16 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
             return;
     }
     // Keep what could not be processed yet and stop reading until the peer catches up.
+#if SW_NODE_LINK_INQ
+    // MCU profiles: a fixed buffer carved with the link (no realloc in a small heap). The port
+    // stops delivering after conn_pause(), so only the chunk in hand can overflow it: a port
+    // that delivers at most SW_NODE_LINK_INQ bytes at a time never loses input (PORTING.md).
+    if (l->inq_len + len > l->inq_cap) {
+        sw_log(l->node, SW_LOG_WARN, "link %s: %u input bytes dropped (more than SW_NODE_LINK_INQ at once)",
+               l->peer, (unsigned)(l->inq_len + len - l->inq_cap));
+        len = l->inq_cap - l->inq_len;
+    }
+#else
     if (l->inq_len + len > l->inq_cap) {
         uint8_t *q = ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, l->inq_len + len);
         if (!q) {
@@ -272,6 +282,7 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
         l->inq = q;
         l->inq_cap = l->inq_len + len;
     }
+#endif
     memcpy(l->inq + l->inq_len, p, len);
     l->inq_len += len;
     if (!l->paused) {
@@ -292,9 +303,11 @@ void sw_link_drained(sw_link_t *l)
     memmove(l->inq, l->inq + used, l->inq_len - used);
     l->inq_len -= used;
     if (l->inq_len == 0) {
+#if !SW_NODE_LINK_INQ
         ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, 0);
         l->inq = NULL;
         l->inq_cap = 0;
+#endif
         l->paused = false;
         ops(l)->conn_pause(pctx(l), l->conn, false);
     }
@@ -377,7 +390,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     // (on_msg): the message the piece ends + the rest of the piece, 4 bytes of length each
     size_t defer = msg + 5 * PIECE + 8;
     l->need = msg + SW_CONN_FRAMING;
-    l->mem_size = 8 * 7 + rx + msg + streams + pending + rel_store + outq + defer;
+    l->mem_size = 8 * 8 + rx + msg + streams + pending + rel_store + outq + defer + SW_NODE_LINK_INQ;
     l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables
     if (!l->mem) {
         sw_node_release(n, l, sizeof *l);
@@ -390,6 +403,10 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     sw_rpc_pending_t *pd = (sw_rpc_pending_t *)(void *)carve(&at, pending);
     l->defer = carve(&at, defer);
     l->defer_cap = defer;
+#if SW_NODE_LINK_INQ
+    l->inq = carve(&at, SW_NODE_LINK_INQ);
+    l->inq_cap = SW_NODE_LINK_INQ;
+#endif
 
     sw_rpc_mem_t mem = {out, msg, st, n->lim.max_streams, pd, n->lim.max_pending};
     sw_rpc_hooks_t hooks = {rpc_send, NULL, NULL, l};
@@ -453,8 +470,10 @@ void sw_link_closed(sw_link_t *l)
     if (l->counted)
         n->clients--;
     sw_log(n, SW_LOG_INFO, "link %s: closed", l->peer);
+#if !SW_NODE_LINK_INQ
     if (l->inq)
         ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, 0);
+#endif
     sw_node_release(n, l->mem, l->mem_size);
     sw_node_release(n, l, sizeof *l);
 }

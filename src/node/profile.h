@@ -122,6 +122,10 @@
 #ifndef SW_NODE_DEF_SERIAL_WINDOW
 #define SW_NODE_DEF_SERIAL_WINDOW SW__SZ(8, 4) // serial.window: frames in flight
 #endif
+#ifndef SW_NODE_LINK_INQ
+// bytes of input a link keeps while it waits for the port to drain; 0: grown as needed (realloc)
+#define SW_NODE_LINK_INQ SW__SZ(0, 1024)
+#endif
 #ifndef SW_NODE_PATH_MAX
 #define SW_NODE_PATH_MAX SW__SZ(512, 128) // bytes of the longest path below the root, NUL included (f, push)
 #endif

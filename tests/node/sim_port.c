@@ -560,11 +560,14 @@ void sim_advance(sim_t *s, uint32_t ms)
     s->now = target;
 }
 
+static size_t pump_in(sim_t *s);
+
 void sim_settle(sim_t *s)
 {
     for (int round = 0; round < 1000; round++) {
         deliver_close(s);
         size_t got = sim_read(s);
+        got += pump_in(s);
         bool due = s->armed && (int32_t)(s->due - s->now) <= 0;
         if (due) {
             s->armed = false;
@@ -576,7 +579,30 @@ void sim_settle(sim_t *s)
     fail_msg("the node does not settle");
 }
 
-void sim_send(sim_t *s, const void *p, size_t n) { sw_node_data(s->node, &s->conn.pub, p, n); }
+// Delivers what the peer sent while the node reads. Returns the bytes delivered.
+static size_t pump_in(sim_t *s)
+{
+    size_t done = 0;
+    while (s->conn.in_off < s->conn.in_len && s->conn.open && !s->conn.closing && !s->conn.paused) {
+        size_t k = s->conn.in_len - s->conn.in_off;
+        if (k > SIM_CHUNK)
+            k = SIM_CHUNK;
+        s->conn.in_off += k;
+        done += k;
+        sw_node_data(s->node, &s->conn.pub, s->conn.in + s->conn.in_off - k, k);
+    }
+    if (s->conn.in_off == s->conn.in_len)
+        s->conn.in_off = s->conn.in_len = 0;
+    return done;
+}
+
+void sim_send(sim_t *s, const void *p, size_t n)
+{
+    assert_true(s->conn.in_len + n <= SIM_IN);
+    memcpy(s->conn.in + s->conn.in_len, p, n);
+    s->conn.in_len += n;
+    pump_in(s);
+}
 
 int64_t sim_request(sim_t *s, const char *dotted, const uint8_t *args, size_t n)
 {
@@ -653,6 +679,7 @@ int sim_boot(sim_t *s)
     s->reset_how = 0;
     s->armed = false;
     s->conn.refused = 0;
+    s->conn.in_len = s->conn.in_off = 0;
     sw_stream_rx_init(&s->rx, SW_STREAM_NO_PREFIX, s->rxbuf, sizeof s->rxbuf);
     assert_int_equal(sw_node_create(&s->node, &s->port, &s->opts), 0);
     int rc = sw_node_start(s->node);
@@ -669,7 +696,9 @@ int sim_init(sim_t *s, size_t cap)
     s->rnd = 0x12345678;
     s->cap = cap;
     s->conn.out = malloc(SIM_OUT);
+    s->conn.in = malloc(SIM_IN);
     assert_non_null(s->conn.out);
+    assert_non_null(s->conn.in);
     assert_true(cap <= SIM_OUT);
     s->opts.name = "simnode";
     s->opts.rpc_port = -1;
@@ -706,4 +735,5 @@ void sim_free(sim_t *s)
         free(f);
     }
     free(s->conn.out);
+    free(s->conn.in);
 }

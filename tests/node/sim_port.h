@@ -14,6 +14,8 @@
 #define SIM_FDS 16
 #define SIM_MSGS 256        // decoded messages kept from the node
 #define SIM_OUT (1u << 20)  // bytes of the link's buffer (its capacity is sim.cap)
+#define SIM_IN (1u << 20)   // bytes from the peer not yet delivered to the node
+#define SIM_CHUNK 1024      // bytes per sw_node_data() call, like a port's receive buffer
 
 typedef struct sim_file sim_file_t;
 struct sim_file {
@@ -32,7 +34,8 @@ typedef struct sim_conn {
     uint8_t *out;      // what the node wrote and the peer has not read
     size_t out_len;
     size_t refused;    // conn_write calls answered SW_EAGAIN
-    size_t over_room;  // bytes written beyond the room the port offered (must stay 0)
+    uint8_t *in;       // from the peer, delivered in SIM_CHUNK pieces while not paused
+    size_t in_len, in_off;
 } sim_conn_t;
 
 typedef struct sim_msg {
@@ -80,7 +83,8 @@ void sim_stop(sim_t *s);
 // Stops the node and frees the RAM fs.
 void sim_free(sim_t *s);
 
-// Bytes from the peer to the node.
+// Bytes from the peer to the node: delivered at once in SIM_CHUNK pieces until the node pauses
+// the link; the rest when it resumes (sim_settle).
 void sim_send(sim_t *s, const void *p, size_t n);
 // The peer reads everything queued (decoding the messages into s->msgs) and, if there was
 // something, the port reports the queue drained. Returns the bytes read.
