@@ -12,7 +12,7 @@
 #include "swarm/stream.h"
 
 #define SIM_FDS 16
-#define SIM_MSGS 256        // decoded messages kept from the node
+#define SIM_MSGS 2048       // decoded messages kept from the node
 #define SIM_OUT (1u << 20)  // bytes of the link's buffer (its capacity is sim.cap)
 #define SIM_IN (1u << 20)   // bytes from the peer not yet delivered to the node
 #define SIM_CHUNK 1024      // bytes per sw_node_data() call, like a port's receive buffer

@@ -1,6 +1,7 @@
 // The whole node on a simulated port (sim_port.h): RPC over a link whose write queue is small
 // (the node must never write more than the port has room for, and must not lose a reply),
 // config persistence across a reset, the watchdog on the virtual clock, file commands, Lua apps.
+#define _GNU_SOURCE // memmem
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -248,15 +249,168 @@ static void test_lua_app(void **state)
     free(s);
 }
 
+static int stream_values(const sim_t *s, int64_t seq)
+{
+    int n = 0;
+    for (size_t i = 0; i < s->nmsgs; i++)
+        n += s->msgs[i].m.kind == SW_MSG_STREAM && s->msgs[i].m.i == seq;
+    return n;
+}
+
+// A stream on the virtual clock: a value every 100 ms, counted 1, 2, …; none after the cancel.
+// On a link whose queue is full, the steps wait for the port instead of being written anyway.
+static void test_stream(void **state)
+{
+    (void)state;
+    sim_t *s = malloc(sizeof *s);
+    assert_int_equal(sim_init(s, 65536), 0);
+    uint8_t buf[512], a[300];
+    char m[201];
+    memset(m, 't', 200);
+    m[200] = 0;
+    size_t an = args(a, sizeof a, 1, "m", 's', m);
+    sw_mpw_t w;
+    sw_mpw_init(&w, buf, sizeof buf);
+    sw_msg_request_begin(&w, "ping", 77, 100);
+    sw_mpw_raw(&w, a, an);
+    sw_msg_request_end(&w, 77, 100);
+    sim_send(s, buf, w.len);
+    sim_settle(s);
+    for (int k = 0; k < 10; k++) {
+        sim_advance(s, 100);
+        sim_settle(s);
+    }
+    int n = stream_values(s, 77);
+    assert_in_range(n, 9, 11);
+    const sw_msg_t *last = NULL;
+    for (size_t i = 0; i < s->nmsgs; i++)
+        if (s->msgs[i].m.kind == SW_MSG_STREAM)
+            last = &s->msgs[i].m;
+    assert_int_equal(last->n, n);
+    assert_non_null(strstr(sim_json(last->d), "\"R:tttt"));
+
+    // the peer stops reading: the queue fills up to the room the port offers, no step is
+    // written beyond it, and the steps resume once the port has drained
+    for (int k = 0; k < 3000; k++)
+        sim_advance(s, 100); // no sim_read: nothing drains
+    assert_int_equal(s->conn.refused, 0);
+    assert_true(s->conn.out_len > s->cap / 2); // it did fill
+    size_t stalled = s->conn.out_len;
+    sim_advance(s, 1000);
+    assert_int_equal(s->conn.out_len, stalled); // and then waited
+    sim_settle(s);
+    n = stream_values(s, 77);
+    sim_advance(s, 100);
+    sim_settle(s);
+    assert_true(stream_values(s, 77) > n);
+
+    sw_mpw_init(&w, buf, sizeof buf);
+    sw_msg_write_cancel(&w, 77);
+    sim_send(s, buf, w.len);
+    sim_settle(s);
+    n = stream_values(s, 77);
+    sim_advance(s, 500);
+    sim_settle(s);
+    assert_int_equal(stream_values(s, 77), n);
+    sim_free(s);
+    free(s);
+}
+
+// Stages a new main.lua for apps/t1 and commits it; returns the answer (after the grace time).
+static const sim_msg_t *push_app(sim_t *s, const char *lua)
+{
+    static const char zero_id[] = "0000000000000000000000000000000000000000000000000000000000000000";
+    const char *st = OK(s, "push.begin", 2, "t", 's', "t1", "id", 's', zero_id);
+    assert_non_null(strstr(st, ".swarm/stage/apps/t1"));
+    sim_put(s, ".swarm/stage/apps/t1/main.lua", lua);
+    // the id of the staged version, as the node computes it (the error names it)
+    const char *e = CALL(s, "push.commit", 3, "t", 's', "t1", "id", 's', zero_id, "grace_ms", 'i', 500);
+    const char *give = strstr(e, "they give ");
+    assert_non_null(give);
+    char id[65];
+    memcpy(id, give + 10, 64);
+    id[64] = 0;
+    uint8_t a[256];
+    size_t an = args(a, sizeof a, 3, "t", 's', "t1", "id", 's', id, "grace_ms", 'i', 500);
+    int64_t seq = sim_request(s, "push.commit", a, an);
+    sim_settle(s);
+    for (int k = 0; k < 10 && !sim_answer(s, seq); k++) { // deferred until the grace time is over
+        sim_advance(s, 100);
+        sim_settle(s);
+    }
+    const sim_msg_t *m = sim_answer(s, seq);
+    assert_non_null(m);
+    return m;
+}
+
+static bool file_has(const sim_t *s, const char *path, const char *text)
+{
+    const sim_file_t *f = sim_file(s, path);
+    return f && memmem(f->data, f->len, text, strlen(text)) != NULL;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+// Push on the RAM fs: stage, commit (the running app reloads), roll back by command, and a
+// version that fails its health check is rolled back by the node itself.
+static void test_push(void **state)
+{
+    (void)state;
+    sim_t *s = malloc(sizeof *s);
+    assert_int_equal(sim_init(s, 65536), 0);
+    sim_stop(s);
+    sim_put(s, "apps/t1/main.lua", "swarm.log('version 1 up')\nreturn {}\n");
+    s->opts.app = "t1";
+    assert_int_equal(sim_boot(s), 0);
+    assert_int_equal(count(s->log, "version 1 up"), 1);
+
+    const sim_msg_t *m = push_app(s, "swarm.log('version 2 up')\nreturn {}\n");
+    assert_int_equal(m->m.kind, SW_MSG_REPLY);
+    assert_non_null(strstr(sim_json(m->m.d), "\"reloaded\":true"));
+    assert_int_equal(count(s->log, "version 2 up"), 1);
+    assert_true(file_has(s, "apps/t1/main.lua", "version 2"));
+    assert_null(sim_file(s, ".swarm/journal"));
+
+    // back to version 1 by command
+    uint8_t a[64];
+    size_t an = args(a, sizeof a, 2, "t", 's', "t1", "grace_ms", 'i', 200);
+    int64_t seq = sim_request(s, "push.rollback", a, an);
+    for (int k = 0; k < 10 && !sim_answer(s, seq); k++) {
+        sim_advance(s, 100);
+        sim_settle(s);
+    }
+    assert_non_null(sim_answer(s, seq));
+    assert_int_equal(sim_answer(s, seq)->m.kind, SW_MSG_REPLY);
+    assert_int_equal(count(s->log, "version 1 up"), 2);
+
+    // a version whose init_ raises is rolled back within its grace time
+    m = push_app(s, "local M = {}\nfunction M.init_x() error('no sensor') end\nreturn M\n");
+    assert_int_equal(m->m.kind, SW_MSG_ERROR);
+    assert_non_null(strstr(sim_json(m->m.e), "rolled back"));
+    assert_non_null(strstr(sim_json(m->m.e), "no sensor"));
+    assert_int_equal(count(s->log, "version 1 up"), 3);
+    assert_true(file_has(s, "apps/t1/main.lua", "version 1"));
+    sim_free(s);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ping_and_link),
         cmocka_unit_test(test_bounded_port),
+        cmocka_unit_test(test_stream),
         cmocka_unit_test(test_config_survives_reset),
         cmocka_unit_test(test_watchdog_on_virtual_clock),
         cmocka_unit_test(test_file_commands),
         cmocka_unit_test(test_lua_app),
+        cmocka_unit_test(test_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
