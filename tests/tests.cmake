@@ -14,7 +14,7 @@ foreach(src ${SW_UNIT_TESTS})
 endforeach()
 
 # The whole node on a simulated port (tests/node: virtual clock, scripted link, RAM fs).
-file(GLOB SW_NODE_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/node/test_*.c)
+file(GLOB SW_NODE_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/node/test_node_*.c)
 if(TARGET swarm_node)
   foreach(src ${SW_NODE_TESTS})
     get_filename_component(name ${src} NAME_WE)
@@ -41,6 +41,16 @@ if(TARGET swarm_node)
     add_test(NAME ${name}_mcu COMMAND ${name}_mcu)
     set_tests_properties(${name}_mcu PROPERTIES LABELS unit TIMEOUT 300)
   endforeach()
+endif()
+
+# The RAM fs of the simulated port against the file-system conformance suite (fs_conform.h).
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/unit/fs_conform.h)
+  add_executable(test_sim_fs ${CMAKE_SOURCE_DIR}/tests/node/test_sim_fs.c ${CMAKE_SOURCE_DIR}/tests/node/sim_port.c)
+  set_target_properties(test_sim_fs PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/t)
+  target_include_directories(test_sim_fs PRIVATE ${CMAKE_SOURCE_DIR}/tests/node ${CMAKE_SOURCE_DIR}/tests/unit)
+  target_link_libraries(test_sim_fs PRIVATE swarm_node swarm_core PkgConfig::CMOCKA)
+  add_test(NAME test_sim_fs COMMAND test_sim_fs)
+  set_tests_properties(test_sim_fs PROPERTIES LABELS unit TIMEOUT 300)
 endif()
 
 # The portability rule of src/core (freestanding headers only, no heap).

@@ -172,29 +172,36 @@ static sim_file_t *find(const sim_t *s, const char *path)
     return NULL;
 }
 
-static void parent_of(const char *path, char *out, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    snprintf(out, cap, "%.*s", (int)n, path);
-}
-
+// Every folder above path exists: 0, SW_ENOENT, or SW_ENOTDIR (one of them is a file).
 static int parent_ok(const sim_t *s, const char *path)
 {
     char par[sizeof((sim_file_t *)0)->path];
-    parent_of(path, par, sizeof par);
-    if (!par[0])
-        return 0;
-    const sim_file_t *d = find(s, par);
-    if (!d)
-        return SW_ENOENT;
-    return d->type == SW_FT_DIR ? 0 : SW_ENOTDIR;
+    for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+        snprintf(par, sizeof par, "%.*s", (int)(slash - path), path);
+        const sim_file_t *d = find(s, par);
+        if (!d)
+            return SW_ENOENT;
+        if (d->type != SW_FT_DIR)
+            return SW_ENOTDIR;
+    }
+    return 0;
 }
 
+// A path as the node gives it (port.h): relative, '/'-separated, normalised, each name at most
+// SW_NAME_MAX bytes; "" is the root. Anything else is SW_EINVAL, as on every port.
 static int check_path(const char *path)
 {
     if (!path || strlen(path) >= sizeof((sim_file_t *)0)->path)
         return SW_EINVAL;
+    for (const char *seg = path; *path;) {
+        const char *end = strchr(seg, '/');
+        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        if (!n || n > SW_NAME_MAX || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return SW_EINVAL;
+        if (!end)
+            break;
+        seg = end + 1;
+    }
     return 0;
 }
 
@@ -246,6 +253,10 @@ static int p_fs_open(void *ctx, const char *path, int flags, int *fd)
     int rc = check_path(path);
     if (rc)
         return rc;
+    const int all = SW_O_READ | SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC | SW_O_EXCL | SW_O_APPEND;
+    if ((flags & ~all) || !(flags & (SW_O_READ | SW_O_WRITE)) ||
+        ((flags & (SW_O_TRUNC | SW_O_APPEND)) && !(flags & SW_O_WRITE)))
+        return SW_EINVAL;
     if (!path[0])
         return SW_EISDIR;
     sim_file_t *f = find(s, path);
@@ -396,7 +407,7 @@ static int p_fs_unlink(void *ctx, const char *path)
         return rc;
     sim_file_t *f = path[0] ? find(s, path) : NULL;
     if (!f)
-        return path[0] ? SW_ENOENT : SW_EISDIR;
+        return path[0] ? SW_ENOENT : SW_EPERM;
     if (f->type == SW_FT_DIR)
         return SW_EISDIR;
     drop(s, f);
@@ -409,11 +420,11 @@ static int p_fs_rename(void *ctx, const char *from, const char *to)
     int rc;
     if ((rc = check_path(from)) || (rc = check_path(to)))
         return rc;
-    sim_file_t *f = from[0] ? find(s, from) : NULL;
+    if (!from[0] || !to[0])
+        return SW_EPERM; // the root is neither renamed nor replaced
+    sim_file_t *f = find(s, from);
     if (!f)
         return SW_ENOENT;
-    if (!to[0])
-        return SW_EEXIST;
     if (!strcmp(from, to))
         return 0;
     size_t fl = strlen(from);
@@ -451,7 +462,7 @@ static int p_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_
     if (path[0]) {
         const sim_file_t *d = find(s, path);
         if (!d)
-            return SW_ENOENT;
+            return (rc = parent_ok(s, path)) ? rc : SW_ENOENT;
         if (d->type != SW_FT_DIR)
             return SW_ENOTDIR;
     }
