@@ -12,8 +12,8 @@
 #include "app_hash.h"
 #include "swarm/path.h"
 
-#define CHUNK 4096
-#define PATH_CAP 512
+#define CHUNK SW_NODE_FILE_CHUNK // bytes read at a time while hashing (profile.h)
+#define PATH_CAP SW_NODE_PATH_MAX
 
 typedef struct walk {
     sw_node_t *n;

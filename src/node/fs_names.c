@@ -9,7 +9,7 @@
 
 #include "fs_int.h"
 
-#define FS_HASH_CHUNK 4096 // hash reads the file in pieces of this size
+#define FS_HASH_CHUNK SW_NODE_FILE_CHUNK // hash reads the file in pieces of this size (profile.h)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // dir / ls: entries are gathered into a scratch buffer, sorted by name, then written. Records

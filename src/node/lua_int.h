@@ -16,10 +16,18 @@
 #include "node_int.h"
 #include "lua_part.h"
 
+// Bounds of the Lua part; the counts are smaller in the MCU profiles (profile.h), and each can
+// be overridden with -D.
 #define SW_LUA_NAME_MAX 63       // app and command names, bytes
-#define SW_LUA_FUNCS_MAX 32      // init_* and routine_* functions of one app (each)
-#define SW_LUA_CMDS_MAX 64       // commands of one app
-#define SW_LUA_TASKS_MAX 128     // live tasks (routines, command calls, evals)
+#ifndef SW_LUA_FUNCS_MAX
+#define SW_LUA_FUNCS_MAX SW__SZ(32, 8)   // init_* and routine_* functions of one app (each)
+#endif
+#ifndef SW_LUA_CMDS_MAX
+#define SW_LUA_CMDS_MAX SW__SZ(64, 16)   // commands of one app
+#endif
+#ifndef SW_LUA_TASKS_MAX
+#define SW_LUA_TASKS_MAX SW__SZ(128, 24) // live tasks (routines, command calls, evals)
+#endif
 #define SW_LUA_CONV_DEPTH 16     // deepest Lua table written as MsgPack; deeper → proxy
 #define SW_LUA_HOOK_STEP 1000    // instructions between two count-hook checks
 #define SW_LUA_ERR_MAX 256       // error text kept for replies and logs

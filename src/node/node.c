@@ -688,12 +688,14 @@ int sw_node_start(sw_node_t *n)
         ensure_dir(n, norm);
     wdt_phase(n, 2); // the POSIX "network" is up as soon as we run
 
-    // the parts, in the order of parts.c (push recovery before any app starts)
-    for (const sw_part_t *const *p = sw_parts; *p; p++)
-        if ((*p)->init && (rc = (*p)->init(n))) {
-            sw_log(n, SW_LOG_ERROR, "%s: cannot start: %s", (*p)->name, sw_strerror(rc));
-            return rc;
-        }
+    // the parts, in the order of parts.c (push recovery before any app starts). A part that
+    // cannot start (no memory for the Lua VM under a small limits.lua_mem, say) is logged and
+    // left out: the node still answers, so its config can be fixed remotely.
+    for (const sw_part_t *const *p = sw_parts; *p; p++) {
+        int prc = (*p)->init ? (*p)->init(n) : 0;
+        if (prc)
+            sw_log(n, SW_LOG_ERROR, "%s: not available: %s", (*p)->name, sw_strerror(prc));
+    }
     n->board = sw_board_find(n->hardware_name, strlen(n->hardware_name));
     if (!n->board)
         sw_log(n, SW_LOG_WARN, "board %s is not compiled in; running without one", n->hardware_name);
@@ -749,7 +751,10 @@ int sw_node_app_start(sw_node_t *n)
         sw_log(n, SW_LOG_WARN, "app %s: this build runs no apps", n->app_name);
         return SW_ENOTSUP;
     }
-    return rt->app_start(n, n->app_name);
+    int rc = rt->app_start(n, n->app_name);
+    if (rc)
+        sw_log(n, SW_LOG_ERROR, "app %s: not started: %s", n->app_name, sw_strerror(rc));
+    return rc;
 }
 
 void sw_node_app_stop(sw_node_t *n)

@@ -223,7 +223,8 @@ struct sw_push;     // push's (push*.c)
 typedef struct sw_part {
     const char *name;
     // Boot, in table order, before the board and the links: registers the part's commands
-    // (its directory in n->tree), recovers its state, starts its timers. An error stops boot.
+    // (its directory in n->tree), recovers its state, starts its timers. An error is logged
+    // and the node runs without the part (its other hooks must then cope with no state).
     int (*init)(sw_node_t *n);
     // Boot, after the RPC listener: opens the part's network services (sw_service_t). An error
     // is logged and the node runs without them.

@@ -126,6 +126,9 @@
 // bytes of input a link keeps while it waits for the port to drain; 0: grown as needed (realloc)
 #define SW_NODE_LINK_INQ SW__SZ(0, 1024)
 #endif
+#ifndef SW_NODE_FILE_CHUNK
+#define SW_NODE_FILE_CHUNK SW__SZ(4096, 512) // bytes read at a time when hashing a file (heap)
+#endif
 #ifndef SW_NODE_PATH_MAX
 #define SW_NODE_PATH_MAX SW__SZ(512, 128) // bytes of the longest path below the root, NUL included (f, push)
 #endif
