@@ -7,7 +7,7 @@
 
 #include "node_int.h"
 
-#define PIECE 512 // input is fed in pieces this big, so backpressure can stop mid-chunk
+#define PIECE SW_NODE_LINK_PIECE // input is fed in pieces this big, so backpressure can stop mid-chunk
 
 static const sw_port_ops_t *ops(const sw_link_t *l) { return l->node->port.ops; }
 static void *pctx(const sw_link_t *l) { return l->node->port.ctx; }
@@ -141,13 +141,15 @@ static void schedule_rpc(sw_link_t *l)
         sw_timer_start(l->node, &l->rpc_timer, wait);
 }
 
-// A complete message. Handling it may write a reply, so it runs only while the port has room
-// for one; otherwise (several requests arrived in one piece of input) it waits in `defer`,
-// which holds what one piece can complete (sized in sw_link_open), until the port drains.
+// A complete message. Handling it may write a reply, so on a lossless link it runs only while
+// the port has room for one; otherwise (several requests arrived in one piece of input) it
+// waits in `defer`, which holds what one piece can complete (sized in sw_link_open), until the
+// port drains. On a lossy link replies go through Reliable, which keeps them until the port
+// takes their frames (rel_tx), and holds requests back while they wait (sw_rel_hold).
 static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
-    if (!l->defer_len && has_room(l)) {
+    if (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l))) {
         sw_rpc_input(&l->rpc, p, n, l->now);
         return;
     }
@@ -388,7 +390,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     size_t rx = mode == SW_LINK_LOSSY ? l->spcfg.max_frame : msg;
     // requests completed by one piece of input wait here while the port has no room
     // (on_msg): the message the piece ends + the rest of the piece, 4 bytes of length each
-    size_t defer = msg + 5 * PIECE + 8;
+    size_t defer = mode == SW_LINK_STREAM ? msg + 5 * PIECE + 8 : 0;
     l->need = msg + SW_CONN_FRAMING;
     l->mem_size = 8 * 8 + rx + msg + streams + pending + rel_store + outq + defer + SW_NODE_LINK_INQ;
     l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables

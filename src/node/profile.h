@@ -124,7 +124,10 @@
 #endif
 #ifndef SW_NODE_LINK_INQ
 // bytes of input a link keeps while it waits for the port to drain; 0: grown as needed (realloc)
-#define SW_NODE_LINK_INQ SW__SZ(0, 1024)
+#define SW_NODE_LINK_INQ SW__SZ(0, 256)
+#endif
+#ifndef SW_NODE_LINK_PIECE
+#define SW_NODE_LINK_PIECE SW__SZ(512, 128) // bytes of input handled between two room checks
 #endif
 #ifndef SW_NODE_FILE_CHUNK
 #define SW_NODE_FILE_CHUNK SW__SZ(4096, 512) // bytes read at a time when hashing a file (heap)

@@ -15,7 +15,7 @@
 #define SIM_MSGS 2048       // decoded messages kept from the node
 #define SIM_OUT (1u << 20)  // bytes of the link's buffer (its capacity is sim.cap)
 #define SIM_IN (1u << 20)   // bytes from the peer not yet delivered to the node
-#define SIM_CHUNK 1024      // bytes per sw_node_data() call, like a port's receive buffer
+#define SIM_CHUNK 256       // bytes per sw_node_data() call, like a port's receive ring (<= SW_NODE_LINK_INQ)
 
 typedef struct sim_file sim_file_t;
 struct sim_file {
