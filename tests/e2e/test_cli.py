@@ -214,7 +214,7 @@ class StreamCancel(unittest.TestCase):
         return [m for m in self.fake.got if m == {"i": seq}]
 
     def test_count_sends_cancel(self):
-        r = swarm("--json", "call", "--every", "20", "--count", "4",
+        r = swarm("--json", "call", "--every", "20ms", "--count", "4",
                   "127.0.0.1:%d" % self.fake.port, "sys.mem")
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = [json.loads(x) for x in r.stdout.splitlines()]
@@ -226,7 +226,7 @@ class StreamCancel(unittest.TestCase):
         self.assertEqual(len(self.cancels(req["i"])), 1, self.fake.got)
 
     def test_ctrl_c_sends_cancel_and_exits_130(self):
-        with swarm_running("call", "--every", "30", "127.0.0.1:%d" % self.fake.port, "ping") as p:
+        with swarm_running("call", "--every", "30ms", "127.0.0.1:%d" % self.fake.port, "ping") as p:
             first = [p.stdout.readline() for _ in range(3)]
             self.assertEqual(first, ["10\n", "20\n", "30\n"])  # readable: one value per line
             p.send_signal(signal.SIGINT)
@@ -298,15 +298,15 @@ class WithNode(unittest.TestCase):
         self.assertEqual(r.stdout, "")
 
     def test_every_with_count(self):
-        r = swarm("call", "--every", "50", "--count", "3", self.link, "ping", "m=s")
+        r = swarm("call", "--every", "50ms", "--count", "3", self.link, "ping", "m=s")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "R:s\n" * 3)
-        r = swarm("--json", "call", "--every", "50", "--count", "2", self.link, "ping", "m=s")
+        r = swarm("--json", "call", "--every", "50ms", "--count", "2", self.link, "ping", "m=s")
         self.assertEqual([json.loads(x) for x in r.stdout.splitlines()],
                          [{"n": 1, "d": "R:s"}, {"n": 2, "d": "R:s"}])
 
     def test_every_ctrl_c(self):
-        with swarm_running("call", "--every", "50", self.link, "ping", "m=c") as p:
+        with swarm_running("call", "--every", "50ms", self.link, "ping", "m=c") as p:
             self.assertEqual(p.stdout.readline(), "R:c\n")
             self.assertEqual(p.stdout.readline(), "R:c\n")
             p.send_signal(signal.SIGINT)
@@ -413,7 +413,7 @@ class Serial(PtyPairTestCase):
     def test_lossless_stream_cancel_reaches_node(self):
         self.start_node()
         link = "serial://%s" % self.b
-        with swarm_running("call", "--every", "50", link, "ping", "m=s") as p:
+        with swarm_running("call", "--every", "50ms", link, "ping", "m=s") as p:
             self.assertEqual(p.stdout.readline(), "R:s\n")
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(10), 130)
@@ -441,7 +441,7 @@ class Serial(PtyPairTestCase):
         node = self.start_node("--lossy")
         link = "serial://%s?mode=lossy" % self.b
         self.check_link(node, link)
-        r = swarm("call", "--every", "30", "--count", "3", link, "ping", "m=l")
+        r = swarm("call", "--every", "30ms", "--count", "3", link, "ping", "m=l")
         self.assertEqual((r.returncode, r.stdout), (0, "R:l\n" * 3), r.stderr)
         # a reply larger than one 127-byte MoaT frame: Reliable negotiated the size
         r = swarm("--json", "eval", link, "string.rep('x', 400)")
@@ -459,7 +459,7 @@ class Serial(PtyPairTestCase):
 
     def test_line_in_use(self):
         self.start_node()
-        holder = subprocess.Popen([SWARM_BIN, "call", "--every", "100", "serial://%s" % self.b,
+        holder = subprocess.Popen([SWARM_BIN, "call", "--every", "100ms", "serial://%s" % self.b,
                                    "ping"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                   text=True)
         try:
