@@ -597,7 +597,7 @@ static void wrap(FILE *f, const char *text, int col, int indent)
 
 static void help_default(const sw_opt_t *o, char *buf, size_t cap)
 {
-    char lo[32], hi[32], d[64] = "";
+    char lo[32], hi[32], d[200] = "";
     buf[0] = 0;
     if (o->show_def)
         snprintf(d, sizeof d, "%s", o->show_def);
@@ -635,7 +635,7 @@ static void help_row(FILE *f, const sw_opt_t *o)
         k += (size_t)snprintf(left + k, sizeof left - k, "--%s", o->name);
     if (o->arg && k < sizeof left)
         snprintf(left + k, sizeof left - k, " %s", o->arg);
-    char text[1024], def[160];
+    char text[1024], def[300];
     help_default(o, def, sizeof def);
     snprintf(text, sizeof text, "%s%s%s", o->help ? o->help : "", def[0] ? " " : "", def);
     int w = fprintf(f, "  %s", left);
@@ -690,12 +690,10 @@ void sw__cli_help(const sw_cli_spec_t *spec, FILE *f)
                                   o->shorts ? "-" : "--", o->shorts ? o->shorts : o->name,
                                   o->arg ? " " : "", o->arg ? o->arg : "");
         }
-        fprintf(f, "  %s   as in 'swarm --help'\n", line);
-        if (spec->globals) {
-            fprintf(f, "%*s", HELP_COL, "");
-            wrap(f, spec->globals, HELP_COL, HELP_COL);
-            fputc('\n', f);
-        }
+        int col = fprintf(f, "  %s   as in 'swarm --help'%s", line, spec->globals ? ";" : "");
+        if (spec->globals)
+            wrap(f, spec->globals, col, HELP_COL);
+        fputc('\n', f);
     }
     if (durations)
         fputs("TIME is a number with a unit: 500ms, 2s, 1.5m, 1h; a bare number is seconds.\n", f);

@@ -512,8 +512,8 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         {.kind = SW_OPT_DURATION, .name = "scan-timeout", .arg = "TIME",
          .dst = &o.scan_timeout_ms, .size = sizeof o.scan_timeout_ms, .min = 1, .max = 600000,
          .flags = SW_OPT_F_LEGACY_MS,
-         .show_def = "until 300ms after the last answer, at most 1s; once more for 1s if "
-                     "nobody answered",
+         .show_def = "1s at most, ending 300ms after the last answer; 1s more if nobody "
+                     "answered",
          .help = "scan for TIME"},
         SW_OPT_LIST_("scan-to", NULL, "ADDR", o.scan_to, &o.n_scan_to,
                      "send the scan's query to ADDR instead of broadcasting (repeatable)"),
