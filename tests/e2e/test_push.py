@@ -34,7 +34,8 @@ from lanlab import Lan, netns  # noqa: E402
 
 ROOT = os.geteuid() == 0
 APPS = ["alpha", "beta", "gamma"]
-GRACE = "400ms"  # how long the nodes watch a new version in these tests (the default is 3000)
+GRACE_MS = 400  # how long the nodes watch a new version in these tests (the default is 3000)
+GRACE = "%dms" % GRACE_MS
 
 # The exact bytes micro-swarm's push_code sends to the eval port (spec §4).
 RESET_SNIPPET = (b'if True:\n                    print("\\nReset triggered after code deployment...\\n")\n'
@@ -445,7 +446,7 @@ class PushLab(unittest.TestCase):
                     continue
                 # within the transfer and the apply: the grace period of a commit that is
                 # out only ends in the new version
-                time.sleep(rng.uniform(0.0, max(0.05, span - int(GRACE) / 1000.0)))
+                time.sleep(rng.uniform(0.0, max(0.05, span - GRACE_MS / 1000.0)))
                 mux.kill()
                 mux.wait()
                 out, err = p.communicate(timeout=60)
