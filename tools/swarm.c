@@ -83,7 +83,19 @@ static int unknown(const sw_cli_t *cli, const char *name)
     return SW_EXIT_USAGE;
 }
 
-// `swarm --help`: the command list (from the table above) and the global options.
+// The options of swarm itself: the global ones (also accepted after COMMAND), -h and -V.
+#define NTOP (SW_CLI_NGLOBAL + 3)
+static void top_opts(sw_cli_t *c, bool *version, sw_opt_t out[NTOP])
+{
+    out[0] = (sw_opt_t)SW_OPT_SECTION_("options (also accepted after COMMAND):");
+    sw__cli_globals(c, out + 1); // (its END row is replaced next)
+    out[SW_CLI_NGLOBAL] = (sw_opt_t){.kind = SW_OPT_HELP, .name = "help", .shorts = "h",
+                                     .help = "this text; 'swarm COMMAND --help' for a command"};
+    out[SW_CLI_NGLOBAL + 1] = (sw_opt_t)SW_OPT_FLAG_("version", "V", version, "print the version");
+    out[SW_CLI_NGLOBAL + 2] = (sw_opt_t)SW_OPT_END_;
+}
+
+// `swarm --help`: the command list (from the table above) and the options.
 static void usage(FILE *f)
 {
     char about[4096];
@@ -92,14 +104,9 @@ static void usage(FILE *f)
     for (size_t i = 0; i < NCOMMANDS && k < sizeof about; i++)
         k += (size_t)snprintf(about + k, sizeof about - k, "  %-10s %s\n", commands[i].name,
                               commands[i].summary);
-    bool help = false, version = false;
-    sw_opt_t opts[SW_CLI_NGLOBAL + 3];
-    opts[0] = (sw_opt_t)SW_OPT_SECTION_("options (also accepted after COMMAND):");
-    sw__cli_globals(&(sw_cli_t){0}, opts + 1);
-    opts[SW_CLI_NGLOBAL] = (sw_opt_t)SW_OPT_FLAG_("help", "h", &help,
-                                                  "this text; 'swarm COMMAND --help' for a command");
-    opts[SW_CLI_NGLOBAL + 1] = (sw_opt_t)SW_OPT_FLAG_("version", "V", &version, "print the version");
-    opts[SW_CLI_NGLOBAL + 2] = (sw_opt_t)SW_OPT_END_;
+    bool version;
+    sw_opt_t opts[NTOP];
+    top_opts(&(sw_cli_t){0}, &version, opts);
     sw_cli_spec_t spec = {.usage = top_usage, .about = about, .opts = opts,
                           .after = top_after, .no_globals = true};
     sw__cli_help(&spec, f);
@@ -147,12 +154,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); // a closed stdout or link is an error we report, not a death
 
     // the global options before COMMAND (with their defaults), -h and -V
-    sw_opt_t opts[SW_CLI_NGLOBAL + 2];
+    sw_opt_t opts[NTOP];
     bool version = false;
-    sw__cli_globals(&cli, opts);
-    opts[SW_CLI_NGLOBAL - 1] = (sw_opt_t)SW_OPT_HELP_;
-    opts[SW_CLI_NGLOBAL] = (sw_opt_t)SW_OPT_FLAG_("version", "V", &version, "print the version");
-    opts[SW_CLI_NGLOBAL + 1] = (sw_opt_t)SW_OPT_END_;
+    top_opts(&cli, &version, opts);
     static const char *const pos[] = {"[COMMAND]", "ARGS...", NULL};
     sw_cli_spec_t spec = {.usage = top_usage, .opts = opts, .pos = pos, .own_help = true,
                           .stop_at_pos = true, .no_globals = true};

@@ -364,7 +364,7 @@ static int unknown(parser_t *p, const char *a)
 static bool counts_rest(const char *name)
 {
     size_t n = strlen(name);
-    return n > 3 && !strcmp(name + n - 3, "...") ;
+    return n > 3 && !strcmp(name + n - 3, "...");
 }
 
 // Positional arguments against spec->pos: missing ones, too many.
