@@ -42,16 +42,25 @@ static void arm_port(sw_node_t *n)
         n->port.ops->wake_at(n->port.ctx, n->timers->due);
 }
 
+// Unlinks t from a list; true if it was there.
+static bool unlink_timer(sw_timer_t **pp, sw_timer_t *t)
+{
+    for (; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            return true;
+        }
+    return false;
+}
+
 void sw_timer_stop(sw_node_t *n, sw_timer_t *t)
 {
     if (!t->armed)
         return;
-    for (sw_timer_t **pp = &n->timers; *pp; pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            break;
-        }
-    }
+    // armed timers are in the ordered list, or in the batch sw_node_poll() is running (whose
+    // callbacks may stop, and then free, a timer of the same batch)
+    if (!unlink_timer(&n->timers, t))
+        unlink_timer(&n->due, t);
     t->armed = false;
     t->next = NULL;
 }
@@ -75,7 +84,9 @@ void sw_node_poll(sw_node_t *n)
     // Run what is due now; timers started by callbacks for "now" wait for the next round, so
     // a zero-delay restart cannot starve the loop.
     uint32_t now = sw_node_now(n);
-    sw_timer_t *due = NULL, **tail = &due;
+    sw_timer_t **tail = &n->due;
+    while (*tail)
+        tail = &(*tail)->next;
     while (n->timers && (int32_t)(now - n->timers->due) >= 0) {
         sw_timer_t *t = n->timers;
         n->timers = t->next;
@@ -83,12 +94,10 @@ void sw_node_poll(sw_node_t *n)
         *tail = t;
         tail = &t->next;
     }
-    while (due) {
-        sw_timer_t *t = due;
-        due = t->next;
+    sw_timer_t *t;
+    while ((t = n->due)) {
+        n->due = t->next;
         t->next = NULL;
-        if (!t->armed)
-            continue;
         t->armed = false;
         t->fn(n, t);
     }
@@ -815,7 +824,7 @@ static void finish_stop(sw_node_t *n)
     if (n->stopping && !n->links && !n->stopped) {
         n->stopped = true;
         sw_timer_t *t;
-        while ((t = n->timers))
+        while ((t = n->timers) || (t = n->due))
             sw_timer_stop(n, t);
     }
 }

@@ -291,6 +291,7 @@ struct sw_node {
     sw_timer_t wdt_timer;
 
     sw_timer_t *timers;    // armed timers, ordered by due time
+    sw_timer_t *due;       // the batch sw_node_poll() is running (armed until each runs)
     sw_link_t *links;
     uint16_t clients;      // counted links (TCP)
     sw_listener_t *rpc_listener;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "node_int.h" // the kernel's timers, for the timer test
 #include "sim_port.h"
 
 // Builds a MsgPack map of n pairs from (key, kind, value) triples: 's' string, 'i' integer,
@@ -426,10 +427,50 @@ static void test_lua_mem_16k(void **state)
     free(s);
 }
 
+// A timer callback that stops and frees another timer due in the same poll (a reset that stops
+// the app while one of its tasks is due at the same millisecond): the other one must not run,
+// and the kernel must not touch its memory again (ASan would report it).
+static sw_timer_t *victim;
+static int victim_runs;
+
+static void victim_fn(sw_node_t *n, sw_timer_t *t)
+{
+    (void)n, (void)t;
+    victim_runs++;
+}
+
+static void killer_fn(sw_node_t *n, sw_timer_t *t)
+{
+    (void)t;
+    sw_timer_stop(n, victim);
+    free(victim);
+    victim = NULL;
+}
+
+static void test_timer_stopped_by_its_batch(void **state)
+{
+    (void)state;
+    sim_t *s = malloc(sizeof *s);
+    assert_int_equal(sim_init(s, 65536), 0);
+    sw_timer_t *killer = calloc(1, sizeof *killer);
+    victim = calloc(1, sizeof *victim);
+    killer->fn = killer_fn;
+    victim->fn = victim_fn;
+    sw_timer_start(s->node, killer, 10);
+    sw_timer_start(s->node, victim, 10); // same due time, after the killer
+    sim_advance(s, 20);
+    assert_null(victim);
+    assert_int_equal(victim_runs, 0);
+    free(killer);
+    sim_free(s);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ping_and_link),
+        cmocka_unit_test(test_timer_stopped_by_its_batch),
         cmocka_unit_test(test_bounded_port),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_config_survives_reset),
