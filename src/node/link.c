@@ -207,13 +207,15 @@ static void rel_state(void *ctx, bool up)
     }
 }
 
-// Feeds bytes until done or until the port has no room for another reply (the peer does not
-// read its replies). Returns the bytes consumed.
+// Feeds bytes until done or, on a lossless link, until the port has no room for another reply
+// (the peer does not read its replies). A lossy link reads on: its input carries the
+// acknowledgements that open Reliable's window, and Reliable holds requests back while replies
+// wait (see on_msg). Returns the bytes consumed.
 static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
 {
     size_t at = 0;
     l->now = sw_node_now(l->node); // one clock read per chunk, not per message
-    while (at < len && !l->closing && !l->defer_len && has_room(l)) {
+    while (at < len && !l->closing && (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l)))) {
         size_t piece = len - at < PIECE ? len - at : PIECE;
         if (l->mode == SW_LINK_STREAM) {
             sw_rx_sink_t sink = {on_msg, NULL, on_drop, l};
@@ -260,7 +262,7 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
         size_t used = process(l, p, len);
         p += used;
         len -= used;
-        if (!len)
+        if (!len || l->closing)
             return;
     }
     // Keep what could not be processed yet and stop reading until the peer catches up.
@@ -392,7 +394,8 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     // (on_msg): the message the piece ends + the rest of the piece, 4 bytes of length each
     size_t defer = mode == SW_LINK_STREAM ? msg + 5 * PIECE + 8 : 0;
     l->need = msg + SW_CONN_FRAMING;
-    l->mem_size = 8 * 8 + rx + msg + streams + pending + rel_store + outq + defer + SW_NODE_LINK_INQ;
+    size_t inq = mode == SW_LINK_STREAM ? SW_NODE_LINK_INQ : 0;
+    l->mem_size = 8 * 8 + rx + msg + streams + pending + rel_store + outq + defer + inq;
     l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables
     if (!l->mem) {
         sw_node_release(n, l, sizeof *l);
@@ -406,8 +409,10 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     l->defer = carve(&at, defer);
     l->defer_cap = defer;
 #if SW_NODE_LINK_INQ
-    l->inq = carve(&at, SW_NODE_LINK_INQ);
-    l->inq_cap = SW_NODE_LINK_INQ;
+    if (mode == SW_LINK_STREAM) { // a lossy link never keeps input (process)
+        l->inq = carve(&at, SW_NODE_LINK_INQ);
+        l->inq_cap = SW_NODE_LINK_INQ;
+    }
 #endif
 
     sw_rpc_mem_t mem = {out, msg, st, n->lim.max_streams, pd, n->lim.max_pending};
