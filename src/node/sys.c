@@ -189,8 +189,11 @@ static int cmd_cfg(sw_call_t *c)
     if (rc)
         return rc;
     rc = sw_node_cfg_save(n);
-    if (rc)
-        return sw_call_fail(c, rc, "EIO: config changed in memory but could not be saved");
+    if (rc) {
+        snprintf(c->err_buf, sizeof c->err_buf, "%s: config changed in memory but could not be "
+                 "saved (%s)", sw_errname(rc), sw_strerror(rc));
+        return sw_call_fail(c, rc, c->err_buf);
+    }
     sw_mpw_nil(c->out);
     return 0;
 }
