@@ -56,6 +56,7 @@
 #endif
 
 #define SW_CFG_FILE "swarm.cfg"     // the persisted config tree (MsgPack map) in the root
+#define SW_CFG_GOOD "swarm.cfg.good" // the last swarm.cfg a boot could read (a byte copy)
 #define SW_STATE_FILE "swarm.state" // sys.state's file
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -314,6 +315,8 @@ struct sw_node {
     uint8_t *cfg_mem;      // doc + scratch (2 × cfg.cap)
     bool cfg_dirty;        // the tree differs from the file
     bool cfg_loaded;
+    const char *cfg_fallback; // NULL, or how the boot replaced an unusable swarm.cfg
+                              // ("last-good" / "safe-defaults"), for sys.info
     int log_level;         // SW_LOG_*: lines above it are not logged
 
     sw_tree_t tree;

@@ -202,7 +202,7 @@ static int cmd_info(sw_call_t *c)
 {
     sw_node_t *n = node_of(c);
     sw_mpw_t *w = c->out;
-    sw_mpw_map(w, 12);
+    sw_mpw_map(w, 13);
     sw_mpw_cstr(w, "node"), sw_mpw_cstr(w, SW_VERSION_STRING);
     sw_mpw_cstr(w, "platform"), sw_mpw_cstr(w, n->port.ops->platform(n->port.ctx));
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, n->host_name);
@@ -215,6 +215,8 @@ static int cmd_info(sw_call_t *c)
     sw_mpw_cstr(w, "wdt"), sw_mpw_bool(w, n->wdt.running);
     sw_mpw_cstr(w, "fallback"), sw_mpw_bool(w, false);
     sw_mpw_cstr(w, "path"), sw_mpw_array(w, 0);
+    // how this boot got its config: "ok", or the fallback taken for an unusable swarm.cfg
+    sw_mpw_cstr(w, "cfg"), sw_mpw_cstr(w, n->cfg_fallback ? n->cfg_fallback : "ok");
     return 0;
 }
 
