@@ -136,7 +136,7 @@ static void no_path(sw_rpc_t *rpc, const sw_msg_t *m)
     for (uint8_t k = 0; k < m->path_len; k++) {
         if (k)
             len = sw__text_add(buf, len, sizeof buf, ".", 1);
-        len = sw__text_add(buf, len, sizeof buf, (const char *)m->path[k].p, m->path[k].n);
+        len = sw__text_add_esc(buf, len, sizeof buf, (const char *)m->path[k].p, m->path[k].n);
     }
     sw_rpc_send_error(rpc, m->i, buf);
 }

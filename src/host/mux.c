@@ -489,7 +489,7 @@ static void mplex_info(client_t *c, int64_t seq)
     kv_uint(&w, "console", m->ring_end);
     sw_mpw_cstr(&w, "socket"), sw_mpw_cstr(&w, m->sock_path);
     sw_mpw_cstr(&w, "stats");
-    sw_mpw_map(&w, 13);
+    sw_mpw_map(&w, 14);
     const sw_mux_stats_t *s = &m->st;
     kv_uint(&w, "requests", s->requests);
     kv_uint(&w, "replies", s->replies);
@@ -504,6 +504,7 @@ static void mplex_info(client_t *c, int64_t seq)
     kv_uint(&w, "link_downs", s->link_downs);
     kv_uint(&w, "console", s->console);
     kv_uint(&w, "in_flight", sw_hlink_pending(m->l));
+    kv_uint(&w, "cfg", s->cfg);
     reply_with(c, seq, &w);
 }
 
@@ -1034,6 +1035,16 @@ static void on_link_notify(void *u, sw_hlink_t *l, const sw_msg_t *msg)
     sw_mux_t *m = u;
     if (m->closing)
         return;
+    if (first_is(msg, "mplex") && msg->path_len == 2 && sw_span_eq(msg->path[1], "cfg")) {
+        // The device applied a changed config (sys.cfg with p and d nil). Of the config the
+        // mux takes only the watchdog into account: a new config may have started or changed
+        // the device's own, so the mux's --wdt timeout is asked for again ("WDT exists" is
+        // fine). The notice then goes to the clients as every other one does.
+        m->st.cfg++;
+        mlog(m, "device config applied (mplex.cfg)%s", m->o.wdt_s ? ": watchdog re-armed" : "");
+        if (m->o.wdt_s)
+            wdt_send(m, true);
+    }
     if (!msg->action_is_str || msg->path_len != 1 || !sw_span_eq(msg->path[0], "link")) {
         // anything else the device announces goes to every client as it came
         size_t cap = msg->a.n + msg->d.n + 16;

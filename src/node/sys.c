@@ -159,6 +159,11 @@ static int cmd_cfg(sw_call_t *c)
     if (has_p && has_d && sw_call_arg_is_none(c, "p") && d.n == 1 && d.p[0] == 0xc0) {
         sw_node_cfg_apply(n); // v0: p=None, d=None applies the config
         sw_log(n, SW_LOG_INFO, "config: applied");
+        // As v0 does, before the reply: a multiplexer on this link re-reads what it takes
+        // from the config (docs/PROTOCOL.md, "Commands of the mux").
+        static const uint8_t empty_map[] = {0x80};
+        if (c->rpc)
+            sw_rpc_notify(c->rpc, "mplex.cfg", (sw_span_t){empty_map, sizeof empty_map});
         sw_mpw_bool(c->out, true);
         return 0;
     }
