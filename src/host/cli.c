@@ -475,7 +475,7 @@ static void on_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t n)
     (void)l;
     const sw_cli_t *c = u;
     if (c->verbose) // the device's own output, never mixed with what we print on stdout
-        fwrite(p, 1, n, stderr);
+        sw__esc_write(stderr, p, n, SW_ESC_KEEP_TTY); // the device's bytes, shown not obeyed
 }
 
 static void link_hint(const sw_cli_t *c, const sw_uri_t *u)

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "esc.h"
 #include "hlink.h"
 #include "mux.h"
 #include "swarm/stream.h"
@@ -110,10 +111,13 @@ static void mlog(sw_mux_t *m, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (m->o.log)
+    if (m->o.log) {
         m->o.log(m->o.log_u, line);
-    else
-        fprintf(stderr, "swarm mux: %s\n", line);
+    } else { // lines may quote the device (error texts): shown escaped (esc.h)
+        fputs("swarm mux: ", stderr);
+        sw__esc_write(stderr, (const uint8_t *)line, strlen(line), 0);
+        fputc('\n', stderr);
+    }
 }
 
 void sw_mux_opts_default(sw_mux_opts_t *o)
