@@ -342,8 +342,7 @@ static bool apply_overrides(sw_node_t *n)
 }
 
 // The n bytes of a swarm.cfg that loaded become the last-known-good copy, unless the copy
-// already holds them (compared in small pieces: no second config-sized buffer, no flash
-// write at a boot that changed nothing).
+// already holds them (compared in small pieces, so an unchanged config costs no flash write).
 static void keep_good(sw_node_t *n, const uint8_t *p, size_t len)
 {
     const sw_port_ops_t *o = n->port.ops;
@@ -398,7 +397,7 @@ int sw_node_load_config(sw_node_t *n)
     int len = read_file(n, SW_CFG_FILE, tmp, CFG_CAP);
     bool changed = false;
     if (len >= 0 && (rc = sw_cfg_merge(&n->cfg, tmp, (size_t)len)) == 0) {
-        keep_good(n, tmp, (size_t)len);
+        n->cfg_disk = SW_CFG_DISK_GOOD;
     } else if (len == SW_ENOENT) {
         changed = true; // first boot: persist the defaults
     } else {
@@ -406,9 +405,8 @@ int sw_node_load_config(sw_node_t *n)
         int why = len < 0 ? len : rc;
         bool unreadable = len < 0 && len != SW_ETOOBIG; // (an I/O error: leave the file be)
         if (!unreadable)
-            n->port.ops->fs_rename(n->port.ctx, SW_CFG_FILE, SW_CFG_FILE ".bad");
-        sw_log(n, SW_LOG_ERROR, "config: %s is unusable (%s)%s", SW_CFG_FILE, sw_strerror(why),
-               unreadable ? "" : "; kept as " SW_CFG_FILE ".bad");
+            n->cfg_disk = SW_CFG_DISK_BAD;
+        sw_log(n, SW_LOG_ERROR, "config: %s is unusable (%s)", SW_CFG_FILE, sw_strerror(why));
         changed = !unreadable;
         int glen = read_file(n, SW_CFG_GOOD, tmp, CFG_CAP);
         if (glen >= 0 && sw_cfg_merge(&n->cfg, tmp, (size_t)glen) == 0) {
@@ -700,6 +698,21 @@ int sw_node_start(sw_node_t *n)
     int rc = sw_node_load_config(n);
     if (rc)
         return rc;
+    // What loading found, on disk, before the config is saved over swarm.cfg: an unusable
+    // file is kept aside, a good one becomes the last-known-good copy.
+    if (n->cfg_disk == SW_CFG_DISK_BAD) {
+        rc = n->port.ops->fs_rename(n->port.ctx, SW_CFG_FILE, SW_CFG_FILE ".bad");
+        sw_log(n, SW_LOG_ERROR, "config: the unusable %s %s", SW_CFG_FILE,
+               rc ? "could not be kept aside" : "is kept as " SW_CFG_FILE ".bad");
+    } else if (n->cfg_disk == SW_CFG_DISK_GOOD) {
+        uint8_t *buf = sw_node_alloc_buf(n, CFG_CAP);
+        int len = buf ? read_file(n, SW_CFG_FILE, buf, CFG_CAP) : SW_EFULL;
+        if (len >= 0)
+            keep_good(n, buf, (size_t)len);
+        if (buf)
+            sw_node_release(n, buf, CFG_CAP);
+    }
+    n->cfg_disk = SW_CFG_DISK_NONE;
     if (n->cfg_dirty)
         sw_node_cfg_save(n);
     sw_log(n, SW_LOG_INFO, "swarm-node %s starting: host %s, app %s, board %s (%s)", SW_VERSION_STRING,

@@ -85,6 +85,7 @@ class CorruptConfig(unittest.TestCase):
         with open(os.path.join(self.root, "swarm.cfg.bad"), "rb") as f:
             self.assertEqual(f.read(), data)
         n.wait_log("swarm.cfg is unusable")
+        n.wait_log("is kept as swarm.cfg.bad")
 
     def with_last_good(self, how):
         self.boot_once_to_keep_a_good_copy()
@@ -144,6 +145,27 @@ class CorruptConfig(unittest.TestCase):
         with open(os.path.join(self.root, "swarm.cfg.good"), "wb") as f:
             f.write(b"\x81")
         self.without_last_good("truncated")
+
+    def test_print_config_reads_only(self):
+        # --print-config shows what a boot would run on and writes nothing: no .bad, no .good
+        import json
+        import subprocess
+        from swarmtest import NODE_BIN
+        self.boot_once_to_keep_a_good_copy()
+        os.unlink(os.path.join(self.root, "swarm.cfg.good"))
+        data = self.corrupt("truncated")
+        before = sorted(os.listdir(self.root))
+        r = subprocess.run([NODE_BIN, "--root", self.root, "--print-config"], capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cfg = json.loads(r.stdout)
+        self.assertIs(cfg["boot"]["FTPD_ENABLE"], False)
+        self.assertIs(cfg["boot"]["TELNET_ENABLE"], False)
+        self.assertIs(cfg["boot"]["REMOTE_EVAL_ENABLE"], False)
+        self.assertIn(b"unusable", r.stderr)
+        self.assertEqual(sorted(os.listdir(self.root)), before)
+        with open(self.cfg, "rb") as f:
+            self.assertEqual(f.read(), data)
 
     def test_a_good_boot_does_not_rewrite_the_copy(self):
         self.boot_once_to_keep_a_good_copy()
