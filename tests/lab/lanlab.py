@@ -18,7 +18,7 @@ namespace (each node `--listen`s on its address; FTP and telnet moved to 2121 / 
 ports below 1024 need root; beacons sent to 127.0.0.1 so a scanner on the loopback hears them;
 mDNS off). What works there: RPC, FTP, telnet, remote eval, `swarm scan --to ADDR` (the
 query sent to each node's address) and beacons heard by a scanner on the loopback (`swarm scan
---no-query --timeout 2500`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS;
+--no-query --timeout 2.5s`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS;
 and services are not isolated from the machine (other programs' ports may collide).
 
 Python API (stdlib only; runs under /usr/bin/python3):
