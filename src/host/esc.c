@@ -90,6 +90,8 @@ size_t sw__esc_write(FILE *f, const uint8_t *p, size_t n, unsigned flags)
 const char *sw__esc_mem(char *buf, size_t cap, const uint8_t *p, size_t n)
 {
     size_t o = 0, i = 0;
+    size_t starts[4] = {0, 0, 0, 0}; // where the last units (characters, escapes) began
+    unsigned ns = 0;
     while (i < n) {
         char e[5];
         size_t k = text_len(p + i, n - i), el;
@@ -103,15 +105,19 @@ const char *sw__esc_mem(char *buf, size_t cap, const uint8_t *p, size_t n)
             k = 1;
         }
         if (o + el + 1 > cap) {
-            // cut short: "…" (3 bytes) if it fits, at a character boundary
+            // cut short: "…" (3 bytes) if it fits, after the last whole unit that leaves room
             if (cap >= 4) {
-                while (o + 4 > cap || (o && ((uint8_t)buf[o] & 0xc0) == 0x80))
-                    o--;
-                memcpy(buf + o, "\xe2\x80\xa6", 3);
-                o += 3;
+                unsigned j = 0;
+                while (o + 4 > cap && j < ns && j < 4)
+                    o = starts[(ns - 1 - j++) % 4];
+                if (o + 4 <= cap) {
+                    memcpy(buf + o, "\xe2\x80\xa6", 3);
+                    o += 3;
+                }
             }
             break;
         }
+        starts[ns++ % 4] = o;
         memcpy(buf + o, src, el);
         o += el;
         i += k;
