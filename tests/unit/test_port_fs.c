@@ -423,7 +423,8 @@ static void test_errno_map(void **state)
     assert_int_equal(sw__posix_errno(EACCES), SW_EPERM);
     assert_int_equal(sw__posix_errno(EPERM), SW_EPERM);
     assert_int_equal(sw__posix_errno(ELOOP), SW_EPERM);
-    assert_int_equal(sw__posix_errno(ENOSPC), SW_EIO);
+    assert_int_equal(sw__posix_errno(ENOSPC), SW_ENOSPC); // its own error, not EIO (issue 10)
+    assert_int_equal(sw__posix_errno(EDQUOT), SW_ENOSPC);
     assert_int_equal(sw__posix_errno(EIO), SW_EIO);
     assert_int_equal(sw__posix_errno(EMFILE), SW_EFULL);
     assert_int_equal(sw__posix_errno(EFBIG), SW_ETOOBIG);
