@@ -24,6 +24,8 @@ typedef struct ffs_sim {
     int off;           // power is off
     uint64_t violations;
     uint64_t prog_bytes, nprog, nerase, nread, read_bytes;
+    uint8_t *log;      // if set: kind of call i (0 sync, 1 prog, 2 erase) at log[i - 1]
+    size_t log_cap;
 } ffs_sim_t;
 
 static inline int ffs_sim_step(ffs_sim_t *s, int kind) // kind: 0 sync, 1 prog, 2 erase
@@ -31,6 +33,8 @@ static inline int ffs_sim_step(ffs_sim_t *s, int kind) // kind: 0 sync, 1 prog, 
     if (s->off)
         return -1;
     uint64_t c = ++s->calls;
+    if (s->log && c <= s->log_cap)
+        s->log[c - 1] = (uint8_t)kind;
     if (s->cut_at && c == s->cut_at && s->cut_inside && kind)
         return 1; // the caller does half of it, then the power goes
     if (s->cut_at && c > s->cut_at) {
