@@ -40,11 +40,14 @@ extern "C" {
 #ifndef SW_FFS_PROG_MAX
 #define SW_FFS_PROG_MAX 32 // largest prog_size accepted (each handle buffers one program unit)
 #endif
+#ifndef SW_FFS_PEND
+#define SW_FFS_PEND 8 // data blocks a handle adds to its file's index in one copy of it
+#endif
 #define SW_FFS_NAME_MAX 63   // bytes of one path component (on-flash format, not a tunable)
 #define SW_FFS_PATH_MAX 1023 // bytes of a whole path, without the NUL
 
-#if SW_FFS_CACHE % SW_FFS_PROG_MAX || SW_FFS_CACHE < 64 || SW_FFS_MAX_BLOCKS % 8
-#error "SW_FFS_CACHE must be a multiple of SW_FFS_PROG_MAX and >= 64; SW_FFS_MAX_BLOCKS of 8"
+#if SW_FFS_CACHE % SW_FFS_PROG_MAX || SW_FFS_CACHE < 64 || SW_FFS_MAX_BLOCKS % 8 || SW_FFS_PEND < 1
+#error "SW_FFS_CACHE must be a multiple of SW_FFS_PROG_MAX and >= 64; SW_FFS_MAX_BLOCKS of 8; SW_FFS_PEND >= 1"
 #endif
 
 // The block device. Blocks are numbered 0..block_count-1, offsets are bytes inside a block.
@@ -80,6 +83,10 @@ typedef struct sw_ffs_file {
     uint16_t tail_n;   // bytes in tail
     uint32_t size;     // the file as this handle sees it
     uint32_t root;     // its block tree
+    uint32_t tree_n;   // data blocks the tree is built for (the pending ones may go beyond)
+    uint32_t pend_bi;  // pend[i] is data block pend_bi + i, not in the tree yet
+    uint32_t npend;
+    uint32_t pend[SW_FFS_PEND];
     uint32_t fresh;    // data block written since the last commit (appendable), or none
     uint32_t fresh_bi; // its index in the file
     uint32_t hw;       // bytes of fresh programmed (a multiple of prog_size)

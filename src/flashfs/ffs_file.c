@@ -16,6 +16,57 @@ static sw_ffs_file_t *handle(sw_ffs_t *fs, int fd)
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
+// Leaves: data blocks a handle has written are first kept in its pending list and reach its
+// tree SW_FFS_PEND at a time, so a file written from start to end copies each index block once
+// per SW_FFS_PEND data blocks instead of once per data block.
+
+static bool pending(const sw_ffs_file_t *f, uint32_t bi)
+{
+    return f->npend && bi >= f->pend_bi && bi - f->pend_bi < f->npend;
+}
+
+static int leaf_get(sw_ffs_t *fs, const sw_ffs_file_t *f, uint32_t bi, uint32_t *blk)
+{
+    if (pending(f, bi)) {
+        *blk = f->pend[bi - f->pend_bi];
+        return 0;
+    }
+    return sw__ffs_tree_get(fs, f->root, f->tree_n, bi, blk);
+}
+
+// Puts the pending leaves into the tree, which grows to at least n data blocks.
+static int pend_flush(sw_ffs_t *fs, sw_ffs_file_t *f, uint32_t n)
+{
+    if (n < f->tree_n)
+        n = f->tree_n;
+    if (f->npend && f->pend_bi + f->npend > n)
+        n = f->pend_bi + f->npend;
+    if (!f->npend && n == f->tree_n)
+        return 0;
+    int err = sw__ffs_tree_set_many(fs, &f->root, f->tree_n, n, f->pend_bi, f->pend, f->npend);
+    if (!err)
+        f->tree_n = n, f->npend = 0;
+    return err;
+}
+
+static int leaf_put(sw_ffs_t *fs, sw_ffs_file_t *f, uint32_t bi, uint32_t blk)
+{
+    if (pending(f, bi)) {
+        f->pend[bi - f->pend_bi] = blk;
+        return 0;
+    }
+    if (f->npend == SW_FFS_PEND || (f->npend && bi != f->pend_bi + f->npend)) {
+        int err = pend_flush(fs, f, 0);
+        if (err)
+            return err;
+    }
+    if (!f->npend)
+        f->pend_bi = bi;
+    f->pend[f->npend++] = blk;
+    return 0;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
 // Writing into the fresh block
 
 // Replaces a fresh block that failed a program by a copy of its programmed bytes.
@@ -116,9 +167,8 @@ static int settle(sw_ffs_t *fs, sw_ffs_file_t *f)
 {
     if (!f->moved)
         return 0;
-    uint32_t n = sw__ffs_nblocks(fs, f->size);
     f->moved = 0;
-    return sw__ffs_tree_set(fs, &f->root, n, n, f->fresh_bi, f->fresh);
+    return leaf_put(fs, f, f->fresh_bi, f->fresh);
 }
 
 // Programs the pending partial unit, padded with 0xff. The padding is not file data, so the next
@@ -150,8 +200,8 @@ static int write_block(sw_ffs_t *fs, sw_ffs_file_t *f, uint32_t off, const uint8
     if (err)
         return err;
     f->fresh = FFS_NONE;
-    uint32_t n = sw__ffs_nblocks(fs, f->size), old, nb;
-    if ((err = sw__ffs_tree_get(fs, f->root, n, bi, &old)))
+    uint32_t old, nb;
+    if ((err = leaf_get(fs, f, bi, &old)))
         return err;
     uint64_t start = (uint64_t)bi * B;
     uint32_t valid = f->size > start ? (f->size - start < B ? (uint32_t)(f->size - start) : B) : 0;
@@ -165,10 +215,9 @@ static int write_block(sw_ffs_t *fs, sw_ffs_file_t *f, uint32_t off, const uint8
         err = put(fs, f, src, k);
     if (!err && bo + k < valid)
         err = put_from(fs, f, old, bo + k, valid - bo - k);
-    uint32_t end = off + k > f->size ? off + k : f->size;
-    if (!err)
-        err = sw__ffs_tree_set(fs, &f->root, n, sw__ffs_nblocks(fs, end), bi, f->fresh);
     f->moved = 0;
+    if (!err)
+        err = leaf_put(fs, f, bi, f->fresh);
     if (err)
         f->fresh = FFS_NONE;
     return err;
@@ -207,6 +256,7 @@ int sw_ffs_open(sw_ffs_t *fs, const char *path, int flags, int *fdout)
     memset(f, 0, sizeof *f);
     f->open = 1, f->flags = (uint8_t)flags, f->slot = (uint16_t)slot;
     f->size = e.size, f->root = e.root, f->fresh = FFS_NONE;
+    f->tree_n = sw__ffs_nblocks(fs, e.size);
     *fdout = h;
     return 0;
 }
@@ -238,7 +288,7 @@ int sw_ffs_read(sw_ffs_t *fs, int fd, uint64_t off, void *buf, size_t n)
                 out[i - a] = i < f->hw + f->tail_n ? f->tail[i - f->hw] : 0;
         } else {
             uint32_t blk;
-            if ((err = sw__ffs_tree_get(fs, f->root, sw__ffs_nblocks(fs, f->size), bi, &blk)))
+            if ((err = leaf_get(fs, f, bi, &blk)))
                 return err;
             if (blk == FFS_NONE)
                 memset(out, 0, k);
@@ -311,6 +361,8 @@ int sw_ffs_sync(sw_ffs_t *fs, int fd)
         return 0;
     sw__ffs_op_begin(fs);
     int err = flush(fs, f);
+    if (!err)
+        err = pend_flush(fs, f, sw__ffs_nblocks(fs, f->size));
     if (err) {
         f->failed = 1;
         return err;
@@ -360,7 +412,9 @@ int sw__ffs_file_mark(sw_ffs_t *fs, int (*mark)(sw_ffs_t *, uint32_t root, uint3
         sw_ffs_file_t *f = &fs->files[i];
         if (!f->open)
             continue;
-        int err = mark(fs, f->root, sw__ffs_nblocks(fs, f->size));
+        int err = mark(fs, f->root, f->tree_n);
+        for (uint32_t k = 0; !err && k < f->npend; k++)
+            err = mark(fs, f->pend[k], 1);
         if (!err && f->fresh != FFS_NONE)
             err = mark(fs, f->fresh, 1);
         if (err)
@@ -376,6 +430,7 @@ void sw__ffs_files_committed(sw_ffs_t *fs, uint32_t slot, uint32_t size, uint32_
         sw_ffs_file_t *f = &fs->files[i];
         if (f->open && f != except && f->slot == slot && !f->orphan && !f->dirty) {
             f->size = size, f->root = root, f->fresh = FFS_NONE, f->tail_n = 0;
+            f->tree_n = sw__ffs_nblocks(fs, size), f->npend = 0;
             f->failed = 0;
         }
     }

@@ -52,6 +52,8 @@ uint32_t sw__ffs_nblocks(const sw_ffs_t *fs, uint32_t size);
 int sw__ffs_tree_get(sw_ffs_t *fs, uint32_t root, uint32_t n, uint32_t bi, uint32_t *blk);
 int sw__ffs_tree_set(sw_ffs_t *fs, uint32_t *root, uint32_t n_old, uint32_t n_new, uint32_t bi,
                      uint32_t blk);
+int sw__ffs_tree_set_many(sw_ffs_t *fs, uint32_t *root, uint32_t n_old, uint32_t n_new,
+                          uint32_t bi, const uint32_t *blks, uint32_t cnt);
 int sw__ffs_tree_shrink(sw_ffs_t *fs, uint32_t *root, uint32_t n_old, uint32_t n_new);
 int sw__ffs_copy(sw_ffs_t *fs, uint32_t src, uint32_t len, const uint32_t *sub_off,
                  const uint8_t *const *sub, const uint32_t *sub_len, int nsub, uint32_t *out,

@@ -293,39 +293,47 @@ int sw__ffs_tree_get(sw_ffs_t *fs, uint32_t root, uint32_t n, uint32_t bi, uint3
     return 0;
 }
 
-static int set_level(sw_ffs_t *fs, uint32_t node, int level, uint32_t bi, uint32_t blk,
-                     uint32_t *out)
+// Sets leaves bi..bi+cnt-1 (all under node, whose first leaf is lo) to blks, copying node and
+// the index blocks below it that change: each index block once, whatever cnt.
+static int set_many(sw_ffs_t *fs, uint32_t node, int level, uint32_t lo, uint32_t bi,
+                    const uint32_t *blks, uint32_t cnt, uint32_t *out)
 {
     if (level == 0) {
-        *out = blk;
+        *out = blks[0];
         return 0;
     }
-    uint32_t span = span_of(fs, level), idx = bi / span, child = FFS_NONE, nc;
-    int err;
-    if (node != FFS_NONE) {
-        if (!blk_ok(fs, node))
-            return SW_EIO;
-        if ((err = read32(fs, node, 4 * idx, &child)))
+    if (node != FFS_NONE && !blk_ok(fs, node))
+        return SW_EIO;
+    uint32_t span = span_of(fs, level), off[SW_FFS_PEND], len[SW_FFS_PEND];
+    uint8_t val[SW_FFS_PEND][4];
+    const uint8_t *sub[SW_FFS_PEND];
+    int ns = 0;
+    while (cnt) {
+        uint32_t c = (bi - lo) / span, end = lo + (c + 1) * span;
+        uint32_t k = end - bi < cnt ? end - bi : cnt, child = FFS_NONE, nc;
+        int err;
+        if (node != FFS_NONE && (err = read32(fs, node, 4 * c, &child)))
             return err;
+        if ((err = set_many(fs, child, level - 1, lo + c * span, bi, blks, k, &nc)))
+            return err;
+        ffs_st32(val[ns], nc);
+        off[ns] = 4 * c, len[ns] = 4, sub[ns] = val[ns];
+        ns++;
+        bi += k, blks += k, cnt -= k;
     }
-    if ((err = set_level(fs, child, level - 1, bi % span, blk, &nc)))
-        return err;
-    uint8_t v[4];
-    ffs_st32(v, nc);
-    const uint8_t *sub = v;
-    uint32_t off = 4 * idx, len = 4;
-    return sw__ffs_copy(fs, node, fs->bd->block_size, &off, &sub, &len, 1, out, NULL);
+    return sw__ffs_copy(fs, node, fs->bd->block_size, off, sub, len, ns, out, NULL);
 }
 
-// Makes leaf bi of the tree (resized from n_old to n_new data blocks) blk, copying the index
-// blocks on the way; *root becomes the new tree's root. Nothing of the old tree is modified.
-int sw__ffs_tree_set(sw_ffs_t *fs, uint32_t *root, uint32_t n_old, uint32_t n_new, uint32_t bi,
-                     uint32_t blk)
+// Makes leaves bi..bi+cnt-1 (cnt <= SW_FFS_PEND) of the tree, resized from n_old to n_new data
+// blocks, the blocks blks (cnt 0: only resizes); *root becomes the new tree's root. Nothing of
+// the old tree is modified.
+int sw__ffs_tree_set_many(sw_ffs_t *fs, uint32_t *root, uint32_t n_old, uint32_t n_new,
+                          uint32_t bi, const uint32_t *blks, uint32_t cnt)
 {
     uint32_t r = n_old ? *root : FFS_NONE;
     if (n_new < n_old)
         n_new = n_old;
-    if (bi >= n_new)
+    if (cnt > SW_FFS_PEND || (cnt && bi + cnt > n_new))
         return SW_EINVAL;
     int d = depth(fs, n_old), dn = depth(fs, n_new);
     if (dn > FFS_MAX_DEPTH)
@@ -341,7 +349,17 @@ int sw__ffs_tree_set(sw_ffs_t *fs, uint32_t *root, uint32_t n_old, uint32_t n_ne
         if (err)
             return err;
     }
-    return set_level(fs, r, dn, bi, blk, root);
+    if (!cnt) {
+        *root = r;
+        return 0;
+    }
+    return set_many(fs, r, dn, 0, bi, blks, cnt, root);
+}
+
+int sw__ffs_tree_set(sw_ffs_t *fs, uint32_t *root, uint32_t n_old, uint32_t n_new, uint32_t bi,
+                     uint32_t blk)
+{
+    return sw__ffs_tree_set_many(fs, root, n_old, n_new, bi, &blk, 1);
 }
 
 int sw__ffs_tree_shrink(sw_ffs_t *fs, uint32_t *root, uint32_t n_old, uint32_t n_new)

@@ -227,6 +227,24 @@ static void test_large_files(void **state)
     assert_int_equal(sw_ffs_read(&fs, h, 130 * 1024, b, sizeof b), 3);
     assert_memory_equal(b, "end", 3);
     assert_int_equal(sw_ffs_close(&fs, h), 0);
+    // written from block 3 on: the batches of new leaves straddle index blocks (64 leaves each)
+    static uint8_t model[40000], back[40000];
+    fill(model, sizeof model, 8);
+    memset(model, 0, 3 * 256 + 5);
+    h = fsc_open("straddle", SW_O_READ | SW_O_WRITE | SW_O_CREATE);
+    for (size_t off = 3 * 256 + 5; off < sizeof model; off += 100) {
+        size_t k = sizeof model - off < 100 ? sizeof model - off : 100;
+        assert_int_equal(sw_ffs_write(&fs, h, off, model + off, k), (int)k);
+        if (off % 7000 < 100) // reads in between see the pending blocks
+            assert_int_equal(sw_ffs_read(&fs, h, 0, back, sizeof back), (int)(off + k));
+    }
+    assert_int_equal(sw_ffs_close(&fs, h), 0);
+    remount();
+    h = fsc_open("straddle", SW_O_READ);
+    assert_int_equal(sw_ffs_read(&fs, h, 0, back, sizeof back), (int)sizeof back);
+    assert_memory_equal(back, model, sizeof model);
+    assert_int_equal(sw_ffs_close(&fs, h), 0);
+    assert_int_equal(sw_ffs_unlink(&fs, "straddle"), 0);
     // a file as large as the disk allows, then nothing more
     assert_int_equal(sw_ffs_unlink(&fs, "two"), 0);
     assert_int_equal(write_file("max", 500 * 256, 6, 4096), 0);
