@@ -387,6 +387,39 @@ static void test_wear(void **state)
     check_file("swarm.cfg", 2500 + (size_t)(1999 % 7) * 100, 1999);
 }
 
+// A commit record that does not check out is passed over for the one before it; a table that
+// does not check out stops the mount (SW_EIO) instead of handing out blocks it may reach.
+static void test_corruption(void **state)
+{
+    (void)state;
+    new_disk(16, 16, 512, 32);
+    fsc_put("a", "first");
+    fsc_put("b", "second");
+    uint32_t rec = 48, sb = fs.sb_block, at = fs.sb_next - rec; // the newest record
+    uint8_t *p = sim.mem + sb * 512 + at;
+    p[20] ^= 1; // its table size
+    remount();
+    sw_stat_t st;
+    assert_int_equal(sw_ffs_stat(&fs, "b", &st), 0); // b's data is committed, b's close is gone
+    assert_int_equal(st.size, 0);
+    fsc_expect("a", "first");
+    fsc_put("c", "third"); // and it goes on after the bad slot
+    remount();
+    fsc_expect("c", "third");
+    // a table entry that is its own parent
+    uint8_t *t = sim.mem + (size_t)fs.troot * 512;
+    assert_int_equal(t[0], 1);
+    t[2] = 0, t[3] = 0;
+    assert_int_equal(sw_ffs_mount(&fs, &sim.bd), SW_EIO);
+    t[2] = 0xff, t[3] = 0xff;
+    remount();
+    // a file whose root is out of range
+    t[8] = 0xee, t[9] = 0xee;
+    assert_int_equal(sw_ffs_mount(&fs, &sim.bd), SW_EIO);
+    t[8] = 0, t[9] = 0;
+    assert_int_equal(sw_ffs_mount(&fs, &sim.bd), SW_EIO); // block 0 is not a data block
+}
+
 static void test_ram(void **state)
 {
     (void)state;
@@ -410,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_blocks, each_setup, each_teardown),
         cmocka_unit_test_setup_teardown(test_fill_disk, each_setup, each_teardown),
         cmocka_unit_test_setup_teardown(test_wear, each_setup, each_teardown),
+        cmocka_unit_test_setup_teardown(test_corruption, each_setup, each_teardown),
         cmocka_unit_test(test_ram),
     };
     fails += cmocka_run_group_tests_name("flashfs", tests, NULL, NULL);
