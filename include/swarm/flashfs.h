@@ -14,7 +14,8 @@
 // Differences from POSIX, all documented in docs/FLASHFS.md:
 //   - writes through a handle are durable (and visible to other handles) after fs_sync or
 //     fs_close; stat reports the size including unsynced writes of an open handle;
-//   - a name is at most SW_FFS_NAME_MAX bytes, a file at most 4 GiB - 1 and the disk;
+//   - a name is at most SW_FFS_NAME_MAX bytes; a file's size at most (block_count - 2) blocks
+//     (holes included) and 4 GiB - 1: beyond, fs_write says SW_ETOOBIG;
 //   - no symlinks, no "other" files; running out of space is SW_EIO, as ENOSPC is on POSIX.
 // Single-threaded: no call may run inside another (fs_list's callback may call the others).
 #ifndef SWARM_FLASHFS_H
@@ -106,6 +107,7 @@ typedef struct sw_ffs {
     uint32_t tn;       // committed table: blocks
     uint32_t troot;    // committed table: root of its block tree
     uint32_t cursor;   // last block allocated (the allocator goes round from there)
+    uint32_t visits;   // blocks marked by the running reclaim (bounded)
     uint32_t inflight[16];
     uint32_t rc_block, rc_off;     // what rcache holds (rc_block = none when empty)
     uint8_t rcache[SW_FFS_CACHE];  // read cache

@@ -309,8 +309,9 @@ int sw_ffs_write(sw_ffs_t *fs, int fd, uint64_t off, const void *buf, size_t n)
         return SW_ETOOBIG;
     if (f->flags & SW_O_APPEND)
         off = f->size;
-    if (off > 0xffffffffu - n)
-        return SW_ETOOBIG; // sizes are 32 bits
+    if (off > 0xffffffffu - n ||
+        sw__ffs_nblocks(fs, (uint32_t)(off + n)) > fs->bd->block_count - 2)
+        return SW_ETOOBIG; // sizes are 32 bits, and no file is larger than the disk
     if (n == 0)
         return 0;
     if (f->failed)
@@ -363,6 +364,7 @@ int sw_ffs_sync(sw_ffs_t *fs, int fd)
     int err = flush(fs, f);
     if (!err)
         err = pend_flush(fs, f, sw__ffs_nblocks(fs, f->size));
+    sw__ffs_op_begin(fs); // what was allocated is in the handle's tree now
     if (err) {
         f->failed = 1;
         return err;

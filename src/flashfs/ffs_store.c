@@ -127,9 +127,17 @@ void sw__ffs_op_begin(sw_ffs_t *fs)
     fs->nofree = 0;
 }
 
+// A walk marks each block once per tree that reaches it. In a sound file system only the open
+// handles share blocks with the committed files, so more visits than this mean corruption (a
+// block reached many times over), and the walk stops: its time stays bounded.
+static uint32_t visits_max(const sw_ffs_t *fs)
+{
+    return fs->bd->block_count * (2 + SW_FFS_FILES) + 2 * SW_FFS_FILES * SW_FFS_PEND;
+}
+
 static int mark_level(sw_ffs_t *fs, uint32_t blk, int level, uint32_t n)
 {
-    if (!blk_ok(fs, blk))
+    if (!blk_ok(fs, blk) || ++fs->visits > visits_max(fs))
         return SW_EIO;
     bit_set(fs->used, blk);
     if (level == 0)
@@ -164,6 +172,7 @@ int sw__ffs_reclaim(sw_ffs_t *fs)
     if (fs->nofree)
         return SW_EIO;
     memcpy(fs->used, fs->bad, sizeof fs->used);
+    fs->visits = 0;
     bit_set(fs->used, 0);
     bit_set(fs->used, 1);
     for (int i = 0; i < fs->ninflight; i++)

@@ -245,6 +245,13 @@ static void test_large_files(void **state)
     assert_memory_equal(back, model, sizeof model);
     assert_int_equal(sw_ffs_close(&fs, h), 0);
     assert_int_equal(sw_ffs_unlink(&fs, "straddle"), 0);
+    // no file larger than the disk, holes or not
+    h = fsc_open("sparse", SW_O_WRITE | SW_O_CREATE);
+    assert_int_equal(sw_ffs_write(&fs, h, 598 * 256 - 1, "x", 1), 1);
+    assert_int_equal(sw_ffs_write(&fs, h, 598 * 256, "x", 1), SW_ETOOBIG);
+    assert_int_equal(sw_ffs_write(&fs, h, 0xfffffff0u, "x", 100), SW_ETOOBIG);
+    assert_int_equal(sw_ffs_close(&fs, h), 0);
+    assert_int_equal(sw_ffs_unlink(&fs, "sparse"), 0);
     // a file as large as the disk allows, then nothing more
     assert_int_equal(sw_ffs_unlink(&fs, "two"), 0);
     assert_int_equal(write_file("max", 500 * 256, 6, 4096), 0);
