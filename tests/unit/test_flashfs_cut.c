@@ -94,7 +94,7 @@ static size_t run(sw_ffs_t *f, const wop_t *ops, size_t n, void (*after)(size_t)
 // Durable state as text
 
 typedef struct dump {
-    char lines[64][160];
+    char lines[64][340]; // a path of up to 299 bytes, its size and CRC
     int n;
 } dump_t;
 
@@ -119,7 +119,7 @@ static int walk_each(void *u, const sw_dirent_t *e)
     assert_true(w->d->n < 64);
     char *line = w->d->lines[w->d->n++];
     if (e->type == SW_FT_DIR) {
-        snprintf(line, 160, "%s/", path);
+        snprintf(line, sizeof w->d->lines[0], "%s/", path);
         walk(w->f, path, w->d);
         return 0;
     }
@@ -137,7 +137,7 @@ static int walk_each(void *u, const sw_dirent_t *e)
         crc = sw__ffs_crc32(crc, buf, (size_t)r);
     }
     assert_int_equal(sw_ffs_close(w->f, h), 0);
-    snprintf(line, 160, "%s %llu %08x", path, (unsigned long long)st.size, crc);
+    snprintf(line, sizeof w->d->lines[0], "%s %llu %08x", path, (unsigned long long)st.size, crc);
     return 0;
 }
 
@@ -156,8 +156,10 @@ static void dump(sw_ffs_t *f, char *out)
     uint32_t used, total;
     assert_int_equal(sw_ffs_usage(f, &used, &total), 0);
     int k = snprintf(out, DUMP, "used %u\n", used);
-    for (int i = 0; i < d.n; i++)
+    for (int i = 0; i < d.n; i++) {
+        assert_true(k >= 0 && k < DUMP - 1);
         k += snprintf(out + k, (size_t)(DUMP - k), "%s\n", d.lines[i]);
+    }
     assert_true(k < DUMP - 1);
 }
 
