@@ -94,7 +94,8 @@ typedef struct sw_ffs_file {
     uint8_t tail[SW_FFS_PROG_MAX]; // bytes at fresh[hw..hw+tail_n), not programmed yet
 } sw_ffs_file_t;
 
-// The file system. Caller-owned (e.g. static), never copied while mounted. All fields internal.
+// The file system. Caller-owned (e.g. static), zeroed before first use (the calls then say
+// SW_ENOENT until a mount), never copied while mounted. All fields internal.
 typedef struct sw_ffs {
     const sw_ffs_bd_t *bd;
     uint8_t mounted;
