@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli_int.h"
+#include "esc.h"
 #include "mpjson.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -21,7 +22,12 @@ static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_lis
         fprintf(stderr, "%s %s: ", prog, cmd);
     else
         fprintf(stderr, "%s: ", prog);
-    vfprintf(stderr, fmt, ap);
+    // Messages quote what devices sent (names, error texts): one line, control bytes escaped.
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    if (n >= 0)
+        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
+    free(msg);
     fputc('\n', stderr);
 }
 
@@ -40,7 +46,11 @@ void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fputs("hint: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    if (n >= 0)
+        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
+    free(msg);
     fputc('\n', stderr);
     va_end(ap);
 }
@@ -270,7 +280,8 @@ void sw_cli_print_value(const sw_cli_t *cli, FILE *f, const uint8_t *p, size_t n
         sw_mpr_init(&r, p, n);
         sw_span_t s;
         if (sw_mpr_peek(&r) == SW_MP_STR && sw_mpr_str(&r, &s) && sw_mpr_done(&r)) {
-            fwrite(s.p, 1, s.n, f);
+            // a text answer as text, its lines kept, anything a terminal would obey escaped
+            sw__esc_write(f, s.p, s.n, SW_ESC_KEEP_NL);
             if (!s.n || s.p[s.n - 1] != '\n')
                 fputc('\n', f);
             fflush(f);
@@ -397,7 +408,7 @@ static void on_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t n)
     (void)l;
     const sw_cli_t *c = u;
     if (c->verbose) // the device's own output, never mixed with what we print on stdout
-        fwrite(p, 1, n, stderr);
+        sw__esc_write(stderr, p, n, SW_ESC_KEEP_TTY); // the device's bytes, shown not obeyed
 }
 
 static void link_hint(const sw_cli_t *c, const sw_uri_t *u)

@@ -15,6 +15,7 @@
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "esc.h"
 #include "push.h"
 #include "scan.h"
 
@@ -173,8 +174,10 @@ static void result_line(ui_t *u, const sw_push_dev_t *d)
                 b, secs_of(d));
     else if (d->res == SW_PUSH_UNCHANGED)
         fprintf(stderr, d->quick ? " (beacon)" : " (manifest)");
-    if (d->reason[0])
-        fprintf(stderr, ": %s", d->reason);
+    if (d->reason[0]) {
+        fputs(": ", stderr);
+        sw__esc_write(stderr, (const uint8_t *)d->reason, strlen(d->reason), 0);
+    }
     fputc('\n', stderr);
 }
 
@@ -255,9 +258,11 @@ static void print_table(const ui_t *u)
         sw__cli_bytes(bytes, sizeof bytes, (double)(d->res == SW_PUSH_DRY ? d->bytes_total : d->bytes_sent));
         snprintf(t, sizeof t, "%.2fs", secs_of(d));
         const char *app = d->push_app[0] ? d->push_app : d->app;
+        char why[sizeof d->reason * 2];
         printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",
                files_of(d), bytes, t, sw_push_res_name(d->res),
-               d->canary ? " (canary)" : "", d->reason[0] ? ": " : "", d->reason);
+               d->canary ? " (canary)" : "", d->reason[0] ? ": " : "",
+               sw__esc_str(why, sizeof why, d->reason));
     }
 }
 
@@ -363,10 +368,12 @@ typedef struct opts {
 static void from_scan(sw_push_dev_t *d, const sw_scan_rec_t *r)
 {
     memset(d, 0, sizeof *d);
-    snprintf(d->name, sizeof d->name, "%s", r->host);
+    // The beacon's strings are the device's word: kept escaped, so every table, progress line
+    // and message shows them as text (a control byte never names a real app or board anyway).
+    sw__esc_str(d->name, sizeof d->name, r->host);
     snprintf(d->uri, sizeof d->uri, "tcp://%s:%u", r->ip, (unsigned)r->rpc_port);
-    snprintf(d->app, sizeof d->app, "%s", r->app);
-    snprintf(d->board, sizeof d->board, "%s", r->board);
+    sw__esc_str(d->app, sizeof d->app, r->app);
+    sw__esc_str(d->board, sizeof d->board, r->board);
     snprintf(d->beacon_hash, sizeof d->beacon_hash, "%s", r->app_hash);
 }
 

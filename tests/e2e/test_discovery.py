@@ -143,10 +143,13 @@ class Loopback(unittest.TestCase):
         self.assertEqual((board["host_name"], board["app_name"], board["hardware_name"]),
                          ("loop-node", self.APP, "posix-sim"))
         boot = b["settings"]["boot"]
-        self.assertEqual(len(boot), 14)
+        # only what discovery needs (issue 10): the beacon's own settings stay on the node
+        self.assertEqual(set(boot), {"VERSION", "FTPD_ENABLE", "FTPD_PORT", "REMOTE_EVAL_ENABLE",
+                                     "REMOTE_EVAL_PORT", "TELNET_ENABLE", "TELNET_PORT",
+                                     "MDNS_ENABLE"})
         self.assertEqual((boot["FTPD_ENABLE"], boot["FTPD_PORT"], boot["REMOTE_EVAL_ENABLE"],
                           boot["REMOTE_EVAL_PORT"]), (True, 21, True, 1139))
-        self.assertEqual(boot["BEACON_REPEAT_MS"], 200)
+        self.assertNotIn("BEACON_DESTINATION_IPS", boot)
         self.assertIsNone(b["versions"]["app"])
         self.assertEqual(b["versions"]["boot"], boot["VERSION"])
         self.assertEqual(set(b["versions"]["micropython"]), {"sysname", "nodename", "release", "version", "machine"})

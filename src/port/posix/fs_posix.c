@@ -26,7 +26,8 @@ int sw__posix_errno(int e)
     case EISDIR: return SW_EISDIR;
     case ENOTEMPTY: return SW_ENOTEMPTY;
     case EACCES: case EPERM: case EROFS: case ELOOP: case ETXTBSY: return SW_EPERM;
-    case ENOSPC: case EDQUOT: case EIO: return SW_EIO;
+    case ENOSPC: case EDQUOT: return SW_ENOSPC;
+    case EIO: return SW_EIO;
     case EFBIG: case EOVERFLOW: return SW_ETOOBIG;
     case ENAMETOOLONG: case EINVAL: case EBADF: return SW_EINVAL;
     case EMFILE: case ENFILE: case ENOMEM: return SW_EFULL;
