@@ -101,7 +101,7 @@ int sw__fs_arg_path(sw_call_t *c, const char *name, bool required, char *out)
 
 sw_fs_app_t *sw__fs_of(const sw_call_t *c)
 {
-    sw_node_t *n = c->def->user;
+    sw_node_t *n = c->ctx;
     return n->fs;
 }
 
@@ -485,22 +485,7 @@ int sw_fs_app_init(sw_node_t *n)
         return SW_EFULL;
     fs->n = n;
     fs->next_handle = 1;
-    memcpy(fs->defs, fs_cmds, sizeof fs_cmds);
-    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, "f", "files under the node's root");
-    int err = dir < 0 ? dir : 0;
-    for (int i = 0; !err && i < FS_NCMDS; i++) {
-        fs->defs[i].user = n;
-        int id = sw_tree_add_cmd(&n->tree, dir, &fs->defs[i]);
-        err = id < 0 ? id : 0;
-    }
-    if (err) {
-        if (dir >= 0)
-            sw_tree_remove(&n->tree, dir);
-        sw_node_release(n, fs, sizeof *fs);
-        return err;
-    }
-    fs->dir_id = dir;
-    n->fs = fs;
+    n->fs = fs; // the kernel adds directory "f" (sw_part_fs.cmds)
     return 0;
 }
 
@@ -510,7 +495,6 @@ void sw_fs_app_stop(sw_node_t *n)
     if (!fs)
         return;
     fs_close_owned(fs, NULL, true);
-    sw_tree_remove(&n->tree, fs->dir_id);
     n->fs = NULL;
     sw_node_release(n, fs, sizeof *fs);
 }
@@ -526,6 +510,10 @@ const sw_part_t sw_part_fs = {
     .init = sw_fs_app_init,
     .stop = sw_fs_app_stop,
     .link_closed = sw_fs_app_link_closed,
+    .dir = "f",
+    .dir_doc = "files under the node's root",
+    .cmds = fs_cmds,
+    .ncmds = FS_NCMDS,
 };
 
 #endif // SW_WITH_FS

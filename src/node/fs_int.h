@@ -39,8 +39,6 @@ struct sw_fs_app {
     sw_fs_file_t *files;
     uint16_t count;
     int64_t next_handle;
-    int dir_id;
-    sw_cmd_def_t defs[FS_NCMDS]; // the tree points here; user = the node
 };
 
 typedef struct sw_fs_app sw_fs_app_t;

@@ -602,6 +602,8 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     n->local.gen = ++n->gen_seq;
     n->local_timer.fn = local_run;
     n->wdt_timer.fn = wdt_run;
+    for (size_t k = 0; k < SW_PARTS_MAX; k++)
+        n->part_dir[k] = -1;
     *out = n;
     return 0;
 }
@@ -721,6 +723,23 @@ static int open_rpc_listener(sw_node_t *n)
     return rc;
 }
 
+// The part's command directory (sw_part_t.cmds). 0 or the tree's error (nothing added).
+static int add_part_cmds(sw_node_t *n, const sw_part_t *p, int *dir_out)
+{
+    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, p->dir, p->dir_doc);
+    if (dir < 0)
+        return dir;
+    for (uint16_t i = 0; i < p->ncmds; i++) {
+        int id = sw_tree_add_cmd(&n->tree, dir, &p->cmds[i]);
+        if (id < 0) {
+            sw_tree_remove(&n->tree, dir);
+            return id;
+        }
+    }
+    *dir_out = dir;
+    return 0;
+}
+
 int sw_node_start(sw_node_t *n)
 {
     int rc = sw_node_load_config(n);
@@ -759,10 +778,13 @@ int sw_node_start(sw_node_t *n)
     // the parts, in the order of parts.c (push recovery before any app starts). A part that
     // cannot start (no memory for the Lua VM under a small limits.lua_mem, say) is logged and
     // left out: the node still answers, so its config can be fixed remotely.
-    for (const sw_part_t *const *p = sw_parts; *p; p++) {
-        int prc = (*p)->init ? (*p)->init(n) : 0;
+    for (size_t k = 0; sw_parts[k] && k < SW_PARTS_MAX; k++) {
+        const sw_part_t *p = sw_parts[k];
+        int prc = p->init ? p->init(n) : 0;
+        if (!prc && p->cmds && (prc = add_part_cmds(n, p, &n->part_dir[k])) && p->stop)
+            p->stop(n);
         if (prc)
-            sw_log(n, SW_LOG_ERROR, "%s: not available: %s", (*p)->name, sw_strerror(prc));
+            sw_log(n, SW_LOG_ERROR, "%s: not available: %s", p->name, sw_strerror(prc));
     }
     n->board = sw_board_find(n->hardware_name, strlen(n->hardware_name));
     if (!n->board)
@@ -899,11 +921,16 @@ void sw_node_stop(sw_node_t *n)
     if (n->board && n->board->stop)
         n->board->stop(n);
     size_t np = 0;
-    while (sw_parts[np])
+    while (sw_parts[np] && np < SW_PARTS_MAX)
         np++;
-    while (np--)
+    while (np--) {
+        if (n->part_dir[np] >= 0) { // no more calls into a part that is going
+            sw_tree_remove(&n->tree, n->part_dir[np]);
+            n->part_dir[np] = -1;
+        }
         if (sw_parts[np]->stop)
             sw_parts[np]->stop(n);
+    }
     sw_node_rpc_reset(n, &n->local, SW_ECANCELED); // releases the wait records of local calls
     sw_node_services_stop(n);
     while (n->services) // the RPC listener and anything sw_services_stop() did not cover

@@ -241,7 +241,17 @@ typedef struct sw_part {
     void (*app_event)(sw_node_t *n, int ev, const char *app, const char *detail);
     // A link's RPC session ended (sw_node_link_gone()).
     void (*link_closed)(sw_node_t *n, const sw_rpc_t *rpc);
+    // The part's commands: the kernel adds directory `dir` (documented by dir_doc) with the
+    // ncmds commands of `cmds` (a const table: it stays in flash) once init has succeeded, and
+    // removes it before stop. Handlers find the node in sw_call_t.ctx. NULL: none here (a
+    // part may still register commands of its own in init, as sys and Lua do).
+    const char *dir;
+    const char *dir_doc;
+    const sw_cmd_def_t *cmds;
+    uint16_t ncmds;
 } sw_part_t;
+
+#define SW_PARTS_MAX 16 // entries of sw_parts[] (parts.c)
 
 extern const sw_part_t *const sw_parts[]; // NULL-terminated, in boot order (parts.c)
 
@@ -312,6 +322,7 @@ struct sw_node {
     size_t local_q_len;
     sw_timer_t local_timer;
 
+    int part_dir[SW_PARTS_MAX]; // tree id of each part's directory (-1: none)
     struct sw_fs_app *fs;
     struct sw_lua *lua;
     struct sw_proxies *proxies;

@@ -31,8 +31,6 @@ typedef struct cache_slot {
 
 typedef struct sw_push {
     sw_node_t *n;
-    sw_cmd_def_t defs[NCMDS];
-    int dir_id;
     cache_slot_t cache[CACHE_SLOTS];
     uint32_t clock;
 
@@ -56,7 +54,7 @@ typedef sw_push_t push_t;
 
 static push_t *push_of(const sw_call_t *c)
 {
-    sw_node_t *n = c->def->user;
+    sw_node_t *n = c->ctx;
     return n->push;
 }
 
@@ -876,21 +874,7 @@ int sw_push_init(sw_node_t *n)
     p->n = n;
     p->timer.fn = op_timer;
     p->timer.user = p;
-    memcpy(p->defs, push_cmds, sizeof push_cmds);
-    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, "push", "atomic updates of apps and board scripts");
-    int err = dir < 0 ? dir : 0;
-    for (int i = 0; !err && i < NCMDS; i++) {
-        p->defs[i].user = n;
-        int id = sw_tree_add_cmd(&n->tree, dir, &p->defs[i]);
-        err = id < 0 ? id : 0;
-    }
-    if (err) {
-        if (dir >= 0)
-            sw_tree_remove(&n->tree, dir);
-        sw_node_release(n, p, sizeof *p);
-        return err;
-    }
-    p->dir_id = dir;
+    // the kernel adds directory "push" (sw_part_push.cmds)
     n->push = p;
     return 0;
 }
@@ -907,7 +891,6 @@ void sw_push_stop(sw_node_t *n)
     op_end(p);
     for (int i = 0; i < CACHE_SLOTS; i++)
         sw__mf_release(n, &p->cache[i].mf);
-    sw_tree_remove(&n->tree, p->dir_id);
     n->push = NULL;
     sw_node_release(n, p, sizeof *p);
 }
@@ -917,6 +900,10 @@ const sw_part_t sw_part_push = {
     .init = sw_push_init,
     .stop = sw_push_stop,
     .app_event = push_app_event,
+    .dir = "push",
+    .dir_doc = "atomic updates of apps and board scripts",
+    .cmds = push_cmds,
+    .ncmds = NCMDS,
 };
 
 #endif // SW_WITH_PUSH
