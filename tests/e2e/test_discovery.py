@@ -144,8 +144,9 @@ class Loopback(unittest.TestCase):
                          ("loop-node", self.APP, "posix-sim"))
         boot = b["settings"]["boot"]
         self.assertEqual(len(boot), 14)
+        # (the harness puts every service on a free loopback port: the beacon reports those)
         self.assertEqual((boot["FTPD_ENABLE"], boot["FTPD_PORT"], boot["REMOTE_EVAL_ENABLE"],
-                          boot["REMOTE_EVAL_PORT"]), (True, 21, True, 1139))
+                          boot["REMOTE_EVAL_PORT"]), (True, self.node.ftp_port, True, self.node.eval_port))
         self.assertEqual(boot["BEACON_REPEAT_MS"], 200)
         self.assertIsNone(b["versions"]["app"])
         self.assertEqual(b["versions"]["boot"], boot["VERSION"])
@@ -156,8 +157,8 @@ class Loopback(unittest.TestCase):
         self.assertEqual(sw["rpc_port"], self.node.port)
         self.assertRegex(sw["id"], r"^[0-9a-f]{16}$")
         self.assertEqual(sw["app_hash"], app_hash(os.path.join(self.root, "apps", self.APP)))
-        self.assertEqual(sw["services"], {"ftp": 21, "telnet": 23, "eval": 1139, "mdns": True,
-                                          "rpc": self.node.port})
+        self.assertEqual(sw["services"], {"ftp": self.node.ftp_port, "telnet": self.node.telnet_port,
+                                          "eval": self.node.eval_port, "mdns": True, "rpc": self.node.port})
         self.assertGreater(sw["uptime_ms"], 0)
         # the node's own view agrees, and uptime moves
         st = self.stats()
@@ -303,7 +304,9 @@ class Loopback(unittest.TestCase):
         (d,) = json.loads(r.stdout)
         self.assertEqual((d["host"], d["ip"], d["app"], d["board"], d["app_hash"], d["rpc_port"]),
                          ("loop-node", "127.0.0.1", self.APP, "posix-sim", h, self.node.port))
-        self.assertEqual(d["services"], {"rpc": self.node.port, "ftp": 21, "telnet": 23, "eval": 1139, "mdns": True})
+        self.assertEqual(d["services"], {"rpc": self.node.port, "ftp": self.node.ftp_port,
+                                         "telnet": self.node.telnet_port, "eval": self.node.eval_port,
+                                         "mdns": True})
         self.assertTrue(d["answered"] and d["swarm"])
         self.assertEqual(d["beacon"]["swarm"]["id"], d["id"])
         self.assertLess(d["seen_ms"], 500)

@@ -38,7 +38,7 @@ import unittest
 
 import msgpack
 
-from swarmtest import NODE_BIN, SRC, SWARM_BIN
+from swarmtest import NODE_BIN, SRC, SWARM_BIN, loopback_config
 
 sys.path.insert(0, os.path.join(SRC, "tests", "lab"))
 import moatserial as ms  # noqa: E402
@@ -119,12 +119,13 @@ class SerialNode:
             os.makedirs(os.path.join(self.root, "apps", app))
             with open(os.path.join(self.root, "apps", app, "main.lua"), "w") as f:
                 f.write(CHATTY)
-        if cfg:
-            with open(os.path.join(self.root, "swarm.cfg"), "wb") as f:
-                f.write(msgpack.packb(cfg))
+        # no TCP, and the LAN services off or on free loopback ports: nothing beyond loopback
+        with open(os.path.join(self.root, "swarm.cfg"), "wb") as f:
+            f.write(msgpack.packb(loopback_config(cfg, services=False)))
         self.logfile = os.path.join(self.root, "..", os.path.basename(self.root) + ".log")
         tc.addCleanup(lambda: os.path.exists(self.logfile) and os.unlink(self.logfile))
-        args = [NODE_BIN, "--root", self.root, "--name", "ser", "--port", "0", "--serial", dev]
+        args = [NODE_BIN, "--root", self.root, "--name", "ser", "--port", "0", "--listen", "127.0.0.1",
+                "--serial", dev]
         if baud:
             args += ["--baud", str(baud)]
         if lossy:

@@ -53,6 +53,16 @@ void sw__posix_links_shutdown(sw_posix_t *p, bool force);
 // Frees the listeners (all closed by then): at sw_posix_close().
 void sw__posix_links_free(sw_posix_t *p);
 
+// The test network guard (net_guard.c): 0, or SW_EPERM for a socket operation (what: "bind",
+// "send to", "join") on a non-loopback address (sa NULL: none is loopback) that a test node in
+// the machine's own network namespace must not do. Always 0 outside test builds.
+struct sockaddr;
+#ifdef SW_TEST_HOOKS
+int sw__posix_net_guard(const char *what, const struct sockaddr *sa);
+#else
+#define sw__posix_net_guard(what, sa) ((void)(what), (void)(sa), 0)
+#endif
+
 // The port's own messages (not the node's log): one line to stderr.
 void sw__posix_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
