@@ -3,9 +3,9 @@
 line (mirror --reverse into apps/{app}/ and back, the app's hot reload), curl, Python ftplib
 (every command, two sessions at once), uploads cut mid-way (the old file stays), bad input.
 
-Runs in the namespace LAN of tests/lab/lanlab.py when that is available (as root: one network
-namespace per node, FTP on its default port 21, clients in the host namespace), else on
-loopback with the FTP port set in the node's config.
+Runs in the LAN of tests/lab/lanlab.py: as root one network namespace per node, FTP on its
+default port 21, clients in the host namespace; without root nodes on loopback addresses with
+every service on a free port.
 """
 import calendar
 import contextlib
@@ -30,68 +30,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 sys.path.insert(0, HERE)
 import swarmtest  # noqa: E402
 
-try:
-    import lanlab  # noqa: E402
-except ImportError:
-    lanlab = None
+import lanlab  # noqa: E402
 
 APP = "ftpapp"
 TIMEOUT = 20
 
 
-class LoopNode:
-    def __init__(self, node):
-        self.node = node
-        self.ip = "127.0.0.1"
-        self.root = node.root
-        self.log_path = node.logfile
-
-    def running(self):
-        return self.node.proc is not None and self.node.proc.poll() is None
-
-
-class LoopLan:
-    """What this test uses of lanlab.Lan, on loopback (until lanlab is in the tree)."""
-
-    mode = "loopback"
-    host_ns = None
-
-    def __init__(self, nodes, node_config, node_args):
-        self.nodes = []
-        for i in range(nodes):
-            root = tempfile.mkdtemp(prefix="swarm-ftp-")
-            cfg = {"boot": {"FTPD_PORT": swarmtest.free_port()}, "log": {"level": "debug"}}
-            for k, v in (node_config(i) or {}).items():
-                cfg.setdefault(k, {}).update(v)
-            with open(os.path.join(root, "swarm.cfg"), "wb") as f:
-                f.write(swarmtest.pack(cfg))
-            n = swarmtest.Node(root=root, name="node%d" % (i + 1), extra=node_args(i))
-            n.own_root = True
-            self.nodes.append(LoopNode(n))
-
-    def __enter__(self):
-        for x in self.nodes:
-            x.node.start()
-        return self
-
-    def __exit__(self, *a):
-        for x in self.nodes:
-            x.node.stop()
-
-    def run(self, ns, argv, timeout=None, **kw):
-        kw.setdefault("capture_output", True)
-        kw.setdefault("text", True)
-        return subprocess.run([str(a) for a in argv], timeout=timeout, **kw)
-
-    def popen(self, ns, argv, **kw):
-        return subprocess.Popen([str(a) for a in argv], **kw)
-
-    def node_log(self, i):
-        return self.nodes[i].node.read_log()
-
-
 def in_ns(ns):
-    return lanlab.netns(ns) if lanlab and ns else contextlib.nullcontext()
+    return lanlab.netns(ns) if ns else contextlib.nullcontext()
 
 
 def tree(root, skip=lambda rel: False):
@@ -141,10 +87,7 @@ class FtpTest(unittest.TestCase):
     def setUpClass(cls):
         cfg = lambda i: cls.CONFIG[i]
         args = lambda i: ["--app", APP]
-        if lanlab:
-            cls.lan = lanlab.Lan(nodes=2, node_config=cfg, node_args=args, name_prefix="swftp")
-        else:
-            cls.lan = LoopLan(2, cfg, args)
+        cls.lan = lanlab.Lan(nodes=2, node_config=cfg, node_args=args, name_prefix="swftp")
         cls.lan.__enter__()
         cls.tmp = tempfile.mkdtemp(prefix="swarm-ftp-client-")
         cls.ports = []
