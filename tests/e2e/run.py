@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 
-SKIP_LINE = re.compile(r"^(\S+ \(.*\)|setUpModule \(.*\)|setUpClass \(.*\))(?: \.\.\.)?.*\bskipped '(.*)'\s*$")
+SKIP_LINE = re.compile(r"^(.*) \.\.\. skipped '(.*)'$")   # unittest's verbose verdict
+TEST_LINE = re.compile(r"^(\w+ \([\w.]+\))")                # its "test_x (mod.Class.test_x)"
+SKIP_COUNT = re.compile(r"^(?:OK|FAILED) \(.*\bskipped=(\d+)")
 
 
 def truthy(v):
@@ -47,6 +49,8 @@ def main():
     env = dict(os.environ, SW_TEST_NET_GUARD=guard, PYTHONUNBUFFERED="1",
                SW_TEST_NET_GUARD_NETNS="%d:%d" % (ns.st_dev, ns.st_ino))
     skipped = []
+    counted = 0
+    last_test = ""
     try:
         p = subprocess.Popen([sys.executable, test] + sys.argv[2:], env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -54,15 +58,27 @@ def main():
         for raw in p.stdout:
             sys.stdout.buffer.write(raw)
             sys.stdout.buffer.flush()
-            m = SKIP_LINE.match(raw.decode(errors="replace").rstrip("\n"))
-            if m:
-                skipped.append("%s: %s" % (m.group(1), m.group(2)))
+            line = raw.decode(errors="replace").rstrip("\n")
+            t = TEST_LINE.match(line)
+            if t:
+                last_test = t.group(1)
+            m = SKIP_LINE.match(line)
+            if m:  # a test with a docstring has its name on the line before
+                tn = TEST_LINE.match(m.group(1))
+                skipped.append("%s: %s" % (tn.group(1) if tn else last_test or m.group(1), m.group(2)))
+            c = SKIP_COUNT.match(line)
+            if c:
+                counted = int(c.group(1))
         rc = p.wait()
         with open(guard, "rb") as f:
             report = f.read().decode(errors="replace")
     finally:
         os.unlink(guard)
 
+    # unittest's own count (a skip in setUpClass covers the class's tests): trust the larger
+    if counted > len(skipped):
+        skipped.append("%d more skip(s) without a verdict line (see unittest's output above)"
+                       % (counted - len(skipped)))
     if report:
         print("\nNET GUARD: a test node outside a namespace tried to reach beyond loopback "
               "(refused; every such node must use --listen 127.0.0.1 and loopback-only services):")
