@@ -2,6 +2,7 @@
 // the root (symlinks anywhere are refused, never followed), path checks, the bounded handle
 // table, errno mapping, rename/list/stat semantics, and a random read/write model check.
 #include "../../src/port/posix/fs_posix.c" // first: it sets _GNU_SOURCE
+#include "../../src/port/posix/fs_fault.c"  // its test-build hooks (inert here: no SW_TEST_FS_FAULT)
 
 #include <ftw.h>
 #include <sys/stat.h>
