@@ -1,5 +1,6 @@
 """Crash-safe writes under simulated power cuts: the config (sw_node_write_atomic, through
-sys.cfg) and mode-W files of the "f" app, each cut at every file call it makes.
+sys.cfg), mode-W files of the "f" app and a push (upload, journal, apply), each cut at every
+file call it makes.
 
 The fault layer of the POSIX port (src/port/posix/fs_fault.c; test builds, SW_TEST_HOOKS) is
 driven by SW_TEST_FS_FAULT. A run with "count:PREFIX" numbers the calls the operation makes on
@@ -29,6 +30,7 @@ import unittest
 import msgpack
 
 from swarmtest import Node, loopback_config, pack
+from test_push_node import id_of, lua_app, push, read_tree, write_tree
 
 FSF_EXIT = 86  # SW_FSF_EXIT (src/port/posix/posix_int.h): the status of a node whose power was cut
 
@@ -60,6 +62,9 @@ class PowerCut:
 
     def check_booted(self, c, got, what):
         """A node started again on the root agrees with the files (got: their state)."""
+
+    def check_left(self, root, what):
+        """Nothing is left over once a node booted again on root."""
 
     # ---- the machinery
 
@@ -115,15 +120,18 @@ class PowerCut:
         self.assertIn("fs fault: ", node.read_log())
 
     def check_after(self, root, what):
-        """The invariant on disk, and in a node booted again on the root."""
-        got = self.state(root)
-        if got not in (self.OLD, self.NEW):
-            self.fail("%s: the files hold neither the old nor the new content but %s"
-                      % (what, short(got)))
+        """The invariant, once a node booted again on root (no faults) has done what its boot
+        does after a crash (a push journal is finished or undone there): the files, what the
+        node says, nothing left over. Returns the state."""
         node = self.start(root)
         self.assertTrue(self.ready_or_cut(node))
         with node.client() as c:
+            got = self.state(root)
+            if got not in (self.OLD, self.NEW):
+                self.fail("%s: the files hold neither the old nor the new content but %s"
+                          % (what, short(got)))
             self.check_booted(c, got, what)
+        self.check_left(root, what)
         node.stop()
         return got
 
@@ -224,6 +232,45 @@ class ModeW(PowerCut, unittest.TestCase):
             return read(os.path.join(root, "data", "file"))
         except FileNotFoundError:
             return "no file"
+
+
+class Push(PowerCut, unittest.TestCase):
+    """A push from version A to B of app pc: uploads through mode W into the staging area,
+    the commit's journal and its apply (renames into the target), the cleanup. Whatever is
+    cut, the node booted again holds A or B whole (it finishes or undoes a journaled
+    commit), runs it, and has nothing left over."""
+
+    PREFIX = ".swarm/"
+    OLD = {"main.lua": lua_app("A"), "lib/u.lua": b"return 'u A'\n", "data/d.txt": b"d" * 600}
+    NEW = {"main.lua": lua_app("B"), "lib/u.lua": b"return 'u B, longer'\n", "new/n.txt": b"n" * 900}
+
+    def prepare(self, root):
+        write_tree(os.path.join(root, "apps", "pc"), self.OLD)
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(pack(loopback_config({"board": {"host_name": "crash", "app_name": "pc"}},
+                                         services=False)))
+
+    def start(self, root, fault=None):
+        env = {"SW_TEST_FS_FAULT": fault or ""}
+        node = Node(root=root, name="crash", app="pc", env=env)
+        self.addCleanup(node.stop)
+        node.start(wait=False)
+        return node
+
+    def act(self, c):
+        r = push(c, "apps/pc", self.NEW, grace_ms=50)
+        self.assertEqual(r["id"], id_of(self.NEW))
+
+    def state(self, root):
+        return read_tree(os.path.join(root, "apps", "pc"))
+
+    def check_booted(self, c, got, what):
+        self.assertEqual(c.call("pc.v"), "A" if got == self.OLD else "B", what)
+        self.assertEqual(c.call("push.manifest", {"t": "apps/pc"})["id"], id_of(got), what)
+
+    def check_left(self, root, what):
+        for x in ("stage", "journal"):  # the boot finished or undid what was cut
+            self.assertFalse(os.path.exists(os.path.join(root, ".swarm", x)), "%s: .swarm/%s left" % (what, x))
 
 
 if __name__ == "__main__":
