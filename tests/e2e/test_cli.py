@@ -168,10 +168,8 @@ class HelpAndUsage(unittest.TestCase):
 
     def test_unreachable_is_exit_3_with_hint(self):
         port = free_port()  # nobody listens there
-        t0 = time.monotonic()
         r = swarm("call", "127.0.0.1:%d" % port, "ping")
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertLess(time.monotonic() - t0, 5)
         self.assertIn("swarm call: cannot connect to tcp://127.0.0.1:%d: connection refused" % port,
                       r.stderr)
         self.assertIn("is swarm-node running", r.stderr)
@@ -194,8 +192,7 @@ class HelpAndUsage(unittest.TestCase):
         took = time.monotonic() - t0
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("no answer to ping within 0.5 s", r.stderr)
-        self.assertGreaterEqual(took, 0.45)
-        self.assertLess(took, 5)
+        self.assertGreaterEqual(took, 0.45)  # not before its time (a slow machine only adds)
         # the request did go out
         deadline = time.monotonic() + 5
         while not fake.got and time.monotonic() < deadline:

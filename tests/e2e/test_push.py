@@ -174,9 +174,7 @@ class PushLab(unittest.TestCase):
         # right after the push: every beacon and every answer to a scan carries the hash of the
         # files as they are now
         before = [self.links_opened(i) for i in range(self.N)]
-        t0 = time.monotonic()
-        rc, out, err = self.push(rc=0)
-        took = time.monotonic() - t0
+        rc, out, err = self.push(rc=0)  # (how long it takes: bench/push)
         for d in out["devices"]:
             self.assertEqual(d["result"], "unchanged", d)
             self.assertTrue(d["quick"], d)
@@ -184,7 +182,6 @@ class PushLab(unittest.TestCase):
             self.assertEqual(d["bytes"], 0)
         self.assertEqual(out["total"]["connected"], 0)
         self.assertEqual(out["total"]["bytes"], 0)
-        self.assertLess(took, 3.0)
         # the nodes agree: no new link was opened on any of them
         self.assertEqual([self.links_opened(i) for i in range(self.N)], before)
         # --check connects, compares manifests, and still sends nothing
