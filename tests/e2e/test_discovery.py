@@ -31,6 +31,24 @@ from lanlab import Lan  # noqa: E402
 
 BEACON_MAX = 1400
 
+# The micro-swarm scanner these tests transcribe (not copy): script/scan_devices lines 16-48
+# (and its twin script/push_code lines 19-51) of expendable-duck/micro-swarm @ e55dfbf98f9a49172e1327028d8fd0ad610e7532
+# (the only commit; /work/shared/spec/micro-swarm-wire.md §2 cites it). What ours do the same:
+# one UDP socket, recvfrom(4096), json.loads, accept a datagram only when its source address
+# equals some ifconfigs[i][0] and that address is not known yet, store the beacon with "ip"
+# and "network" added, keyed by address, the host name read from settings.board.host_name (a
+# beacon without it is dropped: upstream's print raises inside its try), any error in a
+# datagram ignored. How they differ, and why:
+#   - the port and the duration are parameters (upstream: 1139 and 7 s) and the clock is
+#     time.monotonic() (upstream: time.time());
+#   - a receive timeout goes on to the deadline instead of ending the scan, and the timeout
+#     is at least 10 ms (upstream can call settimeout(0), which makes the socket non-blocking
+#     and its recvfrom raise BlockingIOError: the spec's bug list);
+#   - json.loads gets the bytes (upstream decodes UTF-8 first: the same for every beacon a
+#     node sends, which is ASCII JSON);
+#   - nothing is printed; listen() also returns every datagram's source address.
+MICRO_SWARM_PIN = "expendable-duck/micro-swarm @ e55dfbf98f9a49172e1327028d8fd0ad610e7532 script/scan_devices:16-48"
+
 
 def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -43,8 +61,9 @@ def query(n=1):
 
 
 def micro_swarm_scan(sock, seconds):
-    """What micro-swarm's script/scan_devices does with the datagrams on its socket: JSON,
-    the source address must be one of ifconfigs[i][0], keyed by address."""
+    """What micro-swarm's script/scan_devices does with the datagrams on its socket (see
+    MICRO_SWARM_PIN above for the source and the differences): JSON, the source address must
+    be one of ifconfigs[i][0], keyed by address."""
     devices = {}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -59,6 +78,7 @@ def micro_swarm_scan(sock, seconds):
                 if nic[0] == src_ip and src_ip not in devices:
                     beacon["ip"] = nic[0]
                     beacon["network"] = nic[1]
+                    beacon["settings"]["board"]["host_name"]  # upstream prints it before storing
                     devices[src_ip] = beacon
         except Exception:
             continue
@@ -381,8 +401,9 @@ class Lab(unittest.TestCase):
         return json.loads(r.stdout)
 
     def listen(self, seconds, port=1139):
-        """micro-swarm's scan_devices, verbatim in what it does: bind 0.0.0.0:1139 (no
-        SO_REUSEADDR), json.loads, source address among ifconfigs; plus every beacon's source."""
+        """micro-swarm's scan_devices as transcribed (MICRO_SWARM_PIN above: source and
+        differences): bind 0.0.0.0:1139 (no SO_REUSEADDR), json.loads, source address among
+        ifconfigs, host name from settings.board.host_name; plus every beacon's source."""
         code = """
 import json, socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -402,6 +423,7 @@ while time.monotonic() < deadline:
             if nic[0] == src_ip and src_ip not in devices:
                 beacon["ip"] = nic[0]
                 beacon["network"] = nic[1]
+                beacon["settings"]["board"]["host_name"]  # upstream prints it before storing
                 devices[src_ip] = beacon
     except Exception:
         continue

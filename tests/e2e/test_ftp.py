@@ -61,8 +61,26 @@ def in_pycache(rel):
     return "__pycache__" in rel.split(os.sep)
 
 
+# The lftp script of micro-swarm's push_code, transcribed (not copied) from script/push_code
+# of expendable-duck/micro-swarm @ e55dfbf98f9a49172e1327028d8fd0ad610e7532 (its only commit):
+# escape_lftp_arg (L54-55) and the join in lftp_exec (L70), the commands of push_code
+# (L104-124). It differs only in taking the local folder as an argument (upstream: the repo's
+# apps/APP next to the script). PUSH_CODE_SCRIPT is the script that commit produces for app
+# "example" at 169.254.185.17:21, as /work/shared/spec/micro-swarm-wire.md §3 records it byte
+# for byte; test_transcription_matches_the_pin checks ours against it.
+PUSH_CODE_SCRIPT = ("'set' 'cmd:fail-exit' 'yes';\n"
+                    "'set' 'ftp:list-options' '-a';\n"
+                    "'set' 'ftp:passive-mode' 'yes';\n"
+                    "'open' 'ftp://169.254.185.17:21';\n"
+                    "'lcd' '<repo>/apps/example';\n"
+                    "'cd' '/apps/example/';\n"
+                    "'mirror' '--reverse' '--scan-all-first' '--transfer-all' '--delete' '--use-cache' "
+                    "'--verbose' '--no-perms' '--no-umask' '--parallel=1' '--exclude-glob' '__pycache__' "
+                    "'--exclude-glob' '.*'")
+
+
 def micro_swarm_script(ip, port, local, app):
-    """push_code's lftp script, quoted and joined exactly as push_code does it."""
+    """push_code's lftp script, quoted and joined as push_code does it (see above)."""
     cmds = [["set", "cmd:fail-exit", "yes"],
             ["set", "ftp:list-options", "-a"],
             ["set", "ftp:passive-mode", "yes"],
@@ -74,6 +92,14 @@ def micro_swarm_script(ip, port, local, app):
              "--exclude-glob", ".*"]]
     q = lambda w: "'" + w.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return ";\n".join(" ".join(q(w) for w in c) for c in cmds)
+
+
+class PushCodeTranscription(unittest.TestCase):
+    def test_transcription_matches_the_pin(self):
+        self.assertEqual(micro_swarm_script("169.254.185.17", 21, "<repo>/apps/example", "example"),
+                         PUSH_CODE_SCRIPT)
+        # the quoting of escape_lftp_arg: backslash and single quote escaped
+        self.assertIn("'lcd' 'it\\'s \\\\ x'", micro_swarm_script("h", 1, "it's \\ x", "a"))
 
 
 LIST_RE = re.compile(r"^([-d])(?:rw-r--r--|rwxr-xr-x) 1 owner group +(\d+) [A-Z][a-z]{2} [ \d]\d ( \d{4}|\d\d:\d\d) (.+)$")

@@ -36,7 +36,9 @@ ROOT = os.geteuid() == 0
 APPS = ["alpha", "beta", "gamma"]
 GRACE = "400"  # ms the nodes watch a new version in these tests (the default is 3000)
 
-# The exact bytes micro-swarm's push_code sends to the eval port (spec §4).
+# The exact bytes micro-swarm's push_code sends to the eval port: script/push_code L133-137 of
+# expendable-duck/micro-swarm @ e55dfbf98f9a49172e1327028d8fd0ad610e7532 (a raw bytes literal
+# there; /work/shared/spec/micro-swarm-wire.md §4 records the same bytes).
 RESET_SNIPPET = (b'if True:\n                    print("\\nReset triggered after code deployment...\\n")\n'
                  b'                    import machine\n                    machine.reset()\n                ')
 
