@@ -16,18 +16,18 @@
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
 #include "mpjson.h"
 #include "xfer.h"
 
-#define MAX_POS 256
 #define MAX_DEPTH 64 // directory levels -r follows
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Help
 
-static const char fs_help[] =
-    "usage: swarm fs [options] LINK COMMAND [args]\n"
-    "\n"
+static const char fs_usage[] = "usage: swarm fs [options] LINK COMMAND [args]\n";
+
+static const char fs_about[] =
     "Works with the files of the device at LINK (its \"f\" app). Device paths are relative to\n"
     "the device's root (a leading / means the root too); nothing outside it can be reached.\n"
     "\n"
@@ -41,19 +41,9 @@ static const char fs_help[] =
     "  rmdir PATH...              delete empty directories\n"
     "  mv [-n] SRC DST            rename or move (replaces DST; -n: fail if DST exists)\n"
     "  stat PATH...               type, size and modification time\n"
-    "  hash [PATH]                SHA-256 of a file, or of every file under a directory\n"
-    "\n"
-    "options:\n"
-    "  -r, --recursive   get/put: copy a directory tree (directories are made, files copied,\n"
-    "                    nothing deleted)\n"
-    "  --changed         get/put: copy only files whose size or SHA-256 differ\n"
-    "  --window N        get/put: chunk requests in flight, 1-64 (default 8)\n"
-    "  --chunk BYTES     get/put: file bytes per request (default: the most the link and the\n"
-    "                    device carry in one message, adapting to bit errors on lossy serial\n"
-    "                    links)\n"
-    "  --no-verify       get/put: skip the comparison with the device's SHA-256 (f.hash)\n"
-    "  --json, -q, -v, --timeout S   as in 'swarm --help' (--timeout: per answer)\n"
-    "\n"
+    "  hash [PATH]                SHA-256 of a file, or of every file under a directory\n";
+
+static const char fs_after[] =
     "'swarm fs COMMAND --help' explains one command, with examples.\n"
     "\n"
     "exit status: 0 ok, 1 the device refused (no such file, ...) or its copy differs,\n"
@@ -1430,82 +1420,56 @@ int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv)
         return SW_EXIT_LOCAL;
     }
     f->c = *cli;
-    char *pos[MAX_POS];
-    int npos = 0;
-    bool opts = true, help = false, xfer_opt = false;
-    const char *v;
+    bool xfer_opt = false;
+    const sw_opt_t opts[] = {
+        {.kind = SW_OPT_FLAG, .name = "recursive", .shorts = "rR", .dst = &f->recursive,
+         .seen = &xfer_opt, .help = "get/put: copy a directory tree (directories are made, "
+                                    "files copied, nothing deleted)"},
+        {.kind = SW_OPT_FLAG, .name = "changed", .dst = &f->changed, .seen = &xfer_opt,
+         .help = "get/put: copy only files whose size or SHA-256 differ"},
+        {.kind = SW_OPT_UINT, .name = "window", .arg = "N", .dst = &f->window,
+         .size = sizeof f->window, .min = 1, .max = SW_XFER_WINDOW_MAX, .show_def = "8",
+         .flags = SW_OPT_F_RANGE, .seen = &xfer_opt,
+         .help = "get/put: chunk requests in flight"},
+        {.kind = SW_OPT_BYTES, .name = "chunk", .arg = "BYTES", .dst = &f->chunk,
+         .size = sizeof f->chunk, .min = 1, .max = 1u << 24, .seen = &xfer_opt,
+         .help = "get/put: file bytes per request (default: the most the link and the device "
+                 "carry in one message, adapting to bit errors on lossy serial links)"},
+        {.kind = SW_OPT_FLAG, .name = "no-verify", .dst = &f->no_verify, .seen = &xfer_opt,
+         .help = "get/put: skip the comparison with the device's SHA-256 (f.hash)"},
+        {.kind = SW_OPT_FLAG, .shorts = "l", .dst = &f->lng,
+         .help = "ls: type, size and modification time"},
+        SW_OPT_FLAG_("parents", "p", &f->parents,
+                     "mkdir: make missing parents; existing directories are fine"),
+        SW_OPT_FLAG_("no-clobber", "n", &f->noclobber, "mv: fail if DST exists"),
+        SW_OPT_HELP_,
+        SW_OPT_END_,
+    };
+    static const char *const names[] = {
+        "LINK", "COMMAND (ls, get, put, rm, mkdir, rmdir, mv, stat, hash)", "ARGS...", NULL};
+    sw_cli_spec_t spec = {.cmd = "fs", .usage = fs_usage, .about = fs_about, .opts = opts,
+                          .globals = "--timeout: per answer", .after = fs_after,
+                          .pos = names, .own_help = true};
     int rc = SW_EXIT_OK;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *a = argv[i];
-        if (opts && !strcmp(a, "--")) {
-            opts = false;
-            continue;
-        }
-        if (!opts || !sw__cli_is_opt(a)) {
-            if (npos == MAX_POS) {
-                rc = sw__cli_usage(&f->c, "fs", "too many arguments");
-                break;
-            }
-            pos[npos++] = argv[i];
-            continue;
-        }
-        int r = sw__cli_global(&f->c, "fs", argc, argv, &i);
-        if (r < 0) {
-            rc = SW_EXIT_USAGE;
-            break;
-        }
-        if (r)
-            continue;
-        uint64_t n;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-            help = true;
-        else if (!strcmp(a, "-l"))
-            f->lng = true;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--parents"))
-            f->parents = true;
-        else if (!strcmp(a, "-r") || !strcmp(a, "-R") || !strcmp(a, "--recursive"))
-            f->recursive = true, xfer_opt = true;
-        else if (!strcmp(a, "--changed"))
-            f->changed = true, xfer_opt = true;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--no-clobber"))
-            f->noclobber = true;
-        else if (!strcmp(a, "--no-verify"))
-            f->no_verify = true, xfer_opt = true;
-        else if ((r = sw__cli_optval(&f->c, "fs", argc, argv, &i, "--window", &v)) != 0) {
-            if (r < 0 || !sw__cli_uint(v, 1, SW_XFER_WINDOW_MAX, &n))
-                rc = r < 0 ? SW_EXIT_USAGE
-                           : sw__cli_usage(&f->c, "fs", "bad --window '%s' (1 to %u)", v,
-                                           SW_XFER_WINDOW_MAX);
-            else
-                f->window = (uint32_t)n, xfer_opt = true;
-        } else if ((r = sw__cli_optval(&f->c, "fs", argc, argv, &i, "--chunk", &v)) != 0) {
-            if (r < 0 || !sw__cli_uint(v, 1, 1u << 24, &n))
-                rc = r < 0 ? SW_EXIT_USAGE
-                           : sw__cli_usage(&f->c, "fs", "bad --chunk '%s' (bytes, 1 or more)", v);
-            else
-                f->chunk = (uint32_t)n, xfer_opt = true;
-        } else {
-            rc = sw__cli_usage(&f->c, "fs", "unknown option '%s'", a);
-        }
-    }
-    if (rc) {
+    if (!sw__cli_parse(&f->c, &spec, argc, argv, &rc)) {
         free(f);
         return rc;
     }
-    if (help) {
+    char **pos = spec.arg;
+    int npos = spec.narg;
+    if (spec.help) {
         const fs_cmd_help_t *h = NULL;
         for (int i = 0; i < npos && i < 2 && !h; i++)
             h = find_cmd(pos[i]);
-        fputs(h ? h->text : fs_help, stdout);
+        if (h)
+            fputs(h->text, stdout);
+        else
+            sw__cli_help(&spec, stdout);
         free(f);
         return SW_EXIT_OK;
     }
-    const fs_cmd_help_t *h = npos >= 2 ? find_cmd(pos[1]) : NULL;
-    if (npos < 2)
-        rc = sw__cli_usage(&f->c, "fs", npos ? "missing COMMAND (ls, get, put, rm, mkdir, rmdir, "
-                                              "mv, stat, hash)"
-                                            : "missing LINK and COMMAND");
-    else if (!h)
+    const fs_cmd_help_t *h = find_cmd(pos[1]);
+    if (!h)
         rc = sw__cli_usage(&f->c, "fs", "unknown command '%s' (use ls, get, put, rm, mkdir, "
                            "rmdir, mv, stat or hash)", pos[1]);
     else if (npos - 2 < h->min || (h->max >= 0 && npos - 2 > h->max))

@@ -338,7 +338,7 @@ class Loopback(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), "R:x", r.stderr)
         # --wait-for not reached: exit status 4
         r = self.swarm("scan", "--port", str(self.bport), "--to", "127.0.0.1", "--wait-for", "2",
-                       "--timeout", "400", "--no-cache")
+                       "--timeout", "400ms", "--no-cache")
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("1 of 2 devices", r.stderr)
 

@@ -34,7 +34,8 @@ from lanlab import Lan, netns  # noqa: E402
 
 ROOT = os.geteuid() == 0
 APPS = ["alpha", "beta", "gamma"]
-GRACE = "400"  # ms the nodes watch a new version in these tests (the default is 3000)
+GRACE_MS = 400  # how long the nodes watch a new version in these tests (the default is 3000)
+GRACE = "%dms" % GRACE_MS
 
 # The exact bytes micro-swarm's push_code sends to the eval port: script/push_code L133-137 of
 # expendable-duck/micro-swarm @ e55dfbf98f9a49172e1327028d8fd0ad610e7532 (a raw bytes literal
@@ -270,7 +271,7 @@ class PushLab(unittest.TestCase):
         before = {i: self.tree(i) for i in gammas}
         opened = {i: self.links_opened(i) for i in gammas}
         make_app(self.proj, "gamma", "gamma-broken", broken=True)
-        rc, out, err = self.push("--to", "app=gamma", "--canary", "1", "--grace", "1500", rc=5)
+        rc, out, err = self.push("--to", "app=gamma", "--canary", "1", "--grace", "1500ms", rc=5)
         devs = self.by_name(out)
         canary = self.lan.nodes[gammas[0]].name  # devices go in name order
         self.assertEqual(devs[canary]["result"], "rolled-back", devs[canary])
@@ -287,7 +288,7 @@ class PushLab(unittest.TestCase):
         others = [d for d in out["devices"] if d["app"] != "gamma"]
         self.assertTrue(all(d["result"] == "ignored" for d in others), others)
         # the table says the same
-        r = self.lan.swarm("push", self.proj, "--to", "app=gamma", "--canary", "1", "--grace", "1500",
+        r = self.lan.swarm("push", self.proj, "--to", "app=gamma", "--canary", "1", "--grace", "1500ms",
                            env=self.env)
         self.assertEqual(r.returncode, 5)
         self.assertIn("rolled-back (canary)", r.stdout)
@@ -297,7 +298,7 @@ class PushLab(unittest.TestCase):
         betas = [i for i in range(self.N) if self.node_app(i) == "beta"]
         make_app(self.proj, "beta", "beta-broken", broken=True)
         rc, out, err = self.push("--to", "app=beta", "--max-failures", "1", "--parallel", "1",
-                                 "--grace", "1500", rc=5)
+                                 "--grace", "1500ms", rc=5)
         res = [self.by_name(out)[self.lan.nodes[i].name]["result"] for i in betas]
         self.assertEqual(res, ["rolled-back"] + ["skipped"] * (len(betas) - 1))
         self.assertEqual(out["total"]["rolled-back"], 1)
@@ -444,7 +445,7 @@ class PushLab(unittest.TestCase):
                     continue
                 # within the transfer and the apply: the grace period of a commit that is
                 # out only ends in the new version
-                time.sleep(rng.uniform(0.0, max(0.05, span - int(GRACE) / 1000.0)))
+                time.sleep(rng.uniform(0.0, max(0.05, span - GRACE_MS / 1000.0)))
                 mux.kill()
                 mux.wait()
                 out, err = p.communicate(timeout=60)

@@ -23,7 +23,7 @@ test or a program holding the default ports on 0.0.0.0. ports="fixed" (the comma
 2323 (ports below 1024 need root), eval and beacons on 1139. What works there: RPC, FTP, telnet,
 remote eval, `swarm scan --to ADDR --port BEACON_PORT` (the query sent to each node's address)
 and beacons heard by a scanner on the loopback (`swarm scan --no-query --port BEACON_PORT
---timeout 2500`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS.
+--timeout 2.5s`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS.
 
 Python API (stdlib only; runs under /usr/bin/python3):
 
