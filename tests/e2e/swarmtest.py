@@ -250,16 +250,22 @@ class Node:
     """A swarm-node process on a temporary root. Use as a context manager or call stop()."""
 
     def __init__(self, root=None, name="t1", app=None, port=None, extra=(), env=None, log_to=None,
-                 lan_services=False, service_errors=False):
+                 lan_services=False, service_errors=False, config_as_is=None):
         self.own_root = root is None
         self.root = root or tempfile.mkdtemp(prefix="swarm-e2e-")
         cfg = os.path.join(self.root, "swarm.cfg")
         # Every node of a test listens on 127.0.0.1 only, with each service on a port of its
         # own (loopback_config): nothing reaches the machine's network, and parallel tests or
         # other programs holding 21, 23, 1139 or 5353 cannot collide with it.
-        self.config = loopback_config(read_config(cfg), services=lan_services or os.path.exists(cfg))
-        with open(cfg, "wb") as f:
-            f.write(pack(self.config))
+        # config_as_is: the config the test itself wrote (already made with loopback_config);
+        # the file is left exactly as it is (a test of corrupt configs must not have it read
+        # or rewritten here).
+        if config_as_is is not None:
+            self.config = config_as_is
+        else:
+            self.config = loopback_config(read_config(cfg), services=lan_services or os.path.exists(cfg))
+            with open(cfg, "wb") as f:
+                f.write(pack(self.config))
         boot = self.config["boot"]
         self.ftp_port = boot["FTPD_PORT"] if boot["FTPD_ENABLE"] else None
         self.telnet_port = boot["TELNET_PORT"] if boot["TELNET_ENABLE"] else None
