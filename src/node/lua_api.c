@@ -517,7 +517,8 @@ void sw__lua_open_swarm(lua_State *L)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // sys.eval(code) → [value, repr]: the chunk runs as a task (it may sleep and call) in the
-// running app's environment, or in the shared globals when no app runs. An expression is
+// running app's environment, or, when no app runs, in a fresh environment of its own that
+// reads the shared globals (whose libraries are read-only views). An expression is
 // tried first ("return " .. code), as the Lua REPL does.
 
 static int eval_k(lua_State *L, int status, lua_KContext ctx)
@@ -559,10 +560,12 @@ static int eval_begin(lua_State *L)
     } else {
         lua_remove(L, -2);
     }
-    if (x->lua->env_ref != LUA_NOREF)
+    if (x->lua->env_ref != LUA_NOREF) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, x->lua->env_ref);
-    else
+    } else { // a fresh environment: what one eval defines is gone for the next one
         lua_pushglobaltable(L);
+        sw__lua_env_over(L);
+    }
     lua_setupvalue(L, -2, 1);
     x->t = sw__lua_task_new(x->lua, L, 1, SW_TASK_EVAL, "eval");
     x->t->reply_array = true;

@@ -135,6 +135,11 @@ void sw__lua_task_free(sw_lua_task_t *t, const char *why)
     if (t->fn_ref != LUA_NOREF && lua->L)
         luaL_unref(lua->L, LUA_REGISTRYINDEX, t->fn_ref);
     sw_node_release(n, t, sizeof *t);
+    // What a task leaves behind may fill most of the heap before the incremental collector
+    // comes round, and the auxiliary library's buffers (string.rep, table.concat …) fail at the
+    // cap without an emergency collection: collect now, outside any running task.
+    if (lua->L && !lua->cur && lua->mem_used > lua->mem_cap / 2)
+        lua_gc(lua->L, LUA_GCCOLLECT);
 }
 
 void sw__lua_task_wake(sw_lua_task_t *t, uint32_t delay_ms)
@@ -501,13 +506,16 @@ typedef struct load_ctx {
     sw_lua_task_t *main;
 } load_ctx_t;
 
-// Replaces the table on top of L with a new, empty one that reads through to it.
-static void env_over(lua_State *L)
+// Replaces the table on top of L with a new, empty one that reads through to it (its
+// metatable locked: getmetatable(_ENV) must not hand out the table below).
+void sw__lua_env_over(lua_State *L)
 {
     lua_newtable(L);
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
     lua_remove(L, -2);
 }
@@ -521,15 +529,15 @@ static int load_protected(lua_State *L)
         // there is one: its own globals too) and from there to the shared ones
         lua_pushglobaltable(L);
         if (x->board) {
-            env_over(L);
+            sw__lua_env_over(L);
             lua_pushvalue(L, -1);
             lua->board_env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         }
-        env_over(L);
+        sw__lua_env_over(L);
         lua->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         lua_newtable(L);
         lua->loaded_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        lua_getglobal(L, "swarm");
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &sw__lua_key_swarm); // the real table behind the view
         if (lua_type(L, -1) == LUA_TTABLE) {
             lua_pushstring(L, lua->app);
             lua_setfield(L, -2, "app");

@@ -22,6 +22,7 @@
 #define SW_LUA_CONV_DEPTH 16     // deepest Lua table written as MsgPack; deeper → proxy
 #define SW_LUA_HOOK_STEP 1000    // instructions between two count-hook checks
 #define SW_LUA_ERR_MAX 256       // error text kept for replies and logs
+#define SW_LUA_BYTES_PER_STEP 16 // bytes allocated or scanned in C that count as one instruction
 
 // Defaults of the config keys read by the Lua side (docs/APPS.md).
 #define SW_LUA_MEM_DEFAULT (8u << 20)       // limits.lua_mem: bytes of the Lua heap
@@ -117,6 +118,7 @@ struct sw_lua {
     lua_State *L;
     size_t mem_used, mem_cap, mem_peak; // bytes of the Lua heap
     uint64_t instr_limit;
+    uint64_t loose_instr;  // instructions (and charges) outside any task, per node entry
     uint32_t backoff_max;  // ms
     sw_lua_task_t *tasks;
     sw_lua_task_t *cur;    // innermost running task
@@ -157,6 +159,8 @@ struct sw_lua {
 // Registry keys (their addresses are the keys).
 extern const char sw__lua_key_none, sw__lua_key_end, sw__lua_key_proxy_mt, sw__lua_key_ext_mt;
 extern const char sw__lua_key_tasks; // weak-keyed set of the threads of tasks
+extern const char sw__lua_key_swarm; // the real swarm table (the global is a read-only view)
+extern const char sw__lua_key_shared; // the read-only view of the globals apps and evals read
 
 static inline sw_lua_t *sw__lua_of(lua_State *L) { return *(sw_lua_t **)lua_getextraspace(L); }
 
@@ -178,6 +182,20 @@ void sw__lua_read_limits(sw_lua_t *lua);
 int sw__lua_log_info(lua_State *L);
 int sw__lua_log_warn(lua_State *L);
 int sw__lua_log_error(lua_State *L);
+
+// --- lua_bound.c, lua_match.c
+// Charges steps of C work to the running task's instruction budget (or the budget of the code
+// running outside a task); over it, marks the task overrun and raises "instruction limit
+// exceeded". Only from C functions the script called (it raises).
+void sw__lua_charge(lua_State *L, uint64_t steps);
+// The same for bytes allocated: never raises (the allocator cannot); the next hook acts.
+void sw__lua_charge_alloc(sw_lua_t *lua, size_t bytes);
+// True once the running task (or the code outside tasks) is over its budget.
+bool sw__lua_over_budget(sw_lua_t *lua);
+// Replaces the library functions that need bounds (at VM init, after the libraries opened).
+void sw__lua_open_bounds(lua_State *L);
+// Sets find, match, gmatch and gsub of the string library table at index strlib.
+void sw__lua_open_match(lua_State *L, int strlib);
 
 // --- lua_conv.c
 // Pushes the Lua value of the next MsgPack item of r (raises on a reader error / memory).
@@ -206,6 +224,8 @@ size_t sw__proxy_count(const sw_node_t *n);
 
 // --- lua_app.c
 void sw__lua_app_timers(sw_lua_t *lua); // sets up the app's timers (at VM init)
+// Replaces the table on top of L with a new, empty one that reads through to it.
+void sw__lua_env_over(lua_State *L);
 void sw__lua_tasks_close(sw_lua_t *lua); // releases every task (at VM close)
 // Creates a task running the function on top of L (popped) with nargs arguments below it…
 // exactly: stack [fn, arg1..argN] at the top of L are moved into the new coroutine. Raises on

@@ -480,8 +480,37 @@ static void wdt_run(sw_node_t *n, sw_timer_t *t)
     sw_node_wdt_schedule(n);
 }
 
+// The loop watchdog (port op watchdog: a hardware watchdog, or a thread on POSIX): the loop
+// proves it runs by kicking it from a timer four times per period. The period is wdt.loop
+// seconds (default SW_NODE_DEF_WDT_LOOP; 0 = off), and no longer than the bite of the MoaT
+// watchdog (1.5 t) while that runs: a loop stuck in a C call cannot keep it from biting.
+static uint32_t loop_wdt_period(sw_node_t *n)
+{
+    int64_t s = sw_cfg_int(&n->cfg, "wdt.loop", SW_NODE_DEF_WDT_LOOP);
+    uint64_t ms = s <= 0 ? 0 : s > 86400 ? 86400000u : (uint64_t)s * 1000u;
+    if (n->wdt.running && n->wdt.t_ms) {
+        uint64_t bite = (uint64_t)n->wdt.t_ms * 3 / 2;
+        if (!ms || bite < ms)
+            ms = bite;
+    }
+    return (uint32_t)ms;
+}
+
+static void loop_wdt_kick(sw_node_t *n, sw_timer_t *t)
+{
+    if (!n->port.ops->watchdog || n->stopping)
+        return;
+    uint32_t ms = loop_wdt_period(n);
+    n->port.ops->watchdog(n->port.ctx, ms);
+    if (ms)
+        sw_timer_start(n, t, ms / 4);
+    else
+        sw_timer_stop(n, t);
+}
+
 void sw_node_wdt_schedule(sw_node_t *n)
 {
+    loop_wdt_kick(n, &n->loop_wdt_timer);
     uint32_t wait = sw_wdt_next(&n->wdt, sw_node_now(n));
     if (wait == UINT32_MAX)
         sw_timer_stop(n, &n->wdt_timer);
@@ -548,6 +577,7 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     n->local.gen = ++n->gen_seq;
     n->local_timer.fn = local_run;
     n->wdt_timer.fn = wdt_run;
+    n->loop_wdt_timer.fn = loop_wdt_kick;
     *out = n;
     return 0;
 }
@@ -746,6 +776,9 @@ void sw_node_stop(sw_node_t *n)
         return;
     n->stopping = true;
     sw_log(n, SW_LOG_INFO, "stopping");
+    sw_timer_stop(n, &n->loop_wdt_timer);
+    if (n->port.ops->watchdog) // an orderly stop: no bite while the links close
+        n->port.ops->watchdog(n->port.ctx, 0);
     sw_node_link_all(n, false);
     sw_push_stop(n);
     sw_lua_stop_app(n);
@@ -797,6 +830,7 @@ void sw_node_cfg_apply(sw_node_t *n)
     memcpy(old_app, n->app_name, sizeof old_app);
     read_settings(n);
     wdt_configure(n);
+    loop_wdt_kick(n, &n->loop_wdt_timer);
     if (strcmp(old_app, n->app_name) != 0) {
         sw_log(n, SW_LOG_INFO, "config: app changed from %s to %s", old_app, n->app_name);
         sw_lua_stop_app(n);

@@ -51,6 +51,9 @@
 #ifndef SW_NODE_DEF_SERIAL_MSG
 #define SW_NODE_DEF_SERIAL_MSG 1024 // serial.max_msg: Reliable payload on lossy lines
 #endif
+#ifndef SW_NODE_DEF_WDT_LOOP
+#define SW_NODE_DEF_WDT_LOOP 30 // wdt.loop: seconds the event loop may stay away (port watchdog)
+#endif
 #ifndef SW_NODE_DEF_SERIAL_WINDOW
 #define SW_NODE_DEF_SERIAL_WINDOW 8 // serial.window
 #endif
@@ -321,6 +324,7 @@ struct sw_node {
 
     sw_wdt_t wdt;
     sw_timer_t wdt_timer;
+    sw_timer_t loop_wdt_timer; // kicks the port's watchdog (wdt.loop)
 
     sw_timer_t *timers;    // armed timers, ordered by due time
     sw_link_t *links;
