@@ -208,6 +208,13 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 {
     if (l->closing)
         return;
+    if (l->gap_ms) { // a partial message the line left idle is noise or a lost tail: forget it
+        uint32_t now = sw_node_now(l->node);
+        if (l->inq_len == 0 && now - l->last_rx >= l->gap_ms && sw_stream_rx_resync(&l->srx))
+            sw_log(l->node, SW_LOG_DEBUG, "link %s: %u ms idle inside a message, resynchronising", l->peer,
+                   (unsigned)(now - l->last_rx));
+        l->last_rx = now;
+    }
     if (l->inq_len == 0) {
         size_t used = process(l, p, len);
         p += used;
@@ -340,6 +347,13 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     if (mode == SW_LINK_STREAM) {
         sw_stream_rx_init(&l->srx, SW_STREAM_NO_PREFIX, rxbuf, rx);
         l->console = c->kind == SW_CONN_SERIAL;
+        if (c->kind == SW_CONN_SERIAL) {
+            // a line can carry noise: an oversize item or an idle gap resets the decoder
+            // (docs/PROTOCOL.md, "Lossless stream", Resynchronising)
+            sw_stream_rx_set_resync(&l->srx, true);
+            l->gap_ms = (uint32_t)clamp(sw_cfg_int(&n->cfg, "serial.gap_ms", SW_NODE_DEF_SERIAL_GAP), 0, 60000);
+            l->last_rx = sw_node_now(n);
+        }
     } else {
         sw_sp_rx_init(&l->sprx, &l->spcfg, rxbuf, rx);
         uint8_t *store = carve(&at, rel_store);

@@ -54,6 +54,9 @@
 #ifndef SW_NODE_DEF_WDT_LOOP
 #define SW_NODE_DEF_WDT_LOOP 30 // wdt.loop: seconds the event loop may stay away (port watchdog)
 #endif
+#ifndef SW_NODE_DEF_SERIAL_GAP
+#define SW_NODE_DEF_SERIAL_GAP 100 // serial.gap_ms: idle ms inside a lossless message that reset the decoder
+#endif
 #ifndef SW_NODE_DEF_SERIAL_WINDOW
 #define SW_NODE_DEF_SERIAL_WINDOW 8 // serial.window
 #endif
@@ -184,6 +187,8 @@ struct sw_link {
     bool counted;       // counts against limits.clients
     char peer[64];
     sw_stream_rx_t srx; // SW_LINK_STREAM
+    uint32_t gap_ms;    // serial stream: an idle gap this long inside a message forgets it (0: off)
+    uint32_t last_rx;   // time the last bytes arrived
     sw_sp_cfg_t spcfg;  // SW_LINK_LOSSY
     sw_sp_rx_t sprx;
     sw_rel_t rel;
