@@ -123,6 +123,19 @@ static void schedule_rpc(sw_link_t *l)
         sw_timer_start(l->node, &l->rpc_timer, wait);
 }
 
+// Requests are dispatched in the command tree; a cancel also ends the task that works on the
+// request it names (an eval that sleeps, an app command that waits).
+static void on_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
+{
+    sw_link_t *l = ctx;
+    if (m->kind == SW_MSG_REQUEST) {
+        sw_rpc_dispatch(rpc, m, l->now);
+    } else if (m->kind == SW_MSG_CANCEL) {
+        sw_rpc_stop_stream(rpc, m->i);
+        sw_lua_request_cancelled(l->node, rpc, m->i);
+    }
+}
+
 static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
@@ -338,7 +351,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     sw_rpc_pending_t *pd = (sw_rpc_pending_t *)(void *)carve(&at, pending);
 
     sw_rpc_mem_t mem = {out, msg, st, n->lim.max_streams, pd, n->lim.max_pending};
-    sw_rpc_hooks_t hooks = {rpc_send, NULL, NULL, l};
+    sw_rpc_hooks_t hooks = {rpc_send, on_request, NULL, l};
     sw_rpc_init(&l->rpc, &mem, &hooks, &n->tree, n);
     l->rpc.gen = ++n->gen_seq;
     l->rpc_timer.fn = rpc_timer;

@@ -761,6 +761,38 @@ void sw__lua_tasks_close(sw_lua_t *lua)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Public
 
+// Cancels the tasks that owe an answer to rpc (seq < 0: to any of its requests). Nobody is
+// left to hear the answer, so none is sent.
+static void cancel_owed(sw_lua_t *lua, const sw_rpc_t *rpc, int64_t seq)
+{
+    for (sw_lua_task_t *t = lua->tasks, *next; t; t = next) {
+        next = t->next;
+        if (t->has_reply && t->reply.to.rpc == rpc && (seq < 0 || t->reply.to.seq == seq) &&
+            (t->kind == SW_TASK_EVAL || t->kind == SW_TASK_CMD)) {
+            t->has_reply = false;
+            sw_log(lua->n, SW_LOG_DEBUG, "lua: %s (request %lld) cancelled: %s", t->name,
+                   (long long)t->reply.to.seq, seq < 0 ? "its link is gone" : "the requester cancelled it");
+            sw__lua_task_free(t, NULL);
+        }
+    }
+}
+
+void sw_lua_session_gone(sw_node_t *n, const sw_rpc_t *rpc)
+{
+    sw_lua_t *lua = n->lua;
+    if (!lua || !lua->L)
+        return;
+    cancel_owed(lua, rpc, -1);
+    sw__proxy_owner_gone(n, rpc);
+}
+
+void sw_lua_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq)
+{
+    sw_lua_t *lua = n->lua;
+    if (lua && lua->L && seq >= 0)
+        cancel_owed(lua, rpc, seq);
+}
+
 int sw_lua_start_app(sw_node_t *n, const char *app)
 {
     sw_lua_t *lua = n->lua;

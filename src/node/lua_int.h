@@ -150,6 +150,7 @@ struct sw_lua {
     int eval_id, load_id, unproxy_id, sys_dir;
     bool sys_dir_ours;
 
+    const void *proxy_owner; // the session the reply being encoded goes to (proxy.c); NULL: local
     uint8_t *scratch;      // encodes deferred answers (sw_node_alloc'ed)
     size_t scratch_cap;
     char err_text[SW_LUA_ERR_MAX];
@@ -221,6 +222,8 @@ void sw__proxy_name(lua_State *L, int idx, char *out, size_t cap);
 // Pushes the value proxied under name, or returns false (pushing nothing).
 bool sw__proxy_push(lua_State *L, const char *name, size_t len);
 size_t sw__proxy_count(const sw_node_t *n);
+// Releases every proxy that was sent to owner (a session whose link is gone).
+void sw__proxy_owner_gone(sw_node_t *n, const void *owner);
 
 // --- lua_app.c
 void sw__lua_app_timers(sw_lua_t *lua); // sets up the app's timers (at VM init)
@@ -259,7 +262,7 @@ void sw__lua_sys_unregister(sw_lua_t *lua);
 void sw__lua_cmds_clear(sw_lua_t *lua);
 // Encodes the result of a finished CMD/EVAL task into w (a command reply value). Returns 0, or
 // SW_CALL_END (a stream step returned swarm.END), or an error (text in lua->err_text).
-int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool stream);
+int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool stream, const void *to);
 // Answers a deferred CMD/EVAL task that has finished (st = SW_TASK_DONE / FAILED).
 void sw__lua_answer_later(sw_lua_task_t *t, int st);
 

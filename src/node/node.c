@@ -749,6 +749,7 @@ bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
 
 void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err)
 {
+    sw_lua_session_gone(n, rpc); // per-session resources die with it (tasks, proxies)
     sw_rpc_reset(rpc, err);
     rpc->gen = ++n->gen_seq;
 }
