@@ -129,6 +129,10 @@ static void on_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
 {
     sw_link_t *l = ctx;
     if (m->kind == SW_MSG_REQUEST) {
+        if (!l->proven) {
+            l->proven = true; // from now on it keeps its slot
+            sw_timer_stop(l->node, &l->idle_timer);
+        }
         sw_rpc_dispatch(rpc, m, l->now);
     } else if (m->kind == SW_MSG_CANCEL) {
         sw_rpc_stop_stream(rpc, m->i);
@@ -291,6 +295,29 @@ static void rel_timer(sw_node_t *n, sw_timer_t *t)
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+static void idle_fire(sw_node_t *n, sw_timer_t *t)
+{
+    sw_link_t *l = t->user;
+    sw_log(n, SW_LOG_WARN, "link %s: no request within %u ms (rpc.idle_ms), closing", l->peer,
+           (unsigned)sw_cfg_int(&n->cfg, "rpc.idle_ms", SW_NODE_DEF_RPC_IDLE));
+    sw_link_close(l);
+}
+
+bool sw_link_evict_idle(sw_node_t *n)
+{
+    sw_link_t *old = NULL;
+    for (sw_link_t *l = n->links; l; l = l->next)
+        if (l->counted && !l->proven && !l->closing)
+            old = l; // the list is newest first
+    if (!old)
+        return false;
+    sw_log(n, SW_LOG_WARN, "link %s: closed to make room (limits.clients reached, no request yet)", old->peer);
+    old->counted = false;
+    n->clients--;
+    sw_link_close(old);
+    return true;
+}
+
 // Carves a..b from one allocation, 8-byte aligned.
 static uint8_t *carve(uint8_t **at, size_t n)
 {
@@ -381,8 +408,14 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
 
     l->next = n->links;
     n->links = l;
-    if (counted)
+    if (counted) {
         n->clients++;
+        int64_t idle = clamp(sw_cfg_int(&n->cfg, "rpc.idle_ms", SW_NODE_DEF_RPC_IDLE), 0, 86400000);
+        l->idle_timer.fn = idle_fire;
+        l->idle_timer.user = l;
+        if (idle > 0)
+            sw_timer_start(n, &l->idle_timer, (uint32_t)idle);
+    }
     sw_log(n, SW_LOG_INFO, "link %s: open (%s)", l->peer, mode == SW_LINK_LOSSY ? "lossy" : "stream");
     if (mode == SW_LINK_STREAM)
         sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
@@ -398,6 +431,7 @@ void sw_link_close(sw_link_t *l)
     if (l->mode == SW_LINK_LOSSY && sw_rel_is_up(&l->rel))
         sw_rel_close(&l->rel, "closing", sw_node_now(l->node));
     l->closing = true;
+    sw_timer_stop(l->node, &l->idle_timer);
     sw_timer_stop(l->node, &l->rpc_timer);
     sw_timer_stop(l->node, &l->rel_timer);
     ops(l)->conn_close(pctx(l), l->conn);
@@ -406,6 +440,7 @@ void sw_link_close(sw_link_t *l)
 void sw_link_closed(sw_link_t *l)
 {
     sw_node_t *n = l->node;
+    sw_timer_stop(n, &l->idle_timer);
     sw_timer_stop(n, &l->rpc_timer);
     sw_timer_stop(n, &l->rel_timer);
     sw_node_rpc_reset(n, &l->rpc, SW_ECLOSED);

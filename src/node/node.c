@@ -863,6 +863,8 @@ void sw_node_udp(sw_node_t *n, sw_udp_t *u, const char *ip, uint16_t port, const
 static void rpc_accept(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c)
 {
     (void)s, (void)l;
+    if (n->clients >= n->lim.max_clients && !n->stopping)
+        sw_link_evict_idle(n); // links that have sent a request keep their slots
     if (n->clients >= n->lim.max_clients) {
         // A clear refusal the client can show, then close.
         char text[64];

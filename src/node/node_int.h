@@ -42,6 +42,9 @@
 #ifndef SW_NODE_DEF_CLIENTS
 #define SW_NODE_DEF_CLIENTS 8 // limits.clients
 #endif
+#ifndef SW_NODE_DEF_RPC_IDLE
+#define SW_NODE_DEF_RPC_IDLE 10000 // rpc.idle_ms: a TCP client without a request by then is closed
+#endif
 #ifndef SW_NODE_DEF_STREAMS
 #define SW_NODE_DEF_STREAMS 16 // limits.streams
 #endif
@@ -185,6 +188,8 @@ struct sw_link {
     bool paused;        // reading paused (the peer does not read its replies)
     bool closing;
     bool counted;       // counts against limits.clients
+    bool proven;        // a complete request arrived: the link keeps its slot (no idle timeout)
+    sw_timer_t idle_timer; // counted links: closes the link if no request arrives in rpc.idle_ms
     char peer[64];
     sw_stream_rx_t srx; // SW_LINK_STREAM
     uint32_t gap_ms;    // serial stream: an idle gap this long inside a message forgets it (0: off)
@@ -218,6 +223,9 @@ void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err);
 // src/node/link.c. A link is created when a connection opens (counted: TCP clients, which
 // count against limits.clients) and freed after the port reports it closed.
 sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted);
+// limits.clients is reached: closes the oldest counted link that has not sent a request yet
+// (its slot is free at once). False if every counted link has.
+bool sw_link_evict_idle(sw_node_t *n);
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len);
 void sw_link_drained(sw_link_t *l);
 void sw_link_closed(sw_link_t *l);
