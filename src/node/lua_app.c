@@ -177,8 +177,9 @@ int sw__lua_task_run(sw_lua_task_t *t, int nargs)
     lua->cur = t;
     t->running = true;
     t->instr = 0;
+    t->run_start = sw_node_now(lua->n);
     t->wait = SW_WAIT_NONE;
-    t->overrun = false;
+    t->overrun = t->late = false;
     int nres = 0;
     // from = the task that runs us (if any), so Lua counts the C stack of nested runs
     int st = lua_resume(t->co, prev ? prev->co : lua->L, nargs, &nres);
@@ -201,7 +202,10 @@ int sw__lua_task_run(sw_lua_task_t *t, int nargs)
         t->nres = nres;
         return SW_TASK_DONE;
     }
-    if (t->overrun)
+    if (t->overrun && t->late)
+        snprintf(lua->err_text, sizeof lua->err_text,
+                 "time limit exceeded (%u ms without yielding; limits.lua_ms)", (unsigned)lua->time_limit);
+    else if (t->overrun)
         snprintf(lua->err_text, sizeof lua->err_text,
                  "instruction limit exceeded (%llu instructions without yielding; limits.lua_instr)",
                  (unsigned long long)lua->instr_limit);

@@ -18,9 +18,20 @@ static uint64_t *budget_counter(sw_lua_t *lua)
     return lua->cur ? &lua->cur->instr : &lua->loose_instr;
 }
 
+bool sw__lua_late(sw_lua_t *lua)
+{
+    if (!lua->time_limit)
+        return false;
+    uint32_t start = lua->cur ? lua->cur->run_start : lua->loose_start;
+    bool late = sw_node_now(lua->n) - start > lua->time_limit;
+    if (late && lua->cur)
+        lua->cur->late = true;
+    return late;
+}
+
 bool sw__lua_over_budget(sw_lua_t *lua)
 {
-    return lua->cur ? lua->cur->overrun : lua->loose_instr > lua->instr_limit;
+    return lua->cur ? lua->cur->overrun : lua->loose_instr > lua->instr_limit || sw__lua_late(lua);
 }
 
 void sw__lua_charge(lua_State *L, uint64_t steps)
@@ -28,7 +39,7 @@ void sw__lua_charge(lua_State *L, uint64_t steps)
     sw_lua_t *lua = sw__lua_of(L);
     uint64_t *c = budget_counter(lua);
     *c = *c + steps < *c ? UINT64_MAX : *c + steps;
-    if (*c <= lua->instr_limit)
+    if (*c <= lua->instr_limit && !sw__lua_late(lua))
         return;
     if (lua->cur && !lua->cur->dead)
         lua->cur->overrun = true;

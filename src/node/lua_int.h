@@ -27,6 +27,7 @@
 // Defaults of the config keys read by the Lua side (docs/APPS.md).
 #define SW_LUA_MEM_DEFAULT (8u << 20)       // limits.lua_mem: bytes of the Lua heap
 #define SW_LUA_INSTR_DEFAULT 100000000      // limits.lua_instr: instructions without yielding
+#define SW_LUA_MS_DEFAULT 20000             // limits.lua_ms: ms of one run without yielding (0: none)
 #define SW_LUA_RESET_DELAY_DEFAULT 60000    // app.reset_delay_ms
 #define SW_LUA_BACKOFF_DEFAULT 60000        // app.restart_max_ms: longest restart back-off
 
@@ -87,6 +88,8 @@ struct sw_lua_task {
     uint32_t restarts; // routines: failures in a row (back-off exponent)
     uint32_t started;  // ms (node clock) of the last (re)start
     uint64_t instr;    // instructions in the current run
+    uint32_t run_start; // ms: when the current run began (limits.lua_ms)
+    bool late;          // … and it ran past limits.lua_ms
     int64_t call_seq;  // swarm.call's request (0: none)
     uint8_t *call_buf; // its answer (raw MsgPack item), from sw_node_alloc
     size_t call_len;
@@ -119,6 +122,8 @@ struct sw_lua {
     size_t mem_used, mem_cap, mem_peak; // bytes of the Lua heap
     uint64_t instr_limit;
     uint64_t loose_instr;  // instructions (and charges) outside any task, per node entry
+    uint32_t loose_start;  // ms: when that code was entered
+    uint32_t time_limit;   // ms of one run without yielding (limits.lua_ms; 0: none)
     uint32_t backoff_max;  // ms
     sw_lua_task_t *tasks;
     sw_lua_task_t *cur;    // innermost running task
@@ -193,6 +198,10 @@ void sw__lua_charge(lua_State *L, uint64_t steps);
 void sw__lua_charge_alloc(sw_lua_t *lua, size_t bytes);
 // True once the running task (or the code outside tasks) is over its budget.
 bool sw__lua_over_budget(sw_lua_t *lua);
+// True (and marks the task) once the running code has run past limits.lua_ms: the backstop
+// for work that neither instructions nor charges see (a comparison of two long strings is one
+// instruction).
+bool sw__lua_late(sw_lua_t *lua);
 // Replaces the library functions that need bounds (at VM init, after the libraries opened).
 void sw__lua_open_bounds(lua_State *L);
 // Sets find, match, gmatch and gsub of the string library table at index strlib.

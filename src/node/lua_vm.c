@@ -70,12 +70,12 @@ static void l_hook(lua_State *L, lua_Debug *ar)
     sw_lua_task_t *t = lua->cur;
     if (!t) { // code outside tasks (a metamethod while converting a result): a budget too
         lua->loose_instr += SW_LUA_HOOK_STEP;
-        if (lua->loose_instr > lua->instr_limit)
+        if (sw__lua_over_budget(lua))
             luaL_error(L, "instruction limit exceeded (%I instructions)", (lua_Integer)lua->instr_limit);
         return;
     }
     t->instr += SW_LUA_HOOK_STEP;
-    if (t->instr <= lua->instr_limit && !t->dead)
+    if (!sw__lua_late(lua) && t->instr <= lua->instr_limit && !t->dead)
         return;
     t->overrun = !t->dead;
     if (L == t->co && lua_isyieldable(L)) {
@@ -127,8 +127,10 @@ int sw__lua_protect(sw_lua_t *lua, lua_CFunction f, void *ud)
         snprintf(lua->err_text, sizeof lua->err_text, "not enough memory");
         return SW_EFULL;
     }
-    if (!lua->cur)
+    if (!lua->cur) {
         lua->loose_instr = 0;
+        lua->loose_start = sw_node_now(lua->n);
+    }
     lua_pushcfunction(L, f);
     lua_pushlightuserdata(L, ud);
     int st = lua_pcall(L, 1, 0, 0);
@@ -576,6 +578,8 @@ void sw__lua_read_limits(sw_lua_t *lua)
     const sw_cfg_t *c = &lua->n->cfg;
     int64_t mem = sw_cfg_int(c, "limits.lua_mem", SW_LUA_MEM_DEFAULT);
     int64_t instr = sw_cfg_int(c, "limits.lua_instr", SW_LUA_INSTR_DEFAULT);
+    int64_t ms = sw_cfg_int(c, "limits.lua_ms", SW_LUA_MS_DEFAULT);
+    lua->time_limit = (uint32_t)(ms <= 0 ? 0 : ms < 100 ? 100 : ms > 3600000 ? 3600000 : ms);
     if (mem < (64 << 10))
         mem = 64 << 10;
     if ((uint64_t)mem > SIZE_MAX / 2)

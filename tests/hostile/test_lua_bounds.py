@@ -121,6 +121,23 @@ class LuaBudget(unittest.TestCase):
         self.assertEqual(self.c.call("sys.eval", {"code": "return load(string.dump(load('return 1')))"})[0], None)
 
 
+class TimeBackstop(unittest.TestCase):
+    def test_long_string_comparisons(self):
+        # one VM instruction compares 2 MB: neither instructions nor charges see the work, the
+        # run's time limit (limits.lua_ms) ends it
+        node = cfg_node({"limits": {"lua_instr": 10 ** 17, "lua_ms": 1000}})
+        self.addCleanup(node.stop)
+        node.start()
+        with node.client(timeout=120) as c:
+            for op in ("<", "=="):
+                with self.subTest(op):
+                    with self.assertRaises(RemoteError) as e:
+                        c.call("sys.eval", {"code": "local a, b = string.rep('a', 2e6), string.rep('a', 2e6) "
+                                                    "while true do local _ = a %s b end" % op})
+                    self.assertIn("time limit exceeded", e.exception.args[0])
+            self.assertEqual(c.call("ping", {"m": "ok"}), "R:ok")
+
+
 class LoopWatchdog(unittest.TestCase):
     def test_stuck_loop_restarts_the_node(self):
         # no instruction budget to speak of: only the watchdog thread can end this
