@@ -769,14 +769,20 @@ void sw__lua_tasks_close(sw_lua_t *lua)
 // left to hear the answer, so none is sent.
 static void cancel_owed(sw_lua_t *lua, const sw_rpc_t *rpc, int64_t seq)
 {
-    for (sw_lua_task_t *t = lua->tasks, *next; t; t = next) {
-        next = t->next;
-        if (t->has_reply && t->reply.to.rpc == rpc && (seq < 0 || t->reply.to.seq == seq) &&
-            (t->kind == SW_TASK_EVAL || t->kind == SW_TASK_CMD)) {
-            t->has_reply = false;
-            sw_log(lua->n, SW_LOG_DEBUG, "lua: %s (request %lld) cancelled: %s", t->name,
-                   (long long)t->reply.to.seq, seq < 0 ? "its link is gone" : "the requester cancelled it");
-            sw__lua_task_free(t, NULL);
+    // Freeing a task cancels its own swarm.call, which may free the task serving it: start
+    // over after each one (at most SW_LUA_TASKS_MAX).
+    for (bool again = true; again;) {
+        again = false;
+        for (sw_lua_task_t *t = lua->tasks; t; t = t->next) {
+            if (t->has_reply && t->reply.to.rpc == rpc && (seq < 0 || t->reply.to.seq == seq) &&
+                (t->kind == SW_TASK_EVAL || t->kind == SW_TASK_CMD)) {
+                t->has_reply = false;
+                sw_log(lua->n, SW_LOG_DEBUG, "lua: %s (request %lld) cancelled: %s", t->name,
+                       (long long)t->reply.to.seq, seq < 0 ? "its link is gone" : "the requester cancelled it");
+                sw__lua_task_free(t, NULL);
+                again = true;
+                break;
+            }
         }
     }
 }

@@ -444,6 +444,27 @@ static void local_run(sw_node_t *n, sw_timer_t *t)
         sw_timer_start(n, &n->local_timer, wait);
 }
 
+// Requests of the local session: one whose caller has already given up (sw_node_call_cancel
+// while it waited in the queue) is not run at all: nobody would hear its answer, and a task it
+// started would live on.
+static void local_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
+{
+    sw_node_t *n = ctx;
+    if (m->kind == SW_MSG_CANCEL) {
+        sw_rpc_stop_stream(rpc, m->i);
+        sw_lua_request_cancelled(n, rpc, m->i);
+        return;
+    }
+    if (m->kind != SW_MSG_REQUEST)
+        return;
+    const sw_rpc_pending_t *pd = &rpc->pending[(uint64_t)m->i % rpc->max_pending];
+    if (m->i > 0 && pd->seq != m->i) {
+        rpc->stats.dropped++;
+        return;
+    }
+    sw_rpc_dispatch(rpc, m, sw_node_now(n));
+}
+
 int64_t sw_node_call(sw_node_t *n, const char *dotted, sw_span_t args, int64_t r_ms,
                      sw_local_cb cb, void *user)
 {
@@ -463,6 +484,9 @@ void sw_node_call_cancel(sw_node_t *n, int64_t seq)
     sw_local_wait_t *w = sw_rpc_cancel(&n->local, seq);
     if (w)
         sw_node_release(n, w, sizeof *w);
+    // the caller gave up (a telnet session closed, a task that called died): so does the task
+    // that serves the request
+    sw_lua_request_cancelled(n, &n->local, seq);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -572,7 +596,7 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     at += sizeof(sw_rpc_pending_t) * LOCAL_PENDING;
     sw_rpc_stream_t *ls = (sw_rpc_stream_t *)(void *)at;
     sw_rpc_mem_t mem = {lout, SW_NODE_LOCAL_MSG, ls, LOCAL_STREAMS, lp, LOCAL_PENDING};
-    sw_rpc_hooks_t hooks = {local_send, NULL, local_answer, n};
+    sw_rpc_hooks_t hooks = {local_send, local_request, local_answer, n};
     sw_rpc_init(&n->local, &mem, &hooks, &n->tree, n);
     n->local.gen = ++n->gen_seq;
     n->local_timer.fn = local_run;

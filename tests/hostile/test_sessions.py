@@ -2,9 +2,10 @@
 request end with the request's cancel and with the link; proxies belong to the link that
 received them. Before, 128 sleeping evals or 64 proxies and a disconnect locked every later
 client out ("too many tasks", "too many proxies")."""
+import socket
 import unittest
 
-from hostile import RemoteError, cfg_node
+from hostile import RemoteError, cfg_node, swarmtest
 
 
 def closed(node, c):
@@ -41,6 +42,27 @@ class Sessions(unittest.TestCase):
             for seq in self.fill_tasks(c):
                 c.send({"i": seq})  # MoaT cancellation: a message holding only i
             self.assertEqual(c.call("sys.eval", {"code": "return 2"})[0], 2)
+
+    def test_telnet_evals_die_with_the_session(self):
+        tport = swarmtest.free_port()
+        node = cfg_node({"boot": {"TELNET_ENABLE": True, "TELNET_PORT": tport}})
+        self.addCleanup(node.stop)
+        node.start()
+        node.wait_log("ready\n")
+        for _ in range(130):  # more than the 128 tasks a node runs at once
+            s = socket.create_connection(("127.0.0.1", tport))
+            s.settimeout(30)
+            got = b""
+            while b"> " not in got:  # the prompt
+                more = s.recv(4096)
+                self.assertTrue(more, got)
+                got += more
+            s.sendall(b"swarm.sleep(1e9)\r\n")
+            host, port = s.getsockname()
+            s.close()
+            node.wait_log("telnet %s:%d: closed" % (host, port), timeout=30)
+        with node.client() as c:
+            self.assertEqual(c.call("sys.eval", {"code": "return 3"})[0], 3)
 
     def test_proxies_die_with_the_link(self):
         a = self.node.client()
