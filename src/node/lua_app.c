@@ -137,9 +137,13 @@ void sw__lua_task_free(sw_lua_task_t *t, const char *why)
     sw_node_release(n, t, sizeof *t);
     // What a task leaves behind may fill most of the heap before the incremental collector
     // comes round, and the auxiliary library's buffers (string.rep, table.concat …) fail at the
-    // cap without an emergency collection: collect now, outside any running task.
-    if (lua->L && !lua->cur && lua->mem_used > lua->mem_cap / 2)
+    // cap without an emergency collection: collect now, outside any running task, when the
+    // heap is past half the cap and has grown by a quarter of it since the last such collection
+    // (an app that keeps a large heap does not pay for a full collection per task).
+    if (lua->L && !lua->cur && lua->mem_used > lua->mem_cap / 2 && lua->mem_used > lua->gc_mark + lua->mem_cap / 4) {
         lua_gc(lua->L, LUA_GCCOLLECT);
+        lua->gc_mark = lua->mem_used;
+    }
 }
 
 void sw__lua_task_wake(sw_lua_task_t *t, uint32_t delay_ms)

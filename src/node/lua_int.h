@@ -120,6 +120,7 @@ struct sw_lua {
     sw_node_t *n;
     lua_State *L;
     size_t mem_used, mem_cap, mem_peak; // bytes of the Lua heap
+    size_t gc_mark;        // mem_used after the last collection forced by a task's end
     uint64_t instr_limit;
     uint64_t loose_instr;  // instructions (and charges) outside any task, per node entry
     uint32_t loose_start;  // ms: when that code was entered
