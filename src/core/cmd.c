@@ -262,8 +262,8 @@ int sw_call_fail(sw_call_t *c, int err, const char *text)
 int sw_call_fail2(sw_call_t *c, int err, const char *a, const char *b, size_t n)
 {
     size_t len = sw__text_add(c->err_buf, 0, sizeof c->err_buf, a, strlen(a));
-    if (b)
-        sw__text_add(c->err_buf, len, sizeof c->err_buf, b, n);
+    if (b) // (b may be a peer's bytes: escaped, never cut at a NUL)
+        sw__text_add_esc(c->err_buf, len, sizeof c->err_buf, b, n);
     return sw_call_fail(c, err, c->err_buf);
 }
 

@@ -378,14 +378,22 @@ static int cmd_wr(sw_call_t *c)
                         (long long)f->handle);
     if (f->mode & FM_APPEND)
         off = (int64_t)f->end;
+    if (f->werr) // an atomic write that lost data once is never completed: cl refuses it
+        return sw__fs_failf(c, f->werr, "%s: an earlier write to /%.50s failed; close with x "
+                            "to discard it", sw_errname(f->werr), f->path);
     size_t done = 0;
     while (done < data.n) {
         int r = ops->fs_write(fs->n->port.ctx, f->fd, (uint64_t)off + done, data.p + done,
                               data.n - done);
-        if (r < 0)
-            return sw__fs_err(c, r, f->path);
         if (r == 0)
-            return sw__fs_failf(c, SW_EIO, "EIO: nothing written to /%s", f->path);
+            r = SW_EIO;
+        if (r < 0) {
+            if (f->tmp)
+                f->werr = r;
+            if (r == SW_EIO)
+                return sw__fs_failf(c, SW_EIO, "EIO: write to /%s failed", f->path);
+            return sw__fs_err(c, r, f->path);
+        }
         done += (size_t)r;
     }
     if (f->mode & FM_APPEND)
@@ -410,6 +418,13 @@ static int cmd_cl(sw_call_t *c)
         err = fs_close(fs, f, true);
         if (err < 0)
             return sw__fs_err(c, err, NULL);
+    } else if (f->werr) { // a write failed: the temp file misses data, never commit it
+        char path[SW_FS_PATH_MAX];
+        snprintf(path, sizeof path, "%s", f->path);
+        int werr = f->werr;
+        fs_close(fs, f, false);
+        return sw__fs_failf(c, werr, "%s: a write to /%.50s failed, not committed, old content "
+                            "kept", sw_errname(werr), path);
     } else {
         char path[SW_FS_PATH_MAX];
         snprintf(path, sizeof path, "%s", f->path); // f is gone after fs_close

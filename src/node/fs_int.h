@@ -29,6 +29,7 @@ struct sw_fs_file {
     size_t size;           // of this allocation (path and tmp follow the struct)
     char *path;            // normalised target path
     char *tmp;             // FM_ATOMIC: the temp file; else NULL
+    int werr;              // FM_ATOMIC: the first failed write (sticky: no commit after it)
 };
 
 enum { FS_NCMDS = 14 };

@@ -75,10 +75,17 @@ static int rpc_send(void *ctx, const uint8_t *p, size_t n)
         return write_stream(l, p, n);
     if (!sw_rel_is_up(&l->rel))
         return SW_ECLOSED;
+    // Larger than the peer takes (a MoaT host: 127-byte frames): refused, never queued, so the
+    // RPC layer answers with an error instead and no request waits for what cannot go.
+    if (n > sw_rel_max_payload(&l->rel))
+        return SW_ETOOBIG;
     // This may run inside Reliable's rx callback, which must not poll: the timer does.
-    if (l->outq_len == 0 && sw_rel_send(&l->rel, p, n, sw_node_now(l->node)) != SW_EAGAIN) {
-        sw_timer_start(l->node, &l->rel_timer, 0);
-        return 0;
+    if (l->outq_len == 0) {
+        int rc = sw_rel_send(&l->rel, p, n, sw_node_now(l->node));
+        if (rc != SW_EAGAIN) {
+            sw_timer_start(l->node, &l->rel_timer, 0);
+            return rc;
+        }
     }
     if (n > 0xffff || l->outq_len + 2 + n > l->outq_cap)
         return SW_EFULL; // the peer is not acknowledging
@@ -96,6 +103,10 @@ void sw_link_console(sw_link_t *l, const char *p, size_t n)
     if (!l->console || l->closing)
         return;
     if (l->mode == SW_LINK_LOSSY) { // bytes outside frames are console
+        // Without a start byte (serial.start = -1) every byte is taken for a frame: console
+        // bytes would be read as a length and eat the next frame. There is no console then.
+        if (l->spcfg.start < 0)
+            return;
         // they hold back the frames after them: Reliable's line model must know
         if (ops(l)->conn_write(pctx(l), l->conn, p, n) == 0)
             sw_rel_line_used(&l->rel, n, sw_node_now(l->node));

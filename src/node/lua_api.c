@@ -583,6 +583,8 @@ static int sys_eval(sw_call_t *call)
         return call->err;
     if (!code.p && !sw_call_arg_str(call, "val", false, &code)) // MoaT v0's name
         return call->err;
+    if (!code.p && !sw_call_arg_str(call, "x", false, &code)) // the name PROTOCOL.md used first
+        return call->err;
     if (!code.p)
         return sw_call_fail(call, SW_EINVAL, "sys.eval: code missing");
     eval_ctx_t x = {lua, (const char *)code.p, code.n, NULL};

@@ -341,6 +341,37 @@ static bool apply_overrides(sw_node_t *n)
     return n->cfg.version != before;
 }
 
+// The n bytes of a swarm.cfg that loaded become the last-known-good copy, unless the copy
+// already holds them (compared in small pieces, so an unchanged config costs no flash write).
+static void keep_good(sw_node_t *n, const uint8_t *p, size_t len)
+{
+    const sw_port_ops_t *o = n->port.ops;
+    int fd;
+    bool same = false;
+    if (o->fs_open(n->port.ctx, SW_CFG_GOOD, SW_O_READ, &fd) == 0) {
+        uint8_t buf[128];
+        size_t at = 0;
+        same = true;
+        for (;;) {
+            int r = o->fs_read(n->port.ctx, fd, at, buf, sizeof buf);
+            if (r < 0 || (size_t)r > len - at || memcmp(buf, p + at, (size_t)r)) {
+                same = false;
+                break;
+            }
+            if (r == 0)
+                break;
+            at += (size_t)r;
+        }
+        same = same && at == len;
+        o->fs_close(n->port.ctx, fd);
+    }
+    if (!same) {
+        int rc = sw_node_write_atomic(n, SW_CFG_GOOD, p, len);
+        if (rc)
+            sw_log(n, SW_LOG_WARN, "config: cannot write %s: %s", SW_CFG_GOOD, sw_strerror(rc));
+    }
+}
+
 int sw_node_load_config(sw_node_t *n)
 {
     if (n->cfg_loaded)
@@ -365,18 +396,31 @@ int sw_node_load_config(sw_node_t *n)
 
     int len = read_file(n, SW_CFG_FILE, tmp, CFG_CAP);
     bool changed = false;
-    if (len >= 0) {
-        rc = sw_cfg_merge(&n->cfg, tmp, (size_t)len);
-        if (rc) {
-            sw_log(n, SW_LOG_ERROR, "config: %s is unusable (%s); kept as %s.bad, using defaults",
-                   SW_CFG_FILE, sw_strerror(rc), SW_CFG_FILE);
-            n->port.ops->fs_rename(n->port.ctx, SW_CFG_FILE, SW_CFG_FILE ".bad");
-            changed = true;
-        }
-    } else if (len != SW_ENOENT) {
-        sw_log(n, SW_LOG_ERROR, "config: cannot read %s: %s", SW_CFG_FILE, sw_strerror(len));
-    } else {
+    if (len >= 0 && (rc = sw_cfg_merge(&n->cfg, tmp, (size_t)len)) == 0) {
+        n->cfg_disk = SW_CFG_DISK_GOOD;
+    } else if (len == SW_ENOENT) {
         changed = true; // first boot: persist the defaults
+    } else {
+        // Unusable: booting on the defaults would reopen the services the operator closed.
+        int why = len < 0 ? len : rc;
+        bool unreadable = len < 0 && len != SW_ETOOBIG; // (an I/O error: leave the file be)
+        if (!unreadable)
+            n->cfg_disk = SW_CFG_DISK_BAD;
+        sw_log(n, SW_LOG_ERROR, "config: %s is unusable (%s)", SW_CFG_FILE, sw_strerror(why));
+        changed = !unreadable;
+        int glen = read_file(n, SW_CFG_GOOD, tmp, CFG_CAP);
+        if (glen >= 0 && sw_cfg_merge(&n->cfg, tmp, (size_t)glen) == 0) {
+            n->cfg_fallback = "last-good";
+            sw_log(n, SW_LOG_ERROR, "config: booting on the last good copy %s", SW_CFG_GOOD);
+        } else {
+            n->cfg_fallback = "safe-defaults";
+            sw_cfg_set_bool(&n->cfg, "boot.FTPD_ENABLE", false);
+            sw_cfg_set_bool(&n->cfg, "boot.TELNET_ENABLE", false);
+            sw_cfg_set_bool(&n->cfg, "boot.REMOTE_EVAL_ENABLE", false);
+            sw_log(n, SW_LOG_ERROR, "config: no usable %s either: booting on the defaults with "
+                   "FTP, telnet and remote eval OFF (RPC stays on to repair the config; "
+                   "sys.cfg sets boot.*_ENABLE again)", SW_CFG_GOOD);
+        }
     }
     sw_node_release(n, tmp, CFG_CAP);
     n->cfg_dirty = changed | apply_overrides(n);
@@ -708,6 +752,21 @@ int sw_node_start(sw_node_t *n)
     int rc = sw_node_load_config(n);
     if (rc)
         return rc;
+    // What loading found, on disk, before the config is saved over swarm.cfg: an unusable
+    // file is kept aside, a good one becomes the last-known-good copy.
+    if (n->cfg_disk == SW_CFG_DISK_BAD) {
+        rc = n->port.ops->fs_rename(n->port.ctx, SW_CFG_FILE, SW_CFG_FILE ".bad");
+        sw_log(n, SW_LOG_ERROR, "config: the unusable %s %s", SW_CFG_FILE,
+               rc ? "could not be kept aside" : "is kept as " SW_CFG_FILE ".bad");
+    } else if (n->cfg_disk == SW_CFG_DISK_GOOD) {
+        uint8_t *buf = sw_node_alloc_buf(n, CFG_CAP);
+        int len = buf ? read_file(n, SW_CFG_FILE, buf, CFG_CAP) : SW_EFULL;
+        if (len >= 0)
+            keep_good(n, buf, (size_t)len);
+        if (buf)
+            sw_node_release(n, buf, CFG_CAP);
+    }
+    n->cfg_disk = SW_CFG_DISK_NONE;
     if (n->cfg_dirty)
         sw_node_cfg_save(n);
     sw_log(n, SW_LOG_INFO, "swarm-node %s starting: host %s, app %s, board %s (%s)", SW_VERSION_STRING,

@@ -65,6 +65,8 @@
 #endif
 
 #define SW_CFG_FILE "swarm.cfg"     // the persisted config tree (MsgPack map) in the root
+#define SW_CFG_GOOD "swarm.cfg.good" // the last swarm.cfg a boot could read (a byte copy)
+enum { SW_CFG_DISK_NONE, SW_CFG_DISK_GOOD /* copy to .good */, SW_CFG_DISK_BAD /* → .bad */ };
 #define SW_STATE_FILE "swarm.state" // sys.state's file
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -335,6 +337,10 @@ struct sw_node {
     uint8_t *cfg_mem;      // doc + scratch (2 × cfg.cap)
     bool cfg_dirty;        // the tree differs from the file
     bool cfg_loaded;
+    const char *cfg_fallback; // NULL, or how the boot replaced an unusable swarm.cfg
+                              // ("last-good" / "safe-defaults"), for sys.info
+    uint8_t cfg_disk;      // SW_CFG_DISK_*: what the start does to the files (loading
+                           // only reads, so --print-config writes nothing)
     int log_level;         // SW_LOG_*: lines above it are not logged
 
     sw_tree_t tree;

@@ -36,7 +36,9 @@ int sw__push_target(const char *in, size_t len, char out[SW_PUSH_TARGET])
         return SW_EINVAL;
     const char *slash = strchr(norm, '/');
     if (!slash) {
-        if (!name_ok(norm, (size_t)k))
+        // A bare NAME is apps/NAME; a target written with a '/' must keep one after
+        // normalising ("apps/" names no app: it is not the app "apps").
+        if (memchr(in, '/', len) || !name_ok(norm, (size_t)k))
             return SW_EINVAL;
         memcpy(out, "apps/", 5);
         memcpy(out + 5, norm, (size_t)k + 1);

@@ -159,6 +159,11 @@ static int cmd_cfg(sw_call_t *c)
     if (has_p && has_d && sw_call_arg_is_none(c, "p") && d.n == 1 && d.p[0] == 0xc0) {
         sw_node_cfg_apply(n); // v0: p=None, d=None applies the config
         sw_log(n, SW_LOG_INFO, "config: applied");
+        // As v0 does, before the reply: a multiplexer on this link re-reads what it takes
+        // from the config (docs/PROTOCOL.md, "Commands of the mux").
+        static const uint8_t empty_map[] = {0x80};
+        if (c->rpc)
+            sw_rpc_notify(c->rpc, "mplex.cfg", (sw_span_t){empty_map, sizeof empty_map});
         sw_mpw_bool(c->out, true);
         return 0;
     }
@@ -189,8 +194,11 @@ static int cmd_cfg(sw_call_t *c)
     if (rc)
         return rc;
     rc = sw_node_cfg_save(n);
-    if (rc)
-        return sw_call_fail(c, rc, "EIO: config changed in memory but could not be saved");
+    if (rc) {
+        snprintf(c->err_buf, sizeof c->err_buf, "%s: config changed in memory but could not be "
+                 "saved (%s)", sw_errname(rc), sw_strerror(rc));
+        return sw_call_fail(c, rc, c->err_buf);
+    }
     sw_mpw_nil(c->out);
     return 0;
 }
@@ -199,7 +207,7 @@ static int cmd_info(sw_call_t *c)
 {
     sw_node_t *n = node_of(c);
     sw_mpw_t *w = c->out;
-    sw_mpw_map(w, 12);
+    sw_mpw_map(w, 13);
     sw_mpw_cstr(w, "node"), sw_mpw_cstr(w, SW_VERSION_STRING);
     sw_mpw_cstr(w, "platform"), sw_mpw_cstr(w, n->port.ops->platform(n->port.ctx));
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, n->host_name);
@@ -212,6 +220,8 @@ static int cmd_info(sw_call_t *c)
     sw_mpw_cstr(w, "wdt"), sw_mpw_bool(w, n->wdt.running);
     sw_mpw_cstr(w, "fallback"), sw_mpw_bool(w, false);
     sw_mpw_cstr(w, "path"), sw_mpw_array(w, 0);
+    // how this boot got its config: "ok", or the fallback taken for an unusable swarm.cfg
+    sw_mpw_cstr(w, "cfg"), sw_mpw_cstr(w, n->cfg_fallback ? n->cfg_fallback : "ok");
     return 0;
 }
 
