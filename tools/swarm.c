@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
 #include "swarm/sw.h"
 
 // One line per command, in the order `swarm --help` lists them. Commands of later issues
 // (fs, mux, console, scan, push, sim, provision) are added here by their authors.
+static int cmd_help(const sw_cli_t *cli, int argc, char **argv);
+
 static const sw_cli_cmd_t commands[] = {
     {"call", "call a command on a device and print the reply (--every: a stream of values)", sw_cli_call},
     {"cfg", "read and change a device's config: get [PATH], set PATH VALUE, del PATH, apply", sw_cli_cfg},
@@ -22,53 +25,42 @@ static const sw_cli_cmd_t commands[] = {
     {"push", "deploy a project's apps to the fleet: incremental, parallel, atomic, hot reload", sw_cli_push},
     {"scan", "list the devices on the LAN (beacons and a query; well under a second)", sw_cli_scan},
     {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
+    {"help", "show the help of a command: swarm help COMMAND", cmd_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: swarm [options] COMMAND [args]\n"
-            "\n"
-            "Talks to swarm devices (swarm-node) over TCP, serial lines or a multiplexer.\n"
-            "\n"
-            "commands:\n");
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f,
-            "  %-10s %s\n"
-            "\n"
-            "options (also accepted after COMMAND):\n"
-            "  --json         machine-readable output: one JSON value per line on stdout\n"
-            "  -q, --quiet    no progress bars or informational lines\n"
-            "  -v, --verbose  more detail on stderr, including the device's console output\n"
-            "                 (repeatable)\n"
-            "  --timeout S    seconds to wait for each answer (and for the link); default 10,\n"
-            "                 0 = no limit\n"
-            "  -h, --help     this text; 'swarm COMMAND --help' for a command\n"
-            "  -V, --version  print the version\n"
-            "\n"
-            "LINK (the device a command talks to):\n"
-            "  tcp://HOST[:PORT]    swarm-node over TCP (port 27587 by default)\n"
-            "  HOST[:PORT]          the same; HOST is looked up in the scan cache (swarm scan),\n"
-            "                       then as HOST.local (mDNS), then in DNS\n"
-            "  unix:///PATH         a multiplexer's socket (swarm mux)\n"
-            "  serial:///DEV?baud=115200&mode=lossless|lossy&start=0xc1|0x85|none\n"
-            "                       a serial line (lossy: SerialPacker frames + Reliable;\n"
-            "                       lossy also takes &window=N&timeout=MS&max_msg=BYTES)\n"
-            "\n"
-            "exit status: 0 ok, 1 the device answered with an error, 2 usage error, 3 link\n"
-            "failure, 4 timeout, 5 partly failed (several devices), 6 local problem, 130 Ctrl-C\n"
-            "\n"
-            "examples:\n"
-            "  swarm scan\n"
-            "  swarm call localhost sys.info\n"
-            "  swarm cfg tcp://192.168.1.20 get wdt\n"
-            "  swarm eval serial:///dev/ttyUSB0?baud=921600 'collectgarbage(\"count\")'\n"
-            "\n"
-            "See swarm(1) for the details.\n",
-            "help", "show the help of a command: swarm help COMMAND");
-}
+static const char top_usage[] = "usage: swarm [options] COMMAND [args]\n";
+
+static const char top_after[] =
+    "LINK (the device a command talks to):\n"
+    "  tcp://HOST[:PORT]    swarm-node over TCP (port 27587 by default)\n"
+    "  HOST[:PORT]          the same; HOST is looked up in the scan cache (swarm scan),\n"
+    "                       then as HOST.local (mDNS), then in DNS\n"
+    "  unix:///PATH         a multiplexer's socket (swarm mux)\n"
+    "  serial:///DEV?baud=115200&mode=lossless|lossy&start=0xc1|0x85|none\n"
+    "                       a serial line (lossy: SerialPacker frames + Reliable;\n"
+    "                       lossy also takes &window=N&timeout=MS&max_msg=BYTES)\n"
+    "\n"
+    "exit status: 0 ok, 1 the device answered with an error, 2 usage error, 3 link\n"
+    "failure, 4 timeout, 5 partly failed (several devices), 6 local problem, 130 Ctrl-C\n"
+    "\n"
+    "examples:\n"
+    "  swarm scan\n"
+    "  swarm call localhost sys.info\n"
+    "  swarm cfg tcp://192.168.1.20 get wdt\n"
+    "  swarm eval serial:///dev/ttyUSB0?baud=921600 'collectgarbage(\"count\")'\n"
+    "\n"
+    "See swarm(1) for the details.\n";
+
+static const char help_usage[] = "usage: swarm help [COMMAND [SUBCOMMAND]]\n";
+static const char help_about[] =
+    "Shows the help of COMMAND, the same text as 'swarm COMMAND --help' (with SUBCOMMAND:\n"
+    "'swarm COMMAND SUBCOMMAND --help', e.g. swarm help fs put); without COMMAND, the list\n"
+    "of commands and the global options ('swarm --help').\n";
+static const char help_after[] =
+    "examples:\n"
+    "  swarm help call\n"
+    "  swarm help fs get\n";
 
 static const sw_cli_cmd_t *find(const char *name)
 {
@@ -78,40 +70,77 @@ static const sw_cli_cmd_t *find(const char *name)
     return NULL;
 }
 
-// Edit distance, for "did you mean" (names are short).
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 31 || lb > 31)
-        return 99;
-    size_t d[32][32];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
 static int unknown(const sw_cli_t *cli, const char *name)
 {
     sw_cli_error(cli, NULL, "unknown command '%s'", name);
+    const char *names[NCOMMANDS];
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (distance(name, commands[i].name) <= 2 ||
-            !strncmp(name, commands[i].name, strlen(name))) {
-            fprintf(stderr, "did you mean '%s'?\n", commands[i].name);
-            break;
-        }
+        names[i] = commands[i].name;
+    const char *s = sw__cli_suggest(name, names, NCOMMANDS);
+    if (s)
+        fprintf(stderr, "did you mean '%s'?\n", s);
     fprintf(stderr, "see 'swarm --help'\n");
     return SW_EXIT_USAGE;
+}
+
+// The options of swarm itself: the global ones (also accepted after COMMAND), -h and -V.
+#define NTOP (SW_CLI_NGLOBAL + 3)
+static void top_opts(sw_cli_t *c, bool *version, sw_opt_t out[NTOP])
+{
+    out[0] = (sw_opt_t)SW_OPT_SECTION_("options (also accepted after COMMAND):");
+    sw__cli_globals(c, out + 1); // (its END row is replaced next)
+    out[SW_CLI_NGLOBAL] = (sw_opt_t){.kind = SW_OPT_HELP, .name = "help", .shorts = "h",
+                                     .help = "this text; 'swarm COMMAND --help' for a command"};
+    out[SW_CLI_NGLOBAL + 1] = (sw_opt_t)SW_OPT_FLAG_("version", "V", version, "print the version");
+    out[SW_CLI_NGLOBAL + 2] = (sw_opt_t)SW_OPT_END_;
+}
+
+// `swarm --help`: the command list (from the table above) and the options.
+static void usage(FILE *f)
+{
+    char about[4096];
+    size_t k = (size_t)snprintf(about, sizeof about, "Talks to swarm devices (swarm-node) over "
+                                "TCP, serial lines or a multiplexer.\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS && k < sizeof about; i++)
+        k += (size_t)snprintf(about + k, sizeof about - k, "  %-10s %s\n", commands[i].name,
+                              commands[i].summary);
+    bool version;
+    sw_opt_t opts[NTOP];
+    top_opts(&(sw_cli_t){0}, &version, opts);
+    sw_cli_spec_t spec = {.usage = top_usage, .about = about, .opts = opts,
+                          .after = top_after, .no_globals = true};
+    sw__cli_help(&spec, f);
+}
+
+// `swarm help [COMMAND [SUBCOMMAND]]`
+static int cmd_help(const sw_cli_t *cli, int argc, char **argv)
+{
+    sw_cli_t c = *cli;
+    static const char *const pos[] = {"[COMMAND]", "ARGS...", NULL};
+    const sw_opt_t opts[] = {SW_OPT_HELP_, SW_OPT_END_};
+    sw_cli_spec_t spec = {.cmd = "help", .usage = help_usage, .about = help_about,
+                          .opts = opts, .after = help_after, .pos = pos};
+    int rc;
+    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+        return rc;
+    if (spec.narg == 0) {
+        usage(stdout);
+        return SW_EXIT_OK;
+    }
+    if (!strcmp(spec.arg[0], "help")) {
+        sw__cli_help(&spec, stdout);
+        return SW_EXIT_OK;
+    }
+    const sw_cli_cmd_t *cmd = find(spec.arg[0]);
+    if (!cmd)
+        return unknown(&c, spec.arg[0]);
+    // COMMAND [SUBCOMMAND] --help (fs shows the help of one of its commands)
+    char *hargv[4] = {(char *)cmd->name, NULL, NULL, NULL};
+    int n = 1;
+    if (spec.narg > 1)
+        hargv[n++] = spec.arg[1];
+    hargv[n++] = (char *)"--help";
+    return cmd->fn(&c, n, hargv);
 }
 
 int main(int argc, char **argv)
@@ -124,47 +153,35 @@ int main(int argc, char **argv)
     };
     signal(SIGPIPE, SIG_IGN); // a closed stdout or link is an error we report, not a death
 
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        if (!sw__cli_is_opt(a))
-            break;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return SW_EXIT_OK;
-        }
-        if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-            printf("swarm %s\n", SW_VERSION_STRING);
-            return SW_EXIT_OK;
-        }
-        int r = sw__cli_global(&cli, NULL, argc, argv, &i);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r == 0)
-            return sw__cli_usage(&cli, NULL, "unknown option '%s'", a);
+    // the global options before COMMAND (with their defaults), -h and -V
+    sw_opt_t opts[NTOP];
+    bool version = false;
+    top_opts(&cli, &version, opts);
+    static const char *const pos[] = {"[COMMAND]", "ARGS...", NULL};
+    sw_cli_spec_t spec = {.usage = top_usage, .opts = opts, .pos = pos, .own_help = true,
+                          .stop_at_pos = true, .no_globals = true};
+    int rc;
+    if (!sw__cli_parse(&cli, &spec, argc, argv, &rc))
+        return rc;
+    if (spec.help) {
+        usage(stdout);
+        return SW_EXIT_OK;
     }
-    if (i >= argc) {
+    if (version) {
+        printf("swarm %s\n", SW_VERSION_STRING);
+        return SW_EXIT_OK;
+    }
+    if (spec.narg == 0) {
         usage(stderr);
         return SW_EXIT_USAGE;
     }
-    const char *name = argv[i];
+    const char *name = spec.arg[0];
     if (!strcmp(name, "version")) {
         printf("swarm %s\n", SW_VERSION_STRING);
         return SW_EXIT_OK;
     }
-    if (!strcmp(name, "help")) {
-        if (i + 1 >= argc) {
-            usage(stdout);
-            return SW_EXIT_OK;
-        }
-        const sw_cli_cmd_t *c = find(argv[i + 1]);
-        if (!c)
-            return unknown(&cli, argv[i + 1]);
-        char *hargv[] = {(char *)c->name, (char *)"--help", NULL};
-        return c->fn(&cli, 2, hargv);
-    }
     const sw_cli_cmd_t *c = find(name);
     if (!c)
         return unknown(&cli, name);
-    return c->fn(&cli, argc - i, argv + i);
+    return c->fn(&cli, spec.narg, spec.arg); // its argv: its name, then the rest
 }

@@ -193,6 +193,10 @@ typedef struct sw_port_ops {
     const char *(*platform)(void *ctx);             // e.g. "posix linux x86_64"
     // Optional (NULL: sys.info has no "hw"): the memory figures of a firmware.
     void (*hwinfo)(void *ctx, sw_hwinfo_t *out);
+    // A watchdog that does not depend on the node's loop (a hardware watchdog, a thread): if it
+    // is not called again within period_ms, the platform restarts the node as reset SOFT/HARD
+    // would. Each call kicks it and sets the period; 0 disarms it. NULL: the platform has none.
+    void (*watchdog)(void *ctx, uint32_t period_ms);
 } sw_port_ops_t;
 
 typedef struct sw_port {

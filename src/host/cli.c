@@ -1,6 +1,6 @@
-// swarm CLI conventions (cli.h): error lines and exit codes, option walking shared by the
-// subcommands, command arguments (key=value / JSON) into MsgPack, printing values for people or
-// scripts, the progress bar, and connecting a one-shot command's link with useful messages.
+// swarm CLI conventions (cli.h): error lines and exit codes, command arguments (key=value /
+// JSON) into MsgPack, printing values for people or scripts, the progress bar, and connecting
+// a one-shot command's link with useful messages.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli_int.h"
+#include "esc.h"
 #include "mpjson.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -21,7 +22,12 @@ static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_lis
         fprintf(stderr, "%s %s: ", prog, cmd);
     else
         fprintf(stderr, "%s: ", prog);
-    vfprintf(stderr, fmt, ap);
+    // Messages quote what devices sent (names, error texts): one line, control bytes escaped.
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    if (n >= 0)
+        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
+    free(msg);
     fputc('\n', stderr);
 }
 
@@ -40,7 +46,11 @@ void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fputs("hint: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    if (n >= 0)
+        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
+    free(msg);
     fputc('\n', stderr);
     va_end(ap);
 }
@@ -75,7 +85,7 @@ int sw_cli_exit_for(int err)
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
-// Options
+// Options (the parser itself: cli_opt.c)
 
 bool sw__cli_is_opt(const char *a)
 {
@@ -84,73 +94,6 @@ bool sw__cli_is_opt(const char *a)
     if ((a[1] >= '0' && a[1] <= '9') || (a[1] == '.' && a[2] >= '0' && a[2] <= '9'))
         return false; // a negative number is a value
     return true;
-}
-
-bool sw__cli_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-int sw__cli_optval(const sw_cli_t *c, const char *cmd, int argc, char **argv, int *i,
-                   const char *name, const char **val)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n))
-        return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    if (a[n])
-        return 0;
-    if (*i + 1 >= argc) {
-        sw__cli_usage(c, cmd, "option %s needs a value", name);
-        return -1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
-int sw__cli_global(sw_cli_t *c, const char *cmd, int argc, char **argv, int *i)
-{
-    const char *a = argv[*i], *v;
-    if (!strcmp(a, "--json")) {
-        c->json = true;
-        return 1;
-    }
-    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-        c->quiet = true;
-        return 1;
-    }
-    if (!strcmp(a, "--verbose")) {
-        c->verbose++;
-        return 1;
-    }
-    if (a[0] == '-' && a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) { // -v, -vv, …
-        c->verbose += (int)strlen(a + 1);
-        return 1;
-    }
-    int r = sw__cli_optval(c, cmd, argc, argv, i, "--timeout", &v);
-    if (r <= 0)
-        return r;
-    char *end;
-    errno = 0;
-    double s = strtod(v, &end);
-    if (errno || end == v || *end || !(s >= 0) || s > 86400 * 7) {
-        sw__cli_usage(c, cmd, "bad --timeout '%s' (seconds, e.g. 2.5; 0 = no limit)", v);
-        return -1;
-    }
-    c->timeout_ms = s > 0 && s < 0.001 ? 1 : (uint32_t)(s * 1000 + 0.5);
-    return 1;
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -337,7 +280,8 @@ void sw_cli_print_value(const sw_cli_t *cli, FILE *f, const uint8_t *p, size_t n
         sw_mpr_init(&r, p, n);
         sw_span_t s;
         if (sw_mpr_peek(&r) == SW_MP_STR && sw_mpr_str(&r, &s) && sw_mpr_done(&r)) {
-            fwrite(s.p, 1, s.n, f);
+            // a text answer as text, its lines kept, anything a terminal would obey escaped
+            sw__esc_write(f, s.p, s.n, SW_ESC_KEEP_NL);
             if (!s.n || s.p[s.n - 1] != '\n')
                 fputc('\n', f);
             fflush(f);
@@ -393,9 +337,8 @@ static void draw(sw_progress_t *p, uint64_t now, bool final)
     sw__cli_bytes(done, sizeof done, (double)p->done);
     sw__cli_bytes(total, sizeof total, (double)p->total);
     sw__cli_bytes(r, sizeof r, rate);
-    int pct = p->total ? (int)(100.0 * (double)p->done / (double)p->total) : 0;
-    if (pct > 100)
-        pct = 100;
+    double share = p->total ? 100.0 * (double)p->done / (double)p->total : 0;
+    int pct = share < 100 ? (int)share : 100; // clamped before the conversion (no overflow)
     if (!final && rate > 0 && p->total > p->done) {
         double left = (double)(p->total - p->done) / rate;
         if (left < 360000)
@@ -464,7 +407,7 @@ static void on_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t n)
     (void)l;
     const sw_cli_t *c = u;
     if (c->verbose) // the device's own output, never mixed with what we print on stdout
-        fwrite(p, 1, n, stderr);
+        sw__esc_write(stderr, p, n, SW_ESC_KEEP_TTY); // the device's bytes, shown not obeyed
 }
 
 static void link_hint(const sw_cli_t *c, const sw_uri_t *u)

@@ -27,7 +27,7 @@ typedef struct sw_cli {
     bool json;            // --json: machine-readable output on stdout
     bool quiet;           // -q: no progress, no informational lines
     int verbose;          // -v (repeatable): more detail on stderr
-    uint32_t timeout_ms;  // --timeout S: per request; default 10 s
+    uint32_t timeout_ms;  // --timeout TIME: per request, in ms; default 10 s, 0 = no limit
     bool tty_out;         // stdout is a terminal
     bool tty_err;         // stderr is a terminal (progress bars only then)
     const char *prog;     // "swarm"
@@ -43,7 +43,7 @@ typedef struct sw_cli_cmd {
 } sw_cli_cmd_t;
 
 // The subcommands (src/host/cli_<cmd>.c), listed in the command table of tools/swarm.c. Each
-// handles "--help" itself (usage, options, an example).
+// parses its command line with sw__cli_parse (cli_opt.h): --help, options, arguments.
 int sw_cli_call(const sw_cli_t *cli, int argc, char **argv); // call LINK PATH [args]
 int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv);  // cfg LINK get|set|del|apply
 int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv); // eval LINK CODE
@@ -51,7 +51,7 @@ int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv);   // fs LINK ls|get|p
 int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv);  // sim --nodes N [-- CMD]
 int sw_cli_console(const sw_cli_t *cli, int argc, char **argv); // console LINK
 int sw_cli_mux(const sw_cli_t *cli, int argc, char **argv); // mux --link LINK --socket PATH
-int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv); // scan [--timeout MS] [--json] …
+int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv); // scan [--timeout TIME] [--json] …
 int sw_cli_push(const sw_cli_t *cli, int argc, char **argv); // push [PROJECT] [--host H]… [--link L]…
 int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv); // provision LINK --host --app --board
 

@@ -8,28 +8,22 @@
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
+#include "esc.h"
 #include "mpjson.h"
 
-#define MAX_POS 256
+static const char call_usage[] = "usage: swarm call [options] LINK PATH [key=value ... | JSON]\n";
 
-static const char call_help[] =
-    "usage: swarm call [options] LINK PATH [key=value ... | JSON]\n"
-    "\n"
+static const char call_about[] =
     "Calls the command PATH on the device at LINK and prints its reply: a string as it is,\n"
     "anything else as indented JSON; with --json, one line of JSON.\n"
     "\n"
-    "PATH is dotted: ping, sys.info, fs.ls; _dir lists the commands (sys._dir those under sys).\n"
+    "PATH is dotted: ping, sys.info, f.ls; _dir lists the commands (sys._dir those under sys).\n"
     "The arguments are the command's data: key=value pairs make a map, each value read as\n"
     "JSON when it is valid JSON and taken as a string otherwise (m=hi n=3 on=true l=[1,2]\n"
-    "s='\"42\"'); or a single bare JSON value is the whole data. No arguments send {}.\n"
-    "\n"
-    "options:\n"
-    "  --every MS   open a stream: the device sends a value every MS milliseconds; each is\n"
-    "               printed on its own line (--json: {\"n\": counter, \"d\": value}) until\n"
-    "               Ctrl-C, which cancels the stream on the device (exit status 130)\n"
-    "  --count N    with --every: stop after N values (the stream is cancelled too)\n"
-    "  --json, -q, -v, --timeout S   as in 'swarm --help' (--timeout: per reply, default 10 s)\n"
-    "\n"
+    "s='\"42\"'); or a single bare JSON value is the whole data. No arguments send {}.\n";
+
+static const char call_after[] =
     "LINK: tcp://HOST[:PORT], HOST[:PORT], unix:///PATH, serial:///DEV?baud=N&mode=lossy (man swarm)\n"
     "exit status: 0 ok, 1 the device answered with an error, 2 usage, 3 link, 4 timeout, 130 Ctrl-C\n"
     "\n"
@@ -37,23 +31,20 @@ static const char call_help[] =
     "  swarm call tcp://192.168.1.20 sys.info\n"
     "  swarm call localhost ping m=hello\n"
     "  swarm call --json localhost sys.cfg '{\"p\": [\"wdt\"]}'\n"
-    "  swarm call --every 1000 --count 5 localhost sys.mem\n";
+    "  swarm call --every 1s --count 5 localhost sys.mem\n";
 
-static const char eval_help[] =
-    "usage: swarm eval [options] LINK CODE\n"
-    "\n"
+static const char eval_usage[] = "usage: swarm eval [options] LINK CODE\n";
+
+static const char eval_about[] =
     "Runs the Lua CODE on the device (sys.eval) in the running app's environment and prints the\n"
     "result as Lua shows it (its repr). An expression is tried first, as in the Lua REPL, so\n"
     "'1 + 1' prints 2; statements work too ('x = 5'). CODE '-' is read from standard input.\n"
-    "A Lua error is printed on stderr with exit status 1.\n"
-    "\n"
-    "options:\n"
-    "  --json, -q, -v, --timeout S   as in 'swarm --help'; --json prints\n"
-    "               {\"value\": <the value as JSON>, \"repr\": \"<repr>\"}\n"
-    "\n"
+    "A Lua error is printed on stderr with exit status 1.\n";
+
+static const char eval_after[] =
     "examples:\n"
     "  swarm eval localhost '1 + 1'\n"
-    "  swarm eval localhost 'swarm.cfg(\"wdt\")'\n"
+    "  swarm eval localhost 'swarm.config(\"wdt\")'\n"
     "  swarm eval localhost - < script.lua\n";
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -217,54 +208,30 @@ static int run_stream(const sw_cli_t *c, uv_loop_t *loop, sw_hlink_t *l, const c
 int sw_cli_call(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
-    const char *pos[MAX_POS];
-    int npos = 0;
     uint64_t every = 0, count = 0;
-    const char *v;
-    bool opts = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (opts && !strcmp(a, "--")) {
-            opts = false;
-            continue;
-        }
-        if (!opts || !sw__cli_is_opt(a)) {
-            if (npos == MAX_POS)
-                return sw__cli_usage(&c, "call", "too many arguments");
-            pos[npos++] = a;
-            continue;
-        }
-        int r = sw__cli_global(&c, "call", argc, argv, &i);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r)
-            continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(call_help, stdout);
-            return SW_EXIT_OK;
-        }
-        if ((r = sw__cli_optval(&c, "call", argc, argv, &i, "--every", &v)) != 0) {
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!sw__cli_uint(v, 1, 86400000, &every))
-                return sw__cli_usage(&c, "call", "bad --every '%s' (milliseconds, 1 or more)", v);
-            continue;
-        }
-        if ((r = sw__cli_optval(&c, "call", argc, argv, &i, "--count", &v)) != 0) {
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!sw__cli_uint(v, 1, UINT64_MAX, &count))
-                return sw__cli_usage(&c, "call", "bad --count '%s' (1 or more)", v);
-            continue;
-        }
-        return sw__cli_usage(&c, "call", "unknown option '%s'", a);
-    }
-    if (npos < 2)
-        return sw__cli_usage(&c, "call", npos ? "missing PATH (e.g. sys.info)"
-                                              : "missing LINK and PATH");
+    const sw_opt_t opts[] = {
+        {.kind = SW_OPT_DURATION, .name = "every", .arg = "TIME", .dst = &every,
+         .size = sizeof every, .min = 1, .max = 86400000, .flags = SW_OPT_F_LEGACY_MS,
+         .help = "open a stream: the device sends a value every TIME (e.g. 500ms); each is "
+                 "printed on its own line (--json: {\"n\": counter, \"d\": value}) until Ctrl-C, "
+                 "which cancels the stream on the device (exit status 130)"},
+        SW_OPT_UINT_("count", NULL, "N", &count, 1, UINT64_MAX, NULL,
+                     "with --every: stop after N values (the stream is cancelled too)"),
+        SW_OPT_HELP_,
+        SW_OPT_END_,
+    };
+    static const char *const pos[] = {"LINK", "PATH", "ARGS...", NULL};
+    sw_cli_spec_t spec = {.cmd = "call", .usage = call_usage, .about = call_about,
+                          .opts = opts, .globals = "--timeout: per reply",
+                          .after = call_after, .pos = pos};
+    int rc;
+    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+        return rc;
+    char **pos_ = spec.arg;
+    int npos = spec.narg;
     if (count && !every)
         return sw__cli_usage(&c, "call", "--count needs --every");
-    const char *path = pos[1];
+    const char *path = pos_[1];
     if (!*path || path[0] == '.' || path[strlen(path) - 1] == '.' || strstr(path, ".."))
         return sw__cli_usage(&c, "call", "bad PATH '%s' (dotted names, e.g. sys.info)", path);
 
@@ -272,13 +239,13 @@ int sw_cli_call(const sw_cli_t *cli, int argc, char **argv)
     sw_mpw_t w;
     sw_mpw_init(&w, args, sizeof args);
     char err[512];
-    if (sw_cli_parse_args(npos - 2, (char **)(pos + 2), &w, err, sizeof err))
+    if (sw_cli_parse_args(npos - 2, pos_ + 2, &w, err, sizeof err))
         return sw__cli_usage(&c, "call", "%s", err);
 
     uv_loop_t loop;
     uv_loop_init(&loop);
     sw_hlink_t *l;
-    int rc = sw__cli_connect(&c, "call", &loop, pos[0], &l);
+    rc = sw__cli_connect(&c, "call", &loop, pos_[0], &l);
     if (rc) {
         sw__cli_finish(&loop, l);
         return rc;
@@ -346,7 +313,7 @@ static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n)
         sw_mpr_t rr;
         sw_mpr_init(&rr, repr.p, repr.n);
         if (sw_mpr_str(&rr, &rs)) {
-            fwrite(rs.p, 1, rs.n, stdout);
+            sw__esc_write(stdout, rs.p, rs.n, SW_ESC_KEEP_NL);
             fputc('\n', stdout);
             fflush(stdout);
         } else {
@@ -375,35 +342,18 @@ static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n)
 int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
-    const char *pos[3];
-    int npos = 0;
-    bool opts = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (opts && !strcmp(a, "--")) {
-            opts = false;
-            continue;
-        }
-        if (!opts || !sw__cli_is_opt(a)) {
-            if (npos == 2)
-                return sw__cli_usage(&c, "eval", "too many arguments (quote the code: "
-                                                 "swarm eval LINK 'x = 1')");
-            pos[npos++] = a;
-            continue;
-        }
-        int r = sw__cli_global(&c, "eval", argc, argv, &i);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r)
-            continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(eval_help, stdout);
-            return SW_EXIT_OK;
-        }
-        return sw__cli_usage(&c, "eval", "unknown option '%s'", a);
-    }
-    if (npos < 2)
-        return sw__cli_usage(&c, "eval", npos ? "missing CODE" : "missing LINK and CODE");
+    const sw_opt_t opts[] = {SW_OPT_HELP_, SW_OPT_END_};
+    static const char *const names[] = {"LINK", "CODE", NULL};
+    sw_cli_spec_t spec = {.cmd = "eval", .usage = eval_usage, .about = eval_about,
+                          .opts = opts,
+                          .globals = "--json prints {\"value\": <the value as JSON>, \"repr\": "
+                                     "\"<repr>\"}",
+                          .after = eval_after, .pos = names,
+                          .too_many = "quote the code: swarm eval LINK 'x = 1'"};
+    int rc;
+    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+        return rc;
+    const char *pos[2] = {spec.arg[0], spec.arg[1]};
     size_t n;
     char *code;
     if (!strcmp(pos[1], "-")) {
@@ -434,7 +384,7 @@ int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     sw_hlink_t *l;
-    int rc = sw__cli_connect(&c, "eval", &loop, pos[0], &l);
+    rc = sw__cli_connect(&c, "eval", &loop, pos[0], &l);
     if (rc == 0) {
         size_t rcap = sw_hlink_max_msg(l);
         uint8_t *res = malloc(rcap ? rcap : 1);

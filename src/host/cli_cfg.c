@@ -7,16 +7,18 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
 #include "swarm/msg.h"
 
 #define MAX_PATH 8 // SW_CFG_MAX_PATH of the node
 
-static const char cfg_help[] =
+static const char cfg_usage[] =
     "usage: swarm cfg [options] LINK get [PATH]\n"
     "       swarm cfg [options] LINK set PATH VALUE\n"
     "       swarm cfg [options] LINK del PATH\n"
-    "       swarm cfg [options] LINK apply\n"
-    "\n"
+    "       swarm cfg [options] LINK apply\n";
+
+static const char cfg_about[] =
     "Reads and changes the config of the device at LINK (its sys.cfg command).\n"
     "\n"
     "  get [PATH]       prints the value at PATH (the whole config without PATH); maps and\n"
@@ -28,12 +30,9 @@ static const char cfg_help[] =
     "  apply            tells the device to take up the changed config (what can change while\n"
     "                   it runs)\n"
     "\n"
-    "PATH is dotted (wdt.t, board.host_name); a number selects an array item (net.dns.0).\n"
-    "\n"
-    "options:\n"
-    "  --json, -q, -v, --timeout S   as in 'swarm --help'; with --json, set/del/apply print\n"
-    "               the device's reply\n"
-    "\n"
+    "PATH is dotted (wdt.t, board.host_name); a number selects an array item (net.dns.0).\n";
+
+static const char cfg_after[] =
     "examples:\n"
     "  swarm cfg localhost get\n"
     "  swarm cfg localhost get wdt.t\n"
@@ -225,35 +224,16 @@ static int parse_path(const char *s, walk_t *k, uint8_t *buf, size_t cap, char *
 int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
-    const char *pos[5];
-    int npos = 0;
-    bool opts = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (opts && !strcmp(a, "--")) {
-            opts = false;
-            continue;
-        }
-        if (!opts || !sw__cli_is_opt(a)) {
-            if (npos == 5)
-                return sw__cli_usage(&c, "cfg", "too many arguments (quote a VALUE with spaces)");
-            pos[npos++] = a;
-            continue;
-        }
-        int r = sw__cli_global(&c, "cfg", argc, argv, &i);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r)
-            continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(cfg_help, stdout);
-            return SW_EXIT_OK;
-        }
-        return sw__cli_usage(&c, "cfg", "unknown option '%s'", a);
-    }
-    if (npos < 2)
-        return sw__cli_usage(&c, "cfg", npos ? "missing get, set, del or apply"
-                                              : "missing LINK and get, set, del or apply");
+    const sw_opt_t opts[] = {SW_OPT_HELP_, SW_OPT_END_};
+    static const char *const names[] = {"LINK", "get, set, del or apply", "ARGS...", NULL};
+    sw_cli_spec_t spec = {.cmd = "cfg", .usage = cfg_usage, .about = cfg_about, .opts = opts,
+                          .globals = "with --json, set/del/apply print the device's reply",
+                          .after = cfg_after, .pos = names};
+    int rc;
+    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+        return rc;
+    char **pos = spec.arg;
+    int npos = spec.narg;
     const char *op = pos[1];
     int want = !strcmp(op, "get") ? -2 : !strcmp(op, "set") ? 4 : !strcmp(op, "del") ? 3
              : !strcmp(op, "apply") ? 2 : -1;
@@ -300,7 +280,7 @@ int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv)
 
     uv_loop_t loop;
     uv_loop_init(&loop);
-    int rc = sw__cli_connect(&c, "cfg", &loop, pos[0], &k.l);
+    rc = sw__cli_connect(&c, "cfg", &loop, pos[0], &k.l);
     if (rc) {
         sw__cli_finish(&loop, k.l);
         return rc;

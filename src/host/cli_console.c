@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
+#include "esc.h"
 #include "mpjson.h"
 
 #define POLL_MS 200
@@ -18,9 +20,9 @@
 #define FOLLOW_LINES 10   // history shown before following, unless --lines says otherwise
 #define RETRY_MS 1000     // reconnect delay after a lost link (following only)
 
-static const char console_help[] =
-    "usage: swarm console [options] LINK\n"
-    "\n"
+static const char console_usage[] = "usage: swarm console [options] LINK\n";
+
+static const char console_about[] =
     "Shows what the device prints. On a serial link: the console bytes the device writes\n"
     "next to its messages, live. Over tcp://: the node's log (sys.log, polled every 200 ms).\n"
     "Through a multiplexer (unix://): the mux's copy of the device's serial console\n"
@@ -29,15 +31,9 @@ static const char console_help[] =
     "By default a terminal follows the output (the last 10 lines first, then new text until\n"
     "Ctrl-C); otherwise what the device still holds is printed once. Following survives a\n"
     "lost link: it reconnects and goes on. Typed lines are not sent (the node takes no\n"
-    "console input yet; it says so once).\n"
-    "\n"
-    "options:\n"
-    "  -f, --follow     keep printing new output until Ctrl-C (exit status 130)\n"
-    "  --no-follow      print what is there and exit\n"
-    "  -n, --lines N    start with the last N lines (without --follow: print them and exit)\n"
-    "  --json, -q, -v, --timeout S   as in 'swarm --help'; --json prints each piece of\n"
-    "                   output as {\"d\": \"text\"} on a line of its own\n"
-    "\n"
+    "console input yet; it says so once).\n";
+
+static const char console_after[] =
     "examples:\n"
     "  swarm console serial:///dev/ttyUSB0\n"
     "  swarm console unix:///run/user/1000/kitchen.sock\n"
@@ -67,17 +63,61 @@ typedef struct con {
     uv_signal_t sig;
     uv_tty_t tty;
     bool tty_on;
+    bool raw;              // --raw: the device's bytes unescaped
+    uint8_t part[4];       // the start of a UTF-8 character cut by a chunk boundary
+    size_t part_n;
 } con_t;
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Output
 
+// Where to cut p[0..n) so that a UTF-8 lead byte at its end without all its continuation
+// bytes stays behind (n when nothing is cut).
+static size_t utf8_cut(const uint8_t *p, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        uint8_t c = p[n - back];
+        if ((c & 0xc0) == 0x80)
+            continue; // a continuation byte: look further back
+        size_t need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 1;
+        return need > back && c >= 0xc2 ? n - back : n;
+    }
+    return n;
+}
+
 static void out(con_t *k, const uint8_t *p, size_t n)
 {
     if (!n)
         return;
-    if (!k->c.json) {
+    if (!k->c.json && k->raw) {
         fwrite(p, 1, n, stdout);
+        fflush(stdout);
+        return;
+    }
+    if (!k->c.json) {
+        // The device's output is its word, not the terminal's commands: escape sequences and
+        // other controls show as text (esc.h); a character split between two chunks waits.
+        uint8_t buf[4];
+        size_t bn = 0;
+        if (k->part_n) {
+            uint8_t c = k->part[0];
+            size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            memcpy(buf, k->part, k->part_n);
+            bn = k->part_n;
+            k->part_n = 0;
+            while (bn < need && n && (p[0] & 0xc0) == 0x80)
+                buf[bn++] = *p++, n--;
+            if (bn < need && !n) { // still incomplete: wait for more
+                memcpy(k->part, buf, bn);
+                k->part_n = bn;
+                return;
+            }
+        }
+        size_t cut = utf8_cut(p, n);
+        sw__esc_write(stdout, buf, bn, SW_ESC_KEEP_TTY);
+        sw__esc_write(stdout, p, cut, SW_ESC_KEEP_TTY);
+        memcpy(k->part, p + cut, n - cut);
+        k->part_n = n - cut;
         fflush(stdout);
         return;
     }
@@ -478,60 +518,30 @@ int sw_cli_console(const sw_cli_t *cli, int argc, char **argv)
     int follow = -1; // -1: by the terminal
     uint64_t lines = 0;
     bool lines_set = false;
-    const char *v;
     int rc;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!sw__cli_is_opt(a)) {
-            if (k->uri) {
-                rc = sw__cli_usage(&k->c, "console", "too many arguments ('%s')", a);
-                goto out_free;
-            }
-            k->uri = a;
-            continue;
-        }
-        int r = sw__cli_global(&k->c, "console", argc, argv, &i);
-        if (r < 0) {
-            rc = SW_EXIT_USAGE;
-            goto out_free;
-        }
-        if (r)
-            continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(console_help, stdout);
-            rc = SW_EXIT_OK;
-            goto out_free;
-        }
-        if (!strcmp(a, "-f") || !strcmp(a, "--follow")) {
-            follow = 1;
-            continue;
-        }
-        if (!strcmp(a, "--no-follow")) {
-            follow = 0;
-            continue;
-        }
-        r = sw__cli_optval(&k->c, "console", argc, argv, &i, "--lines", &v);
-        if (r == 0 && !strcmp(a, "-n"))
-            r = sw__cli_optval(&k->c, "console", argc, argv, &i, "-n", &v);
-        if (r < 0) {
-            rc = SW_EXIT_USAGE;
-            goto out_free;
-        }
-        if (r) {
-            if (!sw__cli_uint(v, 0, 1000000000, &lines)) {
-                rc = sw__cli_usage(&k->c, "console", "bad --lines '%s' (a count)", v);
-                goto out_free;
-            }
-            lines_set = true;
-            continue;
-        }
-        rc = sw__cli_usage(&k->c, "console", "unknown option '%s'", a);
+    const sw_opt_t opts[] = {
+        SW_OPT_SET_("follow", "f", &follow, 1,
+                    "keep printing new output until Ctrl-C (exit status 130)"),
+        SW_OPT_SET_("no-follow", NULL, &follow, 0, "print what is there and exit"),
+        SW_OPT_FLAG_("raw", NULL, &k->raw,
+                     "pass the device's bytes to the terminal as they are; by default control "
+                     "bytes other than newline, tab, CR and backspace (ESC, so every escape "
+                     "sequence) and bytes that are not UTF-8 show as \\xNN"),
+        {.kind = SW_OPT_UINT, .name = "lines", .shorts = "n", .arg = "N", .dst = &lines,
+         .size = sizeof lines, .max = 1000000000, .seen = &lines_set,
+         .help = "start with the last N lines (without --follow: print them and exit)"},
+        SW_OPT_HELP_,
+        SW_OPT_END_,
+    };
+    static const char *const names[] = {"LINK", NULL};
+    sw_cli_spec_t spec = {.cmd = "console", .usage = console_usage, .about = console_about,
+                          .opts = opts,
+                          .globals = "--json prints each piece of output as {\"d\": \"text\"} "
+                                     "on a line of its own",
+                          .after = console_after, .pos = names};
+    if (!sw__cli_parse(&k->c, &spec, argc, argv, &rc))
         goto out_free;
-    }
-    if (!k->uri) {
-        rc = sw__cli_usage(&k->c, "console", "missing LINK");
-        goto out_free;
-    }
+    k->uri = spec.arg[0];
     k->follow = follow == 1 || (follow < 0 && !lines_set && k->c.tty_out);
     if (!lines_set)
         lines = FOLLOW_LINES;

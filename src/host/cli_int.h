@@ -1,4 +1,4 @@
-// Internals shared by the swarm subcommands (src/host/cli*.c): option walking, connecting with
+// Internals shared by the swarm subcommands (src/host/cli*.c): usage errors, connecting with
 // the CLI's error messages and hints, and tearing a link down cleanly. Not a public contract.
 #ifndef SW_HOST_CLI_INT_H
 #define SW_HOST_CLI_INT_H
@@ -6,16 +6,8 @@
 #include "cli.h"
 #include "hlink.h"
 
-// A global option at argv[*i] (--json, -q, -v, --timeout S, …) is applied to c and consumed
-// (with its value: *i advances). Returns 1 if it was one, 0 if not, -1 after printing a usage
-// error for a bad value.
-int sw__cli_global(sw_cli_t *c, const char *cmd, int argc, char **argv, int *i);
 // True if a is an option (starts with '-', is not "-" and not a negative number).
 bool sw__cli_is_opt(const char *a);
-// Matches "--name VALUE" / "--name=VALUE" at argv[*i]; returns 1 and *val, 0 if it is another
-// option, -1 after printing a usage error (value missing).
-int sw__cli_optval(const sw_cli_t *c, const char *cmd, int argc, char **argv, int *i,
-                   const char *name, const char **val);
 // Usage error: message, then "see swarm CMD --help"; returns SW_EXIT_USAGE.
 int sw__cli_usage(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -25,9 +17,6 @@ void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...) __attribute__((format
 uint64_t sw__cli_now_ms(void);
 // A byte count for people: "512 B", "1.5 KiB", "3.2 MiB" … (powers of 1024).
 void sw__cli_bytes(char *buf, size_t cap, double bytes);
-// Parses a positive count / interval; false on anything else.
-bool sw__cli_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-
 // A link for a one-shot command: opened on loop, waited for (cli->timeout_ms). On failure
 // prints the error and a hint and returns the exit code (SW_EXIT_USAGE for a bad URI,
 // SW_EXIT_LINK otherwise). Console bytes from the device go to stderr with -v.

@@ -9,27 +9,22 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
+#include "esc.h"
 #include "mpjson.h"
 
-static const char provision_help[] =
-    "usage: swarm provision LINK --host NAME --app APP --board BOARD [options]\n"
-    "\n"
+static const char provision_usage[] =
+    "usage: swarm provision LINK --host NAME --app APP --board BOARD [options]\n";
+
+static const char provision_about[] =
     "Gives the device at LINK its identity, as micro-swarm's program_code_boot does for a\n"
     "MicroPython board: writes board.host_name, board.name and board.device_name (NAME),\n"
     "board.app_name (APP) and board.hardware_name (BOARD) into its config, makes the folder\n"
     "apps/APP, resets the device (sys.boot) and waits until it answers again with the new\n"
     "identity, which it prints. Then 'swarm push' fills the app folder. LINK is usually a\n"
-    "serial line (serial:///dev/ttyUSB0), but any link works.\n"
-    "\n"
-    "options:\n"
-    "  --host NAME     host name (letters, digits, '-', '_', '.'; as in the beacon and mDNS)\n"
-    "  --app APP       the app it runs (letters, digits, '-', '_')\n"
-    "  --board BOARD   its hardware target (swarm-node --help lists the compiled-in boards)\n"
-    "  --wait S        how long to wait for the device to come back (default 30)\n"
-    "  --no-boot       write the identity and make the folder, but do not reset the device\n"
-    "  --json, -q, -v, --timeout S   as in 'swarm --help'; --json prints the device's\n"
-    "                  sys.info after the reset\n"
-    "\n"
+    "serial line (serial:///dev/ttyUSB0), but any link works.\n";
+
+static const char provision_after[] =
     "A node started with --name/--app/--board on its command line takes those again at every\n"
     "start; provision nodes that were started without them.\n"
     "\n"
@@ -55,6 +50,9 @@ static bool plain_name(const char *s, bool dots)
     }
     return true;
 }
+
+static bool host_name(const char *s) { return plain_name(s, true); }
+static bool folder_name(const char *s) { return plain_name(s, false); }
 
 typedef struct prov {
     sw_cli_t c;
@@ -137,66 +135,41 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
     static prov_t v;
     memset(&v, 0, sizeof v);
     v.c = *cli;
-    const char *link = NULL, *host = NULL, *app = NULL, *board = NULL, *val;
-    double wait_s = 30;
+    const char *link = NULL, *host = NULL, *app = NULL, *board = NULL;
+    uint64_t wait_ms = 0;
     bool no_boot = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!sw__cli_is_opt(a)) {
-            if (link)
-                return sw__cli_usage(&v.c, "provision", "one LINK only ('%s' and '%s')", link, a);
-            link = a;
-            continue;
-        }
-        int r = sw__cli_global(&v.c, "provision", argc, argv, &i);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r)
-            continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(provision_help, stdout);
-            return SW_EXIT_OK;
-        }
-        if (!strcmp(a, "--no-boot")) {
-            no_boot = true;
-            continue;
-        }
-        const char **dst[] = {&host, &app, &board};
-        const char *names[] = {"--host", "--app", "--board"};
-        bool taken = false;
-        for (int k = 0; k < 3 && !taken; k++) {
-            r = sw__cli_optval(&v.c, "provision", argc, argv, &i, names[k], &val);
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (r) {
-                if (!plain_name(val, k == 0))
-                    return sw__cli_usage(&v.c, "provision", "bad %s '%s' (1-63 letters, digits, "
-                                         "'-', '_'%s)", names[k], val, k == 0 ? " or '.'" : "");
-                *dst[k] = val;
-                taken = true;
-            }
-        }
-        if (taken)
-            continue;
-        r = sw__cli_optval(&v.c, "provision", argc, argv, &i, "--wait", &val);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r) {
-            char *end;
-            wait_s = strtod(val, &end);
-            if (end == val || *end || !(wait_s > 0) || wait_s > 3600)
-                return sw__cli_usage(&v.c, "provision", "bad --wait '%s' (seconds)", val);
-            continue;
-        }
-        return sw__cli_usage(&v.c, "provision", "unknown option '%s'", a);
-    }
-    if (!link)
-        return sw__cli_usage(&v.c, "provision", "missing LINK");
+    const sw_opt_t opts[] = {
+        {.kind = SW_OPT_STR, .name = "host", .arg = "NAME", .dst = &host, .check = host_name,
+         .expect = "1-63 letters, digits, '-', '_' or '.'",
+         .help = "host name (letters, digits, '-', '_', '.'; as in the beacon and mDNS)"},
+        {.kind = SW_OPT_STR, .name = "app", .arg = "APP", .dst = &app, .check = folder_name,
+         .expect = "1-63 letters, digits, '-', '_'", .help = "the app it runs (letters, digits, "
+         "'-', '_')"},
+        {.kind = SW_OPT_STR, .name = "board", .arg = "BOARD", .dst = &board,
+         .check = folder_name, .expect = "1-63 letters, digits, '-', '_'",
+         .help = "its hardware target (a board compiled into the node, e.g. posix-sim)"},
+        SW_OPT_DUR_("wait", NULL, &wait_ms, 1, 3600000, "30s",
+                    "how long to wait for the device to come back"),
+        SW_OPT_FLAG_("no-boot", NULL, &no_boot, "write the identity and make the folder, but "
+                     "do not reset the device"),
+        SW_OPT_HELP_,
+        SW_OPT_END_,
+    };
+    static const char *const names[] = {"LINK", NULL};
+    sw_cli_spec_t spec = {.cmd = "provision", .usage = provision_usage,
+                          .about = provision_about, .opts = opts,
+                          .globals = "--json prints the device's sys.info after the reset",
+                          .after = provision_after, .pos = names, .too_many = "one LINK only"};
+    int rc;
+    if (!sw__cli_parse(&v.c, &spec, argc, argv, &rc))
+        return rc;
+    link = spec.arg[0];
+    double wait_s = (double)wait_ms / 1000.0;
     if (!host || !app || !board)
         return sw__cli_usage(&v.c, "provision", "--host, --app and --board are all needed");
 
     uv_loop_init(&v.loop);
-    int rc = sw__cli_connect(&v.c, "provision", &v.loop, link, &v.l);
+    rc = sw__cli_connect(&v.c, "provision", &v.loop, link, &v.l);
     const char *keys[][2] = {{"board.host_name", host}, {"board.name", host},
                              {"board.device_name", host}, {"board.app_name", app},
                              {"board.hardware_name", board}};
@@ -293,10 +266,11 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
     if (v.c.json) {
         sw_cli_print_value(&v.c, stdout, iw.buf, iw.len);
     } else if (!rc) {
-        char node[32];
+        char node[32], shown[4 * 32];
         str_of(&iw, "node", node, sizeof node);
         printf("%s: host %s, app %s, board %s, swarm-node %s, up %.1f s\n", link, got_host,
-               got_app, got_board, node, (double)uint_of(&iw, "uptime_ms") / 1000.0);
+               got_app, got_board, sw__esc_str(shown, sizeof shown, node),
+               (double)uint_of(&iw, "uptime_ms") / 1000.0);
     }
     sw__cli_finish(&v.loop, v.l);
     return rc;

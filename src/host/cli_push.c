@@ -14,15 +14,17 @@
 #include <time.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
+#include "esc.h"
 #include "push.h"
 #include "scan.h"
 
 #define MAX_LIST 1024  // --host / --link / --to entries
 #define MAX_ROWS 12    // active devices shown on a terminal at once
 
-static const char push_help[] =
-    "usage: swarm push [PROJECT] [options]\n"
-    "\n"
+static const char push_usage[] = "usage: swarm push [PROJECT] [options]\n";
+
+static const char push_about[] =
     "Deploys PROJECT (default: the current directory), laid out like micro-swarm's:\n"
     "apps/APP/... and optionally boards/BOARD/..., to the devices on the LAN (a scan) or to\n"
     "those named with --host / --link. Each device gets the app it runs (apps/APP, from its\n"
@@ -34,37 +36,9 @@ static const char push_help[] =
     "device stages the files, checks them against the new version's id and switches in one\n"
     "step, then restarts only that app (no reboot) and watches it: if an init_ function fails\n"
     "or a routine crashes within the grace period, it goes back to the old version and the\n"
-    "push reports \"rolled-back\". A push cut at any moment leaves the old or the new version.\n"
-    "\n"
-    "devices:\n"
-    "  (default)          every swarm node a scan finds (about half a second)\n"
-    "  --host NAME        this device (repeatable): found by the scan, else by name (scan\n"
-    "                     cache, NAME.local, DNS); unreachable ones are listed as offline\n"
-    "  --link URI         this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX,\n"
-    "                     unix:///PATH of a swarm mux; no scan\n"
-    "  --to SELECTOR      only the devices that match (repeatable: any of them): a glob on\n"
-    "                     the host name ('node-*'), app=GLOB, board=GLOB, uri=GLOB\n"
-    "  --app APP          push apps/APP to the selected devices instead of their own app;\n"
-    "                     a device that ran another app is switched to APP (board.app_name)\n"
-    "  --scan-timeout MS  scan for MS milliseconds (default: until 300 ms after the last\n"
-    "                     answer, at most 1000; once more for 1000 if nobody answered)\n"
-    "  --scan-to ADDR     send the scan's query to ADDR instead of broadcasting (repeatable)\n"
-    "\n"
-    "rollout:\n"
-    "  --parallel N       devices at once (default 16; one waiting for its health check\n"
-    "                     does not count, unless --max-failures is given)\n"
-    "  --canary N         push N devices first; stop if any of them fails\n"
-    "  --max-failures K   start no new device after K failures\n"
-    "  --dry-run          list what would change on each device; change nothing\n"
-    "  --reboot           reset the device (sys.boot) after the switch instead of relying on\n"
-    "                     the hot reload\n"
-    "  --grace MS         how long the device watches the new version before it answers\n"
-    "                     (default: the device's, 3000)\n"
-    "  --check            connect even to devices whose beacon says they are up to date\n"
-    "  --window N         chunk requests in flight per file, 1-64 (default 8)\n"
-    "  --files N          files in flight per device, 1-16 (default 4)\n"
-    "  --json, -q, -v, --timeout S   as in 'swarm --help' (--timeout: per answer)\n"
-    "\n"
+    "push reports \"rolled-back\". A push cut at any moment leaves the old or the new version.\n";
+
+static const char push_after[] =
     "output: on a terminal, a line per device being pushed and a total line; otherwise one\n"
     "line per device as it finishes (stderr). Then a table (stdout): DEVICE APP FILES (sent +\n"
     "deleted) BYTES (file bytes sent) TIME RESULT: ok, unchanged, dry-run, failed,\n"
@@ -156,9 +130,8 @@ static void draw_block(ui_t *u)
         }
         char line[200];
         if (d->step == SW_PUSH_UPLOAD && d->bytes_total) {
-            int pct = (int)(100.0 * (double)d->bytes_sent / (double)d->bytes_total);
-            if (pct > 100)
-                pct = 100;
+            double share = 100.0 * (double)d->bytes_sent / (double)d->bytes_total;
+            int pct = share < 100 ? (int)share : 100; // clamped before the conversion
             char bar[21], a[24], b[24];
             for (int k = 0; k < 20; k++)
                 bar[k] = k < pct / 5 ? '#' : '.';
@@ -200,8 +173,10 @@ static void result_line(ui_t *u, const sw_push_dev_t *d)
                 b, secs_of(d));
     else if (d->res == SW_PUSH_UNCHANGED)
         fprintf(stderr, d->quick ? " (beacon)" : " (manifest)");
-    if (d->reason[0])
-        fprintf(stderr, ": %s", d->reason);
+    if (d->reason[0]) {
+        fputs(": ", stderr);
+        sw__esc_write(stderr, (const uint8_t *)d->reason, strlen(d->reason), 0);
+    }
     fputc('\n', stderr);
 }
 
@@ -282,9 +257,11 @@ static void print_table(const ui_t *u)
         sw__cli_bytes(bytes, sizeof bytes, (double)(d->res == SW_PUSH_DRY ? d->bytes_total : d->bytes_sent));
         snprintf(t, sizeof t, "%.2fs", secs_of(d));
         const char *app = d->push_app[0] ? d->push_app : d->app;
+        char why[sizeof d->reason * 2];
         printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",
                files_of(d), bytes, t, sw_push_res_name(d->res),
-               d->canary ? " (canary)" : "", d->reason[0] ? ": " : "", d->reason);
+               d->canary ? " (canary)" : "", d->reason[0] ? ": " : "",
+               sw__esc_str(why, sizeof why, d->reason));
     }
 }
 
@@ -390,10 +367,12 @@ typedef struct opts {
 static void from_scan(sw_push_dev_t *d, const sw_scan_rec_t *r)
 {
     memset(d, 0, sizeof *d);
-    snprintf(d->name, sizeof d->name, "%s", r->host);
+    // The beacon's strings are the device's word: kept escaped, so every table, progress line
+    // and message shows them as text (a control byte never names a real app or board anyway).
+    sw__esc_str(d->name, sizeof d->name, r->host);
     snprintf(d->uri, sizeof d->uri, "tcp://%s:%u", r->ip, (unsigned)r->rpc_port);
-    snprintf(d->app, sizeof d->app, "%s", r->app);
-    snprintf(d->board, sizeof d->board, "%s", r->board);
+    sw__esc_str(d->app, sizeof d->app, r->app);
+    sw__esc_str(d->board, sizeof d->board, r->board);
     snprintf(d->beacon_hash, sizeof d->beacon_hash, "%s", r->app_hash);
 }
 
@@ -515,15 +494,6 @@ static int find_devices(const sw_cli_t *c, opts_t *o, sw_push_dev_t **out, size_
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // The command
 
-static int parse_count(const sw_cli_t *c, const char *opt, const char *v, uint64_t min,
-                       uint64_t max, uint64_t *out)
-{
-    if (!sw__cli_uint(v, min, max, out))
-        return sw__cli_usage(c, "push", "bad %s '%s' (%llu to %llu)", opt, v,
-                             (unsigned long long)min, (unsigned long long)max);
-    return 0;
-}
-
 int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
@@ -531,101 +501,64 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     memset(&o, 0, sizeof o);
     sw_push_opts_t po = {0};
     po.grace_ms = -1;
-    const char *v;
-    bool opts = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        uint64_t x = 0;
-        int r;
-        if (opts && !strcmp(a, "--")) {
-            opts = false;
-            continue;
-        }
-        if (!opts || !sw__cli_is_opt(a)) {
-            if (o.project)
-                return sw__cli_usage(&c, "push", "one PROJECT only ('%s' and '%s')", o.project, a);
-            o.project = a;
-            continue;
-        }
-        r = sw__cli_global(&c, "push", argc, argv, &i);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r)
-            continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(push_help, stdout);
-            return SW_EXIT_OK;
-        }
-        if (!strcmp(a, "--dry-run") || !strcmp(a, "-n")) {
-            po.dry_run = true;
-            continue;
-        }
-        if (!strcmp(a, "--reboot")) {
-            po.reboot = true;
-            continue;
-        }
-        if (!strcmp(a, "--check")) {
-            po.no_quick = true;
-            continue;
-        }
-        struct { const char *name; const char **list; size_t *n; size_t cap; } lists[] = {
-            {"--host", o.hosts, &o.n_hosts, MAX_LIST},
-            {"--link", o.links, &o.n_links, MAX_LIST},
-            {"--to", o.to, &o.n_to, MAX_LIST},
-            {"--scan-to", o.scan_to, &o.n_scan_to, 64},
-        };
-        bool done = false;
-        for (size_t k = 0; k < sizeof lists / sizeof lists[0] && !done; k++) {
-            r = sw__cli_optval(&c, "push", argc, argv, &i, lists[k].name, &v);
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!r)
-                continue;
-            if (*lists[k].n == lists[k].cap)
-                return sw__cli_usage(&c, "push", "at most %zu %s", lists[k].cap, lists[k].name);
-            if (!*v)
-                return sw__cli_usage(&c, "push", "%s needs a value", lists[k].name);
-            lists[k].list[(*lists[k].n)++] = v;
-            done = true;
-        }
-        if (done)
-            continue;
-        struct { const char *name; uint64_t min, max; uint64_t *dst; } nums[] = {
-            {"--parallel", 1, 4096, NULL}, {"--canary", 1, 1000000, NULL},
-            {"--max-failures", 1, 1000000, NULL}, {"--window", 1, 64, NULL},
-            {"--files", 1, 16, NULL}, {"--grace", 0, 600000, NULL},
-            {"--scan-timeout", 1, 600000, NULL},
-        };
-        int which = -1;
-        for (size_t k = 0; k < sizeof nums / sizeof nums[0] && which < 0; k++) {
-            r = sw__cli_optval(&c, "push", argc, argv, &i, nums[k].name, &v);
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (r) {
-                if (parse_count(&c, nums[k].name, v, nums[k].min, nums[k].max, &x))
-                    return SW_EXIT_USAGE;
-                which = (int)k;
-            }
-        }
-        switch (which) {
-        case 0: po.parallel = (uint32_t)x; continue;
-        case 1: po.canary = (uint32_t)x; continue;
-        case 2: po.max_failures = (uint32_t)x; continue;
-        case 3: po.window = (uint32_t)x; continue;
-        case 4: po.files = (uint32_t)x; continue;
-        case 5: po.grace_ms = (int64_t)x; continue;
-        case 6: o.scan_timeout_ms = (uint32_t)x; continue;
-        default: break;
-        }
-        r = sw__cli_optval(&c, "push", argc, argv, &i, "--app", &v);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r) {
-            po.app = v;
-            continue;
-        }
-        return sw__cli_usage(&c, "push", "unknown option '%s'", a);
-    }
+    const sw_opt_t opts[] = {
+        SW_OPT_SECTION_("devices:"),
+        SW_OPT_LIST_("host", NULL, "NAME", o.hosts, &o.n_hosts,
+                     "this device (repeatable): found by the scan, else by name (scan cache, "
+                     "NAME.local, DNS); unreachable ones are listed as offline"),
+        SW_OPT_LIST_("link", NULL, "URI", o.links, &o.n_links,
+                     "this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX, "
+                     "unix:///PATH of a swarm mux; no scan"),
+        SW_OPT_LIST_("to", NULL, "SELECTOR", o.to, &o.n_to,
+                     "only the devices that match (repeatable: any of them): a glob on the "
+                     "host name ('node-*'), app=GLOB, board=GLOB, uri=GLOB"),
+        SW_OPT_STR_("app", NULL, "APP", &po.app,
+                    "push apps/APP to the selected devices instead of their own app; a device "
+                    "that ran another app is switched to APP (board.app_name)"),
+        {.kind = SW_OPT_DURATION, .name = "scan-timeout", .arg = "TIME",
+         .dst = &o.scan_timeout_ms, .size = sizeof o.scan_timeout_ms, .min = 1, .max = 600000,
+         .flags = SW_OPT_F_LEGACY_MS,
+         .show_def = "1s at most, ending 300ms after the last answer; 1s more if nobody "
+                     "answered",
+         .help = "scan for TIME"},
+        SW_OPT_LIST_("scan-to", NULL, "ADDR", o.scan_to, &o.n_scan_to,
+                     "send the scan's query to ADDR instead of broadcasting (repeatable)"),
+        SW_OPT_SECTION_("rollout:"),
+        {.kind = SW_OPT_UINT, .name = "parallel", .arg = "N", .dst = &po.parallel,
+         .size = sizeof po.parallel, .min = 1, .max = 4096, .show_def = "16",
+         .help = "devices at once (one waiting for its health check does not count, unless "
+                 "--max-failures is given)"},
+        SW_OPT_UINT_("canary", NULL, "N", &po.canary, 1, 1000000, NULL,
+                     "push N devices first; stop if any of them fails"),
+        SW_OPT_UINT_("max-failures", NULL, "K", &po.max_failures, 1, 1000000, NULL,
+                     "start no new device after K failures"),
+        SW_OPT_FLAG_("dry-run", "n", &po.dry_run,
+                     "list what would change on each device; change nothing"),
+        SW_OPT_FLAG_("reboot", NULL, &po.reboot, "reset the device (sys.boot) after the "
+                     "switch instead of relying on the hot reload"),
+        {.kind = SW_OPT_DURATION, .name = "grace", .arg = "TIME", .dst = &po.grace_ms,
+         .size = sizeof po.grace_ms, .max = 600000, .flags = SW_OPT_F_LEGACY_MS,
+         .show_def = "the device's, 3s",
+         .help = "how long the device watches the new version before it answers"},
+        SW_OPT_FLAG_("check", NULL, &po.no_quick,
+                     "connect even to devices whose beacon says they are up to date"),
+        {.kind = SW_OPT_UINT, .name = "window", .arg = "N", .dst = &po.window,
+         .size = sizeof po.window, .min = 1, .max = 64, .show_def = "8",
+         .flags = SW_OPT_F_RANGE, .help = "chunk requests in flight per file"},
+        {.kind = SW_OPT_UINT, .name = "files", .arg = "N", .dst = &po.files,
+         .size = sizeof po.files, .min = 1, .max = 16, .show_def = "4",
+         .flags = SW_OPT_F_RANGE, .help = "files in flight per device"},
+        SW_OPT_HELP_,
+        SW_OPT_END_,
+    };
+    static const char *const names[] = {"[PROJECT]", NULL};
+    sw_cli_spec_t spec = {.cmd = "push", .usage = push_usage, .about = push_about,
+                          .opts = opts, .globals = "--timeout: per answer",
+                          .after = push_after, .pos = names, .too_many = "one PROJECT only"};
+    int rc;
+    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+        return rc;
+    o.project = spec.narg ? spec.arg[0] : NULL;
     if (!o.project)
         o.project = ".";
     char apps[4096], boards[4096];
@@ -646,14 +579,14 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     uint64_t t_cmd = sw__cli_now_ms();
     sw_push_dev_t *devs = NULL;
     size_t n = 0, not_swarm = 0;
-    int rc = find_devices(&c, &o, &devs, &n, &not_swarm);
+    rc = find_devices(&c, &o, &devs, &n, &not_swarm);
     if (rc)
         return rc;
     if (n == 0) {
         free(devs);
         sw_cli_error(&c, "push", "no devices found");
         sw__cli_hint(&c, "name them with --host NAME or --link URI, or allow a longer scan "
-                         "(--scan-timeout 3000)");
+                         "(--scan-timeout 3s)");
         return SW_EXIT_LINK;
     }
 

@@ -8,37 +8,23 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
+#include "esc.h"
 #include "scan.h"
 
 #define MAX_TO 32
 
-static const char scan_help[] =
-    "usage: swarm scan [options]\n"
-    "\n"
+static const char scan_usage[] = "usage: swarm scan [options]\n";
+
+static const char scan_about[] =
     "Lists the devices on the LAN. Listens for their beacons on UDP port 1139 and broadcasts\n"
     "a query that swarm nodes answer at once, so the scan ends a moment after the last answer:\n"
     "well under a second on a LAN. micro-swarm devices do not answer queries; they are seen\n"
-    "when one of their beacons (every 2 s) falls within the scan (use --timeout 2500).\n"
+    "when one of their beacons (every 2 s) falls within the scan (use --timeout 2.5s).\n"
     "Several scans may run at once. The names found are remembered (the scan cache), so\n"
-    "'swarm call NAME ...' reaches a device by its host name afterwards.\n"
-    "\n"
-    "options:\n"
-    "  --timeout MS   longest scan in milliseconds (or with a unit: 2s, 1500ms); default 1000,\n"
-    "                 2500 with --no-query. The global --timeout S does not apply to scan.\n"
-    "  --settle MS    end this long after the last new device; default 150, 0 = run to the\n"
-    "                 timeout\n"
-    "  --wait-for N   end as soon as N devices are known (exit status 4 if fewer are found)\n"
-    "  --port N       UDP port of beacons and queries; default 1139\n"
-    "  --no-query     only listen for beacons, as micro-swarm's scanner does\n"
-    "  --to ADDR      send the query to ADDR (a device, or a subnet's broadcast address)\n"
-    "                 instead of 255.255.255.255 and every interface's broadcast address;\n"
-    "                 repeatable\n"
-    "  --no-cache     do not update the scan cache\n"
-    "  --json         one JSON array: for each device host, ip, netmask, app, board,\n"
-    "                 app_hash, uptime_ms, node, id, rpc_port, services, seen_ms, answered\n"
-    "                 and the beacon itself\n"
-    "  -q, -v         no summary line / each device as it is found (on stderr)\n"
-    "\n"
+    "'swarm call NAME ...' reaches a device by its host name afterwards.\n";
+
+static const char scan_after[] =
     "output: HOST IP APP BOARD HASH (first 8 hex digits of the app's content hash) UPTIME\n"
     "SERVICES (TCP ports: rpc, ftp, telnet, eval; mdns), sorted by host name. The summary\n"
     "line ('5 devices in 180 ms') goes to stderr.\n"
@@ -50,24 +36,13 @@ static const char scan_help[] =
     "examples:\n"
     "  swarm scan\n"
     "  swarm scan --json | jq -r '.[].ip'\n"
-    "  swarm scan --wait-for 50 --timeout 5000\n"
+    "  swarm scan --wait-for 50 --timeout 5s\n"
     "  swarm scan --to 192.168.7.255\n";
 
-// Milliseconds: "1500", "1500ms", "1.5s".
-static bool parse_ms(const char *s, uint64_t max, uint64_t *out)
+static bool ipv4(const char *v)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || !(v >= 0))
-        return false;
-    if (!strcmp(end, "s"))
-        v *= 1000;
-    else if (*end && strcmp(end, "ms"))
-        return false;
-    if (v > (double)max)
-        return false;
-    *out = (uint64_t)(v + 0.5);
-    return true;
+    unsigned char tmp[4];
+    return inet_pton(AF_INET, v, tmp) == 1;
 }
 
 static void fmt_uptime(const sw_scan_rec_t *r, char *buf, size_t cap)
@@ -104,27 +79,46 @@ static void fmt_services(const sw_scan_rec_t *r, char *buf, size_t cap)
 
 static const char *or_dash(const char *s) { return s[0] ? s : "-"; }
 
+// The text columns of one row, escaped: a beacon's strings are the device's word and may
+// hold escape sequences or line breaks that would rewrite the screen or forge rows.
+typedef struct row {
+    char host[4 * 64], app[4 * 64], board[4 * 64], hash[4 * 8 + 1];
+} row_t;
+
+static void row_of(const sw_scan_rec_t *r, row_t *w)
+{
+    char h8[9];
+    snprintf(h8, sizeof h8, "%.8s", or_dash(r->app_hash));
+    sw__esc_str(w->host, sizeof w->host, or_dash(r->host));
+    sw__esc_str(w->app, sizeof w->app, or_dash(r->app));
+    sw__esc_str(w->board, sizeof w->board, or_dash(r->board));
+    sw__esc_str(w->hash, sizeof w->hash, h8);
+}
+
 static void print_table(const sw_scan_result_t *res)
 {
     int wh = 4, wi = 2, wa = 3, wb = 5;
     for (size_t i = 0; i < res->n; i++) {
         const sw_scan_rec_t *r = &res->recs[i];
+        row_t w;
+        row_of(r, &w);
         int l;
-        if ((l = (int)strlen(or_dash(r->host))) > wh) wh = l;
+        if ((l = (int)strlen(w.host)) > wh) wh = l;
         if ((l = (int)strlen(r->ip)) > wi) wi = l;
-        if ((l = (int)strlen(or_dash(r->app))) > wa) wa = l;
-        if ((l = (int)strlen(or_dash(r->board))) > wb) wb = l;
+        if ((l = (int)strlen(w.app)) > wa) wa = l;
+        if ((l = (int)strlen(w.board)) > wb) wb = l;
     }
     printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, "HOST", wi, "IP", wa, "APP", wb, "BOARD",
            "HASH", "UPTIME", "SERVICES");
     for (size_t i = 0; i < res->n; i++) {
         const sw_scan_rec_t *r = &res->recs[i];
-        char up[32], svc[128], hash[9];
+        char up[32], svc[128];
+        row_t w;
+        row_of(r, &w);
         fmt_uptime(r, up, sizeof up);
         fmt_services(r, svc, sizeof svc);
-        snprintf(hash, sizeof hash, "%.8s", or_dash(r->app_hash));
-        printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, or_dash(r->host), wi, r->ip, wa,
-               or_dash(r->app), wb, or_dash(r->board), hash, up, svc);
+        printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, w.host, wi, r->ip, wa, w.app, wb,
+               w.board, w.hash, up, svc);
     }
 }
 
@@ -195,8 +189,10 @@ static int print_json(const sw_scan_result_t *res)
 static void on_found(void *u, const sw_scan_rec_t *r)
 {
     const sw_cli_t *c = u;
+    char host[4 * 64];
     if (c->verbose)
-        fprintf(stderr, "found %s (%s) after %u ms%s\n", or_dash(r->host), r->ip, (unsigned)r->seen_ms,
+        fprintf(stderr, "found %s (%s) after %u ms%s\n",
+                sw__esc_str(host, sizeof host, or_dash(r->host)), r->ip, (unsigned)r->seen_ms,
                 r->answered ? "" : ", by its beacon");
 }
 
@@ -208,76 +204,41 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
     o.timeout_ms = 0; // the default depends on --no-query
     const char *to[MAX_TO];
     bool no_cache = false;
-    const char *v;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        uint64_t x;
-        int r;
-        if (!sw__cli_is_opt(a))
-            return sw__cli_usage(&c, "scan", "unexpected argument '%s' (scan takes options only)", a);
-        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--timeout", &v)) != 0) {
-            // before the global options: scan's --timeout is in milliseconds
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!parse_ms(v, 3600000, &x) || x == 0)
-                return sw__cli_usage(&c, "scan", "bad --timeout '%s' (milliseconds, e.g. 1000 or 2s)", v);
-            o.timeout_ms = (uint32_t)x;
-            continue;
-        }
-        r = sw__cli_global(&c, "scan", argc, argv, &i);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r)
-            continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(scan_help, stdout);
-            return SW_EXIT_OK;
-        }
-        if (!strcmp(a, "--no-query")) {
-            o.no_query = true;
-            continue;
-        }
-        if (!strcmp(a, "--no-cache")) {
-            no_cache = true;
-            continue;
-        }
-        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--settle", &v)) != 0) {
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!parse_ms(v, 60000, &x))
-                return sw__cli_usage(&c, "scan", "bad --settle '%s' (milliseconds)", v);
-            o.settle_ms = (uint32_t)x;
-            continue;
-        }
-        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--wait-for", &v)) != 0) {
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!sw__cli_uint(v, 1, 1000000, &x))
-                return sw__cli_usage(&c, "scan", "bad --wait-for '%s' (a number of devices, 1 or more)", v);
-            o.wait_for = (uint32_t)x;
-            continue;
-        }
-        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--port", &v)) != 0) {
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!sw__cli_uint(v, 1, 65535, &x))
-                return sw__cli_usage(&c, "scan", "bad --port '%s' (1..65535)", v);
-            o.port = (uint16_t)x;
-            continue;
-        }
-        if ((r = sw__cli_optval(&c, "scan", argc, argv, &i, "--to", &v)) != 0) {
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            unsigned char tmp[4];
-            if (inet_pton(AF_INET, v, tmp) != 1)
-                return sw__cli_usage(&c, "scan", "bad --to '%s' (an IPv4 address)", v);
-            if (o.n_to == MAX_TO)
-                return sw__cli_usage(&c, "scan", "at most %d --to addresses", MAX_TO);
-            to[o.n_to++] = v;
-            continue;
-        }
-        return sw__cli_usage(&c, "scan", "unknown option '%s'", a);
-    }
+    size_t n_to = 0;
+    const sw_opt_t opts[] = {
+        {.kind = SW_OPT_DURATION, .name = "timeout", .arg = "TIME", .dst = &o.timeout_ms,
+         .size = sizeof o.timeout_ms, .min = 1, .max = 3600000, .flags = SW_OPT_F_LEGACY_MS,
+         .show_def = "1s, 2.5s with --no-query",
+         .help = "longest scan; the global --timeout does not apply to scan"},
+        {.kind = SW_OPT_DURATION, .name = "settle", .arg = "TIME", .dst = &o.settle_ms,
+         .size = sizeof o.settle_ms, .max = 60000, .def = "150ms", .flags = SW_OPT_F_LEGACY_MS,
+         .help = "end this long after the last new device; 0 = run to the timeout"},
+        SW_OPT_UINT_("wait-for", NULL, "N", &o.wait_for, 1, 1000000, NULL,
+                     "end as soon as N devices are known (exit status 4 if fewer are found)"),
+        SW_OPT_UINT_("port", NULL, "N", &o.port, 1, 65535, "1139",
+                     "UDP port of beacons and queries"),
+        SW_OPT_FLAG_("no-query", NULL, &o.no_query,
+                     "only listen for beacons, as micro-swarm's scanner does"),
+        {.kind = SW_OPT_LIST, .name = "to", .arg = "ADDR", .dst = to, .cap = MAX_TO,
+         .count = &n_to, .check = ipv4, .expect = "an IPv4 address",
+         .help = "send the query to ADDR (a device, or a subnet's broadcast address) instead "
+                 "of 255.255.255.255 and every interface's broadcast address; repeatable"},
+        SW_OPT_FLAG_("no-cache", NULL, &no_cache, "do not update the scan cache"),
+        SW_OPT_HELP_,
+        SW_OPT_END_,
+    };
+    sw_cli_spec_t spec = {.cmd = "scan", .usage = scan_usage, .about = scan_about,
+                          .opts = opts,
+                          .globals = "--json: one JSON array: for each device host, ip, "
+                                     "netmask, app, board, app_hash, uptime_ms, node, id, "
+                                     "rpc_port, services, seen_ms, answered and the beacon "
+                                     "itself; -q: no summary line; -v: each device as it is "
+                                     "found (on stderr)",
+                          .after = scan_after, .too_many = "scan takes options only"};
+    int rc;
+    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+        return rc;
+    o.n_to = n_to;
     if (o.n_to && o.no_query)
         return sw__cli_usage(&c, "scan", "--to sends the query: it cannot go with --no-query");
     o.to = to;
@@ -286,7 +247,7 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
 
     sw_scan_result_t res;
     char err[256];
-    int rc = sw_scan_run(&o, &res, err, sizeof err);
+    rc = sw_scan_run(&o, &res, err, sizeof err);
     if (rc) {
         sw_cli_error(&c, "scan", "%s", err);
         if (rc == SW_EBUSY)
@@ -305,7 +266,7 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
             sw__cli_hint(&c, "UDP port %u is held by a program that does not share it: periodic "
                              "beacons were not heard, only answers", (unsigned)o.port);
         if (res.n == 0 && !o.no_query)
-            sw__cli_hint(&c, "micro-swarm devices do not answer queries: try --timeout 2500");
+            sw__cli_hint(&c, "micro-swarm devices do not answer queries: try --timeout 2.5s");
     }
     if (c.verbose)
         fprintf(stderr, "%u datagram(s), %u rejected, %u query datagram(s) sent\n",

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
 
 // The lab script of the source tree this binary was built from (CMakeLists.txt). An installed
 // swarm looks first next to itself: ${prefix}/bin/swarm → ${prefix}/share/swarm/lab/.
@@ -21,10 +22,11 @@
 #define MAX_NODES 1000
 #define MAX_ARGS 64
 
-static const char sim_help[] =
+static const char sim_usage[] =
     "usage: swarm sim [options] [--nodes N] [--apps APP,…] [--prefix P] [--keep] [-- CMD …]\n"
-    "       swarm sim --down [--prefix P] [--force]\n"
-    "\n"
+    "       swarm sim --down [--prefix P] [--force]\n";
+
+static const char sim_about[] =
     "Builds a simulated LAN on this machine and runs one swarm-node per simulated device.\n"
     "As root: a network namespace per node (address 169.254.x.y, broadcast and multicast\n"
     "work), all joined by a bridge, plus a namespace for host tools on the same LAN. The\n"
@@ -36,22 +38,9 @@ static const char sim_help[] =
     "Ctrl-C, or runs CMD inside the host namespace and exits with its status. Everything is\n"
     "removed on the way out: processes, namespaces, the nodes' temporary roots and logs.\n"
     "CMD finds this swarm first on PATH and gets SWARM_SIM_NODES (the node addresses),\n"
-    "SWARM_SIM_NAMES, SWARM_SIM_APPS and SWARM_SIM_DIR in its environment.\n"
-    "\n"
-    "options:\n"
-    "  --nodes N      number of nodes, 1 ... 1000 (default 3)\n"
-    "  --apps LIST    apps from the source tree's apps/ (installed: share/swarm/apps/), one\n"
-    "                 per node, repeated when there are more nodes than apps\n"
-    "  --prefix P     name of the namespaces (P-host, P-n1, …; default swlab<pid>);\n"
-    "                 with --down: remove every lab whose name starts with P (default swlab)\n"
-    "  --keep         leave the LAN running on exit; remove it later with --down\n"
-    "  --loopback     the loopback mode even as root\n"
-    "  --down         remove the labs that killed runs (or --keep) left behind; a lab whose\n"
-    "                 owner still runs is left alone unless --force\n"
-    "  --json         print the lab as one JSON line instead of the table\n"
-    "  -q             no table, no notes\n"
-    "  --timeout S    seconds the nodes have to answer (default 20 + 0.15 per node)\n"
-    "\n"
+    "SWARM_SIM_NAMES, SWARM_SIM_APPS and SWARM_SIM_DIR in its environment.\n";
+
+static const char sim_after[] =
     "examples:\n"
     "  swarm sim --nodes 5 --apps blink,counter\n"
     "  swarm sim --nodes 5 -- swarm call tcp://169.254.1.1 sys.info\n"
@@ -124,78 +113,50 @@ static bool good_apps(const char *s)
 int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
-    const char *v, *apps = NULL, *prefix = NULL;
-    uint64_t nodes = 3;
+    const char *apps = NULL, *prefix = NULL;
+    uint64_t nodes = 3, timeout_ms = 0;
     bool down = false, keep = false, loopback = false, force = false, timeout_given = false;
-    int cmd_at = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            cmd_at = i + 1;
-            break;
-        }
-        if (!sw__cli_is_opt(a))
-            return sw__cli_usage(&c, "sim", "unexpected argument '%s' (a command to run goes "
-                                 "after '--')", a);
-        bool is_timeout = !strncmp(a, "--timeout", 9);
-        int r = sw__cli_global(&c, "sim", argc, argv, &i);
-        if (r < 0)
-            return SW_EXIT_USAGE;
-        if (r) {
-            timeout_given |= is_timeout;
-            continue;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(sim_help, stdout);
-            return SW_EXIT_OK;
-        }
-        if (!strcmp(a, "--down")) {
-            down = true;
-            continue;
-        }
-        if (!strcmp(a, "--keep")) {
-            keep = true;
-            continue;
-        }
-        if (!strcmp(a, "--loopback")) {
-            loopback = true;
-            continue;
-        }
-        if (!strcmp(a, "--force")) {
-            force = true;
-            continue;
-        }
-        if ((r = sw__cli_optval(&c, "sim", argc, argv, &i, "--nodes", &v)) != 0) {
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!sw__cli_uint(v, 1, MAX_NODES, &nodes))
-                return sw__cli_usage(&c, "sim", "bad --nodes '%s' (1 ... %d)", v, MAX_NODES);
-            continue;
-        }
-        if ((r = sw__cli_optval(&c, "sim", argc, argv, &i, "--apps", &v)) != 0) {
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!good_apps(v))
-                return sw__cli_usage(&c, "sim", "bad --apps '%s' (app names separated by ',')", v);
-            apps = v;
-            continue;
-        }
-        if ((r = sw__cli_optval(&c, "sim", argc, argv, &i, "--prefix", &v)) != 0) {
-            if (r < 0)
-                return SW_EXIT_USAGE;
-            if (!good_prefix(v))
-                return sw__cli_usage(&c, "sim", "bad --prefix '%s' (1 ... 40 letters, digits, "
-                                     "'_', '.' or '-')", v);
-            prefix = v;
-            continue;
-        }
-        return sw__cli_usage(&c, "sim", "unknown option '%s'", a);
-    }
+    const sw_opt_t opts[] = {
+        SW_OPT_UINT_("nodes", NULL, "N", &nodes, 1, MAX_NODES, "3", "number of nodes"),
+        {.kind = SW_OPT_STR, .name = "apps", .arg = "LIST", .dst = &apps, .check = good_apps,
+         .expect = "app names separated by ','",
+         .help = "apps from the source tree's apps/ (installed: share/swarm/apps/), one per "
+                 "node, repeated when there are more nodes than apps"},
+        {.kind = SW_OPT_STR, .name = "prefix", .arg = "P", .dst = &prefix, .check = good_prefix,
+         .expect = "1 ... 40 letters, digits, '_', '.' or '-'",
+         .help = "name of the namespaces (P-host, P-n1, ...; default swlab<pid>); with --down: "
+                 "remove every lab whose name starts with P (default swlab)"},
+        SW_OPT_FLAG_("keep", NULL, &keep, "leave the LAN running on exit; remove it later with "
+                     "--down"),
+        SW_OPT_FLAG_("loopback", NULL, &loopback, "the loopback mode even as root"),
+        SW_OPT_FLAG_("down", NULL, &down, "remove the labs that killed runs (or --keep) left "
+                     "behind; a lab whose owner still runs is left alone unless --force"),
+        SW_OPT_FLAG_("force", NULL, &force, "with --down: also labs whose owner still runs"),
+        {.kind = SW_OPT_DURATION, .name = "timeout", .arg = "TIME", .dst = &timeout_ms,
+         .size = sizeof timeout_ms, .max = 7 * 86400000ull, .seen = &timeout_given,
+         .show_def = "20s + 0.15s per node",
+         .help = "how long the nodes have to answer; 0 = no limit"},
+        SW_OPT_HELP_,
+        SW_OPT_END_,
+    };
+    static const char *const names[] = {"CMD...", NULL};
+    sw_cli_spec_t spec = {.cmd = "sim", .usage = sim_usage, .about = sim_about, .opts = opts,
+                          .globals = "--json prints the lab as one JSON line instead of the "
+                                     "table; -q: no table, no notes",
+                          .after = sim_after, .pos = names};
+    int rc;
+    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+        return rc;
+    if (spec.before_dashdash > 0)
+        return sw__cli_usage(&c, "sim", "unexpected argument '%s' (a command to run goes "
+                             "after '--')", spec.arg[0]);
+    int cmd_at = spec.before_dashdash < spec.narg ? 1 : -1; // CMD: argv[1..1 + ncmd)
+    argc = 1 + spec.narg; // (argv was reordered: CMD follows argv[0])
     if (down && (keep || loopback || apps || cmd_at >= 0))
         return sw__cli_usage(&c, "sim", "--down takes only --prefix and --force");
     if (force && !down)
         return sw__cli_usage(&c, "sim", "--force goes with --down");
-    if (cmd_at >= argc)
+    if (spec.dashdash && cmd_at < 0)
         return sw__cli_usage(&c, "sim", "'--' must be followed by a command");
 
     char exe[PATH_MAX], lab[PATH_MAX + 64];
@@ -245,8 +206,8 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
             args[k++] = (char *)"--json";
         if (c.quiet)
             args[k++] = (char *)"--quiet";
-        if (timeout_given && c.timeout_ms) {
-            snprintf(tbuf, sizeof tbuf, "%.3f", c.timeout_ms / 1000.0);
+        if (timeout_given && timeout_ms) {
+            snprintf(tbuf, sizeof tbuf, "%.3f", timeout_ms / 1000.0);
             args[k++] = (char *)"--timeout";
             args[k++] = tbuf;
         }

@@ -12,8 +12,8 @@
 #include "app_hash.h"
 #include "swarm/path.h"
 
-#define CHUNK 4096
-#define PATH_CAP 512
+#define CHUNK SW_NODE_FILE_CHUNK // bytes read at a time while hashing (profile.h)
+#define PATH_CAP SW_NODE_PATH_MAX
 
 typedef struct walk {
     sw_node_t *n;
@@ -342,6 +342,21 @@ int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint
         return SW_EDEPTH;
     if (m->count >= SW_APP_HASH_FILES || size > SW_APP_HASH_BYTES - m->bytes)
         return SW_ETOOBIG;
+#if SW_MF_POOL
+    if (!m->cap) { // the whole bound at once
+        m->ents = grow(n, NULL, 0, (size_t)SW_APP_HASH_FILES * sizeof *m->ents);
+        m->pool = m->ents ? grow(n, NULL, 0, SW_MF_POOL) : NULL;
+        if (!m->pool) {
+            sw_node_release(n, m->ents, (size_t)SW_APP_HASH_FILES * sizeof *m->ents);
+            m->ents = NULL;
+            return SW_EFULL;
+        }
+        m->cap = SW_APP_HASH_FILES;
+        m->pool_cap = SW_MF_POOL;
+    }
+    if (m->pool_len + len + 1 > m->pool_cap)
+        return SW_ETOOBIG;
+#endif
     if (m->count == m->cap) {
         uint32_t cap = m->cap ? m->cap * 2 : 16;
         if (cap > SW_APP_HASH_FILES)

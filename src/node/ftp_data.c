@@ -559,8 +559,8 @@ static int list_each(void *u, const sw_dirent_t *e)
 
 typedef struct {
     sw_ftp_sess_t *s;
-    int n;
-    char names[4][SW_NAME_MAX + 1];
+    int n, max;
+    char (*names)[SW_NAME_MAX + 1]; // in the session's transfer buffer (not on the stack)
 } sweep_t;
 
 static bool tmp_in_use(const sw_ftp_srv_t *srv, const char *path)
@@ -581,16 +581,21 @@ static int sweep_each(void *u, const sw_dirent_t *e)
     snprintf(path, sizeof path, "%s%s%s", w->s->path, w->s->path[0] ? "/" : "", e->name);
     if (!tmp_in_use(w->s->srv, path))
         snprintf(w->names[w->n++], sizeof w->names[0], "%s", e->name);
-    return w->n == 4;
+    return w->n == w->max;
 }
 
 // Temp files of uploads nobody has open any more (a node killed mid-upload) are removed when
-// their directory is listed.
+// their directory is listed: up to 4 per listing, their names kept in the transfer buffer (the
+// listing has been sent when this runs).
 static void sweep(sw_ftp_sess_t *s)
 {
     sweep_t w;
     w.s = s;
     w.n = 0;
+    w.max = SW_FTP_CHUNK / (SW_NAME_MAX + 1) < 4 ? (int)(SW_FTP_CHUNK / (SW_NAME_MAX + 1)) : 4;
+    w.names = (char(*)[SW_NAME_MAX + 1])(void *)s->chunk;
+    if (!w.max || !s->chunk)
+        return;
     ops(s)->fs_list(pctx(s), s->path, sweep_each, &w);
     for (int k = 0; k < w.n; k++) {
         char path[SW_FTP_PATH_MAX + SW_NAME_MAX + 2];

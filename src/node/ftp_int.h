@@ -10,7 +10,7 @@
 
 // Bounds. Compile-time ones size the session; the run-time ones are config keys under "ftp".
 #ifndef SW_FTP_PATH_MAX
-#define SW_FTP_PATH_MAX 512 // @@ longest normalised path, NUL included
+#define SW_FTP_PATH_MAX SW_NODE_PATH_MAX // @@ longest normalised path, NUL included (profile.h)
 #endif
 #ifndef SW_FTP_CHUNK
 #define SW_FTP_CHUNK 16384 // @@ transfer buffer of a session (allocated at its first transfer);

@@ -7,7 +7,7 @@
 
 #include "node_int.h"
 
-#define PIECE 512 // input is fed in pieces this big, so backpressure can stop mid-chunk
+#define PIECE SW_NODE_LINK_PIECE // input is fed in pieces this big, so backpressure can stop mid-chunk
 
 static const sw_port_ops_t *ops(const sw_link_t *l) { return l->node->port.ops; }
 static void *pctx(const sw_link_t *l) { return l->node->port.ctx; }
@@ -81,10 +81,17 @@ static int rpc_send(void *ctx, const uint8_t *p, size_t n)
         return write_stream(l, p, n);
     if (!sw_rel_is_up(&l->rel))
         return SW_ECLOSED;
+    // Larger than the peer takes (a MoaT host: 127-byte frames): refused, never queued, so the
+    // RPC layer answers with an error instead and no request waits for what cannot go.
+    if (n > sw_rel_max_payload(&l->rel))
+        return SW_ETOOBIG;
     // This may run inside Reliable's rx callback, which must not poll: the timer does.
-    if (l->outq_len == 0 && sw_rel_send(&l->rel, p, n, sw_node_now(l->node)) != SW_EAGAIN) {
-        sw_timer_start(l->node, &l->rel_timer, 0);
-        return 0;
+    if (l->outq_len == 0) {
+        int rc = sw_rel_send(&l->rel, p, n, sw_node_now(l->node));
+        if (rc != SW_EAGAIN) {
+            sw_timer_start(l->node, &l->rel_timer, 0);
+            return rc;
+        }
     }
     if (n > 0xffff || l->outq_len + 2 + n > l->outq_cap)
         return SW_EFULL; // the peer is not acknowledging
@@ -108,6 +115,10 @@ void sw_link_console(sw_link_t *l, const char *p, size_t n)
         return;
     }
     if (l->mode == SW_LINK_LOSSY) { // bytes outside frames are console
+        // Without a start byte (serial.start = -1) every byte is taken for a frame: console
+        // bytes would be read as a length and eat the next frame. There is no console then.
+        if (l->spcfg.start < 0)
+            return;
         // they hold back the frames after them: Reliable's line model must know
         if (ops(l)->conn_write(pctx(l), l->conn, p, n) == 0)
             sw_rel_line_used(&l->rel, n, sw_node_now(l->node));
@@ -141,13 +152,33 @@ static void schedule_rpc(sw_link_t *l)
         sw_timer_start(l->node, &l->rpc_timer, wait);
 }
 
-// A complete message. Handling it may write a reply, so it runs only while the port has room
-// for one; otherwise (several requests arrived in one piece of input) it waits in `defer`,
-// which holds what one piece can complete (sized in sw_link_open), until the port drains.
+// Requests are dispatched in the command tree; a cancel also ends the task that works on the
+// request it names (an eval that sleeps, an app command that waits).
+static void on_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
+{
+    sw_link_t *l = ctx;
+    if (m->kind == SW_MSG_REQUEST) {
+        if (!l->proven) {
+            l->proven = true; // from now on it keeps its slot
+            sw_timer_stop(l->node, &l->idle_timer);
+        }
+        sw_rpc_dispatch(rpc, m, l->now);
+    } else if (m->kind == SW_MSG_CANCEL) {
+        sw_rpc_stop_stream(rpc, m->i);
+        sw_node_request_cancelled(l->node, rpc, m->i);
+    }
+}
+
+
+// A complete message. Handling it may write a reply, so on a lossless link it runs only while
+// the port has room for one; otherwise (several requests arrived in one piece of input) it
+// waits in `defer`, which holds what one piece can complete (sized in sw_link_open), until the
+// port drains. On a lossy link replies go through Reliable, which keeps them until the port
+// takes their frames (rel_tx), and holds requests back while they wait (sw_rel_hold).
 static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
-    if (!l->defer_len && has_room(l)) {
+    if (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l))) {
         sw_rpc_input(&l->rpc, p, n, l->now);
         return;
     }
@@ -205,13 +236,15 @@ static void rel_state(void *ctx, bool up)
     }
 }
 
-// Feeds bytes until done or until the port has no room for another reply (the peer does not
-// read its replies). Returns the bytes consumed.
+// Feeds bytes until done or, on a lossless link, until the port has no room for another reply
+// (the peer does not read its replies). A lossy link reads on: its input carries the
+// acknowledgements that open Reliable's window, and Reliable holds requests back while replies
+// wait (see on_msg). Returns the bytes consumed.
 static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
 {
     size_t at = 0;
     l->now = sw_node_now(l->node); // one clock read per chunk, not per message
-    while (at < len && !l->closing && !l->defer_len && has_room(l)) {
+    while (at < len && !l->closing && (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l)))) {
         size_t piece = len - at < PIECE ? len - at : PIECE;
         if (l->mode == SW_LINK_STREAM) {
             sw_rx_sink_t sink = {on_msg, NULL, on_drop, l};
@@ -254,14 +287,31 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 {
     if (l->closing)
         return;
+    if (l->gap_ms) { // a partial message the line left idle is noise or a lost tail: forget it
+        uint32_t now = sw_node_now(l->node);
+        if (l->inq_len == 0 && now - l->last_rx >= l->gap_ms && sw_stream_rx_resync(&l->srx))
+            sw_log(l->node, SW_LOG_DEBUG, "link %s: %u ms idle inside a message, resynchronising", l->peer,
+                   (unsigned)(now - l->last_rx));
+        l->last_rx = now;
+    }
     if (l->inq_len == 0) {
         size_t used = process(l, p, len);
         p += used;
         len -= used;
-        if (!len)
+        if (!len || l->closing)
             return;
     }
     // Keep what could not be processed yet and stop reading until the peer catches up.
+#if SW_NODE_LINK_INQ
+    // MCU profiles: a fixed buffer carved with the link (no realloc in a small heap). The port
+    // stops delivering after conn_pause(), so only the chunk in hand can overflow it: a port
+    // that delivers at most SW_NODE_LINK_INQ bytes at a time never loses input (PORTING.md).
+    if (l->inq_len + len > l->inq_cap) {
+        sw_log(l->node, SW_LOG_WARN, "link %s: %u input bytes dropped (more than SW_NODE_LINK_INQ at once)",
+               l->peer, (unsigned)(l->inq_len + len - l->inq_cap));
+        len = l->inq_cap - l->inq_len;
+    }
+#else
     if (l->inq_len + len > l->inq_cap) {
         uint8_t *q = ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, l->inq_len + len);
         if (!q) {
@@ -272,6 +322,7 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
         l->inq = q;
         l->inq_cap = l->inq_len + len;
     }
+#endif
     memcpy(l->inq + l->inq_len, p, len);
     l->inq_len += len;
     if (!l->paused) {
@@ -292,9 +343,11 @@ void sw_link_drained(sw_link_t *l)
     memmove(l->inq, l->inq + used, l->inq_len - used);
     l->inq_len -= used;
     if (l->inq_len == 0) {
+#if !SW_NODE_LINK_INQ
         ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, 0);
         l->inq = NULL;
         l->inq_cap = 0;
+#endif
         l->paused = false;
         ops(l)->conn_pause(pctx(l), l->conn, false);
     }
@@ -320,6 +373,29 @@ static void rel_timer(sw_node_t *n, sw_timer_t *t)
 // Lifecycle
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static void idle_fire(sw_node_t *n, sw_timer_t *t)
+{
+    sw_link_t *l = t->user;
+    sw_log(n, SW_LOG_WARN, "link %s: no request within %u ms (rpc.idle_ms), closing", l->peer,
+           (unsigned)sw_cfg_int(&n->cfg, "rpc.idle_ms", SW_NODE_DEF_RPC_IDLE));
+    sw_link_close(l);
+}
+
+bool sw_link_evict_idle(sw_node_t *n)
+{
+    sw_link_t *old = NULL;
+    for (sw_link_t *l = n->links; l; l = l->next)
+        if (l->counted && !l->proven && !l->closing)
+            old = l; // the list is newest first
+    if (!old)
+        return false;
+    sw_log(n, SW_LOG_WARN, "link %s: closed to make room (limits.clients reached, no request yet)", old->peer);
+    old->counted = false;
+    n->clients--;
+    sw_link_close(old);
+    return true;
+}
 
 // Carves a..b from one allocation, 8-byte aligned.
 static uint8_t *carve(uint8_t **at, size_t n)
@@ -375,9 +451,10 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     size_t rx = mode == SW_LINK_LOSSY ? l->spcfg.max_frame : msg;
     // requests completed by one piece of input wait here while the port has no room
     // (on_msg): the message the piece ends + the rest of the piece, 4 bytes of length each
-    size_t defer = msg + 5 * PIECE + 8;
+    size_t defer = mode == SW_LINK_STREAM ? msg + 5 * PIECE + 8 : 0;
     l->need = msg + SW_CONN_FRAMING;
-    l->mem_size = 8 * 7 + rx + msg + streams + pending + rel_store + outq + defer;
+    size_t inq = mode == SW_LINK_STREAM ? SW_NODE_LINK_INQ : 0;
+    l->mem_size = 8 * 8 + rx + msg + streams + pending + rel_store + outq + defer + inq;
     l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables
     if (!l->mem) {
         sw_node_release(n, l, sizeof *l);
@@ -390,9 +467,15 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     sw_rpc_pending_t *pd = (sw_rpc_pending_t *)(void *)carve(&at, pending);
     l->defer = carve(&at, defer);
     l->defer_cap = defer;
+#if SW_NODE_LINK_INQ
+    if (mode == SW_LINK_STREAM) { // a lossy link never keeps input (process)
+        l->inq = carve(&at, SW_NODE_LINK_INQ);
+        l->inq_cap = SW_NODE_LINK_INQ;
+    }
+#endif
 
     sw_rpc_mem_t mem = {out, msg, st, n->lim.max_streams, pd, n->lim.max_pending};
-    sw_rpc_hooks_t hooks = {rpc_send, NULL, NULL, l};
+    sw_rpc_hooks_t hooks = {rpc_send, on_request, NULL, l};
     sw_rpc_init(&l->rpc, &mem, &hooks, &n->tree, n);
     l->rpc.gen = ++n->gen_seq;
     l->rpc_timer.fn = rpc_timer;
@@ -401,6 +484,13 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     if (mode == SW_LINK_STREAM) {
         sw_stream_rx_init(&l->srx, SW_STREAM_NO_PREFIX, rxbuf, rx);
         l->console = c->kind == SW_CONN_SERIAL;
+        if (c->kind == SW_CONN_SERIAL) {
+            // a line can carry noise: an oversize item or an idle gap resets the decoder
+            // (docs/PROTOCOL.md, "Lossless stream", Resynchronising)
+            sw_stream_rx_set_resync(&l->srx, true);
+            l->gap_ms = (uint32_t)clamp(sw_cfg_int(&n->cfg, "serial.gap_ms", SW_NODE_DEF_SERIAL_GAP), 0, 60000);
+            l->last_rx = sw_node_now(n);
+        }
     } else {
         sw_sp_rx_init(&l->sprx, &l->spcfg, rxbuf, rx);
         uint8_t *store = carve(&at, rel_store);
@@ -415,8 +505,14 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
 
     l->next = n->links;
     n->links = l;
-    if (counted)
+    if (counted) {
         n->clients++;
+        int64_t idle = clamp(sw_cfg_int(&n->cfg, "rpc.idle_ms", SW_NODE_DEF_RPC_IDLE), 0, 86400000);
+        l->idle_timer.fn = idle_fire;
+        l->idle_timer.user = l;
+        if (idle > 0)
+            sw_timer_start(n, &l->idle_timer, (uint32_t)idle);
+    }
     sw_log(n, SW_LOG_INFO, "link %s: open (%s)", l->peer, mode == SW_LINK_LOSSY ? "lossy" : "stream");
     if (mode == SW_LINK_STREAM)
         sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
@@ -432,6 +528,7 @@ void sw_link_close(sw_link_t *l)
     if (l->mode == SW_LINK_LOSSY && sw_rel_is_up(&l->rel))
         sw_rel_close(&l->rel, "closing", sw_node_now(l->node));
     l->closing = true;
+    sw_timer_stop(l->node, &l->idle_timer);
     sw_timer_stop(l->node, &l->rpc_timer);
     sw_timer_stop(l->node, &l->rel_timer);
     ops(l)->conn_close(pctx(l), l->conn);
@@ -440,6 +537,7 @@ void sw_link_close(sw_link_t *l)
 void sw_link_closed(sw_link_t *l)
 {
     sw_node_t *n = l->node;
+    sw_timer_stop(n, &l->idle_timer);
     sw_timer_stop(n, &l->rpc_timer);
     sw_timer_stop(n, &l->rel_timer);
     sw_node_rpc_reset(n, &l->rpc, SW_ECLOSED);
@@ -453,8 +551,10 @@ void sw_link_closed(sw_link_t *l)
     if (l->counted)
         n->clients--;
     sw_log(n, SW_LOG_INFO, "link %s: closed", l->peer);
+#if !SW_NODE_LINK_INQ
     if (l->inq)
         ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, 0);
+#endif
     sw_node_release(n, l->mem, l->mem_size);
     sw_node_release(n, l, sizeof *l);
 }

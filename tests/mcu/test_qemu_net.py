@@ -45,7 +45,7 @@ class Net(unittest.TestCase):
             self.assertLessEqual(ram["static"] + ram["heap_size"] + ram["stack_size"], 96 * 1024)
 
             # the beacon and the answer to scan's query: the node is listed with its address
-            rc, out, err = lab.swarm("scan", "--json", "--no-cache", "--wait-for", "1", "--timeout", "5000")
+            rc, out, err = lab.swarm("scan", "--json", "--no-cache", "--wait-for", "1", "--timeout", "5s")
             self.assertEqual(rc, 0, err)
             devs = {d["host"]: d for d in json.loads(out)}
             self.assertIn(name, devs, out)
@@ -121,7 +121,7 @@ class Net(unittest.TestCase):
                 rc, out, err = lab.swarm("call", "--json", "tcp://" + addr, "sys.info")
                 self.assertEqual(rc, 0, err)
                 self.assertEqual(json.loads(out)["host_name"], host_of(mac))
-            rc, out, err = lab.swarm("scan", "--json", "--no-cache", "--wait-for", "2", "--timeout", "5000")
+            rc, out, err = lab.swarm("scan", "--json", "--no-cache", "--wait-for", "2", "--timeout", "5s")
             self.assertEqual(rc, 0, err)
             found = {d["host"]: d["ip"] for d in json.loads(out)}
             self.assertEqual(found, {host_of(MAC_A): addr_a, host_of(MAC_B): addr_b})
@@ -233,7 +233,11 @@ class Net(unittest.TestCase):
                 up = msgpack.Unpacker(raw=False)
                 order = []
                 while len(order) < n:
-                    chunk = s.recv(4096)
+                    try:
+                        chunk = s.recv(4096)
+                    except socket.timeout:
+                        self.fail("no reply after %d of %d; guest output:\n%s"
+                                  % (len(order), n, "\n".join(g.out[-15:])))
                     if not chunk:
                         break
                     up.feed(chunk)

@@ -29,6 +29,10 @@
 #include "lwip/udp.h"
 #include "mps2_int.h"
 #include "netif/ethernet.h"
+#include "profile.h"
+
+// the most input handed to the node at once (its fixed input buffer on MCU profiles)
+#define FEED_MAX (SW_NODE_LINK_INQ ? SW_NODE_LINK_INQ : 512)
 
 #define CONNS 4     // TCP connections the port tracks (lwIP's MEMP_NUM_TCP_PCB bounds them too)
 #define LISTENERS 2
@@ -397,14 +401,24 @@ static void conn_poll(sw_node_t *node, mconn_t *c)
         }
     }
     while (c->rx && !c->paused && !c->closing && !c->announce && c->used) {
-        struct pbuf *q = c->rx, *rest = q->next;
+        struct pbuf *q = c->rx;
+        // at most SW_NODE_LINK_INQ bytes per call: once the node pauses, all it can keep is the
+        // chunk in hand (PORTING.md); the rest of a segment stays here, its window closed
+        uint16_t k = q->len < FEED_MAX ? q->len : FEED_MAX;
+        if (c->pcb)
+            tcp_recved(c->pcb, k);
+        sw_node_data(node, &c->pub, q->payload, k);
+        if (c->rx != q) // the node's callbacks closed the connection meanwhile
+            break;
+        if (k < q->len) {
+            pbuf_remove_header(q, k);
+            continue;
+        }
+        struct pbuf *rest = q->next;
         if (rest) // pbuf_dechain drops the chain's reference to the rest (pbuf_cat made it
             pbuf_ref(rest); // ours): take one of our own first
         pbuf_dechain(q);
         c->rx = rest;
-        if (c->pcb)
-            tcp_recved(c->pcb, q->len);
-        sw_node_data(node, &c->pub, q->payload, q->len);
         pbuf_free(q);
     }
     if (c->want_drained && !c->closing && !c->gone && c->pcb && tcp_idle(c)) {
