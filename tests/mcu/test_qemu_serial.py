@@ -66,6 +66,22 @@ class SerialLink(unittest.TestCase):
             j = g.wait_line_index(r"^watchdog: the main loop stopped; reset follows", start=i)
             g.wait_line(r"swarm-node 0\.1\.0 starting", start=j)
 
+    def test_node_arms_the_hardware_watchdog(self):
+        # boot argument wdt=0: the port leaves the CMSDK watchdog off; the node's loop watchdog
+        # (port op watchdog, period wdt.loop seconds) arms it. wdt.loop=1 is taken up at the
+        # node's next kick (a quarter of the default 30 s), then the loop stops (hang=): the
+        # watchdog's interrupt and a reset follow. Without the op nothing would ever bite.
+        # (a flash file, so that the config can be saved: the set then succeeds)
+        import tempfile
+        with tempfile.TemporaryDirectory() as d, \
+                qemu.Guest("serial=lossy wdt=0 hang=12000 flash=" + os.path.join(d, "f.img")) as g:
+            g.wait_line(r"\bready$")
+            rc, out, err = qemu.swarm("cfg", g.link(True), "set", "wdt.loop", "1")
+            self.assertEqual(rc, 0, err)
+            i = g.wait_line_index(r"^hang: the loop stops here")
+            j = g.wait_line_index(r"^watchdog: the main loop stopped; reset follows", start=i)
+            g.wait_line(r"swarm-node 0\.1\.0 starting", start=j)
+
     def test_idle_guest_sleeps(self):
         # no periodic tick: the idle loop sleeps in WFI until the next timer (the node's, lwIP's)
         # or an interrupt. A guest woken by a 1 ms tick used about 6 % of a core here, a

@@ -7,9 +7,14 @@
 //                           (default lossy)
 //   baud=N                  the UART's rate (default 115200; QEMU ignores it)
 //   name=HOST               host_name override
-//   wdt=MS                  the hardware watchdog's reset time (default 8000; 0: off)
+//   wdt=MS                  the hardware watchdog's reset time (default 8000; 0: off); the
+//                           node's loop watchdog (wdt.loop, port op watchdog) may shorten it
+//   flash=PATH              the host file (semihosting) holding the flash file system: config,
+//                           apps and files persist across restarts; created and formatted when
+//                           new (default: none, no files; config in RAM only)
 //   hang=MS                 fault injection for tests: after MS ms the loop stops turning (it
 //                           spins without kicking the watchdog), as a runaway C loop would
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +33,7 @@ typedef struct {
     sw_node_opts_t opts;
     uint32_t wdt_ms;
     uint32_t hang_ms; // 0: never
+    const char *flash; // host file of the flash block device (NULL: no files)
 } boot_args_t;
 
 static void parse_args(boot_args_t *a)
@@ -57,6 +63,8 @@ static void parse_args(boot_args_t *a)
             a->opts.name = v;
         else if (!strcmp(w, "wdt"))
             a->wdt_ms = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(w, "flash"))
+            a->flash = v;
         else if (!strcmp(w, "hang"))
             a->hang_ms = (uint32_t)strtoul(v, NULL, 10);
     }
@@ -130,6 +138,14 @@ int main(void)
         args.opts.rpc_port = 0; // no NIC: the node serves its serial link only
 #endif
 
+    if (args.flash) {
+        const char *what;
+        st.files = sw__mps2_flash_mount(&st.ffs, args.flash, &what) == 0;
+        char m[96];
+        int k = snprintf(m, sizeof m, "flash %s: %s%s", args.flash, what, st.files ? "" : "; no files");
+        sw__mps2_log(m, k < 0 ? 0 : (size_t)k < sizeof m ? (size_t)k : sizeof m - 1);
+    }
+
     const sw_port_t port = {&sw__mps2_ops, &st};
     sw_node_t *n;
     int rc = sw_node_create(&n, &port, &args.opts);
@@ -145,8 +161,8 @@ int main(void)
         for (;;)
             __asm__ volatile("wfi");
     }
-    if (args.wdt_ms)
-        sw_board_wdt_start(args.wdt_ms);
+    st.wdt_boot = args.wdt_ms;
+    sw__mps2_wdt_apply(&st); // (the node may have armed it already: its wdt.loop period)
 
     uint8_t buf[128];
     for (;;) {

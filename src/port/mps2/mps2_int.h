@@ -3,6 +3,7 @@
 #ifndef SW_MPS2_INT_H
 #define SW_MPS2_INT_H
 
+#include "swarm/flashfs.h"
 #include "swarm/node.h"
 
 #ifndef SW_FW_PROFILE
@@ -53,7 +54,12 @@ typedef struct sw_mps2 {
     uint32_t rnd;              // xorshift32 state
     uint32_t heap_now, heap_peak, allocs;
     int reset_how;             // SW_RESET_* asked by the node, done by the loop
+    uint32_t wdt_boot;         // the hardware watchdog's reset time from boot argument wdt= (0: off)
+    uint32_t wdt_period;       // the node's watchdog op: its last period (0: disarmed)
+    uint32_t wdt_armed;        // what the CMSDK watchdog is set to now, ms (0: stopped)
     sw_node_t *node;           // for events from the network (net_lwip.c)
+    bool files;                // ffs is mounted: the port's files are on it
+    sw_ffs_t ffs;              // the flash file system (flash_sh.c's block device)
 } sw_mps2_t;
 
 extern const sw_port_ops_t sw__mps2_ops;
@@ -70,6 +76,13 @@ void sw__mps2_sleep(uint32_t max_ms);
 __attribute__((noreturn)) void sw__mps2_panic(const char *msg, size_t n);
 // The port's own log lines (boot, reset): like the node's, to QEMU's stdout.
 void sw__mps2_log(const char *line, size_t n);
+// Sets the CMSDK watchdog to the shorter of wdt_boot and the node's period (either 0: the
+// other), when that changed. The loop kicks it every pass.
+void sw__mps2_wdt_apply(sw_mps2_t *s);
+// Mounts fs on the host file path (semihosting; created and erased to the device's size when
+// new or short), formatting a blank device. 0, or SW_EIO with *what saying which step failed
+// (the firmware then runs without files). On success *what is "mounted" or "formatted".
+int sw__mps2_flash_mount(sw_ffs_t *fs, const char *path, const char **what);
 // Memory figures for sys.info and sys.mem.
 void sw__mps2_stack_paint(void);
 

@@ -291,35 +291,36 @@ static size_t p_conn_local(void *ctx, sw_conn_t *c, char *buf, size_t cap)
     return copy_str("", buf, cap);
 }
 
-// --- files: none yet (the flash file system plugs in here) -------------------------------------
+// --- files: flashfs on the host file of boot argument flash= (flash_sh.c); without one, an
+// empty root and nothing can be created ------------------------------------------------------
+
+#define FS(ctx) (&((sw_mps2_t *)(ctx))->ffs)
+#define FILES(ctx) (((sw_mps2_t *)(ctx))->files)
 
 static int p_fs_open(void *ctx, const char *path, int flags, int *fd)
 {
-    (void)ctx, (void)path, (void)fd;
-    return (flags & SW_O_CREATE) ? SW_ENOTSUP : SW_ENOENT;
+    if (!FILES(ctx))
+        return (flags & SW_O_CREATE) ? SW_ENOTSUP : SW_ENOENT;
+    return sw_ffs_open(FS(ctx), path, flags, fd);
 }
 
-static int p_fs_rw(void *ctx, int fd, uint64_t off, void *buf, size_t n)
+static int p_fs_read(void *ctx, int fd, uint64_t off, void *buf, size_t n)
 {
-    (void)ctx, (void)fd, (void)off, (void)buf, (void)n;
-    return SW_EINVAL;
+    return sw_ffs_read(FS(ctx), fd, off, buf, n);
 }
 
 static int p_fs_write(void *ctx, int fd, uint64_t off, const void *buf, size_t n)
 {
-    (void)ctx, (void)fd, (void)off, (void)buf, (void)n;
-    return SW_EINVAL;
+    return sw_ffs_write(FS(ctx), fd, off, buf, n);
 }
 
-static int p_fs_fd(void *ctx, int fd)
-{
-    (void)ctx, (void)fd;
-    return SW_EINVAL;
-}
+static int p_fs_sync(void *ctx, int fd) { return sw_ffs_sync(FS(ctx), fd); }
+static int p_fs_close(void *ctx, int fd) { return sw_ffs_close(FS(ctx), fd); }
 
 static int p_fs_stat(void *ctx, const char *path, sw_stat_t *st)
 {
-    (void)ctx;
+    if (FILES(ctx))
+        return sw_ffs_stat(FS(ctx), path, st);
     if (path[0])
         return SW_ENOENT;
     memset(st, 0, sizeof *st);
@@ -327,25 +328,57 @@ static int p_fs_stat(void *ctx, const char *path, sw_stat_t *st)
     return 0;
 }
 
-static int p_fs_path(void *ctx, const char *path)
+static int p_fs_mkdir(void *ctx, const char *path)
 {
-    (void)ctx, (void)path;
-    return SW_ENOTSUP;
+    return FILES(ctx) ? sw_ffs_mkdir(FS(ctx), path) : SW_ENOTSUP;
+}
+
+static int p_fs_rmdir(void *ctx, const char *path)
+{
+    return FILES(ctx) ? sw_ffs_rmdir(FS(ctx), path) : SW_ENOTSUP;
+}
+
+static int p_fs_unlink(void *ctx, const char *path)
+{
+    return FILES(ctx) ? sw_ffs_unlink(FS(ctx), path) : SW_ENOTSUP;
 }
 
 static int p_fs_rename(void *ctx, const char *from, const char *to)
 {
-    (void)ctx, (void)from, (void)to;
-    return SW_ENOTSUP;
+    return FILES(ctx) ? sw_ffs_rename(FS(ctx), from, to) : SW_ENOTSUP;
 }
 
 static int p_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e), void *u)
 {
-    (void)ctx, (void)each, (void)u;
+    if (FILES(ctx))
+        return sw_ffs_list(FS(ctx), path, each, u);
     return path[0] ? SW_ENOENT : 0;
 }
 
 // --- system ---------------------------------------------------------------------------------------
+
+void sw__mps2_wdt_apply(sw_mps2_t *s)
+{
+    uint32_t ms = s->wdt_boot;
+    if (s->wdt_period && (!ms || s->wdt_period < ms))
+        ms = s->wdt_period;
+    if (ms != s->wdt_armed) {
+        sw_board_wdt_start(ms);
+        s->wdt_armed = ms;
+    }
+}
+
+// The node's loop watchdog (wdt.loop, the MoaT watchdog's bite) on the same CMSDK watchdog the
+// loop kicks every pass: the period can only shorten the boot argument's time, and a stop (0)
+// gives the watchdog back to it. The node kicks from a timer every period/4, so the loop wakes
+// often enough for its own kicks.
+static void p_watchdog(void *ctx, uint32_t period_ms)
+{
+    sw_mps2_t *s = ctx;
+    s->wdt_period = period_ms;
+    sw__mps2_wdt_apply(s);
+    sw_board_wdt_kick();
+}
 
 static void p_reset(void *ctx, int how)
 {
@@ -400,14 +433,14 @@ const sw_port_ops_t sw__mps2_ops = {
     .conn_peer = p_conn_peer,
     .conn_local = p_conn_local,
     .fs_open = p_fs_open,
-    .fs_read = p_fs_rw,
+    .fs_read = p_fs_read,
     .fs_write = p_fs_write,
-    .fs_sync = p_fs_fd,
-    .fs_close = p_fs_fd,
+    .fs_sync = p_fs_sync,
+    .fs_close = p_fs_close,
     .fs_stat = p_fs_stat,
-    .fs_mkdir = p_fs_path,
-    .fs_rmdir = p_fs_path,
-    .fs_unlink = p_fs_path,
+    .fs_mkdir = p_fs_mkdir,
+    .fs_rmdir = p_fs_rmdir,
+    .fs_unlink = p_fs_unlink,
     .fs_rename = p_fs_rename,
     .fs_list = p_fs_list,
     .reset = p_reset,
@@ -415,5 +448,6 @@ const sw_port_ops_t sw__mps2_ops = {
     .mem = p_mem,
     .platform = p_platform,
     .hwinfo = p_hwinfo,
+    .watchdog = p_watchdog,
 };
 
