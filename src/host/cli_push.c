@@ -508,7 +508,8 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
                      "host name ('node-*'), app=GLOB, board=GLOB, uri=GLOB"),
         SW_OPT_STR_("app", NULL, "APP", &po.app,
                     "push apps/APP to the selected devices instead of their own app; a device "
-                    "that ran another app is switched to APP (board.app_name)"),
+                    "that ran another app is switched to APP (board.app_name) and watches it for "
+                    "the grace period: if it fails, the previous app runs again (rolled-back)"),
         {.kind = SW_OPT_DURATION, .name = "scan-timeout", .arg = "TIME",
          .dst = &o.scan_timeout_ms, .size = sizeof o.scan_timeout_ms, .min = 1, .max = 600000,
          .flags = SW_OPT_F_LEGACY_MS,

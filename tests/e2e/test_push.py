@@ -353,6 +353,27 @@ class PushLab(unittest.TestCase):
                                  "--grace", GRACE, rc=0)
         self.assertEqual(self.ver(i, "beta"), "beta-4")
 
+    def test_08b_app_override_with_a_broken_app_rolls_back(self):
+        # issue 15's blocker: --app X to a device running another app, where X's init_ raises.
+        # The commit does not reload X (it is not running); the switch to it must be watched for
+        # the grace period like a reload, and the device must go back to its own app.
+        i = next(i for i in range(self.N) if self.node_app(i) == "gamma")
+        x = self.lan.nodes[i]
+        before = self.ver(i)
+        proj = os.path.join(self.tmp, "proj-broken")
+        make_app(proj, "alpha", "alpha-broken", broken=True)
+        rc, out, err = self.push("--app", "alpha", "--to", x.name, "--grace", "1500ms", proj=proj, rc=5)
+        d = self.by_name(out)[x.name]
+        self.assertEqual(d["result"], "rolled-back", d)
+        self.assertIn("broken on purpose", d["reason"])
+        self.assertNotIn("switched", d)
+        self.assertEqual(d["app"], "alpha", d)  # the app pushed
+        # it runs its own app again, and says so in its config and log
+        self.assertEqual(self.ver(i), before)
+        r = self.lan.swarm("cfg", "tcp://%s" % x.ip, "get", "board.app_name", timeout=30, env=self.env)
+        self.assertEqual(r.stdout.strip(), "gamma", r.stderr)
+        self.assertIn("gamma runs again", self.lan.node_log(i))
+
     def test_09_through_a_mux(self):
         x = self.lan.nodes[0]
         sock = os.path.join(self.tmp, "mux0.sock")
