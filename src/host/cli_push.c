@@ -200,6 +200,34 @@ static void on_tick(uv_timer_t *t)
     draw_block(u);
 }
 
+// Why a push reached nobody: the selectors matched no device, or the devices run apps the
+// project does not have.
+static void nothing_hint(const sw_cli_t *c, const char *const *to, size_t n_to,
+                         const sw_push_dev_t *devs, size_t n, size_t not_swarm)
+{
+    size_t unsel = 0;
+    for (size_t i = 0; i < n; i++)
+        unsel += !strncmp(devs[i].reason, "not selected", 12);
+    if (unsel == n && n_to) {
+        char names[300] = "";
+        size_t at = 0, k;
+        for (k = 0; k < n && at + 70 < sizeof names; k++)
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", k ? ", " : "",
+                                   devs[k].name[0] ? devs[k].name : devs[k].uri);
+        sw__cli_hint(c, "no device matches --to %s%s: found %s%s", to[0], n_to > 1 ? " …" : "",
+                     names, k < n ? ", …" : "");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(devs[i].reason, "the project has no ", 19)) {
+            sw__cli_hint(c, "%s runs %s, and %s; push another app to it with --app APP",
+                         devs[i].name[0] ? devs[i].name : devs[i].uri, devs[i].app, devs[i].reason);
+            return;
+        }
+    sw__cli_hint(c, "no device runs an app of this project%s", not_swarm ? " (or they are "
+                 "no swarm nodes)" : "");
+}
+
 static void on_sigint(uv_signal_t *h, int signum)
 {
     (void)signum;
@@ -682,9 +710,11 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     else if (cnt[SW_PUSH_FAILED] || cnt[SW_PUSH_ROLLED_BACK] || cnt[SW_PUSH_OFFLINE] ||
              cnt[SW_PUSH_SKIPPED])
         status = SW_EXIT_PARTIAL;
-    if (n == cnt[SW_PUSH_IGNORED] && !c.quiet)
-        sw__cli_hint(&c, "no device runs an app of this project%s", not_swarm ? " (or they are "
-                     "no swarm nodes)" : "");
+    if (n == cnt[SW_PUSH_IGNORED] && !u.interrupted) {
+        // nothing to push to: none found, as the man page says (3), with the reason
+        status = SW_EXIT_LINK;
+        nothing_hint(&c, o.to, o.n_to, devs, n, not_swarm);
+    }
     sw_push_free(p);
     free(devs);
     return status;

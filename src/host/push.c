@@ -1224,9 +1224,23 @@ void sw_push_stop(sw_push_t *p, const char *why, bool cancel)
 {
     stop_rollout(p, "%s", why);
     if (cancel)
-        for (size_t i = 0; i < p->n; i++)
-            if (p->devs[i].run)
-                finish(p->devs[i].run, SW_PUSH_FAILED, "%s", why);
+        for (size_t i = 0; i < p->n; i++) {
+            sw_push_dev_t *d = &p->devs[i];
+            if (!d->run)
+                continue;
+            // What is known: once a commit or a switch is asked for, the device goes on with
+            // it alone (it runs the new version unless that fails its grace period)
+            bool committed = false;
+            for (int k = 0; k < d->n_tgt; k++)
+                committed |= d->tgt[k].committed;
+            if (d->step == SW_PUSH_COMMIT || d->step == SW_PUSH_SWITCH)
+                finish(d->run, SW_PUSH_FAILED, "%s: switched, health unknown (the device watches the new "
+                       "version and rolls it back by itself if it fails)", why);
+            else if (committed || d->switched)
+                finish(d->run, SW_PUSH_FAILED, "%s: switched (healthy), the rest of its push not done", why);
+            else
+                finish(d->run, SW_PUSH_FAILED, "%s: it keeps its old version", why);
+        }
     schedule(p);
 }
 

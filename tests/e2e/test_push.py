@@ -374,6 +374,48 @@ class PushLab(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), "gamma", r.stderr)
         self.assertIn("gamma runs again", self.lan.node_log(i))
 
+    def test_08c_nothing_selected_exits_3(self):
+        # a selector that matches nothing: none found (3), and the hint says which names exist
+        rc, out, err = self.push("--to", "nodeZZ", rc=3)
+        self.assertTrue(all(d["result"] == "ignored" for d in out["devices"]), out)
+        self.assertIn("no device matches --to nodeZZ: found %s" % sorted(x.name for x in self.lan.nodes)[0], err)
+        # a device whose app the project lacks: 3, and the hint names the device and its app
+        proj = os.path.join(self.tmp, "proj-other")
+        make_app(proj, "delta", "delta-1")
+        x = self.lan.nodes[0]
+        rc, out, err = self.push("--link", "tcp://%s" % x.ip, proj=proj, rc=3)
+        self.assertIn("%s runs %s, and the project has no apps/%s" % (x.name, self.node_app(0), self.node_app(0)),
+                      err)
+        self.assertIn("--app", err)
+
+    def test_08d_interrupted_in_the_grace_period(self):
+        # Ctrl-C while the device watches its new version: the device goes on alone, so the
+        # result says it switched and that its health is unknown (not a bare "interrupted")
+        i = 0
+        x = self.lan.nodes[i]
+        proj = os.path.join(self.tmp, "proj-int")
+        app = self.node_app(i)
+        make_app(proj, app, app + "-int")
+        log0 = len(self.lan.node_log(i))
+        p = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "push", proj, "--json", "--link", "tcp://%s" % x.ip,
+                                              "--grace", "60s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        try:
+            deadline = time.monotonic() + 60
+            while "reloading %s" % app not in self.lan.node_log(i)[log0:]:
+                self.assertIsNone(p.poll(), "push ended before the reload")
+                self.assertLess(time.monotonic(), deadline, self.lan.node_log(i)[log0:])
+                time.sleep(0.05)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=60)
+        finally:
+            reap(p)
+        self.assertEqual(p.returncode, 130, err)
+        d = json.loads(out)["devices"][0]
+        self.assertEqual(d["result"], "failed", d)
+        self.assertIn("interrupted: switched, health unknown", d["reason"])
+        self.assertEqual(self.tree(i), self.local_id(app, proj=proj))  # it does run the new version
+
     def test_09_through_a_mux(self):
         x = self.lan.nodes[0]
         sock = os.path.join(self.tmp, "mux0.sock")
