@@ -638,6 +638,12 @@ class SerialPush(PtyPairTestCase):
         r = self.swarm("push", proj, "--link", uri, "--json", "--grace", GRACE)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(self.swarm("call", uri, "alpha.ver").stdout.strip(), "alpha-prov")
+        # a board the node was not built with: refused with its boards, nothing written
+        r = self.swarm("provision", uri, "--host", "prov-2", "--app", "alpha", "--board", "esp32")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("has no board 'esp32' (it has: posix-sim, none); nothing written", r.stderr)
+        info = json.loads(self.swarm("call", uri, "sys.info", "--json").stdout)
+        self.assertEqual((info["host_name"], info["hardware_name"]), ("prov-1", "posix-sim"))
         # bad usage
         self.assertEqual(self.swarm("provision", uri, "--host", "x").returncode, 2)
         self.assertEqual(self.swarm("provision", uri, "--host", "a/b", "--app", "x", "--board", "y").returncode, 2)
