@@ -17,10 +17,12 @@ static const char call_about[] =
     "Calls the command PATH on the device at LINK and prints its reply: a string as it is,\n"
     "anything else as indented JSON; with --json, one line of JSON.\n"
     "\n"
-    "PATH is dotted: ping, sys.info, f.ls; _dir lists the commands (sys._dir those under sys).\n"
+    "PATH is dotted: ping, sys.info, f.ls; _dir prints every command as a tree with its help\n"
+    "(sys._dir: those under sys; --json: the device's raw {c, d, h} reply of that level).\n"
     "The arguments are the command's data: key=value pairs make a map, each value read as\n"
     "JSON when it is valid JSON and taken as a string otherwise (m=hi n=3 on=true l=[1,2]\n"
-    "s='\"42\"'); or a single bare JSON value is the whole data. No arguments send {}.\n";
+    "s='\"42\"'); or a single bare JSON value is the whole data. No arguments send {}\n"
+    "(ping without arguments sends m=pong: the device answers R:pong).\n";
 
 static const char call_after[] =
     "LINK: tcp://HOST[:PORT], HOST[:PORT], unix:///PATH, serial:///DEV?baud=N&mode=lossy (man swarm)\n"
@@ -202,6 +204,106 @@ static int run_stream(const sw_cli_t *c, uv_loop_t *loop, sw_hlink_t *l, const c
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
+// _dir as a tree
+
+#define DIR_DEPTH 8      // levels followed below the one asked for
+#define DIR_ENTRIES 4096 // names printed at most (a device is not trusted to be small)
+
+// The help text of name in a _dir reply's "h" map ("" if none).
+static void dir_help(const uint8_t *p, size_t n, sw_span_t name, char *out, size_t cap)
+{
+    out[0] = 0;
+    sw_span_t h;
+    if (sw_mp_map_get(p, n, "h", &h))
+        return;
+    sw_mpr_t r;
+    sw_mpr_init(&r, h.p, h.n);
+    uint32_t pairs;
+    if (!sw_mpr_map(&r, &pairs))
+        return;
+    for (uint32_t i = 0; i < pairs; i++) {
+        sw_span_t k, v;
+        if (!sw_mpr_str(&r, &k))
+            return;
+        if (k.n == name.n && !memcmp(k.p, name.p, k.n) && sw_mpr_str(&r, &v)) {
+            snprintf(out, cap, "%.*s", (int)v.n, (const char *)v.p);
+            return;
+        }
+        if (sw_mpr_span(&r, &v))
+            return;
+    }
+}
+
+// Control characters a device sends must not reach the terminal as such.
+static void no_controls(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
+// Prints the names of one _dir reply (commands, then directories with what is under them),
+// indented by depth. Returns 0 or an exit status.
+static int dir_tree(const sw_cli_t *c, sw_hlink_t *l, const char *prefix, int depth,
+                    unsigned *left)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s%s_dir", prefix, prefix[0] ? "." : "");
+    size_t cap = sw_hlink_max_msg(l);
+    uint8_t *res = malloc(cap ? cap : 1);
+    if (!res)
+        return SW_EXIT_LOCAL;
+    sw_mpw_t out;
+    sw_mpw_init(&out, res, cap);
+    char text[1024];
+    uint8_t empty = 0x80;
+    int e = sw_hlink_call_sync(l, path, (sw_span_t){&empty, 1}, c->timeout_ms, &out, text,
+                               sizeof text);
+    if (e) {
+        free(res);
+        return sw__cli_call_failed(c, "call", l, e, text);
+    }
+    int rc = 0;
+    const char *keys[2] = {"c", "d"};
+    for (int k = 0; k < 2 && !rc; k++) {
+        sw_span_t list;
+        if (sw_mp_map_get(res, out.len, keys[k], &list))
+            continue;
+        sw_mpr_t r;
+        sw_mpr_init(&r, list.p, list.n);
+        uint32_t items;
+        if (!sw_mpr_array(&r, &items))
+            continue;
+        for (uint32_t i = 0; i < items && !rc; i++) {
+            sw_span_t name;
+            if (!sw_mpr_str(&r, &name) || !name.n || name.n > 64 || memchr(name.p, '.', name.n))
+                break;
+            if (!*left) {
+                printf("%*s… (more than %u names: stopped)\n", depth * 2, "", DIR_ENTRIES);
+                rc = -1;
+                break;
+            }
+            (*left)--;
+            char help[300], label[80];
+            dir_help(res, out.len, name, help, sizeof help);
+            snprintf(label, sizeof label, "%.*s%s", (int)name.n, (const char *)name.p, k ? "/" : "");
+            no_controls(label);
+            no_controls(help);
+            int w = 20 - depth * 2;
+            printf("%*s%-*s %s\n", depth * 2, "", w < 1 ? 1 : w, label, help);
+            if (k == 1 && depth < DIR_DEPTH) {
+                char sub[600];
+                snprintf(sub, sizeof sub, "%s%s%.*s", prefix, prefix[0] ? "." : "", (int)name.n,
+                         (const char *)name.p);
+                rc = dir_tree(c, l, sub, depth + 1, left);
+            }
+        }
+    }
+    free(res);
+    return rc;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
 // call
 
 int sw_cli_call(const sw_cli_t *cli, int argc, char **argv)
@@ -240,6 +342,13 @@ int sw_cli_call(const sw_cli_t *cli, int argc, char **argv)
     char err[512];
     if (sw_cli_parse_args(npos - 2, pos_ + 2, &w, err, sizeof err))
         return sw__cli_usage(&c, "call", "%s", err);
+    if (npos == 2 && !strcmp(path, "ping")) {
+        // the device echoes m as "R:" + str(m) (MoaT's rule): without one it would say
+        // R:None, which reads like a failure; a bare ping is a liveness check: R:pong
+        sw_mpw_init(&w, args, sizeof args);
+        sw_mpw_map(&w, 1);
+        sw_mpw_cstr(&w, "m"), sw_mpw_cstr(&w, "pong");
+    }
 
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -253,6 +362,18 @@ int sw_cli_call(const sw_cli_t *cli, int argc, char **argv)
     if (every)
         return run_stream(&c, &loop, l, path, d, every, count);
 
+    size_t plen = strlen(path);
+    if (!c.json && npos == 2 && plen >= 4 && !strcmp(path + plen - 4, "_dir") &&
+        (plen == 4 || path[plen - 5] == '.')) {
+        // a readable tree of everything under PATH's directory (--json: the raw reply)
+        char prefix[600];
+        snprintf(prefix, sizeof prefix, "%.*s", plen > 4 ? (int)(plen - 5) : 0, path);
+        unsigned left = DIR_ENTRIES;
+        rc = dir_tree(&c, l, prefix, 0, &left);
+        fflush(stdout);
+        sw__cli_finish(&loop, l);
+        return rc < 0 ? 0 : rc;
+    }
     size_t cap = sw_hlink_max_msg(l);
     uint8_t *res = malloc(cap ? cap : 1);
     sw_mpw_t out;

@@ -375,6 +375,8 @@ class WithNode(unittest.TestCase):
         self.assertEqual(self.ok("--json", "call", self.link, "ping", "m=hello"), '"R:hello"\n')
         self.assertEqual(self.ok("call", "--json", self.link, "ping", "m=hello"), '"R:hello"\n')
         self.assertEqual(self.ok("call", "tcp://" + self.link, "ping", '{"m": "json"}'), "R:json\n")
+        # a bare ping: a liveness answer, not Python's R:None
+        self.assertEqual(self.ok("call", self.link, "ping"), "R:pong\n")
 
     def test_sys_info(self):
         out = self.ok("call", self.link, "sys.info")
@@ -389,8 +391,17 @@ class WithNode(unittest.TestCase):
         d = json.loads(self.ok("--json", "call", self.link, "_dir"))
         self.assertIn("ping", d["c"])
         self.assertIn("sys", d["d"])
-        d = json.loads(self.ok("call", self.link, "sys._dir"))
+        d = json.loads(self.ok("--json", "call", self.link, "sys._dir"))
         self.assertIn("info", d["c"])
+        # without --json: a readable tree of every level, each name with its help
+        lines = self.ok("call", self.link, "_dir").splitlines()
+        self.assertRegex(lines[0], r"^ping +echo m back")
+        self.assertRegex(lines[lines.index(next(x for x in lines if x.startswith("sys/")))], r"^sys/ +the node itself")
+        self.assertIn("  info", "\n".join(lines))  # a level down, indented
+        self.assertTrue(any(x.startswith("  commit ") for x in lines), lines)
+        self.assertFalse(any(x.startswith("{") for x in lines), lines)
+        sub = self.ok("call", self.link, "sys._dir").splitlines()
+        self.assertTrue(any(x.startswith("info ") for x in sub), sub)
 
     def test_argument_types(self):
         # key=value: JSON when it parses, else a string; a bare JSON value is the whole data
@@ -575,7 +586,7 @@ class Serial(PtyPairTestCase):
                                    "ping"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                   text=True)
         try:
-            self.assertEqual(holder.stdout.readline(), "R:None\n")
+            self.assertEqual(holder.stdout.readline(), "R:pong\n")
             r = swarm("call", "serial://%s" % self.b, "ping")
             self.assertEqual(r.returncode, 3)
             self.assertIn("in use by another program", r.stderr)
