@@ -9,7 +9,9 @@
 #include <time.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
 #include "mpjson.h"
+#include "scan.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Errors and exit codes
@@ -419,6 +421,22 @@ static void link_hint(const sw_cli_t *c, const sw_uri_t *u)
     }
 }
 
+// A name nobody knows: say where it was looked for, what to do, and the closest known name.
+static void not_found(const sw_cli_t *c, const char *cmd, const char *host)
+{
+    sw_cli_error(c, cmd, "'%s' not found (not in the scan cache; neither mDNS nor DNS knows it)",
+                 host);
+    char **names;
+    size_t n;
+    sw_scan_cache_names(&names, &n);
+    const char *near = n ? sw__cli_suggest(host, (const char *const *)names, n) : NULL;
+    if (near && !(c && c->quiet))
+        fprintf(stderr, "did you mean '%s'?\n", near);
+    sw__cli_hint(c, "run 'swarm scan' to find the devices on the LAN (it remembers their names)%s",
+                 n ? "" : "; the scan cache is empty");
+    free(names);
+}
+
 int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const char *uri,
                     sw_hlink_t **out)
 {
@@ -437,6 +455,10 @@ int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const c
         return SW_EXIT_LOCAL;
     }
     rc = sw_hlink_wait_up(*out, c->timeout_ms);
+    if (rc && sw_hlink_unresolved(*out)) {
+        not_found(c, cmd, sw_hlink_uri(*out)->host);
+        return SW_EXIT_LINK;
+    }
     if (rc) {
         sw_cli_error(c, cmd, "%s", sw_hlink_error(*out));
         link_hint(c, sw_hlink_uri(*out));

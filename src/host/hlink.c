@@ -287,8 +287,7 @@ int sw_hlink_open(uv_loop_t *loop, const char *uri, const sw_hlink_opts_t *o,
     int rc = sw_uri_parse(uri, &u, err, errcap);
     if (rc)
         return rc;
-    if (!strstr(uri, "://"))
-        (void)sw__hlink_bare_name(&u);
+    (void)sw__hlink_bare_name(&u); // a name (bare or tcp://NAME): the scan cache, mDNS, then DNS
     sw_hlink_t *l = calloc(1, sizeof *l);
     if (!l) {
         snprintf(err, errcap, "out of memory");
@@ -394,6 +393,11 @@ bool sw_hlink_is_up(const sw_hlink_t *l)
 const sw_uri_t *sw_hlink_uri(const sw_hlink_t *l)
 {
     return &l->uri;
+}
+
+bool sw_hlink_unresolved(const sw_hlink_t *l)
+{
+    return l->unresolved;
 }
 
 size_t sw_hlink_max_msg(const sw_hlink_t *l)

@@ -60,6 +60,7 @@ struct sw_hlink {
     sw_hlink_cbs_t cbs;
     char err[320];           // last error text
     int last_err;
+    bool unresolved;         // the last attempt failed because the host name is unknown
 
     bool closing;            // sw_hlink_close() was called: no more user callbacks but fn
     bool up;

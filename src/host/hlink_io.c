@@ -555,6 +555,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     l->gai = NULL;
+    l->unresolved = status == UV_EAI_NONAME || status == UV_EAI_AGAIN || status == UV_EAI_NODATA;
     if (status < 0) {
         sw__hlink_set_error(l, sw__hlink_uverr(status), "cannot find host '%s': %s",
                             l->uri.host, uv_strerror(status));

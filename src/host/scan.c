@@ -522,6 +522,42 @@ int sw_scan_cache_store(const sw_scan_result_t *res)
     return rc;
 }
 
+int sw_scan_cache_names(char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    char path[4096];
+    if (sw_scan_cache_path(path, sizeof path))
+        return 0;
+    cJSON *j = cache_load(path);
+    if (!j)
+        return 0;
+    const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(j, "hosts"), *e;
+    size_t k = 0, bytes = 0;
+    cJSON_ArrayForEach(e, hosts) {
+        if (e->string) {
+            k++;
+            bytes += strlen(e->string) + 1;
+        }
+    }
+    char **v = k ? malloc(k * sizeof *v + bytes) : NULL;
+    if (v) {
+        char *at = (char *)(v + k);
+        k = 0;
+        cJSON_ArrayForEach(e, hosts) {
+            if (e->string) {
+                size_t len = strlen(e->string) + 1;
+                v[k++] = memcpy(at, e->string, len);
+                at += len;
+            }
+        }
+        *names = v;
+        *n = k;
+    }
+    cJSON_Delete(j);
+    return v || !k ? 0 : SW_EFULL;
+}
+
 int sw_scan_cache_find(const char *host, char *ip, size_t ipcap, uint16_t *rpc_port)
 {
     char path[4096];

@@ -87,6 +87,9 @@ int sw_scan_cache_store(const sw_scan_result_t *res);
 // Looks a host name up (exactly, else ignoring case). 0 with ip and *rpc_port (0 when the
 // device has no RPC), SW_ENOENT, or SW_EIO (no cache).
 int sw_scan_cache_find(const char *host, char *ip, size_t ipcap, uint16_t *rpc_port);
+// The host names in the cache: *names is malloc'd (free(*names) frees the strings too), *n of
+// them; 0 also when there is no cache (then *n = 0).
+int sw_scan_cache_names(char ***names, size_t *n);
 
 // NAME.local by a one-shot mDNS query of our own (legacy unicast from an ephemeral port, on
 // every multicast interface; answers come back to that port), for hosts without nss-mdns.

@@ -6,9 +6,11 @@ pairs in lossless and lossy mode, where the node's console output must never mix
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -377,6 +379,27 @@ class WithNode(unittest.TestCase):
         self.assertEqual(self.ok("call", "tcp://" + self.link, "ping", '{"m": "json"}'), "R:json\n")
         # a bare ping: a liveness answer, not Python's R:None
         self.assertEqual(self.ok("call", self.link, "ping"), "R:pong\n")
+
+    def test_names_from_the_scan_cache(self):
+        # names the scan cache knows work bare and as tcp://NAME; an unknown one says "not found"
+        # with the closest known name. (.invalid names: no mDNS query leaves this machine.)
+        tmp = tempfile.mkdtemp(prefix="swarm-cli-cache-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.makedirs(os.path.join(tmp, "swarm"))
+        with open(os.path.join(tmp, "swarm", "scan.json"), "w") as f:
+            json.dump({"v": 1, "hosts": {"clinode.invalid": {"ip": "127.0.0.1", "rpc_port": self.node.port}}}, f)
+        env = dict(os.environ, XDG_CACHE_HOME=tmp)
+        run = lambda *a: subprocess.run([SWARM_BIN, *a], capture_output=True, text=True, timeout=30, env=env,
+                                        stdin=subprocess.DEVNULL)
+        for link in ("clinode.invalid", "tcp://clinode.invalid"):
+            r = run("call", link, "ping", "m=x")
+            self.assertEqual((r.returncode, r.stdout), (0, "R:x\n"), r.stderr)
+        r = run("call", "tcp://clinod.invalid", "ping")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("'clinod.invalid' not found", r.stderr)
+        self.assertIn("did you mean 'clinode.invalid'?", r.stderr)
+        self.assertIn("run 'swarm scan'", r.stderr)
+        self.assertNotIn("temporary failure", r.stderr.lower())
 
     def test_sys_info(self):
         out = self.ok("call", self.link, "sys.info")
