@@ -401,7 +401,7 @@ static void from_scan(sw_push_dev_t *d, const sw_scan_rec_t *r)
 static int cmp_dev(const void *a, const void *b)
 {
     const sw_push_dev_t *x = a, *y = b;
-    int c = strcmp(label(x), label(y));
+    int c = sw_name_cmp(label(x), label(y));
     return c ? c : strcmp(x->uri, y->uri);
 }
 

@@ -378,6 +378,8 @@ class PushLab(unittest.TestCase):
         # a selector that matches nothing: none found (3), and the hint says which names exist
         rc, out, err = self.push("--to", "nodeZZ", rc=3)
         self.assertTrue(all(d["result"] == "ignored" for d in out["devices"]), out)
+        # devices come in natural name order (node2 before node10)
+        self.assertEqual([d["device"] for d in out["devices"]], [x.name for x in self.lan.nodes])
         self.assertIn("no device matches --to nodeZZ: found %s" % sorted(x.name for x in self.lan.nodes)[0], err)
         # a device whose app the project lacks: 3, and the hint names the device and its app
         proj = os.path.join(self.tmp, "proj-other")
