@@ -111,11 +111,14 @@ static void clear_block(ui_t *u)
 static void draw_block(ui_t *u)
 {
     int rows = 0, more = 0;
-    size_t done = 0, failed = 0, act = 0;
+    size_t done = 0, failed = 0, act = 0, mine = 0;
     uint64_t sent = 0;
     for (size_t i = 0; i < u->n; i++) {
         const sw_push_dev_t *d = &u->devs[i];
         sent += d->bytes_sent;
+        if (d->res == SW_PUSH_IGNORED) // not for this push (not selected, no app here)
+            continue;
+        mine++;
         if (d->res != SW_PUSH_PENDING)
             done++;
         if (d->res == SW_PUSH_FAILED || d->res == SW_PUSH_ROLLED_BACK || d->res == SW_PUSH_OFFLINE)
@@ -154,7 +157,7 @@ static void draw_block(ui_t *u)
     char s[24];
     sw__cli_bytes(s, sizeof s, (double)sent);
     fprintf(stderr, "total: %zu/%zu done, %zu active, %zu failed, %s sent, %.1f s\033[K\n", done,
-            u->n, act, failed, s, (double)(sw_push_now(u->p) - u->t0) / 1000.0);
+            mine, act, failed, s, (double)(sw_push_now(u->p) - u->t0) / 1000.0);
     rows++;
     u->drawn = rows;
     fflush(stderr);

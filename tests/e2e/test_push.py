@@ -418,6 +418,37 @@ class PushLab(unittest.TestCase):
         self.assertIn("interrupted: switched, health unknown", d["reason"])
         self.assertEqual(self.tree(i), self.local_id(app, proj=proj))  # it does run the new version
 
+    def test_08e_progress_counts_only_the_devices_of_the_push(self):
+        # on a terminal the progress block's total counts the devices this push is for (1 of
+        # 10 here), not every device the scan found
+        import pty
+        x = self.lan.nodes[0]
+        proj = os.path.join(self.tmp, "proj-progress")
+        make_app(proj, self.node_app(0), "progress")
+        master, slave = pty.openpty()
+        try:
+            p = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "push", proj, "--to", x.name, "--grace", "1s"],
+                               stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL, env=self.env)
+            os.close(slave)
+            slave = None
+            got = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the other side is closed
+                    break
+                if not chunk:
+                    break
+                got += chunk
+            self.assertEqual(p.wait(60), 0, got.decode(errors="replace"))
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        text = got.decode(errors="replace")
+        self.assertIn("total: 0/1 done", text)
+        self.assertNotIn("/%d done" % self.N, text)
+
     def test_09_through_a_mux(self):
         x = self.lan.nodes[0]
         sock = os.path.join(self.tmp, "mux0.sock")
