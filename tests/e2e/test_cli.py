@@ -501,6 +501,23 @@ class WithNode(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(json.loads(r.stdout)["rt"], {"name": "plain words", "num": 7})
 
+    def test_cfg_set_warns_about_unknown_keys(self):
+        # a typo creates a key nothing reads: set still does it, but says so, with the level's
+        # keys and the closest one
+        r = swarm("cfg", self.link, "set", "wdt.tt", "5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: the device's config has no 'tt' under 'wdt' (it has: t", r.stderr)
+        r = swarm("cfg", self.link, "set", "wdtt.t", "5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("has no 'wdtt' at the top", r.stderr)
+        self.assertIn("did you mean 'wdt'?", r.stderr)
+        r = swarm("cfg", self.link, "set", "wdt.t", "0")  # a key it has: no warning
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        r = swarm("-q", "cfg", self.link, "set", "wdt.tt", "6")  # -q: quiet
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.ok("cfg", self.link, "del", "wdt.tt")
+        self.ok("cfg", self.link, "del", "wdtt")
+
     def test_cfg_apply(self):
         self.assertEqual(self.ok("cfg", self.link, "apply"), "")
         self.assertEqual(self.ok("--json", "cfg", self.link, "apply"), "true\n")
