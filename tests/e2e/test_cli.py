@@ -5,6 +5,7 @@ errors (1), unreachable devices (3) and timeouts (4); streams with --every/--cou
 pairs in lossless and lossy mode, where the node's console output must never mix into replies."""
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -400,6 +401,13 @@ class WithNode(unittest.TestCase):
         self.assertIn("did you mean 'clinode.invalid'?", r.stderr)
         self.assertIn("run 'swarm scan'", r.stderr)
         self.assertNotIn("temporary failure", r.stderr.lower())
+
+    def test_cli_connections_are_not_logged_at_info_level(self):
+        # each swarm command is a TCP link: at info level they drowned the console's log
+        self.ok("call", self.link, "ping", "m=quiet")
+        self.ok("call", self.link, "sys.info")
+        log = self.node.read_log()
+        self.assertIsNone(re.search(r" I link 127\.0\.0\.1:\d+: (open|closed)", log), log[-2000:])
 
     def test_sys_info(self):
         out = self.ok("call", self.link, "sys.info")

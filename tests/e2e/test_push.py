@@ -86,7 +86,8 @@ class PushLab(unittest.TestCase):
             return
         # node 1 takes its time between the steps of a commit (a test knob of the node), so
         # that kills at random points also land inside the apply
-        cfg = lambda i: {"push": {"test_apply_delay_ms": 40}} if i == 1 else None
+        # log.level debug: the nodes log each TCP link they open (links_opened counts them)
+        cfg = lambda i: dict({"log": {"level": "debug"}}, **({"push": {"test_apply_delay_ms": 40}} if i == 1 else {}))
         cls.lan = Lan(nodes=cls.N, apps=APPS, apps_dir=os.path.join(cls.proj, "apps"),
                       name_prefix="swpush", node_config=cfg)
         cls.lan.start()
