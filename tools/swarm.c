@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -152,6 +153,11 @@ int main(int argc, char **argv)
         .prog = "swarm",
     };
     signal(SIGPIPE, SIG_IGN); // a closed stdout or link is an error we report, not a death
+    // colour on terminals only; NO_COLOR (https://no-color.org) with any value turns it off
+    const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
+    bool colors = !(no_color && no_color[0]) && !(term && !strcmp(term, "dumb"));
+    cli.color_out = colors && cli.tty_out;
+    cli.color_err = colors && cli.tty_err;
 
     // the global options before COMMAND (with their defaults), -h and -V
     sw_opt_t opts[NTOP];

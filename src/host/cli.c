@@ -16,13 +16,55 @@
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Errors and exit codes
 
+// With --json, what goes to stderr is JSON too: one object per line, {key: text} (+ command).
+static void json_line(const char *key, const char *cmd, const char *fmt, va_list ap)
+{
+    char text[2048];
+    vsnprintf(text, sizeof text, fmt, ap);
+    cJSON *o = cJSON_CreateObject();
+    char *t = NULL;
+    if (o && cJSON_AddStringToObject(o, key, text) && (!cmd || cJSON_AddStringToObject(o, "command", cmd)))
+        t = cJSON_PrintUnformatted(o);
+    if (t)
+        fprintf(stderr, "%s\n", t);
+    else
+        fprintf(stderr, "{\"%s\": \"(out of memory)\"}\n", key);
+    cJSON_free(t);
+    cJSON_Delete(o);
+}
+
+static void json_linef(const char *key, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void json_linef(const char *key, const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    json_line(key, cmd, fmt, ap);
+    va_end(ap);
+}
+
+const char *sw__cli_col(const sw_cli_t *c, bool on_stderr, sw_col_t k)
+{
+    static const char *const sgr[] = {"\033[0m", "\033[1;31m", "\033[32m", "\033[33m", "\033[36m",
+                                      "\033[1m"};
+    if (!c || !(on_stderr ? c->color_err : c->color_out) || (unsigned)k >= sizeof sgr / sizeof sgr[0])
+        return "";
+    return sgr[k];
+}
+
 static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_list ap)
 {
     const char *prog = cli && cli->prog ? cli->prog : "swarm";
+    if (cli && cli->json) {
+        json_line("error", cmd ? cmd : prog, fmt, ap);
+        return;
+    }
     if (cmd)
-        fprintf(stderr, "%s %s: ", prog, cmd);
+        fprintf(stderr, "%s%s %s:%s ", sw__cli_col(cli, true, SW_COL_RED), prog, cmd,
+                sw__cli_col(cli, true, SW_COL_OFF));
     else
-        fprintf(stderr, "%s: ", prog);
+        fprintf(stderr, "%s%s:%s ", sw__cli_col(cli, true, SW_COL_RED), prog,
+                sw__cli_col(cli, true, SW_COL_OFF));
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }
@@ -41,10 +83,48 @@ void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("hint: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (c && c->json) {
+        json_line("hint", NULL, fmt, ap);
+    } else {
+        fprintf(stderr, "%shint:%s ", sw__cli_col(c, true, SW_COL_CYAN), sw__cli_col(c, true, SW_COL_OFF));
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
     va_end(ap);
+}
+
+void sw__cli_warn(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
+{
+    if (c && c->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    if (c && c->json) {
+        json_line("warning", cmd, fmt, ap);
+    } else {
+        fprintf(stderr, "%s %s: %swarning:%s ", c && c->prog ? c->prog : "swarm", cmd,
+                sw__cli_col(c, true, SW_COL_YELLOW), sw__cli_col(c, true, SW_COL_OFF));
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}
+
+void sw__cli_did_you_mean(const sw_cli_t *c, const char *prefix, const char *name)
+{
+    if (c && c->json)
+        json_linef("did_you_mean", NULL, "%s%s", prefix ? prefix : "", name);
+    else
+        fprintf(stderr, "did you mean '%s%s'?\n", prefix ? prefix : "", name);
+}
+
+void sw__cli_see_help(const sw_cli_t *c, const char *cmd)
+{
+    const char *prog = c && c->prog ? c->prog : "swarm";
+    if (c && c->json)
+        json_linef("hint", NULL, "see '%s%s%s --help'", prog, cmd ? " " : "", cmd ? cmd : "");
+    else
+        fprintf(stderr, "see '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
 }
 
 int sw__cli_usage(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
@@ -53,11 +133,7 @@ int sw__cli_usage(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     verror(c, cmd, fmt, ap);
     va_end(ap);
-    const char *prog = c && c->prog ? c->prog : "swarm";
-    if (cmd)
-        fprintf(stderr, "see '%s %s --help'\n", prog, cmd);
-    else
-        fprintf(stderr, "see '%s --help'\n", prog);
+    sw__cli_see_help(c, cmd);
     return SW_EXIT_USAGE;
 }
 
@@ -431,7 +507,7 @@ static void not_found(const sw_cli_t *c, const char *cmd, const char *host)
     sw_scan_cache_names(&names, &n);
     const char *near = n ? sw__cli_suggest(host, (const char *const *)names, n) : NULL;
     if (near && !(c && c->quiet))
-        fprintf(stderr, "did you mean '%s'?\n", near);
+        sw__cli_did_you_mean(c, NULL, near);
     sw__cli_hint(c, "run 'swarm scan' to find the devices on the LAN (it remembers their names)%s",
                  n ? "" : "; the scan cache is empty");
     free(names);

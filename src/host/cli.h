@@ -30,6 +30,8 @@ typedef struct sw_cli {
     uint32_t timeout_ms;  // --timeout TIME: per request, in ms; default 10 s, 0 = no limit
     bool tty_out;         // stdout is a terminal
     bool tty_err;         // stderr is a terminal (progress bars only then)
+    bool color_out;       // colour on stdout: a terminal, NO_COLOR unset or empty, TERM not dumb
+    bool color_err;       // the same for stderr
     const char *prog;     // "swarm"
 } sw_cli_t;
 

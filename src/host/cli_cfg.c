@@ -251,11 +251,15 @@ static void warn_unknown(walk_t *k, const char *dotted)
             for (int d = 0; d < i; d++)
                 plen += (int)strcspn(dotted + plen, ".") + 1;
             const char *near = sw__cli_suggest(name, (const char *const *)names, nn);
-            fprintf(stderr, "swarm cfg: warning: the device's config has no '%s' %s%.*s%s(%s%s); "
-                    "setting creates it\n", name, i ? "under '" : "at the top", i ? plen - 1 : 0,
+            sw__cli_warn(k->cli, "cfg", "the device's config has no '%s' %s%.*s%s(%s%s); "
+                    "setting creates it", name, i ? "under '" : "at the top", i ? plen - 1 : 0,
                     dotted, i ? "' " : " ", nn ? "it has: " : "empty", keys);
             if (near)
-                fprintf(stderr, "did you mean '%.*s%s'?\n", plen, dotted, near);
+            {
+                char pre[300];
+                snprintf(pre, sizeof pre, "%.*s", plen, dotted);
+                sw__cli_did_you_mean(k->cli, pre, near);
+            }
         }
         for (size_t j = 0; j < nn; j++)
             free(names[j]);

@@ -350,12 +350,8 @@ static int unknown(parser_t *p, const char *a)
     const char *s = n ? sw__cli_suggest(an, cands, n) : NULL;
     if (s) {
         sw_cli_error(p->c, p->spec->cmd, "unknown option '%s'", an);
-        fprintf(stderr, "did you mean '%s'?\n", s);
-        const char *prog = p->c->prog ? p->c->prog : "swarm";
-        if (p->spec->cmd)
-            fprintf(stderr, "see '%s %s --help'\n", prog, p->spec->cmd);
-        else
-            fprintf(stderr, "see '%s --help'\n", prog);
+        sw__cli_did_you_mean(p->c, NULL, s);
+        sw__cli_see_help(p->c, p->spec->cmd);
         return SW_EXIT_USAGE;
     }
     return usage(p, "unknown option '%s'", an);

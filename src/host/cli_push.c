@@ -286,9 +286,14 @@ static void print_table(const ui_t *u)
         sw__cli_bytes(bytes, sizeof bytes, (double)(d->res == SW_PUSH_DRY ? d->bytes_total : d->bytes_sent));
         snprintf(t, sizeof t, "%.2fs", secs_of(d));
         const char *app = d->push_app[0] ? d->push_app : d->app;
-        printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",
-               files_of(d), bytes, t, sw_push_res_name(d->res),
-               d->canary ? " (canary)" : "", d->reason[0] ? ": " : "", d->reason);
+        sw_col_t col = d->res == SW_PUSH_OK || d->res == SW_PUSH_UNCHANGED ? SW_COL_GREEN
+                     : d->res == SW_PUSH_DRY ? SW_COL_CYAN
+                     : d->res == SW_PUSH_ROLLED_BACK || d->res == SW_PUSH_SKIPPED ? SW_COL_YELLOW
+                     : d->res == SW_PUSH_IGNORED ? SW_COL_OFF : SW_COL_RED;
+        printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",
+               files_of(d), bytes, t, col ? sw__cli_col(u->c, false, col) : "", sw_push_res_name(d->res),
+               col ? sw__cli_col(u->c, false, SW_COL_OFF) : "", d->canary ? " (canary)" : "",
+               d->reason[0] ? ": " : "", d->reason);
     }
 }
 

@@ -189,6 +189,56 @@ class HelpAndUsage(unittest.TestCase):
         self.assertEqual(r.returncode, 3)
         self.assertIn("no-such-host.invalid", r.stderr)
 
+    def test_json_errors_are_json(self):
+        # with --json, every line on stderr is a JSON object too: the error, the hints, did you mean
+        port = free_port()
+        cases = [(["--json", "call", "127.0.0.1:%d" % port, "ping"], 3, "cannot connect"),
+                 (["call", "--json", "--evry", "1s", "localhost", "ping"], 2, "unknown option '--evry'"),
+                 (["--json", "call", "nohost.invalid", "ping"], 3, "not found")]
+        for args, rc, text in cases:
+            r = swarm(*args)
+            self.assertEqual(r.returncode, rc, r.stderr)
+            self.assertEqual(r.stdout, "")
+            lines = [json.loads(x) for x in r.stderr.splitlines()]  # each one parses
+            self.assertIn(text, lines[0]["error"])
+            self.assertEqual(lines[0]["command"], "call")
+            self.assertTrue(all(len(x) >= 1 for x in lines[1:]))
+        lines = [json.loads(x) for x in swarm(*cases[1][0]).stderr.splitlines()]
+        self.assertIn({"did_you_mean": "--every"}, lines)
+        self.assertIn({"hint": "see 'swarm call --help'"}, lines)
+
+    def test_colour_on_a_terminal_only_without_NO_COLOR(self):
+        import pty
+        port = free_port()
+
+        def stderr_on_pty(env):
+            m, s = pty.openpty()
+            p = subprocess.Popen([SWARM_BIN, "call", "127.0.0.1:%d" % port, "ping"], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=s, env=env)
+            os.close(s)
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(m, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            p.wait(30)
+            os.close(m)
+            return out.decode()
+
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+        env["TERM"] = "xterm"
+        coloured = stderr_on_pty(env)
+        self.assertIn("\x1b[1;31mswarm call:\x1b[0m cannot connect", coloured)
+        self.assertIn("\x1b[36mhint:\x1b[0m", coloured)
+        plain = stderr_on_pty(dict(env, NO_COLOR="1"))
+        self.assertNotIn("\x1b[", plain)
+        self.assertIn("swarm call: cannot connect", plain)
+        self.assertNotIn("\x1b[", swarm("call", "127.0.0.1:%d" % port, "ping").stderr)  # not a terminal
+
     def test_timeout_is_exit_4(self):
         fake = FakeNode("silent")
         self.addCleanup(fake.close)
