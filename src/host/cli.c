@@ -478,7 +478,7 @@ static void on_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t n)
         fwrite(p, 1, n, stderr);
 }
 
-static void link_hint(const sw_cli_t *c, const sw_uri_t *u)
+static void link_hint(const sw_cli_t *c, const sw_uri_t *u, bool line_opened)
 {
     switch (u->kind) {
     case SW_URI_TCP:
@@ -488,6 +488,8 @@ static void link_hint(const sw_cli_t *c, const sw_uri_t *u)
         sw__cli_hint(c, "is a swarm mux serving %s?", u->path);
         break;
     default:
+        if (!line_opened)
+            break; // the device file itself failed (missing, locked, not a tty): said already
         if (u->lossy)
             sw__cli_hint(c, "is the device on %s running its link in lossy mode at %u baud "
                          "(swarm-node --serial DEV --lossy)?", u->path, u->baud);
@@ -537,7 +539,7 @@ int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const c
     }
     if (rc) {
         sw_cli_error(c, cmd, "%s", sw_hlink_error(*out));
-        link_hint(c, sw_hlink_uri(*out));
+        link_hint(c, sw_hlink_uri(*out), sw_hlink_line_opened(*out));
         return SW_EXIT_LINK;
     }
     if (c->verbose)
@@ -560,6 +562,10 @@ int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int e
         return SW_EXIT_REMOTE;
     case SW_ETIMEDOUT:
         sw_cli_error(c, cmd, "%s", text && *text ? text : "timed out");
+        if (l && sw_hlink_uri(l)->kind == SW_URI_SERIAL && !sw_hlink_uri(l)->lossy)
+            // a lossless line accepts anything: silence may be a wrong rate
+            sw__cli_hint(c, "is the device on %s running its link at %u baud (?baud=N)?",
+                         sw_hlink_uri(l)->path, sw_hlink_uri(l)->baud);
         if (c->timeout_ms)
             sw__cli_hint(c, "--timeout S allows more time (now %.1f s)", c->timeout_ms / 1000.0);
         return SW_EXIT_TIMEOUT;

@@ -228,6 +228,12 @@ void sw__hlink_connected(sw_hlink_t *l)
         return;
     }
     sw_stream_rx_init(&l->srx, SW_STREAM_NO_PREFIX, l->rxbuf, l->rxcap);
+    if (l->uri.kind == SW_URI_SERIAL) { // a lossy node's frames, seen on a lossless link
+        sw_sp_cfg_default(&l->spcfg);
+        l->spcfg.start = l->uri.start;
+        l->spcfg.max_frame = (uint16_t)(sizeof l->sniff - SW_SP_OVERHEAD);
+        sw_sp_rx_init(&l->sprx, &l->spcfg, l->sniff, sizeof l->sniff);
+    }
     went_up(l);
 }
 
@@ -398,6 +404,11 @@ const sw_uri_t *sw_hlink_uri(const sw_hlink_t *l)
 bool sw_hlink_unresolved(const sw_hlink_t *l)
 {
     return l->unresolved;
+}
+
+bool sw_hlink_line_opened(const sw_hlink_t *l)
+{
+    return l->line_opened;
 }
 
 size_t sw_hlink_max_msg(const sw_hlink_t *l)

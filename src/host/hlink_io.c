@@ -216,6 +216,14 @@ static void sp_frame(void *ctx, const uint8_t *p, size_t n)
     l->in_rel = false;
 }
 
+// A complete SerialPacker frame with a good CRC on a lossless serial link: the node speaks the
+// lossy framing (swarm-node --lossy), and nothing it sends would ever be understood.
+static void sniff_frame(void *ctx, const uint8_t *p, size_t n)
+{
+    (void)p, (void)n;
+    ((sw_hlink_t *)ctx)->peer_lossy = true;
+}
+
 static void feed(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy) {
@@ -225,6 +233,17 @@ static void feed(sw_hlink_t *l, const uint8_t *p, size_t n)
         if (!l->closing)
             sw__hlink_rel_service(l);
         return;
+    }
+    if (l->uri.kind == SW_URI_SERIAL && !l->peer_lossy) {
+        sw_rx_sink_t sn = {sniff_frame, NULL, NULL, l};
+        sw_sp_rx_feed(&l->sprx, p, n, sw__hlink_now(l), &sn);
+        if (l->peer_lossy && !l->closing) {
+            sw__hlink_set_error(l, SW_EPROTO, "the device on %s speaks the lossy framing (SerialPacker "
+                                "frames: swarm-node --lossy); use serial://%s?mode=lossy", l->uri.path,
+                                l->uri.path);
+            sw__hlink_lost(l, SW_EPROTO);
+            return;
+        }
     }
     sw_rx_sink_t sink = {stream_msg, any_console, NULL, l};
     if (sw_stream_rx_feed(&l->srx, p, n, &sink) < 0 && !l->closing) {
@@ -691,6 +710,7 @@ static int open_tty(sw_hlink_t *l, int *err)
         return -1;
     }
     tcflush(fd, TCIOFLUSH); // what the line held before we owned it is not ours
+    l->line_opened = true;
     return fd;
 }
 

@@ -627,6 +627,23 @@ class Serial(PtyPairTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("NoPath: sys.nosuch", r.stderr)
 
+    def test_lossless_link_to_a_lossy_node_says_mode_lossy(self):
+        # the node frames everything (SerialPacker); a lossless link sees those frames and says
+        # what to change instead of waiting for --timeout
+        self.start_node("--lossy")
+        r = swarm("--timeout", "60", "call", "serial://%s" % self.b, "ping")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("speaks the lossy framing", r.stderr)
+        self.assertIn("use serial://%s?mode=lossy" % self.b, r.stderr)
+        self.assertNotIn("--timeout", r.stderr)
+
+    def test_serial_hints_only_where_they_apply(self):
+        # a missing device or a line in use: no baud/lossy hint (it cannot help)
+        r = swarm("call", "serial:///nonexistent/tty?mode=lossy", "ping")
+        self.assertEqual(r.returncode, 3)
+        self.assertNotIn("baud", r.stderr)
+        self.assertNotIn("lossy mode", r.stderr)
+
     def test_lossless(self):
         node = self.start_node()
         self.check_link(node, "serial://%s?baud=115200" % self.b)
