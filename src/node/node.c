@@ -635,7 +635,7 @@ static void rpc_stop(sw_node_t *n, sw_service_t *s)
 static int open_rpc_listener(sw_node_t *n)
 {
     int64_t port = sw_cfg_int(&n->cfg, "rpc.port", 27587);
-    if (!sw_cfg_bool(&n->cfg, "rpc.enable", true) || port <= 0)
+    if (!sw_cfg_bool(&n->cfg, "rpc.enable", true) || port <= 0 || (n->opts.no_services & SW_NODE_NO_RPC))
         return 0;
     if (port > 65535)
         return SW_ERANGE;
@@ -678,8 +678,13 @@ int sw_node_start(sw_node_t *n)
     else if ((rc = n->board->init(n)))
         sw_log(n, SW_LOG_ERROR, "board %s: init failed: %s", n->board->name, sw_strerror(rc));
 
-    if ((rc = open_rpc_listener(n)))
-        return rc;
+    if ((rc = open_rpc_listener(n))) {
+        // a node with a serial or stdio link is still reachable: TCP is optional for it
+        if (!n->opts.serial_dev && !n->opts.stdio)
+            return rc;
+        sw_log(n, SW_LOG_ERROR, "rpc: not started: %s (the node runs on its %s link)", sw_strerror(rc),
+               n->opts.serial_dev ? "serial" : "stdio");
+    }
     sw_services_start(n); // a LAN service that fails is logged; the node runs without it
     if (n->opts.stdio) {
         sw_conn_t *c;

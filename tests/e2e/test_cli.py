@@ -644,6 +644,38 @@ class Serial(PtyPairTestCase):
         self.assertNotIn("baud", r.stderr)
         self.assertNotIn("lossy mode", r.stderr)
 
+    def serial_only_node(self, *extra, port=None):
+        node = Node(name="ttynode", port=port, extra=["--serial", self.a, *extra])
+        self.addCleanup(node.stop)
+        node.start(wait=False)
+        node.wait_log("ready")
+        return node
+
+    def test_serial_node_with_no_net(self):
+        node = self.serial_only_node("--no-net", "--lossy")
+        log = node.read_log()
+        for svc in ("ftp", "telnet", "eval", "beacon", "mdns"):
+            self.assertIn("%s: off for this run" % svc, log)
+        self.assertNotIn("listening on", log)
+        with self.assertRaises(OSError):  # its --port is not listened on either
+            socket.create_connection(("127.0.0.1", node.port), timeout=5).close()
+        r = swarm("call", "serial://%s?mode=lossy" % self.b, "ping", "m=x")
+        self.assertEqual((r.returncode, r.stdout), (0, "R:x\n"), r.stderr)
+        # without a serial or stdio link, nothing could reach it: refused
+        r = subprocess.run([NODE_BIN, "--root", node.root, "--no-net"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("add --serial DEV or --stdio", r.stderr)
+
+    def test_serial_node_starts_when_its_rpc_port_is_taken(self):
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        node = self.serial_only_node(port=busy.getsockname()[1])
+        self.assertIn("rpc: not started", node.read_log())
+        r = swarm("call", "serial://%s" % self.b, "ping", "m=y")
+        self.assertEqual((r.returncode, r.stdout), (0, "R:y\n"), r.stderr)
+
     def test_lossless(self):
         node = self.start_node()
         self.check_link(node, "serial://%s?baud=115200" % self.b)
