@@ -16,8 +16,8 @@ import threading
 import time
 import unittest
 
-from swarmtest import (NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, swarm_running,
-                       unpacker)
+from swarmtest import (NODE_BIN, SRC, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, reap,
+                       swarm_running, unpacker)
 
 COMMANDS = ("call", "cfg", "eval")
 
@@ -260,6 +260,44 @@ def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Readme(unittest.TestCase):
+    def test_first_node_example_runs_an_app(self):
+        # README's "A node" block, as a new user types it (in a root of our own, on a free port):
+        # the node it starts runs an app
+        with open(os.path.join(SRC, "README.md")) as f:
+            text = f.read()
+        block = text.split("### A node", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+        root = tempfile.mkdtemp(prefix="swarm-readme-")
+        self.addCleanup(shutil.rmtree, root, True)
+        node = None
+        for line in block.splitlines():
+            cmd = line.split("#", 1)[0].strip().replace("/tmp/dev1", root)
+            if not cmd or cmd.startswith(("make", "export")):
+                continue  # the build is ours already; PATH: the binaries are called by path
+            if cmd.startswith("swarm-node "):
+                log = open(os.path.join(root, "node.log"), "wb")
+                self.addCleanup(log.close)
+                node = subprocess.Popen([NODE_BIN] + cmd.split()[1:] + ["--port", str(free_port()), "--listen",
+                                                                       "127.0.0.1", "--no-ftp", "--no-telnet",
+                                                                       "--no-eval", "--no-mdns", "--no-beacon"],
+                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                self.addCleanup(reap, node)
+            else:
+                r = subprocess.run(cmd, shell=True, cwd=SRC, capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, "%s: %s" % (cmd, r.stderr))
+        self.assertIsNotNone(node, block)
+        deadline = time.monotonic() + 30
+        while True:
+            with open(os.path.join(root, "node.log"), errors="replace") as f:
+                got = f.read()
+            if "blink: main.lua loaded" in got:
+                break
+            self.assertIsNone(node.poll(), got)
+            self.assertNotIn("no app runs", got)
+            self.assertLess(time.monotonic(), deadline, got)
+            time.sleep(0.05)
 
 
 class OptionTable(unittest.TestCase):
