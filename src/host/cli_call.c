@@ -40,6 +40,8 @@ static const char eval_about[] =
     "Runs the Lua CODE on the device (sys.eval) in the running app's environment and prints the\n"
     "result as Lua shows it (its repr). An expression is tried first, as in the Lua REPL, so\n"
     "'1 + 1' prints 2; statements work too ('x = 5'). CODE '-' is read from standard input.\n"
+    "What the code prints (print, swarm.log) is shown first, like mpremote exec: the app's\n"
+    "lines in the device's log while it ran (other tasks' prints meanwhile show too).\n"
     "A Lua error is printed on stderr with exit status 1.\n";
 
 static const char eval_after[] =
@@ -417,7 +419,137 @@ static char *read_stdin(size_t *n)
     return buf;
 }
 
-static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n)
+// What the code prints: print() and swarm.log write log lines "<time> I <source>: text",
+// the source being the running app (or "lua" without one). The node's log (sys.log) is read
+// from where it ended before the eval (the mark) to where it ends after; lines of that source
+// are the output, like mpremote exec's stdout (other tasks of the app printing meanwhile
+// show too). A device without sys.log (micro-swarm) shows none.
+typedef struct eval_out {
+    bool on;             // the device has sys.log and the mark was taken
+    uint64_t mark;       // log position before the eval
+    char app[80];        // the log source of the eval's prints
+} eval_out_t;
+
+#define EVAL_OUT_MAX (1u << 20) // bytes of output read back at most
+
+static int small_call(const sw_cli_t *c, sw_hlink_t *l, const char *path, const uint8_t *arg,
+                      size_t argn, uint8_t *res, size_t cap, size_t *n)
+{
+    sw_mpw_t out;
+    sw_mpw_init(&out, res, cap);
+    char text[300];
+    int e = sw_hlink_call_sync(l, path, (sw_span_t){arg, argn}, c->timeout_ms, &out, text, sizeof text);
+    *n = out.len;
+    return e;
+}
+
+static bool log_chunk(const uint8_t *p, size_t n, sw_span_t *text, uint64_t *next)
+{
+    sw_span_t d, pv;
+    if (sw_mp_map_get(p, n, "d", &d) || sw_mp_map_get(p, n, "p", &pv))
+        return false;
+    sw_mpr_t r;
+    sw_mpr_init(&r, d.p, d.n);
+    sw_mp_obj_t o;
+    if (sw_mpr_next(&r, &o) || (o.type != SW_MP_STR && o.type != SW_MP_BIN))
+        return false;
+    text->p = o.v.p;
+    text->n = o.len;
+    sw_mpr_init(&r, pv.p, pv.n);
+    return sw_mpr_uint(&r, next);
+}
+
+static void eval_out_mark(const sw_cli_t *c, sw_hlink_t *l, eval_out_t *eo)
+{
+    memset(eo, 0, sizeof *eo);
+    size_t cap = sw_hlink_max_msg(l), n;
+    uint8_t *res = malloc(cap ? cap : 1);
+    uint8_t none = 0x80, zero[] = {0x81, 0xa1, 'n', 0x00}; // {} and {"n": 0}
+    if (!res)
+        return;
+    if (!small_call(c, l, "sys.info", &none, 1, res, cap, &n)) {
+        sw_span_t v, s;
+        sw_mpr_t r;
+        if (!sw_mp_map_get(res, n, "app_name", &v)) {
+            sw_mpr_init(&r, v.p, v.n);
+            if (sw_mpr_str(&r, &s) && s.n < sizeof eo->app)
+                snprintf(eo->app, sizeof eo->app, "%.*s", (int)s.n, (const char *)s.p);
+        }
+    }
+    sw_span_t text;
+    if (!small_call(c, l, "sys.log", zero, sizeof zero, res, cap, &n) && log_chunk(res, n, &text, &eo->mark))
+        eo->on = true;
+    free(res);
+}
+
+// Prints (or, with --json, collects into arr) the eval's output lines.
+static void eval_out_show(const sw_cli_t *c, sw_hlink_t *l, const eval_out_t *eo, cJSON *arr)
+{
+    if (!eo->on)
+        return;
+    size_t cap = sw_hlink_max_msg(l), n, len = 0;
+    uint8_t *res = malloc(cap ? cap : 1);
+    char *all = NULL;
+    uint64_t pos = eo->mark;
+    while (res && len < EVAL_OUT_MAX) {
+        uint8_t arg[32];
+        sw_mpw_t w;
+        sw_mpw_init(&w, arg, sizeof arg);
+        sw_mpw_map(&w, 2);
+        sw_mpw_cstr(&w, "p"), sw_mpw_uint(&w, pos);
+        sw_mpw_cstr(&w, "n"), sw_mpw_uint(&w, cap / 2);
+        sw_span_t text;
+        uint64_t next;
+        if (small_call(c, l, "sys.log", arg, w.len, res, cap, &n) || !log_chunk(res, n, &text, &next))
+            break;
+        if (text.n) {
+            char *na = realloc(all, len + text.n + 1);
+            if (!na)
+                break;
+            all = na;
+            memcpy(all + len, text.p, text.n);
+            len += text.n;
+            all[len] = 0;
+        }
+        if (next == pos || !text.n)
+            break;
+        pos = next;
+    }
+    free(res);
+    if (!all)
+        return;
+    // "   12.345 I src: text": the eval's source is the app, or "lua" when none runs
+    for (char *line = all, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        char *p = line;
+        while (*p == ' ')
+            p++;
+        while ((*p >= '0' && *p <= '9') || *p == '.')
+            p++;
+        if (p[0] != ' ' || !(p[1] == 'I' || p[1] == 'W') || p[2] != ' ')
+            continue;
+        p += 3;
+        size_t src = strcspn(p, ":");
+        bool ours = (eo->app[0] && src == strlen(eo->app) && !strncmp(p, eo->app, src)) ||
+                    (src == 3 && !strncmp(p, "lua", 3));
+        if (!ours || p[src] != ':' || p[src + 1] != ' ')
+            continue;
+        const char *out = p + src + 2;
+        if (arr) {
+            cJSON_AddItemToArray(arr, cJSON_CreateString(out));
+        } else {
+            for (const char *q = out; *q; q++) // a device's text: no control characters
+                fputc((unsigned char)*q < 0x20 && *q != '\t' ? '?' : *q, stdout);
+            fputc('\n', stdout);
+        }
+    }
+    fflush(stdout);
+    free(all);
+}
+
+static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n, cJSON *out)
 {
     // the reply is [value, repr]
     sw_mpr_t r;
@@ -427,6 +559,7 @@ static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n)
     if (!sw_mpr_array(&r, &items) || items != 2 || sw_mpr_span(&r, &value) ||
         sw_mpr_span(&r, &repr)) {
         sw_cli_print_value(c, stdout, p, n); // not what we expected: show it as it is
+        cJSON_Delete(out);
         return;
     }
     if (!c->json) {
@@ -439,6 +572,7 @@ static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n)
         } else {
             sw_cli_print_value(c, stdout, repr.p, repr.n);
         }
+        cJSON_Delete(out);
         return;
     }
     cJSON *o = cJSON_CreateObject();
@@ -447,6 +581,9 @@ static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n)
     if (o && jv && jr) {
         cJSON_AddItemToObject(o, "value", jv);
         cJSON_AddItemToObject(o, "repr", jr);
+        if (out)
+            cJSON_AddItemToObject(o, "out", out);
+        out = NULL;
         char *t = cJSON_PrintUnformatted(o);
         if (t)
             printf("%s\n", t);
@@ -455,6 +592,7 @@ static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n)
         cJSON_Delete(jv);
         cJSON_Delete(jr);
     }
+    cJSON_Delete(out);
     cJSON_Delete(o);
     fflush(stdout);
 }
@@ -467,7 +605,7 @@ int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv)
     sw_cli_spec_t spec = {.cmd = "eval", .usage = eval_usage, .about = eval_about,
                           .opts = opts,
                           .globals = "--json prints {\"value\": <the value as JSON>, \"repr\": "
-                                     "\"<repr>\"}",
+                                     "\"<repr>\", \"out\": [<printed lines>]}",
                           .after = eval_after, .pos = names,
                           .too_many = "quote the code: swarm eval LINK 'x = 1'"};
     int rc;
@@ -512,12 +650,19 @@ int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv)
         sw_mpw_init(&out, res, rcap);
         char text[1024];
         sw_span_t d = {args, w.len};
+        eval_out_t eo;
+        eval_out_mark(&c, l, &eo);
         int e = res ? sw_hlink_call_sync(l, "sys.eval", d, c.timeout_ms, &out, text, sizeof text)
                     : SW_EFULL;
+        // what it printed comes first, then its value (also after a Lua error)
+        cJSON *printed = c.json && eo.on ? cJSON_CreateArray() : NULL;
+        eval_out_show(&c, l, &eo, printed);
         if (e == 0)
-            print_eval(&c, res, out.len);
-        else
+            print_eval(&c, res, out.len, printed);
+        else {
+            cJSON_Delete(printed);
             rc = sw__cli_call_failed(&c, "eval", l, e, text);
+        }
         free(res);
     }
     free(args);

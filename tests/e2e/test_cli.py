@@ -628,6 +628,13 @@ class WithNode(unittest.TestCase):
         self.assertEqual(j["value"], [10, 20])
         self.assertIn("10", j["repr"])
         self.assertEqual(self.ok("eval", self.link, "-", input="local x = 6\nreturn x * 7\n"), "42\n")
+        # print() output is shown, like mpremote exec: first what it printed, then the value
+        self.assertEqual(self.ok("eval", self.link, "print('hello', 42) print('two') return 7"), "hello 42\ntwo\n7\n")
+        j = json.loads(self.ok("--json", "eval", self.link, "print('in json')"))
+        self.assertEqual((j["out"], j["repr"]), (["in json"], "nil"))
+        self.assertEqual(self.ok("eval", self.link, "1 + 1"), "2\n")  # nothing printed: nothing extra
+        r = swarm("eval", self.link, "print('before the error') error('boom')")
+        self.assertEqual((r.returncode, r.stdout), (1, "before the error\n"), r.stderr)
         r = swarm("eval", self.link, "error('boom')")
         self.assertEqual(r.returncode, 1)
         self.assertIn("swarm eval: node says:", r.stderr)
@@ -652,12 +659,13 @@ class Serial(PtyPairTestCase):
         info = json.loads(swarm("--json", "call", link, "sys.info").stdout)
         self.assertEqual(info["host_name"], "ttynode")
         # the node logs a line while it answers; on a serial link its log is console output,
-        # which must stay out of the reply (and shows on stderr with -v)
+        # which must stay out of the reply (and shows on stderr with -v); eval shows what the
+        # code printed, once, before the value
         r = swarm("eval", link, "print('console noise') return 'clean'")
-        self.assertEqual((r.returncode, r.stdout), (0, '"clean"\n'), r.stderr)
+        self.assertEqual((r.returncode, r.stdout), (0, 'console noise\n"clean"\n'), r.stderr)
         self.assertNotIn("noise", r.stderr)
         r = swarm("-v", "eval", link, "print('console noise 2') return 'clean'")
-        self.assertEqual((r.returncode, r.stdout), (0, '"clean"\n'), r.stderr)
+        self.assertEqual((r.returncode, r.stdout), (0, 'console noise 2\n"clean"\n'), r.stderr)
         self.assertIn("console noise 2", r.stderr)
         tree = json.loads(swarm("cfg", link, "get").stdout)
         self.assertEqual(tree["board"]["host_name"], "ttynode")
