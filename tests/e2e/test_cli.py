@@ -641,6 +641,107 @@ class WithNode(unittest.TestCase):
         self.assertIn("boom", r.stderr)
 
 
+class Fleet(unittest.TestCase):
+    """swarm fleet / reboot / logs on two real nodes (and a link nobody answers)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = [Node(name="fleet%d" % i).start() for i in (1, 2)]
+        cls.links = ["127.0.0.1:%d" % n.port for n in cls.nodes]
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.nodes:
+            n.stop()
+
+    def sel(self):
+        return [a for link in self.links for a in ("--link", link)]
+
+    def test_call_eval_cfg_fs_on_every_device(self):
+        r = swarm("fleet", *self.sel(), "call", "ping", "m=x")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2, r.stdout)  # one line per device, in order
+        for link, line in zip(sorted(self.links), lines):
+            self.assertRegex(line, r"^%s +ok +\"R:x\"$" % re.escape(link))
+        self.assertIn("2 devices in", r.stderr)
+        self.assertIn("2 ok", r.stderr)
+        r = swarm("fleet", *self.sel(), "eval", "print('hi') return 6 * 7")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x.split(None, 2)[2] for x in r.stdout.splitlines()], ["hi | 42"] * 2)
+        r = swarm("fleet", *self.sel(), "cfg", "set", "fleettest.k", "7")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for link in self.links:
+            self.assertEqual(swarm("cfg", link, "get", "fleettest.k").stdout, "7\n")
+        tmp = tempfile.mkdtemp(prefix="swarm-fleet-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with open(os.path.join(tmp, "f.txt"), "w") as f:
+            f.write("to every device\n")
+        r = swarm("fleet", *self.sel(), "fs", "put", os.path.join(tmp, "f.txt"), "fleet.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for n in self.nodes:
+            with open(os.path.join(n.root, "fleet.txt")) as f:
+                self.assertEqual(f.read(), "to every device\n")
+
+    def test_json_failures_and_exit_status(self):
+        dead = "127.0.0.1:%d" % free_port()
+        r = swarm("--json", "fleet", *self.sel(), "--link", dead, "call", "sys.info")
+        self.assertEqual(r.returncode, 5, r.stderr)  # some failed
+        objs = [json.loads(x) for x in r.stdout.splitlines()]
+        devs, summary = objs[:-1], objs[-1]
+        self.assertEqual(summary["summary"]["devices"], 3)
+        self.assertEqual((summary["summary"]["ok"], summary["summary"]["failed"]), (2, 1))
+        by = {d["uri"]: d for d in devs}
+        self.assertFalse(by[dead]["ok"])
+        self.assertEqual(by[dead]["exit"], 3)
+        self.assertIn("cannot connect", by[dead]["error"])
+        self.assertEqual(sorted(by[l]["result"]["host_name"] for l in self.links), ["fleet1", "fleet2"])
+        r = swarm("fleet", "--link", dead, "call", "ping")  # nothing reachable: 3
+        self.assertEqual(r.returncode, 3, r.stderr)
+        r = swarm("fleet", "call", "ping")  # no selection: refused, not every device
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("say which devices", r.stderr)
+        r = swarm("fleet", *self.sel(), "cal", "ping")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("did you mean 'call'?", r.stderr)
+        r = swarm("fleet", "--to", "nomatch-*", *self.sel(), "call", "ping")  # --link: taken as given
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_reboot_several(self):
+        before = [json.loads(swarm("--json", "call", l, "sys.info").stdout)["uptime_ms"] for l in self.links]
+        r = swarm("reboot", *self.links)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 2)
+        for n in self.nodes:
+            n.wait_log("sys.boot")
+        for n, up in zip(self.nodes, before):
+            n.wait_port()
+            deadline = time.monotonic() + 30
+            while True:  # back, with a new uptime
+                r = swarm("--json", "call", "127.0.0.1:%d" % n.port, "sys.info")
+                if r.returncode == 0 and json.loads(r.stdout)["uptime_ms"] < up + 300:
+                    break
+                self.assertLess(time.monotonic(), deadline, r.stderr)
+                time.sleep(0.1)
+
+    def test_logs_of_several_devices(self):
+        for i, link in enumerate(self.links):
+            swarm("eval", link, "print('mark %d')" % i)
+        r = swarm("logs", "--no-follow", "-n", "5", *self.links)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i, link in enumerate(self.links):
+            self.assertRegex(r.stdout, r"(?m)^%s +\| .*I example: mark %d$" % (re.escape(link), i))
+        with swarm_running("logs", "-n", "0", *self.links) as p:
+            time.sleep(0.5)  # (both consoles are following)
+            swarm("eval", self.links[1], "print('live two')")
+            line = p.stdout.readline()
+            while line and "live two" not in line:
+                line = p.stdout.readline()
+            self.assertTrue(line.startswith(self.links[1] + " | "), line)
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(10), 130)
+
+
 class Serial(PtyPairTestCase):
     """Pty pairs made by socat; the node serves one end, the CLI opens the other."""
 

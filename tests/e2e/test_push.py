@@ -401,7 +401,7 @@ class PushLab(unittest.TestCase):
         make_app(proj, app, app + "-int")
         log0 = len(self.lan.node_log(i))
         p = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "push", proj, "--json", "--link", "tcp://%s" % x.ip,
-                                              "--grace", "60s"],
+                                              "--grace", "5s"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
         try:
             deadline = time.monotonic() + 60
@@ -418,6 +418,11 @@ class PushLab(unittest.TestCase):
         self.assertEqual(d["result"], "failed", d)
         self.assertIn("interrupted: switched, health unknown", d["reason"])
         self.assertEqual(self.tree(i), self.local_id(app, proj=proj))  # it does run the new version
+        # the node finishes its grace period alone (the next tests push to it again)
+        deadline = time.monotonic() + 60
+        while "healthy" not in self.lan.node_log(i)[log0:]:
+            self.assertLess(time.monotonic(), deadline, self.lan.node_log(i)[log0:])
+            time.sleep(0.05)
 
     def test_08e_progress_counts_only_the_devices_of_the_push(self):
         # on a terminal the progress block's total counts the devices this push is for (1 of
