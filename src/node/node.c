@@ -59,6 +59,7 @@ void sw_timer_start(sw_node_t *n, sw_timer_t *t, uint32_t delay_ms)
 {
     sw_timer_stop(n, t);
     t->due = sw_node_now(n) + delay_ms;
+    t->round = 0; // (re)started: not part of a round under way
     sw_timer_t **pp = &n->timers;
     while (*pp && (int32_t)((*pp)->due - t->due) <= 0)
         pp = &(*pp)->next;
@@ -72,23 +73,20 @@ void sw_timer_start(sw_node_t *n, sw_timer_t *t, uint32_t delay_ms)
 void sw_node_poll(sw_node_t *n)
 {
     // Run what is due now; timers started by callbacks for "now" wait for the next round, so
-    // a zero-delay restart cannot starve the loop.
+    // a zero-delay restart cannot starve the loop. The due ones stay in the list, marked with
+    // this round, and are taken from its head one at a time: a callback may stop or restart
+    // any timer (another due one included) and the list stays whole. (Moving them to a list
+    // of their own lost timers when a callback stopped or restarted one of them.)
     uint32_t now = sw_node_now(n);
-    sw_timer_t *due = NULL, **tail = &due;
-    while (n->timers && (int32_t)(now - n->timers->due) >= 0) {
+    uint32_t round = ++n->timer_round ? n->timer_round : ++n->timer_round; // never 0
+    for (sw_timer_t *t = n->timers; t && (int32_t)(now - t->due) >= 0; t = t->next)
+        t->round = round;
+    while (n->timers && n->timers->round == round) {
         sw_timer_t *t = n->timers;
         n->timers = t->next;
         t->next = NULL;
-        *tail = t;
-        tail = &t->next;
-    }
-    while (due) {
-        sw_timer_t *t = due;
-        due = t->next;
-        t->next = NULL;
-        if (!t->armed)
-            continue;
         t->armed = false;
+        t->round = 0;
         t->fn(n, t);
     }
     arm_port(n);

@@ -67,6 +67,7 @@ struct sw_timer {
     sw_timer_t *next; // internal: the node's due-ordered list
     uint32_t due;     // internal
     bool armed;       // internal (read-only for users)
+    uint32_t round;   // internal: the sw_node_poll round that found it due (0: none)
     sw_timer_fn fn;   // set by the user before starting
     void *user;       // free for the user
 };
@@ -323,6 +324,7 @@ struct sw_node {
     sw_timer_t wdt_timer;
 
     sw_timer_t *timers;    // armed timers, ordered by due time
+    uint32_t timer_round;  // sw_node_poll's rounds (marks the timers due in one)
     sw_link_t *links;
     uint16_t clients;      // counted links (TCP)
     sw_listener_t *rpc_listener;
