@@ -601,6 +601,57 @@ class PushLab(unittest.TestCase):
         self.assertEqual(self.tree(k), self.local_id("alpha"))
 
 
+class FleetLab(unittest.TestCase):
+    """swarm fleet's selection on a scanned LAN: push's selectors, --app, --all."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="swarm-fleet-")
+        proj = os.path.join(cls.tmp, "proj")
+        for a in APPS:
+            make_app(proj, a, a + "-f")
+        cls.env = dict(os.environ, XDG_CACHE_HOME=os.path.join(cls.tmp, "cache"))
+        cls.lan = None
+        if ROOT:
+            cls.lan = Lan(nodes=5, apps=APPS, apps_dir=os.path.join(proj, "apps"), name_prefix="swfleet")
+            cls.lan.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.lan:
+            cls.lan.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        need_root(self)
+
+    def fleet(self, *args):
+        return self.lan.swarm("fleet", *args, timeout=120, env=self.env)
+
+    def test_selectors(self):
+        names = [x.name for x in self.lan.nodes]
+        r = self.fleet("--all", "call", "ping", "m=all")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x.split()[0] for x in r.stdout.splitlines()], names)  # natural order
+        # --app: the devices running it, each answering through its own app's command
+        betas = [x.name for i, x in enumerate(self.lan.nodes) if APPS[i % 3] == "beta"]
+        r = self.fleet("--app", "beta", "call", "beta.ver")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x.split()[0] for x in r.stdout.splitlines()], betas)
+        self.assertTrue(all(x.endswith('"beta-f"') for x in r.stdout.splitlines()), r.stdout)
+        # --to with a glob, as push takes it; --json lines
+        r = self.lan.swarm("--json", "fleet", "--to", names[1], "--to", names[3], "eval", "1 + 1",
+                           timeout=120, env=self.env)
+        objs = [json.loads(x) for x in r.stdout.splitlines()]
+        self.assertEqual([o["device"] for o in objs[:-1]], [names[1], names[3]])
+        self.assertEqual([o["result"]["repr"] for o in objs[:-1]], ["2", "2"])
+        # nothing matches: 3, with the names found
+        r = self.fleet("--to", "nodeZZ", "call", "ping")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("no device matches the selection", r.stderr)
+        self.assertIn(names[0], r.stderr)
+
+
 class SerialPush(PtyPairTestCase):
     """A node on one end of a pty pair (no network services), the CLI on the other."""
 
