@@ -59,6 +59,7 @@ set(SW_HOST_LIBS "")
 if(SW_HOST_SRC)
   add_library(swarm_host STATIC ${SW_HOST_SRC})
   target_include_directories(swarm_host PUBLIC ${CMAKE_SOURCE_DIR}/src/host)
-  target_link_libraries(swarm_host PUBLIC swarm_core ${SW_DEP_UV} ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO})
+  target_link_libraries(swarm_host PUBLIC swarm_core ${SW_DEP_UV} ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO}
+                        ${SW_DEP_LUA}) # lua: push's syntax check (lua_check.c)
   list(APPEND SW_HOST_LIBS swarm_host)
 endif()

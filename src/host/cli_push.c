@@ -16,6 +16,7 @@
 #include "cli_devs.h"
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "lua_check.h"
 #include "push.h"
 #include "scan.h"
 
@@ -205,6 +206,40 @@ static void on_tick(uv_timer_t *t)
 
 // Why a push reached nobody: the selectors matched no device, or the devices run apps the
 // project does not have.
+static void lua_error(void *u, const char *msg)
+{
+    sw_cli_error(u, "push", "%s", msg);
+}
+
+// luac -p of what the push can send (apps/APP with --app, else every app, and the board
+// scripts), before any device is touched. 0, or the exit status after listing every error.
+static int lua_check(const sw_cli_t *c, const char *project, const char *app)
+{
+    int bad = 0;
+    const char *parts[] = {"apps", "boards"};
+    for (int k = 0; k < 2; k++) {
+        char dir[4096], shown[300];
+        if (app && k == 0) {
+            snprintf(dir, sizeof dir, "%s/apps/%s", project, app);
+            snprintf(shown, sizeof shown, "apps/%s", app);
+        } else {
+            snprintf(dir, sizeof dir, "%s/%s", project, parts[k]);
+            snprintf(shown, sizeof shown, "%s", parts[k]);
+        }
+        int n = sw_lua_check_dir(dir, shown, lua_error, (void *)c);
+        if (n < 0) {
+            sw_cli_error(c, "push", "out of memory (Lua syntax check)");
+            return SW_EXIT_LOCAL;
+        }
+        bad += n;
+    }
+    if (!bad)
+        return 0;
+    sw__cli_hint(c, "%d Lua file%s do%s not compile; nothing was pushed (--no-lua-check pushes "
+                 "anyway)", bad, bad == 1 ? "" : "s", bad == 1 ? "es" : "");
+    return SW_EXIT_LOCAL;
+}
+
 static void nothing_hint(const sw_cli_t *c, const char *const *to, size_t n_to,
                          const sw_push_dev_t *devs, size_t n, size_t not_swarm)
 {
@@ -391,6 +426,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     static sw_cli_sel_t o; // large lists: not on the stack
     memset(&o, 0, sizeof o);
     const char *project = NULL;
+    bool no_lua_check = false;
     sw_push_opts_t po = {0};
     po.grace_ms = -1;
     const sw_opt_t opts[] = {
@@ -418,6 +454,9 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
          .size = sizeof po.grace_ms, .max = 600000, .flags = SW_OPT_F_LEGACY_MS,
          .show_def = "the device's, 3s",
          .help = "how long the device watches the new version before it answers"},
+        SW_OPT_FLAG_("no-lua-check", NULL, &no_lua_check,
+                     "skip the host's Lua syntax check of the project's *.lua files (done before "
+                     "any device is touched)"),
         SW_OPT_FLAG_("check", NULL, &po.no_quick,
                      "connect even to devices whose beacon says they are up to date"),
         {.kind = SW_OPT_UINT, .name = "window", .arg = "N", .dst = &po.window,
@@ -453,6 +492,9 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         sw__cli_hint(&c, "a project holds apps/APP/main.lua for each app, as micro-swarm's does");
         return SW_EXIT_LOCAL;
     }
+
+    if (!no_lua_check && (rc = lua_check(&c, project, po.app)))
+        return rc;
 
     uint64_t t_cmd = sw__cli_now_ms();
     sw_push_dev_t *devs = NULL;

@@ -28,7 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 sys.path.insert(0, HERE)
-from swarmtest import NODE_BIN, SWARM_BIN, PtyPairTestCase, app_hash, reap  # noqa: E402
+from swarmtest import NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, app_hash, reap  # noqa: E402
 import lanlab  # noqa: E402
 from lanlab import Lan, netns  # noqa: E402
 
@@ -599,6 +599,31 @@ class PushLab(unittest.TestCase):
         # and swarm push takes it from there: back to the project's alpha
         rc, out, err = self.push("--host", x.name, "--grace", GRACE, rc=0)
         self.assertEqual(self.tree(k), self.local_id("alpha"))
+
+
+class LuaCheck(unittest.TestCase):
+    """A Lua syntax error fails on the host: the device is not even connected to."""
+
+    def test_typo_fails_before_any_device_is_touched(self):
+        tmp = tempfile.mkdtemp(prefix="swarm-luacheck-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        proj = os.path.join(tmp, "proj")
+        make_app(proj, "alpha", "alpha-1")
+        write(os.path.join(proj, "apps", "alpha", "lib", "bad.lua"), "local x = = 1\n")
+        node = Node(name="luacheck", app="alpha")
+        self.addCleanup(node.stop)
+        node.start()
+        link = "tcp://127.0.0.1:%d" % node.port
+        r = subprocess.run([SWARM_BIN, "push", proj, "--link", link], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 6, r.stdout + r.stderr)
+        self.assertIn("apps/alpha/lib/bad.lua:1: unexpected symbol near '='", r.stderr)
+        self.assertIn("nothing was pushed", r.stderr)
+        self.assertNotIn("push:", node.read_log())  # no staging, no commit
+        # --no-lua-check: pushed (the node would then judge it; this file is never loaded)
+        r = subprocess.run([SWARM_BIN, "push", proj, "--link", link, "--no-lua-check", "--grace", GRACE],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(node.root, "apps", "alpha", "lib", "bad.lua")))
 
 
 class FleetLab(unittest.TestCase):
