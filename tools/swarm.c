@@ -9,6 +9,7 @@
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "user_config.h"
 #include "swarm/sw.h"
 
 // One line per command, in the order `swarm --help` lists them. Commands of later issues
@@ -161,6 +162,17 @@ int main(int argc, char **argv)
     bool colors = !(no_color && no_color[0]) && !(term && !strcmp(term, "dumb"));
     cli.color_out = colors && cli.tty_out;
     cli.color_err = colors && cli.tty_err;
+    // the user's default --timeout ([defaults] timeout = 5s in the config file)
+    char dflt[64];
+    uint64_t ms;
+    bool bare;
+    if (sw_config_get("defaults", "timeout", dflt, sizeof dflt)) {
+        if (sw__cli_duration(dflt, &ms, &bare) && ms <= 86400000)
+            cli.timeout_ms = (uint32_t)ms;
+        else
+            fprintf(stderr, "swarm: ignoring [defaults] timeout = '%s' in the config (a duration: 5s, "
+                    "500ms)\n", dflt);
+    }
 
     // the global options before COMMAND (with their defaults), -h and -V
     sw_opt_t opts[NTOP];

@@ -10,6 +10,7 @@
 #include "cli_devs.h"
 #include "cli_int.h"
 #include "scan.h"
+#include "user_config.h"
 
 static void from_scan(sw_push_dev_t *d, const sw_scan_rec_t *r)
 {
@@ -28,9 +29,34 @@ static int cmp_dev(const void *a, const void *b)
     return c ? c : strcmp(x->uri, y->uri);
 }
 
+// --to NAME where NAME is a group of the user's config ([groups] lab = lab-* board=esp32):
+// its selectors instead. The texts live until the program ends (selectors point into them).
+static void expand_groups(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o)
+{
+    const char *in[SW_CLI_SEL_MAX];
+    size_t n = o->n_to;
+    memcpy(in, o->to, n * sizeof *in);
+    o->n_to = 0;
+    for (size_t i = 0; i < n; i++) {
+        char val[1024];
+        if (strchr(in[i], '=') || !sw_config_get("groups", in[i], val, sizeof val)) {
+            if (o->n_to < SW_CLI_SEL_MAX)
+                o->to[o->n_to++] = in[i];
+            continue;
+        }
+        char *keep = strdup(val), *save = NULL;
+        if (c->verbose >= 2)
+            fprintf(stderr, "swarm %s: --to %s is the group '%s'\n", cmd, in[i], val);
+        for (char *s = keep ? strtok_r(keep, " \t", &save) : NULL; s; s = strtok_r(NULL, " \t", &save))
+            if (o->n_to < SW_CLI_SEL_MAX)
+                o->to[o->n_to++] = s;
+    }
+}
+
 int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw_push_dev_t **out,
                          size_t *n, size_t *not_swarm)
 {
+    expand_groups(c, cmd, o);
     *out = NULL;
     *n = 0;
     *not_swarm = 0;

@@ -166,7 +166,8 @@ void sw__cli_globals(sw_cli_t *c, sw_opt_t out[SW_CLI_NGLOBAL])
                       "more detail on stderr, including the device's console output "
                       "(repeatable; -vv also shows how the options were understood)"),
         {.kind = SW_OPT_DURATION, .name = "timeout", .arg = "TIME", .dst = &c->timeout_ms,
-         .size = sizeof c->timeout_ms, .max = 7 * 86400000ull, .def = "10s",
+         .size = sizeof c->timeout_ms, .max = 7 * 86400000ull,
+         .show_def = "10s, or the config's [defaults] timeout", // (set by main, not per command)
          .help = "how long to wait for each answer (and for the link); 0 = no limit"},
         SW_OPT_END_,
     };

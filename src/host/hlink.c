@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hlink_int.h"
+#include "user_config.h"
 #include "mpjson.h"
 
 void sw_hlink_opts_default(sw_hlink_opts_t *o)
@@ -289,6 +290,11 @@ int sw_hlink_open(uv_loop_t *loop, const char *uri, const sw_hlink_opts_t *o,
                   const sw_hlink_cbs_t *cbs, sw_hlink_t **out, char *err, size_t errcap)
 {
     *out = NULL;
+    // a device named in the user's config ([devices] kitchen = serial:///dev/ttyUSB0) stands
+    // for its link
+    char named[320];
+    if (!strstr(uri, "://") && sw_config_get("devices", uri, named, sizeof named) && named[0])
+        uri = named;
     sw_uri_t u;
     int rc = sw_uri_parse(uri, &u, err, errcap);
     if (rc)

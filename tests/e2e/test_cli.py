@@ -742,6 +742,46 @@ class Fleet(unittest.TestCase):
             self.assertEqual(p.wait(10), 130)
 
 
+class UserConfig(unittest.TestCase):
+    """$XDG_CONFIG_HOME/swarm/config: named devices, defaults (groups: test_push FleetLab)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="swarm-config-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        os.makedirs(os.path.join(self.tmp, "swarm"))
+        self.env = dict(os.environ, XDG_CONFIG_HOME=self.tmp)
+
+    def write(self, text):
+        with open(os.path.join(self.tmp, "swarm", "config"), "w") as f:
+            f.write(text)
+
+    def run_swarm(self, *args):
+        return subprocess.run([SWARM_BIN, *args], capture_output=True, text=True, timeout=30, env=self.env,
+                              stdin=subprocess.DEVNULL)
+
+    def test_named_device_and_default_timeout(self):
+        node = Node(name="cfgnode")
+        self.addCleanup(node.stop)
+        node.start()
+        fake = FakeNode("silent")
+        self.addCleanup(fake.close)
+        self.write("# my devices\n[devices]\nkitchen = tcp://127.0.0.1:%d   # the test node\n"
+                   "silent = 127.0.0.1:%d\n\n[defaults]\ntimeout = 0.5s\n" % (node.port, fake.port))
+        r = self.run_swarm("call", "kitchen", "ping", "m=named")
+        self.assertEqual((r.returncode, r.stdout), (0, "R:named\n"), r.stderr)
+        r = self.run_swarm("--json", "fleet", "--link", "kitchen", "call", "sys.info")
+        self.assertEqual(json.loads(r.stdout.splitlines()[0])["result"]["host_name"], "cfgnode", r.stderr)
+        # the default timeout applies to every command; --timeout still wins
+        r = self.run_swarm("call", "silent", "ping")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("within 0.5 s", r.stderr)
+        r = self.run_swarm("--timeout", "0.7s", "call", "silent", "ping")
+        self.assertIn("within 0.7 s", r.stderr)
+        # a name the config does not have is looked up as before
+        r = self.run_swarm("call", "kitchenn.invalid", "ping")
+        self.assertEqual(r.returncode, 3)
+
+
 class Serial(PtyPairTestCase):
     """Pty pairs made by socat; the node serves one end, the CLI opens the other."""
 

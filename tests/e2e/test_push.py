@@ -670,6 +670,15 @@ class FleetLab(unittest.TestCase):
         objs = [json.loads(x) for x in r.stdout.splitlines()]
         self.assertEqual([o["device"] for o in objs[:-1]], [names[1], names[3]])
         self.assertEqual([o["result"]["repr"] for o in objs[:-1]], ["2", "2"])
+        # a group of the user's config stands for its selectors
+        cfg = os.path.join(self.tmp, "config")
+        os.makedirs(os.path.join(cfg, "swarm"), exist_ok=True)
+        with open(os.path.join(cfg, "swarm", "config"), "w") as f:
+            f.write("[groups]\nodd = %s %s  # two of them\n" % (names[0], names[2]))
+        r = self.lan.swarm("fleet", "--to", "odd", "call", "ping", timeout=120,
+                           env=dict(self.env, XDG_CONFIG_HOME=cfg))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x.split()[0] for x in r.stdout.splitlines()], [names[0], names[2]])
         # nothing matches: 3, with the names found
         r = self.fleet("--to", "nodeZZ", "call", "ping")
         self.assertEqual(r.returncode, 3, r.stderr)
