@@ -9,6 +9,7 @@
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "scan.h"
 #include "user_config.h"
 #include "swarm/sw.h"
 
@@ -148,6 +149,35 @@ static int cmd_help(const sw_cli_t *cli, int argc, char **argv)
     return cmd->fn(&c, n, hargv);
 }
 
+// `swarm __complete WHAT`: words for the shell completions, one per line. commands: the
+// command names; devices: the names of the user's config ([devices]) and of the scan cache;
+// groups: the config's groups. Never touches the network.
+static int complete(const char *what)
+{
+    if (!strcmp(what, "commands")) {
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            printf("%s\n", commands[i].name);
+        return SW_EXIT_OK;
+    }
+    char **names;
+    size_t n;
+    if (!strcmp(what, "devices") || !strcmp(what, "groups")) {
+        sw_config_names(what, &names, &n);
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", names[i]);
+        free(names);
+        if (!strcmp(what, "devices")) {
+            sw_scan_cache_names(&names, &n);
+            for (size_t i = 0; i < n; i++)
+                printf("%s\n", names[i]);
+            free(names);
+        }
+        return SW_EXIT_OK;
+    }
+    fprintf(stderr, "swarm __complete: commands, devices or groups\n");
+    return SW_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     sw_cli_t cli = {
@@ -197,6 +227,8 @@ int main(int argc, char **argv)
         return SW_EXIT_USAGE;
     }
     const char *name = spec.arg[0];
+    if (!strcmp(name, "__complete")) // for the shell completion scripts (tools/completion/)
+        return complete(spec.narg > 1 ? spec.arg[1] : "");
     if (!strcmp(name, "version")) {
         printf("swarm %s\n", SW_VERSION_STRING);
         return SW_EXIT_OK;

@@ -782,6 +782,40 @@ class UserConfig(unittest.TestCase):
         self.assertEqual(r.returncode, 3)
 
 
+class Completion(unittest.TestCase):
+    """tools/completion/swarm.bash in a real bash: commands, options from --help, device names
+    from the config and the scan cache, groups after --to."""
+
+    def complete(self, env, *words):
+        script = os.path.join(SRC, "tools", "completion", "swarm.bash")
+        line = " ".join("'%s'" % w for w in words)
+        cmd = ('source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _swarm; printf "%%s\\n" "${COMPREPLY[@]}"'
+               % (script, line, len(words) - 1))
+        r = subprocess.run(["bash", "--norc", "--noprofile", "-c", cmd], capture_output=True, text=True,
+                           timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return sorted(x for x in r.stdout.splitlines() if x)
+
+    def test_bash(self):
+        tmp = tempfile.mkdtemp(prefix="swarm-complete-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.makedirs(os.path.join(tmp, "config", "swarm"))
+        os.makedirs(os.path.join(tmp, "cache", "swarm"))
+        with open(os.path.join(tmp, "config", "swarm", "config"), "w") as f:
+            f.write("[devices]\nkitchen = tcp://127.0.0.1:1\n[groups]\nlab = lab-*\n")
+        with open(os.path.join(tmp, "cache", "swarm", "scan.json"), "w") as f:
+            json.dump({"v": 1, "hosts": {"lab-1": {"ip": "10.0.0.1"}, "lab-2": {"ip": "10.0.0.2"}}}, f)
+        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "config"),
+                   XDG_CACHE_HOME=os.path.join(tmp, "cache"),
+                   PATH=os.path.dirname(os.path.abspath(SWARM_BIN)) + os.pathsep + os.environ["PATH"])
+        self.assertEqual(self.complete(env, "swarm", "fl"), ["fleet"])
+        self.assertIn("--every", self.complete(env, "swarm", "call", "--ev"))
+        self.assertEqual(self.complete(env, "swarm", "call", "k"), ["kitchen"])
+        self.assertEqual(self.complete(env, "swarm", "reboot", "lab"), ["lab-1", "lab-2"])
+        self.assertEqual(self.complete(env, "swarm", "fleet", "--to", "la"), ["lab", "lab-1", "lab-2"])
+        self.assertEqual(self.complete(env, "swarm", "fleet", "--to", "lab", "c"), ["call", "cfg"])
+
+
 class Serial(PtyPairTestCase):
     """Pty pairs made by socat; the node serves one end, the CLI opens the other."""
 
