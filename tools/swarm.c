@@ -29,6 +29,7 @@ static const sw_cli_cmd_t commands[] = {
     {"provision", "give a fresh device its identity and app folder over any link, then reboot it", sw_cli_provision},
     {"push", "deploy a project's apps to the fleet: incremental, parallel, atomic, hot reload", sw_cli_push},
     {"reboot", "restart devices (sys.boot), several at once", sw_cli_reboot},
+    {"repl", "an interactive Lua prompt on a device (line editing, history, print output)", sw_cli_repl},
     {"scan", "list the devices on the LAN (beacons and a query; well under a second)", sw_cli_scan},
     {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
     {"help", "show the help of a command: swarm help COMMAND", cmd_help},

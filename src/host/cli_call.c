@@ -424,11 +424,7 @@ static char *read_stdin(size_t *n)
 // from where it ended before the eval (the mark) to where it ends after; lines of that source
 // are the output, like mpremote exec's stdout (other tasks of the app printing meanwhile
 // show too). A device without sys.log (micro-swarm) shows none.
-typedef struct eval_out {
-    bool on;             // the device has sys.log and the mark was taken
-    uint64_t mark;       // log position before the eval
-    char app[80];        // the log source of the eval's prints
-} eval_out_t;
+typedef sw_eval_out_t eval_out_t;
 
 #define EVAL_OUT_MAX (1u << 20) // bytes of output read back at most
 
@@ -459,7 +455,7 @@ static bool log_chunk(const uint8_t *p, size_t n, sw_span_t *text, uint64_t *nex
     return sw_mpr_uint(&r, next);
 }
 
-static void eval_out_mark(const sw_cli_t *c, sw_hlink_t *l, eval_out_t *eo)
+void sw__cli_eval_mark(const sw_cli_t *c, sw_hlink_t *l, eval_out_t *eo)
 {
     memset(eo, 0, sizeof *eo);
     size_t cap = sw_hlink_max_msg(l), n;
@@ -483,7 +479,7 @@ static void eval_out_mark(const sw_cli_t *c, sw_hlink_t *l, eval_out_t *eo)
 }
 
 // Prints (or, with --json, collects into arr) the eval's output lines.
-static void eval_out_show(const sw_cli_t *c, sw_hlink_t *l, const eval_out_t *eo, cJSON *arr)
+void sw__cli_eval_show(const sw_cli_t *c, sw_hlink_t *l, const eval_out_t *eo, cJSON *arr)
 {
     if (!eo->on)
         return;
@@ -549,7 +545,7 @@ static void eval_out_show(const sw_cli_t *c, sw_hlink_t *l, const eval_out_t *eo
     free(all);
 }
 
-static void print_eval(const sw_cli_t *c, const uint8_t *p, size_t n, cJSON *out)
+void sw__cli_eval_print(const sw_cli_t *c, const uint8_t *p, size_t n, cJSON *out)
 {
     // the reply is [value, repr]
     sw_mpr_t r;
@@ -651,14 +647,14 @@ int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv)
         char text[1024];
         sw_span_t d = {args, w.len};
         eval_out_t eo;
-        eval_out_mark(&c, l, &eo);
+        sw__cli_eval_mark(&c, l, &eo);
         int e = res ? sw_hlink_call_sync(l, "sys.eval", d, c.timeout_ms, &out, text, sizeof text)
                     : SW_EFULL;
         // what it printed comes first, then its value (also after a Lua error)
         cJSON *printed = c.json && eo.on ? cJSON_CreateArray() : NULL;
-        eval_out_show(&c, l, &eo, printed);
+        sw__cli_eval_show(&c, l, &eo, printed);
         if (e == 0)
-            print_eval(&c, res, out.len, printed);
+            sw__cli_eval_print(&c, res, out.len, printed);
         else {
             cJSON_Delete(printed);
             rc = sw__cli_call_failed(&c, "eval", l, e, text);

@@ -782,6 +782,67 @@ class UserConfig(unittest.TestCase):
         self.assertEqual(r.returncode, 3)
 
 
+class Repl(unittest.TestCase):
+    """swarm repl on a pty: chunks, multi-line input, print output, Ctrl-C, history file."""
+
+    def test_prompt(self):
+        import pty
+        node = Node(name="replnode")
+        self.addCleanup(node.stop)
+        node.start()
+        tmp = tempfile.mkdtemp(prefix="swarm-repl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        import fcntl
+        import termios
+        m, s = pty.openpty()
+
+        def own_terminal():  # the pty is its controlling terminal: Ctrl-C there is SIGINT
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        p = subprocess.Popen([SWARM_BIN, "--timeout", "0", "repl", "127.0.0.1:%d" % node.port], stdin=s, stdout=s,
+                             stderr=s, env=dict(os.environ, XDG_STATE_HOME=tmp, TERM="dumb"), close_fds=True,
+                             preexec_fn=own_terminal)
+        os.close(s)
+        self.addCleanup(reap, p)
+        self.addCleanup(os.close, m)
+        got = bytearray()
+
+        def until(text):
+            deadline = time.monotonic() + 30
+            while text.encode() not in got:
+                self.assertLess(time.monotonic(), deadline, got.decode(errors="replace"))
+                r, _, _ = select.select([m], [], [], 0.2)
+                if r:
+                    try:
+                        got.extend(os.read(m, 4096))
+                    except OSError:
+                        break
+
+        until("lua> ")
+        os.write(m, b"x = 6 * 7\n")
+        until("nil")
+        os.write(m, b"print('hi', x) return x + 1\n")
+        until("43")
+        self.assertIn(b"hi 42", got)
+        os.write(m, b"for i = 1, 2 do\n")
+        until(">> ")
+        os.write(m, b"print('line ' .. i) end\n")
+        until("line 2")
+        os.write(m, b"swarm.sleep(60000)\n")
+        time.sleep(0.5)  # (the chunk is on its way)
+        os.write(m, b"\x03")
+        until("interrupted")
+        os.write(m, b"print('after')\n")
+        until("after")
+        os.write(m, b":q\n")
+        self.assertEqual(p.wait(30), 0, got.decode(errors="replace"))
+        with open(os.path.join(tmp, "swarm", "repl_history")) as f:
+            hist = f.read().replace("\\040", " ")  # (libedit's file escapes blanks)
+        self.assertIn("\nx = 6 * 7\n", hist)
+        self.assertEqual(swarm("eval", "127.0.0.1:%d" % node.port, "x").stdout, "42\n")  # the node runs on
+
+
 class Completion(unittest.TestCase):
     """tools/completion/swarm.bash in a real bash: commands, options from --help, device names
     from the config and the scan cache, groups after --to."""
