@@ -1,6 +1,7 @@
 // swarm: the host command-line tool. Parses the global options, then dispatches `swarm CMD …`
 // to the subcommand in the table below (src/host/cli_*.c); `swarm help CMD` is `swarm CMD --help`.
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,9 +153,22 @@ static int cmd_help(const sw_cli_t *cli, int argc, char **argv)
 
 // `swarm __complete WHAT`: words for the shell completions, one per line. commands: the
 // command names; devices: the names of the user's config ([devices]) and of the scan cache;
-// groups: the config's groups. Never touches the network.
-static int complete(const char *what)
+// groups: the config's groups; paths LINK: the device's command paths (_dir, asked with a
+// short timeout; the only one that touches the network).
+static int complete(sw_cli_t *cli, const char *what, const char *link)
 {
+    if (!strcmp(what, "paths") && link) {
+        cli->quiet = true;
+        if (!cli->timeout_ms || cli->timeout_ms > 2000)
+            cli->timeout_ms = 2000;
+        int saved = dup(2), nul = open("/dev/null", O_WRONLY); // no error text in the prompt
+        if (nul >= 0)
+            dup2(nul, 2);
+        int rc = sw__cli_dir_paths(cli, link);
+        if (saved >= 0)
+            dup2(saved, 2);
+        return rc;
+    }
     if (!strcmp(what, "commands")) {
         for (size_t i = 0; i < NCOMMANDS; i++)
             printf("%s\n", commands[i].name);
@@ -175,7 +189,7 @@ static int complete(const char *what)
         }
         return SW_EXIT_OK;
     }
-    fprintf(stderr, "swarm __complete: commands, devices or groups\n");
+    fprintf(stderr, "swarm __complete: commands, devices, groups or paths LINK\n");
     return SW_EXIT_USAGE;
 }
 
@@ -229,7 +243,7 @@ int main(int argc, char **argv)
     }
     const char *name = spec.arg[0];
     if (!strcmp(name, "__complete")) // for the shell completion scripts (tools/completion/)
-        return complete(spec.narg > 1 ? spec.arg[1] : "");
+        return complete(&cli, spec.narg > 1 ? spec.arg[1] : "", spec.narg > 2 ? spec.arg[2] : NULL);
     if (!strcmp(name, "version")) {
         printf("swarm %s\n", SW_VERSION_STRING);
         return SW_EXIT_OK;

@@ -247,7 +247,7 @@ static void no_controls(char *s)
 // Prints the names of one _dir reply (commands, then directories with what is under them),
 // indented by depth. Returns 0 or an exit status.
 static int dir_tree(const sw_cli_t *c, sw_hlink_t *l, const char *prefix, int depth,
-                    unsigned *left)
+                    unsigned *left, bool paths)
 {
     char path[600];
     snprintf(path, sizeof path, "%s%s_dir", prefix, prefix[0] ? "." : "");
@@ -292,17 +292,34 @@ static int dir_tree(const sw_cli_t *c, sw_hlink_t *l, const char *prefix, int de
             no_controls(label);
             no_controls(help);
             int w = 20 - depth * 2;
-            printf("%*s%-*s %s\n", depth * 2, "", w < 1 ? 1 : w, label, help);
+            if (!paths) // the tree; or only the dotted paths of the commands (completion)
+                printf("%*s%-*s %s\n", depth * 2, "", w < 1 ? 1 : w, label, help);
+            else if (k == 0)
+                printf("%s%s%s\n", prefix, prefix[0] ? "." : "", label);
             if (k == 1 && depth < DIR_DEPTH) {
                 char sub[600];
                 snprintf(sub, sizeof sub, "%s%s%.*s", prefix, prefix[0] ? "." : "", (int)name.n,
                          (const char *)name.p);
-                rc = dir_tree(c, l, sub, depth + 1, left);
+                rc = dir_tree(c, l, sub, depth + 1, left, paths);
             }
         }
     }
     free(res);
     return rc;
+}
+
+int sw__cli_dir_paths(const sw_cli_t *c, const char *link)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    sw_hlink_t *l;
+    int rc = sw__cli_connect(c, "call", &loop, link, &l);
+    unsigned left = DIR_ENTRIES;
+    if (!rc)
+        rc = dir_tree(c, l, "", 0, &left, true);
+    fflush(stdout);
+    sw__cli_finish(&loop, l);
+    return rc < 0 ? 0 : rc;
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -371,7 +388,7 @@ int sw_cli_call(const sw_cli_t *cli, int argc, char **argv)
         char prefix[600];
         snprintf(prefix, sizeof prefix, "%.*s", plen > 4 ? (int)(plen - 5) : 0, path);
         unsigned left = DIR_ENTRIES;
-        rc = dir_tree(&c, l, prefix, 0, &left);
+        rc = dir_tree(&c, l, prefix, 0, &left, false);
         fflush(stdout);
         sw__cli_finish(&loop, l);
         return rc < 0 ? 0 : rc;

@@ -37,6 +37,9 @@ void sw__cli_eval_mark(const sw_cli_t *c, sw_hlink_t *l, sw_eval_out_t *eo);
 void sw__cli_eval_show(const sw_cli_t *c, sw_hlink_t *l, const sw_eval_out_t *eo, struct cJSON *arr);
 // Prints a sys.eval reply [value, repr] as eval does (out: the printed lines for --json; taken).
 void sw__cli_eval_print(const sw_cli_t *c, const uint8_t *p, size_t n, struct cJSON *out);
+// Every command path of the device at link ("ping", "sys.info", …), one per line on stdout
+// (shell completion). Returns an exit status.
+int sw__cli_dir_paths(const sw_cli_t *c, const char *link);
 // Monotonic clock in ms (durations, progress).
 uint64_t sw__cli_now_ms(void);
 // A byte count for people: "512 B", "1.5 KiB", "3.2 MiB" … (powers of 1024).

@@ -862,8 +862,11 @@ class Completion(unittest.TestCase):
         self.addCleanup(shutil.rmtree, tmp, True)
         os.makedirs(os.path.join(tmp, "config", "swarm"))
         os.makedirs(os.path.join(tmp, "cache", "swarm"))
+        node = Node(name="compnode")
+        self.addCleanup(node.stop)
+        node.start()
         with open(os.path.join(tmp, "config", "swarm", "config"), "w") as f:
-            f.write("[devices]\nkitchen = tcp://127.0.0.1:1\n[groups]\nlab = lab-*\n")
+            f.write("[devices]\nkitchen = tcp://127.0.0.1:%d\n[groups]\nlab = lab-*\n" % node.port)
         with open(os.path.join(tmp, "cache", "swarm", "scan.json"), "w") as f:
             json.dump({"v": 1, "hosts": {"lab-1": {"ip": "10.0.0.1"}, "lab-2": {"ip": "10.0.0.2"}}}, f)
         env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "config"),
@@ -875,6 +878,9 @@ class Completion(unittest.TestCase):
         self.assertEqual(self.complete(env, "swarm", "reboot", "lab"), ["lab-1", "lab-2"])
         self.assertEqual(self.complete(env, "swarm", "fleet", "--to", "la"), ["lab", "lab-1", "lab-2"])
         self.assertEqual(self.complete(env, "swarm", "fleet", "--to", "lab", "c"), ["call", "cfg"])
+        # after call LINK: the device's command paths (its _dir tree)
+        self.assertEqual(self.complete(env, "swarm", "call", "kitchen", "sys.i"), ["sys.info", "sys.is_up"])
+        self.assertIn("push.switch", self.complete(env, "swarm", "call", "kitchen", "push."))
 
 
 class Serial(PtyPairTestCase):

@@ -21,6 +21,8 @@ _swarm()
         words="$(swarm __complete groups 2>/dev/null) $(swarm __complete devices 2>/dev/null)"
     elif [[ $cmd == fleet && ! " ${COMP_WORDS[*]:i+1:COMP_CWORD-i-1} " =~ \ (call|cfg|eval|fs|reboot)\  ]] && [[ $prev != --* ]]; then
         words="call cfg eval fs reboot"
+    elif [[ $cmd == call && $prev != --* && $prev != call && ${COMP_WORDS[i+1]} == "$prev" ]]; then
+        words=$(swarm __complete paths "$prev" 2>/dev/null) # swarm call LINK <TAB>: its commands
     else
         words=$(swarm __complete devices 2>/dev/null)
     fi
