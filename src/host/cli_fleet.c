@@ -301,7 +301,7 @@ static void start_job(run_t *r, job_t *j)
     int rc = uv_spawn(&r->loop, &j->proc, &po);
     if (rc) {
         j->status = SW_EXIT_LOCAL;
-        char msg[300];
+        char msg[sizeof r->exe + 200];
         snprintf(msg, sizeof msg, "{\"error\": \"cannot start %s: %s\"}\n", r->exe, uv_strerror(rc));
         buf_add(&j->e, msg, strlen(msg));
         j->started = true;
@@ -621,7 +621,7 @@ static int devices_of(const sw_cli_t *c, const char *cmd, int narg, char **arg, 
             free(devs);
             return sw__cli_usage(c, cmd, "bad DEVICE '%s'", arg[i]);
         }
-        snprintf(devs[i].name, sizeof devs[i].name, "%s", arg[i]);
+        snprintf(devs[i].name, sizeof devs[i].name, "%.*s", (int)sizeof devs[i].name - 1, arg[i]);
         snprintf(devs[i].uri, sizeof devs[i].uri, "%s", arg[i]);
     }
     *out = devs;

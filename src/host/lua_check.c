@@ -20,7 +20,7 @@ static int check_file(lua_State *L, const char *path, const char *shown, sw_lua_
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        char msg[600];
+        char msg[4200];
         snprintf(msg, sizeof msg, "%s: cannot read", shown);
         fn(u, msg);
         return 1;
@@ -30,7 +30,7 @@ static int check_file(lua_State *L, const char *path, const char *shown, sw_lua_
     fclose(f);
     if (!buf)
         return 0;
-    char chunk[600];
+    char chunk[4200];
     snprintf(chunk, sizeof chunk, "=%s", shown); // error messages name the file as the push does
     int bad = 0;
     // a binary chunk is refused as the node refuses it (it loads text only)

@@ -883,7 +883,7 @@ static void switch_end(push_t *p)
     p->phase = OP_IDLE; // its events no longer count
     int rc = set_app(p, p->prev_app);
     if (rc)
-        snprintf(p->err, sizeof p->err, "EIO: %.120s failed (%.200s) and board.app_name cannot be set back to %.63s: %s",
+        snprintf(p->err, sizeof p->err, "EIO: %.63s failed (%.80s) and board.app_name cannot be set back to %.63s: %.40s",
                  app, p->why, p->prev_app, sw_strerror(rc));
     else
         snprintf(p->err, sizeof p->err, "rolled back: %.200s (%.63s runs again)", p->why,
@@ -924,7 +924,7 @@ static int cmd_switch(sw_call_t *c)
     p->what = WHAT_SWITCH;
     p->phase = OP_HEALTH; // set before the start: an init can fail inside it
     p->failed = p->ready = false;
-    snprintf(p->app, sizeof p->app, "%s", app);
+    snprintf(p->app, sizeof p->app, "%.*s", (int)sizeof p->app - 1, app);
     p->t0 = sw_node_now(n);
     p->grace_ms = grace;
     sw_log(n, SW_LOG_INFO, "push: switching from %s to %s (watched for %u ms)", p->prev_app[0] ? p->prev_app : "no app",
