@@ -42,14 +42,16 @@ typedef struct sw_beacon_info {
 // What sw_beacon_write() left out to stay within SW_BEACON_MAX.
 enum {
     SW_BEACON_CUT_IFS = 1 << 0,      // interfaces after the first
-    SW_BEACON_CUT_SETTINGS = 1 << 1, // settings other than those micro-swarm's tools read
+    SW_BEACON_CUT_SETTINGS = 1 << 1, // board keys other than those micro-swarm's tools read
 };
 
 // Writes the beacon JSON (compact) into buf, NUL-terminated; at most SW_BEACON_MAX bytes are
-// used whatever cap is. If the whole beacon does not fit, the interfaces after the first are
-// dropped, then settings.board / settings.boot are cut down to the keys scanners read
-// (host_name, app_name, hardware_name; VERSION and the *_ENABLE / *_PORT of FTPD, TELNET,
-// REMOTE_EVAL, MDNS_ENABLE). *cut (may be NULL) gets SW_BEACON_CUT_* bits. Returns the length,
+// used whatever cap is. Of the config maps only what discovery needs is sent: settings.boot
+// holds VERSION and the *_ENABLE / *_PORT of FTPD, TELNET, REMOTE_EVAL and MDNS_ENABLE,
+// settings.board name, device_name, host_name, app_name and hardware_name; other keys never
+// leave the node. If the whole beacon does not fit, the interfaces after the first are
+// dropped, then settings.board is cut down to the keys scanners read (host_name, app_name,
+// hardware_name). *cut (may be NULL) gets SW_BEACON_CUT_* bits. Returns the length,
 // SW_EFULL (does not fit even then), or SW_EPROTO (board or boot is not one MsgPack item).
 int sw_beacon_write(char *buf, size_t cap, const sw_beacon_info_t *bi, unsigned *cut);
 

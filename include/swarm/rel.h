@@ -10,7 +10,8 @@
 // seq numbers run modulo window; at most window/2 messages are unacknowledged. The handshake
 // is n:1 → n:2 (with the peer's config) → n:3; both sides then use timeout = max of the two and
 // window = max(4, min of the two). "l" is our extension: the largest payload a side accepts; a
-// peer that does not send it is taken to accept 127-byte frames (MoaT's limit).
+// peer that does not send it is taken to accept 127-byte frames (MoaT's limit), wrapper
+// included: its payloads are at most 127 - (12 + window/2) bytes (111 with window 8).
 //
 // The ring of sequence numbers is small, so the protocol relies on the line delivering in
 // order (a serial line does; loss and back-to-back duplicates are fine). For a line that can
@@ -103,7 +104,7 @@ typedef struct sw_rel {
     sw_rel_state_t state;
     uint8_t window;     // in force (after the handshake merge)
     uint32_t timeout_ms;// in force
-    uint16_t peer_max;  // largest payload the peer accepts
+    uint16_t peer_max;  // largest payload the peer accepts (MoaT peer: what fits 127-byte frames)
     uint8_t send_head, send_tail, recv_head, recv_tail;
     bool ack_due;       // an acknowledgement should be sent
     bool rx_hold;       // the owner takes no payloads now (sw_rel_hold)

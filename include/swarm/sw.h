@@ -44,7 +44,8 @@ extern "C" {
     X(ENOTEMPTY,    -19, "directory not empty")                                \
     X(ECANCELED,    -20, "cancelled")                                          \
     X(EREMOTE,      -21, "error reported by the peer")                         \
-    X(ENOTSUP,      -22, "not supported")
+    X(ENOTSUP,      -22, "not supported")                                    \
+    X(ENOSPC,       -23, "no space left on device")
 
 typedef enum sw_err {
 #define SW__ERR_ENUM(name, value, msg) SW_##name = (value),

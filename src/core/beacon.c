@@ -17,7 +17,12 @@ static void port_or_false(sw_jw_t *w, const char *key, int32_t port)
         sw_jw_bool(w, false);
 }
 
-// The keys micro-swarm's tools (and ours) read, kept when settings must be cut down.
+// The beacon is broadcast to the whole LAN: of the config it carries only what discovery
+// needs, never whatever else a user keeps under board or boot. board: micro-swarm's five
+// identity keys (cut down to the three scanners read when the beacon must shrink); boot: the
+// keys micro-swarm's tools (and ours) read to find the services.
+static const char *const board_all[] = {"name", "device_name", "host_name", "app_name",
+                                        "hardware_name", NULL};
 static const char *const board_keep[] = {"host_name", "app_name", "hardware_name", NULL};
 static const char *const boot_keep[] = {"VERSION", "FTPD_ENABLE", "FTPD_PORT", "REMOTE_EVAL_ENABLE",
                                         "REMOTE_EVAL_PORT", "TELNET_ENABLE", "TELNET_PORT",
@@ -31,7 +36,7 @@ static bool kept(const sw_mp_obj_t *key, const char *const *keep)
     return false;
 }
 
-// A config map as JSON: all of it, or only the keys in keep.
+// A config map as JSON: only the keys in keep (all of it when keep is NULL).
 static void settings_map(sw_jw_t *w, sw_span_t mp, const char *const *keep)
 {
     if (mp.n == 0) {
@@ -47,7 +52,9 @@ static void settings_map(sw_jw_t *w, sw_span_t mp, const char *const *keep)
     sw_mp_obj_t o;
     sw_mpr_init(&r, mp.p, mp.n);
     sw_jw_obj_begin(w);
-    if (sw_mpr_next(&r, &o) == 0 && o.type == SW_MP_MAP) {
+    if (sw_mpr_next(&r, &o)) {
+        w->err = w->err ? w->err : SW_EPROTO; // not MsgPack
+    } else if (o.type == SW_MP_MAP) {
         for (uint32_t k = 0; k < o.len && !w->err; k++) {
             sw_mp_obj_t key;
             sw_span_t val;
@@ -87,8 +94,8 @@ static int write_once(char *buf, size_t cap, const sw_beacon_info_t *bi, size_t 
 
     sw_jw_key(&w, "settings", 8);
     sw_jw_obj_begin(&w);
-    sw_jw_key(&w, "board", 5), settings_map(&w, bi->board, compact ? board_keep : NULL);
-    sw_jw_key(&w, "boot", 4), settings_map(&w, bi->boot, compact ? boot_keep : NULL);
+    sw_jw_key(&w, "board", 5), settings_map(&w, bi->board, compact ? board_keep : board_all);
+    sw_jw_key(&w, "boot", 4), settings_map(&w, bi->boot, boot_keep);
     sw_jw_obj_end(&w);
 
     sw_jw_key(&w, "versions", 8);

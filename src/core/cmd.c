@@ -262,8 +262,8 @@ int sw_call_fail(sw_call_t *c, int err, const char *text)
 int sw_call_fail2(sw_call_t *c, int err, const char *a, const char *b, size_t n)
 {
     size_t len = sw__text_add(c->err_buf, 0, sizeof c->err_buf, a, strlen(a));
-    if (b)
-        sw__text_add(c->err_buf, len, sizeof c->err_buf, b, n);
+    if (b) // (b may be a peer's bytes: escaped, never cut at a NUL)
+        sw__text_add_esc(c->err_buf, len, sizeof c->err_buf, b, n);
     return sw_call_fail(c, err, c->err_buf);
 }
 
@@ -298,7 +298,10 @@ bool sw_call_arg_int(sw_call_t *c, const char *name, int64_t dflt, int64_t *out)
     *out = dflt;
     if (!arg_obj(c, name, &o))
         return !c->err;
-    if (o.type == SW_MP_FLOAT && o.v.f == (double)(int64_t)o.v.f) { // 3.0 from a JSON client
+    // 3.0 from a JSON client. The range check comes first: converting a float outside int64's
+    // range (1.5e308, NaN: every comparison is false) is undefined behaviour.
+    if (o.type == SW_MP_FLOAT && o.v.f >= -9223372036854775808.0 && o.v.f < 9223372036854775808.0 &&
+        o.v.f == (double)(int64_t)o.v.f) {
         *out = (int64_t)o.v.f;
         return !c->err;
     }

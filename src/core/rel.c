@@ -15,7 +15,8 @@
 
 #define REL_OVERHEAD 64u           // wire bytes around one payload (map, keys, s, r, x list)
 #define REL_TIMEOUT_MAX 600000u    // ms; also the clamp for a peer's "t"
-#define REL_PEER_MAX_DEFAULT 127u  // MoaT peers do not send "l"
+#define REL_MOAT_FRAME 127u        // MoaT's frame limit: peers that do not send "l" accept
+                                   // SerialPacker payloads (whole wire messages) up to this
 #define REL_NO_TIMER UINT32_MAX
 #define REL_TIMEOUT_UNKNOWN 1000u  // ms; the derived timeout on a line of unknown rate
 #define REL_TIMEOUT_FLOOR 250u     // ms; the least derived timeout on a line of known rate
@@ -160,7 +161,15 @@ static uint32_t line_floor(const sw_rel_t *rel)
     return (uint32_t)(t < REL_TIMEOUT_MAX ? t : REL_TIMEOUT_MAX);
 }
 
-// What the peer announced in "c"; absent keys keep our own values (and 127 for "l").
+// The payload that fits a MoaT peer's 127-byte frame with the wrapper around it, worst case:
+// map header, "s" seq, "d", "r" recv_tail, "x" with up to window/2 held seqs (each key 2 bytes,
+// each seq a 1-byte fixint since the window is below 128).
+static uint16_t moat_payload(uint8_t window)
+{
+    return (uint16_t)(REL_MOAT_FRAME - (1u + 2u + 1u + 2u + 2u + 1u + 2u + 1u + window / 2u));
+}
+
+// What the peer announced in "c"; absent keys keep our own values (and MoaT's frame for "l").
 typedef struct peer_cfg {
     bool present; // "c" was there
     bool t_set, m_set, l_set;
@@ -181,7 +190,8 @@ static void merge(sw_rel_t *rel, const peer_cfg_t *pc)
     if (pc->m_set && pc->m < w)
         w = (uint8_t)pc->m;
     rel->window = w < 4 ? 4 : w;
-    rel->peer_max = (uint16_t)(!pc->l_set ? REL_PEER_MAX_DEFAULT : pc->l > UINT16_MAX ? UINT16_MAX : pc->l);
+    rel->peer_max = (uint16_t)(!pc->l_set ? moat_payload(rel->window)
+                               : pc->l > UINT16_MAX ? UINT16_MAX : pc->l);
 }
 
 //////////////////////////////////////////////////////////////////////////////////////////////
@@ -195,7 +205,7 @@ static void clear_session(sw_rel_t *rel)
         // a new handshake: our own values until the peer's are known
         rel->window = rel->cfg.window;
         rel->timeout_ms = own_timeout(rel);
-        rel->peer_max = REL_PEER_MAX_DEFAULT;
+        rel->peer_max = moat_payload(rel->window);
     }
     rel->send_head = rel->send_tail = rel->recv_head = rel->recv_tail = 0;
     rel->ack_due = false;
@@ -217,7 +227,7 @@ int sw_rel_init(sw_rel_t *rel, const sw_rel_cfg_t *cfg, const sw_rel_io_t *io, v
     rel->state = SW_REL_CLOSED;
     rel->window = cfg->window;
     rel->timeout_ms = own_timeout(rel);
-    rel->peer_max = REL_PEER_MAX_DEFAULT;
+    rel->peer_max = moat_payload(rel->window);
     return 0;
 }
 

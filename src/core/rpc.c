@@ -41,6 +41,17 @@ static int send(sw_rpc_t *rpc, const sw_mpw_t *w)
     return rpc->hooks.send(rpc->hooks.ctx, w->buf, w->len);
 }
 
+// Sends an answer (reply, stream value, end) to request seq. One the link refuses as larger
+// than its peer accepts (SW_ETOOBIG: a MoaT host takes 127-byte frames) becomes an error reply,
+// so the request never waits for an answer that cannot go.
+static int send_answer(sw_rpc_t *rpc, const sw_mpw_t *w, int64_t seq)
+{
+    int rc = send(rpc, w);
+    if (rc == SW_ETOOBIG && !w->err) // (SW_ETOOBIG stays the result: the answer did not go)
+        sw_rpc_send_error(rpc, seq, "ETOOBIG: the reply is larger than the link's peer accepts");
+    return rc;
+}
+
 int sw_rpc_send_error(sw_rpc_t *rpc, int64_t seq, const char *text)
 {
     sw_mpw_t w;
@@ -72,7 +83,7 @@ int sw_rpc_send_reply(sw_rpc_t *rpc, int64_t seq, sw_span_t d)
         sw_mpw_nil(&w);
     sw_msg_reply_end(&w, seq);
     rpc->stats.replies++;
-    return send(rpc, &w);
+    return send_answer(rpc, &w, seq);
 }
 
 int sw_rpc_send_stream(sw_rpc_t *rpc, int64_t seq, sw_span_t d, int64_t n)
@@ -85,7 +96,7 @@ int sw_rpc_send_stream(sw_rpc_t *rpc, int64_t seq, sw_span_t d, int64_t n)
     else
         sw_mpw_nil(&w);
     sw_msg_stream_end(&w, n);
-    return send(rpc, &w);
+    return send_answer(rpc, &w, seq);
 }
 
 int sw_rpc_send_end(sw_rpc_t *rpc, int64_t seq)
@@ -136,7 +147,7 @@ static void no_path(sw_rpc_t *rpc, const sw_msg_t *m)
     for (uint8_t k = 0; k < m->path_len; k++) {
         if (k)
             len = sw__text_add(buf, len, sizeof buf, ".", 1);
-        len = sw__text_add(buf, len, sizeof buf, (const char *)m->path[k].p, m->path[k].n);
+        len = sw__text_add_esc(buf, len, sizeof buf, (const char *)m->path[k].p, m->path[k].n);
     }
     sw_rpc_send_error(rpc, m->i, buf);
 }
@@ -231,7 +242,7 @@ void sw_rpc_dispatch(sw_rpc_t *rpc, const sw_msg_t *m, uint32_t now_ms)
         return;
     }
     rpc->stats.replies++;
-    send(rpc, &w);
+    send_answer(rpc, &w, m->i);
 }
 
 static void free_stream(sw_rpc_stream_t *s)
@@ -293,7 +304,8 @@ static void run_step(sw_rpc_t *rpc, sw_rpc_stream_t *s)
         sw_rpc_send_error(rpc, seq, "ETOOBIG: the stream value exceeds the largest message size");
         return;
     }
-    send(rpc, &w);
+    if (send_answer(rpc, &w, seq) == SW_ETOOBIG)
+        free_stream(s); // the error ended it for the client
 }
 
 uint32_t sw_rpc_poll(sw_rpc_t *rpc, uint32_t now_ms)
@@ -350,7 +362,7 @@ void sw_rpc_answer_end(const sw_reply_to_t *to)
         return;
     }
     rpc->stats.replies++;
-    send(rpc, w);
+    send_answer(rpc, w, to->seq);
 }
 
 void sw_rpc_answer_error(const sw_reply_to_t *to, const char *text)

@@ -10,6 +10,7 @@
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "esc.h"
 #include "mpjson.h"
 #include "scan.h"
 
@@ -65,7 +66,12 @@ static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_lis
     else
         fprintf(stderr, "%s%s:%s ", sw__cli_col(cli, true, SW_COL_RED), prog,
                 sw__cli_col(cli, true, SW_COL_OFF));
-    vfprintf(stderr, fmt, ap);
+    // Messages quote what devices sent (names, error texts): one line, control bytes escaped.
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    if (n >= 0)
+        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
+    free(msg);
     fputc('\n', stderr);
 }
 
@@ -87,7 +93,11 @@ void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...)
         json_line("hint", NULL, fmt, ap);
     } else {
         fprintf(stderr, "%shint:%s ", sw__cli_col(c, true, SW_COL_CYAN), sw__cli_col(c, true, SW_COL_OFF));
-        vfprintf(stderr, fmt, ap);
+        char *msg = NULL;
+        int n = vasprintf(&msg, fmt, ap);
+        if (n >= 0)
+            sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
+        free(msg);
         fputc('\n', stderr);
     }
     va_end(ap);
@@ -348,7 +358,8 @@ void sw_cli_print_value(const sw_cli_t *cli, FILE *f, const uint8_t *p, size_t n
         sw_mpr_init(&r, p, n);
         sw_span_t s;
         if (sw_mpr_peek(&r) == SW_MP_STR && sw_mpr_str(&r, &s) && sw_mpr_done(&r)) {
-            fwrite(s.p, 1, s.n, f);
+            // a text answer as text, its lines kept, anything a terminal would obey escaped
+            sw__esc_write(f, s.p, s.n, SW_ESC_KEEP_NL);
             if (!s.n || s.p[s.n - 1] != '\n')
                 fputc('\n', f);
             fflush(f);
@@ -404,9 +415,8 @@ static void draw(sw_progress_t *p, uint64_t now, bool final)
     sw__cli_bytes(done, sizeof done, (double)p->done);
     sw__cli_bytes(total, sizeof total, (double)p->total);
     sw__cli_bytes(r, sizeof r, rate);
-    int pct = p->total ? (int)(100.0 * (double)p->done / (double)p->total) : 0;
-    if (pct > 100)
-        pct = 100;
+    double share = p->total ? 100.0 * (double)p->done / (double)p->total : 0;
+    int pct = share < 100 ? (int)share : 100; // clamped before the conversion (no overflow)
     if (!final && rate > 0 && p->total > p->done) {
         double left = (double)(p->total - p->done) / rate;
         if (left < 360000)
@@ -475,7 +485,7 @@ static void on_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t n)
     (void)l;
     const sw_cli_t *c = u;
     if (c->verbose) // the device's own output, never mixed with what we print on stdout
-        fwrite(p, 1, n, stderr);
+        sw__esc_write(stderr, p, n, SW_ESC_KEEP_TTY); // the device's bytes, shown not obeyed
 }
 
 static void link_hint(const sw_cli_t *c, const sw_uri_t *u, bool line_opened)

@@ -9,6 +9,7 @@
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "esc.h"
 #include "mpjson.h"
 
 static const char call_usage[] = "usage: swarm call [options] LINK PATH [key=value ... | JSON]\n";
@@ -579,7 +580,7 @@ void sw__cli_eval_print(const sw_cli_t *c, const uint8_t *p, size_t n, cJSON *ou
         sw_mpr_t rr;
         sw_mpr_init(&rr, repr.p, repr.n);
         if (sw_mpr_str(&rr, &rs)) {
-            fwrite(rs.p, 1, rs.n, stdout);
+            sw__esc_write(stdout, rs.p, rs.n, SW_ESC_KEEP_NL);
             fputc('\n', stdout);
             fflush(stdout);
         } else {

@@ -12,6 +12,7 @@
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "esc.h"
 #include "mpjson.h"
 
 #define POLL_MS 200
@@ -63,17 +64,61 @@ typedef struct con {
     uv_signal_t sig;
     uv_tty_t tty;
     bool tty_on;
+    bool raw;              // --raw: the device's bytes unescaped
+    uint8_t part[4];       // the start of a UTF-8 character cut by a chunk boundary
+    size_t part_n;
 } con_t;
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Output
 
+// Where to cut p[0..n) so that a UTF-8 lead byte at its end without all its continuation
+// bytes stays behind (n when nothing is cut).
+static size_t utf8_cut(const uint8_t *p, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        uint8_t c = p[n - back];
+        if ((c & 0xc0) == 0x80)
+            continue; // a continuation byte: look further back
+        size_t need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 1;
+        return need > back && c >= 0xc2 ? n - back : n;
+    }
+    return n;
+}
+
 static void out(con_t *k, const uint8_t *p, size_t n)
 {
     if (!n)
         return;
-    if (!k->c.json) {
+    if (!k->c.json && k->raw) {
         fwrite(p, 1, n, stdout);
+        fflush(stdout);
+        return;
+    }
+    if (!k->c.json) {
+        // The device's output is its word, not the terminal's commands: escape sequences and
+        // other controls show as text (esc.h); a character split between two chunks waits.
+        uint8_t buf[4];
+        size_t bn = 0;
+        if (k->part_n) {
+            uint8_t c = k->part[0];
+            size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            memcpy(buf, k->part, k->part_n);
+            bn = k->part_n;
+            k->part_n = 0;
+            while (bn < need && n && (p[0] & 0xc0) == 0x80)
+                buf[bn++] = *p++, n--;
+            if (bn < need && !n) { // still incomplete: wait for more
+                memcpy(k->part, buf, bn);
+                k->part_n = bn;
+                return;
+            }
+        }
+        size_t cut = utf8_cut(p, n);
+        sw__esc_write(stdout, buf, bn, SW_ESC_KEEP_TTY);
+        sw__esc_write(stdout, p, cut, SW_ESC_KEEP_TTY);
+        memcpy(k->part, p + cut, n - cut);
+        k->part_n = n - cut;
         fflush(stdout);
         return;
     }
@@ -479,6 +524,10 @@ int sw_cli_console(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_SET_("follow", "f", &follow, 1,
                     "keep printing new output until Ctrl-C (exit status 130)"),
         SW_OPT_SET_("no-follow", NULL, &follow, 0, "print what is there and exit"),
+        SW_OPT_FLAG_("raw", NULL, &k->raw,
+                     "pass the device's bytes to the terminal as they are; by default control "
+                     "bytes other than newline, tab, CR and backspace (ESC, so every escape "
+                     "sequence) and bytes that are not UTF-8 show as \\xNN"),
         {.kind = SW_OPT_UINT, .name = "lines", .shorts = "n", .arg = "N", .dst = &lines,
          .size = sizeof lines, .max = 1000000000, .seen = &lines_set,
          .help = "start with the last N lines (without --follow: print them and exit)"},

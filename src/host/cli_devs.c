@@ -9,16 +9,19 @@
 
 #include "cli_devs.h"
 #include "cli_int.h"
+#include "esc.h"
 #include "scan.h"
 #include "user_config.h"
 
 static void from_scan(sw_push_dev_t *d, const sw_scan_rec_t *r)
 {
     memset(d, 0, sizeof *d);
-    snprintf(d->name, sizeof d->name, "%s", r->host);
+    // The beacon's strings are the device's word: kept escaped, so every table, progress line
+    // and message shows them as text (a control byte never names a real app or board anyway).
+    sw__esc_str(d->name, sizeof d->name, r->host);
     snprintf(d->uri, sizeof d->uri, "tcp://%s:%u", r->ip, (unsigned)r->rpc_port);
-    snprintf(d->app, sizeof d->app, "%s", r->app);
-    snprintf(d->board, sizeof d->board, "%s", r->board);
+    sw__esc_str(d->app, sizeof d->app, r->app);
+    sw__esc_str(d->board, sizeof d->board, r->board);
     snprintf(d->beacon_hash, sizeof d->beacon_hash, "%s", r->app_hash);
 }
 

@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "esc.h"
 #include "mpjson.h"
 #include "xfer.h"
 
@@ -210,6 +213,7 @@ typedef struct reply {
 // One directory entry or stat result. type: 'f' file, 'd' directory, '?' other.
 typedef struct ent {
     char *name;
+    bool bad_name;        // the device's name held a NUL (cut here at the first one)
     char type;
     bool has_size;
     uint64_t size;
@@ -405,6 +409,7 @@ static bool parse_ent(const uint8_t *p, size_t n, bool want_name, ent_t *e)
         sw_mpr_init(&r, v.p, v.n);
         if (!sw_mpr_str(&r, &s) || !(e->name = strndup((const char *)s.p, s.n)))
             return false;
+        e->bad_name = memchr(s.p, 0, s.n) != NULL;
     }
     if (!sw_mp_map_get(p, n, "m", &v)) {
         sw_span_t s;
@@ -464,6 +469,7 @@ static int rlist(fs_t *f, const char *path, bool x, listing_t *ls, reply_t *r)
                 err = SW_EPROTO;
             } else {
                 ls->e[i].type = '?';
+                ls->e[i].bad_name = memchr(s.p, 0, s.n) != NULL;
             }
             if (!err)
                 ls->n++;
@@ -547,15 +553,17 @@ static void print_listing(fs_t *f, const listing_t *ls)
     }
     for (size_t i = 0; i < ls->n; i++) {
         const ent_t *e = &ls->e[i];
+        char name[4 * 256];
+        sw__esc_str(name, sizeof name, e->name); // the device's word: shown as text
         if (!f->lng) {
-            printf("%s\n", e->name);
+            printf("%s\n", name);
             continue;
         }
         char t[32], num[32] = "-";
         fmt_time(e->mtime, t, sizeof t);
         if (e->has_size)
             snprintf(num, sizeof num, "%llu", (unsigned long long)e->size);
-        printf("%c  %*s  %-16s  %s\n", e->type == 'f' ? '-' : e->type, width, num, t, e->name);
+        printf("%c  %*s  %-16s  %s\n", e->type == 'f' ? '-' : e->type, width, num, t, name);
     }
     fflush(stdout);
 }
@@ -1070,20 +1078,55 @@ static int put_file(fs_t *f, const char *local, const char *remote, const ent_t 
     return rc;
 }
 
-// One device file to local (or "-"), through a temp file renamed into place.
-static int get_file(fs_t *f, const char *remote, const char *local, const ent_t *rinfo)
+// A name from a device's listing, checked before it names a local file: every name a device
+// sends is untrusted (a hostile or impersonated node may list "../../.bashrc"). One path
+// element of text: not empty, not "." or "..", no '/', no NUL, no control byte.
+static bool safe_name(const ent_t *e)
 {
-    if (!strcmp(local, "-"))
-        return transfer(f, false, 1, rinfo && rinfo->has_size ? rinfo->size : 0, local, remote);
+    const char *s = e->name;
+    if (e->bad_name || !s || !s[0] || !strcmp(s, ".") || !strcmp(s, ".."))
+        return false;
+    for (; *s; s++)
+        if (*s == '/' || (unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+// A fresh temp file ".NAME.swarm-XXXXXXXX" in the directory dfd (not following links): its
+// name into tmp, the descriptor returned (-1 and errno on failure).
+static int temp_at(int dfd, const char *name, char *tmp, size_t cap)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        uint32_t r;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            r = (uint32_t)getpid() * 2654435761u + (uint32_t)tries;
+        if ((size_t)snprintf(tmp, cap, ".%s.swarm-%08x", name, (unsigned)r) >= cap) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+// One device file into the file `name` of the local directory dfd, through a temp file in the
+// same directory renamed into place (never through a link: the rename replaces a link itself).
+// local is the path shown in messages.
+static int get_file_at(fs_t *f, const char *remote, int dfd, const char *name, const char *local,
+                       const ent_t *rinfo)
+{
     struct stat st;
-    bool exists = stat(local, &st) == 0;
+    bool exists = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && S_ISDIR(st.st_mode)) {
         sw_cli_error(&f->c, "fs", "%s is a directory here", local);
         return SW_EXIT_LOCAL;
     }
     if (f->changed && exists && S_ISREG(st.st_mode) && rinfo && rinfo->has_size &&
         rinfo->size == (uint64_t)st.st_size) {
-        int fd = open(local, O_RDONLY | O_CLOEXEC);
+        int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         uint8_t sha[32];
         if (fd < 0 || sw_xfer_sha256_fd(fd, sha)) {
             sw_cli_error(&f->c, "fs", "cannot read %s: %s", local, strerror(errno));
@@ -1100,37 +1143,46 @@ static int get_file(fs_t *f, const char *remote, const char *local, const ent_t 
             return rc;
         }
     }
-    char dir[4096], b[256];
-    parent_of(local, dir, sizeof dir);
-    if (!strchr(local, '/'))
-        snprintf(dir, sizeof dir, ".");
-    base_name(local, b, sizeof b);
-    char *tmp = NULL;
-    if (asprintf(&tmp, "%s/.%s.swarm-XXXXXX", dir, b) < 0) {
-        sw_cli_error(&f->c, "fs", "out of memory");
-        return SW_EXIT_LOCAL;
-    }
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    char tmp[NAME_MAX + 1];
+    int fd = temp_at(dfd, name, tmp, sizeof tmp);
     if (fd < 0) {
         sw_cli_error(&f->c, "fs", "cannot write %s: %s", local, strerror(errno));
-        free(tmp);
         return SW_EXIT_LOCAL;
     }
     mode_t um = umask(0);
     umask(um);
-    (void)fchmod(fd, exists ? (st.st_mode & 07777) : (0666 & ~um));
+    (void)fchmod(fd, exists && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : (0666 & ~um));
     int rc = transfer(f, false, fd, rinfo && rinfo->has_size ? rinfo->size : 0, local, remote);
     if (close(fd) && !rc) {
         sw_cli_error(&f->c, "fs", "cannot write %s: %s", local, strerror(errno));
         rc = SW_EXIT_LOCAL;
     }
-    if (!rc && rename(tmp, local)) {
+    if (!rc && renameat(dfd, tmp, dfd, name)) {
         sw_cli_error(&f->c, "fs", "cannot write %s: %s", local, strerror(errno));
         rc = SW_EXIT_LOCAL;
     }
     if (rc)
-        unlink(tmp);
-    free(tmp);
+        unlinkat(dfd, tmp, 0);
+    return rc;
+}
+
+// One device file to local (or "-"): a path the user named, so its directory may be a link.
+static int get_file(fs_t *f, const char *remote, const char *local, const ent_t *rinfo)
+{
+    if (!strcmp(local, "-"))
+        return transfer(f, false, 1, rinfo && rinfo->has_size ? rinfo->size : 0, local, remote);
+    char dir[4096], b[NAME_MAX + 1];
+    parent_of(local, dir, sizeof dir);
+    if (!strchr(local, '/'))
+        snprintf(dir, sizeof dir, ".");
+    base_name(local, b, sizeof b);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        sw_cli_error(&f->c, "fs", "cannot write %s: %s", local, strerror(errno));
+        return SW_EXIT_LOCAL;
+    }
+    int rc = get_file_at(f, remote, dfd, b, local, rinfo);
+    close(dfd);
     return rc;
 }
 
@@ -1257,40 +1309,62 @@ static int put_tree(fs_t *f, const char *ldir, const char *rdir, int depth)
     return rc;
 }
 
-static int get_tree(fs_t *f, const char *rdir, const char *ldir, int depth)
+// The device directory rdir into the local directory `name` of pdfd (made when missing);
+// ldir is its path for messages. Below the folder the user named, every step is opened
+// relative to its parent and never through a link, so no name a device lists can lead out.
+static int get_tree(fs_t *f, const char *rdir, int pdfd, const char *name, const char *ldir,
+                    int depth)
 {
     if (depth > MAX_DEPTH) {
         sw_cli_error(&f->c, "fs", "%s: more than %d directory levels", rdir, MAX_DEPTH);
         return SW_EXIT_LOCAL;
     }
-    struct stat st;
-    if (mkdir(ldir, 0777) && !(errno == EEXIST && stat(ldir, &st) == 0 && S_ISDIR(st.st_mode))) {
+    if (mkdirat(pdfd, name, 0777) && errno != EEXIST) {
+        sw_cli_error(&f->c, "fs", "cannot make the directory %s: %s", ldir, strerror(errno));
+        return SW_EXIT_LOCAL;
+    }
+    int dfd = openat(pdfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (depth ? O_NOFOLLOW : 0));
+    if (dfd < 0) {
+        int e = errno;
+        struct stat st;
+        bool link = depth && fstatat(pdfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISLNK(st.st_mode);
         sw_cli_error(&f->c, "fs", "cannot make the directory %s: %s", ldir,
-                     errno == EEXIST ? "a file is in the way" : strerror(errno));
+                     link ? "a link is in the way (not followed)"
+                     : e == ENOTDIR ? "a file is in the way" : strerror(e));
         return SW_EXIT_LOCAL;
     }
     listing_t ls;
     reply_t r;
     int err = rlist(f, rdir, true, &ls, &r);
-    if (err)
+    if (err) {
+        close(dfd);
         return report(f, err, r.text, rdir[0] ? rdir : "/");
-    int rc = SW_EXIT_OK;
+    }
+    int rc = SW_EXIT_OK, refused = SW_EXIT_OK;
     for (size_t i = 0; i < ls.n && !rc && !f->interrupted; i++) {
         const ent_t *e = &ls.e[i];
+        if (!safe_name(e)) {
+            sw_cli_error(&f->c, "fs", "the device lists the name '%s' in %s: not a plain file "
+                         "name, refused", e->name ? e->name : "", rdir[0] ? rdir : "/");
+            refused = SW_EXIT_REMOTE;
+            continue;
+        }
         char *rp = join(rdir, e->name), *lp = join(ldir, e->name);
         if (e->type == 'd')
-            rc = get_tree(f, rp, lp, depth + 1);
+            rc = get_tree(f, rp, dfd, e->name, lp, depth + 1);
         else if (e->type == 'f')
-            rc = get_file(f, rp, lp, e);
+            rc = get_file_at(f, rp, dfd, e->name, lp, e);
         else if (info_on(f))
             fprintf(stderr, "swarm fs: %s: not a file or directory on the device, skipped\n", rp);
         free(rp);
         free(lp);
     }
     listing_free(&ls);
+    close(dfd);
     if (!rc && f->interrupted)
         rc = SW_EXIT_INTERRUPT;
-    return rc;
+    return rc ? rc : refused;
 }
 
 static void tree_summary(fs_t *f, bool put, const char *from, const char *to, double secs)
@@ -1384,7 +1458,7 @@ static int cmd_get(fs_t *f, int argc, char **argv)
         if (!strcmp(local, "-"))
             return sw__cli_usage(&f->c, "fs", "get -r cannot write a tree to standard output");
         double t0 = now_s();
-        int rc = get_tree(f, remote, local, 0);
+        int rc = get_tree(f, remote, AT_FDCWD, local, local, 0);
         if (!rc)
             tree_summary(f, false, remote, local, now_s() - t0);
         return rc;

@@ -10,6 +10,7 @@
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "esc.h"
 #include "mpjson.h"
 
 static const char provision_usage[] =
@@ -308,10 +309,11 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
     if (v.c.json) {
         sw_cli_print_value(&v.c, stdout, iw.buf, iw.len);
     } else if (!rc) {
-        char node[32];
+        char node[32], shown[4 * 32];
         str_of(&iw, "node", node, sizeof node);
         printf("%s: host %s, app %s, board %s, swarm-node %s, up %.1f s\n", link, got_host,
-               got_app, got_board, node, (double)uint_of(&iw, "uptime_ms") / 1000.0);
+               got_app, got_board, sw__esc_str(shown, sizeof shown, node),
+               (double)uint_of(&iw, "uptime_ms") / 1000.0);
     }
     sw__cli_finish(&v.loop, v.l);
     return rc;

@@ -16,6 +16,7 @@
 #include "cli_devs.h"
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "esc.h"
 #include "lua_check.h"
 #include "push.h"
 #include "scan.h"
@@ -133,9 +134,8 @@ static void draw_block(ui_t *u)
         }
         char line[200];
         if (d->step == SW_PUSH_UPLOAD && d->bytes_total) {
-            int pct = (int)(100.0 * (double)d->bytes_sent / (double)d->bytes_total);
-            if (pct > 100)
-                pct = 100;
+            double share = 100.0 * (double)d->bytes_sent / (double)d->bytes_total;
+            int pct = share < 100 ? (int)share : 100; // clamped before the conversion
             char bar[21], a[24], b[24];
             for (int k = 0; k < 20; k++)
                 bar[k] = k < pct / 5 ? '#' : '.';
@@ -177,8 +177,10 @@ static void result_line(ui_t *u, const sw_push_dev_t *d)
                 b, secs_of(d));
     else if (d->res == SW_PUSH_UNCHANGED)
         fprintf(stderr, d->quick ? " (beacon)" : " (manifest)");
-    if (d->reason[0])
-        fprintf(stderr, ": %s", d->reason);
+    if (d->reason[0]) {
+        fputs(": ", stderr);
+        sw__esc_write(stderr, (const uint8_t *)d->reason, strlen(d->reason), 0);
+    }
     fputc('\n', stderr);
 }
 
@@ -321,6 +323,7 @@ static void print_table(const ui_t *u)
         sw__cli_bytes(bytes, sizeof bytes, (double)(d->res == SW_PUSH_DRY ? d->bytes_total : d->bytes_sent));
         snprintf(t, sizeof t, "%.2fs", secs_of(d));
         const char *app = d->push_app[0] ? d->push_app : d->app;
+        char why[sizeof d->reason * 2];
         sw_col_t col = d->res == SW_PUSH_OK || d->res == SW_PUSH_UNCHANGED ? SW_COL_GREEN
                      : d->res == SW_PUSH_DRY ? SW_COL_CYAN
                      : d->res == SW_PUSH_ROLLED_BACK || d->res == SW_PUSH_SKIPPED ? SW_COL_YELLOW
@@ -328,7 +331,7 @@ static void print_table(const ui_t *u)
         printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",
                files_of(d), bytes, t, col ? sw__cli_col(u->c, false, col) : "", sw_push_res_name(d->res),
                col ? sw__cli_col(u->c, false, SW_COL_OFF) : "", d->canary ? " (canary)" : "",
-               d->reason[0] ? ": " : "", d->reason);
+               d->reason[0] ? ": " : "", sw__esc_str(why, sizeof why, d->reason));
     }
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "esc.h"
 #include "scan.h"
 
 #define MAX_TO 32
@@ -79,27 +80,46 @@ static void fmt_services(const sw_scan_rec_t *r, char *buf, size_t cap)
 
 static const char *or_dash(const char *s) { return s[0] ? s : "-"; }
 
+// The text columns of one row, escaped: a beacon's strings are the device's word and may
+// hold escape sequences or line breaks that would rewrite the screen or forge rows.
+typedef struct row {
+    char host[4 * 64], app[4 * 64], board[4 * 64], hash[4 * 8 + 1];
+} row_t;
+
+static void row_of(const sw_scan_rec_t *r, row_t *w)
+{
+    char h8[9];
+    snprintf(h8, sizeof h8, "%.8s", or_dash(r->app_hash));
+    sw__esc_str(w->host, sizeof w->host, or_dash(r->host));
+    sw__esc_str(w->app, sizeof w->app, or_dash(r->app));
+    sw__esc_str(w->board, sizeof w->board, or_dash(r->board));
+    sw__esc_str(w->hash, sizeof w->hash, h8);
+}
+
 static void print_table(const sw_scan_result_t *res)
 {
     int wh = 4, wi = 2, wa = 3, wb = 5;
     for (size_t i = 0; i < res->n; i++) {
         const sw_scan_rec_t *r = &res->recs[i];
+        row_t w;
+        row_of(r, &w);
         int l;
-        if ((l = (int)strlen(or_dash(r->host))) > wh) wh = l;
+        if ((l = (int)strlen(w.host)) > wh) wh = l;
         if ((l = (int)strlen(r->ip)) > wi) wi = l;
-        if ((l = (int)strlen(or_dash(r->app))) > wa) wa = l;
-        if ((l = (int)strlen(or_dash(r->board))) > wb) wb = l;
+        if ((l = (int)strlen(w.app)) > wa) wa = l;
+        if ((l = (int)strlen(w.board)) > wb) wb = l;
     }
     printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, "HOST", wi, "IP", wa, "APP", wb, "BOARD",
            "HASH", "UPTIME", "SERVICES");
     for (size_t i = 0; i < res->n; i++) {
         const sw_scan_rec_t *r = &res->recs[i];
-        char up[32], svc[128], hash[9];
+        char up[32], svc[128];
+        row_t w;
+        row_of(r, &w);
         fmt_uptime(r, up, sizeof up);
         fmt_services(r, svc, sizeof svc);
-        snprintf(hash, sizeof hash, "%.8s", or_dash(r->app_hash));
-        printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, or_dash(r->host), wi, r->ip, wa,
-               or_dash(r->app), wb, or_dash(r->board), hash, up, svc);
+        printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, w.host, wi, r->ip, wa, w.app, wb,
+               w.board, w.hash, up, svc);
     }
 }
 
@@ -170,8 +190,10 @@ static int print_json(const sw_scan_result_t *res)
 static void on_found(void *u, const sw_scan_rec_t *r)
 {
     const sw_cli_t *c = u;
+    char host[4 * 64];
     if (c->verbose)
-        fprintf(stderr, "found %s (%s) after %u ms%s\n", or_dash(r->host), r->ip, (unsigned)r->seen_ms,
+        fprintf(stderr, "found %s (%s) after %u ms%s\n",
+                sw__esc_str(host, sizeof host, or_dash(r->host)), r->ip, (unsigned)r->seen_ms,
                 r->answered ? "" : ", by its beacon");
 }
 

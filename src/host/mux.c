@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "esc.h"
 #include "hlink.h"
 #include "mux.h"
 #include "swarm/stream.h"
@@ -111,10 +112,13 @@ static void mlog(sw_mux_t *m, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (m->o.log)
+    if (m->o.log) {
         m->o.log(m->o.log_u, line);
-    else
-        fprintf(stderr, "swarm mux: %s\n", line);
+    } else { // lines may quote the device (error texts): shown escaped (esc.h)
+        fputs("swarm mux: ", stderr);
+        sw__esc_write(stderr, (const uint8_t *)line, strlen(line), 0);
+        fputc('\n', stderr);
+    }
 }
 
 void sw_mux_opts_default(sw_mux_opts_t *o)
@@ -490,7 +494,7 @@ static void mplex_info(client_t *c, int64_t seq)
     kv_uint(&w, "console", m->ring_end);
     sw_mpw_cstr(&w, "socket"), sw_mpw_cstr(&w, m->sock_path);
     sw_mpw_cstr(&w, "stats");
-    sw_mpw_map(&w, 13);
+    sw_mpw_map(&w, 14);
     const sw_mux_stats_t *s = &m->st;
     kv_uint(&w, "requests", s->requests);
     kv_uint(&w, "replies", s->replies);
@@ -505,6 +509,7 @@ static void mplex_info(client_t *c, int64_t seq)
     kv_uint(&w, "link_downs", s->link_downs);
     kv_uint(&w, "console", s->console);
     kv_uint(&w, "in_flight", sw_hlink_pending(m->l));
+    kv_uint(&w, "cfg", s->cfg);
     reply_with(c, seq, &w);
 }
 
@@ -1036,6 +1041,16 @@ static void on_link_notify(void *u, sw_hlink_t *l, const sw_msg_t *msg)
     sw_mux_t *m = u;
     if (m->closing)
         return;
+    if (first_is(msg, "mplex") && msg->path_len == 2 && sw_span_eq(msg->path[1], "cfg")) {
+        // The device applied a changed config (sys.cfg with p and d nil). Of the config the
+        // mux takes only the watchdog into account: a new config may have started or changed
+        // the device's own, so the mux's --wdt timeout is asked for again ("WDT exists" is
+        // fine). The notice then goes to the clients as every other one does.
+        m->st.cfg++;
+        mlog(m, "device config applied (mplex.cfg)%s", m->o.wdt_s ? ": watchdog re-armed" : "");
+        if (m->o.wdt_s)
+            wdt_send(m, true);
+    }
     if (!msg->action_is_str || msg->path_len != 1 || !sw_span_eq(msg->path[0], "link")) {
         // anything else the device announces goes to every client as it came
         size_t cap = msg->a.n + msg->d.n + 16;

@@ -56,6 +56,7 @@ typedef struct sw_mux_stats {
     uint64_t refused;   // clients refused (max_clients)
     uint64_t link_ups, link_downs;
     uint64_t console;   // console bytes received from the device
+    uint64_t cfg;       // config applies the device announced (its mplex.cfg notification)
 } sw_mux_stats_t;
 
 const sw_mux_stats_t *sw_mux_stats(const sw_mux_t *m);

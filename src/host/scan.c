@@ -540,7 +540,8 @@ int sw_scan_cache_store(const sw_scan_result_t *res)
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
     int rc = SW_EIO;
     if (mkdirs(path) == 0) {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        unlink(tmp); // a stale one of a crashed run with our pid; never written through a link
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0) {
             size_t len = strlen(text);
             bool ok = write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1;

@@ -1,5 +1,7 @@
 // The "f" app, commands on names: dir/ls (sorted, bounded by the reply), stat, hash (SHA-256
 // of a byte range, mbedTLS), mkdir, rm, rmdir, new, mv (with no-replace and swap).
+#include "profile.h"
+#if SW_WITH_FS
 #include <stdio.h>
 #include <string.h>
 
@@ -7,7 +9,7 @@
 
 #include "fs_int.h"
 
-#define FS_HASH_CHUNK 4096 // hash reads the file in pieces of this size
+#define FS_HASH_CHUNK SW_NODE_FILE_CHUNK // hash reads the file in pieces of this size (profile.h)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // dir / ls: entries are gathered into a scratch buffer, sorted by name, then written. Records
@@ -223,7 +225,7 @@ int sw__fs_cmd_stat(sw_call_t *c)
     int err = n->port.ops->fs_stat(n->port.ctx, path, &st);
     if (err < 0)
         return sw__fs_err(c, err, path);
-    sw_mpw_map(c->out, st.type == SW_FT_FILE ? 3 : 2);
+    sw_mpw_map(c->out, st.type == SW_FT_FILE ? 4 : 3);
     sw_mpw_cstr(c->out, "m");
     sw_mpw_cstr(c->out, st.type == SW_FT_FILE ? "f" : st.type == SW_FT_DIR ? "d" : "?");
     if (st.type == SW_FT_FILE) {
@@ -232,6 +234,17 @@ int sw__fs_cmd_stat(sw_call_t *c)
     }
     sw_mpw_cstr(c->out, "t");
     sw_mpw_int(c->out, st.mtime);
+    // MoaT v0's "d": the os.stat() 10-tuple [mode, ino, dev, nlink, uid, gid, size, atime,
+    // mtime, ctime] as MicroPython's littlefs/FAT file systems fill it (type bits only in mode,
+    // the ids 0, one time for all three); its host builds os.stat_result from it.
+    sw_mpw_cstr(c->out, "d");
+    sw_mpw_array(c->out, 10);
+    sw_mpw_uint(c->out, st.type == SW_FT_FILE ? 0x8000u : st.type == SW_FT_DIR ? 0x4000u : 0);
+    for (int k = 0; k < 5; k++)
+        sw_mpw_uint(c->out, 0);
+    sw_mpw_uint(c->out, st.type == SW_FT_FILE ? st.size : 0);
+    for (int k = 0; k < 3; k++)
+        sw_mpw_int(c->out, st.mtime);
     return 0;
 }
 
@@ -431,3 +444,5 @@ int sw__fs_cmd_mv(sw_call_t *c)
     sw_mpw_nil(c->out);
     return 0;
 }
+
+#endif // SW_WITH_FS

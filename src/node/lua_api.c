@@ -5,10 +5,13 @@
 // written in the handler; if it waits (swarm.sleep, swarm.call) the handler returns
 // SW_CALL_LATER and the task answers through the saved reply when it ends. Stream steps must
 // not wait (the RPC core needs each value at once): one that does gets an error reply.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <stdio.h> // snprintf only
 #include <string.h>
 
 #include "lua_int.h"
+#include "lua_part.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // swarm.sleep(ms)
@@ -155,7 +158,13 @@ static int l_config(lua_State *L)
 static int l_now(lua_State *L)
 {
     sw_lua_t *lua = sw__lua_of(L);
-    lua_pushinteger(L, (lua_Integer)(uint32_t)(sw_node_now(lua->n) - lua->n->boot_ms));
+    uint32_t up = sw_node_now(lua->n) - lua->n->boot_ms;
+#if LUA_MAXINTEGER < 0xffffffff
+    // 32-bit Lua integers (LUA_32BITS, MCU builds): the uptime modulo 2^31, so it wraps to 0
+    // after 24.8 days instead of turning negative (docs/APPS.md)
+    up &= (uint32_t)LUA_MAXINTEGER;
+#endif
+    lua_pushinteger(L, (lua_Integer)up);
     return 1;
 }
 
@@ -197,11 +206,14 @@ static int encode_protected(lua_State *L)
     return 0;
 }
 
-int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool stream)
+int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool stream, const void *to)
 {
     size_t mark = sw_mpw_mark(w);
     enc_ctx_t x = {t, w, stream, false};
+    // proxies made for this reply belong to its session (the node's own for local calls)
+    lua->proxy_owner = to == &lua->n->local ? NULL : to;
     int err = sw__lua_protect(lua, encode_protected, &x);
+    lua->proxy_owner = NULL;
     if (!err && w->err) {
         err = w->err;
         snprintf(lua->err_text, sizeof lua->err_text, "result too large (limits.msg)");
@@ -253,7 +265,7 @@ void sw__lua_answer_later(sw_lua_task_t *t, int st)
     }
     sw_mpw_t w;
     sw_mpw_init(&w, lua->scratch, lua->scratch_cap);
-    int rc = sw__lua_encode_result(lua, t, &w, false);
+    int rc = sw__lua_encode_result(lua, t, &w, false, t->reply.to.rpc);
     if (rc < 0) {
         sw__lua_answer_error(lua->n, &t->reply, lua->err_text);
         return;
@@ -282,7 +294,7 @@ static int handler_finish(sw_lua_t *lua, sw_lua_task_t *t, int st, sw_call_t *ca
         t->has_reply = true;
         return SW_CALL_LATER;
     case SW_TASK_DONE:
-        rc = sw__lua_encode_result(lua, t, call->out, call->stream);
+        rc = sw__lua_encode_result(lua, t, call->out, call->stream, call->reply_to.rpc);
         sw__lua_task_free(t, NULL);
         return rc < 0 ? sw_call_fail(call, rc, lua->err_text) : rc;
     default:
@@ -517,7 +529,8 @@ void sw__lua_open_swarm(lua_State *L)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // sys.eval(code) → [value, repr]: the chunk runs as a task (it may sleep and call) in the
-// running app's environment, or in the shared globals when no app runs. An expression is
+// running app's environment, or, when no app runs, in a fresh environment of its own that
+// reads the shared globals (whose libraries are read-only views). An expression is
 // tried first ("return " .. code), as the Lua REPL does.
 
 static int eval_k(lua_State *L, int status, lua_KContext ctx)
@@ -559,10 +572,12 @@ static int eval_begin(lua_State *L)
     } else {
         lua_remove(L, -2);
     }
-    if (x->lua->env_ref != LUA_NOREF)
+    if (x->lua->env_ref != LUA_NOREF) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, x->lua->env_ref);
-    else
+    } else { // a fresh environment: what one eval defines is gone for the next one
         lua_pushglobaltable(L);
+        sw__lua_env_over(L);
+    }
     lua_setupvalue(L, -2, 1);
     x->t = sw__lua_task_new(x->lua, L, 1, SW_TASK_EVAL, "eval");
     x->t->reply_array = true;
@@ -576,6 +591,8 @@ static int sys_eval(sw_call_t *call)
     if (!sw_call_arg_str(call, "code", false, &code))
         return call->err;
     if (!code.p && !sw_call_arg_str(call, "val", false, &code)) // MoaT v0's name
+        return call->err;
+    if (!code.p && !sw_call_arg_str(call, "x", false, &code)) // the name PROTOCOL.md used first
         return call->err;
     if (!code.p)
         return sw_call_fail(call, SW_EINVAL, "sys.eval: code missing");
@@ -677,3 +694,5 @@ void sw__lua_sys_unregister(sw_lua_t *lua)
         *ids[i] = -1;
     }
 }
+
+#endif // SW_WITH_LUA

@@ -1,5 +1,6 @@
-// The node: lifecycle (create, boot phases, stop, reset), the config file, timers, logging and
-// local calls. Everything platform-specific goes through n->port.
+// The node's kernel: lifecycle (create, boot phases, stop, reset), the config file, timers,
+// logging, local calls, services, and the app lifecycle; it boots and stops the parts listed in
+// parts.c. Everything platform-specific goes through n->port.
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@
 
 void *sw_node_alloc(sw_node_t *n, size_t size)
 {
-    void *p = n->port.ops->alloc(n->port.ctx, NULL, 0, size);
+    void *p = n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, NULL, 0, size);
     if (p)
         memset(p, 0, size);
     return p;
@@ -24,13 +25,13 @@ void *sw_node_alloc(sw_node_t *n, size_t size)
 
 void *sw_node_alloc_buf(sw_node_t *n, size_t size)
 {
-    return n->port.ops->alloc(n->port.ctx, NULL, 0, size);
+    return n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, NULL, 0, size);
 }
 
 void sw_node_release(sw_node_t *n, void *p, size_t size)
 {
     if (p)
-        n->port.ops->alloc(n->port.ctx, p, size, 0);
+        n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, p, size, 0);
 }
 
 uint32_t sw_node_now(const sw_node_t *n) { return n->port.ops->now_ms(n->port.ctx); }
@@ -41,16 +42,25 @@ static void arm_port(sw_node_t *n)
         n->port.ops->wake_at(n->port.ctx, n->timers->due);
 }
 
+// Unlinks t from a list; true if it was there.
+static bool unlink_timer(sw_timer_t **pp, sw_timer_t *t)
+{
+    for (; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            return true;
+        }
+    return false;
+}
+
 void sw_timer_stop(sw_node_t *n, sw_timer_t *t)
 {
     if (!t->armed)
         return;
-    for (sw_timer_t **pp = &n->timers; *pp; pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            break;
-        }
-    }
+    // armed timers are in the ordered list, or in the batch sw_node_poll() is running (whose
+    // callbacks may stop, and then free, a timer of the same batch)
+    if (!unlink_timer(&n->timers, t))
+        unlink_timer(&n->due, t);
     t->armed = false;
     t->next = NULL;
 }
@@ -59,7 +69,6 @@ void sw_timer_start(sw_node_t *n, sw_timer_t *t, uint32_t delay_ms)
 {
     sw_timer_stop(n, t);
     t->due = sw_node_now(n) + delay_ms;
-    t->round = 0; // (re)started: not part of a round under way
     sw_timer_t **pp = &n->timers;
     while (*pp && (int32_t)((*pp)->due - t->due) <= 0)
         pp = &(*pp)->next;
@@ -73,20 +82,23 @@ void sw_timer_start(sw_node_t *n, sw_timer_t *t, uint32_t delay_ms)
 void sw_node_poll(sw_node_t *n)
 {
     // Run what is due now; timers started by callbacks for "now" wait for the next round, so
-    // a zero-delay restart cannot starve the loop. The due ones stay in the list, marked with
-    // this round, and are taken from its head one at a time: a callback may stop or restart
-    // any timer (another due one included) and the list stays whole. (Moving them to a list
-    // of their own lost timers when a callback stopped or restarted one of them.)
+    // a zero-delay restart cannot starve the loop.
     uint32_t now = sw_node_now(n);
-    uint32_t round = ++n->timer_round ? n->timer_round : ++n->timer_round; // never 0
-    for (sw_timer_t *t = n->timers; t && (int32_t)(now - t->due) >= 0; t = t->next)
-        t->round = round;
-    while (n->timers && n->timers->round == round) {
+    sw_timer_t **tail = &n->due;
+    while (*tail)
+        tail = &(*tail)->next;
+    while (n->timers && (int32_t)(now - n->timers->due) >= 0) {
         sw_timer_t *t = n->timers;
         n->timers = t->next;
         t->next = NULL;
+        *tail = t;
+        tail = &t->next;
+    }
+    sw_timer_t *t;
+    while ((t = n->due)) {
+        n->due = t->next;
+        t->next = NULL;
         t->armed = false;
-        t->round = 0;
         t->fn(n, t);
     }
     arm_port(n);
@@ -158,7 +170,7 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     sw_mpw_map(w, 5);
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, host);
     sw_mpw_cstr(w, "app_name"), sw_mpw_cstr(w, "example");
-    sw_mpw_cstr(w, "hardware_name"), sw_mpw_cstr(w, "posix-sim");
+    sw_mpw_cstr(w, "hardware_name"), sw_mpw_cstr(w, sw_boards[0] ? sw_boards[0]->name : "none");
     sw_mpw_cstr(w, "name"), sw_mpw_cstr(w, host);
     sw_mpw_cstr(w, "device_name"), sw_mpw_cstr(w, host);
 
@@ -182,11 +194,11 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     sw_mpw_cstr(w, "rpc");
     sw_mpw_map(w, 2);
     sw_mpw_cstr(w, "enable"), sw_mpw_bool(w, true);
-    sw_mpw_cstr(w, "port"), sw_mpw_int(w, 27587);
+    sw_mpw_cstr(w, "port"), sw_mpw_int(w, SW_NODE_DEF_RPC_PORT);
 
     sw_mpw_cstr(w, "serial");
     sw_mpw_map(w, 5);
-    sw_mpw_cstr(w, "baud"), sw_mpw_int(w, 115200);
+    sw_mpw_cstr(w, "baud"), sw_mpw_int(w, SW_NODE_DEF_BAUD);
     sw_mpw_cstr(w, "start"), sw_mpw_int(w, SW_SP_START_DEFAULT);
     sw_mpw_cstr(w, "max_msg"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_MSG);
     sw_mpw_cstr(w, "window"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_WINDOW);
@@ -194,7 +206,7 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
 
     sw_mpw_cstr(w, "wdt");
     sw_mpw_map(w, 2);
-    sw_mpw_cstr(w, "t"), sw_mpw_int(w, 10);
+    sw_mpw_cstr(w, "t"), sw_mpw_int(w, SW_NODE_DEF_WDT_S);
     sw_mpw_cstr(w, "s"), sw_mpw_int(w, 0);
 
     sw_mpw_cstr(w, "limits");
@@ -202,10 +214,10 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     sw_mpw_cstr(w, "msg"), sw_mpw_int(w, SW_NODE_DEF_MSG);
     sw_mpw_cstr(w, "clients"), sw_mpw_int(w, SW_NODE_DEF_CLIENTS);
     sw_mpw_cstr(w, "streams"), sw_mpw_int(w, SW_NODE_DEF_STREAMS);
-    sw_mpw_cstr(w, "files"), sw_mpw_int(w, 16);
-    sw_mpw_cstr(w, "proxies"), sw_mpw_int(w, 64);
+    sw_mpw_cstr(w, "files"), sw_mpw_int(w, SW_NODE_DEF_FILES);
+    sw_mpw_cstr(w, "proxies"), sw_mpw_int(w, SW_NODE_DEF_PROXIES);
     sw_mpw_cstr(w, "pending"), sw_mpw_int(w, SW_NODE_DEF_PENDING);
-    sw_mpw_cstr(w, "lua_mem"), sw_mpw_int(w, 8 * 1024 * 1024);
+    sw_mpw_cstr(w, "lua_mem"), sw_mpw_int(w, SW_NODE_DEF_LUA_MEM);
 
     sw_mpw_cstr(w, "app");
     sw_mpw_map(w, 3);
@@ -229,8 +241,8 @@ static void read_settings(sw_node_t *n)
     n->lim.max_msg = (uint32_t)clampi(sw_cfg_int(&n->cfg, "limits.msg", SW_NODE_DEF_MSG), 256, 1 << 20);
     n->lim.max_clients = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.clients", SW_NODE_DEF_CLIENTS), 1, 1024);
     n->lim.max_streams = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.streams", SW_NODE_DEF_STREAMS), 0, 256);
-    n->lim.max_files = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.files", 16), 1, 1024);
-    n->lim.max_proxies = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.proxies", 64), 1, 4096);
+    n->lim.max_files = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.files", SW_NODE_DEF_FILES), 1, 1024);
+    n->lim.max_proxies = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.proxies", SW_NODE_DEF_PROXIES), 1, 4096);
     n->lim.max_pending = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.pending", SW_NODE_DEF_PENDING), 1, 256);
 
     sw_span_t s;
@@ -339,6 +351,37 @@ static bool apply_overrides(sw_node_t *n)
     return n->cfg.version != before;
 }
 
+// The n bytes of a swarm.cfg that loaded become the last-known-good copy, unless the copy
+// already holds them (compared in small pieces, so an unchanged config costs no flash write).
+static void keep_good(sw_node_t *n, const uint8_t *p, size_t len)
+{
+    const sw_port_ops_t *o = n->port.ops;
+    int fd;
+    bool same = false;
+    if (o->fs_open(n->port.ctx, SW_CFG_GOOD, SW_O_READ, &fd) == 0) {
+        uint8_t buf[128];
+        size_t at = 0;
+        same = true;
+        for (;;) {
+            int r = o->fs_read(n->port.ctx, fd, at, buf, sizeof buf);
+            if (r < 0 || (size_t)r > len - at || memcmp(buf, p + at, (size_t)r)) {
+                same = false;
+                break;
+            }
+            if (r == 0)
+                break;
+            at += (size_t)r;
+        }
+        same = same && at == len;
+        o->fs_close(n->port.ctx, fd);
+    }
+    if (!same) {
+        int rc = sw_node_write_atomic(n, SW_CFG_GOOD, p, len);
+        if (rc)
+            sw_log(n, SW_LOG_WARN, "config: cannot write %s: %s", SW_CFG_GOOD, sw_strerror(rc));
+    }
+}
+
 int sw_node_load_config(sw_node_t *n)
 {
     if (n->cfg_loaded)
@@ -363,18 +406,31 @@ int sw_node_load_config(sw_node_t *n)
 
     int len = read_file(n, SW_CFG_FILE, tmp, CFG_CAP);
     bool changed = false;
-    if (len >= 0) {
-        rc = sw_cfg_merge(&n->cfg, tmp, (size_t)len);
-        if (rc) {
-            sw_log(n, SW_LOG_ERROR, "config: %s is unusable (%s); kept as %s.bad, using defaults",
-                   SW_CFG_FILE, sw_strerror(rc), SW_CFG_FILE);
-            n->port.ops->fs_rename(n->port.ctx, SW_CFG_FILE, SW_CFG_FILE ".bad");
-            changed = true;
-        }
-    } else if (len != SW_ENOENT) {
-        sw_log(n, SW_LOG_ERROR, "config: cannot read %s: %s", SW_CFG_FILE, sw_strerror(len));
-    } else {
+    if (len >= 0 && (rc = sw_cfg_merge(&n->cfg, tmp, (size_t)len)) == 0) {
+        n->cfg_disk = SW_CFG_DISK_GOOD;
+    } else if (len == SW_ENOENT) {
         changed = true; // first boot: persist the defaults
+    } else {
+        // Unusable: booting on the defaults would reopen the services the operator closed.
+        int why = len < 0 ? len : rc;
+        bool unreadable = len < 0 && len != SW_ETOOBIG; // (an I/O error: leave the file be)
+        if (!unreadable)
+            n->cfg_disk = SW_CFG_DISK_BAD;
+        sw_log(n, SW_LOG_ERROR, "config: %s is unusable (%s)", SW_CFG_FILE, sw_strerror(why));
+        changed = !unreadable;
+        int glen = read_file(n, SW_CFG_GOOD, tmp, CFG_CAP);
+        if (glen >= 0 && sw_cfg_merge(&n->cfg, tmp, (size_t)glen) == 0) {
+            n->cfg_fallback = "last-good";
+            sw_log(n, SW_LOG_ERROR, "config: booting on the last good copy %s", SW_CFG_GOOD);
+        } else {
+            n->cfg_fallback = "safe-defaults";
+            sw_cfg_set_bool(&n->cfg, "boot.FTPD_ENABLE", false);
+            sw_cfg_set_bool(&n->cfg, "boot.TELNET_ENABLE", false);
+            sw_cfg_set_bool(&n->cfg, "boot.REMOTE_EVAL_ENABLE", false);
+            sw_log(n, SW_LOG_ERROR, "config: no usable %s either: booting on the defaults with "
+                   "FTP, telnet and remote eval OFF (RPC stays on to repair the config; "
+                   "sys.cfg sets boot.*_ENABLE again)", SW_CFG_GOOD);
+        }
     }
     sw_node_release(n, tmp, CFG_CAP);
     n->cfg_dirty = changed | apply_overrides(n);
@@ -442,6 +498,27 @@ static void local_run(sw_node_t *n, sw_timer_t *t)
         sw_timer_start(n, &n->local_timer, wait);
 }
 
+// Requests of the local session: one whose caller has already given up (sw_node_call_cancel
+// while it waited in the queue) is not run at all: nobody would hear its answer, and a task it
+// started would live on.
+static void local_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
+{
+    sw_node_t *n = ctx;
+    if (m->kind == SW_MSG_CANCEL) {
+        sw_rpc_stop_stream(rpc, m->i);
+        sw_node_request_cancelled(n, rpc, m->i);
+        return;
+    }
+    if (m->kind != SW_MSG_REQUEST)
+        return;
+    const sw_rpc_pending_t *pd = &rpc->pending[(uint64_t)m->i % rpc->max_pending];
+    if (m->i > 0 && pd->seq != m->i) {
+        rpc->stats.dropped++;
+        return;
+    }
+    sw_rpc_dispatch(rpc, m, sw_node_now(n));
+}
+
 int64_t sw_node_call(sw_node_t *n, const char *dotted, sw_span_t args, int64_t r_ms,
                      sw_local_cb cb, void *user)
 {
@@ -461,6 +538,9 @@ void sw_node_call_cancel(sw_node_t *n, int64_t seq)
     sw_local_wait_t *w = sw_rpc_cancel(&n->local, seq);
     if (w)
         sw_node_release(n, w, sizeof *w);
+    // the caller gave up (a telnet session closed, a task that called died): so does the task
+    // that serves the request
+    sw_node_request_cancelled(n, &n->local, seq);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -478,8 +558,37 @@ static void wdt_run(sw_node_t *n, sw_timer_t *t)
     sw_node_wdt_schedule(n);
 }
 
+// The loop watchdog (port op watchdog: a hardware watchdog, or a thread on POSIX): the loop
+// proves it runs by kicking it from a timer four times per period. The period is wdt.loop
+// seconds (default SW_NODE_DEF_WDT_LOOP; 0 = off), and no longer than the bite of the MoaT
+// watchdog (1.5 t) while that runs: a loop stuck in a C call cannot keep it from biting.
+static uint32_t loop_wdt_period(sw_node_t *n)
+{
+    int64_t s = sw_cfg_int(&n->cfg, "wdt.loop", SW_NODE_DEF_WDT_LOOP);
+    uint64_t ms = s <= 0 ? 0 : s > 86400 ? 86400000u : (uint64_t)s * 1000u;
+    if (n->wdt.running && n->wdt.t_ms) {
+        uint64_t bite = (uint64_t)n->wdt.t_ms * 3 / 2;
+        if (!ms || bite < ms)
+            ms = bite;
+    }
+    return (uint32_t)ms;
+}
+
+static void loop_wdt_kick(sw_node_t *n, sw_timer_t *t)
+{
+    if (!n->port.ops->watchdog || n->stopping)
+        return;
+    uint32_t ms = loop_wdt_period(n);
+    n->port.ops->watchdog(n->port.ctx, ms);
+    if (ms)
+        sw_timer_start(n, t, ms / 4);
+    else
+        sw_timer_stop(n, t);
+}
+
 void sw_node_wdt_schedule(sw_node_t *n)
 {
+    loop_wdt_kick(n, &n->loop_wdt_timer);
     uint32_t wait = sw_wdt_next(&n->wdt, sw_node_now(n));
     if (wait == UINT32_MAX)
         sw_timer_stop(n, &n->wdt_timer);
@@ -505,7 +614,7 @@ static void wdt_configure(sw_node_t *n)
     sw_cfg_path_t path;
     sw_cfg_path_dotted(&path, "wdt.n");
     int64_t nfree = sw_cfg_get(&n->cfg, &path, &v) == 0 ? sw_cfg_int(&n->cfg, "wdt.n", 0) : SW_WDT_N_DEFAULT;
-    sw_wdt_init(&n->wdt, sw_cfg_int(&n->cfg, "wdt.t", 10), sw_cfg_int(&n->cfg, "wdt.s", 0), nfree);
+    sw_wdt_init(&n->wdt, sw_cfg_int(&n->cfg, "wdt.t", SW_NODE_DEF_WDT_S), sw_cfg_int(&n->cfg, "wdt.s", 0), nfree);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -513,7 +622,7 @@ static void wdt_configure(sw_node_t *n)
 
 int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t *opts)
 {
-    sw_node_t *n = port->ops->alloc(port->ctx, NULL, 0, sizeof *n);
+    sw_node_t *n = port->ops->alloc(port->ctx, SW_POOL_NODE, NULL, 0, sizeof *n);
     if (!n)
         return SW_EFULL;
     memset(n, 0, sizeof *n);
@@ -541,11 +650,14 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     at += sizeof(sw_rpc_pending_t) * LOCAL_PENDING;
     sw_rpc_stream_t *ls = (sw_rpc_stream_t *)(void *)at;
     sw_rpc_mem_t mem = {lout, SW_NODE_LOCAL_MSG, ls, LOCAL_STREAMS, lp, LOCAL_PENDING};
-    sw_rpc_hooks_t hooks = {local_send, NULL, local_answer, n};
+    sw_rpc_hooks_t hooks = {local_send, local_request, local_answer, n};
     sw_rpc_init(&n->local, &mem, &hooks, &n->tree, n);
     n->local.gen = ++n->gen_seq;
     n->local_timer.fn = local_run;
     n->wdt_timer.fn = wdt_run;
+    for (size_t k = 0; k < SW_PARTS_MAX; k++)
+        n->part_dir[k] = -1;
+    n->loop_wdt_timer.fn = loop_wdt_kick;
     *out = n;
     return 0;
 }
@@ -557,7 +669,7 @@ void sw_node_destroy(sw_node_t *n)
     sw_node_release(n, n->cfg_mem, 2 * CFG_CAP);
     sw_node_release(n, n->local_mem, n->local_mem_size);
     sw_node_release(n, n->log_ring, SW_NODE_LOG_RING);
-    n->port.ops->alloc(n->port.ctx, n, sizeof *n, 0);
+    n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, n, sizeof *n, 0);
 }
 
 static void ensure_dir(sw_node_t *n, const char *path)
@@ -619,6 +731,22 @@ int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t p
     return 0;
 }
 
+void sw_node_services_stop(sw_node_t *n)
+{
+    // the RPC listener is stopped by the node itself, after everything else
+    sw_service_t **pp = &n->services;
+    while (*pp) {
+        sw_service_t *s = *pp;
+        if (s == &n->rpc_service) {
+            pp = &s->next;
+            continue;
+        }
+        s->stop(n, s); // removes itself from the list
+        if (*pp == s)   // a stop that forgot to: do it here so the loop ends
+            sw_node_service_remove(n, s);
+    }
+}
+
 static void rpc_accept(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c);
 
 static void rpc_stop(sw_node_t *n, sw_service_t *s)
@@ -632,7 +760,9 @@ static void rpc_stop(sw_node_t *n, sw_service_t *s)
 
 static int open_rpc_listener(sw_node_t *n)
 {
-    int64_t port = sw_cfg_int(&n->cfg, "rpc.port", 27587);
+    if (!SW_WITH_NET || !n->port.ops->tcp_listen)
+        return 0; // a serial-only build or port: RPC over its serial/stdio links only
+    int64_t port = sw_cfg_int(&n->cfg, "rpc.port", SW_NODE_DEF_RPC_PORT);
     if (!sw_cfg_bool(&n->cfg, "rpc.enable", true) || port <= 0 || (n->opts.no_services & SW_NODE_NO_RPC))
         return 0;
     if (port > 65535)
@@ -647,11 +777,55 @@ static int open_rpc_listener(sw_node_t *n)
     return rc;
 }
 
+// The part's command directory (sw_part_t.cmds). 0 or the tree's error (nothing added).
+static int add_part_cmds(sw_node_t *n, const sw_part_t *p, int *dir_out)
+{
+    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, p->dir, p->dir_doc);
+    if (dir < 0)
+        return dir;
+    for (uint16_t i = 0; i < p->ncmds; i++) {
+        int id = sw_tree_add_cmd(&n->tree, dir, &p->cmds[i]);
+        if (id < 0) {
+            sw_tree_remove(&n->tree, dir);
+            return id;
+        }
+    }
+    *dir_out = dir;
+    return 0;
+}
+
+// The SW_NODE_NO_* bit (swarm-node --no-ftp, …, --no-net) that keeps a serving part off.
+static uint32_t service_bit(const char *name)
+{
+    static const struct { const char *name; uint32_t bit; } bits[] = {
+        {"ftp", SW_NODE_NO_FTP}, {"telnet", SW_NODE_NO_TELNET}, {"eval", SW_NODE_NO_EVAL},
+        {"beacon", SW_NODE_NO_BEACON}, {"mdns", SW_NODE_NO_MDNS}};
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++)
+        if (!strcmp(name, bits[i].name))
+            return bits[i].bit;
+    return 0;
+}
+
 int sw_node_start(sw_node_t *n)
 {
     int rc = sw_node_load_config(n);
     if (rc)
         return rc;
+    // What loading found, on disk, before the config is saved over swarm.cfg: an unusable
+    // file is kept aside, a good one becomes the last-known-good copy.
+    if (n->cfg_disk == SW_CFG_DISK_BAD) {
+        rc = n->port.ops->fs_rename(n->port.ctx, SW_CFG_FILE, SW_CFG_FILE ".bad");
+        sw_log(n, SW_LOG_ERROR, "config: the unusable %s %s", SW_CFG_FILE,
+               rc ? "could not be kept aside" : "is kept as " SW_CFG_FILE ".bad");
+    } else if (n->cfg_disk == SW_CFG_DISK_GOOD) {
+        uint8_t *buf = sw_node_alloc_buf(n, CFG_CAP);
+        int len = buf ? read_file(n, SW_CFG_FILE, buf, CFG_CAP) : SW_EFULL;
+        if (len >= 0)
+            keep_good(n, buf, (size_t)len);
+        if (buf)
+            sw_node_release(n, buf, CFG_CAP);
+    }
+    n->cfg_disk = SW_CFG_DISK_NONE;
     if (n->cfg_dirty)
         sw_node_cfg_save(n);
     sw_log(n, SW_LOG_INFO, "swarm-node %s starting: host %s, app %s, board %s (%s)", SW_VERSION_STRING,
@@ -667,9 +841,17 @@ int sw_node_start(sw_node_t *n)
         ensure_dir(n, norm);
     wdt_phase(n, 2); // the POSIX "network" is up as soon as we run
 
-    // push recovery completes an interrupted push before any app starts
-    if ((rc = sw_sys_init(n)) || (rc = sw_fs_app_init(n)) || (rc = sw_push_init(n)) || (rc = sw_lua_init(n)))
-        return rc;
+    // the parts, in the order of parts.c (push recovery before any app starts). A part that
+    // cannot start (no memory for the Lua VM under a small limits.lua_mem, say) is logged and
+    // left out: the node still answers, so its config can be fixed remotely.
+    for (size_t k = 0; sw_parts[k] && k < SW_PARTS_MAX; k++) {
+        const sw_part_t *p = sw_parts[k];
+        int prc = p->init ? p->init(n) : 0;
+        if (!prc && p->cmds && (prc = add_part_cmds(n, p, &n->part_dir[k])) && p->stop)
+            p->stop(n);
+        if (prc)
+            sw_log(n, SW_LOG_ERROR, "%s: not available: %s", p->name, sw_strerror(prc));
+    }
     n->board = sw_board_find(n->hardware_name, strlen(n->hardware_name));
     if (!n->board)
         sw_log(n, SW_LOG_WARN, "board %s is not compiled in; running without one", n->hardware_name);
@@ -683,7 +865,15 @@ int sw_node_start(sw_node_t *n)
         sw_log(n, SW_LOG_ERROR, "rpc: not started: %s (the node runs on its %s link)", sw_strerror(rc),
                n->opts.serial_dev ? "serial" : "stdio");
     }
-    sw_services_start(n); // a LAN service that fails is logged; the node runs without it
+    for (const sw_part_t *const *p = sw_parts; *p; p++) {
+        if ((*p)->serve && (n->opts.no_services & service_bit((*p)->name))) {
+            sw_log(n, SW_LOG_INFO, "%s: off for this run (command line)", (*p)->name);
+            continue;
+        }
+        int src = (*p)->serve ? (*p)->serve(n) : 0;
+        if (src) // a LAN service that fails is logged; the node runs without it
+            sw_log(n, SW_LOG_ERROR, "%s: not started: %s", (*p)->name, sw_strerror(src));
+    }
     if (n->opts.stdio) {
         sw_conn_t *c;
         if ((rc = n->port.ops->stdio_open(n->port.ctx, &c)))
@@ -692,7 +882,7 @@ int sw_node_start(sw_node_t *n)
     }
     if (n->opts.serial_dev) {
         sw_conn_t *c;
-        uint32_t baud = n->opts.serial_baud ? n->opts.serial_baud : 115200;
+        uint32_t baud = n->opts.serial_baud ? n->opts.serial_baud : SW_NODE_DEF_BAUD;
         if ((rc = n->port.ops->serial_open(n->port.ctx, n->opts.serial_dev, baud, &c))) {
             sw_log(n, SW_LOG_ERROR, "serial %s: %s", n->opts.serial_dev, sw_strerror(rc));
             return rc;
@@ -702,10 +892,69 @@ int sw_node_start(sw_node_t *n)
 
     wdt_phase(n, 3);
     if (n->app_name[0])
-        sw_lua_start_app(n, n->app_name);
+        sw_node_app_start(n);
     wdt_phase(n, 4);
     sw_log(n, SW_LOG_INFO, "ready");
     return 0;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// App lifecycle and events: the kernel runs the app through the part that can (app_start).
+
+static const sw_part_t *app_runtime(void)
+{
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->app_start)
+            return *p;
+    return NULL;
+}
+
+int sw_node_app_start(sw_node_t *n)
+{
+    const sw_part_t *rt = app_runtime();
+    if (!rt) {
+        sw_log(n, SW_LOG_WARN, "app %s: this build runs no apps", n->app_name);
+        return SW_ENOTSUP;
+    }
+    int rc = rt->app_start(n, n->app_name);
+    if (rc)
+        sw_log(n, SW_LOG_ERROR, "app %s: not started: %s", n->app_name, sw_strerror(rc));
+    return rc;
+}
+
+void sw_node_app_stop(sw_node_t *n)
+{
+    const sw_part_t *rt = app_runtime();
+    if (rt && rt->app_stop)
+        rt->app_stop(n);
+}
+
+int sw_node_app_restart(sw_node_t *n, const char *why)
+{
+    sw_log(n, SW_LOG_DEBUG, "app %s: restart (%s)", n->app_name, why);
+    sw_node_app_stop(n);
+    return n->app_name[0] ? sw_node_app_start(n) : 0;
+}
+
+void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
+{
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->app_event)
+            (*p)->app_event(n, ev, app, detail);
+}
+
+void sw_node_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq)
+{
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->request_cancelled)
+            (*p)->request_cancelled(n, rpc, seq);
+}
+
+void sw_node_link_gone(sw_node_t *n, const sw_rpc_t *rpc)
+{
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->link_closed)
+            (*p)->link_closed(n, rpc);
 }
 
 bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
@@ -722,6 +971,9 @@ bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
 
 void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err)
 {
+    for (const sw_part_t *const *p = sw_parts; *p; p++) // what was started for the session dies
+        if ((*p)->session_reset)
+            (*p)->session_reset(n, rpc);
     sw_rpc_reset(rpc, err);
     rpc->gen = ++n->gen_seq;
 }
@@ -738,7 +990,7 @@ static void finish_stop(sw_node_t *n)
     if (n->stopping && !n->links && !n->stopped) {
         n->stopped = true;
         sw_timer_t *t;
-        while ((t = n->timers))
+        while ((t = n->timers) || (t = n->due))
             sw_timer_stop(n, t);
     }
 }
@@ -749,15 +1001,26 @@ void sw_node_stop(sw_node_t *n)
         return;
     n->stopping = true;
     sw_log(n, SW_LOG_INFO, "stopping");
+    sw_timer_stop(n, &n->loop_wdt_timer);
+    if (n->port.ops->watchdog) // an orderly stop: no bite while the links close
+        n->port.ops->watchdog(n->port.ctx, 0);
     sw_node_link_all(n, false);
-    sw_push_stop(n);
-    sw_lua_stop_app(n);
-    sw_lua_close(n);
+    sw_node_app_stop(n);
     if (n->board && n->board->stop)
         n->board->stop(n);
-    sw_fs_app_stop(n);
+    size_t np = 0;
+    while (sw_parts[np] && np < SW_PARTS_MAX)
+        np++;
+    while (np--) {
+        if (n->part_dir[np] >= 0) { // no more calls into a part that is going
+            sw_tree_remove(&n->tree, n->part_dir[np]);
+            n->part_dir[np] = -1;
+        }
+        if (sw_parts[np]->stop)
+            sw_parts[np]->stop(n);
+    }
     sw_node_rpc_reset(n, &n->local, SW_ECANCELED); // releases the wait records of local calls
-    sw_services_stop(n);
+    sw_node_services_stop(n);
     while (n->services) // the RPC listener and anything sw_services_stop() did not cover
         n->services->stop(n, n->services);
     for (sw_link_t *l = n->links; l; l = l->next)
@@ -777,7 +1040,7 @@ static void reset_step(sw_node_t *n, sw_timer_t *t)
         sw_timer_start(n, t, 100);
         return;
     }
-    sw_lua_stop_app(n);
+    sw_node_app_stop(n);
     if (n->cfg_dirty)
         sw_node_cfg_save(n);
     n->port.ops->reset(n->port.ctx, n->reset_how);
@@ -800,11 +1063,12 @@ void sw_node_cfg_apply(sw_node_t *n)
     memcpy(old_app, n->app_name, sizeof old_app);
     read_settings(n);
     wdt_configure(n);
+    loop_wdt_kick(n, &n->loop_wdt_timer);
     if (strcmp(old_app, n->app_name) != 0) {
         sw_log(n, SW_LOG_INFO, "config: app changed from %s to %s", old_app, n->app_name);
-        sw_lua_stop_app(n);
+        sw_node_app_stop(n);
         if (n->app_name[0])
-            sw_lua_start_app(n, n->app_name);
+            sw_node_app_start(n);
     }
 }
 
@@ -831,6 +1095,8 @@ void sw_node_udp(sw_node_t *n, sw_udp_t *u, const char *ip, uint16_t port, const
 static void rpc_accept(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c)
 {
     (void)s, (void)l;
+    if (n->clients >= n->lim.max_clients && !n->stopping)
+        sw_link_evict_idle(n); // links that have sent a request keep their slots
     if (n->clients >= n->lim.max_clients) {
         // A clear refusal the client can show, then close.
         char text[64];

@@ -6,11 +6,14 @@
 // runs at a time on a node. push.switch makes another app the running one under the same
 // watch (a push --app to a device that ran another app), going back to the previous app if
 // the new one fails.
+#include "profile.h"
+#if SW_WITH_PUSH
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "push_int.h"
+#include "push_part.h"
 
 #define NCMDS 6
 #define CACHE_SLOTS 2                 // manifests kept between calls (the app, its board)
@@ -31,8 +34,6 @@ typedef struct cache_slot {
 
 typedef struct sw_push {
     sw_node_t *n;
-    sw_cmd_def_t defs[NCMDS];
-    int dir_id;
     cache_slot_t cache[CACHE_SLOTS];
     uint32_t clock;
 
@@ -57,7 +58,7 @@ typedef sw_push_t push_t;
 
 static push_t *push_of(const sw_call_t *c)
 {
-    sw_node_t *n = c->def->user;
+    sw_node_t *n = c->ctx;
     return n->push;
 }
 
@@ -436,22 +437,41 @@ static void op_start(push_t *p, int what, const sw_call_t *c)
     sw_timer_start(p->n, &p->timer, p->delay_ms);
 }
 
+// True if target t is the running app or its board (a commit of it reloads and is checked).
+static bool target_runs(const sw_node_t *n, const char *t)
+{
+    char app[SW_PUSH_TARGET + 8], board[SW_PUSH_TARGET + 8];
+    snprintf(app, sizeof app, "apps/%s", n->app_name);
+    snprintf(board, sizeof board, "boards/%s", n->hardware_name);
+    return n->app_name[0] && (!strcmp(t, app) || !strcmp(t, board));
+}
+
+// The new version passed its health check: the target's state becomes "ok" and the pending
+// mark goes (from here on a restart keeps it).
+static void confirm(push_t *p)
+{
+    sw_push_state_t st;
+    sw__push_state_read(p->n, p->plan.t, &st);
+    if (!strcmp(st.state, "testing")) {
+        snprintf(st.state, sizeof st.state, "ok");
+        sw__push_state_write(p->n, p->plan.t, &st);
+    }
+    sw__push_state_release(p->n, &st);
+    sw__push_testing_clear(p->n);
+}
+
 // Restarts the app if t is the running app or its board. Sets the phase to OP_HEALTH first:
 // an init can fail inside the restart.
 static bool reload(push_t *p)
 {
     sw_node_t *n = p->n;
-    char app[SW_PUSH_TARGET + 8], board[SW_PUSH_TARGET + 8];
-    snprintf(app, sizeof app, "apps/%s", n->app_name);
-    snprintf(board, sizeof board, "boards/%s", n->hardware_name);
-    if (!n->app_name[0] || (strcmp(p->plan.t, app) && strcmp(p->plan.t, board)))
+    if (!target_runs(n, p->plan.t))
         return false;
     p->phase = OP_HEALTH;
     p->failed = p->ready = false;
     snprintf(p->app, sizeof p->app, "%s", n->app_name);
     sw_log(n, SW_LOG_INFO, "push: %s is at %.12s…: reloading %s", p->plan.t, p->plan.id, n->app_name);
-    sw_lua_stop_app(n);
-    sw_lua_start_app(n, n->app_name);
+    sw_node_app_restart(n, "push");
     return true;
 }
 
@@ -484,6 +504,8 @@ static void applied(push_t *p)
         return;
     }
     sw_log(n, SW_LOG_INFO, "push: %s is at %.12s…%s", p->plan.t, p->plan.id, reloaded ? "" : " (not running: no reload)");
+    if (p->plan.test)
+        confirm(p); // no grace period asked for: the reload itself was the check
     answer_ok(p, reloaded);
     op_end(p);
 }
@@ -524,6 +546,7 @@ static void health_end(push_t *p)
     if (!p->failed) {
         sw_log(n, SW_LOG_INFO, "push: %s is at %.12s…: healthy%s", p->plan.t, p->plan.id,
                p->ready ? "" : " (init_* still running)");
+        confirm(p);
         note(p, result_text(p));
         answer_ok(p, true);
         op_end(p);
@@ -547,7 +570,7 @@ static void undo(push_t *p)
     sw_node_t *n = p->n;
     char reason[sizeof p->why];
     snprintf(reason, sizeof reason, "%s", p->why);
-    snprintf(p->why, sizeof p->why, "rolled back: %.280s", reason);
+    snprintf(p->why, sizeof p->why, "rolled back: %.*s", (int)(sizeof p->why - 14), reason);
     sw_log(n, SW_LOG_WARN, "push: %s at %.12s… failed its health check (%s): rolling back", p->plan.t, p->plan.id,
            reason);
     char t[SW_PUSH_TARGET];
@@ -581,7 +604,7 @@ static void op_timer(sw_node_t *n, sw_timer_t *t)
         health_end(p);
 }
 
-void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
+static void push_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
 {
     push_t *p = n->push;
     if (!p || p->phase != OP_HEALTH || !app || strcmp(app, p->app) != 0)
@@ -733,6 +756,23 @@ static int staged(sw_call_t *c, push_t *p, const char *t, const sw_manifest_t *p
     return 0;
 }
 
+// Gives up the backup of t (state first, then files). Its own frame: the state and the path
+// are not on the stack while cmd_commit checks its arguments (MCU stack bound, profile.h).
+__attribute__((noinline)) static int drop_backup(sw_node_t *n, const char *t)
+{
+    sw_push_state_t st;
+    sw__push_state_read(n, t, &st);
+    st.has_prev = false;
+    sw__mf_clear(&st.added);
+    char bak[SW_PUSH_PATH];
+    sw__push_join(bak, SW_PUSH_BAK, t);
+    int rc = sw__push_state_write(n, t, &st);
+    sw__push_state_release(n, &st);
+    if (!rc)
+        rc = sw__push_rmdir_swarm(n, bak);
+    return rc;
+}
+
 static int cmd_commit(sw_call_t *c)
 {
     push_t *p = push_of(c);
@@ -789,17 +829,10 @@ static int cmd_commit(sw_call_t *c)
         return 0;
     }
     // The previous backup is given up first (state, then files), then the journal is written:
-    // from that moment the new version is what the target becomes.
-    sw_push_state_t st;
-    sw__push_state_read(n, t, &st);
-    st.has_prev = false;
-    sw__mf_clear(&st.added);
-    char bak[SW_PUSH_PATH];
-    sw__push_join(bak, SW_PUSH_BAK, t);
-    rc = sw__push_state_write(n, t, &st);
-    sw__push_state_release(n, &st);
-    if (!rc)
-        rc = sw__push_rmdir_swarm(n, bak);
+    // from that moment the new version is what the target becomes — on probation if it runs
+    // (plan->test: a restart before its health check passes rolls it back).
+    plan->test = target_runs(n, t);
+    rc = drop_backup(n, t);
     if (!rc)
         rc = sw__push_journal_write(n, plan);
     if (rc) {
@@ -930,8 +963,7 @@ static int cmd_switch(sw_call_t *c)
     sw_log(n, SW_LOG_INFO, "push: switching from %s to %s (watched for %u ms)", p->prev_app[0] ? p->prev_app : "no app",
            app, (unsigned)grace);
     if (!strcmp(app, n->app_name)) { // already the app: restart it, watched the same way
-        sw_lua_stop_app(n);
-        sw_lua_start_app(n, app);
+        sw_node_app_restart(n, "push");
     } else if ((rc = set_app(p, app))) {
         op_end(p);
         return failf(c, p, rc, "%s: cannot save board.app_name: %s (nothing changed)", sw_errname(rc), sw_strerror(rc));
@@ -960,6 +992,47 @@ static const sw_cmd_def_t push_cmds[NCMDS] = {
      cmd_switch, NULL},
 };
 
+// A version whose health check never completed (the node hung or restarted during it) goes
+// back to the previous one now, before any app starts: MCUboot's test/confirm model.
+static void boot_rollback(push_t *p)
+{
+    sw_node_t *n = p->n;
+    char t[SW_PUSH_TARGET];
+    if (!sw__push_testing_read(n, t)) {
+        sw__push_testing_clear(n);
+        return;
+    }
+    sw_push_state_t st;
+    sw__push_state_read(n, t, &st);
+    char id[65];
+    memcpy(id, st.prev, sizeof id);
+    bool testing = !strcmp(st.state, "testing");
+    sw__push_state_release(n, &st);
+    if (!testing) {
+        sw__push_testing_clear(n);
+        return;
+    }
+    char why[200] = "";
+    int rc = plan_rollback(p, t, &p->plan, why, sizeof why);
+    if (!rc)
+        rc = sw__push_journal_write(n, &p->plan);
+    bool done = false;
+    while (!rc && !done)
+        rc = sw__push_step(n, &p->plan, &done);
+    char result[200];
+    snprintf(result, sizeof result, "EIO: rolled back at boot: the health check of %.12s… never completed (the "
+             "node hung or restarted during it)", p->plan.old);
+    if (!rc)
+        rc = sw__push_finish(n, &p->plan, result, 0);
+    if (rc)
+        sw_log(n, SW_LOG_ERROR, "push: %s: the health check never completed and the rollback failed: %s", t,
+               why[0] ? why : sw_strerror(rc));
+    else
+        sw_log(n, SW_LOG_WARN, "push: %s: %s; back at %.12s…", t, result, id);
+    sw__push_plan_release(n, &p->plan);
+    memset(&p->plan, 0, sizeof p->plan);
+}
+
 int sw_push_init(sw_node_t *n)
 {
     if (n->push)
@@ -978,22 +1051,9 @@ int sw_push_init(sw_node_t *n)
     p->n = n;
     p->timer.fn = op_timer;
     p->timer.user = p;
-    memcpy(p->defs, push_cmds, sizeof push_cmds);
-    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, "push", "atomic updates of apps and board scripts");
-    int err = dir < 0 ? dir : 0;
-    for (int i = 0; !err && i < NCMDS; i++) {
-        p->defs[i].user = n;
-        int id = sw_tree_add_cmd(&n->tree, dir, &p->defs[i]);
-        err = id < 0 ? id : 0;
-    }
-    if (err) {
-        if (dir >= 0)
-            sw_tree_remove(&n->tree, dir);
-        sw_node_release(n, p, sizeof *p);
-        return err;
-    }
-    p->dir_id = dir;
+    // the kernel adds directory "push" (sw_part_push.cmds)
     n->push = p;
+    boot_rollback(p);
     return 0;
 }
 
@@ -1005,11 +1065,24 @@ void sw_push_stop(sw_node_t *n)
     if (p->phase == OP_APPLY)
         answer_err(p, "ECANCELED: the node stops; the push completes at its next start");
     else if (p->phase == OP_HEALTH)
-        answer_err(p, "ECANCELED: the node stops during the health check; the new version stays");
+        answer_err(p, "ECANCELED: the node stops during the health check; the previous version comes back at "
+                      "the next start");
     op_end(p);
     for (int i = 0; i < CACHE_SLOTS; i++)
         sw__mf_release(n, &p->cache[i].mf);
-    sw_tree_remove(&n->tree, p->dir_id);
     n->push = NULL;
     sw_node_release(n, p, sizeof *p);
 }
+
+const sw_part_t sw_part_push = {
+    .name = "push",
+    .init = sw_push_init,
+    .stop = sw_push_stop,
+    .app_event = push_app_event,
+    .dir = "push",
+    .dir_doc = "atomic updates of apps and board scripts",
+    .cmds = push_cmds,
+    .ncmds = NCMDS,
+};
+
+#endif // SW_WITH_PUSH

@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "swarm/json.h"
+#include "sys_part.h"
+#if SW_WITH_LUA
+#include "lua_part.h"
+#endif
 
 static sw_node_t *node_of(const sw_call_t *c) { return c->ctx; }
 
@@ -21,7 +26,16 @@ static size_t str_of(sw_span_t v, char *buf, size_t cap)
     case SW_MP_BOOL: return (size_t)snprintf(buf, cap, "%s", o.v.b ? "True" : "False");
     case SW_MP_UINT: return (size_t)snprintf(buf, cap, "%llu", (unsigned long long)o.v.u);
     case SW_MP_INT: return (size_t)snprintf(buf, cap, "%lld", (long long)o.v.i);
+#if SW__MCU
+    case SW_MP_FLOAT: { // the core's formatter: no floating-point printf in an MCU image
+        sw_jw_t w;
+        sw_jw_init(&w, buf, cap, 0);
+        sw_jw_double(&w, o.v.f);
+        return w.len;
+    }
+#else
     case SW_MP_FLOAT: return (size_t)snprintf(buf, cap, "%.17g", o.v.f);
+#endif
     case SW_MP_STR: return (size_t)snprintf(buf, cap, "%.*s", (int)o.len, (const char *)o.v.p);
     default: return (size_t)snprintf(buf, cap, "<%s>", o.type == SW_MP_BIN ? "bytes" : "object");
     }
@@ -159,6 +173,11 @@ static int cmd_cfg(sw_call_t *c)
     if (has_p && has_d && sw_call_arg_is_none(c, "p") && d.n == 1 && d.p[0] == 0xc0) {
         sw_node_cfg_apply(n); // v0: p=None, d=None applies the config
         sw_log(n, SW_LOG_INFO, "config: applied");
+        // As v0 does, before the reply: a multiplexer on this link re-reads what it takes
+        // from the config (docs/PROTOCOL.md, "Commands of the mux").
+        static const uint8_t empty_map[] = {0x80};
+        if (c->rpc)
+            sw_rpc_notify(c->rpc, "mplex.cfg", (sw_span_t){empty_map, sizeof empty_map});
         sw_mpw_bool(c->out, true);
         return 0;
     }
@@ -189,8 +208,11 @@ static int cmd_cfg(sw_call_t *c)
     if (rc)
         return rc;
     rc = sw_node_cfg_save(n);
-    if (rc)
-        return sw_call_fail(c, rc, "EIO: config changed in memory but could not be saved");
+    if (rc) {
+        snprintf(c->err_buf, sizeof c->err_buf, "%s: config changed in memory but could not be "
+                 "saved (%s)", sw_errname(rc), sw_strerror(rc));
+        return sw_call_fail(c, rc, c->err_buf);
+    }
     sw_mpw_nil(c->out);
     return 0;
 }
@@ -199,11 +221,11 @@ static int cmd_info(sw_call_t *c)
 {
     sw_node_t *n = node_of(c);
     sw_mpw_t *w = c->out;
-    sw_mpw_map(w, 13);
+    sw_mpw_map(w, 14);
     sw_mpw_cstr(w, "node"), sw_mpw_cstr(w, SW_VERSION_STRING);
     sw_mpw_cstr(w, "platform"), sw_mpw_cstr(w, n->port.ops->platform(n->port.ctx));
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, n->host_name);
-    sw_mpw_cstr(w, "mdns_name"), sw_mpw_cstr(w, sw_mdns_name(n));
+    sw_mpw_cstr(w, "mdns_name"), sw_mpw_cstr(w, n->mdns_name);
     sw_mpw_cstr(w, "app_name"), sw_mpw_cstr(w, n->app_name);
     sw_mpw_cstr(w, "hardware_name"), sw_mpw_cstr(w, n->hardware_name);
     sw_mpw_cstr(w, "uptime_ms"), sw_mpw_uint(w, sw_node_now(n) - n->boot_ms);
@@ -212,6 +234,8 @@ static int cmd_info(sw_call_t *c)
     sw_mpw_cstr(w, "wdt"), sw_mpw_bool(w, n->wdt.running);
     sw_mpw_cstr(w, "fallback"), sw_mpw_bool(w, false);
     sw_mpw_cstr(w, "path"), sw_mpw_array(w, 0);
+    // how this boot got its config: "ok", or the fallback taken for an unusable swarm.cfg
+    sw_mpw_cstr(w, "cfg"), sw_mpw_cstr(w, n->cfg_fallback ? n->cfg_fallback : "ok");
     // the boards compiled in: what board.hardware_name can name (swarm provision checks it)
     uint32_t nb = 0;
     while (sw_boards[nb])
@@ -274,7 +298,11 @@ static int cmd_unproxy(sw_call_t *c)
     sw_mpr_init(&r, p.p, p.n);
     if (sw_mpr_next(&r, &o) || (o.type != SW_MP_STR && !sw_msg_obj_is_proxy(&o, NULL)))
         return sw_call_fail(c, SW_ETYPE, "BadArg: p: expected a proxy or its name");
+#if SW_WITH_LUA
     int rc = sw_proxy_drop(node_of(c), (const char *)o.v.p, o.len);
+#else
+    int rc = SW_ENOENT; // no Lua, so no proxy was ever sent
+#endif
     if (rc == SW_EPERM)
         return sw_call_fail(c, rc, "cannot be deleted");
     if (rc == SW_ENOENT)
@@ -348,3 +376,5 @@ int sw_sys_init(sw_node_t *n)
     }
     return 0;
 }
+
+const sw_part_t sw_part_sys = {.name = "sys", .init = sw_sys_init};

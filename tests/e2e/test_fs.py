@@ -449,10 +449,19 @@ class StatHash(FsBase):
     def test_stat(self):
         self.put("f", b"123456")
         os.utime(self.disk(self.d, "f"), (1600000000, 1600000000))
-        self.assertEqual(self.f("stat", p=self.p("f")), {"m": "f", "s": 6, "t": 1600000000})
+        self.assertEqual(self.f("stat", p=self.p("f")),
+                         {"m": "f", "s": 6, "t": 1600000000,
+                          "d": [0x8000, 0, 0, 0, 0, 0, 6, 1600000000, 1600000000, 1600000000]})
         st = self.f("stat", p=self.d)
         self.assertEqual(st["m"], "d")
         self.assertNotIn("s", st)
+        # MoaT v0's host does os.stat_result(st["d"]) (its exists(), copytree, install)
+        import stat as pystat
+        sr = os.stat_result(st["d"])
+        self.assertTrue(pystat.S_ISDIR(sr.st_mode))
+        sr = os.stat_result(self.f("stat", p=self.p("f"))["d"])
+        self.assertTrue(pystat.S_ISREG(sr.st_mode))
+        self.assertEqual((sr.st_size, sr.st_mtime), (6, 1600000000))
         self.assertAlmostEqual(st["t"], os.stat(self.disk(self.d)).st_mtime, delta=2)
         self.assertEqual(self.f("stat", p="")["m"], "d")
         self.assertRemoteError("fn", self.f, "stat", p=self.p("missing"))

@@ -259,11 +259,14 @@ class Reliable:
     owner calls flush_ack(); a data message sent meanwhile carries it (fewer ack frames when
     the owner answers or sends more soon after)."""
 
-    def __init__(self, tx, rx, state, window=8, timeout=1.0, max_msg=1024, delay_ack=False):
+    def __init__(self, tx, rx, state, window=8, timeout=1.0, max_msg=1024, delay_ack=False,
+                 announce_l=True):
         self.tx_fn, self.rx_fn, self.state_fn = tx, rx, state
         self.delay_ack = delay_ack
         self.ack_due = False
         self.own = {"t": int(timeout * 1000), "m": window, "l": max_msg}
+        # MoaT's own hosts announce only t and m: the peer then assumes 127-byte frames
+        self.announce_l = announce_l
         self.state = CLOSED
         self.hs_deadline = None
         self._sent_data = False
@@ -304,7 +307,7 @@ class Reliable:
 
     # handshake
     def _hs(self, n, now, err=None):
-        m = {"a": "r", "n": n, "c": dict(self.own)}
+        m = {"a": "r", "n": n, "c": self._announce()}
         if err:
             m["e"] = err
         self.stats["handshakes_sent"] += 1
@@ -538,7 +541,13 @@ class Reliable:
 
     def _send_n3(self, now):
         self.stats["handshakes_sent"] += 1
-        self.tx_fn(_pk({"a": "r", "n": 3, "c": dict(self.own)}))
+        self.tx_fn(_pk({"a": "r", "n": 3, "c": self._announce()}))
+
+    def _announce(self):
+        c = dict(self.own)
+        if not self.announce_l:
+            del c["l"]
+        return c
 
     # timers
     def poll(self, now):
@@ -739,15 +748,23 @@ class LossyLink(_Base):
     owner must keep calling pump() (every wait does) or the peer will resend."""
 
     def __init__(self, fd, start=0xC1, window=8, rel_timeout=1.0, max_msg=1024, long_len=True,
-                 timeout=30.0, reconnect=True, idle_s=0.1, baud=None, delay_ack=False):
+                 timeout=30.0, reconnect=True, idle_s=0.1, baud=None, delay_ack=False,
+                 moat_v0=False):
+        """moat_v0: behave as MoaT v0's host library does on a lossy line: SerialPacker frames
+        of at most 127 bytes with a one-byte length (a longer frame is dropped as a bad length,
+        whatever its content), and a handshake without "l"."""
         super().__init__(fd, timeout)
         self.byte_time = 10.0 / baud if baud else None
         self.line_free = 0.0
         self.start_byte = start
-        self.long_len = long_len
-        self.dec = SPDecoder(start=start, max_frame=max(4096, max_msg + 64), idle_s=idle_s)
+        self.long_len = long_len and not moat_v0
+        max_frame = 127 if moat_v0 else max(4096, max_msg + 64)
+        if moat_v0:
+            max_msg = min(max_msg, 127 - 16)  # its own requests fit its frames too
+        self.dec = SPDecoder(start=start, max_frame=max_frame, idle_s=idle_s)
         self.rel = Reliable(self._tx, self._rx, self._state, window=window,
-                            timeout=rel_timeout, max_msg=max_msg, delay_ack=delay_ack)
+                            timeout=rel_timeout, max_msg=max_msg, delay_ack=delay_ack,
+                            announce_l=not moat_v0)
         self.reconnect = reconnect
         self.sendq = []          # (seq, payload) waiting for window room
         self.ups = 0

@@ -108,8 +108,12 @@ static void test_beacon_keys(void **state)
     assert_int_equal(get(j, "settings.boot.FTPD_PORT")->valueint, 21);
     assert_true(cJSON_IsTrue(get(j, "settings.boot.REMOTE_EVAL_ENABLE")));
     assert_int_equal(get(j, "settings.boot.REMOTE_EVAL_PORT")->valueint, 1139);
-    assert_string_equal(get(j, "settings.boot.BEACON_DESTINATION_IPS.0")->valuestring, "255.255.255.255");
-    assert_int_equal(cJSON_GetArraySize(get(j, "settings.boot")), 14);
+    // only what discovery needs leaves the node (issue 10): not the beacon's own targets,
+    // not what else the config holds under boot
+    assert_null(get(j, "settings.boot.BEACON_DESTINATION_IPS"));
+    assert_null(get(j, "settings.boot.NETWORK_SET_LOCAL_LINK_IP"));
+    assert_int_equal(cJSON_GetArraySize(get(j, "settings.boot")), 8);
+    assert_int_equal(cJSON_GetArraySize(get(j, "settings.board")), 5);
     assert_true(cJSON_IsNull(get(j, "versions.app")));
     assert_string_equal(get(j, "versions.boot")->valuestring, "0.1.0");
     static const char *const uname[] = {"sysname", "nodename", "release", "version", "machine"};
@@ -192,8 +196,9 @@ static void test_beacon_fits(void **state)
     int n = sw_beacon_write(buf, sizeof buf, &bi, &cut);
     assert_true(n > 0 && n <= SW_BEACON_MAX);
     assert_int_equal(cut, 0);
-    // all eight: over the limit → only the first interface is kept
-    bi.n_ifs = 8;
+    // all eight with a longer name: over the limit → only the first interface is kept
+    const char *host2 = "a-rather-long-device-name-for-a-bench-node-0123456789-and-then-some-more-x";
+    bi = info(ifs, 8, host2, 0);
     n = sw_beacon_write(buf, sizeof buf, &bi, &cut);
     assert_true(n > 0 && n <= SW_BEACON_MAX);
     assert_int_equal(cut, SW_BEACON_CUT_IFS);
@@ -201,14 +206,35 @@ static void test_beacon_fits(void **state)
     assert_int_equal(cJSON_GetArraySize(get(j, "ifconfigs")), 1);
     assert_string_equal(get(j, "ifconfigs.0.0")->valuestring, "169.254.100.200");
     cJSON_Delete(j);
-    // a big value under boot → settings cut down to what scanners read
+    // a big value a user put under boot is never sent (nothing to cut for it)
     bi.boot.n = boot_map(boot, sizeof boot, 1000);
+    n = sw_beacon_write(buf, sizeof buf, &bi, &cut);
+    assert_true(n > 0 && n <= SW_BEACON_MAX);
+    assert_int_equal(cut, SW_BEACON_CUT_IFS);
+    j = cJSON_Parse(buf);
+    assert_null(get(j, "settings.boot.NOTES"));
+    assert_null(get(j, "settings.boot.BEACON_REPEAT_MS"));
+    cJSON_Delete(j);
+    // long board names → board cut down to what scanners read
+    static char longname[600];
+    memset(longname, 'n', sizeof longname - 1);
+    bi = info(ifs, 8, host, 0);
+    {
+        sw_mpw_t w;
+        sw_mpw_init(&w, board, sizeof board);
+        sw_mpw_map(&w, 5);
+        sw_mpw_cstr(&w, "host_name"), sw_mpw_cstr(&w, host);
+        sw_mpw_cstr(&w, "app_name"), sw_mpw_cstr(&w, "blink");
+        sw_mpw_cstr(&w, "hardware_name"), sw_mpw_cstr(&w, "esp32");
+        sw_mpw_cstr(&w, "name"), sw_mpw_cstr(&w, longname);
+        sw_mpw_cstr(&w, "device_name"), sw_mpw_cstr(&w, longname);
+        assert_int_equal(w.err, 0);
+        bi.board.n = w.len;
+    }
     n = sw_beacon_write(buf, sizeof buf, &bi, &cut);
     assert_true(n > 0 && n <= SW_BEACON_MAX);
     assert_int_equal(cut, SW_BEACON_CUT_IFS | SW_BEACON_CUT_SETTINGS);
     j = cJSON_Parse(buf);
-    assert_null(get(j, "settings.boot.NOTES"));
-    assert_null(get(j, "settings.boot.BEACON_REPEAT_MS"));
     assert_null(get(j, "settings.board.name"));
     assert_int_equal(get(j, "settings.boot.FTPD_PORT")->valueint, 21);
     assert_true(cJSON_IsTrue(get(j, "settings.boot.REMOTE_EVAL_ENABLE")));

@@ -528,7 +528,8 @@ static void test_config_merge(void **state)
     assert_int_equal(s->p[0].rel.window, 6);
     assert_int_equal(s->p[1].rel.timeout_ms, 300);
 
-    // A MoaT peer: no "l" (so 127), a window below the minimum of 4, a shorter timeout.
+    // A MoaT peer: no "l" (so its 127-byte frames, wrapper included: 127 - (12 + 4/2) = 113
+    // bytes of payload), a window below the minimum of 4, a shorter timeout.
     sw_rel_cfg_t big = cfg_make(16, 100, 1000);
     sim_init(s, 1, &clean, &big, &big, 0);
     s->p[0].mute = true;
@@ -540,8 +541,16 @@ static void test_config_merge(void **state)
     assert_int_equal(s->p[0].rel.state, SW_REL_UP);
     assert_int_equal(s->p[0].rel.window, 4);
     assert_int_equal(s->p[0].rel.timeout_ms, 100);
-    assert_int_equal(s->p[0].rel.peer_max, 127);
-    assert_int_equal(sw_rel_max_payload(&s->p[0].rel), 127);
+    assert_int_equal(s->p[0].rel.peer_max, 113);
+    assert_int_equal(sw_rel_max_payload(&s->p[0].rel), 113);
+    {
+        // the largest payload leaves as a frame MoaT's deframer takes; one byte more is refused
+        static uint8_t pl[114] = {0xc4, 111};
+        assert_int_equal(sw_rel_send(&s->p[0].rel, pl, 113, s->now), 0);
+        assert_true(s->p[0].last_n <= 127);
+        static uint8_t pl2[114] = {0xc4, 112};
+        assert_int_equal(sw_rel_send(&s->p[0].rel, pl2, 114, s->now), SW_ETOOBIG);
+    }
 
     // A peer asking for a longer timeout and a huge window: max of timeouts, min of windows.
     sim_init(s, 1, &clean, &big, &big, 0);

@@ -452,6 +452,15 @@ size_t sw__posix_conn_queued(void *ctx, sw_conn_t *conn)
     return (c->writing ? uv_stream_get_write_queue_size(c->ws) : 0) + c->pend.len;
 }
 
+size_t sw__posix_conn_room(void *ctx, sw_conn_t *conn)
+{
+    sw_pconn_t *c = C(conn);
+    if (c->closing)
+        return 0;
+    size_t q = sw__posix_conn_queued(ctx, conn), high = c->p->opts.write_high;
+    return q < high ? high - q : 0;
+}
+
 void sw__posix_conn_pause(void *ctx, sw_conn_t *conn, bool paused)
 {
     sw_pconn_t *c = C(conn);
@@ -703,6 +712,14 @@ static void on_defer(uv_check_t *h)
     int one = 1;
     if (uv_fileno((uv_handle_t *)&c->io.tcp, &fd) == 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
+    // TCP keepalive: a peer that vanished (power cut, cable pulled) leaves a half-open
+    // connection holding a client slot for ever; probes find it within about two minutes
+    // (idle 60 s, then 6 probes 10 s apart).
+    if (uv_tcp_keepalive(&c->io.tcp, 1, 60) == 0 && uv_fileno((uv_handle_t *)&c->io.tcp, &fd) == 0) {
+        int intvl = 10, cnt = 6;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    }
     peer_name(&c->io.tcp, c->peer, sizeof c->peer);
     c->known = true;
     if (p->node)
@@ -740,6 +757,9 @@ int sw__posix_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener
     memset(&a, 0, sizeof a);
     if (uv_ip4_addr(addr, port, &a.in4) != 0 && uv_ip6_addr(addr, port, &a.in6) != 0)
         return SW_EINVAL;
+    int g = sw__posix_net_guard("listen on", &a.sa);
+    if (g)
+        return g;
     sw_plistener_t *l = calloc(1, sizeof *l);
     if (!l)
         return SW_EFULL;

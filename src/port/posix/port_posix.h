@@ -15,6 +15,8 @@
 #ifndef SW_PORT_POSIX_H
 #define SW_PORT_POSIX_H
 
+#include <pthread.h>
+
 #include <uv.h>
 
 #include "swarm/node.h"
@@ -22,6 +24,7 @@
 
 #define SW_POSIX_HEAP_MAX (64u << 20) // default cap of alloc(), bytes
 #define SW_POSIX_WRITE_MAX (16u << 20) // default cap of one connection's write queue, bytes
+#define SW_POSIX_WRITE_HIGH (256u << 10) // default room a connection offers (conn_room), bytes
 #define SW_POSIX_FILES 64              // default size of the open-file table
 #define SW_POSIX_CONNS 256             // default number of connections open at once
 #define SW_POSIX_LINGER_MS 5000        // default time a closing connection may take to flush
@@ -41,6 +44,9 @@ typedef struct sw_posix_opts {
     size_t heap_max;    // cap of alloc() in bytes; 0: SW_POSIX_HEAP_MAX
     size_t write_max;   // cap of one connection's queue in bytes (beyond: the connection is
                         // closed with SW_EFULL); 0: SW_POSIX_WRITE_MAX
+    size_t write_high;  // what conn_room() offers an empty queue, bytes (the node stops
+                        // producing below its need; writes beyond are still taken up to
+                        // write_max); 0: SW_POSIX_WRITE_HIGH
     uint16_t max_files; // open-file table size (fs_open handles are 0..max_files-1); 0: default
     uint16_t max_conns; // connections at once (more are refused at accept); 0: default
     uint32_t linger_ms; // flush time allowed to a closing connection; 0: default
@@ -83,6 +89,13 @@ typedef struct sw_posix {
     sw_plistener_t *listeners; // all listeners, also closed ones (freed by sw_posix_close)
     sw_pudp_t *udps;      // UDP endpoints (udp_posix.c)
     bool stdio_used;      // stdio_open() succeeded once
+
+    // the watchdog thread (wdt_posix.c): kick time and period in monotonic ms, under wdt_mu
+    pthread_t wdt_thread;
+    pthread_mutex_t wdt_mu;
+    pthread_cond_t wdt_cv;
+    uint64_t wdt_kick, wdt_period;
+    bool wdt_started, wdt_quit;
 
     uint8_t machid[16];
     char platform[96];
