@@ -24,6 +24,8 @@ static int write_stream(sw_link_t *l, const uint8_t *p, size_t n)
 {
     if (l->closing)
         return SW_ECLOSED;
+    if (l->sec)
+        return sw_auth_link_write(l, p, n);
     return ops(l)->conn_write(pctx(l), l->conn, p, n);
 }
 
@@ -217,6 +219,14 @@ static const sw_conn_ops_t link_ops = {link_data, link_drained, link_closed};
 
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 {
+    if (l->sec && !l->closing)
+        sw_auth_link_data(l, p, len);
+    else
+        sw_link_input(l, p, len);
+}
+
+void sw_link_input(sw_link_t *l, const uint8_t *p, size_t len)
+{
     if (l->closing)
         return;
     if (l->inq_len == 0) {
@@ -300,6 +310,11 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     l->conn = c;
     l->mode = mode;
     l->counted = counted;
+    // TCP links of a locked node speak Noise before anything else (auth.c)
+    if (n->locked && mode == SW_LINK_STREAM && c->kind == SW_CONN_TCP && !(l->sec = sw_auth_link_new(l))) {
+        sw_node_release(n, l, sizeof *l);
+        return NULL;
+    }
     n->port.ops->conn_peer(n->port.ctx, c, l->peer, sizeof l->peer);
 
     size_t msg = n->lim.max_msg;
@@ -332,6 +347,8 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     l->mem_size = 8 * 6 + rx + msg + streams + pending + rel_store + outq;
     l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables
     if (!l->mem) {
+        if (l->sec)
+            sw_auth_link_free(l);
         sw_node_release(n, l, sizeof *l);
         return NULL;
     }
@@ -368,10 +385,12 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     if (counted)
         n->clients++;
     sw_log(n, SW_LOG_INFO, "link %s: open (%s)", l->peer, mode == SW_LINK_LOSSY ? "lossy" : "stream");
-    if (mode == SW_LINK_STREAM)
-        sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
-    else
+    if (mode == SW_LINK_STREAM) {
+        if (!l->sec) // a secure link sends it once authenticated (auth.c)
+            sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
+    } else {
         sw_rel_start(&l->rel, sw_node_now(n)), rel_schedule(l);
+    }
     return l;
 }
 
@@ -405,6 +424,8 @@ void sw_link_closed(sw_link_t *l)
     sw_log(n, SW_LOG_INFO, "link %s: closed", l->peer);
     if (l->inq)
         ops(l)->alloc(pctx(l), l->inq, l->inq_cap, 0);
+    if (l->sec)
+        sw_auth_link_free(l);
     sw_node_release(n, l->mem, l->mem_size);
     sw_node_release(n, l, sizeof *l);
 }

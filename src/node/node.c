@@ -729,7 +729,7 @@ int sw_node_start(sw_node_t *n)
     wdt_phase(n, 2); // the POSIX "network" is up as soon as we run
 
     // push recovery completes an interrupted push before any app starts
-    if ((rc = sw_sys_init(n)) || (rc = sw_fs_app_init(n)) || (rc = sw_push_init(n)) || (rc = sw_lua_init(n)))
+    if ((rc = sw_auth_init(n)) || (rc = sw_sys_init(n)) || (rc = sw_auth_cmds_init(n)) || (rc = sw_fs_app_init(n)) || (rc = sw_push_init(n)) || (rc = sw_lua_init(n)))
         return rc;
     n->board = sw_board_find(n->hardware_name, strlen(n->hardware_name));
     if (!n->board)

@@ -1,0 +1,174 @@
+// The node's authenticated mode (docs/SECURITY.md): its key file, the secure session of each
+// TCP RPC link (src/auth/seclink.c between the connection and the link's framing), which
+// plaintext services may run, and sys.key (installing the key over the open link, once).
+#include <string.h>
+
+#include <mbedtls/platform_util.h>
+
+#include "node_int.h"
+#include "swarm/mp.h"
+#include "swarm/path.h"
+#include "swarm/seclink.h"
+
+static sw_node_t *node_of(const sw_call_t *c) { return c->ctx; }
+
+int sw_auth_init(sw_node_t *n)
+{
+    const sw_port_ops_t *o = n->port.ops;
+    mbedtls_platform_zeroize(n->key, sizeof n->key);
+    n->locked = false;
+    int fd, rc = o->fs_open(n->port.ctx, SW_PATH_KEY_FILE, SW_O_READ, &fd);
+    if (rc == SW_ENOENT)
+        return 0; // the open mode
+    if (rc) {
+        // A key that exists but cannot be read must not open the node: refuse to start.
+        sw_log(n, SW_LOG_ERROR, "auth: cannot read %s: %s", SW_PATH_KEY_FILE, sw_strerror(rc));
+        return rc;
+    }
+    uint8_t buf[SW_NOISE_KEY + 1];
+    size_t got = 0;
+    while (got < sizeof buf) {
+        int k = o->fs_read(n->port.ctx, fd, got, buf + got, sizeof buf - got);
+        if (k <= 0) {
+            rc = k;
+            break;
+        }
+        got += (size_t)k;
+    }
+    o->fs_close(n->port.ctx, fd);
+    if (rc < 0 || got != SW_NOISE_KEY) {
+        sw_log(n, SW_LOG_ERROR, "auth: %s is not a %u-byte key; not starting", SW_PATH_KEY_FILE,
+               (unsigned)SW_NOISE_KEY);
+        mbedtls_platform_zeroize(buf, sizeof buf);
+        return SW_EPROTO;
+    }
+    memcpy(n->key, buf, SW_NOISE_KEY);
+    mbedtls_platform_zeroize(buf, sizeof buf);
+    n->locked = true;
+    sw_log(n, SW_LOG_INFO, "auth: locked: RPC over TCP needs the key (Noise NNpsk0)");
+    return 0;
+}
+
+bool sw_auth_service_on(sw_node_t *n, const char *enable, const char *allow)
+{
+    if (!sw_cfg_bool(&n->cfg, enable, true))
+        return false;
+    // plaintext services cannot be authenticated: a locked node runs one only when told to
+    return !n->locked || sw_cfg_bool(&n->cfg, allow, false);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Secure links
+
+struct sw_auth_link {
+    sw_seclink_t s;
+    bool was_up; // the handshake completed
+};
+
+static int sec_send(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_link_t *l = ctx;
+    if (l->closing)
+        return SW_ECLOSED;
+    return l->node->port.ops->conn_write(l->node->port.ctx, l->conn, p, n);
+}
+
+static void sec_plain(void *ctx, const uint8_t *p, size_t n) { sw_link_input(ctx, p, n); }
+
+static void sec_up(void *ctx)
+{
+    sw_link_t *l = ctx;
+    l->sec->was_up = true;
+    sw_log(l->node, SW_LOG_INFO, "link %s: authenticated", l->peer);
+    sw_rpc_link(&l->rpc, true); // what an open link sends at once
+}
+
+sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
+{
+    sw_auth_link_t *a = sw_node_alloc_buf(l->node, sizeof *a);
+    if (!a)
+        return NULL;
+    uint8_t seed[SW_NOISE_KEY];
+    l->node->port.ops->random(l->node->port.ctx, seed, sizeof seed);
+    sw_seclink_io_t io = {sec_send, sec_plain, sec_up, l};
+    int rc = sw_seclink_start(&a->s, false, l->node->key, seed, &io);
+    mbedtls_platform_zeroize(seed, sizeof seed);
+    if (rc) {
+        sw_node_release(l->node, a, sizeof *a);
+        return NULL;
+    }
+    a->was_up = false;
+    return a;
+}
+
+void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n)
+{
+    int rc = sw_seclink_input(&l->sec->s, p, n);
+    if (rc && !l->closing) {
+        const char *why = rc != SW_EAUTH   ? "not an authenticated client"
+                          : l->sec->was_up ? "a frame failed authentication"
+                                           : "wrong key (handshake failed)";
+        sw_log(l->node, SW_LOG_WARN, "link %s: %s, closing", l->peer, why);
+        sw_link_close(l);
+    }
+}
+
+int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
+{
+    if (!sw_seclink_ready(&l->sec->s))
+        return 0; // nothing goes out in plain before the handshake (the link message waits)
+    return sw_seclink_write(&l->sec->s, p, n);
+}
+
+void sw_auth_link_free(sw_link_t *l)
+{
+    sw_seclink_wipe(&l->sec->s);
+    sw_node_release(l->node, l->sec, sizeof *l->sec);
+    l->sec = NULL;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// sys.key
+
+static sw_link_t *link_of(sw_node_t *n, const sw_rpc_t *rpc)
+{
+    for (sw_link_t *l = n->links; l; l = l->next)
+        if (&l->rpc == rpc)
+            return l;
+    return NULL;
+}
+
+// sys.key k=<32 bytes>: installs the node's key, then soft-resets so every link and service
+// comes back in the locked mode. On an open node anyone may (once); on a locked node only a
+// client on an authenticated link (the key holder: rotation).
+static int cmd_key(sw_call_t *c)
+{
+    sw_node_t *n = node_of(c);
+    sw_span_t k;
+    if (!sw_call_arg_bin(c, "k", true, &k))
+        return c->err;
+    if (k.n != SW_NOISE_KEY)
+        return sw_call_fail(c, SW_EINVAL, "BadArg: k: a key is 32 bytes");
+    sw_link_t *l = c->rpc ? link_of(n, c->rpc) : NULL;
+    if (n->locked && !(l && l->sec))
+        return sw_call_fail(c, SW_EPERM, "the node is locked: a new key needs the current one");
+    int rc = sw_node_write_atomic(n, SW_PATH_KEY_FILE, k.p, k.n);
+    if (rc)
+        return rc;
+    sw_log(n, SW_LOG_WARN, "auth: key %s; resetting", n->locked ? "replaced" : "installed");
+    sw_node_reset(n, SW_RESET_SOFT, "sys.key");
+    sw_mpw_bool(c->out, true);
+    return 0;
+}
+
+static const sw_cmd_def_t key_cmd = {"key", "k", "install the node's key (32 bytes; docs/SECURITY.md)",
+                                     cmd_key, NULL};
+
+int sw_auth_cmds_init(sw_node_t *n)
+{
+    int sys = sw_tree_find(&n->tree, "sys");
+    if (sys < 0)
+        return sys;
+    int rc = sw_tree_add_cmd(&n->tree, sys, &key_cmd);
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,221 @@
+"""The authenticated mode (issue 14) against real swarm-node processes: a locked node (a key in
+<root>/swarm.key) runs nothing for a plaintext MoaT client, a client with the wrong key, or a
+replay of a captured authenticated session — checked on the node (no directory appears, its log
+says why) — and everything for a client with the key. The client side is noise_ref.py, an
+independent Noise implementation on python3-cryptography; the host CLI is tested too.
+An open node is unchanged (plain MoaT v0 client, no "locked" anywhere)."""
+import os
+import socket
+import subprocess
+import tempfile
+import unittest
+
+import swarmtest as st
+from noise_ref import Deframer, Noise, PREAMBLE, REJECT_AUTH, frame
+
+KEY = bytes(range(100, 132))
+
+
+class NoiseSock:
+    """A socket-like object (sendall/recv/settimeout/close) over an authenticated session, so
+    swarmtest.Client speaks MoaT v0 through it. wire: every byte sent, for replay tests."""
+
+    def __init__(self, port, key, seed=None):
+        self.raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.wire = b""
+        self.nz = Noise(True, key, seed or os.urandom(32))
+        self._send(PREAMBLE + frame(self.nz.write_hs()))
+        self.df = Deframer()
+        self.frames = []
+        self.reply = self._frame()
+        if len(self.reply) == 1:
+            self.rejected = self.reply[0]
+            return
+        self.rejected = 0
+        self.nz.read_hs(self.reply)
+
+    def _send(self, b):
+        self.wire += b
+        self.raw.sendall(b)
+
+    def _frame(self):
+        """The next whole frame (the handshake reply); later frames stay for recv()."""
+        while not self.frames:
+            d = self.raw.recv(65536)
+            if not d:
+                raise ConnectionError("node closed the connection")
+            self.frames += self.df.feed(d)
+        return self.frames.pop(0)
+
+    def sendall(self, b):
+        self._send(self.nz.frames(b))
+
+    def settimeout(self, t):
+        self.raw.settimeout(t)
+
+    def recv(self, n):
+        if not self.frames:
+            d = self.raw.recv(65536)
+            if not d:
+                return b""
+            self.frames = self.df.feed(d)
+        out = b"".join(self.nz.rx.dec(b"", f) for f in self.frames)
+        self.frames = []
+        return out
+
+    def close(self):
+        self.raw.close()
+
+
+def secure_client(port, key=KEY):
+    ns = NoiseSock(port, key)
+    if ns.rejected:
+        raise PermissionError("rejected %d" % ns.rejected)
+    c = st.Client.__new__(st.Client)
+    c.sock, c.unp, c.seq, c.notes, c.console, c.backlog, c.timeout = ns, st.unpacker(), 0, [], bytearray(), [], 10.0
+    assert c.read_note() == {"d": True, "a": "link"}
+    return c
+
+
+def read_all(sock):
+    sock.settimeout(10)
+    out = b""
+    while True:
+        try:
+            d = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not d:
+            break
+        out += d
+    return out
+
+
+class LockedNode(unittest.TestCase):
+    def setUp(self):
+        self.ports = {k: st.free_port() for k in ("ftp", "telnet", "eval")}
+        root = tempfile.mkdtemp(prefix="swarm-auth-")
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            # the plaintext services are switched on, on free ports: locked, they must stay off
+            f.write(st.pack({"boot": {"FTPD_ENABLE": True, "FTPD_PORT": self.ports["ftp"],
+                                      "TELNET_ENABLE": True, "TELNET_PORT": self.ports["telnet"],
+                                      "REMOTE_EVAL_ENABLE": True, "REMOTE_EVAL_PORT": self.ports["eval"],
+                                      "BEACON_ENABLE": False, "MDNS_ENABLE": False}}))
+        with open(os.path.join(root, "swarm.key"), "wb") as f:
+            f.write(KEY)
+        self.node = st.Node(root=root, lan_services=True)
+        self.node.own_root = True
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.node.wait_log("auth: locked")
+
+    def made(self, name):
+        return os.path.isdir(os.path.join(self.node.root, name))
+
+    def test_plaintext_client_gets_nothing(self):
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(st.pack({"a": ["f", "mkdir"], "d": {"p": "plain"}, "i": 1}))
+            got = read_all(s)
+        # no link message, no answer: one reject frame (not ours: PROTO), then the close
+        self.assertEqual(got, frame(b"\x02"))
+        self.node.wait_log("not an authenticated client, closing")
+        self.assertFalse(self.made("plain"))
+
+    def test_wrong_key_gets_nothing(self):
+        ns = NoiseSock(self.node.port, bytes(32))
+        self.assertEqual(ns.rejected, REJECT_AUTH)
+        # whatever follows is never read
+        try:
+            ns.raw.sendall(frame(b"x" * 40) + st.pack({"a": ["f", "mkdir"], "d": {"p": "wrong"}, "i": 1}))
+        except OSError:
+            pass
+        self.assertEqual(read_all(ns.raw), b"")
+        ns.close()
+        self.node.wait_log("wrong key (handshake failed), closing")
+        self.assertFalse(self.made("wrong"))
+
+    def test_with_key_everything_works(self):
+        c = secure_client(self.node.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.call("f.mkdir", {"p": "keyed"}), None)
+        self.assertTrue(self.made("keyed"))
+        # messages of several frames each way
+        self.assertTrue(str(c.call("ping", {"m": "x" * 6000})).startswith("R:xxx"))
+        data = os.urandom(6000)
+        fd = c.call("f.open", {"p": "big", "m": "w"})
+        c.call("f.wr", {"fd": fd, "data": data})
+        c.call("f.cl", {"fd": fd})
+        fd = c.call("f.open", {"p": "big", "m": "r"})
+        self.assertEqual(c.call("f.rd", {"fd": fd, "n": 6000}), data)
+        c.call("f.cl", {"fd": fd})
+        self.assertTrue(c.call("sys.info"))
+        # the key is no client's to read, even with the key
+        for p in ("swarm.key", "/swarm.key", "apps/../swarm.key", "swarm.key.tmp"):
+            with self.assertRaises(st.RemoteError):
+                c.call("f.stat", {"p": p})
+            with self.assertRaises(st.RemoteError):
+                c.call("f.open", {"p": p, "m": "r"})
+        with self.assertRaises(st.RemoteError):
+            c.call("f.rm", {"p": "swarm.key"})
+        self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(), KEY)
+        self.assertNotIn(KEY.hex(), repr(c.call("sys.cfg")))
+
+    def test_replayed_session_gets_nothing(self):
+        ns = NoiseSock(self.node.port, KEY)
+        c = st.Client.__new__(st.Client)
+        c.sock, c.unp, c.seq, c.notes, c.console, c.backlog, c.timeout = ns, st.unpacker(), 0, [], bytearray(), [], 10.0
+        c.read_note()
+        c.call("f.mkdir", {"p": "once"})
+        captured = ns.wire
+        c.close()
+        os.rmdir(os.path.join(self.node.root, "once"))
+        # the same bytes again: the handshake message is accepted (Noise cannot tell without
+        # a reply), but the node's new ephemeral key gives new session keys: the request fails
+        # its tag and is never run
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(captured)
+            read_all(s)
+        self.node.wait_log("a frame failed authentication, closing")
+        self.assertFalse(self.made("once"))
+
+    def test_tampered_frame_closes(self):
+        ns = NoiseSock(self.node.port, KEY)
+        fr = bytearray(ns.nz.frames(st.pack({"a": ["f", "mkdir"], "d": {"p": "flip"}, "i": 1})))
+        fr[5] ^= 0x01
+        ns.raw.sendall(bytes(fr))
+        read_all(ns.raw)
+        self.node.wait_log("a frame failed authentication, closing")
+        self.assertFalse(self.made("flip"))
+
+    def test_plaintext_services_off(self):
+        for name, port in self.ports.items():
+            with self.assertRaises(OSError, msg=name):
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+class OpenNode(st.NodeTestCase):
+    def test_moat_client_unchanged(self):
+        self.assertEqual(self.c.call("f.mkdir", {"p": "open"}), None)
+        self.assertTrue(os.path.isdir(os.path.join(self.node.root, "open")))
+        self.assertNotIn("auth: locked", self.node.read_log())
+
+    def test_key_file_name_refused_on_open_node_too(self):
+        with self.assertRaises(st.RemoteError):
+            self.c.call("f.new", {"p": "swarm.key"})
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, "swarm.key")))
+
+    def test_install_key_locks(self):
+        self.assertTrue(self.c.call("sys.key", {"k": KEY}))
+        self.node.wait_log("auth: locked")
+        self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(), KEY)
+        c = secure_client(self.node.port)
+        self.addCleanup(c.close)
+        self.assertTrue(c.call("sys.info"))
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(st.pack({"a": ["sys", "key"], "d": {"k": bytes(32)}, "i": 1}))
+            self.assertEqual(read_all(s), frame(b"\x02"))
+        self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(), KEY)
+
+
+if __name__ == "__main__":
+    unittest.main()
