@@ -217,5 +217,86 @@ class OpenNode(st.NodeTestCase):
         self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(), KEY)
 
 
+class HostCli(unittest.TestCase):
+    """The swarm CLI: key new/path/install, and commands over authenticated TCP links."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="swarm-auth-host-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", self.tmp]))
+        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.tmp, "cfg"))
+        self.env.pop("SWARM_KEY_FILE", None)
+        self.node = st.Node()
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.link = "tcp://127.0.0.1:%d" % self.node.port
+
+    def swarm(self, *args, env=None, inp=None):
+        return subprocess.run([st.SWARM_BIN, *args], capture_output=True, text=True, timeout=60,
+                              env=env or self.env, input=inp)
+
+    def lock(self):
+        r = self.swarm("key", "new")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.keyfile = r.stdout.strip()
+        r = self.swarm("key", "install", self.link)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.node.wait_log("auth: locked")
+        self.node.wait_log("rpc: listening", timeout=10)
+
+    def test_key_new(self):
+        r = self.swarm("key", "path")
+        self.assertEqual(r.stdout.strip(), os.path.join(self.tmp, "cfg", "swarm", "key"))
+        r = self.swarm("key", "new")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = r.stdout.strip()
+        st_ = os.stat(path)
+        self.assertEqual(st_.st_mode & 0o777, 0o600)
+        self.assertEqual(st_.st_size, 32)
+        old = open(path, "rb").read()
+        r = self.swarm("key", "new")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--force", r.stderr)
+        self.assertEqual(open(path, "rb").read(), old)
+        self.assertEqual(self.swarm("key", "new", "--force").returncode, 0)
+        self.assertNotEqual(open(path, "rb").read(), old)
+        self.assertEqual(self.swarm("key", "--help").returncode, 0)
+
+    def test_locked_node_with_and_without_key(self):
+        self.lock()
+        r = self.swarm("call", self.link, "f.mkdir", "p=bykey")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(self.node.root, "bykey")))
+        r = self.swarm("cfg", self.link, "get", "boot")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data = os.urandom(9000)
+        r = subprocess.run([st.SWARM_BIN, "fs", self.link, "put", "-", "blob"], input=data,
+                           capture_output=True, timeout=60, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run([st.SWARM_BIN, "fs", self.link, "get", "blob", "-"], capture_output=True,
+                           timeout=60, env=self.env)
+        self.assertEqual(r.stdout, data)
+        # a wrong key: a clear error, exit status 3, nothing run
+        other = os.path.join(self.tmp, "other.key")
+        with open(other, "wb") as f:
+            f.write(os.urandom(32))
+        r = self.swarm("call", self.link, "f.mkdir", "p=wrongkey", env=dict(self.env, SWARM_KEY_FILE=other))
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("wrong key for " + self.link, r.stderr)
+        self.node.wait_log("wrong key (handshake failed)")
+        # no key at all: plain, refused
+        r = self.swarm("call", self.link, "f.mkdir", "p=nokey", env=dict(self.env, SWARM_KEY_FILE=""))
+        self.assertEqual(r.returncode, 3)
+        self.node.wait_log("not an authenticated client")
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, "wrongkey")))
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, "nokey")))
+
+    def test_key_for_open_node_says_so(self):
+        r = self.swarm("key", "new")
+        r = self.swarm("call", self.link, "sys.info")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("it is not locked", r.stderr)
+        self.assertIn("SWARM_KEY_FILE=", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
