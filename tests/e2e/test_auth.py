@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 import swarmtest as st
@@ -289,6 +290,39 @@ class HostCli(unittest.TestCase):
         self.node.wait_log("not an authenticated client")
         self.assertFalse(os.path.exists(os.path.join(self.node.root, "wrongkey")))
         self.assertFalse(os.path.exists(os.path.join(self.node.root, "nokey")))
+
+    def test_push_and_mux_with_key(self):
+        self.lock()
+        proj = os.path.join(self.tmp, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('swarm.command("ver", function() return "v7" end, "the version")\n')
+        r = self.swarm("push", proj, "--link", self.link, "--grace", "400ms")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.swarm("call", self.link, "example.ver")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "v7"), r.stderr)
+        # a mux holds the key for its device link; its socket's clients are trusted by file mode
+        sock = os.path.join(self.tmp, "mux.sock")
+        with st.swarm_running("mux", "--link", self.link, "--socket", sock, env=self.env) as mux:
+            for _ in range(500):
+                if os.path.exists(sock):
+                    break
+                mux.poll()
+                self.assertIsNone(mux.returncode)
+                time.sleep(0.02)
+            for _ in range(200):  # until the mux's device link is up
+                r = self.swarm("call", "unix://" + sock, "example.ver")
+                if "device link down" not in r.stderr:
+                    break
+                time.sleep(0.05)
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, "v7"), r.stderr)
+        # and the same push without the key is refused, nothing changed
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('swarm.command("ver", function() return "v8" end, "the version")\n')
+        r = self.swarm("push", proj, "--link", self.link, "--grace", "400ms", env=dict(self.env, SWARM_KEY_FILE=""))
+        self.assertNotEqual(r.returncode, 0)
+        r = self.swarm("call", self.link, "example.ver")
+        self.assertEqual(r.stdout.strip(), "v7")
 
     def test_key_for_open_node_says_so(self):
         r = self.swarm("key", "new")
