@@ -62,8 +62,11 @@ bool sw_auth_service_on(sw_node_t *n, const char *enable, const char *allow)
 
 struct sw_auth_link {
     sw_seclink_t s;
-    bool was_up; // the handshake completed
+    bool was_up;     // the handshake completed
+    sw_timer_t hs;   // a client must complete the handshake within auth.handshake_ms
 };
+
+#define HANDSHAKE_MS_DEFAULT 10000
 
 static int sec_send(void *ctx, const uint8_t *p, size_t n)
 {
@@ -79,8 +82,16 @@ static void sec_up(void *ctx)
 {
     sw_link_t *l = ctx;
     l->sec->was_up = true;
+    sw_timer_stop(l->node, &l->sec->hs);
     sw_log(l->node, SW_LOG_INFO, "link %s: authenticated", l->peer);
     sw_rpc_link(&l->rpc, true); // what an open link sends at once
+}
+
+static void hs_timeout(sw_node_t *n, sw_timer_t *t)
+{
+    sw_link_t *l = t->user;
+    sw_log(n, SW_LOG_WARN, "link %s: handshake not completed in time, closing", l->peer);
+    sw_link_close(l);
 }
 
 sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
@@ -98,6 +109,12 @@ sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
         return NULL;
     }
     a->was_up = false;
+    // a client that connects and never completes the handshake must not hold a slot for long
+    int64_t ms = sw_cfg_int(&l->node->cfg, "auth.handshake_ms", HANDSHAKE_MS_DEFAULT);
+    memset(&a->hs, 0, sizeof a->hs);
+    a->hs.fn = hs_timeout;
+    a->hs.user = l;
+    sw_timer_start(l->node, &a->hs, (uint32_t)(ms < 100 ? 100 : ms > 600000 ? 600000 : ms));
     return a;
 }
 
@@ -122,6 +139,7 @@ int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
 
 void sw_auth_link_free(sw_link_t *l)
 {
+    sw_timer_stop(l->node, &l->sec->hs);
     sw_seclink_wipe(&l->sec->s);
     sw_node_release(l->node, l->sec, sizeof *l->sec);
     l->sec = NULL;

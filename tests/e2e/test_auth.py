@@ -23,7 +23,7 @@ class NoiseSock:
 
     def __init__(self, port, key, seed=None):
         self.raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.wire = b""
+        self.wire = self.rx_wire = b""
         self.nz = Noise(True, key, seed or os.urandom(32))
         self._send(PREAMBLE + frame(self.nz.write_hs()))
         self.df = Deframer()
@@ -39,10 +39,15 @@ class NoiseSock:
         self.wire += b
         self.raw.sendall(b)
 
+    def _recv(self):
+        d = self.raw.recv(65536)
+        self.rx_wire += d
+        return d
+
     def _frame(self):
         """The next whole frame (the handshake reply); later frames stay for recv()."""
         while not self.frames:
-            d = self.raw.recv(65536)
+            d = self._recv()
             if not d:
                 raise ConnectionError("node closed the connection")
             self.frames += self.df.feed(d)
@@ -56,7 +61,7 @@ class NoiseSock:
 
     def recv(self, n):
         if not self.frames:
-            d = self.raw.recv(65536)
+            d = self._recv()
             if not d:
                 return b""
             self.frames = self.df.feed(d)
@@ -76,6 +81,16 @@ def secure_client(port, key=KEY):
     c.sock, c.unp, c.seq, c.notes, c.console, c.backlog, c.timeout = ns, st.unpacker(), 0, [], bytearray(), [], 10.0
     assert c.read_note() == {"d": True, "a": "link"}
     return c
+
+
+def wait_restarted_locked(node):
+    """After sys.key: the node logs "auth: locked" and listens again (its second start)."""
+    for _ in range(1000):
+        log = node.read_log()
+        if "auth: locked" in log and log.count("rpc: listening") >= 2:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the node did not restart locked:\n" + node.read_log()[-3000:])
 
 
 def read_all(sock):
@@ -101,7 +116,8 @@ class LockedNode(unittest.TestCase):
             f.write(st.pack({"boot": {"FTPD_ENABLE": True, "FTPD_PORT": self.ports["ftp"],
                                       "TELNET_ENABLE": True, "TELNET_PORT": self.ports["telnet"],
                                       "REMOTE_EVAL_ENABLE": True, "REMOTE_EVAL_PORT": self.ports["eval"],
-                                      "BEACON_ENABLE": False, "MDNS_ENABLE": False}}))
+                                      "BEACON_ENABLE": False, "MDNS_ENABLE": False},
+                              "auth": {"handshake_ms": 300}}))
         with open(os.path.join(root, "swarm.key"), "wb") as f:
             f.write(KEY)
         self.node = st.Node(root=root, lan_services=True)
@@ -160,6 +176,9 @@ class LockedNode(unittest.TestCase):
             c.call("f.rm", {"p": "swarm.key"})
         self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(), KEY)
         self.assertNotIn(KEY.hex(), repr(c.call("sys.cfg")))
+        # neither the requests nor the replies are on the wire in plain
+        for plain in (b"mkdir", b"keyed", b"xxxxxxxx", data[:16], b"posix", b"platform"):
+            self.assertNotIn(plain, c.sock.wire + c.sock.rx_wire)
 
     def test_replayed_session_gets_nothing(self):
         ns = NoiseSock(self.node.port, KEY)
@@ -188,6 +207,12 @@ class LockedNode(unittest.TestCase):
         self.node.wait_log("a frame failed authentication, closing")
         self.assertFalse(self.made("flip"))
 
+    def test_silent_client_is_closed(self):
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(PREAMBLE)  # and then nothing
+            self.assertEqual(read_all(s), b"")
+        self.node.wait_log("handshake not completed in time, closing")
+
     def test_plaintext_services_off(self):
         for name, port in self.ports.items():
             with self.assertRaises(OSError, msg=name):
@@ -207,7 +232,7 @@ class OpenNode(st.NodeTestCase):
 
     def test_install_key_locks(self):
         self.assertTrue(self.c.call("sys.key", {"k": KEY}))
-        self.node.wait_log("auth: locked")
+        wait_restarted_locked(self.node)
         self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(), KEY)
         c = secure_client(self.node.port)
         self.addCleanup(c.close)
@@ -241,8 +266,7 @@ class HostCli(unittest.TestCase):
         self.keyfile = r.stdout.strip()
         r = self.swarm("key", "install", self.link)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.node.wait_log("auth: locked")
-        self.node.wait_log("rpc: listening", timeout=10)
+        wait_restarted_locked(self.node)
 
     def test_key_new(self):
         r = self.swarm("key", "path")

@@ -76,3 +76,32 @@ const char *sw_mdns_name(const sw_node_t *n)
     (void)n;
     return NULL;
 }
+
+// The authenticated mode (src/node/auth.c, src/auth) is not in image (b): the node stays open.
+int sw_auth_init(sw_node_t *n)
+{
+    n->locked = false;
+    return 0;
+}
+int sw_auth_cmds_init(sw_node_t *n)
+{
+    (void)n;
+    return 0;
+}
+bool sw_auth_service_on(sw_node_t *n, const char *enable, const char *allow)
+{
+    (void)allow;
+    return sw_cfg_bool(&n->cfg, enable, true);
+}
+sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
+{
+    (void)l;
+    return NULL;
+}
+void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n) { (void)l, (void)p, (void)n; }
+int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
+{
+    (void)l, (void)p, (void)n;
+    return SW_ENOTSUP;
+}
+void sw_auth_link_free(sw_link_t *l) { (void)l; }
