@@ -110,13 +110,17 @@ def read_all(sock):
 class LockedNode(unittest.TestCase):
     def setUp(self):
         self.ports = {k: st.free_port() for k in ("ftp", "telnet", "eval")}
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            self.bport = u.getsockname()[1]
         root = tempfile.mkdtemp(prefix="swarm-auth-")
         with open(os.path.join(root, "swarm.cfg"), "wb") as f:
             # the plaintext services are switched on, on free ports: locked, they must stay off
             f.write(st.pack({"boot": {"FTPD_ENABLE": True, "FTPD_PORT": self.ports["ftp"],
                                       "TELNET_ENABLE": True, "TELNET_PORT": self.ports["telnet"],
                                       "REMOTE_EVAL_ENABLE": True, "REMOTE_EVAL_PORT": self.ports["eval"],
-                                      "BEACON_ENABLE": False, "MDNS_ENABLE": False},
+                                      "BEACON_DESTINATION_IPS": ["127.0.0.2"],
+                                      "BEACON_DESTINATION_PORT": self.bport, "MDNS_ENABLE": False},
                               "auth": {"handshake_ms": 300}}))
         with open(os.path.join(root, "swarm.key"), "wb") as f:
             f.write(KEY)
@@ -206,6 +210,23 @@ class LockedNode(unittest.TestCase):
         read_all(ns.raw)
         self.node.wait_log("a frame failed authentication, closing")
         self.assertFalse(self.made("flip"))
+
+    def test_scan_shows_locked(self):
+        env = dict(os.environ, XDG_CACHE_HOME=self.node.root + "-cache")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", env["XDG_CACHE_HOME"]]))
+        r = subprocess.run([st.SWARM_BIN, "scan", "--json", "--port", str(self.bport), "--to", "127.0.0.1",
+                            "--wait-for", "1", "--no-cache"], capture_output=True, text=True, timeout=60, env=env)
+        import json
+        devs = json.loads(r.stdout)
+        self.assertEqual(len(devs), 1, r.stderr)
+        self.assertTrue(devs[0]["locked"])
+        beacon = json.dumps(devs[0])
+        self.assertNotIn(KEY.hex(), beacon)
+        # the plaintext services are off in the beacon too
+        self.assertEqual([devs[0]["services"][k] for k in ("ftp", "telnet", "eval")], [False, False, False])
+        r = subprocess.run([st.SWARM_BIN, "scan", "--port", str(self.bport), "--to", "127.0.0.1",
+                            "--wait-for", "1", "--no-cache"], capture_output=True, text=True, timeout=60, env=env)
+        self.assertIn("locked rpc:%d" % self.node.port, r.stdout)
 
     def test_silent_client_is_closed(self):
         with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
