@@ -25,6 +25,9 @@ typedef struct sw_seclink {
     uint8_t pre;     // responder: preamble bytes received so far
     int err;         // sticky: once set, all input is refused with it
     int reject;      // initiator: the reason byte of a responder's reject frame (0: none)
+    bool has_alt;    // responder: a second key message 1 may be made with (key rotation)
+    uint8_t alt[SW_NOISE_KEY];
+    uint8_t seed[SW_NOISE_KEY]; // responder: kept until message 1 is read (a retry reuses it)
     uint8_t rxbuf[SW_NOISE_FRAME_MAX];
     uint8_t txbuf[SW_NOISE_HDR + SW_NOISE_FRAME_MAX];
 } sw_seclink_t;
@@ -33,6 +36,9 @@ typedef struct sw_seclink {
 // preamble and handshake message 1 at once (through io.send). 0 or an error.
 int sw_seclink_start(sw_seclink_t *s, bool initiator, const uint8_t psk[SW_NOISE_KEY],
                      const uint8_t seed[SW_NOISE_KEY], const sw_seclink_io_t *io);
+// Responder: also accept handshakes made with this key (the old key during a rotation). Call
+// after sw_seclink_start. Trying it costs a few hashes, no curve operation.
+void sw_seclink_alt_key(sw_seclink_t *s, const uint8_t key[SW_NOISE_KEY]);
 // Feeds bytes from the peer. 0, or an error after which the caller closes the connection:
 //   SW_EAUTH   the handshake did not authenticate (a responder has sent its reject frame; an
 //              initiator got one saying "wrong key"), or a transport frame failed its tag

@@ -25,11 +25,14 @@ int sw_seclink_start(sw_seclink_t *s, bool initiator, const uint8_t psk[SW_NOISE
                      const uint8_t seed[SW_NOISE_KEY], const sw_seclink_io_t *io)
 {
     memset(s, 0, offsetof(sw_seclink_t, rxbuf)); // the buffers are always written before read
+    s->has_alt = false;
     s->io = *io;
     sw_noise_rx_init(&s->rx, s->rxbuf, sizeof s->rxbuf);
     int rc = sw_noise_init(&s->nz, initiator, psk, seed);
-    if (rc || !initiator)
+    if (rc || !initiator) {
+        memcpy(s->seed, seed, SW_NOISE_KEY);
         return rc;
+    }
     uint8_t m[SW_NOISE_PREAMBLE_LEN + SW_NOISE_HDR + SW_NOISE_HS_LEN];
     memcpy(m, SW_NOISE_PREAMBLE, SW_NOISE_PREAMBLE_LEN);
     sw_noise_hdr(SW_NOISE_HS_LEN, m + SW_NOISE_PREAMBLE_LEN);
@@ -49,6 +52,15 @@ static int on_frame(sw_seclink_t *s, const uint8_t *b, size_t n)
             return fail(s, b[0] == SW_NOISE_REJECT_AUTH ? SW_EAUTH : SW_EPROTO);
         }
         rc = sw_noise_read_hs(&s->nz, b, n);
+        if (rc == SW_EAUTH && !s->nz.initiator && s->has_alt) {
+            // the other key of a rotation: the same ephemeral key, a fresh state
+            sw_noise_init(&s->nz, false, s->alt, s->seed);
+            rc = sw_noise_read_hs(&s->nz, b, n);
+        }
+        if (!s->nz.initiator) {
+            mbedtls_platform_zeroize(s->seed, sizeof s->seed);
+            mbedtls_platform_zeroize(s->alt, sizeof s->alt);
+        }
         if (rc) {
             if (!s->nz.initiator) {
                 uint8_t why = rc == SW_EAUTH ? SW_NOISE_REJECT_AUTH : SW_NOISE_REJECT_PROTO;
@@ -73,6 +85,12 @@ static int on_frame(sw_seclink_t *s, const uint8_t *b, size_t n)
     default:
         return fail(s, SW_EPROTO); // the peer speaks out of turn
     }
+}
+
+void sw_seclink_alt_key(sw_seclink_t *s, const uint8_t key[SW_NOISE_KEY])
+{
+    memcpy(s->alt, key, SW_NOISE_KEY);
+    s->has_alt = true;
 }
 
 int sw_seclink_input(sw_seclink_t *s, const uint8_t *p, size_t n)

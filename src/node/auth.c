@@ -12,17 +12,17 @@
 
 static sw_node_t *node_of(const sw_call_t *c) { return c->ctx; }
 
-int sw_auth_init(sw_node_t *n)
+#define KEY_OLD_FILE SW_PATH_KEY_FILE ".old" // the previous key during a rotation
+
+// Reads a 32-byte key file: 0, SW_ENOENT (none), or an error (logged).
+static int read_key(sw_node_t *n, const char *path, uint8_t out[SW_NOISE_KEY])
 {
     const sw_port_ops_t *o = n->port.ops;
-    mbedtls_platform_zeroize(n->key, sizeof n->key);
-    n->locked = false;
-    int fd, rc = o->fs_open(n->port.ctx, SW_PATH_KEY_FILE, SW_O_READ, &fd);
+    int fd, rc = o->fs_open(n->port.ctx, path, SW_O_READ, &fd);
     if (rc == SW_ENOENT)
-        return 0; // the open mode
+        return rc;
     if (rc) {
-        // A key that exists but cannot be read must not open the node: refuse to start.
-        sw_log(n, SW_LOG_ERROR, "auth: cannot read %s: %s", SW_PATH_KEY_FILE, sw_strerror(rc));
+        sw_log(n, SW_LOG_ERROR, "auth: cannot read %s: %s", path, sw_strerror(rc));
         return rc;
     }
     uint8_t buf[SW_NOISE_KEY + 1];
@@ -37,15 +37,29 @@ int sw_auth_init(sw_node_t *n)
     }
     o->fs_close(n->port.ctx, fd);
     if (rc < 0 || got != SW_NOISE_KEY) {
-        sw_log(n, SW_LOG_ERROR, "auth: %s is not a %u-byte key; not starting", SW_PATH_KEY_FILE,
-               (unsigned)SW_NOISE_KEY);
+        sw_log(n, SW_LOG_ERROR, "auth: %s is not a %u-byte key", path, (unsigned)SW_NOISE_KEY);
         mbedtls_platform_zeroize(buf, sizeof buf);
         return SW_EPROTO;
     }
-    memcpy(n->key, buf, SW_NOISE_KEY);
+    memcpy(out, buf, SW_NOISE_KEY);
     mbedtls_platform_zeroize(buf, sizeof buf);
+    return 0;
+}
+
+int sw_auth_init(sw_node_t *n)
+{
+    mbedtls_platform_zeroize(n->key, sizeof n->key);
+    mbedtls_platform_zeroize(n->key_old, sizeof n->key_old);
+    n->locked = n->has_old = false;
+    int rc = read_key(n, SW_PATH_KEY_FILE, n->key);
+    if (rc == SW_ENOENT)
+        return 0; // the open mode
+    if (rc) // a key that exists but cannot be used must not open the node: refuse to start
+        return rc;
     n->locked = true;
-    sw_log(n, SW_LOG_INFO, "auth: locked: RPC over TCP needs the key (Noise NNpsk0)");
+    n->has_old = read_key(n, KEY_OLD_FILE, n->key_old) == 0;
+    sw_log(n, SW_LOG_INFO, "auth: locked: RPC over TCP needs the key (Noise NNpsk0)%s",
+           n->has_old ? "; the previous key is still accepted (rotation)" : "");
     return 0;
 }
 
@@ -104,6 +118,8 @@ sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
     sw_seclink_io_t io = {sec_send, sec_plain, sec_up, l};
     int rc = sw_seclink_start(&a->s, false, l->node->key, seed, &io);
     mbedtls_platform_zeroize(seed, sizeof seed);
+    if (!rc && l->node->has_old)
+        sw_seclink_alt_key(&a->s, l->node->key_old);
     if (rc) {
         sw_node_release(l->node, a, sizeof *a);
         return NULL;
@@ -156,30 +172,60 @@ static sw_link_t *link_of(sw_node_t *n, const sw_rpc_t *rpc)
     return NULL;
 }
 
-// sys.key k=<32 bytes>: installs the node's key, then soft-resets so every link and service
-// comes back in the locked mode. On an open node anyone may (once); on a locked node only a
-// client on an authenticated link (the key holder: rotation).
+// sys.key k=<32 bytes> [keep=true] | drop=true
+//   k: installs the node's key, then soft-resets so every link and service comes back locked.
+//      On an open node anyone may (once); on a locked node only a client on an authenticated
+//      link (the key holder). keep: the current key stays accepted as well (a rotation: hosts
+//      that still use it get in until drop); without keep an old key is forgotten.
+//   drop: forget the previous key of a rotation (authenticated link only).
 static int cmd_key(sw_call_t *c)
 {
     sw_node_t *n = node_of(c);
-    sw_span_t k;
-    if (!sw_call_arg_bin(c, "k", true, &k))
+    sw_span_t k = {NULL, 0};
+    bool keep = false, drop = false;
+    if (!sw_call_arg_bin(c, "k", false, &k) || !sw_call_arg_bool(c, "keep", false, &keep) ||
+        !sw_call_arg_bool(c, "drop", false, &drop))
         return c->err;
+    sw_link_t *l = c->rpc ? link_of(n, c->rpc) : NULL;
+    bool authed = l && l->sec;
+    if (n->locked && !authed)
+        return sw_call_fail(c, SW_EPERM, "the node is locked: changing its key needs the current one");
+    if (drop) {
+        if (k.p)
+            return sw_call_fail(c, SW_EINVAL, "BadArg: drop goes without k");
+        if (!n->locked)
+            return sw_call_fail(c, SW_EINVAL, "the node has no key");
+        int rc = n->port.ops->fs_unlink(n->port.ctx, KEY_OLD_FILE);
+        if (rc && rc != SW_ENOENT)
+            return rc;
+        n->has_old = false;
+        mbedtls_platform_zeroize(n->key_old, sizeof n->key_old);
+        sw_log(n, SW_LOG_WARN, "auth: the previous key is no longer accepted");
+        sw_mpw_bool(c->out, true);
+        return 0;
+    }
+    if (!k.p)
+        return sw_call_fail(c, SW_EINVAL, "BadArg: k (the key, 32 bytes) or drop=true");
     if (k.n != SW_NOISE_KEY)
         return sw_call_fail(c, SW_EINVAL, "BadArg: k: a key is 32 bytes");
-    sw_link_t *l = c->rpc ? link_of(n, c->rpc) : NULL;
-    if (n->locked && !(l && l->sec))
-        return sw_call_fail(c, SW_EPERM, "the node is locked: a new key needs the current one");
-    int rc = sw_node_write_atomic(n, SW_PATH_KEY_FILE, k.p, k.n);
-    if (rc)
+    if (keep && !n->locked)
+        return sw_call_fail(c, SW_EINVAL, "BadArg: keep: the node has no key to keep");
+    int rc = keep ? sw_node_write_atomic(n, KEY_OLD_FILE, n->key, sizeof n->key)
+                  : n->port.ops->fs_unlink(n->port.ctx, KEY_OLD_FILE);
+    if (rc && rc != SW_ENOENT)
         return rc;
-    sw_log(n, SW_LOG_WARN, "auth: key %s; resetting", n->locked ? "replaced" : "installed");
+    if ((rc = sw_node_write_atomic(n, SW_PATH_KEY_FILE, k.p, k.n)))
+        return rc;
+    sw_log(n, SW_LOG_WARN, "auth: key %s%s; resetting", n->locked ? "replaced" : "installed",
+           keep ? " (the previous one is still accepted)" : "");
     sw_node_reset(n, SW_RESET_SOFT, "sys.key");
     sw_mpw_bool(c->out, true);
     return 0;
 }
 
-static const sw_cmd_def_t key_cmd = {"key", "k", "install the node's key (32 bytes; docs/SECURITY.md)",
+static const sw_cmd_def_t key_cmd = {"key", "k,keep,drop",
+                                     "install the node's key (k: 32 bytes; keep: accept the previous "
+                                     "one too; drop: forget it; docs/SECURITY.md)",
                                      cmd_key, NULL};
 
 int sw_auth_cmds_init(sw_node_t *n)

@@ -381,6 +381,8 @@ struct sw_node {
     // authenticated mode (src/node/auth.c): the key from SW_PATH_KEY_FILE, if there is one
     bool locked;
     uint8_t key[32];
+    bool has_old;          // during a key rotation: the previous key, still accepted
+    uint8_t key_old[32];
 };
 
 #endif

@@ -83,11 +83,11 @@ def secure_client(port, key=KEY):
     return c
 
 
-def wait_restarted_locked(node):
-    """After sys.key: the node logs "auth: locked" and listens again (its second start)."""
+def wait_restarted_locked(node, starts=2):
+    """After sys.key: the node logs "auth: locked" and listens again (its start number starts)."""
     for _ in range(1000):
         log = node.read_log()
-        if "auth: locked" in log and log.count("rpc: listening") >= 2:
+        if "auth: locked" in log and log.count("rpc: listening") >= starts:
             return
         time.sleep(0.02)
     raise AssertionError("the node did not restart locked:\n" + node.read_log()[-3000:])
@@ -368,6 +368,47 @@ class HostCli(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         r = self.swarm("call", self.link, "example.ver")
         self.assertEqual(r.stdout.strip(), "v7")
+
+    def test_rotate_keeps_offline_devices(self):
+        self.lock()
+        old = open(self.keyfile, "rb").read()
+        # a second device with the same key, offline during the rotation
+        root2 = tempfile.mkdtemp(prefix="swarm-auth-n2-", dir=self.tmp)
+        with open(os.path.join(root2, "swarm.key"), "wb") as f:
+            f.write(old)
+        n2 = st.Node(root=root2, name="t2")
+        n2.own_root = False
+        self.addCleanup(n2.stop)
+        link2 = "tcp://127.0.0.1:%d" % n2.port
+        r = self.swarm("key", "rotate", self.link, link2)
+        self.assertEqual(r.returncode, 5, r.stdout + r.stderr)  # one of two reached
+        self.assertIn("did not get the new key", r.stderr)
+        wait_restarted_locked(self.node, 3)
+        self.assertIn("previous key is still accepted", self.node.read_log())
+        new = open(self.keyfile + ".new", "rb").read()
+        self.assertNotEqual(new, old)
+        self.assertEqual(open(self.keyfile, "rb").read(), old)  # the host still uses the old key
+        # both keys open the rotated device; the offline one comes back with the old key only
+        newenv = dict(self.env, SWARM_KEY_FILE=self.keyfile + ".new")
+        self.assertEqual(self.swarm("call", self.link, "ping").returncode, 0)
+        self.assertEqual(self.swarm("call", self.link, "ping", env=newenv).returncode, 0)
+        n2.start()
+        self.assertEqual(self.swarm("call", link2, "ping").returncode, 0)
+        self.assertEqual(self.swarm("call", link2, "ping", env=newenv).returncode, 3)
+        r = self.swarm("key", "rotate", link2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_restarted_locked(n2)
+        r = self.swarm("key", "rotate", "--finish", self.link, link2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(open(self.keyfile, "rb").read(), new)
+        self.assertEqual(open(self.keyfile + ".old", "rb").read(), old)
+        self.assertFalse(os.path.exists(self.keyfile + ".new"))
+        oldenv = dict(self.env, SWARM_KEY_FILE=self.keyfile + ".old")
+        for link in (self.link, link2):
+            self.assertEqual(self.swarm("call", link, "ping").returncode, 0)
+            r = self.swarm("call", link, "ping", env=oldenv)
+            self.assertEqual(r.returncode, 3)
+            self.assertIn("wrong key", r.stderr)
 
     def test_key_for_open_node_says_so(self):
         r = self.swarm("key", "new")

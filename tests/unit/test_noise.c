@@ -308,6 +308,34 @@ static void test_seclink_plaintext_refused(void **st)
     assert_int_equal(A.pn, 0);
 }
 
+// Key rotation: a responder with an alternative key accepts handshakes made with either key,
+// and the session works; a third key is still refused.
+static void test_seclink_alt_key(void **st)
+{
+    (void)st;
+    uint8_t cur[32], old[32], other[32];
+    seq(cur, 1);
+    seq(old, 2);
+    seq(other, 3);
+    const uint8_t *tries[3] = {cur, old, other};
+    for (int t = 0; t < 3; t++) {
+        start_pair(tries[t], cur);
+        sw_seclink_alt_key(&B.s, old);
+        int rc = pump(&A, &B, 64);
+        if (t == 2) {
+            assert_int_equal(rc, SW_EAUTH);
+            assert_int_equal(B.ups, 0);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(pump(&B, &A, 64), 0);
+        assert_true(sw_seclink_ready(&A.s) && sw_seclink_ready(&B.s));
+        assert_int_equal(sw_seclink_write(&A.s, (const uint8_t *)"hi", 2), 0);
+        assert_int_equal(pump(&A, &B, 64), 0);
+        assert_true(B.pn == 2 && !memcmp(B.plain, "hi", 2));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_seclink),
         cmocka_unit_test(test_seclink_wrong_key),
         cmocka_unit_test(test_seclink_plaintext_refused),
+        cmocka_unit_test(test_seclink_alt_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
