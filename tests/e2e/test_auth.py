@@ -410,6 +410,20 @@ class HostCli(unittest.TestCase):
             self.assertEqual(r.returncode, 3)
             self.assertIn("wrong key", r.stderr)
 
+    def test_provision_with_key(self):
+        keyfile = os.path.join(self.tmp, "fleet.key")
+        self.assertEqual(self.swarm("key", "new", env=dict(self.env, SWARM_KEY_FILE=keyfile)).returncode, 0)
+        r = self.swarm("provision", self.link, "--host", "t1", "--app", "example", "--board",
+                       "posix-sim", "--key", keyfile, "--wait", "30s")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("auth: locked", self.node.read_log())
+        self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(),
+                         open(keyfile, "rb").read())
+        r = self.swarm("call", self.link, "sys.info", env=dict(self.env, SWARM_KEY_FILE=keyfile))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("t1", r.stdout)
+        self.assertEqual(self.swarm("call", self.link, "sys.info", env=dict(self.env, SWARM_KEY_FILE="")).returncode, 3)
+
     def test_key_for_open_node_says_so(self):
         r = self.swarm("key", "new")
         r = self.swarm("call", self.link, "sys.info")
