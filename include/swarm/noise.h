@@ -82,6 +82,8 @@ int sw_noise_encrypt(sw_noise_t *s, const uint8_t *p, size_t n, uint8_t *out);
 // FAILED and stays so), SW_EINVAL.
 int sw_noise_decrypt(sw_noise_t *s, const uint8_t *c, size_t n, uint8_t *out);
 void sw_noise_wipe(sw_noise_t *s);
+// Zeroes n bytes in a way the compiler does not drop (key material going out of scope).
+void sw_noise_zero(void *p, size_t n);
 
 // Frame reassembly: 2-byte big-endian length, then the body, into a caller buffer of cap bytes.
 typedef struct sw_noise_rx {

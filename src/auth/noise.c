@@ -296,6 +296,8 @@ int sw_noise_decrypt(sw_noise_t *s, const uint8_t *c, size_t n, uint8_t *out)
 
 void sw_noise_wipe(sw_noise_t *s) { mbedtls_platform_zeroize(s, sizeof *s); }
 
+void sw_noise_zero(void *p, size_t n) { mbedtls_platform_zeroize(p, n); }
+
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Frames
 

@@ -213,6 +213,11 @@ static bool add_member(cJSON *o, const sw_mp_obj_t *key, sw_span_t key_raw, cJSO
         }
         k = cJSON_PrintUnformatted(kj);
         cJSON_Delete(kj);
+        if (k && strlen(k) > SW_MPJSON_KEY_MAX) {
+            free(k);
+            cJSON_Delete(v);
+            return set_err(err, SW_ETOOBIG);
+        }
     }
     if (!k || !cJSON_AddItemToObject(o, k, v)) {
         free(k);

@@ -14,7 +14,10 @@
 //   ext 4 (proxy)               {"$proxy": "<name>"}
 //   other ext                   {"$ext": type, "$data": "<base64>"}
 //   str with NUL or bad UTF-8   {"$str": "<base64 of its bytes>"}
-//   map key that is not a str   the key's compact JSON text ({1: 2} → {"1": 2})
+//   map key that is not a str   the key's compact JSON text ({1: 2} → {"1": 2}), at most
+//                               SW_MPJSON_KEY_MAX bytes (longer: SW_ETOOBIG). The bound matters:
+//                               a key that is a map with such keys is escaped again at every
+//                               level, so its text doubles per level (32 levels: 2^32 bytes).
 //   map shaped like one of the tagged objects above (e.g. {"$bin": "x"})
 //                               {"$map": [[key, value], ...]} so it cannot be misread
 //
@@ -29,13 +32,19 @@
 #ifndef SW_MPJSON_H
 #define SW_MPJSON_H
 
+// @@ Longest JSON text of a non-string map key, in bytes.
+#ifndef SW_MPJSON_KEY_MAX
+#define SW_MPJSON_KEY_MAX 1024
+#endif
+
 #include <cjson/cJSON.h>
 
 #include "swarm/mp.h"
 
 // Converts the one MsgPack item in p[0..n) to a new cJSON tree (free with cJSON_Delete).
 // NULL on error, with *err (if err) set: SW_EPROTO (malformed, truncated or trailing bytes),
-// SW_EDEPTH, SW_EFULL (out of memory).
+// SW_EDEPTH, SW_ETOOBIG (a non-string key's text over SW_MPJSON_KEY_MAX), SW_EFULL (out of
+// memory).
 cJSON *sw_mp_to_json(const void *p, size_t n, int *err);
 
 // Appends the MsgPack form of j to w. 0, or SW_EINVAL (a tagged object with bad contents, a

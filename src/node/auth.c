@@ -3,9 +3,8 @@
 // plaintext services may run, and sys.key (installing the key over the open link, once).
 #include <string.h>
 
-#include <mbedtls/platform_util.h>
-
 #include "node_int.h"
+#if SW_WITH_AUTH
 #include "swarm/mp.h"
 #include "swarm/path.h"
 #include "swarm/seclink.h"
@@ -38,18 +37,18 @@ static int read_key(sw_node_t *n, const char *path, uint8_t out[SW_NOISE_KEY])
     o->fs_close(n->port.ctx, fd);
     if (rc < 0 || got != SW_NOISE_KEY) {
         sw_log(n, SW_LOG_ERROR, "auth: %s is not a %u-byte key", path, (unsigned)SW_NOISE_KEY);
-        mbedtls_platform_zeroize(buf, sizeof buf);
+        sw_noise_zero(buf, sizeof buf);
         return SW_EPROTO;
     }
     memcpy(out, buf, SW_NOISE_KEY);
-    mbedtls_platform_zeroize(buf, sizeof buf);
+    sw_noise_zero(buf, sizeof buf);
     return 0;
 }
 
 int sw_auth_init(sw_node_t *n)
 {
-    mbedtls_platform_zeroize(n->key, sizeof n->key);
-    mbedtls_platform_zeroize(n->key_old, sizeof n->key_old);
+    sw_noise_zero(n->key, sizeof n->key);
+    sw_noise_zero(n->key_old, sizeof n->key_old);
     n->locked = n->has_old = false;
     int rc = read_key(n, SW_PATH_KEY_FILE, n->key);
     if (rc == SW_ENOENT)
@@ -117,7 +116,7 @@ sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
     l->node->port.ops->random(l->node->port.ctx, seed, sizeof seed);
     sw_seclink_io_t io = {sec_send, sec_plain, sec_up, l};
     int rc = sw_seclink_start(&a->s, false, l->node->key, seed, &io);
-    mbedtls_platform_zeroize(seed, sizeof seed);
+    sw_noise_zero(seed, sizeof seed);
     if (!rc && l->node->has_old)
         sw_seclink_alt_key(&a->s, l->node->key_old);
     if (rc) {
@@ -199,7 +198,7 @@ static int cmd_key(sw_call_t *c)
         if (rc && rc != SW_ENOENT)
             return rc;
         n->has_old = false;
-        mbedtls_platform_zeroize(n->key_old, sizeof n->key_old);
+        sw_noise_zero(n->key_old, sizeof n->key_old);
         sw_log(n, SW_LOG_WARN, "auth: the previous key is no longer accepted");
         sw_mpw_bool(c->out, true);
         return 0;
@@ -236,3 +235,4 @@ int sw_auth_cmds_init(sw_node_t *n)
     int rc = sw_tree_add_cmd(&n->tree, sys, &key_cmd);
     return rc < 0 ? rc : 0;
 }
+#endif // SW_WITH_AUTH

@@ -2,12 +2,15 @@
 // limits.lua_mem), with the safe standard libraries only, a require() confined to the app's
 // folder, print() into the node log, and a count hook that stops a task that never yields.
 // The VM opens no file by itself: sources are read through the port's fs ops.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <stdio.h> // snprintf only: the VM reads files through the port
 #include <string.h>
 
 #include <lualib.h>
 
 #include "lua_int.h"
+#include "lua_part.h"
 
 const char sw__lua_key_none = 0, sw__lua_key_end = 0, sw__lua_key_proxy_mt = 0, sw__lua_key_ext_mt = 0;
 const char sw__lua_key_tasks = 0;
@@ -25,14 +28,14 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         osize = 0; // osize is then the type of object being created
     if (nsize == 0) {
         if (ptr) {
-            port->ops->alloc(port->ctx, ptr, osize, 0);
+            port->ops->alloc(port->ctx, SW_POOL_LUA, ptr, osize, 0);
             lua->mem_used -= osize;
         }
         return NULL;
     }
     if (nsize > osize && lua->mem_used - osize + nsize > lua->mem_cap)
         return NULL;
-    void *p = port->ops->alloc(port->ctx, ptr, osize, nsize);
+    void *p = port->ops->alloc(port->ctx, SW_POOL_LUA, ptr, osize, nsize);
     if (!p)
         return NULL;
     lua->mem_used = lua->mem_used - osize + nsize;
@@ -434,8 +437,8 @@ void sw__lua_read_limits(sw_lua_t *lua)
     const sw_cfg_t *c = &lua->n->cfg;
     int64_t mem = sw_cfg_int(c, "limits.lua_mem", SW_LUA_MEM_DEFAULT);
     int64_t instr = sw_cfg_int(c, "limits.lua_instr", SW_LUA_INSTR_DEFAULT);
-    if (mem < (64 << 10))
-        mem = 64 << 10;
+    if (mem < (int64_t)SW_NODE_MIN_LUA_MEM)
+        mem = SW_NODE_MIN_LUA_MEM;
     if ((uint64_t)mem > SIZE_MAX / 2)
         mem = (int64_t)(SIZE_MAX / 2);
     if (instr < 10 * SW_LUA_HOOK_STEP)
@@ -509,3 +512,13 @@ void sw_lua_close(sw_node_t *n)
     sw_node_release(n, lua->scratch, lua->scratch_cap);
     sw_node_release(n, lua, sizeof *lua);
 }
+
+const sw_part_t sw_part_lua = {
+    .name = "lua",
+    .init = sw_lua_init,
+    .stop = sw_lua_close,
+    .app_start = sw_lua_start_app,
+    .app_stop = sw_lua_stop_app,
+};
+
+#endif // SW_WITH_LUA

@@ -6,6 +6,8 @@
 //
 // The name → value side lives here (a registry reference per slot); value → name lives in a
 // registry table so that sending the same value twice yields the same name.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <stdio.h> // snprintf only
 #include <string.h>
 
@@ -151,3 +153,5 @@ int sw_proxy_drop(sw_node_t *n, const char *name, size_t len)
     p->count--;
     return 0;
 }
+
+#endif // SW_WITH_LUA

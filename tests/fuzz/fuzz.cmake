@@ -10,7 +10,7 @@ if(SW_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
     target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src/core ${CMAKE_SOURCE_DIR}/tests/fuzz)
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
-    target_link_libraries(${name} PRIVATE ${SW_HOST_LIBS} swarm_core)
+    target_link_libraries(${name} PRIVATE ${SW_HOST_LIBS} swarm_core swarm_flashfs)
     add_test(NAME ${name}_smoke
              COMMAND ${CMAKE_SOURCE_DIR}/scripts/fuzz-run $<TARGET_FILE:${name}>
                      ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${name} ${SW_FUZZ_SMOKE_SECONDS})

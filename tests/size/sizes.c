@@ -3,6 +3,7 @@
 // makes an array named sz_<type> that is exactly sizeof(type) bytes long.
 #include "fs_int.h"
 #include "lua_int.h"
+#include "swarm/flashfs.h"
 #include "swarm/mp.h"
 
 #define SZ(t) char sz_##t[sizeof(t)];
@@ -14,3 +15,5 @@ SZ(sw_rpc_pending_t)
 // node: allocated at run time through the port's alloc()
 SZ(sw_node_t) SZ(sw_link_t) SZ(sw_timer_t) SZ(sw_fs_app_t) SZ(sw_fs_file_t) SZ(sw_lua_t)
 SZ(sw_lua_task_t) SZ(sw_lua_cmd_t)
+// flashfs: the caller's, usually static (default SW_FFS_* limits)
+SZ(sw_ffs_t) SZ(sw_ffs_file_t)

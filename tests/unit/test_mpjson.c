@@ -162,6 +162,29 @@ static void test_to_json_errors(void **state)
     cJSON *j = sw_mp_to_json(mp, n, &err);
     assert_non_null(j);
     cJSON_Delete(j);
+    // Keys that are maps whose keys are maps: each level escapes the one below again, so the
+    // key text doubles per level. 30 levels of {{"a": 1}: 1} would be ~2^30 bytes of key text
+    // (the fuzzer found it: 792 MB for a 105-byte input); the key bound stops it early.
+    n = 0;
+    for (int i = 0; i < 30; i++) {
+        mp[n++] = 0x81; // {key: ...} — the key is the next map
+    }
+    mp[n++] = 0xa1, mp[n++] = '"', mp[n++] = 0x01; // innermost {"\"": 1}
+    for (int i = 0; i < 30; i++)
+        mp[n++] = 0x01; // each level's value
+    err = 0;
+    assert_null(sw_mp_to_json(mp, n, &err));
+    assert_int_equal(err, SW_ETOOBIG);
+    // a few levels stay well under the bound and convert: {{{"\"": 1}: 1}: 1}
+    n = 0;
+    mp[n++] = 0x81, mp[n++] = 0x81, mp[n++] = 0x81;
+    mp[n++] = 0xa1, mp[n++] = '"', mp[n++] = 0x01, mp[n++] = 0x01, mp[n++] = 0x01;
+    j = sw_mp_to_json(mp, n, &err);
+    assert_non_null(j);
+    char *text = cJSON_PrintUnformatted(j);
+    assert_string_equal(text, "{\"{\\\"{\\\\\\\"\\\\\\\\\\\\\\\"\\\\\\\":1}\\\":1}\":1}");
+    cJSON_free(text);
+    cJSON_Delete(j);
 }
 
 static void test_to_mp(void **state)

@@ -1,12 +1,14 @@
-// Files of the POSIX port (src/port/posix/fs_posix.c, compiled into this test): confinement to
-// the root (symlinks anywhere are refused, never followed), path checks, the bounded handle
-// table, errno mapping, rename/list/stat semantics, and a random read/write model check.
+// Files of the POSIX port (src/port/posix/fs_posix.c, compiled into this test): the
+// file-system conformance suite (fs_conform.h, shared with flashfs), then what is the POSIX
+// port's own: confinement to the root (symlinks anywhere are refused, never followed), FIFOs,
+// close-on-exec, no root, read-only mode, errno mapping.
 #include "../../src/port/posix/fs_posix.c" // first: it sets _GNU_SOURCE
+#include "../../src/port/posix/fs_fault.c"  // its test-build hooks (inert here: no SW_TEST_FS_FAULT)
 
 #include <ftw.h>
 #include <sys/stat.h>
 
-#include "testutil.h"
+#include "fs_conform.h"
 
 static sw_posix_t port; // only .fs is used
 static char top[64], root[96], outside[96];
@@ -85,59 +87,9 @@ static int open_(const char *path, int flags)
     return r ? r : h;
 }
 
-static void test_read_write(void **state)
+static void test_fifo(void **state)
 {
     (void)state;
-    int h = open_("a.txt", SW_O_READ);
-    assert_true(h >= 0);
-    char buf[64];
-    assert_int_equal(sw__posix_fs_read(&port, h, 0, buf, sizeof buf), 5);
-    assert_memory_equal(buf, "alpha", 5);
-    assert_int_equal(sw__posix_fs_read(&port, h, 2, buf, 2), 2);
-    assert_memory_equal(buf, "ph", 2);
-    assert_int_equal(sw__posix_fs_read(&port, h, 5, buf, sizeof buf), 0); // end of file
-    assert_int_equal(sw__posix_fs_read(&port, h, 1000, buf, sizeof buf), 0);
-    assert_int_equal(sw__posix_fs_write(&port, h, 0, "x", 1), SW_EINVAL); // read-only: EBADF
-    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
-    assert_int_equal(sw__posix_fs_close_fd(&port, h), SW_EINVAL);
-    assert_int_equal(sw__posix_fs_read(&port, h, 0, buf, 1), SW_EINVAL);
-
-    h = open_("d/new.bin", SW_O_WRITE | SW_O_CREATE | SW_O_EXCL);
-    assert_true(h >= 0);
-    assert_int_equal(sw__posix_fs_write(&port, h, 3, "xyz", 3), 3);
-    assert_int_equal(sw__posix_fs_sync(&port, h), 0);
-    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
-    sw_stat_t st;
-    assert_int_equal(sw__posix_fs_stat(&port, "d/new.bin", &st), 0);
-    assert_int_equal(st.type, SW_FT_FILE);
-    assert_int_equal(st.size, 6);
-    assert_true(st.mtime > 1600000000);
-    assert_int_equal(open_("d/new.bin", SW_O_WRITE | SW_O_CREATE | SW_O_EXCL), SW_EEXIST);
-    h = open_("d/new.bin", SW_O_READ | SW_O_WRITE | SW_O_TRUNC);
-    assert_true(h >= 0);
-    assert_int_equal(sw__posix_fs_read(&port, h, 0, buf, sizeof buf), 0);
-    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
-    h = open_("d/new.bin", SW_O_WRITE | SW_O_APPEND);
-    assert_int_equal(sw__posix_fs_write(&port, h, 0, "ab", 2), 2);
-    assert_int_equal(sw__posix_fs_write(&port, h, 0, "cd", 2), 2); // appends whatever the offset
-    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
-    assert_int_equal(sw__posix_fs_stat(&port, "d/new.bin", &st), 0);
-    assert_int_equal(st.size, 4);
-    assert_int_equal(sw__posix_fs_unlink(&port, "d/new.bin"), 0);
-}
-
-static void test_open_errors(void **state)
-{
-    (void)state;
-    assert_int_equal(open_("missing", SW_O_READ), SW_ENOENT);
-    assert_int_equal(open_("nodir/x", SW_O_WRITE | SW_O_CREATE), SW_ENOENT);
-    assert_int_equal(open_("d", SW_O_READ), SW_EISDIR);
-    assert_int_equal(open_("d", SW_O_WRITE), SW_EISDIR);
-    assert_int_equal(open_("", SW_O_READ), SW_EISDIR);
-    assert_int_equal(open_("a.txt/x", SW_O_READ), SW_ENOTDIR);
-    assert_int_equal(open_("a.txt", 0), SW_EINVAL);
-    assert_int_equal(open_("a.txt", SW_O_READ | SW_O_TRUNC), SW_EINVAL);
-    assert_int_equal(open_("a.txt", SW_O_READ | 0x100), SW_EINVAL);
     // a FIFO would block the loop on open: refused at once
     char path[256];
     snprintf(path, sizeof path, "%s/fifo", root);
@@ -147,31 +99,6 @@ static void test_open_errors(void **state)
     assert_int_equal(sw__posix_fs_stat(&port, "fifo", &st), 0);
     assert_int_equal(st.type, SW_FT_OTHER);
     assert_int_equal(sw__posix_fs_unlink(&port, "fifo"), 0);
-}
-
-static void test_bad_paths(void **state)
-{
-    (void)state;
-    static const char *const bad[] = {"/etc/passwd", "..", "../outside/secret", "d/../a.txt",
-                                      "d//b.txt", "./a.txt", "d/.", "a.txt/", "/", "d/./b.txt"};
-    sw_stat_t st;
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(open_(bad[i], SW_O_READ), SW_EINVAL);
-        assert_int_equal(sw__posix_fs_stat(&port, bad[i], &st), SW_EINVAL);
-        assert_int_equal(sw__posix_fs_mkdir(&port, bad[i]), SW_EINVAL);
-        assert_int_equal(sw__posix_fs_unlink(&port, bad[i]), SW_EINVAL);
-    }
-    char longname[300];
-    memset(longname, 'n', sizeof longname - 1);
-    longname[sizeof longname - 1] = 0;
-    assert_int_equal(open_(longname, SW_O_READ), SW_EINVAL);
-    char *huge = malloc(8000);
-    for (int i = 0; i < 7998; i += 2)
-        huge[i] = 'q', huge[i + 1] = '/';
-    huge[7998] = 'q', huge[7999] = 0;
-    assert_int_equal(sw__posix_fs_stat(&port, huge, &st), SW_EINVAL);
-    free(huge);
-    assert_int_equal(sw__posix_fs_stat(&port, NULL, &st), SW_EINVAL);
 }
 
 static void test_symlinks_confined(void **state)
@@ -210,71 +137,15 @@ static void test_symlinks_confined(void **state)
     link_at("../outside/secret", "root/lnk_file"); // as setup() made it, for the other tests
 }
 
-static void test_handle_table(void **state)
+// Handles are small integers over descriptors that do not leak into a re-exec.
+static void test_cloexec(void **state)
 {
     (void)state;
-    int h[4];
-    for (int i = 0; i < 4; i++) {
-        h[i] = open_("a.txt", SW_O_READ);
-        assert_int_equal(h[i], i); // small integers from 0
-        int fd = port.fs.fds[h[i]];
-        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-    }
-    assert_int_equal(open_("a.txt", SW_O_READ), SW_EFULL);
-    assert_int_equal(sw__posix_fs_close_fd(&port, h[2]), 0);
-    assert_int_equal(open_("a.txt", SW_O_READ), 2);
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(sw__posix_fs_close_fd(&port, h[i]), 0);
-    char b[1];
-    assert_int_equal(sw__posix_fs_read(&port, -1, 0, b, 1), SW_EINVAL);
-    assert_int_equal(sw__posix_fs_read(&port, 4, 0, b, 1), SW_EINVAL);
-    assert_int_equal(sw__posix_fs_close_fd(&port, 99), SW_EINVAL);
+    int h = open_("a.txt", SW_O_READ);
+    assert_int_equal(h, 0);
+    assert_true(fcntl(port.fs.fds[h], F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
     assert_true(fcntl(port.fs.rootfd, F_GETFD) & FD_CLOEXEC);
-}
-
-static void test_dirs(void **state)
-{
-    (void)state;
-    sw_stat_t st;
-    assert_int_equal(sw__posix_fs_stat(&port, "", &st), 0);
-    assert_int_equal(st.type, SW_FT_DIR);
-    assert_int_equal(sw__posix_fs_stat(&port, "nope", &st), SW_ENOENT);
-    assert_int_equal(sw__posix_fs_stat(&port, "a.txt/x", &st), SW_ENOTDIR);
-    assert_int_equal(sw__posix_fs_mkdir(&port, "m"), 0);
-    assert_int_equal(sw__posix_fs_mkdir(&port, "m"), SW_EEXIST);
-    assert_int_equal(sw__posix_fs_mkdir(&port, ""), SW_EEXIST);
-    assert_int_equal(sw__posix_fs_mkdir(&port, "m/n"), 0);
-    assert_int_equal(sw__posix_fs_mkdir(&port, "x/y"), SW_ENOENT);
-    assert_int_equal(sw__posix_fs_rmdir(&port, "m"), SW_ENOTEMPTY);
-    assert_int_equal(sw__posix_fs_unlink(&port, "m"), SW_EISDIR);
-    assert_int_equal(sw__posix_fs_rmdir(&port, "a.txt"), SW_ENOTDIR);
-    assert_int_equal(sw__posix_fs_rmdir(&port, ""), SW_EPERM);
-    assert_int_equal(sw__posix_fs_unlink(&port, ""), SW_EPERM);
-    assert_int_equal(sw__posix_fs_unlink(&port, "gone"), SW_ENOENT);
-    assert_int_equal(sw__posix_fs_rmdir(&port, "m/n"), 0);
-    assert_int_equal(sw__posix_fs_rmdir(&port, "m"), 0);
-    assert_int_equal(sw__posix_fs_stat(&port, "m", &st), SW_ENOENT);
-}
-
-static void test_rename(void **state)
-{
-    (void)state;
-    int h = open_("tmp.1", SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC);
-    assert_int_equal(sw__posix_fs_write(&port, h, 0, "new!", 4), 4);
-    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
-    // replaces an existing file, across directories
-    assert_int_equal(sw__posix_fs_rename(&port, "tmp.1", "d/b.txt"), 0);
-    char buf[16];
-    h = open_("d/b.txt", SW_O_READ);
-    assert_int_equal(sw__posix_fs_read(&port, h, 0, buf, sizeof buf), 4);
-    assert_memory_equal(buf, "new!", 4);
-    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
-    assert_int_equal(sw__posix_fs_rename(&port, "tmp.1", "x"), SW_ENOENT);
-    assert_int_equal(sw__posix_fs_rename(&port, "d", "d/e/f"), SW_EINVAL); // into itself
-    assert_int_equal(sw__posix_fs_rename(&port, "", "z"), SW_EPERM);
-    assert_int_equal(sw__posix_fs_rename(&port, "a.txt", ""), SW_EPERM);
-    assert_int_equal(sw__posix_fs_rename(&port, "d/b.txt", "d/b2.txt"), 0);
-    assert_int_equal(sw__posix_fs_rename(&port, "d/b2.txt", "d/b.txt"), 0);
 }
 
 typedef struct seen {
@@ -303,7 +174,8 @@ static int type_of(const seen_t *s, const char *name)
     return -1;
 }
 
-static void test_list(void **state)
+// The root as setup() made it, symlinks included (as "other").
+static void test_list_links(void **state)
 {
     (void)state;
     seen_t s = {0};
@@ -327,42 +199,6 @@ static void test_list(void **state)
     assert_int_equal(type_of(&s4, "etc"), SW_FT_OTHER);
     assert_int_equal(sw__posix_fs_list(&port, "a.txt", collect, &s4), SW_ENOTDIR);
     assert_int_equal(sw__posix_fs_list(&port, "nope", collect, &s4), SW_ENOENT);
-}
-
-// Random pwrite/pread against a model of the file's bytes.
-static void test_random_io(void **state)
-{
-    (void)state;
-    static uint8_t model[1 << 16], buf[1 << 12];
-    size_t size = 0;
-    tu_rng_t r = {0x5eed1234abcdull};
-    int h = open_("rand.bin", SW_O_READ | SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC);
-    assert_true(h >= 0);
-    for (int round = 0; round < 3000; round++) {
-        size_t off = tu_below(&r, sizeof model - sizeof buf);
-        size_t n = tu_below(&r, sizeof buf);
-        if (tu_below(&r, 2)) {
-            for (size_t i = 0; i < n; i++)
-                buf[i] = (uint8_t)tu_next(&r);
-            assert_int_equal(sw__posix_fs_write(&port, h, off, buf, n), (int)n);
-            memcpy(model + off, buf, n);
-            if (n && off + n > size) {
-                if (off > size)
-                    memset(model + size, 0, off - size);
-                size = off + n;
-            }
-        } else {
-            int got = sw__posix_fs_read(&port, h, off, buf, n);
-            size_t want = off >= size ? 0 : size - off < n ? size - off : n;
-            assert_int_equal(got, (int)want);
-            assert_memory_equal(buf, model + off, want);
-        }
-    }
-    sw_stat_t st;
-    assert_int_equal(sw__posix_fs_stat(&port, "rand.bin", &st), 0);
-    assert_int_equal(st.size, size);
-    assert_int_equal(sw__posix_fs_close_fd(&port, h), 0);
-    assert_int_equal(sw__posix_fs_unlink(&port, "rand.bin"), 0);
 }
 
 static void test_no_root(void **state)
@@ -431,15 +267,23 @@ static void test_errno_map(void **state)
     assert_int_equal(sw__posix_errno(12345), SW_EIO);
 }
 
+static const sw_port_ops_t posix_files = {
+    .fs_open = sw__posix_fs_open, .fs_read = sw__posix_fs_read, .fs_write = sw__posix_fs_write,
+    .fs_sync = sw__posix_fs_sync, .fs_close = sw__posix_fs_close_fd, .fs_stat = sw__posix_fs_stat,
+    .fs_mkdir = sw__posix_fs_mkdir, .fs_rmdir = sw__posix_fs_rmdir,
+    .fs_unlink = sw__posix_fs_unlink, .fs_rename = sw__posix_fs_rename,
+    .fs_list = sw__posix_fs_list,
+};
+
 int main(void)
 {
+    fsc = (fsc_fixture_t){.ops = &posix_files, .ctx = &port, .max_files = 4, .has_mtime = true};
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_write),     cmocka_unit_test(test_open_errors),
-        cmocka_unit_test(test_bad_paths),      cmocka_unit_test(test_symlinks_confined),
-        cmocka_unit_test(test_handle_table),   cmocka_unit_test(test_dirs),
-        cmocka_unit_test(test_rename),         cmocka_unit_test(test_list),
-        cmocka_unit_test(test_random_io),      cmocka_unit_test(test_no_root),
-        cmocka_unit_test(test_read_only),      cmocka_unit_test(test_errno_map),
+        FSC_TESTS,
+        cmocka_unit_test(test_fifo),          cmocka_unit_test(test_symlinks_confined),
+        cmocka_unit_test(test_cloexec),       cmocka_unit_test(test_list_links),
+        cmocka_unit_test(test_no_root),       cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_errno_map),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

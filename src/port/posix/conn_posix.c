@@ -452,6 +452,15 @@ size_t sw__posix_conn_queued(void *ctx, sw_conn_t *conn)
     return (c->writing ? uv_stream_get_write_queue_size(c->ws) : 0) + c->pend.len;
 }
 
+size_t sw__posix_conn_room(void *ctx, sw_conn_t *conn)
+{
+    sw_pconn_t *c = C(conn);
+    if (c->closing)
+        return 0;
+    size_t q = sw__posix_conn_queued(ctx, conn), high = c->p->opts.write_high;
+    return q < high ? high - q : 0;
+}
+
 void sw__posix_conn_pause(void *ctx, sw_conn_t *conn, bool paused)
 {
     sw_pconn_t *c = C(conn);
@@ -740,6 +749,9 @@ int sw__posix_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener
     memset(&a, 0, sizeof a);
     if (uv_ip4_addr(addr, port, &a.in4) != 0 && uv_ip6_addr(addr, port, &a.in6) != 0)
         return SW_EINVAL;
+    int g = sw__posix_net_guard("listen on", &a.sa);
+    if (g)
+        return g;
     sw_plistener_t *l = calloc(1, sizeof *l);
     if (!l)
         return SW_EFULL;
