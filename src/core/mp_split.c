@@ -16,12 +16,31 @@ void sw_mps_init(sw_mps_t *s, void *buf, size_t cap)
 {
     s->buf = buf;
     s->cap = buf ? cap : 0;
+    s->strict = false;
     sw_mps_reset(s);
+}
+
+// Strict mode: true when the item cannot fit once this token (took bytes, not counted in total
+// yet) and what it announces are in. total, not len: the bytes of a partial token that did not
+// fit were not stored, but they are part of the item.
+static bool overflows(const sw_mps_t *s, size_t took, const mpack_token_t *tok)
+{
+    uint64_t need = (uint64_t)s->total + took;
+    switch (tok->type) {
+    case MPACK_TOKEN_STR:
+    case MPACK_TOKEN_BIN:
+    case MPACK_TOKEN_EXT: need += tok->length; break;
+    case MPACK_TOKEN_ARRAY: need += tok->length; break;          // each element is a byte at least
+    case MPACK_TOKEN_MAP: need += 2 * (uint64_t)tok->length; break;
+    default: break;
+    }
+    return need > s->cap;
 }
 
 void sw_mps_reset(sw_mps_t *s)
 {
     s->len = 0;
+    s->total = 0;
     s->err = 0;
     s->skipping = false;
     s->ready = false;
@@ -38,6 +57,7 @@ bool sw_mps_busy(const sw_mps_t *s)
 // Stores consumed bytes, or switches to skipping when the item outgrows the buffer.
 static void keep(sw_mps_t *s, const uint8_t *p, size_t n)
 {
+    s->total += n;
     if (s->skipping)
         return;
     if (s->cap - s->len < n) {
@@ -65,7 +85,7 @@ int sw_mps_feed(sw_mps_t *s, const uint8_t *data, size_t n, size_t *used)
         return s->err;
     if (s->ready) {
         s->ready = false;
-        s->len = 0;
+        s->len = s->total = 0;
     }
     mpack_tokbuf_t *tb = tokbuf(s);
     while (at < n) {
@@ -78,6 +98,12 @@ int sw_mps_feed(sw_mps_t *s, const uint8_t *data, size_t n, size_t *used)
             s->err = SW_EPROTO;
             *used = at;
             return s->err;
+        }
+        if (st != MPACK_EOF && s->strict && tok.type != MPACK_TOKEN_CHUNK && overflows(s, took, &tok)) {
+            // abandon the item; whatever follows this token is read as a new one
+            sw_mps_reset(s);
+            *used = at + took;
+            return SW_ETOOBIG;
         }
         keep(s, data + at, took);
         at += took;
@@ -127,7 +153,7 @@ int sw_mps_feed(sw_mps_t *s, const uint8_t *data, size_t n, size_t *used)
             *used = at;
             if (s->skipping) {
                 s->skipping = false;
-                s->len = 0;
+                s->len = s->total = 0;
                 return SW_ETOOBIG;
             }
             s->ready = true;

@@ -131,8 +131,12 @@ struct sw_link {
     bool paused;        // reading paused (the peer does not read its replies)
     bool closing;
     bool counted;       // counts against limits.clients
+    bool proven;        // a complete request arrived: the link keeps its slot (no idle timeout)
+    sw_timer_t idle_timer; // counted links: closes the link if no request arrives in rpc.idle_ms
     char peer[64];
     sw_stream_rx_t srx; // SW_LINK_STREAM
+    uint32_t gap_ms;    // serial stream: an idle gap this long inside a message forgets it (0: off)
+    uint32_t last_rx;   // time the last bytes arrived
     sw_sp_cfg_t spcfg;  // SW_LINK_LOSSY
     sw_sp_rx_t sprx;
     sw_rel_t rel;
@@ -196,6 +200,9 @@ void sw_node_link_gone(sw_node_t *n, const sw_rpc_t *rpc);
 // src/node/link.c. A link is created when a connection opens (counted: TCP clients, which
 // count against limits.clients) and freed after the port reports it closed.
 sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted);
+// limits.clients is reached: closes the oldest counted link that has not sent a request yet
+// (its slot is free at once). False if every counted link has.
+bool sw_link_evict_idle(sw_node_t *n);
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len);
 // Plain bytes into the link's framing (sw_link_data after the secure layer, if any).
 void sw_link_input(sw_link_t *l, const uint8_t *p, size_t len);
@@ -269,6 +276,12 @@ typedef struct sw_part {
     void (*app_event)(sw_node_t *n, int ev, const char *app, const char *detail);
     // A link's RPC session ended (sw_node_link_gone()).
     void (*link_closed)(sw_node_t *n, const sw_rpc_t *rpc);
+    // A session's requests are over (its link closed, went down or was reset:
+    // sw_node_rpc_reset()): what was started for them dies (tasks, proxies).
+    void (*session_reset)(sw_node_t *n, const sw_rpc_t *rpc);
+    // The peer cancelled request seq of session rpc ({"i": seq} alone, or a local caller gave
+    // up): a task still working on it ends (sw_node_request_cancelled()).
+    void (*request_cancelled)(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
     // The part's commands: the kernel adds directory `dir` (documented by dir_doc) with the
     // ncmds commands of `cmds` (a const table: it stays in flash) once init has succeeded, and
     // removes it before stop. Handlers find the node in sw_call_t.ctx. NULL: none here (a
@@ -296,6 +309,9 @@ int sw_node_app_restart(sw_node_t *n, const char *why);
 // Called from inside the runtime: a hook must not stop or start apps from the call.
 enum { SW_APP_EV_READY = 1, SW_APP_EV_FAILED = 2 };
 void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail);
+
+// Request seq of session rpc was cancelled: every part's request_cancelled hook hears it.
+void sw_node_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
 
 // Boards (micro-swarm hardware targets): C modules selected by config "board.hardware_name",
 // compiled in by the build (board.c lists them; the first is the default hardware name).
@@ -333,6 +349,7 @@ struct sw_node {
 
     sw_wdt_t wdt;
     sw_timer_t wdt_timer;
+    sw_timer_t loop_wdt_timer; // kicks the port's watchdog (wdt.loop)
 
     sw_timer_t *timers;    // armed timers, ordered by due time
     sw_timer_t *due;       // the batch sw_node_poll() is running (armed until each runs)

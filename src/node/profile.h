@@ -128,6 +128,15 @@
 #ifndef SW_NODE_DEF_SERIAL_WINDOW
 #define SW_NODE_DEF_SERIAL_WINDOW SW__SZ(8, 4) // serial.window: frames in flight
 #endif
+#ifndef SW_NODE_DEF_SERIAL_GAP
+#define SW_NODE_DEF_SERIAL_GAP 100 // serial.gap_ms: idle ms inside a lossless message that reset the decoder
+#endif
+#ifndef SW_NODE_DEF_RPC_IDLE
+#define SW_NODE_DEF_RPC_IDLE 10000 // rpc.idle_ms: a TCP client without a request by then is closed
+#endif
+#ifndef SW_NODE_DEF_WDT_LOOP
+#define SW_NODE_DEF_WDT_LOOP 30 // wdt.loop: seconds the event loop may stay away (port watchdog)
+#endif
 #ifndef SW_NODE_LINK_INQ
 // bytes of input a link keeps while it waits for the port to drain; 0: grown as needed (realloc)
 #define SW_NODE_LINK_INQ SW__SZ(0, 256)

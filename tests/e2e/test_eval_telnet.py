@@ -413,10 +413,13 @@ class TelnetProtocol(SiteTest):
         t.read_until(b"Line too long (at most 1024 bytes): discarded.")
         t.send(b"return 1+1\r\n")
         t.read_until(b"> 2\r\n> ")  # (no echo: the flood ended with DONT ECHO)
-        # too many sessions (telnet.clients = 3 here: t is one)
+        # too many sessions (telnet.clients = 3 here: t is one). Each has entered a line: a
+        # session that has not would give its slot to the newcomer (telnet.idle_ms rules)
         extra = [self.raw() for _ in range(2)]
         for e in extra:
             e.read_until(b"> ")
+            e.send(b"return 7\r\n")
+            e.read_until(b"7\r\n")
         refused = self.raw()
         self.assertIn(b"Too many telnet sessions (at most 3).", refused.read_until(b"3)."))
         for e in extra:

@@ -478,7 +478,11 @@ static int p_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_
             assert_non_null(ents);
         }
         const char *name = path[0] ? f->path + strlen(path) + 1 : f->path;
-        snprintf(ents[n].name, sizeof ents[n].name, "%s", name);
+        size_t len = strlen(name); // a child's name is one path component: it fits
+        if (len >= sizeof ents[n].name)
+            len = sizeof ents[n].name - 1;
+        memcpy(ents[n].name, name, len);
+        ents[n].name[len] = 0;
         ents[n++].type = f->type;
     }
     rc = 0;

@@ -54,6 +54,10 @@ void sw__posix_links_shutdown(sw_posix_t *p, bool force);
 // Frees the listeners (all closed by then): at sw_posix_close().
 void sw__posix_links_free(sw_posix_t *p);
 
+// --- the watchdog thread (wdt_posix.c)
+void sw__posix_watchdog(void *ctx, uint32_t period_ms);
+void sw__posix_watchdog_stop(sw_posix_t *p); // joins the thread (sw_posix_close, before re-exec)
+
 // The test network guard (net_guard.c): 0, or SW_EPERM for a socket operation (what: "bind",
 // "send to", "join") on a non-loopback address (sa NULL: none is loopback) that a test node in
 // the machine's own network namespace must not do. Always 0 outside test builds.
