@@ -163,6 +163,13 @@ int sw_mp_check(const void *buf, size_t n);
 // is still followed, so the stream stays in step) and sw_mps_feed() reports SW_ETOOBIG once the
 // item has ended. Nesting deeper than SW_MP_MAX_DEPTH, or a reserved byte (0xC1), cannot be
 // followed: that error is sticky and the stream must be reset or closed.
+//
+// Strict mode (resync, for lines with noise): an item is abandoned as soon as it is known to
+// exceed cap — at the header of a str/bin/ext whose length does not fit, of an array or map
+// with more elements than bytes left, or of any token that would overflow — and the splitter
+// starts afresh right after that token. Noise that reads as a huge length then costs a few
+// bytes instead of the next 4 GB. The point of restart is a position in the byte stream, the
+// same however the bytes are cut into pieces.
 
 typedef struct sw_mps {
     uint8_t *buf;   // storage for one item, owned by the caller
@@ -171,6 +178,7 @@ typedef struct sw_mps {
     int err;        // sticky: 0, SW_EDEPTH or SW_EPROTO
     bool skipping;  // the current item exceeded cap and is being skipped
     bool ready;     // buf holds a complete item (cleared by the next feed)
+    bool strict;    // abandon oversize items at once (see above); kept by sw_mps_reset
     uint8_t depth;
     uint32_t blob_left;             // payload bytes of a str/bin/ext still to come
     uint32_t left[SW_MP_MAX_DEPTH];
@@ -186,7 +194,7 @@ bool sw_mps_busy(const sw_mps_t *s);
 // Consumes bytes from data[0..n) and stops at the end of the first complete item.
 // *used = bytes consumed. Returns 1 when an item is complete in buf[0..len) (it stays there
 // until the next call), 0 when all bytes were consumed without completing one, SW_ETOOBIG when
-// an oversize item has just been skipped, or the sticky error.
+// an oversize item has just been skipped (strict: abandoned), or the sticky error.
 int sw_mps_feed(sw_mps_t *s, const uint8_t *data, size_t n, size_t *used);
 
 #ifdef __cplusplus

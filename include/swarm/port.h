@@ -150,6 +150,10 @@ typedef struct sw_port_ops {
     size_t (*machid)(void *ctx, uint8_t *buf, size_t cap); // unique machine id bytes
     int (*mem)(void *ctx, sw_mem_t *m);
     const char *(*platform)(void *ctx);             // e.g. "posix linux x86_64"
+    // A watchdog that does not depend on the node's loop (a hardware watchdog, a thread): if it
+    // is not called again within period_ms, the platform restarts the node as reset SOFT/HARD
+    // would. Each call kicks it and sets the period; 0 disarms it. NULL: the platform has none.
+    void (*watchdog)(void *ctx, uint32_t period_ms);
 } sw_port_ops_t;
 
 typedef struct sw_port {

@@ -22,6 +22,7 @@ typedef struct sw_stream_stats {
     uint32_t msgs;    // messages delivered
     uint32_t console; // console bytes delivered
     uint32_t toobig;  // oversize messages skipped
+    uint32_t resync;  // partial messages forgotten (sw_stream_rx_resync)
 } sw_stream_stats_t;
 
 typedef struct sw_stream_rx {
@@ -38,6 +39,13 @@ void sw_stream_rx_init(sw_stream_rx_t *rx, int prefix, void *buf, size_t cap);
 // or a sticky error (SW_EPROTO: a reserved byte; SW_EDEPTH) after which the stream is out of
 // step and the link should be reset or closed.
 int sw_stream_rx_feed(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_rx_sink_t *sink);
+
+// Resynchronising mode, for byte links that can carry noise (serial lines; docs/PROTOCOL.md,
+// "Lossless stream"): an item larger than the buffer is abandoned as soon as that is known and
+// decoding restarts after its header (sw_mps_t strict mode), instead of following it.
+void sw_stream_rx_set_resync(sw_stream_rx_t *rx, bool on);
+// Forgets a partial message (the caller saw an idle gap inside it). True if one was pending.
+bool sw_stream_rx_resync(sw_stream_rx_t *rx);
 
 // Encodes console bytes for the wire (no-prefix mode: 0..127 as is, 128..255 as 0xCC xx;
 // prefix mode: as is). Consumes as much of in[0..n) as fits into out and returns the bytes

@@ -298,7 +298,10 @@ bool sw_call_arg_int(sw_call_t *c, const char *name, int64_t dflt, int64_t *out)
     *out = dflt;
     if (!arg_obj(c, name, &o))
         return !c->err;
-    if (o.type == SW_MP_FLOAT && o.v.f == (double)(int64_t)o.v.f) { // 3.0 from a JSON client
+    // 3.0 from a JSON client. The range check comes first: converting a float outside int64's
+    // range (1.5e308, NaN: every comparison is false) is undefined behaviour.
+    if (o.type == SW_MP_FLOAT && o.v.f >= -9223372036854775808.0 && o.v.f < 9223372036854775808.0 &&
+        o.v.f == (double)(int64_t)o.v.f) {
         *out = (int64_t)o.v.f;
         return !c->err;
     }

@@ -16,7 +16,24 @@ void sw_mps_init(sw_mps_t *s, void *buf, size_t cap)
 {
     s->buf = buf;
     s->cap = buf ? cap : 0;
+    s->strict = false;
     sw_mps_reset(s);
+}
+
+// Strict mode: true when the item cannot fit once this token (took bytes, of which the
+// gathered len does not count them yet) and what it announces are in.
+static bool overflows(const sw_mps_t *s, size_t took, const mpack_token_t *tok)
+{
+    uint64_t need = (uint64_t)s->len + took;
+    switch (tok->type) {
+    case MPACK_TOKEN_STR:
+    case MPACK_TOKEN_BIN:
+    case MPACK_TOKEN_EXT: need += tok->length; break;
+    case MPACK_TOKEN_ARRAY: need += tok->length; break;          // each element is a byte at least
+    case MPACK_TOKEN_MAP: need += 2 * (uint64_t)tok->length; break;
+    default: break;
+    }
+    return need > s->cap;
 }
 
 void sw_mps_reset(sw_mps_t *s)
@@ -78,6 +95,12 @@ int sw_mps_feed(sw_mps_t *s, const uint8_t *data, size_t n, size_t *used)
             s->err = SW_EPROTO;
             *used = at;
             return s->err;
+        }
+        if (st != MPACK_EOF && s->strict && tok.type != MPACK_TOKEN_CHUNK && overflows(s, took, &tok)) {
+            // abandon the item; whatever follows this token is read as a new one
+            sw_mps_reset(s);
+            *used = at + took;
+            return SW_ETOOBIG;
         }
         keep(s, data + at, took);
         at += took;

@@ -104,7 +104,7 @@ static int feed_plain(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_r
             // byte. A partial (or malformed) item falls through to the splitter.
             sw_mpr_t r;
             sw_mpr_init(&r, p + i, n - i);
-            if (sw_mpr_skip(&r) == 0) {
+            if (sw_mpr_skip(&r) == 0 && !(rx->split.strict && r.pos > rx->split.cap)) {
                 if (r.pos > rx->split.cap) {
                     con_flush(&c);
                     toobig(rx, sink);
@@ -178,6 +178,21 @@ int sw_stream_rx_feed(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_r
     if (rx->prefix == SW_STREAM_NO_PREFIX)
         return feed_plain(rx, p, n, sink);
     return feed_prefixed(rx, p, n, sink);
+}
+
+void sw_stream_rx_set_resync(sw_stream_rx_t *rx, bool on)
+{
+    rx->split.strict = on;
+}
+
+bool sw_stream_rx_resync(sw_stream_rx_t *rx)
+{
+    if (!sw_mps_busy(&rx->split) && !rx->in_msg)
+        return false;
+    sw_mps_reset(&rx->split);
+    rx->in_msg = false;
+    rx->stats.resync++;
+    return true;
 }
 
 size_t sw_stream_encode_console(int prefix, const uint8_t *in, size_t n, uint8_t *out, size_t cap, size_t *used)

@@ -337,9 +337,8 @@ static void draw(sw_progress_t *p, uint64_t now, bool final)
     sw__cli_bytes(done, sizeof done, (double)p->done);
     sw__cli_bytes(total, sizeof total, (double)p->total);
     sw__cli_bytes(r, sizeof r, rate);
-    int pct = p->total ? (int)(100.0 * (double)p->done / (double)p->total) : 0;
-    if (pct > 100)
-        pct = 100;
+    double share = p->total ? 100.0 * (double)p->done / (double)p->total : 0;
+    int pct = share < 100 ? (int)share : 100; // clamped before the conversion (no overflow)
     if (!final && rate > 0 && p->total > p->done) {
         double left = (double)(p->total - p->done) / rate;
         if (left < 360000)

@@ -130,9 +130,8 @@ static void draw_block(ui_t *u)
         }
         char line[200];
         if (d->step == SW_PUSH_UPLOAD && d->bytes_total) {
-            int pct = (int)(100.0 * (double)d->bytes_sent / (double)d->bytes_total);
-            if (pct > 100)
-                pct = 100;
+            double share = 100.0 * (double)d->bytes_sent / (double)d->bytes_total;
+            int pct = share < 100 ? (int)share : 100; // clamped before the conversion
             char bar[21], a[24], b[24];
             for (int k = 0; k < 20; k++)
                 bar[k] = k < pct / 5 ? '#' : '.';

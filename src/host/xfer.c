@@ -464,11 +464,11 @@ static double neg_log1m(double q)
 // logarithm to 0 gives H / (n (n + H)) = -8 ln(1 - p) ≈ 8p.
 static uint32_t best_chunk(double p, uint32_t max)
 {
-    if (p <= 0)
+    if (!(p > 0)) // also NaN, which would reach the conversion below
         return max;
     double h = ADAPT_OVERHEAD;
     double n = (-h + sqrt_pos(h * h + h / (2 * p))) / 2;
-    if (n >= max)
+    if (!(n < max))
         return max;
     uint32_t c = n <= ADAPT_MIN_CHUNK ? ADAPT_MIN_CHUNK : (uint32_t)n & ~15u;
     return c < ADAPT_MIN_CHUNK ? ADAPT_MIN_CHUNK : c;

@@ -134,6 +134,23 @@ static void schedule_rpc(sw_link_t *l)
         sw_timer_start(l->node, &l->rpc_timer, wait);
 }
 
+// Requests are dispatched in the command tree; a cancel also ends the task that works on the
+// request it names (an eval that sleeps, an app command that waits).
+static void on_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
+{
+    sw_link_t *l = ctx;
+    if (m->kind == SW_MSG_REQUEST) {
+        if (!l->proven) {
+            l->proven = true; // from now on it keeps its slot
+            sw_timer_stop(l->node, &l->idle_timer);
+        }
+        sw_rpc_dispatch(rpc, m, l->now);
+    } else if (m->kind == SW_MSG_CANCEL) {
+        sw_rpc_stop_stream(rpc, m->i);
+        sw_lua_request_cancelled(l->node, rpc, m->i);
+    }
+}
+
 static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
@@ -219,6 +236,13 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 {
     if (l->closing)
         return;
+    if (l->gap_ms) { // a partial message the line left idle is noise or a lost tail: forget it
+        uint32_t now = sw_node_now(l->node);
+        if (l->inq_len == 0 && now - l->last_rx >= l->gap_ms && sw_stream_rx_resync(&l->srx))
+            sw_log(l->node, SW_LOG_DEBUG, "link %s: %u ms idle inside a message, resynchronising", l->peer,
+                   (unsigned)(now - l->last_rx));
+        l->last_rx = now;
+    }
     if (l->inq_len == 0) {
         size_t used = process(l, p, len);
         p += used;
@@ -282,6 +306,29 @@ static void rel_timer(sw_node_t *n, sw_timer_t *t)
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+static void idle_fire(sw_node_t *n, sw_timer_t *t)
+{
+    sw_link_t *l = t->user;
+    sw_log(n, SW_LOG_WARN, "link %s: no request within %u ms (rpc.idle_ms), closing", l->peer,
+           (unsigned)sw_cfg_int(&n->cfg, "rpc.idle_ms", SW_NODE_DEF_RPC_IDLE));
+    sw_link_close(l);
+}
+
+bool sw_link_evict_idle(sw_node_t *n)
+{
+    sw_link_t *old = NULL;
+    for (sw_link_t *l = n->links; l; l = l->next)
+        if (l->counted && !l->proven && !l->closing)
+            old = l; // the list is newest first
+    if (!old)
+        return false;
+    sw_log(n, SW_LOG_WARN, "link %s: closed to make room (limits.clients reached, no request yet)", old->peer);
+    old->counted = false;
+    n->clients--;
+    sw_link_close(old);
+    return true;
+}
+
 // Carves a..b from one allocation, 8-byte aligned.
 static uint8_t *carve(uint8_t **at, size_t n)
 {
@@ -342,7 +389,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     sw_rpc_pending_t *pd = (sw_rpc_pending_t *)(void *)carve(&at, pending);
 
     sw_rpc_mem_t mem = {out, msg, st, n->lim.max_streams, pd, n->lim.max_pending};
-    sw_rpc_hooks_t hooks = {rpc_send, NULL, NULL, l};
+    sw_rpc_hooks_t hooks = {rpc_send, on_request, NULL, l};
     sw_rpc_init(&l->rpc, &mem, &hooks, &n->tree, n);
     l->rpc.gen = ++n->gen_seq;
     l->rpc_timer.fn = rpc_timer;
@@ -351,6 +398,13 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     if (mode == SW_LINK_STREAM) {
         sw_stream_rx_init(&l->srx, SW_STREAM_NO_PREFIX, rxbuf, rx);
         l->console = c->kind == SW_CONN_SERIAL;
+        if (c->kind == SW_CONN_SERIAL) {
+            // a line can carry noise: an oversize item or an idle gap resets the decoder
+            // (docs/PROTOCOL.md, "Lossless stream", Resynchronising)
+            sw_stream_rx_set_resync(&l->srx, true);
+            l->gap_ms = (uint32_t)clamp(sw_cfg_int(&n->cfg, "serial.gap_ms", SW_NODE_DEF_SERIAL_GAP), 0, 60000);
+            l->last_rx = sw_node_now(n);
+        }
     } else {
         sw_sp_rx_init(&l->sprx, &l->spcfg, rxbuf, rx);
         uint8_t *store = carve(&at, rel_store);
@@ -365,8 +419,14 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
 
     l->next = n->links;
     n->links = l;
-    if (counted)
+    if (counted) {
         n->clients++;
+        int64_t idle = clamp(sw_cfg_int(&n->cfg, "rpc.idle_ms", SW_NODE_DEF_RPC_IDLE), 0, 86400000);
+        l->idle_timer.fn = idle_fire;
+        l->idle_timer.user = l;
+        if (idle > 0)
+            sw_timer_start(n, &l->idle_timer, (uint32_t)idle);
+    }
     sw_log(n, SW_LOG_INFO, "link %s: open (%s)", l->peer, mode == SW_LINK_LOSSY ? "lossy" : "stream");
     if (mode == SW_LINK_STREAM)
         sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
@@ -382,6 +442,7 @@ void sw_link_close(sw_link_t *l)
     if (l->mode == SW_LINK_LOSSY && sw_rel_is_up(&l->rel))
         sw_rel_close(&l->rel, "closing", sw_node_now(l->node));
     l->closing = true;
+    sw_timer_stop(l->node, &l->idle_timer);
     sw_timer_stop(l->node, &l->rpc_timer);
     sw_timer_stop(l->node, &l->rel_timer);
     ops(l)->conn_close(pctx(l), l->conn);
@@ -390,6 +451,7 @@ void sw_link_close(sw_link_t *l)
 void sw_link_closed(sw_link_t *l)
 {
     sw_node_t *n = l->node;
+    sw_timer_stop(n, &l->idle_timer);
     sw_timer_stop(n, &l->rpc_timer);
     sw_timer_stop(n, &l->rel_timer);
     sw_node_rpc_reset(n, &l->rpc, SW_ECLOSED);

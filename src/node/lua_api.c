@@ -197,11 +197,14 @@ static int encode_protected(lua_State *L)
     return 0;
 }
 
-int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool stream)
+int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool stream, const void *to)
 {
     size_t mark = sw_mpw_mark(w);
     enc_ctx_t x = {t, w, stream, false};
+    // proxies made for this reply belong to its session (the node's own for local calls)
+    lua->proxy_owner = to == &lua->n->local ? NULL : to;
     int err = sw__lua_protect(lua, encode_protected, &x);
+    lua->proxy_owner = NULL;
     if (!err && w->err) {
         err = w->err;
         snprintf(lua->err_text, sizeof lua->err_text, "result too large (limits.msg)");
@@ -253,7 +256,7 @@ void sw__lua_answer_later(sw_lua_task_t *t, int st)
     }
     sw_mpw_t w;
     sw_mpw_init(&w, lua->scratch, lua->scratch_cap);
-    int rc = sw__lua_encode_result(lua, t, &w, false);
+    int rc = sw__lua_encode_result(lua, t, &w, false, t->reply.to.rpc);
     if (rc < 0) {
         sw__lua_answer_error(lua->n, &t->reply, lua->err_text);
         return;
@@ -282,7 +285,7 @@ static int handler_finish(sw_lua_t *lua, sw_lua_task_t *t, int st, sw_call_t *ca
         t->has_reply = true;
         return SW_CALL_LATER;
     case SW_TASK_DONE:
-        rc = sw__lua_encode_result(lua, t, call->out, call->stream);
+        rc = sw__lua_encode_result(lua, t, call->out, call->stream, call->reply_to.rpc);
         sw__lua_task_free(t, NULL);
         return rc < 0 ? sw_call_fail(call, rc, lua->err_text) : rc;
     default:
@@ -517,7 +520,8 @@ void sw__lua_open_swarm(lua_State *L)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // sys.eval(code) → [value, repr]: the chunk runs as a task (it may sleep and call) in the
-// running app's environment, or in the shared globals when no app runs. An expression is
+// running app's environment, or, when no app runs, in a fresh environment of its own that
+// reads the shared globals (whose libraries are read-only views). An expression is
 // tried first ("return " .. code), as the Lua REPL does.
 
 static int eval_k(lua_State *L, int status, lua_KContext ctx)
@@ -559,10 +563,12 @@ static int eval_begin(lua_State *L)
     } else {
         lua_remove(L, -2);
     }
-    if (x->lua->env_ref != LUA_NOREF)
+    if (x->lua->env_ref != LUA_NOREF) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, x->lua->env_ref);
-    else
+    } else { // a fresh environment: what one eval defines is gone for the next one
         lua_pushglobaltable(L);
+        sw__lua_env_over(L);
+    }
     lua_setupvalue(L, -2, 1);
     x->t = sw__lua_task_new(x->lua, L, 1, SW_TASK_EVAL, "eval");
     x->t->reply_array = true;

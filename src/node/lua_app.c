@@ -135,6 +135,15 @@ void sw__lua_task_free(sw_lua_task_t *t, const char *why)
     if (t->fn_ref != LUA_NOREF && lua->L)
         luaL_unref(lua->L, LUA_REGISTRYINDEX, t->fn_ref);
     sw_node_release(n, t, sizeof *t);
+    // What a task leaves behind may fill most of the heap before the incremental collector
+    // comes round, and the auxiliary library's buffers (string.rep, table.concat …) fail at the
+    // cap without an emergency collection: collect now, outside any running task, when the
+    // heap is past half the cap and has grown by a quarter of it since the last such collection
+    // (an app that keeps a large heap does not pay for a full collection per task).
+    if (lua->L && !lua->cur && lua->mem_used > lua->mem_cap / 2 && lua->mem_used > lua->gc_mark + lua->mem_cap / 4) {
+        lua_gc(lua->L, LUA_GCCOLLECT);
+        lua->gc_mark = lua->mem_used;
+    }
 }
 
 void sw__lua_task_wake(sw_lua_task_t *t, uint32_t delay_ms)
@@ -172,8 +181,9 @@ int sw__lua_task_run(sw_lua_task_t *t, int nargs)
     lua->cur = t;
     t->running = true;
     t->instr = 0;
+    t->run_start = sw_node_now(lua->n);
     t->wait = SW_WAIT_NONE;
-    t->overrun = false;
+    t->overrun = t->late = false;
     int nres = 0;
     // from = the task that runs us (if any), so Lua counts the C stack of nested runs
     int st = lua_resume(t->co, prev ? prev->co : lua->L, nargs, &nres);
@@ -196,7 +206,10 @@ int sw__lua_task_run(sw_lua_task_t *t, int nargs)
         t->nres = nres;
         return SW_TASK_DONE;
     }
-    if (t->overrun)
+    if (t->overrun && t->late)
+        snprintf(lua->err_text, sizeof lua->err_text,
+                 "time limit exceeded (%u ms without yielding; limits.lua_ms)", (unsigned)lua->time_limit);
+    else if (t->overrun)
         snprintf(lua->err_text, sizeof lua->err_text,
                  "instruction limit exceeded (%llu instructions without yielding; limits.lua_instr)",
                  (unsigned long long)lua->instr_limit);
@@ -501,13 +514,16 @@ typedef struct load_ctx {
     sw_lua_task_t *main;
 } load_ctx_t;
 
-// Replaces the table on top of L with a new, empty one that reads through to it.
-static void env_over(lua_State *L)
+// Replaces the table on top of L with a new, empty one that reads through to it (its
+// metatable locked: getmetatable(_ENV) must not hand out the table below).
+void sw__lua_env_over(lua_State *L)
 {
     lua_newtable(L);
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
     lua_remove(L, -2);
 }
@@ -521,15 +537,15 @@ static int load_protected(lua_State *L)
         // there is one: its own globals too) and from there to the shared ones
         lua_pushglobaltable(L);
         if (x->board) {
-            env_over(L);
+            sw__lua_env_over(L);
             lua_pushvalue(L, -1);
             lua->board_env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         }
-        env_over(L);
+        sw__lua_env_over(L);
         lua->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         lua_newtable(L);
         lua->loaded_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        lua_getglobal(L, "swarm");
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &sw__lua_key_swarm); // the real table behind the view
         if (lua_type(L, -1) == LUA_TTABLE) {
             lua_pushstring(L, lua->app);
             lua_setfield(L, -2, "app");
@@ -752,6 +768,44 @@ void sw__lua_tasks_close(sw_lua_t *lua)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Public
+
+// Cancels the tasks that owe an answer to rpc (seq < 0: to any of its requests). Nobody is
+// left to hear the answer, so none is sent.
+static void cancel_owed(sw_lua_t *lua, const sw_rpc_t *rpc, int64_t seq)
+{
+    // Freeing a task cancels its own swarm.call, which may free the task serving it: start
+    // over after each one (at most SW_LUA_TASKS_MAX).
+    for (bool again = true; again;) {
+        again = false;
+        for (sw_lua_task_t *t = lua->tasks; t; t = t->next) {
+            if (t->has_reply && t->reply.to.rpc == rpc && (seq < 0 || t->reply.to.seq == seq) &&
+                (t->kind == SW_TASK_EVAL || t->kind == SW_TASK_CMD)) {
+                t->has_reply = false;
+                sw_log(lua->n, SW_LOG_DEBUG, "lua: %s (request %lld) cancelled: %s", t->name,
+                       (long long)t->reply.to.seq, seq < 0 ? "its link is gone" : "the requester cancelled it");
+                sw__lua_task_free(t, NULL);
+                again = true;
+                break;
+            }
+        }
+    }
+}
+
+void sw_lua_session_gone(sw_node_t *n, const sw_rpc_t *rpc)
+{
+    sw_lua_t *lua = n->lua;
+    if (!lua || !lua->L)
+        return;
+    cancel_owed(lua, rpc, -1);
+    sw__proxy_owner_gone(n, rpc);
+}
+
+void sw_lua_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq)
+{
+    sw_lua_t *lua = n->lua;
+    if (lua && lua->L && seq >= 0)
+        cancel_owed(lua, rpc, seq);
+}
 
 int sw_lua_start_app(sw_node_t *n, const char *app)
 {

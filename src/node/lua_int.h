@@ -22,10 +22,12 @@
 #define SW_LUA_CONV_DEPTH 16     // deepest Lua table written as MsgPack; deeper → proxy
 #define SW_LUA_HOOK_STEP 1000    // instructions between two count-hook checks
 #define SW_LUA_ERR_MAX 256       // error text kept for replies and logs
+#define SW_LUA_BYTES_PER_STEP 16 // bytes allocated or scanned in C that count as one instruction
 
 // Defaults of the config keys read by the Lua side (docs/APPS.md).
 #define SW_LUA_MEM_DEFAULT (8u << 20)       // limits.lua_mem: bytes of the Lua heap
 #define SW_LUA_INSTR_DEFAULT 100000000      // limits.lua_instr: instructions without yielding
+#define SW_LUA_MS_DEFAULT 20000             // limits.lua_ms: ms of one run without yielding (0: none)
 #define SW_LUA_RESET_DELAY_DEFAULT 60000    // app.reset_delay_ms
 #define SW_LUA_BACKOFF_DEFAULT 60000        // app.restart_max_ms: longest restart back-off
 
@@ -86,6 +88,8 @@ struct sw_lua_task {
     uint32_t restarts; // routines: failures in a row (back-off exponent)
     uint32_t started;  // ms (node clock) of the last (re)start
     uint64_t instr;    // instructions in the current run
+    uint32_t run_start; // ms: when the current run began (limits.lua_ms)
+    bool late;          // … and it ran past limits.lua_ms
     int64_t call_seq;  // swarm.call's request (0: none)
     uint8_t *call_buf; // its answer (raw MsgPack item), from sw_node_alloc
     size_t call_len;
@@ -116,7 +120,11 @@ struct sw_lua {
     sw_node_t *n;
     lua_State *L;
     size_t mem_used, mem_cap, mem_peak; // bytes of the Lua heap
+    size_t gc_mark;        // mem_used after the last collection forced by a task's end
     uint64_t instr_limit;
+    uint64_t loose_instr;  // instructions (and charges) outside any task, per node entry
+    uint32_t loose_start;  // ms: when that code was entered
+    uint32_t time_limit;   // ms of one run without yielding (limits.lua_ms; 0: none)
     uint32_t backoff_max;  // ms
     sw_lua_task_t *tasks;
     sw_lua_task_t *cur;    // innermost running task
@@ -148,6 +156,7 @@ struct sw_lua {
     int eval_id, load_id, unproxy_id, sys_dir;
     bool sys_dir_ours;
 
+    const void *proxy_owner; // the session the reply being encoded goes to (proxy.c); NULL: local
     uint8_t *scratch;      // encodes deferred answers (sw_node_alloc'ed)
     size_t scratch_cap;
     char err_text[SW_LUA_ERR_MAX];
@@ -157,6 +166,8 @@ struct sw_lua {
 // Registry keys (their addresses are the keys).
 extern const char sw__lua_key_none, sw__lua_key_end, sw__lua_key_proxy_mt, sw__lua_key_ext_mt;
 extern const char sw__lua_key_tasks; // weak-keyed set of the threads of tasks
+extern const char sw__lua_key_swarm; // the real swarm table (the global is a read-only view)
+extern const char sw__lua_key_shared; // the read-only view of the globals apps and evals read
 
 static inline sw_lua_t *sw__lua_of(lua_State *L) { return *(sw_lua_t **)lua_getextraspace(L); }
 
@@ -178,6 +189,24 @@ void sw__lua_read_limits(sw_lua_t *lua);
 int sw__lua_log_info(lua_State *L);
 int sw__lua_log_warn(lua_State *L);
 int sw__lua_log_error(lua_State *L);
+
+// --- lua_bound.c, lua_match.c
+// Charges steps of C work to the running task's instruction budget (or the budget of the code
+// running outside a task); over it, marks the task overrun and raises "instruction limit
+// exceeded". Only from C functions the script called (it raises).
+void sw__lua_charge(lua_State *L, uint64_t steps);
+// The same for bytes allocated: never raises (the allocator cannot); the next hook acts.
+void sw__lua_charge_alloc(sw_lua_t *lua, size_t bytes);
+// True once the running task (or the code outside tasks) is over its budget.
+bool sw__lua_over_budget(sw_lua_t *lua);
+// True (and marks the task) once the running code has run past limits.lua_ms: the backstop
+// for work that neither instructions nor charges see (a comparison of two long strings is one
+// instruction).
+bool sw__lua_late(sw_lua_t *lua);
+// Replaces the library functions that need bounds (at VM init, after the libraries opened).
+void sw__lua_open_bounds(lua_State *L);
+// Sets find, match, gmatch and gsub of the string library table at index strlib.
+void sw__lua_open_match(lua_State *L, int strlib);
 
 // --- lua_conv.c
 // Pushes the Lua value of the next MsgPack item of r (raises on a reader error / memory).
@@ -203,9 +232,13 @@ void sw__proxy_name(lua_State *L, int idx, char *out, size_t cap);
 // Pushes the value proxied under name, or returns false (pushing nothing).
 bool sw__proxy_push(lua_State *L, const char *name, size_t len);
 size_t sw__proxy_count(const sw_node_t *n);
+// Releases every proxy that was sent to owner (a session whose link is gone).
+void sw__proxy_owner_gone(sw_node_t *n, const void *owner);
 
 // --- lua_app.c
 void sw__lua_app_timers(sw_lua_t *lua); // sets up the app's timers (at VM init)
+// Replaces the table on top of L with a new, empty one that reads through to it.
+void sw__lua_env_over(lua_State *L);
 void sw__lua_tasks_close(sw_lua_t *lua); // releases every task (at VM close)
 // Creates a task running the function on top of L (popped) with nargs arguments below it…
 // exactly: stack [fn, arg1..argN] at the top of L are moved into the new coroutine. Raises on
@@ -239,7 +272,7 @@ void sw__lua_sys_unregister(sw_lua_t *lua);
 void sw__lua_cmds_clear(sw_lua_t *lua);
 // Encodes the result of a finished CMD/EVAL task into w (a command reply value). Returns 0, or
 // SW_CALL_END (a stream step returned swarm.END), or an error (text in lua->err_text).
-int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool stream);
+int sw__lua_encode_result(sw_lua_t *lua, sw_lua_task_t *t, sw_mpw_t *w, bool stream, const void *to);
 // Answers a deferred CMD/EVAL task that has finished (st = SW_TASK_DONE / FAILED).
 void sw__lua_answer_later(sw_lua_task_t *t, int st);
 

@@ -1,7 +1,10 @@
 // The Lua VM of the node: one lua_State whose memory comes from the port (capped by
 // limits.lua_mem), with the safe standard libraries only, a require() confined to the app's
 // folder, print() into the node log, and a count hook that stops a task that never yields.
-// The VM opens no file by itself: sources are read through the port's fs ops.
+// The libraries apps and evals see are read-only views (an eval or an app cannot change
+// string.rep, the string metatable or swarm.* for the others); C work is charged to the same
+// budget as instructions (lua_bound.c). The VM opens no file by itself: sources are read
+// through the port's fs ops.
 #include <stdio.h> // snprintf only: the VM reads files through the port
 #include <string.h>
 
@@ -10,7 +13,8 @@
 #include "lua_int.h"
 
 const char sw__lua_key_none = 0, sw__lua_key_end = 0, sw__lua_key_proxy_mt = 0, sw__lua_key_ext_mt = 0;
-const char sw__lua_key_tasks = 0;
+const char sw__lua_key_tasks = 0, sw__lua_key_swarm = 0, sw__lua_key_shared = 0;
+static const char key_ro = 0; // registry: the set of read-only views (weak keys)
 static const char key_loading = 0; // require(): a module being loaded
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -32,6 +36,8 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > osize && lua->mem_used - osize + nsize > lua->mem_cap)
         return NULL;
+    if (nsize > osize) // copying and clearing what is allocated is work too
+        sw__lua_charge_alloc(lua, nsize - osize);
     void *p = port->ops->alloc(port->ctx, ptr, osize, nsize);
     if (!p)
         return NULL;
@@ -62,10 +68,14 @@ static void l_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     sw_lua_t *lua = sw__lua_of(L);
     sw_lua_task_t *t = lua->cur;
-    if (!t)
+    if (!t) { // code outside tasks (a metamethod while converting a result): a budget too
+        lua->loose_instr += SW_LUA_HOOK_STEP;
+        if (sw__lua_over_budget(lua))
+            luaL_error(L, "instruction limit exceeded (%I instructions)", (lua_Integer)lua->instr_limit);
         return;
+    }
     t->instr += SW_LUA_HOOK_STEP;
-    if (t->instr <= lua->instr_limit && !t->dead)
+    if (!sw__lua_late(lua) && t->instr <= lua->instr_limit && !t->dead)
         return;
     t->overrun = !t->dead;
     if (L == t->co && lua_isyieldable(L)) {
@@ -116,6 +126,10 @@ int sw__lua_protect(sw_lua_t *lua, lua_CFunction f, void *ud)
     if (!lua_checkstack(L, 4)) {
         snprintf(lua->err_text, sizeof lua->err_text, "not enough memory");
         return SW_EFULL;
+    }
+    if (!lua->cur) {
+        lua->loose_instr = 0;
+        lua->loose_start = sw_node_now(lua->n);
     }
     lua_pushcfunction(L, f);
     lua_pushlightuserdata(L, ud);
@@ -315,12 +329,43 @@ static int l_require(lua_State *L)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Replacements of base functions that would reach outside the sandbox or crash the VM.
 
-// load(): text chunks only (binary chunks can crash the VM by design).
+// Pushes the _ENV of the Lua function that called the running C function (the shared view
+// if it has none).
+static void push_caller_env(lua_State *L)
+{
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "f", &ar)) {
+        for (int i = 1;; i++) {
+            const char *name = lua_getupvalue(L, -1, i);
+            if (!name)
+                break;
+            if (!strcmp(name, "_ENV")) {
+                lua_remove(L, -2);
+                return;
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &sw__lua_key_shared);
+}
+
+// load(chunk [, name [, mode [, env]]]): text chunks only (binary chunks can crash the VM by
+// design): mode "b" refuses every chunk, "bt" and "t" load text. Without env, the chunk sees
+// its caller's environment: the real globals are not reachable to write through.
 static int l_load(lua_State *L)
 {
+    int top = lua_gettop(L);
     lua_settop(L, 4);
-    lua_pushstring(L, "t");
+    const char *mode = luaL_optstring(L, 3, "bt");
+    lua_pushstring(L, strchr(mode, 't') ? "t" : "");
     lua_replace(L, 3);
+    if (top < 4) {
+        push_caller_env(L);
+        lua_replace(L, 4);
+    }
+    if (lua_type(L, 1) == LUA_TSTRING) // the parser's scan of the text
+        sw__lua_charge(L, lua_rawlen(L, 1) / SW_LUA_BYTES_PER_STEP);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, 4, LUA_MULTRET);
@@ -337,6 +382,21 @@ static int l_setmetatable(lua_State *L)
             return luaL_error(L, "setmetatable: __gc finalizers are not supported in swarm apps");
         lua_pop(L, 1);
     }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+// rawset(t, k, v): not on a read-only view (that would shadow the library's value).
+static int l_rawset(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_ro);
+    lua_pushvalue(L, 1);
+    bool ro = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (ro)
+        return luaL_error(L, "rawset: a shared library table is read-only");
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
@@ -389,6 +449,87 @@ static void wrap_global(lua_State *L, const char *name, lua_CFunction f)
     lua_setglobal(L, name);
 }
 
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Read-only views: an empty table whose metatable reads through to the real one (__index),
+// refuses writes (__newindex), iterates the real one (__pairs) and is locked (__metatable).
+
+static int ro_newindex(lua_State *L)
+{
+    return luaL_error(L, "%s is read-only (shared by every app and eval; keep your own values in your "
+                      "own tables)", lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static int ro_pairs(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1)); // next
+    lua_pushvalue(L, lua_upvalueindex(2)); // the real table
+    lua_pushnil(L);
+    return 3;
+}
+
+// Replaces the table on top of the stack with a read-only view of it.
+static void make_ro(lua_State *L, const char *what)
+{
+    int real = lua_gettop(L);
+    lua_newtable(L);
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, real);
+    lua_setfield(L, -2, "__index");
+    lua_pushstring(L, what);
+    lua_pushcclosure(L, ro_newindex, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_getglobal(L, "next");
+    lua_pushvalue(L, real);
+    lua_pushcclosure(L, ro_pairs, 2);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_ro);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    lua_remove(L, real);
+}
+
+// Every library table in the globals becomes a read-only view, the string metatable too, and
+// the globals themselves are seen through one (registry: sw__lua_key_shared) by apps and evals.
+static void share_libs(lua_State *L)
+{
+    static const char *const libs[] = {LUA_COLIBNAME, LUA_TABLIBNAME, LUA_STRLIBNAME, LUA_MATHLIBNAME,
+                                       LUA_UTF8LIBNAME, "debug", "swarm"};
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_ro);
+    lua_getglobal(L, "swarm");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &sw__lua_key_swarm);
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "%s", libs[i]);
+        lua_getglobal(L, libs[i]);
+        make_ro(L, what);
+        lua_setglobal(L, libs[i]);
+    }
+    // strings' methods: s:rep() reads the view; getmetatable("") gives a view of the metatable
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_getglobal(L, LUA_STRLIBNAME);
+    lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, -1);
+    make_ro(L, "the string metatable");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+    lua_pushglobaltable(L);
+    make_ro(L, "_G");
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "_G");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &sw__lua_key_shared);
+}
+
 static int open_libs(lua_State *L)
 {
     static const luaL_Reg libs[] = {
@@ -410,6 +551,7 @@ static int open_libs(lua_State *L)
     lua_register(L, "require", l_require);
     wrap_global(L, "load", l_load);
     wrap_global(L, "setmetatable", l_setmetatable);
+    wrap_global(L, "rawset", l_rawset);
     wrap_field(L, LUA_COLIBNAME, "resume", l_co_guard);
     wrap_field(L, LUA_COLIBNAME, "close", l_co_guard);
     lua_newtable(L); // the set of task threads, weak keys
@@ -423,6 +565,8 @@ static int open_libs(lua_State *L)
     lua_setfield(L, -2, "traceback");
     lua_setglobal(L, "debug");
     sw__lua_open_swarm(L);
+    sw__lua_open_bounds(L);
+    share_libs(L);
     return 0;
 }
 
@@ -434,6 +578,8 @@ void sw__lua_read_limits(sw_lua_t *lua)
     const sw_cfg_t *c = &lua->n->cfg;
     int64_t mem = sw_cfg_int(c, "limits.lua_mem", SW_LUA_MEM_DEFAULT);
     int64_t instr = sw_cfg_int(c, "limits.lua_instr", SW_LUA_INSTR_DEFAULT);
+    int64_t ms = sw_cfg_int(c, "limits.lua_ms", SW_LUA_MS_DEFAULT);
+    lua->time_limit = (uint32_t)(ms <= 0 ? 0 : ms < 100 ? 100 : ms > 3600000 ? 3600000 : ms);
     if (mem < (64 << 10))
         mem = 64 << 10;
     if ((uint64_t)mem > SIZE_MAX / 2)

@@ -488,6 +488,27 @@ static void local_run(sw_node_t *n, sw_timer_t *t)
         sw_timer_start(n, &n->local_timer, wait);
 }
 
+// Requests of the local session: one whose caller has already given up (sw_node_call_cancel
+// while it waited in the queue) is not run at all: nobody would hear its answer, and a task it
+// started would live on.
+static void local_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
+{
+    sw_node_t *n = ctx;
+    if (m->kind == SW_MSG_CANCEL) {
+        sw_rpc_stop_stream(rpc, m->i);
+        sw_lua_request_cancelled(n, rpc, m->i);
+        return;
+    }
+    if (m->kind != SW_MSG_REQUEST)
+        return;
+    const sw_rpc_pending_t *pd = &rpc->pending[(uint64_t)m->i % rpc->max_pending];
+    if (m->i > 0 && pd->seq != m->i) {
+        rpc->stats.dropped++;
+        return;
+    }
+    sw_rpc_dispatch(rpc, m, sw_node_now(n));
+}
+
 int64_t sw_node_call(sw_node_t *n, const char *dotted, sw_span_t args, int64_t r_ms,
                      sw_local_cb cb, void *user)
 {
@@ -507,6 +528,9 @@ void sw_node_call_cancel(sw_node_t *n, int64_t seq)
     sw_local_wait_t *w = sw_rpc_cancel(&n->local, seq);
     if (w)
         sw_node_release(n, w, sizeof *w);
+    // the caller gave up (a telnet session closed, a task that called died): so does the task
+    // that serves the request
+    sw_lua_request_cancelled(n, &n->local, seq);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -524,8 +548,37 @@ static void wdt_run(sw_node_t *n, sw_timer_t *t)
     sw_node_wdt_schedule(n);
 }
 
+// The loop watchdog (port op watchdog: a hardware watchdog, or a thread on POSIX): the loop
+// proves it runs by kicking it from a timer four times per period. The period is wdt.loop
+// seconds (default SW_NODE_DEF_WDT_LOOP; 0 = off), and no longer than the bite of the MoaT
+// watchdog (1.5 t) while that runs: a loop stuck in a C call cannot keep it from biting.
+static uint32_t loop_wdt_period(sw_node_t *n)
+{
+    int64_t s = sw_cfg_int(&n->cfg, "wdt.loop", SW_NODE_DEF_WDT_LOOP);
+    uint64_t ms = s <= 0 ? 0 : s > 86400 ? 86400000u : (uint64_t)s * 1000u;
+    if (n->wdt.running && n->wdt.t_ms) {
+        uint64_t bite = (uint64_t)n->wdt.t_ms * 3 / 2;
+        if (!ms || bite < ms)
+            ms = bite;
+    }
+    return (uint32_t)ms;
+}
+
+static void loop_wdt_kick(sw_node_t *n, sw_timer_t *t)
+{
+    if (!n->port.ops->watchdog || n->stopping)
+        return;
+    uint32_t ms = loop_wdt_period(n);
+    n->port.ops->watchdog(n->port.ctx, ms);
+    if (ms)
+        sw_timer_start(n, t, ms / 4);
+    else
+        sw_timer_stop(n, t);
+}
+
 void sw_node_wdt_schedule(sw_node_t *n)
 {
+    loop_wdt_kick(n, &n->loop_wdt_timer);
     uint32_t wait = sw_wdt_next(&n->wdt, sw_node_now(n));
     if (wait == UINT32_MAX)
         sw_timer_stop(n, &n->wdt_timer);
@@ -587,11 +640,12 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     at += sizeof(sw_rpc_pending_t) * LOCAL_PENDING;
     sw_rpc_stream_t *ls = (sw_rpc_stream_t *)(void *)at;
     sw_rpc_mem_t mem = {lout, SW_NODE_LOCAL_MSG, ls, LOCAL_STREAMS, lp, LOCAL_PENDING};
-    sw_rpc_hooks_t hooks = {local_send, NULL, local_answer, n};
+    sw_rpc_hooks_t hooks = {local_send, local_request, local_answer, n};
     sw_rpc_init(&n->local, &mem, &hooks, &n->tree, n);
     n->local.gen = ++n->gen_seq;
     n->local_timer.fn = local_run;
     n->wdt_timer.fn = wdt_run;
+    n->loop_wdt_timer.fn = loop_wdt_kick;
     *out = n;
     return 0;
 }
@@ -778,6 +832,7 @@ bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
 
 void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err)
 {
+    sw_lua_session_gone(n, rpc); // per-session resources die with it (tasks, proxies)
     sw_rpc_reset(rpc, err);
     rpc->gen = ++n->gen_seq;
 }
@@ -805,6 +860,9 @@ void sw_node_stop(sw_node_t *n)
         return;
     n->stopping = true;
     sw_log(n, SW_LOG_INFO, "stopping");
+    sw_timer_stop(n, &n->loop_wdt_timer);
+    if (n->port.ops->watchdog) // an orderly stop: no bite while the links close
+        n->port.ops->watchdog(n->port.ctx, 0);
     sw_node_link_all(n, false);
     sw_push_stop(n);
     sw_lua_stop_app(n);
@@ -856,6 +914,7 @@ void sw_node_cfg_apply(sw_node_t *n)
     memcpy(old_app, n->app_name, sizeof old_app);
     read_settings(n);
     wdt_configure(n);
+    loop_wdt_kick(n, &n->loop_wdt_timer);
     if (strcmp(old_app, n->app_name) != 0) {
         sw_log(n, SW_LOG_INFO, "config: app changed from %s to %s", old_app, n->app_name);
         sw_lua_stop_app(n);
@@ -887,6 +946,8 @@ void sw_node_udp(sw_node_t *n, sw_udp_t *u, const char *ip, uint16_t port, const
 static void rpc_accept(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c)
 {
     (void)s, (void)l;
+    if (n->clients >= n->lim.max_clients && !n->stopping)
+        sw_link_evict_idle(n); // links that have sent a request keep their slots
     if (n->clients >= n->lim.max_clients) {
         // A clear refusal the client can show, then close.
         char text[64];

@@ -42,6 +42,9 @@
 #ifndef SW_NODE_DEF_CLIENTS
 #define SW_NODE_DEF_CLIENTS 8 // limits.clients
 #endif
+#ifndef SW_NODE_DEF_RPC_IDLE
+#define SW_NODE_DEF_RPC_IDLE 10000 // rpc.idle_ms: a TCP client without a request by then is closed
+#endif
 #ifndef SW_NODE_DEF_STREAMS
 #define SW_NODE_DEF_STREAMS 16 // limits.streams
 #endif
@@ -50,6 +53,12 @@
 #endif
 #ifndef SW_NODE_DEF_SERIAL_MSG
 #define SW_NODE_DEF_SERIAL_MSG 1024 // serial.max_msg: Reliable payload on lossy lines
+#endif
+#ifndef SW_NODE_DEF_WDT_LOOP
+#define SW_NODE_DEF_WDT_LOOP 30 // wdt.loop: seconds the event loop may stay away (port watchdog)
+#endif
+#ifndef SW_NODE_DEF_SERIAL_GAP
+#define SW_NODE_DEF_SERIAL_GAP 100 // serial.gap_ms: idle ms inside a lossless message that reset the decoder
 #endif
 #ifndef SW_NODE_DEF_SERIAL_WINDOW
 #define SW_NODE_DEF_SERIAL_WINDOW 8 // serial.window
@@ -181,8 +190,12 @@ struct sw_link {
     bool paused;        // reading paused (the peer does not read its replies)
     bool closing;
     bool counted;       // counts against limits.clients
+    bool proven;        // a complete request arrived: the link keeps its slot (no idle timeout)
+    sw_timer_t idle_timer; // counted links: closes the link if no request arrives in rpc.idle_ms
     char peer[64];
     sw_stream_rx_t srx; // SW_LINK_STREAM
+    uint32_t gap_ms;    // serial stream: an idle gap this long inside a message forgets it (0: off)
+    uint32_t last_rx;   // time the last bytes arrived
     sw_sp_cfg_t spcfg;  // SW_LINK_LOSSY
     sw_sp_rx_t sprx;
     sw_rel_t rel;
@@ -212,6 +225,9 @@ void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err);
 // src/node/link.c. A link is created when a connection opens (counted: TCP clients, which
 // count against limits.clients) and freed after the port reports it closed.
 sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted);
+// limits.clients is reached: closes the oldest counted link that has not sent a request yet
+// (its slot is free at once). False if every counted link has.
+bool sw_link_evict_idle(sw_node_t *n);
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len);
 void sw_link_drained(sw_link_t *l);
 void sw_link_closed(sw_link_t *l);
@@ -279,6 +295,11 @@ void sw_lua_stop_app(sw_node_t *n);        // cancels the app's tasks, unregiste
 void sw_lua_close(sw_node_t *n);           // at node stop
 // Drop a proxy by name (sys.unproxy): 0, SW_ENOENT, SW_EPERM (well-known names).
 int sw_proxy_drop(sw_node_t *n, const char *name, size_t len);
+// A session is going away (its link closed or went down): the tasks started for its requests
+// (evals, app command calls) are cancelled and the proxies it received are released.
+void sw_lua_session_gone(sw_node_t *n, const sw_rpc_t *rpc);
+// The peer cancelled request seq ({"i": seq} alone): a task still working on it is cancelled.
+void sw_lua_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
 
 // App events, reported by the Lua runtime (lua_app.c) to whoever watches an app's health (the
 // push module's grace period after a hot reload). READY: every init_* of the app has finished
@@ -327,6 +348,7 @@ struct sw_node {
 
     sw_wdt_t wdt;
     sw_timer_t wdt_timer;
+    sw_timer_t loop_wdt_timer; // kicks the port's watchdog (wdt.loop)
 
     sw_timer_t *timers;    // armed timers, ordered by due time
     sw_link_t *links;

@@ -2,7 +2,9 @@
 // cyclic or too deep tables) are sent as a name "p_N" and kept here, so a later message can
 // hand the same name back and mean the same value. The table is bounded (limits.proxies); the
 // receiver releases a name with sys.unproxy. Names starting with '_' and "-" are well-known
-// (errors, "no data") and can never be dropped.
+// (errors, "no data") and can never be dropped. A proxy belongs to the session (link) whose
+// reply carried it: when that link closes, its proxies are released (the same value sent to
+// two links gets a name for each). Proxies made for local calls belong to the node.
 //
 // The name → value side lives here (a registry reference per slot); value → name lives in a
 // registry table so that sending the same value twice yields the same name.
@@ -15,6 +17,7 @@
 
 typedef struct sw_proxy_ent {
     int ref; // registry reference of the value; 0 = free slot
+    const void *owner; // the session (sw_rpc_t) it was sent to; NULL: the node's own
     char name[PROXY_NAME_MAX];
 } sw_proxy_ent_t;
 
@@ -86,7 +89,8 @@ void sw__proxy_name(lua_State *L, int idx, char *out, size_t cap)
     if (lua_rawget(L, -2) == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, -1, &len);
-        if (find(p, s, len)) {
+        sw_proxy_ent_t *had = find(p, s, len);
+        if (had && had->owner == lua->proxy_owner) {
             snprintf(out, cap, "%s", s);
             lua_pop(L, 2);
             return;
@@ -109,6 +113,7 @@ void sw__proxy_name(lua_State *L, int idx, char *out, size_t cap)
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pop(L, 1);
     e->ref = ref;
+    e->owner = lua->proxy_owner;
     memcpy(e->name, name, sizeof name);
     p->count++;
     p->next = p->next == UINT32_MAX ? 1 : p->next + 1;
@@ -135,19 +140,34 @@ static int drop_protected(lua_State *L)
     return 0;
 }
 
+static void drop(sw_node_t *n, sw_proxy_ent_t *e)
+{
+    // The slot is freed even if this fails: a stale reverse entry is ignored by
+    // sw__proxy_name (it checks the name is still in the table, for the same owner).
+    (void)sw__lua_protect(n->lua, drop_protected, e);
+    e->ref = 0;
+    e->owner = NULL;
+    e->name[0] = 0;
+    n->proxies->count--;
+}
+
 int sw_proxy_drop(sw_node_t *n, const char *name, size_t len)
 {
     if (len == 0 || name[0] == '_' || (len == 1 && name[0] == '-'))
         return SW_EPERM;
-    struct sw_proxies *p = n->proxies;
-    sw_proxy_ent_t *e = find(p, name, len);
+    sw_proxy_ent_t *e = find(n->proxies, name, len);
     if (!e || !n->lua)
         return SW_ENOENT;
-    // The slot is freed even if this fails: a stale reverse entry is ignored by
-    // sw__proxy_name (it checks the name is still in the table).
-    (void)sw__lua_protect(n->lua, drop_protected, e);
-    e->ref = 0;
-    e->name[0] = 0;
-    p->count--;
+    drop(n, e);
     return 0;
+}
+
+void sw__proxy_owner_gone(sw_node_t *n, const void *owner)
+{
+    struct sw_proxies *p = n->proxies;
+    if (!p || !n->lua || !owner)
+        return;
+    for (uint16_t i = 0; i < p->cap && p->count; i++)
+        if (p->ent[i].ref && p->ent[i].owner == owner)
+            drop(n, &p->ent[i]);
 }

@@ -432,15 +432,35 @@ static void op_start(push_t *p, int what, const sw_call_t *c)
     sw_timer_start(p->n, &p->timer, p->delay_ms);
 }
 
+// True if target t is the running app or its board (a commit of it reloads and is checked).
+static bool target_runs(const sw_node_t *n, const char *t)
+{
+    char app[SW_PUSH_TARGET + 8], board[SW_PUSH_TARGET + 8];
+    snprintf(app, sizeof app, "apps/%s", n->app_name);
+    snprintf(board, sizeof board, "boards/%s", n->hardware_name);
+    return n->app_name[0] && (!strcmp(t, app) || !strcmp(t, board));
+}
+
+// The new version passed its health check: the target's state becomes "ok" and the pending
+// mark goes (from here on a restart keeps it).
+static void confirm(push_t *p)
+{
+    sw_push_state_t st;
+    sw__push_state_read(p->n, p->plan.t, &st);
+    if (!strcmp(st.state, "testing")) {
+        snprintf(st.state, sizeof st.state, "ok");
+        sw__push_state_write(p->n, p->plan.t, &st);
+    }
+    sw__push_state_release(p->n, &st);
+    sw__push_testing_clear(p->n);
+}
+
 // Restarts the app if t is the running app or its board. Sets the phase to OP_HEALTH first:
 // an init can fail inside the restart.
 static bool reload(push_t *p)
 {
     sw_node_t *n = p->n;
-    char app[SW_PUSH_TARGET + 8], board[SW_PUSH_TARGET + 8];
-    snprintf(app, sizeof app, "apps/%s", n->app_name);
-    snprintf(board, sizeof board, "boards/%s", n->hardware_name);
-    if (!n->app_name[0] || (strcmp(p->plan.t, app) && strcmp(p->plan.t, board)))
+    if (!target_runs(n, p->plan.t))
         return false;
     p->phase = OP_HEALTH;
     p->failed = p->ready = false;
@@ -480,6 +500,8 @@ static void applied(push_t *p)
         return;
     }
     sw_log(n, SW_LOG_INFO, "push: %s is at %.12s…%s", p->plan.t, p->plan.id, reloaded ? "" : " (not running: no reload)");
+    if (p->plan.test)
+        confirm(p); // no grace period asked for: the reload itself was the check
     answer_ok(p, reloaded);
     op_end(p);
 }
@@ -514,6 +536,7 @@ static void health_end(push_t *p)
     if (!p->failed) {
         sw_log(n, SW_LOG_INFO, "push: %s is at %.12s…: healthy%s", p->plan.t, p->plan.id,
                p->ready ? "" : " (init_* still running)");
+        confirm(p);
         note(p, result_text(p));
         answer_ok(p, true);
         op_end(p);
@@ -779,7 +802,9 @@ static int cmd_commit(sw_call_t *c)
         return 0;
     }
     // The previous backup is given up first (state, then files), then the journal is written:
-    // from that moment the new version is what the target becomes.
+    // from that moment the new version is what the target becomes — on probation if it runs
+    // (plan->test: a restart before its health check passes rolls it back).
+    plan->test = target_runs(n, t);
     sw_push_state_t st;
     sw__push_state_read(n, t, &st);
     st.has_prev = false;
@@ -848,6 +873,47 @@ static const sw_cmd_def_t push_cmds[NCMDS] = {
     {"rollback", "t,grace_ms", "go back to the version before the last commit of t", cmd_rollback, NULL},
 };
 
+// A version whose health check never completed (the node hung or restarted during it) goes
+// back to the previous one now, before any app starts: MCUboot's test/confirm model.
+static void boot_rollback(push_t *p)
+{
+    sw_node_t *n = p->n;
+    char t[SW_PUSH_TARGET];
+    if (!sw__push_testing_read(n, t)) {
+        sw__push_testing_clear(n);
+        return;
+    }
+    sw_push_state_t st;
+    sw__push_state_read(n, t, &st);
+    char id[65];
+    memcpy(id, st.prev, sizeof id);
+    bool testing = !strcmp(st.state, "testing");
+    sw__push_state_release(n, &st);
+    if (!testing) {
+        sw__push_testing_clear(n);
+        return;
+    }
+    char why[200] = "";
+    int rc = plan_rollback(p, t, &p->plan, why, sizeof why);
+    if (!rc)
+        rc = sw__push_journal_write(n, &p->plan);
+    bool done = false;
+    while (!rc && !done)
+        rc = sw__push_step(n, &p->plan, &done);
+    char result[200];
+    snprintf(result, sizeof result, "EIO: rolled back at boot: the health check of %.12s… never completed (the "
+             "node hung or restarted during it)", p->plan.old);
+    if (!rc)
+        rc = sw__push_finish(n, &p->plan, result, 0);
+    if (rc)
+        sw_log(n, SW_LOG_ERROR, "push: %s: the health check never completed and the rollback failed: %s", t,
+               why[0] ? why : sw_strerror(rc));
+    else
+        sw_log(n, SW_LOG_WARN, "push: %s: %s; back at %.12s…", t, result, id);
+    sw__push_plan_release(n, &p->plan);
+    memset(&p->plan, 0, sizeof p->plan);
+}
+
 int sw_push_init(sw_node_t *n)
 {
     if (n->push)
@@ -882,6 +948,7 @@ int sw_push_init(sw_node_t *n)
     }
     p->dir_id = dir;
     n->push = p;
+    boot_rollback(p);
     return 0;
 }
 
@@ -893,7 +960,8 @@ void sw_push_stop(sw_node_t *n)
     if (p->phase == OP_APPLY)
         answer_err(p, "ECANCELED: the node stops; the push completes at its next start");
     else if (p->phase == OP_HEALTH)
-        answer_err(p, "ECANCELED: the node stops during the health check; the new version stays");
+        answer_err(p, "ECANCELED: the node stops during the health check; the previous version comes back at "
+                      "the next start");
     op_end(p);
     for (int i = 0; i < CACHE_SLOTS; i++)
         sw__mf_release(n, &p->cache[i].mf);

@@ -9,6 +9,8 @@
 //   .swarm/bak/<target>/…     the previous version's files that the last commit replaced or deleted
 //   .swarm/state/<target>     MsgPack {prev, added, state, last} (rollback and push.manifest)
 //   .swarm/journal            the plan being applied (one at a time), written atomically
+//   .swarm/testing            the target whose new version has not passed its health check yet
+//                             (MCUboot's "test" state): found at boot, it is rolled back
 #ifndef SW_PUSH_INT_H
 #define SW_PUSH_INT_H
 
@@ -18,6 +20,7 @@
 #define SW_PUSH_BAK ".swarm/bak"
 #define SW_PUSH_STATE ".swarm/state"
 #define SW_PUSH_JOURNAL ".swarm/journal"
+#define SW_PUSH_TESTING ".swarm/testing"
 
 #define SW_PUSH_PATH 512                    // full paths, NUL included (as the f app's)
 #define SW_PUSH_TARGET 72                   // "boards/" + a 63-byte name + NUL
@@ -40,6 +43,8 @@ typedef struct sw_push_plan {
     sw_manifest_t put;      // sorted relative paths moved from the source into the target
     sw_manifest_t added;    // COMMIT: puts that did not exist before (a rollback removes them)
     uint32_t step;          // next step: del[0 …), then put[0 …)
+    bool test;              // COMMIT of a running target: health-checked after the switch, so
+                            // finishing it leaves SW_PUSH_TESTING until the check passes
 } sw_push_plan_t;
 
 // The state file of a target.
@@ -91,6 +96,10 @@ int sw__push_step(sw_node_t *n, sw_push_plan_t *p, bool *done);
 // After the last step: the state file (prev, added, state, last = result after ms), the source
 // directory removed (staging / emptied backup), the journal removed, hash caches invalidated.
 int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, uint32_t ms);
+// The health check of the target in SW_PUSH_TESTING passed (or it was rolled back): the mark goes.
+void sw__push_testing_clear(sw_node_t *n);
+// The target a pending health check is for (SW_PUSH_TESTING), into t. False if none.
+bool sw__push_testing_read(sw_node_t *n, char t[SW_PUSH_TARGET]);
 // Completes an interrupted plan if the journal exists (all steps, then finish). 0 (also when
 // there was none; *found tells) or an error (the journal is kept).
 int sw__push_recover(sw_node_t *n, bool *found);

@@ -454,8 +454,10 @@ int sw__push_journal_write(sw_node_t *n, const sw_push_plan_t *p)
         return SW_EFULL;
     sw_mpw_t w;
     sw_mpw_init(&w, buf, cap);
-    sw_mpw_map(&w, 7);
+    sw_mpw_map(&w, p->test ? 8 : 7);
     sw_mpw_cstr(&w, "k"), sw_mpw_cstr(&w, p->kind == SW_PUSH_COMMIT ? "commit" : "rollback");
+    if (p->test) // recorded before the switch: a boot after it knows the check is pending
+        sw_mpw_cstr(&w, "test"), sw_mpw_bool(&w, true);
     sw_mpw_cstr(&w, "t"), sw_mpw_cstr(&w, p->t);
     sw_mpw_cstr(&w, "id"), sw_mpw_cstr(&w, p->id);
     sw_mpw_cstr(&w, "old"), sw_mpw_cstr(&w, p->old);
@@ -505,6 +507,9 @@ static int parse_journal(sw_node_t *n, const uint8_t *b, size_t len, sw_push_pla
             rc = read_list(n, &r, &p->put);
         } else if (key_is(&k, "added")) {
             rc = read_list(n, &r, &p->added);
+        } else if (key_is(&k, "test")) {
+            if (!sw_mpr_bool(&r, &p->test))
+                return SW_EPROTO;
         } else if (sw_mpr_skip(&r)) {
             return SW_EPROTO;
         }
@@ -617,10 +622,18 @@ int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, u
         memcpy(st.prev, p->old, sizeof st.prev);
         for (uint32_t i = 0; !rc && i < p->added.count; i++)
             rc = sw__mf_add(n, &st.added, sw__mf_path(&p->added, i), p->added.ents[i].len, 0, 0, NULL);
-        snprintf(st.state, sizeof st.state, "ok");
+        snprintf(st.state, sizeof st.state, p->test ? "testing" : "ok");
     } else {
         st.has_prev = false;
         snprintf(st.state, sizeof st.state, "rolled-back");
+    }
+    if (p->kind == SW_PUSH_COMMIT && p->test) {
+        // the mark outlives the journal: until the health check passes, a restart rolls back
+        int mrc = sw__push_write_atomic(n, SW_PUSH_TESTING, p->t, strlen(p->t));
+        if (mrc)
+            sw_log(n, SW_LOG_WARN, "push: %s: cannot mark the health check as pending: %s", p->t, sw_strerror(mrc));
+    } else {
+        sw__push_testing_clear(n);
     }
     sw__push_state_last(n, &st, result, p->id, p->old, ms);
     if (!rc)
@@ -634,6 +647,26 @@ int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, u
     n->files_gen++;
     rc = n->port.ops->fs_unlink(n->port.ctx, SW_PUSH_JOURNAL);
     return rc == SW_ENOENT ? 0 : rc;
+}
+
+void sw__push_testing_clear(sw_node_t *n)
+{
+    n->port.ops->fs_unlink(n->port.ctx, SW_PUSH_TESTING);
+}
+
+bool sw__push_testing_read(sw_node_t *n, char t[SW_PUSH_TARGET])
+{
+    const sw_port_t *port = &n->port;
+    int fd;
+    if (port->ops->fs_open(port->ctx, SW_PUSH_TESTING, SW_O_READ, &fd) < 0)
+        return false;
+    char buf[SW_PUSH_TARGET];
+    int got = port->ops->fs_read(port->ctx, fd, 0, buf, sizeof buf - 1);
+    port->ops->fs_close(port->ctx, fd);
+    if (got <= 0)
+        return false;
+    buf[got] = 0;
+    return sw__push_target(buf, (size_t)got, t) == 0 && !strcmp(buf, t);
 }
 
 int sw__push_recover(sw_node_t *n, bool *found)

@@ -11,6 +11,7 @@
 
 // Defaults of the "telnet.*" settings (docs/PROTOCOL.md).
 #define TN_CLIENTS_DEFAULT 4          // telnet.clients: sessions at once
+#define TN_IDLE_DEFAULT 30000         // telnet.idle_ms: a session that has not entered a line by then closes
 #define TN_OUTQ_DEFAULT (32 * 1024)   // telnet.outq: bytes queued towards a client before log
                                       // lines are dropped and its input is paused
 #define TN_LINE_MAX 1024              // one input line
@@ -41,6 +42,9 @@ struct tn_sess {
     uint8_t esc;       // escape sequence being skipped: 0 none, 1 after ESC, 2 in CSI/SS3
     uint8_t esc_len;
     bool eval_pending; // a sys.eval of this session is under way
+    bool proven;       // a line was entered: the session keeps its slot (no idle timeout)
+    bool uncounted;    // closed to make room: no longer counted in nsess
+    uint32_t opened;   // node time the session opened
     bool replaying;    // typed-ahead input is being processed
     bool ahead_full;   // typed-ahead input was dropped
     int64_t eval_seq;
@@ -60,6 +64,7 @@ struct tn_svc {
     sw_listener_t *listener;
     tn_sess_t *sessions;
     unsigned nsess, max_sess;
+    uint32_t idle_ms;  // telnet.idle_ms
     size_t outq;
     sw_timer_t poll;
     bool maint; // the app was stopped from a console (until :start)
@@ -222,11 +227,22 @@ static void pump_log(tn_sess_t *s)
         show_prompt(s);
 }
 
+static void sess_close(tn_sess_t *s);
+
 static void poll_fire(sw_node_t *n, sw_timer_t *t)
 {
     tn_svc_t *v = t->user;
-    for (tn_sess_t *s = v->sessions; s; s = s->next)
+    uint32_t now = sw_node_now(n);
+    for (tn_sess_t *s = v->sessions; s; s = s->next) {
+        if (!s->proven && !s->closing && now - s->opened >= v->idle_ms) {
+            sw_log(n, SW_LOG_WARN, "telnet %s: no line entered within %u ms (telnet.idle_ms): closing", s->peer,
+                   (unsigned)v->idle_ms);
+            outs(s, "\r\nIdle: closing.\r\n");
+            sess_close(s);
+            continue;
+        }
         pump_log(s);
+    }
     if (v->sessions)
         sw_timer_start(n, t, TN_POLL_MS);
 }
@@ -434,6 +450,7 @@ static void command(tn_sess_t *s, const char *p, size_t n)
 
 static void enter(tn_sess_t *s)
 {
+    s->proven = true;
     if (s->echo)
         outs(s, "\n");
     s->prompt = false;
@@ -647,7 +664,8 @@ static void sess_free(tn_sess_t *s)
             *pp = s->next;
             break;
         }
-    v->nsess--;
+    if (!s->uncounted)
+        v->nsess--;
     if (!v->sessions)
         sw_timer_stop(v->n, &v->poll);
     telnet_free(s->tn);
@@ -681,6 +699,19 @@ static void tn_accept(sw_node_t *n, sw_service_t *sv, sw_listener_t *l, sw_conn_
     n->port.ops->conn_peer(n->port.ctx, conn, peer, sizeof peer);
     conn->user = NULL;
     if (v->nsess >= v->max_sess) {
+        // sessions that have entered a line keep their slots: the oldest silent one makes room
+        tn_sess_t *old = NULL;
+        for (tn_sess_t *s = v->sessions; s; s = s->next)
+            if (!s->proven && !s->closing)
+                old = s; // the list is newest first
+        if (old) {
+            sw_log(n, SW_LOG_WARN, "telnet %s: closed to make room for %s (no line entered yet)", old->peer, peer);
+            sess_close(old);
+            v->nsess--; // its slot is free now; sess_free does not count it again
+            old->uncounted = true;
+        }
+    }
+    if (v->nsess >= v->max_sess) {
         char msg[80];
         int k = snprintf(msg, sizeof msg, "Too many telnet sessions (at most %u).\r\n", v->max_sess);
         n->port.ops->conn_write(n->port.ctx, conn, msg, (size_t)k);
@@ -703,6 +734,7 @@ static void tn_accept(sw_node_t *n, sw_service_t *sv, sw_listener_t *l, sw_conn_
     s->tn = tn;
     s->log_on = true;
     memcpy(s->peer, peer, sizeof peer);
+    s->opened = sw_node_now(n);
     s->next = v->sessions;
     v->sessions = s;
     v->nsess++;
@@ -745,6 +777,9 @@ int sw_telnet_start(sw_node_t *n)
         return 0;
     int64_t port = sw_cfg_int(&n->cfg, "boot.TELNET_PORT", 23);
     int64_t clients = sw_cfg_int(&n->cfg, "telnet.clients", TN_CLIENTS_DEFAULT);
+    int64_t idle = sw_cfg_int(&n->cfg, "telnet.idle_ms", TN_IDLE_DEFAULT);
+    if (idle < 100 || idle > 86400000)
+        return SW_ERANGE;
     int64_t outq = sw_cfg_int(&n->cfg, "telnet.outq", TN_OUTQ_DEFAULT);
     if (port <= 0 || port > 65535 || clients < 1 || clients > 64 || outq < 1024 || outq > (16 << 20))
         return SW_ERANGE;
@@ -756,6 +791,7 @@ int sw_telnet_start(sw_node_t *n)
     v->s.stop = tn_stop;
     v->n = n;
     v->max_sess = (unsigned)clients;
+    v->idle_ms = (uint32_t)idle;
     v->outq = (size_t)outq;
     v->poll.fn = poll_fire;
     v->poll.user = v;

@@ -1,10 +1,13 @@
 // Fuzz target: the lossless stream receiver in both modes on arbitrary bytes. Every delivered
 // message must be exactly one valid MsgPack item within the buffer size (and, without a
 // prefix, never a top-level integer); feeding whole, byte by byte and in input-derived chunks
-// must give the same transcript and the same final result.
+// must give the same transcript and the same final result. The same holds in resynchronising
+// mode (oversize items abandoned at once, as on serial lines), also with an idle gap
+// (sw_stream_rx_resync) at the middle of the input, which every feeding mode cuts at.
 //
 // Input: [options] then the stream. options: bits 0-1 prefix (none, C1, 85, 00), bits 2-3
 // buffer size (4096, 64, 16, 1), bits 4-7 seed of the chunk sizes.
+#include <stdint.h>
 #include <string.h>
 
 #include "swarm/stream.h"
@@ -59,11 +62,15 @@ static void on_drop(void *ctx, int err)
     mix(r, (uint8_t)-err);
 }
 
-// mode 0: whole; 1: byte by byte; 2: chunks of 1..32 from a PRNG seeded by the options
-static int run(int prefix, size_t cap, const uint8_t *p, size_t n, int mode, uint32_t seed, run_t *r)
+// mode 0: whole; 1: byte by byte; 2: chunks of 1..32 from a PRNG seeded by the options.
+// resync: resynchronising mode; gap: input position of an idle gap (SIZE_MAX: none).
+static int run(int prefix, size_t cap, const uint8_t *p, size_t n, int mode, uint32_t seed, run_t *r,
+               bool resync, size_t gap)
 {
     sw_stream_rx_t rx;
     sw_stream_rx_init(&rx, prefix, store, cap);
+    sw_stream_rx_set_resync(&rx, resync);
+    uint32_t gaps = 0;
     memset(r, 0, sizeof *r);
     r->rx = &rx;
     r->h = 0xcbf29ce484222325ull;
@@ -79,9 +86,17 @@ static int run(int prefix, size_t cap, const uint8_t *p, size_t n, int mode, uin
             if (k > n - i)
                 k = n - i;
         }
+        if (i < gap && k > gap - i)
+            k = gap - i; // every mode cuts at the gap
         rc = sw_stream_rx_feed(&rx, p + i, k, &sink);
         i += k;
+        if (i == gap && !rc && sw_stream_rx_resync(&rx)) {
+            gaps++;
+            mix(r, 'g');
+        }
     }
+    if (rx.stats.resync != gaps)
+        __builtin_trap();
     if (rc != 0 && rc != SW_EPROTO && rc != SW_EDEPTH)
         __builtin_trap();
     if (rc && sw_stream_rx_feed(&rx, p, n, &sink) != rc) // sticky
@@ -100,11 +115,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     int prefix = prefixes[in[0] & 3];
     size_t cap = caps[(in[0] >> 2) & 3];
     uint32_t seed = in[0] >> 4;
-    run_t a, b, c;
-    int ra = run(prefix, cap, in + 1, size - 1, 0, seed, &a);
-    int rb = run(prefix, cap, in + 1, size - 1, 1, seed, &b);
-    int rc = run(prefix, cap, in + 1, size - 1, 2, seed, &c);
-    if (ra != rb || ra != rc || a.h != b.h || a.h != c.h)
-        __builtin_trap();
+    size_t gaps[2] = {SIZE_MAX, (size - 1) / 2};
+    for (int resync = 0; resync < 2; resync++) {
+        for (int g = 0; g < 1 + resync; g++) { // a gap matters in resynchronising mode only
+            run_t a, b, c;
+            int ra = run(prefix, cap, in + 1, size - 1, 0, seed, &a, resync, gaps[g]);
+            int rb = run(prefix, cap, in + 1, size - 1, 1, seed, &b, resync, gaps[g]);
+            int rc = run(prefix, cap, in + 1, size - 1, 2, seed, &c, resync, gaps[g]);
+            if (ra != rb || ra != rc || a.h != b.h || a.h != c.h)
+                __builtin_trap();
+        }
+    }
     return 0;
 }

@@ -408,6 +408,49 @@ static void test_prefix_sticky(void **state)
     assert_int_equal(rx.prefix, SW_STREAM_NO_PREFIX);
 }
 
+// Noise that reads as a 4 GB string (db ff ff ff ff): in resynchronising mode the header is
+// abandoned at once and the request after it is heard, whole or byte by byte; without it the
+// receiver follows the string and hears nothing. An idle gap forgets a partial message.
+static void test_resync(void **state)
+{
+    (void)state;
+    static const uint8_t noise[] = {0xdb, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t ping[] = {0x82, 0xa1, 'a', 0xa4, 'p', 'i', 'n', 'g', 0xa1, 'i', 0x01};
+    uint8_t in[sizeof noise + sizeof ping], buf[64];
+    memcpy(in, noise, sizeof noise);
+    memcpy(in + sizeof noise, ping, sizeof ping);
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        for (int resync = 0; resync < 2; resync++) {
+            sw_stream_rx_t rx;
+            sw_stream_rx_init(&rx, SW_STREAM_NO_PREFIX, buf, sizeof buf);
+            sw_stream_rx_set_resync(&rx, resync);
+            rec_reset(&got);
+            for (size_t i = 0; i < sizeof in; i += bytewise ? 1 : sizeof in)
+                assert_int_equal(sw_stream_rx_feed(&rx, in + i, bytewise ? 1 : sizeof in, &sink), 0);
+            if (resync) {
+                assert_int_equal(got.nev, 2);
+                assert_int_equal(got.ev[0].kind, 'd');
+                assert_int_equal(got.ev[0].err, SW_ETOOBIG);
+                assert_int_equal(got.ev[1].kind, 'm');
+                assert_memory_equal(got.arena + got.ev[1].off, ping, sizeof ping);
+            } else {
+                assert_int_equal(got.nev, 0); // deaf: inside a 4 GB string
+            }
+        }
+    }
+    // a gap inside a message: its first half is forgotten, the next message is heard
+    sw_stream_rx_t rx;
+    sw_stream_rx_init(&rx, SW_STREAM_NO_PREFIX, buf, sizeof buf);
+    rec_reset(&got);
+    assert_int_equal(sw_stream_rx_feed(&rx, ping, 4, &sink), 0);
+    assert_false(sw_stream_rx_resync(&rx) == false);
+    assert_false(sw_stream_rx_resync(&rx)); // nothing pending any more
+    assert_int_equal(sw_stream_rx_feed(&rx, ping, sizeof ping, &sink), 0);
+    assert_int_equal(got.nev, 1);
+    assert_int_equal(got.ev[0].kind, 'm');
+    assert_int_equal(rx.stats.resync, 1);
+}
+
 static void test_null_sink(void **state)
 {
     (void)state;
@@ -434,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_prefix_basic),
         cmocka_unit_test(test_prefix_random),
         cmocka_unit_test(test_prefix_sticky),
+        cmocka_unit_test(test_resync),
         cmocka_unit_test(test_null_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -703,6 +703,14 @@ static void on_defer(uv_check_t *h)
     int one = 1;
     if (uv_fileno((uv_handle_t *)&c->io.tcp, &fd) == 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
+    // TCP keepalive: a peer that vanished (power cut, cable pulled) leaves a half-open
+    // connection holding a client slot for ever; probes find it within about two minutes
+    // (idle 60 s, then 6 probes 10 s apart).
+    if (uv_tcp_keepalive(&c->io.tcp, 1, 60) == 0 && uv_fileno((uv_handle_t *)&c->io.tcp, &fd) == 0) {
+        int intvl = 10, cnt = 6;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    }
     peer_name(&c->io.tcp, c->peer, sizeof c->peer);
     c->known = true;
     if (p->node)

@@ -344,6 +344,7 @@ static const sw_port_ops_t posix_ops = {
     .machid = p_machid,
     .mem = p_mem,
     .platform = p_platform,
+    .watchdog = sw__posix_watchdog,
 };
 
 // glibc's malloc, tuned for a small long-running daemon (bench/RESULTS.md, "RSS"): blocks of
@@ -418,6 +419,7 @@ const sw_port_t *sw_posix_port(sw_posix_t *p)
 static int reexec(sw_posix_t *p)
 {
     sw__posix_say("restarting");
+    sw__posix_watchdog_stop(p);
     fflush(NULL);
     sigset_t none;
     sigemptyset(&none);
@@ -448,6 +450,7 @@ int sw_posix_run(sw_posix_t *p, sw_node_t *n)
 
 void sw_posix_close(sw_posix_t *p)
 {
+    sw__posix_watchdog_stop(p);
     p->node = NULL;
     shutdown_all(p, true);
     uv_handle_t *hs[] = {(uv_handle_t *)&p->sigint, (uv_handle_t *)&p->sigterm};

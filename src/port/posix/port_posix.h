@@ -15,6 +15,8 @@
 #ifndef SW_PORT_POSIX_H
 #define SW_PORT_POSIX_H
 
+#include <pthread.h>
+
 #include <uv.h>
 
 #include "swarm/node.h"
@@ -83,6 +85,13 @@ typedef struct sw_posix {
     sw_plistener_t *listeners; // all listeners, also closed ones (freed by sw_posix_close)
     sw_pudp_t *udps;      // UDP endpoints (udp_posix.c)
     bool stdio_used;      // stdio_open() succeeded once
+
+    // the watchdog thread (wdt_posix.c): kick time and period in monotonic ms, under wdt_mu
+    pthread_t wdt_thread;
+    pthread_mutex_t wdt_mu;
+    pthread_cond_t wdt_cv;
+    uint64_t wdt_kick, wdt_period;
+    bool wdt_started, wdt_quit;
 
     uint8_t machid[16];
     char platform[96];

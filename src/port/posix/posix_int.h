@@ -53,6 +53,10 @@ void sw__posix_links_shutdown(sw_posix_t *p, bool force);
 // Frees the listeners (all closed by then): at sw_posix_close().
 void sw__posix_links_free(sw_posix_t *p);
 
+// --- the watchdog thread (wdt_posix.c)
+void sw__posix_watchdog(void *ctx, uint32_t period_ms);
+void sw__posix_watchdog_stop(sw_posix_t *p); // joins the thread (sw_posix_close, before re-exec)
+
 // The port's own messages (not the node's log): one line to stderr.
 void sw__posix_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
