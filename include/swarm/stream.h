@@ -30,6 +30,10 @@ typedef struct sw_stream_rx {
     int prefix;       // SW_STREAM_NO_PREFIX or the prefix byte 0..255
     bool in_msg;      // prefix mode: the prefix was seen, an object follows
     sw_stream_stats_t stats;
+    // During a sink->msg call: the message's top-level map index when it was framed in place
+    // (sw_mpr_skip_index; for sw_msg_decode_ix), else NULL. NULL outside the call.
+    const sw_mp_index_t *index;
+    sw_mp_index_t ix_;
 } sw_stream_rx_t;
 
 // buf/cap: storage for one message (the largest accepted), owned by the caller.

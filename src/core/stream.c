@@ -102,14 +102,18 @@ static int feed_plain(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_r
             // Most items arrive whole in one read: find their end with the whole-buffer
             // reader and hand them on in place, without copying or tokenizing them byte by
             // byte. A partial (or malformed) item falls through to the splitter.
+            // The walk that frames a map also indexes its keys and values, so the message
+            // decoder does not walk it again (sw_msg_decode_ix).
             sw_mpr_t r;
             sw_mpr_init(&r, p + i, n - i);
-            if (sw_mpr_skip(&r) == 0 && !(rx->split.strict && r.pos > rx->split.cap)) {
+            if (sw_mpr_skip_index(&r, &rx->ix_) == 0 && !(rx->split.strict && r.pos > rx->split.cap)) {
                 if (r.pos > rx->split.cap) {
                     con_flush(&c);
                     toobig(rx, sink);
                 } else {
+                    rx->index = &rx->ix_;
                     item(rx, &c, p + i, r.pos);
+                    rx->index = NULL;
                 }
                 i += r.pos;
                 continue;

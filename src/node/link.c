@@ -154,7 +154,8 @@ static void on_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
 static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
-    sw_rpc_input(&l->rpc, p, n, l->now);
+    // (srx.index: set while the lossless receiver delivers a message it framed in place)
+    sw_rpc_input_ix(&l->rpc, p, n, l->mode == SW_LINK_STREAM ? l->srx.index : NULL, l->now);
 }
 
 static void on_drop(void *ctx, int err)
