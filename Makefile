@@ -1,7 +1,8 @@
 # swarm — thin wrapper over CMake. Targets:
 #   make          release build: build/swarm, build/swarm-node
 #   make test     installs what is missing (scripts/setup), builds with ASan+UBSan (clang) and
-#                 runs the whole suite: unit, interop, fuzz smoke, end-to-end
+#                 runs the whole suite: unit, interop, fuzz smoke, end-to-end; then says what
+#                 was skipped (scripts/test-summary; with CI=true a skip fails the run)
 #   make demo     the main job on a local simulated fleet
 #   make fuzz     each libFuzzer target for FUZZ_TIME seconds (default 60)
 #   make size     Cortex-M3 footprint: core, core+serial+RPC (small-MCU profile), full node
@@ -25,7 +26,9 @@ setup:
 test: setup
 	@CC=clang-14 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSW_SANITIZE=ON -DSW_FUZZ=ON >/dev/null
 	@cmake --build build/asan -j$(JOBS)
-	@cd build/asan && ctest --output-on-failure -j$(JOBS) --timeout 600
+	@rm -rf build/asan/test-skips
+	@cd build/asan && ctest --output-on-failure -j$(JOBS) --timeout 600; rc=$$?; \
+	  cd ../.. && scripts/test-summary build/asan; exit $$rc
 
 demo: setup build
 	@scripts/demo

@@ -191,6 +191,7 @@ typedef struct sw_mps {
     uint8_t *buf;   // storage for one item, owned by the caller
     size_t cap;     // its size: the largest item accepted
     size_t len;     // bytes of the current item gathered so far
+    size_t total;   // … and consumed (skipped ones too)
     int err;        // sticky: 0, SW_EDEPTH or SW_EPROTO
     bool skipping;  // the current item exceeded cap and is being skipped
     bool ready;     // buf holds a complete item (cleared by the next feed)

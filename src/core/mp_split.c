@@ -20,11 +20,12 @@ void sw_mps_init(sw_mps_t *s, void *buf, size_t cap)
     sw_mps_reset(s);
 }
 
-// Strict mode: true when the item cannot fit once this token (took bytes, of which the
-// gathered len does not count them yet) and what it announces are in.
+// Strict mode: true when the item cannot fit once this token (took bytes, not counted in total
+// yet) and what it announces are in. total, not len: the bytes of a partial token that did not
+// fit were not stored, but they are part of the item.
 static bool overflows(const sw_mps_t *s, size_t took, const mpack_token_t *tok)
 {
-    uint64_t need = (uint64_t)s->len + took;
+    uint64_t need = (uint64_t)s->total + took;
     switch (tok->type) {
     case MPACK_TOKEN_STR:
     case MPACK_TOKEN_BIN:
@@ -39,6 +40,7 @@ static bool overflows(const sw_mps_t *s, size_t took, const mpack_token_t *tok)
 void sw_mps_reset(sw_mps_t *s)
 {
     s->len = 0;
+    s->total = 0;
     s->err = 0;
     s->skipping = false;
     s->ready = false;
@@ -55,6 +57,7 @@ bool sw_mps_busy(const sw_mps_t *s)
 // Stores consumed bytes, or switches to skipping when the item outgrows the buffer.
 static void keep(sw_mps_t *s, const uint8_t *p, size_t n)
 {
+    s->total += n;
     if (s->skipping)
         return;
     if (s->cap - s->len < n) {
@@ -82,7 +85,7 @@ int sw_mps_feed(sw_mps_t *s, const uint8_t *data, size_t n, size_t *used)
         return s->err;
     if (s->ready) {
         s->ready = false;
-        s->len = 0;
+        s->len = s->total = 0;
     }
     mpack_tokbuf_t *tb = tokbuf(s);
     while (at < n) {
@@ -150,7 +153,7 @@ int sw_mps_feed(sw_mps_t *s, const uint8_t *data, size_t n, size_t *used)
             *used = at;
             if (s->skipping) {
                 s->skipping = false;
-                s->len = 0;
+                s->len = s->total = 0;
                 return SW_ETOOBIG;
             }
             s->ready = true;

@@ -407,11 +407,18 @@ static void schedule(sw_push_t *p)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Calls
 
+// What a commit without an answer leaves: the device may have hung in the new version, which
+// it rolls back when it restarts (docs/PROTOCOL.md, "Recovery").
+#define COMMIT_LOST "the device has the old or the new version; a new version whose health check did " \
+                    "not complete is rolled back when the device restarts (its push.manifest says which; " \
+                    "the next push completes it)"
+
 static void on_deadline(uv_timer_t *t)
 {
     dev_run_t *r = t->data;
-    finish(r, SW_PUSH_FAILED, "no answer within %.1f s (%s)", r->p->o.timeout_ms / 1000.0,
-           sw_push_step_name(r->d->step));
+    bool commit = r->d->step == SW_PUSH_COMMIT;
+    finish(r, SW_PUSH_FAILED, "no answer within %.1f s (%s)%s%s", r->p->o.timeout_ms / 1000.0,
+           sw_push_step_name(r->d->step), commit ? ": " : "", commit ? COMMIT_LOST : "");
 }
 
 static void arm(dev_run_t *r, uint64_t extra_ms)
@@ -993,8 +1000,7 @@ static void on_commit(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     sw_push_dev_t *d = r->d;
     sw_push_tgt_t *t = &d->tgt[d->cur_tgt];
     if (!r->finished && !m && err == SW_ECLOSED) {
-        finish(r, SW_PUSH_FAILED, "link lost during push.commit of %s: the device has the old "
-               "or the new version (the next push completes it)", t->t);
+        finish(r, SW_PUSH_FAILED, "link lost during push.commit of %s: %s", t->t, COMMIT_LOST);
         return;
     }
     if (!answered(r, m, err, "push.commit"))

@@ -203,21 +203,75 @@ class Client:
         return m.get("d")
 
 
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_config(path):
+    """The MsgPack config file at path as a dict ({} if there is none)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return {}
+    return msgpack.unpackb(data, raw=False, strict_map_key=False) if data else {}
+
+
+# (switch, port) of the node's TCP services
+TCP_SERVICES = (("FTPD_ENABLE", "FTPD_PORT"), ("TELNET_ENABLE", "TELNET_PORT"),
+                ("REMOTE_EVAL_ENABLE", "REMOTE_EVAL_PORT"))
+
+
+def loopback_config(cfg=None, services=True):
+    """cfg (a config dict; not changed) made fit for a test node outside a namespace: every
+    TCP service it does not switch off on a free port unless cfg names one (services=False:
+    the services cfg does not switch on are off), the beacon's port free unless named. With
+    --listen 127.0.0.1 (which every such node gets) the node binds loopback addresses only,
+    beacons go to loopback destinations only and mDNS stays off; the network guard
+    (tests/e2e/run.py) fails the test if it does not."""
+    c = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (cfg or {}).items()}
+    boot = c.setdefault("boot", {})
+    for enable, port in TCP_SERVICES:
+        boot.setdefault(enable, services)
+        if boot[enable]:
+            boot.setdefault(port, free_port())
+    boot.setdefault("BEACON_DESTINATION_PORT", free_udp_port())
+    return c
+
+
+# What a node logs when a service it was configured to run could not start (a port taken, an
+# address refused by the network guard): a test node that logs it fails its test at stop().
+SERVICE_FAILURES = (": not started:", ": cannot listen on ", ": cannot open UDP ", "net guard: ")
+
+
 class Node:
     """A swarm-node process on a temporary root. Use as a context manager or call stop()."""
 
     def __init__(self, root=None, name="t1", app=None, port=None, extra=(), env=None, log_to=None,
-                 lan_services=False):
+                 lan_services=False, service_errors=False, config_as_is=None):
         self.own_root = root is None
         self.root = root or tempfile.mkdtemp(prefix="swarm-e2e-")
         cfg = os.path.join(self.root, "swarm.cfg")
-        if not lan_services and not os.path.exists(cfg):
-            # Loopback test nodes have no use for FTP, telnet and remote eval on their fixed
-            # ports (21, 23, 1139): parallel tests would only race for them. Tests of those
-            # services write their own swarm.cfg first (or pass lan_services=True).
+        # Every node of a test listens on 127.0.0.1 only, with each service on a port of its
+        # own (loopback_config): nothing reaches the machine's network, and parallel tests or
+        # other programs holding 21, 23, 1139 or 5353 cannot collide with it.
+        # config_as_is: the config the test itself wrote (already made with loopback_config);
+        # the file is left exactly as it is (a test of corrupt configs must not have it read
+        # or rewritten here).
+        if config_as_is is not None:
+            self.config = config_as_is
+        else:
+            self.config = loopback_config(read_config(cfg), services=lan_services or os.path.exists(cfg))
             with open(cfg, "wb") as f:
-                f.write(pack({"boot": {"FTPD_ENABLE": False, "TELNET_ENABLE": False,
-                                       "REMOTE_EVAL_ENABLE": False}}))
+                f.write(pack(self.config))
+        boot = self.config["boot"]
+        self.ftp_port = boot["FTPD_PORT"] if boot["FTPD_ENABLE"] else None
+        self.telnet_port = boot["TELNET_PORT"] if boot["TELNET_ENABLE"] else None
+        self.eval_port = boot["REMOTE_EVAL_PORT"] if boot["REMOTE_EVAL_ENABLE"] else None
+        self.beacon_port = boot["BEACON_DESTINATION_PORT"]
+        self.service_errors = service_errors
         self.name = name
         self.app = app
         self.port = port or free_port()
@@ -283,10 +337,19 @@ class Node:
                 self.proc.kill()
                 self.proc.wait()
 
+    def service_failures(self):
+        """The log lines that say a configured service did not start."""
+        return [x for x in self.read_log().splitlines() if any(f in x for f in SERVICE_FAILURES)]
+
     def stop(self):
-        """SIGTERM (orderly stop), SIGKILL if it hangs; removes the temporary root."""
+        """SIGTERM (orderly stop), SIGKILL if it hangs; removes the temporary root. Raises
+        AssertionError if a configured service failed to start (unless service_errors=True),
+        so a port taken by someone else cannot pass silently."""
+        failed = []
         try:
             self.kill(signal.SIGTERM)
+            if not self.service_errors and self.proc is not None:
+                failed = self.service_failures()
         finally:
             if getattr(self, "log", None):
                 self.log.close()
@@ -296,6 +359,8 @@ class Node:
                 os.unlink(self.logfile)
             except OSError:
                 pass
+        if failed:
+            raise AssertionError("a service of the node did not start:\n" + "\n".join(failed))
 
     def __enter__(self):
         return self.start()

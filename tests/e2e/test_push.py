@@ -37,7 +37,9 @@ APPS = ["alpha", "beta", "gamma"]
 GRACE_MS = 400  # how long the nodes watch a new version in these tests (the default is 3000)
 GRACE = "%dms" % GRACE_MS
 
-# The exact bytes micro-swarm's push_code sends to the eval port (spec §4).
+# The exact bytes micro-swarm's push_code sends to the eval port: script/push_code L133-137 of
+# expendable-duck/micro-swarm @ e55dfbf98f9a49172e1327028d8fd0ad610e7532 (a raw bytes literal
+# there; /work/shared/spec/micro-swarm-wire.md §4 records the same bytes).
 RESET_SNIPPET = (b'if True:\n                    print("\\nReset triggered after code deployment...\\n")\n'
                  b'                    import machine\n                    machine.reset()\n                ')
 
@@ -175,9 +177,7 @@ class PushLab(unittest.TestCase):
         # right after the push: every beacon and every answer to a scan carries the hash of the
         # files as they are now
         before = [self.links_opened(i) for i in range(self.N)]
-        t0 = time.monotonic()
-        rc, out, err = self.push(rc=0)
-        took = time.monotonic() - t0
+        rc, out, err = self.push(rc=0)  # (how long it takes: bench/push)
         for d in out["devices"]:
             self.assertEqual(d["result"], "unchanged", d)
             self.assertTrue(d["quick"], d)
@@ -185,7 +185,6 @@ class PushLab(unittest.TestCase):
             self.assertEqual(d["bytes"], 0)
         self.assertEqual(out["total"]["connected"], 0)
         self.assertEqual(out["total"]["bytes"], 0)
-        self.assertLess(took, 3.0)
         # the nodes agree: no new link was opened on any of them
         self.assertEqual([self.links_opened(i) for i in range(self.N)], before)
         # --check connects, compares manifests, and still sends nothing

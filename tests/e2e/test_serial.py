@@ -38,7 +38,7 @@ import unittest
 
 import msgpack
 
-from swarmtest import NODE_BIN, SRC, SWARM_BIN
+from swarmtest import NODE_BIN, SERVICE_FAILURES, SRC, SWARM_BIN, loopback_config
 
 sys.path.insert(0, os.path.join(SRC, "tests", "lab"))
 import moatserial as ms  # noqa: E402
@@ -119,12 +119,16 @@ class SerialNode:
             os.makedirs(os.path.join(self.root, "apps", app))
             with open(os.path.join(self.root, "apps", app, "main.lua"), "w") as f:
                 f.write(CHATTY)
-        if cfg:
-            with open(os.path.join(self.root, "swarm.cfg"), "wb") as f:
-                f.write(msgpack.packb(cfg))
+        # no TCP, and the LAN services off or on free loopback ports: nothing beyond loopback
+        with open(os.path.join(self.root, "swarm.cfg"), "wb") as f:
+            f.write(msgpack.packb(loopback_config(cfg, services=False)))
         self.logfile = os.path.join(self.root, "..", os.path.basename(self.root) + ".log")
         tc.addCleanup(lambda: os.path.exists(self.logfile) and os.unlink(self.logfile))
-        args = [NODE_BIN, "--root", self.root, "--name", "ser", "--port", "0", "--serial", dev]
+        # runs after the node stopped (cleanups run last-in first-out): a LAN service that was
+        # configured but did not start fails the test, as swarmtest.Node.stop() does
+        tc.addCleanup(lambda: tc.assertEqual(self.service_failures(), []))
+        args = [NODE_BIN, "--root", self.root, "--name", "ser", "--port", "0", "--listen", "127.0.0.1",
+                "--serial", dev]
         if baud:
             args += ["--baud", str(baud)]
         if lossy:
@@ -140,6 +144,10 @@ class SerialNode:
     def read_log(self):
         with open(self.logfile, "rb") as f:
             return f.read()
+
+    def service_failures(self):
+        text = self.read_log().decode(errors="replace")
+        return [x for x in text.splitlines() if any(f in x for f in SERVICE_FAILURES)]
 
     def tail(self):
         return self.read_log()[-3000:].decode(errors="replace")

@@ -141,7 +141,7 @@ class TimeBackstop(unittest.TestCase):
 class LoopWatchdog(unittest.TestCase):
     def test_stuck_loop_restarts_the_node(self):
         # no instruction budget to speak of: only the watchdog thread can end this
-        node = cfg_node({"limits": {"lua_instr": 10 ** 17}, "wdt": {"loop": 2}})
+        node = cfg_node({"limits": {"lua_instr": 10 ** 17}, "wdt": {"loop": 5}})
         self.addCleanup(node.stop)
         node.start()
         c = node.client()

@@ -14,7 +14,7 @@ HANG = dict(V1, **{"main.lua": lua_app("v2", "function init_hang() while true do
 
 class PushHang(unittest.TestCase):
     def test_hanging_version_is_rolled_back_at_boot(self):
-        node = PushNode(files=V1, cfg={"limits": {"lua_instr": 10 ** 17}, "wdt": {"loop": 2},
+        node = PushNode(files=V1, cfg={"limits": {"lua_instr": 10 ** 17}, "wdt": {"loop": 5},
                                        "boot": {"FTPD_ENABLE": False, "TELNET_ENABLE": False,
                                                 "REMOTE_EVAL_ENABLE": False}})
         self.addCleanup(node.stop)

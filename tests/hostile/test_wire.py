@@ -30,12 +30,14 @@ class SerialNoise(unittest.TestCase):
         self.master = master
         root = tempfile.mkdtemp(prefix="swarm-hostile-ser-")
         self.addCleanup(shutil.rmtree, root, True)
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:  # LAN services off, loopback only
+            f.write(swarmtest.pack(swarmtest.loopback_config({}, services=False)))
         self.logfile = root + ".log"
         self.addCleanup(lambda: os.path.exists(self.logfile) and os.unlink(self.logfile))
         log = open(self.logfile, "wb")
         self.addCleanup(log.close)
         proc = subprocess.Popen([swarmtest.NODE_BIN, "--root", root, "--name", "ser", "--port", "0",
-                                 "--serial", os.ttyname(slave)], stdin=subprocess.DEVNULL, stdout=log,
+                                 "--listen", "127.0.0.1", "--serial", os.ttyname(slave)], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT)
         self.addCleanup(swarmtest.reap, proc)
         self.link = ms.StreamLink(master, timeout=30)

@@ -14,19 +14,24 @@ the veths and bridge that go with them, temporary directories) is removed on exi
 exception, SIGINT, SIGTERM or SIGHUP. `lanlab.py --down PREFIX` removes what a killed run left.
 
 Without root it falls back to nodes on loopback addresses 127.0.B.(2 + i) in the caller's own
-namespace (each node `--listen`s on its address; FTP and telnet moved to 2121 / 2323, since
-ports below 1024 need root; beacons sent to 127.0.0.1 so a scanner on the loopback hears them;
-mDNS off). What works there: RPC, FTP, telnet, remote eval, `swarm scan --to ADDR` (the
-query sent to each node's address) and beacons heard by a scanner on the loopback (`swarm scan
---no-query --timeout 2.5s`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS;
-and services are not isolated from the machine (other programs' ports may collide).
+namespace (each node `--listen`s on its address; beacons sent to 127.0.0.1 so a scanner on the
+loopback hears them; mDNS off). Its ports (ports="free", the default of the Python API): every
+node's RPC, FTP, telnet and eval on ports of their own that were free when the lab started, the
+lab's beacons on a free UDP port (lan.beacon_port): nothing collides with another lab, another
+test or a program holding the default ports on 0.0.0.0. ports="fixed" (the command line's
+`up --loopback` and `swarm sim` without root, for people): RPC on 27587, FTP on 2121, telnet on
+2323 (ports below 1024 need root), eval and beacons on 1139. What works there: RPC, FTP, telnet,
+remote eval, `swarm scan --to ADDR --port BEACON_PORT` (the query sent to each node's address)
+and beacons heard by a scanner on the loopback (`swarm scan --no-query --port BEACON_PORT
+--timeout 2.5s`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS.
 
 Python API (stdlib only; runs under /usr/bin/python3):
 
     from lanlab import Lan
     with Lan(nodes=3, apps=["blink", "counter", "blink"], name_prefix="swt") as lan:
-        lan.nodes[i].name / .ip / .ns / .root / .log_path / .port / .app / .pid
-        lan.host_ns, lan.host_ip
+        lan.nodes[i].name / .ip / .ns / .root / .log_path / .port / .app / .pid / .uri
+        lan.nodes[i].ftp_port / .telnet_port / .eval_port   (the ports the lab gave them)
+        lan.host_ns, lan.host_ip, lan.beacon_port
         lan.run(ns, argv, timeout=None, **kw)   # subprocess.run inside ns -> CompletedProcess
         lan.popen(ns, argv, **kw)               # Popen inside ns; killed by PID at exit if alive
         lan.swarm(*args, timeout=60)            # the built `swarm` CLI, run in host_ns
@@ -36,7 +41,7 @@ Python API (stdlib only; runs under /usr/bin/python3):
         with netns(ns): ...                     # this thread inside ns for a while
 
 Command line:
-    lanlab.py up N [--apps a,b] [--prefix P] [--loopback] [--keep] [--json] [-- CMD ...]
+    lanlab.py up N [--apps a,b] [--prefix P] [--loopback [--free-ports]] [--keep] [--json] [-- CMD ...]
     lanlab.py --down [PREFIX] [--force]
 `up` prints how to reach each node, then waits for Ctrl-C, or runs CMD in the host namespace
 (environment: SWARM_SIM_NODES = the node addresses, SWARM_SIM_NAMES, SWARM_SIM_APPS,
@@ -62,6 +67,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RPC_PORT = 27587
+# The services' ports in a namespace lab (micro-swarm's defaults) and in a loopback lab with
+# fixed ports (unprivileged ones for FTP and telnet).
+NETNS_PORTS = {"ftp": 21, "telnet": 23, "eval": 1139, "beacon": 1139}
+LOOPBACK_FIXED_PORTS = {"ftp": 2121, "telnet": 2323, "eval": 1139, "beacon": 1139}
 HOST_IP = "169.254.254.1"
 DEFAULT_PREFIX = "swlab"
 MAX_NODES = 1000
@@ -182,6 +191,13 @@ def _proc_start(pid):
 
 def _alive(pid, start):
     return pid > 0 and start is not None and _proc_start(pid) == start
+
+
+def _free_port(kind, ip):
+    """A port nobody holds on ip now (the kernel's choice of an ephemeral one)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((ip, 0))
+        return s.getsockname()[1]
 
 
 def _write_json(path, obj):
@@ -319,6 +335,7 @@ class Node:
         self.log_path = log_path
         self.app = app
         self.port = port
+        self.ftp_port = self.telnet_port = self.eval_port = None
         self.proc = None
         self.argv = None
 
@@ -348,13 +365,15 @@ class Lan:
     name_prefix: namespaces and temporary directories are named PREFIX<pid>[_k]-…, so that
       `lanlab.py --down PREFIX` finds them; lab_name: use exactly this name instead.
     mode: "auto" (namespaces if root, else loopback), "netns" or "loopback".
+    ports: in loopback mode, "free" (each node's services on ports free when the lab starts;
+      the default) or "fixed" (27587, 2121, 2323, 1139 for people at a terminal).
     """
 
     _count = 0
 
     def __init__(self, nodes=3, apps=None, node_args=(), name_prefix=DEFAULT_PREFIX, lab_name=None,
                  mode="auto", names=None, node_config=None, build=None, node_bin=None,
-                 swarm_bin=None, apps_dir=None, ready_timeout=None, keep=False):
+                 swarm_bin=None, apps_dir=None, ready_timeout=None, keep=False, ports="free"):
         if not 1 <= nodes <= MAX_NODES:
             raise LabError("nodes: 1 … %d, not %d" % (MAX_NODES, nodes))
         if mode == "auto":
@@ -364,6 +383,9 @@ class Lan:
                            "run as root, or use the loopback mode")
         if mode not in ("netns", "loopback"):
             raise LabError("mode: auto, netns or loopback, not %r" % mode)
+        if ports not in ("free", "fixed"):
+            raise LabError("ports: free or fixed, not %r" % (ports,))
+        self.ports = ports
         if mode == "loopback" and nodes > LOOPBACK_MAX:
             raise LabError("the loopback mode holds at most %d nodes" % LOOPBACK_MAX)
         self.mode = mode
@@ -398,6 +420,7 @@ class Lan:
         self.host_ns = None
         self.host_ip = None
         self.hub_ns = None
+        self.beacon_port = None
         self._made_ns = []   # namespaces this lab created (only these are deleted)
         self._extra = []     # Popen objects of popen()
         self._closed = False
@@ -514,9 +537,16 @@ class Lan:
         _ip_batches_parallel(jobs)
 
     def _pick_loopback(self):
+        self.host_ip = "127.0.0.1"
+        if self.ports == "free":
+            # every node has ports of its own: any block will do; one per lab keeps the logs
+            # of parallel labs apart
+            self._lo_block = 1 + os.getpid() % 249
+            self.beacon_port = _free_port(socket.SOCK_DGRAM, "0.0.0.0")
+            return
+        self.beacon_port = LOOPBACK_FIXED_PORTS["beacon"]
         # 127.0.B.2 … : the first block B whose addresses nobody listens on at the RPC port
         # (several loopback labs, or other tests, may run at once)
-        self.host_ip = "127.0.0.1"
         for b in range(0, 250):
             ok = True
             for i in (0, self.n - 1):
@@ -541,6 +571,13 @@ class Lan:
         root = os.path.join(self.dir, name)
         os.makedirs(root)
         node = Node(self, i, name, ip, ns, root, os.path.join(self.dir, name + ".log"), app)
+        if self.mode == "netns":
+            ports = dict(NETNS_PORTS)
+        elif self.ports == "fixed":
+            ports = dict(LOOPBACK_FIXED_PORTS)
+        else:
+            node.port = _free_port(socket.SOCK_STREAM, ip)
+            ports = {k: _free_port(socket.SOCK_STREAM, ip) for k in ("ftp", "telnet", "eval")}
         if app:
             src = os.path.join(self.apps_dir, app)
             if not os.path.isfile(os.path.join(src, "main.lua")):
@@ -553,10 +590,18 @@ class Lan:
             # ports below 1024 need root, and the machine's own servers may hold 21 and 23 on
             # every address: the same unprivileged ports for everyone
             cfg = {"boot": {"BEACON_DESTINATION_IPS": ["127.0.0.1"], "MDNS_ENABLE": False,
-                            "FTPD_PORT": 2121, "TELNET_PORT": 2323}}
+                            "FTPD_PORT": ports["ftp"], "TELNET_PORT": ports["telnet"],
+                            "REMOTE_EVAL_PORT": ports["eval"],
+                            "BEACON_DESTINATION_PORT": self.beacon_port}}
         extra = self.node_config(i) if callable(self.node_config) else self.node_config
         if extra:
             cfg = _merge(cfg, extra)
+        boot = cfg.get("boot", {})
+        node.ftp_port = boot.get("FTPD_PORT", ports["ftp"])
+        node.telnet_port = boot.get("TELNET_PORT", ports["telnet"])
+        node.eval_port = boot.get("REMOTE_EVAL_PORT", ports["eval"])
+        if self.mode == "netns":
+            self.beacon_port = boot.get("BEACON_DESTINATION_PORT", ports["beacon"])
         if cfg:
             with open(os.path.join(root, "swarm.cfg"), "wb") as f:
                 f.write(_mp(cfg, bytearray()))
@@ -566,6 +611,8 @@ class Lan:
             argv += ["--app", app]
         if self.mode == "loopback":
             argv += ["--listen", ip]
+            if node.port != RPC_PORT:
+                argv += ["--port", str(node.port)]
         node.argv = argv + list(args or ())
         self.nodes.append(node)
 
@@ -720,8 +767,9 @@ class Lan:
     def describe(self):
         """What `lanlab.py up --json` prints: the lab as a dict."""
         return {"lab": self.lab, "mode": self.mode, "dir": self.dir, "host_ns": self.host_ns,
-                "host_ip": self.host_ip, "hub_ns": self.hub_ns,
+                "host_ip": self.host_ip, "hub_ns": self.hub_ns, "beacon_port": self.beacon_port,
                 "nodes": [{"name": x.name, "ip": x.ip, "port": x.port, "ns": x.ns, "app": x.app,
+                           "ftp_port": x.ftp_port, "telnet_port": x.telnet_port, "eval_port": x.eval_port,
                            "root": x.root, "log": x.log_path, "pid": x.pid, "uri": x.uri}
                           for x in self.nodes]}
 
@@ -732,7 +780,8 @@ class Lan:
                   "SWARM_SIM_NAMES": " ".join(x.name for x in self.nodes),
                   "SWARM_SIM_APPS": " ".join(x.app or "-" for x in self.nodes),
                   "SWARM_SIM_DIR": self.dir or "", "SWARM_SIM_HOST_NS": self.host_ns or "",
-                  "SWARM_SIM_MODE": self.mode, "SWARM_SIM_LAB": self.lab})
+                  "SWARM_SIM_MODE": self.mode, "SWARM_SIM_LAB": self.lab,
+                  "SWARM_SIM_BEACON_PORT": str(self.beacon_port or "")})
         return e
 
     # ---- teardown
@@ -923,7 +972,7 @@ def _print_lan(lan, out):
         out.write("host tools: ip netns exec %s bash     (address %s on the same LAN)\n"
                   % (lan.host_ns, lan.host_ip))
     else:
-        out.write("host tools: run them here; nodes send beacons to 127.0.0.1:1139\n")
+        out.write("host tools: run them here; nodes send beacons to 127.0.0.1:%d\n" % lan.beacon_port)
     out.write("roots and logs: %s\n" % lan.dir)
     out.flush()
 
@@ -979,6 +1028,8 @@ def main(argv=None):
     up.add_argument("--prefix", default=None, help="lab name (default swlab<pid>)")
     up.add_argument("--loopback", action="store_true", help="loopback mode even as root")
     up.add_argument("--keep", action="store_true", help="leave the LAN running on exit")
+    up.add_argument("--free-ports", action="store_true",
+                    help="loopback mode: every node's services on free ports, not 27587/2121/2323/1139")
     up.add_argument("--json", action="store_true", help="describe the lab as one JSON line")
     up.add_argument("--quiet", "-q", action="store_true")
     up.add_argument("--node-bin")
@@ -1001,7 +1052,7 @@ def main(argv=None):
     try:
         lan = Lan(nodes=a.nodes, apps=apps, mode=mode, lab_name=a.prefix, node_bin=a.node_bin,
                   swarm_bin=a.swarm_bin, apps_dir=a.apps_dir, node_args=a.node_arg,
-                  ready_timeout=a.timeout, keep=a.keep)
+                  ready_timeout=a.timeout, keep=a.keep, ports="free" if a.free_ports else "fixed")
         lan.start()
         if a.json:
             print(json.dumps(lan.describe()), flush=True)

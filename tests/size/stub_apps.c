@@ -56,6 +56,19 @@ void sw_lua_stop_app(sw_node_t *n) { (void)n; }
 
 void sw_lua_close(sw_node_t *n) { (void)n; }
 
+void sw_lua_session_gone(sw_node_t *n, const sw_rpc_t *rpc)
+{
+    (void)n;
+    (void)rpc;
+}
+
+void sw_lua_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq)
+{
+    (void)n;
+    (void)rpc;
+    (void)seq;
+}
+
 int sw_proxy_drop(sw_node_t *n, const char *name, size_t len)
 {
     (void)n, (void)name, (void)len;

@@ -3,6 +3,7 @@
 // port's own: confinement to the root (symlinks anywhere are refused, never followed), FIFOs,
 // close-on-exec, no root, read-only mode, errno mapping.
 #include "../../src/port/posix/fs_posix.c" // first: it sets _GNU_SOURCE
+#include "../../src/port/posix/fs_fault.c"  // its test-build hooks (inert here: no SW_TEST_FS_FAULT)
 
 #include <ftw.h>
 #include <sys/stat.h>

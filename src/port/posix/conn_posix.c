@@ -748,6 +748,9 @@ int sw__posix_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener
     memset(&a, 0, sizeof a);
     if (uv_ip4_addr(addr, port, &a.in4) != 0 && uv_ip6_addr(addr, port, &a.in6) != 0)
         return SW_EINVAL;
+    int g = sw__posix_net_guard("listen on", &a.sa);
+    if (g)
+        return g;
     sw_plistener_t *l = calloc(1, sizeof *l);
     if (!l)
         return SW_EFULL;

@@ -16,6 +16,13 @@
 
 #define PATH_CAP 4096 // longest path accepted, bytes (with the NUL)
 
+// Test builds: a simulated power cut may end the process before this call (fs_fault.c).
+#define FAULT_POINT(op, path, path2)                                                          \
+    do {                                                                                       \
+        if (sw__fsf_step(op, path, path2))                                                     \
+            sw__fsf_cut(op, path);                                                             \
+    } while (0)
+
 int sw__posix_errno(int e)
 {
     switch (e) {
@@ -45,6 +52,7 @@ int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
 {
     fs->rootfd = -1;
     fs->max = 0;
+    (void)sw__fsf_on(); // test builds: reads SW_TEST_FS_FAULT now (its SIGUSR2 handler too)
     fs->fds = calloc(max_files ? max_files : 1, sizeof *fs->fds);
     if (!fs->fds)
         return SW_EFULL;
@@ -223,6 +231,11 @@ int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fdout)
         dir_done(fs, dfd);
         return SW_EISDIR;
     }
+    bool writing = (flags & (SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC)) != 0;
+    if (writing && sw__fsf_on()) {
+        FAULT_POINT("open", path, NULL);
+        sw__fsf_before_open(dfd, name);
+    }
     // O_NONBLOCK: opening a FIFO or device must not block the loop; such files are refused below.
     int fd = openat(dfd, name, oflags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
     if (fd < 0) {
@@ -246,6 +259,11 @@ int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fdout)
         (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     fs->fds[h] = fd;
     *fdout = h;
+    if (sw__fsf_on()) {
+        sw__fsf_name(h, writing ? path : "");
+        if (writing)
+            sw__fsf_opened(fd);
+    }
     return 0;
 }
 
@@ -277,6 +295,10 @@ int sw__posix_fs_write(void *ctx, int h, uint64_t off, const void *buf, size_t n
         return SW_ETOOBIG;
     if (off > (uint64_t)INT64_MAX - n)
         return SW_EINVAL;
+    if (sw__fsf_on() && sw__fsf_step("write", sw__fsf_path(h), NULL)) {
+        (void)!pwrite(fd, buf, n / 2, (off_t)off); // the power goes half-way through
+        sw__fsf_cut("write", sw__fsf_path(h));
+    }
     size_t done = 0;
     while (done < n) {
         ssize_t r = pwrite(fd, (const uint8_t *)buf + done, n - done, (off_t)(off + done));
@@ -297,7 +319,11 @@ int sw__posix_fs_sync(void *ctx, int h)
     int fd = slot_fd(fs_of(ctx), h);
     if (fd < 0)
         return SW_EINVAL;
-    return fsync(fd) < 0 ? sw__posix_errno(errno) : 0;
+    FAULT_POINT("sync", sw__fsf_path(h), NULL);
+    if (fsync(fd) < 0)
+        return sw__posix_errno(errno);
+    sw__fsf_synced(fd);
+    return 0;
 }
 
 int sw__posix_fs_close_fd(void *ctx, int h)
@@ -306,6 +332,8 @@ int sw__posix_fs_close_fd(void *ctx, int h)
     int fd = slot_fd(fs, h);
     if (fd < 0)
         return SW_EINVAL;
+    if (sw__fsf_on() && *sw__fsf_path(h))
+        FAULT_POINT("close", sw__fsf_path(h), NULL);
     fs->fds[h] = -1;
     // The descriptor is gone whatever close() says (Linux); only report a real I/O error.
     return close(fd) < 0 && errno == EIO ? SW_EIO : 0;
@@ -345,6 +373,7 @@ int sw__posix_fs_mkdir(void *ctx, const char *path)
         return err;
     if (fs->rootfd < 0 || fs->read_only)
         return SW_EPERM;
+    FAULT_POINT("mkdir", path, NULL);
     if ((err = walk(fs, buf, false, &dfd, &name)))
         return err;
     err = !*name ? SW_EEXIST : mkdirat(dfd, name, 0777) < 0 ? sw__posix_errno(errno) : 0;
@@ -363,6 +392,7 @@ static int remove_at(void *ctx, const char *path, int flags)
         return err;
     if (!*buf || fs->rootfd < 0 || fs->read_only)
         return SW_EPERM;
+    FAULT_POINT(flags ? "rmdir" : "unlink", path, NULL);
     if ((err = walk(fs, buf, false, &dfd, &name)))
         return err;
     if (unlinkat(dfd, name, flags) < 0)
@@ -391,6 +421,7 @@ int sw__posix_fs_rename(void *ctx, const char *from, const char *to)
         return err;
     if (!*fbuf || !*tbuf || fs->rootfd < 0 || fs->read_only)
         return SW_EPERM;
+    FAULT_POINT("rename", from, to);
     if ((err = walk(fs, fbuf, false, &fdir, &fname)))
         return err;
     if ((err = walk(fs, tbuf, false, &tdir, &tname))) {

@@ -57,6 +57,42 @@ void sw__posix_links_free(sw_posix_t *p);
 void sw__posix_watchdog(void *ctx, uint32_t period_ms);
 void sw__posix_watchdog_stop(sw_posix_t *p); // joins the thread (sw_posix_close, before re-exec)
 
+// The test network guard (net_guard.c): 0, or SW_EPERM for a socket operation (what: "bind",
+// "send to", "join") on a non-loopback address (sa NULL: none is loopback) that a test node in
+// the machine's own network namespace must not do. Always 0 outside test builds.
+struct sockaddr;
+#ifdef SW_TEST_HOOKS
+int sw__posix_net_guard(const char *what, const struct sockaddr *sa);
+#else
+#define sw__posix_net_guard(what, sa) ((void)(what), (void)(sa), 0)
+#endif
+
+// The file system fault layer (fs_fault.c; test builds only, switched on by SW_TEST_FS_FAULT):
+// simulated power cuts. fs_posix.c numbers its mutating calls with sw__fsf_step (true: cut
+// this one, then call sw__fsf_cut, which does not return) and tells the layer which files
+// are open for writing (sw__fsf_before_open, sw__fsf_opened, sw__fsf_name: the path of a
+// handle) and synced (sw__fsf_synced).
+#define SW_FSF_EXIT 86 // the exit status of a process whose power was cut
+#ifdef SW_TEST_HOOKS
+bool sw__fsf_on(void);
+bool sw__fsf_step(const char *op, const char *path, const char *path2);
+void sw__fsf_name(int h, const char *path);
+const char *sw__fsf_path(int h);
+void sw__fsf_cut(const char *op, const char *path) __attribute__((noreturn));
+void sw__fsf_before_open(int dfd, const char *name);
+void sw__fsf_opened(int fd);
+void sw__fsf_synced(int fd);
+#else
+#define sw__fsf_on() false
+#define sw__fsf_step(op, path, path2) ((void)(op), (void)(path), (void)(path2), false)
+#define sw__fsf_name(h, path) ((void)0)
+#define sw__fsf_path(h) ""
+#define sw__fsf_cut(op, path) ((void)0)
+#define sw__fsf_before_open(dfd, name) ((void)0)
+#define sw__fsf_opened(fd) ((void)0)
+#define sw__fsf_synced(fd) ((void)0)
+#endif
+
 // The port's own messages (not the node's log): one line to stderr.
 void sw__posix_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

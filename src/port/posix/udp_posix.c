@@ -73,6 +73,11 @@ int sw__posix_udp_open(void *ctx, const char *addr, uint16_t port, int flags, sw
     struct sockaddr_in a;
     if (uv_ip4_addr(addr && *addr ? addr : "0.0.0.0", port, &a) != 0)
         return SW_EINVAL;
+    int g = sw__posix_net_guard("UDP bind to", (const struct sockaddr *)&a);
+    if (!g && (flags & SW_UDP_MDNS)) // joins 224.0.0.251 on every interface
+        g = sw__posix_net_guard("joining the mDNS group 224.0.0.251", NULL);
+    if (g)
+        return g;
     sw_pudp_t *u = calloc(1, sizeof *u);
     if (!u)
         return SW_EFULL;
@@ -121,6 +126,9 @@ int sw__posix_udp_send(void *ctx, sw_udp_t *pub, const char *ip, uint16_t port, 
     struct sockaddr_in a;
     if (uv_ip4_addr(ip, port, &a) != 0)
         return SW_EINVAL;
+    int g = sw__posix_net_guard("send to", (const struct sockaddr *)&a);
+    if (g)
+        return g;
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
     // Datagrams are lossy anyway: if the kernel cannot take one now, it is dropped.
     int r = uv_udp_try_send(&u->h, &b, 1, (const struct sockaddr *)&a);
