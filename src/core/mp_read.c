@@ -368,6 +368,9 @@ done:
 
 int sw_mpr_skip(sw_mpr_t *r) { return skip(r, NULL); }
 
+// (kept out of line: the fast path below then needs few registers)
+static __attribute__((noinline)) int skip_ix(sw_mpr_t *r, sw_mp_index_t *ix) { return skip(r, ix); }
+
 
 
 // A message is a fixmap with fixstr keys and mostly one-byte-header values: those are stepped
@@ -378,14 +381,14 @@ int sw_mpr_skip_index(sw_mpr_t *r, sw_mp_index_t *ix)
     const uint8_t *p = r->p;
     size_t n = r->n, pos = r->pos, from = r->pos;
     if (r->err || pos >= n || p[pos] < 0x80 || p[pos] > 0x8f || r->depth >= SW_MP_MAX_DEPTH)
-        return skip(r, ix);
+        return skip_ix(r, ix);
     uint32_t pairs = p[pos++] & 15u;
     if (pairs > SW_MP_INDEX_MAX || 2 * (size_t)pairs > n - pos)
-        return skip(r, ix);
+        return skip_ix(r, ix);
     for (uint32_t k = 0; k < pairs; k++) {
         uint8_t c = p[pos];
         if (c < 0xa0 || c > 0xbf || (size_t)(c & 31) + 1 >= n - pos) // (a value byte must follow)
-            return skip(r, ix);
+            return skip_ix(r, ix);
         ix->key[k] = (uint32_t)(pos - from);
         pos += 1 + (c & 31);
         ix->val[k] = (uint32_t)(pos - from);
@@ -404,12 +407,12 @@ int sw_mpr_skip_index(sw_mpr_t *r, sw_mp_index_t *ix)
             v.pos = pos;
             v.depth = (uint8_t)(r->depth + 1);
             v.left[r->depth] = UINT32_MAX;
-            if (skip(&v, NULL))
-                return skip(r, ix);
+            if (sw_mpr_skip(&v))
+                return skip_ix(r, ix);
             end = v.pos;
         }
         if (end >= n && k + 1 < pairs)
-            return skip(r, ix);
+            return skip_ix(r, ix);
         pos = end;
     }
     ix->ok = true;

@@ -238,8 +238,6 @@ static int decode_ix(sw_msg_t *m, const uint8_t *p, size_t n, const sw_mp_index_
     uint32_t pairs = ix->pairs;
     for (uint32_t k = 0; k < pairs; k++) {
         size_t kat = ix->key[k], vat = ix->val[k];
-        size_t end = k + 1 < pairs ? ix->key[k + 1] : n;
-
         uint8_t letter = 0;
         if (vat - kat == 2 && p[kat] == 0xa1) {
             letter = p[kat + 1];
@@ -256,6 +254,7 @@ static int decode_ix(sw_msg_t *m, const uint8_t *p, size_t n, const sw_mp_index_
         if (m->has & bit)
             return SW_EPROTO;
         m->has |= bit;
+        size_t end = k + 1 < pairs ? ix->key[k + 1] : n;
         if (letter == 'd' || letter == 'e') {
             sw_span_t *v = letter == 'd' ? &m->d : &m->e;
             v->p = p + vat;
@@ -401,8 +400,14 @@ void sw_msg_request_end(sw_mpw_t *w, int64_t seq, int64_t r_ms)
 // source suggests; we match the bytes it actually sends.
 void sw_msg_reply_begin(sw_mpw_t *w)
 {
-    static const uint8_t head[] = {0x82, 0xa1, 'd'};
-    sw_mpw_raw(w, head, sizeof head);
+    if (!w->err && w->cap - w->len >= 3) { // straight into place: once per request
+        uint8_t *p = w->buf + w->len;
+        p[0] = 0x82, p[1] = 0xa1, p[2] = 'd';
+        w->len += 3;
+        return;
+    }
+    sw_mpw_map(w, 2);
+    key(w, 'd');
 }
 
 void sw_msg_reply_end(sw_mpw_t *w, int64_t seq)

@@ -1,5 +1,6 @@
 // RPC session: dispatches incoming requests into the command tree (with v0 error replies),
 // serves streams on a schedule, and matches answers to the requests this side sent.
+#include <stddef.h>
 #include <string.h>
 
 #include "text.h"
@@ -233,7 +234,8 @@ void sw_rpc_dispatch(sw_rpc_t *rpc, const sw_msg_t *m, uint32_t now_ms)
     sw_msg_reply_begin(&w);
     size_t mark = w.len;
     sw_call_t call;
-    memset(&call, 0, sizeof call);
+    memset(&call, 0, offsetof(sw_call_t, err_buf)); // (err_buf is scratch: one request each)
+    call.err_buf[0] = 0;
     call.args = m->d;
     call.out = &w;
     call.reply_to.rpc = rpc;

@@ -195,8 +195,14 @@ static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
     while (at < len && !l->closing) {
         size_t piece = len - at < PIECE ? len - at : PIECE;
         if (l->mode == SW_LINK_STREAM) {
+            // (about PIECE bytes, but never cutting a message that is whole in the chunk: a
+            // cut one would be gathered by the slower splitter)
             sw_rx_sink_t sink = {on_msg, NULL, on_drop, l};
-            if (sw_stream_rx_feed(&l->srx, p + at, piece, &sink) < 0) {
+            size_t used;
+            int rc = sw_stream_rx_feed_upto(&l->srx, p + at, len - at, PIECE, &sink, &used);
+            if (rc >= 0)
+                piece = used;
+            if (rc < 0) {
                 if (l->conn->kind == SW_CONN_TCP) {
                     sw_log(l->node, SW_LOG_WARN, "link %s: stream out of step (%s), closing",
                            l->peer, sw_errname(l->srx.split.err));
