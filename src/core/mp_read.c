@@ -544,37 +544,10 @@ bool sw_mpr_map(sw_mpr_t *r, uint32_t *pairs)
     return true;
 }
 
-int sw_mp_map_get(const void *buf, size_t n, const char *key, sw_span_t *val)
+// sw_mp_map_get with the reader (any map, any key form). Out of line, so the common case
+// below does not pay for its registers.
+static __attribute__((noinline)) int map_get_read(const void *buf, size_t n, const char *key, sw_span_t *val)
 {
-    // A fixmap with fixstr keys and short values up to the key sought, the common case
-    // (command arguments): looked up in place. Anything else: the reader below.
-    const uint8_t *p = buf;
-    if (p && n && p[0] >= 0x80 && p[0] <= 0x8f && 2 * (size_t)(p[0] & 15u) <= n - 1) {
-        size_t pos = 1;
-        for (uint32_t k = 0, pairs = p[0] & 15u; k < pairs; k++) {
-            uint8_t c = pos < n ? p[pos] : 0;
-            if (c < 0xa0 || c > 0xbf || (size_t)(c & 31) >= n - pos)
-                break;
-            size_t len = c & 31;
-            size_t j = 0; // (keys are short: compared here, without strlen and memcmp)
-            while (j < len && key[j] && p[pos + 1 + j] == (uint8_t)key[j])
-                j++;
-            bool hit = j == len && key[j] == 0;
-            pos += 1 + len;
-            size_t end = pos < n ? short_end(p, n, pos) : 0;
-            if (!end)
-                break;
-            if (hit) {
-                val->p = p + pos;
-                val->n = end - pos;
-                return 0;
-            }
-            pos = end;
-            if (k + 1 == pairs)
-                return SW_ENOENT;
-        }
-    }
-
     sw_mpr_t r;
     sw_mpr_init(&r, buf, n);
     uint32_t pairs;
@@ -606,6 +579,39 @@ int sw_mp_map_get(const void *buf, size_t n, const char *key, sw_span_t *val)
             return r.err;
     }
     return SW_ENOENT;
+}
+
+int sw_mp_map_get(const void *buf, size_t n, const char *key, sw_span_t *val)
+{
+    // A fixmap with fixstr keys and short values up to the key sought, the common case
+    // (command arguments): looked up in place. Anything else: map_get_read.
+    const uint8_t *p = buf;
+    if (p && n && p[0] >= 0x80 && p[0] <= 0x8f && 2 * (size_t)(p[0] & 15u) <= n - 1) {
+        size_t pos = 1;
+        for (uint32_t k = 0, pairs = p[0] & 15u; k < pairs; k++) {
+            uint8_t c = pos < n ? p[pos] : 0;
+            if (c < 0xa0 || c > 0xbf || (size_t)(c & 31) >= n - pos)
+                break;
+            size_t len = c & 31;
+            size_t j = 0; // (keys are short: compared here, without strlen and memcmp)
+            while (j < len && key[j] && p[pos + 1 + j] == (uint8_t)key[j])
+                j++;
+            bool hit = j == len && key[j] == 0;
+            pos += 1 + len;
+            size_t end = pos < n ? short_end(p, n, pos) : 0;
+            if (!end)
+                break;
+            if (hit) {
+                val->p = p + pos;
+                val->n = end - pos;
+                return 0;
+            }
+            pos = end;
+            if (k + 1 == pairs)
+                return SW_ENOENT;
+        }
+    }
+    return map_get_read(buf, n, key, val);
 }
 
 int sw_mp_check(const void *buf, size_t n)
