@@ -2,6 +2,8 @@
 // talk to. Commands under "board": temp() → °C (float: 21 °C plus a slow ±1.5 °C sine with a
 // 10-minute period plus ±0.05 °C of deterministic noise), led(v) → get/set the LED (each change
 // is logged "LED on" / "LED off", so a person or a test can watch it blink), info().
+#include "profile.h"
+#if SW_WITH_BOARD_POSIX_SIM
 #include <math.h>
 #include <string.h>
 
@@ -122,3 +124,5 @@ const sw_board_t sw__board_posix_sim = {
     .init = sim_init,
     .stop = sim_stop,
 };
+
+#endif // SW_WITH_BOARD_POSIX_SIM

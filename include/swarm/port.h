@@ -28,6 +28,11 @@ typedef struct sw_conn {
 
 enum { SW_CONN_TCP = 1, SW_CONN_SERIAL = 2, SW_CONN_STDIO = 3 };
 
+// Bytes of framing the node allows around one message (SerialPacker header + trailer, margin).
+#define SW_CONN_FRAMING 64u
+// The smallest capacity (conn_room of an empty queue) a connection may have, bytes.
+#define SW_CONN_ROOM_MIN 320u
+
 typedef struct sw_listener {
     void *user;
 } sw_listener_t;
@@ -84,6 +89,13 @@ typedef struct sw_mem {
     uint64_t heap;  // bytes allocated through alloc()
 } sw_mem_t;
 
+// Memory pools of alloc(). A port may serve both from one heap (POSIX) or give each its own
+// fixed pool (an MCU: the Lua VM's garbage cannot then fragment the node's buffers).
+enum {
+    SW_POOL_NODE = 0, // the node's buffers: links, config, files, push (sw_node_alloc)
+    SW_POOL_LUA = 1,  // the Lua VM (bounded again by limits.lua_mem)
+};
+
 enum { SW_RESET_SOFT = 1, SW_RESET_HARD = 2, SW_RESET_STOP = 3 };
 
 enum { SW_LOG_ERROR = 0, SW_LOG_WARN = 1, SW_LOG_INFO = 2, SW_LOG_DEBUG = 3 };
@@ -94,19 +106,33 @@ typedef struct sw_port_ops {
     int64_t (*wall_s)(void *ctx);                   // seconds since 1970, 0 if unknown
     void (*wake_at)(void *ctx, uint32_t at_ms);     // call sw_node_poll() at (or soon after) at_ms; a later call replaces the request
     void (*random)(void *ctx, void *buf, size_t n);
-    // Like lua_Alloc: nsize 0 releases ptr and returns NULL; else (re)allocates. NULL = no memory.
-    void *(*alloc)(void *ctx, void *ptr, size_t osize, size_t nsize);
+    // Like lua_Alloc, from pool SW_POOL_*: nsize 0 releases ptr and returns NULL; else
+    // (re)allocates (ptr NULL: a new block; osize is then meaningless). NULL = no memory.
+    // A block is always released or resized with the pool it came from.
+    void *(*alloc)(void *ctx, int pool, void *ptr, size_t osize, size_t nsize);
     // One log line (no newline), already formatted with level and time by the node.
     void (*log)(void *ctx, int level, const char *line, size_t n);
 
-    // --- byte links. conn_write copies the bytes into the port's queue (0, or SW_ECLOSED).
-    // The node watches conn_queued() and pauses reading from a peer that does not read its
-    // replies; sw_node_drained() reports when the queue has emptied.
+    // --- byte links. A port bounds each connection's write queue itself; the node never
+    // assumes an unbounded one (docs/PORTING.md, "Writes a port may refuse"):
+    //  - conn_room() says how many bytes conn_write() takes right now: the port's own bound
+    //    minus what is queued (0 when full). Its value for a new connection (nothing queued yet)
+    //    is the connection's capacity; the node sizes its messages on that link to fit it
+    //    (capacity - SW_CONN_FRAMING at most), so a port must offer SW_CONN_ROOM_MIN at least.
+    //  - conn_write() takes all n bytes or none: 0 (queued), SW_EAGAIN (no room for n now;
+    //    nothing taken), SW_ECLOSED (the connection is going away). n <= conn_room() is always
+    //    taken; beyond it a port may still take the bytes (POSIX does, up to its hard cap).
+    //  - sw_node_drained() follows when a queue that held bytes has emptied (room back to the
+    //    capacity), never from inside conn_write(). The node keeps what it could not send and
+    //    stops producing on that connection — RPC replies and stream values, file reads, FTP
+    //    data — until then; conn_pause() stops the port reading from a peer meanwhile.
+    // conn_queued() reports the bytes queued (for telnet's slow-client rule and for sys.mem).
     int (*tcp_listen)(void *ctx, const char *addr, uint16_t port, sw_listener_t **out);
     void (*listener_close)(void *ctx, sw_listener_t *l);
     int (*serial_open)(void *ctx, const char *dev, uint32_t baud, sw_conn_t **out);
     int (*stdio_open)(void *ctx, sw_conn_t **out);
     int (*conn_write)(void *ctx, sw_conn_t *c, const void *p, size_t n);
+    size_t (*conn_room)(void *ctx, sw_conn_t *c);
     size_t (*conn_queued)(void *ctx, sw_conn_t *c);
     void (*conn_pause)(void *ctx, sw_conn_t *c, bool paused);
     // Sends what is queued, then closes; sw_node_closed() follows (never from inside this call).

@@ -2,6 +2,8 @@
 // the listing decides whether the files must be read again; the hash itself walks the tree in
 // a fixed order without holding a listing in memory (each directory is re-listed to find the
 // next name), so it needs no heap beyond one read buffer.
+#include "profile.h"
+#if SW_WITH_FS
 #include <stdio.h>
 #include <string.h>
 
@@ -10,8 +12,8 @@
 #include "app_hash.h"
 #include "swarm/path.h"
 
-#define CHUNK 4096
-#define PATH_CAP 512
+#define CHUNK SW_NODE_FILE_CHUNK // bytes read at a time while hashing (profile.h)
+#define PATH_CAP SW_NODE_PATH_MAX
 
 typedef struct walk {
     sw_node_t *n;
@@ -325,7 +327,7 @@ void sw__mf_release(sw_node_t *n, sw_manifest_t *m)
 // Grows a buffer through the port's allocator (lua_Alloc-shaped: it can reallocate).
 static void *grow(sw_node_t *n, void *p, size_t old, size_t want)
 {
-    return n->port.ops->alloc(n->port.ctx, p, old, want);
+    return n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, p, old, want);
 }
 
 int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint64_t size, int64_t mtime,
@@ -340,6 +342,21 @@ int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint
         return SW_EDEPTH;
     if (m->count >= SW_APP_HASH_FILES || size > SW_APP_HASH_BYTES - m->bytes)
         return SW_ETOOBIG;
+#if SW_MF_POOL
+    if (!m->cap) { // the whole bound at once
+        m->ents = grow(n, NULL, 0, (size_t)SW_APP_HASH_FILES * sizeof *m->ents);
+        m->pool = m->ents ? grow(n, NULL, 0, SW_MF_POOL) : NULL;
+        if (!m->pool) {
+            sw_node_release(n, m->ents, (size_t)SW_APP_HASH_FILES * sizeof *m->ents);
+            m->ents = NULL;
+            return SW_EFULL;
+        }
+        m->cap = SW_APP_HASH_FILES;
+        m->pool_cap = SW_MF_POOL;
+    }
+    if (m->pool_len + len + 1 > m->pool_cap)
+        return SW_ETOOBIG;
+#endif
     if (m->count == m->cap) {
         uint32_t cap = m->cap ? m->cap * 2 : 16;
         if (cap > SW_APP_HASH_FILES)
@@ -497,3 +514,5 @@ int sw__file_sha(sw_node_t *n, const char *path, uint8_t sha[32], uint64_t *size
     sw_node_release(n, buf, CHUNK);
     return rc;
 }
+
+#endif // SW_WITH_FS

@@ -21,7 +21,7 @@
 
 // Bounds: an app beyond them has no hash (null in the beacon).
 #ifndef SW_APP_HASH_FILES
-#define SW_APP_HASH_FILES 256            // regular files
+#define SW_APP_HASH_FILES SW__SZ(256, 64) // regular files (profile.h: fewer on an MCU)
 #endif
 #ifndef SW_APP_HASH_BYTES
 #define SW_APP_HASH_BYTES (16u << 20)    // bytes of content
@@ -50,8 +50,14 @@ bool sw__app_hash_update(sw_node_t *n, sw_app_hash_t *h, const char *app);
 // names in byte order: the "canonical order", sw__mf_cmp). Also used as a plain sorted list of
 // relative paths (size and sha unused). Memory grows through the port as entries are added,
 // bounded by SW_APP_HASH_FILES entries, SW_APP_HASH_BYTES of content, SW_APP_HASH_DEPTH
-// directory levels and SW_MF_PATH_MAX bytes per relative path.
+// directory levels and SW_MF_PATH_MAX bytes per relative path. With SW_MF_POOL set (the MCU
+// profiles) a manifest instead takes its whole bound at its first entry — SW_APP_HASH_FILES
+// entries and SW_MF_POOL bytes of paths — and never reallocates (no fragmentation in a small
+// heap); paths beyond the pool are SW_ETOOBIG.
 
+#ifndef SW_MF_POOL
+#define SW_MF_POOL SW__SZ(0, 2048) // bytes of paths of a manifest, fixed; 0: grown as needed
+#endif
 #ifndef SW_MF_PATH_MAX
 #define SW_MF_PATH_MAX 255 // longest relative path in a manifest, bytes
 #endif

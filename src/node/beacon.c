@@ -7,10 +7,13 @@
 // The settings are read again whenever the config changes (checked every period), so a new
 // period, destination list, port or switch takes effect within one period, without apply or
 // restart. BEACON_ENABLE false means no beacons and no answers: both sockets are closed.
+#include "profile.h"
+#if SW_WITH_NET
 #include <stdio.h>
 #include <string.h>
 
 #include "app_hash.h"
+#include "net_part.h"
 #include "swarm/beacon.h"
 
 #define MAX_DESTS 8          // entries of BEACON_DESTINATION_IPS used
@@ -552,3 +555,7 @@ int sw_beacon_start(sw_node_t *n)
     sw_timer_start(n, &b->tick, r % 100);
     return 0;
 }
+
+const sw_part_t sw_part_beacon = {.name = "beacon", .serve = sw_beacon_start};
+
+#endif // SW_WITH_NET

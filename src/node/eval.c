@@ -3,10 +3,13 @@
 // push sends a MicroPython reset snippet, which is recognised and resets the node; anything
 // else runs as Lua through sys.eval. Errors go to the log, never to the client
 // (docs/PROTOCOL.md, "Remote eval").
+#include "profile.h"
+#if SW_WITH_EVAL
 #include <stdio.h> // snprintf
 #include <string.h>
 
 #include "node_int.h"
+#include "net_part.h"
 
 // Defaults of the "eval.*" settings (docs/PROTOCOL.md).
 #define EVAL_MAX_DEFAULT (64 * 1024) // eval.max: bytes of one request
@@ -424,3 +427,7 @@ int sw_eval_start(sw_node_t *n)
     sw_node_service_add(n, &v->s);
     return 0;
 }
+
+const sw_part_t sw_part_eval = {.name = "eval", .serve = sw_eval_start};
+
+#endif // SW_WITH_EVAL

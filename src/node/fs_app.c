@@ -4,11 +4,14 @@
 // Everything reaches the files through the port; paths go through sw_path_norm() first.
 // This file: arguments, errors, open files and their commands, registration; fs_names.c: the
 // commands on names (docs/PROTOCOL.md, "Files").
+#include "profile.h"
+#if SW_WITH_FS
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fs_int.h"
+#include "fs_part.h"
 #include "swarm/path.h"
 
 #define FS_RD_OVERHEAD 32   // limits.msg minus this is the largest rd (a round, documented figure)
@@ -98,7 +101,7 @@ int sw__fs_arg_path(sw_call_t *c, const char *name, bool required, char *out)
 
 sw_fs_app_t *sw__fs_of(const sw_call_t *c)
 {
-    sw_node_t *n = c->def->user;
+    sw_node_t *n = c->ctx;
     return n->fs;
 }
 
@@ -482,22 +485,7 @@ int sw_fs_app_init(sw_node_t *n)
         return SW_EFULL;
     fs->n = n;
     fs->next_handle = 1;
-    memcpy(fs->defs, fs_cmds, sizeof fs_cmds);
-    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, "f", "files under the node's root");
-    int err = dir < 0 ? dir : 0;
-    for (int i = 0; !err && i < FS_NCMDS; i++) {
-        fs->defs[i].user = n;
-        int id = sw_tree_add_cmd(&n->tree, dir, &fs->defs[i]);
-        err = id < 0 ? id : 0;
-    }
-    if (err) {
-        if (dir >= 0)
-            sw_tree_remove(&n->tree, dir);
-        sw_node_release(n, fs, sizeof *fs);
-        return err;
-    }
-    fs->dir_id = dir;
-    n->fs = fs;
+    n->fs = fs; // the kernel adds directory "f" (sw_part_fs.cmds)
     return 0;
 }
 
@@ -507,7 +495,6 @@ void sw_fs_app_stop(sw_node_t *n)
     if (!fs)
         return;
     fs_close_owned(fs, NULL, true);
-    sw_tree_remove(&n->tree, fs->dir_id);
     n->fs = NULL;
     sw_node_release(n, fs, sizeof *fs);
 }
@@ -517,3 +504,16 @@ void sw_fs_app_link_closed(sw_node_t *n, const sw_rpc_t *rpc)
     if (n->fs)
         fs_close_owned(n->fs, rpc, false);
 }
+
+const sw_part_t sw_part_fs = {
+    .name = "f",
+    .init = sw_fs_app_init,
+    .stop = sw_fs_app_stop,
+    .link_closed = sw_fs_app_link_closed,
+    .dir = "f",
+    .dir_doc = "files under the node's root",
+    .cmds = fs_cmds,
+    .ncmds = FS_NCMDS,
+};
+
+#endif // SW_WITH_FS

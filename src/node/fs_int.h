@@ -8,7 +8,7 @@
 
 // Longest normalised path handled, NUL included. @@ (stack: up to three of these in mv)
 #ifndef SW_FS_PATH_MAX
-#define SW_FS_PATH_MAX 512
+#define SW_FS_PATH_MAX SW_NODE_PATH_MAX
 #endif
 
 enum {
@@ -39,8 +39,6 @@ struct sw_fs_app {
     sw_fs_file_t *files;
     uint16_t count;
     int64_t next_handle;
-    int dir_id;
-    sw_cmd_def_t defs[FS_NCMDS]; // the tree points here; user = the node
 };
 
 typedef struct sw_fs_app sw_fs_app_t;

@@ -1,5 +1,7 @@
 // The "f" app, commands on names: dir/ls (sorted, bounded by the reply), stat, hash (SHA-256
 // of a byte range, mbedTLS), mkdir, rm, rmdir, new, mv (with no-replace and swap).
+#include "profile.h"
+#if SW_WITH_FS
 #include <stdio.h>
 #include <string.h>
 
@@ -7,7 +9,7 @@
 
 #include "fs_int.h"
 
-#define FS_HASH_CHUNK 4096 // hash reads the file in pieces of this size
+#define FS_HASH_CHUNK SW_NODE_FILE_CHUNK // hash reads the file in pieces of this size (profile.h)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // dir / ls: entries are gathered into a scratch buffer, sorted by name, then written. Records
@@ -442,3 +444,5 @@ int sw__fs_cmd_mv(sw_call_t *c)
     sw_mpw_nil(c->out);
     return 0;
 }
+
+#endif // SW_WITH_FS

@@ -3,11 +3,14 @@
 // session has its own state (working directory, rename source, restart offset, passive
 // listener, transfer). Transfers and listings live in ftp_data.c; the command-line parsing and
 // reply formats in src/core/ftp.c. No login: see docs/PROTOCOL.md, "FTP", for what that means.
+#include "profile.h"
+#if SW_WITH_FTP
 #include <stdio.h>
 #include <string.h>
 
 #include "fs_int.h"
 #include "ftp_int.h"
+#include "net_part.h"
 
 static const sw_port_ops_t *ops(const sw_ftp_sess_t *s) { return s->n->port.ops; }
 
@@ -26,10 +29,18 @@ static void *pctx(const sw_ftp_sess_t *s) { return s->n->port.ctx; }
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Replies
 
+static void close_session(sw_ftp_sess_t *s);
+
 void sw__ftp_send(sw_ftp_sess_t *s, const char *p, size_t n)
 {
-    if (!s->closing)
-        (void)ops(s)->conn_write(pctx(s), s->conn, p, n);
+    if (s->closing)
+        return;
+    // A reply the port has no room for means the client does not read its control
+    // connection: end the session rather than lose a reply it would wait for.
+    if (ops(s)->conn_write(pctx(s), s->conn, p, n) == SW_EAGAIN) {
+        sw_log(s->n, SW_LOG_WARN, "ftp %s: client does not read its replies, closing", s->peer);
+        close_session(s);
+    }
 }
 
 void sw__ftp_reply(sw_ftp_sess_t *s, const char *fmt, ...)
@@ -91,8 +102,7 @@ static void reload_fire(sw_node_t *n, sw_timer_t *t)
             return;
         }
     sw_log(n, SW_LOG_INFO, "ftp: apps/%s changed: reloading the app", n->app_name);
-    sw_lua_stop_app(n);
-    sw_lua_start_app(n, n->app_name);
+    sw_node_app_restart(n, "ftp");
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -759,3 +769,7 @@ int sw_ftp_start(sw_node_t *n)
     sw_node_service_add(n, &srv->svc);
     return 0;
 }
+
+const sw_part_t sw_part_ftp = {.name = "ftp", .serve = sw_ftp_start};
+
+#endif // SW_WITH_FTP

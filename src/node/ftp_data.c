@@ -3,6 +3,8 @@
 // client), and the transfers over it — downloads paced by the port's queue, listings a page at
 // a time, and uploads into a temp file beside the target that is renamed over it only when the
 // data connection has closed cleanly. 226 is sent after the data connection has closed.
+#include "profile.h"
+#if SW_WITH_FTP
 #include <stdio.h>
 #include <string.h>
 
@@ -557,8 +559,8 @@ static int list_each(void *u, const sw_dirent_t *e)
 
 typedef struct {
     sw_ftp_sess_t *s;
-    int n;
-    char names[4][SW_NAME_MAX + 1];
+    int n, max;
+    char (*names)[SW_NAME_MAX + 1]; // in the session's transfer buffer (not on the stack)
 } sweep_t;
 
 static bool tmp_in_use(const sw_ftp_srv_t *srv, const char *path)
@@ -579,16 +581,21 @@ static int sweep_each(void *u, const sw_dirent_t *e)
     snprintf(path, sizeof path, "%s%s%s", w->s->path, w->s->path[0] ? "/" : "", e->name);
     if (!tmp_in_use(w->s->srv, path))
         snprintf(w->names[w->n++], sizeof w->names[0], "%s", e->name);
-    return w->n == 4;
+    return w->n == w->max;
 }
 
 // Temp files of uploads nobody has open any more (a node killed mid-upload) are removed when
-// their directory is listed.
+// their directory is listed: up to 4 per listing, their names kept in the transfer buffer (the
+// listing has been sent when this runs).
 static void sweep(sw_ftp_sess_t *s)
 {
     sweep_t w;
     w.s = s;
     w.n = 0;
+    w.max = SW_FTP_CHUNK / (SW_NAME_MAX + 1) < 4 ? (int)(SW_FTP_CHUNK / (SW_NAME_MAX + 1)) : 4;
+    w.names = (char(*)[SW_NAME_MAX + 1])(void *)s->chunk;
+    if (!w.max || !s->chunk)
+        return;
     ops(s)->fs_list(pctx(s), s->path, sweep_each, &w);
     for (int k = 0; k < w.n; k++) {
         char path[SW_FTP_PATH_MAX + SW_NAME_MAX + 2];
@@ -646,8 +653,10 @@ void sw__ftp_stat_list(sw_ftp_sess_t *s, const char *p)
 
 static void pump(sw_ftp_sess_t *s)
 {
+    // One chunk at a time, and only while the port has room for a whole one: it states its
+    // own bound (port.h), and data_drained() resumes once it has sent what it holds.
     while (s->data && s->phase == SW_FTPP_RUN &&
-           ops(s)->conn_queued(pctx(s), s->data->conn) < SW_FTP_HIGH_WATER) {
+           ops(s)->conn_room(pctx(s), s->data->conn) >= SW_FTP_CHUNK) {
         size_t len;
         if (s->kind == SW_FTPX_RETR) {
             int rc = ops(s)->fs_read(pctx(s), s->fd, s->off, s->chunk, SW_FTP_CHUNK);
@@ -682,3 +691,5 @@ static void pump(sw_ftp_sess_t *s)
         }
     }
 }
+
+#endif // SW_WITH_FTP

@@ -10,15 +10,16 @@
 
 // Bounds. Compile-time ones size the session; the run-time ones are config keys under "ftp".
 #ifndef SW_FTP_PATH_MAX
-#define SW_FTP_PATH_MAX 512 // @@ longest normalised path, NUL included
+#define SW_FTP_PATH_MAX SW_NODE_PATH_MAX // @@ longest normalised path, NUL included (profile.h)
 #endif
 #ifndef SW_FTP_CHUNK
-#define SW_FTP_CHUNK 16384 // @@ transfer buffer of a session (allocated at its first transfer)
+#define SW_FTP_CHUNK 16384 // @@ transfer buffer of a session (allocated at its first transfer);
+                           // a chunk is read only when the data connection has room for it
+                           // (port.h conn_room), so a port's capacity must be at least this
 #endif
 #ifndef SW_FTP_INQ
 #define SW_FTP_INQ 2048 // @@ control bytes kept while a command waits for a transfer to end
 #endif
-#define SW_FTP_HIGH_WATER (64u * 1024u) // data bytes queued in the port before we wait for it
 #define SW_FTP_CONNECT_MS 30000 // a transfer command waits this long for its data connection
 // An upload's data connection closed cleanly: its temp file is synced at once and renamed
 // over the target after this grace, unless the control connection closes or ABOR arrives

@@ -7,14 +7,16 @@
 
 #include "node_int.h"
 
-#define PIECE 512 // input is fed in pieces this big, so backpressure can stop mid-chunk
+#define PIECE SW_NODE_LINK_PIECE // input is fed in pieces this big, so backpressure can stop mid-chunk
 
 static const sw_port_ops_t *ops(const sw_link_t *l) { return l->node->port.ops; }
 static void *pctx(const sw_link_t *l) { return l->node->port.ctx; }
 
-static bool over_water(const sw_link_t *l)
+// The port has room for one more message of this link and its framing (port.h: the node only
+// produces what the port has said it takes; the port states its own bound).
+static bool has_room(const sw_link_t *l)
 {
-    return ops(l)->conn_queued(pctx(l), l->conn) > SW_LINK_HIGH_WATER;
+    return ops(l)->conn_room(pctx(l), l->conn) >= l->need;
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -38,6 +40,10 @@ static int rel_tx(void *ctx, const uint8_t *p, size_t n)
     sw_sp_trailer(p, n, tr);
     // Three writes in a row: the port queues them in order and nothing runs in between, so a
     // console line cannot land inside the frame (and no frame-sized stack buffer is needed).
+    // All three or none: a frame the port has no room for is not sent (Reliable treats that
+    // like a loss and sends it again).
+    if (ops(l)->conn_room(pctx(l), l->conn) < k + n + 2)
+        return SW_EAGAIN;
     int rc = ops(l)->conn_write(pctx(l), l->conn, hdr, k);
     if (!rc)
         rc = ops(l)->conn_write(pctx(l), l->conn, p, n);
@@ -102,6 +108,12 @@ void sw_link_console(sw_link_t *l, const char *p, size_t n)
 {
     if (!l->console || l->closing)
         return;
+    // Console bytes are best effort: a line the port has no room for is dropped, so it never
+    // takes the room a reply was promised.
+    if (ops(l)->conn_room(pctx(l), l->conn) < l->need + 2 * n + 8) {
+        l->console_dropped++;
+        return;
+    }
     if (l->mode == SW_LINK_LOSSY) { // bytes outside frames are console
         // Without a start byte (serial.start = -1) every byte is taken for a frame: console
         // bytes would be read as a length and eat the next frame. There is no console then.
@@ -125,8 +137,14 @@ void sw_link_console(sw_link_t *l, const char *p, size_t n)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Input
 
+// Runs due stream steps — only while the port has room for a value (else sw_node_drained()
+// resumes them).
 static void schedule_rpc(sw_link_t *l)
 {
+    if (l->defer_len || !has_room(l)) {
+        sw_timer_stop(l->node, &l->rpc_timer);
+        return;
+    }
     uint32_t wait = sw_rpc_poll(&l->rpc, sw_node_now(l->node));
     if (wait == UINT32_MAX)
         sw_timer_stop(l->node, &l->rpc_timer);
@@ -147,15 +165,49 @@ static void on_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
         sw_rpc_dispatch(rpc, m, l->now);
     } else if (m->kind == SW_MSG_CANCEL) {
         sw_rpc_stop_stream(rpc, m->i);
-        sw_lua_request_cancelled(l->node, rpc, m->i);
+        sw_node_request_cancelled(l->node, rpc, m->i);
     }
 }
 
+
+// A complete message. Handling it may write a reply, so on a lossless link it runs only while
+// the port has room for one; otherwise (several requests arrived in one piece of input) it
+// waits in `defer`, which holds what one piece can complete (sized in sw_link_open), until the
+// port drains. On a lossy link replies go through Reliable, which keeps them until the port
+// takes their frames (rel_tx), and holds requests back while they wait (sw_rel_hold).
 static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
-    // (srx.index: set while the lossless receiver delivers a message it framed in place)
-    sw_rpc_input_ix(&l->rpc, p, n, l->mode == SW_LINK_STREAM ? l->srx.index : NULL, l->now);
+    if (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l))) {
+        // (srx.index: set while the lossless receiver delivers a message it framed in place;
+        // a deferred message is decoded from its copy without one)
+        sw_rpc_input_ix(&l->rpc, p, n, l->mode == SW_LINK_STREAM ? l->srx.index : NULL, l->now);
+        return;
+    }
+    if (l->defer_len + 4 + n > l->defer_cap) { // cannot happen with the sizes of sw_link_open
+        sw_log(l->node, SW_LOG_WARN, "link %s: request dropped (waiting for the peer to read)", l->peer);
+        return;
+    }
+    uint8_t *q = l->defer + l->defer_len;
+    q[0] = (uint8_t)(n >> 24), q[1] = (uint8_t)(n >> 16), q[2] = (uint8_t)(n >> 8), q[3] = (uint8_t)n;
+    memcpy(q + 4, p, n);
+    l->defer_len += 4 + n;
+}
+
+// Handles deferred messages while the port has room. True once none is left.
+static bool run_deferred(sw_link_t *l)
+{
+    size_t at = 0;
+    l->now = sw_node_now(l->node);
+    while (at < l->defer_len && has_room(l) && !l->closing) {
+        const uint8_t *q = l->defer + at;
+        size_t n = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
+        at += 4 + n;
+        sw_rpc_input(&l->rpc, q + 4, n, l->now);
+    }
+    memmove(l->defer, l->defer + at, l->defer_len - at);
+    l->defer_len -= at;
+    return l->defer_len == 0;
 }
 
 static void on_drop(void *ctx, int err)
@@ -182,25 +234,30 @@ static void rel_state(void *ctx, bool up)
         l->outq_len = 0;
         sw_rel_hold(&l->rel, false);
         sw_node_rpc_reset(l->node, &l->rpc, SW_ECLOSED);
-        sw_fs_app_link_closed(l->node, &l->rpc);
+        sw_node_link_gone(l->node, &l->rpc);
     }
 }
 
-// Feeds bytes until done or until the peer's unread replies pass the high-water mark.
-// Returns the bytes consumed.
+// Feeds bytes until done or, on a lossless link, until the port has no room for another reply
+// (the peer does not read its replies). A lossy link reads on: its input carries the
+// acknowledgements that open Reliable's window, and Reliable holds requests back while replies
+// wait (see on_msg). Returns the bytes consumed.
 static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
 {
     size_t at = 0;
     l->now = sw_node_now(l->node); // one clock read per chunk, not per message
-    while (at < len && !l->closing) {
+    while (at < len && !l->closing && (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l)))) {
         size_t piece = len - at < PIECE ? len - at : PIECE;
         if (l->mode == SW_LINK_STREAM) {
-            // (about PIECE bytes, but never cutting a message that is whole in the chunk: a
-            // cut one would be gathered by the slower splitter)
+            // About PIECE bytes, but never cutting a message that is whole in the chunk (a cut
+            // one would be gathered by the slower splitter). A message the last read left
+            // pending is finished in a piece of its own, so a piece completes at most one
+            // message that began before it plus PIECE bytes of others (what `defer` holds).
             sw_rx_sink_t sink = {on_msg, NULL, on_drop, l};
             size_t used;
-            int rc = sw_stream_rx_feed_upto(&l->srx, p + at, len - at, PIECE, &sink, &used);
-            if (rc >= 0)
+            size_t soft = sw_mps_busy(&l->srx.split) || l->srx.in_msg ? 1 : PIECE;
+            int rc = sw_stream_rx_feed_upto(&l->srx, p + at, len - at, soft, &sink, &used);
+            if (rc >= 0 || used > piece) // (after an error the rest of the piece is dropped)
                 piece = used;
             if (rc < 0) {
                 if (l->conn->kind == SW_CONN_TCP) {
@@ -223,8 +280,6 @@ static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
             rel_schedule(l);
         }
         at += piece;
-        if (over_water(l))
-            break;
     }
     schedule_rpc(l);
     return at;
@@ -254,12 +309,22 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
         size_t used = process(l, p, len);
         p += used;
         len -= used;
-        if (!len)
+        if (!len || l->closing)
             return;
     }
     // Keep what could not be processed yet and stop reading until the peer catches up.
+#if SW_NODE_LINK_INQ
+    // MCU profiles: a fixed buffer carved with the link (no realloc in a small heap). The port
+    // stops delivering after conn_pause(), so only the chunk in hand can overflow it: a port
+    // that delivers at most SW_NODE_LINK_INQ bytes at a time never loses input (PORTING.md).
     if (l->inq_len + len > l->inq_cap) {
-        uint8_t *q = ops(l)->alloc(pctx(l), l->inq, l->inq_cap, l->inq_len + len);
+        sw_log(l->node, SW_LOG_WARN, "link %s: %u input bytes dropped (more than SW_NODE_LINK_INQ at once)",
+               l->peer, (unsigned)(l->inq_len + len - l->inq_cap));
+        len = l->inq_cap - l->inq_len;
+    }
+#else
+    if (l->inq_len + len > l->inq_cap) {
+        uint8_t *q = ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, l->inq_len + len);
         if (!q) {
             sw_log(l->node, SW_LOG_WARN, "link %s: out of memory for input, closing", l->peer);
             sw_link_close(l);
@@ -268,6 +333,7 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
         l->inq = q;
         l->inq_cap = l->inq_len + len;
     }
+#endif
     memcpy(l->inq + l->inq_len, p, len);
     l->inq_len += len;
     if (!l->paused) {
@@ -278,15 +344,21 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 
 void sw_link_drained(sw_link_t *l)
 {
-    if (l->closing || !l->inq_len)
+    if (l->closing)
         return;
+    if (!run_deferred(l) || !l->inq_len) {
+        schedule_rpc(l);
+        return;
+    }
     size_t used = process(l, l->inq, l->inq_len);
     memmove(l->inq, l->inq + used, l->inq_len - used);
     l->inq_len -= used;
     if (l->inq_len == 0) {
-        ops(l)->alloc(pctx(l), l->inq, l->inq_cap, 0);
+#if !SW_NODE_LINK_INQ
+        ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, 0);
         l->inq = NULL;
         l->inq_cap = 0;
+#endif
         l->paused = false;
         ops(l)->conn_pause(pctx(l), l->conn, false);
     }
@@ -304,7 +376,7 @@ static void rel_timer(sw_node_t *n, sw_timer_t *t)
     sw_link_t *l = t->user;
     drain_outq(l);
     rel_schedule(l);
-    if (l->inq_len && !over_water(l))
+    if ((l->inq_len || l->defer_len) && has_room(l))
         sw_link_drained(l);
 }
 
@@ -356,7 +428,10 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     l->counted = counted;
     n->port.ops->conn_peer(n->port.ctx, c, l->peer, sizeof l->peer);
 
-    size_t msg = n->lim.max_msg;
+    // Messages on this link fit the port's queue (port.h, conn_room): its capacity bounds them.
+    size_t cap = n->port.ops->conn_room(n->port.ctx, c);
+    size_t fit = (cap > SW_CONN_ROOM_MIN ? cap : SW_CONN_ROOM_MIN) - SW_CONN_FRAMING;
+    size_t msg = n->lim.max_msg < fit ? n->lim.max_msg : fit;
     sw_rel_cfg_t rcfg;
     sw_rel_cfg_default(&rcfg);
     if (mode == SW_LINK_LOSSY) {
@@ -365,11 +440,13 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
         // Out-of-range settings are clamped: a device must keep its serial link.
         rcfg.max_msg = (uint16_t)clamp(sw_cfg_int(&n->cfg, "serial.max_msg", SW_NODE_DEF_SERIAL_MSG),
                                        16, SW_SP_MAX_FRAME_LIMIT - 64);
+        if (rcfg.max_msg > fit)
+            rcfg.max_msg = (uint16_t)fit;
         rcfg.window = (uint8_t)clamp(sw_cfg_int(&n->cfg, "serial.window", SW_NODE_DEF_SERIAL_WINDOW),
                                      4, SW_REL_MAX_WINDOW);
         // 0: derived from the line rate (rel.h); a frame's timer runs from when it has left
         rcfg.timeout_ms = (uint32_t)clamp(sw_cfg_int(&n->cfg, "serial.timeout_ms", 0), 0, 600000);
-        uint32_t baud = n->opts.serial_baud ? n->opts.serial_baud : 115200;
+        uint32_t baud = n->opts.serial_baud ? n->opts.serial_baud : SW_NODE_DEF_BAUD;
         rcfg.line_rate = baud / 10; // 8N1
         rcfg.retries = 0; // a device keeps offering the link forever
         // Above 255 the 2-byte length form is used for 128+ byte frames, as our hosts expect;
@@ -383,7 +460,12 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     // two messages waiting for the window: Reliable holds requests back after the first
     size_t outq = mode == SW_LINK_LOSSY ? 2 * (msg + 2) : 0;
     size_t rx = mode == SW_LINK_LOSSY ? l->spcfg.max_frame : msg;
-    l->mem_size = 8 * 6 + rx + msg + streams + pending + rel_store + outq;
+    // requests completed by one piece of input wait here while the port has no room
+    // (on_msg): the message the piece ends + the rest of the piece, 4 bytes of length each
+    size_t defer = mode == SW_LINK_STREAM ? msg + 5 * PIECE + 8 : 0;
+    l->need = msg + SW_CONN_FRAMING;
+    size_t inq = mode == SW_LINK_STREAM ? SW_NODE_LINK_INQ : 0;
+    l->mem_size = 8 * 8 + rx + msg + streams + pending + rel_store + outq + defer + inq;
     l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables
     if (!l->mem) {
         sw_node_release(n, l, sizeof *l);
@@ -394,6 +476,14 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     uint8_t *out = carve(&at, msg);
     sw_rpc_stream_t *st = (sw_rpc_stream_t *)(void *)carve(&at, streams);
     sw_rpc_pending_t *pd = (sw_rpc_pending_t *)(void *)carve(&at, pending);
+    l->defer = carve(&at, defer);
+    l->defer_cap = defer;
+#if SW_NODE_LINK_INQ
+    if (mode == SW_LINK_STREAM) { // a lossy link never keeps input (process)
+        l->inq = carve(&at, SW_NODE_LINK_INQ);
+        l->inq_cap = SW_NODE_LINK_INQ;
+    }
+#endif
 
     sw_rpc_mem_t mem = {out, msg, st, n->lim.max_streams, pd, n->lim.max_pending};
     sw_rpc_hooks_t hooks = {rpc_send, on_request, NULL, l};
@@ -462,7 +552,7 @@ void sw_link_closed(sw_link_t *l)
     sw_timer_stop(n, &l->rpc_timer);
     sw_timer_stop(n, &l->rel_timer);
     sw_node_rpc_reset(n, &l->rpc, SW_ECLOSED);
-    sw_fs_app_link_closed(n, &l->rpc);
+    sw_node_link_gone(n, &l->rpc);
     for (sw_link_t **pp = &n->links; *pp; pp = &(*pp)->next) {
         if (*pp == l) {
             *pp = l->next;
@@ -472,8 +562,10 @@ void sw_link_closed(sw_link_t *l)
     if (l->counted)
         n->clients--;
     sw_log(n, SW_LOG_INFO, "link %s: closed", l->peer);
+#if !SW_NODE_LINK_INQ
     if (l->inq)
-        ops(l)->alloc(pctx(l), l->inq, l->inq_cap, 0);
+        ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, 0);
+#endif
     sw_node_release(n, l->mem, l->mem_size);
     sw_node_release(n, l, sizeof *l);
 }

@@ -5,10 +5,13 @@
 // written in the handler; if it waits (swarm.sleep, swarm.call) the handler returns
 // SW_CALL_LATER and the task answers through the saved reply when it ends. Stream steps must
 // not wait (the RPC core needs each value at once): one that does gets an error reply.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <stdio.h> // snprintf only
 #include <string.h>
 
 #include "lua_int.h"
+#include "lua_part.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // swarm.sleep(ms)
@@ -155,7 +158,13 @@ static int l_config(lua_State *L)
 static int l_now(lua_State *L)
 {
     sw_lua_t *lua = sw__lua_of(L);
-    lua_pushinteger(L, (lua_Integer)(uint32_t)(sw_node_now(lua->n) - lua->n->boot_ms));
+    uint32_t up = sw_node_now(lua->n) - lua->n->boot_ms;
+#if LUA_MAXINTEGER < 0xffffffff
+    // 32-bit Lua integers (LUA_32BITS, MCU builds): the uptime modulo 2^31, so it wraps to 0
+    // after 24.8 days instead of turning negative (docs/APPS.md)
+    up &= (uint32_t)LUA_MAXINTEGER;
+#endif
+    lua_pushinteger(L, (lua_Integer)up);
     return 1;
 }
 
@@ -685,3 +694,5 @@ void sw__lua_sys_unregister(sw_lua_t *lua)
         *ids[i] = -1;
     }
 }
+
+#endif // SW_WITH_LUA

@@ -8,10 +8,13 @@
 // main.lua restarts the whole app with the same back-off) or "reset" (micro-swarm: log, cancel
 // the app, reset the node after app.reset_delay_ms — which stopping the app cancels, unlike the
 // original). A broken app never stops the node's services.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <stdio.h> // snprintf only
 #include <string.h>
 
 #include "lua_int.h"
+#include "lua_part.h"
 
 static void task_timer(sw_node_t *n, sw_timer_t *tm);
 static void app_failed(sw_lua_t *lua, const char *what, bool load);
@@ -837,3 +840,5 @@ void sw_lua_stop_app(sw_node_t *n)
     else if (phase != SW_APP_NONE)
         sw_log(n, SW_LOG_INFO, "%s: stopped", lua->app);
 }
+
+#endif // SW_WITH_LUA

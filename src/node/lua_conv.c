@@ -10,6 +10,8 @@
 // MsgPack → Lua: maps and arrays → tables, str and bin → strings, integers beyond int64 → float,
 // ext 4 → the proxied value if this node knows it, else a placeholder table; Proxy("-") →
 // swarm.NONE. Map entries whose key would be nil (or NaN) are dropped.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <stdio.h> // snprintf only
 #include <string.h>
 
@@ -498,3 +500,5 @@ void sw__lua_push_repr(lua_State *L, int idx)
     repr_value(L, &r, lua_absindex(L, idx), 0);
     lua_pushlstring(L, r.buf, r.len);
 }
+
+#endif // SW_WITH_LUA

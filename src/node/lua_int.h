@@ -14,18 +14,27 @@
 #include <lauxlib.h>
 
 #include "node_int.h"
+#include "lua_part.h"
 
+// Bounds of the Lua part; the counts are smaller in the MCU profiles (profile.h), and each can
+// be overridden with -D.
 #define SW_LUA_NAME_MAX 63       // app and command names, bytes
-#define SW_LUA_FUNCS_MAX 32      // init_* and routine_* functions of one app (each)
-#define SW_LUA_CMDS_MAX 64       // commands of one app
-#define SW_LUA_TASKS_MAX 128     // live tasks (routines, command calls, evals)
+#ifndef SW_LUA_FUNCS_MAX
+#define SW_LUA_FUNCS_MAX SW__SZ(32, 8)   // init_* and routine_* functions of one app (each)
+#endif
+#ifndef SW_LUA_CMDS_MAX
+#define SW_LUA_CMDS_MAX SW__SZ(64, 16)   // commands of one app
+#endif
+#ifndef SW_LUA_TASKS_MAX
+#define SW_LUA_TASKS_MAX SW__SZ(128, 24) // live tasks (routines, command calls, evals)
+#endif
 #define SW_LUA_CONV_DEPTH 16     // deepest Lua table written as MsgPack; deeper → proxy
 #define SW_LUA_HOOK_STEP 1000    // instructions between two count-hook checks
 #define SW_LUA_ERR_MAX 256       // error text kept for replies and logs
 #define SW_LUA_BYTES_PER_STEP 16 // bytes allocated or scanned in C that count as one instruction
 
 // Defaults of the config keys read by the Lua side (docs/APPS.md).
-#define SW_LUA_MEM_DEFAULT (8u << 20)       // limits.lua_mem: bytes of the Lua heap
+#define SW_LUA_MEM_DEFAULT SW_NODE_DEF_LUA_MEM // limits.lua_mem: bytes of the Lua heap (profile.h)
 #define SW_LUA_INSTR_DEFAULT 100000000      // limits.lua_instr: instructions without yielding
 #define SW_LUA_MS_DEFAULT 20000             // limits.lua_ms: ms of one run without yielding (0: none)
 #define SW_LUA_RESET_DELAY_DEFAULT 60000    // app.reset_delay_ms

@@ -5,12 +5,15 @@
 // string.rep, the string metatable or swarm.* for the others); C work is charged to the same
 // budget as instructions (lua_bound.c). The VM opens no file by itself: sources are read
 // through the port's fs ops.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <stdio.h> // snprintf only: the VM reads files through the port
 #include <string.h>
 
 #include <lualib.h>
 
 #include "lua_int.h"
+#include "lua_part.h"
 
 const char sw__lua_key_none = 0, sw__lua_key_end = 0, sw__lua_key_proxy_mt = 0, sw__lua_key_ext_mt = 0;
 const char sw__lua_key_tasks = 0, sw__lua_key_swarm = 0, sw__lua_key_shared = 0;
@@ -29,7 +32,7 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         osize = 0; // osize is then the type of object being created
     if (nsize == 0) {
         if (ptr) {
-            port->ops->alloc(port->ctx, ptr, osize, 0);
+            port->ops->alloc(port->ctx, SW_POOL_LUA, ptr, osize, 0);
             lua->mem_used -= osize;
         }
         return NULL;
@@ -38,7 +41,7 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     if (nsize > osize) // copying and clearing what is allocated is work too
         sw__lua_charge_alloc(lua, nsize - osize);
-    void *p = port->ops->alloc(port->ctx, ptr, osize, nsize);
+    void *p = port->ops->alloc(port->ctx, SW_POOL_LUA, ptr, osize, nsize);
     if (!p)
         return NULL;
     lua->mem_used = lua->mem_used - osize + nsize;
@@ -580,8 +583,8 @@ void sw__lua_read_limits(sw_lua_t *lua)
     int64_t instr = sw_cfg_int(c, "limits.lua_instr", SW_LUA_INSTR_DEFAULT);
     int64_t ms = sw_cfg_int(c, "limits.lua_ms", SW_LUA_MS_DEFAULT);
     lua->time_limit = (uint32_t)(ms <= 0 ? 0 : ms < 100 ? 100 : ms > 3600000 ? 3600000 : ms);
-    if (mem < (64 << 10))
-        mem = 64 << 10;
+    if (mem < (int64_t)SW_NODE_MIN_LUA_MEM)
+        mem = SW_NODE_MIN_LUA_MEM;
     if ((uint64_t)mem > SIZE_MAX / 2)
         mem = (int64_t)(SIZE_MAX / 2);
     if (instr < 10 * SW_LUA_HOOK_STEP)
@@ -655,3 +658,15 @@ void sw_lua_close(sw_node_t *n)
     sw_node_release(n, lua->scratch, lua->scratch_cap);
     sw_node_release(n, lua, sizeof *lua);
 }
+
+const sw_part_t sw_part_lua = {
+    .name = "lua",
+    .init = sw_lua_init,
+    .stop = sw_lua_close,
+    .app_start = sw_lua_start_app,
+    .app_stop = sw_lua_stop_app,
+    .session_reset = sw_lua_session_gone,
+    .request_cancelled = sw_lua_request_cancelled,
+};
+
+#endif // SW_WITH_LUA

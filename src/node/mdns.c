@@ -6,10 +6,13 @@
 // src/core/dns.c; time comes from node timers; the interface addresses from the port.
 //
 // Why our own responder and not libmdnsd or lwIP's mdns app: docs/DESIGN.md (dependencies).
+#include "profile.h"
+#if SW_WITH_NET
 #include <stdio.h>
 #include <string.h>
 
 #include "node_int.h"
+#include "net_part.h"
 #include "swarm/dns.h"
 
 #define MDNS_ADDRS 4      // addresses advertised (one per interface)
@@ -956,15 +959,8 @@ static void mdns_stop(sw_node_t *n, sw_service_t *s)
     if (m->udp)
         n->port.ops->udp_close(n->port.ctx, m->udp);
     sw_node_service_remove(n, s);
+    n->mdns_name = NULL;
     sw_node_release(n, m, sizeof *m);
-}
-
-const char *sw_mdns_name(const sw_node_t *n)
-{
-    for (const sw_service_t *s = n->services; s; s = s->next)
-        if (s->stop == mdns_stop)
-            return ((const mdns_t *)s->state)->text;
-    return NULL;
 }
 
 int sw_mdns_start(sw_node_t *n)
@@ -1004,6 +1000,7 @@ int sw_mdns_start(sw_node_t *n)
     set_base(m);
     build_txt(m);
     build_names(m);
+    n->mdns_name = m->text;
     if (m->naddr) {
         char ips[80];
         log_addrs(m, ips, sizeof ips);
@@ -1015,3 +1012,7 @@ int sw_mdns_start(sw_node_t *n)
     sw_timer_start(n, &m->t_poll, m->poll_ms);
     return 0;
 }
+
+const sw_part_t sw_part_mdns = {.name = "mdns", .serve = sw_mdns_start};
+
+#endif // SW_WITH_NET

@@ -1,5 +1,6 @@
-// The node: lifecycle (create, boot phases, stop, reset), the config file, timers, logging and
-// local calls. Everything platform-specific goes through n->port.
+// The node's kernel: lifecycle (create, boot phases, stop, reset), the config file, timers,
+// logging, local calls, services, and the app lifecycle; it boots and stops the parts listed in
+// parts.c. Everything platform-specific goes through n->port.
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@
 
 void *sw_node_alloc(sw_node_t *n, size_t size)
 {
-    void *p = n->port.ops->alloc(n->port.ctx, NULL, 0, size);
+    void *p = n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, NULL, 0, size);
     if (p)
         memset(p, 0, size);
     return p;
@@ -24,13 +25,13 @@ void *sw_node_alloc(sw_node_t *n, size_t size)
 
 void *sw_node_alloc_buf(sw_node_t *n, size_t size)
 {
-    return n->port.ops->alloc(n->port.ctx, NULL, 0, size);
+    return n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, NULL, 0, size);
 }
 
 void sw_node_release(sw_node_t *n, void *p, size_t size)
 {
     if (p)
-        n->port.ops->alloc(n->port.ctx, p, size, 0);
+        n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, p, size, 0);
 }
 
 uint32_t sw_node_now(const sw_node_t *n) { return n->port.ops->now_ms(n->port.ctx); }
@@ -41,16 +42,25 @@ static void arm_port(sw_node_t *n)
         n->port.ops->wake_at(n->port.ctx, n->timers->due);
 }
 
+// Unlinks t from a list; true if it was there.
+static bool unlink_timer(sw_timer_t **pp, sw_timer_t *t)
+{
+    for (; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            return true;
+        }
+    return false;
+}
+
 void sw_timer_stop(sw_node_t *n, sw_timer_t *t)
 {
     if (!t->armed)
         return;
-    for (sw_timer_t **pp = &n->timers; *pp; pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            break;
-        }
-    }
+    // armed timers are in the ordered list, or in the batch sw_node_poll() is running (whose
+    // callbacks may stop, and then free, a timer of the same batch)
+    if (!unlink_timer(&n->timers, t))
+        unlink_timer(&n->due, t);
     t->armed = false;
     t->next = NULL;
 }
@@ -74,7 +84,9 @@ void sw_node_poll(sw_node_t *n)
     // Run what is due now; timers started by callbacks for "now" wait for the next round, so
     // a zero-delay restart cannot starve the loop.
     uint32_t now = sw_node_now(n);
-    sw_timer_t *due = NULL, **tail = &due;
+    sw_timer_t **tail = &n->due;
+    while (*tail)
+        tail = &(*tail)->next;
     while (n->timers && (int32_t)(now - n->timers->due) >= 0) {
         sw_timer_t *t = n->timers;
         n->timers = t->next;
@@ -82,12 +94,10 @@ void sw_node_poll(sw_node_t *n)
         *tail = t;
         tail = &t->next;
     }
-    while (due) {
-        sw_timer_t *t = due;
-        due = t->next;
+    sw_timer_t *t;
+    while ((t = n->due)) {
+        n->due = t->next;
         t->next = NULL;
-        if (!t->armed)
-            continue;
         t->armed = false;
         t->fn(n, t);
     }
@@ -160,7 +170,7 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     sw_mpw_map(w, 5);
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, host);
     sw_mpw_cstr(w, "app_name"), sw_mpw_cstr(w, "example");
-    sw_mpw_cstr(w, "hardware_name"), sw_mpw_cstr(w, "posix-sim");
+    sw_mpw_cstr(w, "hardware_name"), sw_mpw_cstr(w, sw_boards[0] ? sw_boards[0]->name : "none");
     sw_mpw_cstr(w, "name"), sw_mpw_cstr(w, host);
     sw_mpw_cstr(w, "device_name"), sw_mpw_cstr(w, host);
 
@@ -184,11 +194,11 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     sw_mpw_cstr(w, "rpc");
     sw_mpw_map(w, 2);
     sw_mpw_cstr(w, "enable"), sw_mpw_bool(w, true);
-    sw_mpw_cstr(w, "port"), sw_mpw_int(w, 27587);
+    sw_mpw_cstr(w, "port"), sw_mpw_int(w, SW_NODE_DEF_RPC_PORT);
 
     sw_mpw_cstr(w, "serial");
     sw_mpw_map(w, 5);
-    sw_mpw_cstr(w, "baud"), sw_mpw_int(w, 115200);
+    sw_mpw_cstr(w, "baud"), sw_mpw_int(w, SW_NODE_DEF_BAUD);
     sw_mpw_cstr(w, "start"), sw_mpw_int(w, SW_SP_START_DEFAULT);
     sw_mpw_cstr(w, "max_msg"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_MSG);
     sw_mpw_cstr(w, "window"), sw_mpw_int(w, SW_NODE_DEF_SERIAL_WINDOW);
@@ -196,7 +206,7 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
 
     sw_mpw_cstr(w, "wdt");
     sw_mpw_map(w, 2);
-    sw_mpw_cstr(w, "t"), sw_mpw_int(w, 10);
+    sw_mpw_cstr(w, "t"), sw_mpw_int(w, SW_NODE_DEF_WDT_S);
     sw_mpw_cstr(w, "s"), sw_mpw_int(w, 0);
 
     sw_mpw_cstr(w, "limits");
@@ -204,10 +214,10 @@ static int write_defaults(sw_node_t *n, sw_mpw_t *w)
     sw_mpw_cstr(w, "msg"), sw_mpw_int(w, SW_NODE_DEF_MSG);
     sw_mpw_cstr(w, "clients"), sw_mpw_int(w, SW_NODE_DEF_CLIENTS);
     sw_mpw_cstr(w, "streams"), sw_mpw_int(w, SW_NODE_DEF_STREAMS);
-    sw_mpw_cstr(w, "files"), sw_mpw_int(w, 16);
-    sw_mpw_cstr(w, "proxies"), sw_mpw_int(w, 64);
+    sw_mpw_cstr(w, "files"), sw_mpw_int(w, SW_NODE_DEF_FILES);
+    sw_mpw_cstr(w, "proxies"), sw_mpw_int(w, SW_NODE_DEF_PROXIES);
     sw_mpw_cstr(w, "pending"), sw_mpw_int(w, SW_NODE_DEF_PENDING);
-    sw_mpw_cstr(w, "lua_mem"), sw_mpw_int(w, 8 * 1024 * 1024);
+    sw_mpw_cstr(w, "lua_mem"), sw_mpw_int(w, SW_NODE_DEF_LUA_MEM);
 
     sw_mpw_cstr(w, "app");
     sw_mpw_map(w, 3);
@@ -231,8 +241,8 @@ static void read_settings(sw_node_t *n)
     n->lim.max_msg = (uint32_t)clampi(sw_cfg_int(&n->cfg, "limits.msg", SW_NODE_DEF_MSG), 256, 1 << 20);
     n->lim.max_clients = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.clients", SW_NODE_DEF_CLIENTS), 1, 1024);
     n->lim.max_streams = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.streams", SW_NODE_DEF_STREAMS), 0, 256);
-    n->lim.max_files = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.files", 16), 1, 1024);
-    n->lim.max_proxies = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.proxies", 64), 1, 4096);
+    n->lim.max_files = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.files", SW_NODE_DEF_FILES), 1, 1024);
+    n->lim.max_proxies = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.proxies", SW_NODE_DEF_PROXIES), 1, 4096);
     n->lim.max_pending = (uint16_t)clampi(sw_cfg_int(&n->cfg, "limits.pending", SW_NODE_DEF_PENDING), 1, 256);
 
     sw_span_t s;
@@ -496,7 +506,7 @@ static void local_request(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m)
     sw_node_t *n = ctx;
     if (m->kind == SW_MSG_CANCEL) {
         sw_rpc_stop_stream(rpc, m->i);
-        sw_lua_request_cancelled(n, rpc, m->i);
+        sw_node_request_cancelled(n, rpc, m->i);
         return;
     }
     if (m->kind != SW_MSG_REQUEST)
@@ -530,7 +540,7 @@ void sw_node_call_cancel(sw_node_t *n, int64_t seq)
         sw_node_release(n, w, sizeof *w);
     // the caller gave up (a telnet session closed, a task that called died): so does the task
     // that serves the request
-    sw_lua_request_cancelled(n, &n->local, seq);
+    sw_node_request_cancelled(n, &n->local, seq);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -604,7 +614,7 @@ static void wdt_configure(sw_node_t *n)
     sw_cfg_path_t path;
     sw_cfg_path_dotted(&path, "wdt.n");
     int64_t nfree = sw_cfg_get(&n->cfg, &path, &v) == 0 ? sw_cfg_int(&n->cfg, "wdt.n", 0) : SW_WDT_N_DEFAULT;
-    sw_wdt_init(&n->wdt, sw_cfg_int(&n->cfg, "wdt.t", 10), sw_cfg_int(&n->cfg, "wdt.s", 0), nfree);
+    sw_wdt_init(&n->wdt, sw_cfg_int(&n->cfg, "wdt.t", SW_NODE_DEF_WDT_S), sw_cfg_int(&n->cfg, "wdt.s", 0), nfree);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -612,7 +622,7 @@ static void wdt_configure(sw_node_t *n)
 
 int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t *opts)
 {
-    sw_node_t *n = port->ops->alloc(port->ctx, NULL, 0, sizeof *n);
+    sw_node_t *n = port->ops->alloc(port->ctx, SW_POOL_NODE, NULL, 0, sizeof *n);
     if (!n)
         return SW_EFULL;
     memset(n, 0, sizeof *n);
@@ -645,6 +655,8 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     n->local.gen = ++n->gen_seq;
     n->local_timer.fn = local_run;
     n->wdt_timer.fn = wdt_run;
+    for (size_t k = 0; k < SW_PARTS_MAX; k++)
+        n->part_dir[k] = -1;
     n->loop_wdt_timer.fn = loop_wdt_kick;
     *out = n;
     return 0;
@@ -657,7 +669,7 @@ void sw_node_destroy(sw_node_t *n)
     sw_node_release(n, n->cfg_mem, 2 * CFG_CAP);
     sw_node_release(n, n->local_mem, n->local_mem_size);
     sw_node_release(n, n->log_ring, SW_NODE_LOG_RING);
-    n->port.ops->alloc(n->port.ctx, n, sizeof *n, 0);
+    n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, n, sizeof *n, 0);
 }
 
 static void ensure_dir(sw_node_t *n, const char *path)
@@ -719,6 +731,22 @@ int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t p
     return 0;
 }
 
+void sw_node_services_stop(sw_node_t *n)
+{
+    // the RPC listener is stopped by the node itself, after everything else
+    sw_service_t **pp = &n->services;
+    while (*pp) {
+        sw_service_t *s = *pp;
+        if (s == &n->rpc_service) {
+            pp = &s->next;
+            continue;
+        }
+        s->stop(n, s); // removes itself from the list
+        if (*pp == s)   // a stop that forgot to: do it here so the loop ends
+            sw_node_service_remove(n, s);
+    }
+}
+
 static void rpc_accept(sw_node_t *n, sw_service_t *s, sw_listener_t *l, sw_conn_t *c);
 
 static void rpc_stop(sw_node_t *n, sw_service_t *s)
@@ -732,7 +760,9 @@ static void rpc_stop(sw_node_t *n, sw_service_t *s)
 
 static int open_rpc_listener(sw_node_t *n)
 {
-    int64_t port = sw_cfg_int(&n->cfg, "rpc.port", 27587);
+    if (!SW_WITH_NET || !n->port.ops->tcp_listen)
+        return 0; // a serial-only build or port: RPC over its serial/stdio links only
+    int64_t port = sw_cfg_int(&n->cfg, "rpc.port", SW_NODE_DEF_RPC_PORT);
     if (!sw_cfg_bool(&n->cfg, "rpc.enable", true) || port <= 0)
         return 0;
     if (port > 65535)
@@ -745,6 +775,23 @@ static int open_rpc_listener(sw_node_t *n)
     if (!rc)
         sw_node_service_add(n, s);
     return rc;
+}
+
+// The part's command directory (sw_part_t.cmds). 0 or the tree's error (nothing added).
+static int add_part_cmds(sw_node_t *n, const sw_part_t *p, int *dir_out)
+{
+    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, p->dir, p->dir_doc);
+    if (dir < 0)
+        return dir;
+    for (uint16_t i = 0; i < p->ncmds; i++) {
+        int id = sw_tree_add_cmd(&n->tree, dir, &p->cmds[i]);
+        if (id < 0) {
+            sw_tree_remove(&n->tree, dir);
+            return id;
+        }
+    }
+    *dir_out = dir;
+    return 0;
 }
 
 int sw_node_start(sw_node_t *n)
@@ -782,9 +829,17 @@ int sw_node_start(sw_node_t *n)
         ensure_dir(n, norm);
     wdt_phase(n, 2); // the POSIX "network" is up as soon as we run
 
-    // push recovery completes an interrupted push before any app starts
-    if ((rc = sw_sys_init(n)) || (rc = sw_fs_app_init(n)) || (rc = sw_push_init(n)) || (rc = sw_lua_init(n)))
-        return rc;
+    // the parts, in the order of parts.c (push recovery before any app starts). A part that
+    // cannot start (no memory for the Lua VM under a small limits.lua_mem, say) is logged and
+    // left out: the node still answers, so its config can be fixed remotely.
+    for (size_t k = 0; sw_parts[k] && k < SW_PARTS_MAX; k++) {
+        const sw_part_t *p = sw_parts[k];
+        int prc = p->init ? p->init(n) : 0;
+        if (!prc && p->cmds && (prc = add_part_cmds(n, p, &n->part_dir[k])) && p->stop)
+            p->stop(n);
+        if (prc)
+            sw_log(n, SW_LOG_ERROR, "%s: not available: %s", p->name, sw_strerror(prc));
+    }
     n->board = sw_board_find(n->hardware_name, strlen(n->hardware_name));
     if (!n->board)
         sw_log(n, SW_LOG_WARN, "board %s is not compiled in; running without one", n->hardware_name);
@@ -793,7 +848,11 @@ int sw_node_start(sw_node_t *n)
 
     if ((rc = open_rpc_listener(n)))
         return rc;
-    sw_services_start(n); // a LAN service that fails is logged; the node runs without it
+    for (const sw_part_t *const *p = sw_parts; *p; p++) {
+        int src = (*p)->serve ? (*p)->serve(n) : 0;
+        if (src) // a LAN service that fails is logged; the node runs without it
+            sw_log(n, SW_LOG_ERROR, "%s: not started: %s", (*p)->name, sw_strerror(src));
+    }
     if (n->opts.stdio) {
         sw_conn_t *c;
         if ((rc = n->port.ops->stdio_open(n->port.ctx, &c)))
@@ -802,7 +861,7 @@ int sw_node_start(sw_node_t *n)
     }
     if (n->opts.serial_dev) {
         sw_conn_t *c;
-        uint32_t baud = n->opts.serial_baud ? n->opts.serial_baud : 115200;
+        uint32_t baud = n->opts.serial_baud ? n->opts.serial_baud : SW_NODE_DEF_BAUD;
         if ((rc = n->port.ops->serial_open(n->port.ctx, n->opts.serial_dev, baud, &c))) {
             sw_log(n, SW_LOG_ERROR, "serial %s: %s", n->opts.serial_dev, sw_strerror(rc));
             return rc;
@@ -812,10 +871,69 @@ int sw_node_start(sw_node_t *n)
 
     wdt_phase(n, 3);
     if (n->app_name[0])
-        sw_lua_start_app(n, n->app_name);
+        sw_node_app_start(n);
     wdt_phase(n, 4);
     sw_log(n, SW_LOG_INFO, "ready");
     return 0;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// App lifecycle and events: the kernel runs the app through the part that can (app_start).
+
+static const sw_part_t *app_runtime(void)
+{
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->app_start)
+            return *p;
+    return NULL;
+}
+
+int sw_node_app_start(sw_node_t *n)
+{
+    const sw_part_t *rt = app_runtime();
+    if (!rt) {
+        sw_log(n, SW_LOG_WARN, "app %s: this build runs no apps", n->app_name);
+        return SW_ENOTSUP;
+    }
+    int rc = rt->app_start(n, n->app_name);
+    if (rc)
+        sw_log(n, SW_LOG_ERROR, "app %s: not started: %s", n->app_name, sw_strerror(rc));
+    return rc;
+}
+
+void sw_node_app_stop(sw_node_t *n)
+{
+    const sw_part_t *rt = app_runtime();
+    if (rt && rt->app_stop)
+        rt->app_stop(n);
+}
+
+int sw_node_app_restart(sw_node_t *n, const char *why)
+{
+    sw_log(n, SW_LOG_DEBUG, "app %s: restart (%s)", n->app_name, why);
+    sw_node_app_stop(n);
+    return n->app_name[0] ? sw_node_app_start(n) : 0;
+}
+
+void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
+{
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->app_event)
+            (*p)->app_event(n, ev, app, detail);
+}
+
+void sw_node_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq)
+{
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->request_cancelled)
+            (*p)->request_cancelled(n, rpc, seq);
+}
+
+void sw_node_link_gone(sw_node_t *n, const sw_rpc_t *rpc)
+{
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->link_closed)
+            (*p)->link_closed(n, rpc);
 }
 
 bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
@@ -832,7 +950,9 @@ bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
 
 void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err)
 {
-    sw_lua_session_gone(n, rpc); // per-session resources die with it (tasks, proxies)
+    for (const sw_part_t *const *p = sw_parts; *p; p++) // what was started for the session dies
+        if ((*p)->session_reset)
+            (*p)->session_reset(n, rpc);
     sw_rpc_reset(rpc, err);
     rpc->gen = ++n->gen_seq;
 }
@@ -849,7 +969,7 @@ static void finish_stop(sw_node_t *n)
     if (n->stopping && !n->links && !n->stopped) {
         n->stopped = true;
         sw_timer_t *t;
-        while ((t = n->timers))
+        while ((t = n->timers) || (t = n->due))
             sw_timer_stop(n, t);
     }
 }
@@ -864,14 +984,22 @@ void sw_node_stop(sw_node_t *n)
     if (n->port.ops->watchdog) // an orderly stop: no bite while the links close
         n->port.ops->watchdog(n->port.ctx, 0);
     sw_node_link_all(n, false);
-    sw_push_stop(n);
-    sw_lua_stop_app(n);
-    sw_lua_close(n);
+    sw_node_app_stop(n);
     if (n->board && n->board->stop)
         n->board->stop(n);
-    sw_fs_app_stop(n);
+    size_t np = 0;
+    while (sw_parts[np] && np < SW_PARTS_MAX)
+        np++;
+    while (np--) {
+        if (n->part_dir[np] >= 0) { // no more calls into a part that is going
+            sw_tree_remove(&n->tree, n->part_dir[np]);
+            n->part_dir[np] = -1;
+        }
+        if (sw_parts[np]->stop)
+            sw_parts[np]->stop(n);
+    }
     sw_node_rpc_reset(n, &n->local, SW_ECANCELED); // releases the wait records of local calls
-    sw_services_stop(n);
+    sw_node_services_stop(n);
     while (n->services) // the RPC listener and anything sw_services_stop() did not cover
         n->services->stop(n, n->services);
     for (sw_link_t *l = n->links; l; l = l->next)
@@ -891,7 +1019,7 @@ static void reset_step(sw_node_t *n, sw_timer_t *t)
         sw_timer_start(n, t, 100);
         return;
     }
-    sw_lua_stop_app(n);
+    sw_node_app_stop(n);
     if (n->cfg_dirty)
         sw_node_cfg_save(n);
     n->port.ops->reset(n->port.ctx, n->reset_how);
@@ -917,9 +1045,9 @@ void sw_node_cfg_apply(sw_node_t *n)
     loop_wdt_kick(n, &n->loop_wdt_timer);
     if (strcmp(old_app, n->app_name) != 0) {
         sw_log(n, SW_LOG_INFO, "config: app changed from %s to %s", old_app, n->app_name);
-        sw_lua_stop_app(n);
+        sw_node_app_stop(n);
         if (n->app_name[0])
-            sw_lua_start_app(n, n->app_name);
+            sw_node_app_start(n);
     }
 }
 

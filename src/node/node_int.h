@@ -14,55 +14,9 @@
 #include "swarm/stream.h"
 #include "swarm/wdt.h"
 
-// Bounds of the runtime. Compile-time ones size buffers and tables (override with -D for a
-// small MCU; tests/size builds such a profile); the defaults of the run-time ones are config
-// keys under "limits" (sw_node_limits_t).
-#ifndef SW_NODE_TREE_MAX
-#define SW_NODE_TREE_MAX 512 // command tree entries (directories + commands)
-#endif
-#ifndef SW_NODE_CFG_CAP
-#define SW_NODE_CFG_CAP (32u * 1024u) // bytes of the config tree (allocated twice: tree + scratch)
-#endif
-#ifndef SW_NODE_LOCAL_QUEUE
-#define SW_NODE_LOCAL_QUEUE (64u * 1024u) // local-call messages waiting to be processed
-#endif
-#ifndef SW_NODE_LOCAL_MSG
-#define SW_NODE_LOCAL_MSG (16u * 1024u) // largest local-call message
-#endif
-#ifndef SW_NODE_LOCAL_PENDING
-#define SW_NODE_LOCAL_PENDING 32 // local calls in flight
-#endif
-#ifndef SW_NODE_LOCAL_STREAMS
-#define SW_NODE_LOCAL_STREAMS 8 // local streams
-#endif
-// Defaults of run-time limits (config "limits.*", "serial.*").
-#ifndef SW_NODE_DEF_MSG
-#define SW_NODE_DEF_MSG 16384 // limits.msg
-#endif
-#ifndef SW_NODE_DEF_CLIENTS
-#define SW_NODE_DEF_CLIENTS 8 // limits.clients
-#endif
-#ifndef SW_NODE_DEF_RPC_IDLE
-#define SW_NODE_DEF_RPC_IDLE 10000 // rpc.idle_ms: a TCP client without a request by then is closed
-#endif
-#ifndef SW_NODE_DEF_STREAMS
-#define SW_NODE_DEF_STREAMS 16 // limits.streams
-#endif
-#ifndef SW_NODE_DEF_PENDING
-#define SW_NODE_DEF_PENDING 16 // limits.pending
-#endif
-#ifndef SW_NODE_DEF_SERIAL_MSG
-#define SW_NODE_DEF_SERIAL_MSG 1024 // serial.max_msg: Reliable payload on lossy lines
-#endif
-#ifndef SW_NODE_DEF_WDT_LOOP
-#define SW_NODE_DEF_WDT_LOOP 30 // wdt.loop: seconds the event loop may stay away (port watchdog)
-#endif
-#ifndef SW_NODE_DEF_SERIAL_GAP
-#define SW_NODE_DEF_SERIAL_GAP 100 // serial.gap_ms: idle ms inside a lossless message that reset the decoder
-#endif
-#ifndef SW_NODE_DEF_SERIAL_WINDOW
-#define SW_NODE_DEF_SERIAL_WINDOW 8 // serial.window
-#endif
+// Bounds of the runtime: compile-time sizes and the defaults of run-time limits come from the
+// build profile (profile.h: every one an overridable SW_NODE_* macro with its unit).
+#include "profile.h"
 
 #define SW_CFG_FILE "swarm.cfg"     // the persisted config tree (MsgPack map) in the root
 #define SW_CFG_GOOD "swarm.cfg.good" // the last swarm.cfg a boot could read (a byte copy)
@@ -93,13 +47,8 @@ uint32_t sw_node_now(const sw_node_t *n);
 void sw_log(sw_node_t *n, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void sw_logv(sw_node_t *n, int level, const char *fmt, va_list ap);
 // Log ring: the last SW_NODE_LOG_RING bytes of log lines, each ending in '\n'. seq counts
-// bytes ever written, so a reader that remembers it can ask for what is new.
-#ifndef SW_NODE_LOG_RING
-#define SW_NODE_LOG_RING 16384
-#endif
-#ifndef SW_NODE_LOG_LINE
-#define SW_NODE_LOG_LINE 512 // longest log line (longer ones are cut); on the stack while logging
-#endif
+// bytes ever written, so a reader that remembers it can ask for what is new. Lines longer than
+// SW_NODE_LOG_LINE are cut.
 // Copies log bytes from absolute position *pos (clamped to what the ring still holds) into
 // buf; advances *pos; returns bytes copied.
 size_t sw_log_read(const sw_node_t *n, uint64_t *pos, char *buf, size_t cap);
@@ -164,16 +113,8 @@ int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t *
 int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t port, int flags,
                      sw_udp_t **out);
 
-// The LAN services (micro-swarm's: beacon + discovery answers, mDNS, FTP, remote eval,
-// telnet), each started when its config switch is on; src/node/services.c lists them.
-int sw_services_start(sw_node_t *n);
-void sw_services_stop(sw_node_t *n);
-int sw_ftp_start(sw_node_t *n); // src/node/ftp.c: boot.FTPD_ENABLE, boot.FTPD_PORT, ftp.*
-int sw_beacon_start(sw_node_t *n); // src/node/beacon.c: beacon + scan answers (boot.BEACON_*)
-int sw_mdns_start(sw_node_t *n);
-const char *sw_mdns_name(const sw_node_t *n); // src/node/mdns.c: "host.local", NULL when off
-int sw_eval_start(sw_node_t *n); // src/node/eval.c: boot.REMOTE_EVAL_*, eval.*
-int sw_telnet_start(sw_node_t *n); // src/node/telnet.c: boot.TELNET_*, telnet.*
+// Stops every running service except the RPC listener (node stop).
+void sw_node_services_stop(sw_node_t *n);
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Links: one per connection (TCP client, stdio, serial), each with its framing and RPC session.
@@ -206,6 +147,10 @@ struct sw_link {
     uint32_t now;       // time of the input being processed
     uint8_t *inq;       // bytes received but not yet processed (while paused)
     size_t inq_len, inq_cap;
+    uint8_t *defer;     // complete requests waiting for room in the port (4-byte length + bytes)
+    size_t defer_len, defer_cap;
+    size_t need;        // room in the port one more message takes (largest message + framing)
+    uint32_t console_dropped; // console lines the port had no room for
     sw_rpc_t rpc;
     sw_timer_t rpc_timer; // stream steps
     uint8_t *mem;       // buffers of this link (one allocation)
@@ -222,6 +167,10 @@ bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to);
 // Resets a session (fails pending requests, ends streams) and gives it a fresh generation.
 void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err);
 
+// A link's RPC session ended (closed, or its lossy line went down): tells every part
+// (sw_part_t.link_closed), e.g. so the f app closes the files it opened.
+void sw_node_link_gone(sw_node_t *n, const sw_rpc_t *rpc);
+
 // src/node/link.c. A link is created when a connection opens (counted: TCP clients, which
 // count against limits.clients) and freed after the port reports it closed.
 sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted);
@@ -235,8 +184,6 @@ void sw_link_closed(sw_link_t *l);
 void sw_link_close(sw_link_t *l);
 // Console output (log lines) to a link that carries a console (serial, stdio with console).
 void sw_link_console(sw_link_t *l, const char *p, size_t n);
-// Bytes queued towards the peer above which the link stops reading requests (backpressure).
-#define SW_LINK_HIGH_WATER (256u * 1024u)
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Local calls: modules (apps, boards) call commands exactly as a remote client would. The
@@ -271,50 +218,76 @@ void sw_node_wdt_schedule(sw_node_t *n);
 void sw_node_reset(sw_node_t *n, int how, const char *why);
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
-// Modules: each registers its commands at boot and keeps its state behind a pointer in the node.
+// Parts: the optional pieces of the node (sys, the f app, push, Lua apps, the LAN services),
+// each one table, listed at compile time in parts.c by the SW_WITH_* switches of profile.h.
+// The kernel (node.c, link.c) calls them; they call the kernel; a part never calls another
+// part's functions (what they share goes through the kernel: app lifecycle and events, links,
+// local calls). Every hook may be NULL.
 
-struct sw_fs_app;   // src/node/fs_app.c
-struct sw_lua;      // src/node/lua_*.c
-struct sw_proxies;  // src/node/proxy.c
-struct sw_push;     // src/node/push*.c
-typedef struct sw_board sw_board_t;
+struct sw_fs_app;   // the f app's state (fs_app.c)
+struct sw_lua;      // the Lua runtime's (lua_*.c)
+struct sw_proxies;  // its proxies (proxy.c)
+struct sw_push;     // push's (push*.c)
 
-// The "f" app (files under the root): registers directory "f". Closes everything at stop.
-int sw_fs_app_init(sw_node_t *n);
-void sw_fs_app_stop(sw_node_t *n);
-// A link closed: files it opened are closed (atomic writes it had open are discarded).
-void sw_fs_app_link_closed(sw_node_t *n, const sw_rpc_t *rpc);
+typedef struct sw_part {
+    const char *name;
+    // Boot, in table order, before the board and the links: registers the part's commands
+    // (its directory in n->tree), recovers its state, starts its timers. An error is logged
+    // and the node runs without the part (its other hooks must then cope with no state).
+    int (*init)(sw_node_t *n);
+    // Boot, after the RPC listener: opens the part's network services (sw_service_t). An error
+    // is logged and the node runs without them.
+    int (*serve)(sw_node_t *n);
+    // Node stop, in reverse table order (after the app has stopped).
+    void (*stop)(sw_node_t *n);
+    // App lifecycle, for the part that runs apps (one per build: Lua). app_start loads
+    // apps/{app}/ and starts it (0 or an error, logged by the part); app_stop stops it.
+    int (*app_start)(sw_node_t *n, const char *app);
+    void (*app_stop)(sw_node_t *n);
+    // An app event (SW_APP_EV_*), see sw_node_app_event().
+    void (*app_event)(sw_node_t *n, int ev, const char *app, const char *detail);
+    // A link's RPC session ended (sw_node_link_gone()).
+    void (*link_closed)(sw_node_t *n, const sw_rpc_t *rpc);
+    // A session's requests are over (its link closed, went down or was reset:
+    // sw_node_rpc_reset()): what was started for them dies (tasks, proxies).
+    void (*session_reset)(sw_node_t *n, const sw_rpc_t *rpc);
+    // The peer cancelled request seq of session rpc ({"i": seq} alone, or a local caller gave
+    // up): a task still working on it ends (sw_node_request_cancelled()).
+    void (*request_cancelled)(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
+    // The part's commands: the kernel adds directory `dir` (documented by dir_doc) with the
+    // ncmds commands of `cmds` (a const table: it stays in flash) once init has succeeded, and
+    // removes it before stop. Handlers find the node in sw_call_t.ctx. NULL: none here (a
+    // part may still register commands of its own in init, as sys and Lua do).
+    const char *dir;
+    const char *dir_doc;
+    const sw_cmd_def_t *cmds;
+    uint16_t ncmds;
+} sw_part_t;
 
-// The sys directory and the root commands (ping, _dir): src/node/sys.c
-int sw_sys_init(sw_node_t *n);
+#define SW_PARTS_MAX 16 // entries of sw_parts[] (parts.c)
 
-// Lua apps (src/node/lua_*.c): the VM, the swarm API, the app lifecycle.
-int sw_lua_init(sw_node_t *n);             // creates the VM, registers sys.eval and sys.load
-int sw_lua_start_app(sw_node_t *n, const char *app); // loads apps/{app}/main.lua, runs init_* then routine_*
-void sw_lua_stop_app(sw_node_t *n);        // cancels the app's tasks, unregisters its commands
-void sw_lua_close(sw_node_t *n);           // at node stop
-// Drop a proxy by name (sys.unproxy): 0, SW_ENOENT, SW_EPERM (well-known names).
-int sw_proxy_drop(sw_node_t *n, const char *name, size_t len);
-// A session is going away (its link closed or went down): the tasks started for its requests
-// (evals, app command calls) are cancelled and the proxies it received are released.
-void sw_lua_session_gone(sw_node_t *n, const sw_rpc_t *rpc);
-// The peer cancelled request seq ({"i": seq} alone): a task still working on it is cancelled.
-void sw_lua_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
+extern const sw_part_t *const sw_parts[]; // NULL-terminated, in boot order (parts.c)
 
-// App events, reported by the Lua runtime (lua_app.c) to whoever watches an app's health (the
-// push module's grace period after a hot reload). READY: every init_* of the app has finished
-// (detail NULL). FAILED: main.lua, an init_* or a routine_* raised (detail: "what: error").
-// Called from inside the runtime: a listener must not stop or start apps from the call.
+// The app (board.app_name), through the part that runs apps. Without one, app_start logs that
+// this build runs no apps and returns SW_ENOTSUP. app_restart is stop + start, logged with why
+// (a hot reload after FTP or push changed the app's files, telnet's :start).
+int sw_node_app_start(sw_node_t *n);
+void sw_node_app_stop(sw_node_t *n);
+int sw_node_app_restart(sw_node_t *n, const char *why);
+
+// App events, reported by the app runtime to every part's app_event hook (push watches an
+// app's health during its grace period after a hot reload). READY: every init_* of the app has
+// finished (detail NULL). FAILED: main.lua, an init_* or a routine_* raised ("what: error").
+// Called from inside the runtime: a hook must not stop or start apps from the call.
 enum { SW_APP_EV_READY = 1, SW_APP_EV_FAILED = 2 };
 void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail);
 
-// Push (src/node/push*.c, docs/PROTOCOL.md "Push"): completes an interrupted push (boot
-// recovery) and removes stale staging, then registers the "push" directory. Must run before any
-// app starts. 0 or an error (memory, command tree).
-int sw_push_init(sw_node_t *n);
-void sw_push_stop(sw_node_t *n);
+// Request seq of session rpc was cancelled: every part's request_cancelled hook hears it.
+void sw_node_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
 
-// Boards (micro-swarm hardware targets): C modules selected by config "board.hardware_name".
+// Boards (micro-swarm hardware targets): C modules selected by config "board.hardware_name",
+// compiled in by the build (board.c lists them; the first is the default hardware name).
+typedef struct sw_board sw_board_t;
 struct sw_board {
     const char *name;
     const char *doc;
@@ -351,6 +324,7 @@ struct sw_node {
     sw_timer_t loop_wdt_timer; // kicks the port's watchdog (wdt.loop)
 
     sw_timer_t *timers;    // armed timers, ordered by due time
+    sw_timer_t *due;       // the batch sw_node_poll() is running (armed until each runs)
     sw_link_t *links;
     uint16_t clients;      // counted links (TCP)
     sw_listener_t *rpc_listener;
@@ -365,6 +339,7 @@ struct sw_node {
     size_t local_q_len;
     sw_timer_t local_timer;
 
+    int part_dir[SW_PARTS_MAX]; // tree id of each part's directory (-1: none)
     struct sw_fs_app *fs;
     struct sw_lua *lua;
     struct sw_proxies *proxies;
@@ -372,6 +347,7 @@ struct sw_node {
     uint32_t files_gen;    // bumped when files change behind a listing's back (push): caches re-read
     const sw_board_t *board;
     void *board_state;
+    const char *mdns_name; // "host.local" while the mDNS responder runs (sys.info), else NULL
 
     char *log_ring;        // SW_NODE_LOG_RING bytes
     uint64_t log_seq;      // bytes ever written to the ring

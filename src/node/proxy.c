@@ -8,6 +8,8 @@
 //
 // The name → value side lives here (a registry reference per slot); value → name lives in a
 // registry table so that sending the same value twice yields the same name.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <stdio.h> // snprintf only
 #include <string.h>
 
@@ -171,3 +173,5 @@ void sw__proxy_owner_gone(sw_node_t *n, const void *owner)
         if (p->ent[i].ref && p->ent[i].owner == owner)
             drop(n, &p->ent[i]);
 }
+
+#endif // SW_WITH_LUA

@@ -4,11 +4,14 @@
 // watched for a grace period: if its init_* or a routine fails meanwhile, the backup goes back
 // in place the same way. The answer is deferred until that is decided. One commit or rollback
 // runs at a time on a node.
+#include "profile.h"
+#if SW_WITH_PUSH
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "push_int.h"
+#include "push_part.h"
 
 #define NCMDS 5
 #define CACHE_SLOTS 2                 // manifests kept between calls (the app, its board)
@@ -28,8 +31,6 @@ typedef struct cache_slot {
 
 typedef struct sw_push {
     sw_node_t *n;
-    sw_cmd_def_t defs[NCMDS];
-    int dir_id;
     cache_slot_t cache[CACHE_SLOTS];
     uint32_t clock;
 
@@ -53,7 +54,7 @@ typedef sw_push_t push_t;
 
 static push_t *push_of(const sw_call_t *c)
 {
-    sw_node_t *n = c->def->user;
+    sw_node_t *n = c->ctx;
     return n->push;
 }
 
@@ -466,8 +467,7 @@ static bool reload(push_t *p)
     p->failed = p->ready = false;
     snprintf(p->app, sizeof p->app, "%s", n->app_name);
     sw_log(n, SW_LOG_INFO, "push: %s is at %.12s…: reloading %s", p->plan.t, p->plan.id, n->app_name);
-    sw_lua_stop_app(n);
-    sw_lua_start_app(n, n->app_name);
+    sw_node_app_restart(n, "push");
     return true;
 }
 
@@ -560,7 +560,7 @@ static void undo(push_t *p)
     sw_node_t *n = p->n;
     char reason[sizeof p->why];
     snprintf(reason, sizeof reason, "%s", p->why);
-    snprintf(p->why, sizeof p->why, "rolled back: %.280s", reason);
+    snprintf(p->why, sizeof p->why, "rolled back: %.*s", (int)(sizeof p->why - 14), reason);
     sw_log(n, SW_LOG_WARN, "push: %s at %.12s… failed its health check (%s): rolling back", p->plan.t, p->plan.id,
            reason);
     char t[SW_PUSH_TARGET];
@@ -594,7 +594,7 @@ static void op_timer(sw_node_t *n, sw_timer_t *t)
         health_end(p);
 }
 
-void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
+static void push_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
 {
     push_t *p = n->push;
     if (!p || p->phase != OP_HEALTH || !app || strcmp(app, p->app) != 0)
@@ -746,6 +746,23 @@ static int staged(sw_call_t *c, push_t *p, const char *t, const sw_manifest_t *p
     return 0;
 }
 
+// Gives up the backup of t (state first, then files). Its own frame: the state and the path
+// are not on the stack while cmd_commit checks its arguments (MCU stack bound, profile.h).
+__attribute__((noinline)) static int drop_backup(sw_node_t *n, const char *t)
+{
+    sw_push_state_t st;
+    sw__push_state_read(n, t, &st);
+    st.has_prev = false;
+    sw__mf_clear(&st.added);
+    char bak[SW_PUSH_PATH];
+    sw__push_join(bak, SW_PUSH_BAK, t);
+    int rc = sw__push_state_write(n, t, &st);
+    sw__push_state_release(n, &st);
+    if (!rc)
+        rc = sw__push_rmdir_swarm(n, bak);
+    return rc;
+}
+
 static int cmd_commit(sw_call_t *c)
 {
     push_t *p = push_of(c);
@@ -805,16 +822,7 @@ static int cmd_commit(sw_call_t *c)
     // from that moment the new version is what the target becomes — on probation if it runs
     // (plan->test: a restart before its health check passes rolls it back).
     plan->test = target_runs(n, t);
-    sw_push_state_t st;
-    sw__push_state_read(n, t, &st);
-    st.has_prev = false;
-    sw__mf_clear(&st.added);
-    char bak[SW_PUSH_PATH];
-    sw__push_join(bak, SW_PUSH_BAK, t);
-    rc = sw__push_state_write(n, t, &st);
-    sw__push_state_release(n, &st);
-    if (!rc)
-        rc = sw__push_rmdir_swarm(n, bak);
+    rc = drop_backup(n, t);
     if (!rc)
         rc = sw__push_journal_write(n, plan);
     if (rc) {
@@ -932,21 +940,7 @@ int sw_push_init(sw_node_t *n)
     p->n = n;
     p->timer.fn = op_timer;
     p->timer.user = p;
-    memcpy(p->defs, push_cmds, sizeof push_cmds);
-    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, "push", "atomic updates of apps and board scripts");
-    int err = dir < 0 ? dir : 0;
-    for (int i = 0; !err && i < NCMDS; i++) {
-        p->defs[i].user = n;
-        int id = sw_tree_add_cmd(&n->tree, dir, &p->defs[i]);
-        err = id < 0 ? id : 0;
-    }
-    if (err) {
-        if (dir >= 0)
-            sw_tree_remove(&n->tree, dir);
-        sw_node_release(n, p, sizeof *p);
-        return err;
-    }
-    p->dir_id = dir;
+    // the kernel adds directory "push" (sw_part_push.cmds)
     n->push = p;
     boot_rollback(p);
     return 0;
@@ -965,7 +959,19 @@ void sw_push_stop(sw_node_t *n)
     op_end(p);
     for (int i = 0; i < CACHE_SLOTS; i++)
         sw__mf_release(n, &p->cache[i].mf);
-    sw_tree_remove(&n->tree, p->dir_id);
     n->push = NULL;
     sw_node_release(n, p, sizeof *p);
 }
+
+const sw_part_t sw_part_push = {
+    .name = "push",
+    .init = sw_push_init,
+    .stop = sw_push_stop,
+    .app_event = push_app_event,
+    .dir = "push",
+    .dir_doc = "atomic updates of apps and board scripts",
+    .cmds = push_cmds,
+    .ncmds = NCMDS,
+};
+
+#endif // SW_WITH_PUSH

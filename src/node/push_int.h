@@ -22,11 +22,13 @@
 #define SW_PUSH_JOURNAL ".swarm/journal"
 #define SW_PUSH_TESTING ".swarm/testing"
 
-#define SW_PUSH_PATH 512                    // full paths, NUL included (as the f app's)
+#define SW_PUSH_PATH SW_NODE_PATH_MAX      // full paths, NUL included (as the f app's)
 #define SW_PUSH_TARGET 72                   // "boards/" + a 63-byte name + NUL
 #define SW_PUSH_LIST_MAX SW_APP_HASH_FILES  // entries of put and of del
 #define SW_PUSH_FILE_MAX (512u * 1024u)     // largest journal or state file read back
-#define SW_PUSH_LAST_MAX 640                // the last result kept in the state file, bytes
+#ifndef SW_PUSH_LAST_MAX
+#define SW_PUSH_LAST_MAX SW__SZ(640, 256)  // the last result kept in the state file, bytes (profile.h)
+#endif
 #define SW_PUSH_TREE_DEPTH 32               // deepest directory sw__push_rmtree removes
 
 enum { SW_PUSH_COMMIT = 1, SW_PUSH_ROLLBACK = 2 };

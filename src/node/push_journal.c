@@ -8,6 +8,8 @@
 // a journal nothing has moved yet (old version); with it, boot recovery re-runs every step.
 // Each step checks where its file is before moving it, so running a step again after it has
 // been done changes nothing (new version).
+#include "profile.h"
+#if SW_WITH_PUSH
 #include <stdio.h>
 #include <string.h>
 
@@ -701,3 +703,5 @@ int sw__push_recover(sw_node_t *n, bool *found)
     sw__push_plan_release(n, &p);
     return rc;
 }
+
+#endif // SW_WITH_PUSH

@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "swarm/json.h"
+#include "sys_part.h"
+#if SW_WITH_LUA
+#include "lua_part.h"
+#endif
 
 static sw_node_t *node_of(const sw_call_t *c) { return c->ctx; }
 
@@ -21,7 +26,16 @@ static size_t str_of(sw_span_t v, char *buf, size_t cap)
     case SW_MP_BOOL: return (size_t)snprintf(buf, cap, "%s", o.v.b ? "True" : "False");
     case SW_MP_UINT: return (size_t)snprintf(buf, cap, "%llu", (unsigned long long)o.v.u);
     case SW_MP_INT: return (size_t)snprintf(buf, cap, "%lld", (long long)o.v.i);
+#if SW__MCU
+    case SW_MP_FLOAT: { // the core's formatter: no floating-point printf in an MCU image
+        sw_jw_t w;
+        sw_jw_init(&w, buf, cap, 0);
+        sw_jw_double(&w, o.v.f);
+        return w.len;
+    }
+#else
     case SW_MP_FLOAT: return (size_t)snprintf(buf, cap, "%.17g", o.v.f);
+#endif
     case SW_MP_STR: return (size_t)snprintf(buf, cap, "%.*s", (int)o.len, (const char *)o.v.p);
     default: return (size_t)snprintf(buf, cap, "<%s>", o.type == SW_MP_BIN ? "bytes" : "object");
     }
@@ -219,7 +233,7 @@ static int cmd_info(sw_call_t *c)
     sw_mpw_cstr(w, "node"), sw_mpw_cstr(w, SW_VERSION_STRING);
     sw_mpw_cstr(w, "platform"), sw_mpw_cstr(w, n->port.ops->platform(n->port.ctx));
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, n->host_name);
-    sw_mpw_cstr(w, "mdns_name"), sw_mpw_cstr(w, sw_mdns_name(n));
+    sw_mpw_cstr(w, "mdns_name"), sw_mpw_cstr(w, n->mdns_name);
     sw_mpw_cstr(w, "app_name"), sw_mpw_cstr(w, n->app_name);
     sw_mpw_cstr(w, "hardware_name"), sw_mpw_cstr(w, n->hardware_name);
     sw_mpw_cstr(w, "uptime_ms"), sw_mpw_uint(w, sw_node_now(n) - n->boot_ms);
@@ -285,7 +299,11 @@ static int cmd_unproxy(sw_call_t *c)
     sw_mpr_init(&r, p.p, p.n);
     if (sw_mpr_next(&r, &o) || (o.type != SW_MP_STR && !sw_msg_obj_is_proxy(&o, NULL)))
         return sw_call_fail(c, SW_ETYPE, "BadArg: p: expected a proxy or its name");
+#if SW_WITH_LUA
     int rc = sw_proxy_drop(node_of(c), (const char *)o.v.p, o.len);
+#else
+    int rc = SW_ENOENT; // no Lua, so no proxy was ever sent
+#endif
     if (rc == SW_EPERM)
         return sw_call_fail(c, rc, "cannot be deleted");
     if (rc == SW_ENOENT)
@@ -359,3 +377,5 @@ int sw_sys_init(sw_node_t *n)
     }
     return 0;
 }
+
+const sw_part_t sw_part_sys = {.name = "sys", .init = sw_sys_init};

@@ -2,12 +2,15 @@
 // IAC escaping), the node's log live, a line editor (the node echoes: character mode) and a Lua
 // REPL on sys.eval. Ctrl-C stops the app's tasks (micro-swarm's maintenance mode); :start runs
 // the app again (docs/PROTOCOL.md, "Telnet console").
+#include "profile.h"
+#if SW_WITH_TELNET
 #include <stdio.h> // snprintf
 #include <string.h>
 
 #include <libtelnet.h>
 
 #include "node_int.h"
+#include "net_part.h"
 
 // Defaults of the "telnet.*" settings (docs/PROTOCOL.md).
 #define TN_CLIENTS_DEFAULT 4          // telnet.clients: sessions at once
@@ -94,7 +97,15 @@ static const char help_text[] =
 
 static const sw_port_ops_t *pops(const tn_sess_t *s) { return s->svc->n->port.ops; }
 static void *pctx(const tn_sess_t *s) { return s->svc->n->port.ctx; }
-static size_t queued(const tn_sess_t *s) { return pops(s)->conn_queued(pctx(s), s->conn); }
+// Bytes waiting in the port towards the client; a port whose queue is smaller than telnet.outq
+// counts as full once it has less room than one log piece.
+static size_t queued(const tn_sess_t *s)
+{
+    size_t q = pops(s)->conn_queued(pctx(s), s->conn);
+    if (pops(s)->conn_room(pctx(s), s->conn) < 2 * TN_LOG_PIECE && q <= s->svc->outq)
+        q = s->svc->outq + 1;
+    return q;
+}
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Output: everything goes through libtelnet (IAC doubled); '\n' becomes CR LF (NVT).
@@ -380,7 +391,7 @@ static void stop_app(tn_sess_t *s, const char *how)
     // said once per maintenance period (a client that sends many Ctrl-C does not flood the log)
     sw_log(n, s->svc->maint ? SW_LOG_DEBUG : SW_LOG_WARN,
            "telnet %s: %s: app tasks stopped (maintenance mode; :start runs the app again)", s->peer, how);
-    sw_lua_stop_app(n);
+    sw_node_app_stop(n);
     s->svc->maint = true;
     outs(s, "App tasks stopped (maintenance mode). :start runs the app again.\n");
     show_prompt(s);
@@ -421,7 +432,7 @@ static void command(tn_sess_t *s, const char *p, size_t n)
         } else {
             sw_log(n_, SW_LOG_INFO, "telnet %s: :start: running app %s again", s->peer, n_->app_name);
             s->svc->maint = false;
-            sw_lua_start_app(n_, n_->app_name);
+            sw_node_app_start(n_);
             outf(s, "App %s started.\n", n_->app_name);
         }
     } else if (word_is(p, k, ":stop")) {
@@ -581,7 +592,12 @@ static void tn_event(telnet_t *t, telnet_event_t *ev, void *user)
             sess_close(s);
             break;
         }
-        pops(s)->conn_write(pctx(s), s->conn, ev->data.buffer, ev->data.size);
+        if (pops(s)->conn_write(pctx(s), s->conn, ev->data.buffer, ev->data.size) == SW_EAGAIN) {
+            // the port's own bound (port.h): no room left means the client is not reading
+            if (!s->closing)
+                sw_log(n, SW_LOG_WARN, "telnet %s: client does not read its output, closing", s->peer);
+            sess_close(s);
+        }
         break;
     case TELNET_EV_DATA:
         for (size_t i = 0; i < ev->data.size && !s->closing; i++)
@@ -803,3 +819,7 @@ int sw_telnet_start(sw_node_t *n)
     sw_node_service_add(n, &v->s);
     return 0;
 }
+
+const sw_part_t sw_part_telnet = {.name = "telnet", .serve = sw_telnet_start};
+
+#endif // SW_WITH_TELNET

@@ -115,9 +115,9 @@ static void p_random(void *ctx, void *buf, size_t n)
     }
 }
 
-static void *p_alloc(void *ctx, void *ptr, size_t osize, size_t nsize)
+static void *p_alloc(void *ctx, int pool, void *ptr, size_t osize, size_t nsize)
 {
-    (void)ctx;
+    (void)ctx, (void)pool;
     if (nsize == 0) {
         free(ptr);
         sw__size_heap_now -= ptr ? osize : 0;
@@ -173,6 +173,12 @@ static int p_conn_write(void *ctx, sw_conn_t *c, const void *p, size_t n)
         return SW_ECLOSED;
     sw__size_tx(p, n); // blocking: nothing is ever queued
     return 0;
+}
+
+static size_t p_conn_room(void *ctx, sw_conn_t *c)
+{
+    (void)ctx, (void)c;
+    return 4096; // blocking writes: the room never shrinks
 }
 
 static size_t p_conn_queued(void *ctx, sw_conn_t *c)
@@ -301,6 +307,7 @@ static const sw_port_ops_t stub_ops = {
     .serial_open = p_serial_open,
     .stdio_open = p_stdio_open,
     .conn_write = p_conn_write,
+    .conn_room = p_conn_room,
     .conn_queued = p_conn_queued,
     .conn_pause = p_conn_pause,
     .conn_close = p_conn_close,

@@ -452,6 +452,15 @@ size_t sw__posix_conn_queued(void *ctx, sw_conn_t *conn)
     return (c->writing ? uv_stream_get_write_queue_size(c->ws) : 0) + c->pend.len;
 }
 
+size_t sw__posix_conn_room(void *ctx, sw_conn_t *conn)
+{
+    sw_pconn_t *c = C(conn);
+    if (c->closing)
+        return 0;
+    size_t q = sw__posix_conn_queued(ctx, conn), high = c->p->opts.write_high;
+    return q < high ? high - q : 0;
+}
+
 void sw__posix_conn_pause(void *ctx, sw_conn_t *conn, bool paused)
 {
     sw_pconn_t *c = C(conn);

@@ -111,8 +111,9 @@ static void p_random(void *ctx, void *buf, size_t n)
     }
 }
 
-static void *p_alloc(void *ctx, void *ptr, size_t osize, size_t nsize)
+static void *p_alloc(void *ctx, int pool, void *ptr, size_t osize, size_t nsize)
 {
+    (void)pool; // one heap serves both pools here, capped by heap_max
     sw_posix_t *p = P(ctx);
     if (!ptr)
         osize = 0; // lua_Alloc puts a type tag here for new blocks
@@ -319,6 +320,7 @@ static const sw_port_ops_t posix_ops = {
     .serial_open = sw__posix_serial_open,
     .stdio_open = sw__posix_stdio_open,
     .conn_write = sw__posix_conn_write,
+    .conn_room = sw__posix_conn_room,
     .conn_queued = sw__posix_conn_queued,
     .conn_pause = sw__posix_conn_pause,
     .conn_close = sw__posix_conn_close,
@@ -372,6 +374,8 @@ int sw_posix_init(sw_posix_t *p, const sw_posix_opts_t *opts)
         p->opts.heap_max = SW_POSIX_HEAP_MAX;
     if (!p->opts.write_max)
         p->opts.write_max = SW_POSIX_WRITE_MAX;
+    if (!p->opts.write_high)
+        p->opts.write_high = SW_POSIX_WRITE_HIGH;
     if (!p->opts.max_files)
         p->opts.max_files = SW_POSIX_FILES;
     if (!p->opts.max_conns)

@@ -24,6 +24,7 @@
 
 #define SW_POSIX_HEAP_MAX (64u << 20) // default cap of alloc(), bytes
 #define SW_POSIX_WRITE_MAX (16u << 20) // default cap of one connection's write queue, bytes
+#define SW_POSIX_WRITE_HIGH (256u << 10) // default room a connection offers (conn_room), bytes
 #define SW_POSIX_FILES 64              // default size of the open-file table
 #define SW_POSIX_CONNS 256             // default number of connections open at once
 #define SW_POSIX_LINGER_MS 5000        // default time a closing connection may take to flush
@@ -43,6 +44,9 @@ typedef struct sw_posix_opts {
     size_t heap_max;    // cap of alloc() in bytes; 0: SW_POSIX_HEAP_MAX
     size_t write_max;   // cap of one connection's queue in bytes (beyond: the connection is
                         // closed with SW_EFULL); 0: SW_POSIX_WRITE_MAX
+    size_t write_high;  // what conn_room() offers an empty queue, bytes (the node stops
+                        // producing below its need; writes beyond are still taken up to
+                        // write_max); 0: SW_POSIX_WRITE_HIGH
     uint16_t max_files; // open-file table size (fs_open handles are 0..max_files-1); 0: default
     uint16_t max_conns; // connections at once (more are refused at accept); 0: default
     uint32_t linger_ms; // flush time allowed to a closing connection; 0: default

@@ -32,6 +32,7 @@ int sw__posix_serial_open(void *ctx, const char *dev, uint32_t baud, sw_conn_t *
 int sw__posix_stdio_open(void *ctx, sw_conn_t **out);
 int sw__posix_conn_write(void *ctx, sw_conn_t *c, const void *p, size_t n);
 size_t sw__posix_conn_queued(void *ctx, sw_conn_t *c);
+size_t sw__posix_conn_room(void *ctx, sw_conn_t *c);
 void sw__posix_conn_pause(void *ctx, sw_conn_t *c, bool paused);
 void sw__posix_conn_close(void *ctx, sw_conn_t *c);
 size_t sw__posix_conn_peer(void *ctx, sw_conn_t *c, char *buf, size_t cap);
