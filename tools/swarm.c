@@ -20,6 +20,7 @@ static const sw_cli_cmd_t commands[] = {
     {"console", "show a device's console output (serial) or its log, live", sw_cli_console},
     {"eval", "run Lua code on a device and print the result", sw_cli_eval},
     {"fs", "files on a device: ls, get, put, rm, mkdir, rmdir, mv, stat, hash (-r: trees)", sw_cli_fs},
+    {"key", "the fleet key of the authenticated mode: new, path, install LINK", sw_cli_key},
     {"mux", "share one device link among many clients on a Unix socket", sw_cli_mux},
     {"provision", "give a fresh device its identity and app folder over any link, then reboot it", sw_cli_provision},
     {"push", "deploy a project's apps to the fleet: incremental, parallel, atomic, hot reload", sw_cli_push},

@@ -78,6 +78,7 @@ int sw_cli_exit_for(int err)
     case SW_ETIMEDOUT: return SW_EXIT_TIMEOUT;
     case SW_ECANCELED: return SW_EXIT_INTERRUPT;
     case SW_ECLOSED: case SW_EIO: case SW_EPROTO: case SW_ECRC: case SW_EBUSY: case SW_ENOTSUP:
+    case SW_EAUTH:
         return SW_EXIT_LINK;
     default: // ENOENT, EPERM, EEXIST, EISDIR, ENOTDIR, ENOTEMPTY, EFULL, ETOOBIG, …
         return SW_EXIT_LOCAL;
@@ -449,7 +450,13 @@ int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const c
     rc = sw_hlink_wait_up(*out, c->timeout_ms);
     if (rc) {
         sw_cli_error(c, cmd, "%s", sw_hlink_error(*out));
-        link_hint(c, sw_hlink_uri(*out));
+        if (sw_hlink_secure(*out) && sw_hlink_error_code(*out) == SW_EPROTO)
+            ; // an open node answered the handshake: the message says what to do
+        else if (sw_hlink_error_code(*out) == SW_EAUTH)
+            sw__cli_hint(c, "the host's key is `swarm key path`; the device got its key from "
+                         "`swarm key install`");
+        else if (!sw_hlink_secure(*out) || sw_hlink_error_code(*out) != SW_ECLOSED)
+            link_hint(c, sw_hlink_uri(*out));
         return SW_EXIT_LINK;
     }
     if (c->verbose)

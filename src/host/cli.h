@@ -45,7 +45,8 @@ typedef struct sw_cli_cmd {
 // The subcommands (src/host/cli_<cmd>.c), listed in the command table of tools/swarm.c. Each
 // parses its command line with sw__cli_parse (cli_opt.h): --help, options, arguments.
 int sw_cli_call(const sw_cli_t *cli, int argc, char **argv); // call LINK PATH [args]
-int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv);  // cfg LINK get|set|del|apply
+int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv);
+int sw_cli_key(const sw_cli_t *cli, int argc, char **argv);  // key new|path|install LINK  // cfg LINK get|set|del|apply
 int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv); // eval LINK CODE
 int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv);   // fs LINK ls|get|put|… ARGS
 int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv);  // sim --nodes N [-- CMD]

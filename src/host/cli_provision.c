@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "hsec.h"
 #include "cli_opt.h"
 #include "esc.h"
 #include "mpjson.h"
@@ -135,7 +136,7 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
     static prov_t v;
     memset(&v, 0, sizeof v);
     v.c = *cli;
-    const char *link = NULL, *host = NULL, *app = NULL, *board = NULL;
+    const char *link = NULL, *host = NULL, *app = NULL, *board = NULL, *keyfile = NULL;
     uint64_t wait_ms = 0;
     bool no_boot = false;
     const sw_opt_t opts[] = {
@@ -152,6 +153,10 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
                     "how long to wait for the device to come back"),
         SW_OPT_FLAG_("no-boot", NULL, &no_boot, "write the identity and make the folder, but "
                      "do not reset the device"),
+        SW_OPT_STR_("key", NULL, "FILE", &keyfile,
+                    "also lock the device with the key in FILE (swarm key new): it is installed "
+                    "over the plain link (the device must be open), the device resets locked, "
+                    "and the wait for it uses FILE"),
         SW_OPT_HELP_,
         SW_OPT_END_,
     };
@@ -168,6 +173,17 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
     if (!host || !app || !board)
         return sw__cli_usage(&v.c, "provision", "--host, --app and --board are all needed");
 
+    uint8_t key[32];
+    if (keyfile) {
+        char kerr[1200];
+        if (no_boot)
+            return sw__cli_usage(&v.c, "provision", "--key resets the device: it cannot go with --no-boot");
+        if (sw_key_read(keyfile, key, kerr, sizeof kerr)) {
+            sw_cli_error(&v.c, "provision", "%s", kerr);
+            return SW_EXIT_LOCAL;
+        }
+        setenv("SWARM_KEY_FILE", "", 1); // a fresh device is open: the first link is plain
+    }
     uv_loop_init(&v.loop);
     rc = sw__cli_connect(&v.c, "provision", &v.loop, link, &v.l);
     const char *keys[][2] = {{"board.host_name", host}, {"board.name", host},
@@ -188,18 +204,25 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
         sw__cli_finish(&v.loop, v.l);
         return rc;
     }
-    // sys.boot answers, then the device resets 100 ms later
-    uint8_t b[32];
+    // sys.boot answers, then the device resets 100 ms later (sys.key: the same, locked)
+    uint8_t b[64];
     sw_mpw_t w;
     sw_mpw_init(&w, b, sizeof b);
     sw_mpw_map(&w, 1);
-    sw_mpw_cstr(&w, "code"), sw_mpw_cstr(&w, "SysBooT");
+    if (keyfile)
+        sw_mpw_cstr(&w, "k"), sw_mpw_bin(&w, key, sizeof key);
+    else
+        sw_mpw_cstr(&w, "code"), sw_mpw_cstr(&w, "SysBooT");
+    memset(key, 0, sizeof key);
     uint8_t rb[64];
     sw_mpw_t r;
     sw_mpw_init(&r, rb, sizeof rb);
     uint64_t t_boot = uv_now(&v.loop);
-    int e = sw_hlink_call_sync(v.l, "sys.boot", (sw_span_t){w.buf, w.len}, v.c.timeout_ms, &r,
-                               v.text, sizeof v.text);
+    int e = sw_hlink_call_sync(v.l, keyfile ? "sys.key" : "sys.boot", (sw_span_t){w.buf, w.len},
+                               v.c.timeout_ms, &r, v.text, sizeof v.text);
+    memset(b, 0, sizeof b);
+    if (keyfile)
+        setenv("SWARM_KEY_FILE", keyfile, 1); // it comes back locked
     if (e && e != SW_ECLOSED) {
         rc = sw__cli_call_failed(&v.c, "provision", v.l, e, v.text);
         sw__cli_finish(&v.loop, v.l);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hlink_int.h"
+#include "swarm/seclink.h"
 #include "mpjson.h"
 
 void sw_hlink_opts_default(sw_hlink_opts_t *o)
@@ -58,6 +59,7 @@ static void free_link(sw_hlink_t *l)
     free(l->cork);
     free(l->out);
     free(l->pending);
+    sw__hsec_free(l);
     free(l);
 }
 
@@ -228,7 +230,22 @@ void sw__hlink_connected(sw_hlink_t *l)
         return;
     }
     sw_stream_rx_init(&l->srx, SW_STREAM_NO_PREFIX, l->rxbuf, l->rxcap);
+    if (l->has_key && l->uri.kind == SW_URI_TCP) {
+        // up once the node has proven it holds the key too (sw__hlink_secure_up)
+        int rc = sw__hsec_start(l);
+        if (rc) {
+            sw__hlink_set_error(l, rc, "%s: cannot start the handshake: %s", l->name, sw_strerror(rc));
+            sw__hlink_lost(l, rc);
+        }
+        return;
+    }
     went_up(l);
+}
+
+void sw__hlink_secure_up(sw_hlink_t *l)
+{
+    if (!l->up && !l->closing)
+        went_up(l);
 }
 
 void sw__hlink_up(sw_hlink_t *l)
@@ -258,6 +275,11 @@ void sw__hlink_rel_down(sw_hlink_t *l)
 void sw__hlink_lost(sw_hlink_t *l, int err)
 {
     sw_hconn_t *c = l->conn;
+    if (l->sec) { // a session belongs to one connection
+        sw_seclink_wipe(l->sec);
+        free(l->sec);
+        l->sec = NULL;
+    }
     sw__hlink_cork_drop(l);
     l->conn = NULL;
     l->connecting = false;
@@ -321,6 +343,10 @@ int sw_hlink_open(uv_loop_t *loop, const char *uri, const sw_hlink_opts_t *o,
     }
     if (cbs)
         l->cbs = *cbs;
+    if ((rc = sw__hsec_load(l, err, errcap))) {
+        free(l);
+        return rc;
+    }
     l->backoff_ms = l->o.backoff_ms;
     l->calls.next = l->calls.prev = &l->calls;
 
@@ -421,6 +447,10 @@ const char *sw_hlink_error(const sw_hlink_t *l)
 {
     return l->err[0] ? l->err : sw_strerror(l->last_err);
 }
+
+int sw_hlink_error_code(const sw_hlink_t *l) { return l->last_err; }
+
+bool sw_hlink_secure(const sw_hlink_t *l) { return l->has_key && l->uri.kind == SW_URI_TCP; }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Calls

@@ -102,6 +102,10 @@ typedef struct sw_hlink_stats {
 bool sw_hlink_stats(const sw_hlink_t *l, sw_hlink_stats_t *st);
 // The last error text the link knows (connect failure etc.), for messages; never NULL.
 const char *sw_hlink_error(const sw_hlink_t *l);
+// Its code (SW_EAUTH: the authenticated handshake failed, e.g. a wrong key); 0 if none.
+int sw_hlink_error_code(const sw_hlink_t *l);
+// Whether the link authenticates (TCP, and the host has a key: docs/SECURITY.md).
+bool sw_hlink_secure(const sw_hlink_t *l);
 
 // Calls a command: d = raw MsgPack of the arguments (empty span: {}), r_ms > 0 for a stream.
 // Returns the seq (> 0) or an error (SW_ECLOSED when down, SW_EFULL when max_pending are in

@@ -115,6 +115,13 @@ static int write_now(sw_hlink_t *l, const uint8_t *p, size_t n);
 
 int sw__hlink_write(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
+    if (l->sec && l->conn) // TCP to a locked node: encrypted frames
+        return sw__hsec_write(l, p, n);
+    return sw__hlink_write_raw(l, p, n);
+}
+
+int sw__hlink_write_raw(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
     sw_hconn_t *c = l->conn;
     if (!c || !c->connected || c->ending)
         return SW_ECLOSED;
@@ -218,6 +225,15 @@ static void sp_frame(void *ctx, const uint8_t *p, size_t n)
 
 static void feed(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
+    if (l->sec) {
+        sw__hsec_feed(l, p, n);
+        return;
+    }
+    sw__hlink_feed_plain(l, p, n);
+}
+
+void sw__hlink_feed_plain(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy) {
         sw_rx_sink_t sink = {sp_frame, any_console, NULL, l};
         sw_sp_rx_feed(&l->sprx, p, n, sw__hlink_now(l), &sink);
@@ -255,7 +271,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         int err = sw__hlink_uverr((int)nread);
-        if (nread == UV_EOF)
+        if (nread == UV_EOF && sw__hsec_handshaking(l))
+            sw__hlink_set_error(l, SW_ECLOSED, "%s closed the connection during the handshake: "
+                                "it is not locked? (an open node takes no key: "
+                                "run with SWARM_KEY_FILE= to talk to it in plain)", l->name);
+        else if (nread == UV_EOF)
             sw__hlink_set_error(l, SW_ECLOSED, "%s: the peer closed the connection", l->name);
         else
             sw__hlink_set_error(l, err, "%s: %s", l->name, uv_strerror((int)nread));

@@ -132,6 +132,7 @@ int sw_scan_parse(const char *src_ip, const void *p, size_t n, sw_scan_rec_t *re
             rec->has_uptime = true;
             rec->uptime_ms = (uint64_t)up->valuedouble;
         }
+        rec->locked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sw, "locked"));
         const cJSON *svc = cJSON_GetObjectItemCaseSensitive(sw, "services");
         rec->rpc_port = port_of(cJSON_GetObjectItemCaseSensitive(svc, "rpc"));
         if (!rec->rpc_port)

@@ -38,6 +38,7 @@ typedef struct sw_scan_rec {
     // swarm.services; for micro-swarm devices they come from settings.boot (*_ENABLE, *_PORT).
     uint16_t rpc_port, ftp_port, telnet_port, eval_port;
     bool mdns;
+    bool locked;       // swarm.locked: RPC needs the fleet key (docs/SECURITY.md)
     uint32_t seen_ms;  // when it was first seen, ms after the scan started
     bool answered;     // an answer to our query arrived (not only a periodic beacon)
     char *json;        // the beacon as received, NUL-terminated; owned by the result

@@ -6,10 +6,17 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "swarm/noise.h"
 
 #define PIECE SW_NODE_LINK_PIECE // input is fed in pieces this big, so backpressure can stop mid-chunk
 
 static const sw_port_ops_t *ops(const sw_link_t *l) { return l->node->port.ops; }
+
+// Bytes a secure link adds to a message of n bytes on the wire (auth.c, swarm/noise.h).
+static size_t sec_overhead(size_t n)
+{
+    return (n / SW_NOISE_FRAME_PAYLOAD + 1) * (SW_NOISE_HDR + SW_NOISE_TAG);
+}
 static void *pctx(const sw_link_t *l) { return l->node->port.ctx; }
 
 // The port has room for one more message of this link and its framing (port.h: the node only
@@ -26,6 +33,8 @@ static int write_stream(sw_link_t *l, const uint8_t *p, size_t n)
 {
     if (l->closing)
         return SW_ECLOSED;
+    if (l->sec)
+        return sw_auth_link_write(l, p, n);
     return ops(l)->conn_write(pctx(l), l->conn, p, n);
 }
 
@@ -296,6 +305,14 @@ static const sw_conn_ops_t link_ops = {link_data, link_drained, link_closed};
 
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 {
+    if (l->sec && !l->closing)
+        sw_auth_link_data(l, p, len);
+    else
+        sw_link_input(l, p, len);
+}
+
+void sw_link_input(sw_link_t *l, const uint8_t *p, size_t len)
+{
     if (l->closing)
         return;
     if (l->gap_ms) { // a partial message the line left idle is noise or a lost tail: forget it
@@ -426,11 +443,18 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     l->conn = c;
     l->mode = mode;
     l->counted = counted;
+    // TCP links of a locked node speak Noise before anything else (auth.c)
+    if (n->locked && mode == SW_LINK_STREAM && c->kind == SW_CONN_TCP && !(l->sec = sw_auth_link_new(l))) {
+        sw_node_release(n, l, sizeof *l);
+        return NULL;
+    }
     n->port.ops->conn_peer(n->port.ctx, c, l->peer, sizeof l->peer);
 
     // Messages on this link fit the port's queue (port.h, conn_room): its capacity bounds them.
     size_t cap = n->port.ops->conn_room(n->port.ctx, c);
     size_t fit = (cap > SW_CONN_ROOM_MIN ? cap : SW_CONN_ROOM_MIN) - SW_CONN_FRAMING;
+    if (l->sec) // and the encrypted frames they become (a header and a tag per 2 KiB)
+        fit -= sec_overhead(fit);
     size_t msg = n->lim.max_msg < fit ? n->lim.max_msg : fit;
     sw_rel_cfg_t rcfg;
     sw_rel_cfg_default(&rcfg);
@@ -463,11 +487,13 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     // requests completed by one piece of input wait here while the port has no room
     // (on_msg): the message the piece ends + the rest of the piece, 4 bytes of length each
     size_t defer = mode == SW_LINK_STREAM ? msg + 5 * PIECE + 8 : 0;
-    l->need = msg + SW_CONN_FRAMING;
+    l->need = msg + SW_CONN_FRAMING + (l->sec ? sec_overhead(msg) : 0);
     size_t inq = mode == SW_LINK_STREAM ? SW_NODE_LINK_INQ : 0;
     l->mem_size = 8 * 8 + rx + msg + streams + pending + rel_store + outq + defer + inq;
     l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables
     if (!l->mem) {
+        if (l->sec)
+            sw_auth_link_free(l);
         sw_node_release(n, l, sizeof *l);
         return NULL;
     }
@@ -525,10 +551,12 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
             sw_timer_start(n, &l->idle_timer, (uint32_t)idle);
     }
     sw_log(n, SW_LOG_INFO, "link %s: open (%s)", l->peer, mode == SW_LINK_LOSSY ? "lossy" : "stream");
-    if (mode == SW_LINK_STREAM)
-        sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
-    else
+    if (mode == SW_LINK_STREAM) {
+        if (!l->sec) // a secure link sends it once authenticated (auth.c)
+            sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
+    } else {
         sw_rel_start(&l->rel, sw_node_now(n)), rel_schedule(l);
+    }
     return l;
 }
 
@@ -566,6 +594,8 @@ void sw_link_closed(sw_link_t *l)
     if (l->inq)
         ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, 0);
 #endif
+    if (l->sec)
+        sw_auth_link_free(l);
     sw_node_release(n, l->mem, l->mem_size);
     sw_node_release(n, l, sizeof *l);
 }

@@ -7,6 +7,8 @@
 // (lua_vm.c), which covers string.rep, .., string.format, table growth and the parser. pcall and
 // xpcall cannot swallow the budget's error: once a task is over its budget they re-raise it.
 // Each rule is listed in docs/DESIGN.md ("Hostile clients").
+#include "profile.h"
+#if SW_WITH_LUA
 #include <string.h>
 
 #include <lualib.h>
@@ -305,3 +307,5 @@ void sw__lua_open_bounds(lua_State *L)
     sw__lua_open_match(L, -1);
     lua_pop(L, 1);
 }
+
+#endif // SW_WITH_LUA

@@ -5,6 +5,8 @@
 // budget (sw__lua_charge), so such a match ends with "instruction limit exceeded" like any
 // other loop. The pattern language and the four functions behave as in the Lua 5.4 manual
 // (§6.4.1); only the budget is new.
+#include "profile.h"
+#if SW_WITH_LUA
 #include <ctype.h>
 #include <string.h>
 
@@ -600,3 +602,5 @@ void sw__lua_open_match(lua_State *L, int strlib)
         lua_setfield(L, strlib, f->name);
     }
 }
+
+#endif // SW_WITH_LUA

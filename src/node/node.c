@@ -829,6 +829,9 @@ int sw_node_start(sw_node_t *n)
         ensure_dir(n, norm);
     wdt_phase(n, 2); // the POSIX "network" is up as soon as we run
 
+    // the key first: a node with a key it cannot read does not start (open) at all
+    if ((rc = sw_auth_init(n)))
+        return rc;
     // the parts, in the order of parts.c (push recovery before any app starts). A part that
     // cannot start (no memory for the Lua VM under a small limits.lua_mem, say) is logged and
     // left out: the node still answers, so its config can be fixed remotely.
@@ -840,6 +843,7 @@ int sw_node_start(sw_node_t *n)
         if (prc)
             sw_log(n, SW_LOG_ERROR, "%s: not available: %s", p->name, sw_strerror(prc));
     }
+    sw_auth_cmds_init(n); // sys.key, in the sys part's directory
     n->board = sw_board_find(n->hardware_name, strlen(n->hardware_name));
     if (!n->board)
         sw_log(n, SW_LOG_WARN, "board %s is not compiled in; running without one", n->hardware_name);

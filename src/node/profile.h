@@ -48,6 +48,12 @@
 #endif
 
 // Parts that need others.
+#ifndef SW_WITH_AUTH
+#define SW_WITH_AUTH SW_WITH_NET // the locked mode: Noise on TCP RPC links (auth.c, src/auth)
+#endif
+#if SW_WITH_AUTH && !SW_WITH_NET
+#error "SW_WITH_AUTH needs SW_WITH_NET"
+#endif
 #if SW_WITH_PUSH && !SW_WITH_FS
 #error "SW_WITH_PUSH needs SW_WITH_FS"
 #endif
