@@ -804,7 +804,7 @@ static void client_msg(void *ctx, const uint8_t *p, size_t n)
 {
     client_t *c = ctx;
     if (!c->closing)
-        sw_rpc_input(&c->rpc, p, n, (uint32_t)uv_now(c->m->loop));
+        sw_rpc_input_ix(&c->rpc, p, n, c->srx.index, (uint32_t)uv_now(c->m->loop)); // (index: see stream.h)
 }
 
 static void client_drop(void *ctx, int err)

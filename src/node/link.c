@@ -188,7 +188,9 @@ static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
     if (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l))) {
-        sw_rpc_input(&l->rpc, p, n, l->now);
+        // (srx.index: set while the lossless receiver delivers a message it framed in place;
+        // a deferred message is decoded from its copy without one)
+        sw_rpc_input_ix(&l->rpc, p, n, l->mode == SW_LINK_STREAM ? l->srx.index : NULL, l->now);
         return;
     }
     if (l->defer_len + 4 + n > l->defer_cap) { // cannot happen with the sizes of sw_link_open
@@ -256,8 +258,17 @@ static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
     while (at < len && !l->closing && (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l)))) {
         size_t piece = len - at < PIECE ? len - at : PIECE;
         if (l->mode == SW_LINK_STREAM) {
+            // About PIECE bytes, but never cutting a message that is whole in the chunk (a cut
+            // one would be gathered by the slower splitter). A message the last read left
+            // pending is finished in a piece of its own, so a piece completes at most one
+            // message that began before it plus PIECE bytes of others (what `defer` holds).
             sw_rx_sink_t sink = {on_msg, NULL, on_drop, l};
-            if (sw_stream_rx_feed(&l->srx, p + at, piece, &sink) < 0) {
+            size_t used;
+            size_t soft = sw_mps_busy(&l->srx.split) || l->srx.in_msg ? 1 : PIECE;
+            int rc = sw_stream_rx_feed_upto(&l->srx, p + at, len - at, soft, &sink, &used);
+            if (rc >= 0 || used > piece) // (after an error the rest of the piece is dropped)
+                piece = used;
+            if (rc < 0) {
                 if (l->conn->kind == SW_CONN_TCP) {
                     sw_log(l->node, SW_LOG_WARN, "link %s: stream out of step (%s), closing",
                            l->peer, sw_errname(l->srx.split.err));

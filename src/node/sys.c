@@ -47,6 +47,14 @@ static int cmd_ping(sw_call_t *c)
     sw_call_arg(c, "m", &m);
     if (m.n && m.p[0] >= 0xa0 && m.p[0] <= 0xbf) { // a short string, the common case: no formatting
         size_t len = m.p[0] & 31u;
+        sw_mpw_t *w = c->out;
+        if (len <= 29 && !w->err && w->cap - w->len >= 3 + len) { // "R:"+m is a fixstr too
+            uint8_t *out = w->buf + w->len;
+            out[0] = (uint8_t)(0xa0 | (2 + len)), out[1] = 'R', out[2] = ':';
+            memcpy(out + 3, m.p + 1, len);
+            w->len += 3 + len;
+            return 0;
+        }
         uint8_t *out = sw_mpw_blob_begin(c->out, 2 + len);
         if (!out)
             return c->out->err;
