@@ -6,6 +6,7 @@
 pkg_check_modules(LUA REQUIRED IMPORTED_TARGET lua5.4)
 pkg_check_modules(UV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+pkg_check_modules(EDIT REQUIRED IMPORTED_TARGET libedit) # swarm repl's line editing (BSD)
 find_library(MBEDCRYPTO_LIB mbedcrypto REQUIRED)
 
 # The libraries as SW_LINK (CMakeLists.txt) wants them: shared, or their static archives.
@@ -65,6 +66,7 @@ set(SW_HOST_LIBS "")
 if(SW_HOST_SRC)
   add_library(swarm_host STATIC ${SW_HOST_SRC})
   target_include_directories(swarm_host PUBLIC ${CMAKE_SOURCE_DIR}/src/host)
-  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core ${SW_DEP_UV} ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO})
+  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core ${SW_DEP_UV} ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO}
+                        ${SW_DEP_LUA} PkgConfig::EDIT) # lua: syntax checks; edit: swarm repl
   list(APPEND SW_HOST_LIBS swarm_host)
 endif()

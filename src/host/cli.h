@@ -30,6 +30,8 @@ typedef struct sw_cli {
     uint32_t timeout_ms;  // --timeout TIME: per request, in ms; default 10 s, 0 = no limit
     bool tty_out;         // stdout is a terminal
     bool tty_err;         // stderr is a terminal (progress bars only then)
+    bool color_out;       // colour on stdout: a terminal, NO_COLOR unset or empty, TERM not dumb
+    bool color_err;       // the same for stderr
     const char *prog;     // "swarm"
 } sw_cli_t;
 
@@ -55,6 +57,10 @@ int sw_cli_mux(const sw_cli_t *cli, int argc, char **argv); // mux --link LINK -
 int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv); // scan [--timeout TIME] [--json] …
 int sw_cli_push(const sw_cli_t *cli, int argc, char **argv); // push [PROJECT] [--host H]… [--link L]…
 int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv); // provision LINK --host --app --board
+int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv);  // fleet SELECTION COMMAND ARGS
+int sw_cli_reboot(const sw_cli_t *cli, int argc, char **argv); // reboot DEVICE...
+int sw_cli_logs(const sw_cli_t *cli, int argc, char **argv);   // logs DEVICE...
+int sw_cli_repl(const sw_cli_t *cli, int argc, char **argv);   // repl LINK
 
 // Errors go to stderr as "swarm CMD: message" (+ a hint line when there is one).
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)

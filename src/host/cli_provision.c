@@ -29,7 +29,8 @@ static const char provision_after[] =
     "A node started with --name/--app/--board on its command line takes those again at every\n"
     "start; provision nodes that were started without them.\n"
     "\n"
-    "exit status: 0 done, 1 the device refused or came back with another identity, 2 usage,\n"
+    "exit status: 0 done, 1 the device refused or came back with another identity, 2 usage\n"
+    "(or a board the node lacks: refused before anything is written, with the node's list),\n"
     "3 link failure, 4 it did not come back in time\n"
     "\n"
     "examples:\n"
@@ -131,6 +132,45 @@ static void sleep_ms(uv_loop_t *loop, uint32_t ms)
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
+// A board the node was not built with would leave it without board.* commands: refuse it
+// with the list its sys.info gives (nodes that give none, like micro-swarm, are not checked).
+static int check_board(prov_t *v, const char *link, const char *board)
+{
+    static uint8_t info[8192];
+    sw_mpw_t iw;
+    sw_mpw_init(&iw, info, sizeof info);
+    uint8_t m0 = 0x80;
+    int e = sw_hlink_call_sync(v->l, "sys.info", (sw_span_t){&m0, 1}, v->c.timeout_ms, &iw,
+                               v->text, sizeof v->text);
+    if (e)
+        return sw__cli_call_failed(&v->c, "provision", v->l, e, v->text);
+    sw_span_t val;
+    if (sw_mp_map_get(iw.buf, iw.len, "boards", &val))
+        return 0;
+    sw_mpr_t r;
+    sw_mpr_init(&r, val.p, val.n);
+    uint32_t n;
+    if (!sw_mpr_array(&r, &n))
+        return 0;
+    char list[400] = "";
+    size_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        sw_span_t s;
+        if (!sw_mpr_str(&r, &s))
+            return 0;
+        if (s.n == strlen(board) && !memcmp(s.p, board, s.n))
+            return 0;
+        if (at + s.n + 3 < sizeof list)
+            at += (size_t)snprintf(list + at, sizeof list - at, "%s%.*s", i ? ", " : "", (int)s.n,
+                                   (const char *)s.p);
+    }
+    sw_cli_error(&v->c, "provision", "%s has no board '%s' (it has: %s); nothing written", link,
+                 board, list);
+    sw__cli_hint(&v->c, "give one of those to --board, or build swarm-node with the board "
+                        "(boards/BOARD/board.c, docs/PORTING.md)");
+    return SW_EXIT_USAGE;
+}
+
 int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
 {
     static prov_t v;
@@ -148,7 +188,8 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
          "'-', '_')"},
         {.kind = SW_OPT_STR, .name = "board", .arg = "BOARD", .dst = &board,
          .check = folder_name, .expect = "1-63 letters, digits, '-', '_'",
-         .help = "its hardware target (a board compiled into the node, e.g. posix-sim)"},
+         .help = "its hardware target: a board compiled into the node (e.g. posix-sim); one it "
+                 "lacks is refused with the list of its boards"},
         SW_OPT_DUR_("wait", NULL, &wait_ms, 1, 3600000, "30s",
                     "how long to wait for the device to come back"),
         SW_OPT_FLAG_("no-boot", NULL, &no_boot, "write the identity and make the folder, but "
@@ -186,6 +227,8 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
     }
     uv_loop_init(&v.loop);
     rc = sw__cli_connect(&v.c, "provision", &v.loop, link, &v.l);
+    if (!rc)
+        rc = check_board(&v, link, board);
     const char *keys[][2] = {{"board.host_name", host}, {"board.name", host},
                              {"board.device_name", host}, {"board.app_name", app},
                              {"board.hardware_name", board}};

@@ -26,7 +26,8 @@ static const char scan_about[] =
 
 static const char scan_after[] =
     "output: HOST IP APP BOARD HASH (first 8 hex digits of the app's content hash) UPTIME\n"
-    "SERVICES (TCP ports: rpc, ftp, telnet, eval; mdns), sorted by host name. The summary\n"
+    "SERVICES (TCP ports: rpc, ftp, telnet, eval; mdns), sorted by host name (node2 before\n"
+    "node10). The summary "
     "line ('5 devices in 180 ms') goes to stderr.\n"
     "\n"
     "files: $XDG_CACHE_HOME/swarm/scan.json (default ~/.cache/swarm/scan.json)\n"

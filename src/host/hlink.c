@@ -9,6 +9,7 @@
 
 #include "hlink_int.h"
 #include "swarm/seclink.h"
+#include "user_config.h"
 #include "mpjson.h"
 
 void sw_hlink_opts_default(sw_hlink_opts_t *o)
@@ -239,6 +240,12 @@ void sw__hlink_connected(sw_hlink_t *l)
         }
         return;
     }
+    if (l->uri.kind == SW_URI_SERIAL) { // a lossy node's frames, seen on a lossless link
+        sw_sp_cfg_default(&l->spcfg);
+        l->spcfg.start = l->uri.start;
+        l->spcfg.max_frame = (uint16_t)(sizeof l->sniff - SW_SP_OVERHEAD);
+        sw_sp_rx_init(&l->sprx, &l->spcfg, l->sniff, sizeof l->sniff);
+    }
     went_up(l);
 }
 
@@ -305,12 +312,16 @@ int sw_hlink_open(uv_loop_t *loop, const char *uri, const sw_hlink_opts_t *o,
                   const sw_hlink_cbs_t *cbs, sw_hlink_t **out, char *err, size_t errcap)
 {
     *out = NULL;
+    // a device named in the user's config ([devices] kitchen = serial:///dev/ttyUSB0) stands
+    // for its link
+    char named[320];
+    if (!strstr(uri, "://") && sw_config_get("devices", uri, named, sizeof named) && named[0])
+        uri = named;
     sw_uri_t u;
     int rc = sw_uri_parse(uri, &u, err, errcap);
     if (rc)
         return rc;
-    if (!strstr(uri, "://"))
-        (void)sw__hlink_bare_name(&u);
+    (void)sw__hlink_bare_name(&u); // a name (bare or tcp://NAME): the scan cache, mDNS, then DNS
     sw_hlink_t *l = calloc(1, sizeof *l);
     if (!l) {
         snprintf(err, errcap, "out of memory");
@@ -420,6 +431,16 @@ bool sw_hlink_is_up(const sw_hlink_t *l)
 const sw_uri_t *sw_hlink_uri(const sw_hlink_t *l)
 {
     return &l->uri;
+}
+
+bool sw_hlink_unresolved(const sw_hlink_t *l)
+{
+    return l->unresolved;
+}
+
+bool sw_hlink_line_opened(const sw_hlink_t *l)
+{
+    return l->line_opened;
 }
 
 size_t sw_hlink_max_msg(const sw_hlink_t *l)

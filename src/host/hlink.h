@@ -85,6 +85,12 @@ void sw_hlink_close(sw_hlink_t *l);
 
 bool sw_hlink_is_up(const sw_hlink_t *l);
 const sw_uri_t *sw_hlink_uri(const sw_hlink_t *l);
+// True when the last connect failed because no resolver knew the host name (a TCP link whose
+// name was in neither the scan cache, mDNS nor DNS).
+bool sw_hlink_unresolved(const sw_hlink_t *l);
+// Serial links: true once the line was opened and set up (a failure after that is about what
+// runs on the other end, not about the device file).
+bool sw_hlink_line_opened(const sw_hlink_t *l);
 // Largest message the link carries right now (lossy lines: the Reliable payload limit).
 size_t sw_hlink_max_msg(const sw_hlink_t *l);
 // Requests in flight, and bytes queued towards the peer (to pace pipelined transfers).

@@ -60,6 +60,10 @@ struct sw_hlink {
     sw_hlink_cbs_t cbs;
     char err[320];           // last error text
     int last_err;
+    bool unresolved;         // the last attempt failed because the host name is unknown
+    bool line_opened;        // serial: the line was opened (and set up) at least once
+    bool peer_lossy;         // lossless serial: a valid SerialPacker frame came (a --lossy node)
+    uint8_t sniff[320];      // lossless serial: the side deframer that looks for those frames
 
     bool closing;            // sw_hlink_close() was called: no more user callbacks but fn
     bool up;

@@ -550,7 +550,9 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
         if (idle > 0)
             sw_timer_start(n, &l->idle_timer, (uint32_t)idle);
     }
-    sw_log(n, SW_LOG_INFO, "link %s: open (%s)", l->peer, mode == SW_LINK_LOSSY ? "lossy" : "stream");
+    // every CLI call is a TCP connection: at info level they would drown the console's log
+    sw_log(n, counted ? SW_LOG_DEBUG : SW_LOG_INFO, "link %s: open (%s)", l->peer,
+           mode == SW_LINK_LOSSY ? "lossy" : "stream");
     if (mode == SW_LINK_STREAM) {
         if (!l->sec) // a secure link sends it once authenticated (auth.c)
             sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
@@ -589,7 +591,7 @@ void sw_link_closed(sw_link_t *l)
     }
     if (l->counted)
         n->clients--;
-    sw_log(n, SW_LOG_INFO, "link %s: closed", l->peer);
+    sw_log(n, l->counted ? SW_LOG_DEBUG : SW_LOG_INFO, "link %s: closed", l->peer);
 #if !SW_NODE_LINK_INQ
     if (l->inq)
         ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, 0);

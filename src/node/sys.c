@@ -229,7 +229,7 @@ static int cmd_info(sw_call_t *c)
 {
     sw_node_t *n = node_of(c);
     sw_mpw_t *w = c->out;
-    sw_mpw_map(w, 13);
+    sw_mpw_map(w, 14);
     sw_mpw_cstr(w, "node"), sw_mpw_cstr(w, SW_VERSION_STRING);
     sw_mpw_cstr(w, "platform"), sw_mpw_cstr(w, n->port.ops->platform(n->port.ctx));
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, n->host_name);
@@ -244,6 +244,13 @@ static int cmd_info(sw_call_t *c)
     sw_mpw_cstr(w, "path"), sw_mpw_array(w, 0);
     // how this boot got its config: "ok", or the fallback taken for an unusable swarm.cfg
     sw_mpw_cstr(w, "cfg"), sw_mpw_cstr(w, n->cfg_fallback ? n->cfg_fallback : "ok");
+    // the boards compiled in: what board.hardware_name can name (swarm provision checks it)
+    uint32_t nb = 0;
+    while (sw_boards[nb])
+        nb++;
+    sw_mpw_cstr(w, "boards"), sw_mpw_array(w, nb);
+    for (uint32_t i = 0; i < nb; i++)
+        sw_mpw_cstr(w, sw_boards[i]->name);
     return 0;
 }
 
