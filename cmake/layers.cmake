@@ -6,6 +6,7 @@
 pkg_check_modules(LUA REQUIRED IMPORTED_TARGET lua5.4)
 pkg_check_modules(UV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+pkg_check_modules(EDIT REQUIRED IMPORTED_TARGET libedit) # swarm repl's line editing (BSD)
 find_library(MBEDCRYPTO_LIB mbedcrypto REQUIRED)
 
 # The libraries as SW_LINK (CMakeLists.txt) wants them: shared, or their static archives.
@@ -35,13 +36,19 @@ if(NOT SW_LINK STREQUAL "SHARED")
   endif()
 endif()
 
+# src/auth: the authenticated mode's Noise handshake and framing (sans-I/O, mbedTLS primitives),
+# shared by the node and the host.
+file(GLOB SW_AUTH_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/auth/*.c)
+add_library(swarm_auth STATIC ${SW_AUTH_SRC})
+target_link_libraries(swarm_auth PUBLIC swarm_core ${SW_DEP_MBEDCRYPTO})
+
 file(GLOB SW_NODE_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/node/*.c
                                         ${CMAKE_SOURCE_DIR}/boards/*/*.c)
 set(SW_NODE_LIBS "")
 if(SW_NODE_SRC)
   add_library(swarm_node STATIC ${SW_NODE_SRC})
   target_include_directories(swarm_node PUBLIC ${CMAKE_SOURCE_DIR}/src/node)
-  target_link_libraries(swarm_node PUBLIC swarm_core ${SW_DEP_LUA} ${SW_DEP_MBEDCRYPTO} telnet z m)
+  target_link_libraries(swarm_node PUBLIC swarm_auth swarm_core ${SW_DEP_LUA} ${SW_DEP_MBEDCRYPTO} telnet z m)
   list(APPEND SW_NODE_LIBS swarm_node)
 endif()
 
@@ -59,6 +66,7 @@ set(SW_HOST_LIBS "")
 if(SW_HOST_SRC)
   add_library(swarm_host STATIC ${SW_HOST_SRC})
   target_include_directories(swarm_host PUBLIC ${CMAKE_SOURCE_DIR}/src/host)
-  target_link_libraries(swarm_host PUBLIC swarm_core ${SW_DEP_UV} ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO})
+  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core ${SW_DEP_UV} ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO}
+                        ${SW_DEP_LUA} PkgConfig::EDIT) # lua: syntax checks; edit: swarm repl
   list(APPEND SW_HOST_LIBS swarm_host)
 endif()

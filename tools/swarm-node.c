@@ -39,11 +39,22 @@ static const char usage_text[] =
     "  -B, --baud N        serial rate, 1200 ... 4000000 (default: 115200; needs --serial)\n"
     "  -L, --lossy         serial link with SerialPacker frames and Reliable retransmission\n"
     "                      instead of the lossless stream (needs --serial)\n"
+    "      --no-net        no network service at all for this run (RPC over TCP, FTP,\n"
+    "                      telnet, eval, beacon, mDNS): reachable only over --serial/--stdio\n"
+    "      --no-rpc, --no-ftp, --no-telnet, --no-eval, --no-beacon, --no-mdns\n"
+    "                      that one service off for this run (the config is not changed)\n"
     "      --heap-max N    cap of the node's heap in bytes, suffix k/M/G allowed (default: 64M)\n"
     "      --print-config  print the effective config as JSON and exit (starts nothing,\n"
     "                      writes nothing, does not create DIR)\n"
     "  -V, --version       print the version and exit\n"
     "  -h, --help          print this help and exit\n"
+    "\n"
+    "With --serial or --stdio, a network service that cannot start (a port in use) is logged\n"
+    "and the node runs on without it.\n"
+    "\n"
+    "Locked mode: with a 32-byte key in DIR/swarm.key (swarm key install, sys.key) RPC over\n"
+    "TCP needs that key (Noise NNpsk0, encrypted) and FTP, telnet and remote eval are off\n"
+    "unless auth.ftp / auth.telnet / auth.eval are true. Serial and stdio links stay plain.\n"
     "\n"
     "Logs go to stderr, one line each. SIGINT/SIGTERM stop the node in order (a second one\n"
     "closes everything at once); a reset from RPC restarts the program in place.\n"
@@ -178,7 +189,7 @@ static int print_config(sw_node_t *n)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_PRINT_CONFIG = 256, OPT_HEAP_MAX };
+    enum { OPT_PRINT_CONFIG = 256, OPT_HEAP_MAX, OPT_NO_NET = 512 }; // OPT_NO_NET + SW_NODE_NO_* bit
     static const struct option longopts[] = {
         {"root", required_argument, NULL, 'r'},
         {"name", required_argument, NULL, 'n'},
@@ -191,6 +202,13 @@ int main(int argc, char **argv)
         {"baud", required_argument, NULL, 'B'},
         {"lossy", no_argument, NULL, 'L'},
         {"heap-max", required_argument, NULL, OPT_HEAP_MAX},
+        {"no-net", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_NET},
+        {"no-rpc", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_RPC},
+        {"no-ftp", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_FTP},
+        {"no-telnet", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_TELNET},
+        {"no-eval", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_EVAL},
+        {"no-beacon", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_BEACON},
+        {"no-mdns", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_MDNS},
         {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -253,6 +271,13 @@ int main(int argc, char **argv)
             po.heap_max = (size_t)v;
             break;
         case OPT_PRINT_CONFIG: print_cfg = true; break;
+        case OPT_NO_NET + SW_NODE_NO_NET:
+        case OPT_NO_NET + SW_NODE_NO_RPC:
+        case OPT_NO_NET + SW_NODE_NO_FTP:
+        case OPT_NO_NET + SW_NODE_NO_TELNET:
+        case OPT_NO_NET + SW_NODE_NO_EVAL:
+        case OPT_NO_NET + SW_NODE_NO_BEACON:
+        case OPT_NO_NET + SW_NODE_NO_MDNS: no.no_services |= (uint32_t)(c - OPT_NO_NET); break;
         case 'V': printf("swarm-node %s\n", SW_VERSION_STRING); return 0;
         case 'h': fputs(usage_text, stdout); return 0;
         case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -268,6 +293,8 @@ int main(int argc, char **argv)
         return usage_error("--root DIR is required");
     if ((baud_given || lossy_given) && !no.serial_dev)
         return usage_error("--baud and --lossy apply to a serial link: add --serial DEV");
+    if ((no.no_services & SW_NODE_NO_RPC) && !no.serial_dev && !no.stdio)
+        return usage_error("--no-net/--no-rpc leave no way to reach the node: add --serial DEV or --stdio");
     if (no.listen_addr && !*no.listen_addr)
         return usage_error("--listen: an address is needed");
 

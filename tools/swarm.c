@@ -1,13 +1,17 @@
 // swarm: the host command-line tool. Parses the global options, then dispatches `swarm CMD …`
 // to the subcommand in the table below (src/host/cli_*.c); `swarm help CMD` is `swarm CMD --help`.
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli_int.h"
 #include "cli_opt.h"
+#include "scan.h"
+#include "user_config.h"
 #include "swarm/sw.h"
 
 // One line per command, in the order `swarm --help` lists them. Commands of later issues
@@ -18,11 +22,16 @@ static const sw_cli_cmd_t commands[] = {
     {"call", "call a command on a device and print the reply (--every: a stream of values)", sw_cli_call},
     {"cfg", "read and change a device's config: get [PATH], set PATH VALUE, del PATH, apply", sw_cli_cfg},
     {"console", "show a device's console output (serial) or its log, live", sw_cli_console},
-    {"eval", "run Lua code on a device and print the result", sw_cli_eval},
+    {"eval", "run Lua code on a device and print what it printed and its result", sw_cli_eval},
+    {"fleet", "one command (call, cfg, eval, fs, reboot) on many devices at once: --to, --app, --all", sw_cli_fleet},
     {"fs", "files on a device: ls, get, put, rm, mkdir, rmdir, mv, stat, hash (-r: trees)", sw_cli_fs},
+    {"key", "the fleet key of the authenticated mode: new, path, install LINK", sw_cli_key},
+    {"logs", "follow several devices' logs at once, each line prefixed by its name", sw_cli_logs},
     {"mux", "share one device link among many clients on a Unix socket", sw_cli_mux},
     {"provision", "give a fresh device its identity and app folder over any link, then reboot it", sw_cli_provision},
     {"push", "deploy a project's apps to the fleet: incremental, parallel, atomic, hot reload", sw_cli_push},
+    {"reboot", "restart devices (sys.boot), several at once", sw_cli_reboot},
+    {"repl", "an interactive Lua prompt on a device (line editing, history, print output)", sw_cli_repl},
     {"scan", "list the devices on the LAN (beacons and a query; well under a second)", sw_cli_scan},
     {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
     {"help", "show the help of a command: swarm help COMMAND", cmd_help},
@@ -143,6 +152,48 @@ static int cmd_help(const sw_cli_t *cli, int argc, char **argv)
     return cmd->fn(&c, n, hargv);
 }
 
+// `swarm __complete WHAT`: words for the shell completions, one per line. commands: the
+// command names; devices: the names of the user's config ([devices]) and of the scan cache;
+// groups: the config's groups; paths LINK: the device's command paths (_dir, asked with a
+// short timeout; the only one that touches the network).
+static int complete(sw_cli_t *cli, const char *what, const char *link)
+{
+    if (!strcmp(what, "paths") && link) {
+        cli->quiet = true;
+        if (!cli->timeout_ms || cli->timeout_ms > 2000)
+            cli->timeout_ms = 2000;
+        int saved = dup(2), nul = open("/dev/null", O_WRONLY); // no error text in the prompt
+        if (nul >= 0)
+            dup2(nul, 2);
+        int rc = sw__cli_dir_paths(cli, link);
+        if (saved >= 0)
+            dup2(saved, 2);
+        return rc;
+    }
+    if (!strcmp(what, "commands")) {
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            printf("%s\n", commands[i].name);
+        return SW_EXIT_OK;
+    }
+    char **names;
+    size_t n;
+    if (!strcmp(what, "devices") || !strcmp(what, "groups")) {
+        sw_config_names(what, &names, &n);
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", names[i]);
+        free(names);
+        if (!strcmp(what, "devices")) {
+            sw_scan_cache_names(&names, &n);
+            for (size_t i = 0; i < n; i++)
+                printf("%s\n", names[i]);
+            free(names);
+        }
+        return SW_EXIT_OK;
+    }
+    fprintf(stderr, "swarm __complete: commands, devices, groups or paths LINK\n");
+    return SW_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     sw_cli_t cli = {
@@ -152,6 +203,22 @@ int main(int argc, char **argv)
         .prog = "swarm",
     };
     signal(SIGPIPE, SIG_IGN); // a closed stdout or link is an error we report, not a death
+    // colour on terminals only; NO_COLOR (https://no-color.org) with any value turns it off
+    const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
+    bool colors = !(no_color && no_color[0]) && !(term && !strcmp(term, "dumb"));
+    cli.color_out = colors && cli.tty_out;
+    cli.color_err = colors && cli.tty_err;
+    // the user's default --timeout ([defaults] timeout = 5s in the config file)
+    char dflt[64];
+    uint64_t ms;
+    bool bare;
+    if (sw_config_get("defaults", "timeout", dflt, sizeof dflt)) {
+        if (sw__cli_duration(dflt, &ms, &bare) && ms <= 86400000)
+            cli.timeout_ms = (uint32_t)ms;
+        else
+            fprintf(stderr, "swarm: ignoring [defaults] timeout = '%s' in the config (a duration: 5s, "
+                    "500ms)\n", dflt);
+    }
 
     // the global options before COMMAND (with their defaults), -h and -V
     sw_opt_t opts[NTOP];
@@ -176,6 +243,8 @@ int main(int argc, char **argv)
         return SW_EXIT_USAGE;
     }
     const char *name = spec.arg[0];
+    if (!strcmp(name, "__complete")) // for the shell completion scripts (tools/completion/)
+        return complete(&cli, spec.narg > 1 ? spec.arg[1] : "", spec.narg > 2 ? spec.arg[2] : NULL);
     if (!strcmp(name, "version")) {
         printf("swarm %s\n", SW_VERSION_STRING);
         return SW_EXIT_OK;

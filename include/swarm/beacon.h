@@ -37,6 +37,7 @@ typedef struct sw_beacon_info {
     int32_t rpc_port;       // services: > 0 the TCP port, else false
     int32_t ftp_port, telnet_port, eval_port;
     bool mdns;
+    bool locked; // authenticated mode: "locked": true in "swarm" (left out when false)
 } sw_beacon_info_t;
 
 // What sw_beacon_write() left out to stay within SW_BEACON_MAX.

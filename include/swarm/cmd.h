@@ -49,6 +49,8 @@ typedef struct sw_tnode {
 typedef struct sw_tree {
     sw_tnode_t *nodes; // pool, owned by the caller; nodes[0] is the root directory
     uint16_t cap;
+    uint32_t gen;      // bumped by every add and remove (never 0): resolutions cached by an
+                       // RPC session are valid while it stays the same
 } sw_tree_t;
 
 #define SW_TREE_ROOT 0

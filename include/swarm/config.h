@@ -31,6 +31,12 @@
 #define SW_RPC_STREAM_ARGS 256
 #endif
 
+// Bytes of the last action an RPC session keeps to skip resolving it again (a longer action
+// is resolved every time). [layout]
+#ifndef SW_RPC_ACTION_CACHE
+#define SW_RPC_ACTION_CACHE 24
+#endif
+
 // Largest notification a session sends (sw_rpc_notify; built on the stack). [stack]
 #ifndef SW_RPC_NOTIFY_MAX
 #define SW_RPC_NOTIFY_MAX 256

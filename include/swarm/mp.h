@@ -135,6 +135,22 @@ int sw_mpr_skip(sw_mpr_t *r);
 // Skips one complete item and returns the raw bytes it occupies.
 int sw_mpr_span(sw_mpr_t *r, sw_span_t *out);
 
+// Where the keys and values of a top-level map begin, recorded by sw_mpr_skip_index while it
+// frames the map, so a message decoder can go straight to them instead of walking the map
+// again. Offsets count from the map's first byte; value k ends where key k+1 begins (the last
+// one where the map ends). ok is false (nothing recorded) when the item is not a map of at
+// most SW_MP_INDEX_MAX pairs.
+#define SW_MP_INDEX_MAX 8
+typedef struct sw_mp_index {
+    bool ok;
+    uint8_t pairs;
+    uint32_t len; // bytes of the whole map
+    uint32_t key[SW_MP_INDEX_MAX];
+    uint32_t val[SW_MP_INDEX_MAX];
+} sw_mp_index_t;
+// sw_mpr_skip that also fills *ix (same result, same errors; *ix is meaningful only on success).
+int sw_mpr_skip_index(sw_mpr_t *r, sw_mp_index_t *ix);
+
 // Typed helpers: read the next item and require its type; on mismatch set SW_ETYPE (sticky)
 // and return false. Integers are range-checked (SW_ERANGE).
 bool sw_mpr_nil(sw_mpr_t *r);

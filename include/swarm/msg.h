@@ -62,6 +62,10 @@ typedef struct sw_msg {
 // that is no message kind), SW_ETOOBIG (more than SW_MSG_MAX_PATH action elements). On error
 // *m is all zero (kind SW_MSG_INVALID).
 int sw_msg_decode(sw_msg_t *m, const void *buf, size_t n);
+// The same, with the index sw_mpr_skip_index recorded while framing exactly these n bytes (the
+// lossless stream receiver does): same result, without walking the message again. ix NULL,
+// not ok, or not of n bytes: plain sw_msg_decode.
+int sw_msg_decode_ix(sw_msg_t *m, const void *buf, size_t n, const sw_mp_index_t *ix);
 
 // True if the span s holds exactly the bytes of the NUL-terminated string str.
 bool sw_span_eq(sw_span_t s, const char *str);

@@ -21,7 +21,19 @@ typedef struct sw_node_opts {
     const char *serial_dev;  // also serve a link on this tty (NULL: none)
     uint32_t serial_baud;    // 0: 115200
     bool serial_lossy;       // SerialPacker + Reliable instead of the lossless stream
+    uint32_t no_services;    // SW_NODE_NO_*: network services off for this run (config untouched)
 } sw_node_opts_t;
+
+// Bits of sw_node_opts_t.no_services (swarm-node --no-net, --no-ftp, …).
+enum {
+    SW_NODE_NO_RPC = 1u << 0,
+    SW_NODE_NO_FTP = 1u << 1,
+    SW_NODE_NO_TELNET = 1u << 2,
+    SW_NODE_NO_EVAL = 1u << 3,
+    SW_NODE_NO_BEACON = 1u << 4,
+    SW_NODE_NO_MDNS = 1u << 5,
+    SW_NODE_NO_NET = 0x3fu, // all of them: a node reachable only over its serial/stdio link
+};
 
 // Creates a node (memory from port->ops->alloc). opts is copied; its strings must stay valid
 // until sw_node_destroy(). Returns 0 or an error.

@@ -12,9 +12,16 @@ extern "C" {
 // in[0..n) → out (NUL-terminated): '/'-separated, no leading or trailing '/', no empty or "."
 // segments, ".." resolved lexically. A leading '/' means the root ("/apps/x" = "apps/x"), so
 // micro-swarm's absolute device paths work. "", "/" and "." give "" (the root).
-// Returns the length of out, or SW_EPERM (".." above the root), SW_EINVAL (a NUL byte, a
+// Returns the length of out, or SW_EPERM (".." above the root, or a reserved path:
+// sw_path_reserved), SW_EINVAL (a NUL byte, a
 // backslash, or a segment longer than SW_NAME_MAX... 255), SW_ETOOBIG (out too small).
 int sw_path_norm(const char *in, size_t n, char *out, size_t cap);
+// The node's key file in its root (authenticated mode), and any name starting with it followed
+// by '.': reserved for the node itself. sw_path_norm and sw_ftp_path refuse them with SW_EPERM,
+// so no client command (f.*, FTP, Lua's file access through them) can read, replace, rename or
+// delete the key.
+#define SW_PATH_KEY_FILE "swarm.key"
+bool sw_path_reserved(const char *norm);
 // The last segment of a normalised path ("apps/x/main.lua" → "main.lua"; "" → "").
 const char *sw_path_base(const char *norm);
 

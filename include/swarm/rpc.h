@@ -68,6 +68,12 @@ struct sw_rpc {
     int64_t next_seq;
     sw_rpc_stats_t stats;
     sw_mpw_t *cur;          // internal: the reply being built while its handler runs
+    // internal: the last action resolved (its MsgPack bytes, tree->gen and node), since a
+    // client mostly repeats the same few calls; gen 0 = nothing cached
+    uint32_t last_gen;
+    int16_t last_id;
+    uint8_t last_len;
+    uint8_t last_a[SW_RPC_ACTION_CACHE];
     sw_mpw_t answer;        // internal: writer of a deferred answer
     size_t answer_mark;     // internal
 };
@@ -90,6 +96,9 @@ void sw_rpc_reset(sw_rpc_t *rpc, int err);
 // One complete incoming message (e.g. from the stream splitter or a frame). Malformed input is
 // counted (stats.dropped); a request that cannot be handled gets an error reply.
 void sw_rpc_input(sw_rpc_t *rpc, const uint8_t *p, size_t n, uint32_t now_ms);
+// The same with the framer's index of the message (sw_stream_rx_t.index during its msg
+// callback), which spares walking it again; ix may be NULL.
+void sw_rpc_input_ix(sw_rpc_t *rpc, const uint8_t *p, size_t n, const sw_mp_index_t *ix, uint32_t now_ms);
 // Runs due stream steps. Returns ms until the next one is due (UINT32_MAX: none).
 uint32_t sw_rpc_poll(sw_rpc_t *rpc, uint32_t now_ms);
 

@@ -30,6 +30,10 @@ typedef struct sw_stream_rx {
     int prefix;       // SW_STREAM_NO_PREFIX or the prefix byte 0..255
     bool in_msg;      // prefix mode: the prefix was seen, an object follows
     sw_stream_stats_t stats;
+    // During a sink->msg call: the message's top-level map index when it was framed in place
+    // (sw_mpr_skip_index; for sw_msg_decode_ix), else NULL. NULL outside the call.
+    const sw_mp_index_t *index;
+    sw_mp_index_t ix_;
 } sw_stream_rx_t;
 
 // buf/cap: storage for one message (the largest accepted), owned by the caller.
@@ -39,6 +43,12 @@ void sw_stream_rx_init(sw_stream_rx_t *rx, int prefix, void *buf, size_t cap);
 // or a sticky error (SW_EPROTO: a reserved byte; SW_EDEPTH) after which the stream is out of
 // step and the link should be reset or closed.
 int sw_stream_rx_feed(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_rx_sink_t *sink);
+// The same, but stops once min(soft, n) bytes are consumed, at the end of whatever was being
+// read there: an item that starts before `soft` and is whole in p[0..n) is taken whole, in
+// place, rather than cut there and gathered by the splitter. For callers that feed in bounded
+// steps (backpressure). *used = bytes consumed; the rest is for the next call.
+int sw_stream_rx_feed_upto(sw_stream_rx_t *rx, const uint8_t *p, size_t n, size_t soft,
+                           const sw_rx_sink_t *sink, size_t *used);
 
 // Resynchronising mode, for byte links that can carry noise (serial lines; docs/PROTOCOL.md,
 // "Lossless stream"): an item larger than the buffer is abandoned as soon as that is known and

@@ -45,7 +45,8 @@ extern "C" {
     X(ECANCELED,    -20, "cancelled")                                          \
     X(EREMOTE,      -21, "error reported by the peer")                         \
     X(ENOTSUP,      -22, "not supported")                                    \
-    X(ENOSPC,       -23, "no space left on device")
+    X(ENOSPC,       -23, "no space left on device")                            \
+    X(EAUTH,        -24, "authentication failed")
 
 typedef enum sw_err {
 #define SW__ERR_ENUM(name, value, msg) SW_##name = (value),

@@ -120,6 +120,8 @@ static int write_once(char *buf, size_t cap, const sw_beacon_info_t *bi, size_t 
     sw_jw_key(&w, "node", 4), sw_jw_cstr(&w, or_empty(bi->node));
     sw_jw_key(&w, "app_hash", 8), sw_jw_cstr(&w, bi->app_hash);
     sw_jw_key(&w, "uptime_ms", 9), sw_jw_uint(&w, bi->uptime_ms);
+    if (bi->locked) // RPC needs the fleet key (an open node's beacon stays as it was)
+        sw_jw_key(&w, "locked", 6), sw_jw_bool(&w, true);
     sw_jw_key(&w, "services", 8);
     sw_jw_obj_begin(&w);
     port_or_false(&w, "ftp", bi->ftp_port);

@@ -15,6 +15,7 @@ int sw_tree_init(sw_tree_t *t, sw_tnode_t *pool, size_t cap)
     pool[SW_TREE_ROOT].name = "";
     pool[SW_TREE_ROOT].parent = -1;
     pool[SW_TREE_ROOT].used = true;
+    t->gen = 1;
     return 0;
 }
 
@@ -27,10 +28,18 @@ int sw_tree_child(const sw_tree_t *t, int dir, const char *name, size_t n)
 {
     for (int k = 1; k < t->cap; k++) {
         const sw_tnode_t *e = &t->nodes[k];
-        if (e->used && e->parent == dir && strlen(e->name) == n && memcmp(e->name, name, n) == 0)
+        // (the first byte first: most entries differ there, and it spares a strlen)
+        if (e->used && e->parent == dir && n && e->name[0] == name[0] && strlen(e->name) == n &&
+            memcmp(e->name, name, n) == 0)
             return k;
     }
     return SW_ENOENT;
+}
+
+static void bump(sw_tree_t *t)
+{
+    if (++t->gen == 0)
+        t->gen = 1;
 }
 
 static int add(sw_tree_t *t, int parent, const char *name, const char *doc, const sw_cmd_def_t *def)
@@ -47,6 +56,7 @@ static int add(sw_tree_t *t, int parent, const char *name, const char *doc, cons
             e->def = def;
             e->parent = (int16_t)parent;
             e->used = true;
+            bump(t);
             return k;
         }
     }
@@ -85,6 +95,7 @@ int sw_tree_remove(sw_tree_t *t, int id)
         if (t->nodes[k].parent == -2)
             t->nodes[k].used = false;
     t->nodes[id].used = false;
+    bump(t);
     return 0;
 }
 

@@ -276,7 +276,7 @@ int sw_ftp_path(const char *cwd, const char *p, size_t n, char *out, size_t cap)
             break;
         end = s - 1;
     }
-    return (int)total;
+    return sw_path_reserved(out) ? SW_EPERM : (int)total;
 }
 
 bool sw_ftp_has_glob(const char *s, size_t n)

@@ -223,18 +223,208 @@ int sw_mpr_next(sw_mpr_t *r, sw_mp_obj_t *o)
     return err;
 }
 
-int sw_mpr_skip(sw_mpr_t *r)
+// Whole size in bytes of an item whose first byte alone gives it (fixint, nil, bool, fixstr,
+// fixed-width numbers, fixext), by that byte; 0 for containers, longer strings, bin, ext and
+// the reserved 0xc1.
+static const uint8_t k_fixed[256] = {
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // 00
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // 10
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // 20
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // 30
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // 40
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // 50
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // 60
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // 70
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, // 80
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, // 90
+     1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15, 16, // a0
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, // b0
+     1,  0,  1,  1,  0,  0,  0,  0,  0,  0,  5,  9,  2,  3,  5,  9, // c0
+     2,  3,  5,  9,  3,  4,  6, 10, 18,  0,  0,  0,  0,  0,  0,  0, // d0
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // e0
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1, // f0
+};
+
+// End of the item at pos (< n) when its first byte gives its size and it fits, else 0.
+static inline size_t short_end(const uint8_t *p, size_t n, size_t pos)
 {
-    uint8_t start = r->depth;
-    sw_mp_obj_t o;
-    if (sw_mpr_next(r, &o))
+    size_t k = k_fixed[p[pos]];
+    return k && k <= n - pos ? pos + k : 0;
+}
+
+// Big-endian unsigned of k bytes at p (k = 1, 2 or 4).
+static uint32_t be(const uint8_t *p, unsigned k)
+{
+    uint32_t v = 0;
+    for (unsigned j = 0; j < k; j++)
+        v = v << 8 | p[j];
+    return v;
+}
+
+// Skipping reads no values, only sizes: one pass over the headers with the same bounds and
+// errors as reading item by item (sw_mpr_next), at a fraction of the cost. Framing a message
+// and finding a map's value both come down to this, so it runs once or more per message.
+// (always inlined into its two callers, so the plain skip pays nothing for the index)
+static inline __attribute__((always_inline)) int skip(sw_mpr_t *r, sw_mp_index_t *ix)
+{
+    if (r->err)
         return r->err;
-    // A non-empty container opened a level deeper; read until that level has closed again
-    // (closing it may close exhausted parents too, which also ends the loop).
-    while (r->depth > start) {
-        if (sw_mpr_next(r, &o))
-            return r->err;
+    const uint8_t *p = r->p;
+    size_t n = r->n, pos = r->pos;
+    uint8_t start = r->depth, depth = r->depth;
+    uint32_t saved[SW_MP_MAX_DEPTH]; // items left in each enclosing container opened here
+    uint64_t rem = 1;                // items left at the innermost level (at first: the one)
+    int err = SW_EPROTO;
+    uint32_t slot = 0; // index: items seen at the top-level map's level
+    if (ix) {
+        ix->ok = false;
+        if (pos < n) {
+            uint8_t c = p[pos];
+            uint32_t pairs = c >= 0x80 && c <= 0x8f ? c & 15u : SW_MP_INDEX_MAX + 1;
+            ix->ok = pairs <= SW_MP_INDEX_MAX;
+            ix->pairs = (uint8_t)pairs;
+        }
     }
+    for (;;) {
+        size_t at = pos; // where the item starts: the position an error leaves behind
+        if (pos >= n)
+            goto fail;
+        if (ix && ix->ok && depth == start + 1) { // an item of the map itself
+            uint32_t off = (uint32_t)(at - r->pos);
+            if (slot & 1)
+                ix->val[slot >> 1] = off;
+            else
+                ix->key[slot >> 1] = off;
+            slot++;
+        }
+        uint8_t c = p[pos++];
+        uint64_t count = 0; // items inside (containers)
+        uint64_t skip = 0;  // payload bytes after the header
+        if (k_fixed[c]) {
+            skip = k_fixed[c] - 1u; // the size is in the first byte
+        } else if (c < 0x90) {
+            count = 2 * (uint64_t)(c & 15);
+        } else if (c < 0xa0) {
+            count = c & 15;
+        } else {
+            unsigned hdr = 0; // bytes of the header after the type byte
+            switch (c) { // (the fixed-size forms are in k_fixed)
+            case 0xc4: case 0xd9: hdr = 1; break;                       // bin8, str8
+            case 0xc5: case 0xda: hdr = 2; break;                       // bin16, str16
+            case 0xc6: case 0xdb: hdr = 4; break;                       // bin32, str32
+            case 0xc7: hdr = 1; break;                                  // ext8 (+ type)
+            case 0xc8: hdr = 2; break;                                  // ext16
+            case 0xc9: hdr = 4; break;                                  // ext32
+            case 0xdc: case 0xde: hdr = 2; break;                       // array16, map16
+            case 0xdd: case 0xdf: hdr = 4; break;                       // array32, map32
+            default: goto fail;                                         // 0xc1
+            }
+            if (n - pos < hdr)
+                goto fail;
+            uint32_t len = be(p + pos, hdr);
+            pos += hdr;
+            if (c >= 0xdc)
+                count = c < 0xde ? (uint64_t)len : 2 * (uint64_t)len;
+            else
+                skip = (uint64_t)len + (c >= 0xc7 && c <= 0xc9); // ext: the type byte
+        }
+        if (skip > n - pos || count > n - pos) // every item inside needs a byte at least
+            goto fail;
+        pos += (size_t)skip;
+        rem--;
+        if (count) {
+            if (depth >= SW_MP_MAX_DEPTH) { // (as sw_mpr_next: the header counts as read)
+                err = SW_EDEPTH;
+                goto fail_at;
+            }
+            saved[depth++ - start] = (uint32_t)rem;
+            rem = count;
+        }
+        while (rem == 0) {
+            if (depth == start)
+                goto done;
+            rem = saved[--depth - start];
+        }
+        continue;
+    fail:
+        pos = at;
+    fail_at:
+        r->pos = pos;
+        r->depth = depth;
+        return fail(r, err);
+    }
+done:
+    if (ix)
+        ix->len = (uint32_t)(pos - r->pos);
+    r->pos = pos;
+    // the item counts against the container it is in; exhausted containers close (as account)
+    if (depth)
+        r->left[depth - 1]--;
+    while (depth && r->left[depth - 1] == 0)
+        depth--;
+    r->depth = depth;
+    return 0;
+}
+
+int sw_mpr_skip(sw_mpr_t *r) { return skip(r, NULL); }
+
+// (kept out of line: the fast path below then needs few registers)
+static __attribute__((noinline)) int skip_ix(sw_mpr_t *r, sw_mp_index_t *ix) { return skip(r, ix); }
+
+
+
+// A message is a fixmap with fixstr keys and mostly one-byte-header values: those are stepped
+// over here without the general loop, which only sees the container values. Anything else,
+// and any error, goes to the general walk from the start, so results and errors are its own.
+int sw_mpr_skip_index(sw_mpr_t *r, sw_mp_index_t *ix)
+{
+    const uint8_t *p = r->p;
+    size_t n = r->n, pos = r->pos, from = r->pos;
+    if (r->err || pos >= n || p[pos] < 0x80 || p[pos] > 0x8f || r->depth >= SW_MP_MAX_DEPTH)
+        return skip_ix(r, ix);
+    uint32_t pairs = p[pos++] & 15u;
+    if (pairs > SW_MP_INDEX_MAX || 2 * (size_t)pairs > n - pos)
+        return skip_ix(r, ix);
+    for (uint32_t k = 0; k < pairs; k++) {
+        uint8_t c = p[pos];
+        if (c < 0xa0 || c > 0xbf || (size_t)(c & 31) + 1 >= n - pos) // (a value byte must follow)
+            return skip_ix(r, ix);
+        ix->key[k] = (uint32_t)(pos - from);
+        pos += 1 + (c & 31);
+        ix->val[k] = (uint32_t)(pos - from);
+        size_t end = short_end(p, n, pos);
+        if (!end && (p[pos] & 0xe0) == 0x80 && r->depth + 2 <= SW_MP_MAX_DEPTH) {
+            // a fixmap/fixarray of short items (the arguments of most commands)
+            uint32_t items = p[pos] < 0x90 ? 2u * (p[pos] & 15u) : p[pos] & 15u;
+            size_t q = pos + 1;
+            for (uint32_t j = 0; j < items && q; j++)
+                q = q < n ? short_end(p, n, q) : 0;
+            end = q;
+        }
+        if (!end) { // a container or a longer form: the general walk, one level down
+            sw_mpr_t v;
+            sw_mpr_init(&v, p, n);
+            v.pos = pos;
+            v.depth = (uint8_t)(r->depth + 1);
+            v.left[r->depth] = UINT32_MAX;
+            if (sw_mpr_skip(&v))
+                return skip_ix(r, ix);
+            end = v.pos;
+        }
+        if (end >= n && k + 1 < pairs)
+            return skip_ix(r, ix);
+        pos = end;
+    }
+    ix->ok = true;
+    ix->pairs = (uint8_t)pairs;
+    ix->len = (uint32_t)(pos - from);
+    r->pos = pos;
+    uint8_t depth = r->depth;
+    if (depth)
+        r->left[depth - 1]--;
+    while (depth && r->left[depth - 1] == 0)
+        depth--;
+    r->depth = depth;
     return 0;
 }
 
@@ -354,7 +544,9 @@ bool sw_mpr_map(sw_mpr_t *r, uint32_t *pairs)
     return true;
 }
 
-int sw_mp_map_get(const void *buf, size_t n, const char *key, sw_span_t *val)
+// sw_mp_map_get with the reader (any map, any key form). Out of line, so the common case
+// below does not pay for its registers.
+static __attribute__((noinline)) int map_get_read(const void *buf, size_t n, const char *key, sw_span_t *val)
 {
     sw_mpr_t r;
     sw_mpr_init(&r, buf, n);
@@ -363,9 +555,19 @@ int sw_mp_map_get(const void *buf, size_t n, const char *key, sw_span_t *val)
         return r.pos < r.n ? SW_ETYPE : SW_EPROTO;
     if (!sw_mpr_map(&r, &pairs))
         return r.err;
+    size_t klen = strlen(key);
     for (uint32_t k = 0; k < pairs; k++) {
         sw_mp_obj_t o;
-        if (sw_mpr_peek(&r) == SW_MP_STR) {
+        uint8_t c = r.pos < r.n ? r.p[r.pos] : 0;
+        if (c >= 0xa0 && c <= 0xbf && (size_t)(c & 31) < r.n - r.pos) {
+            // a fixstr key, compared in place (the common case: no reader call)
+            size_t len = c & 31;
+            bool hit = len == klen && memcmp(r.p + r.pos + 1, key, len) == 0;
+            r.pos += 1 + len;
+            r.left[r.depth - 1]--; // (the map's value is still due: it stays open)
+            if (hit)
+                return sw_mpr_span(&r, val);
+        } else if (sw_mpr_peek(&r) == SW_MP_STR) {
             if (sw_mpr_next(&r, &o))
                 return r.err;
             if (sw_mp_obj_streq(&o, key))
@@ -377,6 +579,39 @@ int sw_mp_map_get(const void *buf, size_t n, const char *key, sw_span_t *val)
             return r.err;
     }
     return SW_ENOENT;
+}
+
+int sw_mp_map_get(const void *buf, size_t n, const char *key, sw_span_t *val)
+{
+    // A fixmap with fixstr keys and short values up to the key sought, the common case
+    // (command arguments): looked up in place. Anything else: map_get_read.
+    const uint8_t *p = buf;
+    if (p && n && p[0] >= 0x80 && p[0] <= 0x8f && 2 * (size_t)(p[0] & 15u) <= n - 1) {
+        size_t pos = 1;
+        for (uint32_t k = 0, pairs = p[0] & 15u; k < pairs; k++) {
+            uint8_t c = pos < n ? p[pos] : 0;
+            if (c < 0xa0 || c > 0xbf || (size_t)(c & 31) >= n - pos)
+                break;
+            size_t len = c & 31;
+            size_t j = 0; // (keys are short: compared here, without strlen and memcmp)
+            while (j < len && key[j] && p[pos + 1 + j] == (uint8_t)key[j])
+                j++;
+            bool hit = j == len && key[j] == 0;
+            pos += 1 + len;
+            size_t end = pos < n ? short_end(p, n, pos) : 0;
+            if (!end)
+                break;
+            if (hit) {
+                val->p = p + pos;
+                val->n = end - pos;
+                return 0;
+            }
+            pos = end;
+            if (k + 1 == pairs)
+                return SW_ENOENT;
+        }
+    }
+    return map_get_read(buf, n, key, val);
 }
 
 int sw_mp_check(const void *buf, size_t n)

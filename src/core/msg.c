@@ -87,21 +87,6 @@ static int read_value(sw_mpr_t *r, sw_msg_t *m, char key)
     }
 }
 
-static uint8_t key_bit(const sw_mp_obj_t *o)
-{
-    if (o->type != SW_MP_STR || o->len != 1)
-        return 0;
-    switch (o->v.p[0]) {
-    case 'a': return SW_MSG_HAS_A;
-    case 'd': return SW_MSG_HAS_D;
-    case 'i': return SW_MSG_HAS_I;
-    case 'e': return SW_MSG_HAS_E;
-    case 'r': return SW_MSG_HAS_R;
-    case 'n': return SW_MSG_HAS_N;
-    default: return 0;
-    }
-}
-
 // Which kind the set of keys (and the value of r) makes; SW_MSG_INVALID for none. Every
 // combination maps to at most one kind, and keys that the kind does not use are refused rather
 // than dropped, so a message never means two things.
@@ -130,35 +115,95 @@ static sw_msg_kind_t classify(const sw_msg_t *m)
     return SW_MSG_CANCEL;
 }
 
-static int decode(sw_msg_t *m, const void *buf, size_t n)
+static uint8_t letter_bit(uint8_t letter)
 {
-    sw_mpr_t r;
-    sw_mpr_init(&r, buf, n);
-    sw_mp_obj_t o;
-    if (sw_mpr_peek(&r) != SW_MP_MAP || sw_mpr_next(&r, &o))
+    switch (letter) {
+    case 'a': return SW_MSG_HAS_A;
+    case 'd': return SW_MSG_HAS_D;
+    case 'i': return SW_MSG_HAS_I;
+    case 'e': return SW_MSG_HAS_E;
+    case 'r': return SW_MSG_HAS_R;
+    case 'n': return SW_MSG_HAS_N;
+    default: return 0;
+    }
+}
+
+// One pass over the message: the top-level map's keys are read straight from the bytes (they
+// are one-letter fixstrs in every message we know of), small integers too; everything else goes
+// through a reader positioned at the value, whose nesting count starts at the map's level so
+// the depth bound is that of reading the whole map. Unknown keys' values are skipped by their
+// headers only.
+static int decode(sw_msg_t *m, const uint8_t *p, size_t n)
+{
+    if (n == 0)
         return SW_EPROTO;
-    for (uint32_t k = 0, pairs = o.len; k < pairs; k++) {
-        uint8_t bit = 0;
-        if (sw_mpr_peek(&r) == SW_MP_STR) {
-            if (sw_mpr_next(&r, &o))
-                return SW_EPROTO;
-            bit = key_bit(&o);
-        } else if (sw_mpr_skip(&r)) { // a non-string key (possibly a container): ignored
+    size_t pos = 1;
+    uint32_t pairs;
+    if (p[0] >= 0x80 && p[0] <= 0x8f) {
+        pairs = p[0] & 15u;
+    } else if (p[0] == 0xde || p[0] == 0xdf) {
+        size_t h = p[0] == 0xde ? 2 : 4;
+        if (n < 1 + h)
             return SW_EPROTO;
+        pairs = 0;
+        for (size_t k = 0; k < h; k++)
+            pairs = pairs << 8 | p[1 + k];
+        pos += h;
+    } else {
+        return SW_EPROTO;
+    }
+    if (2 * (uint64_t)pairs > n - pos) // every key and value needs a byte at least
+        return SW_EPROTO;
+
+    sw_mpr_t r; // for values (and unusual keys), one level down
+    sw_mpr_init(&r, p, n);
+    r.depth = 1;
+    r.left[0] = UINT32_MAX; // the map: never exhausted from inside
+
+    for (uint32_t k = 0; k < pairs; k++) {
+        uint8_t bit = 0;
+        uint8_t letter = 0;
+        if (pos >= n)
+            return SW_EPROTO;
+        if (p[pos] == 0xa1 && n - pos >= 2) { // one-letter fixstr: the common case
+            letter = p[pos + 1];
+            pos += 2;
+        } else {
+            sw_mp_obj_t o;
+            r.pos = pos;
+            if (sw_mpr_peek(&r) == SW_MP_STR) {
+                if (sw_mpr_next(&r, &o))
+                    return SW_EPROTO;
+                if (o.len == 1)
+                    letter = o.v.p[0];
+            } else if (sw_mpr_skip(&r)) { // a non-string key (possibly a container): ignored
+                return SW_EPROTO;
+            }
+            pos = r.pos;
         }
+        bit = letter_bit(letter);
+        if (pos >= n)
+            return SW_EPROTO;
+        r.pos = pos;
         if (!bit) {
             if (sw_mpr_skip(&r))
                 return SW_EPROTO;
+            pos = r.pos;
             continue;
         }
         if (m->has & bit)
             return SW_EPROTO; // a duplicate key would make the message ambiguous
         m->has |= bit;
-        int err = read_value(&r, m, (char)o.v.p[0]);
+        if (letter == 'i' && p[pos] < 0x80) { // a positive fixint seq
+            m->i = p[pos++];
+            continue;
+        }
+        int err = read_value(&r, m, (char)letter);
         if (err)
             return err;
+        pos = r.pos;
     }
-    if (!sw_mpr_done(&r))
+    if (pos != n)
         return SW_EPROTO; // trailing bytes: the buffer must hold exactly one map
     m->kind = classify(m);
     return m->kind == SW_MSG_INVALID ? SW_EPROTO : 0;
@@ -167,7 +212,92 @@ static int decode(sw_msg_t *m, const void *buf, size_t n)
 int sw_msg_decode(sw_msg_t *m, const void *buf, size_t n)
 {
     memset(m, 0, sizeof *m);
-    int err = decode(m, buf, n);
+    int err = buf ? decode(m, buf, n) : SW_EPROTO;
+    if (err)
+        memset(m, 0, sizeof *m);
+    return err;
+}
+
+// A reader for values, one level down (as in decode), set up on first use.
+static void value_reader(sw_mpr_t *r, const uint8_t *p, size_t n)
+{
+    if (r->p)
+        return;
+    sw_mpr_init(r, p, n);
+    r->depth = 1;
+    r->left[0] = UINT32_MAX;
+}
+
+// Decoding with the framer's index: the map has been walked (and checked: well-formed, depth
+// bounded, exactly n bytes) already, so keys and values are read where the index says, and
+// the data value, the bulk of a message, is not walked at all.
+static int decode_ix(sw_msg_t *m, const uint8_t *p, size_t n, const sw_mp_index_t *ix)
+{
+    sw_mpr_t r; // for values that need reading, one level down (as in decode); set up lazily
+    r.p = NULL;
+    uint32_t pairs = ix->pairs;
+    for (uint32_t k = 0; k < pairs; k++) {
+        size_t kat = ix->key[k], vat = ix->val[k];
+        uint8_t letter = 0;
+        if (vat - kat == 2 && p[kat] == 0xa1) {
+            letter = p[kat + 1];
+        } else {
+            sw_mp_obj_t o;
+            value_reader(&r, p, n);
+            r.pos = kat;
+            if (sw_mpr_peek(&r) == SW_MP_STR && sw_mpr_next(&r, &o) == 0 && o.len == 1)
+                letter = o.v.p[0];
+        }
+        uint8_t bit = letter_bit(letter);
+        if (!bit)
+            continue;
+        if (m->has & bit)
+            return SW_EPROTO;
+        m->has |= bit;
+        size_t end = k + 1 < pairs ? ix->key[k + 1] : n;
+        if (letter == 'd' || letter == 'e') {
+            sw_span_t *v = letter == 'd' ? &m->d : &m->e;
+            v->p = p + vat;
+            v->n = end - vat;
+            continue;
+        }
+        if (letter == 'i' && p[vat] < 0x80) {
+            m->i = p[vat];
+            continue;
+        }
+        if (letter == 'a' && p[vat] > 0xa0 && p[vat] <= 0xbf) { // a non-empty fixstr action
+            m->action_is_str = true;
+            m->path_len = 1;
+            m->path[0].p = p + vat + 1;
+            m->path[0].n = end - vat - 1;
+            m->a.p = p + vat;
+            m->a.n = end - vat;
+            continue;
+        }
+        value_reader(&r, p, n);
+        r.pos = vat;
+        int err = read_value(&r, m, (char)letter);
+        if (err)
+            return err;
+    }
+    m->kind = classify(m);
+    return m->kind == SW_MSG_INVALID ? SW_EPROTO : 0;
+}
+
+int sw_msg_decode_ix(sw_msg_t *m, const void *buf, size_t n, const sw_mp_index_t *ix)
+{
+    if (!buf || !ix || !ix->ok || ix->len != n)
+        return sw_msg_decode(m, buf, n);
+    // Every field but the path elements beyond path_len (which nothing reads) starts zero;
+    // the full clear is for errors.
+    m->kind = SW_MSG_INVALID;
+    m->has = 0;
+    m->action_is_str = false;
+    m->path_len = 0;
+    m->a.p = m->d.p = m->e.p = NULL;
+    m->a.n = m->d.n = m->e.n = 0;
+    m->i = m->r = m->n = 0;
+    int err = decode_ix(m, buf, n, ix);
     if (err)
         memset(m, 0, sizeof *m);
     return err;
@@ -270,12 +400,25 @@ void sw_msg_request_end(sw_mpw_t *w, int64_t seq, int64_t r_ms)
 // source suggests; we match the bytes it actually sends.
 void sw_msg_reply_begin(sw_mpw_t *w)
 {
+    if (!w->err && w->cap - w->len >= 3) { // straight into place: once per request
+        uint8_t *p = w->buf + w->len;
+        p[0] = 0x82, p[1] = 0xa1, p[2] = 'd';
+        w->len += 3;
+        return;
+    }
     sw_mpw_map(w, 2);
     key(w, 'd');
 }
 
 void sw_msg_reply_end(sw_mpw_t *w, int64_t seq)
 {
+    if (seq >= 0 && seq < 0x80 && !w->err && w->cap - w->len >= 3) {
+        // a small seq (fixint), the common case: straight into place
+        uint8_t *p = w->buf + w->len;
+        p[0] = 0xa1, p[1] = 'i', p[2] = (uint8_t)seq;
+        w->len += 3;
+        return;
+    }
     key(w, 'i');
     sw_mpw_int(w, seq);
 }

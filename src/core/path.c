@@ -84,7 +84,16 @@ int sw_path_norm(const char *in, size_t n, char *out, size_t cap)
             break;
         end = s - 1;
     }
-    return (int)len;
+    return sw_path_reserved(out) ? SW_EPERM : (int)len;
+}
+
+bool sw_path_reserved(const char *norm)
+{
+    // the node's key (and its temp file while it is written): never a client's to read, write,
+    // rename or delete (docs/SECURITY.md)
+    static const char key[] = SW_PATH_KEY_FILE;
+    return norm && strncmp(norm, key, sizeof key - 1) == 0 &&
+           (norm[sizeof key - 1] == '\0' || norm[sizeof key - 1] == '.');
 }
 
 const char *sw_path_base(const char *norm)

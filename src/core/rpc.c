@@ -1,5 +1,6 @@
 // RPC session: dispatches incoming requests into the command tree (with v0 error replies),
 // serves streams on a schedule, and matches answers to the requests this side sent.
+#include <stddef.h>
 #include <string.h>
 
 #include "text.h"
@@ -192,10 +193,29 @@ static void start_stream(sw_rpc_t *rpc, const sw_msg_t *m, int id, uint32_t now_
     sw_rpc_send_error(rpc, m->i, "EBUSY: too many streams on this link");
 }
 
+// sw_tree_resolve, remembering the last action found: the same bytes in an unchanged tree
+// resolve the same way.
+static int resolve(sw_rpc_t *rpc, const sw_msg_t *m)
+{
+    const sw_tree_t *t = rpc->tree;
+    if (!t)
+        return SW_ENOENT;
+    if (rpc->last_gen == t->gen && m->a.n == rpc->last_len && memcmp(m->a.p, rpc->last_a, m->a.n) == 0)
+        return rpc->last_id;
+    int id = sw_tree_resolve(t, m);
+    if (id >= 0 && m->a.n && m->a.n <= sizeof rpc->last_a) {
+        memcpy(rpc->last_a, m->a.p, m->a.n);
+        rpc->last_len = (uint8_t)m->a.n;
+        rpc->last_id = (int16_t)id;
+        rpc->last_gen = t->gen;
+    }
+    return id;
+}
+
 void sw_rpc_dispatch(sw_rpc_t *rpc, const sw_msg_t *m, uint32_t now_ms)
 {
     bool wants_reply = (m->has & SW_MSG_HAS_I) != 0;
-    int id = rpc->tree ? sw_tree_resolve(rpc->tree, m) : SW_ENOENT;
+    int id = resolve(rpc, m);
     if (id < 0) {
         if (wants_reply)
             no_path(rpc, m);
@@ -214,7 +234,8 @@ void sw_rpc_dispatch(sw_rpc_t *rpc, const sw_msg_t *m, uint32_t now_ms)
     sw_msg_reply_begin(&w);
     size_t mark = w.len;
     sw_call_t call;
-    memset(&call, 0, sizeof call);
+    memset(&call, 0, offsetof(sw_call_t, err_buf)); // (err_buf is scratch: one request each)
+    call.err_buf[0] = 0;
     call.args = m->d;
     call.out = &w;
     call.reply_to.rpc = rpc;
@@ -519,8 +540,13 @@ static void reject(sw_rpc_t *rpc, const uint8_t *p, size_t n, int err)
 
 void sw_rpc_input(sw_rpc_t *rpc, const uint8_t *p, size_t n, uint32_t now_ms)
 {
+    sw_rpc_input_ix(rpc, p, n, NULL, now_ms);
+}
+
+void sw_rpc_input_ix(sw_rpc_t *rpc, const uint8_t *p, size_t n, const sw_mp_index_t *ix, uint32_t now_ms)
+{
     sw_msg_t m;
-    int err = sw_msg_decode(&m, p, n);
+    int err = sw_msg_decode_ix(&m, p, n, ix);
     if (err) {
         reject(rpc, p, n, err);
         return;

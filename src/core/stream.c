@@ -84,7 +84,8 @@ static void item(sw_stream_rx_t *rx, con_t *c, const uint8_t *b, size_t n)
     deliver(rx, c->sink, b, n);
 }
 
-static int feed_plain(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_rx_sink_t *sink)
+static int feed_plain(sw_stream_rx_t *rx, const uint8_t *p, size_t n, size_t stop, size_t *at,
+                      const sw_rx_sink_t *sink)
 {
     con_t c;
     c.rx = rx;
@@ -92,7 +93,7 @@ static int feed_plain(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_r
     c.n = 0;
     int err = 0;
     size_t i = 0;
-    while (i < n) {
+    while (i < n && i < stop) {
         // ASCII between objects is by far the common console case; no need to tokenize it.
         if (!sw_mps_busy(&rx->split)) {
             if (p[i] < 0x80) {
@@ -102,14 +103,18 @@ static int feed_plain(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_r
             // Most items arrive whole in one read: find their end with the whole-buffer
             // reader and hand them on in place, without copying or tokenizing them byte by
             // byte. A partial (or malformed) item falls through to the splitter.
+            // The walk that frames a map also indexes its keys and values, so the message
+            // decoder does not walk it again (sw_msg_decode_ix).
             sw_mpr_t r;
             sw_mpr_init(&r, p + i, n - i);
-            if (sw_mpr_skip(&r) == 0 && !(rx->split.strict && r.pos > rx->split.cap)) {
+            if (sw_mpr_skip_index(&r, &rx->ix_) == 0 && !(rx->split.strict && r.pos > rx->split.cap)) {
                 if (r.pos > rx->split.cap) {
                     con_flush(&c);
                     toobig(rx, sink);
                 } else {
+                    rx->index = &rx->ix_;
                     item(rx, &c, p + i, r.pos);
+                    rx->index = NULL;
                 }
                 i += r.pos;
                 continue;
@@ -131,16 +136,18 @@ static int feed_plain(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_r
         }
     }
     con_flush(&c);
+    *at = i;
     return err;
 }
 
-static int feed_prefixed(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_rx_sink_t *sink)
+static int feed_prefixed(sw_stream_rx_t *rx, const uint8_t *p, size_t n, size_t stop, size_t *at_end,
+                         const sw_rx_sink_t *sink)
 {
     size_t i = 0;
-    while (i < n) {
+    while (i < n && i < stop) {
         if (!rx->in_msg) {
-            const uint8_t *at = memchr(p + i, rx->prefix, n - i);
-            size_t k = at ? (size_t)(at - (p + i)) : n - i;
+            const uint8_t *at = memchr(p + i, rx->prefix, stop - i);
+            size_t k = at ? (size_t)(at - (p + i)) : stop - i;
             if (k) {
                 rx->stats.console += (uint32_t)k;
                 if (sink && sink->console)
@@ -163,21 +170,32 @@ static int feed_prefixed(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const s
             rx->in_msg = false;
             toobig(rx, sink);
         } else if (rc < 0) {
+            *at_end = i;
             return rc;
         } else if (rc == 0 && used == 0) {
             break;
         }
     }
+    *at_end = i;
     return 0;
+}
+
+int sw_stream_rx_feed_upto(sw_stream_rx_t *rx, const uint8_t *p, size_t n, size_t soft,
+                           const sw_rx_sink_t *sink, size_t *used)
+{
+    *used = 0;
+    if (rx->split.err)
+        return rx->split.err;
+    size_t stop = soft < n ? soft : n;
+    if (rx->prefix == SW_STREAM_NO_PREFIX)
+        return feed_plain(rx, p, n, stop, used, sink);
+    return feed_prefixed(rx, p, n, stop, used, sink);
 }
 
 int sw_stream_rx_feed(sw_stream_rx_t *rx, const uint8_t *p, size_t n, const sw_rx_sink_t *sink)
 {
-    if (rx->split.err)
-        return rx->split.err;
-    if (rx->prefix == SW_STREAM_NO_PREFIX)
-        return feed_plain(rx, p, n, sink);
-    return feed_prefixed(rx, p, n, sink);
+    size_t used;
+    return sw_stream_rx_feed_upto(rx, p, n, n, sink, &used);
 }
 
 void sw_stream_rx_set_resync(sw_stream_rx_t *rx, bool on)

@@ -9,19 +9,63 @@
 #include <time.h>
 
 #include "cli_int.h"
+#include "cli_opt.h"
 #include "esc.h"
 #include "mpjson.h"
+#include "scan.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Errors and exit codes
 
+// With --json, what goes to stderr is JSON too: one object per line, {key: text} (+ command).
+static void json_line(const char *key, const char *cmd, const char *fmt, va_list ap)
+{
+    char text[2048];
+    vsnprintf(text, sizeof text, fmt, ap);
+    cJSON *o = cJSON_CreateObject();
+    char *t = NULL;
+    if (o && cJSON_AddStringToObject(o, key, text) && (!cmd || cJSON_AddStringToObject(o, "command", cmd)))
+        t = cJSON_PrintUnformatted(o);
+    if (t)
+        fprintf(stderr, "%s\n", t);
+    else
+        fprintf(stderr, "{\"%s\": \"(out of memory)\"}\n", key);
+    cJSON_free(t);
+    cJSON_Delete(o);
+}
+
+static void json_linef(const char *key, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void json_linef(const char *key, const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    json_line(key, cmd, fmt, ap);
+    va_end(ap);
+}
+
+const char *sw__cli_col(const sw_cli_t *c, bool on_stderr, sw_col_t k)
+{
+    static const char *const sgr[] = {"\033[0m", "\033[1;31m", "\033[32m", "\033[33m", "\033[36m",
+                                      "\033[1m"};
+    if (!c || !(on_stderr ? c->color_err : c->color_out) || (unsigned)k >= sizeof sgr / sizeof sgr[0])
+        return "";
+    return sgr[k];
+}
+
 static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_list ap)
 {
     const char *prog = cli && cli->prog ? cli->prog : "swarm";
+    if (cli && cli->json) {
+        json_line("error", cmd ? cmd : prog, fmt, ap);
+        return;
+    }
     if (cmd)
-        fprintf(stderr, "%s %s: ", prog, cmd);
+        fprintf(stderr, "%s%s %s:%s ", sw__cli_col(cli, true, SW_COL_RED), prog, cmd,
+                sw__cli_col(cli, true, SW_COL_OFF));
     else
-        fprintf(stderr, "%s: ", prog);
+        fprintf(stderr, "%s%s:%s ", sw__cli_col(cli, true, SW_COL_RED), prog,
+                sw__cli_col(cli, true, SW_COL_OFF));
     // Messages quote what devices sent (names, error texts): one line, control bytes escaped.
     char *msg = NULL;
     int n = vasprintf(&msg, fmt, ap);
@@ -45,14 +89,52 @@ void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("hint: ", stderr);
-    char *msg = NULL;
-    int n = vasprintf(&msg, fmt, ap);
-    if (n >= 0)
-        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
-    free(msg);
-    fputc('\n', stderr);
+    if (c && c->json) {
+        json_line("hint", NULL, fmt, ap);
+    } else {
+        fprintf(stderr, "%shint:%s ", sw__cli_col(c, true, SW_COL_CYAN), sw__cli_col(c, true, SW_COL_OFF));
+        char *msg = NULL;
+        int n = vasprintf(&msg, fmt, ap);
+        if (n >= 0)
+            sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
+        free(msg);
+        fputc('\n', stderr);
+    }
     va_end(ap);
+}
+
+void sw__cli_warn(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
+{
+    if (c && c->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    if (c && c->json) {
+        json_line("warning", cmd, fmt, ap);
+    } else {
+        fprintf(stderr, "%s %s: %swarning:%s ", c && c->prog ? c->prog : "swarm", cmd,
+                sw__cli_col(c, true, SW_COL_YELLOW), sw__cli_col(c, true, SW_COL_OFF));
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}
+
+void sw__cli_did_you_mean(const sw_cli_t *c, const char *prefix, const char *name)
+{
+    if (c && c->json)
+        json_linef("did_you_mean", NULL, "%s%s", prefix ? prefix : "", name);
+    else
+        fprintf(stderr, "did you mean '%s%s'?\n", prefix ? prefix : "", name);
+}
+
+void sw__cli_see_help(const sw_cli_t *c, const char *cmd)
+{
+    const char *prog = c && c->prog ? c->prog : "swarm";
+    if (c && c->json)
+        json_linef("hint", NULL, "see '%s%s%s --help'", prog, cmd ? " " : "", cmd ? cmd : "");
+    else
+        fprintf(stderr, "see '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
 }
 
 int sw__cli_usage(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
@@ -61,11 +143,7 @@ int sw__cli_usage(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     verror(c, cmd, fmt, ap);
     va_end(ap);
-    const char *prog = c && c->prog ? c->prog : "swarm";
-    if (cmd)
-        fprintf(stderr, "see '%s %s --help'\n", prog, cmd);
-    else
-        fprintf(stderr, "see '%s --help'\n", prog);
+    sw__cli_see_help(c, cmd);
     return SW_EXIT_USAGE;
 }
 
@@ -78,6 +156,7 @@ int sw_cli_exit_for(int err)
     case SW_ETIMEDOUT: return SW_EXIT_TIMEOUT;
     case SW_ECANCELED: return SW_EXIT_INTERRUPT;
     case SW_ECLOSED: case SW_EIO: case SW_EPROTO: case SW_ECRC: case SW_EBUSY: case SW_ENOTSUP:
+    case SW_EAUTH:
         return SW_EXIT_LINK;
     default: // ENOENT, EPERM, EEXIST, EISDIR, ENOTDIR, ENOTEMPTY, EFULL, ETOOBIG, …
         return SW_EXIT_LOCAL;
@@ -410,7 +489,7 @@ static void on_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t n)
         sw__esc_write(stderr, p, n, SW_ESC_KEEP_TTY); // the device's bytes, shown not obeyed
 }
 
-static void link_hint(const sw_cli_t *c, const sw_uri_t *u)
+static void link_hint(const sw_cli_t *c, const sw_uri_t *u, bool line_opened)
 {
     switch (u->kind) {
     case SW_URI_TCP:
@@ -420,6 +499,8 @@ static void link_hint(const sw_cli_t *c, const sw_uri_t *u)
         sw__cli_hint(c, "is a swarm mux serving %s?", u->path);
         break;
     default:
+        if (!line_opened)
+            break; // the device file itself failed (missing, locked, not a tty): said already
         if (u->lossy)
             sw__cli_hint(c, "is the device on %s running its link in lossy mode at %u baud "
                          "(swarm-node --serial DEV --lossy)?", u->path, u->baud);
@@ -427,6 +508,22 @@ static void link_hint(const sw_cli_t *c, const sw_uri_t *u)
             sw__cli_hint(c, "is the device on %s running its link at %u baud? (lossy lines: "
                          "add ?mode=lossy)", u->path, u->baud);
     }
+}
+
+// A name nobody knows: say where it was looked for, what to do, and the closest known name.
+static void not_found(const sw_cli_t *c, const char *cmd, const char *host)
+{
+    sw_cli_error(c, cmd, "'%s' not found (not in the scan cache; neither mDNS nor DNS knows it)",
+                 host);
+    char **names;
+    size_t n;
+    sw_scan_cache_names(&names, &n);
+    const char *near = n ? sw__cli_suggest(host, (const char *const *)names, n) : NULL;
+    if (near && !(c && c->quiet))
+        sw__cli_did_you_mean(c, NULL, near);
+    sw__cli_hint(c, "run 'swarm scan' to find the devices on the LAN (it remembers their names)%s",
+                 n ? "" : "; the scan cache is empty");
+    free(names);
 }
 
 int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const char *uri,
@@ -447,9 +544,19 @@ int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const c
         return SW_EXIT_LOCAL;
     }
     rc = sw_hlink_wait_up(*out, c->timeout_ms);
+    if (rc && sw_hlink_unresolved(*out)) {
+        not_found(c, cmd, sw_hlink_uri(*out)->host);
+        return SW_EXIT_LINK;
+    }
     if (rc) {
         sw_cli_error(c, cmd, "%s", sw_hlink_error(*out));
-        link_hint(c, sw_hlink_uri(*out));
+        if (sw_hlink_secure(*out) && sw_hlink_error_code(*out) == SW_EPROTO)
+            ; // an open node answered the handshake: the message says what to do
+        else if (sw_hlink_error_code(*out) == SW_EAUTH)
+            sw__cli_hint(c, "the host's key is `swarm key path`; the device got its key from "
+                         "`swarm key install`");
+        else if (!sw_hlink_secure(*out) || sw_hlink_error_code(*out) != SW_ECLOSED)
+            link_hint(c, sw_hlink_uri(*out), sw_hlink_line_opened(*out));
         return SW_EXIT_LINK;
     }
     if (c->verbose)
@@ -472,6 +579,10 @@ int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int e
         return SW_EXIT_REMOTE;
     case SW_ETIMEDOUT:
         sw_cli_error(c, cmd, "%s", text && *text ? text : "timed out");
+        if (l && sw_hlink_uri(l)->kind == SW_URI_SERIAL && !sw_hlink_uri(l)->lossy)
+            // a lossless line accepts anything: silence may be a wrong rate
+            sw__cli_hint(c, "is the device on %s running its link at %u baud (?baud=N)?",
+                         sw_hlink_uri(l)->path, sw_hlink_uri(l)->baud);
         if (c->timeout_ms)
             sw__cli_hint(c, "--timeout S allows more time (now %.1f s)", c->timeout_ms / 1000.0);
         return SW_EXIT_TIMEOUT;

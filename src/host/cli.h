@@ -30,6 +30,8 @@ typedef struct sw_cli {
     uint32_t timeout_ms;  // --timeout TIME: per request, in ms; default 10 s, 0 = no limit
     bool tty_out;         // stdout is a terminal
     bool tty_err;         // stderr is a terminal (progress bars only then)
+    bool color_out;       // colour on stdout: a terminal, NO_COLOR unset or empty, TERM not dumb
+    bool color_err;       // the same for stderr
     const char *prog;     // "swarm"
 } sw_cli_t;
 
@@ -45,7 +47,8 @@ typedef struct sw_cli_cmd {
 // The subcommands (src/host/cli_<cmd>.c), listed in the command table of tools/swarm.c. Each
 // parses its command line with sw__cli_parse (cli_opt.h): --help, options, arguments.
 int sw_cli_call(const sw_cli_t *cli, int argc, char **argv); // call LINK PATH [args]
-int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv);  // cfg LINK get|set|del|apply
+int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv);
+int sw_cli_key(const sw_cli_t *cli, int argc, char **argv);  // key new|path|install LINK  // cfg LINK get|set|del|apply
 int sw_cli_eval(const sw_cli_t *cli, int argc, char **argv); // eval LINK CODE
 int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv);   // fs LINK ls|get|put|… ARGS
 int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv);  // sim --nodes N [-- CMD]
@@ -54,6 +57,10 @@ int sw_cli_mux(const sw_cli_t *cli, int argc, char **argv); // mux --link LINK -
 int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv); // scan [--timeout TIME] [--json] …
 int sw_cli_push(const sw_cli_t *cli, int argc, char **argv); // push [PROJECT] [--host H]… [--link L]…
 int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv); // provision LINK --host --app --board
+int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv);  // fleet SELECTION COMMAND ARGS
+int sw_cli_reboot(const sw_cli_t *cli, int argc, char **argv); // reboot DEVICE...
+int sw_cli_logs(const sw_cli_t *cli, int argc, char **argv);   // logs DEVICE...
+int sw_cli_repl(const sw_cli_t *cli, int argc, char **argv);   // repl LINK
 
 // Errors go to stderr as "swarm CMD: message" (+ a hint line when there is one).
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)

@@ -25,7 +25,8 @@ static const char cfg_about[] =
     "                   arrays are read completely, level by level, and printed as one tree\n"
     "  set PATH VALUE   sets PATH to VALUE: JSON when VALUE is valid JSON (5, true, \"5\",\n"
     "                   {\"t\": 5}), else the string itself; missing maps on the way are created;\n"
-    "                   the device saves its config at once\n"
+    "                   the device saves its config at once; a key its config does not have\n"
+    "                   yet gets a warning (with the level's keys and 'did you mean')\n"
     "  del PATH         deletes the entry at PATH\n"
     "  apply            tells the device to take up the changed config (what can change while\n"
     "                   it runs)\n"
@@ -184,6 +185,90 @@ static int fetch(walk_t *k, int depth, sw_mpw_t *tree)
     return rc;
 }
 
+#define KEYS_MAX 256 // keys of one level compared for "did you mean"
+
+// Before a set: walks PATH level by level (one part-form sys.cfg each) and warns on stderr at
+// the first key the device's config does not have, naming the level's keys and the closest
+// one: a typo (wdt.tt) would otherwise silently create a key nothing reads. Failures to read
+// are not reported (the set itself reports them).
+static void warn_unknown(walk_t *k, const char *dotted)
+{
+    uint8_t *res = malloc(k->cap);
+    if (!res)
+        return;
+    for (int i = 0; i < k->depth; i++) {
+        uint8_t req[1024];
+        sw_mpw_t w, out;
+        sw_mpw_init(&w, req, sizeof req);
+        write_p(&w, k, i, false);
+        sw_mpw_init(&out, res, k->cap);
+        char text[300];
+        if (w.err || sw_hlink_call_sync(k->l, "sys.cfg", (sw_span_t){req, w.len}, k->cli->timeout_ms,
+                                        &out, text, sizeof text))
+            break;
+        sw_mpr_t r;
+        sw_mpr_init(&r, res, out.len);
+        uint32_t n, simple, complex;
+        if (!sw_mpr_array(&r, &n) || n != 2 || sw_mpr_peek(&r) != SW_MP_MAP)
+            break; // an array level or a scalar: not checked
+        sw_mpr_t want;
+        sw_mpr_init(&want, k->path[i].p, k->path[i].n);
+        sw_span_t key;
+        if (!sw_mpr_str(&want, &key))
+            break;
+        char *names[KEYS_MAX];
+        size_t nn = 0;
+        bool found = false;
+        char keys[600] = "";
+        size_t at = 0;
+        sw_mpr_map(&r, &simple);
+        for (uint32_t j = 0; j < simple + 1 && !sw_mpr_error(&r); j++) {
+            uint32_t count = 1;
+            if (j == simple) { // then the keys of the containers
+                if (!sw_mpr_array(&r, &complex))
+                    break;
+                count = complex;
+            }
+            for (uint32_t m = 0; m < count; m++) {
+                sw_span_t s;
+                bool str = sw_mpr_str(&r, &s);
+                if (j < simple)
+                    sw_mpr_skip(&r); // the value
+                if (!str)
+                    continue;
+                found |= s.n == key.n && !memcmp(s.p, key.p, s.n);
+                if (nn < KEYS_MAX && (names[nn] = strndup((const char *)s.p, s.n)))
+                    nn++;
+                if (at + s.n + 4 < sizeof keys)
+                    at += (size_t)snprintf(keys + at, sizeof keys - at, "%s%.*s", at ? ", " : "",
+                                           (int)s.n, (const char *)s.p);
+            }
+        }
+        if (!found && !k->cli->quiet) {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)key.n, (const char *)key.p);
+            int plen = 0; // the dotted prefix of this level
+            for (int d = 0; d < i; d++)
+                plen += (int)strcspn(dotted + plen, ".") + 1;
+            const char *near = sw__cli_suggest(name, (const char *const *)names, nn);
+            sw__cli_warn(k->cli, "cfg", "the device's config has no '%s' %s%.*s%s(%s%s); "
+                    "setting creates it", name, i ? "under '" : "at the top", i ? plen - 1 : 0,
+                    dotted, i ? "' " : " ", nn ? "it has: " : "empty", keys);
+            if (near)
+            {
+                char pre[300];
+                snprintf(pre, sizeof pre, "%.*s", plen, dotted);
+                sw__cli_did_you_mean(k->cli, pre, near);
+            }
+        }
+        for (size_t j = 0; j < nn; j++)
+            free(names[j]);
+        if (!found)
+            break;
+    }
+    free(res);
+}
+
 // Dotted PATH → raw MsgPack elements in buf (numbers → integers, the rest strings).
 static int parse_path(const char *s, walk_t *k, uint8_t *buf, size_t cap, char *err, size_t ecap)
 {
@@ -295,6 +380,8 @@ int sw_cli_cfg(const sw_cli_t *cli, int argc, char **argv)
     }
     sw_mpw_t tree;
     sw_mpw_init(&tree, tbuf, tcap > k.cap ? tcap : k.cap);
+    if (want == 4)
+        warn_unknown(&k, pos[2]);
     if (want == -2) {
         int e = fetch(&k, k.depth, &tree);
         if (!e && tree.err) {

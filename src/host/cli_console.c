@@ -30,8 +30,9 @@ static const char console_about[] =
     "\n"
     "By default a terminal follows the output (the last 10 lines first, then new text until\n"
     "Ctrl-C); otherwise what the device still holds is printed once. Following survives a\n"
-    "lost link: it reconnects and goes on. Typed lines are not sent (the node takes no\n"
-    "console input yet; it says so once).\n";
+    "lost link: it reconnects and goes on. Typed lines are not sent (the node does not read\n"
+    "console input; it says so once): for a Lua prompt use its telnet console (port 23, a\n"
+    "full REPL) or swarm eval.\n";
 
 static const char console_after[] =
     "examples:\n"

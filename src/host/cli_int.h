@@ -13,6 +13,33 @@ int sw__cli_usage(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 // "hint: …" on stderr (not with --quiet).
 void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// "swarm CMD: warning: …" on stderr ({"warning": …, "command": CMD} with --json; not with -q).
+void sw__cli_warn(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+// "did you mean 'PREFIXname'?" on stderr ({"did_you_mean": …} with --json).
+void sw__cli_did_you_mean(const sw_cli_t *c, const char *prefix, const char *name);
+// "see 'swarm CMD --help'" on stderr ({"hint": …} with --json).
+void sw__cli_see_help(const sw_cli_t *c, const char *cmd);
+// Colours (ANSI SGR) for results and messages: the escape, or "" when that stream gets no
+// colour (not a terminal, NO_COLOR, TERM=dumb). SW_COL_OFF ends one.
+typedef enum { SW_COL_OFF, SW_COL_RED, SW_COL_GREEN, SW_COL_YELLOW, SW_COL_CYAN, SW_COL_BOLD } sw_col_t;
+const char *sw__cli_col(const sw_cli_t *c, bool on_stderr, sw_col_t k);
+// swarm eval's parts (cli_call.c), also used by swarm repl: the output of a snippet is the
+// device's log lines of its source between a mark taken before it and the end after it.
+typedef struct sw_eval_out {
+    bool on;             // the device has sys.log and the mark was taken
+    uint64_t mark;       // log position before the eval
+    char app[80];        // the log source of the eval's prints
+} sw_eval_out_t;
+struct cJSON;
+void sw__cli_eval_mark(const sw_cli_t *c, sw_hlink_t *l, sw_eval_out_t *eo);
+// Prints the lines (arr non-NULL: adds them to that cJSON array instead).
+void sw__cli_eval_show(const sw_cli_t *c, sw_hlink_t *l, const sw_eval_out_t *eo, struct cJSON *arr);
+// Prints a sys.eval reply [value, repr] as eval does (out: the printed lines for --json; taken).
+void sw__cli_eval_print(const sw_cli_t *c, const uint8_t *p, size_t n, struct cJSON *out);
+// Every command path of the device at link ("ping", "sys.info", …), one per line on stdout
+// (shell completion). Returns an exit status.
+int sw__cli_dir_paths(const sw_cli_t *c, const char *link);
 // Monotonic clock in ms (durations, progress).
 uint64_t sw__cli_now_ms(void);
 // A byte count for people: "512 B", "1.5 KiB", "3.2 MiB" … (powers of 1024).

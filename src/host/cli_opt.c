@@ -166,7 +166,8 @@ void sw__cli_globals(sw_cli_t *c, sw_opt_t out[SW_CLI_NGLOBAL])
                       "more detail on stderr, including the device's console output "
                       "(repeatable; -vv also shows how the options were understood)"),
         {.kind = SW_OPT_DURATION, .name = "timeout", .arg = "TIME", .dst = &c->timeout_ms,
-         .size = sizeof c->timeout_ms, .max = 7 * 86400000ull, .def = "10s",
+         .size = sizeof c->timeout_ms, .max = 7 * 86400000ull,
+         .show_def = "10s, or the config's [defaults] timeout", // (set by main, not per command)
          .help = "how long to wait for each answer (and for the link); 0 = no limit"},
         SW_OPT_END_,
     };
@@ -350,12 +351,8 @@ static int unknown(parser_t *p, const char *a)
     const char *s = n ? sw__cli_suggest(an, cands, n) : NULL;
     if (s) {
         sw_cli_error(p->c, p->spec->cmd, "unknown option '%s'", an);
-        fprintf(stderr, "did you mean '%s'?\n", s);
-        const char *prog = p->c->prog ? p->c->prog : "swarm";
-        if (p->spec->cmd)
-            fprintf(stderr, "see '%s %s --help'\n", prog, p->spec->cmd);
-        else
-            fprintf(stderr, "see '%s --help'\n", prog);
+        sw__cli_did_you_mean(p->c, NULL, s);
+        sw__cli_see_help(p->c, p->spec->cmd);
         return SW_EXIT_USAGE;
     }
     return usage(p, "unknown option '%s'", an);

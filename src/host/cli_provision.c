@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "hsec.h"
 #include "cli_opt.h"
 #include "esc.h"
 #include "mpjson.h"
@@ -28,7 +29,8 @@ static const char provision_after[] =
     "A node started with --name/--app/--board on its command line takes those again at every\n"
     "start; provision nodes that were started without them.\n"
     "\n"
-    "exit status: 0 done, 1 the device refused or came back with another identity, 2 usage,\n"
+    "exit status: 0 done, 1 the device refused or came back with another identity, 2 usage\n"
+    "(or a board the node lacks: refused before anything is written, with the node's list),\n"
     "3 link failure, 4 it did not come back in time\n"
     "\n"
     "examples:\n"
@@ -130,12 +132,51 @@ static void sleep_ms(uv_loop_t *loop, uint32_t ms)
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
+// A board the node was not built with would leave it without board.* commands: refuse it
+// with the list its sys.info gives (nodes that give none, like micro-swarm, are not checked).
+static int check_board(prov_t *v, const char *link, const char *board)
+{
+    static uint8_t info[8192];
+    sw_mpw_t iw;
+    sw_mpw_init(&iw, info, sizeof info);
+    uint8_t m0 = 0x80;
+    int e = sw_hlink_call_sync(v->l, "sys.info", (sw_span_t){&m0, 1}, v->c.timeout_ms, &iw,
+                               v->text, sizeof v->text);
+    if (e)
+        return sw__cli_call_failed(&v->c, "provision", v->l, e, v->text);
+    sw_span_t val;
+    if (sw_mp_map_get(iw.buf, iw.len, "boards", &val))
+        return 0;
+    sw_mpr_t r;
+    sw_mpr_init(&r, val.p, val.n);
+    uint32_t n;
+    if (!sw_mpr_array(&r, &n))
+        return 0;
+    char list[400] = "";
+    size_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        sw_span_t s;
+        if (!sw_mpr_str(&r, &s))
+            return 0;
+        if (s.n == strlen(board) && !memcmp(s.p, board, s.n))
+            return 0;
+        if (at + s.n + 3 < sizeof list)
+            at += (size_t)snprintf(list + at, sizeof list - at, "%s%.*s", i ? ", " : "", (int)s.n,
+                                   (const char *)s.p);
+    }
+    sw_cli_error(&v->c, "provision", "%s has no board '%s' (it has: %s); nothing written", link,
+                 board, list);
+    sw__cli_hint(&v->c, "give one of those to --board, or build swarm-node with the board "
+                        "(boards/BOARD/board.c, docs/PORTING.md)");
+    return SW_EXIT_USAGE;
+}
+
 int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
 {
     static prov_t v;
     memset(&v, 0, sizeof v);
     v.c = *cli;
-    const char *link = NULL, *host = NULL, *app = NULL, *board = NULL;
+    const char *link = NULL, *host = NULL, *app = NULL, *board = NULL, *keyfile = NULL;
     uint64_t wait_ms = 0;
     bool no_boot = false;
     const sw_opt_t opts[] = {
@@ -147,11 +188,16 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
          "'-', '_')"},
         {.kind = SW_OPT_STR, .name = "board", .arg = "BOARD", .dst = &board,
          .check = folder_name, .expect = "1-63 letters, digits, '-', '_'",
-         .help = "its hardware target (a board compiled into the node, e.g. posix-sim)"},
+         .help = "its hardware target: a board compiled into the node (e.g. posix-sim); one it "
+                 "lacks is refused with the list of its boards"},
         SW_OPT_DUR_("wait", NULL, &wait_ms, 1, 3600000, "30s",
                     "how long to wait for the device to come back"),
         SW_OPT_FLAG_("no-boot", NULL, &no_boot, "write the identity and make the folder, but "
                      "do not reset the device"),
+        SW_OPT_STR_("key", NULL, "FILE", &keyfile,
+                    "also lock the device with the key in FILE (swarm key new): it is installed "
+                    "over the plain link (the device must be open), the device resets locked, "
+                    "and the wait for it uses FILE"),
         SW_OPT_HELP_,
         SW_OPT_END_,
     };
@@ -168,8 +214,21 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
     if (!host || !app || !board)
         return sw__cli_usage(&v.c, "provision", "--host, --app and --board are all needed");
 
+    uint8_t key[32];
+    if (keyfile) {
+        char kerr[1200];
+        if (no_boot)
+            return sw__cli_usage(&v.c, "provision", "--key resets the device: it cannot go with --no-boot");
+        if (sw_key_read(keyfile, key, kerr, sizeof kerr)) {
+            sw_cli_error(&v.c, "provision", "%s", kerr);
+            return SW_EXIT_LOCAL;
+        }
+        setenv("SWARM_KEY_FILE", "", 1); // a fresh device is open: the first link is plain
+    }
     uv_loop_init(&v.loop);
     rc = sw__cli_connect(&v.c, "provision", &v.loop, link, &v.l);
+    if (!rc)
+        rc = check_board(&v, link, board);
     const char *keys[][2] = {{"board.host_name", host}, {"board.name", host},
                              {"board.device_name", host}, {"board.app_name", app},
                              {"board.hardware_name", board}};
@@ -188,18 +247,25 @@ int sw_cli_provision(const sw_cli_t *cli, int argc, char **argv)
         sw__cli_finish(&v.loop, v.l);
         return rc;
     }
-    // sys.boot answers, then the device resets 100 ms later
-    uint8_t b[32];
+    // sys.boot answers, then the device resets 100 ms later (sys.key: the same, locked)
+    uint8_t b[64];
     sw_mpw_t w;
     sw_mpw_init(&w, b, sizeof b);
     sw_mpw_map(&w, 1);
-    sw_mpw_cstr(&w, "code"), sw_mpw_cstr(&w, "SysBooT");
+    if (keyfile)
+        sw_mpw_cstr(&w, "k"), sw_mpw_bin(&w, key, sizeof key);
+    else
+        sw_mpw_cstr(&w, "code"), sw_mpw_cstr(&w, "SysBooT");
+    memset(key, 0, sizeof key);
     uint8_t rb[64];
     sw_mpw_t r;
     sw_mpw_init(&r, rb, sizeof rb);
     uint64_t t_boot = uv_now(&v.loop);
-    int e = sw_hlink_call_sync(v.l, "sys.boot", (sw_span_t){w.buf, w.len}, v.c.timeout_ms, &r,
-                               v.text, sizeof v.text);
+    int e = sw_hlink_call_sync(v.l, keyfile ? "sys.key" : "sys.boot", (sw_span_t){w.buf, w.len},
+                               v.c.timeout_ms, &r, v.text, sizeof v.text);
+    memset(b, 0, sizeof b);
+    if (keyfile)
+        setenv("SWARM_KEY_FILE", keyfile, 1); // it comes back locked
     if (e && e != SW_ECLOSED) {
         rc = sw__cli_call_failed(&v.c, "provision", v.l, e, v.text);
         sw__cli_finish(&v.loop, v.l);

@@ -13,13 +13,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli_devs.h"
 #include "cli_int.h"
 #include "cli_opt.h"
 #include "esc.h"
+#include "lua_check.h"
 #include "push.h"
 #include "scan.h"
 
-#define MAX_LIST 1024  // --host / --link / --to entries
 #define MAX_ROWS 12    // active devices shown on a terminal at once
 
 static const char push_usage[] = "usage: swarm push [PROJECT] [options]\n";
@@ -112,11 +113,14 @@ static void clear_block(ui_t *u)
 static void draw_block(ui_t *u)
 {
     int rows = 0, more = 0;
-    size_t done = 0, failed = 0, act = 0;
+    size_t done = 0, failed = 0, act = 0, mine = 0;
     uint64_t sent = 0;
     for (size_t i = 0; i < u->n; i++) {
         const sw_push_dev_t *d = &u->devs[i];
         sent += d->bytes_sent;
+        if (d->res == SW_PUSH_IGNORED) // not for this push (not selected, no app here)
+            continue;
+        mine++;
         if (d->res != SW_PUSH_PENDING)
             done++;
         if (d->res == SW_PUSH_FAILED || d->res == SW_PUSH_ROLLED_BACK || d->res == SW_PUSH_OFFLINE)
@@ -154,7 +158,7 @@ static void draw_block(ui_t *u)
     char s[24];
     sw__cli_bytes(s, sizeof s, (double)sent);
     fprintf(stderr, "total: %zu/%zu done, %zu active, %zu failed, %s sent, %.1f s\033[K\n", done,
-            u->n, act, failed, s, (double)(sw_push_now(u->p) - u->t0) / 1000.0);
+            mine, act, failed, s, (double)(sw_push_now(u->p) - u->t0) / 1000.0);
     rows++;
     u->drawn = rows;
     fflush(stderr);
@@ -200,6 +204,68 @@ static void on_tick(uv_timer_t *t)
     ui_t *u = t->data;
     clear_block(u);
     draw_block(u);
+}
+
+// Why a push reached nobody: the selectors matched no device, or the devices run apps the
+// project does not have.
+static void lua_error(void *u, const char *msg)
+{
+    sw_cli_error(u, "push", "%s", msg);
+}
+
+// luac -p of what the push can send (apps/APP with --app, else every app, and the board
+// scripts), before any device is touched. 0, or the exit status after listing every error.
+static int lua_check(const sw_cli_t *c, const char *project, const char *app)
+{
+    int bad = 0;
+    const char *parts[] = {"apps", "boards"};
+    for (int k = 0; k < 2; k++) {
+        char dir[4096], shown[300];
+        if (app && k == 0) {
+            snprintf(dir, sizeof dir, "%s/apps/%s", project, app);
+            snprintf(shown, sizeof shown, "apps/%s", app);
+        } else {
+            snprintf(dir, sizeof dir, "%s/%s", project, parts[k]);
+            snprintf(shown, sizeof shown, "%s", parts[k]);
+        }
+        int n = sw_lua_check_dir(dir, shown, lua_error, (void *)c);
+        if (n < 0) {
+            sw_cli_error(c, "push", "out of memory (Lua syntax check)");
+            return SW_EXIT_LOCAL;
+        }
+        bad += n;
+    }
+    if (!bad)
+        return 0;
+    sw__cli_hint(c, "%d Lua file%s do%s not compile; nothing was pushed (--no-lua-check pushes "
+                 "anyway)", bad, bad == 1 ? "" : "s", bad == 1 ? "es" : "");
+    return SW_EXIT_LOCAL;
+}
+
+static void nothing_hint(const sw_cli_t *c, const char *const *to, size_t n_to,
+                         const sw_push_dev_t *devs, size_t n, size_t not_swarm)
+{
+    size_t unsel = 0;
+    for (size_t i = 0; i < n; i++)
+        unsel += !strncmp(devs[i].reason, "not selected", 12);
+    if (unsel == n && n_to) {
+        char names[300] = "";
+        size_t at = 0, k;
+        for (k = 0; k < n && at + 70 < sizeof names; k++)
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", k ? ", " : "",
+                                   devs[k].name[0] ? devs[k].name : devs[k].uri);
+        sw__cli_hint(c, "no device matches --to %s%s: found %s%s", to[0], n_to > 1 ? " …" : "",
+                     names, k < n ? ", …" : "");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(devs[i].reason, "the project has no ", 19)) {
+            sw__cli_hint(c, "%s runs %s, and %s; push another app to it with --app APP",
+                         devs[i].name[0] ? devs[i].name : devs[i].uri, devs[i].app, devs[i].reason);
+            return;
+        }
+    sw__cli_hint(c, "no device runs an app of this project%s", not_swarm ? " (or they are "
+                 "no swarm nodes)" : "");
 }
 
 static void on_sigint(uv_signal_t *h, int signum)
@@ -258,10 +324,14 @@ static void print_table(const ui_t *u)
         snprintf(t, sizeof t, "%.2fs", secs_of(d));
         const char *app = d->push_app[0] ? d->push_app : d->app;
         char why[sizeof d->reason * 2];
-        printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",
-               files_of(d), bytes, t, sw_push_res_name(d->res),
-               d->canary ? " (canary)" : "", d->reason[0] ? ": " : "",
-               sw__esc_str(why, sizeof why, d->reason));
+        sw_col_t col = d->res == SW_PUSH_OK || d->res == SW_PUSH_UNCHANGED ? SW_COL_GREEN
+                     : d->res == SW_PUSH_DRY ? SW_COL_CYAN
+                     : d->res == SW_PUSH_ROLLED_BACK || d->res == SW_PUSH_SKIPPED ? SW_COL_YELLOW
+                     : d->res == SW_PUSH_IGNORED ? SW_COL_OFF : SW_COL_RED;
+        printf("%-*s  %-*s  %5u  %10s  %7s  %s%s%s%s%s%s\n", wd, label(d), wa, app[0] ? app : "-",
+               files_of(d), bytes, t, col ? sw__cli_col(u->c, false, col) : "", sw_push_res_name(d->res),
+               col ? sw__cli_col(u->c, false, SW_COL_OFF) : "", d->canary ? " (canary)" : "",
+               d->reason[0] ? ": " : "", sw__esc_str(why, sizeof why, d->reason));
     }
 }
 
@@ -350,179 +420,26 @@ static void print_json(const ui_t *u, const char *project, double secs, uint32_t
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Devices
 
-typedef struct opts {
-    const char *project;
-    const char *hosts[MAX_LIST];
-    size_t n_hosts;
-    const char *links[MAX_LIST];
-    size_t n_links;
-    const char *to[MAX_LIST];
-    size_t n_to;
-    const char *scan_to[64];
-    size_t n_scan_to;
-    uint32_t scan_timeout_ms;
-    uint32_t scan_ms;      // how long the scan took (0: none)
-} opts_t;
-
-static void from_scan(sw_push_dev_t *d, const sw_scan_rec_t *r)
-{
-    memset(d, 0, sizeof *d);
-    // The beacon's strings are the device's word: kept escaped, so every table, progress line
-    // and message shows them as text (a control byte never names a real app or board anyway).
-    sw__esc_str(d->name, sizeof d->name, r->host);
-    snprintf(d->uri, sizeof d->uri, "tcp://%s:%u", r->ip, (unsigned)r->rpc_port);
-    sw__esc_str(d->app, sizeof d->app, r->app);
-    sw__esc_str(d->board, sizeof d->board, r->board);
-    snprintf(d->beacon_hash, sizeof d->beacon_hash, "%s", r->app_hash);
-}
-
-static int cmp_dev(const void *a, const void *b)
-{
-    const sw_push_dev_t *x = a, *y = b;
-    int c = strcmp(label(x), label(y));
-    return c ? c : strcmp(x->uri, y->uri);
-}
-
-// Builds the device list. Returns 0 with *out / *n (the scan-only devices that are no swarm
-// nodes come back IGNORED), or an exit status after printing why.
-static int find_devices(const sw_cli_t *c, opts_t *o, sw_push_dev_t **out, size_t *n,
-                        size_t *not_swarm)
-{
-    *out = NULL;
-    *n = 0;
-    *not_swarm = 0;
-    sw_scan_result_t res = {0};
-    bool scanned = false;
-    if (o->n_links == 0 || o->n_hosts) {
-        sw_scan_opts_t so;
-        sw_scan_opts_default(&so);
-        // A device left out is a device not updated: twice the settle time of a plain scan.
-        // Right after a push the nodes hash their new files before they answer, and many of
-        // them on one machine answer over a few hundred milliseconds.
-        so.settle_ms = 2 * SW_SCAN_SETTLE_MS;
-        if (o->scan_timeout_ms) { // the user's length: the scan runs all of it
-            so.timeout_ms = o->scan_timeout_ms;
-            so.settle_ms = 0;
-        }
-        so.to = o->scan_to;
-        so.n_to = o->n_scan_to;
-        char err[256];
-        int rc = sw_scan_run(&so, &res, err, sizeof err);
-        if (rc == 0 && res.n == 0 && so.settle_ms) {
-            // nobody answered within the settle time (busy devices?): listen a full second
-            sw_scan_result_free(&res);
-            so.settle_ms = 0;
-            rc = sw_scan_run(&so, &res, err, sizeof err);
-        }
-        if (rc && !o->n_hosts) {
-            sw_cli_error(c, "push", "scan: %s", err);
-            return SW_EXIT_LOCAL;
-        }
-        scanned = rc == 0;
-        if (scanned)
-            o->scan_ms = res.elapsed_ms ? res.elapsed_ms : 1;
-        if (scanned && res.n)
-            (void)sw_scan_cache_store(&res); // names found now serve later commands too
-        if (c->verbose && scanned)
-            fprintf(stderr, "swarm push: scan found %zu device%s in %u ms\n", res.n,
-                    res.n == 1 ? "" : "s", (unsigned)res.elapsed_ms);
-    }
-    size_t cap = o->n_links + o->n_hosts + (scanned ? res.n : 0) + 1;
-    sw_push_dev_t *devs = calloc(cap, sizeof *devs);
-    if (!devs) {
-        if (scanned)
-            sw_scan_result_free(&res);
-        sw_cli_error(c, "push", "out of memory");
-        return SW_EXIT_LOCAL;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < o->n_links; i++) {
-        bool dup = false; // two pushes into one device at once would trip over each other
-        for (size_t j = 0; j < i && !dup; j++)
-            dup = !strcmp(o->links[j], o->links[i]);
-        if (dup)
-            continue;
-        sw_push_dev_t *d = &devs[k++];
-        snprintf(d->uri, sizeof d->uri, "%s", o->links[i]);
-        d->listed = true;
-    }
-    for (size_t i = 0; i < o->n_hosts; i++) {
-        bool dup = false;
-        for (size_t j = 0; j < i && !dup; j++)
-            dup = !strcasecmp(o->hosts[j], o->hosts[i]);
-        if (dup)
-            continue;
-        sw_push_dev_t *d = &devs[k++];
-        const sw_scan_rec_t *hit = NULL;
-        for (size_t j = 0; scanned && j < res.n && !hit; j++)
-            if (!strcmp(res.recs[j].host, o->hosts[i]))
-                hit = &res.recs[j];
-        for (size_t j = 0; scanned && j < res.n && !hit; j++)
-            if (!strcasecmp(res.recs[j].host, o->hosts[i]))
-                hit = &res.recs[j];
-        if (hit && hit->swarm && hit->rpc_port) {
-            from_scan(d, hit);
-        } else {
-            // not heard: by name (scan cache, NAME.local, DNS) when the device is tried
-            snprintf(d->name, sizeof d->name, "%s", o->hosts[i]);
-            snprintf(d->uri, sizeof d->uri, "%s", o->hosts[i]);
-        }
-        d->listed = true;
-    }
-    if (!o->n_links && !o->n_hosts && scanned) {
-        for (size_t j = 0; j < res.n; j++) {
-            const sw_scan_rec_t *r = &res.recs[j];
-            sw_push_dev_t *d = &devs[k++];
-            from_scan(d, r);
-            if (!r->swarm || !r->rpc_port) {
-                // micro-swarm devices (and nodes without RPC over TCP) cannot take a push
-                d->res = SW_PUSH_IGNORED;
-                snprintf(d->reason, sizeof d->reason,
-                         "not a swarm node with RPC (micro-swarm's push_code serves it)");
-                (*not_swarm)++;
-            }
-        }
-    }
-    if (scanned)
-        sw_scan_result_free(&res);
-    qsort(devs, k, sizeof *devs, cmp_dev);
-    *out = devs;
-    *n = k;
-    return SW_EXIT_OK;
-}
-
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // The command
 
 int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
-    static opts_t o; // large lists: not on the stack
+    static sw_cli_sel_t o; // large lists: not on the stack
     memset(&o, 0, sizeof o);
+    const char *project = NULL;
+    bool no_lua_check = false;
     sw_push_opts_t po = {0};
     po.grace_ms = -1;
     const sw_opt_t opts[] = {
         SW_OPT_SECTION_("devices:"),
-        SW_OPT_LIST_("host", NULL, "NAME", o.hosts, &o.n_hosts,
-                     "this device (repeatable): found by the scan, else by name (scan cache, "
-                     "NAME.local, DNS); unreachable ones are listed as offline"),
-        SW_OPT_LIST_("link", NULL, "URI", o.links, &o.n_links,
-                     "this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX, "
-                     "unix:///PATH of a swarm mux; no scan"),
-        SW_OPT_LIST_("to", NULL, "SELECTOR", o.to, &o.n_to,
-                     "only the devices that match (repeatable: any of them): a glob on the "
-                     "host name ('node-*'), app=GLOB, board=GLOB, uri=GLOB"),
+        SW_CLI_SEL_DEVICES_(o),
         SW_OPT_STR_("app", NULL, "APP", &po.app,
                     "push apps/APP to the selected devices instead of their own app; a device "
-                    "that ran another app is switched to APP (board.app_name)"),
-        {.kind = SW_OPT_DURATION, .name = "scan-timeout", .arg = "TIME",
-         .dst = &o.scan_timeout_ms, .size = sizeof o.scan_timeout_ms, .min = 1, .max = 600000,
-         .flags = SW_OPT_F_LEGACY_MS,
-         .show_def = "1s at most, ending 300ms after the last answer; 1s more if nobody "
-                     "answered",
-         .help = "scan for TIME"},
-        SW_OPT_LIST_("scan-to", NULL, "ADDR", o.scan_to, &o.n_scan_to,
-                     "send the scan's query to ADDR instead of broadcasting (repeatable)"),
+                    "that ran another app is switched to APP (board.app_name) and watches it for "
+                    "the grace period: if it fails, the previous app runs again (rolled-back)"),
+        SW_CLI_SEL_SCAN_(o),
         SW_OPT_SECTION_("rollout:"),
         {.kind = SW_OPT_UINT, .name = "parallel", .arg = "N", .dst = &po.parallel,
          .size = sizeof po.parallel, .min = 1, .max = 4096, .show_def = "16",
@@ -540,6 +457,9 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
          .size = sizeof po.grace_ms, .max = 600000, .flags = SW_OPT_F_LEGACY_MS,
          .show_def = "the device's, 3s",
          .help = "how long the device watches the new version before it answers"},
+        SW_OPT_FLAG_("no-lua-check", NULL, &no_lua_check,
+                     "skip the host's Lua syntax check of the project's *.lua files (done before "
+                     "any device is touched)"),
         SW_OPT_FLAG_("check", NULL, &po.no_quick,
                      "connect even to devices whose beacon says they are up to date"),
         {.kind = SW_OPT_UINT, .name = "window", .arg = "N", .dst = &po.window,
@@ -558,28 +478,31 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     int rc;
     if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
         return rc;
-    o.project = spec.narg ? spec.arg[0] : NULL;
-    if (!o.project)
-        o.project = ".";
+    project = spec.narg ? spec.arg[0] : NULL;
+    if (!project)
+        project = ".";
     char apps[4096], boards[4096];
-    snprintf(apps, sizeof apps, "%s/apps", o.project);
-    snprintf(boards, sizeof boards, "%s/boards", o.project);
+    snprintf(apps, sizeof apps, "%s/apps", project);
+    snprintf(boards, sizeof boards, "%s/boards", project);
     struct stat st;
-    if (stat(o.project, &st) || !S_ISDIR(st.st_mode)) {
-        sw_cli_error(&c, "push", "no project directory '%s'", o.project);
+    if (stat(project, &st) || !S_ISDIR(st.st_mode)) {
+        sw_cli_error(&c, "push", "no project directory '%s'", project);
         return SW_EXIT_LOCAL;
     }
     if ((stat(apps, &st) || !S_ISDIR(st.st_mode)) && (stat(boards, &st) || !S_ISDIR(st.st_mode))) {
         sw_cli_error(&c, "push", "'%s' is not a project: it has no apps/ (or boards/) directory",
-                     o.project);
+                     project);
         sw__cli_hint(&c, "a project holds apps/APP/main.lua for each app, as micro-swarm's does");
         return SW_EXIT_LOCAL;
     }
 
+    if (!no_lua_check && (rc = lua_check(&c, project, po.app)))
+        return rc;
+
     uint64_t t_cmd = sw__cli_now_ms();
     sw_push_dev_t *devs = NULL;
     size_t n = 0, not_swarm = 0;
-    rc = find_devices(&c, &o, &devs, &n, &not_swarm);
+    rc = sw__cli_find_devices(&c, "push", &o, &devs, &n, &not_swarm);
     if (rc)
         return rc;
     if (n == 0) {
@@ -598,7 +521,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     u.n = n;
     u.tty = c.tty_err && !c.quiet;
     u.plain = !u.tty && !c.quiet;
-    po.project = o.project;
+    po.project = project;
     po.to = o.to;
     po.n_to = o.n_to;
     po.timeout_ms = c.timeout_ms;
@@ -647,7 +570,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         bytes += devs[i].bytes_sent;
     }
     if (c.json) {
-        print_json(&u, o.project, secs, o.scan_ms);
+        print_json(&u, project, secs, o.scan_ms);
     } else {
         if (po.dry_run)
             for (size_t i = 0; i < n; i++)
@@ -687,9 +610,11 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     else if (cnt[SW_PUSH_FAILED] || cnt[SW_PUSH_ROLLED_BACK] || cnt[SW_PUSH_OFFLINE] ||
              cnt[SW_PUSH_SKIPPED])
         status = SW_EXIT_PARTIAL;
-    if (n == cnt[SW_PUSH_IGNORED] && !c.quiet)
-        sw__cli_hint(&c, "no device runs an app of this project%s", not_swarm ? " (or they are "
-                     "no swarm nodes)" : "");
+    if (n == cnt[SW_PUSH_IGNORED] && !u.interrupted) {
+        // nothing to push to: none found, as the man page says (3), with the reason
+        status = SW_EXIT_LINK;
+        nothing_hint(&c, o.to, o.n_to, devs, n, not_swarm);
+    }
     sw_push_free(p);
     free(devs);
     return status;

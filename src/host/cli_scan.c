@@ -26,7 +26,8 @@ static const char scan_about[] =
 
 static const char scan_after[] =
     "output: HOST IP APP BOARD HASH (first 8 hex digits of the app's content hash) UPTIME\n"
-    "SERVICES (TCP ports: rpc, ftp, telnet, eval; mdns), sorted by host name. The summary\n"
+    "SERVICES (TCP ports: rpc, ftp, telnet, eval; mdns), sorted by host name (node2 before\n"
+    "node10). The summary "
     "line ('5 devices in 180 ms') goes to stderr.\n"
     "\n"
     "files: $XDG_CACHE_HOME/swarm/scan.json (default ~/.cache/swarm/scan.json)\n"
@@ -66,6 +67,8 @@ static void fmt_services(const sw_scan_rec_t *r, char *buf, size_t cap)
 {
     size_t k = 0;
     buf[0] = 0;
+    if (r->locked) // what a scan user must know first: calls need the fleet key
+        k += (size_t)snprintf(buf, cap, "locked");
     struct { const char *name; uint16_t port; } s[] = {
         {"rpc", r->rpc_port}, {"ftp", r->ftp_port}, {"telnet", r->telnet_port}, {"eval", r->eval_port}};
     for (size_t i = 0; i < 4; i++)
@@ -170,6 +173,7 @@ static int print_json(const sw_scan_result_t *res)
         add_port(s, "telnet", r->telnet_port);
         add_port(s, "eval", r->eval_port);
         cJSON_AddBoolToObject(s, "mdns", r->mdns);
+        cJSON_AddBoolToObject(o, "locked", r->locked);
         cJSON_AddBoolToObject(o, "swarm", r->swarm);
         cJSON_AddNumberToObject(o, "seen_ms", r->seen_ms);
         cJSON_AddBoolToObject(o, "answered", r->answered);
@@ -231,7 +235,7 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
                           .opts = opts,
                           .globals = "--json: one JSON array: for each device host, ip, "
                                      "netmask, app, board, app_hash, uptime_ms, node, id, "
-                                     "rpc_port, services, seen_ms, answered and the beacon "
+                                     "rpc_port, services, locked, seen_ms, answered and the beacon "
                                      "itself; -q: no summary line; -v: each device as it is "
                                      "found (on stderr)",
                           .after = scan_after, .too_many = "scan takes options only"};

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "hlink_int.h"
+#include "swarm/seclink.h"
+#include "user_config.h"
 #include "mpjson.h"
 
 void sw_hlink_opts_default(sw_hlink_opts_t *o)
@@ -58,6 +60,7 @@ static void free_link(sw_hlink_t *l)
     free(l->cork);
     free(l->out);
     free(l->pending);
+    sw__hsec_free(l);
     free(l);
 }
 
@@ -228,7 +231,28 @@ void sw__hlink_connected(sw_hlink_t *l)
         return;
     }
     sw_stream_rx_init(&l->srx, SW_STREAM_NO_PREFIX, l->rxbuf, l->rxcap);
+    if (l->has_key && l->uri.kind == SW_URI_TCP) {
+        // up once the node has proven it holds the key too (sw__hlink_secure_up)
+        int rc = sw__hsec_start(l);
+        if (rc) {
+            sw__hlink_set_error(l, rc, "%s: cannot start the handshake: %s", l->name, sw_strerror(rc));
+            sw__hlink_lost(l, rc);
+        }
+        return;
+    }
+    if (l->uri.kind == SW_URI_SERIAL) { // a lossy node's frames, seen on a lossless link
+        sw_sp_cfg_default(&l->spcfg);
+        l->spcfg.start = l->uri.start;
+        l->spcfg.max_frame = (uint16_t)(sizeof l->sniff - SW_SP_OVERHEAD);
+        sw_sp_rx_init(&l->sprx, &l->spcfg, l->sniff, sizeof l->sniff);
+    }
     went_up(l);
+}
+
+void sw__hlink_secure_up(sw_hlink_t *l)
+{
+    if (!l->up && !l->closing)
+        went_up(l);
 }
 
 void sw__hlink_up(sw_hlink_t *l)
@@ -258,6 +282,11 @@ void sw__hlink_rel_down(sw_hlink_t *l)
 void sw__hlink_lost(sw_hlink_t *l, int err)
 {
     sw_hconn_t *c = l->conn;
+    if (l->sec) { // a session belongs to one connection
+        sw_seclink_wipe(l->sec);
+        free(l->sec);
+        l->sec = NULL;
+    }
     sw__hlink_cork_drop(l);
     l->conn = NULL;
     l->connecting = false;
@@ -283,12 +312,16 @@ int sw_hlink_open(uv_loop_t *loop, const char *uri, const sw_hlink_opts_t *o,
                   const sw_hlink_cbs_t *cbs, sw_hlink_t **out, char *err, size_t errcap)
 {
     *out = NULL;
+    // a device named in the user's config ([devices] kitchen = serial:///dev/ttyUSB0) stands
+    // for its link
+    char named[320];
+    if (!strstr(uri, "://") && sw_config_get("devices", uri, named, sizeof named) && named[0])
+        uri = named;
     sw_uri_t u;
     int rc = sw_uri_parse(uri, &u, err, errcap);
     if (rc)
         return rc;
-    if (!strstr(uri, "://"))
-        (void)sw__hlink_bare_name(&u);
+    (void)sw__hlink_bare_name(&u); // a name (bare or tcp://NAME): the scan cache, mDNS, then DNS
     sw_hlink_t *l = calloc(1, sizeof *l);
     if (!l) {
         snprintf(err, errcap, "out of memory");
@@ -321,6 +354,10 @@ int sw_hlink_open(uv_loop_t *loop, const char *uri, const sw_hlink_opts_t *o,
     }
     if (cbs)
         l->cbs = *cbs;
+    if ((rc = sw__hsec_load(l, err, errcap))) {
+        free(l);
+        return rc;
+    }
     l->backoff_ms = l->o.backoff_ms;
     l->calls.next = l->calls.prev = &l->calls;
 
@@ -396,6 +433,16 @@ const sw_uri_t *sw_hlink_uri(const sw_hlink_t *l)
     return &l->uri;
 }
 
+bool sw_hlink_unresolved(const sw_hlink_t *l)
+{
+    return l->unresolved;
+}
+
+bool sw_hlink_line_opened(const sw_hlink_t *l)
+{
+    return l->line_opened;
+}
+
 size_t sw_hlink_max_msg(const sw_hlink_t *l)
 {
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy) {
@@ -421,6 +468,10 @@ const char *sw_hlink_error(const sw_hlink_t *l)
 {
     return l->err[0] ? l->err : sw_strerror(l->last_err);
 }
+
+int sw_hlink_error_code(const sw_hlink_t *l) { return l->last_err; }
+
+bool sw_hlink_secure(const sw_hlink_t *l) { return l->has_key && l->uri.kind == SW_URI_TCP; }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Calls

@@ -85,6 +85,12 @@ void sw_hlink_close(sw_hlink_t *l);
 
 bool sw_hlink_is_up(const sw_hlink_t *l);
 const sw_uri_t *sw_hlink_uri(const sw_hlink_t *l);
+// True when the last connect failed because no resolver knew the host name (a TCP link whose
+// name was in neither the scan cache, mDNS nor DNS).
+bool sw_hlink_unresolved(const sw_hlink_t *l);
+// Serial links: true once the line was opened and set up (a failure after that is about what
+// runs on the other end, not about the device file).
+bool sw_hlink_line_opened(const sw_hlink_t *l);
 // Largest message the link carries right now (lossy lines: the Reliable payload limit).
 size_t sw_hlink_max_msg(const sw_hlink_t *l);
 // Requests in flight, and bytes queued towards the peer (to pace pipelined transfers).
@@ -102,6 +108,10 @@ typedef struct sw_hlink_stats {
 bool sw_hlink_stats(const sw_hlink_t *l, sw_hlink_stats_t *st);
 // The last error text the link knows (connect failure etc.), for messages; never NULL.
 const char *sw_hlink_error(const sw_hlink_t *l);
+// Its code (SW_EAUTH: the authenticated handshake failed, e.g. a wrong key); 0 if none.
+int sw_hlink_error_code(const sw_hlink_t *l);
+// Whether the link authenticates (TCP, and the host has a key: docs/SECURITY.md).
+bool sw_hlink_secure(const sw_hlink_t *l);
 
 // Calls a command: d = raw MsgPack of the arguments (empty span: {}), r_ms > 0 for a stream.
 // Returns the seq (> 0) or an error (SW_ECLOSED when down, SW_EFULL when max_pending are in

@@ -60,6 +60,10 @@ struct sw_hlink {
     sw_hlink_cbs_t cbs;
     char err[320];           // last error text
     int last_err;
+    bool unresolved;         // the last attempt failed because the host name is unknown
+    bool line_opened;        // serial: the line was opened (and set up) at least once
+    bool peer_lossy;         // lossless serial: a valid SerialPacker frame came (a --lossy node)
+    uint8_t sniff[320];      // lossless serial: the side deframer that looks for those frames
 
     bool closing;            // sw_hlink_close() was called: no more user callbacks but fn
     bool up;
@@ -100,6 +104,11 @@ struct sw_hlink {
     bool kicked;             // a callback asked for the layer to be serviced again
     bool tick_due;           // bytes came: run the SerialPacker idle check after idle_ms
 
+    // authenticated mode (hsec.c): TCP links of a host that has a key
+    bool has_key;
+    uint8_t key[32];
+    struct sw_seclink *sec;  // the Noise session of the current connection
+
     // RPC session, client role
     sw_rpc_t rpc;
     uint8_t *out;
@@ -133,6 +142,20 @@ void sw__hlink_queue_clear(sw_hlink_t *l);
 void sw__hlink_cork_drop(sw_hlink_t *l);            // the connection is gone: forget corked bytes
 int sw__hlink_uverr(int uverr);
 void sw__hlink_gai_abandon(sw_hlink_t *l);          // forget a name lookup under way
+
+// hlink_io.c, for hsec.c
+int sw__hlink_write_raw(sw_hlink_t *l, const uint8_t *p, size_t n); // bytes as they are
+void sw__hlink_feed_plain(sw_hlink_t *l, const uint8_t *p, size_t n); // decrypted bytes in
+// hlink.c: the handshake completed (the link goes up)
+void sw__hlink_secure_up(sw_hlink_t *l);
+
+// hsec.c
+int sw__hsec_load(sw_hlink_t *l, char *err, size_t errcap); // the key, if the host has one
+int sw__hsec_start(sw_hlink_t *l);     // connected: send the handshake
+void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n);
+int sw__hsec_write(sw_hlink_t *l, const uint8_t *p, size_t n);
+bool sw__hsec_handshaking(const sw_hlink_t *l);
+void sw__hsec_free(sw_hlink_t *l);
 
 // hlink_name.c: where a bare HOST[:PORT] is looked up before DNS (the scan cache, then
 // HOST.local, once LAN discovery exists). Returns 0 when it rewrote u to the address found,

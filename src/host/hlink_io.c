@@ -115,6 +115,13 @@ static int write_now(sw_hlink_t *l, const uint8_t *p, size_t n);
 
 int sw__hlink_write(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
+    if (l->sec && l->conn) // TCP to a locked node: encrypted frames
+        return sw__hsec_write(l, p, n);
+    return sw__hlink_write_raw(l, p, n);
+}
+
+int sw__hlink_write_raw(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
     sw_hconn_t *c = l->conn;
     if (!c || !c->connected || c->ending)
         return SW_ECLOSED;
@@ -216,7 +223,24 @@ static void sp_frame(void *ctx, const uint8_t *p, size_t n)
     l->in_rel = false;
 }
 
+// A complete SerialPacker frame with a good CRC on a lossless serial link: the node speaks the
+// lossy framing (swarm-node --lossy), and nothing it sends would ever be understood.
+static void sniff_frame(void *ctx, const uint8_t *p, size_t n)
+{
+    (void)p, (void)n;
+    ((sw_hlink_t *)ctx)->peer_lossy = true;
+}
+
 static void feed(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
+    if (l->sec) {
+        sw__hsec_feed(l, p, n);
+        return;
+    }
+    sw__hlink_feed_plain(l, p, n);
+}
+
+void sw__hlink_feed_plain(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy) {
         sw_rx_sink_t sink = {sp_frame, any_console, NULL, l};
@@ -225,6 +249,17 @@ static void feed(sw_hlink_t *l, const uint8_t *p, size_t n)
         if (!l->closing)
             sw__hlink_rel_service(l);
         return;
+    }
+    if (l->uri.kind == SW_URI_SERIAL && !l->peer_lossy) {
+        sw_rx_sink_t sn = {sniff_frame, NULL, NULL, l};
+        sw_sp_rx_feed(&l->sprx, p, n, sw__hlink_now(l), &sn);
+        if (l->peer_lossy && !l->closing) {
+            sw__hlink_set_error(l, SW_EPROTO, "the device on %s speaks the lossy framing (SerialPacker "
+                                "frames: swarm-node --lossy); use serial://%s?mode=lossy", l->uri.path,
+                                l->uri.path);
+            sw__hlink_lost(l, SW_EPROTO);
+            return;
+        }
     }
     sw_rx_sink_t sink = {stream_msg, any_console, NULL, l};
     if (sw_stream_rx_feed(&l->srx, p, n, &sink) < 0 && !l->closing) {
@@ -255,7 +290,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         int err = sw__hlink_uverr((int)nread);
-        if (nread == UV_EOF)
+        if (nread == UV_EOF && sw__hsec_handshaking(l))
+            sw__hlink_set_error(l, SW_ECLOSED, "%s closed the connection during the handshake: "
+                                "it is not locked? (an open node takes no key: "
+                                "run with SWARM_KEY_FILE= to talk to it in plain)", l->name);
+        else if (nread == UV_EOF)
             sw__hlink_set_error(l, SW_ECLOSED, "%s: the peer closed the connection", l->name);
         else
             sw__hlink_set_error(l, err, "%s: %s", l->name, uv_strerror((int)nread));
@@ -555,6 +594,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     l->gai = NULL;
+    l->unresolved = status == UV_EAI_NONAME || status == UV_EAI_AGAIN || status == UV_EAI_NODATA;
     if (status < 0) {
         sw__hlink_set_error(l, sw__hlink_uverr(status), "cannot find host '%s': %s",
                             l->uri.host, uv_strerror(status));
@@ -690,6 +730,7 @@ static int open_tty(sw_hlink_t *l, int *err)
         return -1;
     }
     tcflush(fd, TCIOFLUSH); // what the line held before we owned it is not ours
+    l->line_opened = true;
     return fd;
 }
 

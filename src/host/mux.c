@@ -89,6 +89,7 @@ struct sw_mux {
     bool closing;
     bool told_up;               // the link state the clients were told last
     bool was_up;                // the device link's own state, as it reported it
+    bool dev_said_down;         // lossless serial: the device said link false (it resets)
     client_t clients;           // circular list head
     unsigned nclients, next_id;
     fwd_t *q_head, *q_tail;     // requests waiting for a device slot, in arrival order
@@ -803,7 +804,7 @@ static void client_msg(void *ctx, const uint8_t *p, size_t n)
 {
     client_t *c = ctx;
     if (!c->closing)
-        sw_rpc_input(&c->rpc, p, n, (uint32_t)uv_now(c->m->loop));
+        sw_rpc_input_ix(&c->rpc, p, n, c->srx.index, (uint32_t)uv_now(c->m->loop)); // (index: see stream.h)
 }
 
 static void client_drop(void *ctx, int err)
@@ -1006,6 +1007,7 @@ static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
     sw_mux_t *m = u;
     if (m->closing)
         return;
+    m->dev_said_down = false; // the connection itself says it now
     if (up) {
         m->was_up = true;
         m->st.link_ups++;
@@ -1075,8 +1077,27 @@ static void on_link_notify(void *u, sw_hlink_t *l, const sw_msg_t *msg)
     sw_mpr_t r;
     sw_mpr_init(&r, msg->d.p, msg->d.n);
     bool v;
-    if (msg->d.n && sw_mpr_bool(&r, &v))
-        tell_all(m, v && sw_hlink_is_up(l));
+    if (!msg->d.n || !sw_mpr_bool(&r, &v))
+        return;
+    tell_all(m, v && sw_hlink_is_up(l));
+    const sw_uri_t *lu = sw_hlink_uri(l);
+    if (lu->kind != SW_URI_SERIAL || lu->lossy)
+        return; // the connection's own state says it (TCP closes, Reliable loses its peer)
+    // On a lossless serial line the connection never drops: the device restarting is seen
+    // only in its words, link false before the reset and link true once it runs again. They
+    // count as the link going down and up (log, mplex.boot's wait).
+    if (!v && !m->dev_said_down) {
+        m->dev_said_down = true;
+        m->st.link_downs++;
+        mlog(m, "device link down: the device said link false (%s)", m->link_uri);
+        each_boot(m, boot_down);
+    } else if (v && m->dev_said_down) {
+        m->dev_said_down = false;
+        m->st.link_ups++;
+        mlog(m, "device link up: the device said link true (%s)", m->link_uri);
+        each_boot(m, boot_up);
+        boot_timer_arm(m);
+    }
 }
 
 static void on_link_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t n)

@@ -1069,15 +1069,19 @@ static void after_targets(dev_run_t *r)
         if (!strncmp(d->tgt[i].t, "apps/", 5))
             app_ok = true;
     if (p->o.app && app_ok && strcmp(p->o.app, d->app) && !p->o.dry_run) {
-        // --app X on a device that runs another app: X is in place; make it the one it runs
+        // --app X on a device that runs another app: X is in place; the device makes it the one
+        // it runs and watches it for the grace period like a commit's reload, going back to the
+        // previous app if it fails (the commit did not reload X: it was not running)
         set_step(r, SW_PUSH_SWITCH);
+        bool grace = p->o.grace_ms >= 0;
         uint8_t buf[160];
         sw_mpw_t w;
         sw_mpw_init(&w, buf, sizeof buf);
-        sw_mpw_map(&w, 2);
-        sw_mpw_cstr(&w, "p"), sw_mpw_cstr(&w, "board.app_name");
-        sw_mpw_cstr(&w, "d"), sw_mpw_cstr(&w, p->o.app);
-        call(r, "sys.cfg", &w, on_switch, 0);
+        sw_mpw_map(&w, grace ? 2 : 1);
+        sw_mpw_cstr(&w, "app"), sw_mpw_cstr(&w, p->o.app);
+        if (grace)
+            sw_mpw_cstr(&w, "grace_ms"), sw_mpw_int(&w, p->o.grace_ms);
+        call(r, "push.switch", &w, on_switch, (uint64_t)(grace ? p->o.grace_ms : SW_PUSH_GRACE_DEFAULT) + 2000);
         return;
     }
     reboot_or_done(r);
@@ -1087,24 +1091,27 @@ static void on_switch(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
 {
     (void)l;
     dev_run_t *r = u;
-    if (!answered(r, m, err, "sys.cfg"))
+    if (!r->finished && !m && err == SW_ECLOSED) {
+        finish(r, SW_PUSH_FAILED, "link lost during push.switch to %s: the device runs the old or the new app",
+               r->p->o.app);
+        return;
+    }
+    if (!answered(r, m, err, "push.switch"))
         return;
     char text[400];
     if (m->kind == SW_MSG_ERROR) {
-        finish(r, SW_PUSH_FAILED, "sys.cfg board.app_name: %s", err_text(m, text, sizeof text));
+        err_text(m, text, sizeof text);
+        if (!strncmp(text, "rolled back", 11)) {
+            const char *why = text + 11;
+            while (*why == ':' || *why == ' ')
+                why++;
+            finish(r, SW_PUSH_ROLLED_BACK, "apps/%s: %s", r->p->o.app, *why ? why : "health check failed");
+        }
+        else
+            finish(r, SW_PUSH_FAILED, "push.switch %s: %s", r->p->o.app, text);
         return;
     }
-    if (!r->d->switched) {
-        r->d->switched = true;
-        uint8_t buf[32];
-        sw_mpw_t w;
-        sw_mpw_init(&w, buf, sizeof buf);
-        sw_mpw_map(&w, 2);
-        sw_mpw_cstr(&w, "p"), sw_mpw_nil(&w);
-        sw_mpw_cstr(&w, "d"), sw_mpw_nil(&w); // p=None, d=None: apply the config now
-        call(r, "sys.cfg", &w, on_switch, 0);
-        return;
-    }
+    r->d->switched = true;
     snprintf(r->d->app, sizeof r->d->app, "%s", r->p->o.app);
     reboot_or_done(r);
 }
@@ -1223,9 +1230,23 @@ void sw_push_stop(sw_push_t *p, const char *why, bool cancel)
 {
     stop_rollout(p, "%s", why);
     if (cancel)
-        for (size_t i = 0; i < p->n; i++)
-            if (p->devs[i].run)
-                finish(p->devs[i].run, SW_PUSH_FAILED, "%s", why);
+        for (size_t i = 0; i < p->n; i++) {
+            sw_push_dev_t *d = &p->devs[i];
+            if (!d->run)
+                continue;
+            // What is known: once a commit or a switch is asked for, the device goes on with
+            // it alone (it runs the new version unless that fails its grace period)
+            bool committed = false;
+            for (int k = 0; k < d->n_tgt; k++)
+                committed |= d->tgt[k].committed;
+            if (d->step == SW_PUSH_COMMIT || d->step == SW_PUSH_SWITCH)
+                finish(d->run, SW_PUSH_FAILED, "%s: switched, health unknown (the device watches the new "
+                       "version and rolls it back by itself if it fails)", why);
+            else if (committed || d->switched)
+                finish(d->run, SW_PUSH_FAILED, "%s: switched (healthy), the rest of its push not done", why);
+            else
+                finish(d->run, SW_PUSH_FAILED, "%s: it keeps its old version", why);
+        }
     schedule(p);
 }
 

@@ -132,6 +132,7 @@ int sw_scan_parse(const char *src_ip, const void *p, size_t n, sw_scan_rec_t *re
             rec->has_uptime = true;
             rec->uptime_ms = (uint64_t)up->valuedouble;
         }
+        rec->locked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sw, "locked"));
         const cJSON *svc = cJSON_GetObjectItemCaseSensitive(sw, "services");
         rec->rpc_port = port_of(cJSON_GetObjectItemCaseSensitive(svc, "rpc"));
         if (!rec->rpc_port)
@@ -161,10 +162,43 @@ void sw_scan_result_free(sw_scan_result_t *res)
     memset(res, 0, sizeof *res);
 }
 
+int sw_name_cmp(const char *a, const char *b)
+{
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    while (*x && *y) {
+        if (*x >= '0' && *x <= '9' && *y >= '0' && *y <= '9') {
+            // a run of digits against a run of digits: by value (node2 before node10)
+            const unsigned char *xs = x, *ys = y;
+            while (*xs == '0' && xs[1] >= '0' && xs[1] <= '9')
+                xs++;
+            while (*ys == '0' && ys[1] >= '0' && ys[1] <= '9')
+                ys++;
+            const unsigned char *xe = xs, *ye = ys;
+            while (*xe >= '0' && *xe <= '9')
+                xe++;
+            while (*ye >= '0' && *ye <= '9')
+                ye++;
+            if (xe - xs != ye - ys)
+                return xe - xs < ye - ys ? -1 : 1;
+            int c = memcmp(xs, ys, (size_t)(xe - xs));
+            if (c)
+                return c;
+            if ((xe - x) != (ye - y)) // same value, fewer leading zeros first
+                return (xe - x) < (ye - y) ? -1 : 1;
+            x = xe, y = ye;
+            continue;
+        }
+        if (*x != *y)
+            return *x < *y ? -1 : 1;
+        x++, y++;
+    }
+    return *x ? 1 : *y ? -1 : 0;
+}
+
 static int by_host(const void *a, const void *b)
 {
     const sw_scan_rec_t *x = a, *y = b;
-    int c = strcmp(x->host, y->host);
+    int c = sw_name_cmp(x->host, y->host);
     if (c)
         return c;
     struct in_addr ia, ib;
@@ -521,6 +555,42 @@ int sw_scan_cache_store(const sw_scan_result_t *res)
     }
     cJSON_free(text);
     return rc;
+}
+
+int sw_scan_cache_names(char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    char path[4096];
+    if (sw_scan_cache_path(path, sizeof path))
+        return 0;
+    cJSON *j = cache_load(path);
+    if (!j)
+        return 0;
+    const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(j, "hosts"), *e;
+    size_t k = 0, bytes = 0;
+    cJSON_ArrayForEach(e, hosts) {
+        if (e->string) {
+            k++;
+            bytes += strlen(e->string) + 1;
+        }
+    }
+    char **v = k ? malloc(k * sizeof *v + bytes) : NULL;
+    if (v) {
+        char *at = (char *)(v + k);
+        k = 0;
+        cJSON_ArrayForEach(e, hosts) {
+            if (e->string) {
+                size_t len = strlen(e->string) + 1;
+                v[k++] = memcpy(at, e->string, len);
+                at += len;
+            }
+        }
+        *names = v;
+        *n = k;
+    }
+    cJSON_Delete(j);
+    return v || !k ? 0 : SW_EFULL;
 }
 
 int sw_scan_cache_find(const char *host, char *ip, size_t ipcap, uint16_t *rpc_port)

@@ -38,6 +38,7 @@ typedef struct sw_scan_rec {
     // swarm.services; for micro-swarm devices they come from settings.boot (*_ENABLE, *_PORT).
     uint16_t rpc_port, ftp_port, telnet_port, eval_port;
     bool mdns;
+    bool locked;       // swarm.locked: RPC needs the fleet key (docs/SECURITY.md)
     uint32_t seen_ms;  // when it was first seen, ms after the scan started
     bool answered;     // an answer to our query arrived (not only a periodic beacon)
     char *json;        // the beacon as received, NUL-terminated; owned by the result
@@ -83,10 +84,16 @@ int sw_scan_parse(const char *src_ip, const void *p, size_t n, sw_scan_rec_t *re
 // The name cache: $XDG_CACHE_HOME/swarm/scan.json (default ~/.cache/swarm/scan.json), host name →
 // address, RPC port, id, when seen. Every scan merges what it found into it (atomically).
 int sw_scan_cache_path(char *buf, size_t cap);
+// Natural order of names: runs of digits compare by value (node2 < node10), the rest byte by
+// byte. <0, 0, >0 like strcmp.
+int sw_name_cmp(const char *a, const char *b);
 int sw_scan_cache_store(const sw_scan_result_t *res);
 // Looks a host name up (exactly, else ignoring case). 0 with ip and *rpc_port (0 when the
 // device has no RPC), SW_ENOENT, or SW_EIO (no cache).
 int sw_scan_cache_find(const char *host, char *ip, size_t ipcap, uint16_t *rpc_port);
+// The host names in the cache: *names is malloc'd (free(*names) frees the strings too), *n of
+// them; 0 also when there is no cache (then *n = 0).
+int sw_scan_cache_names(char ***names, size_t *n);
 
 // NAME.local by a one-shot mDNS query of our own (legacy unicast from an ephemeral port, on
 // every multicast interface; answers come back to that port), for hosts without nss-mdns.

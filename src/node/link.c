@@ -6,10 +6,17 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "swarm/noise.h"
 
 #define PIECE SW_NODE_LINK_PIECE // input is fed in pieces this big, so backpressure can stop mid-chunk
 
 static const sw_port_ops_t *ops(const sw_link_t *l) { return l->node->port.ops; }
+
+// Bytes a secure link adds to a message of n bytes on the wire (auth.c, swarm/noise.h).
+static size_t sec_overhead(size_t n)
+{
+    return (n / SW_NOISE_FRAME_PAYLOAD + 1) * (SW_NOISE_HDR + SW_NOISE_TAG);
+}
 static void *pctx(const sw_link_t *l) { return l->node->port.ctx; }
 
 // The port has room for one more message of this link and its framing (port.h: the node only
@@ -26,6 +33,8 @@ static int write_stream(sw_link_t *l, const uint8_t *p, size_t n)
 {
     if (l->closing)
         return SW_ECLOSED;
+    if (l->sec)
+        return sw_auth_link_write(l, p, n);
     return ops(l)->conn_write(pctx(l), l->conn, p, n);
 }
 
@@ -179,7 +188,9 @@ static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
     if (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l))) {
-        sw_rpc_input(&l->rpc, p, n, l->now);
+        // (srx.index: set while the lossless receiver delivers a message it framed in place;
+        // a deferred message is decoded from its copy without one)
+        sw_rpc_input_ix(&l->rpc, p, n, l->mode == SW_LINK_STREAM ? l->srx.index : NULL, l->now);
         return;
     }
     if (l->defer_len + 4 + n > l->defer_cap) { // cannot happen with the sizes of sw_link_open
@@ -247,8 +258,17 @@ static size_t process(sw_link_t *l, const uint8_t *p, size_t len)
     while (at < len && !l->closing && (l->mode == SW_LINK_LOSSY || (!l->defer_len && has_room(l)))) {
         size_t piece = len - at < PIECE ? len - at : PIECE;
         if (l->mode == SW_LINK_STREAM) {
+            // About PIECE bytes, but never cutting a message that is whole in the chunk (a cut
+            // one would be gathered by the slower splitter). A message the last read left
+            // pending is finished in a piece of its own, so a piece completes at most one
+            // message that began before it plus PIECE bytes of others (what `defer` holds).
             sw_rx_sink_t sink = {on_msg, NULL, on_drop, l};
-            if (sw_stream_rx_feed(&l->srx, p + at, piece, &sink) < 0) {
+            size_t used;
+            size_t soft = sw_mps_busy(&l->srx.split) || l->srx.in_msg ? 1 : PIECE;
+            int rc = sw_stream_rx_feed_upto(&l->srx, p + at, len - at, soft, &sink, &used);
+            if (rc >= 0 || used > piece) // (after an error the rest of the piece is dropped)
+                piece = used;
+            if (rc < 0) {
                 if (l->conn->kind == SW_CONN_TCP) {
                     sw_log(l->node, SW_LOG_WARN, "link %s: stream out of step (%s), closing",
                            l->peer, sw_errname(l->srx.split.err));
@@ -284,6 +304,14 @@ static void link_closed(void *self, int err)
 static const sw_conn_ops_t link_ops = {link_data, link_drained, link_closed};
 
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
+{
+    if (l->sec && !l->closing)
+        sw_auth_link_data(l, p, len);
+    else
+        sw_link_input(l, p, len);
+}
+
+void sw_link_input(sw_link_t *l, const uint8_t *p, size_t len)
 {
     if (l->closing)
         return;
@@ -415,11 +443,18 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     l->conn = c;
     l->mode = mode;
     l->counted = counted;
+    // TCP links of a locked node speak Noise before anything else (auth.c)
+    if (n->locked && mode == SW_LINK_STREAM && c->kind == SW_CONN_TCP && !(l->sec = sw_auth_link_new(l))) {
+        sw_node_release(n, l, sizeof *l);
+        return NULL;
+    }
     n->port.ops->conn_peer(n->port.ctx, c, l->peer, sizeof l->peer);
 
     // Messages on this link fit the port's queue (port.h, conn_room): its capacity bounds them.
     size_t cap = n->port.ops->conn_room(n->port.ctx, c);
     size_t fit = (cap > SW_CONN_ROOM_MIN ? cap : SW_CONN_ROOM_MIN) - SW_CONN_FRAMING;
+    if (l->sec) // and the encrypted frames they become (a header and a tag per 2 KiB)
+        fit -= sec_overhead(fit);
     size_t msg = n->lim.max_msg < fit ? n->lim.max_msg : fit;
     sw_rel_cfg_t rcfg;
     sw_rel_cfg_default(&rcfg);
@@ -452,11 +487,13 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     // requests completed by one piece of input wait here while the port has no room
     // (on_msg): the message the piece ends + the rest of the piece, 4 bytes of length each
     size_t defer = mode == SW_LINK_STREAM ? msg + 5 * PIECE + 8 : 0;
-    l->need = msg + SW_CONN_FRAMING;
+    l->need = msg + SW_CONN_FRAMING + (l->sec ? sec_overhead(msg) : 0);
     size_t inq = mode == SW_LINK_STREAM ? SW_NODE_LINK_INQ : 0;
     l->mem_size = 8 * 8 + rx + msg + streams + pending + rel_store + outq + defer + inq;
     l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables
     if (!l->mem) {
+        if (l->sec)
+            sw_auth_link_free(l);
         sw_node_release(n, l, sizeof *l);
         return NULL;
     }
@@ -513,11 +550,15 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
         if (idle > 0)
             sw_timer_start(n, &l->idle_timer, (uint32_t)idle);
     }
-    sw_log(n, SW_LOG_INFO, "link %s: open (%s)", l->peer, mode == SW_LINK_LOSSY ? "lossy" : "stream");
-    if (mode == SW_LINK_STREAM)
-        sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
-    else
+    // every CLI call is a TCP connection: at info level they would drown the console's log
+    sw_log(n, counted ? SW_LOG_DEBUG : SW_LOG_INFO, "link %s: open (%s)", l->peer,
+           mode == SW_LINK_LOSSY ? "lossy" : "stream");
+    if (mode == SW_LINK_STREAM) {
+        if (!l->sec) // a secure link sends it once authenticated (auth.c)
+            sw_rpc_link(&l->rpc, true); // what MoaT sends first on every new connection
+    } else {
         sw_rel_start(&l->rel, sw_node_now(n)), rel_schedule(l);
+    }
     return l;
 }
 
@@ -550,11 +591,13 @@ void sw_link_closed(sw_link_t *l)
     }
     if (l->counted)
         n->clients--;
-    sw_log(n, SW_LOG_INFO, "link %s: closed", l->peer);
+    sw_log(n, l->counted ? SW_LOG_DEBUG : SW_LOG_INFO, "link %s: closed", l->peer);
 #if !SW_NODE_LINK_INQ
     if (l->inq)
         ops(l)->alloc(pctx(l), SW_POOL_NODE, l->inq, l->inq_cap, 0);
 #endif
+    if (l->sec)
+        sw_auth_link_free(l);
     sw_node_release(n, l->mem, l->mem_size);
     sw_node_release(n, l, sizeof *l);
 }

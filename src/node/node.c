@@ -763,7 +763,7 @@ static int open_rpc_listener(sw_node_t *n)
     if (!SW_WITH_NET || !n->port.ops->tcp_listen)
         return 0; // a serial-only build or port: RPC over its serial/stdio links only
     int64_t port = sw_cfg_int(&n->cfg, "rpc.port", SW_NODE_DEF_RPC_PORT);
-    if (!sw_cfg_bool(&n->cfg, "rpc.enable", true) || port <= 0)
+    if (!sw_cfg_bool(&n->cfg, "rpc.enable", true) || port <= 0 || (n->opts.no_services & SW_NODE_NO_RPC))
         return 0;
     if (port > 65535)
         return SW_ERANGE;
@@ -791,6 +791,18 @@ static int add_part_cmds(sw_node_t *n, const sw_part_t *p, int *dir_out)
         }
     }
     *dir_out = dir;
+    return 0;
+}
+
+// The SW_NODE_NO_* bit (swarm-node --no-ftp, …, --no-net) that keeps a serving part off.
+static uint32_t service_bit(const char *name)
+{
+    static const struct { const char *name; uint32_t bit; } bits[] = {
+        {"ftp", SW_NODE_NO_FTP}, {"telnet", SW_NODE_NO_TELNET}, {"eval", SW_NODE_NO_EVAL},
+        {"beacon", SW_NODE_NO_BEACON}, {"mdns", SW_NODE_NO_MDNS}};
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++)
+        if (!strcmp(name, bits[i].name))
+            return bits[i].bit;
     return 0;
 }
 
@@ -829,6 +841,9 @@ int sw_node_start(sw_node_t *n)
         ensure_dir(n, norm);
     wdt_phase(n, 2); // the POSIX "network" is up as soon as we run
 
+    // the key first: a node with a key it cannot read does not start (open) at all
+    if ((rc = sw_auth_init(n)))
+        return rc;
     // the parts, in the order of parts.c (push recovery before any app starts). A part that
     // cannot start (no memory for the Lua VM under a small limits.lua_mem, say) is logged and
     // left out: the node still answers, so its config can be fixed remotely.
@@ -840,15 +855,25 @@ int sw_node_start(sw_node_t *n)
         if (prc)
             sw_log(n, SW_LOG_ERROR, "%s: not available: %s", p->name, sw_strerror(prc));
     }
+    sw_auth_cmds_init(n); // sys.key, in the sys part's directory
     n->board = sw_board_find(n->hardware_name, strlen(n->hardware_name));
     if (!n->board)
         sw_log(n, SW_LOG_WARN, "board %s is not compiled in; running without one", n->hardware_name);
     else if ((rc = n->board->init(n)))
         sw_log(n, SW_LOG_ERROR, "board %s: init failed: %s", n->board->name, sw_strerror(rc));
 
-    if ((rc = open_rpc_listener(n)))
-        return rc;
+    if ((rc = open_rpc_listener(n))) {
+        // a node with a serial or stdio link is still reachable: TCP is optional for it
+        if (!n->opts.serial_dev && !n->opts.stdio)
+            return rc;
+        sw_log(n, SW_LOG_ERROR, "rpc: not started: %s (the node runs on its %s link)", sw_strerror(rc),
+               n->opts.serial_dev ? "serial" : "stdio");
+    }
     for (const sw_part_t *const *p = sw_parts; *p; p++) {
+        if ((*p)->serve && (n->opts.no_services & service_bit((*p)->name))) {
+            sw_log(n, SW_LOG_INFO, "%s: off for this run (command line)", (*p)->name);
+            continue;
+        }
         int src = (*p)->serve ? (*p)->serve(n) : 0;
         if (src) // a LAN service that fails is logged; the node runs without it
             sw_log(n, SW_LOG_ERROR, "%s: not started: %s", (*p)->name, sw_strerror(src));

@@ -153,9 +153,35 @@ struct sw_link {
     uint32_t console_dropped; // console lines the port had no room for
     sw_rpc_t rpc;
     sw_timer_t rpc_timer; // stream steps
+    struct sw_auth_link *sec; // TCP links of a locked node: the Noise session (auth.c)
     uint8_t *mem;       // buffers of this link (one allocation)
     size_t mem_size;
 };
+
+// src/node/auth.c: the authenticated mode. sw_auth_init reads the key (locks the node) at start.
+typedef struct sw_auth_link sw_auth_link_t;
+#if SW_WITH_AUTH
+int sw_auth_init(sw_node_t *n);
+int sw_auth_cmds_init(sw_node_t *n); // sys.key
+// Whether a plaintext service runs: its switch (boot.*_ENABLE, default on), and on a locked
+// node also its allow key (auth.ftp, auth.telnet, auth.eval; default off).
+bool sw_auth_service_on(sw_node_t *n, const char *enable, const char *allow);
+sw_auth_link_t *sw_auth_link_new(sw_link_t *l);
+void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n); // ciphertext from the peer
+int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n); // plaintext to the peer
+void sw_auth_link_free(sw_link_t *l);
+#else // a node without the locked mode (no TCP): always open
+static inline int sw_auth_init(sw_node_t *n) { return (void)n, 0; }
+static inline int sw_auth_cmds_init(sw_node_t *n) { return (void)n, 0; }
+#define sw_auth_service_on(n, enable, allow) ((void)(allow), sw_cfg_bool(&(n)->cfg, (enable), true))
+static inline sw_auth_link_t *sw_auth_link_new(sw_link_t *l) { return (void)l, (sw_auth_link_t *)0; }
+static inline void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n) { (void)l, (void)p, (void)n; }
+static inline int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
+{
+    return (void)l, (void)p, (void)n, SW_ENOTSUP;
+}
+static inline void sw_auth_link_free(sw_link_t *l) { (void)l; }
+#endif
 
 // Sends `link` up/down on every open link.
 void sw_node_link_all(sw_node_t *n, bool up);
@@ -178,6 +204,8 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted);
 // (its slot is free at once). False if every counted link has.
 bool sw_link_evict_idle(sw_node_t *n);
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len);
+// Plain bytes into the link's framing (sw_link_data after the secure layer, if any).
+void sw_link_input(sw_link_t *l, const uint8_t *p, size_t len);
 void sw_link_drained(sw_link_t *l);
 void sw_link_closed(sw_link_t *l);
 // Starts an orderly close (sends what is queued first).
@@ -361,6 +389,11 @@ struct sw_node {
     // the running app's VERSION (its main.lua's returned table), for the beacon's
     // versions.app as micro-swarm's app.VERSION; "" when it declares none
     char app_version[32];
+    // authenticated mode (src/node/auth.c): the key from SW_PATH_KEY_FILE, if there is one
+    bool locked;
+    uint8_t key[32];
+    bool has_old;          // during a key rotation: the previous key, still accepted
+    uint8_t key_old[32];
 };
 
 #endif

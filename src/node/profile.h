@@ -48,6 +48,12 @@
 #endif
 
 // Parts that need others.
+#ifndef SW_WITH_AUTH
+#define SW_WITH_AUTH SW_WITH_NET // the locked mode: Noise on TCP RPC links (auth.c, src/auth)
+#endif
+#if SW_WITH_AUTH && !SW_WITH_NET
+#error "SW_WITH_AUTH needs SW_WITH_NET"
+#endif
 #if SW_WITH_PUSH && !SW_WITH_FS
 #error "SW_WITH_PUSH needs SW_WITH_FS"
 #endif
@@ -74,7 +80,7 @@
 #define SW_NODE_CFG_CAP SW__SZ(32u * 1024u, SW__FULL ? 2048u : 1024u) // bytes of the config tree (×2: tree + scratch)
 #endif
 #ifndef SW_NODE_LOCAL_QUEUE
-#define SW_NODE_LOCAL_QUEUE SW__SZ(64u * 1024u, 384u) // bytes of local-call messages waiting
+#define SW_NODE_LOCAL_QUEUE SW__SZ(64u * 1024u, SW__FULL ? 384u : 256u) // bytes of local-call messages waiting (mcu-serial: no Lua or telnet makes them)
 #endif
 #ifndef SW_NODE_LOCAL_MSG
 #define SW_NODE_LOCAL_MSG SW__SZ(16u * 1024u, 256u) // bytes of the largest local-call message
@@ -86,7 +92,7 @@
 #define SW_NODE_LOCAL_STREAMS SW__SZ(8, 1) // local streams
 #endif
 #ifndef SW_NODE_LOG_RING
-#define SW_NODE_LOG_RING SW__SZ(16384, 512) // bytes of recent log lines (consoles read them)
+#define SW_NODE_LOG_RING SW__SZ(16384, SW__FULL ? 512 : 256) // bytes of recent log lines (consoles read them)
 #endif
 #ifndef SW_NODE_LOG_LINE
 #define SW_NODE_LOG_LINE SW__SZ(512, 160) // bytes of the longest log line (on the stack while logging)

@@ -3,7 +3,9 @@
 // as a journal, applied step by step (push_journal.c), then the target's app is reloaded and
 // watched for a grace period: if its init_* or a routine fails meanwhile, the backup goes back
 // in place the same way. The answer is deferred until that is decided. One commit or rollback
-// runs at a time on a node.
+// runs at a time on a node. push.switch makes another app the running one under the same
+// watch (a push --app to a device that ran another app), going back to the previous app if
+// the new one fails.
 #include "profile.h"
 #if SW_WITH_PUSH
 #include <stdarg.h>
@@ -13,7 +15,7 @@
 #include "push_int.h"
 #include "push_part.h"
 
-#define NCMDS 5
+#define NCMDS 6
 #define CACHE_SLOTS 2                 // manifests kept between calls (the app, its board)
 #define GRACE_DEFAULT 3000            // ms
 #define GRACE_MAX 600000              // ms
@@ -21,7 +23,8 @@
 #define MANIFEST_TAIL 128             // reply room kept for prev, state and the reply's end
 
 enum { OP_IDLE = 0, OP_APPLY, OP_HEALTH };
-enum { WHAT_COMMIT = 1, WHAT_ROLLBACK, WHAT_UNDO }; // UNDO: the rollback after a failed health check
+// UNDO: the rollback after a failed health check; SWITCH: push.switch's watch of the new app
+enum { WHAT_COMMIT = 1, WHAT_ROLLBACK, WHAT_UNDO, WHAT_SWITCH };
 
 typedef struct cache_slot {
     char t[SW_PUSH_TARGET];
@@ -45,6 +48,7 @@ typedef struct sw_push {
     uint32_t delay_ms;     // test knob: pause between steps
     bool failed, ready;
     char app[64];          // the app reloaded: its events count
+    char prev_app[64];     // push.switch: the app that ran before (board.app_name)
     char why[SW_PUSH_LAST_MAX / 2];
     char err[320];         // error texts of replies (sw_call_fail needs them to outlive the handler)
     sw_timer_t timer;
@@ -530,9 +534,15 @@ static void apply_run(push_t *p)
     applied(p);
 }
 
+static void switch_end(push_t *p);
+
 static void health_end(push_t *p)
 {
     sw_node_t *n = p->n;
+    if (p->what == WHAT_SWITCH) {
+        switch_end(p);
+        return;
+    }
     if (!p->failed) {
         sw_log(n, SW_LOG_INFO, "push: %s is at %.12s…: healthy%s", p->plan.t, p->plan.id,
                p->ready ? "" : " (init_* still running)");
@@ -614,7 +624,7 @@ static void push_app_event(sw_node_t *n, int ev, const char *app, const char *de
 static int busy(sw_call_t *c, push_t *p)
 {
     return failf(c, p, SW_EBUSY, "EBUSY: a %s of %s is in progress",
-                 p->what == WHAT_COMMIT ? "commit" : "rollback", p->plan.t);
+                 p->what == WHAT_COMMIT ? "commit" : p->what == WHAT_SWITCH ? "switch to" : "rollback", p->plan.t);
 }
 
 // Completes an interrupted plan (a failed apply) before anything else touches a target.
@@ -866,6 +876,104 @@ static int cmd_rollback(sw_call_t *c)
     return SW_CALL_LATER;
 }
 
+// board.app_name = app, saved, then applied (which stops the running app and starts app).
+static int set_app(push_t *p, const char *app)
+{
+    sw_node_t *n = p->n;
+    int rc = sw_cfg_set_str(&n->cfg, "board.app_name", app, strlen(app));
+    if (!rc)
+        rc = sw_node_cfg_save(n);
+    if (!rc)
+        sw_node_cfg_apply(n);
+    return rc;
+}
+
+static void switch_end(push_t *p)
+{
+    sw_node_t *n = p->n;
+    char app[sizeof p->app];
+    memcpy(app, p->app, sizeof app);
+    if (!p->failed) {
+        sw_log(n, SW_LOG_INFO, "push: %s runs instead of %s: healthy%s", app, p->prev_app[0] ? p->prev_app : "(none)",
+               p->ready ? "" : " (init_* still running)");
+        if (p->has_reply && sw_node_reply_live(n, &p->reply)) {
+            sw_mpw_t *w = sw_rpc_answer_begin(&p->reply);
+            if (w) {
+                sw_mpw_map(w, 3);
+                sw_mpw_cstr(w, "app"), sw_mpw_cstr(w, app);
+                sw_mpw_cstr(w, "prev"), sw_mpw_cstr(w, p->prev_app);
+                sw_mpw_cstr(w, "ms"), sw_mpw_uint(w, sw_node_now(n) - p->t0);
+                sw_rpc_answer_end(&p->reply);
+            }
+        }
+        p->has_reply = false;
+        op_end(p);
+        return;
+    }
+    // the new app failed: the previous one runs again (its files were never touched)
+    sw_log(n, SW_LOG_WARN, "push: %s failed its health check (%s): %s runs again", app, p->why,
+           p->prev_app[0] ? p->prev_app : "no app");
+    p->phase = OP_IDLE; // its events no longer count
+    int rc = set_app(p, p->prev_app);
+    if (rc)
+        snprintf(p->err, sizeof p->err, "EIO: %.63s failed (%.80s) and board.app_name cannot be set back to %.63s: %.40s",
+                 app, p->why, p->prev_app, sw_strerror(rc));
+    else
+        snprintf(p->err, sizeof p->err, "rolled back: %.200s (%.63s runs again)", p->why,
+                 p->prev_app[0] ? p->prev_app : "no app");
+    answer_err(p, p->err);
+    op_end(p);
+}
+
+// push.switch(app, grace_ms): apps/APP (in place already) becomes the app the node runs
+// (board.app_name, saved), watched for grace_ms like a commit's reload; if it fails, the
+// previous app is set back and runs again, and the answer is "rolled back: …".
+static int cmd_switch(sw_call_t *c)
+{
+    push_t *p = push_of(c);
+    sw_node_t *n = p->n;
+    if (p->phase != OP_IDLE)
+        return busy(c, p);
+    sw_span_t s;
+    char t[SW_PUSH_TARGET];
+    uint32_t grace = 0;
+    if (!sw_call_arg_str(c, "app", true, &s))
+        return c->err ? c->err : SW_EINVAL;
+    if (sw__push_target((const char *)s.p, s.n, t) || strncmp(t, "apps/", 5))
+        return failf(c, p, SW_EINVAL, "EINVAL: bad app '%.*s' (NAME or apps/NAME)", (int)(s.n < 80 ? s.n : 80),
+                     (const char *)s.p);
+    int rc = arg_grace(c, p, &grace);
+    if (rc)
+        return rc;
+    const char *app = t + 5;
+    char mainlua[SW_PUSH_TARGET + 16];
+    snprintf(mainlua, sizeof mainlua, "%s/main.lua", t);
+    sw_stat_t st;
+    if (n->port.ops->fs_stat(n->port.ctx, mainlua, &st) != 0 || st.type != SW_FT_FILE)
+        return failf(c, p, SW_ENOENT, "ENOENT: no /%s on the node (push the app first)", mainlua);
+    memset(&p->plan, 0, sizeof p->plan);
+    memcpy(p->plan.t, t, sizeof p->plan.t);
+    memcpy(p->prev_app, n->app_name, sizeof p->prev_app);
+    p->what = WHAT_SWITCH;
+    p->phase = OP_HEALTH; // set before the start: an init can fail inside it
+    p->failed = p->ready = false;
+    snprintf(p->app, sizeof p->app, "%.*s", (int)sizeof p->app - 1, app);
+    p->t0 = sw_node_now(n);
+    p->grace_ms = grace;
+    sw_log(n, SW_LOG_INFO, "push: switching from %s to %s (watched for %u ms)", p->prev_app[0] ? p->prev_app : "no app",
+           app, (unsigned)grace);
+    if (!strcmp(app, n->app_name)) { // already the app: restart it, watched the same way
+        sw_node_app_restart(n, "push");
+    } else if ((rc = set_app(p, app))) {
+        op_end(p);
+        return failf(c, p, rc, "%s: cannot save board.app_name: %s (nothing changed)", sw_errname(rc), sw_strerror(rc));
+    }
+    p->has_reply = true;
+    p->reply = c->reply_to;
+    sw_timer_start(n, &p->timer, p->failed ? 0 : grace);
+    return SW_CALL_LATER;
+}
+
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Module
 
@@ -879,6 +987,9 @@ static const sw_cmd_def_t push_cmds[NCMDS] = {
      cmd_commit, NULL},
     {"abort", "t", "remove the staging directory of t", cmd_abort, NULL},
     {"rollback", "t,grace_ms", "go back to the version before the last commit of t", cmd_rollback, NULL},
+    {"switch", "app,grace_ms",
+     "make app (in place already) the running app, watched for grace_ms; the previous app runs again if it fails",
+     cmd_switch, NULL},
 };
 
 // A version whose health check never completed (the node hung or restarted during it) goes

@@ -47,6 +47,14 @@ static int cmd_ping(sw_call_t *c)
     sw_call_arg(c, "m", &m);
     if (m.n && m.p[0] >= 0xa0 && m.p[0] <= 0xbf) { // a short string, the common case: no formatting
         size_t len = m.p[0] & 31u;
+        sw_mpw_t *w = c->out;
+        if (len <= 29 && !w->err && w->cap - w->len >= 3 + len) { // "R:"+m is a fixstr too
+            uint8_t *out = w->buf + w->len;
+            out[0] = (uint8_t)(0xa0 | (2 + len)), out[1] = 'R', out[2] = ':';
+            memcpy(out + 3, m.p + 1, len);
+            w->len += 3 + len;
+            return 0;
+        }
         uint8_t *out = sw_mpw_blob_begin(c->out, 2 + len);
         if (!out)
             return c->out->err;
@@ -222,7 +230,7 @@ static int cmd_info(sw_call_t *c)
     sw_node_t *n = node_of(c);
     sw_mpw_t *w = c->out;
     bool hw = n->port.ops->hwinfo != NULL;
-    sw_mpw_map(w, hw ? 14 : 13);
+    sw_mpw_map(w, hw ? 15 : 14);
     sw_mpw_cstr(w, "node"), sw_mpw_cstr(w, SW_VERSION_STRING);
     sw_mpw_cstr(w, "platform"), sw_mpw_cstr(w, n->port.ops->platform(n->port.ctx));
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, n->host_name);
@@ -237,6 +245,13 @@ static int cmd_info(sw_call_t *c)
     sw_mpw_cstr(w, "path"), sw_mpw_array(w, 0);
     // how this boot got its config: "ok", or the fallback taken for an unusable swarm.cfg
     sw_mpw_cstr(w, "cfg"), sw_mpw_cstr(w, n->cfg_fallback ? n->cfg_fallback : "ok");
+    // the boards compiled in: what board.hardware_name can name (swarm provision checks it)
+    uint32_t nb = 0;
+    while (sw_boards[nb])
+        nb++;
+    sw_mpw_cstr(w, "boards"), sw_mpw_array(w, nb);
+    for (uint32_t i = 0; i < nb; i++)
+        sw_mpw_cstr(w, sw_boards[i]->name);
     if (hw) { // a firmware: board, profile and where its flash and RAM went
         sw_hwinfo_t h = {0};
         n->port.ops->hwinfo(n->port.ctx, &h);

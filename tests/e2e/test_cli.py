@@ -5,16 +5,19 @@ errors (1), unreachable devices (3) and timeouts (4); streams with --every/--cou
 pairs in lossless and lossy mode, where the node's console output must never mix into replies."""
 import json
 import os
+import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
-from swarmtest import (NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, swarm_running,
-                       unpacker)
+from swarmtest import (NODE_BIN, SRC, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, reap,
+                       swarm_running, unpacker)
 
 COMMANDS = ("call", "cfg", "eval")
 
@@ -188,6 +191,56 @@ class HelpAndUsage(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("no-such-host.invalid", r.stderr)
 
+    def test_json_errors_are_json(self):
+        # with --json, every line on stderr is a JSON object too: the error, the hints, did you mean
+        port = free_port()
+        cases = [(["--json", "call", "127.0.0.1:%d" % port, "ping"], 3, "cannot connect"),
+                 (["call", "--json", "--evry", "1s", "localhost", "ping"], 2, "unknown option '--evry'"),
+                 (["--json", "call", "nohost.invalid", "ping"], 3, "not found")]
+        for args, rc, text in cases:
+            r = swarm(*args)
+            self.assertEqual(r.returncode, rc, r.stderr)
+            self.assertEqual(r.stdout, "")
+            lines = [json.loads(x) for x in r.stderr.splitlines()]  # each one parses
+            self.assertIn(text, lines[0]["error"])
+            self.assertEqual(lines[0]["command"], "call")
+            self.assertTrue(all(len(x) >= 1 for x in lines[1:]))
+        lines = [json.loads(x) for x in swarm(*cases[1][0]).stderr.splitlines()]
+        self.assertIn({"did_you_mean": "--every"}, lines)
+        self.assertIn({"hint": "see 'swarm call --help'"}, lines)
+
+    def test_colour_on_a_terminal_only_without_NO_COLOR(self):
+        import pty
+        port = free_port()
+
+        def stderr_on_pty(env):
+            m, s = pty.openpty()
+            p = subprocess.Popen([SWARM_BIN, "call", "127.0.0.1:%d" % port, "ping"], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=s, env=env)
+            os.close(s)
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(m, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            p.wait(30)
+            os.close(m)
+            return out.decode()
+
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+        env["TERM"] = "xterm"
+        coloured = stderr_on_pty(env)
+        self.assertIn("\x1b[1;31mswarm call:\x1b[0m cannot connect", coloured)
+        self.assertIn("\x1b[36mhint:\x1b[0m", coloured)
+        plain = stderr_on_pty(dict(env, NO_COLOR="1"))
+        self.assertNotIn("\x1b[", plain)
+        self.assertIn("swarm call: cannot connect", plain)
+        self.assertNotIn("\x1b[", swarm("call", "127.0.0.1:%d" % port, "ping").stderr)  # not a terminal
+
     def test_timeout_is_exit_4(self):
         fake = FakeNode("silent")
         self.addCleanup(fake.close)
@@ -208,6 +261,44 @@ def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Readme(unittest.TestCase):
+    def test_first_node_example_runs_an_app(self):
+        # README's "A node" block, as a new user types it (in a root of our own, on a free port):
+        # the node it starts runs an app
+        with open(os.path.join(SRC, "README.md")) as f:
+            text = f.read()
+        block = text.split("### A node", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+        root = tempfile.mkdtemp(prefix="swarm-readme-")
+        self.addCleanup(shutil.rmtree, root, True)
+        node = None
+        for line in block.splitlines():
+            cmd = line.split("#", 1)[0].strip().replace("/tmp/dev1", root)
+            if not cmd or cmd.startswith(("make", "export")):
+                continue  # the build is ours already; PATH: the binaries are called by path
+            if cmd.startswith("swarm-node "):
+                log = open(os.path.join(root, "node.log"), "wb")
+                self.addCleanup(log.close)
+                node = subprocess.Popen([NODE_BIN] + cmd.split()[1:] + ["--port", str(free_port()), "--listen",
+                                                                       "127.0.0.1", "--no-ftp", "--no-telnet",
+                                                                       "--no-eval", "--no-mdns", "--no-beacon"],
+                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                self.addCleanup(reap, node)
+            else:
+                r = subprocess.run(cmd, shell=True, cwd=SRC, capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, "%s: %s" % (cmd, r.stderr))
+        self.assertIsNotNone(node, block)
+        deadline = time.monotonic() + 30
+        while True:
+            with open(os.path.join(root, "node.log"), errors="replace") as f:
+                got = f.read()
+            if "blink: main.lua loaded" in got:
+                break
+            self.assertIsNone(node.poll(), got)
+            self.assertNotIn("no app runs", got)
+            self.assertLess(time.monotonic(), deadline, got)
+            time.sleep(0.05)
 
 
 class OptionTable(unittest.TestCase):
@@ -376,6 +467,36 @@ class WithNode(unittest.TestCase):
         self.assertEqual(self.ok("--json", "call", self.link, "ping", "m=hello"), '"R:hello"\n')
         self.assertEqual(self.ok("call", "--json", self.link, "ping", "m=hello"), '"R:hello"\n')
         self.assertEqual(self.ok("call", "tcp://" + self.link, "ping", '{"m": "json"}'), "R:json\n")
+        # a bare ping: a liveness answer, not Python's R:None
+        self.assertEqual(self.ok("call", self.link, "ping"), "R:pong\n")
+
+    def test_names_from_the_scan_cache(self):
+        # names the scan cache knows work bare and as tcp://NAME; an unknown one says "not found"
+        # with the closest known name. (.invalid names: no mDNS query leaves this machine.)
+        tmp = tempfile.mkdtemp(prefix="swarm-cli-cache-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.makedirs(os.path.join(tmp, "swarm"))
+        with open(os.path.join(tmp, "swarm", "scan.json"), "w") as f:
+            json.dump({"v": 1, "hosts": {"clinode.invalid": {"ip": "127.0.0.1", "rpc_port": self.node.port}}}, f)
+        env = dict(os.environ, XDG_CACHE_HOME=tmp)
+        run = lambda *a: subprocess.run([SWARM_BIN, *a], capture_output=True, text=True, timeout=30, env=env,
+                                        stdin=subprocess.DEVNULL)
+        for link in ("clinode.invalid", "tcp://clinode.invalid"):
+            r = run("call", link, "ping", "m=x")
+            self.assertEqual((r.returncode, r.stdout), (0, "R:x\n"), r.stderr)
+        r = run("call", "tcp://clinod.invalid", "ping")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("'clinod.invalid' not found", r.stderr)
+        self.assertIn("did you mean 'clinode.invalid'?", r.stderr)
+        self.assertIn("run 'swarm scan'", r.stderr)
+        self.assertNotIn("temporary failure", r.stderr.lower())
+
+    def test_cli_connections_are_not_logged_at_info_level(self):
+        # each swarm command is a TCP link: at info level they drowned the console's log
+        self.ok("call", self.link, "ping", "m=quiet")
+        self.ok("call", self.link, "sys.info")
+        log = self.node.read_log()
+        self.assertIsNone(re.search(r" I link 127\.0\.0\.1:\d+: (open|closed)", log), log[-2000:])
 
     def test_sys_info(self):
         out = self.ok("call", self.link, "sys.info")
@@ -390,8 +511,17 @@ class WithNode(unittest.TestCase):
         d = json.loads(self.ok("--json", "call", self.link, "_dir"))
         self.assertIn("ping", d["c"])
         self.assertIn("sys", d["d"])
-        d = json.loads(self.ok("call", self.link, "sys._dir"))
+        d = json.loads(self.ok("--json", "call", self.link, "sys._dir"))
         self.assertIn("info", d["c"])
+        # without --json: a readable tree of every level, each name with its help
+        lines = self.ok("call", self.link, "_dir").splitlines()
+        self.assertRegex(lines[0], r"^ping +echo m back")
+        self.assertRegex(lines[lines.index(next(x for x in lines if x.startswith("sys/")))], r"^sys/ +the node itself")
+        self.assertIn("  info", "\n".join(lines))  # a level down, indented
+        self.assertTrue(any(x.startswith("  commit ") for x in lines), lines)
+        self.assertFalse(any(x.startswith("{") for x in lines), lines)
+        sub = self.ok("call", self.link, "sys._dir").splitlines()
+        self.assertTrue(any(x.startswith("info ") for x in sub), sub)
 
     def test_argument_types(self):
         # key=value: JSON when it parses, else a string; a bare JSON value is the whole data
@@ -468,6 +598,23 @@ class WithNode(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(json.loads(r.stdout)["rt"], {"name": "plain words", "num": 7})
 
+    def test_cfg_set_warns_about_unknown_keys(self):
+        # a typo creates a key nothing reads: set still does it, but says so, with the level's
+        # keys and the closest one
+        r = swarm("cfg", self.link, "set", "wdt.tt", "5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: the device's config has no 'tt' under 'wdt' (it has: t", r.stderr)
+        r = swarm("cfg", self.link, "set", "wdtt.t", "5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("has no 'wdtt' at the top", r.stderr)
+        self.assertIn("did you mean 'wdt'?", r.stderr)
+        r = swarm("cfg", self.link, "set", "wdt.t", "0")  # a key it has: no warning
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        r = swarm("-q", "cfg", self.link, "set", "wdt.tt", "6")  # -q: quiet
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.ok("cfg", self.link, "del", "wdt.tt")
+        self.ok("cfg", self.link, "del", "wdtt")
+
     def test_cfg_apply(self):
         self.assertEqual(self.ok("cfg", self.link, "apply"), "")
         self.assertEqual(self.ok("--json", "cfg", self.link, "apply"), "true\n")
@@ -482,10 +629,259 @@ class WithNode(unittest.TestCase):
         self.assertEqual(j["value"], [10, 20])
         self.assertIn("10", j["repr"])
         self.assertEqual(self.ok("eval", self.link, "-", input="local x = 6\nreturn x * 7\n"), "42\n")
+        # print() output is shown, like mpremote exec: first what it printed, then the value
+        self.assertEqual(self.ok("eval", self.link, "print('hello', 42) print('two') return 7"), "hello 42\ntwo\n7\n")
+        j = json.loads(self.ok("--json", "eval", self.link, "print('in json')"))
+        self.assertEqual((j["out"], j["repr"]), (["in json"], "nil"))
+        self.assertEqual(self.ok("eval", self.link, "1 + 1"), "2\n")  # nothing printed: nothing extra
+        r = swarm("eval", self.link, "print('before the error') error('boom')")
+        self.assertEqual((r.returncode, r.stdout), (1, "before the error\n"), r.stderr)
         r = swarm("eval", self.link, "error('boom')")
         self.assertEqual(r.returncode, 1)
         self.assertIn("swarm eval: node says:", r.stderr)
         self.assertIn("boom", r.stderr)
+
+
+class Fleet(unittest.TestCase):
+    """swarm fleet / reboot / logs on two real nodes (and a link nobody answers)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = [Node(name="fleet%d" % i).start() for i in (1, 2)]
+        cls.links = ["127.0.0.1:%d" % n.port for n in cls.nodes]
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.nodes:
+            n.stop()
+
+    def sel(self):
+        return [a for link in self.links for a in ("--link", link)]
+
+    def test_call_eval_cfg_fs_on_every_device(self):
+        r = swarm("fleet", *self.sel(), "call", "ping", "m=x")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2, r.stdout)  # one line per device, in order
+        for link, line in zip(sorted(self.links), lines):
+            self.assertRegex(line, r"^%s +ok +\"R:x\"$" % re.escape(link))
+        self.assertIn("2 devices in", r.stderr)
+        self.assertIn("2 ok", r.stderr)
+        r = swarm("fleet", *self.sel(), "eval", "print('hi') return 6 * 7")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x.split(None, 2)[2] for x in r.stdout.splitlines()], ["hi | 42"] * 2)
+        r = swarm("fleet", *self.sel(), "cfg", "set", "fleettest.k", "7")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for link in self.links:
+            self.assertEqual(swarm("cfg", link, "get", "fleettest.k").stdout, "7\n")
+        tmp = tempfile.mkdtemp(prefix="swarm-fleet-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with open(os.path.join(tmp, "f.txt"), "w") as f:
+            f.write("to every device\n")
+        r = swarm("fleet", *self.sel(), "fs", "put", os.path.join(tmp, "f.txt"), "fleet.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for n in self.nodes:
+            with open(os.path.join(n.root, "fleet.txt")) as f:
+                self.assertEqual(f.read(), "to every device\n")
+
+    def test_json_failures_and_exit_status(self):
+        dead = "127.0.0.1:%d" % free_port()
+        r = swarm("--json", "fleet", *self.sel(), "--link", dead, "call", "sys.info")
+        self.assertEqual(r.returncode, 5, r.stderr)  # some failed
+        objs = [json.loads(x) for x in r.stdout.splitlines()]
+        devs, summary = objs[:-1], objs[-1]
+        self.assertEqual(summary["summary"]["devices"], 3)
+        self.assertEqual((summary["summary"]["ok"], summary["summary"]["failed"]), (2, 1))
+        by = {d["uri"]: d for d in devs}
+        self.assertFalse(by[dead]["ok"])
+        self.assertEqual(by[dead]["exit"], 3)
+        self.assertIn("cannot connect", by[dead]["error"])
+        self.assertEqual(sorted(by[l]["result"]["host_name"] for l in self.links), ["fleet1", "fleet2"])
+        r = swarm("fleet", "--link", dead, "call", "ping")  # nothing reachable: 3
+        self.assertEqual(r.returncode, 3, r.stderr)
+        r = swarm("fleet", "call", "ping")  # no selection: refused, not every device
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("say which devices", r.stderr)
+        r = swarm("fleet", *self.sel(), "cal", "ping")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("did you mean 'call'?", r.stderr)
+        r = swarm("fleet", "--to", "nomatch-*", *self.sel(), "call", "ping")  # --link: taken as given
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_reboot_several(self):
+        before = [json.loads(swarm("--json", "call", l, "sys.info").stdout)["uptime_ms"] for l in self.links]
+        r = swarm("reboot", *self.links)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 2)
+        for n in self.nodes:
+            n.wait_log("sys.boot")
+        for n, up in zip(self.nodes, before):
+            n.wait_port()
+            deadline = time.monotonic() + 30
+            while True:  # back, with a new uptime
+                r = swarm("--json", "call", "127.0.0.1:%d" % n.port, "sys.info")
+                if r.returncode == 0 and json.loads(r.stdout)["uptime_ms"] < up + 300:
+                    break
+                self.assertLess(time.monotonic(), deadline, r.stderr)
+                time.sleep(0.1)
+
+    def test_logs_of_several_devices(self):
+        for i, link in enumerate(self.links):
+            swarm("eval", link, "print('mark %d')" % i)
+        r = swarm("logs", "--no-follow", "-n", "5", *self.links)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i, link in enumerate(self.links):
+            self.assertRegex(r.stdout, r"(?m)^%s +\| .*I example: mark %d$" % (re.escape(link), i))
+        with swarm_running("logs", "-n", "0", *self.links) as p:
+            time.sleep(0.5)  # (both consoles are following)
+            swarm("eval", self.links[1], "print('live two')")
+            line = p.stdout.readline()
+            while line and "live two" not in line:
+                line = p.stdout.readline()
+            self.assertTrue(line.startswith(self.links[1] + " | "), line)
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(10), 130)
+
+
+class UserConfig(unittest.TestCase):
+    """$XDG_CONFIG_HOME/swarm/config: named devices, defaults (groups: test_push FleetLab)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="swarm-config-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        os.makedirs(os.path.join(self.tmp, "swarm"))
+        self.env = dict(os.environ, XDG_CONFIG_HOME=self.tmp)
+
+    def write(self, text):
+        with open(os.path.join(self.tmp, "swarm", "config"), "w") as f:
+            f.write(text)
+
+    def run_swarm(self, *args):
+        return subprocess.run([SWARM_BIN, *args], capture_output=True, text=True, timeout=30, env=self.env,
+                              stdin=subprocess.DEVNULL)
+
+    def test_named_device_and_default_timeout(self):
+        node = Node(name="cfgnode")
+        self.addCleanup(node.stop)
+        node.start()
+        fake = FakeNode("silent")
+        self.addCleanup(fake.close)
+        self.write("# my devices\n[devices]\nkitchen = tcp://127.0.0.1:%d   # the test node\n"
+                   "silent = 127.0.0.1:%d\n\n[defaults]\ntimeout = 0.5s\n" % (node.port, fake.port))
+        r = self.run_swarm("call", "kitchen", "ping", "m=named")
+        self.assertEqual((r.returncode, r.stdout), (0, "R:named\n"), r.stderr)
+        r = self.run_swarm("--json", "fleet", "--link", "kitchen", "call", "sys.info")
+        self.assertEqual(json.loads(r.stdout.splitlines()[0])["result"]["host_name"], "cfgnode", r.stderr)
+        # the default timeout applies to every command; --timeout still wins
+        r = self.run_swarm("call", "silent", "ping")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("within 0.5 s", r.stderr)
+        r = self.run_swarm("--timeout", "0.7s", "call", "silent", "ping")
+        self.assertIn("within 0.7 s", r.stderr)
+        # a name the config does not have is looked up as before
+        r = self.run_swarm("call", "kitchenn.invalid", "ping")
+        self.assertEqual(r.returncode, 3)
+
+
+class Repl(unittest.TestCase):
+    """swarm repl on a pty: chunks, multi-line input, print output, Ctrl-C, history file."""
+
+    def test_prompt(self):
+        import pty
+        node = Node(name="replnode")
+        self.addCleanup(node.stop)
+        node.start()
+        tmp = tempfile.mkdtemp(prefix="swarm-repl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        import fcntl
+        import termios
+        m, s = pty.openpty()
+
+        def own_terminal():  # the pty is its controlling terminal: Ctrl-C there is SIGINT
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        p = subprocess.Popen([SWARM_BIN, "--timeout", "0", "repl", "127.0.0.1:%d" % node.port], stdin=s, stdout=s,
+                             stderr=s, env=dict(os.environ, XDG_STATE_HOME=tmp, TERM="dumb"), close_fds=True,
+                             preexec_fn=own_terminal)
+        os.close(s)
+        self.addCleanup(reap, p)
+        self.addCleanup(os.close, m)
+        got = bytearray()
+
+        def until(text):
+            deadline = time.monotonic() + 30
+            while text.encode() not in got:
+                self.assertLess(time.monotonic(), deadline, got.decode(errors="replace"))
+                r, _, _ = select.select([m], [], [], 0.2)
+                if r:
+                    try:
+                        got.extend(os.read(m, 4096))
+                    except OSError:
+                        break
+
+        until("lua> ")
+        os.write(m, b"6 * 7\n")  # (no app runs: each chunk has a fresh environment)
+        until("42")
+        os.write(m, b"print('hi', 6 * 7) return 43\n")
+        until("\n43\r")
+        self.assertIn(b"hi 42", got)
+        os.write(m, b"for i = 1, 2 do\n")
+        until(">> ")
+        os.write(m, b"print('line ' .. i) end\n")
+        until("line 2")
+        os.write(m, b"swarm.sleep(60000)\n")
+        time.sleep(0.5)  # (the chunk is on its way)
+        os.write(m, b"\x03")
+        until("interrupted")
+        os.write(m, b"print('after')\n")
+        until("after")
+        os.write(m, b":q\n")
+        self.assertEqual(p.wait(30), 0, got.decode(errors="replace"))
+        with open(os.path.join(tmp, "swarm", "repl_history")) as f:
+            hist = f.read().replace("\\040", " ")  # (libedit's file escapes blanks)
+        self.assertIn("\n6 * 7\n", hist)
+        self.assertEqual(swarm("eval", "127.0.0.1:%d" % node.port, "1 + 1").stdout, "2\n")  # the node runs on
+
+
+class Completion(unittest.TestCase):
+    """tools/completion/swarm.bash in a real bash: commands, options from --help, device names
+    from the config and the scan cache, groups after --to."""
+
+    def complete(self, env, *words):
+        script = os.path.join(SRC, "tools", "completion", "swarm.bash")
+        line = " ".join("'%s'" % w for w in words)
+        cmd = ('source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _swarm; printf "%%s\\n" "${COMPREPLY[@]}"'
+               % (script, line, len(words) - 1))
+        r = subprocess.run(["bash", "--norc", "--noprofile", "-c", cmd], capture_output=True, text=True,
+                           timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return sorted(x for x in r.stdout.splitlines() if x)
+
+    def test_bash(self):
+        tmp = tempfile.mkdtemp(prefix="swarm-complete-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.makedirs(os.path.join(tmp, "config", "swarm"))
+        os.makedirs(os.path.join(tmp, "cache", "swarm"))
+        node = Node(name="compnode")
+        self.addCleanup(node.stop)
+        node.start()
+        with open(os.path.join(tmp, "config", "swarm", "config"), "w") as f:
+            f.write("[devices]\nkitchen = tcp://127.0.0.1:%d\n[groups]\nlab = lab-*\n" % node.port)
+        with open(os.path.join(tmp, "cache", "swarm", "scan.json"), "w") as f:
+            json.dump({"v": 1, "hosts": {"lab-1": {"ip": "10.0.0.1"}, "lab-2": {"ip": "10.0.0.2"}}}, f)
+        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "config"),
+                   XDG_CACHE_HOME=os.path.join(tmp, "cache"),
+                   PATH=os.path.dirname(os.path.abspath(SWARM_BIN)) + os.pathsep + os.environ["PATH"])
+        self.assertEqual(self.complete(env, "swarm", "fl"), ["fleet"])
+        self.assertIn("--every", self.complete(env, "swarm", "call", "--ev"))
+        self.assertEqual(self.complete(env, "swarm", "call", "k"), ["kitchen"])
+        self.assertEqual(self.complete(env, "swarm", "reboot", "lab"), ["lab-1", "lab-2"])
+        self.assertEqual(self.complete(env, "swarm", "fleet", "--to", "la"), ["lab", "lab-1", "lab-2"])
+        self.assertEqual(self.complete(env, "swarm", "fleet", "--to", "lab", "c"), ["call", "cfg"])
+        # after call LINK: the device's command paths (its _dir tree)
+        self.assertEqual(self.complete(env, "swarm", "call", "kitchen", "sys.i"), ["sys.info", "sys.is_up"])
+        self.assertIn("push.switch", self.complete(env, "swarm", "call", "kitchen", "push."))
 
 
 class Serial(PtyPairTestCase):
@@ -506,18 +902,69 @@ class Serial(PtyPairTestCase):
         info = json.loads(swarm("--json", "call", link, "sys.info").stdout)
         self.assertEqual(info["host_name"], "ttynode")
         # the node logs a line while it answers; on a serial link its log is console output,
-        # which must stay out of the reply (and shows on stderr with -v)
+        # which must stay out of the reply (and shows on stderr with -v); eval shows what the
+        # code printed, once, before the value
         r = swarm("eval", link, "print('console noise') return 'clean'")
-        self.assertEqual((r.returncode, r.stdout), (0, '"clean"\n'), r.stderr)
+        self.assertEqual((r.returncode, r.stdout), (0, 'console noise\n"clean"\n'), r.stderr)
         self.assertNotIn("noise", r.stderr)
         r = swarm("-v", "eval", link, "print('console noise 2') return 'clean'")
-        self.assertEqual((r.returncode, r.stdout), (0, '"clean"\n'), r.stderr)
+        self.assertEqual((r.returncode, r.stdout), (0, 'console noise 2\n"clean"\n'), r.stderr)
         self.assertIn("console noise 2", r.stderr)
         tree = json.loads(swarm("cfg", link, "get").stdout)
         self.assertEqual(tree["board"]["host_name"], "ttynode")
         r = swarm("call", link, "sys.nosuch")
         self.assertEqual(r.returncode, 1)
         self.assertIn("NoPath: sys.nosuch", r.stderr)
+
+    def test_lossless_link_to_a_lossy_node_says_mode_lossy(self):
+        # the node frames everything (SerialPacker); a lossless link sees those frames and says
+        # what to change instead of waiting for --timeout
+        self.start_node("--lossy")
+        r = swarm("--timeout", "60", "call", "serial://%s" % self.b, "ping")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("speaks the lossy framing", r.stderr)
+        self.assertIn("use serial://%s?mode=lossy" % self.b, r.stderr)
+        self.assertNotIn("--timeout", r.stderr)
+
+    def test_serial_hints_only_where_they_apply(self):
+        # a missing device or a line in use: no baud/lossy hint (it cannot help)
+        r = swarm("call", "serial:///nonexistent/tty?mode=lossy", "ping")
+        self.assertEqual(r.returncode, 3)
+        self.assertNotIn("baud", r.stderr)
+        self.assertNotIn("lossy mode", r.stderr)
+
+    def serial_only_node(self, *extra, port=None):
+        # (a taken port: the node says its RPC did not start, which is the point)
+        node = Node(name="ttynode", port=port, extra=["--serial", self.a, *extra], service_errors=port is not None)
+        self.addCleanup(node.stop)
+        node.start(wait=False)
+        node.wait_log("ready")
+        return node
+
+    def test_serial_node_with_no_net(self):
+        node = self.serial_only_node("--no-net", "--lossy")
+        log = node.read_log()
+        for svc in ("ftp", "telnet", "eval", "beacon", "mdns"):
+            self.assertIn("%s: off for this run" % svc, log)
+        self.assertNotIn("listening on", log)
+        with self.assertRaises(OSError):  # its --port is not listened on either
+            socket.create_connection(("127.0.0.1", node.port), timeout=5).close()
+        r = swarm("call", "serial://%s?mode=lossy" % self.b, "ping", "m=x")
+        self.assertEqual((r.returncode, r.stdout), (0, "R:x\n"), r.stderr)
+        # without a serial or stdio link, nothing could reach it: refused
+        r = subprocess.run([NODE_BIN, "--root", node.root, "--no-net"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("add --serial DEV or --stdio", r.stderr)
+
+    def test_serial_node_starts_when_its_rpc_port_is_taken(self):
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        node = self.serial_only_node(port=busy.getsockname()[1])
+        self.assertIn("rpc: not started", node.read_log())
+        r = swarm("call", "serial://%s" % self.b, "ping", "m=y")
+        self.assertEqual((r.returncode, r.stdout), (0, "R:y\n"), r.stderr)
 
     def test_lossless(self):
         node = self.start_node()
@@ -574,7 +1021,7 @@ class Serial(PtyPairTestCase):
                                    "ping"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                   text=True)
         try:
-            self.assertEqual(holder.stdout.readline(), "R:None\n")
+            self.assertEqual(holder.stdout.readline(), "R:pong\n")
             r = swarm("call", "serial://%s" % self.b, "ping")
             self.assertEqual(r.returncode, 3)
             self.assertIn("in use by another program", r.stderr)

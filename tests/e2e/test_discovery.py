@@ -473,7 +473,7 @@ print(json.dumps({"devices": devices, "sources": sources}))
         print("\n  swarm scan, %d nodes: %s (%.0f ms wall, incl. ip netns exec)" % (self.N, r.stderr.strip(), wall),
               file=sys.stderr)
         hosts = [line.split()[0] for line in r.stdout.splitlines()[1:]]
-        self.assertEqual(hosts, sorted(n.name for n in self.lan.nodes))
+        self.assertEqual(hosts, [n.name for n in self.lan.nodes])  # natural order: node2 before node10
         found, _ = self.scan()
         self.assertEqual(sorted(found), sorted(n.name for n in self.lan.nodes))
         for n in self.lan.nodes:

@@ -371,7 +371,8 @@ class SwarmSim(unittest.TestCase):
         r = self.run_sim("--nodes", "2", "--apps", "blink,counter", "--prefix", name, "--", "sh", "-c", script)
         self.assertEqual(r.returncode, 7, r.stdout + r.stderr)  # the command's status
         self.assertIn("R:ok\nR:ok\nnode1 node2|blink counter\n", r.stdout)
-        self.assertIn("swarm call tcp://169.254.1.2 ping", r.stdout)
+        # the try column's command runs from any shell: the host namespace and swarm's full path
+        self.assertRegex(r.stdout, r"sudo ip netns exec %s-host /\S*swarm call tcp://169\.254\.1\.2 ping" % name)
         self.assertIn("ip netns exec %s-host bash" % name, r.stdout)
         self.assertEqual([x for x in lanlab.list_netns() if x.startswith(name)], [])
 

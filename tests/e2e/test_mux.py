@@ -702,6 +702,29 @@ class SerialBehindMux(PtyPairTestCase):
     def test_lossy(self):
         self.run_mode("serial://%s?mode=lossy" % self.b, "--lossy")
 
+    def test_mplex_boot_on_a_lossless_line(self):
+        # the tty never closes when the device restarts: the mux learns it from the device's
+        # own link false / link true, logs the link going down and up, and mplex.boot answers
+        node = Node(name="ttynode", extra=["--serial", self.a])
+        self.addCleanup(node.stop)
+        node.start()
+        node.wait_log("ready")
+        mux = Mux("serial://%s" % self.b, "--backoff", "200ms")
+        try:
+            c = mux.client(timeout=20)
+            uptime = c.call("sys.info")["uptime_ms"]
+            self.assertIs(c.call("mplex.boot", timeout=60), True)
+            self.assertEqual(c.read_note(), {"d": False, "a": "link"})
+            self.assertEqual(c.read_note(), {"d": True, "a": "link"})
+            self.assertLess(c.call("sys.info")["uptime_ms"], uptime + 300)  # it restarted
+            log = mux.read_log()
+            self.assertIn("device link down: the device said link false", log)
+            self.assertIn("device link up: the device said link true", log)
+            self.assertLess(log.index("said link false"), log.index("said link true"))
+            c.close()
+        finally:
+            mux.stop()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -28,7 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 sys.path.insert(0, HERE)
-from swarmtest import NODE_BIN, SWARM_BIN, PtyPairTestCase, app_hash, reap  # noqa: E402
+from swarmtest import NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, app_hash, reap  # noqa: E402
 import lanlab  # noqa: E402
 from lanlab import Lan, netns  # noqa: E402
 
@@ -88,7 +88,8 @@ class PushLab(unittest.TestCase):
             return
         # node 1 takes its time between the steps of a commit (a test knob of the node), so
         # that kills at random points also land inside the apply
-        cfg = lambda i: {"push": {"test_apply_delay_ms": 40}} if i == 1 else None
+        # log.level debug: the nodes log each TCP link they open (links_opened counts them)
+        cfg = lambda i: dict({"log": {"level": "debug"}}, **({"push": {"test_apply_delay_ms": 40}} if i == 1 else {}))
         cls.lan = Lan(nodes=cls.N, apps=APPS, apps_dir=os.path.join(cls.proj, "apps"),
                       name_prefix="swpush", node_config=cfg)
         cls.lan.start()
@@ -352,6 +353,107 @@ class PushLab(unittest.TestCase):
                                  "--grace", GRACE, rc=0)
         self.assertEqual(self.ver(i, "beta"), "beta-4")
 
+    def test_08b_app_override_with_a_broken_app_rolls_back(self):
+        # issue 15's blocker: --app X to a device running another app, where X's init_ raises.
+        # The commit does not reload X (it is not running); the switch to it must be watched for
+        # the grace period like a reload, and the device must go back to its own app.
+        i = next(i for i in range(self.N) if self.node_app(i) == "gamma")
+        x = self.lan.nodes[i]
+        before = self.ver(i)
+        proj = os.path.join(self.tmp, "proj-broken")
+        make_app(proj, "alpha", "alpha-broken", broken=True)
+        rc, out, err = self.push("--app", "alpha", "--to", x.name, "--grace", "1500ms", proj=proj, rc=5)
+        d = self.by_name(out)[x.name]
+        self.assertEqual(d["result"], "rolled-back", d)
+        self.assertIn("broken on purpose", d["reason"])
+        self.assertNotIn("switched", d)
+        self.assertEqual(d["app"], "alpha", d)  # the app pushed
+        # it runs its own app again, and says so in its config and log
+        self.assertEqual(self.ver(i), before)
+        r = self.lan.swarm("cfg", "tcp://%s" % x.ip, "get", "board.app_name", timeout=30, env=self.env)
+        self.assertEqual(r.stdout.strip(), "gamma", r.stderr)
+        self.assertIn("gamma runs again", self.lan.node_log(i))
+
+    def test_08c_nothing_selected_exits_3(self):
+        # a selector that matches nothing: none found (3), and the hint says which names exist
+        rc, out, err = self.push("--to", "nodeZZ", rc=3)
+        self.assertTrue(all(d["result"] == "ignored" for d in out["devices"]), out)
+        # devices come in natural name order (node2 before node10)
+        self.assertEqual([d["device"] for d in out["devices"]], [x.name for x in self.lan.nodes])
+        self.assertIn("no device matches --to nodeZZ: found %s" % sorted(x.name for x in self.lan.nodes)[0], err)
+        # a device whose app the project lacks: 3, and the hint names the device and its app
+        proj = os.path.join(self.tmp, "proj-other")
+        make_app(proj, "delta", "delta-1")
+        x = self.lan.nodes[0]
+        rc, out, err = self.push("--link", "tcp://%s" % x.ip, proj=proj, rc=3)
+        self.assertIn("%s runs %s, and the project has no apps/%s" % (x.name, self.node_app(0), self.node_app(0)),
+                      err)
+        self.assertIn("--app", err)
+
+    def test_08d_interrupted_in_the_grace_period(self):
+        # Ctrl-C while the device watches its new version: the device goes on alone, so the
+        # result says it switched and that its health is unknown (not a bare "interrupted")
+        i = 0
+        x = self.lan.nodes[i]
+        proj = os.path.join(self.tmp, "proj-int")
+        app = self.node_app(i)
+        make_app(proj, app, app + "-int")
+        log0 = len(self.lan.node_log(i))
+        p = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "push", proj, "--json", "--link", "tcp://%s" % x.ip,
+                                              "--grace", "5s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        try:
+            deadline = time.monotonic() + 60
+            while "reloading %s" % app not in self.lan.node_log(i)[log0:]:
+                self.assertIsNone(p.poll(), "push ended before the reload")
+                self.assertLess(time.monotonic(), deadline, self.lan.node_log(i)[log0:])
+                time.sleep(0.05)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=60)
+        finally:
+            reap(p)
+        self.assertEqual(p.returncode, 130, err)
+        d = json.loads(out)["devices"][0]
+        self.assertEqual(d["result"], "failed", d)
+        self.assertIn("interrupted: switched, health unknown", d["reason"])
+        self.assertEqual(self.tree(i), self.local_id(app, proj=proj))  # it does run the new version
+        # the node finishes its grace period alone (the next tests push to it again)
+        deadline = time.monotonic() + 60
+        while "healthy" not in self.lan.node_log(i)[log0:]:
+            self.assertLess(time.monotonic(), deadline, self.lan.node_log(i)[log0:])
+            time.sleep(0.05)
+
+    def test_08e_progress_counts_only_the_devices_of_the_push(self):
+        # on a terminal the progress block's total counts the devices this push is for (1 of
+        # 10 here), not every device the scan found
+        import pty
+        x = self.lan.nodes[0]
+        proj = os.path.join(self.tmp, "proj-progress")
+        make_app(proj, self.node_app(0), "progress")
+        master, slave = pty.openpty()
+        try:
+            p = self.lan.popen(self.lan.host_ns, [SWARM_BIN, "push", proj, "--to", x.name, "--grace", "1s"],
+                               stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL, env=self.env)
+            os.close(slave)
+            slave = None
+            got = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the other side is closed
+                    break
+                if not chunk:
+                    break
+                got += chunk
+            self.assertEqual(p.wait(60), 0, got.decode(errors="replace"))
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        text = got.decode(errors="replace")
+        self.assertIn("total: 0/1 done", text)
+        self.assertNotIn("/%d done" % self.N, text)
+
     def test_09_through_a_mux(self):
         x = self.lan.nodes[0]
         sock = os.path.join(self.tmp, "mux0.sock")
@@ -498,6 +600,91 @@ class PushLab(unittest.TestCase):
         self.assertEqual(self.tree(k), self.local_id("alpha"))
 
 
+class LuaCheck(unittest.TestCase):
+    """A Lua syntax error fails on the host: the device is not even connected to."""
+
+    def test_typo_fails_before_any_device_is_touched(self):
+        tmp = tempfile.mkdtemp(prefix="swarm-luacheck-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        proj = os.path.join(tmp, "proj")
+        make_app(proj, "alpha", "alpha-1")
+        write(os.path.join(proj, "apps", "alpha", "lib", "bad.lua"), "local x = = 1\n")
+        node = Node(name="luacheck", app="alpha")
+        self.addCleanup(node.stop)
+        node.start()
+        link = "tcp://127.0.0.1:%d" % node.port
+        r = subprocess.run([SWARM_BIN, "push", proj, "--link", link], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 6, r.stdout + r.stderr)
+        self.assertIn("apps/alpha/lib/bad.lua:1: unexpected symbol near '='", r.stderr)
+        self.assertIn("nothing was pushed", r.stderr)
+        self.assertNotIn("push:", node.read_log())  # no staging, no commit
+        # --no-lua-check: pushed (the node would then judge it; this file is never loaded)
+        r = subprocess.run([SWARM_BIN, "push", proj, "--link", link, "--no-lua-check", "--grace", GRACE],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(node.root, "apps", "alpha", "lib", "bad.lua")))
+
+
+class FleetLab(unittest.TestCase):
+    """swarm fleet's selection on a scanned LAN: push's selectors, --app, --all."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="swarm-fleet-")
+        proj = os.path.join(cls.tmp, "proj")
+        for a in APPS:
+            make_app(proj, a, a + "-f")
+        cls.env = dict(os.environ, XDG_CACHE_HOME=os.path.join(cls.tmp, "cache"))
+        cls.lan = None
+        if ROOT:
+            cls.lan = Lan(nodes=5, apps=APPS, apps_dir=os.path.join(proj, "apps"), name_prefix="swfleet")
+            cls.lan.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.lan:
+            cls.lan.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        need_root(self)
+
+    def fleet(self, *args):
+        return self.lan.swarm("fleet", *args, timeout=120, env=self.env)
+
+    def test_selectors(self):
+        names = [x.name for x in self.lan.nodes]
+        r = self.fleet("--all", "call", "ping", "m=all")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x.split()[0] for x in r.stdout.splitlines()], names)  # natural order
+        # --app: the devices running it, each answering through its own app's command
+        betas = [x.name for i, x in enumerate(self.lan.nodes) if APPS[i % 3] == "beta"]
+        r = self.fleet("--app", "beta", "call", "beta.ver")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x.split()[0] for x in r.stdout.splitlines()], betas)
+        self.assertTrue(all(x.endswith('"beta-f"') for x in r.stdout.splitlines()), r.stdout)
+        # --to with a glob, as push takes it; --json lines
+        r = self.lan.swarm("--json", "fleet", "--to", names[1], "--to", names[3], "eval", "1 + 1",
+                           timeout=120, env=self.env)
+        objs = [json.loads(x) for x in r.stdout.splitlines()]
+        self.assertEqual([o["device"] for o in objs[:-1]], [names[1], names[3]])
+        self.assertEqual([o["result"]["repr"] for o in objs[:-1]], ["2", "2"])
+        # a group of the user's config stands for its selectors
+        cfg = os.path.join(self.tmp, "config")
+        os.makedirs(os.path.join(cfg, "swarm"), exist_ok=True)
+        with open(os.path.join(cfg, "swarm", "config"), "w") as f:
+            f.write("[groups]\nodd = %s %s  # two of them\n" % (names[0], names[2]))
+        r = self.lan.swarm("fleet", "--to", "odd", "call", "ping", timeout=120,
+                           env=dict(self.env, XDG_CONFIG_HOME=cfg))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x.split()[0] for x in r.stdout.splitlines()], [names[0], names[2]])
+        # nothing matches: 3, with the names found
+        r = self.fleet("--to", "nodeZZ", "call", "ping")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("no device matches the selection", r.stderr)
+        self.assertIn(names[0], r.stderr)
+
+
 class SerialPush(PtyPairTestCase):
     """A node on one end of a pty pair (no network services), the CLI on the other."""
 
@@ -574,6 +761,12 @@ class SerialPush(PtyPairTestCase):
         r = self.swarm("push", proj, "--link", uri, "--json", "--grace", GRACE)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(self.swarm("call", uri, "alpha.ver").stdout.strip(), "alpha-prov")
+        # a board the node was not built with: refused with its boards, nothing written
+        r = self.swarm("provision", uri, "--host", "prov-2", "--app", "alpha", "--board", "esp32")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("has no board 'esp32' (it has: posix-sim, none); nothing written", r.stderr)
+        info = json.loads(self.swarm("call", uri, "sys.info", "--json").stdout)
+        self.assertEqual((info["host_name"], info["hardware_name"]), ("prov-1", "posix-sim"))
         # bad usage
         self.assertEqual(self.swarm("provision", uri, "--host", "x").returncode, 2)
         self.assertEqual(self.swarm("provision", uri, "--host", "a/b", "--app", "x", "--board", "y").returncode, 2)

@@ -73,6 +73,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sw_msg_t m;
     int rc = sw_msg_decode(&m, data, size);
+
+    // Decoding with the framer's index (the lossless stream's fast path) means the same: the
+    // same result and the same fields, whenever the bytes frame as exactly one item.
+    sw_mpr_t fr;
+    sw_mp_index_t ix;
+    sw_mpr_init(&fr, data, size);
+    if (sw_mpr_skip_index(&fr, &ix) == 0 && fr.pos == size) {
+        sw_msg_t mi;
+        int ri = sw_msg_decode_ix(&mi, data, size, &ix);
+        bool same = ri == rc && mi.kind == m.kind && mi.has == m.has && mi.i == m.i &&
+                    mi.r == m.r && mi.n == m.n && mi.action_is_str == m.action_is_str &&
+                    mi.path_len == m.path_len && span_same(mi.a, m.a) && span_same(mi.d, m.d) &&
+                    span_same(mi.e, m.e) && mi.a.p == m.a.p && mi.d.p == m.d.p && mi.e.p == m.e.p;
+        for (uint8_t k = 0; same && k < m.path_len; k++)
+            same = mi.path[k].p == m.path[k].p && mi.path[k].n == m.path[k].n;
+        if (!same)
+            __builtin_trap();
+    }
+
     if (rc) {
         if ((rc != SW_EPROTO && rc != SW_ETOOBIG) || m.kind != SW_MSG_INVALID || m.has)
             __builtin_trap();

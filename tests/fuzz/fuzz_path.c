@@ -50,6 +50,9 @@ static int model(const uint8_t *in, size_t n, char *res, size_t cap)
     if (at + 1 > cap)
         return SW_ETOOBIG;
     res[at] = 0;
+    // the node's key file is refused, however it is spelt
+    if (!strncmp(res, "swarm.key", 9) && (res[9] == 0 || res[9] == '.'))
+        return SW_EPERM;
     return (int)at;
 }
 

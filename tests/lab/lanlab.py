@@ -965,11 +965,18 @@ def _print_lan(lan, out):
         out.write("%d nodes on loopback addresses (no root: no namespaces, so no broadcast, "
                   "multicast or mDNS between them), ready in %.2f s\n" % (lan.n, lan.setup_seconds))
     out.write("  %-*s  %-15s  %-10s  %-16s  %s\n" % (w, "name", "ip", "app", "namespace", "try"))
+    # the whole command, runnable from any shell: swarm may not be on PATH, and in netns mode
+    # the nodes are reached only from the host namespace
+    try:
+        swarm = lan.swarm_bin
+    except Exception:  # noqa: BLE001 (no swarm built: the try column still shows the command)
+        swarm = "swarm"
+    pre = "sudo ip netns exec %s " % lan.host_ns if lan.host_ns else ""
     for x in lan.nodes:
-        out.write("  %-*s  %-15s  %-10s  %-16s  swarm call %s ping\n"
-                  % (w, x.name, x.ip, x.app or "-", x.ns or "-", x.uri))
+        out.write("  %-*s  %-15s  %-10s  %-16s  %s%s call %s ping\n"
+                  % (w, x.name, x.ip, x.app or "-", x.ns or "-", pre, swarm, x.uri))
     if lan.host_ns:
-        out.write("host tools: ip netns exec %s bash     (address %s on the same LAN)\n"
+        out.write("host tools: sudo ip netns exec %s bash     (address %s on the same LAN)\n"
                   % (lan.host_ns, lan.host_ip))
     else:
         out.write("host tools: run them here; nodes send beacons to 127.0.0.1:%d\n" % lan.beacon_port)

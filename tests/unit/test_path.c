@@ -2,6 +2,7 @@
 // output-size edges, long segments, and a random property check against a simple stack model.
 #include "testutil.h"
 
+#include "swarm/ftp.h"
 #include "swarm/path.h"
 #include "swarm/port.h"
 
@@ -204,6 +205,26 @@ static int model(const char *in, size_t n, char *out)
     return (int)at;
 }
 
+// The node's key file is nobody's to name, however the path is spelt (FTP's relative form too).
+static void test_reserved_key(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {"swarm.key", "/swarm.key", "./swarm.key", "a/../swarm.key",
+                                          "swarm.key/", "//swarm.key", "swarm.key.tmp", "swarm.key.old"};
+    char out[64];
+    for (size_t k = 0; k < sizeof refused / sizeof *refused; k++) {
+        if (sw_path_norm(refused[k], strlen(refused[k]), out, sizeof out) != SW_EPERM)
+            fail_msg("'%s' not refused", refused[k]);
+        if (sw_ftp_path("", refused[k], strlen(refused[k]), out, sizeof out) != SW_EPERM)
+            fail_msg("ftp '%s' not refused", refused[k]);
+    }
+    assert_int_equal(sw_ftp_path("apps", "../swarm.key", 12, out, sizeof out), SW_EPERM);
+    // other names are plain files
+    check("swarm.keys", 10, 10, "swarm.keys");
+    check("apps/swarm.key", 14, 14, "apps/swarm.key");
+    check("swarm.cfg", 9, 9, "swarm.cfg");
+}
+
 static void test_random_vs_model(void **state)
 {
     (void)state;
@@ -254,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_long_input),
         cmocka_unit_test(test_base),
         cmocka_unit_test(test_random_vs_model),
+        cmocka_unit_test(test_reserved_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -359,6 +359,28 @@ static void test_tree_ops(void **state)
     assert_int_equal(sw_tree_add_dir(&tree, SW_TREE_ROOT, "full", NULL), SW_EFULL);
 }
 
+// The session remembers the last action it resolved: a change of the tree must not leave it
+// dispatching to a removed command (or to whatever took that command's slot).
+static void test_resolve_cache(void **state)
+{
+    (void)state;
+    int app = sw_tree_add_dir(&tree, SW_TREE_ROOT, "app", NULL);
+    assert_true(sw_tree_add_cmd(&tree, app, &d_ping) > 0);
+    feed_req("app.ping", "81 a1 6d a1 78", 1, 0);
+    feed_req("app.ping", "81 a1 6d a1 78", 2, 0); // (from the cache)
+    tu_assert_bytes(sent[nsent - 1], sent_len[nsent - 1], "82 a1 64 a3 52 3a 78 a1 69 02");
+    assert_int_equal(sw_tree_remove(&tree, app), 0);
+    feed_req("app.ping", "81 a1 6d a1 78", 3, 0);
+    expect_error("NoPath: app.ping");
+    // a directory in the removed command's place: the listing, not the old command
+    app = sw_tree_add_dir(&tree, SW_TREE_ROOT, "app", NULL);
+    assert_true(sw_tree_add_dir(&tree, app, "ping", NULL) > 0);
+    feed_req("app.ping", NULL, 4, 0);
+    sw_msg_t m = last_msg();
+    assert_int_equal(m.kind, SW_MSG_REPLY);
+    assert_int_equal(m.d.p[0], 0x84); // {c, d, j, h}
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +392,7 @@ int main(void)
         cmocka_unit_test_setup(test_streams, setup),
         cmocka_unit_test_setup(test_client, setup),
         cmocka_unit_test_setup(test_tree_ops, setup),
+        cmocka_unit_test_setup(test_resolve_cache, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,11 +165,31 @@ static void test_mdns_answer(void **state)
     }
 }
 
+// Names sort naturally: digit runs by value (node2 before node10), the rest byte by byte.
+static void test_name_order(void **state)
+{
+    (void)state;
+    const char *sorted[] = {"lab-2", "lab-10", "node", "node1", "node01", "node2", "node9",
+                            "node10", "node10a", "node10b", "node100", "nodea"};
+    size_t n = sizeof sorted / sizeof sorted[0];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            int c = sw_name_cmp(sorted[i], sorted[j]);
+            if (i < j)
+                assert_true(c < 0);
+            else if (i > j)
+                assert_true(c > 0);
+            else
+                assert_int_equal(c, 0);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_mdns_answer),
+        cmocka_unit_test(test_name_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,56 @@
+// A byte stream made authenticated and encrypted with swarm's Noise framing (swarm/noise.h):
+// the preamble, the NNpsk0 handshake, then transport frames. Sans-I/O: the owner feeds it what
+// the peer sent and gives it a function that writes to the peer. Used by both ends of RPC links
+// (src/node/seclink_node.c, src/host/hsec.c); the RPC layer above sees plain bytes.
+#ifndef SW_SECLINK_H
+#define SW_SECLINK_H
+
+#include "swarm/noise.h"
+
+typedef struct sw_seclink_io {
+    // Writes bytes to the peer (copied, or queued in order). 0 or an error.
+    int (*send)(void *ctx, const uint8_t *p, size_t n);
+    // Bytes the peer sent, decrypted and authenticated, in order.
+    void (*plain)(void *ctx, const uint8_t *p, size_t n);
+    // The handshake completed: from now on sw_seclink_write() works. May be NULL.
+    void (*up)(void *ctx);
+    void *ctx;
+} sw_seclink_io_t;
+
+// About 4.5 KiB: a receive buffer and a send buffer of one frame each.
+typedef struct sw_seclink {
+    sw_noise_t nz;
+    sw_noise_rx_t rx;
+    sw_seclink_io_t io;
+    uint8_t pre;     // responder: preamble bytes received so far
+    int err;         // sticky: once set, all input is refused with it
+    int reject;      // initiator: the reason byte of a responder's reject frame (0: none)
+    bool has_alt;    // responder: a second key message 1 may be made with (key rotation)
+    uint8_t alt[SW_NOISE_KEY];
+    uint8_t seed[SW_NOISE_KEY]; // responder: kept until message 1 is read (a retry reuses it)
+    uint8_t rxbuf[SW_NOISE_FRAME_MAX];
+    uint8_t txbuf[SW_NOISE_HDR + SW_NOISE_FRAME_MAX];
+} sw_seclink_t;
+
+// Starts the session. psk: the key; seed: 32 bytes from a CSPRNG. The initiator sends the
+// preamble and handshake message 1 at once (through io.send). 0 or an error.
+int sw_seclink_start(sw_seclink_t *s, bool initiator, const uint8_t psk[SW_NOISE_KEY],
+                     const uint8_t seed[SW_NOISE_KEY], const sw_seclink_io_t *io);
+// Responder: also accept handshakes made with this key (the old key during a rotation). Call
+// after sw_seclink_start. Trying it costs a few hashes, no curve operation.
+void sw_seclink_alt_key(sw_seclink_t *s, const uint8_t key[SW_NOISE_KEY]);
+// Feeds bytes from the peer. 0, or an error after which the caller closes the connection:
+//   SW_EAUTH   the handshake did not authenticate (a responder has sent its reject frame; an
+//              initiator got one saying "wrong key"), or a transport frame failed its tag
+//              (forged, replayed, reordered, cut)
+//   SW_EPROTO  not our preamble / framing, a frame out of place, an impossible length
+// Nothing the peer sent reaches io.plain unless it authenticated.
+int sw_seclink_input(sw_seclink_t *s, const uint8_t *p, size_t n);
+// Encrypts and sends bytes (as frames of up to SW_NOISE_FRAME_PAYLOAD). 0, SW_EINVAL before
+// the handshake is done, or the send error.
+int sw_seclink_write(sw_seclink_t *s, const uint8_t *p, size_t n);
+bool sw_seclink_ready(const sw_seclink_t *s);
+// Wipes the keys (call when the link closes).
+void sw_seclink_wipe(sw_seclink_t *s);
+
+#endif

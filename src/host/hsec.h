@@ -1,0 +1,17 @@
+// The host's key and the authenticated session of its TCP links (src/host/hsec.c).
+#ifndef SW_HOST_HSEC_H
+#define SW_HOST_HSEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "swarm/noise.h"
+
+// Where the host's key is: $SWARM_KEY_FILE, else $XDG_CONFIG_HOME/swarm/key, else
+// ~/.config/swarm/key. 0, SW_ENOENT (no HOME), SW_ETOOBIG.
+int sw_key_path(char *buf, size_t cap);
+// Reads a 32-byte key file. 0, SW_ENOENT, SW_EIO, SW_EPROTO (not 32 bytes); a message in err.
+int sw_key_read(const char *path, uint8_t key[SW_NOISE_KEY], char *err, size_t errcap);
+
+#endif

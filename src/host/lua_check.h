@@ -1,0 +1,12 @@
+// Host-side Lua syntax check of a folder before a push (src/host/lua_check.c).
+#ifndef SW_HOST_LUA_CHECK_H
+#define SW_HOST_LUA_CHECK_H
+
+// Called once per file that does not compile, with Lua's message ("apps/x/main.lua:3: …").
+typedef void (*sw_lua_check_fn)(void *u, const char *msg);
+
+// Compiles (does not run) every *.lua file under dir, shown in messages as shown/… Returns
+// the number of files that failed, or -1 when Lua cannot start (out of memory).
+int sw_lua_check_dir(const char *dir, const char *shown, sw_lua_check_fn fn, void *u);
+
+#endif

@@ -1,0 +1,238 @@
+// The node's authenticated mode (docs/SECURITY.md): its key file, the secure session of each
+// TCP RPC link (src/auth/seclink.c between the connection and the link's framing), which
+// plaintext services may run, and sys.key (installing the key over the open link, once).
+#include <string.h>
+
+#include "node_int.h"
+#if SW_WITH_AUTH
+#include "swarm/mp.h"
+#include "swarm/path.h"
+#include "swarm/seclink.h"
+
+static sw_node_t *node_of(const sw_call_t *c) { return c->ctx; }
+
+#define KEY_OLD_FILE SW_PATH_KEY_FILE ".old" // the previous key during a rotation
+
+// Reads a 32-byte key file: 0, SW_ENOENT (none), or an error (logged).
+static int read_key(sw_node_t *n, const char *path, uint8_t out[SW_NOISE_KEY])
+{
+    const sw_port_ops_t *o = n->port.ops;
+    int fd, rc = o->fs_open(n->port.ctx, path, SW_O_READ, &fd);
+    if (rc == SW_ENOENT)
+        return rc;
+    if (rc) {
+        sw_log(n, SW_LOG_ERROR, "auth: cannot read %s: %s", path, sw_strerror(rc));
+        return rc;
+    }
+    uint8_t buf[SW_NOISE_KEY + 1];
+    size_t got = 0;
+    while (got < sizeof buf) {
+        int k = o->fs_read(n->port.ctx, fd, got, buf + got, sizeof buf - got);
+        if (k <= 0) {
+            rc = k;
+            break;
+        }
+        got += (size_t)k;
+    }
+    o->fs_close(n->port.ctx, fd);
+    if (rc < 0 || got != SW_NOISE_KEY) {
+        sw_log(n, SW_LOG_ERROR, "auth: %s is not a %u-byte key", path, (unsigned)SW_NOISE_KEY);
+        sw_noise_zero(buf, sizeof buf);
+        return SW_EPROTO;
+    }
+    memcpy(out, buf, SW_NOISE_KEY);
+    sw_noise_zero(buf, sizeof buf);
+    return 0;
+}
+
+int sw_auth_init(sw_node_t *n)
+{
+    sw_noise_zero(n->key, sizeof n->key);
+    sw_noise_zero(n->key_old, sizeof n->key_old);
+    n->locked = n->has_old = false;
+    int rc = read_key(n, SW_PATH_KEY_FILE, n->key);
+    if (rc == SW_ENOENT)
+        return 0; // the open mode
+    if (rc) // a key that exists but cannot be used must not open the node: refuse to start
+        return rc;
+    n->locked = true;
+    n->has_old = read_key(n, KEY_OLD_FILE, n->key_old) == 0;
+    sw_log(n, SW_LOG_INFO, "auth: locked: RPC over TCP needs the key (Noise NNpsk0)%s",
+           n->has_old ? "; the previous key is still accepted (rotation)" : "");
+    return 0;
+}
+
+bool sw_auth_service_on(sw_node_t *n, const char *enable, const char *allow)
+{
+    if (!sw_cfg_bool(&n->cfg, enable, true))
+        return false;
+    // plaintext services cannot be authenticated: a locked node runs one only when told to
+    return !n->locked || sw_cfg_bool(&n->cfg, allow, false);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Secure links
+
+struct sw_auth_link {
+    sw_seclink_t s;
+    bool was_up;     // the handshake completed
+    sw_timer_t hs;   // a client must complete the handshake within auth.handshake_ms
+};
+
+#define HANDSHAKE_MS_DEFAULT 10000
+
+static int sec_send(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_link_t *l = ctx;
+    if (l->closing)
+        return SW_ECLOSED;
+    return l->node->port.ops->conn_write(l->node->port.ctx, l->conn, p, n);
+}
+
+static void sec_plain(void *ctx, const uint8_t *p, size_t n) { sw_link_input(ctx, p, n); }
+
+static void sec_up(void *ctx)
+{
+    sw_link_t *l = ctx;
+    l->sec->was_up = true;
+    sw_timer_stop(l->node, &l->sec->hs);
+    sw_log(l->node, SW_LOG_INFO, "link %s: authenticated", l->peer);
+    sw_rpc_link(&l->rpc, true); // what an open link sends at once
+}
+
+static void hs_timeout(sw_node_t *n, sw_timer_t *t)
+{
+    sw_link_t *l = t->user;
+    sw_log(n, SW_LOG_WARN, "link %s: handshake not completed in time, closing", l->peer);
+    sw_link_close(l);
+}
+
+sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
+{
+    sw_auth_link_t *a = sw_node_alloc_buf(l->node, sizeof *a);
+    if (!a)
+        return NULL;
+    uint8_t seed[SW_NOISE_KEY];
+    l->node->port.ops->random(l->node->port.ctx, seed, sizeof seed);
+    sw_seclink_io_t io = {sec_send, sec_plain, sec_up, l};
+    int rc = sw_seclink_start(&a->s, false, l->node->key, seed, &io);
+    sw_noise_zero(seed, sizeof seed);
+    if (!rc && l->node->has_old)
+        sw_seclink_alt_key(&a->s, l->node->key_old);
+    if (rc) {
+        sw_node_release(l->node, a, sizeof *a);
+        return NULL;
+    }
+    a->was_up = false;
+    // a client that connects and never completes the handshake must not hold a slot for long
+    int64_t ms = sw_cfg_int(&l->node->cfg, "auth.handshake_ms", HANDSHAKE_MS_DEFAULT);
+    memset(&a->hs, 0, sizeof a->hs);
+    a->hs.fn = hs_timeout;
+    a->hs.user = l;
+    sw_timer_start(l->node, &a->hs, (uint32_t)(ms < 100 ? 100 : ms > 600000 ? 600000 : ms));
+    return a;
+}
+
+void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n)
+{
+    int rc = sw_seclink_input(&l->sec->s, p, n);
+    if (rc && !l->closing) {
+        const char *why = rc != SW_EAUTH   ? "not an authenticated client"
+                          : l->sec->was_up ? "a frame failed authentication"
+                                           : "wrong key (handshake failed)";
+        sw_log(l->node, SW_LOG_WARN, "link %s: %s, closing", l->peer, why);
+        sw_link_close(l);
+    }
+}
+
+int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
+{
+    if (!sw_seclink_ready(&l->sec->s))
+        return 0; // nothing goes out in plain before the handshake (the link message waits)
+    return sw_seclink_write(&l->sec->s, p, n);
+}
+
+void sw_auth_link_free(sw_link_t *l)
+{
+    sw_timer_stop(l->node, &l->sec->hs);
+    sw_seclink_wipe(&l->sec->s);
+    sw_node_release(l->node, l->sec, sizeof *l->sec);
+    l->sec = NULL;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// sys.key
+
+static sw_link_t *link_of(sw_node_t *n, const sw_rpc_t *rpc)
+{
+    for (sw_link_t *l = n->links; l; l = l->next)
+        if (&l->rpc == rpc)
+            return l;
+    return NULL;
+}
+
+// sys.key k=<32 bytes> [keep=true] | drop=true
+//   k: installs the node's key, then soft-resets so every link and service comes back locked.
+//      On an open node anyone may (once); on a locked node only a client on an authenticated
+//      link (the key holder). keep: the current key stays accepted as well (a rotation: hosts
+//      that still use it get in until drop); without keep an old key is forgotten.
+//   drop: forget the previous key of a rotation (authenticated link only).
+static int cmd_key(sw_call_t *c)
+{
+    sw_node_t *n = node_of(c);
+    sw_span_t k = {NULL, 0};
+    bool keep = false, drop = false;
+    if (!sw_call_arg_bin(c, "k", false, &k) || !sw_call_arg_bool(c, "keep", false, &keep) ||
+        !sw_call_arg_bool(c, "drop", false, &drop))
+        return c->err;
+    sw_link_t *l = c->rpc ? link_of(n, c->rpc) : NULL;
+    bool authed = l && l->sec;
+    if (n->locked && !authed)
+        return sw_call_fail(c, SW_EPERM, "the node is locked: changing its key needs the current one");
+    if (drop) {
+        if (k.p)
+            return sw_call_fail(c, SW_EINVAL, "BadArg: drop goes without k");
+        if (!n->locked)
+            return sw_call_fail(c, SW_EINVAL, "the node has no key");
+        int rc = n->port.ops->fs_unlink(n->port.ctx, KEY_OLD_FILE);
+        if (rc && rc != SW_ENOENT)
+            return rc;
+        n->has_old = false;
+        sw_noise_zero(n->key_old, sizeof n->key_old);
+        sw_log(n, SW_LOG_WARN, "auth: the previous key is no longer accepted");
+        sw_mpw_bool(c->out, true);
+        return 0;
+    }
+    if (!k.p)
+        return sw_call_fail(c, SW_EINVAL, "BadArg: k (the key, 32 bytes) or drop=true");
+    if (k.n != SW_NOISE_KEY)
+        return sw_call_fail(c, SW_EINVAL, "BadArg: k: a key is 32 bytes");
+    if (keep && !n->locked)
+        return sw_call_fail(c, SW_EINVAL, "BadArg: keep: the node has no key to keep");
+    int rc = keep ? sw_node_write_atomic(n, KEY_OLD_FILE, n->key, sizeof n->key)
+                  : n->port.ops->fs_unlink(n->port.ctx, KEY_OLD_FILE);
+    if (rc && rc != SW_ENOENT)
+        return rc;
+    if ((rc = sw_node_write_atomic(n, SW_PATH_KEY_FILE, k.p, k.n)))
+        return rc;
+    sw_log(n, SW_LOG_WARN, "auth: key %s%s; resetting", n->locked ? "replaced" : "installed",
+           keep ? " (the previous one is still accepted)" : "");
+    sw_node_reset(n, SW_RESET_SOFT, "sys.key");
+    sw_mpw_bool(c->out, true);
+    return 0;
+}
+
+static const sw_cmd_def_t key_cmd = {"key", "k,keep,drop",
+                                     "install the node's key (k: 32 bytes; keep: accept the previous "
+                                     "one too; drop: forget it; docs/SECURITY.md)",
+                                     cmd_key, NULL};
+
+int sw_auth_cmds_init(sw_node_t *n)
+{
+    int sys = sw_tree_find(&n->tree, "sys");
+    if (sys < 0)
+        return sys;
+    int rc = sw_tree_add_cmd(&n->tree, sys, &key_cmd);
+    return rc < 0 ? rc : 0;
+}
+#endif // SW_WITH_AUTH

@@ -1,0 +1,436 @@
+"""The authenticated mode (issue 14) against real swarm-node processes: a locked node (a key in
+<root>/swarm.key) runs nothing for a plaintext MoaT client, a client with the wrong key, or a
+replay of a captured authenticated session — checked on the node (no directory appears, its log
+says why) — and everything for a client with the key. The client side is noise_ref.py, an
+independent Noise implementation on python3-cryptography; the host CLI is tested too.
+An open node is unchanged (plain MoaT v0 client, no "locked" anywhere)."""
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import swarmtest as st
+from noise_ref import Deframer, Noise, PREAMBLE, REJECT_AUTH, frame
+
+KEY = bytes(range(100, 132))
+
+
+class NoiseSock:
+    """A socket-like object (sendall/recv/settimeout/close) over an authenticated session, so
+    swarmtest.Client speaks MoaT v0 through it. wire: every byte sent, for replay tests."""
+
+    def __init__(self, port, key, seed=None):
+        self.raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.wire = self.rx_wire = b""
+        self.nz = Noise(True, key, seed or os.urandom(32))
+        self._send(PREAMBLE + frame(self.nz.write_hs()))
+        self.df = Deframer()
+        self.frames = []
+        self.reply = self._frame()
+        if len(self.reply) == 1:
+            self.rejected = self.reply[0]
+            return
+        self.rejected = 0
+        self.nz.read_hs(self.reply)
+
+    def _send(self, b):
+        self.wire += b
+        self.raw.sendall(b)
+
+    def _recv(self):
+        d = self.raw.recv(65536)
+        self.rx_wire += d
+        return d
+
+    def _frame(self):
+        """The next whole frame (the handshake reply); later frames stay for recv()."""
+        while not self.frames:
+            d = self._recv()
+            if not d:
+                raise ConnectionError("node closed the connection")
+            self.frames += self.df.feed(d)
+        return self.frames.pop(0)
+
+    def sendall(self, b):
+        self._send(self.nz.frames(b))
+
+    def settimeout(self, t):
+        self.raw.settimeout(t)
+
+    def recv(self, n):
+        if not self.frames:
+            d = self._recv()
+            if not d:
+                return b""
+            self.frames = self.df.feed(d)
+        out = b"".join(self.nz.rx.dec(b"", f) for f in self.frames)
+        self.frames = []
+        return out
+
+    def close(self):
+        self.raw.close()
+
+
+def secure_client(port, key=KEY):
+    ns = NoiseSock(port, key)
+    if ns.rejected:
+        raise PermissionError("rejected %d" % ns.rejected)
+    c = st.Client.__new__(st.Client)
+    c.sock, c.unp, c.seq, c.notes, c.console, c.backlog, c.timeout = ns, st.unpacker(), 0, [], bytearray(), [], 10.0
+    assert c.read_note() == {"d": True, "a": "link"}
+    return c
+
+
+def wait_restarted_locked(node, starts=2):
+    """After sys.key: the node logs "auth: locked" and listens again (its start number starts)."""
+    for _ in range(1000):
+        log = node.read_log()
+        if "auth: locked" in log and log.count("rpc: listening") >= starts:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the node did not restart locked:\n" + node.read_log()[-3000:])
+
+
+def read_all(sock):
+    sock.settimeout(10)
+    out = b""
+    while True:
+        try:
+            d = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not d:
+            break
+        out += d
+    return out
+
+
+class LockedNode(unittest.TestCase):
+    def setUp(self):
+        self.ports = {k: st.free_port() for k in ("ftp", "telnet", "eval")}
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            self.bport = u.getsockname()[1]
+        root = tempfile.mkdtemp(prefix="swarm-auth-")
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            # the plaintext services are switched on, on free ports: locked, they must stay off
+            f.write(st.pack({"boot": {"FTPD_ENABLE": True, "FTPD_PORT": self.ports["ftp"],
+                                      "TELNET_ENABLE": True, "TELNET_PORT": self.ports["telnet"],
+                                      "REMOTE_EVAL_ENABLE": True, "REMOTE_EVAL_PORT": self.ports["eval"],
+                                      "BEACON_DESTINATION_IPS": ["127.0.0.2"],
+                                      "BEACON_DESTINATION_PORT": self.bport, "MDNS_ENABLE": False},
+                              "auth": {"handshake_ms": 300}}))
+        with open(os.path.join(root, "swarm.key"), "wb") as f:
+            f.write(KEY)
+        self.node = st.Node(root=root, lan_services=True)
+        self.node.own_root = True
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.node.wait_log("auth: locked")
+
+    def made(self, name):
+        return os.path.isdir(os.path.join(self.node.root, name))
+
+    def test_plaintext_client_gets_nothing(self):
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(st.pack({"a": ["f", "mkdir"], "d": {"p": "plain"}, "i": 1}))
+            got = read_all(s)
+        # no link message, no answer: one reject frame (not ours: PROTO), then the close
+        self.assertEqual(got, frame(b"\x02"))
+        self.node.wait_log("not an authenticated client, closing")
+        self.assertFalse(self.made("plain"))
+
+    def test_wrong_key_gets_nothing(self):
+        ns = NoiseSock(self.node.port, bytes(32))
+        self.assertEqual(ns.rejected, REJECT_AUTH)
+        # whatever follows is never read
+        try:
+            ns.raw.sendall(frame(b"x" * 40) + st.pack({"a": ["f", "mkdir"], "d": {"p": "wrong"}, "i": 1}))
+        except OSError:
+            pass
+        self.assertEqual(read_all(ns.raw), b"")
+        ns.close()
+        self.node.wait_log("wrong key (handshake failed), closing")
+        self.assertFalse(self.made("wrong"))
+
+    def test_with_key_everything_works(self):
+        c = secure_client(self.node.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.call("f.mkdir", {"p": "keyed"}), None)
+        self.assertTrue(self.made("keyed"))
+        # messages of several frames each way
+        self.assertTrue(str(c.call("ping", {"m": "x" * 6000})).startswith("R:xxx"))
+        data = os.urandom(6000)
+        fd = c.call("f.open", {"p": "big", "m": "w"})
+        c.call("f.wr", {"fd": fd, "data": data})
+        c.call("f.cl", {"fd": fd})
+        fd = c.call("f.open", {"p": "big", "m": "r"})
+        self.assertEqual(c.call("f.rd", {"fd": fd, "n": 6000}), data)
+        c.call("f.cl", {"fd": fd})
+        self.assertTrue(c.call("sys.info"))
+        # the key is no client's to read, even with the key
+        for p in ("swarm.key", "/swarm.key", "apps/../swarm.key", "swarm.key.tmp"):
+            with self.assertRaises(st.RemoteError):
+                c.call("f.stat", {"p": p})
+            with self.assertRaises(st.RemoteError):
+                c.call("f.open", {"p": p, "m": "r"})
+        with self.assertRaises(st.RemoteError):
+            c.call("f.rm", {"p": "swarm.key"})
+        self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(), KEY)
+        self.assertNotIn(KEY.hex(), repr(c.call("sys.cfg")))
+        # neither the requests nor the replies are on the wire in plain
+        for plain in (b"mkdir", b"keyed", b"xxxxxxxx", data[:16], b"posix", b"platform"):
+            self.assertNotIn(plain, c.sock.wire + c.sock.rx_wire)
+
+    def test_replayed_session_gets_nothing(self):
+        ns = NoiseSock(self.node.port, KEY)
+        c = st.Client.__new__(st.Client)
+        c.sock, c.unp, c.seq, c.notes, c.console, c.backlog, c.timeout = ns, st.unpacker(), 0, [], bytearray(), [], 10.0
+        c.read_note()
+        c.call("f.mkdir", {"p": "once"})
+        captured = ns.wire
+        c.close()
+        os.rmdir(os.path.join(self.node.root, "once"))
+        # the same bytes again: the handshake message is accepted (Noise cannot tell without
+        # a reply), but the node's new ephemeral key gives new session keys: the request fails
+        # its tag and is never run
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(captured)
+            read_all(s)
+        self.node.wait_log("a frame failed authentication, closing")
+        self.assertFalse(self.made("once"))
+
+    def test_tampered_frame_closes(self):
+        ns = NoiseSock(self.node.port, KEY)
+        fr = bytearray(ns.nz.frames(st.pack({"a": ["f", "mkdir"], "d": {"p": "flip"}, "i": 1})))
+        fr[5] ^= 0x01
+        ns.raw.sendall(bytes(fr))
+        read_all(ns.raw)
+        self.node.wait_log("a frame failed authentication, closing")
+        self.assertFalse(self.made("flip"))
+
+    def test_scan_shows_locked(self):
+        env = dict(os.environ, XDG_CACHE_HOME=self.node.root + "-cache")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", env["XDG_CACHE_HOME"]]))
+        r = subprocess.run([st.SWARM_BIN, "scan", "--json", "--port", str(self.bport), "--to", "127.0.0.1",
+                            "--wait-for", "1", "--no-cache"], capture_output=True, text=True, timeout=60, env=env)
+        import json
+        devs = json.loads(r.stdout)
+        self.assertEqual(len(devs), 1, r.stderr)
+        self.assertTrue(devs[0]["locked"])
+        beacon = json.dumps(devs[0])
+        self.assertNotIn(KEY.hex(), beacon)
+        # the plaintext services are off in the beacon too
+        self.assertEqual([devs[0]["services"][k] for k in ("ftp", "telnet", "eval")], [False, False, False])
+        r = subprocess.run([st.SWARM_BIN, "scan", "--port", str(self.bport), "--to", "127.0.0.1",
+                            "--wait-for", "1", "--no-cache"], capture_output=True, text=True, timeout=60, env=env)
+        self.assertIn("locked rpc:%d" % self.node.port, r.stdout)
+
+    def test_silent_client_is_closed(self):
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(PREAMBLE)  # and then nothing
+            self.assertEqual(read_all(s), b"")
+        self.node.wait_log("handshake not completed in time, closing")
+
+    def test_plaintext_services_off(self):
+        for name, port in self.ports.items():
+            with self.assertRaises(OSError, msg=name):
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+class OpenNode(st.NodeTestCase):
+    def test_moat_client_unchanged(self):
+        self.assertEqual(self.c.call("f.mkdir", {"p": "open"}), None)
+        self.assertTrue(os.path.isdir(os.path.join(self.node.root, "open")))
+        self.assertNotIn("auth: locked", self.node.read_log())
+
+    def test_key_file_name_refused_on_open_node_too(self):
+        with self.assertRaises(st.RemoteError):
+            self.c.call("f.new", {"p": "swarm.key"})
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, "swarm.key")))
+
+    def test_install_key_locks(self):
+        self.assertTrue(self.c.call("sys.key", {"k": KEY}))
+        wait_restarted_locked(self.node)
+        self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(), KEY)
+        c = secure_client(self.node.port)
+        self.addCleanup(c.close)
+        self.assertTrue(c.call("sys.info"))
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(st.pack({"a": ["sys", "key"], "d": {"k": bytes(32)}, "i": 1}))
+            self.assertEqual(read_all(s), frame(b"\x02"))
+        self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(), KEY)
+
+
+class HostCli(unittest.TestCase):
+    """The swarm CLI: key new/path/install, and commands over authenticated TCP links."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="swarm-auth-host-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", self.tmp]))
+        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.tmp, "cfg"))
+        self.env.pop("SWARM_KEY_FILE", None)
+        self.node = st.Node()
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.link = "tcp://127.0.0.1:%d" % self.node.port
+
+    def swarm(self, *args, env=None, inp=None):
+        return subprocess.run([st.SWARM_BIN, *args], capture_output=True, text=True, timeout=60,
+                              env=env or self.env, input=inp)
+
+    def lock(self):
+        r = self.swarm("key", "new")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.keyfile = r.stdout.strip()
+        r = self.swarm("key", "install", self.link)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_restarted_locked(self.node)
+
+    def test_key_new(self):
+        r = self.swarm("key", "path")
+        self.assertEqual(r.stdout.strip(), os.path.join(self.tmp, "cfg", "swarm", "key"))
+        r = self.swarm("key", "new")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = r.stdout.strip()
+        st_ = os.stat(path)
+        self.assertEqual(st_.st_mode & 0o777, 0o600)
+        self.assertEqual(st_.st_size, 32)
+        old = open(path, "rb").read()
+        r = self.swarm("key", "new")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--force", r.stderr)
+        self.assertEqual(open(path, "rb").read(), old)
+        self.assertEqual(self.swarm("key", "new", "--force").returncode, 0)
+        self.assertNotEqual(open(path, "rb").read(), old)
+        self.assertEqual(self.swarm("key", "--help").returncode, 0)
+
+    def test_locked_node_with_and_without_key(self):
+        self.lock()
+        r = self.swarm("call", self.link, "f.mkdir", "p=bykey")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(self.node.root, "bykey")))
+        r = self.swarm("cfg", self.link, "get", "boot")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data = os.urandom(9000)
+        r = subprocess.run([st.SWARM_BIN, "fs", self.link, "put", "-", "blob"], input=data,
+                           capture_output=True, timeout=60, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run([st.SWARM_BIN, "fs", self.link, "get", "blob", "-"], capture_output=True,
+                           timeout=60, env=self.env)
+        self.assertEqual(r.stdout, data)
+        # a wrong key: a clear error, exit status 3, nothing run
+        other = os.path.join(self.tmp, "other.key")
+        with open(other, "wb") as f:
+            f.write(os.urandom(32))
+        r = self.swarm("call", self.link, "f.mkdir", "p=wrongkey", env=dict(self.env, SWARM_KEY_FILE=other))
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("wrong key for " + self.link, r.stderr)
+        self.node.wait_log("wrong key (handshake failed)")
+        # no key at all: plain, refused
+        r = self.swarm("call", self.link, "f.mkdir", "p=nokey", env=dict(self.env, SWARM_KEY_FILE=""))
+        self.assertEqual(r.returncode, 3)
+        self.node.wait_log("not an authenticated client")
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, "wrongkey")))
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, "nokey")))
+
+    def test_push_and_mux_with_key(self):
+        self.lock()
+        proj = os.path.join(self.tmp, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('swarm.command("ver", function() return "v7" end, "the version")\n')
+        r = self.swarm("push", proj, "--link", self.link, "--grace", "400ms")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.swarm("call", self.link, "example.ver")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "v7"), r.stderr)
+        # a mux holds the key for its device link; its socket's clients are trusted by file mode
+        sock = os.path.join(self.tmp, "mux.sock")
+        with st.swarm_running("mux", "--link", self.link, "--socket", sock, env=self.env) as mux:
+            for _ in range(500):
+                if os.path.exists(sock):
+                    break
+                mux.poll()
+                self.assertIsNone(mux.returncode)
+                time.sleep(0.02)
+            for _ in range(200):  # until the mux's device link is up
+                r = self.swarm("call", "unix://" + sock, "example.ver")
+                if "device link down" not in r.stderr:
+                    break
+                time.sleep(0.05)
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, "v7"), r.stderr)
+        # and the same push without the key is refused, nothing changed
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('swarm.command("ver", function() return "v8" end, "the version")\n')
+        r = self.swarm("push", proj, "--link", self.link, "--grace", "400ms", env=dict(self.env, SWARM_KEY_FILE=""))
+        self.assertNotEqual(r.returncode, 0)
+        r = self.swarm("call", self.link, "example.ver")
+        self.assertEqual(r.stdout.strip(), "v7")
+
+    def test_rotate_keeps_offline_devices(self):
+        self.lock()
+        old = open(self.keyfile, "rb").read()
+        # a second device with the same key, offline during the rotation
+        root2 = tempfile.mkdtemp(prefix="swarm-auth-n2-", dir=self.tmp)
+        with open(os.path.join(root2, "swarm.key"), "wb") as f:
+            f.write(old)
+        n2 = st.Node(root=root2, name="t2")
+        n2.own_root = False
+        self.addCleanup(n2.stop)
+        link2 = "tcp://127.0.0.1:%d" % n2.port
+        r = self.swarm("key", "rotate", self.link, link2)
+        self.assertEqual(r.returncode, 5, r.stdout + r.stderr)  # one of two reached
+        self.assertIn("did not get the new key", r.stderr)
+        wait_restarted_locked(self.node, 3)
+        self.assertIn("previous key is still accepted", self.node.read_log())
+        new = open(self.keyfile + ".new", "rb").read()
+        self.assertNotEqual(new, old)
+        self.assertEqual(open(self.keyfile, "rb").read(), old)  # the host still uses the old key
+        # both keys open the rotated device; the offline one comes back with the old key only
+        newenv = dict(self.env, SWARM_KEY_FILE=self.keyfile + ".new")
+        self.assertEqual(self.swarm("call", self.link, "ping").returncode, 0)
+        self.assertEqual(self.swarm("call", self.link, "ping", env=newenv).returncode, 0)
+        n2.start()
+        self.assertEqual(self.swarm("call", link2, "ping").returncode, 0)
+        self.assertEqual(self.swarm("call", link2, "ping", env=newenv).returncode, 3)
+        r = self.swarm("key", "rotate", link2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_restarted_locked(n2)
+        r = self.swarm("key", "rotate", "--finish", self.link, link2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(open(self.keyfile, "rb").read(), new)
+        self.assertEqual(open(self.keyfile + ".old", "rb").read(), old)
+        self.assertFalse(os.path.exists(self.keyfile + ".new"))
+        oldenv = dict(self.env, SWARM_KEY_FILE=self.keyfile + ".old")
+        for link in (self.link, link2):
+            self.assertEqual(self.swarm("call", link, "ping").returncode, 0)
+            r = self.swarm("call", link, "ping", env=oldenv)
+            self.assertEqual(r.returncode, 3)
+            self.assertIn("wrong key", r.stderr)
+
+    def test_provision_with_key(self):
+        keyfile = os.path.join(self.tmp, "fleet.key")
+        self.assertEqual(self.swarm("key", "new", env=dict(self.env, SWARM_KEY_FILE=keyfile)).returncode, 0)
+        r = self.swarm("provision", self.link, "--host", "t1", "--app", "example", "--board",
+                       "posix-sim", "--key", keyfile, "--wait", "30s")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("auth: locked", self.node.read_log())
+        self.assertEqual(open(os.path.join(self.node.root, "swarm.key"), "rb").read(),
+                         open(keyfile, "rb").read())
+        r = self.swarm("call", self.link, "sys.info", env=dict(self.env, SWARM_KEY_FILE=keyfile))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("t1", r.stdout)
+        self.assertEqual(self.swarm("call", self.link, "sys.info", env=dict(self.env, SWARM_KEY_FILE="")).returncode, 3)
+
+    def test_key_for_open_node_says_so(self):
+        r = self.swarm("key", "new")
+        r = self.swarm("call", self.link, "sys.info")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("it is not locked", r.stderr)
+        self.assertIn("SWARM_KEY_FILE=", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
