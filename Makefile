@@ -5,6 +5,7 @@
 #                 was skipped (scripts/test-summary; with CI=true a skip fails the run)
 #   make demo     the main job on a local simulated fleet
 #   make fuzz     each libFuzzer target for FUZZ_TIME seconds (default 60)
+#   make firmware Cortex-M3 firmware for QEMU mps2-an385: build/fw/swarm-node-mps2.elf and .bin
 #   make size     Cortex-M3 footprint: core, core+serial+RPC (small-MCU profile), full node
 #   make bench    benchmarks with side-by-side peers (results: bench/RESULTS.md)
 #   make install  PREFIX=/usr/local by default
@@ -13,7 +14,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX   ?= /usr/local
 FUZZ_TIME ?= 60
 
-.PHONY: all build test demo fuzz size bench install clean setup
+.PHONY: all build test demo fuzz size firmware bench install clean setup
 all: build
 
 build:
@@ -40,6 +41,9 @@ fuzz: setup
 
 size: setup
 	@scripts/size
+
+firmware: setup
+	@scripts/firmware
 
 bench: setup build
 	@scripts/bench

@@ -96,6 +96,21 @@ enum {
     SW_POOL_LUA = 1,  // the Lua VM (bounded again by limits.lua_mem)
 };
 
+// What a firmware reports about its memory in sys.info ("hw"). Sizes in bytes; 0 = unknown.
+typedef struct sw_hwinfo {
+    const char *board;     // board name, "mps2-an385"
+    const char *profile;   // the firmware's build profile, "mcu-full"
+    uint32_t flash_size;   // code memory the image may use
+    uint32_t flash_used;   // taken by the image (text + rodata + data)
+    uint32_t ram_size;     // RAM the firmware may use (static + heap + stack)
+    uint32_t ram_static;   // .data + .bss
+    uint32_t heap_size;    // the pool alloc() serves from
+    uint32_t heap_used;    // allocated now through alloc()
+    uint32_t heap_peak;    // most ever allocated at once
+    uint32_t stack_size;   // the main stack, reserved
+    uint32_t stack_peak;   // its deepest use so far
+} sw_hwinfo_t;
+
 enum { SW_RESET_SOFT = 1, SW_RESET_HARD = 2, SW_RESET_STOP = 3 };
 
 enum { SW_LOG_ERROR = 0, SW_LOG_WARN = 1, SW_LOG_INFO = 2, SW_LOG_DEBUG = 3 };
@@ -176,6 +191,8 @@ typedef struct sw_port_ops {
     size_t (*machid)(void *ctx, uint8_t *buf, size_t cap); // unique machine id bytes
     int (*mem)(void *ctx, sw_mem_t *m);
     const char *(*platform)(void *ctx);             // e.g. "posix linux x86_64"
+    // Optional (NULL: sys.info has no "hw"): the memory figures of a firmware.
+    void (*hwinfo)(void *ctx, sw_hwinfo_t *out);
     // A watchdog that does not depend on the node's loop (a hardware watchdog, a thread): if it
     // is not called again within period_ms, the platform restarts the node as reset SOFT/HARD
     // would. Each call kicks it and sets the period; 0 disarms it. NULL: the platform has none.

@@ -280,9 +280,10 @@ static void build(beacon_t *b)
         .app_hash = b->app_hash.valid ? b->app_hash.hex : NULL,
         .uptime_ms = b->uptime_ms,
         .rpc_port = rpc && rpc_port > 0 && rpc_port <= 65535 ? (int32_t)rpc_port : 0,
-        .ftp_port = service_port(n, "boot.FTPD_ENABLE", "auth.ftp", "boot.FTPD_PORT", 21),
-        .telnet_port = service_port(n, "boot.TELNET_ENABLE", "auth.telnet", "boot.TELNET_PORT", 23),
-        .eval_port = service_port(n, "boot.REMOTE_EVAL_ENABLE", "auth.eval", "boot.REMOTE_EVAL_PORT", 1139),
+        // a part the build left out (profile.h) is not offered, whatever the config says
+        .ftp_port = SW_WITH_FTP ? service_port(n, "boot.FTPD_ENABLE", "auth.ftp", "boot.FTPD_PORT", 21) : 0,
+        .telnet_port = SW_WITH_TELNET ? service_port(n, "boot.TELNET_ENABLE", "auth.telnet", "boot.TELNET_PORT", 23) : 0,
+        .eval_port = SW_WITH_EVAL ? service_port(n, "boot.REMOTE_EVAL_ENABLE", "auth.eval", "boot.REMOTE_EVAL_PORT", 1139) : 0,
         .mdns = sw_cfg_bool(&n->cfg, "boot.MDNS_ENABLE", true),
         .locked = n->locked,
     };

@@ -316,7 +316,10 @@ static int cmd_open(sw_call_t *c)
 // Largest rd this reply can carry.
 static size_t fs_rd_max(const sw_call_t *c, const sw_fs_app_t *fs)
 {
-    size_t lim = fs->n->lim.max_msg > FS_RD_OVERHEAD ? fs->n->lim.max_msg - FS_RD_OVERHEAD : 0;
+    // the link's reply size, as sys.info reports it as max_msg (a firmware's serial link may
+    // carry more than limits.msg: the host sizes its reads from that figure)
+    size_t msg = c->rpc ? c->rpc->out_cap : fs->n->lim.max_msg;
+    size_t lim = msg > FS_RD_OVERHEAD ? msg - FS_RD_OVERHEAD : 0;
     size_t room = c->out->cap - c->out->len;
     room = room > FS_RD_TAIL ? room - FS_RD_TAIL : 0;
     return room < lim ? room : lim;

@@ -229,7 +229,8 @@ static int cmd_info(sw_call_t *c)
 {
     sw_node_t *n = node_of(c);
     sw_mpw_t *w = c->out;
-    sw_mpw_map(w, 14);
+    bool hw = n->port.ops->hwinfo != NULL;
+    sw_mpw_map(w, hw ? 15 : 14);
     sw_mpw_cstr(w, "node"), sw_mpw_cstr(w, SW_VERSION_STRING);
     sw_mpw_cstr(w, "platform"), sw_mpw_cstr(w, n->port.ops->platform(n->port.ctx));
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, n->host_name);
@@ -251,6 +252,24 @@ static int cmd_info(sw_call_t *c)
     sw_mpw_cstr(w, "boards"), sw_mpw_array(w, nb);
     for (uint32_t i = 0; i < nb; i++)
         sw_mpw_cstr(w, sw_boards[i]->name);
+    if (hw) { // a firmware: board, profile and where its flash and RAM went
+        sw_hwinfo_t h = {0};
+        n->port.ops->hwinfo(n->port.ctx, &h);
+        sw_mpw_cstr(w, "hw"), sw_mpw_map(w, 4);
+        sw_mpw_cstr(w, "board"), sw_mpw_cstr(w, h.board ? h.board : "");
+        sw_mpw_cstr(w, "profile"), sw_mpw_cstr(w, h.profile ? h.profile : "");
+        sw_mpw_cstr(w, "flash"), sw_mpw_map(w, 2);
+        sw_mpw_cstr(w, "size"), sw_mpw_uint(w, h.flash_size);
+        sw_mpw_cstr(w, "used"), sw_mpw_uint(w, h.flash_used);
+        sw_mpw_cstr(w, "ram"), sw_mpw_map(w, 7);
+        sw_mpw_cstr(w, "size"), sw_mpw_uint(w, h.ram_size);
+        sw_mpw_cstr(w, "static"), sw_mpw_uint(w, h.ram_static);
+        sw_mpw_cstr(w, "heap_size"), sw_mpw_uint(w, h.heap_size);
+        sw_mpw_cstr(w, "heap_used"), sw_mpw_uint(w, h.heap_used);
+        sw_mpw_cstr(w, "heap_peak"), sw_mpw_uint(w, h.heap_peak);
+        sw_mpw_cstr(w, "stack_size"), sw_mpw_uint(w, h.stack_size);
+        sw_mpw_cstr(w, "stack_peak"), sw_mpw_uint(w, h.stack_peak);
+    }
     return 0;
 }
 
