@@ -17,6 +17,8 @@ def cfg_node(cfg, **kw):
     boot = {"FTPD_ENABLE": False, "TELNET_ENABLE": False, "REMOTE_EVAL_ENABLE": False}
     boot.update(cfg.pop("boot", {}))
     cfg["boot"] = boot
+    # the tests wait for link events ("link …: open", "…: closed"), logged at debug level
+    cfg.setdefault("log", {"level": "debug"})
     with open(os.path.join(root, "swarm.cfg"), "wb") as f:
         f.write(pack(cfg))
     n = Node(root=root, **kw)
