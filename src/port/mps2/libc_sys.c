@@ -95,3 +95,14 @@ static FILE in = FDEV_SETUP_STREAM(NULL, NULL, NULL, 0);
 FILE *const stdin = &in;
 FILE *const stdout = &out;
 FILE *const stderr = &out;
+
+// Lua's auxiliary library puts strerror(errno) into the errors of its stdio file functions
+// (loadfile, dofile); the node reads every file through the port, so those paths fail before
+// any errno matters. picolibc's strerror carries a table of every message (about 1 KB of
+// code and more of strings): this one keeps the flash for the node.
+char *strerror(int e);
+SW_LIBC_USED char *strerror(int e)
+{
+    (void)e;
+    return (char *)"error (no C library files on this board)";
+}

@@ -14,6 +14,8 @@
 //                           new (default: none, no files; config in RAM only)
 //   hang=MS                 fault injection for tests: after MS ms the loop stops turning (it
 //                           spins without kicking the watchdog), as a runaway C loop would
+//   net=off                 leave the LAN9118 and lwIP down: a board with a UART only (the
+//                           UART tests run so, see tests/mcu/test_qemu_serial.py)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,7 @@ typedef struct {
     uint32_t wdt_ms;
     uint32_t hang_ms; // 0: never
     const char *flash; // host file of the flash block device (NULL: no files)
+    bool no_net;       // net=off
 } boot_args_t;
 
 static void parse_args(boot_args_t *a)
@@ -67,6 +70,8 @@ static void parse_args(boot_args_t *a)
             a->flash = v;
         else if (!strcmp(w, "hang"))
             a->hang_ms = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(w, "net"))
+            a->no_net = !strcmp(v, "off");
     }
 }
 
@@ -134,7 +139,7 @@ int main(void)
         st.rnd = 1;
     sw__mps2_self = &st;
 #if SW_FW_NET
-    if (sw__mps2_net_init(&st))
+    if (args.no_net || sw__mps2_net_init(&st))
         args.opts.rpc_port = 0; // no NIC: the node serves its serial link only
 #endif
 

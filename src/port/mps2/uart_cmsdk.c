@@ -85,12 +85,17 @@ size_t sw_uart_read(uint8_t *buf, size_t cap)
         buf[k++] = rxr[rx_tail % SW_UART_RX_RING];
         rx_tail++;
     }
-    if (rx_stalled && k) { // room again: take what the UART holds, then listen again
+    if (rx_stalled && k) { // room again: listen again, then take what the UART holds
+        // The interrupt goes on BEFORE the pull: QEMU's UART raises RX only for a byte that
+        // arrives while the interrupt is enabled, and it may deliver one (from its I/O thread)
+        // between our read of DATA and our write of CTRL. Pulled after enabling, such a byte
+        // is taken here; one arriving later raises the interrupt. The other order left a byte
+        // in DATA with no interrupt ever coming: the line stalled for good (a 200-request
+        // burst stopped at 48 answers).
         uint32_t m = sw_irq_save();
         rx_stalled = false;
+        u->ctrl |= CT_RX_IE;
         rx_pull();
-        if (!rx_stalled)
-            u->ctrl |= CT_RX_IE;
         sw_irq_restore(m);
     }
     return k;
