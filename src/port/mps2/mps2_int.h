@@ -8,39 +8,6 @@
 
 #ifndef SW_FW_PROFILE
 #define SW_FW_PROFILE "mcu-full"
-// --- the network (net_lwip.c; SW_FW_NET builds): lwIP on the board's Ethernet
-#ifndef SW_FW_NET
-#define SW_FW_NET 0
-#endif
-#if SW_FW_NET
-// Starts lwIP, the interface and AutoIP. SW_ENOENT: no NIC (the node runs without a network).
-int sw__mps2_net_init(sw_mps2_t *s);
-// The loop's part: received frames, lwIP's timers, the connections' events to the node.
-void sw__mps2_net_poll(sw_node_t *node);
-// True when sw__mps2_net_poll has something to do now (the loop then does not sleep).
-bool sw__mps2_net_pending(void);
-// Milliseconds until lwIP's next timer (UINT32_MAX: none).
-uint32_t sw__mps2_net_sleep_ms(void);
-int sw__mps2_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener_t **out);
-void sw__mps2_listener_close(void *ctx, sw_listener_t *l);
-uint16_t sw__mps2_listener_port(void *ctx, sw_listener_t *l);
-int sw__mps2_tcp_write(void *ctx, sw_conn_t *c, const void *p, size_t n);
-size_t sw__mps2_tcp_room(void *ctx, sw_conn_t *c);
-size_t sw__mps2_tcp_queued(void *ctx, sw_conn_t *c);
-void sw__mps2_tcp_pause(void *ctx, sw_conn_t *c, bool paused);
-void sw__mps2_tcp_close(void *ctx, sw_conn_t *c);
-size_t sw__mps2_tcp_peer(void *ctx, sw_conn_t *c, char *buf, size_t cap);
-size_t sw__mps2_tcp_local(void *ctx, sw_conn_t *c, char *buf, size_t cap);
-int sw__mps2_udp_open(void *ctx, const char *addr, uint16_t port, int flags, sw_udp_t **out);
-int sw__mps2_udp_send(void *ctx, sw_udp_t *u, const char *ip, uint16_t port, const void *p, size_t n);
-void sw__mps2_udp_close(void *ctx, sw_udp_t *u);
-size_t sw__mps2_netifs(void *ctx, sw_netif_t *out, size_t max);
-#endif
-// The port's state (main.c sets it first thing), for callers without a context (lwIP).
-extern sw_mps2_t *sw__mps2_self;
-// A random 32-bit number (xorshift32 of the port; lwIP's LWIP_RAND).
-uint32_t sw__mps2_rand32(void);
-
 #endif
 
 typedef struct sw_mps2 {
