@@ -148,57 +148,31 @@ static void test_cloexec(void **state)
     assert_true(fcntl(port.fs.rootfd, F_GETFD) & FD_CLOEXEC);
 }
 
-typedef struct seen {
-    char names[16][SW_NAME_MAX + 1];
-    uint8_t types[16];
-    int n, stop_at;
-} seen_t;
-
-static int collect(void *u, const sw_dirent_t *e)
-{
-    seen_t *s = u;
-    assert_true(strcmp(e->name, ".") && strcmp(e->name, ".."));
-    if (s->n < 16) {
-        snprintf(s->names[s->n], sizeof s->names[0], "%s", e->name);
-        s->types[s->n] = e->type;
-    }
-    s->n++;
-    return s->stop_at && s->n == s->stop_at ? 42 : 0;
-}
-
-static int type_of(const seen_t *s, const char *name)
-{
-    for (int i = 0; i < s->n && i < 16; i++)
-        if (!strcmp(s->names[i], name))
-            return s->types[i];
-    return -1;
-}
-
 // The root as setup() made it, symlinks included (as "other").
 static void test_list_links(void **state)
 {
     (void)state;
-    seen_t s = {0};
-    assert_int_equal(sw__posix_fs_list(&port, "", collect, &s), 0);
+    fsc_seen_t s = {0};
+    assert_int_equal(sw__posix_fs_list(&port, "", fsc_collect, &s), 0);
     assert_int_equal(s.n, 5); // a.txt d lnk_dir lnk_file dangling
-    assert_int_equal(type_of(&s, "a.txt"), SW_FT_FILE);
-    assert_int_equal(type_of(&s, "d"), SW_FT_DIR);
-    assert_int_equal(type_of(&s, "lnk_dir"), SW_FT_OTHER);
-    assert_int_equal(type_of(&s, "dangling"), SW_FT_OTHER);
+    assert_int_equal(fsc_type_of(&s, "a.txt"), SW_FT_FILE);
+    assert_int_equal(fsc_type_of(&s, "d"), SW_FT_DIR);
+    assert_int_equal(fsc_type_of(&s, "lnk_dir"), SW_FT_OTHER);
+    assert_int_equal(fsc_type_of(&s, "dangling"), SW_FT_OTHER);
     // listing the root again starts from the beginning (its own descriptor each time)
-    seen_t s2 = {0};
-    assert_int_equal(sw__posix_fs_list(&port, "", collect, &s2), 0);
+    fsc_seen_t s2 = {0};
+    assert_int_equal(sw__posix_fs_list(&port, "", fsc_collect, &s2), 0);
     assert_int_equal(s2.n, 5);
-    seen_t s3 = {.stop_at = 2};
-    assert_int_equal(sw__posix_fs_list(&port, "", collect, &s3), 42);
+    fsc_seen_t s3 = {.stop_at = 2};
+    assert_int_equal(sw__posix_fs_list(&port, "", fsc_collect, &s3), 42);
     assert_int_equal(s3.n, 2);
-    seen_t s4 = {0};
-    assert_int_equal(sw__posix_fs_list(&port, "d", collect, &s4), 0);
+    fsc_seen_t s4 = {0};
+    assert_int_equal(sw__posix_fs_list(&port, "d", fsc_collect, &s4), 0);
     assert_int_equal(s4.n, 3);
-    assert_int_equal(type_of(&s4, "e"), SW_FT_DIR);
-    assert_int_equal(type_of(&s4, "etc"), SW_FT_OTHER);
-    assert_int_equal(sw__posix_fs_list(&port, "a.txt", collect, &s4), SW_ENOTDIR);
-    assert_int_equal(sw__posix_fs_list(&port, "nope", collect, &s4), SW_ENOENT);
+    assert_int_equal(fsc_type_of(&s4, "e"), SW_FT_DIR);
+    assert_int_equal(fsc_type_of(&s4, "etc"), SW_FT_OTHER);
+    assert_int_equal(sw__posix_fs_list(&port, "a.txt", fsc_collect, &s4), SW_ENOTDIR);
+    assert_int_equal(sw__posix_fs_list(&port, "nope", fsc_collect, &s4), SW_ENOENT);
 }
 
 static void test_no_root(void **state)
@@ -212,7 +186,7 @@ static void test_no_root(void **state)
     assert_int_equal(sw__posix_fs_stat(&none, "", &st), SW_ENOENT);
     assert_int_equal(sw__posix_fs_mkdir(&none, "a"), SW_EPERM);
     assert_int_equal(sw__posix_fs_unlink(&none, "a"), SW_EPERM);
-    assert_int_equal(sw__posix_fs_list(&none, "", collect, NULL), SW_ENOENT);
+    assert_int_equal(sw__posix_fs_list(&none, "", fsc_collect, NULL), SW_ENOENT);
     sw__posix_fs_close(&none.fs);
     char path[128];
     snprintf(path, sizeof path, "%s/missing", top);
@@ -234,8 +208,8 @@ static void test_read_only(void **state)
     assert_int_equal(sw__posix_fs_close_fd(&ro, h), 0);
     sw_stat_t st;
     assert_int_equal(sw__posix_fs_stat(&ro, "d/b.txt", &st), 0);
-    seen_t s = {0};
-    assert_int_equal(sw__posix_fs_list(&ro, "", collect, &s), 0);
+    fsc_seen_t s = {0};
+    assert_int_equal(sw__posix_fs_list(&ro, "", fsc_collect, &s), 0);
     assert_int_equal(sw__posix_fs_open(&ro, "a.txt", SW_O_WRITE, &h), SW_EPERM);
     assert_int_equal(sw__posix_fs_open(&ro, "a.txt", SW_O_READ | SW_O_WRITE, &h), SW_EPERM);
     assert_int_equal(sw__posix_fs_open(&ro, "new", SW_O_READ | SW_O_CREATE, &h), SW_EPERM);
