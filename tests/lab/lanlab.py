@@ -74,6 +74,10 @@ LOOPBACK_FIXED_PORTS = {"ftp": 2121, "telnet": 2323, "eval": 1139, "beacon": 113
 HOST_IP = "169.254.254.1"
 DEFAULT_PREFIX = "swlab"
 MAX_NODES = 1000
+# QEMU nodes (mcu=): the Cortex-M3 firmware of `make firmware` on QEMU's mps2-an385 board
+MCU_MAX = 32
+MCU_KIND = "cortex-m3"
+FIRMWARE = os.path.join("build", "fw", "swarm-node-mps2.elf")  # under the source tree
 LOOPBACK_MAX = 250
 LAB_FILE = "lab.json"  # in the lab's temporary directory: owner and what it created
 # A copy of it per namespace lab, where every root process finds it whatever its TMPDIR: so a
@@ -124,6 +128,33 @@ def find_apps_dir(given=None):
         if d and os.path.isdir(d):
             return os.path.abspath(d)
     return None
+
+
+def find_firmware(given=None):
+    """The Cortex-M3 firmware: given, else $SWARM_FIRMWARE (when set, only that), else the
+    source tree's build/fw/ (from $SWARM_SRC or next to this file). None when there is none."""
+    src = os.environ.get("SWARM_SRC")
+    cands = [given] if given else [os.environ["SWARM_FIRMWARE"]] if os.environ.get("SWARM_FIRMWARE") \
+        else [src and os.path.join(src, FIRMWARE), os.path.join(HERE, "..", "..", FIRMWARE)]
+    for f in cands:
+        if f and os.path.isfile(f):
+            return os.path.abspath(f)
+    return None
+
+
+def mcu_mac(k):
+    """The MAC of QEMU node k (0-based): lwIP's AutoIP tries 169.254.1.0 + (mac[4] | mac[5] << 8)
+    first, so mac[5] = 199 and mac[4] = k + 1 make that 169.254.200.(k + 1): clear of the
+    Linux nodes' 169.254.1.1 … 169.254.4.238 and of the host side's 169.254.254.1, so no node
+    has to back off to another address (RFC 3927 probing would find a clash and move on)."""
+    return "52:54:00:5a:%02x:c7" % (k + 1)
+
+
+def autoip_seed(mac):
+    """The first address lwIP's AutoIP tries for this MAC."""
+    b = [int(x, 16) for x in mac.split(":")]
+    v = 0xA9FE0100 + (b[4] | b[5] << 8)
+    return "%d.%d.%d.%d" % (v >> 24, v >> 16 & 255, v >> 8 & 255, v & 255)
 
 
 def _mp(obj, out):
@@ -325,8 +356,13 @@ class Node:
     """One simulated device: a swarm-node process in its own namespace (or on a loopback
     address), its root directory and log."""
 
-    def __init__(self, lan, index, name, ip, ns, root, log_path, app, port=RPC_PORT):
+    def __init__(self, lan, index, name, ip, ns, root, log_path, app, port=RPC_PORT, kind="linux"):
         self.lan = lan
+        self.kind = kind      # "linux" (a swarm-node process) or MCU_KIND (a QEMU guest)
+        self.mac = None       # QEMU nodes: the LAN9118's MAC (-nic …,mac=)
+        self.serial = None    # QEMU nodes: UART0's pty (serial:///dev/pts/N)
+        self.flash = None     # QEMU nodes: the host file holding its flash (persists restarts)
+        self._log_start = 0   # QEMU nodes: where the current boot's output starts in the log
         self.index = index
         self.name = name
         self.ip = ip
@@ -351,7 +387,7 @@ class Node:
         return self.proc is not None and self.proc.poll() is None
 
     def __repr__(self):
-        return "Node(%s %s %s)" % (self.name, self.ip, self.ns or "loopback")
+        return "Node(%s %s %s %s)" % (self.kind, self.name, self.ip, self.ns or "loopback")
 
 
 class Lan:
@@ -367,15 +403,25 @@ class Lan:
     mode: "auto" (namespaces if root, else loopback), "netns" or "loopback".
     ports: in loopback mode, "free" (each node's services on ports free when the lab starts;
       the default) or "fixed" (27587, 2121, 2323, 1139 for people at a terminal).
+    mcu: how many QEMU nodes (the Cortex-M3 firmware, kind "cortex-m3") join the LAN after the
+      `nodes` Linux ones (mcu1, mcu2, …; nodes may be 0 then). Namespace mode only: each guest
+      runs in its own namespace LAB-mK whose bridge joins its tap (QEMU's LAN9118) to the veth
+      to the hub, so it is on the same LAN as the Linux nodes. Its MAC is mcu_mac(k), its
+      address the one its AutoIP settles on (169.254.200.K unless taken), its flash a file in
+      its root directory that outlives restarts of the guest (not of the lab).
+    firmware: the image (default: find_firmware()); mcu_args: extra boot arguments.
     """
 
     _count = 0
 
     def __init__(self, nodes=3, apps=None, node_args=(), name_prefix=DEFAULT_PREFIX, lab_name=None,
                  mode="auto", names=None, node_config=None, build=None, node_bin=None,
-                 swarm_bin=None, apps_dir=None, ready_timeout=None, keep=False, ports="free"):
-        if not 1 <= nodes <= MAX_NODES:
-            raise LabError("nodes: 1 … %d, not %d" % (MAX_NODES, nodes))
+                 swarm_bin=None, apps_dir=None, ready_timeout=None, keep=False, ports="free",
+                 mcu=0, firmware=None, mcu_args=""):
+        if not 0 <= mcu <= MCU_MAX:
+            raise LabError("mcu: 0 … %d, not %d" % (MCU_MAX, mcu))
+        if not (0 if mcu else 1) <= nodes <= MAX_NODES:
+            raise LabError("nodes: %d … %d, not %d" % (0 if mcu else 1, MAX_NODES, nodes))
         if mode == "auto":
             mode = "netns" if _netns_possible() else "loopback"
         if mode == "netns" and os.geteuid() != 0:
@@ -383,6 +429,21 @@ class Lan:
                            "run as root, or use the loopback mode")
         if mode not in ("netns", "loopback"):
             raise LabError("mode: auto, netns or loopback, not %r" % mode)
+        self.n_mcu = mcu
+        self.firmware = None
+        self.mcu_args = mcu_args
+        if mcu:
+            if mode != "netns":
+                raise LabError("QEMU nodes need the namespace LAN (root): their taps and bridges "
+                               "live in namespaces")
+            if not shutil.which("qemu-system-arm"):
+                raise LabError("qemu-system-arm not found: install qemu-system-arm (scripts/setup "
+                               "does)")
+            self.firmware = find_firmware(firmware)
+            if not self.firmware:
+                raise LabError("no firmware %s: run `make firmware` first (it builds "
+                               "build/fw/swarm-node-mps2.elf), or give its path"
+                               % (firmware or os.environ.get("SWARM_FIRMWARE") or FIRMWARE))
         if ports not in ("free", "fixed"):
             raise LabError("ports: free or fixed, not %r" % (ports,))
         self.ports = ports
@@ -413,7 +474,8 @@ class Lan:
         self.apps_dir = find_apps_dir(apps_dir) if self.apps else None
         if self.apps and not self.apps_dir:
             raise LabError("cannot find the apps directory (give apps_dir or set SWARM_SRC)")
-        self.ready_timeout = ready_timeout or (20.0 + 0.15 * nodes)
+        # a QEMU node boots, probes its address (AutoIP: some seconds) and claims its name
+        self.ready_timeout = ready_timeout or (20.0 + 0.15 * nodes + (40.0 + 2.0 * mcu if mcu else 0))
         self.keep = keep
         self.dir = None
         self.nodes = []
@@ -466,10 +528,14 @@ class Lan:
                 self._pick_loopback()
             for i in range(self.n):
                 self._prepare_node(i)
+            for k in range(self.n_mcu):
+                self._prepare_mcu(k)
             for node in self.nodes:
                 self._spawn(node)
             self._save_state()
-            self._wait_ready(self.nodes, self.ready_timeout)
+            deadline = time.monotonic() + self.ready_timeout
+            self._wait_mcu([x for x in self.nodes if x.kind == MCU_KIND], self.ready_timeout)
+            self._wait_ready(self.nodes, max(5.0, deadline - time.monotonic()))
         except BaseException:
             self.close()
             raise
@@ -495,8 +561,8 @@ class Lan:
             "owner_start": _proc_start(os.getpid()),
             "keep": self.keep,
             "namespaces": self._made_ns,
-            "nodes": [{"name": x.name, "ip": x.ip, "ns": x.ns, "pid": x.pid, "root": x.root,
-                       "log": x.log_path, "app": x.app} for x in self.nodes],
+            "nodes": [{"name": x.name, "kind": x.kind, "ip": x.ip, "ns": x.ns, "pid": x.pid,
+                       "root": x.root, "log": x.log_path, "app": x.app} for x in self.nodes],
             "host_ns": self.host_ns,
             "host_ip": self.host_ip,
         }
@@ -510,6 +576,7 @@ class Lan:
         self.host_ns = self._ns_name("host")
         self.host_ip = HOST_IP
         names = [self.hub_ns, self.host_ns] + [self._ns_name("n%d" % (i + 1)) for i in range(self.n)]
+        names += [self._ns_name("m%d" % (k + 1)) for k in range(self.n_mcu)]
         taken = set(list_netns()) & set(names)
         if taken:
             raise LabError("namespaces %s already exist (left by a killed run? "
@@ -529,11 +596,19 @@ class Lan:
         hub.append("link set br0 up")
         _ip_batch(hub, self.hub_ns)
         jobs = []
-        for k, x in enumerate(names[1:]):
+        for k, x in enumerate(names[1:2 + self.n]):
             ip = HOST_IP if k == 0 else self.netns_ip(k - 1)
             jobs.append((x, ["addr add %s/16 dev eth0" % ip, "link set lo up", "link set eth0 up",
                              "route add 224.0.0.0/4 dev eth0",
                              "route add 255.255.255.255/32 dev eth0"]))
+        # a QEMU node's namespace: no address of its own (the guest has one), a bridge joining
+        # the veth to the hub and the tap QEMU's NIC sits on; the tap exists before QEMU starts,
+        # so QEMU (no script) only attaches to it
+        for x in names[2 + self.n:]:
+            jobs.append((x, ["link set lo up", "link add br0 type bridge mcast_snooping 0 "
+                             "stp_state 0 forward_delay 0", "link set eth0 master br0",
+                             "tuntap add dev tap0 mode tap", "link set tap0 master br0",
+                             "link set eth0 up", "link set tap0 up", "link set br0 up"]))
         _ip_batches_parallel(jobs)
 
     def _pick_loopback(self):
@@ -616,15 +691,69 @@ class Lan:
         node.argv = argv + list(args or ())
         self.nodes.append(node)
 
+    def _prepare_mcu(self, k):
+        name = "mcu%d" % (k + 1)
+        if name in self.names:
+            raise LabError("names: %s is the name of a QEMU node" % name)
+        mac = mcu_mac(k)
+        root = os.path.join(self.dir, name)
+        os.makedirs(root)
+        node = Node(self, self.n + k, name, autoip_seed(mac), self._ns_name("m%d" % (k + 1)), root,
+                    os.path.join(self.dir, name + ".log"), None, kind=MCU_KIND)
+        node.mac = mac
+        # relative to the guest's working directory (its root): semihosting opens it there, and
+        # the boot arguments stay short (the firmware reads 160 bytes of them)
+        node.flash = os.path.join(root, "flash.img")
+        boot = "serial=lossy name=%s flash=flash.img %s" % (name, self.mcu_args)
+        node.argv = ["qemu-system-arm", "-M", "mps2-an385", "-cpu", "cortex-m3", "-nographic",
+                     "-monitor", "none", "-serial", "pty",
+                     "-semihosting-config", "enable=on,target=native",
+                     "-kernel", self.firmware, "-append", boot.strip(),
+                     "-nic", "tap,ifname=tap0,script=no,downscript=no,mac=%s" % mac]
+        self.nodes.append(node)
+
     def _spawn(self, node):
         log = open(node.log_path, "ab")
         try:
+            node._log_start = log.tell()
             argv = (["ip", "netns", "exec", node.ns] if node.ns else []) + node.argv
             # its own session: a Ctrl-C at the terminal reaches us, and we stop nodes in order
             node.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         cwd=node.root if node.kind == MCU_KIND else None)
         finally:
             log.close()
+
+    _MCU_ADDR = re.compile(r"^net: \w+ (169\.254\.\d+\.\d+) \(AutoIP\)", re.M)
+    _MCU_PTY = re.compile(r"char device redirected to (/dev/pts/\d+)")
+
+    def _wait_mcu(self, nodes, timeout):
+        """Until every QEMU node of `nodes` has said (in its log, since its last start) which
+        address its AutoIP settled on; records it, and its UART's pty."""
+        deadline = time.monotonic() + timeout
+        pending = list(nodes)
+        while pending:
+            for x in list(pending):
+                with open(x.log_path, "rb") as f:
+                    f.seek(x._log_start)
+                    out = f.read().decode(errors="replace")
+                m = self._MCU_PTY.search(out)
+                if m:
+                    x.serial = m.group(1)
+                m = self._MCU_ADDR.search(out)
+                if m:
+                    x.ip = m.group(1)
+                    pending.remove(x)
+                elif x.proc.poll() is not None:
+                    raise LabError("%s (QEMU) exited with status %s while booting; its log:\n%s"
+                                   % (x.name, x.proc.returncode, out[-3000:]))
+            if pending and time.monotonic() > deadline:
+                x = pending[0]
+                raise LabError("%d QEMU node(s) without an address after %.0f s, e.g. %s; its "
+                               "log:\n%s" % (len(pending), timeout, x.name, self._tail(x)))
+            if pending:
+                time.sleep(0.05)
+        self._save_state()
 
     def _wait_ready(self, nodes, timeout):
         """Until every node's RPC port accepts a connection from the host namespace and the
@@ -754,6 +883,8 @@ class Lan:
         self._spawn(x)
         self._save_state()
         if wait:
+            if x.kind == MCU_KIND:
+                self._wait_mcu([x], self.ready_timeout)
             self._wait_ready([x], self.ready_timeout)
 
     def restart_node(self, i, wait=True):
@@ -768,7 +899,8 @@ class Lan:
         """What `lanlab.py up --json` prints: the lab as a dict."""
         return {"lab": self.lab, "mode": self.mode, "dir": self.dir, "host_ns": self.host_ns,
                 "host_ip": self.host_ip, "hub_ns": self.hub_ns, "beacon_port": self.beacon_port,
-                "nodes": [{"name": x.name, "ip": x.ip, "port": x.port, "ns": x.ns, "app": x.app,
+                "nodes": [{"name": x.name, "kind": x.kind, "ip": x.ip, "port": x.port, "ns": x.ns,
+                           "app": x.app, "mac": x.mac, "serial": x.serial, "flash": x.flash,
                            "ftp_port": x.ftp_port, "telnet_port": x.telnet_port, "eval_port": x.eval_port,
                            "root": x.root, "log": x.log_path, "pid": x.pid, "uri": x.uri}
                           for x in self.nodes]}
@@ -779,6 +911,7 @@ class Lan:
         e.update({"SWARM_SIM_NODES": " ".join(x.ip for x in self.nodes),
                   "SWARM_SIM_NAMES": " ".join(x.name for x in self.nodes),
                   "SWARM_SIM_APPS": " ".join(x.app or "-" for x in self.nodes),
+                  "SWARM_SIM_KINDS": " ".join(x.kind for x in self.nodes),
                   "SWARM_SIM_DIR": self.dir or "", "SWARM_SIM_HOST_NS": self.host_ns or "",
                   "SWARM_SIM_MODE": self.mode, "SWARM_SIM_LAB": self.lab,
                   "SWARM_SIM_BEACON_PORT": str(self.beacon_port or "")})
@@ -959,12 +1092,16 @@ def down(prefix=DEFAULT_PREFIX, force=False, say=print):
 def _print_lan(lan, out):
     w = max(4, max(len(x.name) for x in lan.nodes))
     if lan.mode == "netns":
-        out.write("%d nodes on a namespace LAN (bridge br0 in %s), ready in %.2f s\n"
-                  % (lan.n, lan.hub_ns, lan.setup_seconds))
+        what = "%d nodes" % len(lan.nodes)
+        if lan.n_mcu:
+            what += " (%d Linux, %d QEMU Cortex-M3)" % (lan.n, lan.n_mcu)
+        out.write("%s on a namespace LAN (bridge br0 in %s), ready in %.2f s\n"
+                  % (what, lan.hub_ns, lan.setup_seconds))
     else:
         out.write("%d nodes on loopback addresses (no root: no namespaces, so no broadcast, "
                   "multicast or mDNS between them), ready in %.2f s\n" % (lan.n, lan.setup_seconds))
-    out.write("  %-*s  %-15s  %-10s  %-16s  %s\n" % (w, "name", "ip", "app", "namespace", "try"))
+    out.write("  %-*s  %-9s  %-15s  %-10s  %-16s  %s\n"
+              % (w, "name", "kind", "ip", "app", "namespace", "try"))
     # the whole command, runnable from any shell: swarm may not be on PATH, and in netns mode
     # the nodes are reached only from the host namespace
     try:
@@ -973,8 +1110,12 @@ def _print_lan(lan, out):
         swarm = "swarm"
     pre = "sudo ip netns exec %s " % lan.host_ns if lan.host_ns else ""
     for x in lan.nodes:
-        out.write("  %-*s  %-15s  %-10s  %-16s  %s%s call %s ping\n"
-                  % (w, x.name, x.ip, x.app or "-", x.ns or "-", pre, swarm, x.uri))
+        out.write("  %-*s  %-9s  %-15s  %-10s  %-16s  %s%s call %s ping\n"
+                  % (w, x.name, x.kind, x.ip, x.app or "-", x.ns or "-", pre, swarm, x.uri))
+    for x in lan.nodes:
+        if x.kind == MCU_KIND:
+            out.write("%s: QEMU mps2-an385, MAC %s, UART0 at serial://%s, flash %s\n"
+                      % (x.name, x.mac, x.serial or "?", x.flash))
     if lan.host_ns:
         out.write("host tools: sudo ip netns exec %s bash     (address %s on the same LAN)\n"
                   % (lan.host_ns, lan.host_ip))
@@ -1030,7 +1171,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="lanlab.py", description="a simulated LAN of swarm nodes")
     sub = ap.add_subparsers(dest="what", required=True)
     up = sub.add_parser("up", help="build a LAN, print how to reach it, wait for Ctrl-C or run CMD")
-    up.add_argument("nodes", type=int)
+    up.add_argument("nodes", type=int, help="Linux nodes (0 with --mcu: QEMU nodes only)")
+    up.add_argument("--mcu", type=int, default=0,
+                    help="QEMU nodes (the Cortex-M3 firmware of `make firmware`), as root")
+    up.add_argument("--firmware", help="the firmware image (default build/fw/swarm-node-mps2.elf)")
     up.add_argument("--apps", default="", help="comma-separated apps, cycled over the nodes")
     up.add_argument("--prefix", default=None, help="lab name (default swlab<pid>)")
     up.add_argument("--loopback", action="store_true", help="loopback mode even as root")
@@ -1045,8 +1189,10 @@ def main(argv=None):
     up.add_argument("--node-arg", action="append", default=[], help="extra swarm-node option")
     up.add_argument("--timeout", type=float, default=None, help="seconds for the nodes to answer")
     a = ap.parse_args(argv)
-    if not 1 <= a.nodes <= MAX_NODES:
-        ap.error("N: 1 … %d" % MAX_NODES)
+    if not (0 if a.mcu else 1) <= a.nodes <= MAX_NODES:
+        ap.error("N: %d … %d" % (0 if a.mcu else 1, MAX_NODES))
+    if not 0 <= a.mcu <= MCU_MAX:
+        ap.error("--mcu: 0 … %d" % MCU_MAX)
     apps = [x for x in a.apps.split(",") if x] if a.apps else None
     # Ctrl-C ends the lab even when we were started with SIGINT ignored (a background job)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -1059,7 +1205,8 @@ def main(argv=None):
     try:
         lan = Lan(nodes=a.nodes, apps=apps, mode=mode, lab_name=a.prefix, node_bin=a.node_bin,
                   swarm_bin=a.swarm_bin, apps_dir=a.apps_dir, node_args=a.node_arg,
-                  ready_timeout=a.timeout, keep=a.keep, ports="free" if a.free_ports else "fixed")
+                  ready_timeout=a.timeout, keep=a.keep, ports="free" if a.free_ports else "fixed",
+                  mcu=a.mcu, firmware=a.firmware)
         lan.start()
         if a.json:
             print(json.dumps(lan.describe()), flush=True)
