@@ -1,0 +1,178 @@
+"""A mixed fleet: QEMU Cortex-M3 nodes and Linux nodes on one namespace LAN (tests/lab/lanlab.py
+with mcu=, what `swarm sim --mcu N` builds). Two Linux swarm-nodes and two QEMU guests, each in
+a namespace of its own, all on the hub's bridge: `swarm scan` in the host namespace lists all
+four with their addresses; micro-swarm's scanner (scan_devices, as transcribed in
+tests/e2e/test_discovery.py) finds all four from their beacons; `dig @node -p 5353` gets a QEMU
+node's address from its own mDNS responder. `swarm sim` itself: its table and JSON say which
+node is which kind, every guest, tap and namespace is gone after it (also after Ctrl-C), and a
+missing firmware is an error that says to run `make firmware`.
+
+Root (namespaces) and the firmware are needed; without them the test is skipped (exit 77), a
+failure under CI=true.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+import qemu
+from qemu import SRC, SWARM_BIN, netns
+
+sys.path.insert(0, os.path.join(SRC, "tests", "lab"))
+import lanlab  # noqa: E402
+from lanlab import Lan, MCU_KIND  # noqa: E402
+
+sys.path.insert(0, os.path.join(SRC, "tests", "e2e"))
+from test_discovery import micro_swarm_scan  # noqa: E402  (MICRO_SWARM_PIN says what it is)
+
+BUILD = os.path.dirname(SWARM_BIN)
+
+
+def lab_leftovers(prefix):
+    """Namespaces named prefix… and QEMU processes started for a lab of that prefix."""
+    ns = [x for x in lanlab.list_netns() if x.startswith(prefix)]
+    qemus = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+            cwd = os.readlink("/proc/%s/cwd" % pid)  # the guest's root, in the lab's directory
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"qemu-system-arm") and "/" + prefix in cwd:
+            qemus.append(int(pid))
+    return ns, qemus
+
+
+class MixedLan(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.lan = Lan(nodes=2, mcu=2, apps=["blink", "counter"], name_prefix="swfleet", build=BUILD)
+        cls.lan.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lan.close()
+
+    def nodes(self, kind):
+        return [x for x in self.lan.nodes if x.kind == kind]
+
+    def test_kinds_and_addresses(self):
+        self.assertEqual([x.kind for x in self.lan.nodes], ["linux", "linux", MCU_KIND, MCU_KIND])
+        mcus = self.nodes(MCU_KIND)
+        self.assertEqual([x.name for x in mcus], ["mcu1", "mcu2"])
+        self.assertEqual(len({x.mac for x in mcus}), 2)
+        self.assertEqual(len({x.ip for x in self.lan.nodes}), 4)
+        for x in mcus:
+            # the guest said which address AutoIP gave it; the lab's MACs make it clash-free
+            self.assertEqual(x.ip, lanlab.autoip_seed(x.mac))
+            r = self.lan.swarm("call", "--json", x.uri, "sys.info")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            info = json.loads(r.stdout)
+            self.assertEqual(info["host_name"], x.name)
+            self.assertEqual(info["platform"], "mps2-an385 cortex-m3")
+
+    def test_swarm_scan_lists_all_four(self):
+        r = self.lan.swarm("scan", "--json", "--no-cache", "--wait-for", "4", "--timeout", "10s")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        found = {d["host"]: d["ip"] for d in json.loads(r.stdout)}
+        self.assertEqual(found, {x.name: x.ip for x in self.lan.nodes})
+
+    def test_micro_swarm_scanner_finds_all_four(self):
+        # its socket on 0.0.0.0:1139 in the host namespace, where every node's beacon goes
+        with netns(self.lan.host_ns):
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("0.0.0.0", self.lan.beacon_port))
+            devices = {}
+            for _ in range(5):  # beacons every 2 s; a loaded machine may take a few rounds
+                devices.update(micro_swarm_scan(s, 2.5))
+                if len(devices) == 4:
+                    break
+        finally:
+            s.close()
+        self.assertEqual(sorted(devices), sorted(x.ip for x in self.lan.nodes))
+        for x in self.lan.nodes:
+            self.assertEqual(devices[x.ip]["settings"]["board"]["host_name"], x.name)
+
+    def test_dig_asks_a_qemu_node(self):
+        for x in self.nodes(MCU_KIND):
+            self.lan.wait_log(x.index, "mdns: %s.local is ours" % x.name, timeout=60)
+            r = self.lan.run(self.lan.host_ns, ["dig", "+short", "+time=2", "+tries=3", "@" + x.ip,
+                                                "-p", "5353", x.name + ".local", "A"], timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.split(), [x.ip])
+
+
+class SimCommand(unittest.TestCase):
+    def sim(self, *args, env=None):
+        return subprocess.run([SWARM_BIN, "sim", *args], capture_output=True, text=True,
+                              timeout=300, env=env)
+
+    def tearDown(self):
+        lanlab.down(self.prefix, force=True, say=lambda *a: None)
+
+    def test_json_says_which_is_which_and_nothing_is_left(self):
+        self.prefix = "swfleetj%d" % os.getpid()
+        r = self.sim("--nodes", "1", "--mcu", "1", "--prefix", self.prefix, "--json", "--",
+                     "sh", "-c", 'echo "$SWARM_SIM_KINDS"; %s call tcp://169.254.200.1 ping m=hi'
+                     % SWARM_BIN)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        lab = json.loads(lines[0])
+        self.assertEqual([(x["name"], x["kind"]) for x in lab["nodes"]],
+                         [("node1", "linux"), ("mcu1", MCU_KIND)])
+        mcu = lab["nodes"][1]
+        self.assertEqual(mcu["ip"], "169.254.200.1")
+        self.assertTrue(mcu["serial"].startswith("/dev/pts/"), mcu)
+        self.assertEqual(lines[1], "linux " + MCU_KIND)
+        self.assertIn("R:hi", lines[2])
+        self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
+    def test_table_and_ctrl_c(self):
+        self.prefix = "swfleett%d" % os.getpid()
+        p = subprocess.Popen([SWARM_BIN, "sim", "--nodes", "1", "--mcu", "1", "--prefix", self.prefix],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out = []
+            for line in p.stdout:
+                out.append(line)
+                if line.startswith("Ctrl-C tears"):
+                    break
+            text = "".join(out)
+            self.assertIn("2 nodes (1 Linux, 1 QEMU Cortex-M3)", text)
+            rows = {l.split()[0]: l.split() for l in out if l.startswith("  ") and "call" in l}
+            self.assertEqual(rows["node1"][1], "linux")
+            self.assertEqual(rows["mcu1"][1:3], [MCU_KIND, "169.254.200.1"])
+            ns, qemus = lab_leftovers(self.prefix)
+            self.assertEqual(len(ns), 4, ns)  # hub, host, n1, m1
+            self.assertEqual(len(qemus), 1)
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(60), 130)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
+    def test_missing_firmware_says_make_firmware(self):
+        self.prefix = "swfleetf%d" % os.getpid()
+        env = dict(os.environ, SWARM_FIRMWARE="/nonexistent/swarm-node-mps2.elf")
+        r = self.sim("--nodes", "1", "--mcu", "1", "--prefix", self.prefix, "--", "true", env=env)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("make firmware", r.stderr)
+        self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
+
+if __name__ == "__main__":
+    qemu.require()
+    qemu.require_netns()
+    unittest.main()
