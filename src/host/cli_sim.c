@@ -24,8 +24,8 @@
 #define MAX_ARGS 64
 
 static const char sim_usage[] =
-    "usage: swarm sim [options] [--nodes N] [--mcu N] [--apps APP,…] [--prefix P] [--keep]\n"
-    "                 [-- CMD …]\n"
+    "usage: swarm sim [options] [--nodes N] [--apps APP,…] [--mcu N [--mcu-apps APP,…]]\n"
+    "                 [--prefix P] [--keep] [-- CMD …]\n"
     "       swarm sim --down [--prefix P] [--force]\n";
 
 static const char sim_about[] =
@@ -41,7 +41,8 @@ static const char sim_about[] =
     "own whose bridge joins the guest's tap to the LAN, with its own MAC and a flash file\n"
     "that outlives restarts of the guest. They take 169.254.200.x by AutoIP and answer RPC,\n"
     "beacons and mDNS like the Linux nodes; the table says which are which (kind linux or\n"
-    "cortex-m3) and where each guest's UART0 is (serial:///dev/pts/N).\n"
+    "cortex-m3) and where each guest's UART0 is (serial:///dev/pts/N). Their flash starts\n"
+    "empty: --mcu-apps names their apps, and the first 'swarm push' installs them.\n"
     "\n"
     "It prints each node's name, address and app, and how to reach it; then waits until\n"
     "Ctrl-C, or runs CMD inside the host namespace and exits with its status. Everything is\n"
@@ -53,6 +54,7 @@ static const char sim_after[] =
     "examples:\n"
     "  swarm sim --nodes 5 --apps blink,counter\n"
     "  swarm sim --nodes 2 --mcu 2 -- swarm scan\n"
+    "  swarm sim --nodes 2 --apps counter --mcu 2 --mcu-apps counter -- swarm push ./project\n"
     "  swarm sim --nodes 5 -- swarm call tcp://169.254.1.1 sys.info\n"
     "  swarm sim --nodes 3 -- sh -c 'for ip in $SWARM_SIM_NODES; do swarm call $ip ping; done'\n"
     "  swarm sim --nodes 50 --keep --prefix lab && ip netns exec lab-host bash\n"
@@ -123,7 +125,7 @@ static bool good_apps(const char *s)
 int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
-    const char *apps = NULL, *prefix = NULL;
+    const char *apps = NULL, *mcu_apps = NULL, *prefix = NULL;
     uint64_t nodes = 3, mcu = 0, timeout_ms = 0;
     bool down = false, keep = false, loopback = false, force = false, timeout_given = false;
     const sw_opt_t opts[] = {
@@ -136,6 +138,10 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
          .expect = "app names separated by ','",
          .help = "apps from the source tree's apps/ (installed: share/swarm/apps/), one per "
                  "node, repeated when there are more nodes than apps"},
+        {.kind = SW_OPT_STR, .name = "mcu-apps", .arg = "LIST", .dst = &mcu_apps,
+         .check = good_apps, .expect = "app names separated by ','",
+         .help = "apps for the QEMU nodes, cycled like --apps; named in their config, "
+                 "installed by the first 'swarm push' (their flash starts empty)"},
         {.kind = SW_OPT_STR, .name = "prefix", .arg = "P", .dst = &prefix, .check = good_prefix,
          .expect = "1 ... 40 letters, digits, '_', '.' or '-'",
          .help = "name of the namespaces (P-host, P-n1, ...; default swlab<pid>); with --down: "
@@ -168,6 +174,8 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
     argc = 1 + spec.narg; // (argv was reordered: CMD follows argv[0])
     if (nodes == 0 && mcu == 0)
         return sw__cli_usage(&c, "sim", "--nodes 0 needs --mcu N: a LAN needs a node");
+    if (mcu_apps && !mcu)
+        return sw__cli_usage(&c, "sim", "--mcu-apps goes with --mcu N");
     if (mcu && loopback)
         return sw__cli_usage(&c, "sim", "--mcu needs the namespace LAN, not --loopback");
     if (down && (keep || loopback || apps || mcu || cmd_at >= 0))
@@ -212,6 +220,10 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
             snprintf(mbuf, sizeof mbuf, "%u", (unsigned)mcu);
             args[k++] = (char *)"--mcu";
             args[k++] = mbuf;
+        }
+        if (mcu_apps) {
+            args[k++] = (char *)"--mcu-apps";
+            args[k++] = (char *)mcu_apps;
         }
         if (apps) {
             args[k++] = (char *)"--apps";

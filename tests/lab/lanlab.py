@@ -410,6 +410,10 @@ class Lan:
       address the one its AutoIP settles on (169.254.200.K unless taken), its flash a file in
       its root directory that outlives restarts of the guest (not of the lab).
     firmware: the image (default: find_firmware()); mcu_args: extra boot arguments.
+    mcu_apps: app names cycled over the QEMU nodes (default none). A guest starts with empty
+      flash: the app is only named (boot argument app=, which the node keeps in its config's
+      board.app_name), and the first `swarm push` of a project installs it. An app that calls board commands
+      (blink) fails its health check there: the mps2 board has none.
     """
 
     _count = 0
@@ -417,7 +421,7 @@ class Lan:
     def __init__(self, nodes=3, apps=None, node_args=(), name_prefix=DEFAULT_PREFIX, lab_name=None,
                  mode="auto", names=None, node_config=None, build=None, node_bin=None,
                  swarm_bin=None, apps_dir=None, ready_timeout=None, keep=False, ports="free",
-                 mcu=0, firmware=None, mcu_args=""):
+                 mcu=0, firmware=None, mcu_args="", mcu_apps=None):
         if not 0 <= mcu <= MCU_MAX:
             raise LabError("mcu: 0 … %d, not %d" % (MCU_MAX, mcu))
         if not (0 if mcu else 1) <= nodes <= MAX_NODES:
@@ -430,6 +434,10 @@ class Lan:
         if mode not in ("netns", "loopback"):
             raise LabError("mode: auto, netns or loopback, not %r" % mode)
         self.n_mcu = mcu
+        self.mcu_apps = [mcu_apps] if isinstance(mcu_apps, str) else list(mcu_apps or [])
+        for app in self.mcu_apps:
+            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", app):
+                raise LabError("mcu_apps: %r is not an app name" % app)
         self.firmware = None
         self.mcu_args = mcu_args
         if mcu:
@@ -698,13 +706,15 @@ class Lan:
         mac = mcu_mac(k)
         root = os.path.join(self.dir, name)
         os.makedirs(root)
+        app = self.mcu_apps[k % len(self.mcu_apps)] if self.mcu_apps else None
         node = Node(self, self.n + k, name, autoip_seed(mac), self._ns_name("m%d" % (k + 1)), root,
-                    os.path.join(self.dir, name + ".log"), None, kind=MCU_KIND)
+                    os.path.join(self.dir, name + ".log"), app, kind=MCU_KIND)
         node.mac = mac
         # relative to the guest's working directory (its root): semihosting opens it there, and
         # the boot arguments stay short (the firmware reads 160 bytes of them)
         node.flash = os.path.join(root, "flash.img")
-        boot = "serial=lossy name=%s flash=flash.img %s" % (name, self.mcu_args)
+        boot = "serial=lossy name=%s flash=flash.img %s%s" % (name, "app=%s " % app if app else "",
+                                                              self.mcu_args)
         node.argv = ["qemu-system-arm", "-M", "mps2-an385", "-cpu", "cortex-m3", "-nographic",
                      "-monitor", "none", "-serial", "pty",
                      "-semihosting-config", "enable=on,target=native",
@@ -1114,8 +1124,9 @@ def _print_lan(lan, out):
                   % (w, x.name, x.kind, x.ip, x.app or "-", x.ns or "-", pre, swarm, x.uri))
     for x in lan.nodes:
         if x.kind == MCU_KIND:
-            out.write("%s: QEMU mps2-an385, MAC %s, UART0 at serial://%s, flash %s\n"
-                      % (x.name, x.mac, x.serial or "?", x.flash))
+            out.write("%s: QEMU mps2-an385, MAC %s, UART0 at serial://%s, flash %s%s\n"
+                      % (x.name, x.mac, x.serial or "?", x.flash,
+                         "; app %s named, `swarm push` installs it" % x.app if x.app else ""))
     if lan.host_ns:
         out.write("host tools: sudo ip netns exec %s bash     (address %s on the same LAN)\n"
                   % (lan.host_ns, lan.host_ip))
@@ -1174,6 +1185,8 @@ def main(argv=None):
     up.add_argument("nodes", type=int, help="Linux nodes (0 with --mcu: QEMU nodes only)")
     up.add_argument("--mcu", type=int, default=0,
                     help="QEMU nodes (the Cortex-M3 firmware of `make firmware`), as root")
+    up.add_argument("--mcu-apps", default="",
+                    help="comma-separated apps, cycled over the QEMU nodes (named; a push installs them)")
     up.add_argument("--firmware", help="the firmware image (default build/fw/swarm-node-mps2.elf)")
     up.add_argument("--apps", default="", help="comma-separated apps, cycled over the nodes")
     up.add_argument("--prefix", default=None, help="lab name (default swlab<pid>)")
@@ -1206,7 +1219,8 @@ def main(argv=None):
         lan = Lan(nodes=a.nodes, apps=apps, mode=mode, lab_name=a.prefix, node_bin=a.node_bin,
                   swarm_bin=a.swarm_bin, apps_dir=a.apps_dir, node_args=a.node_arg,
                   ready_timeout=a.timeout, keep=a.keep, ports="free" if a.free_ports else "fixed",
-                  mcu=a.mcu, firmware=a.firmware)
+                  mcu=a.mcu, firmware=a.firmware,
+                  mcu_apps=[x for x in a.mcu_apps.split(",") if x] or None)
         lan.start()
         if a.json:
             print(json.dumps(lan.describe()), flush=True)
