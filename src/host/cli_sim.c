@@ -36,13 +36,16 @@ static const char sim_about[] =
     "127.0.B.x instead (RPC, FTP on 2121, telnet on 2323, eval and 'swarm scan --to ADDR'\n"
     "work; broadcast, a plain 'swarm scan' and mDNS do not).\n"
     "\n"
-    "--mcu N adds N QEMU nodes (root only): the Cortex-M3 firmware of 'make firmware'\n"
+    "--mcu N adds N QEMU nodes: the Cortex-M3 firmware of 'make firmware'\n"
     "(build/fw/swarm-node-mps2.elf) on QEMU's mps2-an385 board, each in a namespace of its\n"
     "own whose bridge joins the guest's tap to the LAN, with its own MAC and a flash file\n"
     "that outlives restarts of the guest. They take 169.254.200.x by AutoIP and answer RPC,\n"
     "beacons and mDNS like the Linux nodes; the table says which are which (kind linux or\n"
     "cortex-m3) and where each guest's UART0 is (serial:///dev/pts/N). Their flash starts\n"
     "empty: --mcu-apps names their apps, and the first 'swarm push' installs them.\n"
+    "Without root (or with --loopback) they use QEMU's user-mode network instead, with\n"
+    "their RPC port forwarded from a loopback address: call, cfg, fs, console and\n"
+    "'push --link' work, beacons, scan and mDNS do not.\n"
     "\n"
     "It prints each node's name, address and app, and how to reach it; then waits until\n"
     "Ctrl-C, or runs CMD inside the host namespace and exits with its status. Everything is\n"
@@ -132,7 +135,7 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_UINT_("nodes", NULL, "N", &nodes, 0, MAX_NODES, "3",
                      "number of Linux nodes (0 only with --mcu)"),
         SW_OPT_UINT_("mcu", NULL, "N", &mcu, 0, MAX_MCU, "0",
-                     "number of QEMU Cortex-M3 nodes (needs root, qemu-system-arm and "
+                     "number of QEMU Cortex-M3 nodes (needs qemu-system-arm and "
                      "'make firmware')"),
         {.kind = SW_OPT_STR, .name = "apps", .arg = "LIST", .dst = &apps, .check = good_apps,
          .expect = "app names separated by ','",
@@ -176,8 +179,6 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
         return sw__cli_usage(&c, "sim", "--nodes 0 needs --mcu N: a LAN needs a node");
     if (mcu_apps && !mcu)
         return sw__cli_usage(&c, "sim", "--mcu-apps goes with --mcu N");
-    if (mcu && loopback)
-        return sw__cli_usage(&c, "sim", "--mcu needs the namespace LAN, not --loopback");
     if (down && (keep || loopback || apps || mcu || cmd_at >= 0))
         return sw__cli_usage(&c, "sim", "--down takes only --prefix and --force");
     if (force && !down)

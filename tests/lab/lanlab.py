@@ -362,6 +362,7 @@ class Node:
         self.mac = None       # QEMU nodes: the LAN9118's MAC (-nic …,mac=)
         self.serial = None    # QEMU nodes: UART0's pty (serial:///dev/pts/N)
         self.flash = None     # QEMU nodes: the host file holding its flash (persists restarts)
+        self.guest_ip = None  # QEMU nodes: the guest's own address (AutoIP)
         self._log_start = 0   # QEMU nodes: where the current boot's output starts in the log
         self.index = index
         self.name = name
@@ -409,6 +410,10 @@ class Lan:
       to the hub, so it is on the same LAN as the Linux nodes. Its MAC is mcu_mac(k), its
       address the one its AutoIP settles on (169.254.200.K unless taken), its flash a file in
       its root directory that outlives restarts of the guest (not of the lab).
+      In loopback mode (no root) each guest is on QEMU's user-mode network instead (slirp,
+      restrict=on: it reaches nothing but the forwarded ports): 169.254.0.0/16 there too, and
+      its RPC port forwarded from a loopback address like a Linux node's (node.ip, node.port;
+      node.guest_ip is its own address). RPC works; beacons, scan and mDNS do not.
     firmware: the image (default: find_firmware()); mcu_args: extra boot arguments.
     mcu_apps: app names cycled over the QEMU nodes (default none). A guest starts with empty
       flash: the app is only named (boot argument app=, which the node keeps in its config's
@@ -441,9 +446,6 @@ class Lan:
         self.firmware = None
         self.mcu_args = mcu_args
         if mcu:
-            if mode != "netns":
-                raise LabError("QEMU nodes need the namespace LAN (root): their taps and bridges "
-                               "live in namespaces")
             if not shutil.which("qemu-system-arm"):
                 raise LabError("qemu-system-arm not found: install qemu-system-arm (scripts/setup "
                                "does)")
@@ -455,7 +457,7 @@ class Lan:
         if ports not in ("free", "fixed"):
             raise LabError("ports: free or fixed, not %r" % (ports,))
         self.ports = ports
-        if mode == "loopback" and nodes > LOOPBACK_MAX:
+        if mode == "loopback" and nodes + mcu > LOOPBACK_MAX:
             raise LabError("the loopback mode holds at most %d nodes" % LOOPBACK_MAX)
         self.mode = mode
         self.n = nodes
@@ -632,7 +634,7 @@ class Lan:
         # (several loopback labs, or other tests, may run at once)
         for b in range(0, 250):
             ok = True
-            for i in (0, self.n - 1):
+            for i in (0, self.n + self.n_mcu - 1):
                 with socket.socket() as s:
                     try:
                         s.bind(("127.0.%d.%d" % (b, 2 + i), RPC_PORT))
@@ -707,9 +709,25 @@ class Lan:
         root = os.path.join(self.dir, name)
         os.makedirs(root)
         app = self.mcu_apps[k % len(self.mcu_apps)] if self.mcu_apps else None
-        node = Node(self, self.n + k, name, autoip_seed(mac), self._ns_name("m%d" % (k + 1)), root,
-                    os.path.join(self.dir, name + ".log"), app, kind=MCU_KIND)
+        if self.mode == "netns":
+            ip, ns = autoip_seed(mac), self._ns_name("m%d" % (k + 1))
+        else:
+            ip, ns = "127.0.%d.%d" % (self._lo_block, 2 + self.n + k), None
+        node = Node(self, self.n + k, name, ip, ns, root, os.path.join(self.dir, name + ".log"),
+                    app, kind=MCU_KIND)
         node.mac = mac
+        node.guest_ip = autoip_seed(mac)
+        if self.mode == "netns":
+            nic = "tap,ifname=tap0,script=no,downscript=no,mac=%s" % mac
+        else:
+            # QEMU's user-mode network on the link-local net the guest's AutoIP picks from (its
+            # own address is on it, so it replies without a route); the RPC port forwarded from
+            # this node's loopback address. slirp answers ARP only for its own addresses, so
+            # the guest's probes find its first candidate free.
+            if self.ports == "free":
+                node.port = _free_port(socket.SOCK_STREAM, ip)
+            nic = ("user,net=169.254.0.0/16,host=169.254.254.2,restrict=on,mac=%s,"
+                   "hostfwd=tcp:%s:%d-%s:%d" % (mac, ip, node.port, node.guest_ip, RPC_PORT))
         # relative to the guest's working directory (its root): semihosting opens it there, and
         # the boot arguments stay short (the firmware reads 160 bytes of them)
         node.flash = os.path.join(root, "flash.img")
@@ -718,8 +736,7 @@ class Lan:
         node.argv = ["qemu-system-arm", "-M", "mps2-an385", "-cpu", "cortex-m3", "-nographic",
                      "-monitor", "none", "-serial", "pty",
                      "-semihosting-config", "enable=on,target=native",
-                     "-kernel", self.firmware, "-append", boot.strip(),
-                     "-nic", "tap,ifname=tap0,script=no,downscript=no,mac=%s" % mac]
+                     "-kernel", self.firmware, "-append", boot.strip(), "-nic", nic]
         self.nodes.append(node)
 
     def _spawn(self, node):
@@ -752,7 +769,12 @@ class Lan:
                     x.serial = m.group(1)
                 m = self._MCU_ADDR.search(out)
                 if m:
-                    x.ip = m.group(1)
+                    x.guest_ip = m.group(1)
+                    if self.mode == "netns":
+                        x.ip = x.guest_ip
+                    elif x.guest_ip != autoip_seed(x.mac):  # the forwarded port goes there
+                        raise LabError("%s took %s, not %s: its forwarded port misses it"
+                                       % (x.name, x.guest_ip, autoip_seed(x.mac)))
                     pending.remove(x)
                 elif x.proc.poll() is not None:
                     raise LabError("%s (QEMU) exited with status %s while booting; its log:\n%s"
@@ -911,6 +933,7 @@ class Lan:
                 "host_ip": self.host_ip, "hub_ns": self.hub_ns, "beacon_port": self.beacon_port,
                 "nodes": [{"name": x.name, "kind": x.kind, "ip": x.ip, "port": x.port, "ns": x.ns,
                            "app": x.app, "mac": x.mac, "serial": x.serial, "flash": x.flash,
+                           "guest_ip": x.guest_ip,
                            "ftp_port": x.ftp_port, "telnet_port": x.telnet_port, "eval_port": x.eval_port,
                            "root": x.root, "log": x.log_path, "pid": x.pid, "uri": x.uri}
                           for x in self.nodes]}
@@ -1074,12 +1097,16 @@ def down(prefix=DEFAULT_PREFIX, force=False, say=print):
     pids = set()
     for ns in victims:
         pids.update(_netns_pids(ns))
-    # loopback nodes: only processes that are still a swarm-node of that lab directory
+    # loopback nodes: only processes that are still a swarm-node of that lab directory (its
+    # root is in their command line) or a QEMU guest of it (working directory in it)
     for pid, d in node_pids:
         try:
             with open("/proc/%d/cmdline" % pid, "rb") as f:
                 if d.encode() in f.read():
                     pids.add(pid)
+                    continue
+            if os.readlink("/proc/%d/cwd" % pid).startswith(d + "/"):
+                pids.add(pid)
         except OSError:
             pass
     if pids:
@@ -1108,8 +1135,11 @@ def _print_lan(lan, out):
         out.write("%s on a namespace LAN (bridge br0 in %s), ready in %.2f s\n"
                   % (what, lan.hub_ns, lan.setup_seconds))
     else:
-        out.write("%d nodes on loopback addresses (no root: no namespaces, so no broadcast, "
-                  "multicast or mDNS between them), ready in %.2f s\n" % (lan.n, lan.setup_seconds))
+        what = "%d nodes" % len(lan.nodes)
+        if lan.n_mcu:
+            what += " (%d Linux, %d QEMU Cortex-M3 on QEMU's user-mode network)" % (lan.n, lan.n_mcu)
+        out.write("%s on loopback addresses (no root: no namespaces, so no broadcast, "
+                  "multicast or mDNS between them), ready in %.2f s\n" % (what, lan.setup_seconds))
     out.write("  %-*s  %-9s  %-15s  %-10s  %-16s  %s\n"
               % (w, "name", "kind", "ip", "app", "namespace", "try"))
     # the whole command, runnable from any shell: swarm may not be on PATH, and in netns mode
@@ -1127,6 +1157,10 @@ def _print_lan(lan, out):
             out.write("%s: QEMU mps2-an385, MAC %s, UART0 at serial://%s, flash %s%s\n"
                       % (x.name, x.mac, x.serial or "?", x.flash,
                          "; app %s named, `swarm push` installs it" % x.app if x.app else ""))
+            if lan.mode == "loopback":
+                out.write("%s: user-mode network (no root): %s is QEMU's forward of its RPC port "
+                          "to %s:%d; RPC only (no beacons, scan or mDNS)\n"
+                          % (x.name, x.uri, x.guest_ip, RPC_PORT))
     if lan.host_ns:
         out.write("host tools: sudo ip netns exec %s bash     (address %s on the same LAN)\n"
                   % (lan.host_ns, lan.host_ip))

@@ -7,7 +7,9 @@ node's address from its own mDNS responder. `swarm sim` itself: its table and JS
 node is which kind, every guest, tap and namespace is gone after it (also after Ctrl-C), and a
 missing firmware is an error that says to run `make firmware`. `swarm push` of one project
 updates both kinds (the QEMU nodes' app is named at boot with --mcu-apps, their flash empty), the
-second time only the file that changed, the third time nothing.
+second time only the file that changed, the third time nothing. Without root (run as nobody)
+`swarm sim --mcu` puts the guest on QEMU's user-mode network, its RPC port forwarded from a
+loopback address.
 
 Root (namespaces) and the firmware are needed; without them the test is skipped (exit 77), a
 failure under CI=true.
@@ -228,6 +230,35 @@ class SimCommand(unittest.TestCase):
                 p.wait()
             p.stdout.close()
             p.stderr.close()
+        self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
+    def test_user_mode_network_without_root(self):
+        # as nobody: no namespaces, so the guest is on QEMU's user-mode network with its RPC
+        # port forwarded from a loopback address, next to a Linux node on another one
+        self.prefix = "swfleetu%d" % os.getpid()
+        if not shutil.which("runuser"):
+            self.skipTest("runuser (util-linux) not found")
+        home = tempfile.mkdtemp(prefix="swfleet-nobody-")
+        self.addCleanup(shutil.rmtree, home, True)
+        os.chmod(home, 0o777)
+        r = subprocess.run(["runuser", "-u", "nobody", "--", "env", "HOME=" + home,
+                            "XDG_CACHE_HOME=" + home, SWARM_BIN, "sim", "--nodes", "1", "--mcu", "1",
+                            "--mcu-apps", "counter", "--prefix", self.prefix, "--json", "--", "sh",
+                            "-c", 'for ip in $SWARM_SIM_NODES; do swarm call --json tcp://$ip sys.info '
+                            '|| exit 1; done'], capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = r.stdout.splitlines()
+        lab = json.loads(lines[0])
+        self.assertEqual(lab["mode"], "loopback")
+        self.assertEqual([(x["name"], x["kind"]) for x in lab["nodes"]],
+                         [("node1", "linux"), ("mcu1", MCU_KIND)])
+        mcu = lab["nodes"][1]
+        self.assertTrue(mcu["ip"].startswith("127."), mcu)
+        self.assertEqual(mcu["guest_ip"], "169.254.200.1")
+        infos = [json.loads(l) for l in lines[1:]]
+        self.assertEqual([(i["host_name"], i["platform"], i["app_name"]) for i in infos[1:]],
+                         [("mcu1", "mps2-an385 cortex-m3", "counter")])
+        self.assertEqual(infos[0]["host_name"], "node1")
         self.assertEqual(lab_leftovers(self.prefix), ([], []))
 
     def test_missing_firmware_says_make_firmware(self):
