@@ -134,8 +134,9 @@ class MixedLan(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, "%s: %s" % (x.name, r.stderr))
                 self.assertEqual(json.loads(r.stdout), version, x.name)
 
-    # EFULL from push.commit on the firmware (docs/PORTING.md, status table) until h/mcu-push
-    # lands; then this passes, and the unexpected success fails the run until this goes
+    # push to the firmware does not work yet (push.commit: EFULL, then "main.lua: not enough
+    # memory"; helper h/mcu-push is on it, docs/PORTING.md's status table); once it does, the
+    # unexpected success fails the run until this marker goes
     @unittest.expectedFailure
     def test_push_updates_both_kinds(self):
         # one project, one push: the counter app reaches the Linux node that runs it (one
