@@ -16,6 +16,7 @@ failure under CI=true.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -269,6 +270,30 @@ class SimCommand(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("make firmware", r.stderr)
         self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
+
+class Demo(unittest.TestCase):
+    """`make demo` (scripts/demo) as root with the firmware built: the fleet is mixed."""
+
+    def demo(self, **env):
+        r = subprocess.run([os.path.join(SRC, "scripts", "demo")], capture_output=True, text=True,
+                           timeout=300, env=dict(os.environ, SWARM_BUILD=BUILD, **env))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        return r.stdout
+
+    def test_mixed_fleet(self):
+        out = self.demo()
+        self.assertIn("5 Linux nodes and 2 Cortex-M3 nodes (QEMU)", out)
+        scan = out.split("$ swarm scan\n", 1)[1].split("\n==", 1)[0]
+        hosts = [l.split()[0] for l in scan.splitlines() if re.match(r"\S+ +169\.254\.", l)]
+        self.assertEqual(sorted(hosts), ["mcu1", "mcu2", "node1", "node2", "node3", "node4", "node5"])
+        self.assertIn("mcu1 is a QEMU Cortex-M3 guest", out)
+        self.assertIn("R:hello mcu2", out)
+
+    def test_without_the_mcu_part_it_says_why(self):
+        out = self.demo(SWARM_DEMO_MCU="0")
+        self.assertIn("the Cortex-M3 nodes are skipped: SWARM_DEMO_MCU=0", out)
+        self.assertNotIn("mcu1", out)
 
 
 if __name__ == "__main__":
