@@ -9,6 +9,9 @@ With root (the normal case; CI runs as root) it builds, per lab:
   * a namespace LAB-host on the same bridge (169.254.254.1) for host tools;
   * one swarm-node per node namespace, each with its own root directory (apps copied from the
     repository's apps/) and its own log file, services on their default ports.
+  * with mcu=M, M QEMU guests running the Cortex-M3 firmware (build/fw, `make firmware`), kind
+    "cortex-m3" (the others "linux"): one namespace LAB-mK each, whose bridge joins the veth to
+    the hub and the tap the guest's LAN9118 sits on (Lan's doc says more).
 The root namespace's interfaces are never touched. Everything (processes by PID, namespaces,
 the veths and bridge that go with them, temporary directories) is removed on exit, also on an
 exception, SIGINT, SIGTERM or SIGHUP. `lanlab.py --down PREFIX` removes what a killed run left.
@@ -23,13 +26,15 @@ test or a program holding the default ports on 0.0.0.0. ports="fixed" (the comma
 2323 (ports below 1024 need root), eval and beacons on 1139. What works there: RPC, FTP, telnet,
 remote eval, `swarm scan --to ADDR --port BEACON_PORT` (the query sent to each node's address)
 and beacons heard by a scanner on the loopback (`swarm scan --no-query --port BEACON_PORT
---timeout 2.5s`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS.
+--timeout 2.5s`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS. QEMU guests
+are on QEMU's user-mode network there, their RPC port forwarded from a loopback address.
 
 Python API (stdlib only; runs under /usr/bin/python3):
 
     from lanlab import Lan
     with Lan(nodes=3, apps=["blink", "counter", "blink"], name_prefix="swt") as lan:
-        lan.nodes[i].name / .ip / .ns / .root / .log_path / .port / .app / .pid / .uri
+        lan.nodes[i].name / .ip / .ns / .root / .log_path / .port / .app / .pid / .uri / .kind
+        lan.nodes[i].mac / .serial / .flash / .guest_ip   (QEMU nodes: Lan(mcu=M, mcu_apps=…))
         lan.nodes[i].ftp_port / .telnet_port / .eval_port   (the ports the lab gave them)
         lan.host_ns, lan.host_ip, lan.beacon_port
         lan.run(ns, argv, timeout=None, **kw)   # subprocess.run inside ns -> CompletedProcess
@@ -41,7 +46,8 @@ Python API (stdlib only; runs under /usr/bin/python3):
         with netns(ns): ...                     # this thread inside ns for a while
 
 Command line:
-    lanlab.py up N [--apps a,b] [--prefix P] [--loopback [--free-ports]] [--keep] [--json] [-- CMD ...]
+    lanlab.py up N [--apps a,b] [--mcu M [--mcu-apps a,b]] [--prefix P] [--loopback [--free-ports]]
+                   [--keep] [--json] [-- CMD ...]
     lanlab.py --down [PREFIX] [--force]
 `up` prints how to reach each node, then waits for Ctrl-C, or runs CMD in the host namespace
 (environment: SWARM_SIM_NODES = the node addresses, SWARM_SIM_NAMES, SWARM_SIM_APPS,
