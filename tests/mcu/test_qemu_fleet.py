@@ -56,16 +56,36 @@ def lab_leftovers(prefix):
     return ns, qemus
 
 
+# The app node2 and the QEMU nodes run: one command, small enough for any Lua heap (what
+# fits the firmware's is push's business, tests/mcu/test_qemu_push*.py)
+TINY = """-- tiny: the fleet test's app
+local M = {}
+swarm.command("version", function() return "%s" end, "the version pushed")
+return M
+"""
+
+
 class MixedLan(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.lan = Lan(nodes=2, mcu=2, apps=["blink", "counter"], mcu_apps="counter",
+        cls.tmp = tempfile.mkdtemp(prefix="swfleet-")
+        cls.apps = os.path.join(cls.tmp, "apps")
+        shutil.copytree(os.path.join(SRC, "apps", "blink"), os.path.join(cls.apps, "blink"))
+        os.makedirs(os.path.join(cls.apps, "tiny"))
+        with open(os.path.join(cls.apps, "tiny", "main.lua"), "w") as f:
+            f.write(TINY % "v0")
+        cls.lan = Lan(nodes=2, mcu=2, apps=["blink", "tiny"], mcu_apps="tiny", apps_dir=cls.apps,
                       name_prefix="swfleet", build=BUILD)
-        cls.lan.start()
+        try:
+            cls.lan.start()
+        except BaseException:
+            shutil.rmtree(cls.tmp, True)
+            raise
 
     @classmethod
     def tearDownClass(cls):
         cls.lan.close()
+        shutil.rmtree(cls.tmp, True)
 
     def nodes(self, kind):
         return [x for x in self.lan.nodes if x.kind == kind]
@@ -90,7 +110,7 @@ class MixedLan(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         found = {d["host"]: (d["ip"], d["app"]) for d in json.loads(r.stdout)}
         self.assertEqual(found, {x.name: (x.ip, x.app) for x in self.lan.nodes})
-        self.assertEqual([x.app for x in self.lan.nodes], ["blink", "counter", "counter", "counter"])
+        self.assertEqual([x.app for x in self.lan.nodes], ["blink", "tiny", "tiny", "tiny"])
 
     def test_micro_swarm_scanner_finds_all_four(self):
         # its socket on 0.0.0.0:1139 in the host namespace, where every node's beacon goes
@@ -128,36 +148,30 @@ class MixedLan(unittest.TestCase):
         return "".join("\n%s:\n%s" % (x.name, self.lan.node_log(x.index)[-1500:])
                        for x in self.nodes(MCU_KIND))
 
-    def counter_says(self, version):
+    def tiny_says(self, version):
         for x in self.lan.nodes:
-            if x.app == "counter":
-                r = self.lan.swarm("call", "--json", x.uri, "counter.version", timeout=60)
+            if x.app == "tiny":
+                r = self.lan.swarm("call", "--json", x.uri, "tiny.version", timeout=60)
                 self.assertEqual(r.returncode, 0, "%s: %s" % (x.name, r.stderr))
                 self.assertEqual(json.loads(r.stdout), version, x.name)
 
-    # push to the firmware does not work yet (push.commit: EFULL, then "main.lua: not enough
-    # memory"; helper h/mcu-push is on it, docs/PORTING.md's status table); once it does, the
-    # unexpected success fails the run until this marker goes
-    @unittest.expectedFailure
     def test_push_updates_both_kinds(self):
-        # one project, one push: the counter app reaches the Linux node that runs it (one
-        # file changed there) and both QEMU nodes (new to them: everything); blink is
+        # one project, one push: the tiny app reaches the Linux node that runs it (one file
+        # changed there, one new) and both QEMU nodes (new to them: everything); blink is
         # untouched; the second push sends only the file that changed, to all three
         tmp = tempfile.mkdtemp(prefix="swfleet-push-")
         self.addCleanup(shutil.rmtree, tmp, True)
         project = os.path.join(tmp, "project")
-        shutil.copytree(os.path.join(SRC, "apps"), os.path.join(project, "apps"))
-        main = os.path.join(project, "apps", "counter", "main.lua")
-        with open(main) as f:
-            orig = f.read()
-        with open(os.path.join(project, "apps", "counter", "notes.txt"), "w") as f:
+        shutil.copytree(self.apps, os.path.join(project, "apps"))
+        main = os.path.join(project, "apps", "tiny", "main.lua")
+        with open(os.path.join(project, "apps", "tiny", "notes.txt"), "w") as f:
             f.write("pushed by test_qemu_fleet\n" * 40)
 
         def version(v):
             with open(main, "w") as f:
-                f.write(orig + '\nswarm.command("version", function() return "%s" end)\n' % v)
+                f.write(TINY % v)
 
-        counters = [x.name for x in self.lan.nodes if x.app == "counter"]
+        counters = [x.name for x in self.lan.nodes if x.app == "tiny"]
         self.assertEqual(counters, ["node2", "mcu1", "mcu2"])
         version("v1")
         got = self.push(project)
@@ -166,7 +180,7 @@ class MixedLan(unittest.TestCase):
             self.assertEqual(got[name]["result"], "ok", got[name])
             put = got[name]["targets"][0]["put"]
             self.assertEqual(sorted(put), ["main.lua", "notes.txt"], name)
-        self.counter_says("v1")
+        self.tiny_says("v1")
 
         version("v2")
         got = self.push(project)
@@ -174,7 +188,7 @@ class MixedLan(unittest.TestCase):
         for name in counters:
             self.assertEqual(got[name]["result"], "ok", got[name])
             self.assertEqual(got[name]["targets"][0]["put"], ["main.lua"], name)
-        self.counter_says("v2")
+        self.tiny_says("v2")
 
         got = self.push(project)  # nothing changed: the beacons say so
         self.assertEqual({k: d["result"] for k, d in got.items()},
