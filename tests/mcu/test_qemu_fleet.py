@@ -303,6 +303,18 @@ class Demo(unittest.TestCase):
         self.assertEqual(sorted(hosts), ["mcu1", "mcu2", "node1", "node2", "node3", "node4", "node5"])
         self.assertIn("mcu1 is a QEMU Cortex-M3 guest", out)
         self.assertIn("R:hello mcu2", out)
+        # one push: blink on the Linux nodes, the new app on both QEMU nodes; then nothing
+        table = out.split("$ swarm push project\n")[1]
+        rows = {l.split()[0]: l.split() for l in table.splitlines() if re.match(r"(node|mcu)\d +\w+ +\d", l)}
+        self.assertEqual({k: (v[1], v[-1]) for k, v in rows.items()},
+                         {"mcu1": ("hello", "ok"), "mcu2": ("hello", "ok"), "node1": ("blink", "ok"),
+                          "node2": ("counter", "unchanged"), "node3": ("blink", "ok"),
+                          "node4": ("counter", "unchanged"), "node5": ("blink", "ok")})
+        self.assertIn("hello from the pushed app on a Cortex-M3", out)
+        again = out.split("$ swarm push project\n")[2]
+        rows = [l.split() for l in again.splitlines() if re.match(r"(node|mcu)\d +\w+ +\d", l)]
+        self.assertEqual(len(rows), 7, again)
+        self.assertEqual({r[-1] for r in rows}, {"unchanged"})
 
     def test_without_the_mcu_part_it_says_why(self):
         out = self.demo(SWARM_DEMO_MCU="0")
