@@ -254,6 +254,11 @@ class SimCommand(unittest.TestCase):
         self.prefix = "swfleetu%d" % os.getpid()
         if not shutil.which("runuser"):
             self.skipTest("runuser (util-linux) not found")
+        fw = lanlab.find_firmware()
+        lab = os.path.join(SRC, "tests", "lab", "lanlab.py")
+        if subprocess.run(["runuser", "-u", "nobody", "--", "sh", "-c", 'test -x "$0" -a -r "$1" -a -r "$2"',
+                           SWARM_BIN, fw, lab]).returncode:
+            self.skipTest("user nobody cannot reach %s, %s or %s" % (SWARM_BIN, fw, lab))
         home = tempfile.mkdtemp(prefix="swfleet-nobody-")
         self.addCleanup(shutil.rmtree, home, True)
         os.chmod(home, 0o777)
