@@ -194,6 +194,15 @@ class MixedLan(unittest.TestCase):
         self.assertEqual({k: d["result"] for k, d in got.items()},
                          {x.name: "unchanged" for x in self.lan.nodes})
 
+        # a guest restarted by the lab boots from its flash file: the pushed app is there
+        mcu1 = self.nodes(MCU_KIND)[0]
+        first = self.lan.nodes[mcu1.index].pid
+        self.lan.restart_node(mcu1.index)
+        self.assertNotEqual(mcu1.pid, first)
+        self.tiny_says("v2")
+        got = self.push(project)
+        self.assertEqual(got["mcu1"]["result"], "unchanged")
+
 
 class SimCommand(unittest.TestCase):
     def sim(self, *args, env=None):
@@ -280,6 +289,26 @@ class SimCommand(unittest.TestCase):
         self.assertEqual([(i["host_name"], i["platform"], i["app_name"]) for i in infos[1:]],
                          [("mcu1", "mps2-an385 cortex-m3", "counter")])
         self.assertEqual(infos[0]["host_name"], "node1")
+        self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
+    def test_ctrl_c_while_the_guests_boot(self):
+        # Ctrl-C before the lab is up (the guest still probing its address): all of it goes
+        self.prefix = "swfleetc%d" % os.getpid()
+        p = subprocess.Popen([SWARM_BIN, "sim", "--nodes", "1", "--mcu", "2", "--prefix", self.prefix],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while len(lab_leftovers(self.prefix)[1]) < 2 and p.poll() is None:
+                self.assertLess(time.monotonic(), deadline, "no QEMU started")
+                time.sleep(0.05)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertEqual(p.returncode, 130, err)
+        self.assertNotIn("ready in", out)  # it was stopped while building
         self.assertEqual(lab_leftovers(self.prefix), ([], []))
 
     def test_missing_firmware_says_make_firmware(self):
