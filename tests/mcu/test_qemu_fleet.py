@@ -311,6 +311,16 @@ class SimCommand(unittest.TestCase):
         self.assertNotIn("ready in", out)  # it was stopped while building
         self.assertEqual(lab_leftovers(self.prefix), ([], []))
 
+    def test_lab_limits(self):
+        self.prefix = "swfleetl%d" % os.getpid()
+        for kw, text in (({"nodes": 0}, "nodes: 1"), ({"nodes": 1, "mcu": 33}, "mcu: 0 … 32"),
+                         ({"nodes": 0, "mcu": 1, "mcu_apps": "a/b"}, "not an app name"),
+                         ({"nodes": 1, "mcu": 1, "names": ["mcu1"]}, "name of a QEMU node")):
+            with self.assertRaises(lanlab.LabError) as e:
+                Lan(name_prefix=self.prefix, build=BUILD, **kw).start()
+            self.assertIn(text, str(e.exception))
+        self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
     def test_missing_firmware_says_make_firmware(self):
         self.prefix = "swfleetf%d" % os.getpid()
         env = dict(os.environ, SWARM_FIRMWARE="/nonexistent/swarm-node-mps2.elf")
