@@ -271,11 +271,19 @@ class SimCommand(unittest.TestCase):
         home = tempfile.mkdtemp(prefix="swfleet-nobody-")
         self.addCleanup(shutil.rmtree, home, True)
         os.chmod(home, 0o777)
+        project = os.path.join(home, "project")
+        os.makedirs(os.path.join(project, "apps", "tiny"))
+        with open(os.path.join(project, "apps", "tiny", "main.lua"), "w") as f:
+            f.write(TINY % "user-net")
+        subprocess.run(["chmod", "-R", "a+rX", project], check=True)
+        # the guest's RPC port is the last address's 27587 (fixed ports: swarm sim for people)
+        script = ('for ip in $SWARM_SIM_NODES; do swarm call --json tcp://$ip sys.info || exit 1; done; '
+                  'set -- $SWARM_SIM_NODES; swarm push --json "$HOME/project" --link tcp://$2 || exit 1; '
+                  'swarm call --json tcp://$2 tiny.version')
         r = subprocess.run(["runuser", "-u", "nobody", "--", "env", "HOME=" + home,
                             "XDG_CACHE_HOME=" + home, SWARM_BIN, "sim", "--nodes", "1", "--mcu", "1",
-                            "--mcu-apps", "counter", "--prefix", self.prefix, "--json", "--", "sh",
-                            "-c", 'for ip in $SWARM_SIM_NODES; do swarm call --json tcp://$ip sys.info '
-                            '|| exit 1; done'], capture_output=True, text=True, timeout=300)
+                            "--mcu-apps", "tiny", "--prefix", self.prefix, "--json", "--", "sh",
+                            "-c", script], capture_output=True, text=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         lines = r.stdout.splitlines()
         lab = json.loads(lines[0])
@@ -285,10 +293,13 @@ class SimCommand(unittest.TestCase):
         mcu = lab["nodes"][1]
         self.assertTrue(mcu["ip"].startswith("127."), mcu)
         self.assertEqual(mcu["guest_ip"], "169.254.200.1")
-        infos = [json.loads(l) for l in lines[1:]]
+        infos = [json.loads(l) for l in lines[1:3]]
         self.assertEqual([(i["host_name"], i["platform"], i["app_name"]) for i in infos[1:]],
-                         [("mcu1", "mps2-an385 cortex-m3", "counter")])
+                         [("mcu1", "mps2-an385 cortex-m3", "tiny")])
         self.assertEqual(infos[0]["host_name"], "node1")
+        pushed = json.loads(lines[3])["devices"]
+        self.assertEqual([(d["device"], d["result"]) for d in pushed], [("mcu1", "ok")])
+        self.assertEqual(json.loads(lines[4]), "user-net")
         self.assertEqual(lab_leftovers(self.prefix), ([], []))
 
     def test_ctrl_c_while_the_guests_boot(self):
