@@ -322,6 +322,20 @@ class SimCommand(unittest.TestCase):
         self.assertNotIn("ready in", out)  # it was stopped while building
         self.assertEqual(lab_leftovers(self.prefix), ([], []))
 
+    def test_keep_then_down(self):
+        self.prefix = "swfleetk%d" % os.getpid()
+        r = self.sim("--nodes", "0", "--mcu", "1", "--prefix", self.prefix, "--keep", "-q")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns, qemus = lab_leftovers(self.prefix)
+        self.assertEqual((len(ns), len(qemus)), (3, 1))  # hub, host, m1; the guest goes on
+        r = subprocess.run(["ip", "netns", "exec", self.prefix + "-host", SWARM_BIN, "call", "--json",
+                            "tcp://169.254.200.1", "ping", "m=kept"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(json.loads(r.stdout), "R:kept", r.stderr)
+        r = self.sim("--down", "--prefix", self.prefix)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
     def test_lab_limits(self):
         self.prefix = "swfleetl%d" % os.getpid()
         for kw, text in (({"nodes": 0}, "nodes: 1"), ({"nodes": 1, "mcu": 33}, "mcu: 0 … 32"),
