@@ -411,7 +411,7 @@ class Lan:
     ports: in loopback mode, "free" (each node's services on ports free when the lab starts;
       the default) or "fixed" (27587, 2121, 2323, 1139 for people at a terminal).
     mcu: how many QEMU nodes (the Cortex-M3 firmware, kind "cortex-m3") join the LAN after the
-      `nodes` Linux ones (mcu1, mcu2, …; nodes may be 0 then). Namespace mode only: each guest
+      `nodes` Linux ones (mcu1, mcu2, …; nodes may be 0 then). In namespace mode each guest
       runs in its own namespace LAB-mK whose bridge joins its tap (QEMU's LAN9118) to the veth
       to the hub, so it is on the same LAN as the Linux nodes. Its MAC is mcu_mac(k), its
       address the one its AutoIP settles on (169.254.200.K unless taken), its flash a file in
@@ -423,8 +423,8 @@ class Lan:
     firmware: the image (default: find_firmware()); mcu_args: extra boot arguments.
     mcu_apps: app names cycled over the QEMU nodes (default none). A guest starts with empty
       flash: the app is only named (boot argument app=, which the node keeps in its config's
-      board.app_name), and the first `swarm push` of a project installs it. An app that calls board commands
-      (blink) fails its health check there: the mps2 board has none.
+      board.app_name), and the first `swarm push` of a project installs it. An app that calls
+      board commands (blink) fails its health check there: the mps2 board has none.
     """
 
     _count = 0
@@ -737,12 +737,19 @@ class Lan:
         # relative to the guest's working directory (its root): semihosting opens it there, and
         # the boot arguments stay short (the firmware reads 160 bytes of them)
         node.flash = os.path.join(root, "flash.img")
-        boot = "serial=lossy name=%s flash=flash.img %s%s" % (name, "app=%s " % app if app else "",
-                                                              self.mcu_args)
+        boot = ("serial=lossy name=%s flash=flash.img %s%s" % (name, "app=%s " % app if app else "",
+                                                               self.mcu_args)).strip()
+        # semihosting hands the guest "KERNEL ARGS"; one that does not fit its buffer (160
+        # bytes, src/port/mps2/main.c) is refused as a whole, and the guest would boot with
+        # its defaults: no name, no flash
+        if len(self.firmware) + 1 + len(boot) >= 160:
+            raise LabError("the firmware's path and boot arguments take %d bytes, the guest reads "
+                           "at most 159: give the firmware a shorter path (SWARM_FIRMWARE=...)"
+                           % (len(self.firmware) + 1 + len(boot)))
         node.argv = ["qemu-system-arm", "-M", "mps2-an385", "-cpu", "cortex-m3", "-nographic",
                      "-monitor", "none", "-serial", "pty",
                      "-semihosting-config", "enable=on,target=native",
-                     "-kernel", self.firmware, "-append", boot.strip(), "-nic", nic]
+                     "-kernel", self.firmware, "-append", boot, "-nic", nic]
         self.nodes.append(node)
 
     def _spawn(self, node):

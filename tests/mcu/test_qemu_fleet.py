@@ -340,7 +340,8 @@ class SimCommand(unittest.TestCase):
         self.prefix = "swfleetl%d" % os.getpid()
         for kw, text in (({"nodes": 0}, "nodes: 1"), ({"nodes": 1, "mcu": 33}, "mcu: 0 … 32"),
                          ({"nodes": 0, "mcu": 1, "mcu_apps": "a/b"}, "not an app name"),
-                         ({"nodes": 1, "mcu": 1, "names": ["mcu1"]}, "name of a QEMU node")):
+                         ({"nodes": 1, "mcu": 1, "names": ["mcu1"]}, "name of a QEMU node"),
+                         ({"nodes": 0, "mcu": 1, "mcu_args": "x" * 160}, "at most 159")):
             with self.assertRaises(lanlab.LabError) as e:
                 Lan(name_prefix=self.prefix, build=BUILD, **kw).start()
             self.assertIn(text, str(e.exception))
