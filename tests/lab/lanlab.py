@@ -591,6 +591,7 @@ class Lan:
         self.hub_ns = self._ns_name("hub")
         self.host_ns = self._ns_name("host")
         self.host_ip = HOST_IP
+        self.beacon_port = NETNS_PORTS["beacon"]  # (a Linux node's config may move it)
         names = [self.hub_ns, self.host_ns] + [self._ns_name("n%d" % (i + 1)) for i in range(self.n)]
         names += [self._ns_name("m%d" % (k + 1)) for k in range(self.n_mcu)]
         taken = set(list_netns()) & set(names)

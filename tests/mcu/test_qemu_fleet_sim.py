@@ -145,8 +145,10 @@ class SimCommand(unittest.TestCase):
 
     def test_keep_then_down(self):
         self.prefix = "swfleetk%d" % os.getpid()
-        r = self.sim("--nodes", "0", "--mcu", "1", "--prefix", self.prefix, "--keep", "-q")
+        r = self.sim("--nodes", "0", "--mcu", "1", "--prefix", self.prefix, "--keep", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
+        lab = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual(lab["beacon_port"], 1139)  # no Linux node to say so: the default
         ns, qemus = lab_leftovers(self.prefix)
         self.assertEqual((len(ns), len(qemus)), (3, 1))  # hub, host, m1; the guest goes on
         r = subprocess.run(["ip", "netns", "exec", self.prefix + "-host", SWARM_BIN, "call", "--json",
