@@ -207,6 +207,36 @@ class Push(unittest.TestCase):
         self.assertEqual(outcomes[-1], "new")
         print("outcomes:", outcomes)
 
+    def test_lua_cannot_starve_the_node(self):
+        """An app that holds all the memory it can get: Lua gets a memory error, the node keeps
+        its reserve (sys.info hw.ram: pools, node_reserve) and still takes a push."""
+        self.boot(fresh=True)
+        hog = {"main.lua": b"held = {}\n"
+                           b"swarm.command('hog', function()\n"
+                           b"  local ok, err = pcall(function()\n"
+                           b"    for i = 1, 100000 do held[#held + 1] = string.rep('x', 200) .. i end\n"
+                           b"  end)\n"
+                           b"  return {ok = ok, n = #held}\n"
+                           b"end, 'hold memory until there is none')\n"}
+        self.assertEqual(self.push(hog)["result"], "ok")
+        got = self.call("demo.hog")
+        self.assertFalse(got["ok"], got)  # the memory error, caught by the app
+        self.assertGreater(got["n"], 10)
+        # the node still has room for its work: a push (its manifests, the walk, the state file)
+        hog2 = dict(hog)
+        hog2["more.txt"] = b"x" * 3000
+        d = self.push(hog2, app=False)
+        self.assertEqual(d["result"], "ok", d)
+        again = self.call("demo.hog")  # a fresh app, about the same bound
+        self.assertFalse(again["ok"])
+        self.assertGreater(again["n"], got["n"] // 2)
+        ram = self.call("sys.info")["hw"]["ram"]
+        self.assertGreater(ram["node_reserve"], 0)
+        self.assertGreater(ram["pools"]["lua"][0], 10000)
+        self.assertGreater(ram["pools"]["node"][0], 10000)
+        self.assertEqual(ram["pools"]["lua"][0] + ram["pools"]["node"][0], ram["heap_used"])
+        self.assertGreaterEqual(ram["heap_size"] - ram["heap_used"], ram["node_reserve"] - 512)
+
 
 class PushTcp(unittest.TestCase):
     """The same push over TCP (lwIP), in a network namespace the test creates."""
