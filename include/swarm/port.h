@@ -109,6 +109,9 @@ typedef struct sw_hwinfo {
     uint32_t heap_peak;    // most ever allocated at once
     uint32_t stack_size;   // the main stack, reserved
     uint32_t stack_peak;   // its deepest use so far
+    uint32_t pool_used[2]; // heap_used per pool (index: SW_POOL_NODE, SW_POOL_LUA)
+    uint32_t pool_peak[2]; // heap_peak per pool
+    uint32_t node_reserve; // bytes of the heap the Lua pool may not take (0: none)
 } sw_hwinfo_t;
 
 enum { SW_RESET_SOFT = 1, SW_RESET_HARD = 2, SW_RESET_STOP = 3 };

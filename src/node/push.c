@@ -644,6 +644,9 @@ static void undo(push_t *p)
     char t[SW_PUSH_TARGET];
     memcpy(t, p->plan.t, sizeof t);
     sw__push_plan_release(n, &p->plan);
+    // the failed version stops now (the rollback's reload starts the old one): on an MCU the
+    // memory it holds is what the rollback needs
+    sw_node_app_stop(n);
     char why[200] = "";
     int rc = plan_rollback(p, t, &p->plan, why, sizeof why);
     if (!rc)

@@ -1,5 +1,6 @@
-"""swarm push to the Cortex-M3 firmware in QEMU, over its UART (a pty; lossless mode), files on
-flash (boot argument flash=PATH, a host file through semihosting).
+"""swarm push to the Cortex-M3 firmware in QEMU, over its UART (a pty; lossless mode) and over
+TCP (lwIP, in a network namespace the test creates; skipped without root), files on flash (boot
+argument flash=PATH, a host file through semihosting).
 
 - A first push, then incremental ones: only the changed file travels (files and bytes as
   `swarm push --json` reports them), a removed file is deleted; the app is hot-reloaded (its
@@ -8,7 +9,8 @@ flash (boot argument flash=PATH, a host file through semihosting).
   still answers.
 - Files and config survive a QEMU restart on the same flash file.
 - QEMU killed (SIGKILL, by PID) while the files are staged, while the journal is applied (steps
-  slowed by push.test_apply_delay_ms) and during the health check boots with the old or the new
+  slowed by push.test_apply_delay_ms), during the health check, just after it passed and after
+  the push answered boots with the old or the new
   version, never a mix: the id the node computes from its files (push.manifest) is one of the
   two, the app answers the matching value, and the next push succeeds.
 
@@ -164,7 +166,8 @@ class Push(unittest.TestCase):
                   (r"push: apps/demo: \w+… → \w+…: \d+ to put", 0),  # journal written, first step
                   (r"push: apps/demo: \w+… → \w+…: \d+ to put", 1),  # … later in the steps
                   (r"push: apps/demo is at \w+…: reloading", 0),    # switched, health check
-                  (r"push: apps/demo is at \w+…: healthy", 0)]      # done
+                  (r"push: apps/demo is at \w+…: healthy", 0),      # passed, mark not yet gone
+                  (None, 0)]                                              # answered ok
         outcomes = []
         for pattern, extra in points:
             write_project(self.proj, nxt)
@@ -172,7 +175,10 @@ class Push(unittest.TestCase):
             host = subprocess.Popen([qemu.SWARM_BIN, "push", "--json", self.proj, "--link", self.link],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                self.guest.wait_line_index(pattern, 120, start)
+                if pattern:
+                    self.guest.wait_line_index(pattern, 120, start)
+                else:
+                    self.assertEqual(host.wait(timeout=120), 0, self.log())
                 if extra:  # a later kill point inside the steps (300 ms each); not an assertion
                     time.sleep(0.3 * extra + 0.15)
                 self.guest.stop()  # SIGKILL by PID
@@ -195,9 +201,81 @@ class Push(unittest.TestCase):
             self.assertEqual(self.node_id(), app_id(nxt))
             cur, nxt = nxt, cur
         # staging never changes the app; a kill in the steps or the health check of the running
-        # app rolls back at boot (the version never passed its check); after it, the new one
-        self.assertEqual(outcomes, ["old", "old", "old", "old", "new"])
+        # app rolls back at boot (the version never passed its check); just after the check
+        # passed either may be found; once the push answered, the new one
+        self.assertEqual(outcomes[:4], ["old", "old", "old", "old"])
+        self.assertEqual(outcomes[-1], "new")
         print("outcomes:", outcomes)
+
+    def test_lua_cannot_starve_the_node(self):
+        """An app that holds all the memory it can get: Lua gets a memory error, the node keeps
+        its reserve (sys.info hw.ram: pools, node_reserve) and still takes a push."""
+        self.boot(fresh=True)
+        hog = {"main.lua": b"held = {}\n"
+                           b"swarm.command('hog', function()\n"
+                           b"  local ok, err = pcall(function()\n"
+                           b"    for i = 1, 100000 do held[#held + 1] = string.rep('x', 200) .. i end\n"
+                           b"  end)\n"
+                           b"  return {ok = ok, n = #held}\n"
+                           b"end, 'hold memory until there is none')\n"}
+        self.assertEqual(self.push(hog)["result"], "ok")
+        got = self.call("demo.hog")
+        self.assertFalse(got["ok"], got)  # the memory error, caught by the app
+        self.assertGreater(got["n"], 10)
+        # the node still has room for its work: a push (its manifests, the walk, the state file)
+        hog2 = dict(hog)
+        hog2["more.txt"] = b"x" * 3000
+        d = self.push(hog2, app=False)
+        self.assertEqual(d["result"], "ok", d)
+        again = self.call("demo.hog")  # a fresh app, about the same bound
+        self.assertFalse(again["ok"])
+        self.assertGreater(again["n"], got["n"] // 2)
+        ram = self.call("sys.info")["hw"]["ram"]
+        self.assertGreater(ram["node_reserve"], 0)
+        self.assertGreater(ram["pools"]["lua"][0], 10000)
+        self.assertGreater(ram["pools"]["node"][0], 10000)
+        self.assertEqual(ram["pools"]["lua"][0] + ram["pools"]["node"][0], ram["heap_used"])
+        self.assertGreaterEqual(ram["heap_size"] - ram["heap_used"], ram["node_reserve"] - 512)
+
+
+class PushTcp(unittest.TestCase):
+    """The same push over TCP (lwIP), in a network namespace the test creates."""
+
+    def test_push_over_tcp(self):
+        if os.geteuid() != 0:
+            self.skipTest("network namespaces need root")
+        with tempfile.TemporaryDirectory() as d, qemu.NetLab() as lab:
+            proj = os.path.join(d, "proj")
+            g = lab.guest("52:54:00:5a:00:31", "serial=lossy flash=" + os.path.join(d, "flash.img"))
+            link = "tcp://" + g.address()
+
+            def push(files, expect_rc=0, app=False):
+                write_project(proj, files)
+                rc, out, err = lab.swarm("push", "--json", proj, "--link", link,
+                                         *(["--app", "demo"] if app else []), timeout=120)
+                self.assertEqual(rc, expect_rc, out + err + "\n".join(g.out[-20:]))
+                return json.loads(out)["devices"][0]
+
+            def call(*args):
+                rc, out, err = lab.swarm("call", "--json", link, *args)
+                self.assertEqual(rc, 0, err)
+                return json.loads(out)
+
+            v1 = version(1)
+            d1 = push(v1, app=True)
+            self.assertEqual((d1["result"], d1["files"]), ("ok", 4))
+            self.assertEqual(call("demo.v"), 1)
+            v2 = dict(v1)
+            v2["main.lua"] = version(2)["main.lua"]
+            d2 = push(v2)
+            self.assertEqual((d2["result"], d2["files"], d2["bytes"]), ("ok", 1, len(v2["main.lua"])))
+            self.assertEqual(call("demo.v"), 2)
+            broken = dict(v2)
+            broken["main.lua"] = b"function init_fail() error('broken on purpose') end\n"
+            db = push(broken, expect_rc=5)
+            self.assertEqual(db["result"], "rolled-back", json.dumps(db) + "\n".join(g.out[-20:]))
+            self.assertEqual(call("push.manifest", "t=apps/demo")["id"], app_id(v2))
+            self.assertEqual(call("demo.v"), 2)
 
 
 if __name__ == "__main__":
