@@ -226,10 +226,9 @@ class Rollback(unittest.TestCase):
         self.assertEqual(r.returncode, status, r.stdout + r.stderr)
         return {d["device"]: (d["result"], d["reason"]) for d in json.loads(r.stdout)["devices"]}
 
-    # The guest's heap is close to full after a few pushes (sys.info: 58 of 64 KB used, peak
-    # 59.6 KB): once, in MixedLan, the broken version failed with "main.lua: not enough memory"
-    # instead of its own error and the rollback then with EFULL, which left the node without
-    # its app (reported to h/mcu-push, docs/PORTING.md). This is the case that must hold.
+    # Before h/mcu-push's separate node and Lua pools this failed now and then on the guest:
+    # with its heap nearly full after a few pushes, the broken version failed with "not
+    # enough memory" and the rollback with EFULL, leaving the node without its app.
     def test_a_broken_app_rolls_back_on_both_kinds(self):
         # two good versions first (as a fleet gets them), then the broken one
         with open(os.path.join(self.project, "apps", "tiny", "notes.txt"), "w") as f:
