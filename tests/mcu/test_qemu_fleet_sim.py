@@ -170,6 +170,20 @@ class SimCommand(unittest.TestCase):
             self.assertIn(text, str(e.exception))
         self.assertEqual(lab_leftovers(self.prefix), ([], []))
 
+    def test_a_guest_that_dies_while_booting(self):
+        # QEMU refuses an image that is no firmware: the lab says so with its log, and goes
+        self.prefix = "swfleetd%d" % os.getpid()
+        tmp = tempfile.mkdtemp(prefix="swfleet-bad-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        bad = os.path.join(tmp, "bad.elf")
+        with open(bad, "wb") as f:
+            f.write(b"\x7fELF but not really" * 10)
+        r = self.sim("--nodes", "1", "--mcu", "1", "--prefix", self.prefix, "--", "true",
+                     env=dict(os.environ, SWARM_FIRMWARE=bad))
+        self.assertEqual(r.returncode, 6, r.stdout + r.stderr)
+        self.assertIn("mcu1 (QEMU) exited with status", r.stderr)
+        self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
     def test_missing_firmware_says_make_firmware(self):
         self.prefix = "swfleetf%d" % os.getpid()
         env = dict(os.environ, SWARM_FIRMWARE="/nonexistent/swarm-node-mps2.elf")
