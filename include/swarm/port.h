@@ -7,6 +7,8 @@
 // with listener_close, conn_local, listener_port; udp_open with udp_send, udp_close, netifs.
 // A port that has tcp_listen must have its companions, likewise for udp_open; the node then
 // serves only its serial/stdio links, and the LAN services log that they are not available.
+// A port whose network is missing at run time (a board built with one, booted without it)
+// returns SW_ENOTSUP from udp_open: the node then says "no network", not that a table is full.
 //
 // Direction of calls: the node calls these functions; the port calls the node back with the
 // sw_node_*() event functions of swarm/node.h (data arrived, a connection closed, a timer is
