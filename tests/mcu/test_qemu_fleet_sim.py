@@ -170,6 +170,19 @@ class SimCommand(unittest.TestCase):
             self.assertIn(text, str(e.exception))
         self.assertEqual(lab_leftovers(self.prefix), ([], []))
 
+    def test_user_mode_network_on_free_ports(self):
+        # the Python API's loopback lab (what tests use): the forward on a port that was free,
+        # not 27587, so labs and the machine's own servers never collide
+        self.prefix = "swfleeto%d" % os.getpid()
+        with Lan(nodes=1, mcu=1, mode="loopback", lab_name=self.prefix, build=BUILD) as lan:
+            x = lan.nodes[1]
+            self.assertEqual((x.kind, x.guest_ip), (MCU_KIND, "169.254.200.1"))
+            self.assertNotEqual(x.port, 27587)
+            self.assertEqual(x.uri, "tcp://%s:%d" % (x.ip, x.port))
+            r = lan.swarm("call", "--json", x.uri, "ping", "m=free")
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, '"R:free"'), r.stderr)
+        self.assertEqual(lab_leftovers(self.prefix), ([], []))
+
     def test_a_guest_that_dies_while_booting(self):
         # QEMU refuses an image that is no firmware: the lab says so with its log, and goes
         self.prefix = "swfleetd%d" % os.getpid()
