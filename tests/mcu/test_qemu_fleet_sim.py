@@ -1,12 +1,11 @@
 """`swarm sim --mcu` and `make demo` with QEMU Cortex-M3 nodes (the lab itself and what runs on
 it: test_qemu_fleet.py). The table and JSON say which node is which kind; every guest, tap and
-namespace is gone after the command, after Ctrl-C (also while the guests boot) and after
-`--keep` + `--down`, and after a guest that dies while booting; a missing firmware is an error
-that says to run `make firmware`; the lab's limits; without root (run as nobody) the guest is on QEMU's user-mode network, its RPC port
-forwarded from a loopback address (a free port in the Python API), and a push over it
-installs an app; `make demo` shows the
-mixed fleet (scan finds both kinds, one push updates both) and says why when it leaves the
-Cortex-M part out.
+namespace is gone after the command, after Ctrl-C (also while the guests boot), after `--keep`
++ `--down`, and after a guest that dies while booting; a missing firmware is an error that says
+to run `make firmware`; the lab's limits; without root (run as nobody) the guest is on QEMU's
+user-mode network, its RPC port forwarded from a loopback address (a free port in the Python
+API), and a push over it installs an app; `make demo` shows the mixed fleet (scan finds both
+kinds, one push updates both) and says why when it leaves the Cortex-M part out.
 
 Root (namespaces) and the firmware are needed; without them the test is skipped (exit 77), a
 failure under CI=true.
