@@ -24,7 +24,7 @@ static const sw_cli_cmd_t commands[] = {
     {"console", "show a device's console output (serial) or its log, live", sw_cli_console},
     {"eval", "run Lua code on a device and print what it printed and its result", sw_cli_eval},
     {"fleet", "one command (call, cfg, eval, fs, reboot) on many devices at once: --to, --app, --all", sw_cli_fleet},
-    {"fs", "files on a device: ls, get, put, rm, mkdir, rmdir, mv, stat, hash (-r: trees)", sw_cli_fs},
+    {"fs", "files on a device: ls, cat, get, put, cp, sync, rm, mkdir, mv, stat, hash (-r: trees)", sw_cli_fs},
     {"key", "the fleet key of the authenticated mode: new, path, install LINK", sw_cli_key},
     {"logs", "follow several devices' logs at once, each line prefixed by its name", sw_cli_logs},
     {"mux", "share one device link among many clients on a Unix socket", sw_cli_mux},
