@@ -152,12 +152,27 @@ static int cmd_help(const sw_cli_t *cli, int argc, char **argv)
     return cmd->fn(&c, n, hargv);
 }
 
-// `swarm __complete WHAT`: words for the shell completions, one per line. commands: the
-// command names; devices: the names of the user's config ([devices]) and of the scan cache;
-// groups: the config's groups; paths LINK: the device's command paths (_dir, asked with a
-// short timeout; the only one that touches the network).
-static int complete(sw_cli_t *cli, const char *what, const char *link)
+static const char *const top_pos[] = {"[COMMAND]", "ARGS...", NULL};
+
+// `swarm __complete WHAT`: words for the shell completions, one per line. words -- WORD...:
+// the candidates for the last WORD of a command line (cli_complete.c; what the scripts in
+// tools/completion/ use). commands: the command names; devices: the names of the user's
+// config ([devices]) and of the scan cache; groups: the config's groups; paths LINK: the
+// device's command paths (_dir, asked with a short timeout; the only one that touches the
+// network).
+static int complete(sw_cli_t *cli, const char *what, const char *link, int nw, char **w)
 {
+    if (!strcmp(what, "words")) {
+        if (nw && !strcmp(w[0], "--"))
+            nw--, w++;
+        bool version;
+        sw_opt_t opts[NTOP];
+        sw_cli_t c = *cli;
+        top_opts(&c, &version, opts);
+        sw_cli_spec_t spec = {.usage = top_usage, .opts = opts, .pos = top_pos, .own_help = true,
+                              .stop_at_pos = true, .no_globals = true};
+        return sw__cli_complete(cli, commands, NCOMMANDS, &spec, nw, w);
+    }
     if (!strcmp(what, "paths") && link) {
         cli->quiet = true;
         if (!cli->timeout_ms || cli->timeout_ms > 2000)
@@ -190,7 +205,7 @@ static int complete(sw_cli_t *cli, const char *what, const char *link)
         }
         return SW_EXIT_OK;
     }
-    fprintf(stderr, "swarm __complete: commands, devices, groups or paths LINK\n");
+    fprintf(stderr, "swarm __complete: words -- WORD..., commands, devices, groups or paths LINK\n");
     return SW_EXIT_USAGE;
 }
 
@@ -224,8 +239,7 @@ int main(int argc, char **argv)
     sw_opt_t opts[NTOP];
     bool version = false;
     top_opts(&cli, &version, opts);
-    static const char *const pos[] = {"[COMMAND]", "ARGS...", NULL};
-    sw_cli_spec_t spec = {.usage = top_usage, .opts = opts, .pos = pos, .own_help = true,
+    sw_cli_spec_t spec = {.usage = top_usage, .opts = opts, .pos = top_pos, .own_help = true,
                           .stop_at_pos = true, .no_globals = true};
     int rc;
     if (!sw__cli_parse(&cli, &spec, argc, argv, &rc))
@@ -244,7 +258,8 @@ int main(int argc, char **argv)
     }
     const char *name = spec.arg[0];
     if (!strcmp(name, "__complete")) // for the shell completion scripts (tools/completion/)
-        return complete(&cli, spec.narg > 1 ? spec.arg[1] : "", spec.narg > 2 ? spec.arg[2] : NULL);
+        return complete(&cli, spec.narg > 1 ? spec.arg[1] : "", spec.narg > 2 ? spec.arg[2] : NULL,
+                        spec.narg - 2, spec.arg + 2);
     if (!strcmp(name, "version")) {
         printf("swarm %s\n", SW_VERSION_STRING);
         return SW_EXIT_OK;

@@ -476,7 +476,7 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_HELP_,
         SW_OPT_END_,
     };
-    static const char *const pos[] = {"COMMAND", "ARGS...", NULL};
+    static const char *const pos[] = {"COMMAND (call, cfg, eval, fs, reboot)", "ARGS...", NULL};
     sw_cli_spec_t spec = {.cmd = "fleet", .usage = fleet_usage, .about = fleet_about, .opts = opts,
                           .globals = "--timeout: per device, as for one; --json: see above",
                           .after = fleet_after, .pos = pos, .stop_at_pos = true};
