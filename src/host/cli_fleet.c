@@ -421,6 +421,33 @@ static void child_prefix(run_t *r, char *tbuf, size_t tcap)
         r->argv[r->argc++] = "-q";
 }
 
+// The run of one command on many devices (fleet, reboot, logs): its state reset and the
+// child command begun with swarm's own options (child_prefix; tbuf holds the --timeout
+// value). The run is static (large): one at a time.
+static run_t *run_for(const sw_cli_t *c, const char *cmd, unsigned parallel, bool stream,
+                      char *tbuf, size_t tcap)
+{
+    static run_t r;
+    memset(&r, 0, sizeof r);
+    r.c = c;
+    r.cmd = cmd;
+    r.parallel = parallel;
+    r.stream = stream;
+    child_prefix(&r, tbuf, tcap);
+    return &r;
+}
+
+// What a reboot runs for each device: sys.boot with its code.
+static void reboot_argv(run_t *r)
+{
+    r->argv[r->argc++] = "call";
+    r->link_at = r->argc;
+    r->argv[r->argc++] = "LINK";
+    r->argv[r->argc++] = "sys.boot";
+    r->argv[r->argc++] = "code=SysBooT";
+    r->ok_text = "rebooting";
+}
+
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // swarm fleet
 
@@ -575,32 +602,22 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv)
         return SW_EXIT_LINK;
     }
 
-    static run_t r;
-    memset(&r, 0, sizeof r);
-    r.c = &c;
-    r.cmd = "fleet";
-    r.parallel = parallel;
     char tbuf[32];
-    child_prefix(&r, tbuf, sizeof tbuf);
+    run_t *r = run_for(&c, "fleet", parallel, false, tbuf, sizeof tbuf);
     if (!strcmp(cmd, "reboot")) {
-        r.argv[r.argc++] = "call";
-        r.link_at = r.argc;
-        r.argv[r.argc++] = "LINK";
-        r.argv[r.argc++] = "sys.boot";
-        r.argv[r.argc++] = "code=SysBooT";
-        r.ok_text = "rebooting";
+        reboot_argv(r);
     } else {
-        r.argv[r.argc++] = cmd;
-        r.link_at = r.argc;
-        r.argv[r.argc++] = "LINK";
+        r->argv[r->argc++] = cmd;
+        r->link_at = r->argc;
+        r->argv[r->argc++] = "LINK";
         for (int i = 0; i < nargs; i++)
-            r.argv[r.argc++] = code && i == 0 ? code : args[i];
+            r->argv[r->argc++] = code && i == 0 ? code : args[i];
         if (!strcmp(cmd, "eval"))
-            r.result_key = "repr";
+            r->result_key = "repr";
         if (!strcmp(cmd, "cfg") || !strcmp(cmd, "fs"))
-            r.ok_text = "done";
+            r->ok_text = "done";
     }
-    rc = run_all(&r, devs, k);
+    rc = run_all(r, devs, k);
     free(devs);
     free(code);
     return rc;
@@ -609,23 +626,32 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // swarm reboot, swarm logs
 
-static int devices_of(const sw_cli_t *c, const char *cmd, int narg, char **arg, sw_push_dev_t **out)
+// reboot, logs: their command line parsed (spec, the options of the command) and each
+// DEVICE taken as given (a link or a name). NULL after --help or a usage error (*rc says which).
+static sw_push_dev_t *devices_cmd(sw_cli_t *c, sw_cli_spec_t *spec, int argc, char **argv,
+                                  int *rc)
 {
-    sw_push_dev_t *devs = calloc((size_t)narg, sizeof *devs);
+    static const char *const pos[] = {"DEVICE", "ARGS...", NULL};
+    spec->pos = pos;
+    if (!sw__cli_parse(c, spec, argc, argv, rc))
+        return NULL;
+    sw_push_dev_t *devs = calloc((size_t)spec->narg, sizeof *devs);
     if (!devs) {
-        sw_cli_error(c, cmd, "out of memory");
-        return SW_EXIT_LOCAL;
+        sw_cli_error(c, spec->cmd, "out of memory");
+        *rc = SW_EXIT_LOCAL;
+        return NULL;
     }
-    for (int i = 0; i < narg; i++) {
-        if (!arg[i][0] || strlen(arg[i]) >= sizeof devs[i].uri) {
+    for (int i = 0; i < spec->narg; i++) {
+        const char *a = spec->arg[i];
+        if (!a[0] || strlen(a) >= sizeof devs[i].uri) {
             free(devs);
-            return sw__cli_usage(c, cmd, "bad DEVICE '%s'", arg[i]);
+            *rc = sw__cli_usage(c, spec->cmd, "bad DEVICE '%s'", a);
+            return NULL;
         }
-        snprintf(devs[i].name, sizeof devs[i].name, "%.*s", (int)sizeof devs[i].name - 1, arg[i]);
-        snprintf(devs[i].uri, sizeof devs[i].uri, "%s", arg[i]);
+        snprintf(devs[i].name, sizeof devs[i].name, "%.*s", (int)sizeof devs[i].name - 1, a);
+        snprintf(devs[i].uri, sizeof devs[i].uri, "%s", a);
     }
-    *out = devs;
-    return 0;
+    return devs;
 }
 
 static const char reboot_usage[] = "usage: swarm reboot [options] DEVICE...\n";
@@ -654,30 +680,17 @@ int sw_cli_reboot(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_HELP_,
         SW_OPT_END_,
     };
-    static const char *const pos[] = {"DEVICE", "ARGS...", NULL};
     sw_cli_spec_t spec = {.cmd = "reboot", .usage = reboot_usage, .about = reboot_about, .opts = opts,
                           .globals = "--json: one object per device, then a summary",
-                          .after = reboot_after, .pos = pos};
+                          .after = reboot_after};
     int rc;
-    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+    sw_push_dev_t *devs = devices_cmd(&c, &spec, argc, argv, &rc);
+    if (!devs)
         return rc;
-    sw_push_dev_t *devs;
-    if ((rc = devices_of(&c, "reboot", spec.narg, spec.arg, &devs)))
-        return rc;
-    static run_t r;
-    memset(&r, 0, sizeof r);
-    r.c = &c;
-    r.cmd = "reboot";
-    r.parallel = parallel;
     char tbuf[32];
-    child_prefix(&r, tbuf, sizeof tbuf);
-    r.argv[r.argc++] = "call";
-    r.link_at = r.argc;
-    r.argv[r.argc++] = "LINK";
-    r.argv[r.argc++] = "sys.boot";
-    r.argv[r.argc++] = "code=SysBooT";
-    r.ok_text = "rebooting";
-    rc = run_all(&r, devs, (size_t)spec.narg);
+    run_t *r = run_for(&c, "reboot", parallel, false, tbuf, sizeof tbuf);
+    reboot_argv(r);
+    rc = run_all(r, devs, (size_t)spec.narg);
     free(devs);
     return rc;
 }
@@ -707,32 +720,23 @@ int sw_cli_logs(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_HELP_,
         SW_OPT_END_,
     };
-    static const char *const pos[] = {"DEVICE", "ARGS...", NULL};
     sw_cli_spec_t spec = {.cmd = "logs", .usage = logs_usage, .about = logs_about, .opts = opts,
-                          .globals = "--timeout: as for swarm console",
-                          .after = logs_after, .pos = pos};
+                          .globals = "--timeout: as for swarm console", .after = logs_after};
     int rc;
-    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+    sw_push_dev_t *devs = devices_cmd(&c, &spec, argc, argv, &rc);
+    if (!devs)
         return rc;
-    sw_push_dev_t *devs;
-    if ((rc = devices_of(&c, "logs", spec.narg, spec.arg, &devs)))
-        return rc;
-    static run_t r;
-    memset(&r, 0, sizeof r);
-    r.c = &c;
-    r.cmd = "logs";
-    r.stream = true;
-    r.parallel = (unsigned)spec.narg; // all at once: they run until Ctrl-C
     char tbuf[32], nbuf[24];
-    child_prefix(&r, tbuf, sizeof tbuf);
-    r.argv[r.argc++] = "console";
-    r.argv[r.argc++] = follow ? "--follow" : "--no-follow";
+    // all at once: they run until Ctrl-C
+    run_t *r = run_for(&c, "logs", (unsigned)spec.narg, true, tbuf, sizeof tbuf);
+    r->argv[r->argc++] = "console";
+    r->argv[r->argc++] = follow ? "--follow" : "--no-follow";
     snprintf(nbuf, sizeof nbuf, "%u", lines);
-    r.argv[r.argc++] = "--lines";
-    r.argv[r.argc++] = nbuf;
-    r.link_at = r.argc;
-    r.argv[r.argc++] = "LINK";
-    rc = run_all(&r, devs, (size_t)spec.narg);
+    r->argv[r->argc++] = "--lines";
+    r->argv[r->argc++] = nbuf;
+    r->link_at = r->argc;
+    r->argv[r->argc++] = "LINK";
+    rc = run_all(r, devs, (size_t)spec.narg);
     free(devs);
     return rc;
 }
