@@ -16,8 +16,8 @@ import threading
 import time
 import unittest
 
-from swarmtest import (NODE_BIN, SRC, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, reap,
-                       swarm_running, unpacker)
+from swarmtest import (NODE_BIN, SRC, SWARM_BIN, Node, PtyPairTestCase, check_repl, free_port, pack,
+                       reap, swarm_running, unpacker)
 
 COMMANDS = ("call", "cfg", "eval")
 
@@ -786,6 +786,14 @@ class UserConfig(unittest.TestCase):
 class Repl(unittest.TestCase):
     """swarm repl on a pty: chunks, multi-line input, print output, Ctrl-C, history file."""
 
+    def test_piped_input_and_ctrl_c_stops_the_chunk(self):
+        node = Node(name="replnode")
+        self.addCleanup(node.stop)
+        node.start()
+        tmp = tempfile.mkdtemp(prefix="swarm-repl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        check_repl(self, "127.0.0.1:%d" % node.port, node, tmp)
+
     def test_prompt(self):
         import pty
         node = Node(name="replnode")
@@ -1070,6 +1078,17 @@ class Serial(PtyPairTestCase):
     def test_lossless(self):
         node = self.start_node()
         self.check_link(node, "serial://%s?baud=115200" % self.b)
+
+    def test_repl_over_serial_both_modes(self):
+        # issue 15: the REPL works over serial lines (lossless: its console text is interleaved
+        # with the replies; lossy: frames and Reliable), Ctrl-C included
+        tmp = tempfile.mkdtemp(prefix="swarm-repl-tty-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        node = self.start_node()
+        check_repl(self, "serial://%s" % self.b, node, tmp)
+        node.stop()
+        node = self.start_node("--lossy")
+        check_repl(self, "serial://%s?mode=lossy" % self.b, node, tmp)
 
     def test_lossless_stream_cancel_reaches_node(self):
         self.start_node()
