@@ -111,18 +111,31 @@ static void error_text(const job_t *j, char *out, size_t cap)
     free(line);
 }
 
+// The last line of the child's stdout: its one JSON line, or the summary that ends several
+// (fs sync: one line per action, then the sum). *n is 0 when it printed nothing.
+static const char *last_line(const job_t *j, size_t *n)
+{
+    size_t e = j->o.n;
+    while (e && (j->o.p[e - 1] == '\n' || j->o.p[e - 1] == '\r'))
+        e--;
+    size_t b = e;
+    while (b && j->o.p[b - 1] != '\n')
+        b--;
+    *n = e - b;
+    return j->o.p ? j->o.p + b : "";
+}
+
 // The child's result as one line: its stdout (one JSON line), or one key of it (eval: repr).
 static void result_text(const run_t *r, const job_t *j, char *out, size_t cap)
 {
-    size_t n = j->o.n;
-    while (n && (j->o.p[n - 1] == '\n' || j->o.p[n - 1] == '\r'))
-        n--;
+    size_t n;
+    const char *p = last_line(j, &n);
     if (!n) {
         snprintf(out, cap, "%s", r->ok_text ? r->ok_text : "");
         return;
     }
     if (r->result_key) {
-        cJSON *o = cJSON_ParseWithLength(j->o.p, n);
+        cJSON *o = cJSON_ParseWithLength(p, n);
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, r->result_key);
         const cJSON *printed = cJSON_GetObjectItemCaseSensitive(o, "out");
         if (cJSON_IsString(v)) {
@@ -138,7 +151,7 @@ static void result_text(const run_t *r, const job_t *j, char *out, size_t cap)
         }
         cJSON_Delete(o);
     }
-    snprintf(out, cap, "%.*s", (int)(n < cap - 1 ? n : cap - 1), j->o.p);
+    snprintf(out, cap, "%.*s", (int)(n < cap - 1 ? n : cap - 1), p);
 }
 
 static void print_result(run_t *r, job_t *j)
@@ -154,12 +167,14 @@ static void print_result(run_t *r, job_t *j)
         cJSON_AddStringToObject(o, "uri", j->uri);
         cJSON_AddBoolToObject(o, "ok", ok);
         cJSON_AddNumberToObject(o, "exit", (double)j->status);
-        size_t n = j->o.n;
-        while (n && j->o.p[n - 1] == '\n')
-            n--;
-        cJSON *res = n ? cJSON_ParseWithLength(j->o.p, n) : NULL;
-        if (!res && n)
-            res = cJSON_CreateString(j->o.p);
+        size_t n;
+        const char *p = last_line(j, &n);
+        cJSON *res = n ? cJSON_ParseWithLength(p, n) : NULL;
+        if (!res && n) { // not JSON: the text
+            char *t = strndup(p, n);
+            res = t ? cJSON_CreateString(t) : NULL;
+            free(t);
+        }
         cJSON_AddItemToObject(o, "result", res ? res : cJSON_CreateNull());
         if (ok) {
             cJSON_AddNullToObject(o, "error");

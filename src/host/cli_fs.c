@@ -169,7 +169,9 @@ static const fs_cmd_help_t cmd_help[] = {
      "\n"
      "The last line (stderr) sums it up:\n"
      "  sync site → www: 3 files sent, 12.0 KiB in 0.05 s (41 unchanged, 2 deleted)\n"
-     "--json prints one object per action instead: {\"op\": \"put\"|\"mkdir\"|\"delete\", ...}.\n"
+     "--json prints one object per action instead ({\"op\": \"put\"|\"mkdir\"|\"delete\", ...}),\n"
+     "then the sum: {\"op\": \"sync\", \"sent\", \"bytes\", \"unchanged\", \"deleted\",\n"
+     "\"device_only\", \"seconds\", \"dry_run\"}.\n"
      "\n"
      "examples:\n"
      "  swarm fs localhost sync site www\n"
@@ -1657,6 +1659,23 @@ static int get_tree(fs_t *f, const char *rdir, int pdfd, const char *name, const
 
 static void tree_summary(fs_t *f, bool put, const char *from, const char *to, double secs)
 {
+    if (f->c.json && f->sync) { // the last line: the sum (what swarm fleet shows per device)
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            return;
+        cJSON_AddStringToObject(o, "op", "sync");
+        cJSON_AddStringToObject(o, "local", from);
+        cJSON_AddStringToObject(o, "remote", to[0] ? to : "/");
+        cJSON_AddNumberToObject(o, "sent", (double)f->files);
+        cJSON_AddNumberToObject(o, "bytes", (double)f->bytes);
+        cJSON_AddNumberToObject(o, "unchanged", (double)f->skipped);
+        cJSON_AddNumberToObject(o, "deleted", (double)f->deleted);
+        cJSON_AddNumberToObject(o, "device_only", (double)(f->del ? 0 : f->extra));
+        cJSON_AddNumberToObject(o, "seconds", secs);
+        cJSON_AddBoolToObject(o, "dry_run", f->dry);
+        json_line(o);
+        return;
+    }
     if (f->c.json || !info_on(f))
         return;
     char size[32];

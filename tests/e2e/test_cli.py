@@ -683,6 +683,24 @@ class Fleet(unittest.TestCase):
         for n in self.nodes:
             with open(os.path.join(n.root, "fleet.txt")) as f:
                 self.assertEqual(f.read(), "to every device\n")
+        # a folder kept in sync on every device (fs sync): only what changed moves
+        site = os.path.join(tmp, "site")
+        os.makedirs(os.path.join(site, "sub"))
+        for rel, data in (("a.txt", "a"), ("sub/b.txt", "b")):
+            with open(os.path.join(site, rel), "w") as f:
+                f.write(data)
+        r = swarm("fleet", *self.sel(), "fs", "sync", site, "www")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)  # one line per device: its sum
+        self.assertIn('"op":"sync"', r.stdout)
+        r = swarm("--json", "fleet", *self.sel(), "fs", "sync", "--delete", "--dry-run", site, "www")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        sums = [json.loads(x)["result"] for x in r.stdout.splitlines()[:-1]]
+        self.assertEqual([(x["op"], x["sent"], x["unchanged"], x["dry_run"]) for x in sums],
+                         [("sync", 0, 2, True)] * 2)
+        for n in self.nodes:
+            with open(os.path.join(n.root, "www", "sub", "b.txt")) as f:
+                self.assertEqual(f.read(), "b")
 
     def test_json_failures_and_exit_status(self):
         dead = "127.0.0.1:%d" % free_port()

@@ -565,6 +565,8 @@ class CatCpRmSync(FsBase):
         sent = sorted(a["remote"] for a in acts if a["op"] == "put" and not a["skipped"])
         self.assertEqual(sent, ["www/new/n", "www/sub/deeper/d"])
         self.assertFalse(any(a["op"] == "delete" for a in acts))
+        self.assertEqual({k: acts[-1][k] for k in ("op", "sent", "unchanged", "deleted", "device_only")},
+                         {"op": "sync", "sent": 2, "unchanged": 3, "deleted": 0, "device_only": 2}, acts[-1])
         self.assertTrue(os.path.isfile(self.dev("www/a.txt")))
         r = self.ok("sync", src, "www")
         self.assertIn("0 files sent", r.stderr)
