@@ -490,6 +490,7 @@ static const char fleet_after[] =
     "  swarm fleet --app blink eval 'blinks'\n"
     "  swarm fleet --board esp32 cfg set wdt.t 10\n"
     "  swarm fleet --all fs put main.lua apps/blink/main.lua\n"
+    "  swarm fleet --all fs sync --delete site www\n"
     "  swarm fleet --to 'lab-*' reboot\n";
 
 static bool reads_stdin(const char *cmd, int argc, char **argv)

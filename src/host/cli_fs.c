@@ -97,6 +97,8 @@ static const fs_cmd_help_t cmd_help[] = {
      "\n"
      "A progress bar shows on a terminal; otherwise one line per file on stderr:\n"
      "  get apps/x/main.lua → main.lua: 12.3 KiB in 0.02 s (600.0 KiB/s), sha256 ok\n"
+     "In a tree (-r) each file's bar and line start with its number: [3/20] (put: of the\n"
+     "files to go through), [3] (get).\n"
      "--json prints one object per file on stdout instead.\n"
      "\n"
      "examples:\n"
@@ -274,6 +276,8 @@ typedef struct fs {
     sw_xfer_t *cur;
     // totals of a tree
     uint64_t files, skipped, bytes, deleted, extra;
+    bool in_tree;         // -r, sync: each file's line and bar say which one it is ("[3/20]")
+    uint64_t tree_total;  // the files a put -r or sync goes through (0: unknown, get -r)
 } fs_t;
 
 // An answer of a synchronous call: d (malloc'd) or the error.
@@ -1076,9 +1080,24 @@ static int xfer_failed(fs_t *f, bool put, const char *local, const char *remote,
     }
 }
 
+// "[k/N] " (k: this file's number in the tree, N: the files in it) or "[k] " when N is not
+// known; "" outside a tree. k counts the files handled before this one plus `plus`.
+static const char *tree_tag(const fs_t *f, char *buf, size_t cap, uint64_t plus)
+{
+    buf[0] = 0;
+    unsigned long long k = (unsigned long long)(f->files + f->skipped + plus);
+    if (f->in_tree && f->tree_total)
+        snprintf(buf, cap, "[%llu/%llu] ", k, (unsigned long long)f->tree_total);
+    else if (f->in_tree)
+        snprintf(buf, cap, "[%llu] ", k);
+    return buf;
+}
+
 static void print_done(fs_t *f, bool put, const char *local, const char *remote,
                        const sw_xfer_result_t *r, double secs, bool skipped)
 {
+    char tag[48];
+    tree_tag(f, tag, sizeof tag, 0);
     char fb[4 * 1024], tb[4 * 1024];
     const char *from = SHOWN(fb, put ? local : remote), *to = SHOWN(tb, put ? remote : local);
     if (f->cat && !f->c.verbose) // the data is the output
@@ -1113,14 +1132,14 @@ static void print_done(fs_t *f, bool put, const char *local, const char *remote,
     if (!info_on(f))
         return;
     if (skipped) {
-        fprintf(stderr, "%s %s → %s: unchanged (same size and SHA-256), skipped\n",
+        fprintf(stderr, "%s%s %s → %s: unchanged (same size and SHA-256), skipped\n", tag,
                 put ? "put" : "get", from, to);
         return;
     }
     char size[32], rate[32];
     sw__cli_bytes(size, sizeof size, (double)r->bytes);
     sw__cli_bytes(rate, sizeof rate, (double)r->bytes / (secs > 1e-6 ? secs : 1e-6));
-    fprintf(stderr, "%s %s → %s: %s in %.2f s (%s/s), %s\n", put ? "put" : "get", from,
+    fprintf(stderr, "%s%s %s → %s: %s in %.2f s (%s/s), %s\n", tag, put ? "put" : "get", from,
             !strcmp(to, "-") ? "(stdout)" : to, size, secs, rate,
             r->verified ? "sha256 ok" : "sha256 not checked (--no-verify)");
 }
@@ -1134,10 +1153,10 @@ static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
     run_t x;
     memset(&x, 0, sizeof x);
     x.f = f;
-    char label[96];
-    char b[64];
+    char label[160], b[64], eb[128], tag[48];
     base_name(put ? local : remote, b, sizeof b);
-    snprintf(label, sizeof label, "%s %s", put ? "put" : "get", b[0] ? b : "-");
+    snprintf(label, sizeof label, "%s%s %s", tree_tag(f, tag, sizeof tag, 1), put ? "put" : "get",
+             b[0] ? SHOWN(eb, b) : "-");
     sw_progress_start(&x.prog, &f->c, label, size);
     sw_xfer_opts_t o = {f->window, f->chunk, f->dev_max, f->c.timeout_ms, f->no_verify};
     sw_xfer_cbs_t cbs = {on_progress, on_done, &x};
@@ -1706,6 +1725,34 @@ static void tree_summary(fs_t *f, bool put, const char *from, const char *to, do
     fputc('\n', stderr);
 }
 
+// The regular files put_tree goes through below dir (links to directories and other files
+// skipped as it skips them), for the "[k/N]" of each file. Best effort: 0 if unreadable.
+static uint64_t count_files(const char *dir, int depth)
+{
+    DIR *d = depth <= MAX_DEPTH ? opendir(dir) : NULL;
+    if (!d)
+        return 0;
+    uint64_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *p = NULL;
+        struct stat st, lst;
+        if (asprintf(&p, "%s/%s", dir, e->d_name) < 0)
+            break;
+        if (!stat(p, &st) && !lstat(p, &lst)) {
+            if (S_ISDIR(st.st_mode) && !S_ISLNK(lst.st_mode))
+                n += count_files(p, depth + 1);
+            else if (S_ISREG(st.st_mode))
+                n++;
+        }
+        free(p);
+    }
+    closedir(d);
+    return n;
+}
+
 // sync DIR [PATH]: put -r --changed, with --delete and --dry-run.
 static int cmd_sync(fs_t *f, int argc, char **argv)
 {
@@ -1727,6 +1774,8 @@ static int cmd_sync(fs_t *f, int argc, char **argv)
         return sw__cli_usage(&f->c, "fs", "sync %s: name the device directory (sync DIR PATH; / "
                              "is the root)", local);
     f->sync = f->changed = f->recursive = true;
+    f->in_tree = true;
+    f->tree_total = count_files(local, 0);
     double t0 = now_s();
     int rc = put_tree(f, local, is_root(remote) ? "" : remote, 0, false);
     if (!rc)
@@ -1774,6 +1823,8 @@ static int cmd_put(fs_t *f, int argc, char **argv)
             return cmd_put(f, argc, argv);
         }
         const char *remote = argc > 1 ? argv[1] : b;
+        f->in_tree = true;
+        f->tree_total = count_files(local, 0);
         double t0 = now_s();
         int rc = put_tree(f, local, remote, 0, false);
         if (!rc)
@@ -1835,6 +1886,7 @@ static int cmd_get(fs_t *f, int argc, char **argv)
         const char *local = argc > 1 ? argv[1] : b;
         if (!strcmp(local, "-"))
             return sw__cli_usage(&f->c, "fs", "get -r cannot write a tree to standard output");
+        f->in_tree = true;
         double t0 = now_s();
         int rc = get_tree(f, remote, AT_FDCWD, local, local, 0);
         if (!rc)

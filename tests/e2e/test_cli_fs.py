@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -420,10 +421,13 @@ class Trees(FsBase):
         want = self.make_tree(src)
         r = self.ok("put", "-r", src, "www")
         self.assertIn("put -r %s → www: 5 files" % src, r.stderr)
+        # each file's line says which of the tree's files it is (progress without a terminal)
+        self.assertEqual(re.findall(r"(?m)^\[(\d+)/5\] put ", r.stderr), ["1", "2", "3", "4", "5"], r.stderr)
         self.assertEqual(tree_of(self.dev("www")), want)
         back = self.local("back")
         r = self.ok("get", "-r", "www", back)
         self.assertIn("get -r www → %s: 5 files" % back, r.stderr)
+        self.assertEqual(re.findall(r"(?m)^\[(\d+)\] get ", r.stderr), ["1", "2", "3", "4", "5"], r.stderr)
         self.assertEqual(tree_of(back), want)
         # again with --changed: nothing to do
         r = self.ok("--json", "put", "-r", "--changed", src, "www")
