@@ -978,6 +978,26 @@ class Completion(unittest.TestCase):
             mentioned = set(re.findall(r"--[a-z][a-z-]*", helptext)) | {"--help", "--quiet", "--verbose"}
             self.assertLessEqual(offered, mentioned, cmd)
 
+    def test_make_install_places_them(self):
+        # `make install` (cmake --install) puts each script where its shell looks, and each
+        # works with the installed swarm; fish finds its file by itself (autoloading)
+        prefix = os.path.join(self.tmp, "prefix")
+        build = os.path.dirname(os.path.abspath(SWARM_BIN))
+        r = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        share = os.path.join(prefix, "share")
+        env = dict(self.env, PATH=os.path.join(prefix, "bin") + os.pathsep + os.environ["PATH"])
+        bash = ('source %s/bash-completion/completions/swarm; COMP_WORDS=(swarm fl); COMP_CWORD=1; _swarm; '
+                'printf "%%s\\n" "${COMPREPLY[@]}"' % share)
+        zsh = ('compadd() { [[ $1 == -a ]] && print -l -- ${(P)2} }; words=(swarm fl); CURRENT=2; '
+               'source %s/zsh/site-functions/_swarm' % share)
+        fish = "set fish_complete_path %s/fish/vendor_completions.d $fish_complete_path; complete -C 'swarm fl'" % share
+        for argv in (["bash", "--norc", "--noprofile", "-c", bash], ["zsh", "-f", "-c", zsh],
+                     ["fish", "--no-config", "-c", fish]):
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+            self.assertEqual((r.returncode, r.stdout.split()), (0, ["fleet"]), (argv[0], r.stderr))
+
     def test_zsh_interactive(self):
         # a real interactive zsh with compsys (compinit) and _swarm on its fpath: TAB inserts
         # the one match, and lists several
