@@ -585,6 +585,10 @@ class CatCpRmSync(FsBase):
         r = self.ok("sync", "--delete", src, "www")
         self.assertIn("3 deleted", r.stderr)
         self.assertEqual(tree_of(self.dev("www")), tree_of(src))
+        # rsync's order: sync DIR LINK:PATH (the link's port stays with the link)
+        r = swarm("fs", "sync", src, self.link + ":www2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(tree_of(self.dev("www2")), tree_of(src))
         # usage and local errors
         self.assertEqual(self.fs("sync", self.local("file", b"x"), "w").returncode, 6)
         self.assertEqual(self.fs("sync", self.local("nothere"), "w").returncode, 6)
