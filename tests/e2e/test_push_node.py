@@ -671,6 +671,33 @@ class SwitchProbation(unittest.TestCase):
             self.assertEqual(c.call("pa.v"), "pa-1")
         self.assertEqual(self.node.read_log().count("switched back at boot"), 1)
 
+    def test_swarm_push_app_killed_during_the_watch(self):
+        # the same through the CLI: `swarm push --app pb` to the node running pa; the node is
+        # killed (by PID) while it watches pb, and comes back running pa
+        from swarmtest import SWARM_BIN, reap
+        import subprocess
+        proj = os.path.join(self.node.tmp, "proj")
+        write_tree(os.path.join(proj, "apps", "pb"), {"main.lua": lua_app("pb-2")})
+        p = subprocess.Popen([SWARM_BIN, "push", proj, "--app", "pb", "--link", "tcp://127.0.0.1:%d" % self.node.port,
+                              "--grace", "10m", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True)
+        try:
+            self.node.wait_log("push: switching from pa to pb", timeout=60)
+            self.node.wait_log("pb: main.lua loaded", timeout=60)
+            self.node.kill(signal.SIGKILL)
+            out, err = p.communicate(timeout=60)
+        finally:
+            reap(p)
+        self.assertNotEqual(p.returncode, 0, out + err)  # the push did not see pb pass
+        self.node.log.close()
+        self.node.start()
+        self.node.wait_log("switched back at boot")
+        with self.node.client(timeout=20) as c:
+            self.assertEqual(c.call("pa.v"), "pa-1")
+            self.assertEqual(c.call("sys.info")["app_name"], "pa")
+        # pb's files are in place: a later push finds them (and the next switch is watched again)
+        self.assertEqual(read_tree(os.path.join(self.node.root, "apps", "pb")), {"main.lua": lua_app("pb-2")})
+
     def test_killed_after_the_watch_keeps_the_new_app(self):
         with self.node.client(timeout=20) as c:
             r = c.call("push.switch", {"app": "pb", "grace_ms": 100}, timeout=20)
