@@ -1073,8 +1073,8 @@ static void boot_switch_back(sw_node_t *n)
             if (!rc)
                 rc = sw_node_cfg_save(n);
             if (rc) {
-                sw_log(n, SW_LOG_ERROR, "push: the switch to %s never completed its health check, and "
-                       "board.app_name cannot be set back to %s: %s", app, prev, sw_strerror(rc));
+                sw_log(n, SW_LOG_ERROR, "push: cannot switch back from unchecked %s to %s: %s", app, prev,
+                       sw_strerror(rc));
                 return; // the mark stays: the next start tries again
             }
             snprintf(n->app_name, sizeof n->app_name, "%s", prev); // the app starts later
