@@ -155,8 +155,8 @@ static const fs_cmd_help_t cmd_help[] = {
      "  swarm fs localhost cp -r :apps backup\n"
      "  swarm fs localhost cp -r --changed site :www\n"},
     {"sync", 1, 2,
-     "usage: swarm fs [options] LINK sync [--delete] [--dry-run] DIR [PATH]\n"
-     "       swarm fs [options] sync [--delete] [--dry-run] DIR LINK:[PATH]\n"
+     "usage: swarm fs [options] LINK sync [--delete] [--dry-run | --watch] DIR [PATH]\n"
+     "       swarm fs [options] sync [--delete] [--dry-run | --watch] DIR LINK:[PATH]\n"
      "\n"
      "Makes the device directory PATH (default: DIR's name, at the root) a copy of the local\n"
      "directory DIR, sending only what changed: a file is sent when the device lacks it or has\n"
@@ -170,6 +170,9 @@ static const fs_cmd_help_t cmd_help[] = {
      "  --delete    remove device files and directories under PATH that DIR does not have\n"
      "  --dry-run   change nothing: print what would be done, one line each on stdout\n"
      "              (\"put LOCAL → REMOTE\", \"mkdir REMOTE\", \"delete REMOTE\")\n"
+     "  --watch     then keep the device's copy following DIR, as a mount would: DIR is looked\n"
+     "              at twice a second and each change is sent (new and changed files, new\n"
+     "              directories; with --delete what went) until Ctrl-C (exit status 130)\n"
      "  --window N, --chunk BYTES, --no-verify   see 'swarm fs --help'\n"
      "\n"
      "The last line (stderr) sums it up:\n"
@@ -181,6 +184,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "examples:\n"
      "  swarm fs localhost sync site www\n"
      "  swarm fs sync --delete site kitchen:www\n"
+     "  swarm fs sync --watch --delete apps/blink kitchen:apps/blink\n"
      "  swarm fs localhost sync --delete --dry-run apps/blink apps/blink\n"},
     {"rm", 1, -1,
      "usage: swarm fs [options] LINK rm [-r] PATH...\n"
@@ -272,6 +276,7 @@ typedef struct fs {
     bool lng, parents, recursive, changed, noclobber, no_verify;
     bool cat;             // cat: the data alone on stdout (no line per file)
     bool sync, del, dry;  // sync, --delete, --dry-run
+    bool watch;           // sync --watch: after the first pass, follow DIR's changes
     uint32_t window, chunk;
     uint32_t dev_max;     // the device's message limit, once a transfer learnt it
     // a transfer under way (Ctrl-C cancels it)
@@ -1757,6 +1762,189 @@ static uint64_t count_files(const char *dir, int depth)
     return n;
 }
 
+///////////////////////////////////////////////////////////////////////////////////////////////
+// sync --watch
+
+#define WATCH_MS 500         // how often DIR is looked at
+#define WATCH_MAX 100000     // entries of DIR followed (more: the watch stops, saying so)
+
+// What DIR holds: each entry's path below it, with what tells a change (size, mtime).
+typedef struct snap_ent {
+    char *rel;
+    bool dir;
+    off_t size;
+    struct timespec mtime;
+} snap_ent_t;
+
+typedef struct snap {
+    snap_ent_t *e;
+    size_t n, cap;
+    bool full;
+} snap_t;
+
+static void snap_free(snap_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->e[i].rel);
+    free(s->e);
+    memset(s, 0, sizeof *s);
+}
+
+// The entries below dir (rel: its path below the top, "" for the top), as put_tree sees them.
+static void snap_walk(snap_t *s, const char *dir, const char *rel, int depth)
+{
+    DIR *d = depth <= MAX_DEPTH ? opendir(dir) : NULL;
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) && !s->full) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *p = join(dir, de->d_name), *r = rel[0] ? join(rel, de->d_name) : strdup(de->d_name);
+        struct stat st, lst;
+        bool keep = r && !stat(p, &st) && !lstat(p, &lst) &&
+                    (S_ISREG(st.st_mode) || (S_ISDIR(st.st_mode) && !S_ISLNK(lst.st_mode)));
+        if (keep && s->n == s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 256;
+            snap_ent_t *ne = cap <= WATCH_MAX ? realloc(s->e, cap * sizeof *ne) : NULL;
+            if (!ne) {
+                s->full = true;
+                keep = false;
+            } else {
+                s->e = ne;
+                s->cap = cap;
+            }
+        }
+        if (keep) {
+            s->e[s->n++] = (snap_ent_t){r, S_ISDIR(st.st_mode), st.st_size, st.st_mtim};
+            if (S_ISDIR(st.st_mode))
+                snap_walk(s, p, r, depth + 1);
+        } else {
+            free(r);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+static int cmp_snap(const void *a, const void *b)
+{
+    return strcmp(((const snap_ent_t *)a)->rel, ((const snap_ent_t *)b)->rel);
+}
+
+static void snap_take(snap_t *s, const char *dir)
+{
+    memset(s, 0, sizeof *s);
+    snap_walk(s, dir, "", 0);
+    if (s->n)
+        qsort(s->e, s->n, sizeof *s->e, cmp_snap); // (a directory sorts before what it holds)
+}
+
+static bool snap_same(const snap_ent_t *a, const snap_ent_t *b)
+{
+    return a->dir == b->dir && (a->dir || (a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+                                           a->mtime.tv_nsec == b->mtime.tv_nsec));
+}
+
+static void on_watch_timer(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+// One pass: what changed in DIR since old goes to the device (new and changed files, new
+// directories; with --delete, what went). Returns the worst exit status of its steps.
+static int watch_pass(fs_t *f, const char *ldir, const char *rdir, const snap_t *old,
+                      const snap_t *now)
+{
+    int rc = SW_EXIT_OK;
+    size_t i = 0, j = 0;
+    while ((i < old->n || j < now->n) && !fatal(rc) && !f->interrupted) {
+        int c = i == old->n ? 1 : j == now->n ? -1 : strcmp(old->e[i].rel, now->e[j].rel);
+        if (c > 0 || (c == 0 && !snap_same(&old->e[i], &now->e[j]))) { // new or changed
+            const snap_ent_t *e = &now->e[j];
+            char *lp = join(ldir, e->rel), *rp = join(rdir, e->rel);
+            int x = SW_EXIT_OK;
+            if (c == 0 && old->e[i].dir != e->dir) // a file became a directory or the other way
+                x = old->e[i].dir ? rm_tree(f, rp, 0) : path_op(f, "f.rm", rp);
+            if (!x)
+                x = e->dir ? mkdir_p(f, rp) : put_file(f, lp, rp, NULL, false);
+            if (x && (!rc || fatal(x)))
+                rc = x;
+            free(lp);
+            free(rp);
+        }
+        if (c <= 0)
+            i++;
+        if (c >= 0)
+            j++;
+    }
+    if (!f->del)
+        return rc;
+    // what went: deepest first (reverse order), so a directory is empty when its turn comes
+    for (size_t k = old->n; k-- > 0 && !fatal(rc) && !f->interrupted;) {
+        snap_ent_t key = old->e[k];
+        if (bsearch(&key, now->e, now->n, sizeof *now->e, cmp_snap))
+            continue;
+        char *rp = join(rdir, key.rel);
+        reply_t r;
+        int x = SW_EXIT_OK, err = path_call(f, key.dir ? "f.rmdir" : "f.rm", rp, NULL, false, &r);
+        free(r.p);
+        if (!err) {
+            f->deleted++;
+            sync_line(f, "delete", NULL, rp, 0);
+        } else if (!(err == SW_EREMOTE && !strcmp(r.text, "fn"))) { // (gone already: fine)
+            x = report(f, err, r.text, rp);
+        }
+        free(rp);
+        if (x && (!rc || fatal(x)))
+            rc = x;
+    }
+    return rc;
+}
+
+// sync --watch after the first pass: DIR is looked at every WATCH_MS; each change is sent
+// (without comparing with the device again: what the first pass left there is known) until
+// Ctrl-C (exit 130) or the link is lost.
+static int sync_watch(fs_t *f, const char *ldir, const char *rdir, snap_t *old)
+{
+    if (info_on(f) && !f->c.json)
+        fprintf(stderr, "watching %s (Ctrl-C ends)\n", ldir);
+    f->changed = false; // a changed file is sent as it is
+    f->in_tree = false;
+    uv_timer_t t;
+    bool due = false;
+    uv_timer_init(&f->loop, &t);
+    t.data = &due;
+    int worst = SW_EXIT_OK;
+    while (!f->interrupted) {
+        due = false;
+        uv_timer_start(&t, on_watch_timer, WATCH_MS, 0);
+        while (!due && !f->interrupted)
+            uv_run(&f->loop, UV_RUN_ONCE);
+        snap_t now;
+        snap_take(&now, ldir);
+        if (now.full) {
+            sw_cli_error(&f->c, "fs", "%s holds more than %d entries: not watched any more", ldir,
+                         WATCH_MAX);
+            snap_free(&now);
+            worst = SW_EXIT_LOCAL;
+            break;
+        }
+        int rc = watch_pass(f, ldir, rdir, old, &now);
+        snap_free(old);
+        *old = now;
+        if (rc == SW_EXIT_LINK || rc == SW_EXIT_TIMEOUT) {
+            worst = rc;
+            break;
+        }
+        if (rc && rc != SW_EXIT_INTERRUPT && !worst)
+            worst = rc;
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    return f->interrupted ? SW_EXIT_INTERRUPT : worst;
+}
+
 // sync DIR [PATH]: put -r --changed, with --delete and --dry-run.
 static int cmd_sync(fs_t *f, int argc, char **argv)
 {
@@ -1780,10 +1968,17 @@ static int cmd_sync(fs_t *f, int argc, char **argv)
     f->sync = f->changed = f->recursive = true;
     f->in_tree = true;
     f->tree_total = count_files(local, 0);
+    snap_t before;
+    if (f->watch) // before the first pass: what changes during it is sent by the next one
+        snap_take(&before, local);
     double t0 = now_s();
     int rc = put_tree(f, local, is_root(remote) ? "" : remote, 0, false);
     if (!rc)
         tree_summary(f, true, local, remote, now_s() - t0);
+    if (!rc && f->watch)
+        rc = sync_watch(f, local, is_root(remote) ? "" : remote, &before);
+    if (f->watch)
+        snap_free(&before);
     return rc;
 }
 
@@ -1955,6 +2150,9 @@ int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv)
          .help = "sync: remove what the local directory lacks"},
         {.kind = SW_OPT_FLAG, .name = "dry-run", .dst = &f->dry,
          .help = "sync: change nothing, print what would be done"},
+        {.kind = SW_OPT_FLAG, .name = "watch", .dst = &f->watch,
+         .help = "sync: then keep following the local directory, sending each change as it "
+                 "happens, until Ctrl-C"},
         {.kind = SW_OPT_UINT, .name = "window", .arg = "N", .dst = &f->window,
          .size = sizeof f->window, .min = 1, .max = SW_XFER_WINDOW_MAX, .show_def = "8",
          .flags = SW_OPT_F_RANGE, .seen = &xfer_opt,
@@ -2034,8 +2232,10 @@ int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv)
     else if (!strcmp(h->name, "cp") && (pos[2][0] == ':') == (pos[3][0] == ':'))
         rc = sw__cli_usage(&f->c, "fs", "cp: mark the device side with ':' (one side only): "
                            "cp main.lua :apps/x/ or cp -r :apps backup");
-    else if ((f->del || f->dry) && strcmp(h->name, "sync"))
-        rc = sw__cli_usage(&f->c, "fs", "--delete and --dry-run are options of sync");
+    else if ((f->del || f->dry || f->watch) && strcmp(h->name, "sync"))
+        rc = sw__cli_usage(&f->c, "fs", "--delete, --dry-run and --watch are options of sync");
+    else if (f->watch && f->dry)
+        rc = sw__cli_usage(&f->c, "fs", "--watch changes the device; it cannot go with --dry-run");
     else if (f->recursive && cmd_in(h->name, "put cp") && !strcmp(pos[2], "-"))
         rc = sw__cli_usage(&f->c, "fs", "put -r needs a directory, not standard input");
     if (rc) {

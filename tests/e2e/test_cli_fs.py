@@ -596,6 +596,56 @@ class CatCpRmSync(FsBase):
         self.assertEqual(self.fs("sync", "-r", src, "w").returncode, 2)
 
 
+class SyncWatch(FsBase):
+    """fs sync --watch: after the first pass, each change of the local folder reaches the
+    device (new, changed and removed files and directories, a file that became a directory),
+    until Ctrl-C."""
+
+    def wait_device(self, src, dst, p):
+        deadline = time.monotonic() + 60
+        while tree_of(self.dev(dst)) != tree_of(src):
+            self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
+            self.assertLess(time.monotonic(), deadline, (tree_of(self.dev(dst)), tree_of(src)))
+            time.sleep(0.1)
+
+    def test_watch(self):
+        src = self.local("site")
+        write(os.path.join(src, "a.txt"), b"a")
+        write(os.path.join(src, "sub/b.txt"), b"b")
+        p = subprocess.Popen([SWARM_BIN, "fs", self.link, "sync", "--watch", "--delete", src, "www"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = p.stderr.readline()
+            while line and not line.startswith("watching "):
+                line = p.stderr.readline()
+            self.assertEqual(line, "watching %s (Ctrl-C ends)\n" % src)
+            self.assertEqual(tree_of(self.dev("www")), tree_of(src))
+            write(os.path.join(src, "a.txt"), b"a, longer now")   # changed
+            write(os.path.join(src, "new/deep/c.txt"), b"c")     # new directories and a file
+            os.remove(os.path.join(src, "sub/b.txt"))            # removed (--delete)
+            self.wait_device(src, "www", p)
+            os.rmdir(os.path.join(src, "sub"))                   # a removed directory
+            os.remove(os.path.join(src, "new/deep/c.txt"))
+            os.rmdir(os.path.join(src, "new/deep"))
+            write(os.path.join(src, "new/deep"), b"a file now")  # a directory became a file
+            self.wait_device(src, "www", p)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn("delete www/sub/b.txt", err)
+
+    def test_watch_usage(self):
+        for args in (["put", "--watch", "x"], ["sync", "--watch", "--dry-run", "x"]):
+            r = self.fs(*args)
+            self.assertEqual(r.returncode, 2, args)
+
+
 class CutTransfer(unittest.TestCase):
     """A put cut by killing the node: the device keeps the old file (open mode W)."""
 
