@@ -87,7 +87,7 @@ class Help(unittest.TestCase):
             ([dead, "ls", "-r"], "-r is an option of get, put, cp and rm"),
             ([dead, "ls", "--window", "2"], "options of the transfers"),
             ([dead, "sync", "--changed", "d"], "--changed is an option of get, put and cp"),
-            ([dead, "get", "--delete", "d"], "--delete and --dry-run are options of sync"),
+            ([dead, "get", "--delete", "d"], "--delete, --dry-run and --watch are options of sync"),
             ([dead, "cp", "a", "b"], "mark the device side with ':'"),
             ([dead, "cp", "-r", "-", ":x"], "not standard input"),
             ([dead, "rm", "-p", "x"], "-p is an option of mkdir"),
