@@ -4,8 +4,9 @@
 // comes from its own option table and positional argument names: with cli->complete set,
 // sw__cli_parse lists them instead of parsing (cli_opt.c), so a new option or command is
 // offered without touching the scripts. Device names come from the user's config and the scan
-// cache; a device's command paths from its _dir (`call LINK <TAB>`: the only case that uses
-// the network, with a short timeout). Nothing is printed when the shell should offer files.
+// cache; a device's command paths from its _dir (`call LINK <TAB>`) and its files from a
+// listing (`fs LINK get <TAB>`: fs's table says which arguments are device paths); those two
+// use the network, with a short timeout. Nothing is printed when the shell should offer files.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -199,6 +200,24 @@ static void offer_paths(const sw_cli_t *cli, out_t *o, const char *link)
     fclose(t);
 }
 
+// fs LINK CMD ARG...: what fs's own table says the argument is; a device path is completed
+// from a listing of its directory on the device (the network, with a short timeout).
+static void offer_fs_paths(const sw_cli_t *cli, out_t *o, const char *link, const char *cmd, int k)
+{
+    FILE *t = tmpfile();
+    if (!t)
+        return;
+    sw__cli_fs_complete(cli, link, cmd, k, o->cur, t);
+    rewind(t);
+    char line[1024];
+    while (fgets(line, sizeof line, t)) {
+        size_t n = strcspn(line, "\n");
+        if (n)
+            offer(o, line, n);
+    }
+    fclose(t);
+}
+
 static void offer_commands(out_t *o, const sw_cli_cmd_t *cmds, size_t ncmds)
 {
     for (size_t i = 0; i < ncmds; i++)
@@ -291,7 +310,9 @@ int sw__cli_complete(const sw_cli_t *cli, const sw_cli_cmd_t *cmds, size_t ncmds
     } else {
         char *pos[MAX_POS];
         int n = positionals(&sh, w, i + 1, nw - 1, pos, MAX_POS);
-        if (n < MAX_POS)
+        if (!strcmp(cmd->name, "fs") && n >= 2) // fs LINK CMD ...: device paths (cli_fs.c)
+            offer_fs_paths(cli, &o, pos[0], pos[1], n - 2);
+        else if (n < MAX_POS)
             offer_pos(cli, &o, &sh, n, pos, cmds, ncmds);
     }
     free(sh.text);

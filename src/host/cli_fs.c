@@ -64,12 +64,14 @@ static const char fs_after[] =
 
 typedef struct fs_cmd_help {
     const char *name;
-    int min, max; // arguments after COMMAND (-1: any number)
+    int min, max;      // arguments after COMMAND (-1: any number)
+    const char *args;  // what each argument is, for completion: R a device path, L a local
+                       // one, C either (cp: ':' marks the device's); the last one repeats
     const char *text;
 } fs_cmd_help_t;
 
 static const fs_cmd_help_t cmd_help[] = {
-    {"ls", 0, 1,
+    {"ls", 0, 1, "R",
      "usage: swarm fs [options] LINK ls [PATH] [-l]\n"
      "\n"
      "Lists the directory PATH on the device (the root without PATH), sorted by name; a file\n"
@@ -81,7 +83,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "  swarm fs localhost ls\n"
      "  swarm fs localhost ls -l apps/blink\n"
      "  swarm fs --json localhost ls apps\n"},
-    {"get", 1, 2,
+    {"get", 1, 2, "RL",
      "usage: swarm fs [options] LINK get [-r] [--changed] REMOTE [LOCAL|-]\n"
      "\n"
      "Copies the device file REMOTE to LOCAL (default: its name, in the current directory; an\n"
@@ -105,7 +107,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "  swarm fs localhost get apps/blink/main.lua\n"
      "  swarm fs localhost get log.txt - | tail\n"
      "  swarm fs localhost get -r --changed apps backup/apps\n"},
-    {"put", 1, 2,
+    {"put", 1, 2, "LR",
      "usage: swarm fs [options] LINK put [-r] [--changed] LOCAL|- [REMOTE]\n"
      "\n"
      "Copies the local file LOCAL (-: standard input) to REMOTE on the device (default: its\n"
@@ -129,7 +131,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "  swarm fs localhost put main.lua apps/blink/\n"
      "  echo '{\"t\": 5}' | swarm fs localhost put - data/settings.json\n"
      "  swarm fs localhost put -r --changed site www\n"},
-    {"cat", 1, -1,
+    {"cat", 1, -1, "R",
      "usage: swarm fs [options] LINK cat PATH...\n"
      "\n"
      "Writes the device files PATH... to standard output, one after the other, as they are\n"
@@ -141,7 +143,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "examples:\n"
      "  swarm fs localhost cat apps/blink/main.lua\n"
      "  swarm fs localhost cat log.txt | grep error\n"},
-    {"cp", 2, 2,
+    {"cp", 2, 2, "CC",
      "usage: swarm fs [options] LINK cp [-r] [--changed] SRC DST\n"
      "\n"
      "Copies between this machine and the device, as mpremote's cp does: the side that is on\n"
@@ -154,7 +156,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "  swarm fs localhost cp main.lua :apps/blink/\n"
      "  swarm fs localhost cp -r :apps backup\n"
      "  swarm fs localhost cp -r --changed site :www\n"},
-    {"sync", 1, 2,
+    {"sync", 1, 2, "LR",
      "usage: swarm fs [options] LINK sync [--delete] [--dry-run | --watch] DIR [PATH]\n"
      "       swarm fs [options] sync [--delete] [--dry-run | --watch] DIR LINK:[PATH]\n"
      "\n"
@@ -186,7 +188,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "  swarm fs sync --delete site kitchen:www\n"
      "  swarm fs sync --watch --delete apps/blink kitchen:apps/blink\n"
      "  swarm fs localhost sync --delete --dry-run apps/blink apps/blink\n"},
-    {"rm", 1, -1,
+    {"rm", 1, -1, "R",
      "usage: swarm fs [options] LINK rm [-r] PATH...\n"
      "\n"
      "Deletes files on the device (directories: see rmdir). With -r a directory PATH goes\n"
@@ -196,7 +198,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "examples:\n"
      "  swarm fs localhost rm apps/old/main.lua apps/old/data.json\n"
      "  swarm fs localhost rm -r apps/old\n"},
-    {"mkdir", 1, -1,
+    {"mkdir", 1, -1, "R",
      "usage: swarm fs [options] LINK mkdir [-p] PATH...\n"
      "\n"
      "Makes directories on the device. -p makes missing parents too and accepts directories\n"
@@ -205,14 +207,14 @@ static const fs_cmd_help_t cmd_help[] = {
      "examples:\n"
      "  swarm fs localhost mkdir data\n"
      "  swarm fs localhost mkdir -p apps/blink/lib\n"},
-    {"rmdir", 1, -1,
+    {"rmdir", 1, -1, "R",
      "usage: swarm fs [options] LINK rmdir PATH...\n"
      "\n"
      "Deletes empty directories on the device.\n"
      "\n"
      "example:\n"
      "  swarm fs localhost rmdir apps/old\n"},
-    {"mv", 2, 2,
+    {"mv", 2, 2, "RR",
      "usage: swarm fs [options] LINK mv [-n] SRC DST\n"
      "\n"
      "Renames or moves SRC to DST on the device, replacing a file DST. With -n it fails\n"
@@ -220,7 +222,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "\n"
      "example:\n"
      "  swarm fs localhost mv apps/blink/main.lua apps/blink/main.lua.bak\n"},
-    {"stat", 1, -1,
+    {"stat", 1, -1, "R",
      "usage: swarm fs [options] LINK stat PATH...\n"
      "\n"
      "Shows the type, size and modification time of each PATH:\n"
@@ -229,7 +231,7 @@ static const fs_cmd_help_t cmd_help[] = {
      "\n"
      "example:\n"
      "  swarm fs localhost stat apps/blink/main.lua\n"},
-    {"hash", 0, 1,
+    {"hash", 0, 1, "R",
      "usage: swarm fs [options] LINK hash [PATH]\n"
      "\n"
      "Prints the SHA-256 the device computes of the file PATH, as sha256sum does\n"
@@ -2126,6 +2128,55 @@ static int cmd_cp(fs_t *f, int argc, char **argv)
     }
     f->cmd = "put";
     return cmd_put(f, a[1][0] ? 2 : 1, a); // ':' alone: its name at the root
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Completion
+
+void sw__cli_fs_complete(const sw_cli_t *cli, const char *link, const char *cmd, int k,
+                         const char *word, FILE *out)
+{
+    const fs_cmd_help_t *h = find_cmd(cmd);
+    size_t na = h ? strlen(h->args) : 0;
+    if (!na || k < 0 || (h->max >= 0 && k >= h->max))
+        return;
+    char kind = h->args[(size_t)k < na ? (size_t)k : na - 1];
+    const char *mark = "";
+    if (kind == 'C' && word[0] == ':') { // cp: the device's side
+        mark = ":";
+        word++;
+    } else if (kind != 'R') {
+        return; // a local file: the shell's own completion
+    }
+    const char *slash = strrchr(word, '/');
+    size_t dl = slash ? (size_t)(slash - word + 1) : 0, bl = strlen(word + dl);
+    char *dir = strndup(word, dl);
+    fs_t *f = calloc(1, sizeof *f);
+    if (!dir || !f) {
+        free(dir);
+        free(f);
+        return;
+    }
+    f->c = *cli;
+    f->c.quiet = true;
+    if (!f->c.timeout_ms || f->c.timeout_ms > 2000)
+        f->c.timeout_ms = 2000;
+    uv_loop_init(&f->loop);
+    listing_t ls;
+    reply_t r;
+    if (sw__cli_connect(&f->c, "fs", &f->loop, link, &f->l) == 0 && rlist(f, dir, true, &ls, &r) == 0) {
+        for (size_t i = 0; i < ls.n; i++) {
+            const ent_t *e = &ls.e[i];
+            // a device's names reach the prompt: plain printable ones only
+            if (safe_name(e) && !sw__esc_needed((const uint8_t *)e->name, strlen(e->name)) &&
+                !strncmp(e->name, word + dl, bl))
+                fprintf(out, "%s%s%s%s\n", mark, dir, e->name, e->type == 'd' ? "/" : "");
+        }
+        listing_free(&ls);
+    }
+    sw__cli_finish(&f->loop, f->l);
+    free(f);
+    free(dir);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////

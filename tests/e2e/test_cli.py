@@ -914,7 +914,8 @@ class Completion(unittest.TestCase):
     def zsh(self, *words):
         # _swarm as compsys runs it, with compadd and _files standing in for the widget's
         # output (they are only usable inside a completion widget): what it would offer
-        cmd = ('compadd() { [[ $1 == -a ]] && print -l -- ${(P)2} }; _files() { print -- "(files)" }; '
+        cmd = ('compadd() { [[ $1 == -S ]] && shift 2; [[ $1 == -a ]] && print -l -- ${(P)2} }; '
+               '_files() { print -- "(files)" }; '
                'words=(%s); CURRENT=%d; source %s'
                % (" ".join("'%s'" % w for w in words), len(words), os.path.join(self.COMP, "_swarm")))
         return self.run_shell(["zsh", "-f", "-c", cmd])
@@ -952,6 +953,18 @@ class Completion(unittest.TestCase):
         self.same(["swarm", "fs", "kitchen", "c"], ["cat", "cp"])
         self.same(["swarm", "fs", "kitchen", "sync", "--d"], ["--delete", "--dry-run"])
         self.same(["swarm", "cfg", "kitchen", "s"], ["set"])
+        # the device's files where fs's table says a device path goes (a listing of the
+        # word's directory, directories with '/'); a local path: files of this machine
+        for rel in ("apps/blink/main.lua", "apps/counter/main.lua", "data.txt"):
+            os.makedirs(os.path.dirname(os.path.join(self.node.root, rel)), exist_ok=True)
+            with open(os.path.join(self.node.root, rel), "w") as f:
+                f.write("x")
+        self.same(["swarm", "fs", "kitchen", "cat", "ap"], ["apps/"])
+        self.same(["swarm", "fs", "kitchen", "get", "apps/"], ["apps/blink/", "apps/counter/", "apps/example/"])  # (the node made apps/example)
+        self.same(["swarm", "fs", "kitchen", "rm", "data.txt", "apps/blink/m"], ["apps/blink/main.lua"])
+        self.same(["swarm", "fs", "kitchen", "cp", ":d"], [":data.txt"])
+        self.files(["swarm", "fs", "kitchen", "get", "data.txt", "si"], ["site/"])
+        self.files(["swarm", "fs", "kitchen", "cp", "si"], ["site/"])
         self.same(["swarm", "key", "i"], ["install"])
         self.same(["swarm", "help", "f"], ["fleet", "fs"])
         self.same(["swarm", "--timeout", "5s", "rep"], ["repl"])
@@ -990,7 +1003,8 @@ class Completion(unittest.TestCase):
         env = dict(self.env, PATH=os.path.join(prefix, "bin") + os.pathsep + os.environ["PATH"])
         bash = ('source %s/bash-completion/completions/swarm; COMP_WORDS=(swarm fl); COMP_CWORD=1; _swarm; '
                 'printf "%%s\\n" "${COMPREPLY[@]}"' % share)
-        zsh = ('compadd() { [[ $1 == -a ]] && print -l -- ${(P)2} }; words=(swarm fl); CURRENT=2; '
+        zsh = ('compadd() { [[ $1 == -S ]] && shift 2; [[ $1 == -a ]] && print -l -- ${(P)2} }; '
+               'words=(swarm fl); CURRENT=2; '
                'source %s/zsh/site-functions/_swarm' % share)
         fish = "set fish_complete_path %s/fish/vendor_completions.d $fish_complete_path; complete -C 'swarm fl'" % share
         for argv in (["bash", "--norc", "--noprofile", "-c", bash], ["zsh", "-f", "-c", zsh],
@@ -1025,6 +1039,14 @@ class Completion(unittest.TestCase):
             until(b"swarm fleet ")
             os.write(master, b"\x15swarm fs kitchen c\t")
             self.assertRegex(until(b"cp").decode(errors="replace"), r"cat\s+cp")
+            # a device directory: no space after its '/', so the next TAB goes on inside it
+            os.makedirs(os.path.join(self.node.root, "apps", "zdir"), exist_ok=True)
+            with open(os.path.join(self.node.root, "apps", "zdir", "zfile.lua"), "w") as f:
+                f.write("x")
+            os.write(master, b"\x15swarm fs kitchen cat apps/zd\t")
+            until(b"ir/")  # (zsh writes what it adds)
+            os.write(master, b"\t")
+            until(b"zfile.lua ")
         finally:
             p.kill()
             p.wait()

@@ -1,7 +1,8 @@
 # fish completion for swarm. The words come from swarm itself (`swarm __complete words`,
 # src/host/cli_complete.c), the same as bash's and zsh's: commands, options, subcommands,
 # device names (config and scan cache), groups after --to, a device's command paths after
-# `call LINK`. Nothing offered: file names.
+# `call LINK`, its files after `fs LINK get` and the like (fish adds no space after a
+# directory's '/'). Nothing offered: file names.
 # Installed as PREFIX/share/fish/vendor_completions.d/swarm.fish.
 function __swarm_complete
     set -l line (commandline -opc)
