@@ -249,6 +249,15 @@ class FsGetFromHostileDevice(unittest.TestCase):
         self.assertEqual(sorted(out.splitlines()), ["delete d/ok.txt", "delete d/sub"])
         self.assertNotIn(ESC, r.stderr.decode(errors="replace"))
 
+    def test_completion_offers_only_plain_names(self):
+        # a device's names reach the shell's prompt through completion: the hostile ones
+        # (escape sequences, newlines that would forge more candidates, "..") are not offered
+        dev, link = self.device_obj({"d": {"ok.txt": b"x", "esc" + ESC + "[2J": b"x", "two\nlines": b"x",
+                                           "..": {}, "sub": {}}})
+        r = swarm("__complete", "words", "--", "swarm", "fs", link, "cat", "d/")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(r.stdout.decode().splitlines()), ["d/ok.txt", "d/sub/"])
+
     def test_hash_of_a_tree_is_escaped(self):
         dev, link = self.device_obj({"d": {"esc" + ESC + "]0;title\x07": b"x", "row\nforged": b"y"}})
         r = swarm("fs", link, "hash", "d")
