@@ -165,7 +165,8 @@ static const fs_cmd_help_t cmd_help[] = {
      "it with another size or SHA-256 (each sent file is written atomically and checked, as by\n"
      "put). Missing directories are made. What the device has and DIR lacks stays, and is\n"
      "counted in the last line, unless --delete removes it (files, and directories with\n"
-     "everything in them). Links to directories and special files in DIR are skipped.\n"
+     "everything in them; refused into the root, which holds the device's config and apps).\n"
+     "Links to directories and special files in DIR are skipped.\n"
      "The second form is rsync's order: LINK:PATH is split at its last ':' (LINK: alone is\n"
      "the root), so tcp://10.0.0.7:27587:www works.\n"
      "\n"
@@ -1967,6 +1968,9 @@ static int cmd_sync(fs_t *f, int argc, char **argv)
     if (!remote[0] || !strcmp(remote, ".") || !strcmp(remote, ".."))
         return sw__cli_usage(&f->c, "fs", "sync %s: name the device directory (sync DIR PATH; / "
                              "is the root)", local);
+    if (f->del && is_root(remote))
+        return sw__cli_usage(&f->c, "fs", "sync --delete into the device's root would remove its "
+                             "config and apps (swarm.cfg, apps/, .swarm/): name a directory");
     f->sync = f->changed = f->recursive = true;
     f->in_tree = true;
     f->tree_total = count_files(local, 0);

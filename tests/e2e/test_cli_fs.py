@@ -594,6 +594,12 @@ class CatCpRmSync(FsBase):
         self.assertEqual(self.fs("sync", self.local("nothere"), "w").returncode, 6)
         self.assertEqual(self.fs("put", "--delete", src, "w").returncode, 2)
         self.assertEqual(self.fs("sync", "-r", src, "w").returncode, 2)
+        # --delete into the root would take the device's config and apps with it: refused
+        for root in ("/", ""):
+            r = swarm("fs", "sync", "--delete", src, self.link + ":" + root)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("would remove its config and apps", r.stderr)
+        self.assertTrue(os.path.isfile(self.dev("swarm.cfg")))
 
 
 class SyncWatch(FsBase):
