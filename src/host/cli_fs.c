@@ -42,7 +42,7 @@ static const char fs_about[] =
     "                             file stays until the new one is complete; SHA-256 checked\n"
     "  cp SRC DST                 get or put, the device side marked by ':' (cp a.lua :apps/x/)\n"
     "  sync DIR [PATH]            make the device's PATH a copy of the local DIR: only changed\n"
-    "                             files are sent (--delete: remove what DIR lacks; --dry-run)\n"
+    "                             files are sent (--delete, --dry-run, --watch: sync --help)\n"
     "  rm [-r] PATH...            delete files (-r: directories with everything in them)\n"
     "  mkdir [-p] PATH...         make directories (-p: with parents, existing ones are fine)\n"
     "  rmdir PATH...              delete empty directories\n"
