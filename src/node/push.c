@@ -1080,8 +1080,9 @@ static void boot_switch_back(sw_node_t *n)
             snprintf(n->app_name, sizeof n->app_name, "%s", prev); // the app starts later
             char t[SW_PUSH_TARGET], result[200];
             snprintf(t, sizeof t, "apps/%.63s", app);
-            snprintf(result, sizeof result, "EIO: switched back at boot: the health check of %.63s never completed "
-                     "(the node hung or restarted during it; %.63s runs again)", app, prev[0] ? prev : "no app");
+            // (at most 199 bytes: the node hung, lost power or was killed during the watch)
+            snprintf(result, sizeof result, "EIO: switched back at boot: %.63s never passed its health check (%.63s "
+                     "runs again)", app, prev[0] ? prev : "no app");
             sw_push_state_t st;
             sw__push_state_read(n, t, &st);
             sw__push_state_last(n, &st, result, "", "", 0);

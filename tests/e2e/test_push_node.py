@@ -659,7 +659,7 @@ class SwitchProbation(unittest.TestCase):
                     time.sleep(0.05)
         self.restart()
         log = self.node.read_log()
-        self.assertIn("switched back at boot: the health check of pb never completed", log)
+        self.assertIn("switched back at boot: pb never passed its health check (pa runs again)", log)
         with self.node.client(timeout=20) as c:
             self.assertEqual(c.call("pa.v"), "pa-1")
             self.assertEqual(c.call("sys.info")["app_name"], "pa")
