@@ -1188,9 +1188,10 @@ static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
     sw_progress_end(&x.prog, false); // clears the bar: the line below says how it went
     if (x.r.dev_max_msg)
         f->dev_max = x.r.dev_max_msg;
+    char rb[4 * 1024];
     if (f->c.verbose && x.r.chunk)
         fprintf(stderr, "swarm fs: %s %s: chunk %u bytes, window %u, device max_msg %u\n",
-                put ? "put" : "get", remote, x.r.chunk, x.r.window, x.r.dev_max_msg);
+                put ? "put" : "get", SHOWN(rb, remote), x.r.chunk, x.r.window, x.r.dev_max_msg);
     sw_hlink_stats_t st;
     if (f->c.verbose && sw_hlink_stats(f->l, &st)) // how the lossy line went, since it opened
         fprintf(stderr, "swarm fs: link: %u sent, %u retransmitted, %u delivered, %u duplicates; "
@@ -1676,8 +1677,11 @@ static int get_tree(fs_t *f, const char *rdir, int pdfd, const char *name, const
             rc = get_tree(f, rp, dfd, e->name, lp, depth + 1);
         else if (e->type == 'f')
             rc = get_file_at(f, rp, dfd, e->name, lp, e);
-        else if (info_on(f))
-            fprintf(stderr, "swarm fs: %s: not a file or directory on the device, skipped\n", rp);
+        else if (info_on(f)) {
+            char eb[4 * 1024];
+            fprintf(stderr, "swarm fs: %s: not a file or directory on the device, skipped\n",
+                    SHOWN(eb, rp));
+        }
         free(rp);
         free(lp);
     }

@@ -91,7 +91,9 @@ class HostileDevice:
                 return {"d": list(node)}
             out = []
             for name, v in node.items():
-                if isinstance(v, dict):
+                if v is None:  # neither file nor directory
+                    out.append({"n": name, "m": "?", "t": 0})
+                elif isinstance(v, dict):
                     out.append({"n": name, "m": "d", "t": 0})
                 else:
                     out.append({"n": name, "m": "f", "s": len(v), "t": 0})
@@ -257,6 +259,18 @@ class FsGetFromHostileDevice(unittest.TestCase):
         r = swarm("__complete", "words", "--", "swarm", "fs", link, "cat", "d/")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sorted(r.stdout.decode().splitlines()), ["d/ok.txt", "d/sub/"])
+
+    def test_c1_controls_in_names_are_escaped(self):
+        # U+009B is CSI for many terminals; in UTF-8 it passes the plain-name check (no byte
+        # below 0x20), so every line that shows such a name must escape it
+        csi = "\u009b"
+        link = self.device({"d": {"file" + csi + "2J": b"x", "other" + csi + "2J": None}})
+        r = subprocess.run([SWARM_BIN, "-v", "fs", link, "get", "-r", "d", "target"], capture_output=True,
+                           timeout=60, cwd=self.work, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(csi.encode(), r.stderr)
+        self.assertIn(b"not a file or directory on the device, skipped", r.stderr)
+        self.assertIn(b"get d/file", r.stderr)
 
     def test_hash_of_a_tree_is_escaped(self):
         dev, link = self.device_obj({"d": {"esc" + ESC + "]0;title\x07": b"x", "row\nforged": b"y"}})
