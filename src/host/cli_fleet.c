@@ -546,6 +546,10 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv)
         return sw__cli_usage(&c, "fleet", "reboot takes no arguments here");
     if (strcmp(cmd, "reboot") && !nargs)
         return sw__cli_usage(&c, "fleet", "%s needs its arguments (swarm %s --help)", cmd, cmd);
+    for (int i = 0; i < nargs && !strcmp(cmd, "fs"); i++)
+        if (!strcmp(args[i], "--watch")) // (its results would come only after Ctrl-C)
+            return sw__cli_usage(&c, "fleet", "fs sync --watch follows one device until Ctrl-C: run "
+                                 "it for each device (swarm fs LINK sync --watch ...)");
     if (1 + 5 + nargs + 4 >= ARGV_MAX)
         return sw__cli_usage(&c, "fleet", "too many arguments for the command");
     // the selectors: push's --to, plus --app and --board as their shorthands

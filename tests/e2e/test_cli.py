@@ -696,6 +696,9 @@ class Fleet(unittest.TestCase):
         r = swarm("--json", "fleet", *self.sel(), "fs", "sync", "--delete", "--dry-run", site, "www")
         self.assertEqual(r.returncode, 0, r.stderr)
         sums = [json.loads(x)["result"] for x in r.stdout.splitlines()[:-1]]
+        r = swarm("fleet", *self.sel(), "fs", "sync", "--watch", site, "www")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("run it for each device", r.stderr)
         self.assertEqual([(x["op"], x["sent"], x["unchanged"], x["dry_run"]) for x in sums],
                          [("sync", 0, 2, True)] * 2)
         for n in self.nodes:
