@@ -235,6 +235,19 @@ int main(int argc, char **argv)
                     "500ms)\n", dflt);
     }
 
+    // the user's fleet key file ([defaults] key = PATH; ~/ is the home directory): what
+    // SWARM_KEY_FILE says, unless that is set (it wins, also when empty: no key)
+    char key[4096];
+    if (!getenv("SWARM_KEY_FILE") && sw_config_get("defaults", "key", key, sizeof key) && key[0]) {
+        const char *home = getenv("HOME");
+        char path[4096 + 256];
+        if (!strncmp(key, "~/", 2) && home)
+            snprintf(path, sizeof path, "%s/%s", home, key + 2);
+        else
+            snprintf(path, sizeof path, "%s", key);
+        setenv("SWARM_KEY_FILE", path, 1);
+    }
+
     // the global options before COMMAND (with their defaults), -h and -V
     sw_opt_t opts[NTOP];
     bool version = false;
