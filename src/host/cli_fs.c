@@ -794,26 +794,6 @@ static int cmd_hash(fs_t *f, int argc, char **argv)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // rm, rmdir, mkdir, mv
 
-static int cmd_each(fs_t *f, const char *call, int argc, char **argv)
-{
-    int rc = SW_EXIT_OK;
-    for (int i = 0; i < argc; i++) {
-        reply_t r;
-        int err = path_call(f, call, argv[i], NULL, false, &r);
-        free(r.p);
-        if (err) {
-            int x = report(f, err, r.text, argv[i]);
-            if (!rc)
-                rc = x;
-            if (err != SW_EREMOTE)
-                break;
-        } else if (f->c.verbose) {
-            fprintf(stderr, "swarm fs: %s %s done\n", f->cmd, argv[i]);
-        }
-    }
-    return rc;
-}
-
 // f.CMD of one path; a refusal is printed. Returns the exit status.
 static int path_op(fs_t *f, const char *call, const char *path)
 {
@@ -832,6 +812,18 @@ static int path_op(fs_t *f, const char *call, const char *path)
 static bool fatal(int rc) // the link is gone or silent, or Ctrl-C: the rest would fail too
 {
     return rc == SW_EXIT_LINK || rc == SW_EXIT_TIMEOUT || rc == SW_EXIT_INTERRUPT;
+}
+
+// f.CMD of each path (rm, mkdir, rmdir): every one is tried until the link fails.
+static int cmd_each(fs_t *f, const char *call, int argc, char **argv)
+{
+    int rc = SW_EXIT_OK;
+    for (int i = 0; i < argc && !fatal(rc); i++) {
+        int x = path_op(f, call, argv[i]);
+        if (x && (!rc || fatal(x)))
+            rc = x;
+    }
+    return rc;
 }
 
 // The device directory dir with everything in it: its files, its directories (depth first),
@@ -1741,34 +1733,6 @@ static void tree_summary(fs_t *f, bool put, const char *from, const char *to, do
     fputc('\n', stderr);
 }
 
-// The regular files put_tree goes through below dir (links to directories and other files
-// skipped as it skips them), for the "[k/N]" of each file. Best effort: 0 if unreadable.
-static uint64_t count_files(const char *dir, int depth)
-{
-    DIR *d = depth <= MAX_DEPTH ? opendir(dir) : NULL;
-    if (!d)
-        return 0;
-    uint64_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char *p = NULL;
-        struct stat st, lst;
-        if (asprintf(&p, "%s/%s", dir, e->d_name) < 0)
-            break;
-        if (!stat(p, &st) && !lstat(p, &lst)) {
-            if (S_ISDIR(st.st_mode) && !S_ISLNK(lst.st_mode))
-                n += count_files(p, depth + 1);
-            else if (S_ISREG(st.st_mode))
-                n++;
-        }
-        free(p);
-    }
-    closedir(d);
-    return n;
-}
-
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // sync --watch
 
@@ -1952,6 +1916,19 @@ static int sync_watch(fs_t *f, const char *ldir, const char *rdir, snap_t *old)
     return f->interrupted ? SW_EXIT_INTERRUPT : worst;
 }
 
+// The regular files put_tree goes through below dir (it skips what the snapshot skips), for
+// the "[k/N]" of each file. Best effort: what can be read.
+static uint64_t count_files(const char *dir)
+{
+    snap_t s;
+    snap_take(&s, dir);
+    uint64_t n = 0;
+    for (size_t i = 0; i < s.n; i++)
+        n += !s.e[i].dir;
+    snap_free(&s);
+    return n;
+}
+
 // sync DIR [PATH]: put -r --changed, with --delete and --dry-run.
 static int cmd_sync(fs_t *f, int argc, char **argv)
 {
@@ -1977,7 +1954,7 @@ static int cmd_sync(fs_t *f, int argc, char **argv)
                              "config and apps (swarm.cfg, apps/, .swarm/): name a directory");
     f->sync = f->changed = f->recursive = true;
     f->in_tree = true;
-    f->tree_total = count_files(local, 0);
+    f->tree_total = count_files(local);
     snap_t before;
     if (f->watch) // before the first pass: what changes during it is sent by the next one
         snap_take(&before, local);
@@ -2033,7 +2010,7 @@ static int cmd_put(fs_t *f, int argc, char **argv)
         }
         const char *remote = argc > 1 ? argv[1] : b;
         f->in_tree = true;
-        f->tree_total = count_files(local, 0);
+        f->tree_total = count_files(local);
         double t0 = now_s();
         int rc = put_tree(f, local, remote, 0, false);
         if (!rc)
