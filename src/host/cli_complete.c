@@ -235,9 +235,6 @@ static void offer_pos(const sw_cli_t *cli, out_t *o, const shape_t *sh, int k, c
         name = sh->pos[sh->npos - 1]; // "ARGS...", "LINK...": any number
     if (!name)
         return;
-    // reboot DEVICE ARGS...: more devices (the ARGS of a command whose first is a DEVICE)
-    if (!strcmp(name, "ARGS...") && sh->npos && !strcmp(sh->pos[0], "DEVICE"))
-        name = "DEVICE";
     const char *paren = strchr(name, '(');
     if (strstr(name, "LINK") || strstr(name, "DEVICE"))
         offer_devices(o, false);

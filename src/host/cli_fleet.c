@@ -651,7 +651,7 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv)
 static sw_push_dev_t *devices_cmd(sw_cli_t *c, sw_cli_spec_t *spec, int argc, char **argv,
                                   int *rc)
 {
-    static const char *const pos[] = {"DEVICE", "ARGS...", NULL};
+    static const char *const pos[] = {"DEVICE", "DEVICE...", NULL};
     spec->pos = pos;
     if (!sw__cli_parse(c, spec, argc, argv, rc))
         return NULL;
