@@ -28,6 +28,7 @@ typedef struct shape {
     struct {
         const char *name;        // "--every", "-r"
         bool value;              // takes a value (the next word, or --name=VALUE)
+        const char *arg;         // the value's name in --help ("SELECTOR", "URI", "TIME")
         const char *choices;     // an enum's values, blank-separated ("" if none)
     } opt[MAX_OPTS];
     int nopt;
@@ -61,11 +62,15 @@ static bool shape_of(const sw_cli_t *cli, const sw_cli_cmd_t *cmd, sw_cli_spec_t
             *next++ = 0;
         if (!strncmp(line, "opt ", 4) && sh->nopt < MAX_OPTS) {
             char *name = line + 4, *rest = strchr(name, ' ');
-            sh->opt[sh->nopt].choices = "";
-            if (rest) {
-                *rest++ = 0;
-                sh->opt[sh->nopt].value = rest[0] == '=';
-                sh->opt[sh->nopt].choices = rest[0] == '=' && rest[1] ? rest + 2 : "";
+            sh->opt[sh->nopt].choices = sh->opt[sh->nopt].arg = "";
+            if (rest && rest[1] == '=') { // " =ARG choices..."
+                *rest = 0;
+                char *arg = rest + 2, *ch = strchr(arg, ' ');
+                if (ch)
+                    *ch++ = 0;
+                sh->opt[sh->nopt].value = true;
+                sh->opt[sh->nopt].arg = arg;
+                sh->opt[sh->nopt].choices = ch ? ch : "";
             }
             sh->opt[sh->nopt++].name = name;
         } else if (!strncmp(line, "pos ", 4) && sh->npos < MAX_POS) {
@@ -292,10 +297,11 @@ int sw__cli_complete(const sw_cli_t *cli, const sw_cli_cmd_t *cmds, size_t ncmds
     }
     int k = is_opt(prev) && !strchr(prev, '=') ? find_opt(&sh, prev) : -1;
     if (k >= 0 && sh.opt[k].value) {
-        // the value of an option
-        if (!strcmp(prev, "--to"))
+        // the value of an option, by its name in the table: a selector takes groups too
+        const char *arg = sh.opt[k].arg;
+        if (!strcmp(arg, "SELECTOR"))
             offer_devices(&o, true);
-        else if (strstr(prev, "link") || !strcmp(prev, "--device"))
+        else if (!strcmp(arg, "URI") || !strcmp(arg, "LINK") || !strcmp(arg, "NAME"))
             offer_devices(&o, false);
         else
             offer_list(&o, sh.opt[k].choices);

@@ -399,7 +399,8 @@ static int check_pos(parser_t *p)
 }
 
 // swarm __complete (cli_complete.c): one line per option of t, "opt --name" or "opt -x",
-// followed by " =" when it takes a value and then the choices of an enum.
+// followed by " =ARG" when it takes a value (ARG: the value's name in --help, "SELECTOR") and
+// then the choices of an enum.
 static void describe(const sw_opt_t *t, FILE *f)
 {
     for (const sw_opt_t *o = t; o && o->kind != SW_OPT_END; o++) {
@@ -417,7 +418,7 @@ static void describe(const sw_opt_t *t, FILE *f)
             else
                 fprintf(f, "opt -%c", o->shorts[k - 1]);
             if (value)
-                fputs(" =", f);
+                fprintf(f, " =%s", o->arg ? o->arg : "VALUE");
             for (const char *const *ch = o->kind == SW_OPT_ENUM ? o->choices : NULL; ch && *ch;
                  ch++)
                 fprintf(f, " %s", *ch);

@@ -949,6 +949,10 @@ class Completion(unittest.TestCase):
         self.same(["swarm", "reboot", "lab-1", "lab"], ["lab-1", "lab-2"])  # several devices
         self.same(["swarm", "fleet", "--to", "la"], ["lab", "lab-1", "lab-2"])
         self.same(["swarm", "fleet", "--to", "lab", "c"], ["call", "cfg"])
+        # an option's value by its name in the table: SELECTOR (groups too), URI, NAME
+        self.same(["swarm", "push", "--link", "k"], ["kitchen"])
+        self.same(["swarm", "fleet", "--host", "la"], ["lab-1", "lab-2"])
+        self.files(["swarm", "fleet", "--to", "lab", "--scan-timeout", ""], ["site/"])
         # the device's command paths (its _dir tree) after call LINK
         self.same(["swarm", "call", "kitchen", "sys.i"], ["sys.info", "sys.is_up"])
         self.same(["swarm", "call", "kitchen", "push."], contains=["push.switch"])
