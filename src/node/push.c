@@ -969,12 +969,26 @@ static int set_app(push_t *p, const char *app)
     return rc;
 }
 
+// The switch's probation mark, SW_PUSH_SWITCH: "APP\nPREV" while APP's health check is pending.
+static int switch_mark(push_t *p)
+{
+    char buf[2 * 64 + 2];
+    int k = snprintf(buf, sizeof buf, "%s\n%s", p->app, p->prev_app);
+    return sw__push_write_atomic(p->n, SW_PUSH_SWITCH, buf, (size_t)k);
+}
+
+static void switch_unmark(push_t *p)
+{
+    p->n->port.ops->fs_unlink(p->n->port.ctx, SW_PUSH_SWITCH);
+}
+
 static void switch_end(push_t *p)
 {
     sw_node_t *n = p->n;
     char app[sizeof p->app];
     memcpy(app, p->app, sizeof app);
     if (!p->failed) {
+        switch_unmark(p); // healthy: from here on a restart keeps APP
         sw_log(n, SW_LOG_INFO, "push: %s runs instead of %s: healthy%s", app, p->prev_app[0] ? p->prev_app : "(none)",
                p->ready ? "" : " (init_* still running)");
         if (p->has_reply && sw_node_reply_live(n, &p->reply)) {
@@ -996,6 +1010,8 @@ static void switch_end(push_t *p)
            p->prev_app[0] ? p->prev_app : "no app");
     p->phase = OP_IDLE; // its events no longer count
     int rc = set_app(p, p->prev_app);
+    if (!rc)
+        switch_unmark(p); // (kept otherwise: the next start tries again)
     if (rc)
         snprintf(p->err, sizeof p->err, "EIO: %.63s failed (%.80s) and board.app_name cannot be set back to %.63s: %.40s",
                  app, p->why, p->prev_app, sw_strerror(rc));
@@ -1045,7 +1061,10 @@ static int cmd_switch(sw_call_t *c)
            app, (unsigned)grace);
     if (!strcmp(app, n->app_name)) { // already the app: restart it, watched the same way
         sw_node_app_restart(n, "push");
-    } else if ((rc = set_app(p, app))) {
+    } else if ((rc = switch_mark(p)) || (rc = set_app(p, app))) {
+        // the mark first: a node killed from here on until the health check passes comes
+        // back with the previous app (boot_switch_back)
+        switch_unmark(p);
         op_end(p);
         return failf(c, p, rc, "%s: cannot save board.app_name: %s (nothing changed)", sw_errname(rc), sw_strerror(rc));
     }
@@ -1114,6 +1133,48 @@ static void boot_rollback(push_t *p)
     memset(&p->plan, 0, sizeof p->plan);
 }
 
+// A push.switch whose health check never completed (the node hung, lost power or was killed
+// during the watch): the previous app runs again, set in the config before any app starts.
+static void boot_switch_back(sw_node_t *n)
+{
+    const sw_port_t *port = &n->port;
+    int fd;
+    if (port->ops->fs_open(port->ctx, SW_PUSH_SWITCH, SW_O_READ, &fd) < 0)
+        return;
+    char buf[2 * 64 + 2];
+    int got = port->ops->fs_read(port->ctx, fd, 0, buf, sizeof buf - 1);
+    port->ops->fs_close(port->ctx, fd);
+    buf[got > 0 ? got : 0] = 0;
+    char *nl = strchr(buf, '\n');
+    if (nl) {
+        *nl = 0;
+        const char *app = buf, *prev = nl + 1;
+        if (strlen(prev) < sizeof n->app_name && !strcmp(app, n->app_name)) {
+            int rc = sw_cfg_set_str(&n->cfg, "board.app_name", prev, strlen(prev));
+            if (!rc)
+                rc = sw_node_cfg_save(n);
+            if (rc) {
+                sw_log(n, SW_LOG_ERROR, "push: cannot switch back from unchecked %s to %s: %s", app, prev,
+                       sw_strerror(rc));
+                return; // the mark stays: the next start tries again
+            }
+            snprintf(n->app_name, sizeof n->app_name, "%s", prev); // the app starts later
+            char t[SW_PUSH_TARGET], result[200];
+            snprintf(t, sizeof t, "apps/%.63s", app);
+            // (at most 199 bytes: the node hung, lost power or was killed during the watch)
+            snprintf(result, sizeof result, "EIO: switched back at boot: %.63s never passed its health check (%.63s "
+                     "runs again)", app, prev[0] ? prev : "no app");
+            sw_push_state_t st;
+            sw__push_state_read(n, t, &st);
+            sw__push_state_last(n, &st, result, "", "", 0);
+            sw__push_state_write(n, t, &st);
+            sw__push_state_release(n, &st);
+            sw_log(n, SW_LOG_WARN, "push: %s", result);
+        }
+    }
+    port->ops->fs_unlink(port->ctx, SW_PUSH_SWITCH);
+}
+
 int sw_push_init(sw_node_t *n)
 {
     if (n->push)
@@ -1134,6 +1195,7 @@ int sw_push_init(sw_node_t *n)
     p->timer.user = p;
     // the kernel adds directory "push" (sw_part_push.cmds)
     n->push = p;
+    boot_switch_back(n);
     boot_rollback(p);
     return 0;
 }
