@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -363,6 +364,28 @@ static void malloc_tune(void)
 #endif
 }
 
+// Every connection holds a descriptor. The soft limit on open files (often 1,024) is raised as
+// far as the hard limit allows toward what the tables can use, and the connection bound is cut
+// to what is left after the file table and a reserve (listeners, UDP sockets, the loop's own),
+// so a crowd of clients is refused at accept rather than starving the node of descriptors.
+static void fit_conns_to_fds(sw_posix_opts_t *o)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return;
+    rlim_t want = (rlim_t)o->max_conns + o->max_files + SW_POSIX_FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit up = {rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want,
+                            rl.rlim_max};
+        if (up.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = up.rlim_cur;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t spare = rl.rlim_cur - o->max_files - SW_POSIX_FD_RESERVE;
+        o->max_conns = rl.rlim_cur > (rlim_t)o->max_files + SW_POSIX_FD_RESERVE + 16 ? (uint16_t)spare : 16;
+    }
+}
+
 int sw_posix_init(sw_posix_t *p, const sw_posix_opts_t *opts)
 {
     malloc_tune();
@@ -382,6 +405,7 @@ int sw_posix_init(sw_posix_t *p, const sw_posix_opts_t *opts)
         p->opts.max_conns = SW_POSIX_CONNS;
     if (!p->opts.linger_ms)
         p->opts.linger_ms = SW_POSIX_LINGER_MS;
+    fit_conns_to_fds(&p->opts);
 
     // A peer that goes away while we write must be an error return, not a fatal signal.
     struct sigaction sa;

@@ -26,7 +26,10 @@
 #define SW_POSIX_WRITE_MAX (16u << 20) // default cap of one connection's write queue, bytes
 #define SW_POSIX_WRITE_HIGH (256u << 10) // default room a connection offers (conn_room), bytes
 #define SW_POSIX_FILES 64              // default size of the open-file table
-#define SW_POSIX_CONNS 256             // default number of connections open at once
+#define SW_POSIX_CONNS 1280            // default number of connections open at once (limits.clients
+                                       // is at most 1,024; telnet, FTP, eval have their own); fewer
+                                       // when the limit on open files cannot be raised that far
+#define SW_POSIX_FD_RESERVE 64         // descriptors kept beside connections and open files
 #define SW_POSIX_LINGER_MS 5000        // default time a closing connection may take to flush
 #define SW_POSIX_RBUF 65536            // the read buffer (one, shared by every connection)
 
