@@ -586,7 +586,9 @@ int sw_mp_map_get(const void *buf, size_t n, const char *key, sw_span_t *val)
     // A fixmap with fixstr keys and short values up to the key sought, the common case
     // (command arguments): looked up in place. Anything else: map_get_read.
     const uint8_t *p = buf;
-    if (p && n && (p[0] & 0xf0) == 0x80) {
+    // (every key and value needs a byte at least: a map that cannot hold its pairs goes to the
+    // reader, which fails it, rather than answering from its first pairs)
+    if (p && n && (p[0] & 0xf0) == 0x80 && 2 * (size_t)(p[0] & 15u) <= n - 1) {
         const uint8_t *q = p + 1, *e = p + n;
         for (uint32_t k = p[0] & 15u; k; k--) {
             // a key byte, then its len bytes, then a value byte at least
