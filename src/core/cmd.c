@@ -245,14 +245,10 @@ static bool first_param(const char *params, const char *name)
     return strncmp(params, name, n) == 0 && (params[n] == 0 || params[n] == ',');
 }
 
-int sw_call_arg(const sw_call_t *c, const char *name, sw_span_t *val)
+// sw_call_arg for arguments other than a fixmap. Out of line, so the common case needs no
+// reader on its stack.
+static __attribute__((noinline)) int call_arg_other(const sw_call_t *c, const char *name, sw_span_t *val)
 {
-    val->p = NULL;
-    val->n = 0;
-    if (!c->args.n)
-        return SW_ENOENT;
-    if (c->args.p[0] >= 0x80 && c->args.p[0] <= 0x8f) // fixmap: the common case
-        return sw_mp_map_get(c->args.p, c->args.n, name, val) == 0 ? 0 : SW_ENOENT;
     sw_mpr_t r;
     sw_mpr_init(&r, c->args.p, c->args.n);
     if (sw_mpr_peek(&r) == SW_MP_MAP)
@@ -262,6 +258,17 @@ int sw_call_arg(const sw_call_t *c, const char *name, sw_span_t *val)
         return 0;
     }
     return SW_ENOENT;
+}
+
+int sw_call_arg(const sw_call_t *c, const char *name, sw_span_t *val)
+{
+    val->p = NULL;
+    val->n = 0;
+    if (!c->args.n)
+        return SW_ENOENT;
+    if (c->args.p[0] >= 0x80 && c->args.p[0] <= 0x8f) // fixmap: the common case
+        return sw_mp_map_get(c->args.p, c->args.n, name, val) == 0 ? 0 : SW_ENOENT;
+    return call_arg_other(c, name, val);
 }
 
 int sw_call_fail(sw_call_t *c, int err, const char *text)

@@ -19,6 +19,7 @@
 typedef struct sw_hconn sw_hconn_t;
 
 // A call in flight: the pending slot of the RPC session points here.
+#define SW_HLINK_SPARE 64 // finished calls a link keeps for reuse (a mux makes one per call)
 typedef struct sw_hcall {
     struct sw_hcall *next, *prev;
     int64_t seq;
@@ -114,6 +115,8 @@ struct sw_hlink {
     uint8_t *out;
     sw_rpc_pending_t *pending;
     sw_hcall_t calls;        // circular list head
+    sw_hcall_t *spare;       // finished calls kept for the next ones (SW_HLINK_SPARE at most)
+    unsigned nspare;
 };
 
 // hlink.c
