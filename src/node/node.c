@@ -875,10 +875,15 @@ int sw_node_start(sw_node_t *n)
             continue;
         }
         int src = (*p)->serve ? (*p)->serve(n) : 0;
+#if SW_WITH_NET
         if (src) // a LAN service that fails is logged; the node runs without it (SW_ENOTSUP:
                  // no network on this board, sw_node_udp_open)
             sw_log(n, src == SW_ENOTSUP ? SW_LOG_INFO : SW_LOG_ERROR, "%s: not started: %s", (*p)->name,
                    src == SW_ENOTSUP ? "no network" : sw_strerror(src));
+#else
+        if (src) // a part that fails is logged; the node runs without it
+            sw_log(n, SW_LOG_ERROR, "%s: not started: %s", (*p)->name, sw_strerror(src));
+#endif
     }
     if (n->opts.stdio) {
         sw_conn_t *c;
