@@ -147,6 +147,7 @@ int main(void)
         args.opts.rpc_port = 0; // no NIC: the node serves its serial link only
 #endif
 
+#if SW_FW_FILES
     if (args.flash) {
         const char *what;
         st.files = sw__mps2_flash_mount(&st.ffs, args.flash, &what) == 0;
@@ -154,6 +155,7 @@ int main(void)
         int k = snprintf(m, sizeof m, "flash %s: %s%s", args.flash, what, st.files ? "" : "; no files");
         sw__mps2_log(m, k < 0 ? 0 : (size_t)k < sizeof m ? (size_t)k : sizeof m - 1);
     }
+#endif
 
     const sw_port_t port = {&sw__mps2_ops, &st};
     sw_node_t *n;

@@ -27,7 +27,9 @@ typedef struct sw_mps2 {
     uint32_t wdt_armed;        // what the CMSDK watchdog is set to now, ms (0: stopped)
     sw_node_t *node;           // for events from the network (net_lwip.c)
     bool files;                // ffs is mounted: the port's files are on it
+#if SW_FW_FILES
     sw_ffs_t ffs;              // the flash file system (flash_sh.c's block device)
+#endif
 } sw_mps2_t;
 
 extern const sw_port_ops_t sw__mps2_ops;

@@ -314,6 +314,7 @@ static size_t p_conn_local(void *ctx, sw_conn_t *c, char *buf, size_t cap)
 // --- files: flashfs on the host file of boot argument flash= (flash_sh.c); without one, an
 // empty root and nothing can be created ------------------------------------------------------
 
+#if SW_FW_FILES
 #define FS(ctx) (&((sw_mps2_t *)(ctx))->ffs)
 #define FILES(ctx) (((sw_mps2_t *)(ctx))->files)
 
@@ -374,6 +375,47 @@ static int p_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_
         return sw_ffs_list(FS(ctx), path, each, u);
     return path[0] ? SW_ENOENT : 0;
 }
+#else // an image without files (mcu-serial): an empty root, and nothing can be created
+static int p_fs_open(void *ctx, const char *path, int flags, int *fd)
+{
+    (void)ctx, (void)path, (void)fd;
+    return (flags & SW_O_CREATE) ? SW_ENOTSUP : SW_ENOENT;
+}
+static int p_fs_read(void *ctx, int fd, uint64_t off, void *buf, size_t n)
+{
+    (void)ctx, (void)fd, (void)off, (void)buf, (void)n;
+    return SW_EINVAL;
+}
+static int p_fs_write(void *ctx, int fd, uint64_t off, const void *buf, size_t n)
+{
+    (void)ctx, (void)fd, (void)off, (void)buf, (void)n;
+    return SW_EINVAL;
+}
+static int p_fs_sync(void *ctx, int fd) { return (void)ctx, (void)fd, SW_EINVAL; }
+static int p_fs_close(void *ctx, int fd) { return (void)ctx, (void)fd, SW_EINVAL; }
+static int p_fs_stat(void *ctx, const char *path, sw_stat_t *st)
+{
+    (void)ctx;
+    if (path[0])
+        return SW_ENOENT;
+    memset(st, 0, sizeof *st);
+    st->type = SW_FT_DIR;
+    return 0;
+}
+static int p_fs_path(void *ctx, const char *path) { return (void)ctx, (void)path, SW_ENOTSUP; }
+#define p_fs_mkdir p_fs_path
+#define p_fs_rmdir p_fs_path
+#define p_fs_unlink p_fs_path
+static int p_fs_rename(void *ctx, const char *from, const char *to)
+{
+    return (void)ctx, (void)from, (void)to, SW_ENOTSUP;
+}
+static int p_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e), void *u)
+{
+    (void)ctx, (void)each, (void)u;
+    return path[0] ? SW_ENOENT : 0;
+}
+#endif
 
 // --- system ---------------------------------------------------------------------------------------
 
