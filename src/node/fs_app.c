@@ -508,15 +508,15 @@ void sw_fs_app_link_closed(sw_node_t *n, const sw_rpc_t *rpc)
         fs_close_owned(n->fs, rpc, false);
 }
 
+static const sw_part_cmds_t fs_group = {"f", "files under the node's root", fs_cmds, FS_NCMDS};
+
 const sw_part_t sw_part_fs = {
     .name = "f",
     .init = sw_fs_app_init,
     .stop = sw_fs_app_stop,
     .link_closed = sw_fs_app_link_closed,
-    .dir = "f",
-    .dir_doc = "files under the node's root",
-    .cmds = fs_cmds,
-    .ncmds = FS_NCMDS,
+    .cmds = &fs_group,
+    .ncmds = 1,
 };
 
 #endif // SW_WITH_FS

@@ -605,7 +605,7 @@ int sw_lua_init(sw_node_t *n)
         return SW_EFULL;
     lua->n = n;
     lua->env_ref = lua->loaded_ref = LUA_NOREF;
-    lua->app_dir = lua->eval_id = lua->load_id = lua->unproxy_id = lua->sys_dir = -1;
+    lua->app_dir = -1;
     sw__lua_read_limits(lua);
     lua->scratch_cap = n->lim.max_msg ? n->lim.max_msg : 16384;
     lua->scratch = sw_node_alloc_buf(n, lua->scratch_cap);
@@ -631,13 +631,7 @@ int sw_lua_init(sw_node_t *n)
     }
     lua_sethook(lua->L, l_hook, LUA_MASKCOUNT, SW_LUA_HOOK_STEP);
     sw__lua_app_timers(lua);
-    err = sw__lua_sys_register(lua);
-    if (err) {
-        sw_log(n, SW_LOG_ERROR, "lua: cannot register sys.eval/sys.load: %s", sw_strerror(err));
-        sw_lua_close(n);
-        return err;
-    }
-    return 0;
+    return 0; // the kernel adds sys.eval and sys.load (sw_part_lua.cmds)
 }
 
 void sw_lua_close(sw_node_t *n)
@@ -647,7 +641,6 @@ void sw_lua_close(sw_node_t *n)
         return;
     sw_lua_stop_app(n);
     sw__lua_tasks_close(lua);
-    sw__lua_sys_unregister(lua);
     if (lua->L)
         lua_close(lua->L);
     lua->L = NULL;
@@ -667,6 +660,8 @@ const sw_part_t sw_part_lua = {
     .app_stop = sw_lua_stop_app,
     .session_reset = sw_lua_session_gone,
     .request_cancelled = sw_lua_request_cancelled,
+    .cmds = &sw__lua_sys_group,
+    .ncmds = 1,
 };
 
 #endif // SW_WITH_LUA

@@ -655,8 +655,6 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     n->local.gen = ++n->gen_seq;
     n->local_timer.fn = local_run;
     n->wdt_timer.fn = wdt_run;
-    for (size_t k = 0; k < SW_PARTS_MAX; k++)
-        n->part_dir[k] = -1;
     n->loop_wdt_timer.fn = loop_wdt_kick;
     *out = n;
     return 0;
@@ -777,20 +775,56 @@ static int open_rpc_listener(sw_node_t *n)
     return rc;
 }
 
-// The part's command directory (sw_part_t.cmds). 0 or the tree's error (nothing added).
-static int add_part_cmds(sw_node_t *n, const sw_part_t *p, int *dir_out)
+// The directory of a command group: "" is the root; else found, or created when create.
+static int group_dir(sw_node_t *n, const sw_part_cmds_t *g, bool create)
 {
-    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, p->dir, p->dir_doc);
-    if (dir < 0)
-        return dir;
-    for (uint16_t i = 0; i < p->ncmds; i++) {
-        int id = sw_tree_add_cmd(&n->tree, dir, &p->cmds[i]);
-        if (id < 0) {
-            sw_tree_remove(&n->tree, dir);
-            return id;
+    if (!g->dir[0])
+        return SW_TREE_ROOT;
+    int dir = sw_tree_find(&n->tree, g->dir);
+    return dir < 0 && create ? sw_tree_add_dir(&n->tree, SW_TREE_ROOT, g->dir, g->doc) : dir;
+}
+
+// Removes the commands of a part's groups [0, ng) that are in the tree (by their definition,
+// so a same-named command of another part stays), and each group's directory if that leaves it
+// empty.
+static void remove_part_cmds(sw_node_t *n, const sw_part_t *p, size_t ng)
+{
+    sw_tree_t *t = &n->tree;
+    for (size_t g = 0; g < ng; g++) {
+        const sw_part_cmds_t *grp = &p->cmds[g];
+        int dir = group_dir(n, grp, false);
+        if (dir < 0)
+            continue;
+        for (uint16_t i = 0; i < grp->n; i++) {
+            const sw_cmd_def_t *d = &grp->cmds[i];
+            int id = sw_tree_child(t, dir, d->name, strlen(d->name));
+            if (id >= 0 && t->nodes[id].def == d)
+                sw_tree_remove(t, id);
+        }
+        bool empty = true;
+        for (uint16_t k = 1; k < t->cap && empty && dir != SW_TREE_ROOT; k++)
+            empty = !(t->nodes[k].used && t->nodes[k].parent == dir);
+        if (dir != SW_TREE_ROOT && empty)
+            sw_tree_remove(t, dir);
+    }
+}
+
+// Adds a part's commands (sw_part_t.cmds). 0, or the tree's error with nothing added.
+static int add_part_cmds(sw_node_t *n, const sw_part_t *p)
+{
+    for (size_t g = 0; g < p->ncmds; g++) {
+        const sw_part_cmds_t *grp = &p->cmds[g];
+        int dir = group_dir(n, grp, true);
+        int rc = dir < 0 ? dir : 0;
+        for (uint16_t i = 0; !rc && i < grp->n; i++) {
+            int id = sw_tree_add_cmd(&n->tree, dir, &grp->cmds[i]);
+            rc = id < 0 ? id : 0;
+        }
+        if (rc) {
+            remove_part_cmds(n, p, g + 1);
+            return rc;
         }
     }
-    *dir_out = dir;
     return 0;
 }
 
@@ -850,8 +884,9 @@ int sw_node_start(sw_node_t *n)
     for (size_t k = 0; sw_parts[k] && k < SW_PARTS_MAX; k++) {
         const sw_part_t *p = sw_parts[k];
         int prc = p->init ? p->init(n) : 0;
-        if (!prc && p->cmds && (prc = add_part_cmds(n, p, &n->part_dir[k])) && p->stop)
+        if (!prc && p->ncmds && (prc = add_part_cmds(n, p)) && p->stop)
             p->stop(n);
+        n->part_cmds[k] = !prc && p->ncmds;
         if (prc)
             sw_log(n, SW_LOG_ERROR, "%s: not available: %s", p->name, sw_strerror(prc));
     }
@@ -1016,9 +1051,9 @@ void sw_node_stop(sw_node_t *n)
     while (sw_parts[np] && np < SW_PARTS_MAX)
         np++;
     while (np--) {
-        if (n->part_dir[np] >= 0) { // no more calls into a part that is going
-            sw_tree_remove(&n->tree, n->part_dir[np]);
-            n->part_dir[np] = -1;
+        if (n->part_cmds[np]) { // no more calls into a part that is going
+            remove_part_cmds(n, sw_parts[np], sw_parts[np]->ncmds);
+            n->part_cmds[np] = false;
         }
         if (sw_parts[np]->stop)
             sw_parts[np]->stop(n);

@@ -257,6 +257,17 @@ struct sw_lua;      // the Lua runtime's (lua_*.c)
 struct sw_proxies;  // its proxies (proxy.c)
 struct sw_push;     // push's (push*.c)
 
+// A group of a part's commands: the commands of `cmds` in directory `dir` ("" = the root). A
+// directory that exists already (sys, made by the sys part) is shared: the part's commands
+// join it, and at stop only they leave (a directory left empty goes too). One the kernel
+// creates is documented by `doc`.
+typedef struct sw_part_cmds {
+    const char *dir;
+    const char *doc;
+    const sw_cmd_def_t *cmds;
+    uint16_t n;
+} sw_part_cmds_t;
+
 typedef struct sw_part {
     const char *name;
     // Boot, in table order, before the board and the links: registers the part's commands
@@ -282,14 +293,11 @@ typedef struct sw_part {
     // The peer cancelled request seq of session rpc ({"i": seq} alone, or a local caller gave
     // up): a task still working on it ends (sw_node_request_cancelled()).
     void (*request_cancelled)(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
-    // The part's commands: the kernel adds directory `dir` (documented by dir_doc) with the
-    // ncmds commands of `cmds` (a const table: it stays in flash) once init has succeeded, and
-    // removes it before stop. Handlers find the node in sw_call_t.ctx. NULL: none here (a
-    // part may still register commands of its own in init, as sys and Lua do).
-    const char *dir;
-    const char *dir_doc;
-    const sw_cmd_def_t *cmds;
-    uint16_t ncmds;
+    // The part's commands: groups of const tables (they stay in flash), see sw_part_cmds_t.
+    // The kernel adds them once init has succeeded and removes them before stop. Handlers find
+    // the node in sw_call_t.ctx and the part's state through it. NULL: none.
+    const struct sw_part_cmds *cmds;
+    uint8_t ncmds; // groups in cmds
 } sw_part_t;
 
 #define SW_PARTS_MAX 16 // entries of sw_parts[] (parts.c)
@@ -367,7 +375,7 @@ struct sw_node {
     size_t local_q_len;
     sw_timer_t local_timer;
 
-    int part_dir[SW_PARTS_MAX]; // tree id of each part's directory (-1: none)
+    bool part_cmds[SW_PARTS_MAX]; // the kernel added the part's commands (sw_part_t.cmds)
     struct sw_fs_app *fs;
     struct sw_lua *lua;
     struct sw_proxies *proxies;

@@ -1074,15 +1074,15 @@ void sw_push_stop(sw_node_t *n)
     sw_node_release(n, p, sizeof *p);
 }
 
+static const sw_part_cmds_t push_group = {"push", "atomic updates of apps and board scripts", push_cmds, NCMDS};
+
 const sw_part_t sw_part_push = {
     .name = "push",
     .init = sw_push_init,
     .stop = sw_push_stop,
     .app_event = push_app_event,
-    .dir = "push",
-    .dir_doc = "atomic updates of apps and board scripts",
-    .cmds = push_cmds,
-    .ncmds = NCMDS,
+    .cmds = &push_group,
+    .ncmds = 1,
 };
 
 #endif // SW_WITH_PUSH
