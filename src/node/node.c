@@ -290,8 +290,8 @@ static int read_file(sw_node_t *n, const char *path, uint8_t *buf, size_t cap)
 int sw_node_write_atomic(sw_node_t *n, const char *path, const void *p, size_t len)
 {
     const sw_port_ops_t *o = n->port.ops;
-    char tmp[SW_NAME_MAX + 5];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    char *tmp = n->tmp_path; // not on the stack; nothing this calls writes a file atomically
+    if (snprintf(tmp, sizeof n->tmp_path, "%s.tmp", path) >= (int)sizeof n->tmp_path)
         return SW_ETOOBIG;
     int fd, rc = o->fs_open(n->port.ctx, tmp, SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC, &fd);
     if (rc)

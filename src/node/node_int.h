@@ -231,7 +231,7 @@ void sw_node_call_cancel(sw_node_t *n, int64_t seq);
 
 int sw_node_cfg_save(sw_node_t *n);
 // Writes a whole file atomically: "<path>.tmp", sync, rename over path (so a crash leaves the
-// old file or the new one). path: at most SW_NAME_MAX bytes; its folder must exist. 0 or an
+// old file or the new one). path: at most SW_NODE_PATH_MAX - 1 bytes; its folder must exist. 0 or an
 // error; the temp file is gone either way.
 int sw_node_write_atomic(sw_node_t *n, const char *path, const void *p, size_t len);
 // Re-applies settings that can change at run time (sys.cfg apply): wdt, limits, app.
@@ -385,6 +385,7 @@ struct sw_node {
     void *board_state;
     const char *mdns_name; // "host.local" while the mDNS responder runs (sys.info), else NULL
 
+    char tmp_path[SW_NODE_PATH_MAX + 4]; // sw_node_write_atomic's "<path>.tmp"
     char *log_ring;        // SW_NODE_LOG_RING bytes
     uint64_t log_seq;      // bytes ever written to the ring
 
