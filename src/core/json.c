@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "swarm/json.h"
+#include "f64.h"
 #include "utf8.h"
 
 void sw_jw_init(sw_jw_t *w, char *buf, size_t cap, int indent)
@@ -297,14 +298,17 @@ static size_t approx_double(double v, char *out, size_t cap)
 
 void sw_jw_double(sw_jw_t *w, double v)
 {
-    if (v != v || v - v != 0) { // NaN or ±Inf
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    if ((u >> 52 & 0x7ff) == 0x7ff) { // NaN or ±Inf
         sw_jw_null(w);
         return;
     }
     char buf[48];
     size_t k = 0;
     // Integers below 2^53 are exact as digits + ".0"; everything else goes to the formatter.
-    bool exact = v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(int64_t)v;
+    int64_t iv;
+    bool exact = sw__f64_int(v, &iv) && iv > -9007199254740992 && iv < 9007199254740992;
     if (w->fmt && !exact)
         k = w->fmt(v, buf, sizeof buf);
     if (!k)

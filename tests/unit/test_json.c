@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "f64.h" // src/core
 #include "testutil.h"
 #include "swarm/json.h"
 
@@ -119,6 +120,40 @@ static void test_double_vs_printf(void **state)
     assert_true(checked > 100000);
 }
 
+// sw__f64_int (the core's integral-double test on the bits, used by sw_call_arg_int and the JSON
+// writer) against the floating-point formula it replaces, on edge values and random patterns.
+static bool f64_int_ref(double v, int64_t *iv)
+{
+    if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0) || v != (double)(int64_t)v)
+        return false;
+    *iv = (int64_t)v;
+    return true;
+}
+
+static void test_f64_int(void **state)
+{
+    (void)state;
+    const double edge[] = {0.0, -0.0, 1.0, -1.0, 3.0, 0.5, -0.5, 1.5, 4503599627370495.5, 9007199254740993.0,
+                           9223372036854775808.0, -9223372036854775808.0, 9223372036854774784.0, 1e308, 5e-324,
+                           INFINITY, -INFINITY, NAN, 1e15 + 0.25};
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 200000 + (int)(sizeof edge / sizeof edge[0]); i++) {
+        double v;
+        if (i < (int)(sizeof edge / sizeof edge[0])) {
+            v = edge[i];
+        } else {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            memcpy(&v, &seed, sizeof v);
+            if (i % 2) // integral values of every size, and their neighbours
+                v = ldexp((double)(seed >> 11), (int)(seed % 80) - 20);
+        }
+        int64_t a = 7, b = 7;
+        bool ra = sw__f64_int(v, &a), rb = f64_int_ref(v, &b);
+        if (ra != rb || (ra && a != b))
+            fail_msg("%.17g: %d %lld, expected %d %lld", v, ra, (long long)a, rb, (long long)b);
+    }
+}
+
 static void test_bounds(void **state)
 {
     (void)state;
@@ -166,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_double_vs_printf),
+        cmocka_unit_test(test_f64_int),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_from_msgpack),
     };
