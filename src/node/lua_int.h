@@ -141,6 +141,7 @@ struct sw_lua {
 
     // the app
     char app[SW_LUA_NAME_MAX + 1]; // the app that runs / last ran ("" = none)
+    char path[SW_LUA_NAME_MAX + 20]; // app start: "apps/{app}", "boards/{hardware}/main.lua" (not on the stack)
     uint8_t phase;         // SW_APP_*
     uint32_t gen;          // bumped at every start and stop
     int env_ref;           // the app's environment table
