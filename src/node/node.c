@@ -975,25 +975,26 @@ int sw_node_app_restart(sw_node_t *n, const char *why)
     return n->app_name[0] ? sw_node_app_start(n) : 0;
 }
 
+// Calls hook h of every part that has one, in table order (the one walk behind the kernel's
+// notifications to the parts).
+#define EACH_PART(h, ...)                                  \
+    for (const sw_part_t *const *p_ = sw_parts; *p_; p_++) \
+        if ((*p_)->h)                                      \
+            (*p_)->h(__VA_ARGS__)
+
 void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
 {
-    for (const sw_part_t *const *p = sw_parts; *p; p++)
-        if ((*p)->app_event)
-            (*p)->app_event(n, ev, app, detail);
+    EACH_PART(app_event, n, ev, app, detail);
 }
 
 void sw_node_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq)
 {
-    for (const sw_part_t *const *p = sw_parts; *p; p++)
-        if ((*p)->request_cancelled)
-            (*p)->request_cancelled(n, rpc, seq);
+    EACH_PART(request_cancelled, n, rpc, seq);
 }
 
 void sw_node_link_gone(sw_node_t *n, const sw_rpc_t *rpc)
 {
-    for (const sw_part_t *const *p = sw_parts; *p; p++)
-        if ((*p)->link_closed)
-            (*p)->link_closed(n, rpc);
+    EACH_PART(link_closed, n, rpc);
 }
 
 bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
@@ -1010,9 +1011,7 @@ bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
 
 void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err)
 {
-    for (const sw_part_t *const *p = sw_parts; *p; p++) // what was started for the session dies
-        if ((*p)->session_reset)
-            (*p)->session_reset(n, rpc);
+    EACH_PART(session_reset, n, rpc); // what was started for the session dies
     sw_rpc_reset(rpc, err);
     rpc->gen = ++n->gen_seq;
 }
