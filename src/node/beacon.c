@@ -70,8 +70,6 @@ typedef struct beacon {
     unsigned last_cut;
     bool warned_loopback;
 
-    sw_cmd_def_t cmd;
-    int cmd_id;
     int len;                 // of buf, or an error
     char buf[SW_BEACON_MAX + 1];
 } beacon_t;
@@ -464,7 +462,10 @@ static void on_datagram(sw_node_t *n, sw_service_t *s, sw_udp_t *u, const char *
 
 static int cmd_beacon(sw_call_t *c)
 {
-    beacon_t *b = c->def->user;
+    sw_service_t *s = sw_node_service_find(c->ctx, "beacon");
+    if (!s)
+        return sw_call_fail(c, SW_ENOENT, "sys.beacon: the beacon is not running (boot.BEACON_ENABLE, --no-beacon)");
+    beacon_t *b = s->state;
     sw_mpw_t *w = c->out;
     if (b->enabled && b->tx)
         build(b);
@@ -498,8 +499,6 @@ static void beacon_stop(sw_node_t *n, sw_service_t *s)
     close_sockets(b);
     sw_timer_stop(n, &b->tick);
     sw_timer_stop(n, &b->answer_timer);
-    if (b->cmd_id >= 0)
-        sw_tree_remove(&n->tree, b->cmd_id);
     sw_node_service_remove(n, s);
     sw_node_release(n, b, sizeof *b);
 }
@@ -514,7 +513,6 @@ int sw_beacon_start(sw_node_t *n)
     b->svc.datagram = on_datagram;
     b->svc.stop = beacon_stop;
     b->svc.state = b;
-    b->cmd_id = -1;
 
     const char *la = n->opts.listen_addr;
     uint8_t q[4];
@@ -541,14 +539,6 @@ int sw_beacon_start(sw_node_t *n)
     sw_node_service_add(n, &b->svc);
     refresh(b);
 
-    b->cmd = (sw_cmd_def_t){"beacon", NULL, "discovery: beacon counters and the current beacon",
-                            cmd_beacon, b};
-    int sys = sw_tree_find(&n->tree, "sys");
-    if (sys >= 0)
-        b->cmd_id = sw_tree_add_cmd(&n->tree, sys, &b->cmd);
-    if (b->cmd_id < 0)
-        b->cmd_id = -1; // the counters are only missing from sys; the service runs
-
     // the first beacon soon, but not at the same instant as every other node booted with us
     uint8_t r;
     n->port.ops->random(n->port.ctx, &r, 1);
@@ -557,6 +547,11 @@ int sw_beacon_start(sw_node_t *n)
     return 0;
 }
 
-const sw_part_t sw_part_beacon = {.name = "beacon", .serve = sw_beacon_start};
+static const sw_cmd_def_t sys_cmds[] = {
+    {"beacon", NULL, "discovery: beacon counters and the current beacon", cmd_beacon, NULL},
+};
+static const sw_part_cmds_t sys_group = {"sys", "the node itself", sys_cmds, 1};
+
+const sw_part_t sw_part_beacon = {.name = "beacon", .serve = sw_beacon_start, .cmds = &sys_group, .ncmds = 1};
 
 #endif // SW_WITH_NET

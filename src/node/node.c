@@ -692,6 +692,14 @@ void sw_node_service_add(sw_node_t *n, sw_service_t *s)
     n->services = s;
 }
 
+sw_service_t *sw_node_service_find(const sw_node_t *n, const char *name)
+{
+    for (sw_service_t *s = n->services; s; s = s->next)
+        if (!strcmp(s->name, name))
+            return s;
+    return NULL;
+}
+
 void sw_node_service_remove(sw_node_t *n, sw_service_t *s)
 {
     for (sw_service_t **pp = &n->services; *pp; pp = &(*pp)->next)

@@ -106,6 +106,8 @@ struct sw_service {
 // Registers a running service (so the node stops it at stop/reset). Idempotent.
 void sw_node_service_add(sw_node_t *n, sw_service_t *s);
 void sw_node_service_remove(sw_node_t *n, sw_service_t *s);
+// The running service called name, or NULL (a part's command reaching its service's state).
+sw_service_t *sw_node_service_find(const sw_node_t *n, const char *name);
 // Listens on the node's listen address (--listen) for service s. 0 or the port's error
 // (logged with the service's name).
 int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t **out);
