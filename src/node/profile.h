@@ -150,6 +150,22 @@
 #ifndef SW_NODE_PATH_MAX
 #define SW_NODE_PATH_MAX SW__SZ(512, 128) // bytes of the longest path below the root, NUL included (f, push)
 #endif
+// --- sizes of the Lua part and push
+#ifndef SW_LUA_MATCH_DEPTH
+// nested calls of the pattern matcher (string.find/match/gmatch/gsub) before "pattern too
+// complex": C recursion, 32 bytes of stack each on Cortex-M3
+#define SW_LUA_MATCH_DEPTH SW__SZ(200, 64)
+#endif
+#ifndef SW_LUA_MATCH_CAPTURES
+#define SW_LUA_MATCH_CAPTURES 32 // captures of one pattern (Lua's LUA_MAXCAPTURES; 16 bytes each, on the stack)
+#endif
+#ifndef SW_LUA_REPR_MAX
+#define SW_LUA_REPR_MAX 400 // bytes of sys.eval's repr text (on the stack while it is built)
+#endif
+#ifndef SW_PUSH_CACHE_SLOTS
+#define SW_PUSH_CACHE_SLOTS 2 // target manifests push keeps between calls (the app, its board)
+#endif
+
 // --- sizes of the LAN parts (beacon.c, mdns.c, eval.c). Counts of fixed arrays in each part's
 // state (allocated once when the service starts), never grown.
 #ifndef SW_BEACON_DESTS

@@ -16,7 +16,7 @@
 #include "push_part.h"
 
 #define NCMDS 6
-#define CACHE_SLOTS 2                 // manifests kept between calls (the app, its board)
+#define CACHE_SLOTS SW_PUSH_CACHE_SLOTS // profile.h: manifests kept between calls
 #define GRACE_DEFAULT 3000            // ms
 #define GRACE_MAX 600000              // ms
 #define TEST_DELAY_MAX 10000          // push.test_apply_delay_ms, ms per step
