@@ -2,6 +2,7 @@
 // argument helpers command handlers use.
 #include <string.h>
 
+#include "f64.h"
 #include "text.h"
 #include "swarm/cmd.h"
 
@@ -316,13 +317,10 @@ bool sw_call_arg_int(sw_call_t *c, const char *name, int64_t dflt, int64_t *out)
     *out = dflt;
     if (!arg_obj(c, name, &o))
         return !c->err;
-    // 3.0 from a JSON client. The range check comes first: converting a float outside int64's
-    // range (1.5e308, NaN: every comparison is false) is undefined behaviour.
-    if (o.type == SW_MP_FLOAT && o.v.f >= -9223372036854775808.0 && o.v.f < 9223372036854775808.0 &&
-        o.v.f == (double)(int64_t)o.v.f) {
-        *out = (int64_t)o.v.f;
+    // 3.0 from a JSON client (read from the bits: no conversion outside int64's range, which
+    // would be undefined behaviour, and no soft-float code in a firmware)
+    if (o.type == SW_MP_FLOAT && sw__f64_int(o.v.f, out))
         return !c->err;
-    }
     if (!sw_mp_obj_i64(&o, out)) {
         *out = dflt;
         return bad_arg(c, name, "an integer");

@@ -16,7 +16,7 @@
 #include "push_part.h"
 
 #define NCMDS 6
-#define CACHE_SLOTS 2                 // manifests kept between calls (the app, its board)
+#define CACHE_SLOTS SW_PUSH_CACHE_SLOTS // profile.h: manifests kept between calls
 #define GRACE_DEFAULT 3000            // ms
 #define GRACE_MAX 600000              // ms
 #define TEST_DELAY_MAX 10000          // push.test_apply_delay_ms, ms per step
@@ -52,9 +52,12 @@ typedef struct sw_push {
     char why[SW_PUSH_LAST_MAX / 2];
     char err[320];         // error texts of replies (sw_call_fail needs them to outlive the handler)
     sw_timer_t timer;
+    char paths[SW_PUSH_BUFS][SW_PUSH_PATH]; // sw__push_buf(): push's paths, never on the stack
 } sw_push_t;
 
 typedef sw_push_t push_t;
+
+char *sw__push_buf(sw_node_t *n, int which) { return n->push->paths[which]; }
 
 static push_t *push_of(const sw_call_t *c)
 {
@@ -135,7 +138,7 @@ static int arg_list(sw_call_t *c, push_t *p, const char *name, sw_manifest_t *m,
         if (!sw_mpr_str(&r, &s))
             return failf(c, p, SW_ETYPE, "BadArg: %s: expected a list of paths", name);
         const char *rel = (const char *)s.p;
-        if (!sw__push_rel_ok(rel, s.n))
+        if (!sw__push_rel_ok(p->n, rel, s.n))
             return failf(c, p, SW_EINVAL,
                          "EINVAL: %s: bad path '%.*s' (relative, normalised, no hidden names, at most %d bytes and %d levels)",
                          name, (int)(s.n < 60 ? s.n : 60), rel, SW_MF_PATH_MAX, SW_APP_HASH_DEPTH);
@@ -238,7 +241,7 @@ static int only_dels_each(void *u, const sw_dirent_t *e)
 static int check_put(push_t *p, const char *t, const char *rel, const sw_manifest_t *del, char *why, size_t cap)
 {
     sw_node_t *n = p->n;
-    char path[SW_PUSH_PATH];
+    char *path = sw__push_buf(n, SW_PUSH_BUF_CMD1);
     if (sw__push_join(path, t, rel))
         return SW_ETOOBIG;
     size_t tl = strlen(t);
@@ -358,7 +361,7 @@ static int verify(push_t *p, sw_push_plan_t *plan, sw_manifest_t *src, const sw_
     int rc = 0;
     for (uint32_t i = 0; !rc && i < src->count; i++) {
         const char *rel = sw__mf_path(src, i);
-        if (!sw__push_rel_ok(rel, src->ents[i].len)) { // a name made outside the f app (the journal refuses it)
+        if (!sw__push_rel_ok(n, rel, src->ents[i].len)) { // a name made outside the f app (the journal refuses it)
             snprintf(why, cap, "EINVAL: a file to put has a name a target cannot hold: %.80s", rel);
             return SW_EINVAL;
         }
@@ -416,7 +419,7 @@ static int plan_rollback(push_t *p, const char *t, sw_push_plan_t *plan, char *w
         snprintf(why, cap, "ENOENT: no previous version of %s", t);
         rc = SW_ENOENT;
     }
-    char bak[SW_PUSH_PATH];
+    char *bak = sw__push_buf(n, SW_PUSH_BUF_CMD0);
     sw_manifest_t src = {0};
     if (!rc && (rc = sw__push_join(bak, SW_PUSH_BAK, t)) == 0 && (rc = sw__mf_build(n, bak, &src, NULL)))
         snprintf(why, cap, "%s: the backup of %s: %s", sw_errname(rc), t, sw_strerror(rc));
@@ -762,7 +765,7 @@ static int cmd_begin(sw_call_t *c)
 {
     push_t *p = push_of(c);
     sw_node_t *n = p->n;
-    char t[SW_PUSH_TARGET], id[65], stage[SW_PUSH_PATH];
+    char t[SW_PUSH_TARGET], id[65], *stage = sw__push_buf(n, SW_PUSH_BUF_CMD0);
     int rc = arg_target(c, p, t);
     if (!rc)
         rc = arg_id(c, p, id);
@@ -783,7 +786,7 @@ static int cmd_begin(sw_call_t *c)
 static int cmd_abort(sw_call_t *c)
 {
     push_t *p = push_of(c);
-    char t[SW_PUSH_TARGET], stage[SW_PUSH_PATH];
+    char t[SW_PUSH_TARGET], *stage = sw__push_buf(p->n, SW_PUSH_BUF_CMD0);
     int rc = arg_target(c, p, t);
     if (rc)
         return rc;
@@ -801,7 +804,7 @@ static int cmd_abort(sw_call_t *c)
 static int staged(sw_call_t *c, push_t *p, const char *t, sw_manifest_t *put, bool given, sw_manifest_t *src)
 {
     sw_node_t *n = p->n;
-    char stage[SW_PUSH_PATH], path[SW_PUSH_PATH];
+    char *stage = sw__push_buf(n, SW_PUSH_BUF_CMD0), *path = sw__push_buf(n, SW_PUSH_BUF_CMD1);
     sw__push_join(stage, SW_PUSH_STAGE, t);
     if (!given) {
         int rc = sw__mf_build(n, stage, src, NULL);
@@ -837,15 +840,15 @@ static int staged(sw_call_t *c, push_t *p, const char *t, sw_manifest_t *put, bo
     return 0;
 }
 
-// Gives up the backup of t (state first, then files). Its own frame: the state and the path
-// are not on the stack while cmd_commit checks its arguments (MCU stack bound, profile.h).
+// Gives up the backup of t (state first, then files). Its own frame: the state is not on the
+// stack while cmd_commit checks its arguments (MCU stack bound, profile.h).
 __attribute__((noinline)) static int drop_backup(sw_node_t *n, const char *t)
 {
     sw_push_state_t st;
     sw__push_state_read(n, t, &st);
     st.has_prev = false;
     sw__mf_clear(&st.added);
-    char bak[SW_PUSH_PATH];
+    char *bak = sw__push_buf(n, SW_PUSH_BUF_CMD0);
     sw__push_join(bak, SW_PUSH_BAK, t);
     int rc = sw__push_state_write(n, t, &st);
     sw__push_state_release(n, &st);
@@ -1179,14 +1182,7 @@ int sw_push_init(sw_node_t *n)
 {
     if (n->push)
         return SW_EEXIST;
-    bool found;
-    sw__push_recover(n, &found); // before any app starts; a failure is logged, the node runs on
-    sw_stat_t st;
-    if (n->port.ops->fs_stat(n->port.ctx, SW_PUSH_STAGE, &st) == 0) {
-        int rc = sw__push_rmtree(n, SW_PUSH_STAGE);
-        sw_log(n, rc ? SW_LOG_ERROR : SW_LOG_INFO, "push: stale staging removed%s%s", rc ? ": " : "",
-               rc ? sw_strerror(rc) : "");
-    }
+    // the state first: recovery works in its path buffers (sw__push_buf)
     push_t *p = sw_node_alloc(n, sizeof *p);
     if (!p)
         return SW_EFULL;
@@ -1195,6 +1191,14 @@ int sw_push_init(sw_node_t *n)
     p->timer.user = p;
     // the kernel adds directory "push" (sw_part_push.cmds)
     n->push = p;
+    bool found;
+    sw__push_recover(n, &found); // before any app starts; a failure is logged, the node runs on
+    sw_stat_t st;
+    if (n->port.ops->fs_stat(n->port.ctx, SW_PUSH_STAGE, &st) == 0) {
+        int rc = sw__push_rmtree(n, SW_PUSH_STAGE);
+        sw_log(n, rc ? SW_LOG_ERROR : SW_LOG_INFO, "push: stale staging removed%s%s", rc ? ": " : "",
+               rc ? sw_strerror(rc) : "");
+    }
     boot_switch_back(n);
     boot_rollback(p);
     return 0;
@@ -1217,15 +1221,15 @@ void sw_push_stop(sw_node_t *n)
     sw_node_release(n, p, sizeof *p);
 }
 
+static const sw_part_cmds_t push_group = {"push", "atomic updates of apps and board scripts", push_cmds, NCMDS};
+
 const sw_part_t sw_part_push = {
     .name = "push",
     .init = sw_push_init,
     .stop = sw_push_stop,
     .app_event = push_app_event,
-    .dir = "push",
-    .dir_doc = "atomic updates of apps and board scripts",
-    .cmds = push_cmds,
-    .ncmds = NCMDS,
+    .cmds = &push_group,
+    .ncmds = 1,
 };
 
 #endif // SW_WITH_PUSH

@@ -393,24 +393,10 @@ static const sw_cmd_def_t sys_cmds[] = {
     {"log", "p,n", "log text from position p (default: the last n bytes) and the next position", cmd_log, NULL},
 };
 
-int sw_sys_init(sw_node_t *n)
-{
-    for (size_t k = 0; k < sizeof root_cmds / sizeof *root_cmds; k++) {
-        int rc = sw_tree_add_cmd(&n->tree, SW_TREE_ROOT, &root_cmds[k]);
-        if (rc < 0)
-            return rc;
-    }
-    int sys = sw_tree_find(&n->tree, "sys");
-    if (sys < 0)
-        sys = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, "sys", "the node itself");
-    if (sys < 0)
-        return sys;
-    for (size_t k = 0; k < sizeof sys_cmds / sizeof *sys_cmds; k++) {
-        int rc = sw_tree_add_cmd(&n->tree, sys, &sys_cmds[k]);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
+static const sw_part_cmds_t groups[] = {
+    {"", NULL, root_cmds, sizeof root_cmds / sizeof *root_cmds},
+    {"sys", "the node itself", sys_cmds, sizeof sys_cmds / sizeof *sys_cmds},
+};
 
-const sw_part_t sw_part_sys = {.name = "sys", .init = sw_sys_init};
+// The first part: its "sys" directory is where the other parts' system commands go.
+const sw_part_t sw_part_sys = {.name = "sys", .cmds = groups, .ncmds = 2};
