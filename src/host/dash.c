@@ -1,0 +1,1279 @@
+// swarm dashboard: the server (dash.h). libwebsockets serves the page and its WebSocket on the
+// dashboard's libuv loop (a foreign loop to lws); the same loop runs the discovery socket, the
+// links to the nodes and pushes. Pages never talk to nodes themselves: every request goes
+// through sw_dash_req_parse, then through a link the dashboard owns, with the host's keys.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "dash.h"
+#include "esc.h"
+#include "hlink.h"
+#include "mpjson.h"
+#include "push.h"
+#include "scan.h"
+#include "swarm/beacon.h"
+#include "swarm/sw.h"
+#include "user_config.h"
+
+typedef struct dash dash_t;
+typedef struct client client_t;
+typedef struct dnode dnode_t;
+typedef struct dcall dcall_t;
+
+typedef struct outmsg {
+    struct outmsg *next;
+    size_t len;
+    unsigned char buf[]; // LWS_PRE + len
+} outmsg_t;
+
+struct client {
+    dash_t *d;
+    struct lws *wsi;
+    client_t *next;
+    outmsg_t *head, *tail;
+    size_t queued;
+    bool dropping; // over its queue bound: being closed
+    char *rx;      // the message being received (fragments)
+    size_t rx_len;
+    bool rx_bad;   // a binary or over-long message: closing
+    int calls;
+};
+
+// One call of a page on a node's link. Waits in the node's queue while the link comes up.
+struct dcall {
+    dcall_t *next;      // dash's list
+    dash_t *d;
+    client_t *c;        // NULL once the page left
+    dnode_t *n;
+    int64_t id;         // the page's id
+    int64_t seq;        // on the link (0: not sent yet)
+    uint8_t *args;      // MsgPack of the arguments until sent
+    size_t args_len;
+    char path[SW_DASH_PATH_MAX];
+    uint32_t every_ms;
+    uint64_t t0;        // loop time it was made
+};
+
+struct dnode {
+    dash_t *d;
+    char key[SW_DASH_KEY_MAX];
+    char name[64], ip[64], app[64], board[64], node[32], hash[72], uri[320], source[8];
+    uint16_t port;
+    bool locked, swarm, online, fixed; // fixed: a --link or config device (kept connected)
+    bool has_uptime;
+    uint64_t uptime_ms, seen;          // seen: loop ms of the last sign of life
+    sw_hlink_t *link;
+    bool link_up;
+};
+
+struct dash {
+    const sw_dash_opts_t *o;
+    uv_loop_t loop;
+    struct lws_context *ctx;
+    char token[80];
+    bool need_token;
+    uint16_t port;
+    client_t *clients;
+    int nclients;
+    dnode_t **nodes;
+    size_t n;
+    dcall_t *calls;
+    uv_udp_t lsock, qsock;
+    bool lsock_on, qsock_on;
+    uv_timer_t tick;
+    uint64_t last_query;
+    uv_signal_t sig_int, sig_term;
+    bool stopping;
+    // the push that runs (one at a time)
+    sw_push_t *push;
+    sw_push_dev_t *pdevs;
+    size_t npdevs;
+    client_t *push_client;
+    int64_t push_id;
+    uv_check_t push_check;
+    char push_project[256];
+};
+
+static uint64_t now(const dash_t *d) { return uv_now((uv_loop_t *)&d->loop); }
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Sending to pages
+
+static void client_send_text(client_t *c, const char *t, size_t n)
+{
+    if (!c || c->dropping || c->rx_bad)
+        return;
+    size_t max = c->d->o->queue_max ? c->d->o->queue_max : SW_DASH_QUEUE_MAX;
+    if (c->queued + n > max) {
+        // a page that does not read is dropped rather than let its backlog grow: the others
+        // are served on
+        c->dropping = true;
+        if (!c->d->o->quiet)
+            fprintf(stderr, "swarm dashboard: a page fell %zu bytes behind: dropped\n", c->queued);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    outmsg_t *m = malloc(sizeof *m + LWS_PRE + n);
+    if (!m)
+        return;
+    m->next = NULL;
+    m->len = n;
+    memcpy(m->buf + LWS_PRE, t, n);
+    if (c->tail)
+        c->tail->next = m;
+    else
+        c->head = m;
+    c->tail = m;
+    c->queued += n;
+    lws_callback_on_writable(c->wsi);
+}
+
+// Sends j (taken) to c.
+static void client_send(client_t *c, cJSON *j)
+{
+    if (!j)
+        return;
+    char *t = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!t)
+        return;
+    client_send_text(c, t, strlen(t));
+    cJSON_free(t);
+}
+
+static void broadcast(dash_t *d, cJSON *j)
+{
+    if (!j)
+        return;
+    char *t = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!t)
+        return;
+    size_t n = strlen(t);
+    for (client_t *c = d->clients; c; c = c->next)
+        client_send_text(c, t, n);
+    cJSON_free(t);
+}
+
+static cJSON *msg_id(int64_t id)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (j)
+        cJSON_AddNumberToObject(j, "id", (double)id);
+    return j;
+}
+
+static void add_str(cJSON *o, const char *k, const char *v);
+static void send_error(client_t *c, int64_t id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void send_error(client_t *c, int64_t id, const char *fmt, ...)
+{
+    char text[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    cJSON *j = msg_id(id);
+    if (!j)
+        return;
+    if (id < 0)
+        cJSON_ReplaceItemInObject(j, "id", cJSON_CreateNull());
+    add_str(j, "error", text);
+    client_send(c, j);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// The fleet
+
+// Strings from devices go to the page escaped: a WebSocket text frame must be valid UTF-8,
+// and a device's bytes need not be.
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+    char buf[1024];
+    cJSON_AddStringToObject(o, k, sw__esc_str(buf, sizeof buf, v));
+}
+
+static cJSON *node_json(const dnode_t *n)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    add_str(o, "key", n->key);
+    add_str(o, "name", n->name);
+    add_str(o, "uri", n->uri);
+    add_str(o, "ip", n->ip);
+    add_str(o, "app", n->app);
+    add_str(o, "hash", n->hash);
+    char v[9] = {0}; // the app's version: the start of its content hash
+    memcpy(v, n->hash, strnlen(n->hash, 8));
+    add_str(o, "version", v);
+    add_str(o, "node", n->node);
+    add_str(o, "board", n->board);
+    if (n->has_uptime)
+        cJSON_AddNumberToObject(o, "uptime_ms", (double)(n->uptime_ms + (now(n->d) - n->seen)));
+    else
+        cJSON_AddNullToObject(o, "uptime_ms");
+    cJSON_AddBoolToObject(o, "online", n->online);
+    cJSON_AddBoolToObject(o, "locked", n->locked);
+    cJSON_AddBoolToObject(o, "swarm", n->swarm);
+    add_str(o, "source", n->source);
+    return o;
+}
+
+static void node_changed(dnode_t *n)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return;
+    cJSON_AddStringToObject(j, "ev", "node");
+    cJSON_AddItemToObject(j, "node", node_json(n));
+    broadcast(n->d, j);
+}
+
+static cJSON *fleet_json(dash_t *d)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    cJSON_AddStringToObject(j, "ev", "fleet");
+    cJSON *a = cJSON_AddArrayToObject(j, "nodes");
+    for (size_t i = 0; i < d->n; i++)
+        cJSON_AddItemToArray(a, node_json(d->nodes[i]));
+    return j;
+}
+
+static dnode_t *node_find(dash_t *d, const char *key)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (!strcmp(d->nodes[i]->key, key))
+            return d->nodes[i];
+    return NULL;
+}
+
+static dnode_t *node_add(dash_t *d, const char *key)
+{
+    if (d->n >= SW_DASH_NODES_MAX)
+        return NULL;
+    if (!(d->n & (d->n + 1))) { // grow at 0, 1, 3, 7, …: capacity 2n+2
+        dnode_t **nn = realloc(d->nodes, (2 * d->n + 2) * sizeof *nn);
+        if (!nn)
+            return NULL;
+        d->nodes = nn;
+    }
+    dnode_t *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->d = d;
+    snprintf(n->key, sizeof n->key, "%s", key);
+    d->nodes[d->n++] = n;
+    return n;
+}
+
+static void set_online(dnode_t *n, bool on)
+{
+    n->seen = on ? now(n->d) : n->seen;
+    if (n->online != on) {
+        n->online = on;
+        node_changed(n);
+    }
+}
+
+static void calls_fail_node(dnode_t *n, const char *why);
+
+// A beacon or an answer to a query.
+static void on_beacon(dash_t *d, const char *ip, const void *p, size_t len)
+{
+    sw_scan_rec_t r;
+    if (sw_scan_parse(ip, p, len, &r))
+        return;
+    char key[SW_DASH_KEY_MAX];
+    bool id_ok = r.id[0]; // a key the page can send back (sw_dash_req_parse's rule)
+    for (const char *q = r.id; *q; q++)
+        id_ok &= *q > 0x20 && *q < 0x7f && *q != '"' && *q != '\\';
+    if (id_ok)
+        snprintf(key, sizeof key, "%s", r.id);
+    else
+        snprintf(key, sizeof key, "%s:%u", r.ip, (unsigned)r.rpc_port);
+    dnode_t *n = node_find(d, key);
+    bool fresh = !n;
+    if (!n && !(n = node_add(d, key)))
+        return;
+    char old[sizeof n->hash + sizeof n->app + sizeof n->name + 2];
+    snprintf(old, sizeof old, "%s|%s|%s", n->hash, n->app, n->name);
+    bool was_locked = n->locked, was_on = n->online;
+    snprintf(n->name, sizeof n->name, "%s", r.host);
+    snprintf(n->ip, sizeof n->ip, "%s", r.ip);
+    snprintf(n->app, sizeof n->app, "%s", r.app);
+    snprintf(n->board, sizeof n->board, "%s", r.board);
+    snprintf(n->node, sizeof n->node, "%s", r.node);
+    snprintf(n->hash, sizeof n->hash, "%s", r.app_hash);
+    snprintf(n->source, sizeof n->source, "scan");
+    n->port = r.rpc_port;
+    n->locked = r.locked;
+    n->swarm = r.swarm;
+    n->has_uptime = r.has_uptime;
+    n->uptime_ms = r.uptime_ms;
+    n->seen = now(d);
+    n->online = true;
+    if (r.rpc_port) {
+        char uri[320];
+        snprintf(uri, sizeof uri, "tcp://%s:%u", r.ip, (unsigned)r.rpc_port);
+        if (strcmp(uri, n->uri) && n->link) { // moved: the old link goes
+            calls_fail_node(n, "the node moved to another address");
+            sw_hlink_close(n->link);
+            n->link = NULL;
+            n->link_up = false;
+        }
+        snprintf(n->uri, sizeof n->uri, "%s", uri);
+    }
+    char cur[sizeof old];
+    snprintf(cur, sizeof cur, "%s|%s|%s", n->hash, n->app, n->name);
+    if (fresh || !was_on || was_locked != n->locked || strcmp(old, cur))
+        node_changed(n);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)h;
+    (void)suggested;
+    static char buf[65536];
+    *b = uv_buf_init(buf, sizeof buf);
+}
+
+static void on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
+                   unsigned flags)
+{
+    dash_t *d = h->data;
+    if (nread <= 0 || !addr || addr->sa_family != AF_INET || (flags & UV_UDP_PARTIAL) ||
+        nread > SW_SCAN_MAX_DATAGRAM)
+        return;
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip, sizeof ip);
+    on_beacon(d, ip, b->base, (size_t)nread);
+}
+
+static void send_query(dash_t *d)
+{
+    if (!d->qsock_on)
+        return;
+    sw_scan_opts_t so;
+    sw_scan_opts_default(&so);
+    so.to = d->o->scan_to;
+    so.n_to = d->o->n_scan_to;
+    struct in_addr to[32];
+    size_t nt = sw__scan_targets(&so, to, 32);
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id)
+        id = now(d) * 0x9e3779b97f4a7c15ull;
+    static char q[64];
+    int ql = sw_beacon_write_query(q, sizeof q, id & ((1ull << 53) - 1));
+    if (ql <= 0)
+        return;
+    uint16_t port = d->o->scan_port ? d->o->scan_port : SW_SCAN_PORT;
+    for (size_t i = 0; i < nt; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = to[i]};
+        uv_buf_t b = uv_buf_init(q, (unsigned)ql);
+        uv_udp_try_send(&d->qsock, &b, 1, (const struct sockaddr *)&a);
+    }
+    d->last_query = now(d);
+}
+
+static int scan_start(dash_t *d, char *err, size_t errcap)
+{
+    uint16_t port = d->o->scan_port ? d->o->scan_port : SW_SCAN_PORT;
+    // the beacon port, shared with nodes and scanners on this host (SO_REUSEADDR +
+    // SO_REUSEPORT, as `swarm scan`); without it the answers to the queries still come
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && uv_udp_init(&d->loop, &d->lsock) == 0) {
+            if (uv_udp_open(&d->lsock, fd) == 0) {
+                d->lsock.data = d;
+                d->lsock_on = true;
+                uv_udp_recv_start(&d->lsock, on_alloc, on_udp);
+                fd = -1;
+            } else {
+                uv_close((uv_handle_t *)&d->lsock, NULL);
+            }
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!d->lsock_on && !d->o->quiet)
+        fprintf(stderr, "swarm dashboard: cannot listen for beacons on UDP %u; nodes are found "
+                        "by their answers to queries only\n", (unsigned)port);
+    if (uv_udp_init(&d->loop, &d->qsock)) {
+        snprintf(err, errcap, "cannot open a UDP socket");
+        return SW_EIO;
+    }
+    d->qsock.data = d;
+    struct sockaddr_in any = {.sin_family = AF_INET};
+    int rc = uv_udp_bind(&d->qsock, (const struct sockaddr *)&any, 0);
+    if (!rc)
+        rc = uv_udp_set_broadcast(&d->qsock, 1);
+    if (!rc)
+        rc = uv_udp_recv_start(&d->qsock, on_alloc, on_udp);
+    d->qsock_on = true; // open: closed at the end either way
+    if (rc) {
+        snprintf(err, errcap, "cannot open the query socket: %s", uv_strerror(rc));
+        return SW_EIO;
+    }
+    send_query(d);
+    return 0;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Links to nodes, calls
+
+static void call_free(dcall_t *k)
+{
+    dash_t *d = k->d;
+    for (dcall_t **pp = &d->calls; *pp; pp = &(*pp)->next)
+        if (*pp == k) {
+            *pp = k->next;
+            break;
+        }
+    if (k->c)
+        k->c->calls--;
+    free(k->args);
+    free(k);
+}
+
+// The answer of a node to a page's call, passed on as JSON.
+static void on_answer(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
+{
+    dcall_t *k = u;
+    if (!m) {
+        if (k->c)
+            send_error(k->c, k->id, "%s", err == SW_ECLOSED && sw_hlink_error(l)[0]
+                                              ? sw_hlink_error(l) : sw_strerror(err));
+        call_free(k);
+        return;
+    }
+    cJSON *j = msg_id(k->id);
+    bool done = true;
+    if (m->kind == SW_MSG_ERROR) {
+        int e2 = 0;
+        cJSON *e = sw_mp_to_json(m->e.p, m->e.n, &e2);
+        char *t = cJSON_IsString(e) ? e->valuestring : NULL;
+        add_str(j, "error", t ? t : "error");
+        cJSON_Delete(e);
+    } else if (m->kind == SW_MSG_END) {
+        cJSON_AddBoolToObject(j, "end", true);
+    } else {
+        int e2 = 0;
+        cJSON *v = m->d.n ? sw_mp_to_json(m->d.p, m->d.n, &e2) : cJSON_CreateNull();
+        if (!v)
+            v = cJSON_CreateString("(the answer cannot be shown as JSON)");
+        done = m->kind != SW_MSG_STREAM;
+        cJSON_AddItemToObject(j, done ? "reply" : "stream", v);
+    }
+    if (k->c)
+        client_send(k->c, j);
+    else
+        cJSON_Delete(j);
+    if (done)
+        call_free(k);
+}
+
+static void call_send(dcall_t *k)
+{
+    dnode_t *n = k->n;
+    sw_span_t args = {k->args, k->args_len};
+    int64_t seq = sw_hlink_call(n->link, k->path, args, k->every_ms, on_answer, k);
+    free(k->args);
+    k->args = NULL;
+    if (seq < 0) {
+        if (k->c)
+            send_error(k->c, k->id, "%s", sw_strerror((int)seq));
+        call_free(k);
+        return;
+    }
+    k->seq = seq;
+}
+
+// Fails the calls waiting for n's link to come up (those already sent hear it from the link).
+static void calls_fail_node(dnode_t *n, const char *why)
+{
+    dash_t *d = n->d;
+    for (dcall_t *k = d->calls, *nx; k; k = nx) {
+        nx = k->next;
+        if (k->n == n && !k->seq) {
+            if (k->c)
+                send_error(k->c, k->id, "%s", why);
+            call_free(k);
+        }
+    }
+}
+
+static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
+{
+    dnode_t *n = u;
+    dash_t *d = n->d;
+    n->link_up = up;
+    if (up) {
+        for (dcall_t *k = d->calls, *nx; k; k = nx) {
+            nx = k->next;
+            if (k->n == n && !k->seq)
+                call_send(k);
+        }
+        if (n->fixed)
+            set_online(n, true);
+        return;
+    }
+    char why[400];
+    snprintf(why, sizeof why, "%s: %s", n->name[0] ? n->name : n->key,
+             sw_hlink_error(l)[0] ? sw_hlink_error(l) : sw_strerror(err ? err : SW_ECLOSED));
+    calls_fail_node(n, why);
+    // a node that dropped its link or cannot be reached is offline until it is heard again
+    set_online(n, false);
+    if (!n->fixed) {
+        sw_hlink_close(l);
+        n->link = NULL;
+    }
+}
+
+// Console bytes of a serial link: passed to every page as text.
+static void on_link_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t len)
+{
+    (void)l;
+    dnode_t *n = u;
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return;
+    cJSON_AddStringToObject(j, "ev", "console");
+    add_str(j, "node", n->key);
+    char *t = malloc(len * 4 + 1);
+    if (t) {
+        // escaped: a WebSocket text frame must be UTF-8, a device's bytes need not be
+        cJSON_AddStringToObject(j, "text", sw__esc_mem(t, len * 4 + 1, p, len));
+        free(t);
+    }
+    broadcast(n->d, j);
+}
+
+static int node_link(dnode_t *n, char *err, size_t errcap)
+{
+    if (n->link)
+        return 0;
+    if (!n->uri[0]) {
+        snprintf(err, errcap, "%s offers no RPC", n->name[0] ? n->name : n->key);
+        return SW_ENOTSUP;
+    }
+    sw_hlink_opts_t lo;
+    sw_hlink_opts_default(&lo);
+    lo.reconnect = n->fixed;
+    lo.connect_timeout_ms = 5000;
+    sw_hlink_cbs_t cbs = {.state = on_link_state, .console = on_link_console, .u = n};
+    return sw_hlink_open(&n->d->loop, n->uri, &lo, &cbs, &n->link, err, errcap);
+}
+
+static void do_call(client_t *c, const sw_dash_req_t *r)
+{
+    dash_t *d = c->d;
+    dnode_t *n = node_find(d, r->node);
+    if (!n)
+        return send_error(c, r->id, "no node '%s'", r->node);
+    if (c->calls >= SW_DASH_CALLS_MAX)
+        return send_error(c, r->id, "too many calls in flight (%d): wait for some answers",
+                          SW_DASH_CALLS_MAX);
+    dcall_t *k = calloc(1, sizeof *k);
+    if (!k)
+        return send_error(c, r->id, "out of memory");
+    k->d = d;
+    k->c = c;
+    k->n = n;
+    k->id = r->id;
+    k->every_ms = r->every_ms;
+    k->t0 = now(d);
+    snprintf(k->path, sizeof k->path, "%s", r->path);
+    if (r->args) {
+        // MsgPack is never longer than the JSON text it came from, plus a little
+        char *t = cJSON_PrintUnformatted(r->args);
+        size_t cap = (t ? strlen(t) : 0) + 64;
+        cJSON_free(t);
+        k->args = malloc(cap);
+        sw_mpw_t w;
+        sw_mpw_init(&w, k->args, k->args ? cap : 0);
+        int rc = k->args ? sw_json_to_mp(r->args, &w) : SW_EFULL;
+        if (rc || w.err) {
+            free(k->args);
+            free(k);
+            return send_error(c, r->id, "bad arguments: %s", sw_strerror(rc ? rc : w.err));
+        }
+        k->args_len = w.len;
+    }
+    k->next = d->calls;
+    d->calls = k;
+    c->calls++;
+    char err[300];
+    int rc = node_link(n, err, sizeof err);
+    if (rc) {
+        send_error(c, r->id, "%s", err);
+        call_free(k);
+        return;
+    }
+    if (n->link_up)
+        call_send(k);
+}
+
+static void do_cancel(client_t *c, const sw_dash_req_t *r)
+{
+    for (dcall_t *k = c->d->calls; k; k = k->next)
+        if (k->c == c && k->id == r->ref) {
+            if (k->seq && k->n->link)
+                sw_hlink_cancel(k->n->link, k->seq);
+            cJSON *j = msg_id(k->id);
+            cJSON_AddBoolToObject(j, "end", true);
+            client_send(c, j);
+            call_free(k);
+            break;
+        }
+    cJSON *j = msg_id(r->id);
+    cJSON_AddBoolToObject(j, "reply", true);
+    client_send(c, j);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Push
+
+static cJSON *pdev_json(const sw_push_dev_t *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    add_str(o, "key", p->name); // the dashboard names devices by key
+    add_str(o, "step", sw_push_step_name(p->step));
+    add_str(o, "result", sw_push_res_name(p->res));
+    add_str(o, "reason", p->reason);
+    add_str(o, "app", p->push_app[0] ? p->push_app : p->app);
+    cJSON_AddNumberToObject(o, "bytes", (double)p->bytes_sent);
+    cJSON_AddNumberToObject(o, "bytes_total", (double)p->bytes_total);
+    cJSON_AddNumberToObject(o, "files", p->files_done);
+    cJSON_AddNumberToObject(o, "files_total", p->files_total);
+    cJSON_AddBoolToObject(o, "canary", p->canary);
+    cJSON *ch = cJSON_AddArrayToObject(o, "changes");
+    for (int t = 0; t < p->n_tgt; t++)
+        for (size_t i = 0; i < p->tgt[t].n_changes && i < 200; i++) {
+            char line[400];
+            snprintf(line, sizeof line, "%c %s/%s", p->tgt[t].changes[i].op, p->tgt[t].t,
+                     p->tgt[t].changes[i].path);
+            { char e[500]; cJSON_AddItemToArray(ch, cJSON_CreateString(sw__esc_str(e, sizeof e, line))); }
+        }
+    return o;
+}
+
+static void on_push_event(void *u, sw_push_dev_t *p)
+{
+    dash_t *d = u;
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return;
+    cJSON_AddStringToObject(j, "ev", "push");
+    cJSON_AddItemToObject(j, "dev", pdev_json(p));
+    broadcast(d, j);
+}
+
+static void on_push_check(uv_check_t *h)
+{
+    dash_t *d = h->data;
+    if (!d->push || !sw_push_done(d->push))
+        return;
+    uv_check_stop(h);
+    cJSON *j = msg_id(d->push_id);
+    cJSON *r = cJSON_AddObjectToObject(j, "reply");
+    cJSON_AddStringToObject(r, "project", d->push_project);
+    cJSON *a = cJSON_AddArrayToObject(r, "devices");
+    for (size_t i = 0; i < d->npdevs; i++)
+        cJSON_AddItemToArray(a, pdev_json(&d->pdevs[i]));
+    if (d->push_client)
+        client_send(d->push_client, j);
+    else
+        cJSON_Delete(j);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "ev", "push_done");
+    broadcast(d, e);
+    sw_push_free(d->push);
+    d->push = NULL;
+    free(d->pdevs);
+    d->pdevs = NULL;
+    d->npdevs = 0;
+    d->push_client = NULL;
+    send_query(d); // the new versions show at once
+}
+
+static void do_push(client_t *c, const sw_dash_req_t *r)
+{
+    dash_t *d = c->d;
+    if (d->push)
+        return send_error(c, r->id, "a push is running; wait for it to end");
+    const char *project = NULL;
+    for (size_t i = 0; i < d->o->n_projects; i++) {
+        const char *p = d->o->projects[i], *base = strrchr(p, '/');
+        base = base && base[1] ? base + 1 : p;
+        if (!strcmp(p, r->project) || !strcmp(base, r->project))
+            project = p;
+    }
+    if (!project)
+        return send_error(c, r->id, "no project '%s' (start the dashboard with --project DIR)",
+                          r->project);
+    size_t cap = r->nodes ? (size_t)cJSON_GetArraySize(r->nodes) : d->n;
+    sw_push_dev_t *devs = calloc(cap ? cap : 1, sizeof *devs);
+    if (!devs)
+        return send_error(c, r->id, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < d->n && n < cap; i++) {
+        dnode_t *x = d->nodes[i];
+        bool want = !r->nodes;
+        const cJSON *k;
+        if (r->nodes)
+            cJSON_ArrayForEach(k, r->nodes) want |= !strcmp(k->valuestring, x->key);
+        if (!want || !x->uri[0] || (!r->nodes && !x->online))
+            continue;
+        sw_push_dev_t *p = &devs[n++];
+        snprintf(p->name, sizeof p->name, "%s", x->key);
+        snprintf(p->uri, sizeof p->uri, "%s", x->uri);
+        snprintf(p->app, sizeof p->app, "%s", x->app);
+        snprintf(p->board, sizeof p->board, "%s", x->board);
+        snprintf(p->beacon_hash, sizeof p->beacon_hash, "%s", x->hash);
+        p->listed = true;
+    }
+    if (!n) {
+        free(devs);
+        return send_error(c, r->id, "no node to push to (none online, or none of those named)");
+    }
+    sw_push_opts_t po = {0};
+    po.project = project;
+    po.canary = r->canary;
+    po.max_failures = r->max_failures;
+    po.dry_run = r->dry_run;
+    po.no_quick = r->dry_run; // a dry run shows the differences file by file
+    po.grace_ms = -1;
+    po.timeout_ms = d->o->timeout_ms;
+    po.event = on_push_event;
+    po.u = d;
+    char err[300];
+    int rc = sw_push_new(&d->loop, &po, devs, n, &d->push, err, sizeof err);
+    if (rc) {
+        free(devs);
+        d->push = NULL;
+        return send_error(c, r->id, "%s", err);
+    }
+    d->pdevs = devs;
+    d->npdevs = n;
+    d->push_client = c;
+    d->push_id = r->id;
+    snprintf(d->push_project, sizeof d->push_project, "%s", r->project);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "ev", "push_start");
+    cJSON_AddStringToObject(j, "project", r->project);
+    cJSON_AddBoolToObject(j, "dry_run", r->dry_run);
+    cJSON *a = cJSON_AddArrayToObject(j, "devices");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, pdev_json(&devs[i]));
+    broadcast(d, j);
+    uv_check_start(&d->push_check, on_push_check);
+    sw_push_start(d->push);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Pages: requests
+
+static void handle_request(client_t *c, const char *p, size_t n)
+{
+    sw_dash_req_t r;
+    char err[300];
+    if (sw_dash_req_parse(p, n, &r, err, sizeof err))
+        return send_error(c, r.id, "bad request: %s", err);
+    switch (r.op) {
+    case SW_DASH_OP_CALL: do_call(c, &r); break;
+    case SW_DASH_OP_CANCEL: do_cancel(c, &r); break;
+    case SW_DASH_OP_PUSH: do_push(c, &r); break;
+    case SW_DASH_OP_FLEET: {
+        cJSON *j = fleet_json(c->d);
+        cJSON_AddNumberToObject(j, "id", (double)r.id);
+        client_send(c, j);
+        break;
+    }
+    }
+    sw_dash_req_free(&r);
+}
+
+static cJSON *hello_json(dash_t *d)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "ev", "hello");
+    char ver[32];
+    snprintf(ver, sizeof ver, "%d.%d.%d", SW_VERSION_MAJOR, SW_VERSION_MINOR, SW_VERSION_PATCH);
+    cJSON_AddStringToObject(j, "version", ver);
+    cJSON_AddBoolToObject(j, "plot", SW_DASH_PLOT);
+    cJSON *a = cJSON_AddArrayToObject(j, "projects");
+    for (size_t i = 0; i < d->o->n_projects; i++) {
+        const char *p = d->o->projects[i], *base = strrchr(p, '/');
+        cJSON_AddItemToArray(a, cJSON_CreateString(base && base[1] ? base + 1 : p));
+    }
+    return j;
+}
+
+static void client_gone(client_t *c)
+{
+    dash_t *d = c->d;
+    for (dcall_t *k = d->calls, *nx; k; k = nx) {
+        nx = k->next;
+        if (k->c != c)
+            continue;
+        if (k->seq && k->n->link) {
+            sw_hlink_cancel(k->n->link, k->seq); // on_answer is not called again
+            call_free(k);
+        } else if (!k->seq) {
+            call_free(k);
+        }
+    }
+    if (d->push_client == c)
+        d->push_client = NULL;
+    for (client_t **pp = &d->clients; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    d->nclients--;
+    while (c->head) {
+        outmsg_t *m = c->head;
+        c->head = m->next;
+        free(m);
+    }
+    free(c->rx);
+    free(c);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// HTTP and WebSocket (libwebsockets)
+
+typedef struct pss {
+    client_t *c;               // WebSocket
+    const sw_dash_asset_t *a;  // HTTP: the file being sent
+    size_t off;
+} pss_t;
+
+// Equal in time independent of where they differ (the token).
+static bool same(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    unsigned char x = na != nb;
+    for (size_t i = 0; i < na; i++)
+        x |= (unsigned char)(a[i] ^ b[i % (nb ? nb : 1)]);
+    return x == 0;
+}
+
+// The host part of "http://HOST:PORT" or "HOST:PORT" into out.
+static void host_of(const char *s, char *out, size_t cap)
+{
+    const char *p = strstr(s, "://");
+    p = p ? p + 3 : s;
+    size_t n = strcspn(p, "/");
+    snprintf(out, cap, "%.*s", (int)n, p);
+}
+
+// May this WebSocket connect? The token when one is needed; an Origin (sent by every browser)
+// naming this server, so that another web site open in the user's browser cannot drive the
+// dashboard; without a token a Host that is a loopback name, so that a DNS name rebound to
+// 127.0.0.1 cannot either.
+static bool ws_allowed(dash_t *d, struct lws *wsi)
+{
+    char host[256] = "", origin[256] = "", a[256], b[256];
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) < 0)
+        host[0] = 0;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+        lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0) {
+        host_of(origin, a, sizeof a);
+        host_of(host, b, sizeof b);
+        if (strcasecmp(a, b))
+            return false;
+    }
+    if (!d->need_token) {
+        host_of(host, b, sizeof b);
+        char *colon = strrchr(b, ':');
+        if (colon && !strchr(colon, ']'))
+            *colon = 0;
+        return sw_dash_is_loopback(b) || !b[0];
+    }
+    char frag[256];
+    for (int i = 0; i < 16; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        if (!strncmp(frag, "token=", 6) && same(frag + 6, d->token))
+            return true;
+    }
+    return false;
+}
+
+static int http_file(struct lws *wsi, pss_t *ps, const char *uri)
+{
+    if (!strcmp(uri, "/") || !strcmp(uri, ""))
+        uri = "/index.html";
+    const sw_dash_asset_t *a = NULL;
+    for (const sw_dash_asset_t *x = sw_dash_assets; x->name; x++)
+        if (!strcmp(x->name, uri) && x->len)
+            a = x;
+    if (!a) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+        return -1;
+    }
+    unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    static const char *const hdr[][2] = {
+        {"content-security-policy:",
+         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"},
+        {"x-content-type-options:", "nosniff"},
+        {"x-frame-options:", "DENY"},
+        {"referrer-policy:", "no-referrer"},
+        {"cache-control:", "no-store"},
+    };
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, a->mime, a->len, &p, end))
+        return -1;
+    for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++)
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)hdr[i][0],
+                                        (const unsigned char *)hdr[i][1], (int)strlen(hdr[i][1]),
+                                        &p, end))
+            return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    ps->a = a;
+    ps->off = 0;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int http_more(struct lws *wsi, pss_t *ps)
+{
+    static unsigned char buf[LWS_PRE + 16384];
+    if (!ps->a)
+        return 0;
+    size_t left = ps->a->len - ps->off, n = left < 16384 ? left : 16384;
+    memcpy(buf + LWS_PRE, ps->a->data + ps->off, n);
+    enum lws_write_protocol f = n == left ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
+    if (lws_write(wsi, buf + LWS_PRE, n, f) != (int)n)
+        return -1;
+    ps->off += n;
+    if (f == LWS_WRITE_HTTP_FINAL) {
+        ps->a = NULL;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int ws_rx(client_t *c, struct lws *wsi, const void *in, size_t len)
+{
+    if (c->rx_bad)
+        return -1;
+    if (lws_frame_is_binary(wsi)) {
+        c->rx_bad = true;
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)"text only", 9);
+        return -1;
+    }
+    if (c->rx_len + len > SW_DASH_REQ_MAX) {
+        c->rx_bad = true;
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
+        return -1;
+    }
+    char *nb = realloc(c->rx, c->rx_len + len + 1);
+    if (!nb)
+        return -1;
+    c->rx = nb;
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+        handle_request(c, c->rx, c->rx_len);
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_len = 0;
+    }
+    return 0;
+}
+
+static int ws_write(client_t *c, struct lws *wsi)
+{
+    if (c->dropping)
+        return -1;
+    outmsg_t *m = c->head;
+    if (!m)
+        return 0;
+    if (lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len)
+        return -1;
+    c->head = m->next;
+    if (!c->head)
+        c->tail = NULL;
+    c->queued -= m->len;
+    free(m);
+    if (c->head)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    dash_t *d = ctx ? lws_context_user(ctx) : NULL;
+    pss_t *ps = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return http_file(wsi, ps, in ? (const char *)in : "/");
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return http_more(wsi, ps);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (!d || d->stopping || d->nclients >= SW_DASH_CLIENTS_MAX || !ws_allowed(d, wsi))
+            return 1; // refused (403)
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED: {
+        client_t *c = calloc(1, sizeof *c);
+        if (!c)
+            return -1;
+        c->d = d;
+        c->wsi = wsi;
+        c->next = d->clients;
+        d->clients = c;
+        d->nclients++;
+        ps->c = c;
+        client_send(c, hello_json(d));
+        client_send(c, fleet_json(d));
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        return ps->c ? ws_rx(ps->c, wsi, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return ps->c ? ws_write(ps->c, wsi) : 0;
+    case LWS_CALLBACK_CLOSED:
+        if (ps->c) {
+            client_gone(ps->c);
+            ps->c = NULL;
+        }
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"swarm-dashboard", callback, sizeof(pss_t), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Running
+
+static void stop(dash_t *d);
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    (void)sig;
+    stop(h->data);
+}
+
+// Once a second: nodes unheard for offline_ms go offline, stalled calls time out, the query
+// goes out again.
+static void on_tick(uv_timer_t *t)
+{
+    dash_t *d = t->data;
+    uint64_t tnow = now(d);
+    uint32_t off = d->o->offline_ms ? d->o->offline_ms : 7000;
+    for (size_t i = 0; i < d->n; i++) {
+        dnode_t *n = d->nodes[i];
+        if (n->online && !n->fixed && !n->link_up && tnow - n->seen > off)
+            set_online(n, false);
+    }
+    if (d->o->timeout_ms)
+        for (dcall_t *k = d->calls, *nx; k; k = nx) {
+            nx = k->next;
+            if (k->every_ms || tnow - k->t0 <= d->o->timeout_ms)
+                continue;
+            if (k->seq && k->n->link)
+                sw_hlink_cancel(k->n->link, k->seq);
+            if (k->c)
+                send_error(k->c, k->id, "no answer within %u ms", (unsigned)d->o->timeout_ms);
+            call_free(k);
+        }
+    uint32_t every = d->o->scan_every_ms ? d->o->scan_every_ms : 2000;
+    if (!d->o->no_scan && tnow - d->last_query >= every)
+        send_query(d);
+}
+
+static void add_fixed(dash_t *d, const char *name, const char *uri)
+{
+    char key[SW_DASH_KEY_MAX];
+    snprintf(key, sizeof key, "%s", name);
+    if (node_find(d, key))
+        return;
+    dnode_t *n = node_add(d, key);
+    if (!n)
+        return;
+    n->fixed = true;
+    snprintf(n->name, sizeof n->name, "%s", name);
+    snprintf(n->uri, sizeof n->uri, "%s", uri);
+    snprintf(n->source, sizeof n->source, "%s", strcmp(name, uri) ? "config" : "link");
+    char err[300];
+    if (node_link(n, err, sizeof err) && !d->o->quiet)
+        fprintf(stderr, "swarm dashboard: %s: %s\n", name, err);
+}
+
+static void stop(dash_t *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    if (d->push)
+        sw_push_stop(d->push, "the dashboard stopped", true);
+    uv_timer_stop(&d->tick);
+    uv_signal_stop(&d->sig_int);
+    uv_signal_stop(&d->sig_term);
+    // the pages go first (their calls are cancelled), then the links
+    if (d->ctx)
+        lws_context_destroy(d->ctx);
+    d->ctx = NULL;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->nodes[i]->link) {
+            calls_fail_node(d->nodes[i], "the dashboard stopped");
+            sw_hlink_close(d->nodes[i]->link);
+            d->nodes[i]->link = NULL;
+        }
+    if (d->lsock_on)
+        uv_close((uv_handle_t *)&d->lsock, NULL);
+    if (d->qsock_on)
+        uv_close((uv_handle_t *)&d->qsock, NULL);
+    d->lsock_on = d->qsock_on = false;
+}
+
+int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
+{
+    static dash_t dd; // one dashboard per process (signals)
+    dash_t *d = &dd;
+    memset(d, 0, sizeof *d);
+    d->o = o;
+    const char *bind = o->bind ? o->bind : "127.0.0.1";
+    d->need_token = !sw_dash_is_loopback(bind) || o->token;
+    if (o->token) {
+        if (strlen(o->token) < 8 || strlen(o->token) >= sizeof d->token) {
+            snprintf(err, errcap, "the token must be 8 to %zu characters", sizeof d->token - 1);
+            return SW_EINVAL;
+        }
+        for (const char *p = o->token; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '-' || *p == '_')) {
+                snprintf(err, errcap, "the token may hold letters, digits, '-' and '_' only");
+                return SW_EINVAL;
+            }
+        snprintf(d->token, sizeof d->token, "%s", o->token);
+    } else if (d->need_token) {
+        uint8_t rnd[16];
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+            snprintf(err, errcap, "no random bytes for a token");
+            return SW_EIO;
+        }
+        for (size_t i = 0; i < sizeof rnd; i++)
+            snprintf(d->token + 2 * i, 3, "%02x", rnd[i]);
+    }
+    uv_loop_init(&d->loop);
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = o->port;
+    info.iface = bind;
+    info.protocols = protocols;
+    info.user = d;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (!strchr(bind, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    void *loops[1] = {&d->loop};
+    info.foreign_loops = loops;
+    info.timeout_secs = 20;        // an HTTP request must arrive within this
+    info.keepalive_timeout = 10;
+    info.max_http_header_data = 4096;
+    info.max_http_header_pool = 32;
+    info.ka_time = 0;
+    d->ctx = lws_create_context(&info);
+    struct lws_vhost *vh = d->ctx ? lws_get_vhost_by_name(d->ctx, "default") : NULL;
+    int port = vh ? lws_get_vhost_listen_port(vh) : -1;
+    if (!d->ctx || port <= 0) {
+        snprintf(err, errcap, "cannot listen on %s port %u (in use, or not an address of this "
+                              "machine)", bind, (unsigned)o->port);
+        if (d->ctx)
+            lws_context_destroy(d->ctx);
+        uv_run(&d->loop, UV_RUN_NOWAIT);
+        uv_loop_close(&d->loop);
+        return SW_EBUSY;
+    }
+    d->port = (uint16_t)port;
+    uv_check_init(&d->loop, &d->push_check);
+    d->push_check.data = d;
+    uv_timer_init(&d->loop, &d->tick);
+    d->tick.data = d;
+    uv_signal_init(&d->loop, &d->sig_int);
+    uv_signal_init(&d->loop, &d->sig_term);
+    d->sig_int.data = d->sig_term.data = d;
+    uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    int rc = 0;
+    if (!o->no_scan)
+        rc = scan_start(d, err, errcap);
+    if (!rc) {
+        for (size_t i = 0; i < o->n_links; i++)
+            add_fixed(d, o->links[i], o->links[i]);
+        char **names = NULL;
+        size_t nn = 0;
+        if (!o->no_config)
+            sw_config_names("devices", &names, &nn);
+        for (size_t i = 0; i < nn; i++) {
+            char uri[320];
+            if (sw_config_get("devices", names[i], uri, sizeof uri))
+                add_fixed(d, names[i], uri);
+        }
+        free(names);
+        uv_timer_start(&d->tick, on_tick, 1000, 1000);
+        FILE *out = o->out ? o->out : stdout;
+        char shown[300];
+        snprintf(shown, sizeof shown, strchr(bind, ':') ? "[%s]" : "%s", bind);
+        if (d->need_token)
+            fprintf(out, "swarm dashboard: http://%s:%u/?token=%s\n", shown, (unsigned)d->port, d->token);
+        else
+            fprintf(out, "swarm dashboard: http://%s:%u/\n", shown, (unsigned)d->port);
+        fflush(out);
+        if (!SW_DASH_PLOT && !o->quiet)
+            fprintf(stderr, "swarm dashboard: built without the plot library (npm was not "
+                            "available at build time): the live plot is off\n");
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+    }
+    stop(d);
+    uv_close((uv_handle_t *)&d->tick, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->push_check, NULL);
+    while (d->push && !sw_push_done(d->push))
+        uv_run(&d->loop, UV_RUN_ONCE);
+    if (d->push) {
+        sw_push_free(d->push);
+        free(d->pdevs);
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    for (size_t i = 0; i < d->n; i++)
+        free(d->nodes[i]);
+    free(d->nodes);
+    while (d->calls)
+        call_free(d->calls);
+    uv_loop_close(&d->loop);
+    return rc;
+}
