@@ -1142,9 +1142,11 @@ static void stop(dash_t *d)
     uv_signal_stop(&d->sig_int);
     uv_signal_stop(&d->sig_term);
     // the pages go first (their calls are cancelled), then the links
+    // on a foreign loop the context goes in steps: this starts it, the loop closes lws's
+    // handles, and a second call at the end (sw_dash_run) frees the rest; lws clears d->ctx
+    // (info.pcontext) once it is all gone
     if (d->ctx)
         lws_context_destroy(d->ctx);
-    d->ctx = NULL;
     for (size_t i = 0; i < d->n; i++)
         if (d->nodes[i]->link) {
             calls_fail_node(d->nodes[i], "the dashboard stopped");
@@ -1156,6 +1158,34 @@ static void stop(dash_t *d)
     if (d->qsock_on)
         uv_close((uv_handle_t *)&d->qsock, NULL);
     d->lsock_on = d->qsock_on = false;
+}
+
+// Can bind:port be listened on? Asked before libwebsockets tries (its failure path on a
+// foreign loop leaves the loop unusable, see below).
+static bool port_free(const char *addr, uint16_t port)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(port);
+        sl = sizeof *a4;
+    } else if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(port);
+        sl = sizeof *a6;
+    } else {
+        return true; // a name: libwebsockets resolves it
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0)
+        return true;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bool ok = bind(fd, (struct sockaddr *)&ss, sl) == 0 && listen(fd, 1) == 0;
+    close(fd);
+    return ok;
 }
 
 int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
@@ -1187,8 +1217,13 @@ int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
         for (size_t i = 0; i < sizeof rnd; i++)
             snprintf(d->token + 2 * i, 3, "%02x", rnd[i]);
     }
+    if (!port_free(bind, o->port)) {
+        snprintf(err, errcap, "cannot listen on %s port %u (in use, or not an address of this "
+                              "machine)", bind, (unsigned)o->port);
+        return SW_EBUSY;
+    }
     uv_loop_init(&d->loop);
-    lws_set_log_level(LLL_ERR, NULL);
+    lws_set_log_level(0, NULL); // errors come back as ours
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = o->port;
@@ -1205,16 +1240,15 @@ int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
     info.max_http_header_data = 4096;
     info.max_http_header_pool = 32;
     info.ka_time = 0;
+    info.pcontext = &d->ctx;
     d->ctx = lws_create_context(&info);
     struct lws_vhost *vh = d->ctx ? lws_get_vhost_by_name(d->ctx, "default") : NULL;
     int port = vh ? lws_get_vhost_listen_port(vh) : -1;
     if (!d->ctx || port <= 0) {
         snprintf(err, errcap, "cannot listen on %s port %u (in use, or not an address of this "
                               "machine)", bind, (unsigned)o->port);
-        if (d->ctx)
-            lws_context_destroy(d->ctx);
-        uv_run(&d->loop, UV_RUN_NOWAIT);
-        uv_loop_close(&d->loop);
+        // a context that failed half way has left handles on the loop that point into freed
+        // memory: the loop is not run again (the process ends right after this)
         return SW_EBUSY;
     }
     d->port = (uint16_t)port;
@@ -1269,6 +1303,10 @@ int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
         free(d->pdevs);
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (d->ctx) {
+        lws_context_destroy(d->ctx);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+    }
     for (size_t i = 0; i < d->n; i++)
         free(d->nodes[i]);
     free(d->nodes);

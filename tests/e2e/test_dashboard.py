@@ -1,0 +1,377 @@
+"""swarm dashboard, end to end.
+
+TestDashboardBrowser: a namespace LAN of 3 nodes (tests/lab/lanlab.py), `swarm dashboard` in the
+  lab's host namespace, and Debian's chromium driven by playwright-core
+  (tests/e2e/dashboard_driver.cjs) in the same namespace: the page lists the nodes; `ping` from
+  the call form shows the reply; an edit in the config tree changes the value on the node (read
+  back here with `swarm cfg get`); a plot of a stream on two nodes receives points; a dry run
+  and then a push from the page update the nodes (checked here through sys.info's app hash) and
+  the table shows the new version; a node this test kills turns offline; 200 fake entries
+  (labelled FAKE, fed to the page only) render, with the render time and the page's memory
+  printed. Screenshots go to $SW_DASH_SHOTS when set (docs/ holds the ones the README shows).
+  Needs root (namespaces), /usr/bin/chromium and web/node_modules/playwright-core (scripts/setup);
+  without them it skips, and under CI=true it fails.
+
+TestDashboardInput: the HTTP and WebSocket endpoints against bad input, on loopback with one
+  node given by --link: bad JSON and bad requests get error answers, a binary frame and a frame
+  over the size bound close only that connection, a page that never reads is dropped at its
+  queue bound, a foreign Origin and a missing token are refused; after each, another page is
+  still served (it gets the fleet and a ping through the dashboard).
+"""
+import base64
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lab"))
+sys.path.insert(0, HERE)
+from swarmtest import SWARM_BIN, Node, reap  # noqa: E402
+from lanlab import Lan  # noqa: E402
+
+SRC = os.environ.get("SWARM_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
+CHROMIUM = "/usr/bin/chromium"
+PLAYWRIGHT = os.path.join(SRC, "web", "node_modules", "playwright-core")
+CI = os.environ.get("CI") == "true"
+
+
+def start_dashboard(argv, env=None, popen=subprocess.Popen):
+    """Starts `swarm dashboard ARGS` and returns (process, URL) once it printed its address."""
+    p = popen([SWARM_BIN, "dashboard"] + list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+              env=env or os.environ)
+    line = p.stdout.readline().decode()
+    if not line.startswith("swarm dashboard: http://"):
+        p.kill()
+        raise AssertionError("dashboard did not start: %r %r" % (line, p.stderr.read().decode()))
+    return p, line.split(": ", 1)[1].strip()
+
+
+def stop_dashboard(p):
+    """SIGTERM, then the exit status (0: a clean stop, also under the leak checker)."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+# ---- a small WebSocket client (RFC 6455), enough to send what a browser would not
+
+class WS:
+    def __init__(self, url, origin=None, path="/ws", timeout=20.0):
+        hostport = url.split("//", 1)[1].split("/", 1)[0]
+        host, port = hostport.rsplit(":", 1)
+        q = url.split("?", 1)[1] if "?" in url else ""
+        self.s = socket.create_connection((host, int(port)), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = ("GET %s%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (path, "?" + q if q else "", hostport, key))
+        if origin:
+            req += "Origin: %s\r\n" % origin
+        self.s.sendall((req + "\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            d = self.s.recv(4096)
+            if not d:
+                break
+            self.buf += d
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1") else 0
+
+    def send_frame(self, opcode, payload, fin=True):
+        mask = os.urandom(4)
+        n = len(payload)
+        hdr = bytes([(0x80 if fin else 0) | opcode])
+        if n < 126:
+            hdr += bytes([0x80 | n])
+        elif n < 65536:
+            hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.s.sendall(hdr + mask + body)
+
+    def send(self, obj):
+        self.send_frame(1, json.dumps(obj).encode() if not isinstance(obj, bytes) else obj)
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(65536)
+            if not d:
+                raise ConnectionError("closed")
+            self.buf += d
+
+    def recv(self):
+        """The next message: (opcode, payload)."""
+        self._need(2)
+        op, ln = self.buf[0] & 0x0F, self.buf[1] & 0x7F
+        off = 2
+        if ln == 126:
+            self._need(4)
+            ln, off = struct.unpack(">H", self.buf[2:4])[0], 4
+        elif ln == 127:
+            self._need(10)
+            ln, off = struct.unpack(">Q", self.buf[2:10])[0], 10
+        self._need(off + ln)
+        p, self.buf = self.buf[off:off + ln], self.buf[off + ln:]
+        return op, p
+
+    def recv_json(self, pred=lambda m: True):
+        while True:
+            op, p = self.recv()
+            if op == 8:
+                raise ConnectionError("closed by the dashboard: %r" % p)
+            if op == 1:
+                m = json.loads(p)
+                if pred(m):
+                    return m
+
+    def closed(self):
+        """True once the dashboard closed the connection (close frame or EOF)."""
+        try:
+            while True:
+                op, _ = self.recv()
+                if op == 8:
+                    return True
+        except TimeoutError:
+            return False  # still open after the socket's timeout
+        except (ConnectionError, OSError):
+            return True
+
+    def close(self):
+        self.s.close()
+
+
+class TestDashboardInput(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="swarm-dash-")
+        cls.node = Node(name="dn1").start()
+        cls.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(cls.tmp, "cfg"),
+                       XDG_CACHE_HOME=os.path.join(cls.tmp, "cache"))
+        cls.dash, cls.url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--queue-max", "64k",
+                                             "--link", "tcp://127.0.0.1:%d" % cls.node.port], env=cls.env)
+        cls.key = "tcp://127.0.0.1:%d" % cls.node.port
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = stop_dashboard(cls.dash)
+        err = cls.dash.stderr.read().decode()
+        cls.node.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rc == 0, "dashboard exit status %d: %s" % (rc, err[-3000:])
+
+    def assert_served(self):
+        """Another page is served: hello, the fleet, and a ping through the node's link."""
+        w = WS(self.url)
+        self.assertEqual(w.status, 101)
+        self.assertEqual(w.recv_json()["ev"], "hello")
+        fleet = w.recv_json(lambda m: m.get("ev") == "fleet")
+        self.assertEqual([n["key"] for n in fleet["nodes"]], [self.key])
+        w.send({"id": 7, "op": "call", "node": self.key, "path": "ping", "args": {"m": "still here"}})
+        self.assertIn("still here", w.recv_json(lambda m: m.get("id") == 7).get("reply"))
+        w.close()
+
+    def test_http(self):
+        r = subprocess.run(["curl", "-s", "-D", "-", "-o", "/dev/null", self.url], capture_output=True, text=True)
+        self.assertIn("200 OK", r.stdout)
+        self.assertIn("content-security-policy: default-src 'none'", r.stdout)
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", self.url + "etc/passwd"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.stdout, "404")
+        r = subprocess.run(["curl", "-s", self.url + "uplot.js"], capture_output=True)
+        self.assertGreater(len(r.stdout), 10000, "the plot library is not bundled (npm at build time?)")
+        self.assert_served()
+
+    def test_bad_requests_get_errors(self):
+        w = WS(self.url)
+        w.recv_json(lambda m: m.get("ev") == "fleet")
+        bad = [b"{", b"[]", b"null", b'{"id": 1}', b'{"id": -1, "op": "fleet"}', b'{"id": 1.5, "op": "fleet"}',
+               b'{"id": 1, "op": "rm -rf"}', b'{"id": 2, "op": "call", "node": "x", "path": "a..b"}',
+               b'{"id": 3, "op": "call", "node": "' + self.key.encode() + b'", "path": "ping", "every": -5}',
+               b'{"id": 4, "op": "push", "project": "nope"}', b'{"id": 5} trailing',
+               b'{"id": 6, "op": "call", "node": "nosuch", "path": "ping"}', b"[" * 5000 + b"]" * 5000,
+               b'{"id": 8, "op": "call", "node": "' + self.key.encode() + b'", "path": "nosuch.cmd"}']
+        for b in bad:
+            w.send(b)
+            m = w.recv_json(lambda m: "error" in m)
+            self.assertTrue(m["error"], b)
+        w.close()
+        self.assert_served()
+
+    def test_binary_frame_closes_only_that_page(self):
+        w = WS(self.url)
+        w.send_frame(2, b"\x00\x01\x02")
+        self.assertTrue(w.closed())
+        self.assert_served()
+
+    def test_huge_frame_closes_only_that_page(self):
+        w = WS(self.url)
+        w.recv_json(lambda m: m.get("ev") == "fleet")
+        # announced far beyond the bound: the dashboard closes before reading it all
+        try:
+            w.send_frame(1, b'{"id":1,"op":"fleet","pad":"' + b"x" * (600 * 1024) + b'"}')
+        except OSError:
+            pass
+        self.assertTrue(w.closed())
+        # the same over fragments
+        w = WS(self.url)
+        w.recv_json(lambda m: m.get("ev") == "fleet")
+        try:
+            w.send_frame(1, b'{"id":1,"pad":"' + b"x" * 60000, fin=False)
+            for _ in range(10):
+                w.send_frame(0, b"x" * 60000, fin=False)
+        except OSError:
+            pass
+        self.assertTrue(w.closed())
+        self.assert_served()
+
+    def test_slow_page_is_dropped(self):
+        slow = WS(self.url)
+        slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # many requests, no reading: the answers pile up in the dashboard, beyond --queue-max
+        for i in range(4000):
+            try:
+                slow.send({"id": i, "op": "fleet"})
+            except OSError:
+                break
+        # served meanwhile
+        self.assert_served()
+        self.assertTrue(slow.closed())
+        self.assert_served()
+
+    def test_origin_and_token(self):
+        w = WS(self.url, origin="http://evil.example")
+        self.assertNotEqual(w.status, 101, "a foreign Origin was let in")
+        w.close()
+        w = WS(self.url, origin=self.url.rstrip("/"))
+        self.assertEqual(w.status, 101)
+        w.close()
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--token", "s3cret-token-123"],
+                                 env=self.env)
+        try:
+            self.assertIn("?token=s3cret-token-123", url)
+            w = WS(url.split("?")[0])
+            self.assertNotEqual(w.status, 101, "no token, yet let in")
+            w.close()
+            w = WS(url.split("?")[0] + "?token=s3cret-token-124")
+            self.assertNotEqual(w.status, 101, "a wrong token, yet let in")
+            w.close()
+            w = WS(url)
+            self.assertEqual(w.status, 101)
+            self.assertEqual(w.recv_json()["ev"], "hello")
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+        # any address other than loopback: a token is made up and printed
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--bind", "0.0.0.0"], env=self.env)
+        try:
+            self.assertRegex(url, r"\?token=[0-9a-f]{32}$")
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+        self.assert_served()
+
+    def test_usage(self):
+        r = subprocess.run([SWARM_BIN, "dashboard", "--token", "short"], capture_output=True, text=True, env=self.env)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        r = subprocess.run([SWARM_BIN, "dashboard", "--port", str(self.url.rsplit(":", 1)[1].strip("/")), "--no-scan"],
+                           capture_output=True, text=True, env=self.env)
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn("cannot listen", r.stderr)
+        r = subprocess.run([SWARM_BIN, "dashboard", "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--token", r.stdout)
+
+
+class TestDashboardBrowser(unittest.TestCase):
+    def setUp(self):
+        missing = [w for w, ok in (("root (a namespace LAN)", os.geteuid() == 0),
+                                   (CHROMIUM, os.access(CHROMIUM, os.X_OK)),
+                                   (PLAYWRIGHT + " (scripts/setup runs npm ci in web/)", os.path.isdir(PLAYWRIGHT)),
+                                   ("node", shutil.which("node") is not None)) if not ok]
+        if missing:
+            if CI:
+                self.fail("CI=true and the browser test cannot run: missing " + ", ".join(missing))
+            self.skipTest("missing " + ", ".join(missing))
+
+    def test_browser(self):
+        tmp = tempfile.mkdtemp(prefix="swarm-dash-")
+        proj = os.path.join(tmp, "proj")
+        shutil.copytree(os.path.join(SRC, "apps"), os.path.join(proj, "apps"))
+        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "cfg"), XDG_CACHE_HOME=os.path.join(tmp, "cache"))
+        cfg = lambda i: {"dash": {"x": 1}}
+        lan = Lan(nodes=3, apps=["blink", "counter", "blink"], apps_dir=os.path.join(proj, "apps"),
+                  name_prefix="swdash", node_config=cfg)
+        dash = drv = None
+        try:
+            lan.start()
+            before = {n.name: self.info(lan, n) for n in lan.nodes}
+            dash, url = start_dashboard(["--port", "0", "--no-config", "--project", proj, "--scan-every", "500ms"],
+                                        env=env, popen=lambda argv, **kw: lan.popen(lan.host_ns, argv, **kw))
+            # the project changes after the nodes started: the push has something to do
+            for app in ("blink", "counter"):
+                with open(os.path.join(proj, "apps", app, "dash_marker.lua"), "w") as f:
+                    f.write("-- pushed from the dashboard\nreturn 1\n")
+            nodes = [{"name": n.name, "key": self.info(lan, n)["id"]} for n in lan.nodes]
+            shots = os.environ.get("SW_DASH_SHOTS") or tmp
+            denv = dict(env, SWARM_SRC=SRC, DASH_URL=url, DASH_NODES=json.dumps(nodes), DASH_SHOTS=shots,
+                        DASH_OLD_VERSION="")
+            drv = lan.popen(lan.host_ns, ["node", os.path.join(HERE, "dashboard_driver.cjs")], env=denv,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            out, killed = [], False
+            for line in drv.stdout:
+                out.append(line.rstrip())
+                print("  " + line.rstrip(), file=sys.stderr)
+                if line.startswith("kill ") and not killed:
+                    victim = line.split()[1]
+                    i = [n.name for n in lan.nodes].index(victim)
+                    lan.stop_node(i, sig=signal.SIGKILL)
+                    killed = True
+                    drv.stdin.write("killed\n")
+                    drv.stdin.flush()
+            rc = drv.wait(timeout=60)
+            self.assertEqual(rc, 0, "\n".join(out[-20:]))
+            result = json.loads([x for x in out if x.startswith("RESULT ")][0][7:])
+            self.assertEqual(result["listed"], 3)
+            # the config edit reached the node
+            r = lan.swarm("cfg", lan.nodes[0].ip, "get", "dash.x", env=env)
+            self.assertEqual(r.stdout.strip(), "42", r.stderr)
+            # the push changed the app on the nodes still running
+            for n in lan.nodes[:2]:
+                after = self.info(lan, n)
+                self.assertNotEqual(after["app_hash"], before[n.name]["app_hash"])
+            self.assertIn("render_ms", result["perf"])
+        finally:
+            if drv and drv.poll() is None:
+                drv.kill()
+                drv.wait()
+            if dash:
+                rc = stop_dashboard(dash)
+                err = dash.stderr.read().decode()
+                self.assertEqual(rc, 0, err[-3000:])
+            lan.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @staticmethod
+    def info(lan, n):
+        """What the node's beacon says (id, app_hash), through `swarm scan --json`."""
+        r = lan.swarm("scan", "--json", "--no-cache", "--wait-for", "3", "--timeout", "3s")
+        for d in json.loads(r.stdout):
+            if d.get("host") == n.name:
+                return d
+        raise AssertionError("%s not in the scan: %s" % (n.name, r.stdout))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
