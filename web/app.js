@@ -387,12 +387,11 @@
     if (!keys.length) { $('plot-err').textContent = 'pick one or more nodes'; return; }
     const path = $('plot-path').value.trim(), field = $('plot-field').value.trim();
     const every = Math.max(50, parseInt($('plot-every').value, 10) || 500);
-    const t0 = Date.now() / 1000;
     const data = [[]].concat(keys.map(() => []));
     const colors = ['#3a6ff7', '#e4572e', '#17a34a', '#a855f7', '#f59e0b', '#0ea5e9', '#db2777', '#64748b'];
     const opts = { width: Math.max(400, $('plot').clientWidth - 10), height: 340,
       series: [{}].concat(keys.map((k, i) => ({ label: (S.nodes.get(k) || {}).name || k,
-        stroke: colors[i % colors.length], width: 2 }))),
+        stroke: colors[i % colors.length], width: 2, spanGaps: true }))),
       axes: [{}, {}], scales: { x: { time: true } } };
     $('plot').replaceChildren();
     S.plot = new window.uPlot(opts, data, $('plot'));
@@ -414,7 +413,6 @@
       }, every);
       S.plotCalls.push(id);
     });
-    void t0;
   }
 
   // ---- push

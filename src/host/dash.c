@@ -95,9 +95,11 @@ struct dash {
     uint64_t last_query;
     uv_signal_t sig_int, sig_term;
     bool stopping;
+    size_t n_sources_on;  // sources started (their stop() is due)
     // the push that runs (one at a time)
     sw_push_t *push;
     sw_push_dev_t *pdevs;
+    char (*pkeys)[SW_DASH_KEY_MAX]; // the node key of each pdevs[i]
     size_t npdevs;
     client_t *push_client;
     int64_t push_id;
@@ -340,6 +342,14 @@ static void on_beacon(dash_t *d, const char *ip, const void *p, size_t len)
     snprintf(cur, sizeof cur, "%s|%s|%s", n->hash, n->app, n->name);
     if (fresh || !was_on || was_locked != n->locked || strcmp(old, cur))
         node_changed(n);
+}
+
+// found() of the sources (dash.h): a beacon from elsewhere.
+static void on_source(void *dash, const char *ip, const void *beacon, size_t n)
+{
+    dash_t *d = dash;
+    if (!d->stopping && beacon && n <= SW_SCAN_MAX_DATAGRAM)
+        on_beacon(d, ip ? ip : "", beacon, n);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -649,12 +659,14 @@ static void do_cancel(client_t *c, const sw_dash_req_t *r)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Push
 
-static cJSON *pdev_json(const sw_push_dev_t *p)
+static cJSON *pdev_json(const dash_t *d, const sw_push_dev_t *p)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    add_str(o, "key", p->name); // the dashboard names devices by key
+    // the node's key (the engine may rename p->name to the host name it learns)
+    add_str(o, "key", d->pkeys[p - d->pdevs]);
+    add_str(o, "name", p->name);
     add_str(o, "step", sw_push_step_name(p->step));
     add_str(o, "result", sw_push_res_name(p->res));
     add_str(o, "reason", p->reason);
@@ -682,7 +694,7 @@ static void on_push_event(void *u, sw_push_dev_t *p)
     if (!j)
         return;
     cJSON_AddStringToObject(j, "ev", "push");
-    cJSON_AddItemToObject(j, "dev", pdev_json(p));
+    cJSON_AddItemToObject(j, "dev", pdev_json(d, p));
     broadcast(d, j);
 }
 
@@ -692,23 +704,25 @@ static void on_push_check(uv_check_t *h)
     if (!d->push || !sw_push_done(d->push))
         return;
     uv_check_stop(h);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "ev", "push_done");
+    broadcast(d, e);
     cJSON *j = msg_id(d->push_id);
     cJSON *r = cJSON_AddObjectToObject(j, "reply");
-    cJSON_AddStringToObject(r, "project", d->push_project);
+    add_str(r, "project", d->push_project);
     cJSON *a = cJSON_AddArrayToObject(r, "devices");
     for (size_t i = 0; i < d->npdevs; i++)
-        cJSON_AddItemToArray(a, pdev_json(&d->pdevs[i]));
+        cJSON_AddItemToArray(a, pdev_json(d, &d->pdevs[i]));
     if (d->push_client)
         client_send(d->push_client, j);
     else
         cJSON_Delete(j);
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "ev", "push_done");
-    broadcast(d, e);
     sw_push_free(d->push);
     d->push = NULL;
     free(d->pdevs);
+    free(d->pkeys);
     d->pdevs = NULL;
+    d->pkeys = NULL;
     d->npdevs = 0;
     d->push_client = NULL;
     send_query(d); // the new versions show at once
@@ -731,8 +745,12 @@ static void do_push(client_t *c, const sw_dash_req_t *r)
                           r->project);
     size_t cap = r->nodes ? (size_t)cJSON_GetArraySize(r->nodes) : d->n;
     sw_push_dev_t *devs = calloc(cap ? cap : 1, sizeof *devs);
-    if (!devs)
+    char(*keys)[SW_DASH_KEY_MAX] = calloc(cap ? cap : 1, sizeof *keys);
+    if (!devs || !keys) {
+        free(devs);
+        free(keys);
         return send_error(c, r->id, "out of memory");
+    }
     size_t n = 0;
     for (size_t i = 0; i < d->n && n < cap; i++) {
         dnode_t *x = d->nodes[i];
@@ -742,8 +760,9 @@ static void do_push(client_t *c, const sw_dash_req_t *r)
             cJSON_ArrayForEach(k, r->nodes) want |= !strcmp(k->valuestring, x->key);
         if (!want || !x->uri[0] || (!r->nodes && !x->online))
             continue;
+        memcpy(keys[n], x->key, sizeof keys[n]);
         sw_push_dev_t *p = &devs[n++];
-        snprintf(p->name, sizeof p->name, "%s", x->key);
+        snprintf(p->name, sizeof p->name, "%s", x->name[0] ? x->name : x->key);
         snprintf(p->uri, sizeof p->uri, "%s", x->uri);
         snprintf(p->app, sizeof p->app, "%s", x->app);
         snprintf(p->board, sizeof p->board, "%s", x->board);
@@ -752,6 +771,7 @@ static void do_push(client_t *c, const sw_dash_req_t *r)
     }
     if (!n) {
         free(devs);
+        free(keys);
         return send_error(c, r->id, "no node to push to (none online, or none of those named)");
     }
     sw_push_opts_t po = {0};
@@ -768,10 +788,12 @@ static void do_push(client_t *c, const sw_dash_req_t *r)
     int rc = sw_push_new(&d->loop, &po, devs, n, &d->push, err, sizeof err);
     if (rc) {
         free(devs);
+        free(keys);
         d->push = NULL;
         return send_error(c, r->id, "%s", err);
     }
     d->pdevs = devs;
+    d->pkeys = keys;
     d->npdevs = n;
     d->push_client = c;
     d->push_id = r->id;
@@ -782,7 +804,7 @@ static void do_push(client_t *c, const sw_dash_req_t *r)
     cJSON_AddBoolToObject(j, "dry_run", r->dry_run);
     cJSON *a = cJSON_AddArrayToObject(j, "devices");
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(a, pdev_json(&devs[i]));
+        cJSON_AddItemToArray(a, pdev_json(d, &devs[i]));
     broadcast(d, j);
     uv_check_start(&d->push_check, on_push_check);
     sw_push_start(d->push);
@@ -1153,6 +1175,9 @@ static void stop(dash_t *d)
             sw_hlink_close(d->nodes[i]->link);
             d->nodes[i]->link = NULL;
         }
+    for (size_t i = 0; i < d->n_sources_on; i++)
+        d->o->sources[i].stop(d->o->sources[i].u);
+    d->n_sources_on = 0;
     if (d->lsock_on)
         uv_close((uv_handle_t *)&d->lsock, NULL);
     if (d->qsock_on)
@@ -1277,6 +1302,13 @@ int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
                 add_fixed(d, names[i], uri);
         }
         free(names);
+        for (size_t i = 0; i < o->n_sources && !rc; i++)
+            if (o->sources[i].start(o->sources[i].u, &d->loop, on_source, d, err, errcap))
+                rc = SW_EIO;
+            else
+                d->n_sources_on = i + 1;
+    }
+    if (!rc) {
         uv_timer_start(&d->tick, on_tick, 1000, 1000);
         FILE *out = o->out ? o->out : stdout;
         char shown[300];
@@ -1301,6 +1333,7 @@ int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
     if (d->push) {
         sw_push_free(d->push);
         free(d->pdevs);
+        free(d->pkeys);
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (d->ctx) {

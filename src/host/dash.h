@@ -92,6 +92,19 @@ void sw_dash_req_free(sw_dash_req_t *r);
 
 // ---- the server
 
+// A source of nodes besides the LAN: the hook through which a broker (MQTT) can feed the fleet
+// list. start() runs on the dashboard's loop before it serves and calls found() for every
+// beacon it learns of (the beacon's JSON text, as a node sends it on the LAN, and the node's
+// IPv4 address), as often as it likes; stop() ends it (no found() after). Nodes heard this way
+// go offline as LAN nodes do, when no beacon came for offline_ms.
+typedef void (*sw_dash_found_fn)(void *dash, const char *ip, const void *beacon, size_t n);
+typedef struct sw_dash_source {
+    const char *name;  // for messages ("mqtt://broker")
+    int (*start)(void *u, void *loop, sw_dash_found_fn found, void *dash, char *err, size_t errcap);
+    void (*stop)(void *u);
+    void *u;
+} sw_dash_source_t;
+
 typedef struct sw_dash_opts {
     const char *bind;            // address to listen on; default "127.0.0.1"
     uint16_t port;               // default SW_DASH_PORT; 0: any free port (printed)
@@ -101,6 +114,8 @@ typedef struct sw_dash_opts {
     size_t n_projects;
     const char *const *links;    // links to track besides the LAN (mux sockets, serial lines)
     size_t n_links;
+    const sw_dash_source_t *sources; // more sources of nodes (a broker), may be NULL
+    size_t n_sources;
     bool no_config;              // leave out the user config's [devices]
     bool no_scan;                // no LAN discovery (only links and config devices)
     uint16_t scan_port;          // beacons' and queries' UDP port (0: 1139)

@@ -29,12 +29,25 @@ rl.on('line', (l) => { if (lineWaiter) { const w = lineWaiter; lineWaiter = null
 const nextLine = () => new Promise((res) => (lines.length ? res(lines.shift()) : (lineWaiter = res)));
 const log = (...a) => console.log(...a);
 
+// Waits until fn (run in the page) is true. page.waitForFunction would compile its predicate
+// inside the page, which the page's Content-Security-Policy (no eval) forbids; evaluate() goes
+// through the DevTools protocol instead.
+async function until(page, fn, arg, what) {
+  const end = Date.now() + T;
+  for (;;) {
+    if (await page.evaluate(fn, arg)) return;
+    if (Date.now() > end) throw new Error('never happened: ' + (what || fn.toString()));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function main() {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   const out = {};
+  let page = null;
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -50,11 +63,11 @@ async function main() {
     // ---- call ping
     const first = names[0].name;
     await page.click(`#fleet-body tr.node:has(td.name:text-is("${first}"))`);
-    await page.waitForFunction(() => document.getElementById('node-info').textContent.includes('host_name'), null, { timeout: T });
+    await until(page, () => document.getElementById('node-info').textContent.includes('host_name'), null);
     await page.fill('#call-path', 'ping');
     await page.fill('#call-args', '{"m": "hello from the page"}');
     await page.click('#call-go');
-    await page.waitForFunction(() => document.getElementById('call-reply').textContent.includes('hello from the page'), null, { timeout: T });
+    await until(page, () => document.getElementById('call-reply').textContent.includes('hello from the page'), null);
     out.ping = await page.textContent('#call-reply');
     log('step call: ping answered ' + out.ping.trim());
 
@@ -66,7 +79,7 @@ async function main() {
     await inp.press('Enter');
     await page.waitForSelector('#node-cfg input.val.saved[data-path="dash.x"]', { timeout: T });
     log('step config: dash.x = 42 acknowledged');
-    await page.waitForFunction(() => document.getElementById('node-log').textContent.length > 0, null, { timeout: T });
+    await until(page, () => document.getElementById('node-log').textContent.length > 0, null);
     await page.waitForSelector('#node-dir .cmd', { timeout: T });
     await page.waitForSelector('#files-body tr', { timeout: T });
     if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-node.png'), fullPage: true });
@@ -79,7 +92,7 @@ async function main() {
     await page.fill('#plot-field', 'uptime_ms');
     await page.fill('#plot-every', '200');
     await page.click('#plot-start');
-    await page.waitForFunction(() => window.swarmDash.plotPoints() >= 10, null, { timeout: T });
+    await until(page, () => window.swarmDash.plotPoints() >= 20, null);
     const series = await page.evaluate(() => {
       const p = window.swarmDash.state.plot;
       return p.data.slice(1).map((col) => col.filter((v) => v !== null).length);
@@ -95,25 +108,25 @@ async function main() {
     await page.waitForSelector('.push-node', { timeout: T });
     for (const n of names) await page.check(`.push-node[value="${n.key}"]`);
     await page.click('#push-dry');
-    await page.waitForFunction(() => document.getElementById('push-state').textContent === 'dry run done', null, { timeout: T });
+    await until(page, () => document.getElementById('push-state').textContent === 'dry run done', null);
     const dry = await page.$$eval('#push-body td.result', (tds) => tds.map((t) => t.textContent));
     if (!dry.length || dry.some((r) => !r.startsWith('dry-run'))) throw new Error('dry run results: ' + dry);
     const changes = await page.textContent('#push-body');
     if (!changes.includes('dash_marker.lua')) throw new Error('the dry run does not list the changed file');
     log('step push: dry run ' + dry.join(', '));
     await page.click('#push-go');
-    await page.waitForFunction(() => document.getElementById('push-state').textContent === 'push done', null, { timeout: T });
+    await until(page, () => document.getElementById('push-state').textContent === 'push done', null);
     const res = await page.$$eval('#push-body td.result', (tds) => tds.map((t) => t.textContent));
     if (res.some((r) => !r.startsWith('ok'))) throw new Error('push results: ' + res);
     out.push = res;
     if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-push.png') });
     await page.click('#tab-fleet');
     for (const n of names)
-      await page.waitForFunction(([name, old]) => {
+      await until(page, ([name, old]) => {
         const tr = [...document.querySelectorAll('#fleet-body tr.node')].find((r) => r.querySelector('td.name').textContent === name);
         const v = tr && tr.querySelector('td.version').textContent;
         return v && v !== old;
-      }, [n.name, oldVersion], { timeout: T });
+      }, [n.name, oldVersion]);
     out.versions = await page.$$eval('#fleet-body td.version', (tds) => tds.map((t) => t.textContent));
     log('step push: ' + res.join(', ') + '; versions now ' + out.versions.join(', '));
 
@@ -158,6 +171,15 @@ async function main() {
     if (perf.rows !== 50) throw new Error('filter over 200 fake nodes: ' + perf.rows + ' rows, not 50');
     log('step perf: ' + JSON.stringify(out.perf));
     if (errors.length) throw new Error('page errors: ' + errors.join(' | '));
+  } catch (e) {
+    // what the page showed, for the test's log
+    if (page) {
+      const texts = await page.evaluate(() => ['conn', 'push-state', 'push-err', 'push-body', 'plot-err', 'cfg-err', 'call-reply']
+        .map((id) => id + ': ' + (document.getElementById(id) || {}).textContent).join('\n')).catch(() => '');
+      console.error(texts);
+      if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-failure.png') }).catch(() => {});
+    }
+    throw e;
   } finally {
     await browser.close();
     rl.close();
