@@ -762,7 +762,10 @@ static void do_push(client_t *c, const sw_dash_req_t *r)
             continue;
         memcpy(keys[n], x->key, sizeof keys[n]);
         sw_push_dev_t *p = &devs[n++];
-        snprintf(p->name, sizeof p->name, "%s", x->name[0] ? x->name : x->key);
+        const char *nm = x->name[0] ? x->name : x->key; // names are cut to the engine's size
+        size_t nl = strnlen(nm, sizeof p->name - 1);
+        memcpy(p->name, nm, nl);
+        p->name[nl] = 0;
         snprintf(p->uri, sizeof p->uri, "%s", x->uri);
         snprintf(p->app, sizeof p->app, "%s", x->app);
         snprintf(p->board, sizeof p->board, "%s", x->board);
