@@ -282,6 +282,43 @@ class TestDashboardInput(unittest.TestCase):
             self.assertEqual(stop_dashboard(d), 0)
         self.assert_served()
 
+    def test_mux_link(self):
+        """A device behind `swarm mux`, given as --link unix://SOCKET: listed, online once its
+        link is up, and callable through it."""
+        sock = os.path.join(self.tmp, "mux.sock")
+        mux = subprocess.Popen([SWARM_BIN, "mux", "--link", self.key, "--socket", sock],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
+        d = None
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(sock):
+                if mux.poll() is not None:
+                    self.fail("the mux ended: %s" % mux.stderr.read())
+                self.assertLess(time.monotonic(), deadline, "the mux never made its socket")
+                time.sleep(0.05)
+            uri = "unix://" + sock
+            d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--link", uri], env=self.env)
+            w = WS(url)
+            fleet = w.recv_json(lambda m: m.get("ev") == "fleet")
+            self.assertEqual([n["key"] for n in fleet["nodes"]], [uri])
+            if not fleet["nodes"][0]["online"]:
+                m = w.recv_json(lambda m: m.get("ev") == "node" and m["node"]["online"])
+                self.assertEqual(m["node"]["source"], "link")
+            w.send({"id": 1, "op": "call", "node": uri, "path": "sys.info"})
+            self.assertEqual(w.recv_json(lambda m: m.get("id") == 1)["reply"]["host_name"], "dn1")
+            # a stream through the mux, then cancelled
+            w.send({"id": 2, "op": "call", "node": uri, "path": "ping", "args": {"m": "s"}, "every": 50})
+            for _ in range(3):
+                self.assertEqual(w.recv_json(lambda m: m.get("id") == 2)["stream"], "R:s")
+            w.send({"id": 3, "op": "cancel", "ref": 2})
+            w.recv_json(lambda m: m.get("id") == 3)
+            w.close()
+        finally:
+            if d:
+                self.assertEqual(stop_dashboard(d), 0)
+            mux.send_signal(signal.SIGTERM)
+            reap(mux)
+
     def test_usage(self):
         r = subprocess.run([SWARM_BIN, "dashboard", "--token", "short"], capture_output=True, text=True, env=self.env)
         self.assertEqual(r.returncode, 2, r.stderr)
