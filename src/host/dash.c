@@ -461,14 +461,23 @@ static void call_free(dcall_t *k)
     free(k);
 }
 
+// Said after a link error when a locked node was reached without a key.
+static const char *locked_hint(const dnode_t *n, sw_hlink_t *l)
+{
+    return n->locked && !sw_hlink_secure(l)
+               ? " (the node is locked and this host has no key for it: see 'swarm key')"
+               : "";
+}
+
 // The answer of a node to a page's call, passed on as JSON.
 static void on_answer(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
 {
     dcall_t *k = u;
     if (!m) {
         if (k->c)
-            send_error(k->c, k->id, "%s", err == SW_ECLOSED && sw_hlink_error(l)[0]
-                                              ? sw_hlink_error(l) : sw_strerror(err));
+            send_error(k->c, k->id, "%s%s", err == SW_ECLOSED && sw_hlink_error(l)[0]
+                                                ? sw_hlink_error(l) : sw_strerror(err),
+                       locked_hint(k->n, l));
         call_free(k);
         return;
     }
@@ -544,8 +553,9 @@ static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
         return;
     }
     char why[400];
-    snprintf(why, sizeof why, "%s: %s", n->name[0] ? n->name : n->key,
-             sw_hlink_error(l)[0] ? sw_hlink_error(l) : sw_strerror(err ? err : SW_ECLOSED));
+    snprintf(why, sizeof why, "%s: %s%s", n->name[0] ? n->name : n->key,
+             sw_hlink_error(l)[0] ? sw_hlink_error(l) : sw_strerror(err ? err : SW_ECLOSED),
+             locked_hint(n, l));
     calls_fail_node(n, why);
     // a node that dropped its link or cannot be reached is offline until it is heard again
     set_online(n, false);

@@ -35,7 +35,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 sys.path.insert(0, HERE)
-from swarmtest import SWARM_BIN, Node, reap  # noqa: E402
+from swarmtest import SWARM_BIN, Node, pack, reap  # noqa: E402
 from lanlab import Lan  # noqa: E402
 
 SRC = os.environ.get("SWARM_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
@@ -318,6 +318,53 @@ class TestDashboardInput(unittest.TestCase):
                 self.assertEqual(stop_dashboard(d), 0)
             mux.send_signal(signal.SIGTERM)
             reap(mux)
+
+    def test_locked_node(self):
+        """A locked node (authenticated mode) found on the (loopback) LAN shows as locked, and the
+        page reaches it through the host's key, which no message to the page contains; a
+        dashboard without the key lists it but cannot call it."""
+        key = os.urandom(32)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            bport = u.getsockname()[1]
+        root = tempfile.mkdtemp(prefix="swarm-dash-locked-")
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(pack({"boot": {"BEACON_DESTINATION_IPS": ["127.0.0.2"], "BEACON_DESTINATION_PORT": bport,
+                                   "MDNS_ENABLE": False}}))
+        with open(os.path.join(root, "swarm.key"), "wb") as f:
+            f.write(key)
+        node = Node(root=root, name="locked1")
+        node.own_root = True
+        self.addCleanup(node.stop)
+        node.start()
+        node.wait_log("auth: locked")
+        os.makedirs(os.path.join(self.tmp, "cfg", "swarm"), exist_ok=True)
+        kf = os.path.join(self.tmp, "cfg", "swarm", "key")
+        with open(os.open(kf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(key)
+        self.addCleanup(os.unlink, kf)
+        scan = ["--port", "0", "--no-config", "--scan-port", str(bport), "--scan-to", "127.0.0.1", "--scan-every", "200ms"]
+        for with_key in (True, False):
+            env = self.env if with_key else dict(self.env, XDG_CONFIG_HOME=os.path.join(self.tmp, "nokey"))
+            d, url = start_dashboard(scan, env=env)
+            try:
+                w = WS(url)
+                seen = []
+                m = w.recv_json(lambda m: seen.append(m) or any(n.get("name") == "locked1" for n in
+                                m.get("nodes", [m.get("node", {})])))
+                n = [n for n in m.get("nodes", [m.get("node")]) if n["name"] == "locked1"][0]
+                self.assertTrue(n["locked"])
+                w.send({"id": 1, "op": "call", "node": n["key"], "path": "sys.info"})
+                a = w.recv_json(lambda m: seen.append(m) or m.get("id") == 1)
+                if with_key:
+                    self.assertEqual(a.get("reply", {}).get("host_name"), "locked1", a)
+                else:
+                    self.assertIn("locked", a.get("error", ""))
+                    print("\n  without the key: %s" % a["error"], file=sys.stderr)
+                self.assertNotIn(key.hex(), json.dumps(seen))
+                w.close()
+            finally:
+                self.assertEqual(stop_dashboard(d), 0)
 
     def test_usage(self):
         r = subprocess.run([SWARM_BIN, "dashboard", "--token", "short"], capture_output=True, text=True, env=self.env)
