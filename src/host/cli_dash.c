@@ -32,6 +32,7 @@ static const char dash_after[] =
     "output: one line on stdout, the page's address:\n"
     "  swarm dashboard: http://127.0.0.1:27580/\n"
     "  swarm dashboard: http://0.0.0.0:27580/?token=3f9c…   (with a token)\n"
+    "with --json: {\"url\": …, \"bind\": …, \"port\": N, \"token\": … or null}\n"
     "exit status: 0 stopped by Ctrl-C or SIGTERM, 2 usage, 6 the address cannot be bound\n"
     "\n"
     "examples:\n"
@@ -124,6 +125,7 @@ int sw_cli_dashboard(const sw_cli_t *cli, int argc, char **argv)
     o.timeout_ms = c.timeout_ms;
     o.queue_max = (size_t)queue_max;
     o.quiet = c.quiet;
+    o.json = c.json;
     o.out = stdout;
     char err[400];
     rc = sw_dash_run(&o, err, sizeof err);

@@ -1326,10 +1326,25 @@ int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
         FILE *out = o->out ? o->out : stdout;
         char shown[300];
         snprintf(shown, sizeof shown, strchr(bind, ':') ? "[%s]" : "%s", bind);
-        if (d->need_token)
-            fprintf(out, "swarm dashboard: http://%s:%u/?token=%s\n", shown, (unsigned)d->port, d->token);
-        else
-            fprintf(out, "swarm dashboard: http://%s:%u/\n", shown, (unsigned)d->port);
+        char url[400];
+        snprintf(url, sizeof url, "http://%s:%u/%s%s", shown, (unsigned)d->port,
+                 d->need_token ? "?token=" : "", d->need_token ? d->token : "");
+        if (o->json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "url", url);
+            cJSON_AddStringToObject(j, "bind", bind);
+            cJSON_AddNumberToObject(j, "port", d->port);
+            if (d->need_token)
+                cJSON_AddStringToObject(j, "token", d->token);
+            else
+                cJSON_AddNullToObject(j, "token");
+            char *t = cJSON_PrintUnformatted(j);
+            fprintf(out, "%s\n", t ? t : "{}");
+            cJSON_free(t);
+            cJSON_Delete(j);
+        } else {
+            fprintf(out, "swarm dashboard: %s\n", url);
+        }
         fflush(out);
         if (!SW_DASH_PLOT && !o->quiet)
             fprintf(stderr, "swarm dashboard: built without the plot library (npm was not "

@@ -126,6 +126,7 @@ typedef struct sw_dash_opts {
     uint32_t timeout_ms;         // per call (0: none); the CLI's --timeout
     size_t queue_max;            // default SW_DASH_QUEUE_MAX
     bool quiet;                  // no informational lines on stderr
+    bool json;                   // the address as one JSON line: {"url", "bind", "port", "token"}
     FILE *out;                   // where the page's address is printed (stdout)
 } sw_dash_opts_t;
 

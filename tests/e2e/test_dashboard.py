@@ -373,6 +373,17 @@ class TestDashboardInput(unittest.TestCase):
                            capture_output=True, text=True, env=self.env)
         self.assertEqual(r.returncode, 6, r.stderr)
         self.assertIn("cannot listen", r.stderr)
+        p = subprocess.Popen([SWARM_BIN, "--json", "dashboard", "--port", "0", "--no-scan", "--no-config"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        try:
+            j = json.loads(p.stdout.readline())
+            self.assertGreater(j["port"], 0)
+            self.assertIsNone(j["token"])
+            self.assertEqual(j["url"], "http://127.0.0.1:%d/" % j["port"])
+        finally:
+            self.assertEqual(stop_dashboard(p), 0)
+            p.stdout.close()
+            p.stderr.close()
         r = subprocess.run([SWARM_BIN, "dashboard", "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
         self.assertIn("--token", r.stdout)
