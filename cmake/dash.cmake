@@ -36,10 +36,11 @@ endif()
 target_compile_definitions(swarm_host PRIVATE SW_DASH_PLOT=${SW_DASH_PLOT})
 
 set(SW_DASH_FILES index.html=${SW_WEB}/index.html app.js=${SW_WEB}/app.js app.css=${SW_WEB}/app.css
-                  uplot.js=${SW_UPLOT_JS} uplot.css=${SW_UPLOT_CSS})
+                  uplot.js=${SW_UPLOT_JS} uplot.css=${SW_UPLOT_CSS}
+                  uplot-LICENSE.txt=${SW_WEB}/node_modules/uplot/LICENSE) # MIT: its notice goes with it
 set(SW_DASH_DEPS ${SW_WEB}/index.html ${SW_WEB}/app.js ${SW_WEB}/app.css ${CMAKE_SOURCE_DIR}/cmake/embed.cmake)
 if(SW_DASH_PLOT)
-  list(APPEND SW_DASH_DEPS ${SW_UPLOT_JS} ${SW_UPLOT_CSS})
+  list(APPEND SW_DASH_DEPS ${SW_UPLOT_JS} ${SW_UPLOT_CSS} ${SW_WEB}/node_modules/uplot/LICENSE)
 endif()
 string(REPLACE ";" "," SW_DASH_FILES_ARG "${SW_DASH_FILES}")
 add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/dash_assets.c

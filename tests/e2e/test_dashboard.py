@@ -192,6 +192,8 @@ class TestDashboardInput(unittest.TestCase):
         self.assertEqual(r.stdout, "404")
         r = subprocess.run(["curl", "-s", self.url + "uplot.js"], capture_output=True)
         self.assertGreater(len(r.stdout), 10000, "the plot library is not bundled (npm at build time?)")
+        r = subprocess.run(["curl", "-s", self.url + "uplot-LICENSE.txt"], capture_output=True, text=True)
+        self.assertIn("MIT", r.stdout)
         self.assert_served()
 
     def test_bad_requests_get_errors(self):
