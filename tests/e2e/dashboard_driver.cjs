@@ -4,6 +4,8 @@
 //   fleet    every node of the lab is listed, online
 //   call     `ping` from the node page's form shows the reply
 //   config   editing dash.x in the config tree is acknowledged (the test reads it back on the node)
+//   files    a file uploaded from the page is listed and downloads back the same (the test
+//            reads it on the node too)
 //   plot     a stream on two nodes puts points on the chart
 //   push     dry run lists the changes, the push ends ok on every node, the table shows the
 //            new version
@@ -82,6 +84,19 @@ async function main() {
     await until(page, () => document.getElementById('node-log').textContent.length > 0, null);
     await page.waitForSelector('#node-dir .cmd', { timeout: T });
     await page.waitForSelector('#files-body tr', { timeout: T });
+
+    // ---- files: upload (atomic on the node), listed, downloaded back byte for byte
+    const content = Buffer.from(Array.from({ length: 20000 }, (_, i) => (i * 7) & 255));
+    await page.setInputFiles('#upload', { name: 'from-page.bin', mimeType: 'application/octet-stream', buffer: content });
+    await page.waitForSelector('#files-body a:text-is("from-page.bin")', { timeout: T });
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: T }),
+      page.click('#files-body a:text-is("from-page.bin")')]);
+    const got = await new Promise((res, rej) => {
+      dl.createReadStream().then((st) => { const parts = []; st.on('data', (c) => parts.push(c)); st.on('end', () => res(Buffer.concat(parts))); st.on('error', rej); }, rej);
+    });
+    if (!got.equals(content)) throw new Error('download differs from upload: ' + got.length + ' bytes');
+    out.files = content.length;
+    log('step files: uploaded and downloaded ' + content.length + ' bytes');
     if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-node.png'), fullPage: true });
 
     // ---- plot: two nodes on one chart

@@ -444,6 +444,9 @@ class TestDashboardBrowser(unittest.TestCase):
             # the config edit reached the node
             r = lan.swarm("cfg", lan.nodes[0].ip, "get", "dash.x", env=env)
             self.assertEqual(r.stdout.strip(), "42", r.stderr)
+            # the upload landed in the node's root
+            with open(os.path.join(lan.nodes[0].root, "from-page.bin"), "rb") as f:
+                self.assertEqual(f.read(), bytes((i * 7) & 255 for i in range(20000)))
             # the push changed the app on the nodes still running
             for n in lan.nodes[:2]:
                 after = self.info(lan, n)
