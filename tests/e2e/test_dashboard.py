@@ -368,6 +368,30 @@ class TestDashboardInput(unittest.TestCase):
             finally:
                 self.assertEqual(stop_dashboard(d), 0)
 
+    def test_config_devices(self):
+        """The user config's [devices] are listed by their names, with source "config", and
+        reachable; --no-config leaves them out."""
+        cfgdir = os.path.join(self.tmp, "cfgdev", "swarm")
+        os.makedirs(cfgdir, exist_ok=True)
+        with open(os.path.join(cfgdir, "config"), "w") as f:
+            f.write("[devices]\nbench-a = %s   # the test node\n" % self.key)
+        env = dict(self.env, XDG_CONFIG_HOME=os.path.dirname(cfgdir))
+        for no_config in (False, True):
+            d, url = start_dashboard(["--port", "0", "--no-scan"] + (["--no-config"] if no_config else []), env=env)
+            try:
+                w = WS(url)
+                fleet = w.recv_json(lambda m: m.get("ev") == "fleet")
+                if no_config:
+                    self.assertEqual(fleet["nodes"], [])
+                    continue
+                self.assertEqual([(n["key"], n["source"], n["uri"]) for n in fleet["nodes"]],
+                                 [("bench-a", "config", self.key)])
+                w.send({"id": 1, "op": "call", "node": "bench-a", "path": "ping", "args": {"m": "cfg"}})
+                self.assertEqual(w.recv_json(lambda m: m.get("id") == 1).get("reply"), "R:cfg")
+                w.close()
+            finally:
+                self.assertEqual(stop_dashboard(d), 0)
+
     def test_usage(self):
         r = subprocess.run([SWARM_BIN, "dashboard", "--token", "short"], capture_output=True, text=True, env=self.env)
         self.assertEqual(r.returncode, 2, r.stderr)
