@@ -9,6 +9,8 @@
 //   plot     a stream on two nodes puts points on the chart
 //   push     dry run lists the changes, the push ends ok on every node, the table shows the
 //            new version
+//   canary   with canary 1, a push of a broken app: the canary rolls back, the others are
+//            skipped (the test breaks the project when the driver says "break-project")
 //   offline  after the test kills a node (it says "kill NAME" on stdout and waits for a line on
 //            stdin), that node's row turns offline
 //   perf     200 FAKE entries (labelled so; fed to the page's own message handler, never to the
@@ -144,6 +146,24 @@ async function main() {
       }, [n.name, oldVersion]);
     out.versions = await page.$$eval('#fleet-body td.version', (tds) => tds.map((t) => t.textContent));
     log('step push: ' + res.join(', ') + '; versions now ' + out.versions.join(', '));
+
+    // ---- a canary push of a broken version: the canary rolls back, the rollout stops there
+    log('break-project');
+    await nextLine();
+    await page.click('#tab-push');
+    await page.fill('#push-canary', '1');
+    await page.click('#push-go');
+    await until(page, () => document.getElementById('push-state').textContent === 'push done', null);
+    const res2 = await page.$$eval('#push-body td.result', (tds) => tds.map((t) => t.textContent));
+    const canaries = res2.filter((r) => r.endsWith('(canary)'));
+    if (canaries.length !== 1 || !canaries[0].startsWith('rolled-back') ||
+        res2.filter((r) => r.startsWith('skipped')).length !== names.length - 1)
+      throw new Error('canary push of a broken app: ' + res2.join(', '));
+    out.canary = res2;
+    log('step canary: ' + res2.join(', '));
+    if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-rollback.png') });
+    await page.fill('#push-canary', '0');
+    await page.click('#tab-fleet');
 
     // ---- a killed node turns offline
     const victim = names[names.length - 1].name;

@@ -454,6 +454,13 @@ class TestDashboardBrowser(unittest.TestCase):
             for line in drv.stdout:
                 out.append(line.rstrip())
                 print("  " + line.rstrip(), file=sys.stderr)
+                if line.startswith("break-project"):
+                    # an app that fails as it starts: the node's health check rolls it back
+                    for app in ("blink", "counter"):
+                        with open(os.path.join(proj, "apps", app, "main.lua"), "w") as f:
+                            f.write('error("broken on purpose by test_dashboard")\n')
+                    drv.stdin.write("broken\n")
+                    drv.stdin.flush()
                 if line.startswith("kill ") and not killed:
                     victim = line.split()[1]
                     i = [n.name for n in lan.nodes].index(victim)
@@ -471,10 +478,15 @@ class TestDashboardBrowser(unittest.TestCase):
             # the upload landed in the node's root
             with open(os.path.join(lan.nodes[0].root, "from-page.bin"), "rb") as f:
                 self.assertEqual(f.read(), bytes((i * 7) & 255 for i in range(20000)))
-            # the push changed the app on the nodes still running
+            # the push changed the app on the nodes still running, and the broken one did not
+            # stay anywhere (rolled back on the canary, not sent to the others)
             for n in lan.nodes[:2]:
                 after = self.info(lan, n)
                 self.assertNotEqual(after["app_hash"], before[n.name]["app_hash"])
+                with open(os.path.join(n.root, "apps", n.app, "main.lua")) as f:
+                    self.assertNotIn("broken on purpose", f.read())
+                self.assertTrue(os.path.exists(os.path.join(n.root, "apps", n.app, "dash_marker.lua")))
+            self.assertEqual(len([r for r in result["canary"] if r.startswith("rolled-back")]), 1)
             self.assertIn("render_ms", result["perf"])
         finally:
             if drv and drv.poll() is None:
