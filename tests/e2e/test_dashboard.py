@@ -194,6 +194,30 @@ class TestDashboardInput(unittest.TestCase):
         self.assertGreater(len(r.stdout), 10000, "the plot library is not bundled (npm at build time?)")
         r = subprocess.run(["curl", "-s", self.url + "uplot-LICENSE.txt"], capture_output=True, text=True)
         self.assertIn("MIT", r.stdout)
+        hostport = self.url.split("//")[1].rstrip("/")
+        host, port = hostport.rsplit(":", 1)
+        # a client that connects and says nothing, and one that sends 64 KiB of headers: the
+        # first waits (others are served meanwhile), the second is answered with an error or
+        # closed, never served a page
+        idle = socket.create_connection((host, int(port)))
+        self.assert_served()
+        big = socket.create_connection((host, int(port)), timeout=20)
+        try:
+            big.sendall(b"GET / HTTP/1.1\r\nHost: " + hostport.encode() + b"\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n")
+        except OSError:
+            pass
+        got = b""
+        try:
+            while True:
+                d = big.recv(65536)
+                if not d:
+                    break
+                got += d
+        except OSError:
+            pass
+        self.assertFalse(got.startswith(b"HTTP/1.1 200"), got[:200])
+        big.close()
+        idle.close()
         self.assert_served()
 
     def test_bad_requests_get_errors(self):
