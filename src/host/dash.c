@@ -1326,7 +1326,7 @@ int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
         FILE *out = o->out ? o->out : stdout;
         char shown[300];
         snprintf(shown, sizeof shown, strchr(bind, ':') ? "[%s]" : "%s", bind);
-        char url[sizeof shown + sizeof d->token + 32];
+        char url[2048]; // bind address, port and token, with room to spare
         snprintf(url, sizeof url, "http://%s:%u/%s%s", shown, (unsigned)d->port,
                  d->need_token ? "?token=" : "", d->need_token ? d->token : "");
         if (o->json) {
