@@ -537,6 +537,43 @@ static void calls_fail_node(dnode_t *n, const char *why)
     }
 }
 
+static void json_str(char *dst, size_t cap, const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (cJSON_IsString(v) && v->valuestring)
+        snprintf(dst, cap, "%s", v->valuestring);
+}
+
+// sys.info of a --link or config device (its link just came up): what a beacon would say.
+static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
+{
+    (void)l;
+    (void)err;
+    dnode_t *n = u;
+    if (!m || m->kind != SW_MSG_REPLY || !m->d.n)
+        return;
+    int e2;
+    cJSON *j = sw_mp_to_json(m->d.p, m->d.n, &e2);
+    if (cJSON_IsObject(j)) {
+        if (!strcmp(n->source, "link")) // a config device keeps the name the user gave it
+            json_str(n->name, sizeof n->name, j, "host_name");
+        json_str(n->app, sizeof n->app, j, "app_name");
+        json_str(n->board, sizeof n->board, j, "hardware_name");
+        json_str(n->node, sizeof n->node, j, "node");
+        const cJSON *up = cJSON_GetObjectItemCaseSensitive(j, "uptime_ms");
+        if (cJSON_IsNumber(up) || cJSON_IsRaw(up)) {
+            n->has_uptime = true;
+            n->uptime_ms = cJSON_IsNumber(up) ? (uint64_t)up->valuedouble
+                                              : strtoull(up->valuestring, NULL, 10);
+            n->seen = now(n->d);
+        }
+        n->locked = sw_hlink_secure(l);
+        n->swarm = true;
+        node_changed(n);
+    }
+    cJSON_Delete(j);
+}
+
 static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
 {
     dnode_t *n = u;
@@ -548,8 +585,10 @@ static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
             if (k->n == n && !k->seq)
                 call_send(k);
         }
-        if (n->fixed)
+        if (n->fixed) {
             set_online(n, true);
+            sw_hlink_call(l, "sys.info", (sw_span_t){0}, 0, on_info, n);
+        }
         return;
     }
     char why[400];

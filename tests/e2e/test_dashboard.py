@@ -327,9 +327,14 @@ class TestDashboardInput(unittest.TestCase):
             w = WS(url)
             fleet = w.recv_json(lambda m: m.get("ev") == "fleet")
             self.assertEqual([n["key"] for n in fleet["nodes"]], [uri])
-            if not fleet["nodes"][0]["online"]:
-                m = w.recv_json(lambda m: m.get("ev") == "node" and m["node"]["online"])
-                self.assertEqual(m["node"]["source"], "link")
+            n = fleet["nodes"][0]
+            # online once its link is up, then named by its sys.info
+            if not (n["online"] and n["name"] == "dn1"):
+                n = w.recv_json(lambda m: m.get("ev") == "node" and m["node"]["online"] and
+                                m["node"]["name"] == "dn1")["node"]
+            self.assertEqual(n["source"], "link")
+            self.assertEqual(n["board"], "posix-sim")
+            self.assertGreater(n["uptime_ms"], 0)
             w.send({"id": 1, "op": "call", "node": uri, "path": "sys.info"})
             self.assertEqual(w.recv_json(lambda m: m.get("id") == 1)["reply"]["host_name"], "dn1")
             # a stream through the mux, then cancelled
