@@ -57,6 +57,7 @@
       case 'hello': S.hello = m; fillProjects(); if (!m.plot) noPlotLib(); break;
       case 'fleet': S.nodes.clear(); for (const n of m.nodes) setNode(n); queueRender(); break;
       case 'node': setNode(m.node); queueRender(); break;
+      case 'gone': S.nodes.delete(m.key); queueRender(); break;
       case 'push_start': S.push.clear(); for (const d of m.devices) S.push.set(d.key, d);
         $('push-state').textContent = (m.dry_run ? 'dry run' : 'push') + ' of ' + m.project + ' running…';
         renderPush(); break;

@@ -262,9 +262,36 @@ static dnode_t *node_find(dash_t *d, const char *key)
     return NULL;
 }
 
+// Makes room in a full table: the LAN node unheard for longest, if it is offline and has no
+// link (so no call refers to it), leaves; pages hear {"ev": "gone"}. False: none can go.
+static bool node_evict(dash_t *d)
+{
+    size_t best = d->n;
+    for (size_t i = 0; i < d->n; i++) {
+        dnode_t *x = d->nodes[i];
+        if (!x->fixed && !x->online && !x->link && (best == d->n || x->seen < d->nodes[best]->seen))
+            best = i;
+    }
+    if (best == d->n)
+        return false;
+    dnode_t *x = d->nodes[best];
+    cJSON *j = cJSON_CreateObject();
+    if (j) {
+        cJSON_AddStringToObject(j, "ev", "gone");
+        add_str(j, "key", x->key);
+        broadcast(d, j);
+    }
+    memmove(&d->nodes[best], &d->nodes[best + 1], (d->n - best - 1) * sizeof *d->nodes);
+    d->n--;
+    free(x);
+    return true;
+}
+
 static dnode_t *node_add(dash_t *d, const char *key)
 {
-    if (d->n >= SW_DASH_NODES_MAX)
+    // the table is bounded (anyone on the LAN can send beacons with new ids): a full one
+    // gives up its stalest offline entry, or takes no more
+    if (d->n >= SW_DASH_NODES_MAX && !node_evict(d))
         return NULL;
     if (!(d->n & (d->n + 1))) { // grow at 0, 1, 3, 7, …: capacity 2n+2
         dnode_t **nn = realloc(d->nodes, (2 * d->n + 2) * sizeof *nn);
@@ -398,6 +425,16 @@ static void send_query(dash_t *d)
     d->last_query = now(d);
 }
 
+// A fleet answers a query all at once (hundreds of datagrams within milliseconds): the
+// sockets get as large a receive buffer as allowed (root may go beyond net.core.rmem_max),
+// as `swarm scan`'s do.
+static void big_rcvbuf(int fd)
+{
+    int size = 4 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
 static int scan_start(dash_t *d, char *err, size_t errcap)
 {
     uint16_t port = d->o->scan_port ? d->o->scan_port : SW_SCAN_PORT;
@@ -407,6 +444,7 @@ static int scan_start(dash_t *d, char *err, size_t errcap)
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        big_rcvbuf(fd);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
         if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && uv_udp_init(&d->loop, &d->lsock) == 0) {
             if (uv_udp_open(&d->lsock, fd) == 0) {
@@ -431,6 +469,9 @@ static int scan_start(dash_t *d, char *err, size_t errcap)
     d->qsock.data = d;
     struct sockaddr_in any = {.sin_family = AF_INET};
     int rc = uv_udp_bind(&d->qsock, (const struct sockaddr *)&any, 0);
+    uv_os_fd_t qfd;
+    if (!rc && !uv_fileno((uv_handle_t *)&d->qsock, &qfd))
+        big_rcvbuf(qfd);
     if (!rc)
         rc = uv_udp_set_broadcast(&d->qsock, 1);
     if (!rc)

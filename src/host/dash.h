@@ -12,7 +12,8 @@
 //                        "canary": N, "max_failures": K}
 //                      {"id": N, "op": "fleet"}                the whole fleet again
 //   dashboard → page   {"ev": "hello", …}, {"ev": "fleet", "nodes": [...]},
-//                      {"ev": "node", "node": {...}}, {"ev": "push", "dev": {...}},
+//                      {"ev": "node", "node": {...}}, {"ev": "gone", "key": KEY},
+//                      {"ev": "push", "dev": {...}}, {"ev": "console", "node": KEY, "text": …},
 //                      {"id": N, "reply": JSON} | {"id": N, "error": TEXT} |
 //                      {"id": N, "stream": JSON} … {"id": N, "end": true}
 // MsgPack values cross as JSON by mpjson.h's rules (bin as {"$bin": base64}, …).
@@ -43,7 +44,8 @@
 #define SW_DASH_CALLS_MAX 64        // calls (and streams) in flight per page
 #endif
 #ifndef SW_DASH_NODES_MAX
-#define SW_DASH_NODES_MAX 4096      // nodes the dashboard tracks
+#define SW_DASH_NODES_MAX 4096      // nodes the dashboard tracks (full: the stalest offline
+                                    // LAN node gives way, else a new one is not listed)
 #endif
 #ifndef SW_DASH_PUSH_NODES_MAX
 #define SW_DASH_PUSH_NODES_MAX 4096 // keys in one push request

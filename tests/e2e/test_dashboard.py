@@ -421,6 +421,68 @@ class TestDashboardInput(unittest.TestCase):
             finally:
                 self.assertEqual(stop_dashboard(d), 0)
 
+    def test_forged_beacons(self):
+        """Beacons anyone on the LAN can send (here: to the dashboard's beacon port on loopback):
+        strings with escape sequences and bytes that are not UTF-8 reach the page as valid
+        UTF-8 JSON, escaped; the node table stays bounded: a full table gives way only to an
+        offline entry (pages hear "gone"), and takes no more while all are online."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            bport = u.getsockname()[1]
+        d, url = start_dashboard(["--port", "0", "--no-config", "--scan-port", str(bport), "--scan-to", "127.0.0.1",
+                                  "--offline-after", "1s"], env=self.env)
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+        def beacon(i, host=b"n%d"):
+            b = (b'{"ifconfigs": [["127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1"]], '
+                 b'"settings": {"board": {"host_name": "' + (host % i if b"%d" in host else host) + b'", '
+                 b'"app_name": "a", "hardware_name": "b"}, "boot": {}}, "swarm": {"id": "forged-%d"}}' % i)
+            tx.sendto(b, ("127.0.0.1", bport))
+        try:
+            w = WS(url)
+            w.recv_json(lambda m: m.get("ev") == "fleet")
+            beacon(0, b"evil\x1b[2J\xff\xfe\r\nrow")
+            m = w.recv_json(lambda m: m.get("ev") == "node")  # json.loads of valid UTF-8 only
+            self.assertNotIn("\x1b", m["node"]["name"])
+            self.assertIn("evil", m["node"]["name"])
+            # fill the table (4096 entries; the forged one above is the first)
+            for i in range(1, 4096):
+                beacon(i)
+                if i % 64 == 0:
+                    time.sleep(0.002)  # let the dashboard drain its socket buffer
+            w.s.settimeout(5)
+            # every entry listed: count the node events until the 4096th key
+            seen = {m["node"]["key"]}
+            while len(seen) < 4096:
+                try:
+                    m = w.recv_json(lambda m: m.get("ev") == "node")
+                except TimeoutError:
+                    # a datagram lost in the kernel's buffer: send the missing ones again
+                    for k, i in enumerate(i for i in range(4096) if "forged-%d" % i not in seen):
+                        beacon(i)
+                        if k % 64 == 0:
+                            time.sleep(0.002)
+                    continue
+                seen.add(m["node"]["key"])
+            # all online: a newcomer is not listed
+            beacon(5000)
+            w.send({"id": 1, "op": "fleet"})
+            fleet = w.recv_json(lambda m: m.get("id") == 1)
+            self.assertEqual(len(fleet["nodes"]), 4096)
+            self.assertNotIn("forged-5000", [n["key"] for n in fleet["nodes"]])
+            # once they are offline, a newcomer takes the stalest entry's place
+            w.recv_json(lambda m: m.get("ev") == "node" and m["node"]["key"] == "forged-4095" and not m["node"]["online"])
+            beacon(5001)
+            gone = w.recv_json(lambda m: m.get("ev") == "gone")
+            self.assertTrue(gone["key"].startswith("forged-"))
+            m = w.recv_json(lambda m: m.get("ev") == "node" and m["node"]["key"] == "forged-5001")
+            self.assertTrue(m["node"]["online"])
+            w.close()
+        finally:
+            tx.close()
+            self.assertEqual(stop_dashboard(d), 0)
+        self.assert_served()
+
     def test_usage(self):
         r = subprocess.run([SWARM_BIN, "dashboard", "--token", "short"], capture_output=True, text=True, env=self.env)
         self.assertEqual(r.returncode, 2, r.stderr)
