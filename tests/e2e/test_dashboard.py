@@ -486,6 +486,18 @@ class TestDashboardInput(unittest.TestCase):
             self.assertEqual(stop_dashboard(d), 0)
         self.assert_served()
 
+    def test_stop_with_a_stream_running(self):
+        """SIGTERM while a page has a stream running: the page is closed, the stream cancelled,
+        and the dashboard ends with status 0 (nothing leaked: the leak checker runs at exit)."""
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--link", self.key], env=self.env)
+        w = WS(url)
+        w.recv_json(lambda m: m.get("ev") == "fleet")
+        w.send({"id": 1, "op": "call", "node": self.key, "path": "ping", "args": {"m": "x"}, "every": 100})
+        self.assertEqual(w.recv_json(lambda m: m.get("id") == 1)["stream"], "R:x")
+        self.assertEqual(stop_dashboard(d), 0, d.stderr.read().decode()[-3000:])
+        self.assertTrue(w.closed())
+        w.close()
+
     def test_usage(self):
         r = subprocess.run([SWARM_BIN, "dashboard", "--token", "short"], capture_output=True, text=True, env=self.env)
         self.assertEqual(r.returncode, 2, r.stderr)
