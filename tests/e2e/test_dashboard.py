@@ -15,8 +15,11 @@ TestDashboardBrowser: a namespace LAN of 3 nodes (tests/lab/lanlab.py), `swarm d
 TestDashboardInput: the HTTP and WebSocket endpoints against bad input, on loopback with one
   node given by --link: bad JSON and bad requests get error answers, a binary frame and a frame
   over the size bound close only that connection, a page that never reads is dropped at its
-  queue bound, a foreign Origin and a missing token are refused; after each, another page is
-  still served (it gets the fleet and a ping through the dashboard).
+  queue bound, an idle HTTP client and 64 KiB of headers hold nobody up, a foreign Origin and a
+  missing or wrong token are refused; after each, another page is still served (it gets the
+  fleet and a ping through the dashboard). Also: forged beacons (escaped on the page, the node
+  table's bound), a locked node (through the host's key only), a device behind `swarm mux`,
+  the user config's devices, --json, usage errors, SIGTERM with a stream running.
 """
 import base64
 import json
