@@ -1,4 +1,5 @@
-// swarm dashboard: the server (dash.h). libwebsockets serves the page and its WebSocket on the
+// swarm dashboard: the server (dash.h): pages, their calls, pushes (the node table is
+// dash_fleet.c). libwebsockets serves the page and its WebSocket on the
 // dashboard's libuv loop (a foreign loop to lws); the same loop runs the discovery socket, the
 // links to the nodes and pushes. Pages never talk to nodes themselves: every request goes
 // through sw_dash_req_parse, then through a link the dashboard owns, with the host's keys.
@@ -26,88 +27,7 @@
 #include "swarm/sw.h"
 #include "user_config.h"
 
-typedef struct dash dash_t;
-typedef struct client client_t;
-typedef struct dnode dnode_t;
-typedef struct dcall dcall_t;
-
-typedef struct outmsg {
-    struct outmsg *next;
-    size_t len;
-    unsigned char buf[]; // LWS_PRE + len
-} outmsg_t;
-
-struct client {
-    dash_t *d;
-    struct lws *wsi;
-    client_t *next;
-    outmsg_t *head, *tail;
-    size_t queued;
-    bool dropping; // over its queue bound: being closed
-    char *rx;      // the message being received (fragments)
-    size_t rx_len;
-    bool rx_bad;   // a binary or over-long message: closing
-    int calls;
-};
-
-// One call of a page on a node's link. Waits in the node's queue while the link comes up.
-struct dcall {
-    dcall_t *next;      // dash's list
-    dash_t *d;
-    client_t *c;        // NULL once the page left
-    dnode_t *n;
-    int64_t id;         // the page's id
-    int64_t seq;        // on the link (0: not sent yet)
-    uint8_t *args;      // MsgPack of the arguments until sent
-    size_t args_len;
-    char path[SW_DASH_PATH_MAX];
-    uint32_t every_ms;
-    uint64_t t0;        // loop time it was made
-};
-
-struct dnode {
-    dash_t *d;
-    char key[SW_DASH_KEY_MAX];
-    char name[64], ip[64], app[64], board[64], node[32], hash[72], uri[320], source[8];
-    uint16_t port;
-    bool locked, swarm, online, fixed; // fixed: a --link or config device (kept connected)
-    bool has_uptime;
-    uint64_t uptime_ms, seen;          // seen: loop ms of the last sign of life
-    sw_hlink_t *link;
-    bool link_up;
-};
-
-struct dash {
-    const sw_dash_opts_t *o;
-    uv_loop_t loop;
-    struct lws_context *ctx;
-    char token[80];
-    bool need_token;
-    uint16_t port;
-    client_t *clients;
-    int nclients;
-    dnode_t **nodes;
-    size_t n;
-    dcall_t *calls;
-    uv_udp_t lsock, qsock;
-    bool lsock_on, qsock_on;
-    uv_timer_t tick;
-    uint64_t last_query;
-    uv_signal_t sig_int, sig_term;
-    bool stopping;
-    size_t n_sources_on;  // sources started (their stop() is due)
-    // the push that runs (one at a time)
-    sw_push_t *push;
-    sw_push_dev_t *pdevs;
-    char (*pkeys)[SW_DASH_KEY_MAX]; // the node key of each pdevs[i]
-    size_t npdevs;
-    client_t *push_client;
-    int64_t push_id;
-    uv_check_t push_check;
-    char push_project[256];
-};
-
-static uint64_t now(const dash_t *d) { return uv_now((uv_loop_t *)&d->loop); }
+#include "dash_int.h"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Sending to pages
@@ -154,7 +74,7 @@ static void client_send(client_t *c, cJSON *j)
     cJSON_free(t);
 }
 
-static void broadcast(dash_t *d, cJSON *j)
+void sw__dash_broadcast(dash_t *d, cJSON *j)
 {
     if (!j)
         return;
@@ -176,7 +96,6 @@ static cJSON *msg_id(int64_t id)
     return j;
 }
 
-static void add_str(cJSON *o, const char *k, const char *v);
 static void send_error(client_t *c, int64_t id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void send_error(client_t *c, int64_t id, const char *fmt, ...)
 {
@@ -190,299 +109,8 @@ static void send_error(client_t *c, int64_t id, const char *fmt, ...)
         return;
     if (id < 0)
         cJSON_ReplaceItemInObject(j, "id", cJSON_CreateNull());
-    add_str(j, "error", text);
+    sw__dash_add_str(j, "error", text);
     client_send(c, j);
-}
-
-///////////////////////////////////////////////////////////////////////////////////////////////
-// The fleet
-
-// Strings from devices go to the page escaped: a WebSocket text frame must be valid UTF-8,
-// and a device's bytes need not be.
-static void add_str(cJSON *o, const char *k, const char *v)
-{
-    char buf[1024];
-    cJSON_AddStringToObject(o, k, sw__esc_str(buf, sizeof buf, v));
-}
-
-static cJSON *node_json(const dnode_t *n)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    add_str(o, "key", n->key);
-    add_str(o, "name", n->name);
-    add_str(o, "uri", n->uri);
-    add_str(o, "ip", n->ip);
-    add_str(o, "app", n->app);
-    add_str(o, "hash", n->hash);
-    char v[9] = {0}; // the app's version: the start of its content hash
-    memcpy(v, n->hash, strnlen(n->hash, 8));
-    add_str(o, "version", v);
-    add_str(o, "node", n->node);
-    add_str(o, "board", n->board);
-    if (n->has_uptime)
-        cJSON_AddNumberToObject(o, "uptime_ms", (double)(n->uptime_ms + (now(n->d) - n->seen)));
-    else
-        cJSON_AddNullToObject(o, "uptime_ms");
-    cJSON_AddBoolToObject(o, "online", n->online);
-    cJSON_AddBoolToObject(o, "locked", n->locked);
-    cJSON_AddBoolToObject(o, "swarm", n->swarm);
-    add_str(o, "source", n->source);
-    return o;
-}
-
-static void node_changed(dnode_t *n)
-{
-    cJSON *j = cJSON_CreateObject();
-    if (!j)
-        return;
-    cJSON_AddStringToObject(j, "ev", "node");
-    cJSON_AddItemToObject(j, "node", node_json(n));
-    broadcast(n->d, j);
-}
-
-static cJSON *fleet_json(dash_t *d)
-{
-    cJSON *j = cJSON_CreateObject();
-    if (!j)
-        return NULL;
-    cJSON_AddStringToObject(j, "ev", "fleet");
-    cJSON *a = cJSON_AddArrayToObject(j, "nodes");
-    for (size_t i = 0; i < d->n; i++)
-        cJSON_AddItemToArray(a, node_json(d->nodes[i]));
-    return j;
-}
-
-static dnode_t *node_find(dash_t *d, const char *key)
-{
-    for (size_t i = 0; i < d->n; i++)
-        if (!strcmp(d->nodes[i]->key, key))
-            return d->nodes[i];
-    return NULL;
-}
-
-// Makes room in a full table: the LAN node unheard for longest, if it is offline and has no
-// link (so no call refers to it), leaves; pages hear {"ev": "gone"}. False: none can go.
-static bool node_evict(dash_t *d)
-{
-    size_t best = d->n;
-    for (size_t i = 0; i < d->n; i++) {
-        dnode_t *x = d->nodes[i];
-        if (!x->fixed && !x->online && !x->link && (best == d->n || x->seen < d->nodes[best]->seen))
-            best = i;
-    }
-    if (best == d->n)
-        return false;
-    dnode_t *x = d->nodes[best];
-    cJSON *j = cJSON_CreateObject();
-    if (j) {
-        cJSON_AddStringToObject(j, "ev", "gone");
-        add_str(j, "key", x->key);
-        broadcast(d, j);
-    }
-    memmove(&d->nodes[best], &d->nodes[best + 1], (d->n - best - 1) * sizeof *d->nodes);
-    d->n--;
-    free(x);
-    return true;
-}
-
-static dnode_t *node_add(dash_t *d, const char *key)
-{
-    // the table is bounded (anyone on the LAN can send beacons with new ids): a full one
-    // gives up its stalest offline entry, or takes no more
-    if (d->n >= SW_DASH_NODES_MAX && !node_evict(d))
-        return NULL;
-    if (!(d->n & (d->n + 1))) { // grow at 0, 1, 3, 7, …: capacity 2n+2
-        dnode_t **nn = realloc(d->nodes, (2 * d->n + 2) * sizeof *nn);
-        if (!nn)
-            return NULL;
-        d->nodes = nn;
-    }
-    dnode_t *n = calloc(1, sizeof *n);
-    if (!n)
-        return NULL;
-    n->d = d;
-    snprintf(n->key, sizeof n->key, "%s", key);
-    d->nodes[d->n++] = n;
-    return n;
-}
-
-static void set_online(dnode_t *n, bool on)
-{
-    n->seen = on ? now(n->d) : n->seen;
-    if (n->online != on) {
-        n->online = on;
-        node_changed(n);
-    }
-}
-
-static void calls_fail_node(dnode_t *n, const char *why);
-
-// A beacon or an answer to a query.
-static void on_beacon(dash_t *d, const char *ip, const void *p, size_t len)
-{
-    sw_scan_rec_t r;
-    if (sw_scan_parse(ip, p, len, &r))
-        return;
-    char key[SW_DASH_KEY_MAX];
-    bool id_ok = r.id[0]; // a key the page can send back (sw_dash_req_parse's rule)
-    for (const char *q = r.id; *q; q++)
-        id_ok &= *q > 0x20 && *q < 0x7f && *q != '"' && *q != '\\';
-    if (id_ok)
-        snprintf(key, sizeof key, "%s", r.id);
-    else
-        snprintf(key, sizeof key, "%s:%u", r.ip, (unsigned)r.rpc_port);
-    dnode_t *n = node_find(d, key);
-    bool fresh = !n;
-    if (!n && !(n = node_add(d, key)))
-        return;
-    char old[sizeof n->hash + sizeof n->app + sizeof n->name + 2];
-    snprintf(old, sizeof old, "%s|%s|%s", n->hash, n->app, n->name);
-    bool was_locked = n->locked, was_on = n->online;
-    snprintf(n->name, sizeof n->name, "%s", r.host);
-    snprintf(n->ip, sizeof n->ip, "%s", r.ip);
-    snprintf(n->app, sizeof n->app, "%s", r.app);
-    snprintf(n->board, sizeof n->board, "%s", r.board);
-    snprintf(n->node, sizeof n->node, "%s", r.node);
-    snprintf(n->hash, sizeof n->hash, "%s", r.app_hash);
-    snprintf(n->source, sizeof n->source, "scan");
-    n->port = r.rpc_port;
-    n->locked = r.locked;
-    n->swarm = r.swarm;
-    n->has_uptime = r.has_uptime;
-    n->uptime_ms = r.uptime_ms;
-    n->seen = now(d);
-    n->online = true;
-    if (r.rpc_port) {
-        char uri[320];
-        snprintf(uri, sizeof uri, "tcp://%s:%u", r.ip, (unsigned)r.rpc_port);
-        if (strcmp(uri, n->uri) && n->link) { // moved: the old link goes
-            calls_fail_node(n, "the node moved to another address");
-            sw_hlink_close(n->link);
-            n->link = NULL;
-            n->link_up = false;
-        }
-        snprintf(n->uri, sizeof n->uri, "%s", uri);
-    }
-    char cur[sizeof old];
-    snprintf(cur, sizeof cur, "%s|%s|%s", n->hash, n->app, n->name);
-    if (fresh || !was_on || was_locked != n->locked || strcmp(old, cur))
-        node_changed(n);
-}
-
-// found() of the sources (dash.h): a beacon from elsewhere.
-static void on_source(void *dash, const char *ip, const void *beacon, size_t n)
-{
-    dash_t *d = dash;
-    if (!d->stopping && beacon && n <= SW_SCAN_MAX_DATAGRAM)
-        on_beacon(d, ip ? ip : "", beacon, n);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
-{
-    (void)h;
-    (void)suggested;
-    static char buf[65536];
-    *b = uv_buf_init(buf, sizeof buf);
-}
-
-static void on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
-                   unsigned flags)
-{
-    dash_t *d = h->data;
-    if (nread <= 0 || !addr || addr->sa_family != AF_INET || (flags & UV_UDP_PARTIAL) ||
-        nread > SW_SCAN_MAX_DATAGRAM)
-        return;
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip, sizeof ip);
-    on_beacon(d, ip, b->base, (size_t)nread);
-}
-
-static void send_query(dash_t *d)
-{
-    if (!d->qsock_on)
-        return;
-    sw_scan_opts_t so;
-    sw_scan_opts_default(&so);
-    so.to = d->o->scan_to;
-    so.n_to = d->o->n_scan_to;
-    struct in_addr to[32];
-    size_t nt = sw__scan_targets(&so, to, 32);
-    uint64_t id = 0;
-    if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id)
-        id = now(d) * 0x9e3779b97f4a7c15ull;
-    static char q[64];
-    int ql = sw_beacon_write_query(q, sizeof q, id & ((1ull << 53) - 1));
-    if (ql <= 0)
-        return;
-    uint16_t port = d->o->scan_port ? d->o->scan_port : SW_SCAN_PORT;
-    for (size_t i = 0; i < nt; i++) {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = to[i]};
-        uv_buf_t b = uv_buf_init(q, (unsigned)ql);
-        uv_udp_try_send(&d->qsock, &b, 1, (const struct sockaddr *)&a);
-    }
-    d->last_query = now(d);
-}
-
-// A fleet answers a query all at once (hundreds of datagrams within milliseconds): the
-// sockets get as large a receive buffer as allowed (root may go beyond net.core.rmem_max),
-// as `swarm scan`'s do.
-static void big_rcvbuf(int fd)
-{
-    int size = 4 << 20;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-}
-
-static int scan_start(dash_t *d, char *err, size_t errcap)
-{
-    uint16_t port = d->o->scan_port ? d->o->scan_port : SW_SCAN_PORT;
-    // the beacon port, shared with nodes and scanners on this host (SO_REUSEADDR +
-    // SO_REUSEPORT, as `swarm scan`); without it the answers to the queries still come
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        big_rcvbuf(fd);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-        if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && uv_udp_init(&d->loop, &d->lsock) == 0) {
-            if (uv_udp_open(&d->lsock, fd) == 0) {
-                d->lsock.data = d;
-                d->lsock_on = true;
-                uv_udp_recv_start(&d->lsock, on_alloc, on_udp);
-                fd = -1;
-            } else {
-                uv_close((uv_handle_t *)&d->lsock, NULL);
-            }
-        }
-        if (fd >= 0)
-            close(fd);
-    }
-    if (!d->lsock_on && !d->o->quiet)
-        fprintf(stderr, "swarm dashboard: cannot listen for beacons on UDP %u; nodes are found "
-                        "by their answers to queries only\n", (unsigned)port);
-    if (uv_udp_init(&d->loop, &d->qsock)) {
-        snprintf(err, errcap, "cannot open a UDP socket");
-        return SW_EIO;
-    }
-    d->qsock.data = d;
-    struct sockaddr_in any = {.sin_family = AF_INET};
-    int rc = uv_udp_bind(&d->qsock, (const struct sockaddr *)&any, 0);
-    uv_os_fd_t qfd;
-    if (!rc && !uv_fileno((uv_handle_t *)&d->qsock, &qfd))
-        big_rcvbuf(qfd);
-    if (!rc)
-        rc = uv_udp_set_broadcast(&d->qsock, 1);
-    if (!rc)
-        rc = uv_udp_recv_start(&d->qsock, on_alloc, on_udp);
-    d->qsock_on = true; // open: closed at the end either way
-    if (rc) {
-        snprintf(err, errcap, "cannot open the query socket: %s", uv_strerror(rc));
-        return SW_EIO;
-    }
-    send_query(d);
-    return 0;
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -528,7 +156,7 @@ static void on_answer(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
         int e2 = 0;
         cJSON *e = sw_mp_to_json(m->e.p, m->e.n, &e2);
         char *t = cJSON_IsString(e) ? e->valuestring : NULL;
-        add_str(j, "error", t ? t : "error");
+        sw__dash_add_str(j, "error", t ? t : "error");
         cJSON_Delete(e);
     } else if (m->kind == SW_MSG_END) {
         cJSON_AddBoolToObject(j, "end", true);
@@ -565,7 +193,7 @@ static void call_send(dcall_t *k)
 }
 
 // Fails the calls waiting for n's link to come up (those already sent hear it from the link).
-static void calls_fail_node(dnode_t *n, const char *why)
+void sw__dash_calls_fail_node(dnode_t *n, const char *why)
 {
     dash_t *d = n->d;
     for (dcall_t *k = d->calls, *nx; k; k = nx) {
@@ -606,11 +234,11 @@ static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
             n->has_uptime = true;
             n->uptime_ms = cJSON_IsNumber(up) ? (uint64_t)up->valuedouble
                                               : strtoull(up->valuestring, NULL, 10);
-            n->seen = now(n->d);
+            n->seen = sw__dash_now(n->d);
         }
         n->locked = sw_hlink_secure(l);
         n->swarm = true;
-        node_changed(n);
+        sw__dash_node_changed(n);
     }
     cJSON_Delete(j);
 }
@@ -627,7 +255,7 @@ static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
                 call_send(k);
         }
         if (n->fixed) {
-            set_online(n, true);
+            sw__dash_set_online(n, true);
             sw_hlink_call(l, "sys.info", (sw_span_t){0}, 0, on_info, n);
         }
         return;
@@ -636,9 +264,9 @@ static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
     snprintf(why, sizeof why, "%s: %s%s", n->name[0] ? n->name : n->key,
              sw_hlink_error(l)[0] ? sw_hlink_error(l) : sw_strerror(err ? err : SW_ECLOSED),
              locked_hint(n, l));
-    calls_fail_node(n, why);
+    sw__dash_calls_fail_node(n, why);
     // a node that dropped its link or cannot be reached is offline until it is heard again
-    set_online(n, false);
+    sw__dash_set_online(n, false);
     if (!n->fixed) {
         sw_hlink_close(l);
         n->link = NULL;
@@ -654,14 +282,14 @@ static void on_link_console(void *u, sw_hlink_t *l, const uint8_t *p, size_t len
     if (!j)
         return;
     cJSON_AddStringToObject(j, "ev", "console");
-    add_str(j, "node", n->key);
+    sw__dash_add_str(j, "node", n->key);
     char *t = malloc(len * 4 + 1);
     if (t) {
         // escaped: a WebSocket text frame must be UTF-8, a device's bytes need not be
         cJSON_AddStringToObject(j, "text", sw__esc_mem(t, len * 4 + 1, p, len));
         free(t);
     }
-    broadcast(n->d, j);
+    sw__dash_broadcast(n->d, j);
 }
 
 static int node_link(dnode_t *n, char *err, size_t errcap)
@@ -683,7 +311,7 @@ static int node_link(dnode_t *n, char *err, size_t errcap)
 static void do_call(client_t *c, const sw_dash_req_t *r)
 {
     dash_t *d = c->d;
-    dnode_t *n = node_find(d, r->node);
+    dnode_t *n = sw__dash_node_find(d, r->node);
     if (!n)
         return send_error(c, r->id, "no node '%s'", r->node);
     if (c->calls >= SW_DASH_CALLS_MAX)
@@ -697,7 +325,7 @@ static void do_call(client_t *c, const sw_dash_req_t *r)
     k->n = n;
     k->id = r->id;
     k->every_ms = r->every_ms;
-    k->t0 = now(d);
+    k->t0 = sw__dash_now(d);
     snprintf(k->path, sizeof k->path, "%s", r->path);
     if (r->args) {
         // MsgPack is never longer than the JSON text it came from, plus a little
@@ -755,12 +383,12 @@ static cJSON *pdev_json(const dash_t *d, const sw_push_dev_t *p)
     if (!o)
         return NULL;
     // the node's key (the engine may rename p->name to the host name it learns)
-    add_str(o, "key", d->pkeys[p - d->pdevs]);
-    add_str(o, "name", p->name);
-    add_str(o, "step", sw_push_step_name(p->step));
-    add_str(o, "result", sw_push_res_name(p->res));
-    add_str(o, "reason", p->reason);
-    add_str(o, "app", p->push_app[0] ? p->push_app : p->app);
+    sw__dash_add_str(o, "key", d->pkeys[p - d->pdevs]);
+    sw__dash_add_str(o, "name", p->name);
+    sw__dash_add_str(o, "step", sw_push_step_name(p->step));
+    sw__dash_add_str(o, "result", sw_push_res_name(p->res));
+    sw__dash_add_str(o, "reason", p->reason);
+    sw__dash_add_str(o, "app", p->push_app[0] ? p->push_app : p->app);
     cJSON_AddNumberToObject(o, "bytes", (double)p->bytes_sent);
     cJSON_AddNumberToObject(o, "bytes_total", (double)p->bytes_total);
     cJSON_AddNumberToObject(o, "files", p->files_done);
@@ -785,7 +413,7 @@ static void on_push_event(void *u, sw_push_dev_t *p)
         return;
     cJSON_AddStringToObject(j, "ev", "push");
     cJSON_AddItemToObject(j, "dev", pdev_json(d, p));
-    broadcast(d, j);
+    sw__dash_broadcast(d, j);
 }
 
 static void on_push_check(uv_check_t *h)
@@ -796,10 +424,10 @@ static void on_push_check(uv_check_t *h)
     uv_check_stop(h);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "ev", "push_done");
-    broadcast(d, e);
+    sw__dash_broadcast(d, e);
     cJSON *j = msg_id(d->push_id);
     cJSON *r = cJSON_AddObjectToObject(j, "reply");
-    add_str(r, "project", d->push_project);
+    sw__dash_add_str(r, "project", d->push_project);
     cJSON *a = cJSON_AddArrayToObject(r, "devices");
     for (size_t i = 0; i < d->npdevs; i++)
         cJSON_AddItemToArray(a, pdev_json(d, &d->pdevs[i]));
@@ -815,7 +443,7 @@ static void on_push_check(uv_check_t *h)
     d->pkeys = NULL;
     d->npdevs = 0;
     d->push_client = NULL;
-    send_query(d); // the new versions show at once
+    sw__dash_send_query(d); // the new versions show at once
 }
 
 static void do_push(client_t *c, const sw_dash_req_t *r)
@@ -898,7 +526,7 @@ static void do_push(client_t *c, const sw_dash_req_t *r)
     cJSON *a = cJSON_AddArrayToObject(j, "devices");
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(a, pdev_json(d, &devs[i]));
-    broadcast(d, j);
+    sw__dash_broadcast(d, j);
     uv_check_start(&d->push_check, on_push_check);
     sw_push_start(d->push);
 }
@@ -917,7 +545,7 @@ static void handle_request(client_t *c, const char *p, size_t n)
     case SW_DASH_OP_CANCEL: do_cancel(c, &r); break;
     case SW_DASH_OP_PUSH: do_push(c, &r); break;
     case SW_DASH_OP_FLEET: {
-        cJSON *j = fleet_json(c->d);
+        cJSON *j = sw__dash_fleet_json(c->d);
         cJSON_AddNumberToObject(j, "id", (double)r.id);
         client_send(c, j);
         break;
@@ -1165,7 +793,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         d->nclients++;
         ps->c = c;
         client_send(c, hello_json(d));
-        client_send(c, fleet_json(d));
+        client_send(c, sw__dash_fleet_json(d));
         return 0;
     }
     case LWS_CALLBACK_RECEIVE:
@@ -1205,12 +833,12 @@ static void on_signal(uv_signal_t *h, int sig)
 static void on_tick(uv_timer_t *t)
 {
     dash_t *d = t->data;
-    uint64_t tnow = now(d);
+    uint64_t tnow = sw__dash_now(d);
     uint32_t off = d->o->offline_ms ? d->o->offline_ms : 7000;
     for (size_t i = 0; i < d->n; i++) {
         dnode_t *n = d->nodes[i];
         if (n->online && !n->fixed && !n->link_up && tnow - n->seen > off)
-            set_online(n, false);
+            sw__dash_set_online(n, false);
     }
     if (d->o->timeout_ms)
         for (dcall_t *k = d->calls, *nx; k; k = nx) {
@@ -1225,16 +853,16 @@ static void on_tick(uv_timer_t *t)
         }
     uint32_t every = d->o->scan_every_ms ? d->o->scan_every_ms : 2000;
     if (!d->o->no_scan && tnow - d->last_query >= every)
-        send_query(d);
+        sw__dash_send_query(d);
 }
 
 static void add_fixed(dash_t *d, const char *name, const char *uri)
 {
     char key[SW_DASH_KEY_MAX];
     snprintf(key, sizeof key, "%s", name);
-    if (node_find(d, key))
+    if (sw__dash_node_find(d, key))
         return;
-    dnode_t *n = node_add(d, key);
+    dnode_t *n = sw__dash_node_add(d, key);
     if (!n)
         return;
     n->fixed = true;
@@ -1264,7 +892,7 @@ static void stop(dash_t *d)
         lws_context_destroy(d->ctx);
     for (size_t i = 0; i < d->n; i++)
         if (d->nodes[i]->link) {
-            calls_fail_node(d->nodes[i], "the dashboard stopped");
+            sw__dash_calls_fail_node(d->nodes[i], "the dashboard stopped");
             sw_hlink_close(d->nodes[i]->link);
             d->nodes[i]->link = NULL;
         }
@@ -1381,7 +1009,7 @@ int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     int rc = 0;
     if (!o->no_scan)
-        rc = scan_start(d, err, errcap);
+        rc = sw__dash_scan_start(d, err, errcap);
     if (!rc) {
         for (size_t i = 0; i < o->n_links; i++)
             add_fixed(d, o->links[i], o->links[i]);
@@ -1396,7 +1024,7 @@ int sw_dash_run(const sw_dash_opts_t *o, char *err, size_t errcap)
         }
         free(names);
         for (size_t i = 0; i < o->n_sources && !rc; i++)
-            if (o->sources[i].start(o->sources[i].u, &d->loop, on_source, d, err, errcap))
+            if (o->sources[i].start(o->sources[i].u, &d->loop, sw__dash_on_source, d, err, errcap))
                 rc = SW_EIO;
             else
                 d->n_sources_on = i + 1;
