@@ -181,7 +181,7 @@ async function main() {
       const nodes = [];
       for (let i = 0; i < 200; i++)
         nodes.push({ key: 'FAKE-perf-' + i, name: 'FAKE-perf-' + i, uri: 'tcp://192.0.2.' + (i % 250) + ':27587',
-          ip: '192.0.2.' + (i % 250), app: ['blink', 'counter', 'sensor', 'relay'][i % 4], version: 'fake' + (i % 7),
+          ip: '192.0.2.' + (i % 250), app: ['FAKE-blink', 'FAKE-counter', 'FAKE-sensor', 'FAKE-relay'][i % 4], version: 'fake' + (i % 7),
           hash: '', node: '0.1.0', board: 'FAKE', uptime_ms: i * 1000, online: i % 9 !== 0, locked: i % 5 === 0,
           swarm: true, source: 'FAKE (perf test)' });
       const t0 = performance.now();
@@ -190,7 +190,7 @@ async function main() {
         const t1 = performance.now();
         // a filter keystroke over 200 rows
         const f = document.getElementById('filter');
-        f.value = 'counter';
+        f.value = 'FAKE-counter'; // no real node matches (one may send an event meanwhile)
         f.dispatchEvent(new Event('input'));
         requestAnimationFrame(() => {
           const t2 = performance.now();
