@@ -427,6 +427,7 @@
     $('push-err').textContent = '';
     const nodes = [...document.querySelectorAll('.push-node:checked')].map((i) => i.value);
     if (!nodes.length) { $('push-err').textContent = 'pick one or more nodes'; return; }
+    $('push-state').textContent = (dry ? 'dry run' : 'push') + ' starting…';
     request({ op: 'push', project: $('push-project').value, nodes, dry_run: dry,
       canary: parseInt($('push-canary').value, 10) || 0,
       max_failures: parseInt($('push-maxfail').value, 10) || 0 }, (a) => {
