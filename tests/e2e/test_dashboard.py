@@ -20,6 +20,9 @@ TestDashboardInput: the HTTP and WebSocket endpoints against bad input, on loopb
   fleet and a ping through the dashboard). Also: forged beacons (escaped on the page, the node
   table's bound), a locked node (through the host's key only), a device behind `swarm mux`,
   the user config's devices, --json, usage errors, SIGTERM with a stream running.
+
+TestDashboardSerial: a node on a pty pair given as --link serial://: its log lines reach the
+  page as console events.
 """
 import base64
 import json
@@ -38,7 +41,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 sys.path.insert(0, HERE)
-from swarmtest import SWARM_BIN, Node, pack, reap  # noqa: E402
+from swarmtest import NODE_BIN, SWARM_BIN, Node, PtyPairTestCase, loopback_config, pack, reap  # noqa: E402
 from lanlab import Lan  # noqa: E402
 
 SRC = os.environ.get("SWARM_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
@@ -522,6 +525,39 @@ class TestDashboardInput(unittest.TestCase):
         r = subprocess.run([SWARM_BIN, "dashboard", "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
         self.assertIn("--token", r.stdout)
+
+
+class TestDashboardSerial(PtyPairTestCase):
+    """A node on a serial line (a pty pair) given as --link serial://: listed, called, and its
+    console bytes (its log lines, on a lossless line) reach the page as console events."""
+
+    def test_serial_console(self):
+        root = tempfile.mkdtemp(prefix="swarm-dash-ser-")
+        self.addCleanup(shutil.rmtree, root, True)
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(pack(loopback_config(None, services=False)))
+        log = open(os.path.join(root, "node.log"), "wb")
+        self.addCleanup(log.close)
+        node = subprocess.Popen([NODE_BIN, "--root", root, "--name", "ser1", "--port", "0", "--listen", "127.0.0.1",
+                                 "--serial", self.a], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(reap, node)
+        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(root, "cfg"), XDG_CACHE_HOME=os.path.join(root, "cache"))
+        uri = "serial://" + self.b
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--link", uri], env=env)
+        try:
+            w = WS(url)
+            fleet = w.recv_json(lambda m: m.get("ev") == "fleet")
+            if not fleet["nodes"][0]["online"]:
+                w.recv_json(lambda m: m.get("ev") == "node" and m["node"]["online"])
+            w.send({"id": 1, "op": "call", "node": uri, "path": "sys.eval",
+                    "args": {"code": "print('dash-console-marker')"}})
+            got = w.recv_json(lambda m: (m.get("ev") == "console" and "dash-console-marker" in m["text"])
+                              or m.get("id") == 1 and "error" in m)
+            self.assertEqual(got.get("ev"), "console", got)
+            self.assertEqual(got["node"], uri)
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
 
 
 class TestDashboardBrowser(unittest.TestCase):
