@@ -7,6 +7,8 @@
 // with listener_close, conn_local, listener_port; udp_open with udp_send, udp_close, netifs.
 // A port that has tcp_listen must have its companions, likewise for udp_open; the node then
 // serves only its serial/stdio links, and the LAN services log that they are not available.
+// A port whose network is missing at run time (a board built with one, booted without it)
+// returns SW_ENOTSUP from udp_open: the node then says "no network", not that a table is full.
 //
 // Direction of calls: the node calls these functions; the port calls the node back with the
 // sw_node_*() event functions of swarm/node.h (data arrived, a connection closed, a timer is
@@ -109,6 +111,9 @@ typedef struct sw_hwinfo {
     uint32_t heap_peak;    // most ever allocated at once
     uint32_t stack_size;   // the main stack, reserved
     uint32_t stack_peak;   // its deepest use so far
+    uint32_t pool_used[2]; // heap_used per pool (index: SW_POOL_NODE, SW_POOL_LUA)
+    uint32_t pool_peak[2]; // heap_peak per pool
+    uint32_t node_reserve; // bytes of the heap the Lua pool may not take (0: none)
 } sw_hwinfo_t;
 
 enum { SW_RESET_SOFT = 1, SW_RESET_HARD = 2, SW_RESET_STOP = 3 };

@@ -465,7 +465,7 @@ int64_t sw_rpc_request_raw(sw_rpc_t *rpc, sw_span_t action, sw_span_t d, int64_t
     return request(rpc, NULL, &action, d, r_ms, user);
 }
 
-void *sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq)
+static void *cancel(sw_rpc_t *rpc, int64_t seq, bool tell)
 {
     sw_rpc_pending_t *p = find_pending(rpc, seq);
     if (!p)
@@ -474,7 +474,7 @@ void *sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq)
     bool stream = p->stream;
     p->seq = 0;
     rpc->npending--;
-    if (stream) {
+    if (stream || tell) {
         uint8_t buf[16];
         sw_mpw_t w;
         sw_mpw_init(&w, buf, sizeof buf);
@@ -483,6 +483,10 @@ void *sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq)
     }
     return user;
 }
+
+void *sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq) { return cancel(rpc, seq, false); }
+
+void *sw_rpc_abandon(sw_rpc_t *rpc, int64_t seq) { return cancel(rpc, seq, true); }
 
 size_t sw_rpc_pending_count(const sw_rpc_t *rpc) { return rpc->npending; }
 

@@ -33,6 +33,9 @@ typedef struct sw_cli {
     bool color_out;       // colour on stdout: a terminal, NO_COLOR unset or empty, TERM not dumb
     bool color_err;       // the same for stderr
     const char *prog;     // "swarm"
+    FILE *complete;       // swarm __complete: sw__cli_parse writes what the command line may
+                          // hold here (its options and positional arguments) and stops; NULL:
+                          // a normal run
 } sw_cli_t;
 
 // A subcommand: argv[0] is its name. Returns an SW_EXIT_* code.

@@ -552,7 +552,7 @@ void sw_hlink_cancel(sw_hlink_t *l, int64_t seq)
     if (!c)
         return;
     call_unlink(c);
-    sw_rpc_cancel(&l->rpc, seq);
+    sw_rpc_abandon(&l->rpc, seq); // the device stops what it does for it (an eval, say)
     free(c);
 }
 

@@ -124,7 +124,8 @@ int64_t sw_hlink_call_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d, int64_t 
 // Sends a notification (a request without "i", answered by nobody) with a raw action item and
 // raw d (empty span: {}). Returns 0, SW_ECLOSED when down, SW_EINVAL, SW_ETOOBIG.
 int sw_hlink_notify_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d);
-// Stops a call; a stream is cancelled at the peer ({"i": seq}). fn is not called again.
+// Stops a call and tells the peer ({"i": seq}: a stream ends, and the device stops the work a
+// plain request started, such as an eval). fn is not called again.
 void sw_hlink_cancel(sw_hlink_t *l, int64_t seq);
 // Holds back the bytes the link writes until sw_hlink_uncork(), which sends them in one write
 // (a mux corks while it turns a loop turn's worth of client requests into calls: one system

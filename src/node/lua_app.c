@@ -833,6 +833,8 @@ void sw_lua_stop_app(sw_node_t *n)
         return;
     uint8_t phase = lua->phase;
     app_stop(lua);
+    if (lua->L) // what the app held goes back to the pool now, not at the next cycle
+        lua_gc(lua->L, LUA_GCCOLLECT);
     lua->failures = 0;
     n->app_version[0] = 0;
     if (phase == SW_APP_RESET)

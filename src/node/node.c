@@ -722,6 +722,10 @@ int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t *
 int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t port, int flags, sw_udp_t **out)
 {
     int rc = n->port.ops->udp_open ? n->port.ops->udp_open(n->port.ctx, addr, port, flags, out) : SW_ENOTSUP;
+    if (rc == SW_ENOTSUP) { // a port without a network (a board with a UART only): nothing to tell
+        sw_log(n, SW_LOG_DEBUG, "%s: no network (the port has no UDP)", s->name);
+        return rc;
+    }
     if (rc) {
         sw_log(n, SW_LOG_ERROR, "%s: cannot open UDP %s:%u: %s", s->name, addr ? addr : "*", (unsigned)port,
                sw_strerror(rc));
@@ -875,7 +879,9 @@ int sw_node_start(sw_node_t *n)
             continue;
         }
         int src = (*p)->serve ? (*p)->serve(n) : 0;
-        if (src) // a LAN service that fails is logged; the node runs without it
+        if (src == SW_ENOTSUP) // no network on this board (sw_node_udp_open)
+            sw_log(n, SW_LOG_INFO, "%s: not started: no network", (*p)->name);
+        else if (src) // a LAN service that fails is logged; the node runs without it
             sw_log(n, SW_LOG_ERROR, "%s: not started: %s", (*p)->name, sw_strerror(src));
     }
     if (n->opts.stdio) {

@@ -11,6 +11,8 @@
 //   .swarm/journal            the plan being applied (one at a time), written atomically
 //   .swarm/testing            the target whose new version has not passed its health check yet
 //                             (MCUboot's "test" state): found at boot, it is rolled back
+//   .swarm/switch             "APP\nPREV": push.switch made APP the running app and its health
+//                             check has not passed yet: found at boot, PREV runs again
 #ifndef SW_PUSH_INT_H
 #define SW_PUSH_INT_H
 
@@ -21,6 +23,7 @@
 #define SW_PUSH_STATE ".swarm/state"
 #define SW_PUSH_JOURNAL ".swarm/journal"
 #define SW_PUSH_TESTING ".swarm/testing"
+#define SW_PUSH_SWITCH ".swarm/switch"
 
 #define SW_PUSH_PATH SW_NODE_PATH_MAX      // full paths, NUL included (as the f app's)
 #define SW_PUSH_TARGET 72                   // "boards/" + a 63-byte name + NUL

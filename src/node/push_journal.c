@@ -276,11 +276,15 @@ static int read_list(sw_node_t *n, sw_mpr_t *r, sw_manifest_t *m)
         return SW_EPROTO;
     if (k > SW_PUSH_LIST_MAX)
         return SW_ETOOBIG;
+    // the paths with a NUL each take no more than the rest of the input (a header byte each)
+    int rc = k ? sw__mf_reserve(n, m, k, r->n - r->pos) : 0;
+    if (rc)
+        return rc;
     for (uint32_t i = 0; i < k; i++) {
         sw_span_t s;
         if (!sw_mpr_str(r, &s) || !sw__push_rel_ok((const char *)s.p, s.n))
             return SW_EPROTO;
-        int rc = sw__mf_add(n, m, (const char *)s.p, s.n, 0, 0, NULL);
+        rc = sw__mf_add(n, m, (const char *)s.p, s.n, 0, 0, NULL);
         if (rc)
             return rc;
     }
@@ -622,6 +626,8 @@ int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, u
     if (p->kind == SW_PUSH_COMMIT) {
         st.has_prev = true;
         memcpy(st.prev, p->old, sizeof st.prev);
+        if (p->added.count)
+            rc = sw__mf_reserve(n, &st.added, p->added.count, p->added.pool_len);
         for (uint32_t i = 0; !rc && i < p->added.count; i++)
             rc = sw__mf_add(n, &st.added, sw__mf_path(&p->added, i), p->added.ents[i].len, 0, 0, NULL);
         snprintf(st.state, sizeof st.state, p->test ? "testing" : "ok");

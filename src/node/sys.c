@@ -261,7 +261,7 @@ static int cmd_info(sw_call_t *c)
         sw_mpw_cstr(w, "flash"), sw_mpw_map(w, 2);
         sw_mpw_cstr(w, "size"), sw_mpw_uint(w, h.flash_size);
         sw_mpw_cstr(w, "used"), sw_mpw_uint(w, h.flash_used);
-        sw_mpw_cstr(w, "ram"), sw_mpw_map(w, 7);
+        sw_mpw_cstr(w, "ram"), sw_mpw_map(w, 9);
         sw_mpw_cstr(w, "size"), sw_mpw_uint(w, h.ram_size);
         sw_mpw_cstr(w, "static"), sw_mpw_uint(w, h.ram_static);
         sw_mpw_cstr(w, "heap_size"), sw_mpw_uint(w, h.heap_size);
@@ -269,6 +269,12 @@ static int cmd_info(sw_call_t *c)
         sw_mpw_cstr(w, "heap_peak"), sw_mpw_uint(w, h.heap_peak);
         sw_mpw_cstr(w, "stack_size"), sw_mpw_uint(w, h.stack_size);
         sw_mpw_cstr(w, "stack_peak"), sw_mpw_uint(w, h.stack_peak);
+        sw_mpw_cstr(w, "node_reserve"), sw_mpw_uint(w, h.node_reserve);
+        sw_mpw_cstr(w, "pools"), sw_mpw_map(w, 2); // [used, peak] per pool
+        sw_mpw_cstr(w, "node"), sw_mpw_array(w, 2);
+        sw_mpw_uint(w, h.pool_used[SW_POOL_NODE]), sw_mpw_uint(w, h.pool_peak[SW_POOL_NODE]);
+        sw_mpw_cstr(w, "lua"), sw_mpw_array(w, 2);
+        sw_mpw_uint(w, h.pool_used[SW_POOL_LUA]), sw_mpw_uint(w, h.pool_peak[SW_POOL_LUA]);
     }
     return 0;
 }

@@ -7,6 +7,8 @@
 //                           (default lossy)
 //   baud=N                  the UART's rate (default 115200; QEMU ignores it)
 //   name=HOST               host_name override
+//   app=APP                 the app to run (board.app_name, kept in the config; `swarm sim
+//                           --mcu-apps` names one so that the first push installs it)
 //   wdt=MS                  the hardware watchdog's reset time (default 8000; 0: off); the
 //                           node's loop watchdog (wdt.loop, port op watchdog) may shorten it
 //   flash=PATH              the host file (semihosting) holding the flash file system: config,
@@ -64,6 +66,8 @@ static void parse_args(boot_args_t *a)
             a->opts.serial_baud = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(w, "name"))
             a->opts.name = v;
+        else if (!strcmp(w, "app"))
+            a->opts.app = v;
         else if (!strcmp(w, "wdt"))
             a->wdt_ms = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(w, "flash"))

@@ -20,6 +20,7 @@ typedef struct sw_mps2 {
     uint32_t wake_ms;
     uint32_t rnd;              // xorshift32 state
     uint32_t heap_now, heap_peak, allocs;
+    uint32_t pool_now[2], pool_peak[2]; // per pool (SW_POOL_NODE, SW_POOL_LUA), bytes asked for
     int reset_how;             // SW_RESET_* asked by the node, done by the loop
     uint32_t wdt_boot;         // the hardware watchdog's reset time from boot argument wdt= (0: off)
     uint32_t wdt_period;       // the node's watchdog op: its last period (0: disarmed)
