@@ -66,7 +66,11 @@ set(SW_HOST_LIBS "")
 if(SW_HOST_SRC)
   add_library(swarm_host STATIC ${SW_HOST_SRC})
   target_include_directories(swarm_host PUBLIC ${CMAKE_SOURCE_DIR}/src/host)
-  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core ${SW_DEP_UV} ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO}
+  # libuv shared on the host side whatever SW_LINK says: the dashboard's libwebsockets loads
+  # its libuv event library (libwebsockets-evlib_uv.so, linked to libuv.so.1) at run time, and
+  # one process must not run two copies of libuv on one loop (cmake/dash.cmake).
+  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core PkgConfig::UV ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO}
                         ${SW_DEP_LUA} PkgConfig::EDIT) # lua: syntax checks; edit: swarm repl
   list(APPEND SW_HOST_LIBS swarm_host)
+  include(${CMAKE_SOURCE_DIR}/cmake/dash.cmake)
 endif()

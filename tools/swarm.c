@@ -22,6 +22,7 @@ static const sw_cli_cmd_t commands[] = {
     {"call", "call a command on a device and print the reply (--every: a stream of values)", sw_cli_call},
     {"cfg", "read and change a device's config: get [PATH], set PATH VALUE, del PATH, apply", sw_cli_cfg},
     {"console", "show a device's console output (serial) or its log, live", sw_cli_console},
+    {"dashboard", "the fleet in a browser: live table, node pages, plots, pushes (web server)", sw_cli_dashboard},
     {"eval", "run Lua code on a device and print what it printed and its result", sw_cli_eval},
     {"fleet", "one command (call, cfg, eval, fs, reboot) on many devices at once: --to, --app, --all", sw_cli_fleet},
     {"fs", "files on a device: ls, cat, get, put, cp, sync, rm, mkdir, mv, stat, hash (-r: trees)", sw_cli_fs},

@@ -64,6 +64,7 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv);  // fleet SELECTIO
 int sw_cli_reboot(const sw_cli_t *cli, int argc, char **argv); // reboot DEVICE...
 int sw_cli_logs(const sw_cli_t *cli, int argc, char **argv);   // logs DEVICE...
 int sw_cli_repl(const sw_cli_t *cli, int argc, char **argv);   // repl LINK
+int sw_cli_dashboard(const sw_cli_t *cli, int argc, char **argv); // dashboard [--bind] [--port]
 
 // Errors go to stderr as "swarm CMD: message" (+ a hint line when there is one).
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)

@@ -81,6 +81,11 @@ void sw_scan_sort(sw_scan_result_t *res);
 // addresses (micro-swarm's rule: a beacon speaks only for the address it came from).
 int sw_scan_parse(const char *src_ip, const void *p, size_t n, sw_scan_rec_t *rec);
 
+// Where a query goes (o->to, else 255.255.255.255 and each interface's broadcast address):
+// up to max IPv4 addresses into out; their number. (Also the dashboard's periodic query.)
+struct in_addr;
+size_t sw__scan_targets(const sw_scan_opts_t *o, struct in_addr *out, size_t max);
+
 // The name cache: $XDG_CACHE_HOME/swarm/scan.json (default ~/.cache/swarm/scan.json), host name →
 // address, RPC port, id, when seen. Every scan merges what it found into it (atomically).
 int sw_scan_cache_path(char *buf, size_t cap);
