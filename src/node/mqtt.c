@@ -354,6 +354,33 @@ static void on_message(void *self, const sw_mqtt_msg_t *in)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // State and log
 
+// Whether two states differ only in "uptime_ms" (which changes every time: republishing for
+// it alone would send every node's whole beacon every period to every scanner).
+static const char *find(const char *h, size_t hn, const char *k, size_t kn)
+{
+    for (size_t i = 0; i + kn <= hn; i++)
+        if (!memcmp(h + i, k, kn))
+            return h + i;
+    return NULL;
+}
+
+static bool same_state(const char *a, size_t an, const char *b, size_t bn)
+{
+    static const char key[] = "\"uptime_ms\":";
+    const char *ka = find(a, an, key, sizeof key - 1);
+    const char *kb = find(b, bn, key, sizeof key - 1);
+    if (!ka || !kb)
+        return an == bn && !memcmp(a, b, an);
+    size_t pa = (size_t)(ka - a) + sizeof key - 1, pb = (size_t)(kb - b) + sizeof key - 1;
+    if (pa != pb || memcmp(a, b, pa))
+        return false;
+    while (pa < an && a[pa] >= '0' && a[pa] <= '9')
+        pa++;
+    while (pb < bn && b[pb] >= '0' && b[pb] <= '9')
+        pb++;
+    return an - pa == bn - pb && !memcmp(a + pa, b + pb, an - pa);
+}
+
 // The retained state: the beacon JSON with "online": true added, or a minimal object without
 // a beacon (BEACON_ENABLE false).
 static void state_answer(sw_node_t *n, void *user, const sw_msg_t *m, int err)
@@ -373,7 +400,7 @@ static void state_answer(sw_node_t *n, void *user, const sw_msg_t *m, int err)
     }
     if (len <= 0 || (size_t)len >= sizeof buf)
         return;
-    if ((size_t)len == q->state_len && !memcmp(buf, q->state, (size_t)len))
+    if (same_state(buf, (size_t)len, q->state, q->state_len))
         return;
     char topic[TOPIC_MAX + 8];
     snprintf(topic, sizeof topic, "%sstate", q->base);
