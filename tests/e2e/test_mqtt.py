@@ -1,0 +1,227 @@
+"""The MQTT fleet bus (docs/PROTOCOL.md, "MQTT") against a real mosquitto started by the test:
+the node's retained state and last will, RPC from mosquitto_pub/mosquitto_sub and from paho
+(MQTT 5 and 3.1.1 forms), a stream and its cancel, malformed payloads, bounded floods, log
+leases."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import unittest
+
+import msgpack
+
+from mqttlab import Broker, Requester, Sub
+from swarmtest import Node, loopback_config, pack
+
+FLEET = "lab"
+
+
+def mqtt_node(broker, name="t1", mqtt_cfg=None, **kw):
+    """A Node whose config points at the broker."""
+    root = tempfile.mkdtemp(prefix="swarm-e2e-mqtt-")
+    cfg = loopback_config({"mqtt": dict({"url": broker.url, "fleet": FLEET, "keepalive": 5}, **(mqtt_cfg or {}))},
+                          services=False)
+    with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+        f.write(pack(cfg))
+    n = Node(root=root, name=name, **kw)
+    n.own_root = True  # remove it at stop
+    return n
+
+
+class MqttTest(unittest.TestCase):
+    MQTT = {}
+
+    def setUp(self):
+        self.broker = Broker().start()
+        self.addCleanup(self.broker.stop)
+        self.node = mqtt_node(self.broker, mqtt_cfg=self.MQTT)
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.node.wait_log("mqtt: connected to")
+
+    def requester(self, **kw):
+        r = Requester(self.broker, FLEET, "t1", **kw)
+        self.addCleanup(r.close)
+        return r
+
+    def status(self):
+        with self.node.client() as c:
+            return c.call("mqtt.status")
+
+
+class StateTest(MqttTest):
+    def state(self, line):
+        topic, _, payload = line.partition(" ")
+        self.assertEqual(topic, "swarm/%s/t1/state" % FLEET)
+        return json.loads(payload)
+
+    def test_retained_state_then_last_will_on_kill(self):
+        sub = Sub(self.broker, "swarm/%s/+/state" % FLEET)
+        self.addCleanup(sub.close)
+        st = self.state(sub.next())
+        self.assertIs(st["online"], True)
+        self.assertEqual(st["type"], "beacon")  # the beacon's own keys
+        self.assertEqual(st["versions"]["micropython"]["nodename"], "t1")
+        self.assertEqual(st["settings"]["board"]["host_name"], "t1")
+        self.assertIn("app_hash", st["swarm"])
+        self.node.kill(signal.SIGKILL)  # no DISCONNECT: the broker publishes the last will
+        st = self.state(sub.next())
+        self.assertEqual(st, {"online": False, "host": "t1"})
+        # and it is retained: a newcomer sees the node offline
+        late = Sub(self.broker, "swarm/%s/t1/state" % FLEET, count=1)
+        self.addCleanup(late.close)
+        self.assertEqual(self.state(late.next()), {"online": False, "host": "t1"})
+
+    def test_orderly_stop_says_offline(self):
+        sub = Sub(self.broker, "swarm/%s/t1/state" % FLEET)
+        self.addCleanup(sub.close)
+        self.assertIs(self.state(sub.next())["online"], True)
+        self.node.kill(signal.SIGTERM)
+        self.assertEqual(self.state(sub.next()), {"online": False, "host": "t1"})
+
+
+class RpcTest(MqttTest):
+    def test_mosquitto_clients_ping(self):
+        # 3.1.1 form with the mosquitto command-line clients: rpc/<c> in, reply/<c> out
+        sub = Sub(self.broker, "swarm/%s/t1/reply/cli" % FLEET, count=1, fmt="%x")
+        self.addCleanup(sub.close)
+        with tempfile.NamedTemporaryFile(suffix=".mp") as f:
+            f.write(msgpack.packb({"a": "ping", "d": "hi", "i": 1}))
+            f.flush()
+            import time
+            for _ in range(100):  # until mosquitto_sub has subscribed (each ping is answered)
+                subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-q", "1",
+                                "-t", "swarm/%s/t1/rpc/cli" % FLEET, "-f", f.name], check=True)
+                try:
+                    line = sub.next(timeout=0.3)
+                    break
+                except Exception:
+                    continue
+            else:
+                self.fail("no reply from the node")
+        self.assertEqual(msgpack.unpackb(bytes.fromhex(line)), {"d": "R:hi", "i": 1})
+
+    def test_paho_mqtt5_response_topic_and_correlation(self):
+        r = self.requester(v5=True)
+        seq = r.request("ping", "five", corr=b"\x00corr-42")
+        m, corr = r.answer(seq)
+        self.assertEqual(m, {"d": "R:five", "i": seq})
+        self.assertEqual(corr, b"\x00corr-42")
+        self.assertEqual(r.call("sys.info")["host_name"], "t1")
+
+    def test_paho_mqtt311_topic_form(self):
+        r = self.requester(v5=False, name="old311")
+        self.assertEqual(r.call("ping", "three"), "R:three")
+        with self.assertRaises(RuntimeError) as e:
+            r.call("no.such.command")
+        self.assertIn("no.such", str(e.exception).replace("NoPath: ", ""))
+
+    def test_stream_and_cancel(self):
+        r = self.requester(v5=True)
+        seq = r.request("sys.info", r=30, corr=b"stream")
+        ns = []
+        while len(ns) < 3:
+            m, corr = r.answer(seq)
+            self.assertEqual(corr, b"stream")
+            ns.append(m["n"])
+        self.assertEqual(ns, [1, 2, 3])
+        r.cancel(seq)
+        # the node handles the rpc topic in order: after the cancel, a ping's reply is the
+        # last word about seq — no stream value may follow it
+        p = r.request("ping", "after")
+        while True:
+            m, _ = r.read()
+            if m.get("i") == p:
+                break
+            self.assertEqual(m.get("i"), seq)  # values sent before the cancel arrived
+        p2 = r.request("ping", "again")
+        m, _ = r.read()
+        self.assertEqual(m, {"d": "R:again", "i": p2})
+        self.assertEqual(self.status()["requesters"], 1)
+
+    def test_malformed_payloads_do_not_hurt(self):
+        r = self.requester(v5=True)
+        bad = [b"", b"\xc1", b"\x93\x01\x02\x03", b"\xde\xff\xff", os.urandom(300),
+               msgpack.packb({"a": 5, "i": "x"}), b"\x81" * 5000, b"\x00" * 20000]
+        for p in bad:
+            r.publish_raw(p)
+        r.publish_raw(msgpack.packb({"a": "ping", "d": "x", "i": 9}), response_topic="bad/#/topic")
+        # 3.1.1 form with a client level too long for a reply topic
+        r.c.publish(r.base + "rpc/" + "x" * 300, msgpack.packb({"a": "ping", "d": "x", "i": 1}),
+                    qos=1).wait_for_publish(10)
+        self.assertEqual(r.call("ping", "ok"), "R:ok")
+        st = self.status()
+        self.assertGreaterEqual(st["bad"], len(bad) + 2)
+        self.assertTrue(st["connected"])
+
+
+class BoundsTest(MqttTest):
+    MQTT = {"inflight": 3, "requesters": 2}
+
+    def sleeper(self, r, ms=1500):
+        return r.request("sys.eval", {"code": "swarm.sleep(%d) return 7" % ms})
+
+    def test_inflight_bounded_per_requester(self):
+        r = self.requester(v5=True)
+        seqs = [self.sleeper(r) for _ in range(8)]
+        answers = {}
+        while len(answers) < 8:
+            m, _ = r.read()
+            answers[m["i"]] = m
+        busy = [s for s in seqs if "busy" in answers[s].get("e", "")]
+        done = [s for s in seqs if answers[s].get("d", [None])[0] == 7]
+        self.assertEqual(len(done), 3, answers)
+        self.assertEqual(len(busy), 5, answers)
+        self.assertEqual(done, seqs[:3])
+        self.assertEqual(self.status()["busy"], 5)
+        self.assertEqual(r.call("ping", "still"), "R:still")  # room again
+
+    def test_requesters_bounded(self):
+        rs = [self.requester(v5=True, name="r%d" % i) for i in range(3)]
+        held = [self.sleeper(x, 3000) for x in rs[:2]]  # both sessions have work in flight
+        s3 = rs[2].request("ping", "three")
+        m, _ = rs[2].answer(s3)
+        self.assertIn("too many requesters", m.get("e", ""))
+        for x, s in zip(rs[:2], held):
+            self.assertEqual(x.answer(s)[0].get("d")[0], 7)
+        # once they are idle, the third takes the slot of the one idle longest
+        self.assertEqual(rs[2].call("ping", "now"), "R:now")
+
+
+class LogTest(MqttTest):
+    def log_line(self, r, text):
+        r.call("sys.eval", {"code": "swarm.log(%r)" % text})
+
+    def test_log_only_while_someone_listens(self):
+        sub = Sub(self.broker, "swarm/%s/t1/log" % FLEET)
+        self.addCleanup(sub.close)
+        r = self.requester(v5=True)
+        self.log_line(r, "before-lease")  # nobody announced a lease: not published
+        self.node.wait_log("before-lease")
+        self.assertEqual(self.status()["log_lines"], 0)
+        self.assertFalse(self.status()["log_listening"])
+        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-t", "swarm/%s/t1/log/listen" % FLEET,
+                        "-m", "60"], check=True)
+        while not self.status()["log_listening"]:
+            pass
+        self.log_line(r, "during-lease")
+        while True:
+            line = sub.next()
+            self.assertNotIn("before-lease", line)
+            if "during-lease" in line:
+                break
+        self.assertTrue(line.startswith("swarm/%s/t1/log " % FLEET), line)
+        # lease 0: stop
+        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-t", "swarm/%s/t1/log/listen" % FLEET,
+                        "-m", "0"], check=True)
+        while self.status()["log_listening"]:
+            pass
+        n = self.status()["log_lines"]
+        self.log_line(r, "after-lease")
+        self.node.wait_log("after-lease")
+        self.assertEqual(self.status()["log_lines"], n)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
