@@ -42,6 +42,15 @@ file(GLOB SW_AUTH_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/auth/*.c)
 add_library(swarm_auth STATIC ${SW_AUTH_SRC})
 target_link_libraries(swarm_auth PUBLIC swarm_core ${SW_DEP_MBEDCRYPTO})
 
+# src/mqtt: an MQTT client on a libuv loop (libmosquitto, no thread), for the POSIX port and the
+# host's mqtt:// links. libmosquitto is shared only (CMakeLists.txt, SW_MQTT).
+if(SW_MQTT)
+  pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
+  add_library(swarm_uvmq STATIC ${CMAKE_SOURCE_DIR}/src/mqtt/uvmq.c)
+  target_include_directories(swarm_uvmq PUBLIC ${CMAKE_SOURCE_DIR}/src/mqtt)
+  target_link_libraries(swarm_uvmq PUBLIC swarm_core ${SW_DEP_UV} PkgConfig::MOSQUITTO)
+endif()
+
 file(GLOB SW_NODE_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/node/*.c
                                         ${CMAKE_SOURCE_DIR}/boards/*/*.c)
 set(SW_NODE_LIBS "")
@@ -60,8 +69,7 @@ if(SW_PORT_SRC)
   target_link_libraries(swarm_port_posix PUBLIC swarm_core ${SW_DEP_UV})
   list(APPEND SW_NODE_LIBS swarm_port_posix)
   if(SW_MQTT)
-    pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
-    target_link_libraries(swarm_port_posix PUBLIC PkgConfig::MOSQUITTO)
+    target_link_libraries(swarm_port_posix PUBLIC swarm_uvmq)
     target_compile_definitions(swarm_port_posix PRIVATE SW_PORT_MQTT=1)
   else()
     target_compile_definitions(swarm_port_posix PRIVATE SW_PORT_MQTT=0)

@@ -1,209 +1,31 @@
-// The POSIX port's MQTT client (port.h, mqtt_*): libmosquitto driven by the libuv loop, no
-// thread. The client's socket is watched with a uv_poll (readable always, writable while
-// libmosquitto has bytes to send) that calls mosquitto_loop_read/write; a 1 s timer calls
-// mosquitto_loop_misc (keep-alive PINGREQ, the broker's silence). Events reach the node only
-// from the loop's own callbacks: a connection lost inside a call the node made (a publish
-// that failed) is reported from a zero timer, and a client is freed only after its handles
-// have closed, never inside libmosquitto's callbacks.
+// The POSIX port's MQTT client (port.h, mqtt_*): src/mqtt/uvmq.c on the port's loop, its events
+// handed to the node. The port keeps a list of its clients so a forced shutdown closes them.
 #define _GNU_SOURCE
 #include "posix_int.h"
 #if SW_PORT_MQTT
-#include <errno.h>
-#include <mosquitto.h>
-#include <mqtt_protocol.h>
 #include <stdlib.h>
-#include <string.h>
 
-#define MISC_MS 1000
+#include "uvmq.h"
 
 typedef struct sw_pmqtt {
     sw_mqtt_t pub; // first: the node's handle
     sw_posix_t *p;
-    struct mosquitto *m;
-    uv_poll_t poll;
-    uv_timer_t timer;   // loop_misc, and deferred "down" reports
-    int fd;
-    int events;         // UV_* the poll watches
-    int handles;        // open uv handles; freed at 0
-    bool up, down, closing, down_due;
-    int down_err;
-    struct sw_pmqtt *next; // the port's list (closed at shutdown)
+    sw_uvmq_t *c;
+    struct sw_pmqtt *next;
 } sw_pmqtt_t;
 
-static bool lib_ready;
-
-static int mosq_err(int rc)
+static void on_state(void *u, bool up, int err)
 {
-    switch (rc) {
-    case MOSQ_ERR_SUCCESS: return 0;
-    case MOSQ_ERR_NOMEM: return SW_EFULL;
-    case MOSQ_ERR_NO_CONN: case MOSQ_ERR_CONN_LOST: return SW_ECLOSED;
-    case MOSQ_ERR_CONN_REFUSED: case MOSQ_ERR_AUTH: case MOSQ_ERR_NOT_SUPPORTED: return SW_EPERM;
-    case MOSQ_ERR_ERRNO: return sw__posix_errno(errno);
-    case MOSQ_ERR_PAYLOAD_SIZE: case MOSQ_ERR_OVERSIZE_PACKET: return SW_ETOOBIG;
-    case MOSQ_ERR_TLS: case MOSQ_ERR_TLS_HANDSHAKE: return SW_EAUTH;
-    case MOSQ_ERR_EAI: return SW_ENOENT;
-    default: return SW_EINVAL;
-    }
+    sw_pmqtt_t *m = u;
+    if (m->p->node)
+        sw_node_mqtt_state(m->p->node, &m->pub, up, err);
 }
 
-static void on_timer(uv_timer_t *t);
-
-static void report_down(sw_pmqtt_t *c, int err)
+static void on_message(void *u, const sw_mqtt_msg_t *msg)
 {
-    if (c->down || c->closing)
-        return;
-    c->down = true;
-    c->up = false;
-    if (c->p->node)
-        sw_node_mqtt_state(c->p->node, &c->pub, false, err ? err : SW_ECLOSED);
-}
-
-// From inside a call of the node: report on the next loop turn.
-static void defer_down(sw_pmqtt_t *c, int err)
-{
-    if (c->down || c->closing || c->down_due)
-        return;
-    c->down_due = true;
-    c->down_err = err;
-    uv_timer_start(&c->timer, on_timer, 0, 0);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events);
-
-static void poll_start(sw_pmqtt_t *c, int ev)
-{
-    c->events = ev;
-    uv_poll_start(&c->poll, ev, on_poll);
-}
-
-// Watches for writability while libmosquitto has bytes queued.
-static void watch(sw_pmqtt_t *c)
-{
-    if (c->closing || c->fd < 0)
-        return;
-    int ev = UV_READABLE | (mosquitto_want_write(c->m) ? UV_WRITABLE : 0);
-    if (ev != c->events)
-        poll_start(c, ev);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    sw_pmqtt_t *c = h->data;
-    if (c->closing)
-        return;
-    int rc = MOSQ_ERR_SUCCESS;
-    if (status < 0)
-        rc = MOSQ_ERR_CONN_LOST;
-    if (!rc && (events & UV_WRITABLE))
-        rc = mosquitto_loop_write(c->m, 1);
-    if (!rc && !c->closing && (events & UV_READABLE))
-        rc = mosquitto_loop_read(c->m, 1);
-    if (c->closing)
-        return;
-    if (rc) {
-        report_down(c, mosq_err(rc));
-        return;
-    }
-    watch(c);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-    sw_pmqtt_t *c = t->data;
-    if (c->closing)
-        return;
-    if (c->down_due) {
-        c->down_due = false;
-        report_down(c, c->down_err);
-        return;
-    }
-    int rc = mosquitto_loop_misc(c->m);
-    if (rc && rc != MOSQ_ERR_NO_CONN) {
-        report_down(c, mosq_err(rc));
-        return;
-    }
-    if (rc == MOSQ_ERR_NO_CONN && !c->down) { // the keep-alive ran out: libmosquitto closed it
-        report_down(c, SW_ETIMEDOUT);
-        return;
-    }
-    watch(c);
-    uv_timer_start(&c->timer, on_timer, MISC_MS, 0);
-}
-
-// libmosquitto's callbacks: they run inside loop_read/loop_write, i.e. from on_poll.
-static void cb_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *props)
-{
-    (void)m, (void)flags, (void)props;
-    sw_pmqtt_t *c = obj;
-    if (c->closing)
-        return;
-    if (rc) {
-        report_down(c, rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD || rc == MQTT_RC_NOT_AUTHORIZED ||
-                               rc == CONNACK_REFUSED_BAD_USERNAME_PASSWORD || rc == CONNACK_REFUSED_NOT_AUTHORIZED
-                           ? SW_EAUTH
-                           : SW_EPERM);
-        return;
-    }
-    c->up = true;
-    if (c->p->node)
-        sw_node_mqtt_state(c->p->node, &c->pub, true, 0);
-}
-
-static void cb_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *props)
-{
-    (void)m, (void)props;
-    defer_down(obj, rc ? SW_ECLOSED : 0);
-}
-
-static void cb_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg,
-                       const mosquitto_property *props)
-{
-    (void)m;
-    sw_pmqtt_t *c = obj;
-    if (c->closing || !c->p->node || !msg->topic)
-        return;
-    char *rt = NULL;
-    void *corr = NULL;
-    uint16_t corr_len = 0;
-    mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rt, false);
-    mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len, false);
-    sw_mqtt_msg_t in = {
-        .topic = msg->topic,
-        .payload = msg->payload,
-        .len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
-        .response_topic = rt,
-        .corr = corr,
-        .corr_len = corr_len,
-        .retained = msg->retain,
-    };
-    sw_node_mqtt_message(c->p->node, &c->pub, &in);
-    free(rt);
-    free(corr);
-}
-
-static void handle_closed(uv_handle_t *h)
-{
-    sw_pmqtt_t *c = h->data;
-    if (--c->handles == 0) {
-        for (sw_pmqtt_t **pp = &c->p->mqtts; *pp; pp = &(*pp)->next)
-            if (*pp == c) {
-                *pp = c->next;
-                break;
-            }
-        mosquitto_destroy(c->m); // closes the socket, after the poll stopped watching it
-        free(c);
-    }
-}
-
-static void close_handles(sw_pmqtt_t *c)
-{
-    uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, handle_closed);
-    if (c->fd >= 0) {
-        uv_poll_stop(&c->poll);
-        uv_close((uv_handle_t *)&c->poll, handle_closed);
-    }
+    sw_pmqtt_t *m = u;
+    if (m->p->node)
+        sw_node_mqtt_message(m->p->node, &m->pub, msg);
 }
 
 int sw__posix_mqtt_open(void *ctx, const sw_mqtt_opts_t *o, sw_mqtt_t **out)
@@ -211,125 +33,51 @@ int sw__posix_mqtt_open(void *ctx, const sw_mqtt_opts_t *o, sw_mqtt_t **out)
     sw_posix_t *p = ctx;
     if (p->shutdown)
         return SW_ECLOSED;
-    if (!lib_ready) {
-        mosquitto_lib_init();
-        lib_ready = true;
-    }
-    sw_pmqtt_t *c = calloc(1, sizeof *c);
-    if (!c)
+    sw_pmqtt_t *m = calloc(1, sizeof *m);
+    if (!m)
         return SW_EFULL;
-    c->p = p;
-    c->fd = -1;
-    c->next = p->mqtts;
-    p->mqtts = c;
-    c->m = mosquitto_new(o->client_id, true, c);
-    if (!c->m) {
-        p->mqtts = c->next;
-        free(c);
-        return SW_EFULL;
-    }
-    int rc = mosquitto_int_option(c->m, MOSQ_OPT_PROTOCOL_VERSION, o->v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
-    if (!rc && (o->username || o->password))
-        rc = mosquitto_username_pw_set(c->m, o->username, o->password);
-    if (!rc && o->tls) {
-        // no CA file: the system's store (libmosquitto wants a file or a directory)
-        rc = mosquitto_tls_set(c->m, o->cafile, o->cafile ? NULL : "/etc/ssl/certs", NULL, NULL, NULL);
-        if (!rc && o->tls_insecure)
-            rc = mosquitto_tls_insecure_set(c->m, true);
-    }
-    if (!rc && o->will_topic)
-        rc = mosquitto_will_set_v5(c->m, o->will_topic, (int)o->will_len, o->will, 1, true, NULL);
+    m->p = p;
+    sw_uvmq_cbs_t cbs = {on_state, on_message, m};
+    int rc = sw_uvmq_open(&p->loop, o, &cbs, &m->c);
     if (rc) {
-        mosquitto_destroy(c->m);
-        p->mqtts = c->next;
-        free(c);
-        return mosq_err(rc);
+        free(m);
+        return rc;
     }
-    mosquitto_connect_v5_callback_set(c->m, cb_connect);
-    mosquitto_disconnect_v5_callback_set(c->m, cb_disconnect);
-    mosquitto_message_v5_callback_set(c->m, cb_message);
-    // (the host name is resolved here, blocking: give mqtt.url an address where DNS is slow)
-    rc = mosquitto_connect_async(c->m, o->host, o->port, o->keepalive_s);
-    uv_timer_init(&p->loop, &c->timer);
-    c->timer.data = c;
-    c->handles = 1;
-    if (rc == MOSQ_ERR_SUCCESS) {
-        c->fd = mosquitto_socket(c->m);
-        if (c->fd >= 0 && uv_poll_init_socket(&p->loop, &c->poll, c->fd) == 0) {
-            c->handles++;
-            c->poll.data = c;
-            // writable: the TCP connect completes and the CONNECT packet goes
-            poll_start(c, UV_READABLE | UV_WRITABLE);
-        } else {
-            c->fd = -1;
-            rc = MOSQ_ERR_ERRNO;
-        }
-    }
-    if (rc) // a refused connect is reported like a lost connection, from the loop
-        defer_down(c, mosq_err(rc));
-    else
-        uv_timer_start(&c->timer, on_timer, MISC_MS, 0);
-    *out = &c->pub;
+    m->next = p->mqtts;
+    p->mqtts = m;
+    *out = &m->pub;
     return 0;
 }
 
 int sw__posix_mqtt_subscribe(void *ctx, sw_mqtt_t *m, const char *filter, int qos)
 {
     (void)ctx;
-    sw_pmqtt_t *c = (sw_pmqtt_t *)m;
-    if (!c->up || c->closing)
-        return SW_ECLOSED;
-    int rc = mosquitto_subscribe_v5(c->m, NULL, filter, qos, 0, NULL);
-    if (rc)
-        defer_down(c, mosq_err(rc));
-    watch(c);
-    return mosq_err(rc);
+    return sw_uvmq_subscribe(((sw_pmqtt_t *)m)->c, filter, qos);
 }
 
 int sw__posix_mqtt_publish(void *ctx, sw_mqtt_t *m, const char *topic, const void *p, size_t n, int qos,
                            bool retain, const void *corr, size_t corr_len)
 {
     (void)ctx;
-    sw_pmqtt_t *c = (sw_pmqtt_t *)m;
-    if (!c->up || c->closing)
-        return SW_ECLOSED;
-    if (n > INT32_MAX)
-        return SW_ETOOBIG;
-    mosquitto_property *props = NULL;
-    if (corr && corr_len && corr_len <= UINT16_MAX &&
-        mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, corr, (uint16_t)corr_len))
-        return SW_EFULL;
-    int rc = mosquitto_publish_v5(c->m, NULL, topic, (int)n, p, qos, retain, props);
-    mosquitto_property_free_all(&props);
-    if (rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_ERRNO)
-        defer_down(c, mosq_err(rc));
-    watch(c);
-    return mosq_err(rc);
+    return sw_uvmq_publish(((sw_pmqtt_t *)m)->c, topic, p, n, qos, retain, corr, corr_len);
 }
 
 void sw__posix_mqtt_close(void *ctx, sw_mqtt_t *m)
 {
-    (void)ctx;
-    sw_pmqtt_t *c = (sw_pmqtt_t *)m;
-    if (c->closing)
-        return;
-    if (c->up) { // DISCONNECT after what is queued (best effort: what the socket takes now)
-        mosquitto_disconnect_v5(c->m, 0, NULL);
-        for (int i = 0; i < 16 && mosquitto_want_write(c->m); i++)
-            if (mosquitto_loop_write(c->m, 1))
-                break;
-    }
-    c->closing = true;
-    close_handles(c);
+    sw_posix_t *p = ctx;
+    sw_pmqtt_t *pm = (sw_pmqtt_t *)m;
+    for (sw_pmqtt_t **pp = &p->mqtts; *pp; pp = &(*pp)->next)
+        if (*pp == pm) {
+            *pp = pm->next;
+            break;
+        }
+    sw_uvmq_close(pm->c);
+    free(pm);
 }
 
 void sw__posix_mqtt_shutdown(sw_posix_t *p)
 {
-    for (sw_pmqtt_t *c = p->mqtts; c; c = c->next)
-        if (!c->closing) {
-            c->closing = true;
-            close_handles(c);
-        }
+    while (p->mqtts)
+        sw__posix_mqtt_close(p, &p->mqtts->pub);
 }
-
 #endif // SW_PORT_MQTT
