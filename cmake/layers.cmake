@@ -84,4 +84,10 @@ if(SW_HOST_SRC)
   target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core ${SW_DEP_UV} ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO}
                         ${SW_DEP_LUA} PkgConfig::EDIT) # lua: syntax checks; edit: swarm repl
   list(APPEND SW_HOST_LIBS swarm_host)
+  if(SW_MQTT)
+    target_link_libraries(swarm_host PUBLIC swarm_uvmq)
+    target_compile_definitions(swarm_host PRIVATE SW_HOST_MQTT=1)
+  else()
+    target_compile_definitions(swarm_host PRIVATE SW_HOST_MQTT=0)
+  endif()
 endif()

@@ -183,6 +183,15 @@ static void handle_closed(uv_handle_t *h)
 {
     sw_uvmq_t *c = h->data;
     if (--c->handles == 0) {
+        // Here, not in sw_uvmq_close(): that may run inside one of libmosquitto's callbacks,
+        // where its locks are held. DISCONNECT after what is queued (best effort: what the
+        // socket takes now), so the broker publishes no last will.
+        if (c->up && !c->down) {
+            mosquitto_disconnect_v5(c->m, 0, NULL);
+            for (int i = 0; i < 64 && mosquitto_want_write(c->m); i++)
+                if (mosquitto_loop_write(c->m, 1))
+                    break;
+        }
         mosquitto_destroy(c->m); // closes the socket, after the poll stopped watching it
         free(c);
     }
@@ -298,12 +307,6 @@ void sw_uvmq_close(sw_uvmq_t *c)
 {
     if (c->closing)
         return;
-    if (c->up) { // DISCONNECT after what is queued (best effort: what the socket takes now)
-        mosquitto_disconnect_v5(c->m, 0, NULL);
-        for (int i = 0; i < 16 && mosquitto_want_write(c->m); i++)
-            if (mosquitto_loop_write(c->m, 1))
-                break;
-    }
-    c->closing = true;
+    c->closing = true; // (the DISCONNECT goes once the handles have closed: handle_closed)
     close_handles(c);
 }

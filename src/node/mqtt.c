@@ -667,7 +667,7 @@ static int mqtt_serve(sw_node_t *n)
     }
     snprintf(q->base, sizeof q->base, "swarm/%s/%s/", fleet, n->host_name);
     q->max_req = (uint16_t)clampi(sw_cfg_int(&n->cfg, "mqtt.requesters", 16), 1, REQ_MAX);
-    q->max_fl = (uint16_t)clampi(sw_cfg_int(&n->cfg, "mqtt.inflight", 8), 1, INFLIGHT_MAX);
+    q->max_fl = (uint16_t)clampi(sw_cfg_int(&n->cfg, "mqtt.inflight", 16), 1, INFLIGHT_MAX);
     q->idle_ms = (uint32_t)clampi(sw_cfg_int(&n->cfg, "mqtt.idle_ms", 60000), 0, 86400000);
     q->log_always = sw_cfg_bool(&n->cfg, "mqtt.log", false);
     q->log_pos = sw_log_end(n);
