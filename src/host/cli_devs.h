@@ -18,6 +18,8 @@ typedef struct sw_cli_sel {
     size_t n_to;
     const char *scan_to[64];
     size_t n_scan_to;
+    const char *brokers[8];   // --broker: scan these MQTT brokers instead of the LAN
+    size_t n_brokers;
     uint32_t scan_timeout_ms; // 0: the default scan
     uint32_t scan_ms;         // filled: how long the scan took (0: none)
 } sw_cli_sel_t;
@@ -42,7 +44,11 @@ typedef struct sw_cli_sel {
                  "answered", \
      .help = "scan for TIME"}, \
     SW_OPT_LIST_("scan-to", NULL, "ADDR", (o).scan_to, &(o).n_scan_to, \
-                 "send the scan's query to ADDR instead of broadcasting (repeatable)")
+                 "send the scan's query to ADDR instead of broadcasting (repeatable)"), \
+    {.kind = SW_OPT_LIST, .name = "broker", .arg = "URL", .dst = (o).brokers, .cap = 8, \
+     .count = &(o).n_brokers, \
+     .help = "the nodes on this MQTT broker, mqtt[s]://HOST[:PORT][/FLEET], instead of the " \
+             "LAN (repeatable; default: the user config's [mqtt] broker, with the LAN)"}
 
 // The device list of a selection: the --link devices, the --host devices (from the scan, or by
 // name), or without either every device the scan found; natural name order. Returns 0 with

@@ -79,9 +79,10 @@ static void on_state(void *u, bool up, int err)
         sw__hlink_set_error(l, err, "%s: connection to the broker lost (%s)", l->name, sw_strerror(err));
     else
         sw__hlink_set_error(l, err, "cannot connect to the broker of %s: %s", l->name,
-                            err == SW_EAUTH ? "refused (credentials or TLS: [mqtt] username, password, cafile "
-                                              "in the user config)"
-                                            : sw_strerror(err));
+                            err == SW_EAUTH     ? "refused (credentials or TLS: [mqtt] username, password, "
+                                                  "cafile in the user config)"
+                            : err == SW_ECLOSED ? "connection refused or closed (is a broker listening there?)"
+                                                : sw_strerror(err));
     sw__hlink_lost(l, err);
 }
 

@@ -704,6 +704,15 @@ static void mqtt_stop(sw_node_t *n)
     status_cmd.user = NULL;
 }
 
+// An app (re)started, e.g. after a push: its hash is in the state, which scanners and the next
+// push read; publish it now rather than at the next period.
+static void mqtt_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
+{
+    (void)app, (void)detail;
+    if (the_mq && the_mq->up && ev == SW_APP_EV_READY)
+        sw_timer_start(n, &the_mq->state_timer, 0);
+}
+
 // Deferred replies of requester sessions (sw_node_reply_live).
 static bool mqtt_session_live(const sw_node_t *n, const sw_rpc_t *rpc)
 {
@@ -721,6 +730,7 @@ const sw_part_t sw_part_mqtt = {
     .name = "mqtt",
     .serve = mqtt_serve,
     .stop = mqtt_stop,
+    .app_event = mqtt_app_event,
     .session_live = mqtt_session_live,
     .dir = "mqtt",
     .dir_doc = "the MQTT fleet bus (docs/PROTOCOL.md, MQTT)",
