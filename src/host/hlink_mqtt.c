@@ -3,7 +3,9 @@
 // (requests to swarm/<f>/<h>/rpc/<client>, answers on swarm/<f>/<h>/reply/<client>), which
 // needs no MQTT 5 property and so also crosses bridges between brokers. The link is up once
 // the broker took the session, both subscriptions are in place and the node's retained state
-// says it is online; a last will ("online": false) arriving later takes the link down. Every
+// says it is online; a last will ("online": false) arriving later takes the link down. A node
+// the broker has no state of fails at once: a probe the link publishes to itself after
+// subscribing comes back after every retained message (the broker keeps a client's order). Every
 // command that works on a link (call, push, console, mux) works over this one unchanged.
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
@@ -32,12 +34,29 @@ static int state_online(const uint8_t *p, size_t n)
     return r;
 }
 
+static void probe_topic(const sw_hlink_t *l, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "swarm/_probe/%s", l->mq_client);
+}
+
 static void on_message(void *u, const sw_mqtt_msg_t *m)
 {
     sw_hlink_t *l = u;
     if (l->closing)
         return;
     char t[200];
+    probe_topic(l, t, sizeof t);
+    if (!strcmp(m->topic, t)) {
+        // our probe came back after every retained message of the subscriptions before it:
+        // had the node a state, it would have arrived first
+        if (!l->up) {
+            sw__hlink_set_error(l, SW_ENOENT, "%s: the broker has no state of node %s in fleet %s (has it "
+                                "ever connected? swarm scan --broker lists the fleet)", l->name, l->uri.node,
+                                l->uri.fleet);
+            sw__hlink_lost(l, SW_ENOENT);
+        }
+        return;
+    }
     topic(l, "state", t, sizeof t);
     if (!strcmp(m->topic, t)) {
         int on = state_online(m->payload, m->len);
@@ -68,7 +87,12 @@ static void on_state(void *u, bool up, int err)
         int rc = sw_uvmq_subscribe(l->mq, t, 1);
         topic(l, "state", t, sizeof t);
         if (!rc)
-            rc = sw_uvmq_subscribe(l->mq, t, 1);
+            rc = sw_uvmq_subscribe(l->mq, t, 0); // (QoS 0 like the probe: nothing overtakes)
+        probe_topic(l, t, sizeof t);
+        if (!rc)
+            rc = sw_uvmq_subscribe(l->mq, t, 0);
+        if (!rc)
+            rc = sw_uvmq_publish(l->mq, t, "?", 1, 0, false, NULL, 0);
         if (rc) {
             sw__hlink_set_error(l, rc, "%s: cannot subscribe: %s", l->name, sw_strerror(rc));
             sw__hlink_lost(l, rc);

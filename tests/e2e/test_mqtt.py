@@ -4,6 +4,7 @@ the node's retained state and last will, RPC from mosquitto_pub/mosquitto_sub an
 leases."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -12,7 +13,7 @@ import unittest
 import msgpack
 
 from mqttlab import Broker, Requester, Sub
-from swarmtest import Node, loopback_config, pack
+from swarmtest import SWARM_BIN, Node, free_port, loopback_config, pack
 
 FLEET = "lab"
 
@@ -221,6 +222,95 @@ class LogTest(MqttTest):
         self.log_line(r, "after-lease")
         self.node.wait_log("after-lease")
         self.assertEqual(self.status()["log_lines"], n)
+
+
+class HostTest(MqttTest):
+    """The host side: a broker is a link (swarm call/fs/push mqtt://…), swarm scan --broker."""
+
+    def setUp(self):
+        super().setUp()
+        self.home = tempfile.mkdtemp(prefix="swarm-e2e-home-")
+        self.addCleanup(shutil.rmtree, self.home, True)
+        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.home, "config"),
+                        XDG_CACHE_HOME=os.path.join(self.home, "cache"), HOME=self.home)
+        self.link = "%s/%s/t1" % (self.broker.url, FLEET)
+
+    def swarm(self, *args, check=True):
+        p = subprocess.run([SWARM_BIN, *args], capture_output=True, text=True, env=self.env, timeout=60)
+        if check and p.returncode:
+            self.fail("swarm %s: exit %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def test_call_through_the_broker(self):
+        self.assertEqual(self.swarm("call", self.link, "ping", "hello").stdout.strip(), "R:hello")
+        info = json.loads(self.swarm("--json", "call", self.link, "sys.info").stdout)
+        self.assertEqual(info["host_name"], "t1")
+
+    def test_unknown_and_offline_nodes_say_so(self):
+        p = self.swarm("call", "%s/%s/nobody" % (self.broker.url, FLEET), "ping", check=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("no state of node nobody", p.stderr)
+        self.node.kill(signal.SIGKILL)
+        p = self.swarm("call", self.link, "ping", check=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("offline", p.stderr)
+        p = self.swarm("call", "mqtt://127.0.0.1:%d/%s/t1" % (free_port(), FLEET), "ping", check=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("is a broker listening there?", p.stderr)
+
+    def test_files_through_the_broker(self):
+        data = os.urandom(200000)
+        src = os.path.join(self.home, "blob")
+        with open(src, "wb") as f:
+            f.write(data)
+        self.swarm("fs", self.link, "put", src, "/blob")
+        back = os.path.join(self.home, "back")
+        self.swarm("fs", self.link, "get", "/blob", back)
+        with open(back, "rb") as f:
+            self.assertEqual(f.read(), data)
+        with open(os.path.join(self.node.root, "blob"), "rb") as f:
+            self.assertEqual(f.read(), data)
+
+    def test_scan_lists_online_and_offline_nodes(self):
+        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-r", "-t", "swarm/%s/gone/state" % FLEET,
+                        "-m", '{"online":false,"host":"gone"}'], check=True)
+        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-r", "-t", "swarm/other/x/state",
+                        "-m", '{"online":true,"host":"x"}'], check=True)
+        recs = json.loads(self.swarm("--json", "scan", "--broker", "%s/%s" % (self.broker.url, FLEET)).stdout)
+        by = {r["host"]: r for r in recs}
+        self.assertEqual(sorted(by), ["gone", "t1"])  # fleet "other" is not ours
+        self.assertTrue(by["t1"]["online"])
+        self.assertEqual(by["t1"]["link"], self.link)
+        self.assertEqual(by["t1"]["app"], "example")
+        self.assertFalse(by["gone"]["online"])
+        # no fleet: all of them; the table says offline
+        out = self.swarm("scan", "--broker", self.broker.url).stdout
+        self.assertRegex(out, r"(?m)^gone .* offline ")
+        self.assertRegex(out, r"(?m)^x ")
+        # a default broker in the user config joins a plain scan
+        os.makedirs(os.path.join(self.home, "config", "swarm"))
+        with open(os.path.join(self.home, "config", "swarm", "config"), "w") as f:
+            f.write("[mqtt]\nbroker = %s/%s\n" % (self.broker.url, FLEET))
+        recs = json.loads(self.swarm("--json", "scan", "--timeout", "300ms").stdout)
+        self.assertIn(self.link, [r["link"] for r in recs])
+
+    def test_push_through_the_broker(self):
+        proj = os.path.join(self.home, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('return {VERSION = "mqtt-1"}\n')
+        out = json.loads(self.swarm("--json", "push", proj, "--broker", "%s/%s" % (self.broker.url, FLEET),
+                                    "--grace", "0").stdout)
+        self.assertEqual([d["result"] for d in out["devices"]], ["ok"], out)
+        with open(os.path.join(self.node.root, "apps", "example", "main.lua")) as f:
+            self.assertIn("mqtt-1", f.read())
+        # nothing changed: the state's app hash (republished once the app is ready) says so
+        self.node.wait_log("example: all init_* finished")
+        while True:
+            out = json.loads(self.swarm("--json", "push", proj, "--broker", "%s/%s" % (self.broker.url, FLEET)).stdout)
+            if out["total"]["connected"] == 0:
+                break
+        self.assertEqual([d["result"] for d in out["devices"]], ["unchanged"], out)
 
 
 if __name__ == "__main__":
