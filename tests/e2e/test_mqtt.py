@@ -313,5 +313,71 @@ class HostTest(MqttTest):
         self.assertEqual([d["result"] for d in out["devices"]], ["unchanged"], out)
 
 
+class BridgeTest(unittest.TestCase):
+    """Two sites: broker B (its node) bridged to broker A (the host): the host scans, calls and
+    pushes the node on B through A, and sees it go offline."""
+
+    def setUp(self):
+        self.a = Broker().start()
+        self.addCleanup(self.a.stop)
+        self.b = Broker(extra="connection site_a\naddress 127.0.0.1:%d\ntopic swarm/# both 1\n"
+                              "cleansession true\n" % self.a.port).start()
+        self.addCleanup(self.b.stop)
+        # the bridge is up once a message published on B arrives on A
+        probe = Sub(self.a, "swarm/probe/#", count=1)
+        self.addCleanup(probe.close)
+        for _ in range(200):
+            subprocess.run(["mosquitto_pub", "-p", str(self.b.port), "-t", "swarm/probe/x", "-m", "1"], check=True)
+            try:
+                probe.next(timeout=0.2)
+                break
+            except Exception:
+                continue
+        else:
+            self.fail("the bridge did not come up:\n" + self.b.read_log())
+        self.node = mqtt_node(self.b, name="t1")
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.node.wait_log("mqtt: connected to")
+        self.home = tempfile.mkdtemp(prefix="swarm-e2e-home-")
+        self.addCleanup(shutil.rmtree, self.home, True)
+        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.home, "config"),
+                        XDG_CACHE_HOME=os.path.join(self.home, "cache"), HOME=self.home)
+
+    def swarm(self, *args, check=True):
+        p = subprocess.run([SWARM_BIN, *args], capture_output=True, text=True, env=self.env, timeout=60)
+        if check and p.returncode:
+            self.fail("swarm %s: exit %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def scan_a(self):
+        return {r["host"]: r for r in json.loads(self.swarm("--json", "scan", "--broker", "%s/%s" % (self.a.url, FLEET)).stdout)}
+
+    def test_host_on_a_reaches_node_on_b(self):
+        sub = Sub(self.a, "swarm/%s/t1/state" % FLEET)
+        self.addCleanup(sub.close)
+        self.assertTrue(json.loads(sub.next().partition(" ")[2])["online"])  # bridged, retained on A
+        recs = self.scan_a()
+        self.assertEqual(list(recs), ["t1"])
+        link = recs["t1"]["link"]
+        self.assertEqual(link, "%s/%s/t1" % (self.a.url, FLEET))
+        self.assertEqual(self.swarm("call", link, "ping", "across").stdout.strip(), "R:across")
+        proj = os.path.join(self.home, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('return {VERSION = "bridged"}\n')
+        out = json.loads(self.swarm("--json", "push", proj, "--broker", "%s/%s" % (self.a.url, FLEET),
+                                    "--grace", "0").stdout)
+        self.assertEqual([d["result"] for d in out["devices"]], ["ok"], out)
+        with open(os.path.join(self.node.root, "apps", "example", "main.lua")) as f:
+            self.assertIn("bridged", f.read())
+        self.node.kill(signal.SIGKILL)  # its last will, on B, crosses the bridge
+        while True:
+            st = json.loads(sub.next().partition(" ")[2])
+            if not st["online"]:
+                break
+        self.assertFalse(self.scan_a()["t1"]["online"])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
