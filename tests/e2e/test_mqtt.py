@@ -379,5 +379,44 @@ class BridgeTest(unittest.TestCase):
         self.assertFalse(self.scan_a()["t1"]["online"])
 
 
+class FleetTest(unittest.TestCase):
+    """Many nodes on one broker: 200 simulated nodes (mqttsim.py, one process) are all listed by
+    one scan and a no-change push touches none of them (bench/mqtt/run.py times 1,000)."""
+    N = 200
+
+    def test_scan_and_quick_push_of_a_simulated_fleet(self):
+        import sys
+        b = Broker().start()
+        self.addCleanup(b.stop)
+        home = tempfile.mkdtemp(prefix="swarm-e2e-home-")
+        self.addCleanup(shutil.rmtree, home, True)
+        env = dict(os.environ, XDG_CONFIG_HOME=home, XDG_CACHE_HOME=home, HOME=home)
+        proj = os.path.join(home, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write("return {}\n")
+        sim = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "mqttsim.py"),
+                                "--mqtt-sim", str(self.N), "--broker", "127.0.0.1:%d" % b.port, "--fleet", "sim",
+                                "--app-dir", os.path.join(proj, "apps", "example")], stdout=subprocess.PIPE, text=True)
+
+        def end_sim():
+            sim.kill()
+            sim.wait()
+            sim.stdout.close()
+        self.addCleanup(end_sim)
+        self.assertEqual(sim.stdout.readline().strip(), "ready %d" % self.N)
+        url = "%s/sim" % b.url
+        p = subprocess.run([SWARM_BIN, "--json", "scan", "--broker", url], capture_output=True, text=True, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        hosts = sorted(r["host"] for r in json.loads(p.stdout))
+        self.assertEqual(hosts, ["sim-%04d" % i for i in range(self.N)])
+        p = subprocess.run([SWARM_BIN, "--json", "push", proj, "--broker", url], capture_output=True, text=True, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        tot = json.loads(p.stdout)["total"]
+        self.assertEqual((tot["devices"], tot["unchanged"], tot["connected"]), (self.N, self.N, 0), tot)
+        p = subprocess.run([SWARM_BIN, "call", url + "/sim-0123", "ping", "sim"], capture_output=True, text=True, env=env)
+        self.assertEqual(p.stdout.strip(), "R:sim", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
