@@ -82,6 +82,21 @@ class StateTest(MqttTest):
         self.assertEqual(self.state(sub.next()), {"online": False, "host": "t1"})
 
 
+class ReconnectTest(MqttTest):
+    def test_broker_restart(self):
+        port = self.broker.port
+        self.broker.stop()
+        self.node.wait_log("mqtt: 127.0.0.1:%d: " % port)  # lost; "again in N ms"
+        self.broker = Broker(port=port).start()  # a new broker: nothing retained
+        self.addCleanup(self.broker.stop)
+        sub = Sub(self.broker, "swarm/%s/t1/state" % FLEET)
+        self.addCleanup(sub.close)
+        self.assertTrue(json.loads(sub.next().partition(" ")[2])["online"])  # published again
+        st = self.status()
+        self.assertEqual((st["connects"], st["losses"], st["connected"]), (2, 1, True))
+        self.assertEqual(self.requester(v5=True).call("ping", "back"), "R:back")
+
+
 class RpcTest(MqttTest):
     def test_mosquitto_clients_ping(self):
         # 3.1.1 form with the mosquitto command-line clients: rpc/<c> in, reply/<c> out
