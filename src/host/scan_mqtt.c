@@ -113,7 +113,7 @@ typedef struct bscan {
     char marker[96];
     bool done;
     int err;
-    char errtext[256];
+    char errtext[600];
     uint64_t t0;
     sw_scan_result_t *res;
     const sw_scan_opts_t *o;
@@ -135,7 +135,7 @@ static void on_state(void *u, bool up, int err)
 {
     bscan_t *b = u;
     if (!up) {
-        char t[256];
+        char t[sizeof b->errtext - 40];
         snprintf(t, sizeof t, "%s: %s", b->broker,
                  err == SW_EAUTH   ? "refused (credentials or TLS: [mqtt] username, password, cafile in the user config)"
                  : err == SW_ECLOSED ? "connection refused or closed (is a broker listening there?)"
@@ -171,7 +171,7 @@ static void on_message(void *u, const sw_mqtt_msg_t *m)
 static void on_timeout(uv_timer_t *t)
 {
     bscan_t *b = t->data;
-    char text[200];
+    char text[sizeof b->errtext - 40];
     snprintf(text, sizeof text, "%s: no complete answer within %u ms", b->broker,
              (unsigned)(b->o->timeout_ms ? b->o->timeout_ms : BROKER_TIMEOUT_MS));
     finish(b, SW_ETIMEDOUT, text);
