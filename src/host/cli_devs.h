@@ -30,7 +30,7 @@ typedef struct sw_cli_sel {
                  "this device (repeatable): found by the scan, else by name (scan cache, " \
                  "NAME.local, DNS); unreachable ones are listed as offline"), \
     SW_OPT_LIST_("link", NULL, "URI", (o).links, &(o).n_links, \
-                 "this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX, " \
+                 "this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX, mqtt://BROKER/FLEET/HOST, " \
                  "unix:///PATH of a swarm mux; no scan"), \
     SW_OPT_LIST_("to", NULL, "SELECTOR", (o).to, &(o).n_to, \
                  "only the devices that match (repeatable: any of them): a glob on the " \

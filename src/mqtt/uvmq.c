@@ -225,6 +225,10 @@ int sw_uvmq_open(uv_loop_t *loop, const sw_mqtt_opts_t *o, const sw_uvmq_cbs_t *
         return SW_EFULL;
     }
     int rc = mosquitto_int_option(c->m, MOSQ_OPT_PROTOCOL_VERSION, o->v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    // every message is one small packet the peer waits for: Nagle's algorithm would hold it
+    // until the broker's delayed ACK (tens of ms per round trip)
+    if (!rc)
+        rc = mosquitto_int_option(c->m, MOSQ_OPT_TCP_NODELAY, 1);
     if (!rc && (o->username || o->password))
         rc = mosquitto_username_pw_set(c->m, o->username, o->password);
     if (!rc && o->tls) {

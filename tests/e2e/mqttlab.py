@@ -38,7 +38,7 @@ class Broker:
         with open(self.conf, "w") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
                     "log_dest file %s\nlog_type error\nlog_type warning\nlog_type notice\n"
-                    "max_queued_messages 100000\n%s\n" % (self.port, self.logfile, extra))
+                    "max_queued_messages 100000\nset_tcp_nodelay true\n%s\n" % (self.port, self.logfile, extra))
         self.proc = None
         self.url = "mqtt://127.0.0.1:%d" % self.port
 
@@ -142,7 +142,8 @@ class Requester:
             info = self.c.publish(self.base + "rpc", payload, qos=1, properties=p)
         else:
             info = self.c.publish(self.base + "rpc/" + self.name, payload, qos=1)
-        info.wait_for_publish(10)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise RuntimeError("publish failed: %s" % mqtt.error_string(info.rc))
 
     def request(self, action, d=None, r=None, corr=None):
         self.seq += 1
