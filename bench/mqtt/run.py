@@ -71,11 +71,54 @@ def mqtt_pings(b, fleet, host, n):
     return rate
 
 
+def real_push(a, b, swarm, env, proj):
+    """A 1-file push to --real N real swarm-node processes through the broker, then a no-change
+    one."""
+    import json
+    from swarmtest import Node, loopback_config, pack
+    nodes = []
+    try:
+        for i in range(a.real):
+            root = tempfile.mkdtemp(prefix="swarm-bench-node-")
+            cfg = loopback_config({"mqtt": {"url": b.url, "fleet": "real"}}, services=False)
+            with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+                f.write(pack(cfg))
+            n = Node(root=root, name="real-%03d" % i)
+            n.own_root = True
+            nodes.append(n.start(wait=False))
+        for n in nodes:
+            n.wait_log("mqtt: connected to", timeout=120)
+        url = "%s/real" % b.url
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('return {VERSION = "2"}\n')
+        t = time.monotonic()
+        p = subprocess.run([swarm, "--json", "push", proj, "--broker", url, "--grace", "0", "--parallel", "32"],
+                           capture_output=True, text=True, env=env)
+        el = time.monotonic() - t
+        out = json.loads(p.stdout)
+        ms = sorted(d["ms"] for d in out["devices"])
+        print("1-file push to %d real nodes through the broker (--parallel 32, --grace 0): %d ok in %.2f s; "
+              "per node median %d ms, max %d ms" % (a.real, out["total"]["ok"], el, ms[len(ms) // 2], ms[-1]))
+        for n in nodes:  # each announces its new hash once its app is ready
+            n.wait_log("push: apps/example is at", timeout=60)
+        time.sleep(0.5)
+        t = time.monotonic()
+        p = subprocess.run([swarm, "--json", "push", proj, "--broker", url], capture_output=True, text=True, env=env)
+        el = time.monotonic() - t
+        tot = json.loads(p.stdout)["total"]
+        print("no-change push to the %d real nodes: %d unchanged, %d connections, %.2f s" %
+              (a.real, tot["unchanged"], tot["connected"], el))
+    finally:
+        for n in nodes:
+            n.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nodes", type=int, default=1000)
     ap.add_argument("--build", default=None)
     ap.add_argument("--pings", type=int, default=2000)
+    ap.add_argument("--real", type=int, default=100, help="real swarm-node processes for the 1-file push")
     a = ap.parse_args()
     build = a.build or (os.path.join(SRC, "build", "rel") if os.path.exists(os.path.join(SRC, "build", "rel", "swarm"))
                         else os.path.join(SRC, "build"))
@@ -133,6 +176,7 @@ def main():
                 c.call("ping", "x")
             tcp = a.pings / (time.monotonic() - t)
             c.close()
+        real_push(a, b, swarm, env, proj)
         print("sequential ping round trips (python clients, the broker with set_tcp_nodelay): through mosquitto %.0f/s, direct TCP %.0f/s "
               "(ratio %.2f)" % (mq, tcp, mq / tcp))
 
