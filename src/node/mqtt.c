@@ -296,6 +296,13 @@ static void on_rpc(mq_t *q, const sw_mqtt_msg_t *in, const char *client, size_t 
         return;
     }
     q->requests++;
+    if (n->locked && !sw_cfg_bool(&n->cfg, "auth.mqtt", false)) {
+        // The authenticated mode does not reach through the broker (yet): a locked node serves
+        // no plaintext RPC there unless its owner allows it, as for FTP or telnet.
+        q->busy++;
+        refuse(q, topic, m.i, "locked: this node takes RPC over MQTT only with auth.mqtt true", in);
+        return;
+    }
     if (!r && !(r = req_new(q, topic))) {
         q->busy++;
         refuse(q, topic, m.i, "busy: too many requesters (mqtt.requesters)", in);

@@ -82,6 +82,23 @@ class StateTest(MqttTest):
         self.assertEqual(self.state(sub.next()), {"online": False, "host": "t1"})
 
 
+class LockedTest(unittest.TestCase):
+    def test_locked_node_refuses_plaintext_rpc_over_mqtt(self):
+        b = Broker().start()
+        self.addCleanup(b.stop)
+        node = mqtt_node(b)
+        with open(os.path.join(node.root, "swarm.key"), "wb") as f:
+            f.write(os.urandom(32))  # the authenticated mode (docs/SECURITY.md)
+        self.addCleanup(node.stop)
+        node.start()
+        node.wait_log("mqtt: connected to")
+        r = Requester(b, FLEET, "t1", v5=True)
+        self.addCleanup(r.close)
+        with self.assertRaises(RuntimeError) as e:
+            r.call("ping", "x")
+        self.assertIn("auth.mqtt", str(e.exception))
+
+
 class ReconnectTest(MqttTest):
     def test_broker_restart(self):
         port = self.broker.port
