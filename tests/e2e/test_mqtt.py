@@ -294,6 +294,25 @@ class HostTest(MqttTest):
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertIn("is a broker listening there?", p.stderr)
 
+    def test_console_and_mux_through_the_broker(self):
+        out = self.swarm("console", "--lines", "50", self.link).stdout
+        self.assertIn("mqtt: connected to", out)  # the node's log, read with sys.log
+        sock = os.path.join(self.home, "mux.sock")
+        mux = subprocess.Popen([SWARM_BIN, "mux", "--link", self.link, "--socket", sock], env=self.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+        def end_mux():
+            mux.terminate()
+            mux.wait(10)
+            mux.stderr.close()
+        self.addCleanup(end_mux)
+        while True:
+            line = mux.stderr.readline()
+            self.assertNotEqual(line, "", "swarm mux ended before its device link came up")
+            if "device link up" in line:
+                break
+        self.assertEqual(self.swarm("call", "unix://" + sock, "ping", "muxed").stdout.strip(), "R:muxed")
+
     def test_files_through_the_broker(self):
         data = os.urandom(200000)
         src = os.path.join(self.home, "blob")
