@@ -434,6 +434,69 @@ class BridgeTest(unittest.TestCase):
         self.assertFalse(self.scan_a()["t1"]["online"])
 
 
+class BrokerCutTest(unittest.TestCase):
+    """The broker restarts in the middle of a push through it: the push says which nodes were
+    updated, no node holds a mix, and the next push completes the rest."""
+
+    def test_broker_restart_during_push(self):
+        b = Broker().start()
+        self.addCleanup(lambda: b.stop())
+        nodes = []
+        for name in ("n1", "n2"):
+            nd = mqtt_node(b, name=name)
+            self.addCleanup(nd.stop)
+            nodes.append(nd.start())
+            nd.wait_log("mqtt: connected to")
+        home = tempfile.mkdtemp(prefix="swarm-e2e-home-")
+        self.addCleanup(shutil.rmtree, home, True)
+        env = dict(os.environ, XDG_CONFIG_HOME=home, XDG_CACHE_HOME=home, HOME=home)
+        proj = os.path.join(home, "proj")
+        app = os.path.join(proj, "apps", "example")
+        os.makedirs(app)
+        with open(os.path.join(app, "main.lua"), "w") as f:
+            f.write('return {VERSION = "cut"}\n')
+        with open(os.path.join(app, "blob.bin"), "wb") as f:
+            f.write(os.urandom(3 << 20))  # long enough to be cut in the middle
+        url = "%s/%s" % (b.url, FLEET)
+        push = subprocess.Popen([SWARM_BIN, "--json", "push", proj, "--broker", url, "--parallel", "1",
+                                 "--grace", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.addCleanup(lambda: push.poll() is None and (push.kill(), push.wait()))
+        nodes[0].wait_log("push: apps/example: staging for", timeout=60)  # n1's transfer began
+        port = b.port
+        b.stop()
+        b = Broker(port=port).start()
+        out, err = push.communicate(timeout=120)
+        self.assertNotEqual(push.returncode, 0, "the push cannot have gone through a broker restart whole")
+        res = {d["device"]: d["result"] for d in json.loads(out)["devices"]}
+        self.assertEqual(sorted(res), ["n1", "n2"], out)
+
+        def version(nd):
+            p = os.path.join(nd.root, "apps", "example", "main.lua")
+            if not os.path.exists(p):
+                return None
+            with open(p) as f:
+                return f.read()
+        for nd in nodes:  # what the push says is what the node has, nothing in between
+            if res[nd.name] == "ok":
+                self.assertIn("cut", version(nd))
+                with open(os.path.join(app, "blob.bin"), "rb") as f, \
+                        open(os.path.join(nd.root, "apps", "example", "blob.bin"), "rb") as g:
+                    self.assertEqual(f.read(), g.read())
+            else:
+                self.assertIsNone(version(nd))  # the old (empty) app, not a part of the new one
+                self.assertFalse(os.path.exists(os.path.join(nd.root, "apps", "example", "blob.bin")))
+        for nd in nodes:  # both back on the new broker
+            while "mqtt: connected to" not in nd.read_log().split("mqtt: 127.0.0.1", 1)[-1]:
+                pass
+        out = subprocess.run([SWARM_BIN, "--json", "push", proj, "--broker", url, "--grace", "0"],
+                             capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        res2 = {d["device"]: d["result"] for d in json.loads(out.stdout)["devices"]}
+        for nd in nodes:
+            self.assertEqual(res2[nd.name], "unchanged" if res[nd.name] == "ok" else "ok", out.stdout)
+            self.assertIn("cut", version(nd))
+
+
 class FleetTest(unittest.TestCase):
     """Many nodes on one broker: 200 simulated nodes (mqttsim.py, one process) are all listed by
     one scan and a no-change push touches none of them (bench/mqtt/run.py times 1,000)."""
