@@ -33,7 +33,7 @@ typedef struct inflight {
     uint8_t corr[CORR_MAX];
 } inflight_t;
 
-typedef struct mq mq_t;
+typedef struct sw_mqtt_part mq_t;
 
 // One requester: everything that came with the same reply topic.
 typedef struct req {
@@ -49,7 +49,7 @@ typedef struct req {
     sw_timer_t rpc_timer, idle_timer;
 } req_t;
 
-struct mq {
+struct sw_mqtt_part {
     const sw_mqtt_ops_t *ops; // first (node_int.h)
     sw_node_t *n;
     sw_mqtt_t *cli;
@@ -607,11 +607,9 @@ static int parse_url(mq_t *q, const char *u)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // The part
 
-static mq_t *the_mq; // one per process is enough: the status command finds it through def->user
-
 static int cmd_status(sw_call_t *c)
 {
-    mq_t *q = c->def->user;
+    mq_t *q = ((sw_node_t *)c->ctx)->mqtt;
     sw_mpw_t *w = c->out;
     if (!q) {
         sw_mpw_map(w, 1);
@@ -638,7 +636,7 @@ static int cmd_status(sw_call_t *c)
     return 0;
 }
 
-static sw_cmd_def_t status_cmd = {"status", NULL, "MQTT: connection and counters", cmd_status, NULL};
+static const sw_cmd_def_t status_cmd = {"status", NULL, "MQTT: connection and counters", cmd_status, NULL};
 
 static int64_t clampi(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
@@ -686,15 +684,14 @@ static int mqtt_serve(sw_node_t *n)
     q->retry.fn = retry_fire, q->retry.user = q;
     q->state_timer.fn = state_tick, q->state_timer.user = q;
     q->log_timer.fn = log_tick, q->log_timer.user = q;
-    the_mq = q;
-    status_cmd.user = q;
+    n->mqtt = q;
     connect_now(q);
     return 0;
 }
 
 static void mqtt_stop(sw_node_t *n)
 {
-    mq_t *q = the_mq;
+    mq_t *q = n->mqtt;
     if (!q)
         return;
     if (q->up) { // an orderly stop sends no last will: say offline ourselves
@@ -707,8 +704,7 @@ static void mqtt_stop(sw_node_t *n)
     sw_timer_stop(n, &q->retry);
     sw_node_release(n, q->req, sizeof(req_t) * q->max_req);
     sw_node_release(n, q, sizeof *q);
-    the_mq = NULL;
-    status_cmd.user = NULL;
+    n->mqtt = NULL;
 }
 
 // An app (re)started, e.g. after a push: its hash is in the state, which scanners and the next
@@ -716,15 +712,14 @@ static void mqtt_stop(sw_node_t *n)
 static void mqtt_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
 {
     (void)app, (void)detail;
-    if (the_mq && the_mq->up && ev == SW_APP_EV_READY)
-        sw_timer_start(n, &the_mq->state_timer, 0);
+    if (n->mqtt && n->mqtt->up && ev == SW_APP_EV_READY)
+        sw_timer_start(n, &n->mqtt->state_timer, 0);
 }
 
 // Deferred replies of requester sessions (sw_node_reply_live).
 static bool mqtt_session_live(const sw_node_t *n, const sw_rpc_t *rpc)
 {
-    (void)n;
-    mq_t *q = the_mq;
+    const mq_t *q = n->mqtt;
     if (!q)
         return false;
     for (uint16_t i = 0; i < q->max_req; i++)

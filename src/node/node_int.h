@@ -382,6 +382,7 @@ struct sw_node {
     struct sw_lua *lua;
     struct sw_proxies *proxies;
     struct sw_push *push;
+    struct sw_mqtt_part *mqtt; // the MQTT part's state (mqtt.c), NULL when it does not run
     uint32_t files_gen;    // bumped when files change behind a listing's back (push): caches re-read
     const sw_board_t *board;
     void *board_state;
