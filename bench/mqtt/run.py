@@ -167,6 +167,7 @@ def main():
             f.write(pack(cfg))
         with Node(root=root, name="n1") as node:
             node.wait_log("mqtt: connected to")
+            time.sleep(1)  # (its subscriptions follow the CONNACK the log line reports)
             mq = mqtt_pings(b, "bench", "n1", a.pings)
             c = node.client()
             for _ in range(50):

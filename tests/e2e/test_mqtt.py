@@ -30,6 +30,18 @@ def mqtt_node(broker, name="t1", mqtt_cfg=None, **kw):
     return n
 
 
+def wait_online(broker, host="t1"):
+    """Until the node's retained state says online: it publishes it after subscribing to its
+    rpc topics, on the same connection, so from then on requests reach it (its "connected"
+    log line comes at CONNACK, before the subscriptions)."""
+    sub = Sub(broker, "swarm/%s/%s/state" % (FLEET, host))
+    try:
+        while not json.loads(sub.next().partition(" ")[2]).get("online"):
+            pass
+    finally:
+        sub.close()
+
+
 class MqttTest(unittest.TestCase):
     MQTT = {}
 
@@ -39,7 +51,7 @@ class MqttTest(unittest.TestCase):
         self.node = mqtt_node(self.broker, mqtt_cfg=self.MQTT)
         self.addCleanup(self.node.stop)
         self.node.start()
-        self.node.wait_log("mqtt: connected to")
+        wait_online(self.broker)
 
     def requester(self, **kw):
         r = Requester(self.broker, FLEET, "t1", **kw)
@@ -91,7 +103,7 @@ class LockedTest(unittest.TestCase):
             f.write(os.urandom(32))  # the authenticated mode (docs/SECURITY.md)
         self.addCleanup(node.stop)
         node.start()
-        node.wait_log("mqtt: connected to")
+        wait_online(b)
         r = Requester(b, FLEET, "t1", v5=True)
         self.addCleanup(r.close)
         with self.assertRaises(RuntimeError) as e:
