@@ -106,7 +106,11 @@ class Sub:
     def close(self):
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:  # (seen once under load: SIGTERM not acted on)
+                self.proc.kill()
+                self.proc.wait()
         self.proc.stdout.close()
 
 
