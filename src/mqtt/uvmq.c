@@ -27,7 +27,13 @@ typedef struct sw_uvmq {
     int handles;        // open uv handles; freed at 0
     bool up, down, closing, down_due;
     int down_err;
+    uint32_t unsent;    // published, not yet written (QoS 0) or acknowledged (QoS 1)
 } sw_uvmq_t;
+
+// Messages a client may have published and not yet seen written or acknowledged: libmosquitto
+// queues without a bound of its own, so a peer that stops reading (a broker, and behind it a
+// requester of a fast stream) must not grow the queue without end.
+#define UNSENT_MAX 1024
 
 static bool lib_ready;
 
@@ -179,6 +185,14 @@ static void cb_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     free(corr);
 }
 
+static void cb_publish(struct mosquitto *m, void *obj, int mid, int rc, const mosquitto_property *props)
+{
+    (void)m, (void)mid, (void)rc, (void)props;
+    sw_uvmq_t *c = obj;
+    if (c->unsent)
+        c->unsent--;
+}
+
 static void handle_closed(uv_handle_t *h)
 {
     sw_uvmq_t *c = h->data;
@@ -247,6 +261,10 @@ int sw_uvmq_open(uv_loop_t *loop, const sw_mqtt_opts_t *o, const sw_uvmq_cbs_t *
     mosquitto_connect_v5_callback_set(c->m, cb_connect);
     mosquitto_disconnect_v5_callback_set(c->m, cb_disconnect);
     mosquitto_message_v5_callback_set(c->m, cb_message);
+    mosquitto_publish_v5_callback_set(c->m, cb_publish);
+    // no in-flight window of libmosquitto's own (whose overflow it would queue without bound):
+    // UNSENT_MAX is the bound
+    mosquitto_max_inflight_messages_set(c->m, 0);
     // (the host name is resolved here, blocking: give mqtt.url an address where DNS is slow)
     rc = mosquitto_connect_async(c->m, o->host, o->port, o->keepalive_s);
     uv_timer_init(c->loop, &c->timer);
@@ -290,12 +308,16 @@ int sw_uvmq_publish(sw_uvmq_t *c, const char *topic, const void *p, size_t n, in
         return SW_ECLOSED;
     if (n > INT32_MAX)
         return SW_ETOOBIG;
+    if (c->unsent >= UNSENT_MAX)
+        return SW_EFULL;
     mosquitto_property *props = NULL;
     if (corr && corr_len && corr_len <= UINT16_MAX &&
         mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, corr, (uint16_t)corr_len))
         return SW_EFULL;
     int rc = mosquitto_publish_v5(c->m, NULL, topic, (int)n, p, qos, retain, props);
     mosquitto_property_free_all(&props);
+    if (rc == MOSQ_ERR_SUCCESS)
+        c->unsent++;
     if (rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_ERRNO)
         defer_down(c, mosq_err(rc));
     watch(c);

@@ -26,7 +26,9 @@ typedef struct sw_uvmq_cbs {
 // SW_EINVAL (bad options); a refused connect arrives later as state(down).
 int sw_uvmq_open(uv_loop_t *loop, const sw_mqtt_opts_t *o, const sw_uvmq_cbs_t *cbs, sw_uvmq_t **out);
 int sw_uvmq_subscribe(sw_uvmq_t *c, const char *filter, int qos);
-// corr: MQTT 5 correlation data (NULL: none). 0, SW_ECLOSED (not connected), SW_ETOOBIG.
+// corr: MQTT 5 correlation data (NULL: none). 0, SW_ECLOSED (not connected), SW_ETOOBIG, or
+// SW_EFULL: 1,024 messages are not yet written (QoS 0) or acknowledged (QoS 1) — the broker
+// does not keep up; nothing was queued.
 int sw_uvmq_publish(sw_uvmq_t *c, const char *topic, const void *p, size_t n, int qos, bool retain,
                     const void *corr, size_t corr_len);
 // Bytes published but not yet written to the socket (libmosquitto queues without bound: callers
