@@ -105,12 +105,10 @@ class Sub:
 
     def close(self):
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:  # (seen once under load: SIGTERM not acted on)
-                self.proc.kill()
-                self.proc.wait()
+            # SIGKILL: on SIGTERM mosquitto_sub only disconnects, and one whose broker is gone
+            # keeps reconnecting forever
+            self.proc.kill()
+            self.proc.wait()
         self.proc.stdout.close()
 
 
