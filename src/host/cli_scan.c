@@ -267,7 +267,8 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
                           .opts = opts,
                           .globals = "--json: one JSON array: for each device host, ip, "
                                      "netmask, app, board, app_hash, uptime_ms, node, id, "
-                                     "rpc_port, services, locked, seen_ms, answered and the beacon "
+                                     "rpc_port, services, locked, seen_ms, answered, link (mqtt:// "
+                                     "of a broker's node, else null), online and the beacon "
                                      "itself; -q: no summary line; -v: each device as it is "
                                      "found (on stderr)",
                           .after = scan_after, .too_many = "scan takes options only"};
