@@ -33,7 +33,7 @@ static const sw_cli_cmd_t commands[] = {
     {"push", "deploy a project's apps to the fleet: incremental, parallel, atomic, hot reload", sw_cli_push},
     {"reboot", "restart devices (sys.boot), several at once", sw_cli_reboot},
     {"repl", "an interactive Lua prompt on a device (line editing, history, print output)", sw_cli_repl},
-    {"scan", "list the devices on the LAN (beacons and a query; well under a second)", sw_cli_scan},
+    {"scan", "list the devices on the LAN (well under a second) or an MQTT broker (--broker)", sw_cli_scan},
     {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
     {"help", "show the help of a command: swarm help COMMAND", cmd_help},
 };
@@ -110,7 +110,7 @@ static void usage(FILE *f)
 {
     char about[4096];
     size_t k = (size_t)snprintf(about, sizeof about, "Talks to swarm devices (swarm-node) over "
-                                "TCP, serial lines or a multiplexer.\n\ncommands:\n");
+                                "TCP, serial lines, a multiplexer or an MQTT broker.\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS && k < sizeof about; i++)
         k += (size_t)snprintf(about + k, sizeof about - k, "  %-10s %s\n", commands[i].name,
                               commands[i].summary);

@@ -162,6 +162,8 @@ static int rpc_send(void *ctx, const uint8_t *p, size_t n)
         return SW_ECLOSED;
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy)
         return sw__hlink_rel_send(l, p, n);
+    if (l->uri.kind == SW_URI_MQTT)
+        return sw__hlink_mqtt_send(l, p, n);
     return sw__hlink_write(l, p, n);
 }
 
@@ -317,6 +319,7 @@ void sw__hlink_lost(sw_hlink_t *l, int err)
         l->sec = NULL;
     }
     sw__hlink_cork_drop(l);
+    sw__hlink_mqtt_end(l);
     l->conn = NULL;
     l->connecting = false;
     if (c)
@@ -446,6 +449,7 @@ void sw_hlink_close(sw_hlink_t *l)
     l->up = false;
     if (c)
         sw__hlink_conn_end(c, true); // what is queued (the cancels, the close) still goes out
+    sw__hlink_mqtt_end(l);
     sw__hlink_gai_abandon(l);
     uv_close((uv_handle_t *)&l->t_conn, on_timer_closed);
     uv_close((uv_handle_t *)&l->t_rel, on_timer_closed);

@@ -9,6 +9,8 @@
 //                              a serial line: lossless stream (default) or SerialPacker +
 //                              Reliable (mode=lossy; start: 0xc1 default, 0x85, or "none";
 //                              window, timeout (ms) and max_msg: Reliable's, see sw_uri_t)
+//   mqtt://BROKER[:PORT]/FLEET/HOST   a node through an MQTT broker (docs/PROTOCOL.md, MQTT);
+//   mqtts://BROKER[:PORT]/FLEET/HOST  the same over TLS (PORT 1883 / 8883)
 //   HOST or HOST:PORT          a bare name: the scan cache, then HOST.local, then DNS → tcp://
 #ifndef SW_HOST_HLINK_H
 #define SW_HOST_HLINK_H
@@ -20,12 +22,15 @@
 #include "swarm/rpc.h"
 #include "swarm/sp.h"
 
-enum { SW_URI_TCP = 1, SW_URI_UNIX = 2, SW_URI_SERIAL = 3 };
+enum { SW_URI_TCP = 1, SW_URI_UNIX = 2, SW_URI_SERIAL = 3, SW_URI_MQTT = 4 };
 
 typedef struct sw_uri {
     int kind;          // SW_URI_*
-    char host[256];    // TCP: name or address (IPv6 in brackets in the URI, without here)
-    uint16_t port;     // TCP
+    char host[256];    // TCP, MQTT (the broker): name or address (IPv6 in brackets in the URI, without here)
+    uint16_t port;     // TCP, MQTT
+    bool tls;          // MQTT: mqtts://
+    char fleet[64];    // MQTT: the fleet's topic level
+    char node[64];     // MQTT: the node's host name (its topic level)
     char path[256];    // UNIX: socket path; SERIAL: device path
     uint32_t baud;     // SERIAL: default 115200
     bool lossy;        // SERIAL: mode=lossy

@@ -110,6 +110,11 @@ struct sw_hlink {
     uint8_t key[32];
     struct sw_seclink *sec;  // the Noise session of the current connection
 
+    // mqtt:// links (hlink_mqtt.c)
+    struct sw_uvmq *mq;      // the broker connection of the current attempt
+    bool mq_broker_up;       // the broker took the session (the node may still be unknown)
+    char mq_client[48];      // our client id: the reply topic's last level
+
     // RPC session, client role
     sw_rpc_t rpc;
     uint8_t *out;
@@ -159,6 +164,12 @@ void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n);
 int sw__hsec_write(sw_hlink_t *l, const uint8_t *p, size_t n);
 bool sw__hsec_handshaking(const sw_hlink_t *l);
 void sw__hsec_free(sw_hlink_t *l);
+
+// hlink_mqtt.c: the mqtt:// transport
+void sw__hlink_mqtt_start(sw_hlink_t *l);   // one attempt
+int sw__hlink_mqtt_send(sw_hlink_t *l, const uint8_t *p, size_t n); // one message
+void sw__hlink_mqtt_end(sw_hlink_t *l);     // closes the broker connection, if any
+bool sw__hlink_mqtt_busy(const sw_hlink_t *l); // bytes wait for the broker's socket
 
 // hlink_name.c: where a bare HOST[:PORT] is looked up before DNS (the scan cache, then
 // HOST.local, once LAN discovery exists). Returns 0 when it rewrote u to the address found,

@@ -514,7 +514,7 @@ int sw_scan_cache_store(const sw_scan_result_t *res)
     }
     for (size_t i = 0; i < res->n; i++) {
         const sw_scan_rec_t *r = &res->recs[i];
-        if (!r->host[0])
+        if (!r->host[0] || r->link[0]) // (a broker's nodes are reached by their link)
             continue;
         cJSON *e = cJSON_CreateObject();
         if (!e)

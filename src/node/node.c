@@ -1021,6 +1021,9 @@ bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
     for (const sw_link_t *l = n->links; l; l = l->next)
         if (&l->rpc == to->rpc)
             return l->rpc.gen == to->gen && !l->closing;
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->session_live && (*p)->session_live(n, to->rpc))
+            return to->rpc->gen == to->gen;
     return false;
 }
 
@@ -1136,6 +1139,25 @@ void sw_node_accept(sw_node_t *n, sw_listener_t *l, sw_conn_t *c)
         s->accept(n, s, l, c);
     else
         n->port.ops->conn_close(n->port.ctx, c);
+}
+
+static const sw_mqtt_ops_t *mqtt_ops(const sw_mqtt_t *m)
+{
+    return m->user ? *(const sw_mqtt_ops_t *const *)m->user : NULL;
+}
+
+void sw_node_mqtt_state(sw_node_t *n, sw_mqtt_t *m, bool up, int err)
+{
+    const sw_mqtt_ops_t *o = mqtt_ops(m);
+    if (o && !n->stopped)
+        o->state(m->user, up, err);
+}
+
+void sw_node_mqtt_message(sw_node_t *n, sw_mqtt_t *m, const sw_mqtt_msg_t *msg)
+{
+    const sw_mqtt_ops_t *o = mqtt_ops(m);
+    if (o && !n->stopping)
+        o->message(m->user, msg);
 }
 
 void sw_node_udp(sw_node_t *n, sw_udp_t *u, const char *ip, uint16_t port, const uint8_t *p, size_t len)

@@ -88,6 +88,13 @@ typedef struct sw_conn_ops {
     void (*closed)(void *self, int err); // last call: self may be freed
 } sw_conn_ops_t;
 
+// MQTT clients (port.h, mqtt_open): mqtt->user points to an object whose FIRST member is
+// `const sw_mqtt_ops_t *` (the MQTT part, mqtt.c).
+typedef struct sw_mqtt_ops {
+    void (*state)(void *self, bool up, int err);
+    void (*message)(void *self, const sw_mqtt_msg_t *m);
+} sw_mqtt_ops_t;
+
 typedef struct sw_service sw_service_t;
 struct sw_service {
     const char *name; // for logs: "rpc", "ftp", "beacon", …
@@ -295,6 +302,9 @@ typedef struct sw_part {
     // The peer cancelled request seq of session rpc ({"i": seq} alone, or a local caller gave
     // up): a task still working on it ends (sw_node_request_cancelled()).
     void (*request_cancelled)(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
+    // Whether rpc is a live session the part owns (a part that serves RPC sessions of its
+    // own, not links: MQTT requesters), for sw_node_reply_live().
+    bool (*session_live)(const sw_node_t *n, const sw_rpc_t *rpc);
     // The part's commands: groups of const tables (they stay in flash), see sw_part_cmds_t.
     // The kernel adds them once init has succeeded and removes them before stop. Handlers find
     // the node in sw_call_t.ctx and the part's state through it. NULL: none.
@@ -382,6 +392,7 @@ struct sw_node {
     struct sw_lua *lua;
     struct sw_proxies *proxies;
     struct sw_push *push;
+    struct sw_mqtt_part *mqtt; // the MQTT part's state (mqtt.c), NULL when it does not run
     uint32_t files_gen;    // bumped when files change behind a listing's back (push): caches re-read
     const sw_board_t *board;
     void *board_state;

@@ -43,6 +43,9 @@
 #ifndef SW_WITH_EVAL
 #define SW_WITH_EVAL (!SW__MCU) // micro-swarm's remote eval (UDP/TCP)
 #endif
+#ifndef SW_WITH_MQTT
+#define SW_WITH_MQTT (!SW__MCU) // the MQTT fleet bus: state, RPC and log through a broker (mqtt.c)
+#endif
 #ifndef SW_WITH_BOARD_POSIX_SIM
 #define SW_WITH_BOARD_POSIX_SIM (!SW__MCU) // boards/posix-sim: the simulated sensor board
 #endif
@@ -59,6 +62,9 @@
 #endif
 #if SW_WITH_NET && !SW_WITH_FS
 #error "SW_WITH_NET needs SW_WITH_FS (the beacon announces the app's hash)"
+#endif
+#if SW_WITH_MQTT && !SW_WITH_NET
+#error "SW_WITH_MQTT needs SW_WITH_NET"
 #endif
 #if SW_WITH_FTP && !(SW_WITH_NET && SW_WITH_FS)
 #error "SW_WITH_FTP needs SW_WITH_NET and SW_WITH_FS"

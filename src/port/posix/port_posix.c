@@ -163,6 +163,9 @@ static void shutdown_all(sw_posix_t *p, bool force)
     }
     sw__posix_links_shutdown(p, force);
     sw__posix_udp_shutdown(p);
+#if SW_PORT_MQTT
+    sw__posix_mqtt_shutdown(p);
+#endif
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -351,6 +354,12 @@ static const sw_port_ops_t posix_ops = {
     .mem = p_mem,
     .platform = p_platform,
     .watchdog = sw__posix_watchdog,
+#if SW_PORT_MQTT
+    .mqtt_open = sw__posix_mqtt_open,
+    .mqtt_subscribe = sw__posix_mqtt_subscribe,
+    .mqtt_publish = sw__posix_mqtt_publish,
+    .mqtt_close = sw__posix_mqtt_close,
+#endif
 };
 
 // glibc's malloc, tuned for a small long-running daemon (bench/RESULTS.md, "RSS"): blocks of

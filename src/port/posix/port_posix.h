@@ -98,6 +98,7 @@ typedef struct sw_posix {
     uint32_t nconns;
     sw_plistener_t *listeners; // all listeners, also closed ones (freed by sw_posix_close)
     sw_pudp_t *udps;      // UDP endpoints (udp_posix.c)
+    struct sw_pmqtt *mqtts; // MQTT clients (mqtt_posix.c)
     bool stdio_used;      // stdio_open() succeeded once
 
     // the watchdog thread (wdt_posix.c): kick time and period in monotonic ms, under wdt_mu
