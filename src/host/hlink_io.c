@@ -332,7 +332,11 @@ static int rel_tx(void *ctx, const uint8_t *p, size_t n)
 
 static void rel_rx(void *ctx, const uint8_t *p, size_t n)
 {
-    sw__hlink_msg(ctx, p, n);
+    sw_hlink_t *l = ctx;
+    if (l->sec) // a frame of the Noise session (hsec.c)
+        sw__hsec_rel_rx(l, p, n);
+    else
+        sw__hlink_msg(l, p, n);
 }
 
 static void rel_state(void *ctx, bool up)
