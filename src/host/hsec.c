@@ -166,14 +166,17 @@ static void said_open(sw_hlink_t *l, const uint8_t *p, size_t n)
         sw__hlink_plain_fallback(l, p, n);
         return;
     }
-    char lk[1024] = "";
-    if (l->dev[0])
+    char lk[1024] = "", dk[1024] = "";
+    if (l->dev[0]) {
         sw_key_device_file("locked", l->dev, lk, sizeof lk);
+        sw_key_device_file("keys", l->dev, dk, sizeof dk);
+    }
     sw__hlink_set_error(l, SW_EAUTH, "%s answered in plain, as an open node would, but the host "
                         "knows it as locked (%s): refused (an impostor, or a device reset to "
                         "open: then remove that file)", l->name,
                         getenv("SWARM_KEY_FILE") ? "SWARM_KEY_FILE is set"
-                        : l->dev[0] && exists(lk) ? lk : "it has a key of its own");
+                        : dk[0] && exists(dk) ? "it has a key of its own"
+                        : lk[0] && exists(lk) ? lk : "?");
     sw__hlink_lost(l, SW_EAUTH);
 }
 

@@ -351,7 +351,7 @@ static void hello_if_preamble(sw_link_t *l, const uint8_t *p, size_t len)
 
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 {
-    if (l->sec && !l->closing) {
+    if (l->sec && l->mode == SW_LINK_STREAM && !l->closing) { // (lossy: per Reliable message)
         sw_auth_link_data(l, p, len);
         return;
     }
