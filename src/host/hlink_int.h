@@ -108,6 +108,8 @@ struct sw_hlink {
     bool has_key;
     bool key_optional;       // the fleet key, device not known locked: plain if it says open
     bool plain;              // it said open: this link talks plain from now on
+    bool hunting;            // lossless serial: skipping to the node's answer mark (noise.h)
+    uint32_t hunt_win;
     char dev[200];           // the device as the user named it (per-device key, locked record)
     uint8_t key[32];
     struct sw_seclink *sec;  // the Noise session of the current connection

@@ -240,6 +240,9 @@ void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n)
             seg = i + 1;
             continue;
         }
+        // the host skips what an earlier session left on the line up to this mark
+        l->node->port.ops->conn_write(l->node->port.ctx, l->conn, (const uint8_t *)SW_NOISE_LINE_LOCKED,
+                                      SW_NOISE_LINE_MARK_LEN);
         a->live = feed_line(l, (const uint8_t *)SW_NOISE_PREAMBLE, SW_NOISE_PREAMBLE_LEN);
         seg = i + 1;
     }

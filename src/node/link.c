@@ -338,15 +338,32 @@ static void link_closed(void *self, int err)
 static const sw_conn_ops_t link_ops = {link_data, link_drained, link_closed};
 
 // An open node's answer to a line that starts an authenticated session (a host that has a
-// key): the link message again, in plain, so the host learns at once that this node is open.
-// (On TCP the open node sent it at accept and closes at the preamble's 0xC1.)
-static void hello_if_preamble(sw_link_t *l, const uint8_t *p, size_t len)
+// key): the link message again, in plain, so the host learns at once that this node is open
+// and goes on in plain. The preamble and the handshake message after it are not MsgPack: the
+// decoder starts over and skips them, so the host's next plain request is read whole. (On TCP
+// the open node sent the link message at accept and closes at the preamble's 0xC1.)
+static void input_open_line(sw_link_t *l, const uint8_t *p, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
+    size_t seg = 0;
+    for (size_t i = 0; i < len && !l->closing; i++) {
+        if (l->pre_skip) {
+            l->pre_skip--;
+            seg = i + 1;
+            continue;
+        }
         l->pre_win = l->pre_win << 8 | p[i];
-        if (l->pre_win == 0xc1534e31u) // SW_NOISE_PREAMBLE
-            sw_rpc_link(&l->rpc, true);
+        if (l->pre_win != 0xc1534e31u) // SW_NOISE_PREAMBLE
+            continue;
+        if (i + 1 >= seg + SW_NOISE_PREAMBLE_LEN)
+            sw_link_input(l, p + seg, i + 1 - SW_NOISE_PREAMBLE_LEN - seg);
+        sw_link_stream_reset(l);
+        ops(l)->conn_write(pctx(l), l->conn, (const uint8_t *)SW_NOISE_LINE_OPEN, SW_NOISE_LINE_MARK_LEN);
+        sw_rpc_link(&l->rpc, true);
+        l->pre_skip = SW_NOISE_HDR + SW_NOISE_HS_LEN;
+        seg = i + 1;
     }
+    if (seg < len && !l->closing)
+        sw_link_input(l, p + seg, len - seg);
 }
 
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
@@ -355,9 +372,10 @@ void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
         sw_auth_link_data(l, p, len);
         return;
     }
-    sw_link_input(l, p, len);
-    if (l->mode == SW_LINK_STREAM && l->conn->kind != SW_CONN_TCP && !l->closing)
-        hello_if_preamble(l, p, len);
+    if (l->mode == SW_LINK_STREAM && l->conn->kind != SW_CONN_TCP)
+        input_open_line(l, p, len);
+    else
+        sw_link_input(l, p, len);
 }
 
 void sw_link_stream_reset(sw_link_t *l)

@@ -154,6 +154,7 @@ struct sw_link {
     sw_rpc_t rpc;
     sw_timer_t rpc_timer; // stream steps
     uint32_t pre_win;   // open serial/stdio link: the last 4 bytes (the Noise preamble: hello)
+    uint8_t pre_skip;   // …and the bytes of the handshake message after it, still to drop
     struct sw_auth_link *sec; // every link of a locked node: its Noise session (auth.c)
     uint8_t *mem;       // buffers of this link (one allocation)
     size_t mem_size;
