@@ -24,7 +24,8 @@ static const char key_usage[] =
 
 static const char key_about[] =
     "The fleet key of the authenticated mode: a node that has a key (its swarm.key) takes RPC\n"
-    "over TCP only from a host that holds the same key (Noise NNpsk0; docs/SECURITY.md).\n"
+    "(TCP, serial, stdio) only from a host that holds the same key (Noise NNpsk0;\n"
+    "docs/SECURITY.md).\n"
     "\n"
     "  new              makes a key: 32 random bytes in the host's key file (mode 0600);\n"
     "                   refuses to replace one (--force replaces it)\n"

@@ -363,6 +363,8 @@ class HostCli(unittest.TestCase):
                     break
                 time.sleep(0.05)
             self.assertEqual((r.returncode, r.stdout.strip()), (0, "v7"), r.stderr)
+            # its clients have the device fully: only the user who runs it may connect
+            self.assertEqual(os.stat(sock).st_mode & 0o077, 0)
         # and the same push without the key is refused, nothing changed
         with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
             f.write('swarm.command("ver", function() return "v8" end, "the version")\n')
