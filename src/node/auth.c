@@ -63,14 +63,6 @@ int sw_auth_init(sw_node_t *n)
     return 0;
 }
 
-bool sw_auth_service_on(sw_node_t *n, const char *enable, const char *allow)
-{
-    if (!sw_cfg_bool(&n->cfg, enable, true))
-        return false;
-    // plaintext services cannot be authenticated: a locked node runs one only when told to
-    return !n->locked || sw_cfg_bool(&n->cfg, allow, false);
-}
-
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Secure links
 //

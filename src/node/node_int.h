@@ -165,9 +165,9 @@ typedef struct sw_auth_link sw_auth_link_t;
 #if SW_WITH_AUTH
 int sw_auth_init(sw_node_t *n);
 int sw_auth_cmds_init(sw_node_t *n); // sys.key
-// Whether a plaintext service runs: its switch (boot.*_ENABLE, default on), and on a locked
-// node also its allow key (auth.ftp, auth.telnet, auth.eval; default off).
-bool sw_auth_service_on(sw_node_t *n, const char *enable, const char *allow);
+// Whether the service of that row of sw_node_services runs: not off for this run (--no-NAME),
+// its config switch, and on a locked node its allow key (services.c).
+bool sw_node_service_on(sw_node_t *n, const char *name);
 // Sets l->sec (and returns it), NULL when out of memory.
 sw_auth_link_t *sw_auth_link_new(sw_link_t *l);
 void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n); // ciphertext from the peer
@@ -180,7 +180,6 @@ void sw_auth_link_free(sw_link_t *l);
 #else // a node without the locked mode (no TCP): always open
 static inline int sw_auth_init(sw_node_t *n) { return (void)n, 0; }
 static inline int sw_auth_cmds_init(sw_node_t *n) { return (void)n, 0; }
-#define sw_auth_service_on(n, enable, allow) ((void)(allow), sw_cfg_bool(&(n)->cfg, (enable), true))
 static inline sw_auth_link_t *sw_auth_link_new(sw_link_t *l) { return (void)l, (sw_auth_link_t *)0; }
 static inline void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n) { (void)l, (void)p, (void)n; }
 static inline int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
