@@ -160,14 +160,15 @@ struct sw_link {
     size_t mem_size;
 };
 
+// Whether the service of that row of sw_node_services runs: not off for this run (--no-NAME),
+// its config switch, and on a locked node its allow key (services.c).
+bool sw_node_service_on(sw_node_t *n, const char *name);
+
 // src/node/auth.c: the authenticated mode. sw_auth_init reads the key (locks the node) at start.
 typedef struct sw_auth_link sw_auth_link_t;
 #if SW_WITH_AUTH
 int sw_auth_init(sw_node_t *n);
 int sw_auth_cmds_init(sw_node_t *n); // sys.key
-// Whether the service of that row of sw_node_services runs: not off for this run (--no-NAME),
-// its config switch, and on a locked node its allow key (services.c).
-bool sw_node_service_on(sw_node_t *n, const char *name);
 // Sets l->sec (and returns it), NULL when out of memory.
 sw_auth_link_t *sw_auth_link_new(sw_link_t *l);
 void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n); // ciphertext from the peer

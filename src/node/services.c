@@ -6,26 +6,35 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "profile.h"
+
+// The two lines of text are for swarm-node --services and docs; a firmware (no command line)
+// keeps the rest of the table without them.
+#if SW_PROFILE != SW_PROFILE_POSIX
+#define TEXT(what, locked) "", ""
+#else
+#define TEXT(what, locked) what, locked
+#endif
 
 const sw_node_service_info_t sw_node_services[] = {
     {"rpc", SW_NODE_NO_RPC, "rpc.enable", true, NULL,
-     "the RPC listener (TCP, rpc.port, default 27587)",
-     "stays on; every link needs the key (Noise NNpsk0)"},
+     TEXT("the RPC listener (TCP, rpc.port, default 27587)",
+          "stays on; every link needs the key (Noise NNpsk0)")},
     {"ftp", SW_NODE_NO_FTP, "boot.FTPD_ENABLE", true, "auth.ftp",
-     "the FTP server (boot.FTPD_PORT, default 21)",
-     "off unless auth.ftp is true (plaintext, cannot be authenticated)"},
+     TEXT("the FTP server (boot.FTPD_PORT, default 21)",
+          "off unless auth.ftp is true (plaintext, cannot be authenticated)")},
     {"telnet", SW_NODE_NO_TELNET, "boot.TELNET_ENABLE", true, "auth.telnet",
-     "the telnet console (boot.TELNET_PORT, default 23)",
-     "off unless auth.telnet is true (plaintext, cannot be authenticated)"},
+     TEXT("the telnet console (boot.TELNET_PORT, default 23)",
+          "off unless auth.telnet is true (plaintext, cannot be authenticated)")},
     {"eval", SW_NODE_NO_EVAL, "boot.REMOTE_EVAL_ENABLE", true, "auth.eval",
-     "the remote-eval port (boot.REMOTE_EVAL_PORT, default 1139)",
-     "off unless auth.eval is true (plaintext, cannot be authenticated)"},
+     TEXT("the remote-eval port (boot.REMOTE_EVAL_PORT, default 1139)",
+          "off unless auth.eval is true (plaintext, cannot be authenticated)")},
     {"beacon", SW_NODE_NO_BEACON, "boot.BEACON_ENABLE", true, NULL,
-     "UDP beacons and scan answers (boot.BEACON_DESTINATION_PORT, default 1139)",
-     "stays on; says \"locked\": true, no secret; FTP/telnet/eval ports only if they run"},
+     TEXT("UDP beacons and scan answers (boot.BEACON_DESTINATION_PORT, default 1139)",
+          "stays on; says \"locked\": true, no secret; FTP/telnet/eval ports only if they run")},
     {"mdns", SW_NODE_NO_MDNS, "boot.MDNS_ENABLE", true, NULL,
-     "the mDNS responder (HOST.local, UDP 5353)",
-     "stays on (names only)"},
+     TEXT("the mDNS responder (HOST.local, UDP 5353)",
+          "stays on (names only)")},
 };
 
 const size_t sw_node_nservices = sizeof sw_node_services / sizeof sw_node_services[0];
