@@ -297,6 +297,8 @@ void sw__hlink_rel_down(sw_hlink_t *l)
         free(l->sec);
         l->sec = NULL;
     }
+    if (l->key_optional) // (as in sw__hlink_lost)
+        l->plain = false;
     if (l->up) {
         sw__hlink_set_error(l, SW_ECLOSED, "%s: the device closed the link", l->name);
         went_down(l, SW_ECLOSED);
@@ -314,6 +316,10 @@ void sw__hlink_rel_down(sw_hlink_t *l)
 void sw__hlink_lost(sw_hlink_t *l, int err)
 {
     sw_hconn_t *c = l->conn;
+    // a device that said it was open may have been locked since: the next connection (a mux
+    // reconnecting) starts with the handshake again
+    if (l->key_optional)
+        l->plain = false;
     if (l->sec) { // a session belongs to one connection
         sw_seclink_wipe(l->sec);
         free(l->sec);
