@@ -503,11 +503,8 @@ class HostCli(unittest.TestCase):
         prove it holds it: open devices still work with the fleet key present."""
         self.assertEqual(self.swarm("key", "new").returncode, 0)
         fleet = open(os.path.join(self.tmp, "cfg", "swarm", "key"), "rb").read()
-        # a second, locked device with its own key, named in the user's config
-        dev = os.urandom(32)
+        # a second device, named in the user's config, gets a key of its own
         root2 = tempfile.mkdtemp(prefix="swarm-auth-dev-", dir=self.tmp)
-        with open(os.path.join(root2, "swarm.key"), "wb") as f:
-            f.write(dev)
         n2 = st.Node(root=root2, name="t2")
         n2.own_root = False
         self.addCleanup(n2.stop)
@@ -515,10 +512,15 @@ class HostCli(unittest.TestCase):
         with open(os.path.join(self.tmp, "cfg", "swarm", "config"), "w") as f:
             f.write("[devices]\nkitchen = tcp://127.0.0.1:%d\n" % n2.port)
         r = self.swarm("key", "path", "--device", "kitchen")
-        self.assertEqual(r.stdout.strip(), os.path.join(self.tmp, "cfg", "swarm", "keys", "kitchen"))
-        os.makedirs(os.path.dirname(r.stdout.strip()))
-        with open(r.stdout.strip(), "wb") as f:
-            f.write(dev)
+        devfile = os.path.join(self.tmp, "cfg", "swarm", "keys", "kitchen")
+        self.assertEqual(r.stdout.strip(), devfile)
+        r = self.swarm("key", "new", "--device", "kitchen")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, devfile), r.stderr)
+        r = self.swarm("key", "install", "kitchen", "--device", "kitchen")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_restarted_locked(n2)
+        dev = open(devfile, "rb").read()
+        self.assertEqual(open(os.path.join(root2, "swarm.key"), "rb").read(), dev)
         self.assertNotEqual(dev, fleet)
         r = self.swarm("call", "kitchen", "f.mkdir", "p=bydevkey")
         self.assertEqual(r.returncode, 0, r.stderr)
