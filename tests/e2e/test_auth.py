@@ -5,6 +5,8 @@ says why) — and everything for a client with the key. The client side is noise
 independent Noise implementation on python3-cryptography; the host CLI is tested too.
 An open node is unchanged (plain MoaT v0 client, no "locked" anywhere)."""
 import os
+import select
+import signal
 import socket
 import subprocess
 import tempfile
@@ -617,7 +619,21 @@ class LockedSerial(unittest.TestCase):
         return root, link
 
     def test_lossless_locked(self):
-        self.locked_line(False)
+        root, link = self.locked_line(False)
+        # the console travels inside the session: the key holder sees the app's log lines
+        p = subprocess.Popen([st.SWARM_BIN, "console", link, "--follow"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=self.env)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        seen = b""
+        while b"chatty" not in seen:  # (the app logs ten lines a second; 60 s means it is lost)
+            ready, _, _ = select.select([p.stdout], [], [], 60)
+            line = p.stdout.readline() if ready else b""
+            if not line:
+                p.kill()
+                self.fail("no console line: %r, stderr %r" % (seen, p.stderr.read()))
+            seen += line
+        p.send_signal(signal.SIGINT)
+        p.wait(30)
 
     def test_lossy_locked(self):
         self.locked_line(True)
