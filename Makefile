@@ -18,6 +18,9 @@ FUZZ_TIME ?= 60
 all: build
 
 build:
+	@# mosquitto's source, for the static swarm-node's own libmosquitto (best effort: without it
+	@# the node links its libraries dynamically; docs/DESIGN.md, MQTT)
+	@scripts/fetch-sources mosquitto >/dev/null 2>&1 || echo "make: no mosquitto source (scripts/fetch-sources mosquitto): swarm-node will link LIBS"
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build -j$(JOBS)
 

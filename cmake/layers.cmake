@@ -42,6 +42,33 @@ file(GLOB SW_AUTH_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/auth/*.c)
 add_library(swarm_auth STATIC ${SW_AUTH_SRC})
 target_link_libraries(swarm_auth PUBLIC swarm_core ${SW_DEP_MBEDCRYPTO})
 
+# src/mqtt: an MQTT client on a libuv loop (libmosquitto, no thread), for the POSIX port and the
+# host's mqtt:// links. libmosquitto is shared only (CMakeLists.txt, SW_MQTT).
+if(SW_MQTT)
+  pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
+  add_library(swarm_uvmq STATIC ${CMAKE_SOURCE_DIR}/src/mqtt/uvmq.c)
+  target_include_directories(swarm_uvmq PUBLIC ${CMAKE_SOURCE_DIR}/src/mqtt)
+  target_link_libraries(swarm_uvmq PUBLIC swarm_core ${SW_DEP_UV} PkgConfig::MOSQUITTO)
+  set(SW_UVMQ_NODE swarm_uvmq)
+  if(SW_MOSQUITTO_SRC AND NOT SW_LINK STREQUAL "SHARED")
+    # the node's own static libmosquitto: its lib/ without TLS, SOCKS or SRV (their code, their
+    # warnings: not ours to fix)
+    if(NOT EXISTS ${SW_MOSQUITTO_SRC}/lib/mosquitto.c)
+      message(FATAL_ERROR "SW_MOSQUITTO_SRC=${SW_MOSQUITTO_SRC} is not mosquitto's source tree")
+    endif()
+    file(GLOB SW_MOSQ_SRC ${SW_MOSQUITTO_SRC}/lib/*.c)
+    add_library(sw_mosquitto_static STATIC ${SW_MOSQ_SRC})
+    target_include_directories(sw_mosquitto_static PUBLIC ${SW_MOSQUITTO_SRC}/include
+                               PRIVATE ${SW_MOSQUITTO_SRC} ${SW_MOSQUITTO_SRC}/lib ${SW_MOSQUITTO_SRC}/deps)
+    target_compile_definitions(sw_mosquitto_static PRIVATE VERSION="static")
+    target_compile_options(sw_mosquitto_static PRIVATE -w -Wno-error)
+    add_library(swarm_uvmq_node STATIC ${CMAKE_SOURCE_DIR}/src/mqtt/uvmq.c)
+    target_include_directories(swarm_uvmq_node PUBLIC ${CMAKE_SOURCE_DIR}/src/mqtt)
+    target_link_libraries(swarm_uvmq_node PUBLIC swarm_core ${SW_DEP_UV} sw_mosquitto_static)
+    set(SW_UVMQ_NODE swarm_uvmq_node)
+  endif()
+endif()
+
 file(GLOB SW_NODE_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/node/*.c
                                         ${CMAKE_SOURCE_DIR}/boards/*/*.c)
 set(SW_NODE_LIBS "")
@@ -59,6 +86,12 @@ if(SW_PORT_SRC)
                                               PRIVATE ${CMAKE_SOURCE_DIR}/src/node)
   target_link_libraries(swarm_port_posix PUBLIC swarm_core ${SW_DEP_UV})
   list(APPEND SW_NODE_LIBS swarm_port_posix)
+  if(SW_MQTT)
+    target_link_libraries(swarm_port_posix PUBLIC ${SW_UVMQ_NODE})
+    target_compile_definitions(swarm_port_posix PRIVATE SW_PORT_MQTT=1)
+  else()
+    target_compile_definitions(swarm_port_posix PRIVATE SW_PORT_MQTT=0)
+  endif()
 endif()
 
 file(GLOB SW_HOST_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/host/*.c)
@@ -66,7 +99,17 @@ set(SW_HOST_LIBS "")
 if(SW_HOST_SRC)
   add_library(swarm_host STATIC ${SW_HOST_SRC})
   target_include_directories(swarm_host PUBLIC ${CMAKE_SOURCE_DIR}/src/host)
-  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core ${SW_DEP_UV} ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO}
+  # libuv shared on the host side whatever SW_LINK says: the dashboard's libwebsockets loads
+  # its libuv event library (libwebsockets-evlib_uv.so, linked to libuv.so.1) at run time, and
+  # one process must not run two copies of libuv on one loop (cmake/dash.cmake).
+  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core PkgConfig::UV ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO}
                         ${SW_DEP_LUA} PkgConfig::EDIT) # lua: syntax checks; edit: swarm repl
   list(APPEND SW_HOST_LIBS swarm_host)
+  include(${CMAKE_SOURCE_DIR}/cmake/dash.cmake)
+  if(SW_MQTT)
+    target_link_libraries(swarm_host PUBLIC swarm_uvmq)
+    target_compile_definitions(swarm_host PRIVATE SW_HOST_MQTT=1)
+  else()
+    target_compile_definitions(swarm_host PRIVATE SW_HOST_MQTT=0)
+  endif()
 endif()

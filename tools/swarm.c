@@ -22,9 +22,10 @@ static const sw_cli_cmd_t commands[] = {
     {"call", "call a command on a device and print the reply (--every: a stream of values)", sw_cli_call},
     {"cfg", "read and change a device's config: get [PATH], set PATH VALUE, del PATH, apply", sw_cli_cfg},
     {"console", "show a device's console output (serial) or its log, live", sw_cli_console},
+    {"dashboard", "the fleet in a browser: live table, node pages, plots, pushes (web server)", sw_cli_dashboard},
     {"eval", "run Lua code on a device and print what it printed and its result", sw_cli_eval},
     {"fleet", "one command (call, cfg, eval, fs, reboot) on many devices at once: --to, --app, --all", sw_cli_fleet},
-    {"fs", "files on a device: ls, get, put, rm, mkdir, rmdir, mv, stat, hash (-r: trees)", sw_cli_fs},
+    {"fs", "files on a device: ls, cat, get, put, cp, sync, rm, mkdir, mv, stat, hash (-r: trees)", sw_cli_fs},
     {"key", "the fleet key of the authenticated mode: new, path, install LINK", sw_cli_key},
     {"logs", "follow several devices' logs at once, each line prefixed by its name", sw_cli_logs},
     {"mux", "share one device link among many clients on a Unix socket", sw_cli_mux},
@@ -32,7 +33,7 @@ static const sw_cli_cmd_t commands[] = {
     {"push", "deploy a project's apps to the fleet: incremental, parallel, atomic, hot reload", sw_cli_push},
     {"reboot", "restart devices (sys.boot), several at once", sw_cli_reboot},
     {"repl", "an interactive Lua prompt on a device (line editing, history, print output)", sw_cli_repl},
-    {"scan", "list the devices on the LAN (beacons and a query; well under a second)", sw_cli_scan},
+    {"scan", "list the devices on the LAN (well under a second) or an MQTT broker (--broker)", sw_cli_scan},
     {"sim", "a simulated fleet on this machine: a LAN of N nodes (namespaces as root)", sw_cli_sim},
     {"help", "show the help of a command: swarm help COMMAND", cmd_help},
 };
@@ -109,7 +110,7 @@ static void usage(FILE *f)
 {
     char about[4096];
     size_t k = (size_t)snprintf(about, sizeof about, "Talks to swarm devices (swarm-node) over "
-                                "TCP, serial lines or a multiplexer.\n\ncommands:\n");
+                                "TCP, serial lines, a multiplexer or an MQTT broker.\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS && k < sizeof about; i++)
         k += (size_t)snprintf(about + k, sizeof about - k, "  %-10s %s\n", commands[i].name,
                               commands[i].summary);
@@ -152,12 +153,27 @@ static int cmd_help(const sw_cli_t *cli, int argc, char **argv)
     return cmd->fn(&c, n, hargv);
 }
 
-// `swarm __complete WHAT`: words for the shell completions, one per line. commands: the
-// command names; devices: the names of the user's config ([devices]) and of the scan cache;
-// groups: the config's groups; paths LINK: the device's command paths (_dir, asked with a
-// short timeout; the only one that touches the network).
-static int complete(sw_cli_t *cli, const char *what, const char *link)
+static const char *const top_pos[] = {"[COMMAND]", "ARGS...", NULL};
+
+// `swarm __complete WHAT`: words for the shell completions, one per line. words -- WORD...:
+// the candidates for the last WORD of a command line (cli_complete.c; what the scripts in
+// tools/completion/ use). commands: the command names; devices: the names of the user's
+// config ([devices]) and of the scan cache; groups: the config's groups; paths LINK: the
+// device's command paths (_dir, asked with a short timeout; the only one that touches the
+// network).
+static int complete(sw_cli_t *cli, const char *what, const char *link, int nw, char **w)
 {
+    if (!strcmp(what, "words")) {
+        if (nw && !strcmp(w[0], "--"))
+            nw--, w++;
+        bool version;
+        sw_opt_t opts[NTOP];
+        sw_cli_t c = *cli;
+        top_opts(&c, &version, opts);
+        sw_cli_spec_t spec = {.usage = top_usage, .opts = opts, .pos = top_pos, .own_help = true,
+                              .stop_at_pos = true, .no_globals = true};
+        return sw__cli_complete(cli, commands, NCOMMANDS, &spec, nw, w);
+    }
     if (!strcmp(what, "paths") && link) {
         cli->quiet = true;
         if (!cli->timeout_ms || cli->timeout_ms > 2000)
@@ -190,7 +206,7 @@ static int complete(sw_cli_t *cli, const char *what, const char *link)
         }
         return SW_EXIT_OK;
     }
-    fprintf(stderr, "swarm __complete: commands, devices, groups or paths LINK\n");
+    fprintf(stderr, "swarm __complete: words -- WORD..., commands, devices, groups or paths LINK\n");
     return SW_EXIT_USAGE;
 }
 
@@ -220,12 +236,24 @@ int main(int argc, char **argv)
                     "500ms)\n", dflt);
     }
 
+    // the user's fleet key file ([defaults] key = PATH; ~/ is the home directory): what
+    // SWARM_KEY_FILE says, unless that is set (it wins, also when empty: no key)
+    char key[4096];
+    if (!getenv("SWARM_KEY_FILE") && sw_config_get("defaults", "key", key, sizeof key) && key[0]) {
+        const char *home = getenv("HOME");
+        char path[4096 + 256];
+        if (!strncmp(key, "~/", 2) && home)
+            snprintf(path, sizeof path, "%s/%s", home, key + 2);
+        else
+            snprintf(path, sizeof path, "%s", key);
+        setenv("SWARM_KEY_FILE", path, 1);
+    }
+
     // the global options before COMMAND (with their defaults), -h and -V
     sw_opt_t opts[NTOP];
     bool version = false;
     top_opts(&cli, &version, opts);
-    static const char *const pos[] = {"[COMMAND]", "ARGS...", NULL};
-    sw_cli_spec_t spec = {.usage = top_usage, .opts = opts, .pos = pos, .own_help = true,
+    sw_cli_spec_t spec = {.usage = top_usage, .opts = opts, .pos = top_pos, .own_help = true,
                           .stop_at_pos = true, .no_globals = true};
     int rc;
     if (!sw__cli_parse(&cli, &spec, argc, argv, &rc))
@@ -244,7 +272,8 @@ int main(int argc, char **argv)
     }
     const char *name = spec.arg[0];
     if (!strcmp(name, "__complete")) // for the shell completion scripts (tools/completion/)
-        return complete(&cli, spec.narg > 1 ? spec.arg[1] : "", spec.narg > 2 ? spec.arg[2] : NULL);
+        return complete(&cli, spec.narg > 1 ? spec.arg[1] : "", spec.narg > 2 ? spec.arg[2] : NULL,
+                        spec.narg - 2, spec.arg + 2);
     if (!strcmp(name, "version")) {
         printf("swarm %s\n", SW_VERSION_STRING);
         return SW_EXIT_OK;

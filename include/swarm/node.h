@@ -73,6 +73,10 @@ void sw_node_closed(sw_node_t *n, sw_conn_t *c, int err);
 void sw_node_poll(sw_node_t *n);
 // A datagram arrived on a UDP endpoint the node opened (ip: dotted quad of the sender).
 void sw_node_udp(sw_node_t *n, sw_udp_t *u, const char *ip, uint16_t port, const uint8_t *p, size_t len);
+// MQTT (port.h, mqtt_open): the client's session with the broker began (up) or ended (err).
+void sw_node_mqtt_state(sw_node_t *n, sw_mqtt_t *m, bool up, int err);
+// A message arrived on one of the client's subscriptions.
+void sw_node_mqtt_message(sw_node_t *n, sw_mqtt_t *m, const sw_mqtt_msg_t *msg);
 
 // The effective config (one MsgPack map) for --print-config; valid until the next change.
 sw_span_t sw_node_config(const sw_node_t *n);

@@ -7,6 +7,8 @@
 // with listener_close, conn_local, listener_port; udp_open with udp_send, udp_close, netifs.
 // A port that has tcp_listen must have its companions, likewise for udp_open; the node then
 // serves only its serial/stdio links, and the LAN services log that they are not available.
+// A port whose network is missing at run time (a board built with one, booted without it)
+// returns SW_ENOTSUP from udp_open: the node then says "no network", not that a table is full.
 //
 // Direction of calls: the node calls these functions; the port calls the node back with the
 // sw_node_*() event functions of swarm/node.h (data arrived, a connection closed, a timer is
@@ -109,7 +111,45 @@ typedef struct sw_hwinfo {
     uint32_t heap_peak;    // most ever allocated at once
     uint32_t stack_size;   // the main stack, reserved
     uint32_t stack_peak;   // its deepest use so far
+    uint32_t pool_used[2]; // heap_used per pool (index: SW_POOL_NODE, SW_POOL_LUA)
+    uint32_t pool_peak[2]; // heap_peak per pool
+    uint32_t node_reserve; // bytes of the heap the Lua pool may not take (0: none)
 } sw_hwinfo_t;
+
+// An MQTT client connection the port owns (mqtt_open). `user` points to an object whose first
+// member is `const sw_mqtt_ops_t *` (node_int.h): the node's MQTT part.
+typedef struct sw_mqtt {
+    void *user;
+} sw_mqtt_t;
+
+// What mqtt_open connects to. Strings are only read during the call.
+typedef struct sw_mqtt_opts {
+    const char *host;        // broker name or address
+    uint16_t port;           // 1883 (mqtt://), 8883 (mqtts://)
+    const char *client_id;   // the node's host name
+    const char *username;    // NULL: none
+    const char *password;    // NULL: none
+    bool tls;                // mqtts://
+    const char *cafile;      // TLS: the CA certificate(s) the broker's is checked against
+                             // (NULL: the system's)
+    bool tls_insecure;       // TLS: do not check the broker's host name (test brokers)
+    uint16_t keepalive_s;    // MQTT keep-alive, seconds
+    bool v5;                 // MQTT 5 (response topic, correlation data); false: 3.1.1
+    const char *will_topic;  // last will, published retained at QoS 1 by the broker when the
+    const void *will;        // connection dies without a DISCONNECT (NULL topic: none)
+    size_t will_len;
+} sw_mqtt_opts_t;
+
+// One message that arrived on a subscription. Everything is only valid during the call.
+typedef struct sw_mqtt_msg {
+    const char *topic;
+    const uint8_t *payload;
+    size_t len;
+    const char *response_topic; // MQTT 5 property, NULL if absent
+    const uint8_t *corr;        // MQTT 5 correlation data, NULL if absent
+    size_t corr_len;
+    bool retained;
+} sw_mqtt_msg_t;
 
 enum { SW_RESET_SOFT = 1, SW_RESET_HARD = 2, SW_RESET_STOP = 3 };
 
@@ -197,6 +237,23 @@ typedef struct sw_port_ops {
     // is not called again within period_ms, the platform restarts the node as reset SOFT/HARD
     // would. Each call kicks it and sets the period; 0 disarms it. NULL: the platform has none.
     void (*watchdog)(void *ctx, uint32_t period_ms);
+
+    // --- MQTT client (optional: NULL on a port without one; docs/PROTOCOL.md, "MQTT"). The
+    // port runs the protocol (keep-alive, QoS 1 handshakes) on its loop; the node decides what
+    // to subscribe and publish and reconnects with back-off: a port never reconnects by itself.
+    // mqtt_open starts connecting and returns at once; sw_node_mqtt_state(up) follows when the
+    // broker accepted the session, sw_node_mqtt_state(down, err) when the attempt failed or
+    // the connection was lost (after which the node closes the client). Messages arrive
+    // through sw_node_mqtt_message().
+    int (*mqtt_open)(void *ctx, const sw_mqtt_opts_t *o, sw_mqtt_t **out);
+    int (*mqtt_subscribe)(void *ctx, sw_mqtt_t *m, const char *filter, int qos);
+    // Publishes one message (corr: MQTT 5 correlation data to echo, NULL: none). 0, SW_ECLOSED
+    // (not connected), SW_EFULL (the port's outgoing queue is over its bound: try later).
+    int (*mqtt_publish)(void *ctx, sw_mqtt_t *m, const char *topic, const void *p, size_t n, int qos,
+                        bool retain, const void *corr, size_t corr_len);
+    // Sends DISCONNECT (so no last will) after what was published, closes and frees the client.
+    // No event follows.
+    void (*mqtt_close)(void *ctx, sw_mqtt_t *m);
 } sw_port_ops_t;
 
 typedef struct sw_port {

@@ -136,6 +136,10 @@ int64_t sw_rpc_request_raw(sw_rpc_t *rpc, sw_span_t action, sw_span_t d, int64_t
 // Stops waiting for seq; streams are cancelled at the peer with {"i": seq}. Returns the user
 // pointer the request was made with (NULL if seq was not pending); hooks.answer is not called.
 void *sw_rpc_cancel(sw_rpc_t *rpc, int64_t seq);
+// The same, and the peer is told with {"i": seq} for a plain request too (docs/PROTOCOL.md:
+// the message abandons it, and the node stops the work the request started, e.g. an eval in
+// swarm.sleep). For a requester that gives up on its own (Ctrl-C, a timeout, a client gone).
+void *sw_rpc_abandon(sw_rpc_t *rpc, int64_t seq);
 // Number of requests still pending.
 size_t sw_rpc_pending_count(const sw_rpc_t *rpc);
 

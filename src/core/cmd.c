@@ -2,6 +2,7 @@
 // argument helpers command handlers use.
 #include <string.h>
 
+#include "f64.h"
 #include "text.h"
 #include "swarm/cmd.h"
 
@@ -245,14 +246,10 @@ static bool first_param(const char *params, const char *name)
     return strncmp(params, name, n) == 0 && (params[n] == 0 || params[n] == ',');
 }
 
-int sw_call_arg(const sw_call_t *c, const char *name, sw_span_t *val)
+// sw_call_arg for arguments other than a fixmap. Out of line, so the common case needs no
+// reader on its stack.
+static __attribute__((noinline)) int call_arg_other(const sw_call_t *c, const char *name, sw_span_t *val)
 {
-    val->p = NULL;
-    val->n = 0;
-    if (!c->args.n)
-        return SW_ENOENT;
-    if (c->args.p[0] >= 0x80 && c->args.p[0] <= 0x8f) // fixmap: the common case
-        return sw_mp_map_get(c->args.p, c->args.n, name, val) == 0 ? 0 : SW_ENOENT;
     sw_mpr_t r;
     sw_mpr_init(&r, c->args.p, c->args.n);
     if (sw_mpr_peek(&r) == SW_MP_MAP)
@@ -262,6 +259,17 @@ int sw_call_arg(const sw_call_t *c, const char *name, sw_span_t *val)
         return 0;
     }
     return SW_ENOENT;
+}
+
+int sw_call_arg(const sw_call_t *c, const char *name, sw_span_t *val)
+{
+    val->p = NULL;
+    val->n = 0;
+    if (!c->args.n)
+        return SW_ENOENT;
+    if (c->args.p[0] >= 0x80 && c->args.p[0] <= 0x8f) // fixmap: the common case
+        return sw_mp_map_get(c->args.p, c->args.n, name, val) == 0 ? 0 : SW_ENOENT;
+    return call_arg_other(c, name, val);
 }
 
 int sw_call_fail(sw_call_t *c, int err, const char *text)
@@ -309,13 +317,10 @@ bool sw_call_arg_int(sw_call_t *c, const char *name, int64_t dflt, int64_t *out)
     *out = dflt;
     if (!arg_obj(c, name, &o))
         return !c->err;
-    // 3.0 from a JSON client. The range check comes first: converting a float outside int64's
-    // range (1.5e308, NaN: every comparison is false) is undefined behaviour.
-    if (o.type == SW_MP_FLOAT && o.v.f >= -9223372036854775808.0 && o.v.f < 9223372036854775808.0 &&
-        o.v.f == (double)(int64_t)o.v.f) {
-        *out = (int64_t)o.v.f;
+    // 3.0 from a JSON client (read from the bits: no conversion outside int64's range, which
+    // would be undefined behaviour, and no soft-float code in a firmware)
+    if (o.type == SW_MP_FLOAT && sw__f64_int(o.v.f, out))
         return !c->err;
-    }
     if (!sw_mp_obj_i64(&o, out)) {
         *out = dflt;
         return bad_arg(c, name, "an integer");

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "swarm/json.h"
+#include "f64.h"
 #include "utf8.h"
 
 void sw_jw_init(sw_jw_t *w, char *buf, size_t cap, int indent)
@@ -213,45 +214,81 @@ void sw_jw_int(sw_jw_t *w, int64_t v)
     put(w, d + at, 21 - at);
 }
 
-// Built-in fallback for doubles: integral values exactly (with ".0"), others with 9
-// significant digits (a correct shortest form needs more than this core should carry; the
-// node passes snprintf's "%.17g" as w->fmt).
+// Built-in fallback for doubles: integral values below 2^53 exactly (with ".0"), others with 9
+// significant digits, trailing zeros dropped, written as "%g" would (positional for exponents
+// -4..8: 1.5, 0.001; else 1.5e20, 2.5e-7). Integer arithmetic on the IEEE-754 bits only, so a
+// firmware that formats a float does not link the soft-float division and multiplication
+// (mcu-serial answers a ping of a float). A correct shortest form needs more than this core
+// should carry; the node passes snprintf's "%.17g" as w->fmt where it has a double printf.
 static size_t approx_double(double v, char *out, size_t cap)
 {
-    char tmp[48];
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    char tmp[48], d[20];
     size_t k = 0;
-    if (v < 0) {
+    if (u >> 63)
         tmp[k++] = '-';
-        v = -v;
-    }
-    if (v < 9007199254740992.0 && v == (double)(uint64_t)v) {
-        char d[20];
-        size_t at = digits((uint64_t)v, d);
+    int e = (int)(u >> 52 & 0x7ff);
+    uint64_t m = u & ((1ull << 52) - 1);
+    if (e)
+        m |= 1ull << 52;
+    else
+        e = 1;                // subnormal (or zero)
+    int b = e - 1075;         // |v| = m * 2^b
+    if (m == 0 || (b <= 0 && b > -53 && !(m & ((1ull << -b) - 1)))) { // integral, below 2^53
+        size_t at = digits(m ? m >> -b : 0, d);
         memcpy(tmp + k, d + at, 20 - at);
         k += 20 - at;
         memcpy(tmp + k, ".0", 2);
         k += 2;
     } else {
-        int exp10 = 0;
-        while (v >= 10.0 && exp10 < 400)
-            v /= 10.0, exp10++;
-        while (v > 0 && v < 1.0 && exp10 > -400)
-            v *= 10.0, exp10--;
-        uint64_t m = (uint64_t)(v * 1e8 + 0.5); // 9 significant digits
-        if (m >= 1000000000u)
-            m /= 10, exp10++;
-        char d[20];
+        // |v| = m * 2^b * 10^x with m kept within 2^59..2^63, then cut to 9 digits (rounded)
+        int x = 0;
+        for (; b > 0; b--) {
+            if (m >> 62)
+                m /= 10, x++;
+            m <<= 1;
+        }
+        for (; b < 0; b++) {
+            while (m < (1ull << 59))
+                m *= 10, x--;
+            m >>= 1;
+        }
+        while (m >= 10000000000ull)
+            m /= 10, x++;
+        if (m >= 1000000000ull)
+            m = (m + 5) / 10, x++;
+        if (m >= 1000000000ull) // 999999999.5 rounded up
+            m /= 10, x++;
+        int exp10 = x + 8;    // |v| = d.dddddddd * 10^exp10
         size_t at = digits(m, d);
-        tmp[k++] = d[at];
-        tmp[k++] = '.';
-        memcpy(tmp + k, d + at + 1, 19 - at);
-        k += 19 - at;
-        tmp[k++] = 'e';
-        if (exp10 < 0)
-            tmp[k++] = '-', exp10 = -exp10;
-        at = digits((uint64_t)exp10, d);
-        memcpy(tmp + k, d + at, 20 - at);
-        k += 20 - at;
+        const char *dg = d + at; // 9 digits
+        size_t nd = 20 - at;
+        while (nd > 1 && dg[nd - 1] == '0')
+            nd--;
+        bool sci = exp10 < -4 || exp10 >= 9;
+        int point = sci ? 1 : exp10 + 1; // digits before the '.'
+        if (point <= 0) {                // 0.000ddd
+            tmp[k++] = '0', tmp[k++] = '.';
+            for (; point < 0; point++)
+                tmp[k++] = '0';
+            memcpy(tmp + k, dg, nd);
+            k += nd;
+        } else {
+            for (int i = 0; i < point || (size_t)i < nd; i++) {
+                if (i == point)
+                    tmp[k++] = '.';
+                tmp[k++] = (size_t)i < nd ? dg[i] : '0';
+            }
+        }
+        if (sci) {
+            tmp[k++] = 'e';
+            if (exp10 < 0)
+                tmp[k++] = '-', exp10 = -exp10;
+            at = digits((uint64_t)exp10, d);
+            memcpy(tmp + k, d + at, 20 - at);
+            k += 20 - at;
+        }
     }
     if (k > cap)
         return 0;
@@ -261,14 +298,17 @@ static size_t approx_double(double v, char *out, size_t cap)
 
 void sw_jw_double(sw_jw_t *w, double v)
 {
-    if (v != v || v - v != 0) { // NaN or ±Inf
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    if ((u >> 52 & 0x7ff) == 0x7ff) { // NaN or ±Inf
         sw_jw_null(w);
         return;
     }
     char buf[48];
     size_t k = 0;
     // Integers below 2^53 are exact as digits + ".0"; everything else goes to the formatter.
-    bool exact = v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(int64_t)v;
+    int64_t iv;
+    bool exact = sw__f64_int(v, &iv) && iv > -9007199254740992 && iv < 9007199254740992;
     if (w->fmt && !exact)
         k = w->fmt(v, buf, sizeof buf);
     if (!k)

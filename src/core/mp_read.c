@@ -586,28 +586,29 @@ int sw_mp_map_get(const void *buf, size_t n, const char *key, sw_span_t *val)
     // A fixmap with fixstr keys and short values up to the key sought, the common case
     // (command arguments): looked up in place. Anything else: map_get_read.
     const uint8_t *p = buf;
-    if (p && n && p[0] >= 0x80 && p[0] <= 0x8f && 2 * (size_t)(p[0] & 15u) <= n - 1) {
-        size_t pos = 1;
-        for (uint32_t k = 0, pairs = p[0] & 15u; k < pairs; k++) {
-            uint8_t c = pos < n ? p[pos] : 0;
-            if (c < 0xa0 || c > 0xbf || (size_t)(c & 31) >= n - pos)
+    // (every key and value needs a byte at least: a map that cannot hold its pairs goes to the
+    // reader, which fails it, rather than answering from its first pairs)
+    if (p && n && (p[0] & 0xf0) == 0x80 && 2 * (size_t)(p[0] & 15u) <= n - 1) {
+        const uint8_t *q = p + 1, *e = p + n;
+        for (uint32_t k = p[0] & 15u; k; k--) {
+            // a key byte, then its len bytes, then a value byte at least
+            if (q >= e || (*q & 0xe0) != 0xa0 || (size_t)(*q & 31) + 1 >= (size_t)(e - q))
                 break;
-            size_t len = c & 31;
-            size_t j = 0; // (keys are short: compared here, without strlen and memcmp)
-            while (j < len && key[j] && p[pos + 1 + j] == (uint8_t)key[j])
+            size_t len = *q & 31, j = 0;
+            const uint8_t *kp = q + 1; // (keys are short: compared here, without strlen and memcmp)
+            while (j < len && key[j] && kp[j] == (uint8_t)key[j])
                 j++;
-            bool hit = j == len && key[j] == 0;
-            pos += 1 + len;
-            size_t end = pos < n ? short_end(p, n, pos) : 0;
-            if (!end)
+            q = kp + len;
+            size_t vn = k_fixed[*q];
+            if (!vn || vn > (size_t)(e - q))
                 break;
-            if (hit) {
-                val->p = p + pos;
-                val->n = end - pos;
+            if (j == len && key[j] == 0) {
+                val->p = q;
+                val->n = vn;
                 return 0;
             }
-            pos = end;
-            if (k + 1 == pairs)
+            q += vn;
+            if (k == 1)
                 return SW_ENOENT;
         }
     }

@@ -128,6 +128,27 @@ static uint8_t letter_bit(uint8_t letter)
     }
 }
 
+// An unsigned integer of at most 32 bits at p (n bytes available), the form every seq takes
+// (a counter: fixint, then uint8, uint16, uint32 as it grows), read in place without the item
+// reader. False for any other form, which then goes through the reader.
+static bool small_uint(const uint8_t *p, size_t n, int64_t *v)
+{
+    uint8_t c = p[0];
+    if (c < 0x80) {
+        *v = c;
+        return true;
+    }
+    if (c < 0xcc || c > 0xce || n < 1 + ((size_t)1 << (c - 0xcc)))
+        return false;
+    if (c == 0xcc)
+        *v = p[1];
+    else if (c == 0xcd)
+        *v = (int64_t)p[1] << 8 | p[2];
+    else
+        *v = (int64_t)p[1] << 24 | (int64_t)p[2] << 16 | (int64_t)p[3] << 8 | p[4];
+    return true;
+}
+
 // One pass over the message: the top-level map's keys are read straight from the bytes (they
 // are one-letter fixstrs in every message we know of), small integers too; everything else goes
 // through a reader positioned at the value, whose nesting count starts at the map's level so
@@ -194,8 +215,8 @@ static int decode(sw_msg_t *m, const uint8_t *p, size_t n)
         if (m->has & bit)
             return SW_EPROTO; // a duplicate key would make the message ambiguous
         m->has |= bit;
-        if (letter == 'i' && p[pos] < 0x80) { // a positive fixint seq
-            m->i = p[pos++];
+        if (letter == 'i' && small_uint(p + pos, n - pos, &m->i)) { // an unsigned seq
+            pos += p[pos] < 0x80 ? 1 : 1 + ((size_t)1 << (p[pos] - 0xcc));
             continue;
         }
         int err = read_value(&r, m, (char)letter);
@@ -236,8 +257,10 @@ static int decode_ix(sw_msg_t *m, const uint8_t *p, size_t n, const sw_mp_index_
     sw_mpr_t r; // for values that need reading, one level down (as in decode); set up lazily
     r.p = NULL;
     uint32_t pairs = ix->pairs;
+    uint8_t has = 0; // (kept in a register: m->has is written once, at the end)
     for (uint32_t k = 0; k < pairs; k++) {
         size_t kat = ix->key[k], vat = ix->val[k];
+        size_t end = k + 1 < pairs ? ix->key[k + 1] : n;
         uint8_t letter = 0;
         if (vat - kat == 2 && p[kat] == 0xa1) {
             letter = p[kat + 1];
@@ -248,39 +271,66 @@ static int decode_ix(sw_msg_t *m, const uint8_t *p, size_t n, const sw_mp_index_
             if (sw_mpr_peek(&r) == SW_MP_STR && sw_mpr_next(&r, &o) == 0 && o.len == 1)
                 letter = o.v.p[0];
         }
-        uint8_t bit = letter_bit(letter);
-        if (!bit)
-            continue;
-        if (m->has & bit)
-            return SW_EPROTO;
-        m->has |= bit;
-        size_t end = k + 1 < pairs ? ix->key[k + 1] : n;
-        if (letter == 'd' || letter == 'e') {
-            sw_span_t *v = letter == 'd' ? &m->d : &m->e;
-            v->p = p + vat;
-            v->n = end - vat;
-            continue;
+        // The common values are taken in place; the rest are read. A duplicate key fails the
+        // whole message (and the caller clears *m), so writing before that check is harmless.
+        uint8_t bit, v = p[vat];
+        switch (letter) {
+        case 'd':
+            bit = SW_MSG_HAS_D;
+            m->d.p = p + vat;
+            m->d.n = end - vat;
+            break;
+        case 'e':
+            bit = SW_MSG_HAS_E;
+            m->e.p = p + vat;
+            m->e.n = end - vat;
+            break;
+        case 'i':
+            bit = SW_MSG_HAS_I;
+            if (v < 0x80) { // (a fixint, by far the most common, tested first)
+                m->i = v;
+                break;
+            }
+            if (small_uint(p + vat, end - vat, &m->i))
+                break;
+            goto read;
+        case 'a':
+            bit = SW_MSG_HAS_A;
+            if (v > 0xa0 && v <= 0xbf) { // a non-empty fixstr action
+                m->action_is_str = true;
+                m->path_len = 1;
+                m->path[0].p = p + vat + 1;
+                m->path[0].n = end - vat - 1;
+                m->a.p = p + vat;
+                m->a.n = end - vat;
+                break;
+            }
+            goto read;
+        case 'r':
+            bit = SW_MSG_HAS_R;
+            goto read;
+        case 'n':
+            bit = SW_MSG_HAS_N;
+        read:
+            if (has & bit)
+                return SW_EPROTO;
+            value_reader(&r, p, n);
+            r.pos = vat;
+            int err = read_value(&r, m, (char)letter);
+            if (err)
+                return err;
+            break;
+        default:
+            continue; // an unknown key: ignored
         }
-        if (letter == 'i' && p[vat] < 0x80) {
-            m->i = p[vat];
-            continue;
-        }
-        if (letter == 'a' && p[vat] > 0xa0 && p[vat] <= 0xbf) { // a non-empty fixstr action
-            m->action_is_str = true;
-            m->path_len = 1;
-            m->path[0].p = p + vat + 1;
-            m->path[0].n = end - vat - 1;
-            m->a.p = p + vat;
-            m->a.n = end - vat;
-            continue;
-        }
-        value_reader(&r, p, n);
-        r.pos = vat;
-        int err = read_value(&r, m, (char)letter);
-        if (err)
-            return err;
+        if (has & bit)
+            return SW_EPROTO; // a duplicate key would make the message ambiguous
+        has |= bit;
     }
-    m->kind = classify(m);
+    m->has = has;
+    // a request with or without arguments, the common case, needs no classifying
+    const uint8_t req = SW_MSG_HAS_A | SW_MSG_HAS_I;
+    m->kind = (has | SW_MSG_HAS_D) == (req | SW_MSG_HAS_D) ? SW_MSG_REQUEST : classify(m);
     return m->kind == SW_MSG_INVALID ? SW_EPROTO : 0;
 }
 
@@ -398,6 +448,19 @@ void sw_msg_request_end(sw_mpw_t *w, int64_t seq, int64_t r_ms)
 
 // The running original answers {"d": result, "i": seq} (d first), not the {"i", "d"} its
 // source suggests; we match the bytes it actually sends.
+// (the general forms out of line, so the fast paths are small enough to inline)
+static __attribute__((noinline)) void reply_begin_slow(sw_mpw_t *w)
+{
+    sw_mpw_map(w, 2);
+    key(w, 'd');
+}
+
+static __attribute__((noinline)) void reply_end_slow(sw_mpw_t *w, int64_t seq)
+{
+    key(w, 'i');
+    sw_mpw_int(w, seq);
+}
+
 void sw_msg_reply_begin(sw_mpw_t *w)
 {
     if (!w->err && w->cap - w->len >= 3) { // straight into place: once per request
@@ -406,8 +469,7 @@ void sw_msg_reply_begin(sw_mpw_t *w)
         w->len += 3;
         return;
     }
-    sw_mpw_map(w, 2);
-    key(w, 'd');
+    reply_begin_slow(w);
 }
 
 void sw_msg_reply_end(sw_mpw_t *w, int64_t seq)
@@ -419,8 +481,7 @@ void sw_msg_reply_end(sw_mpw_t *w, int64_t seq)
         w->len += 3;
         return;
     }
-    key(w, 'i');
-    sw_mpw_int(w, seq);
+    reply_end_slow(w, seq);
 }
 
 void sw_msg_stream_begin(sw_mpw_t *w, int64_t seq)

@@ -64,6 +64,11 @@ void sw_stream_rx_init(sw_stream_rx_t *rx, int prefix, void *buf, size_t cap)
 // use and is dropped, anything else is a message.
 static void item(sw_stream_rx_t *rx, con_t *c, const uint8_t *b, size_t n)
 {
+    if ((b[0] & 0xf0) == 0x80) { // a fixmap: a message, the common case
+        con_flush(c);
+        deliver(rx, c->sink, b, n);
+        return;
+    }
     if (b[0] < 0x80) {
         con_put(c, b[0]);
         return;

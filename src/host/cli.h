@@ -33,6 +33,9 @@ typedef struct sw_cli {
     bool color_out;       // colour on stdout: a terminal, NO_COLOR unset or empty, TERM not dumb
     bool color_err;       // the same for stderr
     const char *prog;     // "swarm"
+    FILE *complete;       // swarm __complete: sw__cli_parse writes what the command line may
+                          // hold here (its options and positional arguments) and stops; NULL:
+                          // a normal run
 } sw_cli_t;
 
 // A subcommand: argv[0] is its name. Returns an SW_EXIT_* code.
@@ -61,6 +64,7 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv);  // fleet SELECTIO
 int sw_cli_reboot(const sw_cli_t *cli, int argc, char **argv); // reboot DEVICE...
 int sw_cli_logs(const sw_cli_t *cli, int argc, char **argv);   // logs DEVICE...
 int sw_cli_repl(const sw_cli_t *cli, int argc, char **argv);   // repl LINK
+int sw_cli_dashboard(const sw_cli_t *cli, int argc, char **argv); // dashboard [--bind] [--port]
 
 // Errors go to stderr as "swarm CMD: message" (+ a hint line when there is one).
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)

@@ -19,7 +19,10 @@ static void from_scan(sw_push_dev_t *d, const sw_scan_rec_t *r)
     // The beacon's strings are the device's word: kept escaped, so every table, progress line
     // and message shows them as text (a control byte never names a real app or board anyway).
     sw__esc_str(d->name, sizeof d->name, r->host);
-    snprintf(d->uri, sizeof d->uri, "tcp://%s:%u", r->ip, (unsigned)r->rpc_port);
+    if (r->link[0]) // through an MQTT broker
+        snprintf(d->uri, sizeof d->uri, "%s", r->link);
+    else
+        snprintf(d->uri, sizeof d->uri, "tcp://%s:%u", r->ip, (unsigned)r->rpc_port);
     sw__esc_str(d->app, sizeof d->app, r->app);
     sw__esc_str(d->board, sizeof d->board, r->board);
     snprintf(d->beacon_hash, sizeof d->beacon_hash, "%s", r->app_hash);
@@ -65,7 +68,16 @@ int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw
     *not_swarm = 0;
     sw_scan_result_t res = {0};
     bool scanned = false;
-    if (o->n_links == 0 || o->n_hosts) {
+    // MQTT brokers: --broker instead of the LAN, or the user's default broker as well
+    static char dflt[320];
+    bool lan = !o->n_brokers;
+    if (!o->n_brokers && sw_config_get("mqtt", "broker", dflt, sizeof dflt) && dflt[0])
+        o->brokers[o->n_brokers++] = dflt;
+    if ((o->n_links == 0 || o->n_hosts) && !lan) {
+        scanned = true;
+        o->scan_ms = 1;
+    }
+    if ((o->n_links == 0 || o->n_hosts) && lan) {
         sw_scan_opts_t so;
         sw_scan_opts_default(&so);
         // A device left out is a device not updated: twice the settle time of a plain scan.
@@ -98,6 +110,23 @@ int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw
         if (c->verbose && scanned)
             fprintf(stderr, "swarm %s: scan found %zu device%s in %u ms\n", cmd, res.n,
                     res.n == 1 ? "" : "s", (unsigned)res.elapsed_ms);
+    }
+    for (size_t i = 0; (o->n_links == 0 || o->n_hosts) && i < o->n_brokers; i++) {
+        sw_scan_opts_t so;
+        sw_scan_opts_default(&so);
+        so.timeout_ms = 0;
+        char err[512];
+        uint64_t t0 = sw__cli_now_ms();
+        int rc = sw_scan_broker(o->brokers[i], &so, &res, err, sizeof err);
+        if (rc) {
+            sw_cli_error(c, cmd, "%s", err);
+            if (!lan) {
+                sw_scan_result_free(&res);
+                return rc == SW_EINVAL ? SW_EXIT_USAGE : SW_EXIT_LINK;
+            }
+        }
+        o->scan_ms += (uint32_t)(sw__cli_now_ms() - t0);
+        scanned = true;
     }
     size_t cap = o->n_links + o->n_hosts + (scanned ? res.n : 0) + 1;
     sw_push_dev_t *devs = calloc(cap, sizeof *devs);
@@ -132,7 +161,7 @@ int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw
         for (size_t j = 0; scanned && j < res.n && !hit; j++)
             if (!strcasecmp(res.recs[j].host, o->hosts[i]))
                 hit = &res.recs[j];
-        if (hit && hit->swarm && hit->rpc_port) {
+        if (hit && hit->swarm && (hit->rpc_port || hit->link[0])) {
             from_scan(d, hit);
         } else {
             // not heard: by name (scan cache, NAME.local, DNS) when the device is tried
@@ -146,7 +175,10 @@ int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw
             const sw_scan_rec_t *r = &res.recs[j];
             sw_push_dev_t *d = &devs[k++];
             from_scan(d, r);
-            if (!r->swarm || !r->rpc_port) {
+            if (r->offline) {
+                d->res = SW_PUSH_OFFLINE;
+                snprintf(d->reason, sizeof d->reason, "its last will is on the broker");
+            } else if (!r->link[0] && (!r->swarm || !r->rpc_port)) {
                 // micro-swarm devices (and nodes without RPC over TCP) take no RPC command
                 d->res = SW_PUSH_IGNORED;
                 snprintf(d->reason, sizeof d->reason,

@@ -18,6 +18,8 @@ typedef struct sw_cli_sel {
     size_t n_to;
     const char *scan_to[64];
     size_t n_scan_to;
+    const char *brokers[8];   // --broker: scan these MQTT brokers instead of the LAN
+    size_t n_brokers;
     uint32_t scan_timeout_ms; // 0: the default scan
     uint32_t scan_ms;         // filled: how long the scan took (0: none)
 } sw_cli_sel_t;
@@ -28,7 +30,7 @@ typedef struct sw_cli_sel {
                  "this device (repeatable): found by the scan, else by name (scan cache, " \
                  "NAME.local, DNS); unreachable ones are listed as offline"), \
     SW_OPT_LIST_("link", NULL, "URI", (o).links, &(o).n_links, \
-                 "this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX, " \
+                 "this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX, mqtt://BROKER/FLEET/HOST, " \
                  "unix:///PATH of a swarm mux; no scan"), \
     SW_OPT_LIST_("to", NULL, "SELECTOR", (o).to, &(o).n_to, \
                  "only the devices that match (repeatable: any of them): a glob on the " \
@@ -42,7 +44,11 @@ typedef struct sw_cli_sel {
                  "answered", \
      .help = "scan for TIME"}, \
     SW_OPT_LIST_("scan-to", NULL, "ADDR", (o).scan_to, &(o).n_scan_to, \
-                 "send the scan's query to ADDR instead of broadcasting (repeatable)")
+                 "send the scan's query to ADDR instead of broadcasting (repeatable)"), \
+    {.kind = SW_OPT_LIST, .name = "broker", .arg = "URL", .dst = (o).brokers, .cap = 8, \
+     .count = &(o).n_brokers, \
+     .help = "the nodes on this MQTT broker, mqtt[s]://HOST[:PORT][/FLEET], instead of the " \
+             "LAN (repeatable; default: the user config's [mqtt] broker, with the LAN)"}
 
 // The device list of a selection: the --link devices, the --host devices (from the scan, or by
 // name), or without either every device the scan found; natural name order. Returns 0 with

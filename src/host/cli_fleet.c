@@ -111,18 +111,31 @@ static void error_text(const job_t *j, char *out, size_t cap)
     free(line);
 }
 
+// The last line of the child's stdout: its one JSON line, or the summary that ends several
+// (fs sync: one line per action, then the sum). *n is 0 when it printed nothing.
+static const char *last_line(const job_t *j, size_t *n)
+{
+    size_t e = j->o.n;
+    while (e && (j->o.p[e - 1] == '\n' || j->o.p[e - 1] == '\r'))
+        e--;
+    size_t b = e;
+    while (b && j->o.p[b - 1] != '\n')
+        b--;
+    *n = e - b;
+    return j->o.p ? j->o.p + b : "";
+}
+
 // The child's result as one line: its stdout (one JSON line), or one key of it (eval: repr).
 static void result_text(const run_t *r, const job_t *j, char *out, size_t cap)
 {
-    size_t n = j->o.n;
-    while (n && (j->o.p[n - 1] == '\n' || j->o.p[n - 1] == '\r'))
-        n--;
+    size_t n;
+    const char *p = last_line(j, &n);
     if (!n) {
         snprintf(out, cap, "%s", r->ok_text ? r->ok_text : "");
         return;
     }
     if (r->result_key) {
-        cJSON *o = cJSON_ParseWithLength(j->o.p, n);
+        cJSON *o = cJSON_ParseWithLength(p, n);
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, r->result_key);
         const cJSON *printed = cJSON_GetObjectItemCaseSensitive(o, "out");
         if (cJSON_IsString(v)) {
@@ -138,7 +151,7 @@ static void result_text(const run_t *r, const job_t *j, char *out, size_t cap)
         }
         cJSON_Delete(o);
     }
-    snprintf(out, cap, "%.*s", (int)(n < cap - 1 ? n : cap - 1), j->o.p);
+    snprintf(out, cap, "%.*s", (int)(n < cap - 1 ? n : cap - 1), p);
 }
 
 static void print_result(run_t *r, job_t *j)
@@ -154,12 +167,14 @@ static void print_result(run_t *r, job_t *j)
         cJSON_AddStringToObject(o, "uri", j->uri);
         cJSON_AddBoolToObject(o, "ok", ok);
         cJSON_AddNumberToObject(o, "exit", (double)j->status);
-        size_t n = j->o.n;
-        while (n && j->o.p[n - 1] == '\n')
-            n--;
-        cJSON *res = n ? cJSON_ParseWithLength(j->o.p, n) : NULL;
-        if (!res && n)
-            res = cJSON_CreateString(j->o.p);
+        size_t n;
+        const char *p = last_line(j, &n);
+        cJSON *res = n ? cJSON_ParseWithLength(p, n) : NULL;
+        if (!res && n) { // not JSON: the text
+            char *t = strndup(p, n);
+            res = t ? cJSON_CreateString(t) : NULL;
+            free(t);
+        }
         cJSON_AddItemToObject(o, "result", res ? res : cJSON_CreateNull());
         if (ok) {
             cJSON_AddNullToObject(o, "error");
@@ -421,6 +436,33 @@ static void child_prefix(run_t *r, char *tbuf, size_t tcap)
         r->argv[r->argc++] = "-q";
 }
 
+// The run of one command on many devices (fleet, reboot, logs): its state reset and the
+// child command begun with swarm's own options (child_prefix; tbuf holds the --timeout
+// value). The run is static (large): one at a time.
+static run_t *run_for(const sw_cli_t *c, const char *cmd, unsigned parallel, bool stream,
+                      char *tbuf, size_t tcap)
+{
+    static run_t r;
+    memset(&r, 0, sizeof r);
+    r.c = c;
+    r.cmd = cmd;
+    r.parallel = parallel;
+    r.stream = stream;
+    child_prefix(&r, tbuf, tcap);
+    return &r;
+}
+
+// What a reboot runs for each device: sys.boot with its code.
+static void reboot_argv(run_t *r)
+{
+    r->argv[r->argc++] = "call";
+    r->link_at = r->argc;
+    r->argv[r->argc++] = "LINK";
+    r->argv[r->argc++] = "sys.boot";
+    r->argv[r->argc++] = "code=SysBooT";
+    r->ok_text = "rebooting";
+}
+
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // swarm fleet
 
@@ -448,6 +490,7 @@ static const char fleet_after[] =
     "  swarm fleet --app blink eval 'blinks'\n"
     "  swarm fleet --board esp32 cfg set wdt.t 10\n"
     "  swarm fleet --all fs put main.lua apps/blink/main.lua\n"
+    "  swarm fleet --all fs sync --delete site www\n"
     "  swarm fleet --to 'lab-*' reboot\n";
 
 static bool reads_stdin(const char *cmd, int argc, char **argv)
@@ -476,7 +519,7 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_HELP_,
         SW_OPT_END_,
     };
-    static const char *const pos[] = {"COMMAND", "ARGS...", NULL};
+    static const char *const pos[] = {"COMMAND (call, cfg, eval, fs, reboot)", "ARGS...", NULL};
     sw_cli_spec_t spec = {.cmd = "fleet", .usage = fleet_usage, .about = fleet_about, .opts = opts,
                           .globals = "--timeout: per device, as for one; --json: see above",
                           .after = fleet_after, .pos = pos, .stop_at_pos = true};
@@ -503,6 +546,10 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv)
         return sw__cli_usage(&c, "fleet", "reboot takes no arguments here");
     if (strcmp(cmd, "reboot") && !nargs)
         return sw__cli_usage(&c, "fleet", "%s needs its arguments (swarm %s --help)", cmd, cmd);
+    for (int i = 0; i < nargs && !strcmp(cmd, "fs"); i++)
+        if (!strcmp(args[i], "--watch")) // (its results would come only after Ctrl-C)
+            return sw__cli_usage(&c, "fleet", "fs sync --watch follows one device until Ctrl-C: run "
+                                 "it for each device (swarm fs LINK sync --watch ...)");
     if (1 + 5 + nargs + 4 >= ARGV_MAX)
         return sw__cli_usage(&c, "fleet", "too many arguments for the command");
     // the selectors: push's --to, plus --app and --board as their shorthands
@@ -575,32 +622,22 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv)
         return SW_EXIT_LINK;
     }
 
-    static run_t r;
-    memset(&r, 0, sizeof r);
-    r.c = &c;
-    r.cmd = "fleet";
-    r.parallel = parallel;
     char tbuf[32];
-    child_prefix(&r, tbuf, sizeof tbuf);
+    run_t *r = run_for(&c, "fleet", parallel, false, tbuf, sizeof tbuf);
     if (!strcmp(cmd, "reboot")) {
-        r.argv[r.argc++] = "call";
-        r.link_at = r.argc;
-        r.argv[r.argc++] = "LINK";
-        r.argv[r.argc++] = "sys.boot";
-        r.argv[r.argc++] = "code=SysBooT";
-        r.ok_text = "rebooting";
+        reboot_argv(r);
     } else {
-        r.argv[r.argc++] = cmd;
-        r.link_at = r.argc;
-        r.argv[r.argc++] = "LINK";
+        r->argv[r->argc++] = cmd;
+        r->link_at = r->argc;
+        r->argv[r->argc++] = "LINK";
         for (int i = 0; i < nargs; i++)
-            r.argv[r.argc++] = code && i == 0 ? code : args[i];
+            r->argv[r->argc++] = code && i == 0 ? code : args[i];
         if (!strcmp(cmd, "eval"))
-            r.result_key = "repr";
+            r->result_key = "repr";
         if (!strcmp(cmd, "cfg") || !strcmp(cmd, "fs"))
-            r.ok_text = "done";
+            r->ok_text = "done";
     }
-    rc = run_all(&r, devs, k);
+    rc = run_all(r, devs, k);
     free(devs);
     free(code);
     return rc;
@@ -609,23 +646,32 @@ int sw_cli_fleet(const sw_cli_t *cli, int argc, char **argv)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // swarm reboot, swarm logs
 
-static int devices_of(const sw_cli_t *c, const char *cmd, int narg, char **arg, sw_push_dev_t **out)
+// reboot, logs: their command line parsed (spec, the options of the command) and each
+// DEVICE taken as given (a link or a name). NULL after --help or a usage error (*rc says which).
+static sw_push_dev_t *devices_cmd(sw_cli_t *c, sw_cli_spec_t *spec, int argc, char **argv,
+                                  int *rc)
 {
-    sw_push_dev_t *devs = calloc((size_t)narg, sizeof *devs);
+    static const char *const pos[] = {"DEVICE", "DEVICE...", NULL};
+    spec->pos = pos;
+    if (!sw__cli_parse(c, spec, argc, argv, rc))
+        return NULL;
+    sw_push_dev_t *devs = calloc((size_t)spec->narg, sizeof *devs);
     if (!devs) {
-        sw_cli_error(c, cmd, "out of memory");
-        return SW_EXIT_LOCAL;
+        sw_cli_error(c, spec->cmd, "out of memory");
+        *rc = SW_EXIT_LOCAL;
+        return NULL;
     }
-    for (int i = 0; i < narg; i++) {
-        if (!arg[i][0] || strlen(arg[i]) >= sizeof devs[i].uri) {
+    for (int i = 0; i < spec->narg; i++) {
+        const char *a = spec->arg[i];
+        if (!a[0] || strlen(a) >= sizeof devs[i].uri) {
             free(devs);
-            return sw__cli_usage(c, cmd, "bad DEVICE '%s'", arg[i]);
+            *rc = sw__cli_usage(c, spec->cmd, "bad DEVICE '%s'", a);
+            return NULL;
         }
-        snprintf(devs[i].name, sizeof devs[i].name, "%.*s", (int)sizeof devs[i].name - 1, arg[i]);
-        snprintf(devs[i].uri, sizeof devs[i].uri, "%s", arg[i]);
+        snprintf(devs[i].name, sizeof devs[i].name, "%.*s", (int)sizeof devs[i].name - 1, a);
+        snprintf(devs[i].uri, sizeof devs[i].uri, "%s", a);
     }
-    *out = devs;
-    return 0;
+    return devs;
 }
 
 static const char reboot_usage[] = "usage: swarm reboot [options] DEVICE...\n";
@@ -654,30 +700,17 @@ int sw_cli_reboot(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_HELP_,
         SW_OPT_END_,
     };
-    static const char *const pos[] = {"DEVICE", "ARGS...", NULL};
     sw_cli_spec_t spec = {.cmd = "reboot", .usage = reboot_usage, .about = reboot_about, .opts = opts,
                           .globals = "--json: one object per device, then a summary",
-                          .after = reboot_after, .pos = pos};
+                          .after = reboot_after};
     int rc;
-    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+    sw_push_dev_t *devs = devices_cmd(&c, &spec, argc, argv, &rc);
+    if (!devs)
         return rc;
-    sw_push_dev_t *devs;
-    if ((rc = devices_of(&c, "reboot", spec.narg, spec.arg, &devs)))
-        return rc;
-    static run_t r;
-    memset(&r, 0, sizeof r);
-    r.c = &c;
-    r.cmd = "reboot";
-    r.parallel = parallel;
     char tbuf[32];
-    child_prefix(&r, tbuf, sizeof tbuf);
-    r.argv[r.argc++] = "call";
-    r.link_at = r.argc;
-    r.argv[r.argc++] = "LINK";
-    r.argv[r.argc++] = "sys.boot";
-    r.argv[r.argc++] = "code=SysBooT";
-    r.ok_text = "rebooting";
-    rc = run_all(&r, devs, (size_t)spec.narg);
+    run_t *r = run_for(&c, "reboot", parallel, false, tbuf, sizeof tbuf);
+    reboot_argv(r);
+    rc = run_all(r, devs, (size_t)spec.narg);
     free(devs);
     return rc;
 }
@@ -707,32 +740,23 @@ int sw_cli_logs(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_HELP_,
         SW_OPT_END_,
     };
-    static const char *const pos[] = {"DEVICE", "ARGS...", NULL};
     sw_cli_spec_t spec = {.cmd = "logs", .usage = logs_usage, .about = logs_about, .opts = opts,
-                          .globals = "--timeout: as for swarm console",
-                          .after = logs_after, .pos = pos};
+                          .globals = "--timeout: as for swarm console", .after = logs_after};
     int rc;
-    if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
+    sw_push_dev_t *devs = devices_cmd(&c, &spec, argc, argv, &rc);
+    if (!devs)
         return rc;
-    sw_push_dev_t *devs;
-    if ((rc = devices_of(&c, "logs", spec.narg, spec.arg, &devs)))
-        return rc;
-    static run_t r;
-    memset(&r, 0, sizeof r);
-    r.c = &c;
-    r.cmd = "logs";
-    r.stream = true;
-    r.parallel = (unsigned)spec.narg; // all at once: they run until Ctrl-C
     char tbuf[32], nbuf[24];
-    child_prefix(&r, tbuf, sizeof tbuf);
-    r.argv[r.argc++] = "console";
-    r.argv[r.argc++] = follow ? "--follow" : "--no-follow";
+    // all at once: they run until Ctrl-C
+    run_t *r = run_for(&c, "logs", (unsigned)spec.narg, true, tbuf, sizeof tbuf);
+    r->argv[r->argc++] = "console";
+    r->argv[r->argc++] = follow ? "--follow" : "--no-follow";
     snprintf(nbuf, sizeof nbuf, "%u", lines);
-    r.argv[r.argc++] = "--lines";
-    r.argv[r.argc++] = nbuf;
-    r.link_at = r.argc;
-    r.argv[r.argc++] = "LINK";
-    rc = run_all(&r, devs, (size_t)spec.narg);
+    r->argv[r->argc++] = "--lines";
+    r->argv[r->argc++] = nbuf;
+    r->link_at = r->argc;
+    r->argv[r->argc++] = "LINK";
+    rc = run_all(r, devs, (size_t)spec.narg);
     free(devs);
     return rc;
 }

@@ -40,6 +40,18 @@ void sw__cli_eval_print(const sw_cli_t *c, const uint8_t *p, size_t n, struct cJ
 // Every command path of the device at link ("ping", "sys.info", …), one per line on stdout
 // (shell completion). Returns an exit status.
 int sw__cli_dir_paths(const sw_cli_t *c, const char *link);
+// swarm __complete for `fs LINK CMD ARG...` (cli_fs.c): device paths that complete word, the
+// k-th argument of CMD (from 0), one per line on out: the entries of its directory on the
+// device at LINK, a directory with a trailing '/'. Nothing when that argument is a local file.
+void sw__cli_fs_complete(const sw_cli_t *cli, const char *link, const char *cmd, int k,
+                         const char *word, FILE *out);
+
+struct sw_cli_spec;
+// `swarm __complete words -- WORD...` (cli_complete.c): the candidates for the last of the nw
+// words w (w[0] is "swarm"), one per line on stdout, from the command table cmds and each
+// command's own option table and positional names; top is the spec of swarm's own options.
+int sw__cli_complete(const sw_cli_t *cli, const sw_cli_cmd_t *cmds, size_t ncmds,
+                     struct sw_cli_spec *top, int nw, char **w);
 // Monotonic clock in ms (durations, progress).
 uint64_t sw__cli_now_ms(void);
 // A byte count for people: "512 B", "1.5 KiB", "3.2 MiB" … (powers of 1024).

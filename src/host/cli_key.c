@@ -110,47 +110,6 @@ static int key_new(const sw_cli_t *c, const char *path, bool force)
     return SW_EXIT_OK;
 }
 
-static int key_install(const sw_cli_t *c, const char *link, const char *path, const char *newfile)
-{
-    uint8_t key[SW_NOISE_KEY];
-    char err[1200];
-    if (sw_key_read(newfile ? newfile : path, key, err, sizeof err)) {
-        sw_cli_error(c, "key", "%s", err);
-        sw__cli_hint(c, "make one with `swarm key new`");
-        return SW_EXIT_LOCAL;
-    }
-    // Installing the host's own key: the device is open, so the link must be plain (the
-    // commands' default would try the key this very call installs).
-    if (!newfile)
-        setenv("SWARM_KEY_FILE", "", 1);
-    uint8_t req[64];
-    sw_mpw_t w;
-    sw_mpw_init(&w, req, sizeof req);
-    sw_mpw_map(&w, 1);
-    sw_mpw_cstr(&w, "k");
-    sw_mpw_bin(&w, key, sizeof key);
-    memset(key, 0, sizeof key);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    sw_hlink_t *l = NULL;
-    int rc = sw__cli_connect(c, "key", &loop, link, &l);
-    if (!rc) {
-        uint8_t out[256];
-        sw_mpw_t r;
-        sw_mpw_init(&r, out, sizeof out);
-        char text[512];
-        int e = sw_hlink_call_sync(l, "sys.key", (sw_span_t){req, w.len}, c->timeout_ms, &r, text,
-                                   sizeof text);
-        if (e)
-            rc = sw__cli_call_failed(c, "key", l, e, text);
-        else if (!c->quiet)
-            printf("%s: key installed; the device restarts locked\n", link);
-    }
-    memset(req, 0, sizeof req);
-    sw__cli_finish(&loop, l);
-    return rc;
-}
-
 // One sys.key call on LINK with d (a MsgPack map), over the link the environment says.
 static int key_call(const sw_cli_t *c, const char *link, const uint8_t *d, size_t n, const char *done)
 {
@@ -173,9 +132,42 @@ static int key_call(const sw_cli_t *c, const char *link, const uint8_t *d, size_
     return rc;
 }
 
+// The key in file (checked by sw_key_read); what is wrong with it is printed.
+static int load_key(const sw_cli_t *c, const char *file, uint8_t key[SW_NOISE_KEY])
+{
+    char err[1200];
+    if (!sw_key_read(file, key, err, sizeof err))
+        return SW_EXIT_OK;
+    sw_cli_error(c, "key", "%s", err);
+    sw__cli_hint(c, "make one with `swarm key new`");
+    return SW_EXIT_LOCAL;
+}
+
+static int key_install(const sw_cli_t *c, const char *link, const char *path, const char *newfile)
+{
+    uint8_t key[SW_NOISE_KEY];
+    int rc = load_key(c, newfile ? newfile : path, key);
+    if (rc)
+        return rc;
+    // Installing the host's own key: the device is open, so the link must be plain (the
+    // commands' default would try the key this very call installs).
+    if (!newfile)
+        setenv("SWARM_KEY_FILE", "", 1);
+    uint8_t req[64];
+    sw_mpw_t w;
+    sw_mpw_init(&w, req, sizeof req);
+    sw_mpw_map(&w, 1);
+    sw_mpw_cstr(&w, "k");
+    sw_mpw_bin(&w, key, sizeof key);
+    memset(key, 0, sizeof key);
+    rc = key_call(c, link, req, w.len, "key installed; the device restarts locked");
+    memset(req, 0, sizeof req);
+    return rc;
+}
+
 static int key_rotate(sw_cli_t *c, const char *path, char **links, int nlinks, bool finish)
 {
-    char newp[1100], oldp[1100], err[1200];
+    char newp[1100], oldp[1100];
     snprintf(newp, sizeof newp, "%s.new", path);
     snprintf(oldp, sizeof oldp, "%s.old", path);
     uint8_t key[SW_NOISE_KEY], req[64];
@@ -190,10 +182,9 @@ static int key_rotate(sw_cli_t *c, const char *path, char **links, int nlinks, b
             if (rc)
                 return rc;
         }
-        if (sw_key_read(newp, key, err, sizeof err)) {
-            sw_cli_error(c, "key", "%s", err);
-            return SW_EXIT_LOCAL;
-        }
+        int rc = load_key(c, newp, key);
+        if (rc)
+            return rc;
         sw_mpw_map(&w, 2);
         sw_mpw_cstr(&w, "k"), sw_mpw_bin(&w, key, sizeof key);
         sw_mpw_cstr(&w, "keep"), sw_mpw_bool(&w, true);

@@ -398,6 +398,35 @@ static int check_pos(parser_t *p)
     return 0;
 }
 
+// swarm __complete (cli_complete.c): one line per option of t, "opt --name" or "opt -x",
+// followed by " =ARG" when it takes a value (ARG: the value's name in --help, "SELECTOR") and
+// then the choices of an enum.
+static void describe(const sw_opt_t *t, FILE *f)
+{
+    for (const sw_opt_t *o = t; o && o->kind != SW_OPT_END; o++) {
+        if (o->kind == SW_OPT_SECTION || (o->flags & SW_OPT_F_HIDDEN))
+            continue;
+        bool value = o->kind == SW_OPT_UINT || o->kind == SW_OPT_BYTES ||
+                     o->kind == SW_OPT_DURATION || o->kind == SW_OPT_STR ||
+                     o->kind == SW_OPT_LIST || o->kind == SW_OPT_ENUM;
+        size_t nshort = o->shorts ? strlen(o->shorts) : 0;
+        for (size_t k = 0; k <= nshort; k++) { // k = 0: the long name, then each letter
+            if (k == 0 && !o->name)
+                continue;
+            if (k == 0)
+                fprintf(f, "opt --%s", o->name);
+            else
+                fprintf(f, "opt -%c", o->shorts[k - 1]);
+            if (value)
+                fprintf(f, " =%s", o->arg ? o->arg : "VALUE");
+            for (const char *const *ch = o->kind == SW_OPT_ENUM ? o->choices : NULL; ch && *ch;
+                 ch++)
+                fprintf(f, " %s", *ch);
+            fputc('\n', f);
+        }
+    }
+}
+
 // -vv: how each given option was understood.
 static void show_given(const parser_t *p)
 {
@@ -451,6 +480,14 @@ bool sw__cli_parse(sw_cli_t *c, sw_cli_spec_t *spec, int argc, char **argv, int 
     spec->dashdash = false;
     spec->help = false;
     *status = SW_EXIT_USAGE;
+    if (c->complete) { // swarm __complete: what this command line may hold, nothing else
+        describe(spec->opts, c->complete);
+        describe(p.tabs[1], c->complete);
+        for (const char *const *n = spec->pos; n && *n; n++)
+            fprintf(c->complete, "pos %s\n", *n);
+        *status = SW_EXIT_OK;
+        return false;
+    }
 
     for (const sw_opt_t *o = spec->opts; o && o->kind != SW_OPT_END; o++)
         if (o->def && apply(&p, o, o->def, true)) // (a bad default is this table's bug)

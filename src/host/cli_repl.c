@@ -2,8 +2,8 @@
 // mpremote's repl. Line editing and history come from libedit; a chunk that is not complete yet
 // (the host's Lua compiler ends it at <eof>) continues on the next line; each chunk runs as
 // `swarm eval` runs it (sys.eval: what it printed, then its value). Ctrl-C at the prompt drops
-// the line being typed; during a snippet it stops waiting for it (the request is abandoned, the
-// node runs on); Ctrl-D or an empty line after ':q' ends.
+// the line being typed; during a snippet it abandons the request, and the node stops the
+// snippet (it runs on itself); Ctrl-D or ':q' ends.
 #define _GNU_SOURCE
 #include <editline/readline.h>
 #include <lauxlib.h>
@@ -28,8 +28,9 @@ static const char repl_about[] =
     "swarm eval runs, one chunk at a time): what a chunk prints is shown, then its value.\n"
     "A chunk that is not complete yet ('for i = 1, 3 do') goes on at the '>>' prompt. Line\n"
     "editing and history (kept in $XDG_STATE_HOME/swarm/repl_history, default\n"
-    "~/.local/state/swarm/repl_history). Ctrl-C drops the line being typed, or stops waiting\n"
-    "for a running chunk (the node runs on); Ctrl-D or :q ends.\n";
+    "~/.local/state/swarm/repl_history). Ctrl-C drops the line being typed, or stops a\n"
+    "running chunk on the device (the node runs on); Ctrl-D or :q ends. Works the same over\n"
+    "TCP, serial lines (both modes) and a mux; input may come from a pipe too.\n";
 
 static const char repl_after[] =
     "exit status: 0 ended, 2 usage, 3 the link failed\n"
@@ -142,7 +143,7 @@ static bool run_chunk(const sw_cli_t *c, uv_loop_t *loop, sw_hlink_t *l, const c
     }
     if (!x.done) { // Ctrl-C
         sw_hlink_cancel(l, seq);
-        fprintf(stderr, "(interrupted: no longer waiting; the node runs on)\n");
+        fprintf(stderr, "(interrupted: the chunk is stopped on the device; the node runs on)\n");
     } else {
         sw__cli_eval_show(c, l, &eo, NULL);
         if (!x.err) {

@@ -11,6 +11,7 @@
 #include "cli_opt.h"
 #include "esc.h"
 #include "scan.h"
+#include "user_config.h"
 
 #define MAX_TO 32
 
@@ -24,6 +25,12 @@ static const char scan_about[] =
     "Several scans may run at once. The names found are remembered (the scan cache), so\n"
     "'swarm call NAME ...' reaches a device by its host name afterwards.\n";
 
+static const char scan_about_broker[] =
+    "With --broker (or a default broker in the user config: [mqtt] broker = mqtt://HOST/FLEET)\n"
+    "it also lists the nodes of a fleet on an MQTT broker, from their retained states: at once,\n"
+    "complete, and including the nodes that are down (UPTIME 'offline'). The VIA column then\n"
+    "gives the link that reaches each one (swarm call mqtt://BROKER/FLEET/HOST ...).\n";
+
 static const char scan_after[] =
     "output: HOST IP APP BOARD HASH (first 8 hex digits of the app's content hash) UPTIME\n"
     "SERVICES (TCP ports: rpc, ftp, telnet, eval; mdns), sorted by host name (node2 before\n"
@@ -32,13 +39,14 @@ static const char scan_after[] =
     "\n"
     "files: $XDG_CACHE_HOME/swarm/scan.json (default ~/.cache/swarm/scan.json)\n"
     "exit status: 0 done (also when nothing was found), 2 usage, 4 --wait-for not reached,\n"
-    "6 no UDP socket could be opened\n"
+    "6 no UDP socket could be opened, 3 a broker could not be scanned\n"
     "\n"
     "examples:\n"
     "  swarm scan\n"
     "  swarm scan --json | jq -r '.[].ip'\n"
     "  swarm scan --wait-for 50 --timeout 5s\n"
-    "  swarm scan --to 192.168.7.255\n";
+    "  swarm scan --to 192.168.7.255\n"
+    "  swarm scan --broker mqtt://broker.lab:1883/lab\n";
 
 static bool ipv4(const char *v)
 {
@@ -48,6 +56,10 @@ static bool ipv4(const char *v)
 
 static void fmt_uptime(const sw_scan_rec_t *r, char *buf, size_t cap)
 {
+    if (r->offline) {
+        snprintf(buf, cap, "offline");
+        return;
+    }
     if (!r->has_uptime) {
         snprintf(buf, cap, "-");
         return;
@@ -100,19 +112,24 @@ static void row_of(const sw_scan_rec_t *r, row_t *w)
 
 static void print_table(const sw_scan_result_t *res)
 {
-    int wh = 4, wi = 2, wa = 3, wb = 5;
+    int wh = 4, wi = 2, wa = 3, wb = 5, wv = 3;
+    bool via = false; // a VIA column only when a broker was scanned
     for (size_t i = 0; i < res->n; i++) {
         const sw_scan_rec_t *r = &res->recs[i];
+        via |= r->link[0] != 0;
+        if ((int)strlen(r->link) > wv) wv = (int)strlen(r->link);
         row_t w;
         row_of(r, &w);
         int l;
         if ((l = (int)strlen(w.host)) > wh) wh = l;
-        if ((l = (int)strlen(r->ip)) > wi) wi = l;
+        if ((l = (int)strlen(or_dash(r->ip))) > wi) wi = l;
         if ((l = (int)strlen(w.app)) > wa) wa = l;
         if ((l = (int)strlen(w.board)) > wb) wb = l;
     }
-    printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, "HOST", wi, "IP", wa, "APP", wb, "BOARD",
-           "HASH", "UPTIME", "SERVICES");
+    printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  ", wh, "HOST", wi, "IP", wa, "APP", wb, "BOARD", "HASH", "UPTIME");
+    if (via)
+        printf("%-*s  ", wv, "VIA");
+    printf("SERVICES\n");
     for (size_t i = 0; i < res->n; i++) {
         const sw_scan_rec_t *r = &res->recs[i];
         char up[32], svc[128];
@@ -120,8 +137,13 @@ static void print_table(const sw_scan_result_t *res)
         row_of(r, &w);
         fmt_uptime(r, up, sizeof up);
         fmt_services(r, svc, sizeof svc);
-        printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  %s\n", wh, w.host, wi, r->ip, wa, w.app, wb,
-               w.board, w.hash, up, svc);
+        char link[4 * 320];
+        sw__esc_str(link, sizeof link, r->link[0] ? r->link : "lan");
+        printf("%-*s  %-*s  %-*s  %-*s  %-8s  %-7s  ", wh, w.host, wi, or_dash(r->ip), wa, w.app, wb, w.board,
+               w.hash, up);
+        if (via)
+            printf("%-*s  ", wv, link);
+        printf("%s\n", r->offline ? "-" : svc);
     }
 }
 
@@ -177,6 +199,8 @@ static int print_json(const sw_scan_result_t *res)
         cJSON_AddBoolToObject(o, "swarm", r->swarm);
         cJSON_AddNumberToObject(o, "seen_ms", r->seen_ms);
         cJSON_AddBoolToObject(o, "answered", r->answered);
+        add_str_or_null(o, "link", r->link);
+        cJSON_AddBoolToObject(o, "online", !r->offline);
         cJSON *b = cJSON_ParseWithLength(r->json, r->json_len);
         cJSON_AddItemToObject(o, "beacon", b ? b : cJSON_CreateNull());
         cJSON_AddItemToArray(a, o);
@@ -207,8 +231,9 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
     sw_scan_opts_default(&o);
     o.timeout_ms = 0; // the default depends on --no-query
     const char *to[MAX_TO];
-    bool no_cache = false;
-    size_t n_to = 0;
+    bool no_cache = false, lan = false;
+    size_t n_to = 0, n_brokers = 0;
+    const char *brokers[8];
     const sw_opt_t opts[] = {
         {.kind = SW_OPT_DURATION, .name = "timeout", .arg = "TIME", .dst = &o.timeout_ms,
          .size = sizeof o.timeout_ms, .min = 1, .max = 3600000, .flags = SW_OPT_F_LEGACY_MS,
@@ -228,20 +253,30 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
          .help = "send the query to ADDR (a device, or a subnet's broadcast address) instead "
                  "of 255.255.255.255 and every interface's broadcast address; repeatable"},
         SW_OPT_FLAG_("no-cache", NULL, &no_cache, "do not update the scan cache"),
+        {.kind = SW_OPT_LIST, .name = "broker", .arg = "URL", .dst = brokers, .cap = 8, .count = &n_brokers,
+         .help = "list the nodes on this MQTT broker, mqtt[s]://HOST[:PORT][/FLEET] (no FLEET: "
+                 "all), instead of the LAN; repeatable. Default: the user config's [mqtt] broker, "
+                 "in addition to the LAN"},
+        SW_OPT_FLAG_("lan", NULL, &lan, "with --broker: scan the LAN as well"),
         SW_OPT_HELP_,
         SW_OPT_END_,
     };
-    sw_cli_spec_t spec = {.cmd = "scan", .usage = scan_usage, .about = scan_about,
+    static char about[2048];
+    snprintf(about, sizeof about, "%s\n%s", scan_about, scan_about_broker);
+    sw_cli_spec_t spec = {.cmd = "scan", .usage = scan_usage, .about = about,
                           .opts = opts,
                           .globals = "--json: one JSON array: for each device host, ip, "
                                      "netmask, app, board, app_hash, uptime_ms, node, id, "
-                                     "rpc_port, services, locked, seen_ms, answered and the beacon "
+                                     "rpc_port, services, locked, seen_ms, answered, link (mqtt:// "
+                                     "of a broker's node, else null), online and the beacon "
                                      "itself; -q: no summary line; -v: each device as it is "
                                      "found (on stderr)",
                           .after = scan_after, .too_many = "scan takes options only"};
-    int rc;
+    int rc, status_broker = 0;
     if (!sw__cli_parse(&c, &spec, argc, argv, &rc))
         return rc;
+    if (lan && !n_brokers)
+        return sw__cli_usage(&c, "scan", "--lan goes with --broker (a plain scan is the LAN's)");
     o.n_to = n_to;
     if (o.n_to && o.no_query)
         return sw__cli_usage(&c, "scan", "--to sends the query: it cannot go with --no-query");
@@ -249,9 +284,29 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
     o.found = on_found;
     o.u = &c;
 
-    sw_scan_result_t res;
-    char err[256];
-    rc = sw_scan_run(&o, &res, err, sizeof err);
+    sw_scan_result_t res = {0};
+    char err[512];
+    // the user's default broker joins a plain scan (LAN + broker)
+    static char dflt[320];
+    if (!n_brokers && sw_config_get("mqtt", "broker", dflt, sizeof dflt) && dflt[0]) {
+        brokers[n_brokers++] = dflt;
+        lan = true;
+    }
+    bool lan_scan = !n_brokers || lan;
+    uint64_t t0 = sw__cli_now_ms();
+    rc = lan_scan ? sw_scan_run(&o, &res, err, sizeof err) : 0;
+    for (size_t i = 0; !rc && i < n_brokers; i++) {
+        uint32_t tmo = o.timeout_ms;
+        o.timeout_ms = 0; // (a broker's own default: 5 s)
+        int brc = sw_scan_broker(brokers[i], &o, &res, err, sizeof err);
+        o.timeout_ms = tmo;
+        if (brc) {
+            sw_cli_error(&c, "scan", "%s", err);
+            status_broker = brc == SW_EINVAL ? SW_EXIT_USAGE : SW_EXIT_LINK;
+        }
+    }
+    if (!rc && n_brokers)
+        res.elapsed_ms = (uint32_t)(sw__cli_now_ms() - t0);
     if (rc) {
         sw_cli_error(&c, "scan", "%s", err);
         if (rc == SW_EBUSY)
@@ -266,16 +321,16 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
     fflush(stdout);
     if (!c.quiet) {
         fprintf(stderr, "%zu device%s in %u ms\n", res.n, res.n == 1 ? "" : "s", (unsigned)res.elapsed_ms);
-        if (!res.listening)
+        if (!res.listening && lan_scan)
             sw__cli_hint(&c, "UDP port %u is held by a program that does not share it: periodic "
                              "beacons were not heard, only answers", (unsigned)o.port);
-        if (res.n == 0 && !o.no_query)
+        if (res.n == 0 && !o.no_query && lan_scan)
             sw__cli_hint(&c, "micro-swarm devices do not answer queries: try --timeout 2.5s");
     }
     if (c.verbose)
         fprintf(stderr, "%u datagram(s), %u rejected, %u query datagram(s) sent\n",
                 (unsigned)res.datagrams, (unsigned)res.rejected, (unsigned)res.queries);
-    if (!no_cache && res.n) {
+    if (!no_cache && res.n) { // (broker nodes are reached by their link, not cached by name)
         int crc = sw_scan_cache_store(&res);
         if (crc && c.verbose) {
             char path[4096] = "?";
@@ -289,5 +344,5 @@ int sw_cli_scan(const sw_cli_t *cli, int argc, char **argv)
         status = SW_EXIT_TIMEOUT;
     }
     sw_scan_result_free(&res);
-    return status;
+    return status == SW_EXIT_OK && status_broker ? status_broker : status;
 }

@@ -20,10 +20,12 @@
 #define LAB_INSTALLED "/../share/swarm/lab"
 #define LAB_SCRIPT "lanlab.py"
 #define MAX_NODES 1000
+#define MAX_MCU 32 // lanlab.py's MCU_MAX
 #define MAX_ARGS 64
 
 static const char sim_usage[] =
-    "usage: swarm sim [options] [--nodes N] [--apps APP,…] [--prefix P] [--keep] [-- CMD …]\n"
+    "usage: swarm sim [options] [--nodes N] [--apps APP,…] [--mcu N [--mcu-apps APP,…]]\n"
+    "                 [--prefix P] [--keep] [-- CMD …]\n"
     "       swarm sim --down [--prefix P] [--force]\n";
 
 static const char sim_about[] =
@@ -34,15 +36,28 @@ static const char sim_about[] =
     "127.0.B.x instead (RPC, FTP on 2121, telnet on 2323, eval and 'swarm scan --to ADDR'\n"
     "work; broadcast, a plain 'swarm scan' and mDNS do not).\n"
     "\n"
+    "--mcu N adds N QEMU nodes: the Cortex-M3 firmware of 'make firmware'\n"
+    "(build/fw/swarm-node-mps2.elf) on QEMU's mps2-an385 board, each in a namespace of its\n"
+    "own whose bridge joins the guest's tap to the LAN, with its own MAC and a flash file\n"
+    "that outlives restarts of the guest. They take 169.254.200.x by AutoIP and answer RPC,\n"
+    "beacons and mDNS like the Linux nodes; the table says which are which (kind linux or\n"
+    "cortex-m3) and where each guest's UART0 is (serial:///dev/pts/N). Their flash starts\n"
+    "empty: --mcu-apps names their apps, and the first 'swarm push' installs them.\n"
+    "Without root (or with --loopback) they use QEMU's user-mode network instead, with\n"
+    "their RPC port forwarded from a loopback address: call, cfg, fs, console and\n"
+    "'push --link' work, beacons, scan and mDNS do not.\n"
+    "\n"
     "It prints each node's name, address and app, and how to reach it; then waits until\n"
     "Ctrl-C, or runs CMD inside the host namespace and exits with its status. Everything is\n"
     "removed on the way out: processes, namespaces, the nodes' temporary roots and logs.\n"
     "CMD finds this swarm first on PATH and gets SWARM_SIM_NODES (the node addresses),\n"
-    "SWARM_SIM_NAMES, SWARM_SIM_APPS and SWARM_SIM_DIR in its environment.\n";
+    "SWARM_SIM_NAMES, SWARM_SIM_APPS, SWARM_SIM_KINDS and SWARM_SIM_DIR in its environment.\n";
 
 static const char sim_after[] =
     "examples:\n"
     "  swarm sim --nodes 5 --apps blink,counter\n"
+    "  swarm sim --nodes 2 --mcu 2 -- swarm scan\n"
+    "  swarm sim --nodes 2 --apps counter --mcu 2 --mcu-apps counter -- swarm push ./project\n"
     "  swarm sim --nodes 5 -- swarm call tcp://169.254.1.1 sys.info\n"
     "  swarm sim --nodes 3 -- sh -c 'for ip in $SWARM_SIM_NODES; do swarm call $ip ping; done'\n"
     "  swarm sim --nodes 50 --keep --prefix lab && ip netns exec lab-host bash\n"
@@ -113,15 +128,23 @@ static bool good_apps(const char *s)
 int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
-    const char *apps = NULL, *prefix = NULL;
-    uint64_t nodes = 3, timeout_ms = 0;
+    const char *apps = NULL, *mcu_apps = NULL, *prefix = NULL;
+    uint64_t nodes = 3, mcu = 0, timeout_ms = 0;
     bool down = false, keep = false, loopback = false, force = false, timeout_given = false;
     const sw_opt_t opts[] = {
-        SW_OPT_UINT_("nodes", NULL, "N", &nodes, 1, MAX_NODES, "3", "number of nodes"),
+        SW_OPT_UINT_("nodes", NULL, "N", &nodes, 0, MAX_NODES, "3",
+                     "number of Linux nodes (0 only with --mcu)"),
+        SW_OPT_UINT_("mcu", NULL, "N", &mcu, 0, MAX_MCU, "0",
+                     "number of QEMU Cortex-M3 nodes (needs qemu-system-arm and "
+                     "'make firmware')"),
         {.kind = SW_OPT_STR, .name = "apps", .arg = "LIST", .dst = &apps, .check = good_apps,
          .expect = "app names separated by ','",
          .help = "apps from the source tree's apps/ (installed: share/swarm/apps/), one per "
                  "node, repeated when there are more nodes than apps"},
+        {.kind = SW_OPT_STR, .name = "mcu-apps", .arg = "LIST", .dst = &mcu_apps,
+         .check = good_apps, .expect = "app names separated by ','",
+         .help = "apps for the QEMU nodes, cycled like --apps; named in their config, "
+                 "installed by the first 'swarm push' (their flash starts empty)"},
         {.kind = SW_OPT_STR, .name = "prefix", .arg = "P", .dst = &prefix, .check = good_prefix,
          .expect = "1 ... 40 letters, digits, '_', '.' or '-'",
          .help = "name of the namespaces (P-host, P-n1, ...; default swlab<pid>); with --down: "
@@ -134,7 +157,7 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_FLAG_("force", NULL, &force, "with --down: also labs whose owner still runs"),
         {.kind = SW_OPT_DURATION, .name = "timeout", .arg = "TIME", .dst = &timeout_ms,
          .size = sizeof timeout_ms, .max = 7 * 86400000ull, .seen = &timeout_given,
-         .show_def = "20s + 0.15s per node",
+         .show_def = "20s + 0.15s per node (+ 40s + 2s per QEMU node)",
          .help = "how long the nodes have to answer; 0 = no limit"},
         SW_OPT_HELP_,
         SW_OPT_END_,
@@ -152,7 +175,11 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
                              "after '--')", spec.arg[0]);
     int cmd_at = spec.before_dashdash < spec.narg ? 1 : -1; // CMD: argv[1..1 + ncmd)
     argc = 1 + spec.narg; // (argv was reordered: CMD follows argv[0])
-    if (down && (keep || loopback || apps || cmd_at >= 0))
+    if (nodes == 0 && mcu == 0)
+        return sw__cli_usage(&c, "sim", "--nodes 0 needs --mcu N: a LAN needs a node");
+    if (mcu_apps && !mcu)
+        return sw__cli_usage(&c, "sim", "--mcu-apps goes with --mcu N");
+    if (down && (keep || loopback || apps || mcu || cmd_at >= 0))
         return sw__cli_usage(&c, "sim", "--down takes only --prefix and --force");
     if (force && !down)
         return sw__cli_usage(&c, "sim", "--force goes with --down");
@@ -173,7 +200,7 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
     // The command line of the script: at most MAX_ARGS of our own, then the user's command.
     int ncmd = cmd_at >= 0 ? argc - cmd_at : 0;
     char **args = calloc((size_t)(MAX_ARGS + ncmd + 1), sizeof *args);
-    static char nbuf[24], tbuf[32], node_bin[PATH_MAX + 16], swarm_bin[PATH_MAX + 16];
+    static char nbuf[24], mbuf[24], tbuf[32], node_bin[PATH_MAX + 16], swarm_bin[PATH_MAX + 16];
     if (!args) {
         sw_cli_error(&c, "sim", "out of memory");
         return SW_EXIT_LOCAL;
@@ -190,6 +217,15 @@ int sw_cli_sim(const sw_cli_t *cli, int argc, char **argv)
         snprintf(nbuf, sizeof nbuf, "%u", (unsigned)nodes);
         args[k++] = (char *)"up";
         args[k++] = nbuf;
+        if (mcu) {
+            snprintf(mbuf, sizeof mbuf, "%u", (unsigned)mcu);
+            args[k++] = (char *)"--mcu";
+            args[k++] = mbuf;
+        }
+        if (mcu_apps) {
+            args[k++] = (char *)"--mcu-apps";
+            args[k++] = (char *)mcu_apps;
+        }
         if (apps) {
             args[k++] = (char *)"--apps";
             args[k++] = (char *)apps;

@@ -61,6 +61,11 @@ static void free_link(sw_hlink_t *l)
     free(l->out);
     free(l->pending);
     sw__hsec_free(l);
+    while (l->spare) {
+        sw_hcall_t *c = l->spare;
+        l->spare = c->next;
+        free(c);
+    }
     free(l);
 }
 
@@ -85,6 +90,30 @@ static void call_unlink(sw_hcall_t *c)
     c->next = c->prev = c;
 }
 
+// Calls come and go at the rate of requests (a mux forwards every client's): finished ones
+// are kept for reuse instead of going back to malloc each time.
+static sw_hcall_t *call_alloc(sw_hlink_t *l)
+{
+    sw_hcall_t *c = l->spare;
+    if (!c)
+        return calloc(1, sizeof *c);
+    l->spare = c->next;
+    l->nspare--;
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+static void call_release(sw_hlink_t *l, sw_hcall_t *c)
+{
+    if (l->nspare >= SW_HLINK_SPARE) {
+        free(c);
+        return;
+    }
+    c->next = l->spare;
+    l->spare = c;
+    l->nspare++;
+}
+
 static sw_hcall_t *call_find(sw_hlink_t *l, int64_t seq)
 {
     for (sw_hcall_t *c = l->calls.next; c != &l->calls; c = c->next)
@@ -107,7 +136,7 @@ static void rpc_answer(void *ctx, sw_rpc_t *rpc, const sw_msg_t *m, int err, voi
     call_unlink(c);
     sw_hlink_answer_fn fn = c->fn;
     void *u = c->u;
-    free(c);
+    call_release(l, c);
     fn(u, l, m, m ? 0 : err);
 }
 
@@ -133,6 +162,8 @@ static int rpc_send(void *ctx, const uint8_t *p, size_t n)
         return SW_ECLOSED;
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy)
         return l->sec ? sw__hsec_write(l, p, n) : sw__hlink_rel_send(l, p, n);
+    if (l->uri.kind == SW_URI_MQTT)
+        return sw__hlink_mqtt_send(l, p, n);
     return sw__hlink_write(l, p, n);
 }
 
@@ -326,6 +357,7 @@ void sw__hlink_lost(sw_hlink_t *l, int err)
         l->sec = NULL;
     }
     sw__hlink_cork_drop(l);
+    sw__hlink_mqtt_end(l);
     l->conn = NULL;
     l->connecting = false;
     if (c)
@@ -446,7 +478,7 @@ void sw_hlink_close(sw_hlink_t *l)
         sw_hcall_t *c = l->calls.next;
         call_unlink(c);
         c->fn(c->u, l, NULL, SW_ECANCELED);
-        free(c);
+        call_release(l, c);
     }
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy && l->rel_store &&
         l->rel.state != SW_REL_CLOSED)
@@ -457,6 +489,7 @@ void sw_hlink_close(sw_hlink_t *l)
     l->up = false;
     if (c)
         sw__hlink_conn_end(c, true); // what is queued (the cancels, the close) still goes out
+    sw__hlink_mqtt_end(l);
     sw__hlink_gai_abandon(l);
     uv_close((uv_handle_t *)&l->t_conn, on_timer_closed);
     uv_close((uv_handle_t *)&l->t_rel, on_timer_closed);
@@ -523,9 +556,9 @@ static int64_t call(sw_hlink_t *l, const char *dotted, const sw_span_t *action, 
         return SW_ECLOSED;
     if (!fn)
         return SW_EINVAL;
-    if (d.n && sw_mp_check(d.p, d.n))
+    if (!action && d.n && sw_mp_check(d.p, d.n)) // (call_raw's spans are whole items already)
         return SW_EINVAL;
-    sw_hcall_t *c = calloc(1, sizeof *c);
+    sw_hcall_t *c = call_alloc(l);
     if (!c)
         return SW_EFULL;
     c->fn = fn;
@@ -534,7 +567,7 @@ static int64_t call(sw_hlink_t *l, const char *dotted, const sw_span_t *action, 
     int64_t seq = action ? sw_rpc_request_raw(&l->rpc, *action, d, r_ms, c)
                          : sw_rpc_request(&l->rpc, dotted, d, r_ms, c);
     if (seq < 0) {
-        free(c);
+        call_release(l, c);
         return seq;
     }
     c->seq = seq;
@@ -556,7 +589,7 @@ int64_t sw_hlink_call(sw_hlink_t *l, const char *dotted, sw_span_t d, int64_t r_
 int64_t sw_hlink_call_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d, int64_t r_ms,
                           sw_hlink_answer_fn fn, void *u)
 {
-    if (!action.n || sw_mp_check(action.p, action.n))
+    if (!action.n)
         return SW_EINVAL;
     return call(l, NULL, &action, d, r_ms, fn, u);
 }
@@ -592,8 +625,8 @@ void sw_hlink_cancel(sw_hlink_t *l, int64_t seq)
     if (!c)
         return;
     call_unlink(c);
-    sw_rpc_cancel(&l->rpc, seq);
-    free(c);
+    sw_rpc_abandon(&l->rpc, seq); // the device stops what it does for it (an eval, say)
+    call_release(l, c);
 }
 
 int sw_hlink_write_console(sw_hlink_t *l, const uint8_t *p, size_t n)

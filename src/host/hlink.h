@@ -9,6 +9,8 @@
 //                              a serial line: lossless stream (default) or SerialPacker +
 //                              Reliable (mode=lossy; start: 0xc1 default, 0x85, or "none";
 //                              window, timeout (ms) and max_msg: Reliable's, see sw_uri_t)
+//   mqtt://BROKER[:PORT]/FLEET/HOST   a node through an MQTT broker (docs/PROTOCOL.md, MQTT);
+//   mqtts://BROKER[:PORT]/FLEET/HOST  the same over TLS (PORT 1883 / 8883)
 //   HOST or HOST:PORT          a bare name: the scan cache, then HOST.local, then DNS → tcp://
 #ifndef SW_HOST_HLINK_H
 #define SW_HOST_HLINK_H
@@ -20,12 +22,15 @@
 #include "swarm/rpc.h"
 #include "swarm/sp.h"
 
-enum { SW_URI_TCP = 1, SW_URI_UNIX = 2, SW_URI_SERIAL = 3 };
+enum { SW_URI_TCP = 1, SW_URI_UNIX = 2, SW_URI_SERIAL = 3, SW_URI_MQTT = 4 };
 
 typedef struct sw_uri {
     int kind;          // SW_URI_*
-    char host[256];    // TCP: name or address (IPv6 in brackets in the URI, without here)
-    uint16_t port;     // TCP
+    char host[256];    // TCP, MQTT (the broker): name or address (IPv6 in brackets in the URI, without here)
+    uint16_t port;     // TCP, MQTT
+    bool tls;          // MQTT: mqtts://
+    char fleet[64];    // MQTT: the fleet's topic level
+    char node[64];     // MQTT: the node's host name (its topic level)
     char path[256];    // UNIX: socket path; SERIAL: device path
     uint32_t baud;     // SERIAL: default 115200
     bool lossy;        // SERIAL: mode=lossy
@@ -118,13 +123,16 @@ bool sw_hlink_secure(const sw_hlink_t *l);
 // flight, SW_ETOOBIG). fn gets every answer.
 int64_t sw_hlink_call(sw_hlink_t *l, const char *dotted, sw_span_t d, int64_t r_ms,
                       sw_hlink_answer_fn fn, void *u);
-// Same with a raw action item (the multiplexer forwards clients' actions as they came).
+// Same with a raw action item (the multiplexer forwards clients' actions as they came). action
+// and d must each be one whole MsgPack item, as sw_msg_decode's spans are: they are not walked
+// again (that was 8 % of the mux's work per call).
 int64_t sw_hlink_call_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d, int64_t r_ms,
                           sw_hlink_answer_fn fn, void *u);
 // Sends a notification (a request without "i", answered by nobody) with a raw action item and
 // raw d (empty span: {}). Returns 0, SW_ECLOSED when down, SW_EINVAL, SW_ETOOBIG.
 int sw_hlink_notify_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d);
-// Stops a call; a stream is cancelled at the peer ({"i": seq}). fn is not called again.
+// Stops a call and tells the peer ({"i": seq}: a stream ends, and the device stops the work a
+// plain request started, such as an eval). fn is not called again.
 void sw_hlink_cancel(sw_hlink_t *l, int64_t seq);
 // Holds back the bytes the link writes until sw_hlink_uncork(), which sends them in one write
 // (a mux corks while it turns a loop turn's worth of client requests into calls: one system

@@ -19,6 +19,7 @@
 typedef struct sw_hconn sw_hconn_t;
 
 // A call in flight: the pending slot of the RPC session points here.
+#define SW_HLINK_SPARE 64 // finished calls a link keeps for reuse (a mux makes one per call)
 typedef struct sw_hcall {
     struct sw_hcall *next, *prev;
     int64_t seq;
@@ -114,11 +115,18 @@ struct sw_hlink {
     uint8_t key[32];
     struct sw_seclink *sec;  // the Noise session of the current connection
 
+    // mqtt:// links (hlink_mqtt.c)
+    struct sw_uvmq *mq;      // the broker connection of the current attempt
+    bool mq_broker_up;       // the broker took the session (the node may still be unknown)
+    char mq_client[48];      // our client id: the reply topic's last level
+
     // RPC session, client role
     sw_rpc_t rpc;
     uint8_t *out;
     sw_rpc_pending_t *pending;
     sw_hcall_t calls;        // circular list head
+    sw_hcall_t *spare;       // finished calls kept for the next ones (SW_HLINK_SPARE at most)
+    unsigned nspare;
 };
 
 // hlink.c
@@ -167,6 +175,12 @@ void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n); // lossy: one R
 int sw__hsec_write(sw_hlink_t *l, const uint8_t *p, size_t n);
 bool sw__hsec_handshaking(const sw_hlink_t *l);
 void sw__hsec_free(sw_hlink_t *l);
+
+// hlink_mqtt.c: the mqtt:// transport
+void sw__hlink_mqtt_start(sw_hlink_t *l);   // one attempt
+int sw__hlink_mqtt_send(sw_hlink_t *l, const uint8_t *p, size_t n); // one message
+void sw__hlink_mqtt_end(sw_hlink_t *l);     // closes the broker connection, if any
+bool sw__hlink_mqtt_busy(const sw_hlink_t *l); // bytes wait for the broker's socket
 
 // hlink_name.c: where a bare HOST[:PORT] is looked up before DNS (the scan cache, then
 // HOST.local, once LAN discovery exists). Returns 0 when it rewrote u to the address found,

@@ -780,8 +780,13 @@ static void connect_timeout(uv_timer_t *t)
     if (l->closing || l->up || !l->connecting)
         return;
     sw__hlink_gai_abandon(l);
-    sw__hlink_set_error(l, SW_ETIMEDOUT, "cannot connect to %s: no answer within %.1f s",
-                        l->name, l->o.connect_timeout_ms / 1000.0);
+    if (l->uri.kind == SW_URI_MQTT && l->mq_broker_up)
+        sw__hlink_set_error(l, SW_ETIMEDOUT, "%s: the broker has no state of node %s in fleet %s "
+                            "(has it ever connected? swarm scan --broker lists the fleet)",
+                            l->name, l->uri.node, l->uri.fleet);
+    else
+        sw__hlink_set_error(l, SW_ETIMEDOUT, "cannot connect to %s: no answer within %.1f s",
+                            l->name, l->o.connect_timeout_ms / 1000.0);
     sw__hlink_attempt_failed(l, SW_ETIMEDOUT);
 }
 
@@ -808,6 +813,10 @@ void sw__hlink_start_connect(sw_hlink_t *l)
     case SW_URI_UNIX:
         uv_timer_start(&l->t_conn, connect_timeout, l->o.connect_timeout_ms, 0);
         start_unix(l);
+        break;
+    case SW_URI_MQTT:
+        uv_timer_start(&l->t_conn, connect_timeout, l->o.connect_timeout_ms, 0);
+        sw__hlink_mqtt_start(l);
         break;
     default:
         start_serial(l);

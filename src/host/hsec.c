@@ -90,8 +90,9 @@ int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap)
 {
     char path[1024];
     l->has_key = l->key_optional = false;
-    if (l->uri.kind == SW_URI_UNIX)
-        return 0; // a mux: it holds the key; its socket's clients are trusted by file mode
+    if (l->uri.kind != SW_URI_TCP && l->uri.kind != SW_URI_SERIAL)
+        return 0; // a mux (unix://: it holds the key; its socket's clients are trusted by file
+                  // mode), or a link the Noise session does not run on (mqtt://: the broker's)
     const char *env = getenv("SWARM_KEY_FILE");
     if (env && !*env)
         return 0; // SWARM_KEY_FILE= (empty): no key, talk to open nodes only
@@ -222,7 +223,10 @@ static void sec_up(void *ctx)
     sw__hlink_secure_up(l);
 }
 
-bool sw__hsec_use(const sw_hlink_t *l) { return l->has_key && !l->plain && l->uri.kind != SW_URI_UNIX; }
+bool sw__hsec_use(const sw_hlink_t *l)
+{
+    return l->has_key && !l->plain && (l->uri.kind == SW_URI_TCP || l->uri.kind == SW_URI_SERIAL);
+}
 
 int sw__hsec_start(sw_hlink_t *l)
 {

@@ -282,7 +282,7 @@ static int udp_socket(uint16_t port, bool reuse, bool broadcast)
 
 // Where the query goes: the addresses asked for, or 255.255.255.255 and the broadcast address
 // of every interface that has one (a limited broadcast leaves by one interface only).
-static size_t targets(const sw_scan_opts_t *o, struct in_addr *out, size_t max)
+size_t sw__scan_targets(const sw_scan_opts_t *o, struct in_addr *out, size_t max)
 {
     size_t n = 0;
     if (o->n_to) {
@@ -383,7 +383,7 @@ int sw_scan_run(const sw_scan_opts_t *opts, sw_scan_result_t *res, char *err, si
                 close(lfd);
             return SW_EIO;
         }
-        n_to = targets(&o, to, MAX_TARGETS);
+        n_to = sw__scan_targets(&o, to, MAX_TARGETS);
         qlen = sw_beacon_write_query(query, sizeof query, query_id());
     }
 
@@ -514,7 +514,7 @@ int sw_scan_cache_store(const sw_scan_result_t *res)
     }
     for (size_t i = 0; i < res->n; i++) {
         const sw_scan_rec_t *r = &res->recs[i];
-        if (!r->host[0])
+        if (!r->host[0] || r->link[0]) // (a broker's nodes are reached by their link)
             continue;
         cJSON *e = cJSON_CreateObject();
         if (!e)

@@ -43,6 +43,11 @@ typedef struct sw_scan_rec {
     bool answered;     // an answer to our query arrived (not only a periodic beacon)
     char *json;        // the beacon as received, NUL-terminated; owned by the result
     size_t json_len;
+    // Found through an MQTT broker (sw_scan_broker): the link that reaches it
+    // (mqtt://BROKER:PORT/FLEET/HOST), "" for LAN devices; offline: its retained state is its
+    // last will (it is down; host is all that is known).
+    char link[320];
+    bool offline;
 } sw_scan_rec_t;
 
 typedef struct sw_scan_opts {
@@ -74,12 +79,29 @@ void sw_scan_opts_default(sw_scan_opts_t *o);
 // message in err: nothing could be opened (SW_EIO), or no_query and port in use (SW_EBUSY).
 int sw_scan_run(const sw_scan_opts_t *o, sw_scan_result_t *res, char *err, size_t errcap);
 void sw_scan_result_free(sw_scan_result_t *res);
+// The retained states of a broker's fleet (docs/PROTOCOL.md, MQTT): url is
+// mqtt[s]://BROKER[:PORT][/FLEET] (no FLEET: every fleet). Appends one record per node, online
+// or not, to res (which may hold a LAN scan's records: a node found there already, by its id,
+// is not added again). Complete, not timed: a marker the scan publishes to itself after
+// subscribing comes back after the last retained state. o->timeout_ms bounds it (0: 5 s).
+// 0, or an SW_E* code with a message in err (res keeps what was found).
+int sw_scan_broker(const char *url, const sw_scan_opts_t *o, sw_scan_result_t *res, char *err, size_t errcap);
+// Adds one broker state (topic swarm/FLEET/HOST/state) to res as sw_scan_broker does; for the
+// scan and its fuzz target. 0, or SW_EPROTO (not a state) / SW_EFULL.
+int sw_scan_broker_state(const char *broker, const char *topic, const void *p, size_t n, uint32_t seen_ms,
+                         sw_scan_result_t *res);
+
 // Sorts by host name, then address.
 void sw_scan_sort(sw_scan_result_t *res);
 // One datagram from src_ip → rec (rec->json is not set). 0; SW_EPROTO: not a beacon (not a
 // JSON object with "ifconfigs", or a query); SW_ENOENT: src_ip is none of its ifconfigs
 // addresses (micro-swarm's rule: a beacon speaks only for the address it came from).
 int sw_scan_parse(const char *src_ip, const void *p, size_t n, sw_scan_rec_t *rec);
+
+// Where a query goes (o->to, else 255.255.255.255 and each interface's broadcast address):
+// up to max IPv4 addresses into out; their number. (Also the dashboard's periodic query.)
+struct in_addr;
+size_t sw__scan_targets(const sw_scan_opts_t *o, struct in_addr *out, size_t max);
 
 // The name cache: $XDG_CACHE_HOME/swarm/scan.json (default ~/.cache/swarm/scan.json), host name →
 // address, RPC port, id, when seen. Every scan merges what it found into it (atomically).

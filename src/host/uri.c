@@ -216,6 +216,70 @@ static int parse_query(const char *q, sw_uri_t *u, char *err, size_t cap)
     return 0;
 }
 
+// A topic level we put in topics: not empty, no '/', '+', '#' or control characters.
+static bool topic_level_ok(const char *s, size_t n)
+{
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '/' || s[i] == '+' || s[i] == '#' || (unsigned char)s[i] < 0x20)
+            return false;
+    return true;
+}
+
+// mqtt[s]://BROKER[:PORT]/FLEET/HOST (also the broker alone, BROKER[:PORT][/FLEET], for scans
+// and pushes: fleet and node are then empty).
+static int parse_mqtt(const char *rest, bool tls, sw_uri_t *u, const char *what, char *err, size_t cap)
+{
+    u->kind = SW_URI_MQTT;
+    u->tls = tls;
+    if (strchr(rest, '?'))
+        return fail(err, cap, "mqtt:// links take no options ('%s')", strchr(rest, '?'));
+    size_t hl = strcspn(rest, "/");
+    char hp[300];
+    if (hl == 0 || hl >= sizeof hp)
+        return fail(err, cap, "no broker in '%s' (e.g. mqtt://broker:1883/FLEET/HOST)", what);
+    memcpy(hp, rest, hl);
+    hp[hl] = 0;
+    u->port = 0;
+    int rc = parse_hostport(hp, u, what, err, cap);
+    if (rc)
+        return rc;
+    // no port given: parse_hostport's default is RPC's, not MQTT's
+    const char *after = hp[0] == '[' ? strchr(hp, ']') : hp;
+    const char *colon = after ? strchr(after, ':') : NULL;
+    if (!colon || (hp[0] != '[' && strchr(colon + 1, ':'))) // (an unbracketed IPv6 address)
+        u->port = tls ? 8883 : 1883;
+    const char *p = rest + hl;
+    if (*p == '/')
+        p++;
+    size_t fl = strcspn(p, "/");
+    if (fl) {
+        if (!topic_level_ok(p, fl) || fl >= sizeof u->fleet)
+            return fail(err, cap, "bad fleet '%.*s' in '%s' (no '+', '#', at most %zu bytes)", (int)fl, p,
+                        what, sizeof u->fleet - 1);
+        memcpy(u->fleet, p, fl);
+        u->fleet[fl] = 0;
+        p += fl;
+        if (*p == '/')
+            p++;
+        size_t nl = strcspn(p, "/");
+        if (nl) {
+            if (!topic_level_ok(p, nl) || nl >= sizeof u->node)
+                return fail(err, cap, "bad node name '%.*s' in '%s'", (int)nl, p, what);
+            memcpy(u->node, p, nl);
+            u->node[nl] = 0;
+            p += nl;
+        }
+        if (*p == '/')
+            p++;
+        if (*p)
+            return fail(err, cap, "unexpected '%s' after the node name in '%s' (use "
+                        "mqtt://BROKER[:PORT]/FLEET/HOST)", p, what);
+    }
+    return 0;
+}
+
 int sw_uri_parse(const char *s, sw_uri_t *u, char *err, size_t errcap)
 {
     memset(u, 0, sizeof *u);
@@ -245,10 +309,12 @@ int sw_uri_parse(const char *s, sw_uri_t *u, char *err, size_t errcap)
             return fail(err, errcap, "tcp:// links take no options ('%s')", strchr(rest, '?'));
         return parse_hostport(rest, u, s, err, errcap);
     }
+    if ((slen == 4 && !strncasecmp(s, "mqtt", 4)) || (slen == 5 && !strncasecmp(s, "mqtts", 5)))
+        return parse_mqtt(rest, slen == 5, u, s, err, errcap);
     bool is_unix = slen == 4 && !strncasecmp(s, "unix", 4);
     bool is_serial = slen == 6 && !strncasecmp(s, "serial", 6);
     if (!is_unix && !is_serial)
-        return fail(err, errcap, "unknown scheme '%.*s' (use tcp://, unix:// or serial://)",
+        return fail(err, errcap, "unknown scheme '%.*s' (use tcp://, unix://, serial:// or mqtt://)",
                     (int)slen, s);
     u->kind = is_unix ? SW_URI_UNIX : SW_URI_SERIAL;
     size_t plen = strcspn(rest, "?");
@@ -282,6 +348,11 @@ void sw_uri_format(const sw_uri_t *u, char *buf, size_t cap)
         break;
     case SW_URI_UNIX:
         snprintf(buf, cap, "unix://%s", u->path);
+        break;
+    case SW_URI_MQTT:
+        snprintf(buf, cap, "%s://%s%s%s:%u%s%s%s%s", u->tls ? "mqtts" : "mqtt", strchr(u->host, ':') ? "[" : "",
+                 u->host, strchr(u->host, ':') ? "]" : "", u->port, u->fleet[0] ? "/" : "", u->fleet,
+                 u->node[0] ? "/" : "", u->node);
         break;
     case SW_URI_SERIAL: {
         char start[16] = "", window[16] = "", timeout[24] = "", max_msg[24] = "";

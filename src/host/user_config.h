@@ -7,6 +7,11 @@
 //   lab = lab-* board=esp32
 //   [defaults]
 //   timeout = 5s                  # the global --timeout
+//   [mqtt]                        # the fleet bus (docs/PROTOCOL.md, MQTT)
+//   broker = mqtt://broker.lab/lab  # scanned with the LAN by plain scans and pushes
+//   username = …                  # credentials and TLS CA file for every mqtt:// link
+//   password = …
+//   cafile = /etc/ssl/certs/lab-ca.pem
 //
 // '#' starts a comment (at the start of a line or after a blank); blanks around names and
 // values are ignored. src/host/user_config.c.

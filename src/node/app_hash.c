@@ -25,9 +25,11 @@ typedef struct walk {
     uint32_t files;
     uint64_t bytes;
     uint64_t fp;         // fingerprint: sum of per-entry mixes
+    size_t pbytes;       // bytes of the files' relative paths, a NUL each (sw__mf_reserve)
     // content pass: the walk calls on_file for every regular file, in canonical order
     int (*on_file)(struct walk *w);
-    sw_manifest_t *mf;           // manifests: the list being built, and the previous one
+    sw_mf_sink_t sink;           // manifests: where each file goes, and the previous list
+    void *sink_u;
     const sw_manifest_t *cache;
     mbedtls_sha256_context sha;
     uint8_t *buf;
@@ -108,6 +110,7 @@ static int fp_each(void *u, const sw_dirent_t *e)
                 w->err = SW_ETOOBIG;
             uint64_t h = fnv1a(w->path + w->root_len, w->len - w->root_len);
             w->fp += mix64(h ^ mix64(st.size ^ mix64((uint64_t)st.mtime)));
+            w->pbytes += w->len - w->root_len; // "/rel" counts as "rel" + NUL
         }
     }
     pop(w, back);
@@ -298,6 +301,12 @@ bool sw__app_hash_update(sw_node_t *n, sw_app_hash_t *h, const char *app)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Manifests
 
+// Grows a buffer through the port's allocator (lua_Alloc-shaped: it can reallocate).
+static void *grow(sw_node_t *n, void *p, size_t old, size_t want)
+{
+    return n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, p, old, want);
+}
+
 int sw__mf_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
     // '/' ranks below every byte of a name, so comparing whole paths compares segments
@@ -308,6 +317,34 @@ int sw__mf_cmp(const char *a, size_t an, const char *b, size_t bn)
             return ca < cb ? -1 : 1;
     }
     return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+int sw__mf_reserve(sw_node_t *n, sw_manifest_t *m, uint32_t count, size_t pool)
+{
+#if SW_MF_POOL
+    if (count > SW_APP_HASH_FILES)
+        return SW_ETOOBIG;
+    if (pool > SW_MF_POOL) // an estimate beyond the bound: the bound (more is SW_ETOOBIG anyway)
+        pool = SW_MF_POOL;
+    if (m->count)
+        return SW_EINVAL; // only an empty manifest
+    count = count ? count : 1;
+    pool = pool ? pool : 1;
+    if (m->cap >= count && m->pool_cap >= pool)
+        return 0;
+    sw__mf_release(n, m);
+    m->ents = grow(n, NULL, 0, (size_t)count * sizeof *m->ents);
+    m->pool = m->ents ? grow(n, NULL, 0, pool) : NULL;
+    if (!m->pool) {
+        sw__mf_release(n, m);
+        return SW_EFULL;
+    }
+    m->cap = count;
+    m->pool_cap = pool;
+#else
+    (void)n, (void)m, (void)count, (void)pool;
+#endif
+    return 0;
 }
 
 void sw__mf_clear(sw_manifest_t *m)
@@ -322,12 +359,6 @@ void sw__mf_release(sw_node_t *n, sw_manifest_t *m)
     sw_node_release(n, m->ents, (size_t)m->cap * sizeof *m->ents);
     sw_node_release(n, m->pool, m->pool_cap);
     memset(m, 0, sizeof *m);
-}
-
-// Grows a buffer through the port's allocator (lua_Alloc-shaped: it can reallocate).
-static void *grow(sw_node_t *n, void *p, size_t old, size_t want)
-{
-    return n->port.ops->alloc(n->port.ctx, SW_POOL_NODE, p, old, want);
 }
 
 int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint64_t size, int64_t mtime,
@@ -354,8 +385,8 @@ int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint
         m->cap = SW_APP_HASH_FILES;
         m->pool_cap = SW_MF_POOL;
     }
-    if (m->pool_len + len + 1 > m->pool_cap)
-        return SW_ETOOBIG;
+    if (m->pool_len + len + 1 > m->pool_cap || m->count == m->cap)
+        return SW_ETOOBIG; // reserved: never grown
 #endif
     if (m->count == m->cap) {
         uint32_t cap = m->cap ? m->cap * 2 : 16;
@@ -428,20 +459,37 @@ int sw__mf_find(const sw_manifest_t *m, const char *rel, size_t len)
     return -1;
 }
 
-int sw__mf_id(const sw_manifest_t *m, char hex[65])
+void sw__mf_id_begin(sw_mf_id_t *x)
 {
-    mbedtls_sha256_context sha;
-    mbedtls_sha256_init(&sha);
-    int rc = mbedtls_sha256_starts_ret(&sha, 0) ? SW_EIO : 0;
-    for (uint32_t i = 0; !rc && i < m->count; i++)
-        rc = record(&sha, sw__mf_path(m, i), m->ents[i].len, m->ents[i].size, m->ents[i].sha);
+    mbedtls_sha256_init(&x->sha);
+    x->rc = mbedtls_sha256_starts_ret(&x->sha, 0) ? SW_EIO : 0;
+}
+
+void sw__mf_id_add(sw_mf_id_t *x, const char *rel, size_t len, uint64_t size, const uint8_t sha[32])
+{
+    if (!x->rc)
+        x->rc = record(&x->sha, rel, len, size, sha);
+}
+
+int sw__mf_id_end(sw_mf_id_t *x, char hex[65])
+{
     uint8_t sum[32];
-    if (!rc && mbedtls_sha256_finish_ret(&sha, sum))
+    int rc = x->rc;
+    if (!rc && mbedtls_sha256_finish_ret(&x->sha, sum))
         rc = SW_EIO;
-    mbedtls_sha256_free(&sha);
+    mbedtls_sha256_free(&x->sha);
     if (!rc)
         to_hex(sum, hex);
     return rc;
+}
+
+int sw__mf_id(const sw_manifest_t *m, char hex[65])
+{
+    sw_mf_id_t x;
+    sw__mf_id_begin(&x);
+    for (uint32_t i = 0; i < m->count; i++)
+        sw__mf_id_add(&x, sw__mf_path(m, i), m->ents[i].len, m->ents[i].size, m->ents[i].sha);
+    return sw__mf_id_end(&x, hex);
 }
 
 // The manifest's per-file step: a cached digest if the file cannot have changed, else a fresh one.
@@ -454,23 +502,27 @@ static int mf_file(walk_t *w)
         return rc == SW_ENOENT ? 0 : rc;
     const char *rel = w->path + w->root_len + 1;
     size_t len = strlen(rel);
+    if (len > SW_MF_PATH_MAX)
+        return SW_ETOOBIG;
     const sw_manifest_t *c = w->cache;
     int k = c && c->gen == n->files_gen ? sw__mf_find(c, rel, len) : -1;
-    if (k >= 0 && c->ents[k].size == st.size && c->ents[k].mtime == st.mtime && st.mtime < c->hashed_at)
-        return sw__mf_add(n, w->mf, rel, len, st.size, st.mtime, c->ents[k].sha);
     uint8_t digest[32];
-    uint64_t size;
-    rc = file_digest(n, w->path, w->buf, SW_APP_HASH_BYTES - w->mf->bytes, digest, &size);
-    if (rc)
-        return rc == SW_ENOENT ? 0 : rc;
-    return sw__mf_add(n, w->mf, rel, len, size, st.mtime, digest);
+    uint64_t size = st.size;
+    if (k >= 0 && c->ents[k].size == st.size && c->ents[k].mtime == st.mtime && st.mtime < c->hashed_at) {
+        memcpy(digest, c->ents[k].sha, 32);
+    } else {
+        rc = file_digest(n, w->path, w->buf, SW_APP_HASH_BYTES - w->bytes, digest, &size);
+        if (rc)
+            return rc == SW_ENOENT ? 0 : rc;
+    }
+    if (++w->files > SW_APP_HASH_FILES || size > SW_APP_HASH_BYTES - w->bytes)
+        return SW_ETOOBIG;
+    w->bytes += size;
+    return w->sink(w->sink_u, rel, len, size, st.mtime, digest);
 }
 
-int sw__mf_build(sw_node_t *n, const char *dir, sw_manifest_t *m, const sw_manifest_t *cache)
+int sw__mf_walk(sw_node_t *n, const char *dir, const sw_manifest_t *cache, sw_mf_sink_t sink, void *u)
 {
-    sw__mf_clear(m);
-    m->hashed_at = n->port.ops->wall_s(n->port.ctx);
-    m->gen = n->files_gen;
     sw_stat_t st;
     int rc = n->port.ops->fs_stat(n->port.ctx, dir, &st);
     if (rc == SW_ENOENT)
@@ -492,7 +544,8 @@ int sw__mf_build(sw_node_t *n, const char *dir, sw_manifest_t *m, const sw_manif
         w->len = w->root_len = len;
         w->buf = buf;
         w->on_file = mf_file;
-        w->mf = m;
+        w->sink = sink;
+        w->sink_u = u;
         w->cache = cache;
         rc = hash_dir(w);
         if (!rc && w->err)
@@ -500,6 +553,68 @@ int sw__mf_build(sw_node_t *n, const char *dir, sw_manifest_t *m, const sw_manif
     }
     sw_node_release(n, buf, CHUNK);
     sw_node_release(n, w, sizeof *w);
+    return rc;
+}
+
+typedef struct build {
+    sw_node_t *n;
+    sw_manifest_t *m;
+} build_t;
+
+static int build_sink(void *u, const char *rel, size_t len, uint64_t size, int64_t mtime, const uint8_t sha[32])
+{
+    build_t *b = u;
+    return sw__mf_add(b->n, b->m, rel, len, size, mtime, sha);
+}
+
+#if SW_MF_POOL
+// A listing pass that counts the files under dir and the bytes of their paths: the exact
+// reservation of their manifest.
+static int count_files(sw_node_t *n, const char *dir, uint32_t *files, size_t *pbytes)
+{
+    walk_t *w = sw_node_alloc(n, sizeof *w);
+    if (!w)
+        return SW_EFULL;
+    size_t len = strlen(dir);
+    int rc = SW_ETOOBIG;
+    if (len + 1 < sizeof w->path) {
+        w->n = n;
+        memcpy(w->path, dir, len + 1);
+        w->len = w->root_len = len;
+        rc = n->port.ops->fs_list(n->port.ctx, w->path, fp_each, w);
+        if (!rc)
+            rc = w->err;
+        *files = w->files;
+        *pbytes = w->pbytes;
+    }
+    sw_node_release(n, w, sizeof *w);
+    return rc;
+}
+#endif
+
+int sw__mf_build(sw_node_t *n, const char *dir, sw_manifest_t *m, const sw_manifest_t *cache)
+{
+    sw__mf_clear(m);
+    m->hashed_at = n->port.ops->wall_s(n->port.ctx);
+    m->gen = n->files_gen;
+    int rc = 0;
+#if SW_MF_POOL
+    sw_stat_t st;
+    uint32_t files = 0;
+    size_t pbytes = 0;
+    rc = n->port.ops->fs_stat(n->port.ctx, dir, &st);
+    if (rc == SW_ENOENT)
+        return 0;
+    if (!rc && st.type != SW_FT_DIR)
+        rc = SW_ENOTDIR;
+    if (!rc)
+        rc = count_files(n, dir, &files, &pbytes);
+    if (!rc && files)
+        rc = sw__mf_reserve(n, m, files, pbytes);
+#endif
+    build_t b = {n, m};
+    if (!rc)
+        rc = sw__mf_walk(n, dir, cache, build_sink, &b);
     if (rc)
         sw__mf_clear(m);
     return rc;

@@ -17,6 +17,8 @@
 #ifndef SW_NODE_APP_HASH_H
 #define SW_NODE_APP_HASH_H
 
+#include <mbedtls/sha256.h>
+
 #include "node_int.h"
 
 // Bounds: an app beyond them has no hash (null in the beacon).
@@ -51,12 +53,21 @@ bool sw__app_hash_update(sw_node_t *n, sw_app_hash_t *h, const char *app);
 // relative paths (size and sha unused). Memory grows through the port as entries are added,
 // bounded by SW_APP_HASH_FILES entries, SW_APP_HASH_BYTES of content, SW_APP_HASH_DEPTH
 // directory levels and SW_MF_PATH_MAX bytes per relative path. With SW_MF_POOL set (the MCU
-// profiles) a manifest instead takes its whole bound at its first entry — SW_APP_HASH_FILES
-// entries and SW_MF_POOL bytes of paths — and never reallocates (no fragmentation in a small
-// heap); paths beyond the pool are SW_ETOOBIG.
+// profiles) a manifest never reallocates (no fragmentation in a small heap): it is reserved
+// once at the size it needs (sw__mf_reserve: the callers know an upper bound — the length of
+// a list they were sent, a counting pass over a directory) and an entry beyond that is
+// SW_ETOOBIG; one that was not reserved takes the whole bound (SW_APP_HASH_FILES entries,
+// SW_MF_POOL bytes of paths) at its first entry. Before reservations, every list of a commit
+// took that whole bound (5.6 KB each, eight at once: push.commit failed with EFULL on the
+// mps2 firmware).
+//
+// Streaming: sw__mf_walk hands the files of a directory to a callback in canonical order with
+// their digests, holding no list, and sw_mf_id_t computes an id record by record; push's
+// verification merges a walk of the target with the sorted staged files this way instead of
+// building the target's manifest and the new version's.
 
 #ifndef SW_MF_POOL
-#define SW_MF_POOL SW__SZ(0, 2048) // bytes of paths of a manifest, fixed; 0: grown as needed
+#define SW_MF_POOL SW__SZ(0, 2048) // most bytes of paths of one manifest; 0: grown as needed
 #endif
 #ifndef SW_MF_PATH_MAX
 #define SW_MF_PATH_MAX 255 // longest relative path in a manifest, bytes
@@ -71,7 +82,7 @@ typedef struct sw_mf_ent {
 } sw_mf_ent_t;
 
 typedef struct sw_manifest {
-    sw_mf_ent_t *ents;
+    sw_mf_ent_t *ents;  // (with SW_MF_POOL, cap > 0: reserved, never grown)
     uint32_t count, cap;
     char *pool;
     size_t pool_len, pool_cap;
@@ -92,6 +103,11 @@ int sw__mf_build(sw_node_t *n, const char *dir, sw_manifest_t *m, const sw_manif
 // long), SW_EDEPTH (too many levels), SW_EFULL (memory). sha may be NULL (zeros).
 int sw__mf_add(sw_node_t *n, sw_manifest_t *m, const char *rel, size_t len, uint64_t size, int64_t mtime,
                const uint8_t *sha);
+// Makes room for count entries and pool bytes of paths (each path's length + 1) in an empty
+// manifest, exactly, in one allocation each (SW_MF_POOL profiles; elsewhere a no-op: the
+// manifest grows as needed). pool is capped at SW_MF_POOL. 0, SW_ETOOBIG (count beyond
+// SW_APP_HASH_FILES), SW_EFULL (memory).
+int sw__mf_reserve(sw_node_t *n, sw_manifest_t *m, uint32_t count, size_t pool);
 void sw__mf_clear(sw_manifest_t *m); // keeps the memory
 void sw__mf_release(sw_node_t *n, sw_manifest_t *m);
 // Sorts the entries into canonical order.
@@ -104,6 +120,25 @@ int sw__mf_cmp(const char *a, size_t an, const char *b, size_t bn);
 // The id of a sorted manifest (= the app hash of a directory holding exactly these files),
 // as 64 lowercase hex digits. 0 or SW_EIO.
 int sw__mf_id(const sw_manifest_t *m, char hex[65]);
+// An id computed record by record (the same as sw__mf_id of the manifest the records would
+// make, given in canonical order).
+typedef struct sw_mf_id {
+    mbedtls_sha256_context sha;
+    int rc;
+} sw_mf_id_t;
+void sw__mf_id_begin(sw_mf_id_t *x);
+void sw__mf_id_add(sw_mf_id_t *x, const char *rel, size_t len, uint64_t size, const uint8_t sha[32]);
+int sw__mf_id_end(sw_mf_id_t *x, char hex[65]); // 0 or SW_EIO; frees x either way
+
+// What sw__mf_walk hands over for each regular file: its relative path (len bytes, NUL after
+// it), size, modification time and SHA-256. A non-zero return stops the walk with that value.
+typedef int (*sw_mf_sink_t)(void *u, const char *rel, size_t len, uint64_t size, int64_t mtime,
+                            const uint8_t sha[32]);
+// The files of dir (a normalised path) in canonical order, with digests taken as
+// sw__mf_build takes them (cache may be NULL). A missing directory has no files. 0, the
+// sink's value, or what sw__mf_build returns.
+int sw__mf_walk(sw_node_t *n, const char *dir, const sw_manifest_t *cache, sw_mf_sink_t sink, void *u);
+
 // SHA-256 and size of one file (a normalised path); at most SW_APP_HASH_BYTES are read (more:
 // SW_ETOOBIG). 0 or a port error.
 int sw__file_sha(sw_node_t *n, const char *path, uint8_t sha[32], uint64_t *size);

@@ -16,12 +16,10 @@
 #include "net_part.h"
 #include "swarm/beacon.h"
 
-#define MAX_DESTS 8          // entries of BEACON_DESTINATION_IPS used
-#define MAX_IFS 8            // interfaces listed in "ifconfigs"
+// Protocol constants and rate limits; the sizes are SW_BEACON_* in profile.h.
 #define REPEAT_MIN 100       // ms: a shorter BEACON_REPEAT_MS floods the LAN
 #define REPEAT_MAX 3600000   // ms
 #define ANSWER_DELAY_MAX 50  // ms: answers are spread over [0, this] against answer storms
-#define PENDING 8            // answers waiting, and recent queries remembered
 #define DEDUP_MS 2000        // the same query (querier, port, id) within this is answered once
 #define ANSWER_BURST 16      // answers per ANSWER_WINDOW_MS at most (a query is 40 bytes, an
 #define ANSWER_WINDOW_MS 1000 // answer 1 KB: no amplifier for spoofed queries)
@@ -52,13 +50,13 @@ typedef struct beacon {
     bool enabled;
     uint32_t repeat_ms;
     uint16_t port;
-    char dests[MAX_DESTS][16];
+    char dests[SW_BEACON_DESTS][16];
     uint8_t n_dests;
 
     sw_timer_t tick;
     uint32_t next_due;
     sw_timer_t answer_timer;
-    pending_t pend[PENDING];
+    pending_t pend[SW_BEACON_PENDING];
     uint32_t window_at;
     uint16_t window_count;
 
@@ -72,8 +70,6 @@ typedef struct beacon {
     unsigned last_cut;
     bool warned_loopback;
 
-    sw_cmd_def_t cmd;
-    int cmd_id;
     int len;                 // of buf, or an error
     char buf[SW_BEACON_MAX + 1];
 } beacon_t;
@@ -124,7 +120,7 @@ static void add_dest(beacon_t *b, uint32_t k, sw_span_t item)
                (unsigned)k);
         return;
     }
-    if (b->n_dests < MAX_DESTS) {
+    if (b->n_dests < SW_BEACON_DESTS) {
         memcpy(b->dests[b->n_dests], o.v.p, o.len);
         b->dests[b->n_dests++][o.len] = 0;
     }
@@ -224,7 +220,7 @@ static int32_t service_port(sw_node_t *n, const char *name, const char *port, in
 static size_t gather_ifs(beacon_t *b, sw_netif_t *ifs)
 {
     sw_node_t *n = b->n;
-    size_t k = n->port.ops->netifs(n->port.ctx, ifs, MAX_IFS);
+    size_t k = n->port.ops->netifs(n->port.ctx, ifs, SW_BEACON_IFS);
     if (b->mode == MODE_ANY)
         return k;
     // only the address the services listen on is reachable
@@ -252,7 +248,7 @@ static void build(beacon_t *b)
     b->uptime_ms += (uint32_t)(now - b->uptime_at);
     b->uptime_at = now;
 
-    sw_netif_t ifs[MAX_IFS];
+    sw_netif_t ifs[SW_BEACON_IFS];
     char machine[160], version[48];
     sw_span_t vs;
     sw_cfg_str(&n->cfg, "boot.VERSION", "", &vs);
@@ -354,7 +350,7 @@ static void arm_answers(beacon_t *b)
     uint32_t now = sw_node_now(n);
     bool any = false;
     int32_t soonest = 0;
-    for (int i = 0; i < PENDING; i++) {
+    for (int i = 0; i < SW_BEACON_PENDING; i++) {
         pending_t *p = &b->pend[i];
         if (!p->used || !p->waiting)
             continue;
@@ -374,7 +370,7 @@ static void on_answer_timer(sw_node_t *n, sw_timer_t *t)
     beacon_t *b = t->user;
     uint32_t now = sw_node_now(n);
     bool built = false;
-    for (int i = 0; i < PENDING; i++) {
+    for (int i = 0; i < SW_BEACON_PENDING; i++) {
         pending_t *p = &b->pend[i];
         if (!p->used || !p->waiting || (int32_t)(now - p->due) < 0)
             continue;
@@ -397,7 +393,7 @@ static void on_query(beacon_t *b, const char *ip, uint16_t port, uint64_t id)
     sw_node_t *n = b->n;
     uint32_t now = sw_node_now(n);
     pending_t *slot = NULL;
-    for (int i = 0; i < PENDING; i++) {
+    for (int i = 0; i < SW_BEACON_PENDING; i++) {
         pending_t *p = &b->pend[i];
         if (p->used && !p->waiting && (int32_t)(now - p->at) >= DEDUP_MS)
             p->used = false; // forgotten
@@ -414,11 +410,11 @@ static void on_query(beacon_t *b, const char *ip, uint16_t port, uint64_t id)
         b->dropped++;
         return;
     }
-    for (int i = 0; i < PENDING && !slot; i++)
+    for (int i = 0; i < SW_BEACON_PENDING && !slot; i++)
         if (!b->pend[i].used)
             slot = &b->pend[i];
     if (!slot)
-        for (int i = 0; i < PENDING; i++) // else the one answered longest ago
+        for (int i = 0; i < SW_BEACON_PENDING; i++) // else the one answered longest ago
             if (!b->pend[i].waiting && (!slot || (int32_t)(b->pend[i].at - slot->at) < 0))
                 slot = &b->pend[i];
     if (!slot) {
@@ -465,7 +461,10 @@ static void on_datagram(sw_node_t *n, sw_service_t *s, sw_udp_t *u, const char *
 
 static int cmd_beacon(sw_call_t *c)
 {
-    beacon_t *b = c->def->user;
+    sw_service_t *s = sw_node_service_find(c->ctx, "beacon");
+    if (!s)
+        return sw_call_fail(c, SW_ENOENT, "sys.beacon: the beacon is not running (boot.BEACON_ENABLE, --no-beacon)");
+    beacon_t *b = s->state;
     sw_mpw_t *w = c->out;
     if (b->enabled && b->tx)
         build(b);
@@ -499,8 +498,6 @@ static void beacon_stop(sw_node_t *n, sw_service_t *s)
     close_sockets(b);
     sw_timer_stop(n, &b->tick);
     sw_timer_stop(n, &b->answer_timer);
-    if (b->cmd_id >= 0)
-        sw_tree_remove(&n->tree, b->cmd_id);
     sw_node_service_remove(n, s);
     sw_node_release(n, b, sizeof *b);
 }
@@ -515,7 +512,6 @@ int sw_beacon_start(sw_node_t *n)
     b->svc.datagram = on_datagram;
     b->svc.stop = beacon_stop;
     b->svc.state = b;
-    b->cmd_id = -1;
 
     const char *la = n->opts.listen_addr;
     uint8_t q[4];
@@ -542,14 +538,6 @@ int sw_beacon_start(sw_node_t *n)
     sw_node_service_add(n, &b->svc);
     refresh(b);
 
-    b->cmd = (sw_cmd_def_t){"beacon", NULL, "discovery: beacon counters and the current beacon",
-                            cmd_beacon, b};
-    int sys = sw_tree_find(&n->tree, "sys");
-    if (sys >= 0)
-        b->cmd_id = sw_tree_add_cmd(&n->tree, sys, &b->cmd);
-    if (b->cmd_id < 0)
-        b->cmd_id = -1; // the counters are only missing from sys; the service runs
-
     // the first beacon soon, but not at the same instant as every other node booted with us
     uint8_t r;
     n->port.ops->random(n->port.ctx, &r, 1);
@@ -558,6 +546,11 @@ int sw_beacon_start(sw_node_t *n)
     return 0;
 }
 
-const sw_part_t sw_part_beacon = {.name = "beacon", .serve = sw_beacon_start};
+static const sw_cmd_def_t sys_cmds[] = {
+    {"beacon", NULL, "discovery: beacon counters and the current beacon", cmd_beacon, NULL},
+};
+static const sw_part_cmds_t sys_group = {"sys", "the node itself", sys_cmds, 1};
+
+const sw_part_t sw_part_beacon = {.name = "beacon", .serve = sw_beacon_start, .cmds = &sys_group, .ncmds = 1};
 
 #endif // SW_WITH_NET

@@ -11,11 +11,8 @@
 #include "node_int.h"
 #include "net_part.h"
 
-// Defaults of the "eval.*" settings (docs/PROTOCOL.md).
-#define EVAL_MAX_DEFAULT (64 * 1024) // eval.max: bytes of one request
-#define EVAL_CLIENTS_DEFAULT 4       // eval.clients: connections at once
-#define EVAL_IDLE_DEFAULT 10000      // eval.idle_ms: a client silent this long is dropped
-#define EVAL_FIRST_BUF 1024          // the request buffer starts this big and doubles
+// Defaults of the "eval.*" settings (docs/PROTOCOL.md) and the request buffer's first size:
+// SW_EVAL_* in profile.h.
 
 typedef struct eval_svc eval_svc_t;
 typedef struct eval_conn eval_conn_t;
@@ -299,7 +296,9 @@ static void idle_fire(sw_node_t *n, sw_timer_t *t)
 static bool grow(eval_conn_t *c, size_t need)
 {
     eval_svc_t *v = c->svc;
-    size_t cap = c->cap ? c->cap : EVAL_FIRST_BUF;
+    // SW_EVAL_FIRST_BUF 0 (MCU profiles): one buffer of eval.max, taken at the first byte;
+    // need never exceeds it (conn_data drops larger requests first), so it never grows
+    size_t cap = c->cap ? c->cap : SW_EVAL_FIRST_BUF ? SW_EVAL_FIRST_BUF : v->max;
     while (cap < need)
         cap *= 2;
     if (cap > v->max)
@@ -403,9 +402,9 @@ int sw_eval_start(sw_node_t *n)
     if (!sw_node_service_on(n, "eval"))
         return 0;
     int64_t port = sw_cfg_int(&n->cfg, "boot.REMOTE_EVAL_PORT", 1139);
-    int64_t max = sw_cfg_int(&n->cfg, "eval.max", EVAL_MAX_DEFAULT);
-    int64_t clients = sw_cfg_int(&n->cfg, "eval.clients", EVAL_CLIENTS_DEFAULT);
-    int64_t idle = sw_cfg_int(&n->cfg, "eval.idle_ms", EVAL_IDLE_DEFAULT);
+    int64_t max = sw_cfg_int(&n->cfg, "eval.max", SW_EVAL_DEF_MAX);
+    int64_t clients = sw_cfg_int(&n->cfg, "eval.clients", SW_EVAL_DEF_CLIENTS);
+    int64_t idle = sw_cfg_int(&n->cfg, "eval.idle_ms", SW_EVAL_DEF_IDLE);
     if (port <= 0 || port > 65535 || max < 16 || max > (16 << 20) || clients < 1 || clients > 256 ||
         idle < 100 || idle > 3600000)
         return SW_ERANGE;

@@ -242,7 +242,7 @@ static int cmd_open(sw_call_t *c)
     sw_fs_app_t *fs = sw__fs_of(c);
     sw_node_t *n = fs->n;
     const sw_port_ops_t *ops = n->port.ops;
-    char path[SW_FS_PATH_MAX];
+    char *path = fs->path[0];
     int len = sw__fs_arg_path(c, "p", true, path);
     if (len < 0)
         return len;
@@ -274,14 +274,14 @@ static int cmd_open(sw_call_t *c)
         fs->next_handle = h >= FS_HANDLE_MAX ? 1 : h + 1;
     } while (fs_handle_used(fs, h));
 
-    char tmp[SW_FS_PATH_MAX];
+    char *tmp = fs->path[1];
     size_t tlen = 0;
     if (mode & FM_ATOMIC) {
         const char *base = sw_path_base(path);
         int dl = (int)(base - path);
-        int r = snprintf(tmp, sizeof tmp, "%.*s.%s%s%lld", dl, path, base, FS_TMP_TAG,
+        int r = snprintf(tmp, SW_FS_PATH_MAX, "%.*s.%s%s%lld", dl, path, base, FS_TMP_TAG,
                          (long long)h);
-        if (r < 0 || (size_t)r >= sizeof tmp ||
+        if (r < 0 || r >= SW_FS_PATH_MAX ||
             strlen(base) + sizeof FS_TMP_TAG + 12 > SW_NAME_MAX)
             return sw__fs_failf(c, SW_ETOOBIG, "ETOOBIG: name too long for mode W");
         tlen = (size_t)r + 1;
@@ -425,15 +425,15 @@ static int cmd_cl(sw_call_t *c)
         if (err < 0)
             return sw__fs_err(c, err, NULL);
     } else if (f->werr) { // a write failed: the temp file misses data, never commit it
-        char path[SW_FS_PATH_MAX];
-        snprintf(path, sizeof path, "%s", f->path);
+        char *path = fs->path[0]; // f is gone after fs_close
+        snprintf(path, SW_FS_PATH_MAX, "%s", f->path);
         int werr = f->werr;
         fs_close(fs, f, false);
         return sw__fs_failf(c, werr, "%s: a write to /%.50s failed, not committed, old content "
                             "kept", sw_errname(werr), path);
     } else {
-        char path[SW_FS_PATH_MAX];
-        snprintf(path, sizeof path, "%s", f->path); // f is gone after fs_close
+        char *path = fs->path[0];
+        snprintf(path, SW_FS_PATH_MAX, "%s", f->path); // f is gone after fs_close
         err = fs_close(fs, f, true);
         if (err < 0)
             return sw__fs_failf(c, err, "%s: commit of /%.50s failed, old content kept",
@@ -508,15 +508,15 @@ void sw_fs_app_link_closed(sw_node_t *n, const sw_rpc_t *rpc)
         fs_close_owned(n->fs, rpc, false);
 }
 
+static const sw_part_cmds_t fs_group = {"f", "files under the node's root", fs_cmds, FS_NCMDS};
+
 const sw_part_t sw_part_fs = {
     .name = "f",
     .init = sw_fs_app_init,
     .stop = sw_fs_app_stop,
     .link_closed = sw_fs_app_link_closed,
-    .dir = "f",
-    .dir_doc = "files under the node's root",
-    .cmds = fs_cmds,
-    .ncmds = FS_NCMDS,
+    .cmds = &fs_group,
+    .ncmds = 1,
 };
 
 #endif // SW_WITH_FS

@@ -6,7 +6,8 @@
 
 #include "node_int.h"
 
-// Longest normalised path handled, NUL included. @@ (stack: up to three of these in mv)
+// Longest normalised path handled, NUL included. The paths of a request live in the part's
+// state (sw_fs_app_t.path), never on the stack.
 #ifndef SW_FS_PATH_MAX
 #define SW_FS_PATH_MAX SW_NODE_PATH_MAX
 #endif
@@ -34,11 +35,19 @@ struct sw_fs_file {
 
 enum { FS_NCMDS = 14 };
 
+// Path buffers of the request being handled: mv takes three (s, d, x), open two (the path and
+// its temp file), dir two (the directory, and its entries' full paths).
+enum { FS_PATHS = 3 };
+
 struct sw_fs_app {
     sw_node_t *n;
     sw_fs_file_t *files;
     uint16_t count;
     int64_t next_handle;
+    // The paths of the command being handled, normalised. One set serves every command: the
+    // node runs one at a time, and no f command waits or calls another (the port's fs calls
+    // return before the handler does). Kept here so that no path is copied onto the stack.
+    char path[FS_PATHS][SW_FS_PATH_MAX];
 };
 
 typedef struct sw_fs_app sw_fs_app_t;

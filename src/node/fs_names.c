@@ -27,7 +27,7 @@ typedef struct fs_dir {
     bool x, full;
     uint32_t hidden;
     size_t plen;
-    char path[SW_FS_PATH_MAX]; // the directory + "/" (full paths are built after it)
+    char *path; // the directory + "/" (full paths are built after it): fs->path[1]
 } fs_dir_t;
 
 static uint32_t rec_off(const fs_dir_t *d, size_t i)
@@ -54,7 +54,7 @@ static int rec_cmp(const fs_dir_t *d, uint32_t a, uint32_t b)
 // Builds the full path of entry name into d->path (after the directory). False if too long.
 static bool dir_entry_path(fs_dir_t *d, const char *name, size_t len)
 {
-    if (d->plen + len + 1 > sizeof d->path)
+    if (d->plen + len + 1 > SW_FS_PATH_MAX)
         return false;
     memcpy(d->path + d->plen, name, len);
     d->path[d->plen + len] = 0;
@@ -169,6 +169,7 @@ int sw__fs_cmd_dir(sw_call_t *c)
     fs_dir_t d;
     memset(&d, 0, sizeof d);
     d.fs = fs;
+    d.path = fs->path[1];
     int len = sw__fs_arg_path(c, "p", false, d.path);
     if (len < 0)
         return len;
@@ -182,9 +183,9 @@ int sw__fs_cmd_dir(sw_call_t *c)
     d.buf = sw_node_alloc_buf(n, d.cap);
     if (!d.buf)
         return sw__fs_failf(c, SW_EFULL, "ENOMEM: out of memory");
-    char dir[SW_FS_PATH_MAX];
+    char *dir = fs->path[0];
     memcpy(dir, d.path, (size_t)len + 1);
-    if (len > 0 && (size_t)len + 1 < sizeof d.path)
+    if (len > 0 && (size_t)len + 1 < SW_FS_PATH_MAX)
         d.path[len++] = '/';
     d.plen = (size_t)len;
     int err = n->port.ops->fs_list(n->port.ctx, dir, dir_each, &d);
@@ -217,7 +218,7 @@ int sw__fs_cmd_stat(sw_call_t *c)
 {
     sw_fs_app_t *fs = sw__fs_of(c);
     sw_node_t *n = fs->n;
-    char path[SW_FS_PATH_MAX];
+    char *path = fs->path[0];
     int len = sw__fs_arg_path(c, "p", true, path);
     if (len < 0)
         return len;
@@ -253,7 +254,7 @@ int sw__fs_cmd_hash(sw_call_t *c)
     sw_fs_app_t *fs = sw__fs_of(c);
     sw_node_t *n = fs->n;
     const sw_port_ops_t *ops = n->port.ops;
-    char path[SW_FS_PATH_MAX];
+    char *path = fs->path[0];
     int len = sw__fs_arg_path(c, "p", true, path);
     if (len < 0)
         return len;
@@ -337,7 +338,7 @@ static int reply_nil(sw_call_t *c, int err, const char *path)
 int sw__fs_cmd_mkdir(sw_call_t *c)
 {
     sw_node_t *n = sw__fs_of(c)->n;
-    char path[SW_FS_PATH_MAX];
+    char *path = sw__fs_of(c)->path[0];
     int len = one_path(c, path, SW_EEXIST);
     if (len < 0)
         return len;
@@ -347,7 +348,7 @@ int sw__fs_cmd_mkdir(sw_call_t *c)
 int sw__fs_cmd_rm(sw_call_t *c)
 {
     sw_node_t *n = sw__fs_of(c)->n;
-    char path[SW_FS_PATH_MAX];
+    char *path = sw__fs_of(c)->path[0];
     int len = one_path(c, path, SW_EPERM);
     if (len < 0)
         return len;
@@ -357,7 +358,7 @@ int sw__fs_cmd_rm(sw_call_t *c)
 int sw__fs_cmd_rmdir(sw_call_t *c)
 {
     sw_node_t *n = sw__fs_of(c)->n;
-    char path[SW_FS_PATH_MAX];
+    char *path = sw__fs_of(c)->path[0];
     int len = one_path(c, path, SW_EPERM);
     if (len < 0)
         return len;
@@ -368,7 +369,7 @@ int sw__fs_cmd_new(sw_call_t *c)
 {
     sw_node_t *n = sw__fs_of(c)->n;
     const sw_port_ops_t *ops = n->port.ops;
-    char path[SW_FS_PATH_MAX];
+    char *path = sw__fs_of(c)->path[0];
     int len = one_path(c, path, SW_EEXIST);
     if (len < 0)
         return len;
@@ -388,10 +389,11 @@ static int fs_exists(sw_node_t *n, const char *path)
 
 int sw__fs_cmd_mv(sw_call_t *c)
 {
-    sw_node_t *n = sw__fs_of(c)->n;
+    sw_fs_app_t *fs = sw__fs_of(c);
+    sw_node_t *n = fs->n;
     const sw_port_ops_t *ops = n->port.ops;
     void *ctx = n->port.ctx;
-    char s[SW_FS_PATH_MAX], d[SW_FS_PATH_MAX], x[SW_FS_PATH_MAX];
+    char *s = fs->path[0], *d = fs->path[1], *x = fs->path[2];
     int ls = sw__fs_arg_path(c, "s", true, s);
     if (ls < 0)
         return ls;

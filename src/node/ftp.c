@@ -45,12 +45,12 @@ void sw__ftp_send(sw_ftp_sess_t *s, const char *p, size_t n)
 
 void sw__ftp_reply(sw_ftp_sess_t *s, const char *fmt, ...)
 {
-    char buf[2 * SW_FTP_PATH_MAX + 160];
+    char *buf = s->srv->reply; // the arguments may be in arg or aux, never here
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(buf, sizeof buf - 2, fmt, ap);
+    int k = vsnprintf(buf, SW_FTP_REPLY_MAX - 2, fmt, ap);
     va_end(ap);
-    size_t n = k < 0 ? 0 : (size_t)k < sizeof buf - 2 ? (size_t)k : sizeof buf - 3;
+    size_t n = k < 0 ? 0 : (size_t)k < SW_FTP_REPLY_MAX - 2 ? (size_t)k : SW_FTP_REPLY_MAX - 3;
     for (size_t i = 0; i < n; i++) // a path with CR or LF must not end the reply early
         if ((uint8_t)buf[i] < 0x20 || buf[i] == 0x7f)
             buf[i] = '?';
@@ -267,7 +267,7 @@ static void cmd_stat(sw_ftp_sess_t *s, const char *a, size_t n)
     const char *o, *p;
     size_t on, pn;
     sw_ftp_list_arg(a, n, &o, &on, &p, &pn);
-    char path[SW_FTP_PATH_MAX];
+    char *path = s->srv->arg; // dispatch holds no path for STAT
     if (n) {
         if (resolve(s, p, pn, path))
             sw__ftp_stat_list(s, path);
@@ -290,10 +290,10 @@ static void cmd_mlst(sw_ftp_sess_t *s, const char *p)
         sw__ftp_fail(s, 550, p, rc);
         return;
     }
-    char full[SW_FTP_PATH_MAX + 1], line[SW_FTP_PATH_MAX + 128];
-    snprintf(full, sizeof full, "/%s", p);
+    char *full = s->srv->aux, *line = full + SW_FTP_PATH_MAX + 1;
+    snprintf(full, SW_FTP_PATH_MAX + 1, "/%s", p);
     sw_ftp_entry_t e = {full, st.type, st.size, st.mtime};
-    size_t k = sw_ftp_fmt_facts(line, sizeof line, &e, s->facts);
+    size_t k = sw_ftp_fmt_facts(line, SW_FTP_PATH_MAX + 128, &e, s->facts);
     if (!k) {
         sw__ftp_reply(s, "550 Fail: cannot list this name.");
         return;
@@ -334,7 +334,7 @@ static bool arg_path(sw_ftp_sess_t *s, const sw_ftp_cmd_t *c, char *p, bool requ
 static void dispatch(sw_ftp_sess_t *s, const sw_ftp_cmd_t *c)
 {
     sw_node_t *n = s->n;
-    char p[SW_FTP_PATH_MAX];
+    char *p = s->srv->arg;
     sw_stat_t st;
     int rc;
     bool keep_rnfr = false;
@@ -367,9 +367,9 @@ static void dispatch(sw_ftp_sess_t *s, const sw_ftp_cmd_t *c)
         close_session(s);
         break;
     case SW_FTP_PWD: {
-        char full[SW_FTP_PATH_MAX + 1], q[2 * SW_FTP_PATH_MAX + 4];
-        snprintf(full, sizeof full, "/%s", s->cwd);
-        sw_ftp_fmt_quoted(q, sizeof q, full);
+        char *full = s->srv->aux, *q = full + SW_FTP_PATH_MAX + 1;
+        snprintf(full, SW_FTP_PATH_MAX + 1, "/%s", s->cwd);
+        sw_ftp_fmt_quoted(q, 2 * SW_FTP_PATH_MAX + 4, full);
         sw__ftp_reply(s, "257 %s", q);
         break;
     }
@@ -489,9 +489,9 @@ static void dispatch(sw_ftp_sess_t *s, const sw_ftp_cmd_t *c)
         }
         sw__ftp_changed(s->srv, p);
         {
-            char full[SW_FTP_PATH_MAX + 1], q[2 * SW_FTP_PATH_MAX + 4];
-            snprintf(full, sizeof full, "/%s", p);
-            sw_ftp_fmt_quoted(q, sizeof q, full);
+            char *full = s->srv->aux, *q = full + SW_FTP_PATH_MAX + 1;
+            snprintf(full, SW_FTP_PATH_MAX + 1, "/%s", p);
+            sw_ftp_fmt_quoted(q, 2 * SW_FTP_PATH_MAX + 4, full);
             sw__ftp_reply(s, "257 %s created.", q);
         }
         break;

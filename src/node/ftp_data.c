@@ -59,8 +59,8 @@ static void fail(sw_ftp_sess_t *s, int code, const char *text)
 // The same with a port error about the transfer's path.
 static void fail_err(sw_ftp_sess_t *s, int code, int err)
 {
-    char path[SW_FTP_PATH_MAX];
-    memcpy(path, s->path, sizeof path);
+    char *path = s->srv->aux; // s->path goes with the transfer
+    memcpy(path, s->path, SW_FTP_PATH_MAX);
     sw__ftp_xfer_abort(s, 0, NULL);
     sw__ftp_fail(s, code, path, err);
     sw__ftp_resume(s);
@@ -395,7 +395,7 @@ static int copy_head(sw_ftp_sess_t *s, const char *path, int fd, uint64_t n)
 
 void sw__ftp_stor(sw_ftp_sess_t *s, const char *p, bool append)
 {
-    char dir[SW_FTP_PATH_MAX];
+    char *dir = s->srv->aux; // p is in arg
     sw_stat_t st, dst;
     parent_of(p, dir);
     int rc = p[0] ? ops(s)->fs_stat(pctx(s), dir, &dst) : SW_EISDIR;
@@ -529,9 +529,9 @@ static int list_each(void *u, const sw_dirent_t *e)
         return 0;
     sw_ftp_entry_t ent = {e->name, e->type, 0, 0};
     if (s->kind != SW_FTPX_NLST) {
-        char path[SW_FTP_PATH_MAX + SW_NAME_MAX + 2];
+        char *path = s->srv->aux;
         sw_stat_t st;
-        snprintf(path, sizeof path, "%s%s%s", s->path, s->path[0] ? "/" : "", e->name);
+        snprintf(path, SW_FTP_AUX_MAX, "%s%s%s", s->path, s->path[0] ? "/" : "", e->name);
         if (ops(s)->fs_stat(pctx(s), path, &st) == 0) {
             ent.size = st.size;
             ent.mtime = st.mtime;
@@ -577,8 +577,8 @@ static int sweep_each(void *u, const sw_dirent_t *e)
     bool ours;
     if (!sw__ftp_hidden(e->name, &ours) || !ours)
         return 0;
-    char path[SW_FTP_PATH_MAX + SW_NAME_MAX + 2];
-    snprintf(path, sizeof path, "%s%s%s", w->s->path, w->s->path[0] ? "/" : "", e->name);
+    char *path = w->s->srv->aux;
+    snprintf(path, SW_FTP_AUX_MAX, "%s%s%s", w->s->path, w->s->path[0] ? "/" : "", e->name);
     if (!tmp_in_use(w->s->srv, path))
         snprintf(w->names[w->n++], sizeof w->names[0], "%s", e->name);
     return w->n == w->max;
@@ -598,8 +598,8 @@ static void sweep(sw_ftp_sess_t *s)
         return;
     ops(s)->fs_list(pctx(s), s->path, sweep_each, &w);
     for (int k = 0; k < w.n; k++) {
-        char path[SW_FTP_PATH_MAX + SW_NAME_MAX + 2];
-        snprintf(path, sizeof path, "%s%s%s", s->path, s->path[0] ? "/" : "", w.names[k]);
+        char *path = s->srv->aux;
+        snprintf(path, SW_FTP_AUX_MAX, "%s%s%s", s->path, s->path[0] ? "/" : "", w.names[k]);
         if (ops(s)->fs_unlink(pctx(s), path) == 0)
             sw_log(s->n, SW_LOG_INFO, "ftp: removed stale temp file /%s", path);
     }

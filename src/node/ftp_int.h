@@ -10,8 +10,10 @@
 
 // Bounds. Compile-time ones size the session; the run-time ones are config keys under "ftp".
 #ifndef SW_FTP_PATH_MAX
-#define SW_FTP_PATH_MAX SW_NODE_PATH_MAX // @@ longest normalised path, NUL included (profile.h)
+#define SW_FTP_PATH_MAX SW_NODE_PATH_MAX // longest normalised path, NUL included (profile.h)
 #endif
+#define SW_FTP_REPLY_MAX (2 * SW_FTP_PATH_MAX + 160)                  // bytes of one reply line
+#define SW_FTP_AUX_MAX (3 * SW_FTP_PATH_MAX + SW_NAME_MAX + 8)        // bytes of sw_ftp_srv_t.aux
 #ifndef SW_FTP_CHUNK
 #define SW_FTP_CHUNK 16384 // @@ transfer buffer of a session (allocated at its first transfer);
                            // a chunk is read only when the data connection has room for it
@@ -121,6 +123,15 @@ struct sw_ftp_srv {
     uint32_t tmp_seq;         // numbers temp files
     bool stopped;             // freed when the last session is gone
     sw_timer_t reload;        // hot reload of the app after changes in apps/{app}/
+    // Scratch of the command being handled, so that no path is copied onto the stack. One set
+    // serves every session: the node handles one command (or one transfer step) at a time and
+    // none of these waits. reply: sw__ftp_reply's line; arg: the command's path argument;
+    // aux: a second path or text built from one (a parent directory, an entry's full path, a
+    // quoted or listed name) — only leaves of the call tree write it, never while a caller
+    // holds it.
+    char reply[SW_FTP_REPLY_MAX];
+    char arg[SW_FTP_PATH_MAX];
+    char aux[SW_FTP_AUX_MAX];
 };
 
 ///////////////////////////////////////////////////////////////////////////////////////////////

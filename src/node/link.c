@@ -582,11 +582,15 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
         sw_node_release(n, l, sizeof *l);
         return NULL;
     }
+    // Only touched pages become resident: the tables (zeroed) and the start of the reply
+    // buffer come first, so an idle link that has answered a request holds two pages of its
+    // block, not four (bench/rpc/clients); the receive buffer, used only for a message a read
+    // cut, and defer come after.
     uint8_t *at = l->mem;
-    uint8_t *rxbuf = carve(&at, rx);
-    uint8_t *out = carve(&at, msg);
     sw_rpc_stream_t *st = (sw_rpc_stream_t *)(void *)carve(&at, streams);
     sw_rpc_pending_t *pd = (sw_rpc_pending_t *)(void *)carve(&at, pending);
+    uint8_t *out = carve(&at, msg);
+    uint8_t *rxbuf = carve(&at, rx);
     l->defer = carve(&at, defer);
     l->defer_cap = defer;
 #if SW_NODE_LINK_INQ

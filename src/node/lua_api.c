@@ -586,7 +586,7 @@ static int eval_begin(lua_State *L)
 
 static int sys_eval(sw_call_t *call)
 {
-    sw_lua_t *lua = call->def->user;
+    sw_lua_t *lua = ((sw_node_t *)call->ctx)->lua;
     sw_span_t code = {NULL, 0};
     if (!sw_call_arg_str(call, "code", false, &code))
         return call->err;
@@ -608,7 +608,7 @@ static int sys_eval(sw_call_t *call)
 
 static int sys_load(sw_call_t *call)
 {
-    sw_lua_t *lua = call->def->user;
+    sw_lua_t *lua = ((sw_node_t *)call->ctx)->lua;
     sw_span_t name = {NULL, 0};
     bool reload = false;
     if (!sw_call_arg_str(call, "n", false, &name) || !sw_call_arg_bool(call, "r", false, &reload))
@@ -631,68 +631,12 @@ static int sys_load(sw_call_t *call)
     return SW_CALL_LATER;
 }
 
-///////////////////////////////////////////////////////////////////////////////////////////////
-// sys.unproxy(p): p is the proxy's name or the proxy itself (registered only if sys.c lacks it)
-
-static int sys_unproxy(sw_call_t *call)
-{
-    sw_lua_t *lua = call->def->user;
-    sw_span_t v;
-    if (sw_call_arg(call, "p", &v) < 0)
-        return sw_call_fail(call, SW_EINVAL, "sys.unproxy: p missing");
-    sw_mpr_t r;
-    sw_mp_obj_t o;
-    sw_mpr_init(&r, v.p, v.n);
-    if (sw_mpr_next(&r, &o) || !((o.type == SW_MP_STR) || (o.type == SW_MP_EXT && o.ext == SW_PROXY_EXT)))
-        return sw_call_fail(call, SW_ETYPE, "sys.unproxy: p must be a proxy or its name");
-    int err = sw_proxy_drop(lua->n, (const char *)o.v.p, o.len);
-    if (err == SW_EPERM)
-        return sw_call_fail(call, err, "sys.unproxy: this proxy cannot be deleted");
-    if (err)
-        return sw_call_fail(call, err, "sys.unproxy: no such proxy");
-    sw_mpw_nil(call->out);
-    return 0;
-}
-
-int sw__lua_sys_register(sw_lua_t *lua)
-{
-    sw_tree_t *tree = &lua->n->tree;
-    int dir = sw_tree_find(tree, "sys");
-    if (dir < 0) {
-        dir = sw_tree_add_dir(tree, SW_TREE_ROOT, "sys", "system");
-        if (dir < 0)
-            return dir;
-        lua->sys_dir_ours = true;
-    }
-    lua->sys_dir = dir;
-    lua->eval_def = (sw_cmd_def_t){"eval", "code", "run Lua code: [value, repr]", sys_eval, lua};
-    lua->load_def = (sw_cmd_def_t){"load", "n,r", "(re)start the Lua app n (r: even if it runs)", sys_load, lua};
-    lua->unproxy_def = (sw_cmd_def_t){"unproxy", "p", "release a proxy", sys_unproxy, lua};
-    int id = sw_tree_add_cmd(tree, dir, &lua->eval_def);
-    if (id < 0)
-        return id;
-    lua->eval_id = id;
-    id = sw_tree_add_cmd(tree, dir, &lua->load_def);
-    if (id < 0)
-        return id;
-    lua->load_id = id;
-    if (sw_tree_child(tree, dir, "unproxy", 7) < 0) {
-        id = sw_tree_add_cmd(tree, dir, &lua->unproxy_def);
-        if (id >= 0)
-            lua->unproxy_id = id;
-    }
-    return 0;
-}
-
-void sw__lua_sys_unregister(sw_lua_t *lua)
-{
-    sw_tree_t *tree = &lua->n->tree;
-    int *ids[] = {&lua->eval_id, &lua->load_id, &lua->unproxy_id};
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        if (*ids[i] >= 0)
-            sw_tree_remove(tree, *ids[i]);
-        *ids[i] = -1;
-    }
-}
+// The Lua part's commands, in the sys part's directory (lua_vm.c's sw_part_lua.cmds); the
+// kernel adds them once the VM is up and removes them before it closes.
+static const sw_cmd_def_t sys_cmds[] = {
+    {"eval", "code", "run Lua code: [value, repr]", sys_eval, NULL},
+    {"load", "n,r", "(re)start the Lua app n (r: even if it runs)", sys_load, NULL},
+};
+const sw_part_cmds_t sw__lua_sys_group = {"sys", "the node itself", sys_cmds, 2};
 
 #endif // SW_WITH_LUA

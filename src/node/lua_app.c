@@ -557,12 +557,10 @@ static int load_protected(lua_State *L)
         }
         lua_pop(L, 1);
     }
+    // the path in the VM (not on the C stack), below the environment
+    const char *path = x->board ? lua_pushfstring(L, "boards/%s/main.lua", lua->n->hardware_name)
+                                : lua_pushfstring(L, "apps/%s/main.lua", lua->app);
     lua_rawgeti(L, LUA_REGISTRYINDEX, x->board ? lua->board_env_ref : lua->env_ref);
-    char path[SW_NAME_MAX + 1];
-    if (x->board)
-        snprintf(path, sizeof path, "boards/%s/main.lua", lua->n->hardware_name);
-    else
-        snprintf(path, sizeof path, "apps/%s/main.lua", lua->app);
     int env = lua_gettop(L);
     if (!sw__lua_load_file(L, path, env))
         return 0;
@@ -633,14 +631,14 @@ static int app_start(sw_lua_t *lua)
         return SW_EINVAL;
     }
     sw__lua_read_limits(lua);
-    char path[SW_NAME_MAX + 1];
-    snprintf(path, sizeof path, "apps/%s", lua->app);
+    char *path = lua->path;
+    snprintf(path, sizeof lua->path, "apps/%s", lua->app);
     port->ops->fs_mkdir(port->ctx, "apps"); // the folder exists even for no app (micro-swarm's FTP needs it)
     port->ops->fs_mkdir(port->ctx, path);
     lua->gen++;
     lua->phase = SW_APP_LOADING;
     // micro-swarm's hardware package: the board script first, when there is one
-    snprintf(path, sizeof path, "boards/%s/main.lua", n->hardware_name);
+    snprintf(path, sizeof lua->path, "boards/%s/main.lua", n->hardware_name);
     sw_stat_t st;
     lua->board_stage = app_name_ok(n->hardware_name) && port->ops->fs_stat(port->ctx, path, &st) == 0 &&
                        st.type == SW_FT_FILE;
@@ -833,6 +831,8 @@ void sw_lua_stop_app(sw_node_t *n)
         return;
     uint8_t phase = lua->phase;
     app_stop(lua);
+    if (lua->L) // what the app held goes back to the pool now, not at the next cycle
+        lua_gc(lua->L, LUA_GCCOLLECT);
     lua->failures = 0;
     n->app_version[0] = 0;
     if (phase == SW_APP_RESET)

@@ -328,7 +328,7 @@ void sw__lua_write_mp(lua_State *L, int idx, sw_mpw_t *w)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // repr: a bounded, metamethod-free printable form for sys.eval's second element.
 
-#define REPR_MAX 400
+#define REPR_MAX SW_LUA_REPR_MAX // profile.h
 
 typedef struct repr {
     char buf[REPR_MAX + 8];

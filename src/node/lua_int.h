@@ -141,6 +141,7 @@ struct sw_lua {
 
     // the app
     char app[SW_LUA_NAME_MAX + 1]; // the app that runs / last ran ("" = none)
+    char path[SW_LUA_NAME_MAX + 20]; // app start: "apps/{app}", "boards/{hardware}/main.lua" (not on the stack)
     uint8_t phase;         // SW_APP_*
     uint32_t gen;          // bumped at every start and stop
     int env_ref;           // the app's environment table
@@ -161,9 +162,6 @@ struct sw_lua {
     sw_lua_reply_t load_reply;
     char load_app[SW_LUA_NAME_MAX + 1];
 
-    sw_cmd_def_t eval_def, load_def, unproxy_def;
-    int eval_id, load_id, unproxy_id, sys_dir;
-    bool sys_dir_ours;
 
     const void *proxy_owner; // the session the reply being encoded goes to (proxy.c); NULL: local
     uint8_t *scratch;      // encodes deferred answers (sw_node_alloc'ed)
@@ -274,9 +272,8 @@ void sw__lua_answer_end(sw_node_t *n, const sw_lua_reply_t *r);
 void sw__lua_answer_error(sw_node_t *n, const sw_lua_reply_t *r, const char *text);
 // Builds the swarm table into the globals.
 void sw__lua_open_swarm(lua_State *L);
-// Registers sys.eval, sys.load (and sys.unproxy if the sys directory lacks it).
-int sw__lua_sys_register(sw_lua_t *lua);
-void sw__lua_sys_unregister(sw_lua_t *lua);
+// sys.eval and sys.load: the part's command group (sw_part_lua.cmds).
+extern const sw_part_cmds_t sw__lua_sys_group;
 // Removes every command of the app (and the app's directory), ending their streams.
 void sw__lua_cmds_clear(sw_lua_t *lua);
 // Encodes the result of a finished CMD/EVAL task into w (a command reply value). Returns 0, or

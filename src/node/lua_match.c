@@ -12,8 +12,8 @@
 
 #include "lua_int.h"
 
-#define MAX_CAPTURES 32 // as LUA_MAXCAPTURES
-#define MAX_DEPTH 200   // nested match() calls before "pattern too complex"
+#define MAX_CAPTURES SW_LUA_MATCH_CAPTURES // profile.h
+#define MAX_DEPTH SW_LUA_MATCH_DEPTH       // profile.h: nested match() calls before "pattern too complex"
 #define CHARGE_EVERY 256 // steps gathered before they are charged
 #define STEP_COST 4      // instructions one step of the matcher counts as (it is slower than one)
 

@@ -6,7 +6,7 @@
 
 extern const sw_part_t sw_part_lua;
 
-int sw_lua_init(sw_node_t *n);                       // creates the VM, registers sys.eval and sys.load
+int sw_lua_init(sw_node_t *n);                       // creates the VM (the kernel adds sys.eval, sys.load)
 int sw_lua_start_app(sw_node_t *n, const char *app); // loads apps/{app}/main.lua, runs init_* then routine_*
 void sw_lua_stop_app(sw_node_t *n);                  // cancels the app's tasks, unregisters its commands
 void sw_lua_close(sw_node_t *n);                     // at node stop

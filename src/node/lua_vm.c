@@ -235,8 +235,7 @@ int sw__lua_load_file(lua_State *L, const char *path, int env_idx)
     int err = port->ops->fs_open(port->ctx, path, SW_O_READ, &r->fd);
     if (err < 0)
         return luaL_error(L, "%s: %s", path, sw_strerror(err));
-    char chunkname[SW_NAME_MAX + 2];
-    snprintf(chunkname, sizeof chunkname, "@%s", path);
+    const char *chunkname = lua_pushfstring(L, "@%s", path); // in the VM, not on the C stack
     int status = lua_load(L, file_read, r, chunkname, "t");
     port->ops->fs_close(port->ctx, r->fd);
     if (r->err)
@@ -246,6 +245,7 @@ int sw__lua_load_file(lua_State *L, const char *path, int env_idx)
     lua_pushvalue(L, env_idx);
     if (!lua_setupvalue(L, -2, 1))
         lua_pop(L, 1);
+    lua_remove(L, -2); // the chunk name
     lua_remove(L, -2); // the reader
     return 1;
 }
@@ -309,22 +309,21 @@ static int l_require(lua_State *L)
     if (!lua_isnil(L, -1))
         return 1;
     lua_pop(L, 1);
-    char path[SW_NAME_MAX + 1];
-    int pn = snprintf(path, sizeof path, "apps/%s/%s.lua", lua->app, name);
-    if (pn < 0 || (size_t)pn >= sizeof path)
-        return luaL_error(L, "require: module name too long");
-    for (char *p = path + 6 + strlen(lua->app); *p && strcmp(p, ".lua"); p++)
-        if (*p == '.')
-            *p = '/';
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->env_ref); // 3
-    if (!sw__lua_load_file(L, path, 3))
+    // the file's path, built in the VM (not on the C stack): the name's dots become slashes
+    // (module_name_ok bounds it: at most 120 bytes, so the path fits SW_NAME_MAX)
+    luaL_gsub(L, name, ".", "/");
+    const char *path = lua_pushfstring(L, "apps/%s/%s.lua", lua->app, lua_tostring(L, -1));
+    lua_replace(L, 3);                               // 3: the path
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->env_ref); // 4
+    if (!sw__lua_load_file(L, path, 4))
         return luaL_error(L, "require: module '%s' not found (%s)", name, path);
-    lua_remove(L, 3); // the env; stack: name, loaded, fn
+    lua_remove(L, 4); // the env; stack: name, loaded, path, fn
     lua_pushvalue(L, 1);
     lua_pushlightuserdata(L, (void *)&key_loading);
     lua_rawset(L, 2);
     lua_pushvalue(L, 1);
-    lua_pushstring(L, path);
+    lua_pushvalue(L, 3);
+    lua_remove(L, 3);                 // stack: name, loaded, fn, name, path
     lua_callk(L, 2, 1, 0, require_k); // a module's top level may sleep
     return require_done(L);
 }
@@ -605,7 +604,7 @@ int sw_lua_init(sw_node_t *n)
         return SW_EFULL;
     lua->n = n;
     lua->env_ref = lua->loaded_ref = LUA_NOREF;
-    lua->app_dir = lua->eval_id = lua->load_id = lua->unproxy_id = lua->sys_dir = -1;
+    lua->app_dir = -1;
     sw__lua_read_limits(lua);
     lua->scratch_cap = n->lim.max_msg ? n->lim.max_msg : 16384;
     lua->scratch = sw_node_alloc_buf(n, lua->scratch_cap);
@@ -631,13 +630,7 @@ int sw_lua_init(sw_node_t *n)
     }
     lua_sethook(lua->L, l_hook, LUA_MASKCOUNT, SW_LUA_HOOK_STEP);
     sw__lua_app_timers(lua);
-    err = sw__lua_sys_register(lua);
-    if (err) {
-        sw_log(n, SW_LOG_ERROR, "lua: cannot register sys.eval/sys.load: %s", sw_strerror(err));
-        sw_lua_close(n);
-        return err;
-    }
-    return 0;
+    return 0; // the kernel adds sys.eval and sys.load (sw_part_lua.cmds)
 }
 
 void sw_lua_close(sw_node_t *n)
@@ -647,7 +640,6 @@ void sw_lua_close(sw_node_t *n)
         return;
     sw_lua_stop_app(n);
     sw__lua_tasks_close(lua);
-    sw__lua_sys_unregister(lua);
     if (lua->L)
         lua_close(lua->L);
     lua->L = NULL;
@@ -667,6 +659,8 @@ const sw_part_t sw_part_lua = {
     .app_stop = sw_lua_stop_app,
     .session_reset = sw_lua_session_gone,
     .request_cancelled = sw_lua_request_cancelled,
+    .cmds = &sw__lua_sys_group,
+    .ncmds = 1,
 };
 
 #endif // SW_WITH_LUA

@@ -15,13 +15,9 @@
 #include "net_part.h"
 #include "swarm/dns.h"
 
-#define MDNS_ADDRS 4      // addresses advertised (one per interface)
-#define MDNS_PKT 1440     // largest packet sent: one Ethernet frame with room for headers
+// Protocol constants (RFC 6762), not sizes to tune: the sizes are SW_MDNS_* in profile.h.
 #define MDNS_LEGACY 512   // largest answer to a legacy querier (plain DNS over UDP)
 #define MDNS_RX_MAX 9000  // larger datagrams are not mDNS (RFC 6762 §17)
-#define MDNS_MAX_Q 32     // questions looked at per packet
-#define MDNS_MAX_RR 128   // records looked at per packet
-#define MDNS_CMP 8        // records per name compared in a probe tie-break
 
 #define TTL_HOST 120      // records that hold the host name or address (RFC 6762 §10)
 #define TTL_OTHER 4500    // the others (PTR, TXT)
@@ -39,14 +35,13 @@
 #define RATE_MS 1000      // a record is multicast at most once a second…
 #define DEFEND_MS 250     // …or every 250 ms when defending it against a probe
 #define UNICAST_MAX 50    // unicast answers per second (a flood of legacy queries)
-#define RECENT 8          // fingerprints of packets we sent (to drop our own echoes)
 
 enum { ST_IDLE, ST_PROBING, ST_ANNOUNCING, ST_RUNNING };
 
 // Our records; the index is the bit in record masks.
 enum {
     R_A0 = 0,                  // R_A0 + i: A for address i
-    R_NSEC_HOST = MDNS_ADDRS,  // host: no type but A
+    R_NSEC_HOST = SW_MDNS_ADDRS, // host: no type but A
     R_PTR,                     // _swarm._tcp.local → instance (shared)
     R_SRV,                     // instance → port, host
     R_TXT,                     // instance → app, board, version, rpc
@@ -54,7 +49,10 @@ enum {
     R_ENUM,                    // _services._dns-sd._udp.local → _swarm._tcp.local (shared)
     R_COUNT
 };
-#define A_BITS ((uint16_t)((1u << MDNS_ADDRS) - 1u))
+#define A_BITS ((uint16_t)((1u << SW_MDNS_ADDRS) - 1u))
+#if SW_MDNS_ADDRS < 1 || SW_MDNS_ADDRS > 8
+#error "SW_MDNS_ADDRS must be 1..8 (record masks are 16 bits)"
+#endif
 
 enum { PUT_NORMAL, PUT_LEGACY, PUT_GOODBYE };
 
@@ -76,16 +74,16 @@ typedef struct mdns {
     char text[80];     // "label.local"
     char host_name[64], app[64], board[64]; // as last read from the node
     sw_dns_name_t host, svc_type, inst, dnssd;
-    uint8_t addr[MDNS_ADDRS][4], mask[MDNS_ADDRS][4];
+    uint8_t addr[SW_MDNS_ADDRS][4], mask[SW_MDNS_ADDRS][4];
     uint8_t naddr;
     uint16_t port;     // the RPC port in SRV; 0: no service records
-    uint8_t txt[200];
+    uint8_t txt[SW_MDNS_TXT];
     size_t txtlen;
 
     // what went out
     uint32_t last_mc[R_COUNT];
     uint16_t mc_done;   // records multicast at least once since they last changed
-    uint32_t recent[RECENT];
+    uint32_t recent[SW_MDNS_RECENT];
     uint8_t recent_at;
     uint32_t uc_t0;
     uint16_t uc_count;
@@ -97,8 +95,8 @@ typedef struct mdns {
     uint32_t conflict_t0;
     uint8_t conflicts;
 
-    uint8_t cmp[2][MDNS_CMP][SW_DNS_NAME_MAX + 8]; // scratch for record data: [0] ours, [1] theirs
-    uint8_t pkt[MDNS_PKT];
+    uint8_t cmp[2][SW_MDNS_CMP][SW_DNS_NAME_MAX + 8]; // scratch for record data: [0] ours, [1] theirs
+    uint8_t pkt[SW_MDNS_PKT];
 } mdns_t;
 
 static void mdns_stop(sw_node_t *n, sw_service_t *s);
@@ -277,7 +275,7 @@ static void build_names(mdns_t *m)
 static void remember_sent(mdns_t *m, const uint8_t *p, size_t n)
 {
     m->recent[m->recent_at] = fnv(2166136261u ^ (uint32_t)n, p, n);
-    m->recent_at = (uint8_t)((m->recent_at + 1) % RECENT);
+    m->recent_at = (uint8_t)((m->recent_at + 1) % SW_MDNS_RECENT);
 }
 
 // Our own multicast comes back to us (the port keeps multicast loopback on, so responders on
@@ -290,7 +288,7 @@ static bool is_own(const mdns_t *m, const uint8_t src[4], const uint8_t *p, size
     if (!ours)
         return false;
     uint32_t h = fnv(2166136261u ^ (uint32_t)n, p, n);
-    for (int k = 0; k < RECENT; k++)
+    for (int k = 0; k < SW_MDNS_RECENT; k++)
         if (m->recent[k] == h)
             return true;
     return false;
@@ -514,7 +512,7 @@ static void on_response(mdns_t *m, sw_dns_rd_t *r, const uint8_t src[4])
     if (m->state == ST_IDLE)
         return;
     sw_dns_rr_t rr;
-    for (int k = 0; k < MDNS_MAX_RR && sw_dns_rd_rr(r, &rr) == 1; k++) {
+    for (int k = 0; k < SW_MDNS_MAX_RR && sw_dns_rd_rr(r, &rr) == 1; k++) {
         if (rr.section == SW_DNS_NS)
             continue;
         bool host = sw_dns_name_eq(&rr.name, &m->host);
@@ -569,13 +567,13 @@ static void sort_recs(cmp_rec_t *v, size_t n)
 // 0 if they are the same or they sent none, > 0 if ours are later (we win).
 static int tie_break(mdns_t *m, const uint8_t *msg, size_t len, const sw_dns_name_t *nm, uint16_t ours_mask)
 {
-    cmp_rec_t theirs[MDNS_CMP], ours[MDNS_CMP];
+    cmp_rec_t theirs[SW_MDNS_CMP], ours[SW_MDNS_CMP];
     size_t nt = 0, no = 0;
     sw_dns_rd_t r;
     sw_dns_rr_t rr;
     sw_dns_rd_init(&r, msg, len);
-    for (int k = 0; k < MDNS_MAX_RR && sw_dns_rd_rr(&r, &rr) == 1 && rr.section <= SW_DNS_NS; k++) {
-        if (rr.section != SW_DNS_NS || !sw_dns_name_eq(&rr.name, nm) || nt == MDNS_CMP)
+    for (int k = 0; k < SW_MDNS_MAX_RR && sw_dns_rd_rr(&r, &rr) == 1 && rr.section <= SW_DNS_NS; k++) {
+        if (rr.section != SW_DNS_NS || !sw_dns_name_eq(&rr.name, nm) || nt == SW_MDNS_CMP)
             continue;
         int cn = sw_dns_rd_rdata(&r, &rr, m->cmp[1][nt], sizeof m->cmp[1][nt]);
         cmp_rec_t *c = &theirs[nt++];
@@ -587,7 +585,7 @@ static int tie_break(mdns_t *m, const uint8_t *msg, size_t len, const sw_dns_nam
     }
     if (!nt)
         return 0;
-    for (int k = 0; k < R_COUNT && no < MDNS_CMP; k++)
+    for (int k = 0; k < R_COUNT && no < SW_MDNS_CMP; k++)
         if (ours_mask & (1u << k)) {
             cmp_rec_t *c = &ours[no];
             c->cls = SW_DNS_C_IN, c->type = rec_type(k);
@@ -708,7 +706,7 @@ static void answer_legacy(mdns_t *m, sw_dns_rd_t *r, const char *ip, uint16_t po
     sw_dns_rd_t q;
     sw_dns_q_t qq;
     sw_dns_rd_init(&q, r->p, r->n);
-    for (int k = 0; k < MDNS_MAX_Q && sw_dns_rd_question(&q, &qq) == 1; k++) {
+    for (int k = 0; k < SW_MDNS_MAX_Q && sw_dns_rd_question(&q, &qq) == 1; k++) {
         uint16_t a = 0, b = 0;
         answer_question(m, &qq, &a, &b);
         if (a)
@@ -735,7 +733,7 @@ static void on_query(mdns_t *m, sw_dns_rd_t *r, const uint8_t src[4], const char
     uint16_t an = 0, ar = 0;
     bool all_qu = true;
     sw_dns_q_t q;
-    for (int k = 0; k < MDNS_MAX_Q && sw_dns_rd_question(r, &q) == 1; k++) {
+    for (int k = 0; k < SW_MDNS_MAX_Q && sw_dns_rd_question(r, &q) == 1; k++) {
         uint16_t a = 0, b = 0;
         answer_question(m, &q, &a, &b);
         if (a && !q.qu)
@@ -754,7 +752,7 @@ static void on_query(mdns_t *m, sw_dns_rd_t *r, const uint8_t src[4], const char
     // their TTL left are not sent, now or from an earlier packet's pending response
     uint16_t known = 0;
     sw_dns_rr_t rr;
-    for (int k = 0; k < MDNS_MAX_RR && sw_dns_rd_rr(r, &rr) == 1 && rr.section == SW_DNS_AN; k++) {
+    for (int k = 0; k < SW_MDNS_MAX_RR && sw_dns_rd_rr(r, &rr) == 1 && rr.section == SW_DNS_AN; k++) {
         uint16_t same = same_as_ours(m, r, &rr);
         if (same && rr.ttl >= rec_ttl(first_bit(same)) / 2)
             known |= same;
@@ -832,7 +830,7 @@ static void on_datagram(sw_node_t *n, sw_service_t *s, sw_udp_t *u, const char *
 // Addresses and identity, re-read every boot.MDNS_POLL_MS
 
 // The node's addresses: every interface's but loopback, or only the --listen address.
-static void read_addrs(mdns_t *m, uint8_t addr[MDNS_ADDRS][4], uint8_t mask[MDNS_ADDRS][4], uint8_t *count)
+static void read_addrs(mdns_t *m, uint8_t addr[SW_MDNS_ADDRS][4], uint8_t mask[SW_MDNS_ADDRS][4], uint8_t *count)
 {
     sw_netif_t ifs[8];
     size_t k = m->n->port.ops->netifs(m->n->port.ctx, ifs, 8);
@@ -840,7 +838,7 @@ static void read_addrs(mdns_t *m, uint8_t addr[MDNS_ADDRS][4], uint8_t mask[MDNS
     if (only && !strcmp(only, "0.0.0.0"))
         only = NULL;
     *count = 0;
-    for (size_t i = 0; i < k && *count < MDNS_ADDRS; i++) {
+    for (size_t i = 0; i < k && *count < SW_MDNS_ADDRS; i++) {
         uint8_t a[4], nm[4];
         if (!parse_ip4(ifs[i].addr, a) || a[0] == 127 || a[0] == 0 || (only && strcmp(only, ifs[i].addr)))
             continue;
@@ -899,7 +897,7 @@ static void on_poll(sw_node_t *n, sw_timer_t *t)
 {
     mdns_t *m = t->user;
     sw_timer_start(n, t, m->poll_ms);
-    uint8_t addr[MDNS_ADDRS][4], mask[MDNS_ADDRS][4], count;
+    uint8_t addr[SW_MDNS_ADDRS][4], mask[SW_MDNS_ADDRS][4], count;
     read_addrs(m, addr, mask, &count);
     bool addrs = count != m->naddr || memcmp(addr, m->addr, (size_t)count * 4u) != 0;
     bool name = strcmp(m->host_name, n->host_name) != 0;

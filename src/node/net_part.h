@@ -9,6 +9,7 @@ extern const sw_part_t sw_part_mdns;   // mDNS responder (boot.MDNS_*)
 extern const sw_part_t sw_part_ftp;    // FTP server (boot.FTPD_*, ftp.*)
 extern const sw_part_t sw_part_eval;   // remote eval (boot.REMOTE_EVAL_*, eval.*)
 extern const sw_part_t sw_part_telnet; // telnet console (boot.TELNET_*, telnet.*)
+extern const sw_part_t sw_part_mqtt;   // the MQTT fleet bus (mqtt.*)
 
 int sw_beacon_start(sw_node_t *n);
 int sw_mdns_start(sw_node_t *n);

@@ -290,8 +290,8 @@ static int read_file(sw_node_t *n, const char *path, uint8_t *buf, size_t cap)
 int sw_node_write_atomic(sw_node_t *n, const char *path, const void *p, size_t len)
 {
     const sw_port_ops_t *o = n->port.ops;
-    char tmp[SW_NAME_MAX + 5];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    char *tmp = n->tmp_path; // not on the stack; nothing this calls writes a file atomically
+    if (snprintf(tmp, sizeof n->tmp_path, "%s.tmp", path) >= (int)sizeof n->tmp_path)
         return SW_ETOOBIG;
     int fd, rc = o->fs_open(n->port.ctx, tmp, SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC, &fd);
     if (rc)
@@ -655,8 +655,6 @@ int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t 
     n->local.gen = ++n->gen_seq;
     n->local_timer.fn = local_run;
     n->wdt_timer.fn = wdt_run;
-    for (size_t k = 0; k < SW_PARTS_MAX; k++)
-        n->part_dir[k] = -1;
     n->loop_wdt_timer.fn = loop_wdt_kick;
     *out = n;
     return 0;
@@ -694,6 +692,14 @@ void sw_node_service_add(sw_node_t *n, sw_service_t *s)
     n->services = s;
 }
 
+sw_service_t *sw_node_service_find(const sw_node_t *n, const char *name)
+{
+    for (sw_service_t *s = n->services; s; s = s->next)
+        if (!strcmp(s->name, name))
+            return s;
+    return NULL;
+}
+
 void sw_node_service_remove(sw_node_t *n, sw_service_t *s)
 {
     for (sw_service_t **pp = &n->services; *pp; pp = &(*pp)->next)
@@ -722,9 +728,9 @@ int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t *
 int sw_node_udp_open(sw_node_t *n, sw_service_t *s, const char *addr, uint16_t port, int flags, sw_udp_t **out)
 {
     int rc = n->port.ops->udp_open ? n->port.ops->udp_open(n->port.ctx, addr, port, flags, out) : SW_ENOTSUP;
-    if (rc) {
-        sw_log(n, SW_LOG_ERROR, "%s: cannot open UDP %s:%u: %s", s->name, addr ? addr : "*", (unsigned)port,
-               sw_strerror(rc));
+    if (rc) { // SW_ENOTSUP: a port without a network (a board with a UART only): nothing to tell
+        sw_log(n, rc == SW_ENOTSUP ? SW_LOG_DEBUG : SW_LOG_ERROR, "%s: cannot open UDP %s:%u: %s", s->name,
+               addr ? addr : "*", (unsigned)port, sw_strerror(rc));
         return rc;
     }
     (*out)->user = s;
@@ -777,20 +783,56 @@ static int open_rpc_listener(sw_node_t *n)
     return rc;
 }
 
-// The part's command directory (sw_part_t.cmds). 0 or the tree's error (nothing added).
-static int add_part_cmds(sw_node_t *n, const sw_part_t *p, int *dir_out)
+// The directory of a command group: "" is the root; else found, or created when create.
+static int group_dir(sw_node_t *n, const sw_part_cmds_t *g, bool create)
 {
-    int dir = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, p->dir, p->dir_doc);
-    if (dir < 0)
-        return dir;
-    for (uint16_t i = 0; i < p->ncmds; i++) {
-        int id = sw_tree_add_cmd(&n->tree, dir, &p->cmds[i]);
-        if (id < 0) {
-            sw_tree_remove(&n->tree, dir);
-            return id;
+    if (!g->dir[0])
+        return SW_TREE_ROOT;
+    int dir = sw_tree_find(&n->tree, g->dir);
+    return dir < 0 && create ? sw_tree_add_dir(&n->tree, SW_TREE_ROOT, g->dir, g->doc) : dir;
+}
+
+// Removes the commands of a part's groups [0, ng) that are in the tree (by their definition,
+// so a same-named command of another part stays), and each group's directory if that leaves it
+// empty.
+static void remove_part_cmds(sw_node_t *n, const sw_part_t *p, size_t ng)
+{
+    sw_tree_t *t = &n->tree;
+    for (size_t g = 0; g < ng; g++) {
+        const sw_part_cmds_t *grp = &p->cmds[g];
+        int dir = group_dir(n, grp, false);
+        if (dir < 0)
+            continue;
+        for (uint16_t i = 0; i < grp->n; i++) {
+            const sw_cmd_def_t *d = &grp->cmds[i];
+            int id = sw_tree_child(t, dir, d->name, strlen(d->name));
+            if (id >= 0 && t->nodes[id].def == d)
+                sw_tree_remove(t, id);
+        }
+        bool empty = true;
+        for (uint16_t k = 1; k < t->cap && empty && dir != SW_TREE_ROOT; k++)
+            empty = !(t->nodes[k].used && t->nodes[k].parent == dir);
+        if (dir != SW_TREE_ROOT && empty)
+            sw_tree_remove(t, dir);
+    }
+}
+
+// Adds a part's commands (sw_part_t.cmds). 0, or the tree's error with nothing added.
+static int add_part_cmds(sw_node_t *n, const sw_part_t *p)
+{
+    for (size_t g = 0; g < p->ncmds; g++) {
+        const sw_part_cmds_t *grp = &p->cmds[g];
+        int dir = group_dir(n, grp, true);
+        int rc = dir < 0 ? dir : 0;
+        for (uint16_t i = 0; !rc && i < grp->n; i++) {
+            int id = sw_tree_add_cmd(&n->tree, dir, &grp->cmds[i]);
+            rc = id < 0 ? id : 0;
+        }
+        if (rc) {
+            remove_part_cmds(n, p, g + 1);
+            return rc;
         }
     }
-    *dir_out = dir;
     return 0;
 }
 
@@ -846,8 +888,9 @@ int sw_node_start(sw_node_t *n)
     for (size_t k = 0; sw_parts[k] && k < SW_PARTS_MAX; k++) {
         const sw_part_t *p = sw_parts[k];
         int prc = p->init ? p->init(n) : 0;
-        if (!prc && p->cmds && (prc = add_part_cmds(n, p, &n->part_dir[k])) && p->stop)
+        if (!prc && p->ncmds && (prc = add_part_cmds(n, p)) && p->stop)
             p->stop(n);
+        n->part_cmds[k] = !prc && p->ncmds;
         if (prc)
             sw_log(n, SW_LOG_ERROR, "%s: not available: %s", p->name, sw_strerror(prc));
     }
@@ -871,8 +914,15 @@ int sw_node_start(sw_node_t *n)
             continue;
         }
         int src = (*p)->serve ? (*p)->serve(n) : 0;
-        if (src) // a LAN service that fails is logged; the node runs without it
+#if SW_WITH_NET
+        if (src) // a LAN service that fails is logged; the node runs without it (SW_ENOTSUP:
+                 // no network on this board, sw_node_udp_open)
+            sw_log(n, src == SW_ENOTSUP ? SW_LOG_INFO : SW_LOG_ERROR, "%s: not started: %s", (*p)->name,
+                   src == SW_ENOTSUP ? "no network" : sw_strerror(src));
+#else
+        if (src) // a part that fails is logged; the node runs without it
             sw_log(n, SW_LOG_ERROR, "%s: not started: %s", (*p)->name, sw_strerror(src));
+#endif
     }
     if (n->opts.stdio) {
         sw_conn_t *c;
@@ -936,25 +986,26 @@ int sw_node_app_restart(sw_node_t *n, const char *why)
     return n->app_name[0] ? sw_node_app_start(n) : 0;
 }
 
+// Calls hook h of every part that has one, in table order (the one walk behind the kernel's
+// notifications to the parts).
+#define EACH_PART(h, ...)                                  \
+    for (const sw_part_t *const *p_ = sw_parts; *p_; p_++) \
+        if ((*p_)->h)                                      \
+            (*p_)->h(__VA_ARGS__)
+
 void sw_node_app_event(sw_node_t *n, int ev, const char *app, const char *detail)
 {
-    for (const sw_part_t *const *p = sw_parts; *p; p++)
-        if ((*p)->app_event)
-            (*p)->app_event(n, ev, app, detail);
+    EACH_PART(app_event, n, ev, app, detail);
 }
 
 void sw_node_request_cancelled(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq)
 {
-    for (const sw_part_t *const *p = sw_parts; *p; p++)
-        if ((*p)->request_cancelled)
-            (*p)->request_cancelled(n, rpc, seq);
+    EACH_PART(request_cancelled, n, rpc, seq);
 }
 
 void sw_node_link_gone(sw_node_t *n, const sw_rpc_t *rpc)
 {
-    for (const sw_part_t *const *p = sw_parts; *p; p++)
-        if ((*p)->link_closed)
-            (*p)->link_closed(n, rpc);
+    EACH_PART(link_closed, n, rpc);
 }
 
 bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
@@ -966,14 +1017,15 @@ bool sw_node_reply_live(const sw_node_t *n, const sw_reply_to_t *to)
     for (const sw_link_t *l = n->links; l; l = l->next)
         if (&l->rpc == to->rpc)
             return l->rpc.gen == to->gen && !l->closing;
+    for (const sw_part_t *const *p = sw_parts; *p; p++)
+        if ((*p)->session_live && (*p)->session_live(n, to->rpc))
+            return to->rpc->gen == to->gen;
     return false;
 }
 
 void sw_node_rpc_reset(sw_node_t *n, sw_rpc_t *rpc, int err)
 {
-    for (const sw_part_t *const *p = sw_parts; *p; p++) // what was started for the session dies
-        if ((*p)->session_reset)
-            (*p)->session_reset(n, rpc);
+    EACH_PART(session_reset, n, rpc); // what was started for the session dies
     sw_rpc_reset(rpc, err);
     rpc->gen = ++n->gen_seq;
 }
@@ -1012,9 +1064,9 @@ void sw_node_stop(sw_node_t *n)
     while (sw_parts[np] && np < SW_PARTS_MAX)
         np++;
     while (np--) {
-        if (n->part_dir[np] >= 0) { // no more calls into a part that is going
-            sw_tree_remove(&n->tree, n->part_dir[np]);
-            n->part_dir[np] = -1;
+        if (n->part_cmds[np]) { // no more calls into a part that is going
+            remove_part_cmds(n, sw_parts[np], sw_parts[np]->ncmds);
+            n->part_cmds[np] = false;
         }
         if (sw_parts[np]->stop)
             sw_parts[np]->stop(n);
@@ -1083,6 +1135,25 @@ void sw_node_accept(sw_node_t *n, sw_listener_t *l, sw_conn_t *c)
         s->accept(n, s, l, c);
     else
         n->port.ops->conn_close(n->port.ctx, c);
+}
+
+static const sw_mqtt_ops_t *mqtt_ops(const sw_mqtt_t *m)
+{
+    return m->user ? *(const sw_mqtt_ops_t *const *)m->user : NULL;
+}
+
+void sw_node_mqtt_state(sw_node_t *n, sw_mqtt_t *m, bool up, int err)
+{
+    const sw_mqtt_ops_t *o = mqtt_ops(m);
+    if (o && !n->stopped)
+        o->state(m->user, up, err);
+}
+
+void sw_node_mqtt_message(sw_node_t *n, sw_mqtt_t *m, const sw_mqtt_msg_t *msg)
+{
+    const sw_mqtt_ops_t *o = mqtt_ops(m);
+    if (o && !n->stopping)
+        o->message(m->user, msg);
 }
 
 void sw_node_udp(sw_node_t *n, sw_udp_t *u, const char *ip, uint16_t port, const uint8_t *p, size_t len)

@@ -88,6 +88,13 @@ typedef struct sw_conn_ops {
     void (*closed)(void *self, int err); // last call: self may be freed
 } sw_conn_ops_t;
 
+// MQTT clients (port.h, mqtt_open): mqtt->user points to an object whose FIRST member is
+// `const sw_mqtt_ops_t *` (the MQTT part, mqtt.c).
+typedef struct sw_mqtt_ops {
+    void (*state)(void *self, bool up, int err);
+    void (*message)(void *self, const sw_mqtt_msg_t *m);
+} sw_mqtt_ops_t;
+
 typedef struct sw_service sw_service_t;
 struct sw_service {
     const char *name; // for logs: "rpc", "ftp", "beacon", …
@@ -106,6 +113,8 @@ struct sw_service {
 // Registers a running service (so the node stops it at stop/reset). Idempotent.
 void sw_node_service_add(sw_node_t *n, sw_service_t *s);
 void sw_node_service_remove(sw_node_t *n, sw_service_t *s);
+// The running service called name, or NULL (a part's command reaching its service's state).
+sw_service_t *sw_node_service_find(const sw_node_t *n, const char *name);
 // Listens on the node's listen address (--listen) for service s. 0 or the port's error
 // (logged with the service's name).
 int sw_node_listen(sw_node_t *n, sw_service_t *s, uint16_t port, sw_listener_t **out);
@@ -249,7 +258,7 @@ void sw_node_call_cancel(sw_node_t *n, int64_t seq);
 
 int sw_node_cfg_save(sw_node_t *n);
 // Writes a whole file atomically: "<path>.tmp", sync, rename over path (so a crash leaves the
-// old file or the new one). path: at most SW_NAME_MAX bytes; its folder must exist. 0 or an
+// old file or the new one). path: at most SW_NODE_PATH_MAX - 1 bytes; its folder must exist. 0 or an
 // error; the temp file is gone either way.
 int sw_node_write_atomic(sw_node_t *n, const char *path, const void *p, size_t len);
 // Re-applies settings that can change at run time (sys.cfg apply): wdt, limits, app.
@@ -274,6 +283,17 @@ struct sw_fs_app;   // the f app's state (fs_app.c)
 struct sw_lua;      // the Lua runtime's (lua_*.c)
 struct sw_proxies;  // its proxies (proxy.c)
 struct sw_push;     // push's (push*.c)
+
+// A group of a part's commands: the commands of `cmds` in directory `dir` ("" = the root). A
+// directory that exists already (sys, made by the sys part) is shared: the part's commands
+// join it, and at stop only they leave (a directory left empty goes too). One the kernel
+// creates is documented by `doc`.
+typedef struct sw_part_cmds {
+    const char *dir;
+    const char *doc;
+    const sw_cmd_def_t *cmds;
+    uint16_t n;
+} sw_part_cmds_t;
 
 typedef struct sw_part {
     const char *name;
@@ -300,14 +320,14 @@ typedef struct sw_part {
     // The peer cancelled request seq of session rpc ({"i": seq} alone, or a local caller gave
     // up): a task still working on it ends (sw_node_request_cancelled()).
     void (*request_cancelled)(sw_node_t *n, const sw_rpc_t *rpc, int64_t seq);
-    // The part's commands: the kernel adds directory `dir` (documented by dir_doc) with the
-    // ncmds commands of `cmds` (a const table: it stays in flash) once init has succeeded, and
-    // removes it before stop. Handlers find the node in sw_call_t.ctx. NULL: none here (a
-    // part may still register commands of its own in init, as sys and Lua do).
-    const char *dir;
-    const char *dir_doc;
-    const sw_cmd_def_t *cmds;
-    uint16_t ncmds;
+    // Whether rpc is a live session the part owns (a part that serves RPC sessions of its
+    // own, not links: MQTT requesters), for sw_node_reply_live().
+    bool (*session_live)(const sw_node_t *n, const sw_rpc_t *rpc);
+    // The part's commands: groups of const tables (they stay in flash), see sw_part_cmds_t.
+    // The kernel adds them once init has succeeded and removes them before stop. Handlers find
+    // the node in sw_call_t.ctx and the part's state through it. NULL: none.
+    const struct sw_part_cmds *cmds;
+    uint8_t ncmds; // groups in cmds
 } sw_part_t;
 
 #define SW_PARTS_MAX 16 // entries of sw_parts[] (parts.c)
@@ -385,16 +405,18 @@ struct sw_node {
     size_t local_q_len;
     sw_timer_t local_timer;
 
-    int part_dir[SW_PARTS_MAX]; // tree id of each part's directory (-1: none)
+    bool part_cmds[SW_PARTS_MAX]; // the kernel added the part's commands (sw_part_t.cmds)
     struct sw_fs_app *fs;
     struct sw_lua *lua;
     struct sw_proxies *proxies;
     struct sw_push *push;
+    struct sw_mqtt_part *mqtt; // the MQTT part's state (mqtt.c), NULL when it does not run
     uint32_t files_gen;    // bumped when files change behind a listing's back (push): caches re-read
     const sw_board_t *board;
     void *board_state;
     const char *mdns_name; // "host.local" while the mDNS responder runs (sys.info), else NULL
 
+    char tmp_path[SW_NODE_PATH_MAX + 4]; // sw_node_write_atomic's "<path>.tmp"
     char *log_ring;        // SW_NODE_LOG_RING bytes
     uint64_t log_seq;      // bytes ever written to the ring
 

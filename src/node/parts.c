@@ -42,5 +42,8 @@ const sw_part_t *const sw_parts[] = {
 #if SW_WITH_TELNET
     &sw_part_telnet,
 #endif
+#if SW_WITH_MQTT
+    &sw_part_mqtt,
+#endif
     NULL,
 };

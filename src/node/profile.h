@@ -43,6 +43,9 @@
 #ifndef SW_WITH_EVAL
 #define SW_WITH_EVAL (!SW__MCU) // micro-swarm's remote eval (UDP/TCP)
 #endif
+#ifndef SW_WITH_MQTT
+#define SW_WITH_MQTT (!SW__MCU) // the MQTT fleet bus: state, RPC and log through a broker (mqtt.c)
+#endif
 #ifndef SW_WITH_BOARD_POSIX_SIM
 #define SW_WITH_BOARD_POSIX_SIM (!SW__MCU) // boards/posix-sim: the simulated sensor board
 #endif
@@ -59,6 +62,9 @@
 #endif
 #if SW_WITH_NET && !SW_WITH_FS
 #error "SW_WITH_NET needs SW_WITH_FS (the beacon announces the app's hash)"
+#endif
+#if SW_WITH_MQTT && !SW_WITH_NET
+#error "SW_WITH_MQTT needs SW_WITH_NET"
 #endif
 #if SW_WITH_FTP && !(SW_WITH_NET && SW_WITH_FS)
 #error "SW_WITH_FTP needs SW_WITH_NET and SW_WITH_FS"
@@ -150,6 +156,72 @@
 #ifndef SW_NODE_PATH_MAX
 #define SW_NODE_PATH_MAX SW__SZ(512, 128) // bytes of the longest path below the root, NUL included (f, push)
 #endif
+// --- sizes of the Lua part and push
+#ifndef SW_LUA_MATCH_DEPTH
+// nested calls of the pattern matcher (string.find/match/gmatch/gsub) before "pattern too
+// complex": C recursion, 32 bytes of stack each on Cortex-M3
+#define SW_LUA_MATCH_DEPTH SW__SZ(200, 64)
+#endif
+#ifndef SW_LUA_MATCH_CAPTURES
+#define SW_LUA_MATCH_CAPTURES 32 // captures of one pattern (Lua's LUA_MAXCAPTURES; 16 bytes each, on the stack)
+#endif
+#ifndef SW_LUA_REPR_MAX
+#define SW_LUA_REPR_MAX 400 // bytes of sys.eval's repr text (on the stack while it is built)
+#endif
+#ifndef SW_PUSH_CACHE_SLOTS
+#define SW_PUSH_CACHE_SLOTS 2 // target manifests push keeps between calls (the app, its board)
+#endif
+
+// --- sizes of the LAN parts (beacon.c, mdns.c, eval.c). Counts of fixed arrays in each part's
+// state (allocated once when the service starts), never grown.
+#ifndef SW_BEACON_DESTS
+#define SW_BEACON_DESTS 8 // entries of boot.BEACON_DESTINATION_IPS used (16 bytes each)
+#endif
+#ifndef SW_BEACON_IFS
+#define SW_BEACON_IFS SW__SZ(8, 2) // interfaces listed in the beacon's "ifconfigs" (on the stack while writing it)
+#endif
+#ifndef SW_BEACON_PENDING
+#define SW_BEACON_PENDING 8 // discovery answers waiting, and recent queries remembered (48 bytes each)
+#endif
+#ifndef SW_MDNS_ADDRS
+#define SW_MDNS_ADDRS 4 // IPv4 addresses advertised, one per interface (at most 8)
+#endif
+#ifndef SW_MDNS_PKT
+#define SW_MDNS_PKT 1440 // bytes of the largest mDNS packet sent (one Ethernet frame with headers)
+#endif
+#ifndef SW_MDNS_TXT
+#define SW_MDNS_TXT 200 // bytes of the _swarm._tcp TXT record
+#endif
+#ifndef SW_MDNS_CMP
+#define SW_MDNS_CMP 8 // records per name compared in a probe tie-break (2 x 263 bytes each)
+#endif
+#ifndef SW_MDNS_MAX_Q
+#define SW_MDNS_MAX_Q 32 // questions looked at per packet (work bound, no memory)
+#endif
+#ifndef SW_MDNS_MAX_RR
+#define SW_MDNS_MAX_RR 128 // records looked at per packet (work bound, no memory)
+#endif
+#ifndef SW_MDNS_RECENT
+#define SW_MDNS_RECENT 8 // fingerprints of packets sent, to drop their echoes (4 bytes each)
+#endif
+#ifndef SW_EVAL_DEF_MAX
+// eval.max: bytes of one remote-eval request (it runs as a local call to sys.eval, so more than
+// SW_NODE_LOCAL_MSG never runs anyway)
+#define SW_EVAL_DEF_MAX SW__SZ(64u * 1024u, SW_NODE_LOCAL_MSG - 16u)
+#endif
+#ifndef SW_EVAL_DEF_CLIENTS
+#define SW_EVAL_DEF_CLIENTS SW__SZ(4, 1) // eval.clients: remote-eval connections at once
+#endif
+#ifndef SW_EVAL_FIRST_BUF
+// bytes a remote-eval request buffer starts with; it doubles up to eval.max as data arrives.
+// 0: the whole eval.max at once, never grown (the MCU profiles: no realloc-style growth in a
+// small pool)
+#define SW_EVAL_FIRST_BUF SW__SZ(1024u, 0u)
+#endif
+#ifndef SW_EVAL_DEF_IDLE
+#define SW_EVAL_DEF_IDLE 10000 // eval.idle_ms: a remote-eval client silent this long is dropped
+#endif
+
 #ifndef SW_NODE_DEF_RPC_PORT
 #define SW_NODE_DEF_RPC_PORT 27587 // rpc.port
 #endif

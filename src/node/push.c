@@ -16,7 +16,7 @@
 #include "push_part.h"
 
 #define NCMDS 6
-#define CACHE_SLOTS 2                 // manifests kept between calls (the app, its board)
+#define CACHE_SLOTS SW_PUSH_CACHE_SLOTS // profile.h: manifests kept between calls
 #define GRACE_DEFAULT 3000            // ms
 #define GRACE_MAX 600000              // ms
 #define TEST_DELAY_MAX 10000          // push.test_apply_delay_ms, ms per step
@@ -52,9 +52,12 @@ typedef struct sw_push {
     char why[SW_PUSH_LAST_MAX / 2];
     char err[320];         // error texts of replies (sw_call_fail needs them to outlive the handler)
     sw_timer_t timer;
+    char paths[SW_PUSH_BUFS][SW_PUSH_PATH]; // sw__push_buf(): push's paths, never on the stack
 } sw_push_t;
 
 typedef sw_push_t push_t;
+
+char *sw__push_buf(sw_node_t *n, int which) { return n->push->paths[which]; }
 
 static push_t *push_of(const sw_call_t *c)
 {
@@ -126,16 +129,20 @@ static int arg_list(sw_call_t *c, push_t *p, const char *name, sw_manifest_t *m,
         return failf(c, p, SW_ETYPE, "BadArg: %s: expected a list of paths", name);
     if (k > SW_PUSH_LIST_MAX)
         return failf(c, p, SW_ETOOBIG, "ETOOBIG: %s: more than %d paths", name, SW_PUSH_LIST_MAX);
+    // the paths with a NUL each take no more than the list's bytes (a header byte each)
+    int rc = k ? sw__mf_reserve(p->n, m, k, v.n) : 0;
+    if (rc)
+        return failf(c, p, rc, "%s: %s: %s", sw_errname(rc), name, sw_strerror(rc));
     for (uint32_t i = 0; i < k; i++) {
         sw_span_t s;
         if (!sw_mpr_str(&r, &s))
             return failf(c, p, SW_ETYPE, "BadArg: %s: expected a list of paths", name);
         const char *rel = (const char *)s.p;
-        if (!sw__push_rel_ok(rel, s.n))
+        if (!sw__push_rel_ok(p->n, rel, s.n))
             return failf(c, p, SW_EINVAL,
                          "EINVAL: %s: bad path '%.*s' (relative, normalised, no hidden names, at most %d bytes and %d levels)",
                          name, (int)(s.n < 60 ? s.n : 60), rel, SW_MF_PATH_MAX, SW_APP_HASH_DEPTH);
-        int rc = sw__mf_add(p->n, m, rel, s.n, 0, 0, NULL);
+        rc = sw__mf_add(p->n, m, rel, s.n, 0, 0, NULL);
         if (rc)
             return failf(c, p, rc, "%s: %s", sw_errname(rc), sw_strerror(rc));
     }
@@ -234,7 +241,7 @@ static int only_dels_each(void *u, const sw_dirent_t *e)
 static int check_put(push_t *p, const char *t, const char *rel, const sw_manifest_t *del, char *why, size_t cap)
 {
     sw_node_t *n = p->n;
-    char path[SW_PUSH_PATH];
+    char *path = sw__push_buf(n, SW_PUSH_BUF_CMD1);
     if (sw__push_join(path, t, rel))
         return SW_ETOOBIG;
     size_t tl = strlen(t);
@@ -272,65 +279,129 @@ static int check_put(push_t *p, const char *t, const char *rel, const sw_manifes
     }
 }
 
-static int verify(push_t *p, sw_push_plan_t *plan, const sw_manifest_t *src, const sw_manifest_t *del_req,
+// The merge of a walk of the target (canonical order) with the sorted files to put: the
+// records of the new version go into an id as they come, so neither the target's list nor the
+// new version's is ever held (the MCU heap: app_hash.h).
+typedef struct merge {
+    push_t *p;
+    sw_push_plan_t *plan;
+    const sw_manifest_t *src, *del;
+    uint32_t si;          // next entry of src
+    sw_mf_id_t old, fin;  // ids of the target as it is, and as it would be
+    uint32_t files;       // the new version's bounds
+    uint64_t bytes;
+    char *why;
+    size_t cap;
+    size_t last_len;      // the record before (a file "a" and a file "a/x" are neighbours)
+    char last[SW_MF_PATH_MAX + 1];
+} merge_t;
+
+static int merge_emit(merge_t *x, const char *rel, size_t len, uint64_t size, const uint8_t sha[32])
+{
+    if (x->last_len && len > x->last_len && !memcmp(x->last, rel, x->last_len) && rel[x->last_len] == '/') {
+        snprintf(x->why, x->cap, "%.80s would be both a file and a directory", x->last);
+        return SW_EEXIST;
+    }
+    if (++x->files > SW_APP_HASH_FILES || size > SW_APP_HASH_BYTES - x->bytes)
+        return SW_ETOOBIG;
+    x->bytes += size;
+    sw__mf_id_add(&x->fin, rel, len, size, sha);
+    memcpy(x->last, rel, len);
+    x->last[len] = 0;
+    x->last_len = len;
+    return 0;
+}
+
+// src entries up to (not including) rel go in: new files.
+static int merge_src_before(merge_t *x, const char *rel, size_t len, bool all)
+{
+    const sw_manifest_t *s = x->src;
+    for (; x->si < s->count; x->si++) {
+        const char *sr = sw__mf_path(s, x->si);
+        size_t sl = s->ents[x->si].len;
+        if (!all && sw__mf_cmp(sr, sl, rel, len) >= 0)
+            break;
+        int rc = merge_emit(x, sr, sl, s->ents[x->si].size, s->ents[x->si].sha);
+        if (!rc)
+            rc = sw__mf_add(x->p->n, &x->plan->added, sr, sl, 0, 0, NULL);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int merge_cur(void *u, const char *rel, size_t len, uint64_t size, int64_t mtime, const uint8_t sha[32])
+{
+    (void)mtime;
+    merge_t *x = u;
+    sw__mf_id_add(&x->old, rel, len, size, sha);
+    int rc = merge_src_before(x, rel, len, false);
+    if (rc)
+        return rc;
+    const sw_manifest_t *s = x->src;
+    bool deleted = sw__mf_find(x->del, rel, len) >= 0;
+    if (deleted && (rc = sw__mf_add(x->p->n, &x->plan->del, rel, len, 0, 0, NULL)))
+        return rc;
+    if (x->si < s->count && sw__mf_cmp(sw__mf_path(s, x->si), s->ents[x->si].len, rel, len) == 0) {
+        rc = merge_emit(x, rel, len, s->ents[x->si].size, s->ents[x->si].sha); // replaced
+        x->si++;
+        return rc;
+    }
+    return deleted ? 0 : merge_emit(x, rel, len, size, sha);
+}
+
+// Checks the new version — the target's files without del, with src's put in — and computes
+// its id. On success the plan holds the dels that exist, the puts (src's list, moved: *src is
+// left empty) and the puts that are new (added), and plan->old the target's id. Nothing on
+// disk changes. 0, or an error with why.
+static int verify(push_t *p, sw_push_plan_t *plan, sw_manifest_t *src, const sw_manifest_t *del_req,
                   char computed[65], char *why, size_t cap)
 {
     sw_node_t *n = p->n;
-    const sw_manifest_t *cur;
-    int rc = current(p, plan->t, &cur);
-    if (rc) {
-        snprintf(why, cap, "%s: the target's files: %s", sw_errname(rc), sw_strerror(rc));
-        return rc;
-    }
-    if ((rc = sw__mf_id(cur, plan->old)))
-        return rc;
-    sw_manifest_t fin = {0};
-    for (uint32_t i = 0; !rc && i < cur->count; i++) {
-        const char *rel = sw__mf_path(cur, i);
-        size_t len = cur->ents[i].len;
-        if (sw__mf_find(del_req, rel, len) >= 0)
-            rc = sw__mf_add(n, &plan->del, rel, len, 0, 0, NULL);
-        else if (sw__mf_find(src, rel, len) < 0)
-            rc = sw__mf_add(n, &fin, rel, len, cur->ents[i].size, cur->ents[i].mtime, cur->ents[i].sha);
-    }
+    int rc = 0;
     for (uint32_t i = 0; !rc && i < src->count; i++) {
         const char *rel = sw__mf_path(src, i);
-        size_t len = src->ents[i].len;
-        if (!sw__push_rel_ok(rel, len)) { // a name made outside the f app (the journal refuses it)
+        if (!sw__push_rel_ok(n, rel, src->ents[i].len)) { // a name made outside the f app (the journal refuses it)
             snprintf(why, cap, "EINVAL: a file to put has a name a target cannot hold: %.80s", rel);
-            rc = SW_EINVAL;
-            break;
+            return SW_EINVAL;
         }
-        if ((rc = check_put(p, plan->t, rel, del_req, why, cap)))
-            break;
-        rc = sw__mf_add(n, &fin, rel, len, src->ents[i].size, 0, src->ents[i].sha);
+        rc = check_put(p, plan->t, rel, del_req, why, cap);
+    }
+    if (!rc && del_req->count)
+        rc = sw__mf_reserve(n, &plan->del, del_req->count, del_req->pool_len);
+    if (!rc && src->count)
+        rc = sw__mf_reserve(n, &plan->added, src->count, src->pool_len);
+    merge_t *x = rc ? NULL : sw_node_alloc(n, sizeof *x);
+    if (!rc && !x)
+        rc = SW_EFULL;
+    if (!rc) {
+        *x = (merge_t){.p = p, .plan = plan, .src = src, .del = del_req, .why = why, .cap = cap};
+        sw__mf_id_begin(&x->old);
+        sw__mf_id_begin(&x->fin);
+        const cache_slot_t *slot = NULL; // digests taken by push.manifest are not taken again
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (!strcmp(p->cache[i].t, plan->t))
+                slot = &p->cache[i];
+        rc = sw__mf_walk(n, plan->t, slot ? &slot->mf : NULL, merge_cur, x);
+        if (rc && !why[0] && rc != SW_ETOOBIG && rc != SW_EDEPTH)
+            snprintf(why, cap, "%s: the target's files: %s", sw_errname(rc), sw_strerror(rc));
         if (!rc)
-            rc = sw__mf_add(n, &plan->put, rel, len, 0, 0, NULL);
-        if (!rc && sw__mf_find(cur, rel, len) < 0)
-            rc = sw__mf_add(n, &plan->added, rel, len, 0, 0, NULL);
+            rc = merge_src_before(x, NULL, 0, true);
+        int orc = sw__mf_id_end(&x->old, plan->old), frc = sw__mf_id_end(&x->fin, computed);
+        if (!rc)
+            rc = orc ? orc : frc;
+        sw_node_release(n, x, sizeof *x);
     }
     if (!rc) {
-        sw__mf_sort(&fin);
-        // in canonical order a directory's files follow the name itself: a file "a" and a
-        // file "a/x" would be neighbours
-        for (uint32_t i = 0; i + 1 < fin.count; i++) {
-            const char *a = sw__mf_path(&fin, i), *b = sw__mf_path(&fin, i + 1);
-            size_t al = fin.ents[i].len;
-            if (fin.ents[i + 1].len > al && !memcmp(a, b, al) && b[al] == '/') {
-                snprintf(why, cap, "%.80s would be both a file and a directory", a);
-                rc = SW_EEXIST;
-                break;
-            }
-        }
-    }
-    if (!rc)
-        rc = sw__mf_id(&fin, computed);
-    else if (!why[0] && (rc == SW_ETOOBIG || rc == SW_EDEPTH))
+        sw__mf_release(n, &plan->put);
+        plan->put = *src;
+        memset(src, 0, sizeof *src);
+    } else if (!why[0] && (rc == SW_ETOOBIG || rc == SW_EDEPTH)) {
         snprintf(why, cap, "%s: the new version is beyond the bounds (%d files, %u bytes, %d levels)", sw_errname(rc),
                  SW_APP_HASH_FILES, (unsigned)SW_APP_HASH_BYTES, SW_APP_HASH_DEPTH);
-    else if (!why[0])
+    } else if (!why[0]) {
         snprintf(why, cap, "%s: %s", sw_errname(rc), sw_strerror(rc));
-    sw__mf_release(n, &fin);
+    }
     return rc;
 }
 
@@ -348,7 +419,7 @@ static int plan_rollback(push_t *p, const char *t, sw_push_plan_t *plan, char *w
         snprintf(why, cap, "ENOENT: no previous version of %s", t);
         rc = SW_ENOENT;
     }
-    char bak[SW_PUSH_PATH];
+    char *bak = sw__push_buf(n, SW_PUSH_BUF_CMD0);
     sw_manifest_t src = {0};
     if (!rc && (rc = sw__push_join(bak, SW_PUSH_BAK, t)) == 0 && (rc = sw__mf_build(n, bak, &src, NULL)))
         snprintf(why, cap, "%s: the backup of %s: %s", sw_errname(rc), t, sw_strerror(rc));
@@ -576,6 +647,9 @@ static void undo(push_t *p)
     char t[SW_PUSH_TARGET];
     memcpy(t, p->plan.t, sizeof t);
     sw__push_plan_release(n, &p->plan);
+    // the failed version stops now (the rollback's reload starts the old one): on an MCU the
+    // memory it holds is what the rollback needs
+    sw_node_app_stop(n);
     char why[200] = "";
     int rc = plan_rollback(p, t, &p->plan, why, sizeof why);
     if (!rc)
@@ -691,7 +765,7 @@ static int cmd_begin(sw_call_t *c)
 {
     push_t *p = push_of(c);
     sw_node_t *n = p->n;
-    char t[SW_PUSH_TARGET], id[65], stage[SW_PUSH_PATH];
+    char t[SW_PUSH_TARGET], id[65], *stage = sw__push_buf(n, SW_PUSH_BUF_CMD0);
     int rc = arg_target(c, p, t);
     if (!rc)
         rc = arg_id(c, p, id);
@@ -712,7 +786,7 @@ static int cmd_begin(sw_call_t *c)
 static int cmd_abort(sw_call_t *c)
 {
     push_t *p = push_of(c);
-    char t[SW_PUSH_TARGET], stage[SW_PUSH_PATH];
+    char t[SW_PUSH_TARGET], *stage = sw__push_buf(p->n, SW_PUSH_BUF_CMD0);
     int rc = arg_target(c, p, t);
     if (rc)
         return rc;
@@ -725,16 +799,18 @@ static int cmd_abort(sw_call_t *c)
     return 0;
 }
 
-// The staged files named by put (all of them if put was not given), with their digests.
-static int staged(sw_call_t *c, push_t *p, const char *t, const sw_manifest_t *put, bool given, sw_manifest_t *src)
+// The staged files named by put (all of them if put was not given), with their digests: put's
+// own entries get them, and the list moves into src (*put is left empty).
+static int staged(sw_call_t *c, push_t *p, const char *t, sw_manifest_t *put, bool given, sw_manifest_t *src)
 {
     sw_node_t *n = p->n;
-    char stage[SW_PUSH_PATH], path[SW_PUSH_PATH];
+    char *stage = sw__push_buf(n, SW_PUSH_BUF_CMD0), *path = sw__push_buf(n, SW_PUSH_BUF_CMD1);
     sw__push_join(stage, SW_PUSH_STAGE, t);
     if (!given) {
         int rc = sw__mf_build(n, stage, src, NULL);
         return rc ? bounds_fail(c, p, "the staged files", rc) : 0;
     }
+    uint64_t bytes = 0;
     for (uint32_t i = 0; i < put->count; i++) {
         const char *rel = sw__mf_path(put, i);
         sw_stat_t st;
@@ -748,23 +824,31 @@ static int staged(sw_call_t *c, push_t *p, const char *t, const sw_manifest_t *p
         uint64_t size;
         if (!rc)
             rc = sw__file_sha(n, path, sha, &size);
-        if (!rc)
-            rc = sw__mf_add(n, src, rel, put->ents[i].len, size, st.mtime, sha);
+        if (!rc && size > SW_APP_HASH_BYTES - bytes)
+            rc = SW_ETOOBIG;
         if (rc)
             return bounds_fail(c, p, "the staged files", rc);
+        bytes += size;
+        put->ents[i].size = size;
+        put->ents[i].mtime = st.mtime;
+        memcpy(put->ents[i].sha, sha, 32);
     }
+    put->bytes = bytes;
+    sw__mf_release(n, src);
+    *src = *put;
+    memset(put, 0, sizeof *put);
     return 0;
 }
 
-// Gives up the backup of t (state first, then files). Its own frame: the state and the path
-// are not on the stack while cmd_commit checks its arguments (MCU stack bound, profile.h).
+// Gives up the backup of t (state first, then files). Its own frame: the state is not on the
+// stack while cmd_commit checks its arguments (MCU stack bound, profile.h).
 __attribute__((noinline)) static int drop_backup(sw_node_t *n, const char *t)
 {
     sw_push_state_t st;
     sw__push_state_read(n, t, &st);
     st.has_prev = false;
     sw__mf_clear(&st.added);
-    char bak[SW_PUSH_PATH];
+    char *bak = sw__push_buf(n, SW_PUSH_BUF_CMD0);
     sw__push_join(bak, SW_PUSH_BAK, t);
     int rc = sw__push_state_write(n, t, &st);
     sw__push_state_release(n, &st);
@@ -888,12 +972,26 @@ static int set_app(push_t *p, const char *app)
     return rc;
 }
 
+// The switch's probation mark, SW_PUSH_SWITCH: "APP\nPREV" while APP's health check is pending.
+static int switch_mark(push_t *p)
+{
+    char buf[2 * 64 + 2];
+    int k = snprintf(buf, sizeof buf, "%s\n%s", p->app, p->prev_app);
+    return sw__push_write_atomic(p->n, SW_PUSH_SWITCH, buf, (size_t)k);
+}
+
+static void switch_unmark(push_t *p)
+{
+    p->n->port.ops->fs_unlink(p->n->port.ctx, SW_PUSH_SWITCH);
+}
+
 static void switch_end(push_t *p)
 {
     sw_node_t *n = p->n;
     char app[sizeof p->app];
     memcpy(app, p->app, sizeof app);
     if (!p->failed) {
+        switch_unmark(p); // healthy: from here on a restart keeps APP
         sw_log(n, SW_LOG_INFO, "push: %s runs instead of %s: healthy%s", app, p->prev_app[0] ? p->prev_app : "(none)",
                p->ready ? "" : " (init_* still running)");
         if (p->has_reply && sw_node_reply_live(n, &p->reply)) {
@@ -915,6 +1013,8 @@ static void switch_end(push_t *p)
            p->prev_app[0] ? p->prev_app : "no app");
     p->phase = OP_IDLE; // its events no longer count
     int rc = set_app(p, p->prev_app);
+    if (!rc)
+        switch_unmark(p); // (kept otherwise: the next start tries again)
     if (rc)
         snprintf(p->err, sizeof p->err, "EIO: %.63s failed (%.80s) and board.app_name cannot be set back to %.63s: %.40s",
                  app, p->why, p->prev_app, sw_strerror(rc));
@@ -964,7 +1064,10 @@ static int cmd_switch(sw_call_t *c)
            app, (unsigned)grace);
     if (!strcmp(app, n->app_name)) { // already the app: restart it, watched the same way
         sw_node_app_restart(n, "push");
-    } else if ((rc = set_app(p, app))) {
+    } else if ((rc = switch_mark(p)) || (rc = set_app(p, app))) {
+        // the mark first: a node killed from here on until the health check passes comes
+        // back with the previous app (boot_switch_back)
+        switch_unmark(p);
         op_end(p);
         return failf(c, p, rc, "%s: cannot save board.app_name: %s (nothing changed)", sw_errname(rc), sw_strerror(rc));
     }
@@ -1033,18 +1136,53 @@ static void boot_rollback(push_t *p)
     memset(&p->plan, 0, sizeof p->plan);
 }
 
+// A push.switch whose health check never completed (the node hung, lost power or was killed
+// during the watch): the previous app runs again, set in the config before any app starts.
+static void boot_switch_back(sw_node_t *n)
+{
+    const sw_port_t *port = &n->port;
+    int fd;
+    if (port->ops->fs_open(port->ctx, SW_PUSH_SWITCH, SW_O_READ, &fd) < 0)
+        return;
+    char buf[2 * 64 + 2];
+    int got = port->ops->fs_read(port->ctx, fd, 0, buf, sizeof buf - 1);
+    port->ops->fs_close(port->ctx, fd);
+    buf[got > 0 ? got : 0] = 0;
+    char *nl = strchr(buf, '\n');
+    if (nl) {
+        *nl = 0;
+        const char *app = buf, *prev = nl + 1;
+        if (strlen(prev) < sizeof n->app_name && !strcmp(app, n->app_name)) {
+            int rc = sw_cfg_set_str(&n->cfg, "board.app_name", prev, strlen(prev));
+            if (!rc)
+                rc = sw_node_cfg_save(n);
+            if (rc) {
+                sw_log(n, SW_LOG_ERROR, "push: cannot switch back from unchecked %s to %s: %s", app, prev,
+                       sw_strerror(rc));
+                return; // the mark stays: the next start tries again
+            }
+            snprintf(n->app_name, sizeof n->app_name, "%s", prev); // the app starts later
+            char t[SW_PUSH_TARGET], result[200];
+            snprintf(t, sizeof t, "apps/%.63s", app);
+            // (at most 199 bytes: the node hung, lost power or was killed during the watch)
+            snprintf(result, sizeof result, "EIO: switched back at boot: %.63s never passed its health check (%.63s "
+                     "runs again)", app, prev[0] ? prev : "no app");
+            sw_push_state_t st;
+            sw__push_state_read(n, t, &st);
+            sw__push_state_last(n, &st, result, "", "", 0);
+            sw__push_state_write(n, t, &st);
+            sw__push_state_release(n, &st);
+            sw_log(n, SW_LOG_WARN, "push: %s", result);
+        }
+    }
+    port->ops->fs_unlink(port->ctx, SW_PUSH_SWITCH);
+}
+
 int sw_push_init(sw_node_t *n)
 {
     if (n->push)
         return SW_EEXIST;
-    bool found;
-    sw__push_recover(n, &found); // before any app starts; a failure is logged, the node runs on
-    sw_stat_t st;
-    if (n->port.ops->fs_stat(n->port.ctx, SW_PUSH_STAGE, &st) == 0) {
-        int rc = sw__push_rmtree(n, SW_PUSH_STAGE);
-        sw_log(n, rc ? SW_LOG_ERROR : SW_LOG_INFO, "push: stale staging removed%s%s", rc ? ": " : "",
-               rc ? sw_strerror(rc) : "");
-    }
+    // the state first: recovery works in its path buffers (sw__push_buf)
     push_t *p = sw_node_alloc(n, sizeof *p);
     if (!p)
         return SW_EFULL;
@@ -1053,6 +1191,15 @@ int sw_push_init(sw_node_t *n)
     p->timer.user = p;
     // the kernel adds directory "push" (sw_part_push.cmds)
     n->push = p;
+    bool found;
+    sw__push_recover(n, &found); // before any app starts; a failure is logged, the node runs on
+    sw_stat_t st;
+    if (n->port.ops->fs_stat(n->port.ctx, SW_PUSH_STAGE, &st) == 0) {
+        int rc = sw__push_rmtree(n, SW_PUSH_STAGE);
+        sw_log(n, rc ? SW_LOG_ERROR : SW_LOG_INFO, "push: stale staging removed%s%s", rc ? ": " : "",
+               rc ? sw_strerror(rc) : "");
+    }
+    boot_switch_back(n);
     boot_rollback(p);
     return 0;
 }
@@ -1074,15 +1221,15 @@ void sw_push_stop(sw_node_t *n)
     sw_node_release(n, p, sizeof *p);
 }
 
+static const sw_part_cmds_t push_group = {"push", "atomic updates of apps and board scripts", push_cmds, NCMDS};
+
 const sw_part_t sw_part_push = {
     .name = "push",
     .init = sw_push_init,
     .stop = sw_push_stop,
     .app_event = push_app_event,
-    .dir = "push",
-    .dir_doc = "atomic updates of apps and board scripts",
-    .cmds = push_cmds,
-    .ncmds = NCMDS,
+    .cmds = &push_group,
+    .ncmds = 1,
 };
 
 #endif // SW_WITH_PUSH

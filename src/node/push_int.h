@@ -11,6 +11,8 @@
 //   .swarm/journal            the plan being applied (one at a time), written atomically
 //   .swarm/testing            the target whose new version has not passed its health check yet
 //                             (MCUboot's "test" state): found at boot, it is rolled back
+//   .swarm/switch             "APP\nPREV": push.switch made APP the running app and its health
+//                             check has not passed yet: found at boot, PREV runs again
 #ifndef SW_PUSH_INT_H
 #define SW_PUSH_INT_H
 
@@ -21,6 +23,7 @@
 #define SW_PUSH_STATE ".swarm/state"
 #define SW_PUSH_JOURNAL ".swarm/journal"
 #define SW_PUSH_TESTING ".swarm/testing"
+#define SW_PUSH_SWITCH ".swarm/switch"
 
 #define SW_PUSH_PATH SW_NODE_PATH_MAX      // full paths, NUL included (as the f app's)
 #define SW_PUSH_TARGET 72                   // "boards/" + a 63-byte name + NUL
@@ -59,15 +62,34 @@ typedef struct sw_push_state {
     size_t last_len;
 } sw_push_state_t;
 
+// --- path buffers (push.c). No path is copied onto the stack: push's paths live in its state,
+// one buffer per role, so a function never hands a buffer to a callee that writes the same one:
+//   CMD0, CMD1  the "push" commands and their checks (push.c)
+//   STEP0       a journal step's target path, the state file's path, finish's source folder
+//   STEP1       a put's source path     STEP2  where set_aside moves a file
+//   LEAF        helpers that call no other user of a buffer: rmtree, mkparents, prune_parents,
+//               rel_ok
+// They exist from the part's init (before boot recovery) until its stop.
+enum {
+    SW_PUSH_BUF_CMD0,
+    SW_PUSH_BUF_CMD1,
+    SW_PUSH_BUF_STEP0,
+    SW_PUSH_BUF_STEP1,
+    SW_PUSH_BUF_STEP2,
+    SW_PUSH_BUF_LEAF,
+    SW_PUSH_BUFS
+};
+char *sw__push_buf(sw_node_t *n, int which); // SW_PUSH_PATH bytes
+
 // --- names (push_journal.c)
 // A target argument ("blink", "apps/blink", "/boards/posix-sim") → "apps/NAME" or
 // "boards/NAME" (NAME: letters, digits, '_' and '-', at most 63 bytes, not starting with '-').
 int sw__push_target(const char *in, size_t len, char out[SW_PUSH_TARGET]);
 // True if rel[0..len) is a relative path a target may hold: normalised, not empty, no segment
 // starting with '.', at most SW_MF_PATH_MAX bytes and SW_APP_HASH_DEPTH directory levels.
-bool sw__push_rel_ok(const char *rel, size_t len);
+bool sw__push_rel_ok(sw_node_t *n, const char *rel, size_t len);
 // out = a "/" b (b may be NULL: just a). 0 or SW_ETOOBIG.
-int sw__push_join(char out[SW_PUSH_PATH], const char *a, const char *b);
+int sw__push_join(char *out, const char *a, const char *b); // out: SW_PUSH_PATH bytes
 bool sw__push_hex_ok(const char *s, size_t len); // 64 hex digits
 
 // --- files (push_journal.c)

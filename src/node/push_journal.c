@@ -32,34 +32,33 @@ static bool name_ok(const char *s, size_t n)
 
 int sw__push_target(const char *in, size_t len, char out[SW_PUSH_TARGET])
 {
-    char norm[SW_PUSH_PATH];
-    int k = sw_path_norm(in, len, norm, sizeof norm);
+    // normalised straight into out: a longer form cannot be a target anyway
+    int k = sw_path_norm(in, len, out, SW_PUSH_TARGET);
     if (k <= 0)
         return SW_EINVAL;
-    const char *slash = strchr(norm, '/');
+    const char *slash = strchr(out, '/');
     if (!slash) {
         // A bare NAME is apps/NAME; a target written with a '/' must keep one after
         // normalising ("apps/" names no app: it is not the app "apps").
-        if (memchr(in, '/', len) || !name_ok(norm, (size_t)k))
+        if (memchr(in, '/', len) || !name_ok(out, (size_t)k))
             return SW_EINVAL;
+        memmove(out + 5, out, (size_t)k + 1); // NAME is at most 63 bytes: "apps/" + NAME fits
         memcpy(out, "apps/", 5);
-        memcpy(out + 5, norm, (size_t)k + 1);
         return 0;
     }
-    size_t dl = (size_t)(slash - norm);
-    bool dir_ok = (dl == 4 && !memcmp(norm, "apps", 4)) || (dl == 6 && !memcmp(norm, "boards", 6));
+    size_t dl = (size_t)(slash - out);
+    bool dir_ok = (dl == 4 && !memcmp(out, "apps", 4)) || (dl == 6 && !memcmp(out, "boards", 6));
     if (!dir_ok || !name_ok(slash + 1, strlen(slash + 1)))
         return SW_EINVAL;
-    memcpy(out, norm, (size_t)k + 1); // at most "boards/" + 63 bytes: fits
     return 0;
 }
 
-bool sw__push_rel_ok(const char *rel, size_t len)
+bool sw__push_rel_ok(sw_node_t *n, const char *rel, size_t len)
 {
     if (len == 0 || len > SW_MF_PATH_MAX)
         return false;
-    char norm[SW_PUSH_PATH];
-    int k = sw_path_norm(rel, len, norm, sizeof norm);
+    char *norm = sw__push_buf(n, SW_PUSH_BUF_LEAF);
+    int k = sw_path_norm(rel, len, norm, SW_PUSH_PATH);
     if (k != (int)len || memcmp(norm, rel, len) != 0)
         return false;
     unsigned levels = 0;
@@ -71,7 +70,7 @@ bool sw__push_rel_ok(const char *rel, size_t len)
     return levels <= SW_APP_HASH_DEPTH;
 }
 
-int sw__push_join(char out[SW_PUSH_PATH], const char *a, const char *b)
+int sw__push_join(char *out, const char *a, const char *b)
 {
     int k = b ? snprintf(out, SW_PUSH_PATH, "%s/%s", a, b) : snprintf(out, SW_PUSH_PATH, "%s", a);
     return k < 0 || k >= SW_PUSH_PATH ? SW_ETOOBIG : 0;
@@ -147,9 +146,9 @@ static int rmtree_at(sw_node_t *n, char *path, size_t len, int depth)
 
 int sw__push_rmtree(sw_node_t *n, const char *path)
 {
-    char buf[SW_PUSH_PATH];
+    char *buf = sw__push_buf(n, SW_PUSH_BUF_LEAF);
     size_t len = strlen(path);
-    if (len == 0 || len >= sizeof buf)
+    if (len == 0 || len >= SW_PUSH_PATH)
         return SW_EINVAL; // never the root
     memcpy(buf, path, len + 1);
     return rmtree_at(n, buf, len, 0);
@@ -157,9 +156,9 @@ int sw__push_rmtree(sw_node_t *n, const char *path)
 
 int sw__push_mkparents(sw_node_t *n, const char *path)
 {
-    char buf[SW_PUSH_PATH];
+    char *buf = sw__push_buf(n, SW_PUSH_BUF_LEAF);
     size_t len = strlen(path);
-    if (len >= sizeof buf)
+    if (len >= SW_PUSH_PATH)
         return SW_ETOOBIG;
     memcpy(buf, path, len + 1);
     for (size_t i = 1; i < len; i++) {
@@ -184,9 +183,9 @@ int sw__push_mkparents(sw_node_t *n, const char *path)
 // Removes the now empty directories above path, up to (not including) top.
 static void prune_parents(sw_node_t *n, const char *path, size_t top)
 {
-    char buf[SW_PUSH_PATH];
+    char *buf = sw__push_buf(n, SW_PUSH_BUF_LEAF);
     size_t len = strlen(path);
-    if (len >= sizeof buf)
+    if (len >= SW_PUSH_PATH)
         return;
     memcpy(buf, path, len + 1);
     for (;;) {
@@ -276,11 +275,15 @@ static int read_list(sw_node_t *n, sw_mpr_t *r, sw_manifest_t *m)
         return SW_EPROTO;
     if (k > SW_PUSH_LIST_MAX)
         return SW_ETOOBIG;
+    // the paths with a NUL each take no more than the rest of the input (a header byte each)
+    int rc = k ? sw__mf_reserve(n, m, k, r->n - r->pos) : 0;
+    if (rc)
+        return rc;
     for (uint32_t i = 0; i < k; i++) {
         sw_span_t s;
-        if (!sw_mpr_str(r, &s) || !sw__push_rel_ok((const char *)s.p, s.n))
+        if (!sw_mpr_str(r, &s) || !sw__push_rel_ok(n, (const char *)s.p, s.n))
             return SW_EPROTO;
-        int rc = sw__mf_add(n, m, (const char *)s.p, s.n, 0, 0, NULL);
+        rc = sw__mf_add(n, m, (const char *)s.p, s.n, 0, 0, NULL);
         if (rc)
             return rc;
     }
@@ -315,9 +318,11 @@ static bool key_is(const sw_mp_obj_t *k, const char *s)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // State file
 
-static int state_path(char out[SW_PUSH_PATH], const char *t)
+// The state file of t, in buffer STEP0 (the state is never read or written inside a step).
+static const char *state_path(sw_node_t *n, const char *t)
 {
-    return sw__push_join(out, SW_PUSH_STATE, t);
+    char *out = sw__push_buf(n, SW_PUSH_BUF_STEP0);
+    return sw__push_join(out, SW_PUSH_STATE, t) ? NULL : out;
 }
 
 void sw__push_state_release(sw_node_t *n, sw_push_state_t *st)
@@ -370,8 +375,8 @@ int sw__push_state_read(sw_node_t *n, const char *t, sw_push_state_t *st)
 {
     memset(st, 0, sizeof *st);
     snprintf(st->state, sizeof st->state, "none");
-    char path[SW_PUSH_PATH];
-    int rc = state_path(path, t);
+    const char *path = state_path(n, t);
+    int rc = path ? 0 : SW_ETOOBIG;
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
     if (!rc)
@@ -393,10 +398,9 @@ int sw__push_state_read(sw_node_t *n, const char *t, sw_push_state_t *st)
 
 int sw__push_state_write(sw_node_t *n, const char *t, const sw_push_state_t *st)
 {
-    char path[SW_PUSH_PATH];
-    int rc = state_path(path, t);
-    if (rc)
-        return rc;
+    const char *path = state_path(n, t);
+    if (!path)
+        return SW_ETOOBIG;
     size_t cap = 256 + list_bytes(&st->added) + st->last_len;
     uint8_t *buf = sw_node_alloc_buf(n, cap);
     if (!buf)
@@ -415,7 +419,7 @@ int sw__push_state_write(sw_node_t *n, const char *t, const sw_push_state_t *st)
         sw_mpw_raw(&w, st->last, st->last_len);
     else
         sw_mpw_nil(&w);
-    rc = w.err ? w.err : sw__push_write_atomic(n, path, buf, w.len);
+    int rc = w.err ? w.err : sw__push_write_atomic(n, path, buf, w.len);
     sw_node_release(n, buf, cap);
     return rc;
 }
@@ -548,9 +552,12 @@ int sw__push_journal_read(sw_node_t *n, sw_push_plan_t *p)
 // src/p disappears in the same atomic rename that makes the new target/p, so "src/p exists"
 // tells exactly whether the put still has to happen.
 
-static int src_dir(const sw_push_plan_t *p, char out[SW_PUSH_PATH])
+// The folder the plan's files come from (staging or backup), or with rel one file in it.
+static int src_path(const sw_push_plan_t *p, const char *rel, char *out)
 {
-    return sw__push_join(out, p->kind == SW_PUSH_COMMIT ? SW_PUSH_STAGE : SW_PUSH_BAK, p->t);
+    const char *dir = p->kind == SW_PUSH_COMMIT ? SW_PUSH_STAGE : SW_PUSH_BAK;
+    int k = rel ? snprintf(out, SW_PUSH_PATH, "%s/%s/%s", dir, p->t, rel) : snprintf(out, SW_PUSH_PATH, "%s/%s", dir, p->t);
+    return k < 0 || k >= SW_PUSH_PATH ? SW_ETOOBIG : 0;
 }
 
 // Moves target file `from` (relative path rel) into the backup, or removes it (rollback).
@@ -558,18 +565,15 @@ static int set_aside(sw_node_t *n, const sw_push_plan_t *p, const char *from, co
 {
     if (p->kind != SW_PUSH_COMMIT)
         return n->port.ops->fs_unlink(n->port.ctx, from);
-    char bak[SW_PUSH_PATH], to[SW_PUSH_PATH];
-    int rc = sw__push_join(bak, SW_PUSH_BAK, p->t);
-    if (!rc)
-        rc = sw__push_join(to, bak, rel);
-    if (!rc)
-        rc = sw__push_mkparents(n, to);
+    char *to = sw__push_buf(n, SW_PUSH_BUF_STEP2);
+    int k = snprintf(to, SW_PUSH_PATH, "%s/%s/%s", SW_PUSH_BAK, p->t, rel);
+    int rc = k < 0 || k >= SW_PUSH_PATH ? SW_ETOOBIG : sw__push_mkparents(n, to);
     return rc ? rc : n->port.ops->fs_rename(n->port.ctx, from, to);
 }
 
 static int step_del(sw_node_t *n, const sw_push_plan_t *p, const char *rel)
 {
-    char tp[SW_PUSH_PATH];
+    char *tp = sw__push_buf(n, SW_PUSH_BUF_STEP0);
     int rc = sw__push_join(tp, p->t, rel);
     if (rc)
         return rc;
@@ -581,10 +585,8 @@ static int step_del(sw_node_t *n, const sw_push_plan_t *p, const char *rel)
 
 static int step_put(sw_node_t *n, const sw_push_plan_t *p, const char *rel)
 {
-    char sd[SW_PUSH_PATH], sp[SW_PUSH_PATH], tp[SW_PUSH_PATH];
-    int rc = src_dir(p, sd);
-    if (!rc)
-        rc = sw__push_join(sp, sd, rel);
+    char *tp = sw__push_buf(n, SW_PUSH_BUF_STEP0), *sp = sw__push_buf(n, SW_PUSH_BUF_STEP1);
+    int rc = src_path(p, rel, sp);
     if (!rc)
         rc = sw__push_join(tp, p->t, rel);
     if (rc)
@@ -622,6 +624,8 @@ int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, u
     if (p->kind == SW_PUSH_COMMIT) {
         st.has_prev = true;
         memcpy(st.prev, p->old, sizeof st.prev);
+        if (p->added.count)
+            rc = sw__mf_reserve(n, &st.added, p->added.count, p->added.pool_len);
         for (uint32_t i = 0; !rc && i < p->added.count; i++)
             rc = sw__mf_add(n, &st.added, sw__mf_path(&p->added, i), p->added.ents[i].len, 0, 0, NULL);
         snprintf(st.state, sizeof st.state, p->test ? "testing" : "ok");
@@ -643,8 +647,8 @@ int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, u
     sw__push_state_release(n, &st);
     if (rc) // without the state the backup cannot be used; the target itself is complete
         sw_log(n, SW_LOG_ERROR, "push: %s: cannot write the state file: %s", p->t, sw_strerror(rc));
-    char sd[SW_PUSH_PATH];
-    if (!src_dir(p, sd) && (rc = sw__push_rmdir_swarm(n, sd)))
+    char *sd = sw__push_buf(n, SW_PUSH_BUF_STEP0); // the state is written: STEP0 is free again
+    if (!src_path(p, NULL, sd) && (rc = sw__push_rmdir_swarm(n, sd)))
         sw_log(n, SW_LOG_WARN, "push: cannot remove %s: %s", sd, sw_strerror(rc));
     n->files_gen++;
     rc = n->port.ops->fs_unlink(n->port.ctx, SW_PUSH_JOURNAL);

@@ -261,7 +261,7 @@ static int cmd_info(sw_call_t *c)
         sw_mpw_cstr(w, "flash"), sw_mpw_map(w, 2);
         sw_mpw_cstr(w, "size"), sw_mpw_uint(w, h.flash_size);
         sw_mpw_cstr(w, "used"), sw_mpw_uint(w, h.flash_used);
-        sw_mpw_cstr(w, "ram"), sw_mpw_map(w, 7);
+        sw_mpw_cstr(w, "ram"), sw_mpw_map(w, SW_WITH_LUA ? 9 : 7);
         sw_mpw_cstr(w, "size"), sw_mpw_uint(w, h.ram_size);
         sw_mpw_cstr(w, "static"), sw_mpw_uint(w, h.ram_static);
         sw_mpw_cstr(w, "heap_size"), sw_mpw_uint(w, h.heap_size);
@@ -269,6 +269,15 @@ static int cmd_info(sw_call_t *c)
         sw_mpw_cstr(w, "heap_peak"), sw_mpw_uint(w, h.heap_peak);
         sw_mpw_cstr(w, "stack_size"), sw_mpw_uint(w, h.stack_size);
         sw_mpw_cstr(w, "stack_peak"), sw_mpw_uint(w, h.stack_peak);
+#if SW_WITH_LUA // a second pool only where Lua is (the small profile has none)
+        sw_mpw_cstr(w, "node_reserve"), sw_mpw_uint(w, h.node_reserve);
+        sw_mpw_cstr(w, "pools"), sw_mpw_map(w, 2); // [used, peak] per pool
+        static const char *const names[2] = {"node", "lua"}; // SW_POOL_NODE, SW_POOL_LUA
+        for (int i = 0; i < 2; i++) {
+            sw_mpw_cstr(w, names[i]), sw_mpw_array(w, 2);
+            sw_mpw_uint(w, h.pool_used[i]), sw_mpw_uint(w, h.pool_peak[i]);
+        }
+#endif
     }
     return 0;
 }
@@ -384,24 +393,10 @@ static const sw_cmd_def_t sys_cmds[] = {
     {"log", "p,n", "log text from position p (default: the last n bytes) and the next position", cmd_log, NULL},
 };
 
-int sw_sys_init(sw_node_t *n)
-{
-    for (size_t k = 0; k < sizeof root_cmds / sizeof *root_cmds; k++) {
-        int rc = sw_tree_add_cmd(&n->tree, SW_TREE_ROOT, &root_cmds[k]);
-        if (rc < 0)
-            return rc;
-    }
-    int sys = sw_tree_find(&n->tree, "sys");
-    if (sys < 0)
-        sys = sw_tree_add_dir(&n->tree, SW_TREE_ROOT, "sys", "the node itself");
-    if (sys < 0)
-        return sys;
-    for (size_t k = 0; k < sizeof sys_cmds / sizeof *sys_cmds; k++) {
-        int rc = sw_tree_add_cmd(&n->tree, sys, &sys_cmds[k]);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
+static const sw_part_cmds_t groups[] = {
+    {"", NULL, root_cmds, sizeof root_cmds / sizeof *root_cmds},
+    {"sys", "the node itself", sys_cmds, sizeof sys_cmds / sizeof *sys_cmds},
+};
 
-const sw_part_t sw_part_sys = {.name = "sys", .init = sw_sys_init};
+// The first part: its "sys" directory is where the other parts' system commands go.
+const sw_part_t sw_part_sys = {.name = "sys", .cmds = groups, .ncmds = 2};

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import select
 import signal
 import socket
 import subprocess
@@ -431,3 +432,51 @@ class PtyPairTestCase(unittest.TestCase):
         while not (os.path.exists(self.a) and os.path.exists(self.b)):
             self.assertLess(time.monotonic(), deadline, "socat made no ptys")
             time.sleep(0.02)
+
+
+def check_repl(test, link, node, tmp):
+    """`swarm repl LINK` with its input on a pipe (what a script or a serial console tool
+    feeds it): a value, print output, a multi-line chunk, and Ctrl-C (SIGINT) during a chunk
+    that runs for a minute, which stops the chunk on the device (its print after the sleep
+    never comes) while the node and the prompt run on. Returns the repl's output."""
+    p = subprocess.Popen([SWARM_BIN, "--timeout", "0", "repl", link], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         env=dict(os.environ, XDG_STATE_HOME=tmp))
+    got = bytearray()
+
+    def until(text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while text.encode() not in got:
+            test.assertLess(time.monotonic(), deadline, got.decode(errors="replace"))
+            r, _, _ = select.select([p.stdout], [], [], 0.2)
+            if r:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                test.assertTrue(chunk, "repl ended: " + got.decode(errors="replace"))
+                got.extend(chunk)
+
+    try:
+        p.stdin.write(b"6 * 7\n")
+        p.stdin.flush()
+        until("42")
+        p.stdin.write(b"print('hi', 1 + 1) return 'v'\nfor i = 1, 2 do\nprint('line ' .. i) end\n")
+        p.stdin.flush()
+        until("line 2")
+        test.assertIn(b"hi 2", got)
+        p.stdin.write(b"swarm.sleep(1500) print('late ' .. 'print')\n")
+        p.stdin.flush()
+        time.sleep(0.5)  # (the chunk is on the device)
+        p.send_signal(signal.SIGINT)
+        until("interrupted")
+        p.stdin.write(b"print('after') return 1\n")
+        p.stdin.flush()
+        until("after")
+        time.sleep(2.0)  # past the end of the sleep: the rest of the chunk must not run
+        p.stdin.close()
+        test.assertEqual(p.wait(30), 0, got.decode(errors="replace"))
+        got.extend(p.stdout.read())
+    finally:
+        reap(p)
+        p.stdout.close()
+    test.assertNotIn("late print", node.read_log())
+    test.assertNotIn(b"late print", got)
+    return got.decode(errors="replace")

@@ -430,6 +430,26 @@ class HostCli(unittest.TestCase):
         self.assertIn("t1", r.stdout)
         self.assertEqual(self.swarm("call", self.link, "sys.info", env=dict(self.env, SWARM_KEY_FILE="")).returncode, 3)
 
+    def test_key_file_from_the_config_defaults(self):
+        # issue 15: [defaults] key = PATH in the user's config names the fleet key for every
+        # command (~/ is the home directory); SWARM_KEY_FILE, when set, still wins
+        os.makedirs(os.path.join(self.tmp, "home", "keys"))
+        keyfile = os.path.join(self.tmp, "home", "keys", "fleet.key")
+        self.assertEqual(self.swarm("key", "new", env=dict(self.env, SWARM_KEY_FILE=keyfile)).returncode, 0)
+        r = self.swarm("provision", self.link, "--host", "t1", "--app", "example", "--board",
+                       "posix-sim", "--key", keyfile, "--wait", "30s")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.swarm("call", self.link, "sys.info").returncode, 3)  # no key yet
+        os.makedirs(os.path.join(self.tmp, "cfg", "swarm"), exist_ok=True)
+        with open(os.path.join(self.tmp, "cfg", "swarm", "config"), "w") as f:
+            f.write("[defaults]\nkey = ~/keys/fleet.key\n")
+        env = dict(self.env, HOME=os.path.join(self.tmp, "home"))
+        self.assertEqual(self.swarm("key", "path", env=env).stdout.strip(), keyfile)
+        r = self.swarm("call", self.link, "sys.info", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("t1", r.stdout)
+        self.assertEqual(self.swarm("call", self.link, "sys.info", env=dict(env, SWARM_KEY_FILE="")).returncode, 3)
+
     def test_key_and_open_node(self):
         """A host with the fleet key still talks to an open node (it answers in plain), and
         does not record it as locked."""

@@ -16,8 +16,8 @@ import threading
 import time
 import unittest
 
-from swarmtest import (NODE_BIN, SRC, SWARM_BIN, Node, PtyPairTestCase, free_port, pack, reap,
-                       swarm_running, unpacker)
+from swarmtest import (NODE_BIN, SRC, SWARM_BIN, Node, PtyPairTestCase, check_repl, free_port, pack,
+                       reap, swarm_running, unpacker)
 
 COMMANDS = ("call", "cfg", "eval")
 
@@ -683,6 +683,27 @@ class Fleet(unittest.TestCase):
         for n in self.nodes:
             with open(os.path.join(n.root, "fleet.txt")) as f:
                 self.assertEqual(f.read(), "to every device\n")
+        # a folder kept in sync on every device (fs sync): only what changed moves
+        site = os.path.join(tmp, "site")
+        os.makedirs(os.path.join(site, "sub"))
+        for rel, data in (("a.txt", "a"), ("sub/b.txt", "b")):
+            with open(os.path.join(site, rel), "w") as f:
+                f.write(data)
+        r = swarm("fleet", *self.sel(), "fs", "sync", site, "www")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)  # one line per device: its sum
+        self.assertIn('"op":"sync"', r.stdout)
+        r = swarm("--json", "fleet", *self.sel(), "fs", "sync", "--delete", "--dry-run", site, "www")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        sums = [json.loads(x)["result"] for x in r.stdout.splitlines()[:-1]]
+        r = swarm("fleet", *self.sel(), "fs", "sync", "--watch", site, "www")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("run it for each device", r.stderr)
+        self.assertEqual([(x["op"], x["sent"], x["unchanged"], x["dry_run"]) for x in sums],
+                         [("sync", 0, 2, True)] * 2)
+        for n in self.nodes:
+            with open(os.path.join(n.root, "www", "sub", "b.txt")) as f:
+                self.assertEqual(f.read(), "b")
 
     def test_json_failures_and_exit_status(self):
         dead = "127.0.0.1:%d" % free_port()
@@ -786,6 +807,14 @@ class UserConfig(unittest.TestCase):
 class Repl(unittest.TestCase):
     """swarm repl on a pty: chunks, multi-line input, print output, Ctrl-C, history file."""
 
+    def test_piped_input_and_ctrl_c_stops_the_chunk(self):
+        node = Node(name="replnode")
+        self.addCleanup(node.stop)
+        node.start()
+        tmp = tempfile.mkdtemp(prefix="swarm-repl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        check_repl(self, "127.0.0.1:%d" % node.port, node, tmp)
+
     def test_prompt(self):
         import pty
         node = Node(name="replnode")
@@ -845,43 +874,190 @@ class Repl(unittest.TestCase):
 
 
 class Completion(unittest.TestCase):
-    """tools/completion/swarm.bash in a real bash: commands, options from --help, device names
-    from the config and the scan cache, groups after --to."""
+    """tools/completion/ in a real bash, zsh and fish: the same command lines complete to the
+    same words in all three (they all ask `swarm __complete words`), and the words are what
+    the commands accept: commands, the options each command's --help lists, subcommands,
+    device names from the config and the scan cache, groups after --to, a device's command
+    paths after `call LINK`; nothing (so: file names) where a file belongs."""
 
-    def complete(self, env, *words):
-        script = os.path.join(SRC, "tools", "completion", "swarm.bash")
-        line = " ".join("'%s'" % w for w in words)
-        cmd = ('source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _swarm; printf "%%s\\n" "${COMPREPLY[@]}"'
-               % (script, line, len(words) - 1))
-        r = subprocess.run(["bash", "--norc", "--noprofile", "-c", cmd], capture_output=True, text=True,
-                           timeout=60, env=env)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return sorted(x for x in r.stdout.splitlines() if x)
+    COMP = os.path.join(SRC, "tools", "completion")
 
-    def test_bash(self):
-        tmp = tempfile.mkdtemp(prefix="swarm-complete-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        os.makedirs(os.path.join(tmp, "config", "swarm"))
-        os.makedirs(os.path.join(tmp, "cache", "swarm"))
-        node = Node(name="compnode")
-        self.addCleanup(node.stop)
-        node.start()
-        with open(os.path.join(tmp, "config", "swarm", "config"), "w") as f:
-            f.write("[devices]\nkitchen = tcp://127.0.0.1:%d\n[groups]\nlab = lab-*\n" % node.port)
-        with open(os.path.join(tmp, "cache", "swarm", "scan.json"), "w") as f:
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="swarm-complete-")
+        os.makedirs(os.path.join(cls.tmp, "config", "swarm"))
+        os.makedirs(os.path.join(cls.tmp, "cache", "swarm"))
+        cls.node = Node(name="compnode")
+        cls.node.start()
+        with open(os.path.join(cls.tmp, "config", "swarm", "config"), "w") as f:
+            f.write("[devices]\nkitchen = tcp://127.0.0.1:%d\n[groups]\nlab = lab-*\n" % cls.node.port)
+        with open(os.path.join(cls.tmp, "cache", "swarm", "scan.json"), "w") as f:
             json.dump({"v": 1, "hosts": {"lab-1": {"ip": "10.0.0.1"}, "lab-2": {"ip": "10.0.0.2"}}}, f)
-        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "config"),
-                   XDG_CACHE_HOME=os.path.join(tmp, "cache"),
-                   PATH=os.path.dirname(os.path.abspath(SWARM_BIN)) + os.pathsep + os.environ["PATH"])
-        self.assertEqual(self.complete(env, "swarm", "fl"), ["fleet"])
-        self.assertIn("--every", self.complete(env, "swarm", "call", "--ev"))
-        self.assertEqual(self.complete(env, "swarm", "call", "k"), ["kitchen"])
-        self.assertEqual(self.complete(env, "swarm", "reboot", "lab"), ["lab-1", "lab-2"])
-        self.assertEqual(self.complete(env, "swarm", "fleet", "--to", "la"), ["lab", "lab-1", "lab-2"])
-        self.assertEqual(self.complete(env, "swarm", "fleet", "--to", "lab", "c"), ["call", "cfg"])
-        # after call LINK: the device's command paths (its _dir tree)
-        self.assertEqual(self.complete(env, "swarm", "call", "kitchen", "sys.i"), ["sys.info", "sys.is_up"])
-        self.assertIn("push.switch", self.complete(env, "swarm", "call", "kitchen", "push."))
+        os.makedirs(os.path.join(cls.tmp, "work", "site"))
+        cls.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(cls.tmp, "config"),
+                       XDG_CACHE_HOME=os.path.join(cls.tmp, "cache"), HOME=cls.tmp,
+                       PATH=os.path.dirname(os.path.abspath(SWARM_BIN)) + os.pathsep + os.environ["PATH"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+        shutil.rmtree(cls.tmp, True)
+
+    def run_shell(self, argv):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=self.env,
+                           cwd=os.path.join(self.tmp, "work"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return sorted(set(x for x in r.stdout.splitlines() if x))
+
+    def bash(self, *words):
+        cmd = ('source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _swarm; printf "%%s\\n" "${COMPREPLY[@]}"'
+               % (os.path.join(self.COMP, "swarm.bash"), " ".join("'%s'" % w for w in words), len(words) - 1))
+        return self.run_shell(["bash", "--norc", "--noprofile", "-c", cmd])
+
+    def zsh(self, *words):
+        # _swarm as compsys runs it, with compadd and _files standing in for the widget's
+        # output (they are only usable inside a completion widget): what it would offer
+        cmd = ('compadd() { [[ $1 == -S ]] && shift 2; [[ $1 == -a ]] && print -l -- ${(P)2} }; '
+               '_files() { print -- "(files)" }; '
+               'words=(%s); CURRENT=%d; source %s'
+               % (" ".join("'%s'" % w for w in words), len(words), os.path.join(self.COMP, "_swarm")))
+        return self.run_shell(["zsh", "-f", "-c", cmd])
+
+    def fish(self, *words):
+        line = " ".join(words)
+        cmd = "source %s; complete -C '%s'" % (os.path.join(self.COMP, "swarm.fish"), line)
+        return [x.split("\t")[0] for x in self.run_shell(["fish", "--no-config", "-c", cmd])]
+
+    def same(self, words, want=None, contains=()):
+        """The three shells offer the same for words (the last is being completed); want: exactly
+        this; contains: at least these."""
+        got = {sh: getattr(self, sh)(*words) for sh in ("bash", "zsh", "fish")}
+        self.assertEqual(got["bash"], got["zsh"], (words, got))
+        self.assertEqual(got["bash"], got["fish"], (words, got))
+        if want is not None:
+            self.assertEqual(got["bash"], sorted(want), words)
+        for w in contains:
+            self.assertIn(w, got["bash"], words)
+        return got["bash"]
+
+    def test_the_three_shells_agree(self):
+        self.same(["swarm", "fl"], ["fleet"])
+        self.same(["swarm", "--json", "sc"], ["scan"])
+        self.same(["swarm", "call", "--ev"], ["--every"])
+        self.same(["swarm", "call", "k"], ["kitchen"])
+        self.same(["swarm", "reboot", "lab"], ["lab-1", "lab-2"])
+        self.same(["swarm", "reboot", "lab-1", "lab"], ["lab-1", "lab-2"])  # several devices
+        self.same(["swarm", "fleet", "--to", "la"], ["lab", "lab-1", "lab-2"])
+        self.same(["swarm", "fleet", "--to", "lab", "c"], ["call", "cfg"])
+        # an option's value by its name in the table: SELECTOR (groups too), URI, NAME
+        self.same(["swarm", "push", "--link", "k"], ["kitchen"])
+        self.same(["swarm", "fleet", "--host", "la"], ["lab-1", "lab-2"])
+        self.files(["swarm", "fleet", "--to", "lab", "--scan-timeout", ""], ["site/"])
+        # the device's command paths (its _dir tree) after call LINK
+        self.same(["swarm", "call", "kitchen", "sys.i"], ["sys.info", "sys.is_up"])
+        self.same(["swarm", "call", "kitchen", "push."], contains=["push.switch"])
+        # subcommands and their options, from the commands' own tables
+        self.same(["swarm", "fs", "kitchen", "c"], ["cat", "cp"])
+        self.same(["swarm", "fs", "kitchen", "sync", "--d"], ["--delete", "--dry-run"])
+        self.same(["swarm", "cfg", "kitchen", "s"], ["set"])
+        # the device's files where fs's table says a device path goes (a listing of the
+        # word's directory, directories with '/'); a local path: files of this machine
+        for rel in ("apps/blink/main.lua", "apps/counter/main.lua", "data.txt"):
+            os.makedirs(os.path.dirname(os.path.join(self.node.root, rel)), exist_ok=True)
+            with open(os.path.join(self.node.root, rel), "w") as f:
+                f.write("x")
+        self.same(["swarm", "fs", "kitchen", "cat", "ap"], ["apps/"])
+        self.same(["swarm", "fs", "kitchen", "get", "apps/"], ["apps/blink/", "apps/counter/", "apps/example/"])  # (the node made apps/example)
+        self.same(["swarm", "fs", "kitchen", "rm", "data.txt", "apps/blink/m"], ["apps/blink/main.lua"])
+        self.same(["swarm", "fs", "kitchen", "cp", ":d"], [":data.txt"])
+        self.files(["swarm", "fs", "kitchen", "get", "data.txt", "si"], ["site/"])
+        self.files(["swarm", "fs", "kitchen", "cp", "si"], ["site/"])
+        self.same(["swarm", "key", "i"], ["install"])
+        self.same(["swarm", "help", "f"], ["fleet", "fs"])
+        self.same(["swarm", "--timeout", "5s", "rep"], ["repl"])
+        # where a local file belongs (or nothing is known), every shell offers files
+        self.files(["swarm", "fs", "kitchen", "sync", "si"], ["site/"])
+        self.files(["swarm", "push", ""], ["site/"])
+        self.files(["swarm", "nosuch", ""], ["site/"])
+
+    def files(self, words, want):
+        """swarm offers nothing for words: bash falls back to file names (complete -o default,
+        after _swarm: COMPREPLY stays empty), zsh calls _files, fish completes paths."""
+        self.assertEqual(self.bash(*words), [], words)
+        self.assertEqual(self.zsh(*words), ["(files)"], words)
+        self.assertEqual(self.fish(*words), want, words)
+
+    def test_options_match_each_commands_help(self):
+        # every option a command's --help lists is offered, and nothing it does not mention
+        for cmd in swarm("__complete", "commands").stdout.split():
+            helptext = swarm(cmd, "--help").stdout
+            listed = set(re.findall(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z-]*)", helptext))
+            offered = set(self.bash("swarm", cmd, "--"))
+            self.assertLessEqual(listed, offered, cmd)
+            # (the global options are one line of --help: "--json, -q, -v, --timeout TIME")
+            mentioned = set(re.findall(r"--[a-z][a-z-]*", helptext)) | {"--help", "--quiet", "--verbose"}
+            self.assertLessEqual(offered, mentioned, cmd)
+
+    def test_make_install_places_them(self):
+        # `make install` (cmake --install) puts each script where its shell looks, and each
+        # works with the installed swarm; fish finds its file by itself (autoloading)
+        prefix = os.path.join(self.tmp, "prefix")
+        build = os.path.dirname(os.path.abspath(SWARM_BIN))
+        r = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        share = os.path.join(prefix, "share")
+        env = dict(self.env, PATH=os.path.join(prefix, "bin") + os.pathsep + os.environ["PATH"])
+        bash = ('source %s/bash-completion/completions/swarm; COMP_WORDS=(swarm fl); COMP_CWORD=1; _swarm; '
+                'printf "%%s\\n" "${COMPREPLY[@]}"' % share)
+        zsh = ('compadd() { [[ $1 == -S ]] && shift 2; [[ $1 == -a ]] && print -l -- ${(P)2} }; '
+               'words=(swarm fl); CURRENT=2; '
+               'source %s/zsh/site-functions/_swarm' % share)
+        fish = "set fish_complete_path %s/fish/vendor_completions.d $fish_complete_path; complete -C 'swarm fl'" % share
+        for argv in (["bash", "--norc", "--noprofile", "-c", bash], ["zsh", "-f", "-c", zsh],
+                     ["fish", "--no-config", "-c", fish]):
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+            self.assertEqual((r.returncode, r.stdout.split()), (0, ["fleet"]), (argv[0], r.stderr))
+
+    def test_zsh_interactive(self):
+        # a real interactive zsh with compsys (compinit) and _swarm on its fpath: TAB inserts
+        # the one match, and lists several
+        import pty
+        fdir = os.path.join(self.tmp, "zfunc")
+        os.makedirs(fdir, exist_ok=True)
+        shutil.copy(os.path.join(self.COMP, "_swarm"), fdir)
+        master, slave = pty.openpty()
+        p = subprocess.Popen(["zsh", "-f", "-i"], stdin=slave, stdout=slave, stderr=slave,
+                             env=dict(self.env, TERM="dumb"), start_new_session=True,
+                             cwd=os.path.join(self.tmp, "work"))
+        os.close(slave)
+        try:
+            def until(token):
+                buf = b""
+                while token not in buf:
+                    r, _, _ = select.select([master], [], [], 30)
+                    self.assertTrue(r, "zsh said nothing more; so far: %r" % buf)
+                    buf += os.read(master, 4096)
+                return buf
+            os.write(master, b"fpath=(%s $fpath); autoload -U compinit; compinit -u -D; echo SET''UP\n"
+                     % fdir.encode())
+            until(b"SETUP")
+            os.write(master, b"swarm fl\t")
+            until(b"swarm fleet ")
+            os.write(master, b"\x15swarm fs kitchen c\t")
+            self.assertRegex(until(b"cp").decode(errors="replace"), r"cat\s+cp")
+            # a device directory: no space after its '/', so the next TAB goes on inside it
+            os.makedirs(os.path.join(self.node.root, "apps", "zdir"), exist_ok=True)
+            with open(os.path.join(self.node.root, "apps", "zdir", "zfile.lua"), "w") as f:
+                f.write("x")
+            os.write(master, b"\x15swarm fs kitchen cat apps/zd\t")
+            until(b"ir/")  # (zsh writes what it adds)
+            os.write(master, b"\t")
+            until(b"zfile.lua ")
+        finally:
+            p.kill()
+            p.wait()
+            os.close(master)
 
 
 class Serial(PtyPairTestCase):
@@ -969,6 +1145,17 @@ class Serial(PtyPairTestCase):
     def test_lossless(self):
         node = self.start_node()
         self.check_link(node, "serial://%s?baud=115200" % self.b)
+
+    def test_repl_over_serial_both_modes(self):
+        # issue 15: the REPL works over serial lines (lossless: its console text is interleaved
+        # with the replies; lossy: frames and Reliable), Ctrl-C included
+        tmp = tempfile.mkdtemp(prefix="swarm-repl-tty-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        node = self.start_node()
+        check_repl(self, "serial://%s" % self.b, node, tmp)
+        node.stop()
+        node = self.start_node("--lossy")
+        check_repl(self, "serial://%s?mode=lossy" % self.b, node, tmp)
 
     def test_lossless_stream_cancel_reaches_node(self):
         self.start_node()

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -18,7 +19,7 @@ import unittest
 
 from swarmtest import SWARM_BIN, Node, PtyPairTestCase, free_port
 
-CMDS = ("ls", "get", "put", "rm", "mkdir", "rmdir", "mv", "stat", "hash")
+CMDS = ("ls", "cat", "get", "put", "cp", "sync", "rm", "mkdir", "rmdir", "mv", "stat", "hash")
 
 
 def swarm(*args, timeout=120, input=None, text=True):
@@ -83,7 +84,12 @@ class Help(unittest.TestCase):
             ([dead, "mv", "a"], "missing arguments for mv"),
             ([dead, "ls", "a", "b"], "too many arguments for ls"),
             ([dead, "get", "-l", "x"], "-l is an option of ls"),
-            ([dead, "ls", "-r"], "options of get and put"),
+            ([dead, "ls", "-r"], "-r is an option of get, put, cp and rm"),
+            ([dead, "ls", "--window", "2"], "options of the transfers"),
+            ([dead, "sync", "--changed", "d"], "--changed is an option of get, put and cp"),
+            ([dead, "get", "--delete", "d"], "--delete, --dry-run and --watch are options of sync"),
+            ([dead, "cp", "a", "b"], "mark the device side with ':'"),
+            ([dead, "cp", "-r", "-", ":x"], "not standard input"),
             ([dead, "rm", "-p", "x"], "-p is an option of mkdir"),
             ([dead, "put", "--window", "0", "x"], "bad --window '0'"),
             ([dead, "put", "--window", "65", "x"], "bad --window '65'"),
@@ -415,10 +421,13 @@ class Trees(FsBase):
         want = self.make_tree(src)
         r = self.ok("put", "-r", src, "www")
         self.assertIn("put -r %s → www: 5 files" % src, r.stderr)
+        # each file's line says which of the tree's files it is (progress without a terminal)
+        self.assertEqual(re.findall(r"(?m)^\[(\d+)/5\] put ", r.stderr), ["1", "2", "3", "4", "5"], r.stderr)
         self.assertEqual(tree_of(self.dev("www")), want)
         back = self.local("back")
         r = self.ok("get", "-r", "www", back)
         self.assertIn("get -r www → %s: 5 files" % back, r.stderr)
+        self.assertEqual(re.findall(r"(?m)^\[(\d+)\] get ", r.stderr), ["1", "2", "3", "4", "5"], r.stderr)
         self.assertEqual(tree_of(back), want)
         # again with --changed: nothing to do
         r = self.ok("--json", "put", "-r", "--changed", src, "www")
@@ -462,6 +471,185 @@ class Trees(FsBase):
         self.assertEqual(r.returncode, 6)
         r = self.fs("put", "-r", self.local("nothere"), "z")
         self.assertEqual(r.returncode, 6)
+
+
+class CatCpRmSync(FsBase):
+    """issue 15, fs: cat, cp (both ways, -r), rm -r, and sync (only changed files, --delete,
+    --dry-run)."""
+
+    def make_tree(self, root):
+        spec = {"a.txt": b"alpha", "empty": b"", "sub/b.bin": self.rng.randbytes(40_000),
+                "sub/deeper/c": self.rng.randbytes(16_321), "sub/deeper/d": b"d"}
+        for rel, data in spec.items():
+            write(os.path.join(root, rel), data)
+        os.makedirs(os.path.join(root, "emptydir"))
+        return tree_of(root)
+
+    def test_cat(self):
+        big = self.rng.randbytes(70_000)
+        write(self.dev("x/big"), big)
+        write(self.dev("small"), b"small\n")
+        r = self.fs("cat", "x/big", "small", text=False)
+        self.assertEqual((r.returncode, r.stdout), (0, big + b"small\n"), r.stderr)
+        self.assertEqual(r.stderr, b"")  # the data is the output: no line per file
+        # a directory and a missing file are errors (1); the other files are still written
+        r = self.fs("cat", "x", "nope", "small", text=False)
+        self.assertEqual((r.returncode, r.stdout), (1, b"small\n"))
+        self.assertIn(b"cat: x is a directory on the device", r.stderr)
+        self.assertIn(b"no such file or directory on the device: nope", r.stderr)
+        r = self.fs("cat", "-r", "small")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("-r is an option of", r.stderr)
+
+    def test_cp_both_ways(self):
+        src = self.local("site")
+        want = self.make_tree(src)
+        self.ok("cp", "-r", src, ":www")
+        self.assertEqual(tree_of(self.dev("www")), want)
+        back = self.local("back")
+        self.ok("cp", "-r", ":www", back)
+        self.assertEqual(tree_of(back), want)
+        # single files: into a directory on either side, ':' alone is the root
+        self.ok("cp", self.local("one", b"1"), ":www/")
+        self.assertEqual(read(self.dev("www/one")), b"1")
+        self.ok("cp", self.local("two", b"2"), ":")
+        self.assertEqual(read(self.dev("two")), b"2")
+        self.ok("cp", ":www/one", back)
+        self.assertEqual(read(os.path.join(back, "one")), b"1")
+        r = self.fs("--json", "cp", "--changed", ":www/one", os.path.join(back, "one"))
+        self.assertTrue(json.loads(r.stdout)["skipped"], r.stdout)
+        for args in (["cp", "a", "b"], ["cp", ":a", ":b"], ["cp", "a"]):
+            r = self.fs(*args)
+            self.assertEqual(r.returncode, 2, args)
+        self.assertIn("mark the device side with ':'", self.fs("cp", "a", "b").stderr)
+        r = self.fs("cp", ":nope", back)
+        self.assertEqual(r.returncode, 1)
+
+    def test_rm_r(self):
+        src = self.local("site")
+        self.make_tree(src)
+        self.ok("put", "-r", src, "www")
+        self.ok("put", self.local("f", b"f"), "keep")
+        r = self.fs("rm", "www")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("rm -r deletes it", r.stderr)
+        self.assertTrue(os.path.isdir(self.dev("www")))
+        self.ok("rm", "-r", "www", "keep")
+        self.assertFalse(os.path.exists(self.dev("www")))
+        self.assertFalse(os.path.exists(self.dev("keep")))
+        r = self.fs("rm", "-r", "nope")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such file or directory on the device: nope", r.stderr)
+        for root in ("/", "", ".", "//"):
+            r = self.fs("rm", "-r", root)
+            self.assertEqual(r.returncode, 2, root)
+            self.assertIn("the device's root", r.stderr)
+        self.assertTrue(os.path.isfile(self.dev("swarm.cfg")))
+
+    def test_sync(self):
+        src = self.local("site")
+        want = self.make_tree(src)
+        # a dry run on an empty device names everything and changes nothing
+        r = self.ok("sync", "--dry-run", src, "www")
+        self.assertFalse(os.path.exists(self.dev("www")))
+        self.assertIn("mkdir www\n", r.stdout)
+        self.assertIn("put %s/sub/deeper/c → www/sub/deeper/c\n" % src, r.stdout)
+        self.assertEqual(r.stdout.count("put "), 5)
+        self.assertIn("sync --dry-run %s → www: 5 files to send" % src, r.stderr)
+        r = self.ok("sync", src, "www")
+        self.assertEqual(tree_of(self.dev("www")), want)
+        self.assertIn("sync %s → www: 5 files sent" % src, r.stderr)
+        # only what changed moves; what the device alone has stays without --delete
+        write(os.path.join(src, "sub/deeper/d"), b"D")
+        write(os.path.join(src, "new/n"), b"new")
+        os.remove(os.path.join(src, "a.txt"))
+        write(self.dev("www/sub/extra"), b"extra")
+        r = self.ok("--json", "sync", src, "www")
+        acts = [json.loads(x) for x in r.stdout.splitlines()]
+        sent = sorted(a["remote"] for a in acts if a["op"] == "put" and not a["skipped"])
+        self.assertEqual(sent, ["www/new/n", "www/sub/deeper/d"])
+        self.assertFalse(any(a["op"] == "delete" for a in acts))
+        self.assertEqual({k: acts[-1][k] for k in ("op", "sent", "unchanged", "deleted", "device_only")},
+                         {"op": "sync", "sent": 2, "unchanged": 3, "deleted": 0, "device_only": 2}, acts[-1])
+        self.assertTrue(os.path.isfile(self.dev("www/a.txt")))
+        r = self.ok("sync", src, "www")
+        self.assertIn("0 files sent", r.stderr)
+        self.assertIn("2 on the device only: --delete removes them", r.stderr)
+        # --delete --dry-run names the extras, --delete removes them (a directory with its files)
+        os.makedirs(self.dev("www/olddir/in"))
+        write(self.dev("www/olddir/in/f"), b"f")
+        r = self.ok("sync", "--delete", "--dry-run", src, "www")
+        self.assertEqual(sorted(x for x in r.stdout.splitlines() if x.startswith("delete")),
+                         ["delete www/a.txt", "delete www/olddir", "delete www/sub/extra"])
+        self.assertTrue(os.path.isfile(self.dev("www/olddir/in/f")))
+        r = self.ok("sync", "--delete", src, "www")
+        self.assertIn("3 deleted", r.stderr)
+        self.assertEqual(tree_of(self.dev("www")), tree_of(src))
+        # rsync's order: sync DIR LINK:PATH (the link's port stays with the link)
+        r = swarm("fs", "sync", src, self.link + ":www2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(tree_of(self.dev("www2")), tree_of(src))
+        # usage and local errors
+        self.assertEqual(self.fs("sync", self.local("file", b"x"), "w").returncode, 6)
+        self.assertEqual(self.fs("sync", self.local("nothere"), "w").returncode, 6)
+        self.assertEqual(self.fs("put", "--delete", src, "w").returncode, 2)
+        self.assertEqual(self.fs("sync", "-r", src, "w").returncode, 2)
+        # --delete into the root would take the device's config and apps with it: refused
+        for root in ("/", ""):
+            r = swarm("fs", "sync", "--delete", src, self.link + ":" + root)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("would remove its config and apps", r.stderr)
+        self.assertTrue(os.path.isfile(self.dev("swarm.cfg")))
+
+
+class SyncWatch(FsBase):
+    """fs sync --watch: after the first pass, each change of the local folder reaches the
+    device (new, changed and removed files and directories, a file that became a directory),
+    until Ctrl-C."""
+
+    def wait_device(self, src, dst, p):
+        deadline = time.monotonic() + 60
+        while tree_of(self.dev(dst)) != tree_of(src):
+            self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
+            self.assertLess(time.monotonic(), deadline, (tree_of(self.dev(dst)), tree_of(src)))
+            time.sleep(0.1)
+
+    def test_watch(self):
+        src = self.local("site")
+        write(os.path.join(src, "a.txt"), b"a")
+        write(os.path.join(src, "sub/b.txt"), b"b")
+        p = subprocess.Popen([SWARM_BIN, "fs", self.link, "sync", "--watch", "--delete", src, "www"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = p.stderr.readline()
+            while line and not line.startswith("watching "):
+                line = p.stderr.readline()
+            self.assertEqual(line, "watching %s (Ctrl-C ends)\n" % src)
+            self.assertEqual(tree_of(self.dev("www")), tree_of(src))
+            write(os.path.join(src, "a.txt"), b"a, longer now")   # changed
+            write(os.path.join(src, "new/deep/c.txt"), b"c")     # new directories and a file
+            os.remove(os.path.join(src, "sub/b.txt"))            # removed (--delete)
+            self.wait_device(src, "www", p)
+            os.rmdir(os.path.join(src, "sub"))                   # a removed directory
+            os.remove(os.path.join(src, "new/deep/c.txt"))
+            os.rmdir(os.path.join(src, "new/deep"))
+            write(os.path.join(src, "new/deep"), b"a file now")  # a directory became a file
+            self.wait_device(src, "www", p)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn("delete www/sub/b.txt", err)
+
+    def test_watch_usage(self):
+        for args in (["put", "--watch", "x"], ["sync", "--watch", "--dry-run", "x"]):
+            r = self.fs(*args)
+            self.assertEqual(r.returncode, 2, args)
 
 
 class CutTransfer(unittest.TestCase):

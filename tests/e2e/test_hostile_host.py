@@ -43,6 +43,7 @@ class HostileDevice:
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.handles = {}
+        self.changes = []  # (command, path) of every f.rm / f.rmdir / f.mkdir asked for
         self.stop = False
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
@@ -90,11 +91,16 @@ class HostileDevice:
                 return {"d": list(node)}
             out = []
             for name, v in node.items():
-                if isinstance(v, dict):
+                if v is None:  # neither file nor directory
+                    out.append({"n": name, "m": "?", "t": 0})
+                elif isinstance(v, dict):
                     out.append({"n": name, "m": "d", "t": 0})
                 else:
                     out.append({"n": name, "m": "f", "s": len(v), "t": 0})
             return {"d": out}
+        if a in ("f.rm", "f.rmdir", "f.mkdir"):
+            self.changes.append((a, p))
+            return {"d": None}
         content = node if isinstance(node, bytes) else self.default
         if a == "f.stat":
             if isinstance(node, dict):
@@ -199,6 +205,81 @@ class FsGetFromHostileDevice(unittest.TestCase):
             self.assertIn(shown, err)
         self.assertNotIn(ESC, err, "an escape sequence reached the terminal")
         self.assertEqual(err.count("refused"), 10, err)
+
+    HOSTILE = {"d": {
+        "ok.txt": b"fine\n",
+        "../../x": b"climbed\n",
+        "..": {"y": b"climbed\n"},
+        "a/b": b"slash\n",
+        "esc" + ESC + "[2Jname": b"esc\n",
+        "sub": {"../../../deep": b"climbed\n", "good": b"good\n"},
+    }}
+
+    def device_obj(self, tree):
+        dev = HostileDevice(tree)
+        self.addCleanup(dev.close)
+        return dev, "tcp://127.0.0.1:%d" % dev.port
+
+    def test_rm_r_deletes_only_the_entries_listed(self):
+        # rm -r of a directory: every f.rm names an entry of the directory it listed; a name
+        # that is no plain path element ("../../x", "a/b") is refused, and so its directory
+        # is not removed either
+        dev, link = self.device_obj(self.HOSTILE)
+        r = swarm("fs", link, "rm", "-r", "d")
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 1, err)
+        self.assertEqual(sorted(dev.changes), [("f.rm", "d/ok.txt"), ("f.rm", "d/sub/good")], err)
+        self.assertEqual(err.count("refused"), 5, err)  # (a control byte is refused too)
+        self.assertNotIn(ESC, err)
+
+    def test_sync_delete_deletes_only_the_entries_listed(self):
+        dev, link = self.device_obj(self.HOSTILE)
+        empty = os.path.join(self.work, "empty")
+        os.makedirs(empty)
+        r = swarm("fs", link, "sync", "--delete", empty, "d")
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 1, err)
+        self.assertEqual(sorted(dev.changes), [("f.mkdir", "d"), ("f.rm", "d/ok.txt"),
+                                               ("f.rm", "d/sub/good")], err)
+        self.assertEqual(err.count("not deleted"), 4, err)
+        self.assertNotIn(ESC, err)
+        # a dry run asks for nothing and shows the names escaped
+        dev.changes.clear()
+        r = swarm("fs", link, "sync", "--delete", "--dry-run", empty, "d")
+        out = r.stdout.decode(errors="replace")
+        self.assertEqual(dev.changes, [])
+        self.assertEqual(sorted(out.splitlines()), ["delete d/ok.txt", "delete d/sub"])
+        self.assertNotIn(ESC, r.stderr.decode(errors="replace"))
+
+    def test_completion_offers_only_plain_names(self):
+        # a device's names reach the shell's prompt through completion: the hostile ones
+        # (escape sequences, newlines that would forge more candidates, "..") are not offered
+        dev, link = self.device_obj({"d": {"ok.txt": b"x", "esc" + ESC + "[2J": b"x", "two\nlines": b"x",
+                                           "..": {}, "sub": {}}})
+        r = swarm("__complete", "words", "--", "swarm", "fs", link, "cat", "d/")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(r.stdout.decode().splitlines()), ["d/ok.txt", "d/sub/"])
+
+    def test_c1_controls_in_names_are_escaped(self):
+        # U+009B is CSI for many terminals; in UTF-8 it passes the plain-name check (no byte
+        # below 0x20), so every line that shows such a name must escape it
+        csi = "\u009b"
+        link = self.device({"d": {"file" + csi + "2J": b"x", "other" + csi + "2J": None}})
+        r = subprocess.run([SWARM_BIN, "-v", "fs", link, "get", "-r", "d", "target"], capture_output=True,
+                           timeout=60, cwd=self.work, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(csi.encode(), r.stderr)
+        self.assertIn(b"not a file or directory on the device, skipped", r.stderr)
+        self.assertIn(b"get d/file", r.stderr)
+
+    def test_hash_of_a_tree_is_escaped(self):
+        dev, link = self.device_obj({"d": {"esc" + ESC + "]0;title\x07": b"x", "row\nforged": b"y"}})
+        r = swarm("fs", link, "hash", "d")
+        out = r.stdout.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(ESC, out)
+        self.assertEqual(len(out.splitlines()), 2, out)
+        self.assertIn("d/esc\\x1b]0;title\\x07", out)
 
     def test_a_link_in_the_target_folder_is_not_followed(self):
         target = os.path.join(self.work, "target")

@@ -353,9 +353,12 @@ class SwarmSim(unittest.TestCase):
         r = self.run_sim("--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("--nodes N", r.stdout)
+        self.assertIn("--mcu N", r.stdout)
         self.assertIn("--down", r.stdout)
         for bad in (["--nodes", "0"], ["--nodes", "x"], ["--prefix", "a/b"], ["extra"],
-                    ["--down", "--keep"], ["--force"], ["--"], ["--apps", "a b"]):
+                    ["--down", "--keep"], ["--force"], ["--"], ["--apps", "a b"],
+                    ["--mcu", "33"], ["--mcu-apps", "a"], ["--down", "--mcu", "1"],
+                    ["--mcu", "1", "--mcu-apps", "a/b"]):
             r = self.run_sim(*bad)
             self.assertEqual(r.returncode, 2, "%s: %s" % (bad, r.stderr))
             self.assertIn("swarm sim:", r.stderr)

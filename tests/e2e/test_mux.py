@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from swarmtest import (SWARM_BIN, Client, Node, PtyPairTestCase, RemoteError, pack, swarm_running,
+from swarmtest import (SWARM_BIN, Client, Node, PtyPairTestCase, RemoteError, check_repl, pack, swarm_running,
                        unpacker)
 
 
@@ -665,6 +665,10 @@ class SerialBehindMux(PtyPairTestCase):
                 self.assertEqual(p.wait(10), 130)
             info = mux.info()
             self.assertGreater(info["stats"]["console"], sum(len(x) for x in lines))
+            # the REPL through the mux on a serial line (issue 15), Ctrl-C included
+            tmp = tempfile.mkdtemp(prefix="swarm-mux-repl-")
+            self.addCleanup(shutil.rmtree, tmp, True)
+            check_repl(self, mux.uri, node, tmp)
             c.close()
         finally:
             mux.stop()

@@ -2,7 +2,9 @@
 every built-in command, streams and cancellation, several clients and their bound, config
 persistence across a reset, the watchdog, and bad input that must never hurt the node."""
 import os
+import shutil
 import socket
+import tempfile
 import time
 import unittest
 
@@ -216,6 +218,27 @@ class Clients(unittest.TestCase):
             finally:
                 for c in clients:
                     c.close()
+
+
+    def test_hundreds_of_clients(self):
+        # Issue 16: limits.clients goes up to 1,024, but the POSIX port refused every
+        # connection past 256 of its own (SW_POSIX_CONNS) and never raised the limit on open
+        # files. 300 clients, each answered, all connected at once.
+        root = tempfile.mkdtemp(prefix="swarm-e2e-")
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(pack({"limits": {"clients": 400}}))
+        with Node(root=root, name="crowd") as node:
+            clients = []
+            try:
+                for k in range(300):
+                    clients.append(node.client())
+                for k, c in enumerate(clients):
+                    self.assertEqual(c.call("ping", {"m": k}), "R:%d" % k)
+                self.assertNotIn("refusing a connection", node.read_log())
+            finally:
+                for c in clients:
+                    c.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 class Watchdog(unittest.TestCase):

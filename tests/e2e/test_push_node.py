@@ -625,6 +625,91 @@ class Rollback(Base):
         self.assertEqual(self.c.call("pa.v"), "v2")
 
 
+class SwitchProbation(unittest.TestCase):
+    """push.switch is under the boot probation like a commit's reload (issue 15): a node killed
+    while it watches the new app comes back running the previous one; one killed after the
+    watch passed keeps the new one. The node runs without --app (board.app_name in its config),
+    so what a restart runs is what the config says."""
+
+    def setUp(self):
+        self.node = PushNode(app="pa", files={"main.lua": lua_app("pa-1")},
+                             cfg={"board": {"app_name": "pa"}})
+        os.makedirs(os.path.join(self.node.root, "apps", "pb"))
+        write_tree(os.path.join(self.node.root, "apps", "pb"), {"main.lua": lua_app("pb-1")})
+        self.node.app = None
+        self.addCleanup(self.node.stop)
+        self.node.start()
+
+    def restart(self):
+        self.node.restart()
+        self.node.wait_log("ready")
+
+    def test_killed_during_the_watch_comes_back_with_the_previous_app(self):
+        with self.node.client(timeout=20) as c:
+            self.assertEqual(c.call("pa.v"), "pa-1")
+            c.request("push.switch", {"app": "pb", "grace_ms": 600000})
+            self.node.wait_log("push: switching from pa to pb")
+            deadline = time.monotonic() + 20
+            while True:  # pb runs (its command answers): the watch is on
+                try:
+                    self.assertEqual(c.call("pb.v"), "pb-1")
+                    break
+                except RemoteError:
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.05)
+        self.restart()
+        log = self.node.read_log()
+        self.assertIn("switched back at boot: pb never passed its health check (pa runs again)", log)
+        with self.node.client(timeout=20) as c:
+            self.assertEqual(c.call("pa.v"), "pa-1")
+            self.assertEqual(c.call("sys.info")["app_name"], "pa")
+            self.assertIn("switched back at boot", manifest(c, "apps/pb")["last"]["result"])
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, ".swarm", "switch")))
+        # and the next start does nothing more
+        self.restart()
+        with self.node.client(timeout=20) as c:
+            self.assertEqual(c.call("pa.v"), "pa-1")
+        self.assertEqual(self.node.read_log().count("switched back at boot"), 1)
+
+    def test_swarm_push_app_killed_during_the_watch(self):
+        # the same through the CLI: `swarm push --app pb` to the node running pa; the node is
+        # killed (by PID) while it watches pb, and comes back running pa
+        from swarmtest import SWARM_BIN, reap
+        import subprocess
+        proj = os.path.join(self.node.tmp, "proj")
+        write_tree(os.path.join(proj, "apps", "pb"), {"main.lua": lua_app("pb-2")})
+        p = subprocess.Popen([SWARM_BIN, "push", proj, "--app", "pb", "--link", "tcp://127.0.0.1:%d" % self.node.port,
+                              "--grace", "10m", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True)
+        try:
+            self.node.wait_log("push: switching from pa to pb", timeout=60)
+            self.node.wait_log("pb: main.lua loaded", timeout=60)
+            self.node.kill(signal.SIGKILL)
+            out, err = p.communicate(timeout=60)
+        finally:
+            reap(p)
+        self.assertNotEqual(p.returncode, 0, out + err)  # the push did not see pb pass
+        self.node.log.close()
+        self.node.start()
+        self.node.wait_log("switched back at boot")
+        with self.node.client(timeout=20) as c:
+            self.assertEqual(c.call("pa.v"), "pa-1")
+            self.assertEqual(c.call("sys.info")["app_name"], "pa")
+        # pb's files are in place: a later push finds them (and the next switch is watched again)
+        self.assertEqual(read_tree(os.path.join(self.node.root, "apps", "pb")), {"main.lua": lua_app("pb-2")})
+
+    def test_killed_after_the_watch_keeps_the_new_app(self):
+        with self.node.client(timeout=20) as c:
+            r = c.call("push.switch", {"app": "pb", "grace_ms": 100}, timeout=20)
+            self.assertEqual((r["app"], r["prev"]), ("pb", "pa"))
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, ".swarm", "switch")))
+        self.restart()
+        with self.node.client(timeout=20) as c:
+            self.assertEqual(c.call("pb.v"), "pb-1")
+            self.assertEqual(c.call("sys.info")["app_name"], "pb")
+        self.assertNotIn("switched back at boot", self.node.read_log())
+
+
 class BoardScript(Base):
     APP = "pb"
     FILES = {"main.lua": b'swarm.command("hw", function() return HW end)\n'

@@ -9,6 +9,32 @@
 static uint8_t out[1 << 17];
 static uint8_t store[4096];
 
+// A map lookup through the public reader (what sw_mp_map_get must answer).
+static int ref_map_get(const uint8_t *p, size_t n, const char *key, sw_span_t *val)
+{
+    sw_mpr_t r;
+    sw_mpr_init(&r, p, n);
+    if (sw_mpr_peek(&r) != SW_MP_MAP)
+        return r.pos < r.n ? SW_ETYPE : SW_EPROTO;
+    uint32_t pairs;
+    if (!sw_mpr_map(&r, &pairs))
+        return r.err;
+    for (uint32_t k = 0; k < pairs; k++) {
+        if (sw_mpr_peek(&r) == SW_MP_STR) {
+            sw_mp_obj_t o;
+            if (sw_mpr_next(&r, &o))
+                return r.err;
+            if (sw_mp_obj_streq(&o, key))
+                return sw_mpr_span(&r, val);
+        } else if (sw_mpr_skip(&r)) {
+            return r.err;
+        }
+        if (sw_mpr_skip(&r))
+            return r.err;
+    }
+    return SW_ENOENT;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -71,8 +97,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    sw_span_t v;
-    (void)sw_mp_map_get(data, size, "d", &v);
+    // sw_mp_map_get (an in-place fast path for fixmaps, then a reader) against a lookup
+    // written with the public reader only: the same result, the same value span
+    static const char *const keys[] = {"d", "m", "a", "", "ab"};
+    for (size_t ki = 0; ki < sizeof keys / sizeof keys[0]; ki++) {
+        sw_span_t va = {NULL, 0}, vb = {NULL, 0};
+        int got = sw_mp_map_get(data, size, keys[ki], &va);
+        int want = ref_map_get(data, size, keys[ki], &vb);
+        if (got != want || (!got && (va.p != vb.p || va.n != vb.n)))
+            __builtin_trap();
+    }
     (void)sw_mp_check(data, size);
 
     sw_mps_t s;

@@ -9,6 +9,9 @@ With root (the normal case; CI runs as root) it builds, per lab:
   * a namespace LAB-host on the same bridge (169.254.254.1) for host tools;
   * one swarm-node per node namespace, each with its own root directory (apps copied from the
     repository's apps/) and its own log file, services on their default ports.
+  * with mcu=M, M QEMU guests running the Cortex-M3 firmware (build/fw, `make firmware`), kind
+    "cortex-m3" (the others "linux"): one namespace LAB-mK each, whose bridge joins the veth to
+    the hub and the tap the guest's LAN9118 sits on (Lan's doc says more).
 The root namespace's interfaces are never touched. Everything (processes by PID, namespaces,
 the veths and bridge that go with them, temporary directories) is removed on exit, also on an
 exception, SIGINT, SIGTERM or SIGHUP. `lanlab.py --down PREFIX` removes what a killed run left.
@@ -23,13 +26,15 @@ test or a program holding the default ports on 0.0.0.0. ports="fixed" (the comma
 2323 (ports below 1024 need root), eval and beacons on 1139. What works there: RPC, FTP, telnet,
 remote eval, `swarm scan --to ADDR --port BEACON_PORT` (the query sent to each node's address)
 and beacons heard by a scanner on the loopback (`swarm scan --no-query --port BEACON_PORT
---timeout 2.5s`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS.
+--timeout 2.5s`). What does not: broadcast (a plain `swarm scan`), multicast, mDNS. QEMU guests
+are on QEMU's user-mode network there, their RPC port forwarded from a loopback address.
 
 Python API (stdlib only; runs under /usr/bin/python3):
 
     from lanlab import Lan
     with Lan(nodes=3, apps=["blink", "counter", "blink"], name_prefix="swt") as lan:
-        lan.nodes[i].name / .ip / .ns / .root / .log_path / .port / .app / .pid / .uri
+        lan.nodes[i].name / .ip / .ns / .root / .log_path / .port / .app / .pid / .uri / .kind
+        lan.nodes[i].mac / .serial / .flash / .guest_ip   (QEMU nodes: Lan(mcu=M, mcu_apps=…))
         lan.nodes[i].ftp_port / .telnet_port / .eval_port   (the ports the lab gave them)
         lan.host_ns, lan.host_ip, lan.beacon_port
         lan.run(ns, argv, timeout=None, **kw)   # subprocess.run inside ns -> CompletedProcess
@@ -41,7 +46,8 @@ Python API (stdlib only; runs under /usr/bin/python3):
         with netns(ns): ...                     # this thread inside ns for a while
 
 Command line:
-    lanlab.py up N [--apps a,b] [--prefix P] [--loopback [--free-ports]] [--keep] [--json] [-- CMD ...]
+    lanlab.py up N [--apps a,b] [--mcu M [--mcu-apps a,b]] [--prefix P] [--loopback [--free-ports]]
+                   [--keep] [--json] [-- CMD ...]
     lanlab.py --down [PREFIX] [--force]
 `up` prints how to reach each node, then waits for Ctrl-C, or runs CMD in the host namespace
 (environment: SWARM_SIM_NODES = the node addresses, SWARM_SIM_NAMES, SWARM_SIM_APPS,
@@ -74,6 +80,10 @@ LOOPBACK_FIXED_PORTS = {"ftp": 2121, "telnet": 2323, "eval": 1139, "beacon": 113
 HOST_IP = "169.254.254.1"
 DEFAULT_PREFIX = "swlab"
 MAX_NODES = 1000
+# QEMU nodes (mcu=): the Cortex-M3 firmware of `make firmware` on QEMU's mps2-an385 board
+MCU_MAX = 32
+MCU_KIND = "cortex-m3"
+FIRMWARE = os.path.join("build", "fw", "swarm-node-mps2.elf")  # under the source tree
 LOOPBACK_MAX = 250
 LAB_FILE = "lab.json"  # in the lab's temporary directory: owner and what it created
 # A copy of it per namespace lab, where every root process finds it whatever its TMPDIR: so a
@@ -124,6 +134,33 @@ def find_apps_dir(given=None):
         if d and os.path.isdir(d):
             return os.path.abspath(d)
     return None
+
+
+def find_firmware(given=None):
+    """The Cortex-M3 firmware: given, else $SWARM_FIRMWARE (when set, only that), else the
+    source tree's build/fw/ (from $SWARM_SRC or next to this file). None when there is none."""
+    src = os.environ.get("SWARM_SRC")
+    cands = [given] if given else [os.environ["SWARM_FIRMWARE"]] if os.environ.get("SWARM_FIRMWARE") \
+        else [src and os.path.join(src, FIRMWARE), os.path.join(HERE, "..", "..", FIRMWARE)]
+    for f in cands:
+        if f and os.path.isfile(f):
+            return os.path.abspath(f)
+    return None
+
+
+def mcu_mac(k):
+    """The MAC of QEMU node k (0-based): lwIP's AutoIP tries 169.254.1.0 + (mac[4] | mac[5] << 8)
+    first, so mac[5] = 199 and mac[4] = k + 1 make that 169.254.200.(k + 1): clear of the
+    Linux nodes' 169.254.1.1 … 169.254.4.238 and of the host side's 169.254.254.1, so no node
+    has to back off to another address (RFC 3927 probing would find a clash and move on)."""
+    return "52:54:00:5a:%02x:c7" % (k + 1)
+
+
+def autoip_seed(mac):
+    """The first address lwIP's AutoIP tries for this MAC."""
+    b = [int(x, 16) for x in mac.split(":")]
+    v = 0xA9FE0100 + (b[4] | b[5] << 8)
+    return "%d.%d.%d.%d" % (v >> 24, v >> 16 & 255, v >> 8 & 255, v & 255)
 
 
 def _mp(obj, out):
@@ -325,8 +362,14 @@ class Node:
     """One simulated device: a swarm-node process in its own namespace (or on a loopback
     address), its root directory and log."""
 
-    def __init__(self, lan, index, name, ip, ns, root, log_path, app, port=RPC_PORT):
+    def __init__(self, lan, index, name, ip, ns, root, log_path, app, port=RPC_PORT, kind="linux"):
         self.lan = lan
+        self.kind = kind      # "linux" (a swarm-node process) or MCU_KIND (a QEMU guest)
+        self.mac = None       # QEMU nodes: the LAN9118's MAC (-nic …,mac=)
+        self.serial = None    # QEMU nodes: UART0's pty (serial:///dev/pts/N)
+        self.flash = None     # QEMU nodes: the host file holding its flash (persists restarts)
+        self.guest_ip = None  # QEMU nodes: the guest's own address (AutoIP)
+        self._log_start = 0   # QEMU nodes: where the current boot's output starts in the log
         self.index = index
         self.name = name
         self.ip = ip
@@ -351,7 +394,7 @@ class Node:
         return self.proc is not None and self.proc.poll() is None
 
     def __repr__(self):
-        return "Node(%s %s %s)" % (self.name, self.ip, self.ns or "loopback")
+        return "Node(%s %s %s %s)" % (self.kind, self.name, self.ip, self.ns or "loopback")
 
 
 class Lan:
@@ -367,15 +410,33 @@ class Lan:
     mode: "auto" (namespaces if root, else loopback), "netns" or "loopback".
     ports: in loopback mode, "free" (each node's services on ports free when the lab starts;
       the default) or "fixed" (27587, 2121, 2323, 1139 for people at a terminal).
+    mcu: how many QEMU nodes (the Cortex-M3 firmware, kind "cortex-m3") join the LAN after the
+      `nodes` Linux ones (mcu1, mcu2, …; nodes may be 0 then). In namespace mode each guest
+      runs in its own namespace LAB-mK whose bridge joins its tap (QEMU's LAN9118) to the veth
+      to the hub, so it is on the same LAN as the Linux nodes. Its MAC is mcu_mac(k), its
+      address the one its AutoIP settles on (169.254.200.K unless taken), its flash a file in
+      its root directory that outlives restarts of the guest (not of the lab).
+      In loopback mode (no root) each guest is on QEMU's user-mode network instead (slirp,
+      restrict=on: it reaches nothing but the forwarded ports): 169.254.0.0/16 there too, and
+      its RPC port forwarded from a loopback address like a Linux node's (node.ip, node.port;
+      node.guest_ip is its own address). RPC works; beacons, scan and mDNS do not.
+    firmware: the image (default: find_firmware()); mcu_args: extra boot arguments.
+    mcu_apps: app names cycled over the QEMU nodes (default none). A guest starts with empty
+      flash: the app is only named (boot argument app=, which the node keeps in its config's
+      board.app_name), and the first `swarm push` of a project installs it. An app that calls
+      board commands (blink) fails its health check there: the mps2 board has none.
     """
 
     _count = 0
 
     def __init__(self, nodes=3, apps=None, node_args=(), name_prefix=DEFAULT_PREFIX, lab_name=None,
                  mode="auto", names=None, node_config=None, build=None, node_bin=None,
-                 swarm_bin=None, apps_dir=None, ready_timeout=None, keep=False, ports="free"):
-        if not 1 <= nodes <= MAX_NODES:
-            raise LabError("nodes: 1 … %d, not %d" % (MAX_NODES, nodes))
+                 swarm_bin=None, apps_dir=None, ready_timeout=None, keep=False, ports="free",
+                 mcu=0, firmware=None, mcu_args="", mcu_apps=None):
+        if not 0 <= mcu <= MCU_MAX:
+            raise LabError("mcu: 0 … %d, not %d" % (MCU_MAX, mcu))
+        if not (0 if mcu else 1) <= nodes <= MAX_NODES:
+            raise LabError("nodes: %d … %d, not %d" % (0 if mcu else 1, MAX_NODES, nodes))
         if mode == "auto":
             mode = "netns" if _netns_possible() else "loopback"
         if mode == "netns" and os.geteuid() != 0:
@@ -383,10 +444,26 @@ class Lan:
                            "run as root, or use the loopback mode")
         if mode not in ("netns", "loopback"):
             raise LabError("mode: auto, netns or loopback, not %r" % mode)
+        self.n_mcu = mcu
+        self.mcu_apps = [mcu_apps] if isinstance(mcu_apps, str) else list(mcu_apps or [])
+        for app in self.mcu_apps:
+            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", app):
+                raise LabError("mcu_apps: %r is not an app name" % app)
+        self.firmware = None
+        self.mcu_args = mcu_args
+        if mcu:
+            if not shutil.which("qemu-system-arm"):
+                raise LabError("qemu-system-arm not found: install qemu-system-arm (scripts/setup "
+                               "does)")
+            self.firmware = find_firmware(firmware)
+            if not self.firmware:
+                raise LabError("no firmware %s: run `make firmware` first (it builds "
+                               "build/fw/swarm-node-mps2.elf), or give its path"
+                               % (firmware or os.environ.get("SWARM_FIRMWARE") or FIRMWARE))
         if ports not in ("free", "fixed"):
             raise LabError("ports: free or fixed, not %r" % (ports,))
         self.ports = ports
-        if mode == "loopback" and nodes > LOOPBACK_MAX:
+        if mode == "loopback" and nodes + mcu > LOOPBACK_MAX:
             raise LabError("the loopback mode holds at most %d nodes" % LOOPBACK_MAX)
         self.mode = mode
         self.n = nodes
@@ -413,7 +490,8 @@ class Lan:
         self.apps_dir = find_apps_dir(apps_dir) if self.apps else None
         if self.apps and not self.apps_dir:
             raise LabError("cannot find the apps directory (give apps_dir or set SWARM_SRC)")
-        self.ready_timeout = ready_timeout or (20.0 + 0.15 * nodes)
+        # a QEMU node boots, probes its address (AutoIP: some seconds) and claims its name
+        self.ready_timeout = ready_timeout or (20.0 + 0.15 * nodes + (40.0 + 2.0 * mcu if mcu else 0))
         self.keep = keep
         self.dir = None
         self.nodes = []
@@ -466,10 +544,14 @@ class Lan:
                 self._pick_loopback()
             for i in range(self.n):
                 self._prepare_node(i)
+            for k in range(self.n_mcu):
+                self._prepare_mcu(k)
             for node in self.nodes:
                 self._spawn(node)
             self._save_state()
-            self._wait_ready(self.nodes, self.ready_timeout)
+            deadline = time.monotonic() + self.ready_timeout
+            self._wait_mcu([x for x in self.nodes if x.kind == MCU_KIND], self.ready_timeout)
+            self._wait_ready(self.nodes, max(5.0, deadline - time.monotonic()))
         except BaseException:
             self.close()
             raise
@@ -495,8 +577,8 @@ class Lan:
             "owner_start": _proc_start(os.getpid()),
             "keep": self.keep,
             "namespaces": self._made_ns,
-            "nodes": [{"name": x.name, "ip": x.ip, "ns": x.ns, "pid": x.pid, "root": x.root,
-                       "log": x.log_path, "app": x.app} for x in self.nodes],
+            "nodes": [{"name": x.name, "kind": x.kind, "ip": x.ip, "ns": x.ns, "pid": x.pid,
+                       "root": x.root, "log": x.log_path, "app": x.app} for x in self.nodes],
             "host_ns": self.host_ns,
             "host_ip": self.host_ip,
         }
@@ -509,7 +591,9 @@ class Lan:
         self.hub_ns = self._ns_name("hub")
         self.host_ns = self._ns_name("host")
         self.host_ip = HOST_IP
+        self.beacon_port = NETNS_PORTS["beacon"]  # (a Linux node's config may move it)
         names = [self.hub_ns, self.host_ns] + [self._ns_name("n%d" % (i + 1)) for i in range(self.n)]
+        names += [self._ns_name("m%d" % (k + 1)) for k in range(self.n_mcu)]
         taken = set(list_netns()) & set(names)
         if taken:
             raise LabError("namespaces %s already exist (left by a killed run? "
@@ -529,11 +613,19 @@ class Lan:
         hub.append("link set br0 up")
         _ip_batch(hub, self.hub_ns)
         jobs = []
-        for k, x in enumerate(names[1:]):
+        for k, x in enumerate(names[1:2 + self.n]):
             ip = HOST_IP if k == 0 else self.netns_ip(k - 1)
             jobs.append((x, ["addr add %s/16 dev eth0" % ip, "link set lo up", "link set eth0 up",
                              "route add 224.0.0.0/4 dev eth0",
                              "route add 255.255.255.255/32 dev eth0"]))
+        # a QEMU node's namespace: no address of its own (the guest has one), a bridge joining
+        # the veth to the hub and the tap QEMU's NIC sits on; the tap exists before QEMU starts,
+        # so QEMU (no script) only attaches to it
+        for x in names[2 + self.n:]:
+            jobs.append((x, ["link set lo up", "link add br0 type bridge mcast_snooping 0 "
+                             "stp_state 0 forward_delay 0", "link set eth0 master br0",
+                             "tuntap add dev tap0 mode tap", "link set tap0 master br0",
+                             "link set eth0 up", "link set tap0 up", "link set br0 up"]))
         _ip_batches_parallel(jobs)
 
     def _pick_loopback(self):
@@ -549,7 +641,7 @@ class Lan:
         # (several loopback labs, or other tests, may run at once)
         for b in range(0, 250):
             ok = True
-            for i in (0, self.n - 1):
+            for i in (0, self.n + self.n_mcu - 1):
                 with socket.socket() as s:
                     try:
                         s.bind(("127.0.%d.%d" % (b, 2 + i), RPC_PORT))
@@ -616,15 +708,98 @@ class Lan:
         node.argv = argv + list(args or ())
         self.nodes.append(node)
 
+    def _prepare_mcu(self, k):
+        name = "mcu%d" % (k + 1)
+        if name in self.names:
+            raise LabError("names: %s is the name of a QEMU node" % name)
+        mac = mcu_mac(k)
+        root = os.path.join(self.dir, name)
+        os.makedirs(root)
+        app = self.mcu_apps[k % len(self.mcu_apps)] if self.mcu_apps else None
+        if self.mode == "netns":
+            ip, ns = autoip_seed(mac), self._ns_name("m%d" % (k + 1))
+        else:
+            ip, ns = "127.0.%d.%d" % (self._lo_block, 2 + self.n + k), None
+        node = Node(self, self.n + k, name, ip, ns, root, os.path.join(self.dir, name + ".log"),
+                    app, kind=MCU_KIND)
+        node.mac = mac
+        node.guest_ip = autoip_seed(mac)
+        if self.mode == "netns":
+            nic = "tap,ifname=tap0,script=no,downscript=no,mac=%s" % mac
+        else:
+            # QEMU's user-mode network on the link-local net the guest's AutoIP picks from (its
+            # own address is on it, so it replies without a route); the RPC port forwarded from
+            # this node's loopback address. slirp answers ARP only for its own addresses, so
+            # the guest's probes find its first candidate free.
+            if self.ports == "free":
+                node.port = _free_port(socket.SOCK_STREAM, ip)
+            nic = ("user,net=169.254.0.0/16,host=169.254.254.2,restrict=on,mac=%s,"
+                   "hostfwd=tcp:%s:%d-%s:%d" % (mac, ip, node.port, node.guest_ip, RPC_PORT))
+        # relative to the guest's working directory (its root): semihosting opens it there, and
+        # the boot arguments stay short (the firmware reads 160 bytes of them)
+        node.flash = os.path.join(root, "flash.img")
+        boot = ("serial=lossy name=%s flash=flash.img %s%s" % (name, "app=%s " % app if app else "",
+                                                               self.mcu_args)).strip()
+        # semihosting hands the guest "KERNEL ARGS"; one that does not fit its buffer (160
+        # bytes, src/port/mps2/main.c) is refused as a whole, and the guest would boot with
+        # its defaults: no name, no flash
+        if len(self.firmware) + 1 + len(boot) >= 160:
+            raise LabError("the firmware's path and boot arguments take %d bytes, the guest reads "
+                           "at most 159: give the firmware a shorter path (SWARM_FIRMWARE=...)"
+                           % (len(self.firmware) + 1 + len(boot)))
+        node.argv = ["qemu-system-arm", "-M", "mps2-an385", "-cpu", "cortex-m3", "-nographic",
+                     "-monitor", "none", "-serial", "pty",
+                     "-semihosting-config", "enable=on,target=native",
+                     "-kernel", self.firmware, "-append", boot, "-nic", nic]
+        self.nodes.append(node)
+
     def _spawn(self, node):
         log = open(node.log_path, "ab")
         try:
+            node._log_start = log.tell()
             argv = (["ip", "netns", "exec", node.ns] if node.ns else []) + node.argv
             # its own session: a Ctrl-C at the terminal reaches us, and we stop nodes in order
             node.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         cwd=node.root if node.kind == MCU_KIND else None)
         finally:
             log.close()
+
+    _MCU_ADDR = re.compile(r"^net: \w+ (169\.254\.\d+\.\d+) \(AutoIP\)", re.M)
+    _MCU_PTY = re.compile(r"char device redirected to (/dev/pts/\d+)")
+
+    def _wait_mcu(self, nodes, timeout):
+        """Until every QEMU node of `nodes` has said (in its log, since its last start) which
+        address its AutoIP settled on; records it, and its UART's pty."""
+        deadline = time.monotonic() + timeout
+        pending = list(nodes)
+        while pending:
+            for x in list(pending):
+                with open(x.log_path, "rb") as f:
+                    f.seek(x._log_start)
+                    out = f.read().decode(errors="replace")
+                m = self._MCU_PTY.search(out)
+                if m:
+                    x.serial = m.group(1)
+                m = self._MCU_ADDR.search(out)
+                if m:
+                    x.guest_ip = m.group(1)
+                    if self.mode == "netns":
+                        x.ip = x.guest_ip
+                    elif x.guest_ip != autoip_seed(x.mac):  # the forwarded port goes there
+                        raise LabError("%s took %s, not %s: its forwarded port misses it"
+                                       % (x.name, x.guest_ip, autoip_seed(x.mac)))
+                    pending.remove(x)
+                elif x.proc.poll() is not None:
+                    raise LabError("%s (QEMU) exited with status %s while booting; its log:\n%s"
+                                   % (x.name, x.proc.returncode, out[-3000:]))
+            if pending and time.monotonic() > deadline:
+                x = pending[0]
+                raise LabError("%d QEMU node(s) without an address after %.0f s, e.g. %s; its "
+                               "log:\n%s" % (len(pending), timeout, x.name, self._tail(x)))
+            if pending:
+                time.sleep(0.05)
+        self._save_state()
 
     def _wait_ready(self, nodes, timeout):
         """Until every node's RPC port accepts a connection from the host namespace and the
@@ -754,6 +929,8 @@ class Lan:
         self._spawn(x)
         self._save_state()
         if wait:
+            if x.kind == MCU_KIND:
+                self._wait_mcu([x], self.ready_timeout)
             self._wait_ready([x], self.ready_timeout)
 
     def restart_node(self, i, wait=True):
@@ -768,7 +945,9 @@ class Lan:
         """What `lanlab.py up --json` prints: the lab as a dict."""
         return {"lab": self.lab, "mode": self.mode, "dir": self.dir, "host_ns": self.host_ns,
                 "host_ip": self.host_ip, "hub_ns": self.hub_ns, "beacon_port": self.beacon_port,
-                "nodes": [{"name": x.name, "ip": x.ip, "port": x.port, "ns": x.ns, "app": x.app,
+                "nodes": [{"name": x.name, "kind": x.kind, "ip": x.ip, "port": x.port, "ns": x.ns,
+                           "app": x.app, "mac": x.mac, "serial": x.serial, "flash": x.flash,
+                           "guest_ip": x.guest_ip,
                            "ftp_port": x.ftp_port, "telnet_port": x.telnet_port, "eval_port": x.eval_port,
                            "root": x.root, "log": x.log_path, "pid": x.pid, "uri": x.uri}
                           for x in self.nodes]}
@@ -779,6 +958,7 @@ class Lan:
         e.update({"SWARM_SIM_NODES": " ".join(x.ip for x in self.nodes),
                   "SWARM_SIM_NAMES": " ".join(x.name for x in self.nodes),
                   "SWARM_SIM_APPS": " ".join(x.app or "-" for x in self.nodes),
+                  "SWARM_SIM_KINDS": " ".join(x.kind for x in self.nodes),
                   "SWARM_SIM_DIR": self.dir or "", "SWARM_SIM_HOST_NS": self.host_ns or "",
                   "SWARM_SIM_MODE": self.mode, "SWARM_SIM_LAB": self.lab,
                   "SWARM_SIM_BEACON_PORT": str(self.beacon_port or "")})
@@ -931,12 +1111,16 @@ def down(prefix=DEFAULT_PREFIX, force=False, say=print):
     pids = set()
     for ns in victims:
         pids.update(_netns_pids(ns))
-    # loopback nodes: only processes that are still a swarm-node of that lab directory
+    # loopback nodes: only processes that are still a swarm-node of that lab directory (its
+    # root is in their command line) or a QEMU guest of it (working directory in it)
     for pid, d in node_pids:
         try:
             with open("/proc/%d/cmdline" % pid, "rb") as f:
                 if d.encode() in f.read():
                     pids.add(pid)
+                    continue
+            if os.readlink("/proc/%d/cwd" % pid).startswith(d + "/"):
+                pids.add(pid)
         except OSError:
             pass
     if pids:
@@ -959,12 +1143,19 @@ def down(prefix=DEFAULT_PREFIX, force=False, say=print):
 def _print_lan(lan, out):
     w = max(4, max(len(x.name) for x in lan.nodes))
     if lan.mode == "netns":
-        out.write("%d nodes on a namespace LAN (bridge br0 in %s), ready in %.2f s\n"
-                  % (lan.n, lan.hub_ns, lan.setup_seconds))
+        what = "%d nodes" % len(lan.nodes)
+        if lan.n_mcu:
+            what += " (%d Linux, %d QEMU Cortex-M3)" % (lan.n, lan.n_mcu)
+        out.write("%s on a namespace LAN (bridge br0 in %s), ready in %.2f s\n"
+                  % (what, lan.hub_ns, lan.setup_seconds))
     else:
-        out.write("%d nodes on loopback addresses (no root: no namespaces, so no broadcast, "
-                  "multicast or mDNS between them), ready in %.2f s\n" % (lan.n, lan.setup_seconds))
-    out.write("  %-*s  %-15s  %-10s  %-16s  %s\n" % (w, "name", "ip", "app", "namespace", "try"))
+        what = "%d nodes" % len(lan.nodes)
+        if lan.n_mcu:
+            what += " (%d Linux, %d QEMU Cortex-M3 on QEMU's user-mode network)" % (lan.n, lan.n_mcu)
+        out.write("%s on loopback addresses (no root: no namespaces, so no broadcast, "
+                  "multicast or mDNS between them), ready in %.2f s\n" % (what, lan.setup_seconds))
+    out.write("  %-*s  %-9s  %-15s  %-10s  %-16s  %s\n"
+              % (w, "name", "kind", "ip", "app", "namespace", "try"))
     # the whole command, runnable from any shell: swarm may not be on PATH, and in netns mode
     # the nodes are reached only from the host namespace
     try:
@@ -973,8 +1164,17 @@ def _print_lan(lan, out):
         swarm = "swarm"
     pre = "sudo ip netns exec %s " % lan.host_ns if lan.host_ns else ""
     for x in lan.nodes:
-        out.write("  %-*s  %-15s  %-10s  %-16s  %s%s call %s ping\n"
-                  % (w, x.name, x.ip, x.app or "-", x.ns or "-", pre, swarm, x.uri))
+        out.write("  %-*s  %-9s  %-15s  %-10s  %-16s  %s%s call %s ping\n"
+                  % (w, x.name, x.kind, x.ip, x.app or "-", x.ns or "-", pre, swarm, x.uri))
+    for x in lan.nodes:
+        if x.kind == MCU_KIND:
+            out.write("%s: QEMU mps2-an385, MAC %s, UART0 at serial://%s, flash %s%s\n"
+                      % (x.name, x.mac, x.serial or "?", x.flash,
+                         "; app %s named, `swarm push` installs it" % x.app if x.app else ""))
+            if lan.mode == "loopback":
+                out.write("%s: user-mode network (no root): %s is QEMU's forward of its RPC port "
+                          "to %s:%d; RPC only (no beacons, scan or mDNS)\n"
+                          % (x.name, x.uri, x.guest_ip, RPC_PORT))
     if lan.host_ns:
         out.write("host tools: sudo ip netns exec %s bash     (address %s on the same LAN)\n"
                   % (lan.host_ns, lan.host_ip))
@@ -1030,7 +1230,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="lanlab.py", description="a simulated LAN of swarm nodes")
     sub = ap.add_subparsers(dest="what", required=True)
     up = sub.add_parser("up", help="build a LAN, print how to reach it, wait for Ctrl-C or run CMD")
-    up.add_argument("nodes", type=int)
+    up.add_argument("nodes", type=int, help="Linux nodes (0 with --mcu: QEMU nodes only)")
+    up.add_argument("--mcu", type=int, default=0,
+                    help="QEMU nodes (the Cortex-M3 firmware of `make firmware`), as root")
+    up.add_argument("--mcu-apps", default="",
+                    help="comma-separated apps, cycled over the QEMU nodes (named; a push installs them)")
+    up.add_argument("--firmware", help="the firmware image (default build/fw/swarm-node-mps2.elf)")
     up.add_argument("--apps", default="", help="comma-separated apps, cycled over the nodes")
     up.add_argument("--prefix", default=None, help="lab name (default swlab<pid>)")
     up.add_argument("--loopback", action="store_true", help="loopback mode even as root")
@@ -1045,8 +1250,10 @@ def main(argv=None):
     up.add_argument("--node-arg", action="append", default=[], help="extra swarm-node option")
     up.add_argument("--timeout", type=float, default=None, help="seconds for the nodes to answer")
     a = ap.parse_args(argv)
-    if not 1 <= a.nodes <= MAX_NODES:
-        ap.error("N: 1 … %d" % MAX_NODES)
+    if not (0 if a.mcu else 1) <= a.nodes <= MAX_NODES:
+        ap.error("N: %d … %d" % (0 if a.mcu else 1, MAX_NODES))
+    if not 0 <= a.mcu <= MCU_MAX:
+        ap.error("--mcu: 0 … %d" % MCU_MAX)
     apps = [x for x in a.apps.split(",") if x] if a.apps else None
     # Ctrl-C ends the lab even when we were started with SIGINT ignored (a background job)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -1059,7 +1266,9 @@ def main(argv=None):
     try:
         lan = Lan(nodes=a.nodes, apps=apps, mode=mode, lab_name=a.prefix, node_bin=a.node_bin,
                   swarm_bin=a.swarm_bin, apps_dir=a.apps_dir, node_args=a.node_arg,
-                  ready_timeout=a.timeout, keep=a.keep, ports="free" if a.free_ports else "fixed")
+                  ready_timeout=a.timeout, keep=a.keep, ports="free" if a.free_ports else "fixed",
+                  mcu=a.mcu, firmware=a.firmware,
+                  mcu_apps=[x for x in a.mcu_apps.split(",") if x] or None)
         lan.start()
         if a.json:
             print(json.dumps(lan.describe()), flush=True)

@@ -26,6 +26,7 @@ import time
 SRC = os.environ.get("SWARM_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
 BUILD = os.environ.get("SWARM_BUILD") or os.path.join(SRC, "build")
 FIRMWARE = os.path.join(SRC, "build", "fw", "swarm-node-mps2.elf")
+FIRMWARE_SERIAL = os.path.join(SRC, "build", "fw", "swarm-node-mps2-serial.elf")  # mcu-serial
 SWARM_BIN = os.path.join(BUILD, "swarm")
 SKIP = 77
 
@@ -129,10 +130,12 @@ def autoip_seed(mac):
 
 
 class Guest:
-    """One QEMU guest. args: the boot arguments (-append); netns: run it in that namespace."""
+    """One QEMU guest. args: the boot arguments (-append); netns: run it in that namespace;
+    firmware: the image (default: mcu-full's)."""
 
-    def __init__(self, args="", extra=(), netns=None):
+    def __init__(self, args="", extra=(), netns=None, firmware=None):
         self.args = args
+        self.firmware = firmware or FIRMWARE
         self.extra = list(extra)
         self.netns = netns
         self.proc = None
@@ -144,7 +147,7 @@ class Guest:
         cmd = ["qemu-system-arm", "-M", "mps2-an385", "-cpu", "cortex-m3", "-nographic",
                "-monitor", "none", "-serial", "pty",
                "-semihosting-config", "enable=on,target=native",
-               "-kernel", FIRMWARE, "-append", self.args] + self.extra
+               "-kernel", self.firmware, "-append", self.args] + self.extra
         if self.netns:  # ip execs QEMU: the PID stays QEMU's
             cmd = ["ip", "netns", "exec", self.netns] + cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

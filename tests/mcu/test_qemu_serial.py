@@ -1,6 +1,7 @@
 """The firmware in QEMU (mps2-an385) answers the real host tool over its UART, in both link
 modes the boot arguments select: boot, ping, _dir, sys.info (board, profile, flash, RAM), a
-wrong-mode host gets no answer, and an idle guest sleeps (WFI)."""
+wrong-mode host gets no answer, an idle guest sleeps (WFI), and without a network (net=off) the
+LAN services say so instead of reporting full tables."""
 import json
 import os
 import unittest
@@ -56,6 +57,18 @@ class SerialLink(unittest.TestCase):
 
     def test_lossy(self):
         self.check_mode(True)
+
+    def test_no_network_says_so(self):
+        # net=off: the LAN services say there is no network (they used to log "cannot open
+        # UDP: buffer or table full", as if a table had filled)
+        with qemu.Guest("serial=lossless net=off") as g:
+            g.wait_line(r"\bready$")
+            rc, out, err = qemu.swarm("call", g.link(False), "ping")  # the loop turned a while
+            self.assertEqual(rc, 0, err)
+            g.wait_line(r" I mdns: not started: no network$")
+            log = "\n".join(g.out)
+            self.assertNotIn("buffer or table full", log)
+            self.assertNotRegex(log, r"(?m) E (beacon|mdns):")
 
     def test_hardware_watchdog_when_the_loop_stops(self):
         # the CMSDK watchdog, kicked by every pass of the loop: a loop that stops (boot

@@ -2,7 +2,8 @@
 // firmware as the size image (tests/size/stub_port.c with the node), but this file replaces the
 // stub port's hardware hooks so that QEMU (mps2-an385, semihosting) can run it. It plays the
 // host end of the lossy serial link in the same program — SerialPacker + Reliable from the
-// core — sends {"a":"ping","d":{"m":"size"},"i":1}, sys.mem and (with Lua) sys.eval, checks
+// core — sends {"a":"ping","d":{"m":"size"},"i":1}, sys.mem, a ping of a float and (with Lua)
+// sys.eval twice (the second after the node's clock jumped 25 days), checks
 // the answers, and prints the heap the node held through the port's alloc() at each step, the
 // allocations of 1 KB or more (seen by wrapping realloc: link with -Wl,--wrap=realloc) and the
 // deepest stack use (the stack is painted before main), as one line scripts/size parses:
@@ -111,7 +112,9 @@ static void put(uint8_t *q, size_t *len, const void *p, size_t n)
     *len += n;
 }
 
-uint32_t sw__size_now(void) { return now_ms; }
+// The node's clock: the simulated one plus the jumps steps ask for (step_t.skip_ms).
+static uint32_t skew;
+uint32_t sw__size_now(void) { return now_ms + skew; }
 void sw__size_tx(const uint8_t *p, size_t n) { put(to_host, &to_host_len, p, n); }
 
 size_t sw__size_rx(uint8_t *buf, size_t cap)
@@ -156,6 +159,7 @@ typedef struct step {
     void (*args)(sw_mpw_t *w);
     bool (*check)(sw_span_t d, bool is_error);
     const char *what;
+    uint32_t skip_ms;    // the node's clock jumps this far before the request goes out
 } step_t;
 
 static void args_ping(sw_mpw_t *w) { sw_mpw_map(w, 1), sw_mpw_cstr(w, "m"), sw_mpw_cstr(w, "size"); }
@@ -168,6 +172,18 @@ static bool check_ping(sw_span_t d, bool is_error)
     sw_mpr_init(&r, d.p, d.n);
     heap_ping = sw__size_heap_now;
     return !is_error && sw_mpr_str(&r, &s) && str_is(s, "R:size");
+}
+
+// ping of a float: the answer is formatted by the core ("R:1.5"), not by printf — image (b) is
+// linked with picolibc's integer-only printf, which would print "R:*" or nothing.
+static void args_ping_float(sw_mpw_t *w) { sw_mpw_map(w, 1), sw_mpw_cstr(w, "m"), sw_mpw_f32(w, 1.5f); }
+
+static bool check_ping_float(sw_span_t d, bool is_error)
+{
+    sw_mpr_t r;
+    sw_span_t s;
+    sw_mpr_init(&r, d.p, d.n);
+    return !is_error && sw_mpr_str(&r, &s) && str_is(s, "R:1.5");
 }
 
 static bool check_mem(sw_span_t d, bool is_error)
@@ -198,6 +214,21 @@ static void args_eval(sw_mpw_t *w)
     sw_mpw_cstr(w, "code"), sw_mpw_cstr(w, "return swarm.call('sys.cfg', {p = {'probe'}})");
 }
 
+static void args_now(sw_mpw_t *w)
+{
+    sw_mpw_map(w, 1);
+    sw_mpw_cstr(w, "code"), sw_mpw_cstr(w, "return swarm.now()");
+}
+
+static bool check_now(sw_span_t d, bool is_error) // [value, repr]; value >= 0
+{
+    sw_mpr_t r;
+    sw_mp_obj_t o;
+    uint32_t k;
+    sw_mpr_init(&r, d.p, d.n);
+    return !is_error && sw_mpr_array(&r, &k) && k >= 1 && !sw_mpr_next(&r, &o) && o.type == SW_MP_UINT;
+}
+
 static bool check_eval(sw_span_t d, bool is_error) // [value, repr]; value ~ -2^40
 {
     sw_mpr_t r;
@@ -213,11 +244,14 @@ static bool check_eval(sw_span_t d, bool is_error) // [value, repr]; value ~ -2^
 #endif
 
 static const step_t steps[] = {
-    {"ping", NULL, args_ping, check_ping, "ping"},
-    {"sys", "mem", args_none, check_mem, "sys.mem"},
+    {"ping", NULL, args_ping, check_ping, "ping", 0},
+    {"sys", "mem", args_none, check_mem, "sys.mem", 0},
+    {"ping", NULL, args_ping_float, check_ping_float, "ping of a float", 0},
 #if SW_SIZE_PROBE_LUA
-    {"sys", "cfg", args_cfg, check_any, "sys.cfg"},
-    {"sys", "eval", args_eval, check_eval, "sys.eval"},
+    {"sys", "cfg", args_cfg, check_any, "sys.cfg", 0},
+    {"sys", "eval", args_eval, check_eval, "sys.eval", 0},
+    // 25 days of uptime (past 2^31 ms): swarm.now() of a LUA_32BITS VM must not be negative
+    {"sys", "eval", args_now, check_now, "swarm.now() after 25 days", 25u * 86400u * 1000u},
 #endif
 };
 #define NSTEPS (int)(sizeof steps / sizeof steps[0])
@@ -263,6 +297,7 @@ static void host_send(int seq)
     sw_mpw_cstr(&w, "d");
     s->args(&w);
     sw_mpw_cstr(&w, "i"), sw_mpw_int(&w, seq);
+    skew += s->skip_ms;
     if (!w.err && sw_rel_send(&rel, buf, w.len, now_ms) == 0)
         sent = seq;
 }

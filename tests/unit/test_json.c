@@ -1,5 +1,10 @@
 // JSON writer: separators and indentation, escaping and UTF-8 repair, numbers, bounds, and the
 // MsgPack → JSON mapping (python's json module cross-checks it in tests/interop).
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "f64.h" // src/core
 #include "testutil.h"
 #include "swarm/json.h"
 
@@ -54,11 +59,99 @@ static void test_numbers(void **state)
     sw_jw_int(&w, INT64_MIN), sw_jw_uint(&w, UINT64_MAX), sw_jw_int(&w, 0);
     sw_jw_double(&w, 3.0), sw_jw_double(&w, -0.5), sw_jw_double(&w, 1e300), sw_jw_double(&w, 0.0 / 0.0);
     sw_jw_arr_end(&w);
-    assert_string_equal(out, "[-9223372036854775808,18446744073709551615,0,3.0,-5.00000000e-1,1.00000000e300,null]");
+    assert_string_equal(out, "[-9223372036854775808,18446744073709551615,0,3.0,-0.5,1e300,null]");
+    // the built-in formatter (MCU images have no double printf) writes what %g would, at 9 digits
+    sw_jw_init(&w, out, sizeof out, 0);
+    sw_jw_arr_begin(&w);
+    sw_jw_double(&w, 1.5), sw_jw_double(&w, 0.001), sw_jw_double(&w, 123456.789), sw_jw_double(&w, 2.5e-7);
+    sw_jw_double(&w, 1.5e20), sw_jw_double(&w, -12345678.5), sw_jw_double(&w, 1.0 / 3.0);
+    sw_jw_double(&w, 0.0), sw_jw_double(&w, -0.0), sw_jw_double(&w, 5e-324), sw_jw_double(&w, 9007199254740993.0);
+    sw_jw_arr_end(&w);
+    assert_string_equal(out, "[1.5,0.001,123456.789,2.5e-7,1.5e20,-12345678.5,0.333333333,0.0,-0.0,"
+                             "4.94065646e-324,9.00719925e15]");
     sw_jw_init(&w, out, sizeof out, 0);
     w.fmt = g17;
     sw_jw_arr_begin(&w), sw_jw_double(&w, 0.1), sw_jw_double(&w, 2.5), sw_jw_arr_end(&w);
     assert_string_equal(out, "[0.10000000000000001,2.5]");
+}
+
+// The built-in formatter against the C library's "%.9g" (exponent written without '+' and
+// leading zeros) on random bit patterns and random fractions, across the whole range
+// (subnormals included). Exact ties (the 10th digit a 5 and nothing after it) may round up
+// where the C library rounds to even: those are skipped.
+static void test_double_vs_printf(void **state)
+{
+    (void)state;
+    uint64_t seed = 88172645463325252ull;
+    int checked = 0;
+    for (int i = 0; i < 300000; i++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        double v;
+        if (i % 3 == 0)
+            v = (double)(int64_t)(seed % 2000000001) / (double)(1 + seed % 100000);
+        else
+            memcpy(&v, &seed, sizeof v);
+        if (!isfinite(v) || (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v))
+            continue;
+        char ref[64], exact[64];
+        snprintf(exact, sizeof exact, "%.30e", fabs(v)); // d.ddddddddd…: index 10 is digit 10
+        if (exact[10] == '5' && strspn(exact + 11, "0") == strcspn(exact + 11, "e"))
+            continue;
+        snprintf(ref, sizeof ref, "%.9g", v);
+        char *e = strchr(ref, 'e');
+        if (e) { // e+07 → e7, e-07 → e-7
+            char *p = e + 1, *q = e + 1;
+            if (*p == '+')
+                p++;
+            if (*p == '-')
+                *q++ = *p++;
+            while (*p == '0' && p[1])
+                p++;
+            memmove(q, p, strlen(p) + 1);
+        }
+        sw_jw_t w;
+        sw_jw_init(&w, out, sizeof out, 0);
+        sw_jw_double(&w, v);
+        out[w.len] = 0;
+        if (strcmp(out, ref))
+            fail_msg("%.17g: wrote %s, %%.9g gives %s", v, out, ref);
+        checked++;
+    }
+    assert_true(checked > 100000);
+}
+
+// sw__f64_int (the core's integral-double test on the bits, used by sw_call_arg_int and the JSON
+// writer) against the floating-point formula it replaces, on edge values and random patterns.
+static bool f64_int_ref(double v, int64_t *iv)
+{
+    if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0) || v != (double)(int64_t)v)
+        return false;
+    *iv = (int64_t)v;
+    return true;
+}
+
+static void test_f64_int(void **state)
+{
+    (void)state;
+    const double edge[] = {0.0, -0.0, 1.0, -1.0, 3.0, 0.5, -0.5, 1.5, 4503599627370495.5, 9007199254740993.0,
+                           9223372036854775808.0, -9223372036854775808.0, 9223372036854774784.0, 1e308, 5e-324,
+                           INFINITY, -INFINITY, NAN, 1e15 + 0.25};
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 200000 + (int)(sizeof edge / sizeof edge[0]); i++) {
+        double v;
+        if (i < (int)(sizeof edge / sizeof edge[0])) {
+            v = edge[i];
+        } else {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            memcpy(&v, &seed, sizeof v);
+            if (i % 2) // integral values of every size, and their neighbours
+                v = ldexp((double)(seed >> 11), (int)(seed % 80) - 20);
+        }
+        int64_t a = 7, b = 7;
+        bool ra = sw__f64_int(v, &a), rb = f64_int_ref(v, &b);
+        if (ra != rb || (ra && a != b))
+            fail_msg("%.17g: %d %lld, expected %d %lld", v, ra, (long long)a, rb, (long long)b);
+    }
 }
 
 static void test_bounds(void **state)
@@ -107,6 +200,8 @@ int main(void)
         cmocka_unit_test(test_compact_and_pretty),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_double_vs_printf),
+        cmocka_unit_test(test_f64_int),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_from_msgpack),
     };

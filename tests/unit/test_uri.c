@@ -132,6 +132,37 @@ static void test_serial(void **state)
     assert_int_equal(u.max_msg, 8192);
 }
 
+static void test_mqtt(void **state)
+{
+    (void)state;
+    sw_uri_t u = parse_ok("mqtt://broker.lab/lab/node-7");
+    assert_int_equal(u.kind, SW_URI_MQTT);
+    assert_string_equal(u.host, "broker.lab");
+    assert_int_equal(u.port, 1883);
+    assert_false(u.tls);
+    assert_string_equal(u.fleet, "lab");
+    assert_string_equal(u.node, "node-7");
+    u = parse_ok("mqtts://10.0.0.1:9883/f/n/");
+    assert_true(u.tls);
+    assert_int_equal(u.port, 9883);
+    u = parse_ok("mqtts://b");
+    assert_int_equal(u.port, 8883);
+    assert_string_equal(u.fleet, "");
+    u = parse_ok("mqtt://[::1]/lab");
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 1883);
+    assert_string_equal(u.fleet, "lab");
+    assert_string_equal(u.node, "");
+    expect_format("MQTT://b:1/lab/n", "mqtt://b:1/lab/n");
+    expect_format("mqtts://[::1]/lab", "mqtts://[::1]:8883/lab");
+    parse_bad("mqtt:///lab/n", "no broker");
+    parse_bad("mqtt://b/la+b/n", "bad fleet");
+    parse_bad("mqtt://b/lab/n#", "bad node name");
+    parse_bad("mqtt://b/lab/n/extra", "unexpected 'extra'");
+    parse_bad("mqtt://b:0/lab/n", "bad port");
+    parse_bad("mqtt://b/lab/n?x=1", "take no options");
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -216,7 +247,8 @@ static bool same(const sw_uri_t *a, const sw_uri_t *b)
     return a->kind == b->kind && !strcmp(a->host, b->host) && a->port == b->port &&
            !strcmp(a->path, b->path) && a->baud == b->baud && a->lossy == b->lossy &&
            a->start == b->start && a->window == b->window && a->timeout_ms == b->timeout_ms &&
-           a->max_msg == b->max_msg;
+           a->max_msg == b->max_msg && a->tls == b->tls && !strcmp(a->fleet, b->fleet) &&
+           !strcmp(a->node, b->node);
 }
 
 // Random texts built from URI-ish pieces: parse never crashes, an error always has a message,
@@ -228,7 +260,8 @@ static void test_random(void **state)
         "tcp://", "unix://", "serial://", "ftp://", "/", "/dev/tty", "host", "[", "]", "::1",
         ":", "27587", "0", "99999", "?", "&", "=", "baud", "mode", "lossy", "lossless", "start",
         "0x85", "0xc1", "none", "115200", "%", " ", "\x01", "\xc3\xa5", "..", "a.b", "",
-        "window", "timeout", "max_msg", "16", "300", "mode=lossy&",
+        "window", "timeout", "max_msg", "16", "300", "mode=lossy&", "mqtt://", "mqtts://", "lab",
+        "/lab/n1", "+", "#",
     };
     tu_rng_t r = {0x5eed0417u};
     int ok = 0;
@@ -272,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_bare),
         cmocka_unit_test(test_unix),
         cmocka_unit_test(test_serial),
+        cmocka_unit_test(test_mqtt),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_random),

@@ -1,31 +1,16 @@
-# bash completion for swarm: commands, options (from each command's --help), device names
-# (the user's config and the scan cache: swarm __complete devices) and groups for --to.
+# bash completion for swarm. The words come from swarm itself (`swarm __complete words`,
+# src/host/cli_complete.c): commands, each command's options and subcommands from its own
+# tables, device names from the user's config and the scan cache, groups after --to, a
+# device's command paths after `call LINK`, its files after `fs LINK get` and the like.
+# Nothing offered: file names.
 # Installed as PREFIX/share/bash-completion/completions/swarm; or: source this file.
 _swarm()
 {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local cmd="" i
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        case ${COMP_WORDS[i]} in
-        --timeout) ((i++)) ;;
-        -*) ;;
-        *) cmd=${COMP_WORDS[i]}; break ;;
-        esac
-    done
-    local words
-    if [[ $cur == -* ]]; then
-        words=$(swarm $cmd --help 2>/dev/null | grep -oE -- '--[a-z][a-z-]*' | sort -u)
-    elif [[ -z $cmd ]]; then
-        words=$(swarm __complete commands 2>/dev/null)
-    elif [[ $prev == --to ]]; then
-        words="$(swarm __complete groups 2>/dev/null) $(swarm __complete devices 2>/dev/null)"
-    elif [[ $cmd == fleet && ! " ${COMP_WORDS[*]:i+1:COMP_CWORD-i-1} " =~ \ (call|cfg|eval|fs|reboot)\  ]] && [[ $prev != --* ]]; then
-        words="call cfg eval fs reboot"
-    elif [[ $cmd == call && $prev != --* && $prev != call && ${COMP_WORDS[i+1]} == "$prev" ]]; then
-        words=$(swarm __complete paths "$prev" 2>/dev/null) # swarm call LINK <TAB>: its commands
-    else
-        words=$(swarm __complete devices 2>/dev/null)
-    fi
-    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+    local IFS=$'\n'
+    COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" __complete words -- "${COMP_WORDS[@]:0:COMP_CWORD+1}" 2>/dev/null)" \
+        -- "${COMP_WORDS[COMP_CWORD]}"))
+    # a device directory (apps/): no space after it, the path goes on
+    [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == */ ]] && compopt -o nospace 2>/dev/null
+    return 0
 }
-complete -F _swarm swarm
+complete -o default -F _swarm swarm

@@ -1,11 +1,18 @@
-# fish completion for swarm: commands, device names (config and scan cache), groups for --to.
+# fish completion for swarm. The words come from swarm itself (`swarm __complete words`,
+# src/host/cli_complete.c), the same as bash's and zsh's: commands, options, subcommands,
+# device names (config and scan cache), groups after --to, a device's command paths after
+# `call LINK`, its files after `fs LINK get` and the like (fish adds no space after a
+# directory's '/'). Nothing offered: file names.
 # Installed as PREFIX/share/fish/vendor_completions.d/swarm.fish.
-complete -c swarm -f
-complete -c swarm -n '__fish_use_subcommand' -a '(swarm __complete commands)'
-complete -c swarm -n 'not __fish_use_subcommand' -a '(swarm __complete devices)'
-complete -c swarm -l to -x -a '(swarm __complete groups; swarm __complete devices)'
-complete -c swarm -l json -d 'machine-readable output'
-complete -c swarm -l timeout -x -d 'how long to wait for each answer'
-complete -c swarm -s q -l quiet
-complete -c swarm -s v -l verbose
-complete -c swarm -s h -l help
+function __swarm_complete
+    set -l line (commandline -opc)
+    set -l cur (commandline -ct)
+    # "$cur": one word even when empty (the one being completed often is)
+    set -l words (command $line[1] __complete words -- $line "$cur" 2>/dev/null)
+    if test (count $words) -gt 0
+        printf '%s\n' $words
+    else
+        __fish_complete_path (commandline -ct)
+    end
+end
+complete -c swarm -f -a '(__swarm_complete)'

@@ -7,6 +7,8 @@
 //                           (default lossy)
 //   baud=N                  the UART's rate (default 115200; QEMU ignores it)
 //   name=HOST               host_name override
+//   app=APP                 the app to run (board.app_name, kept in the config; `swarm sim
+//                           --mcu-apps` names one so that the first push installs it)
 //   wdt=MS                  the hardware watchdog's reset time (default 8000; 0: off); the
 //                           node's loop watchdog (wdt.loop, port op watchdog) may shorten it
 //   flash=PATH              the host file (semihosting) holding the flash file system: config,
@@ -64,6 +66,8 @@ static void parse_args(boot_args_t *a)
             a->opts.serial_baud = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(w, "name"))
             a->opts.name = v;
+        else if (!strcmp(w, "app"))
+            a->opts.app = v;
         else if (!strcmp(w, "wdt"))
             a->wdt_ms = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(w, "flash"))
@@ -143,6 +147,7 @@ int main(void)
         args.opts.rpc_port = 0; // no NIC: the node serves its serial link only
 #endif
 
+#if SW_FW_FILES
     if (args.flash) {
         const char *what;
         st.files = sw__mps2_flash_mount(&st.ffs, args.flash, &what) == 0;
@@ -150,6 +155,7 @@ int main(void)
         int k = snprintf(m, sizeof m, "flash %s: %s%s", args.flash, what, st.files ? "" : "; no files");
         sw__mps2_log(m, k < 0 ? 0 : (size_t)k < sizeof m ? (size_t)k : sizeof m - 1);
     }
+#endif
 
     const sw_port_t port = {&sw__mps2_ops, &st};
     sw_node_t *n;

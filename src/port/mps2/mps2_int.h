@@ -20,13 +20,16 @@ typedef struct sw_mps2 {
     uint32_t wake_ms;
     uint32_t rnd;              // xorshift32 state
     uint32_t heap_now, heap_peak, allocs;
+    uint32_t pool_now[2], pool_peak[2]; // per pool (SW_POOL_NODE, SW_POOL_LUA), bytes asked for
     int reset_how;             // SW_RESET_* asked by the node, done by the loop
     uint32_t wdt_boot;         // the hardware watchdog's reset time from boot argument wdt= (0: off)
     uint32_t wdt_period;       // the node's watchdog op: its last period (0: disarmed)
     uint32_t wdt_armed;        // what the CMSDK watchdog is set to now, ms (0: stopped)
     sw_node_t *node;           // for events from the network (net_lwip.c)
     bool files;                // ffs is mounted: the port's files are on it
+#if SW_FW_FILES
     sw_ffs_t ffs;              // the flash file system (flash_sh.c's block device)
+#endif
 } sw_mps2_t;
 
 extern const sw_port_ops_t sw__mps2_ops;

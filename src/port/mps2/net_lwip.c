@@ -465,6 +465,8 @@ static void mdns_join(mudp_t *u)
 int sw__mps2_udp_open(void *ctx, const char *addr, uint16_t uport, int flags, sw_udp_t **out)
 {
     (void)ctx;
+    if (!nif_ok)
+        return SW_ENOTSUP; // no network (net=off, or no NIC found): lwIP is not even initialised
     ip4_addr_t a;
     if (!parse_addr(addr, &a))
         return SW_EINVAL;

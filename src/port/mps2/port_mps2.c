@@ -73,22 +73,38 @@ static void p_random(void *ctx, void *buf, size_t n)
 
 // --- memory -------------------------------------------------------------------------------------
 
-// One heap serves both pools (SW_POOL_NODE, SW_POOL_LUA) for now; the Lua VM is bounded again
-// by limits.lua_mem. Separate fixed pools are the next step (docs/PORTING.md).
+extern uint8_t __heap_start[], __heap_end[], __stack[], __data_start[], __bss_end[];
+
+// Two pools on one heap (picolibc's malloc): SW_POOL_NODE (links, config, files, push) and
+// SW_POOL_LUA (the VM, bounded again by limits.lua_mem). The Lua pool may not grow into the
+// last SW_FW_NODE_RESERVE bytes of the heap, so an app that allocates all it can gets a Lua
+// memory error while the node keeps room for its links, a push and its rollback. Each pool's
+// use and peak are counted for sys.info. (Quotas, not separate arenas: fragmentation is shared.)
+#ifndef SW_FW_NODE_RESERVE
+#define SW_FW_NODE_RESERVE 8192 // bytes of the heap only the node may take
+#endif
+
 static void *p_alloc(void *ctx, int pool, void *ptr, size_t osize, size_t nsize)
 {
     sw_mps2_t *s = ctx;
-    (void)pool;
+    pool = pool == SW_POOL_LUA ? SW_POOL_LUA : SW_POOL_NODE;
     size_t old = ptr ? osize : 0; // like lua_Alloc: osize is a type tag when ptr is NULL
     if (nsize == 0) {
         free(ptr);
         s->heap_now -= (uint32_t)old;
+        s->pool_now[pool] -= (uint32_t)old;
         return NULL;
     }
+    uint32_t heap = (uint32_t)(__heap_end - __heap_start);
+    if (pool == SW_POOL_LUA && nsize > old && s->heap_now + (nsize - old) + SW_FW_NODE_RESERVE > heap)
+        return NULL; // Lua frees garbage and retries, then raises "not enough memory"
     void *q = realloc(ptr, nsize);
     if (!q)
         return NULL;
     s->heap_now += (uint32_t)nsize - (uint32_t)old;
+    s->pool_now[pool] += (uint32_t)nsize - (uint32_t)old;
+    if (s->pool_now[pool] > s->pool_peak[pool])
+        s->pool_peak[pool] = s->pool_now[pool];
     if (!ptr)
         s->allocs++;
     if (s->heap_now > s->heap_peak)
@@ -96,7 +112,6 @@ static void *p_alloc(void *ctx, int pool, void *ptr, size_t osize, size_t nsize)
     return q;
 }
 
-extern uint8_t __heap_start[], __heap_end[], __stack[], __data_start[], __bss_end[];
 extern uint8_t __text_start[], __data_source[], __data_size[];
 extern uint8_t __end[];
 
@@ -142,6 +157,11 @@ static void p_hwinfo(void *ctx, sw_hwinfo_t *h)
     h->heap_size = (uint32_t)(__heap_end - __heap_start);
     h->heap_used = s->heap_now;
     h->heap_peak = s->heap_peak;
+    for (int i = 0; i < 2; i++) {
+        h->pool_used[i] = s->pool_now[i];
+        h->pool_peak[i] = s->pool_peak[i];
+    }
+    h->node_reserve = SW_FW_NODE_RESERVE;
     h->stack_size = stack_size();
     h->stack_peak = stack_peak();
 }
@@ -294,6 +314,7 @@ static size_t p_conn_local(void *ctx, sw_conn_t *c, char *buf, size_t cap)
 // --- files: flashfs on the host file of boot argument flash= (flash_sh.c); without one, an
 // empty root and nothing can be created ------------------------------------------------------
 
+#if SW_FW_FILES
 #define FS(ctx) (&((sw_mps2_t *)(ctx))->ffs)
 #define FILES(ctx) (((sw_mps2_t *)(ctx))->files)
 
@@ -354,6 +375,47 @@ static int p_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_
         return sw_ffs_list(FS(ctx), path, each, u);
     return path[0] ? SW_ENOENT : 0;
 }
+#else // an image without files (mcu-serial): an empty root, and nothing can be created
+static int p_fs_open(void *ctx, const char *path, int flags, int *fd)
+{
+    (void)ctx, (void)path, (void)fd;
+    return (flags & SW_O_CREATE) ? SW_ENOTSUP : SW_ENOENT;
+}
+static int p_fs_read(void *ctx, int fd, uint64_t off, void *buf, size_t n)
+{
+    (void)ctx, (void)fd, (void)off, (void)buf, (void)n;
+    return SW_EINVAL;
+}
+static int p_fs_write(void *ctx, int fd, uint64_t off, const void *buf, size_t n)
+{
+    (void)ctx, (void)fd, (void)off, (void)buf, (void)n;
+    return SW_EINVAL;
+}
+static int p_fs_sync(void *ctx, int fd) { return (void)ctx, (void)fd, SW_EINVAL; }
+static int p_fs_close(void *ctx, int fd) { return (void)ctx, (void)fd, SW_EINVAL; }
+static int p_fs_stat(void *ctx, const char *path, sw_stat_t *st)
+{
+    (void)ctx;
+    if (path[0])
+        return SW_ENOENT;
+    memset(st, 0, sizeof *st);
+    st->type = SW_FT_DIR;
+    return 0;
+}
+static int p_fs_path(void *ctx, const char *path) { return (void)ctx, (void)path, SW_ENOTSUP; }
+#define p_fs_mkdir p_fs_path
+#define p_fs_rmdir p_fs_path
+#define p_fs_unlink p_fs_path
+static int p_fs_rename(void *ctx, const char *from, const char *to)
+{
+    return (void)ctx, (void)from, (void)to, SW_ENOTSUP;
+}
+static int p_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e), void *u)
+{
+    (void)ctx, (void)each, (void)u;
+    return path[0] ? SW_ENOENT : 0;
+}
+#endif
 
 // --- system ---------------------------------------------------------------------------------------
 

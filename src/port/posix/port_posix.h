@@ -26,9 +26,18 @@
 #define SW_POSIX_WRITE_MAX (16u << 20) // default cap of one connection's write queue, bytes
 #define SW_POSIX_WRITE_HIGH (256u << 10) // default room a connection offers (conn_room), bytes
 #define SW_POSIX_FILES 64              // default size of the open-file table
-#define SW_POSIX_CONNS 256             // default number of connections open at once
+#define SW_POSIX_CONNS 1280            // default number of connections open at once (limits.clients
+                                       // is at most 1,024; telnet, FTP, eval have their own); fewer
+                                       // when the limit on open files cannot be raised that far
+#define SW_POSIX_FD_RESERVE 64         // descriptors kept beside connections and open files
 #define SW_POSIX_LINGER_MS 5000        // default time a closing connection may take to flush
 #define SW_POSIX_RBUF 65536            // the read buffer (one, shared by every connection)
+// Once the node has run this long, the pages of its own executable that it touched only to
+// start (Lua, config, libc set-up) are handed back to the kernel (madvise MADV_PAGEOUT): clean
+// file pages, read again from the page cache or the file if ever needed. 0: never.
+#ifndef SW_POSIX_SETTLE_MS
+#define SW_POSIX_SETTLE_MS 1000
+#endif
 
 typedef struct sw_posix_opts {
     // Directory holding everything the node stores (must exist; opened once at init, every
@@ -76,6 +85,7 @@ typedef struct sw_posix {
     uint32_t wake_due;    // its target (now_ms time)
     uv_signal_t sigint, sigterm;
     uv_prepare_t watch;   // ends the run once the node has stopped
+    uv_timer_t settle;    // once, SW_POSIX_SETTLE_MS into the run: start-up code handed back
     bool running;         // inside sw_posix_run()
     bool shutdown;        // closing everything; no new links
     int signals;          // SIGINT/SIGTERM seen
@@ -88,6 +98,7 @@ typedef struct sw_posix {
     uint32_t nconns;
     sw_plistener_t *listeners; // all listeners, also closed ones (freed by sw_posix_close)
     sw_pudp_t *udps;      // UDP endpoints (udp_posix.c)
+    struct sw_pmqtt *mqtts; // MQTT clients (mqtt_posix.c)
     bool stdio_used;      // stdio_open() succeeded once
 
     // the watchdog thread (wdt_posix.c): kick time and period in monotonic ms, under wdt_mu

@@ -54,6 +54,14 @@ void sw__posix_links_shutdown(sw_posix_t *p, bool force);
 // Frees the listeners (all closed by then): at sw_posix_close().
 void sw__posix_links_free(sw_posix_t *p);
 
+// --- MQTT client (mqtt_posix.c: libmosquitto on the loop)
+int sw__posix_mqtt_open(void *ctx, const sw_mqtt_opts_t *o, sw_mqtt_t **out);
+int sw__posix_mqtt_subscribe(void *ctx, sw_mqtt_t *m, const char *filter, int qos);
+int sw__posix_mqtt_publish(void *ctx, sw_mqtt_t *m, const char *topic, const void *p, size_t n, int qos,
+                           bool retain, const void *corr, size_t corr_len);
+void sw__posix_mqtt_close(void *ctx, sw_mqtt_t *m);
+void sw__posix_mqtt_shutdown(sw_posix_t *p); // closes every client (the node is not told)
+
 // --- the watchdog thread (wdt_posix.c)
 void sw__posix_watchdog(void *ctx, uint32_t period_ms);
 void sw__posix_watchdog_stop(sw_posix_t *p); // joins the thread (sw_posix_close, before re-exec)

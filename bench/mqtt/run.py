@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""MQTT fleet bus bench (bench/RESULTS.md, "MQTT"): a fleet on one mosquitto on this machine.
+
+  1. N simulated nodes (tests/e2e/mqttsim.py --mqtt-sim N: one process, one paho client per
+     node) with retained states; `swarm scan --broker` (all N listed?) and a no-change
+     `swarm push --broker` (quick: the states' app hash), each timed 5 times (median, max).
+  2. One real swarm-node on the broker: sequential `ping` round trips through the broker
+     (paho, MQTT 5 response topic) against the same node over direct TCP, side by side.
+
+usage: bench/mqtt/run.py [--nodes N] [--build DIR]   (default 1000, build/rel or build)
+"""
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "e2e"))
+
+
+def timed(args, env, runs=5):
+    ts, out = [], None
+    for _ in range(runs):
+        t = time.monotonic()
+        p = subprocess.run(args, capture_output=True, text=True, env=env)
+        ts.append(time.monotonic() - t)
+        if p.returncode:
+            raise SystemExit("%s: exit %d\n%s" % (" ".join(args), p.returncode, p.stderr))
+        out = p
+    return statistics.median(ts), max(ts), out
+
+
+def mqtt_pings(b, fleet, host, n):
+    """Sequential pings through the broker from one paho client driven by hand (no loop
+    thread: paho's threaded loop adds its own wake-up latency), MQTT 5 response topic."""
+    import socket
+    import msgpack
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    got = []
+    c = mqtt.Client(client_id="bench-rtt", protocol=mqtt.MQTTv5)
+    c.on_message = lambda cl, u, m: got.append(m)
+    c.connect("127.0.0.1", b.port)
+    c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.subscribe("bench/rtt", 1)
+    for _ in range(20):
+        c.loop(0.02)
+    p = Properties(PacketTypes.PUBLISH)
+    p.ResponseTopic = "bench/rtt"
+    topic = "swarm/%s/%s/rpc" % (fleet, host)
+
+    def one(i):
+        k = len(got)
+        p.CorrelationData = b"%d" % i
+        c.publish(topic, msgpack.packb({"a": "ping", "d": "x", "i": i}), qos=1, properties=p)
+        while len(got) == k:
+            c.loop(1)
+    for i in range(50):
+        one(i + 1)
+    t = time.monotonic()
+    for i in range(n):
+        one(i + 100)
+    rate = n / (time.monotonic() - t)
+    c.disconnect()
+    return rate
+
+
+def real_push(a, b, swarm, env, proj):
+    """A 1-file push to --real N real swarm-node processes through the broker, then a no-change
+    one."""
+    import json
+    from swarmtest import Node, loopback_config, pack
+    nodes = []
+    try:
+        for i in range(a.real):
+            root = tempfile.mkdtemp(prefix="swarm-bench-node-")
+            cfg = loopback_config({"mqtt": {"url": b.url, "fleet": "real"}}, services=False)
+            with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+                f.write(pack(cfg))
+            n = Node(root=root, name="real-%03d" % i)
+            n.own_root = True
+            nodes.append(n.start(wait=False))
+        for n in nodes:
+            n.wait_log("mqtt: connected to", timeout=120)
+        url = "%s/real" % b.url
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('return {VERSION = "2"}\n')
+        t = time.monotonic()
+        p = subprocess.run([swarm, "--json", "push", proj, "--broker", url, "--grace", "0", "--parallel", "32"],
+                           capture_output=True, text=True, env=env)
+        el = time.monotonic() - t
+        out = json.loads(p.stdout)
+        ms = sorted(d["ms"] for d in out["devices"])
+        print("1-file push to %d real nodes through the broker (--parallel 32, --grace 0): %d ok in %.2f s; "
+              "per node median %d ms, max %d ms" % (a.real, out["total"]["ok"], el, ms[len(ms) // 2], ms[-1]))
+        for n in nodes:  # each announces its new hash once its app is ready
+            n.wait_log("push: apps/example is at", timeout=60)
+        time.sleep(0.5)
+        t = time.monotonic()
+        p = subprocess.run([swarm, "--json", "push", proj, "--broker", url], capture_output=True, text=True, env=env)
+        el = time.monotonic() - t
+        tot = json.loads(p.stdout)["total"]
+        print("no-change push to the %d real nodes: %d unchanged, %d connections, %.2f s" %
+              (a.real, tot["unchanged"], tot["connected"], el))
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nodes", type=int, default=1000)
+    ap.add_argument("--build", default=None)
+    ap.add_argument("--pings", type=int, default=2000)
+    ap.add_argument("--real", type=int, default=100, help="real swarm-node processes for the 1-file push")
+    a = ap.parse_args()
+    build = a.build or (os.path.join(SRC, "build", "rel") if os.path.exists(os.path.join(SRC, "build", "rel", "swarm"))
+                        else os.path.join(SRC, "build"))
+    os.environ["SWARM_BUILD"] = build
+    from mqttlab import Broker
+    from swarmtest import Node, loopback_config, pack
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, a.nodes + 4096), hard))  # inherited
+    swarm = os.path.join(build, "swarm")
+    home = tempfile.mkdtemp(prefix="swarm-bench-mqtt-")
+    env = dict(os.environ, XDG_CONFIG_HOME=home, XDG_CACHE_HOME=home, HOME=home)
+    proj = os.path.join(home, "proj")
+    os.makedirs(os.path.join(proj, "apps", "example"))
+    with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+        f.write('return {VERSION = "1"}\n')
+    print("build: %s; machine: %s cores, shared with other jobs (load %s)" %
+          (build, os.cpu_count(), open("/proc/loadavg").read().split()[0]))
+    with Broker() as b:
+        sim = subprocess.Popen([sys.executable, os.path.join(SRC, "tests", "e2e", "mqttsim.py"), "--mqtt-sim",
+                                str(a.nodes), "--broker", "127.0.0.1:%d" % b.port, "--fleet", "sim",
+                                "--app-dir", os.path.join(proj, "apps", "example")],
+                               stdout=subprocess.PIPE, text=True)
+        try:
+            t = time.monotonic()
+            line = sim.stdout.readline().strip()
+            if line != "ready %d" % a.nodes:
+                raise SystemExit("the simulation did not start: %r" % line)
+            print("%d simulated nodes connected and published their states in %.1f s" % (a.nodes, time.monotonic() - t))
+            url = "%s/sim" % b.url
+            med, mx, p = timed([swarm, "--json", "scan", "--broker", url], env)
+            import json
+            n = len(json.loads(p.stdout))
+            print("swarm scan --broker: %d of %d listed; median %.3f s, max %.3f s (5 runs)" % (n, a.nodes, med, mx))
+            med, mx, p = timed([swarm, "--json", "push", proj, "--broker", url], env)
+            tot = json.loads(p.stdout)["total"]
+            print("no-change swarm push --broker: %d unchanged of %d, %d connections; median %.3f s, max %.3f s" %
+                  (tot["unchanged"], tot["devices"], tot["connected"], med, mx))
+        finally:
+            sim.terminate()
+            sim.wait()
+        # round trips through the broker vs direct TCP, one real node
+        root = tempfile.mkdtemp(prefix="swarm-bench-node-")
+        cfg = loopback_config({"mqtt": {"url": b.url, "fleet": "bench"}}, services=False)
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(pack(cfg))
+        with Node(root=root, name="n1") as node:
+            node.wait_log("mqtt: connected to")
+            time.sleep(1)  # (its subscriptions follow the CONNACK the log line reports)
+            mq = mqtt_pings(b, "bench", "n1", a.pings)
+            c = node.client()
+            for _ in range(50):
+                c.call("ping", "w")
+            t = time.monotonic()
+            for _ in range(a.pings):
+                c.call("ping", "x")
+            tcp = a.pings / (time.monotonic() - t)
+            c.close()
+        real_push(a, b, swarm, env, proj)
+        print("sequential ping round trips (python clients, the broker with set_tcp_nodelay): through mosquitto %.0f/s, direct TCP %.0f/s "
+              "(ratio %.2f)" % (mq, tcp, mq / tcp))
+
+
+if __name__ == "__main__":
+    main()
