@@ -20,6 +20,7 @@
 #define REL_NO_TIMER UINT32_MAX
 #define REL_TIMEOUT_UNKNOWN 1000u  // ms; the derived timeout on a line of unknown rate
 #define REL_TIMEOUT_FLOOR 250u     // ms; the least derived timeout on a line of known rate
+#define REL_ACK_WAIT_FLOOR 120u    // ms; the least wait for an ack once our line is quiet
 #define REL_HS_MIN 1000u           // ms; handshake retries with a derived timeout
 #define REL_FRAME_OVERHEAD 5u      // SerialPacker: start, 2 length bytes, CRC
 // A line model further ahead than this is stale (the clock wrapped while the layer was idle):
@@ -172,8 +173,8 @@ static uint32_t ack_wait(const sw_rel_t *rel)
     uint32_t big = rel->peer_big > rel->peer_big_prev ? rel->peer_big : rel->peer_big_prev;
     uint64_t t = 2u * (uint64_t)(rel->window / 2u) * (big + rel->cfg.frame_overhead) * 1000u /
                  rel->cfg.line_rate;
-    if (t < REL_TIMEOUT_FLOOR)
-        t = REL_TIMEOUT_FLOOR;
+    if (t < REL_ACK_WAIT_FLOOR)
+        t = REL_ACK_WAIT_FLOOR;
     return t < rel->timeout_ms ? (uint32_t)t : rel->timeout_ms;
 }
 
