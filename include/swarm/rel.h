@@ -43,7 +43,7 @@ typedef struct sw_rel_cfg {
     // That bound is the latest a message is sent again. Earlier, unless the peer announced a
     // longer timeout than ours: once the message has left and so has everything we queued
     // after it (our queue carries the acks the peer may be waiting for before it can take the
-    // message), it is resent after max(250, 2 * (w/2) * (q + frame_overhead) * 1000 /
+    // message), it is resent after max(120, 2 * (w/2) * (q + frame_overhead) * 1000 /
     // line_rate) ms, with q the largest wire message the peer sent in the last one or two
     // timeout periods: its ack waits behind the peer's own frames, not behind ours.
     uint32_t timeout_ms;
