@@ -40,6 +40,12 @@ typedef struct sw_rel_cfg {
     // at least max(250, 2 * (w/2) * (p + 64 + frame_overhead) * 1000 / line_rate), with w the
     // window and p the largest payload in force: an ack may wait behind w/2 of the peer's
     // largest frames. Handshake retries wait at least 1000 ms with a derived timeout.
+    // That bound is the latest a message is sent again. Earlier, unless the peer announced a
+    // longer timeout than ours: once the message has left and so has everything we queued
+    // after it (our queue carries the acks the peer may be waiting for before it can take the
+    // message), it is resent after max(120, 2 * (w/2) * (q + frame_overhead) * 1000 /
+    // line_rate) ms, with q the largest wire message the peer sent in the last one or two
+    // timeout periods: its ack waits behind the peer's own frames, not behind ours.
     uint32_t timeout_ms;
     uint16_t max_msg;    // largest payload (one inner message) sent or accepted, bytes; default 1024
     uint8_t retries;     // handshake attempts before reporting the link down; 0 = forever. Default 5
@@ -114,6 +120,11 @@ typedef struct sw_rel {
     uint8_t tries;      // handshake attempts so far
     uint32_t line_ms;   // line model: when our transmitter is idle again…
     uint32_t line_frac; // …plus line_frac / line_rate ms
+    // Derived timeout: the largest wire message the peer sent in this period and the last one
+    // (bytes), when this period began (ms), and whether the peer asked for a longer timeout.
+    uint16_t peer_big, peer_big_prev;
+    uint32_t peer_epoch_ms;
+    bool peer_slow;
     uint8_t *store;     // caller-owned: 2 * window * max_msg bytes of payload slots, then scratch
     size_t store_size;
     sw_rel_slot_t tx_slot[SW_REL_MAX_WINDOW];

@@ -20,6 +20,7 @@
 #define REL_NO_TIMER UINT32_MAX
 #define REL_TIMEOUT_UNKNOWN 1000u  // ms; the derived timeout on a line of unknown rate
 #define REL_TIMEOUT_FLOOR 250u     // ms; the least derived timeout on a line of known rate
+#define REL_ACK_WAIT_FLOOR 120u    // ms; the least wait for an ack once our line is quiet
 #define REL_HS_MIN 1000u           // ms; handshake retries with a derived timeout
 #define REL_FRAME_OVERHEAD 5u      // SerialPacker: start, 2 length bytes, CRC
 // A line model further ahead than this is stale (the clock wrapped while the layer was idle):
@@ -161,6 +162,54 @@ static uint32_t line_floor(const sw_rel_t *rel)
     return (uint32_t)(t < REL_TIMEOUT_MAX ? t : REL_TIMEOUT_MAX);
 }
 
+// How long after a message has left (and our queue behind it: see resend_at) its ack should
+// be here, with a derived timeout: the peer's ack waits behind window/2 of the peer's own
+// frames, sized by the largest it sent lately, twice that for safety; never above the
+// session's timeout. A peer that asked for a longer timeout than ours gets the session's.
+static uint32_t ack_wait(const sw_rel_t *rel)
+{
+    if (rel->cfg.timeout_ms || !rel->cfg.line_rate || rel->peer_slow)
+        return rel->timeout_ms;
+    uint32_t big = rel->peer_big > rel->peer_big_prev ? rel->peer_big : rel->peer_big_prev;
+    uint64_t t = 2u * (uint64_t)(rel->window / 2u) * (big + rel->cfg.frame_overhead) * 1000u /
+                 rel->cfg.line_rate;
+    if (t < REL_ACK_WAIT_FLOOR)
+        t = REL_ACK_WAIT_FLOOR;
+    return t < rel->timeout_ms ? (uint32_t)t : rel->timeout_ms;
+}
+
+// Records the size of a wire message from the peer; the record covers the last one or two
+// session timeouts (a burst of large frames is remembered that long after it ends).
+static void peer_size(sw_rel_t *rel, size_t n, uint32_t now)
+{
+    if (rel->state != SW_REL_UP)
+        return;
+    if (due(now, rel->peer_epoch_ms + rel->timeout_ms)) {
+        rel->peer_big_prev = rel->peer_big;
+        rel->peer_big = 0;
+        rel->peer_epoch_ms = now;
+    }
+    if (n > rel->peer_big)
+        rel->peer_big = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
+}
+
+// When an unacknowledged message is sent again: at the session's deadline at the latest, or
+// ack_wait after the later of its departure and our transmitter's idle time. Everything we
+// queued after it carries acks the peer may need first (a peer whose window of replies is full
+// holds our message unacknowledged until its replies are acknowledged).
+static uint32_t resend_at(const sw_rel_t *rel, const sw_rel_slot_t *s, uint32_t now)
+{
+    uint32_t wait = ack_wait(rel);
+    if (wait >= rel->timeout_ms)
+        return s->due_ms;
+    uint32_t from = s->due_ms - rel->timeout_ms; // departure
+    uint32_t ahead = rel->line_ms - now;
+    if ((int32_t)ahead > 0 && ahead <= REL_LINE_AHEAD_MAX && (int32_t)(rel->line_ms - from) > 0)
+        from = rel->line_ms;
+    uint32_t at = from + wait;
+    return (int32_t)(at - s->due_ms) < 0 ? at : s->due_ms;
+}
+
 // The payload that fits a MoaT peer's 127-byte frame with the wrapper around it, worst case:
 // map header, "s" seq, "d", "r" recv_tail, "x" with up to window/2 held seqs (each key 2 bytes,
 // each seq a 1-byte fixint since the window is below 128).
@@ -186,6 +235,7 @@ static void merge(sw_rel_t *rel, const peer_cfg_t *pc)
     if (pc->t_set && pc->t > t)
         t = (uint32_t)(pc->t < REL_TIMEOUT_MAX ? pc->t : REL_TIMEOUT_MAX);
     rel->timeout_ms = t;
+    rel->peer_slow = t > own_timeout(rel);
     uint8_t w = rel->cfg.window;
     if (pc->m_set && pc->m < w)
         w = (uint8_t)pc->m;
@@ -206,6 +256,7 @@ static void clear_session(sw_rel_t *rel)
         rel->window = rel->cfg.window;
         rel->timeout_ms = own_timeout(rel);
         rel->peer_max = moat_payload(rel->window);
+        rel->peer_slow = false;
     }
     rel->send_head = rel->send_tail = rel->recv_head = rel->recv_tail = 0;
     rel->ack_due = false;
@@ -372,6 +423,9 @@ static void go_up(sw_rel_t *rel, uint32_t now)
     rel->reset_ms = now + hold_ms(rel);
     for (uint8_t k = 0; k < SW_REL_MAX_WINDOW; k++)
         rel->tx_slot[k].due_ms = now + rel->timeout_ms - hold_ms(rel);
+    // Until the peer's frames are seen, assume the largest it may send.
+    rel->peer_big = rel->peer_big_prev = (uint16_t)(sw_rel_max_payload(rel) + REL_OVERHEAD);
+    rel->peer_epoch_ms = now;
     rel->stats.resets++;
     notify(rel, true);
 }
@@ -779,6 +833,7 @@ void sw_rel_input(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms)
             on_ctl(rel, &m, now_ms);
         return; // other actions belong to other layers
     }
+    peer_size(rel, n, now_ms);
     on_data(rel, &m, now_ms);
 }
 
@@ -815,11 +870,11 @@ uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms)
         sw_rel_slot_t *s = &rel->tx_slot[seq];
         if (!s->len || s->acked)
             continue;
-        if (due(now, s->due_ms)) {
+        if (due(now, resend_at(rel, s, now))) {
             rel->stats.retransmits++;
             send_data(rel, seq, now);
         }
-        wait = min_u32(wait, until(now, s->due_ms));
+        wait = min_u32(wait, until(now, resend_at(rel, s, now)));
     }
     // A quarantined tail slot frees itself when its time is up.
     if (inflight && !rel->tx_slot[rel->send_tail].len)

@@ -132,7 +132,7 @@
 #define SW_NODE_DEF_SERIAL_MSG SW__SZ(1024, 256) // serial.max_msg: bytes of a Reliable payload on lossy lines
 #endif
 #ifndef SW_NODE_DEF_SERIAL_WINDOW
-#define SW_NODE_DEF_SERIAL_WINDOW SW__SZ(8, 4) // serial.window: frames in flight
+#define SW_NODE_DEF_SERIAL_WINDOW SW__SZ(16, 4) // serial.window: frames in flight
 #endif
 #ifndef SW_NODE_DEF_SERIAL_GAP
 #define SW_NODE_DEF_SERIAL_GAP 100 // serial.gap_ms: idle ms inside a lossless message that reset the decoder
