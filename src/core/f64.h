@@ -43,7 +43,8 @@ static inline bool sw__f64_int(double v, int64_t *out)
 // A float's value as a double, from the float's IEEE-754 bits and with no floating-point
 // arithmetic (exact: every float is a double). (double)f would link libgcc's __aeabi_f2d, which
 // shares its object with the double addition: 1 KB of flash in an image that adds no doubles.
-// NaNs come out quiet, as the conversion makes them.
+// NaNs come out quiet, as the conversion makes them. The msgpack reader uses it when built with
+// SW_CORE_F32_BITS=1 (mcu-serial's firmware); elsewhere f2d is linked anyway and (double)f is smaller.
 static inline double sw__f64_of_f32(uint32_t b)
 {
     uint64_t u = (uint64_t)(b >> 31) << 63;
