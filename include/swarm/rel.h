@@ -114,7 +114,7 @@ typedef struct sw_rel {
     uint8_t tries;      // handshake attempts so far
     uint32_t line_ms;   // line model: when our transmitter is idle again…
     uint32_t line_frac; // …plus line_frac / line_rate ms
-    uint8_t *store;     // caller-owned: 2 * window * max_msg bytes of payload slots, then scratch
+    uint8_t *store;     // caller-owned: 2 * ceil(window / 2) * max_msg bytes of payload slots, then scratch
     size_t store_size;
     sw_rel_slot_t tx_slot[SW_REL_MAX_WINDOW];
     sw_rel_slot_t rx_slot[SW_REL_MAX_WINDOW];
