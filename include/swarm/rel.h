@@ -125,7 +125,7 @@ typedef struct sw_rel {
     uint16_t peer_big, peer_big_prev;
     uint32_t peer_epoch_ms;
     bool peer_slow;
-    uint8_t *store;     // caller-owned: 2 * window * max_msg bytes of payload slots, then scratch
+    uint8_t *store;     // caller-owned: 2 * ceil(window / 2) * max_msg bytes of payload slots, then scratch
     size_t store_size;
     sw_rel_slot_t tx_slot[SW_REL_MAX_WINDOW];
     sw_rel_slot_t rx_slot[SW_REL_MAX_WINDOW];
@@ -133,7 +133,7 @@ typedef struct sw_rel {
 } sw_rel_t;
 
 // Bytes of storage sw_rel_init() needs for cfg: the send and receive slots plus a scratch
-// buffer for one wire message (2 * window * max_msg + max_msg + 64). 0 for an invalid cfg.
+// buffer for one wire message (2 * ceil(window / 2) * max_msg + max_msg + 64). 0 for an invalid cfg.
 size_t sw_rel_store_size(const sw_rel_cfg_t *cfg);
 // Valid cfg: window 4..SW_REL_MAX_WINDOW, timeout_ms 0..600000, max_msg >= 1; io->tx set.
 // The layer starts CLOSED (answering a peer's handshake, see above).

@@ -5,6 +5,7 @@
 
 #include "mpack.h"
 #include "swarm/mp.h"
+#include "f64.h" // sw__f64_of_f32
 
 bool sw_mp_obj_i64(const sw_mp_obj_t *o, int64_t *out)
 {
@@ -178,10 +179,14 @@ static int read_item(sw_mpr_t *r, sw_mp_obj_t *o)
     case MPACK_TOKEN_FLOAT:
         o->type = SW_MP_FLOAT;
         if (tok.length == 4) {
+#if defined(SW_CORE_F32_BITS) && SW_CORE_F32_BITS // an image with no other soft-float code (mcu-serial): see f64.h
+            o->v.f = sw__f64_of_f32(tok.data.value.lo);
+#else // where the conversion is linked anyway, it is smaller
             float f;
             uint32_t bits = tok.data.value.lo;
             memcpy(&f, &bits, sizeof f);
             o->v.f = f;
+#endif
             o->f32 = true;
         } else {
             memcpy(&o->v.f, &raw, sizeof o->v.f);

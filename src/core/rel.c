@@ -2,8 +2,10 @@
 //
 // Sequence numbers run modulo the window in force (w); at most w/2 messages are in flight, so
 // the receiver can tell new (offset < w/2 from its tail) from old (the other half) as long as
-// the line keeps order. Payloads live in the caller's store: w send slots, w receive slots,
-// then one scratch buffer in which every outgoing wire message is built.
+// the line keeps order. Payloads live in the caller's store: ceil(w/2) send slots, as many
+// receive slots, then one scratch buffer in which every outgoing wire message is built. A
+// payload is kept only while its seq is within w/2 of the tail (in flight, or received ahead
+// of the tail), and seq % ceil(w/2) is distinct on any such run of seqs modulo w.
 //
 // With the line's rate known, every message handed to io.tx is taken to leave once the line
 // has carried everything handed over before it: line_ms is when the transmitter is idle again.
@@ -51,16 +53,22 @@ static uint8_t next(const sw_rel_t *rel, uint8_t a) { return (uint8_t)((a + 1u) 
 // The reuse quarantine of a line that can reorder (0 on ordered lines).
 static uint32_t hold_ms(const sw_rel_t *rel) { return 2u * rel->cfg.max_delay_ms; }
 
-static uint8_t *tx_buf(sw_rel_t *rel, uint8_t seq) { return rel->store + (size_t)seq * rel->cfg.max_msg; }
+// Payload slots per direction for a window of w (the agreed window is at most our own).
+static size_t slots(uint8_t w) { return ((size_t)w + 1u) / 2u; }
+
+static uint8_t *tx_buf(sw_rel_t *rel, uint8_t seq)
+{
+    return rel->store + (seq % slots(rel->window)) * rel->cfg.max_msg;
+}
 
 static uint8_t *rx_buf(sw_rel_t *rel, uint8_t seq)
 {
-    return rel->store + ((size_t)rel->cfg.window + seq) * rel->cfg.max_msg;
+    return rel->store + (slots(rel->cfg.window) + seq % slots(rel->window)) * rel->cfg.max_msg;
 }
 
 static void scratch(sw_rel_t *rel, sw_mpw_t *w)
 {
-    size_t off = 2u * (size_t)rel->cfg.window * rel->cfg.max_msg;
+    size_t off = 2u * slots(rel->cfg.window) * rel->cfg.max_msg;
     sw_mpw_init(w, rel->store + off, (size_t)rel->cfg.max_msg + REL_OVERHEAD);
 }
 
@@ -130,7 +138,7 @@ size_t sw_rel_store_size(const sw_rel_cfg_t *cfg)
 {
     if (!cfg_ok(cfg))
         return 0;
-    return 2u * (size_t)cfg->window * cfg->max_msg + cfg->max_msg + REL_OVERHEAD;
+    return 2u * slots(cfg->window) * cfg->max_msg + cfg->max_msg + REL_OVERHEAD;
 }
 
 // The timeout we announce: the configured one, else the least a derived one can be.

@@ -154,6 +154,31 @@ static void test_f64_int(void **state)
     }
 }
 
+// sw__f64_of_f32 (msgpack float32 → double on the bits, src/core/mp_read.c) against the C
+// conversion: edge values (zeros, subnormals, the largest float, Inf, NaN) and random patterns.
+static void test_f64_of_f32(void **state)
+{
+    (void)state;
+    const uint32_t edge[] = {0, 0x80000000u, 1, 0x80000001u, 0x007fffffu, 0x00400000u, 0x00800000u,
+                             0x3f800000u, 0x7f7fffffu, 0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7fc00000u,
+                             0x7f800001u, 0xffc00001u};
+    uint32_t seed = 0x9e3779b9u;
+    for (int i = 0; i < 300000; i++) {
+        uint32_t b;
+        if (i < (int)(sizeof edge / sizeof edge[0])) {
+            b = edge[i];
+        } else {
+            seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
+            b = seed;
+        }
+        float f;
+        memcpy(&f, &b, sizeof f);
+        double want = f, got = sw__f64_of_f32(b);
+        if (isnan(want) ? !isnan(got) || signbit(got) != signbit(want) : memcmp(&want, &got, sizeof got))
+            fail_msg("float bits %08x: %a, expected %a", (unsigned)b, got, want);
+    }
+}
+
 static void test_bounds(void **state)
 {
     (void)state;
@@ -200,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_compact_and_pretty),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_f64_of_f32),
         cmocka_unit_test(test_double_vs_printf),
         cmocka_unit_test(test_f64_int),
         cmocka_unit_test(test_bounds),

@@ -422,7 +422,7 @@ static void test_init_checks(void **state)
     assert_int_equal(c.max_delay_ms, 0);
     assert_int_equal(c.line_rate, 0);
     assert_int_equal(c.frame_overhead, 5);
-    assert_int_equal(sw_rel_store_size(&c), 2 * 8 * 1024 + 1024 + 64);
+    assert_int_equal(sw_rel_store_size(&c), 2 * 4 * 1024 + 1024 + 64); // w/2 slots each way
 
     static uint8_t store[20000];
     sw_rel_t rel;

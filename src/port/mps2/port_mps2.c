@@ -172,12 +172,10 @@ void sw__mps2_log(const char *line, size_t n)
 {
     if (!sw_sh_present())
         return; // no host: the node already copies its lines to the console link
-    char buf[200];
-    if (n > sizeof buf - 1)
-        n = sizeof buf - 1;
-    memcpy(buf, line, n);
-    buf[n++] = '\n';
-    sw_sh_write_out(buf, n);
+    // two writes, no copy with its newline: 200 bytes less on the deepest stack (a log line
+    // from a command handler), which counts in mcu-serial's 12 KB
+    sw_sh_write_out(line, n);
+    sw_sh_write_out("\n", 1);
 }
 
 static void p_log(void *ctx, int level, const char *line, size_t n)
