@@ -226,6 +226,7 @@ static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     if (cJSON_IsObject(j)) {
         if (!strcmp(n->source, "link")) // a config device keeps the name the user gave it
             json_str(n->name, sizeof n->name, j, "host_name");
+        json_str(n->host, sizeof n->host, j, "host_name");
         json_str(n->app, sizeof n->app, j, "app_name");
         json_str(n->board, sizeof n->board, j, "hardware_name");
         json_str(n->node, sizeof n->node, j, "node");
@@ -239,6 +240,7 @@ static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
         n->locked = sw_hlink_secure(l);
         n->swarm = true;
         sw__dash_node_changed(n);
+        sw__dash_merge(n); // listed from the LAN before its link said who it is: one row
     }
     cJSON_Delete(j);
 }
@@ -837,7 +839,7 @@ static void on_tick(uv_timer_t *t)
     uint32_t off = d->o->offline_ms ? d->o->offline_ms : 7000;
     for (size_t i = 0; i < d->n; i++) {
         dnode_t *n = d->nodes[i];
-        if (n->online && !n->fixed && !n->link_up && tnow - n->seen > off)
+        if (n->online && !n->fixed && !n->bus && !n->link_up && tnow - n->seen > off)
             sw__dash_set_online(n, false);
     }
     if (d->o->timeout_ms)

@@ -527,6 +527,86 @@ class TestDashboardInput(unittest.TestCase):
         self.assertIn("--token", r.stdout)
 
 
+class TestDashboardBroker(unittest.TestCase):
+    """The fleet fed from an MQTT broker (a mosquitto this test starts on a free port,
+    tests/e2e/mqttlab.py): a node reached only through the broker (no TCP service, no LAN scan)
+    is listed from its retained state with its mqtt:// link, answers ping and sys.info from the
+    page over that link, and turns offline when it is killed (its last will). The user config's
+    [mqtt] broker is the default."""
+
+    FLEET = "dlab"
+
+    def setUp(self):
+        from mqttlab import Broker
+        self.tmp = tempfile.mkdtemp(prefix="swarm-dash-mqtt-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.broker = Broker().start()
+        self.addCleanup(self.broker.stop)
+        root = tempfile.mkdtemp(prefix="swarm-dash-mqtt-node-")
+        cfg = loopback_config({"mqtt": {"url": self.broker.url, "fleet": self.FLEET, "keepalive": 5}},
+                              services=False)
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(pack(cfg))
+        self.node = Node(root=root, name="bus1")
+        self.node.own_root = True
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.tmp, "cfg"),
+                        XDG_CACHE_HOME=os.path.join(self.tmp, "cache"))
+
+    @staticmethod
+    def wait_node(w, pred):
+        """The first fleet entry (from the fleet or a node event) for which pred holds."""
+        while True:
+            m = w.recv_json(lambda m: m.get("ev") in ("fleet", "node"))
+            for n in m.get("nodes", [m.get("node")]):
+                if n and pred(n):
+                    return n
+
+    def test_broker_node(self):
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config",
+                                  "--broker", "%s/%s" % (self.broker.url, self.FLEET)], env=self.env)
+        try:
+            w = WS(url)
+            n = self.wait_node(w, lambda n: n["name"] == "bus1" and n["online"])
+            self.assertEqual(n["source"], "mqtt")
+            self.assertEqual(n["uri"], "%s/%s/bus1" % (self.broker.url, self.FLEET))
+            self.assertTrue(n["app"] is not None and n["node"], n)
+            w.send({"id": 1, "op": "call", "node": n["key"], "path": "ping", "args": {"m": "via broker"}})
+            self.assertEqual(w.recv_json(lambda m: m.get("id") == 1).get("reply"), "R:via broker")
+            w.send({"id": 2, "op": "call", "node": n["key"], "path": "sys.info"})
+            self.assertEqual(w.recv_json(lambda m: m.get("id") == 2).get("reply", {}).get("host_name"), "bus1")
+            # killed: the broker publishes its last will, the row turns offline (and stays one row)
+            self.node.kill()
+            off = self.wait_node(w, lambda x: x["key"] == n["key"] and not x["online"])
+            self.assertEqual(off["uri"], n["uri"])
+            w.send({"id": 3, "op": "fleet"})
+            self.assertEqual([x["key"] for x in w.recv_json(lambda m: m.get("id") == 3)["nodes"]], [n["key"]])
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_config_broker(self):
+        cfgdir = os.path.join(self.tmp, "cfg", "swarm")
+        os.makedirs(cfgdir, exist_ok=True)
+        with open(os.path.join(cfgdir, "config"), "w") as f:
+            f.write("[mqtt]\nbroker = %s/%s\n" % (self.broker.url, self.FLEET))
+        d, url = start_dashboard(["--port", "0", "--no-scan"], env=self.env)
+        try:
+            w = WS(url)
+            n = self.wait_node(w, lambda n: n["name"] == "bus1" and n["online"])
+            self.assertEqual(n["source"], "mqtt")
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_bad_broker_url(self):
+        p = subprocess.run([SWARM_BIN, "dashboard", "--port", "0", "--no-scan", "--broker", "tcp://127.0.0.1:1"],
+                           env=self.env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("not a broker", p.stderr)
+
+
 class TestDashboardSerial(PtyPairTestCase):
     """A node on a serial line (a pty pair) given as --link serial://: listed, called, and its
     console bytes (its log lines, on a lossless line) reach the page as console events."""
