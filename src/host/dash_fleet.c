@@ -35,6 +35,7 @@ cJSON *sw__dash_node_json(const dnode_t *n)
     if (!o)
         return NULL;
     sw__dash_add_str(o, "key", n->key);
+    sw__dash_add_str(o, "id", n->id);
     sw__dash_add_str(o, "name", n->name);
     sw__dash_add_str(o, "uri", n->uri);
     sw__dash_add_str(o, "ip", n->ip);

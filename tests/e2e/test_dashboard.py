@@ -427,6 +427,83 @@ class TestDashboardInput(unittest.TestCase):
             finally:
                 self.assertEqual(stop_dashboard(d), 0)
 
+    def test_config_device_also_on_lan(self):
+        """A config device that also beacons on the (loopback) LAN is one row: the config's,
+        under the user's name, which learns the node's swarm id from the beacon."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            bport = u.getsockname()[1]
+        root = tempfile.mkdtemp(prefix="swarm-dash-dup-")
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(pack(loopback_config({"boot": {"BEACON_DESTINATION_IPS": ["127.0.0.1"],
+                                                   "BEACON_DESTINATION_PORT": bport, "MDNS_ENABLE": False}})))
+        node = Node(root=root, name="dup1")
+        node.own_root = True
+        self.addCleanup(node.stop)
+        node.start()
+        cfgdir = os.path.join(self.tmp, "cfgdup", "swarm")
+        os.makedirs(cfgdir, exist_ok=True)
+        with open(os.path.join(cfgdir, "config"), "w") as f:
+            f.write("[devices]\nbench-b = tcp://127.0.0.1:%d\n" % node.port)
+        env = dict(self.env, XDG_CONFIG_HOME=os.path.dirname(cfgdir))
+        d, url = start_dashboard(["--port", "0", "--scan-port", str(bport), "--scan-to", "127.0.0.1",
+                                  "--scan-every", "200ms"], env=env)
+        try:
+            w = WS(url)
+            seen = []
+            while True:
+                m = w.recv_json(lambda m: m.get("ev") in ("fleet", "node"))
+                seen += m.get("nodes", [m.get("node")])
+                if any(n["key"] == "bench-b" and n["id"] for n in seen):
+                    break
+            w.send({"id": 1, "op": "fleet"})
+            fleet = w.recv_json(lambda m: m.get("id") == 1)["nodes"]
+            self.assertEqual([(n["key"], n["name"], n["source"]) for n in fleet], [("bench-b", "bench-b", "config")])
+            self.assertTrue(fleet[0]["online"])
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_node_back_at_new_address(self):
+        """A node without a swarm id (a micro-swarm device: its beacon has no "swarm" object)
+        that went offline and comes back at another address is the same row, at the new
+        address; while two such nodes of one name are both online they are two rows."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            bport = u.getsockname()[1]
+        d, url = start_dashboard(["--port", "0", "--no-config", "--scan-port", str(bport), "--scan-to", "127.0.0.1",
+                                  "--offline-after", "1s"], env=self.env)
+
+        def beacon(ip, host=b"mcu1"):
+            b = (b'{"ifconfigs": [["%s", "255.0.0.0", "127.0.0.1", "127.0.0.1"]], '
+                 b'"settings": {"board": {"host_name": "%s", "app_name": "a", "hardware_name": "b"}, '
+                 b'"boot": {}}}' % (ip.encode(), host))
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+                tx.bind((ip, 0))
+                tx.sendto(b, ("127.0.0.1", bport))
+
+        def node_event(pred):
+            return w.recv_json(lambda m: m.get("ev") == "node" and pred(m["node"]))["node"]
+        try:
+            w = WS(url)
+            w.recv_json(lambda m: m.get("ev") == "fleet")
+            beacon("127.0.0.2")
+            first = node_event(lambda n: n["ip"] == "127.0.0.2" and n["online"])
+            node_event(lambda n: n["key"] == first["key"] and not n["online"])
+            beacon("127.0.0.3")
+            back = node_event(lambda n: n["ip"] == "127.0.0.3")
+            self.assertEqual(back["key"], first["key"])
+            self.assertTrue(back["online"])
+            # another device of the same name while this one is online: a row of its own
+            beacon("127.0.0.4")
+            other = node_event(lambda n: n["ip"] == "127.0.0.4")
+            self.assertNotEqual(other["key"], first["key"])
+            w.send({"id": 1, "op": "fleet"})
+            self.assertEqual(len(w.recv_json(lambda m: m.get("id") == 1)["nodes"]), 2)
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
     def test_forged_beacons(self):
         """Beacons anyone on the LAN can send (here: to the dashboard's beacon port on loopback):
         strings with escape sequences and bytes that are not UTF-8 reach the page as valid
