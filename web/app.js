@@ -430,7 +430,8 @@
     $('push-state').textContent = (dry ? 'dry run' : 'push') + ' starting…';
     request({ op: 'push', project: $('push-project').value, nodes, dry_run: dry,
       canary: parseInt($('push-canary').value, 10) || 0,
-      max_failures: parseInt($('push-maxfail').value, 10) || 0 }, (a) => {
+      max_failures: parseInt($('push-maxfail').value, 10) || 0,
+      parallel: parseInt($('push-parallel').value, 10) || 0 }, (a) => {
       if (a.error !== undefined) { $('push-err').textContent = a.error; $('push-state').textContent = ''; return; }
       for (const d of a.reply.devices) S.push.set(d.key, d);
       renderPush();

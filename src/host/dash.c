@@ -501,6 +501,7 @@ static void do_push(client_t *c, const sw_dash_req_t *r)
     po.project = project;
     po.canary = r->canary;
     po.max_failures = r->max_failures;
+    po.parallel = r->parallel;
     po.dry_run = r->dry_run;
     po.no_quick = r->dry_run; // a dry run shows the differences file by file
     po.grace_ms = -1;

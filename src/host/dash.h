@@ -9,7 +9,7 @@
 //                        "every": MS}            a command; "every" > 0: a stream
 //                      {"id": N, "op": "cancel", "ref": M}     stops call M (a stream)
 //                      {"id": N, "op": "push", "project": NAME, "nodes": [KEY…], "dry_run": B,
-//                        "canary": N, "max_failures": K}
+//                        "canary": N, "max_failures": K, "parallel": P}
 //                      {"id": N, "op": "fleet"}                the whole fleet again
 //   dashboard → page   {"ev": "hello", …}, {"ev": "fleet", "nodes": [...]},
 //                      {"ev": "node", "node": {...}}, {"ev": "gone", "key": KEY},
@@ -83,6 +83,7 @@ typedef struct sw_dash_req {
     const cJSON *nodes;            // PUSH: array of node keys (NULL or empty: every online node)
     bool dry_run;                  // PUSH
     uint32_t canary, max_failures; // PUSH (0: none)
+    uint32_t parallel;             // PUSH: nodes at once (0: the push engine's default, 16)
     cJSON *root;                   // owned: the parsed message (sw_dash_req_free)
 } sw_dash_req_t;
 

@@ -11,6 +11,8 @@
 //            new version
 //   canary   with canary 1, a push of a broken app: the canary rolls back, the others are
 //            skipped (the test breaks the project when the driver says "break-project")
+//   maxfail  with max failures 1 and one node at a time, a push of the broken app: the first
+//            node fails, the rest are skipped (the page shows "--max-failures 1" as the reason)
 //   offline  after the test kills a node (it says "kill NAME" on stdout and waits for a line on
 //            stdin), that node's row turns offline
 //   perf     200 FAKE entries (labelled so; fed to the page's own message handler, never to the
@@ -163,6 +165,23 @@ async function main() {
     log('step canary: ' + res2.join(', '));
     if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-rollback.png') });
     await page.fill('#push-canary', '0');
+
+    // ---- max failures 1, one node at a time: the first broken node fails (rolled back),
+    // the rollout stops there, the others are not pushed, and the page says why
+    await page.fill('#push-maxfail', '1');
+    await page.fill('#push-parallel', '1');
+    await page.click('#push-go');
+    await until(page, () => document.getElementById('push-state').textContent === 'push done', null);
+    const res3 = await page.$$eval('#push-body tr', (trs) => trs.map((t) => [t.querySelector('td.result').textContent,
+      t.querySelector('td.changes').textContent]));
+    const failed = res3.filter(([r]) => !r.startsWith('skipped'));
+    const skipped = res3.filter(([r, why]) => r.startsWith('skipped') && why.includes('max-failures 1'));
+    if (failed.length !== 1 || !/^(rolled-back|failed)/.test(failed[0][0]) || skipped.length !== names.length - 1)
+      throw new Error('max-failures push of a broken app: ' + JSON.stringify(res3));
+    out.maxfail = res3.map(([r]) => r);
+    log('step max-failures: ' + out.maxfail.join(', '));
+    await page.fill('#push-maxfail', '0');
+    await page.fill('#push-parallel', '0');
     await page.click('#tab-fleet');
 
     // ---- a killed node turns offline

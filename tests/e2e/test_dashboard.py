@@ -789,6 +789,9 @@ class TestDashboardBrowser(unittest.TestCase):
                     self.assertNotIn("broken on purpose", f.read())
                 self.assertTrue(os.path.exists(os.path.join(n.root, "apps", n.app, "dash_marker.lua")))
             self.assertEqual(len([r for r in result["canary"] if r.startswith("rolled-back")]), 1)
+            # max failures 1: one node failed, the other two were never pushed
+            self.assertEqual(sorted(r.split()[0] for r in result["maxfail"]), ["rolled-back", "skipped", "skipped"],
+                             result["maxfail"])
             self.assertIn("render_ms", result["perf"])
         finally:
             if drv and drv.poll() is None:
