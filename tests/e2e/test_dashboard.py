@@ -608,7 +608,7 @@ class TestDashboardBroker(unittest.TestCase):
     """The fleet fed from an MQTT broker (a mosquitto this test starts on a free port,
     tests/e2e/mqttlab.py): a node reached only through the broker (no TCP service, no LAN scan)
     is listed from its retained state with its mqtt:// link, answers ping and sys.info from the
-    page over that link, and turns offline when it is killed (its last will). The user config's
+    page over that link, has its config edited and read back over it, and turns offline when it is killed (its last will). The user config's
     [mqtt] broker is the default."""
 
     FLEET = "dlab"
@@ -653,6 +653,11 @@ class TestDashboardBroker(unittest.TestCase):
             self.assertEqual(w.recv_json(lambda m: m.get("id") == 1).get("reply"), "R:via broker")
             w.send({"id": 2, "op": "call", "node": n["key"], "path": "sys.info"})
             self.assertEqual(w.recv_json(lambda m: m.get("id") == 2).get("reply", {}).get("host_name"), "bus1")
+            # the config edited from the page over the same link, read back
+            w.send({"id": 4, "op": "call", "node": n["key"], "path": "sys.cfg", "args": {"p": ["dash", "x"], "d": 7}})
+            self.assertNotIn("error", w.recv_json(lambda m: m.get("id") == 4))
+            w.send({"id": 5, "op": "call", "node": n["key"], "path": "sys.cfg", "args": {"p": ["dash", "x"]}})
+            self.assertEqual(w.recv_json(lambda m: m.get("id") == 5).get("reply"), 7)
             # killed: the broker publishes its last will, the row turns offline (and stays one row)
             self.node.kill()
             off = self.wait_node(w, lambda x: x["key"] == n["key"] and not x["online"])
