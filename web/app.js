@@ -118,7 +118,10 @@
       const tr = el('tr', 'node' + (n.online ? '' : ' offline'));
       tr.dataset.key = n.key;
       tr.appendChild(el('td', 'name', n.name || n.key));
-      tr.appendChild(el('td', 'addr', n.ip || n.uri));
+      // a node reached through a broker says so (its link, in full, on hover)
+      const addr = el('td', 'addr', (n.ip || n.uri) + (n.source === 'mqtt' ? ' via mqtt' : ''));
+      addr.title = n.uri || '';
+      tr.appendChild(addr);
       tr.appendChild(el('td', 'app', n.app));
       tr.appendChild(el('td', 'version mono', n.version));
       tr.appendChild(el('td', 'board', n.board));

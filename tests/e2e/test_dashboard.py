@@ -6,7 +6,8 @@ TestDashboardBrowser: a namespace LAN of 3 nodes (tests/lab/lanlab.py), `swarm d
   the call form shows the reply; an edit in the config tree changes the value on the node (read
   back here with `swarm cfg get`); a plot of a stream on two nodes receives points; a dry run
   and then a push from the page update the nodes (checked here through sys.info's app hash) and
-  the table shows the new version; a node this test kills turns offline; 200 fake entries
+  the table shows the new version; a broken app is rolled back on the canary, and with max
+  failures 1 (one node at a time) stops the rollout at the first node; a node this test kills turns offline; 200 fake entries
   (labelled FAKE, fed to the page only) render, with the render time and the page's memory
   printed. Screenshots go to $SW_DASH_SHOTS when set (docs/ holds the ones the README shows).
   Needs root (namespaces), /usr/bin/chromium and web/node_modules/playwright-core (scripts/setup);
@@ -19,7 +20,13 @@ TestDashboardInput: the HTTP and WebSocket endpoints against bad input, on loopb
   missing or wrong token are refused; after each, another page is still served (it gets the
   fleet and a ping through the dashboard). Also: forged beacons (escaped on the page, the node
   table's bound), a locked node (through the host's key only), a device behind `swarm mux`,
-  the user config's devices, --json, usage errors, SIGTERM with a stream running.
+  the user config's devices, --json, usage errors, SIGTERM with a stream running; one row per
+  node (a config device also on the LAN; a node without a swarm id back at a new address).
+
+TestDashboardBroker: the fleet from an MQTT broker (a mosquitto the test starts, mqttlab.py):
+  a node reached only through it is listed with its mqtt:// link, called and configured from
+  the page (WebSocket and, with chromium, the real page), and offline at its last will; the
+  user config's [mqtt] broker is the default; a URL that is no broker is a usage error.
 
 TestDashboardSerial: a node on a pty pair given as --link serial://: its log lines reach the
   page as console events.
@@ -666,6 +673,40 @@ class TestDashboardBroker(unittest.TestCase):
             self.assertEqual([x["key"] for x in w.recv_json(lambda m: m.get("id") == 3)["nodes"]], [n["key"]])
             w.close()
         finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_browser(self):
+        """The same in a real browser (tests/e2e/dashboard_broker_driver.cjs): the row says
+        "via mqtt", ping from the call form is answered, the row turns offline at the kill."""
+        missing = [w for w, ok in ((CHROMIUM, os.access(CHROMIUM, os.X_OK)),
+                                   (PLAYWRIGHT + " (scripts/setup runs npm ci in web/)", os.path.isdir(PLAYWRIGHT)),
+                                   ("node", shutil.which("node") is not None)) if not ok]
+        if missing:
+            if CI:
+                self.fail("CI=true and the browser test cannot run: missing " + ", ".join(missing))
+            self.skipTest("missing " + ", ".join(missing))
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config",
+                                  "--broker", "%s/%s" % (self.broker.url, self.FLEET)], env=self.env)
+        drv = None
+        try:
+            denv = dict(self.env, SWARM_SRC=SRC, DASH_URL=url, DASH_NODE="bus1")
+            drv = subprocess.Popen(["node", os.path.join(HERE, "dashboard_broker_driver.cjs")], env=denv,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            out = []
+            for line in drv.stdout:
+                out.append(line.rstrip())
+                print("  " + line.rstrip(), file=sys.stderr)
+                if line.startswith("kill "):
+                    self.node.kill()
+                    drv.stdin.write("killed\n")
+                    drv.stdin.flush()
+            self.assertEqual(drv.wait(timeout=60), 0, "\n".join(out[-20:]))
+            result = json.loads([x for x in out if x.startswith("RESULT ")][0][7:])
+            self.assertIn("through the broker", result["ping"])
+        finally:
+            if drv and drv.poll() is None:
+                drv.kill()
+                drv.wait()
             self.assertEqual(stop_dashboard(d), 0)
 
     def test_config_broker(self):
