@@ -180,6 +180,7 @@ async function main() {
       throw new Error('max-failures push of a broken app: ' + JSON.stringify(res3));
     out.maxfail = res3.map(([r]) => r);
     log('step max-failures: ' + out.maxfail.join(', '));
+    if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-maxfail.png') });
     await page.fill('#push-maxfail', '0');
     await page.fill('#push-parallel', '0');
     await page.click('#tab-fleet');
