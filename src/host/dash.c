@@ -869,6 +869,7 @@ static void add_fixed(dash_t *d, const char *name, const char *uri)
     if (!n)
         return;
     n->fixed = true;
+    d->n_fixed++;
     snprintf(n->name, sizeof n->name, "%s", name);
     snprintf(n->uri, sizeof n->uri, "%s", uri);
     snprintf(n->source, sizeof n->source, "%s", strcmp(name, uri) ? "config" : "link");

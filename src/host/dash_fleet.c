@@ -165,21 +165,28 @@ static bool ids_differ(const char *a, const char *b)
 // and without ids stay two nodes.
 static dnode_t *node_match(dash_t *d, const sw_scan_rec_t *r, const char *uri)
 {
-    if (r->id[0])
-        for (size_t i = 0; i < d->n; i++)
-            if (!strcmp(d->nodes[i]->id, r->id))
-                return d->nodes[i];
-    if (uri[0])
-        for (size_t i = 0; i < d->n; i++)
-            if (!strcmp(d->nodes[i]->uri, uri) && !ids_differ(d->nodes[i]->id, r->id))
-                return d->nodes[i];
-    if (r->host[0])
-        for (size_t i = 0; i < d->n; i++) {
-            dnode_t *x = d->nodes[i];
-            if (!strcmp(x->host, r->host) && !ids_differ(x->id, r->id) && (x->fixed || !x->online))
-                return x;
+    // one pass (a beacon flood runs this once per datagram over up to 4096 rows): the best
+    // match so far by rank, 1 id, 2 link, 3 host name
+    dnode_t *best = NULL;
+    int rank = 4;
+    for (size_t i = 0; i < d->n && rank > 1; i++) {
+        dnode_t *x = d->nodes[i];
+        if (r->id[0] && x->id[0]) {
+            if (!strcmp(x->id, r->id)) {
+                best = x;
+                rank = 1;
+            }
+            continue; // two ids that differ: two nodes
         }
-    return NULL;
+        if (rank > 2 && uri[0] && !strcmp(x->uri, uri)) {
+            best = x;
+            rank = 2;
+        } else if (rank > 3 && r->host[0] && (x->fixed || !x->online) && !strcmp(x->host, r->host)) {
+            best = x;
+            rank = 3;
+        }
+    }
+    return best;
 }
 
 // Closes n's link (it moved: another address, or a better link).
@@ -206,13 +213,20 @@ static void on_rec(dash_t *d, const sw_scan_rec_t *r)
     bool fresh = false;
     if (!n) {
         char key[SW_DASH_KEY_MAX];
-        if (key_ok(r->id))
+        bool by_id = key_ok(r->id);
+        if (by_id)
             snprintf(key, sizeof key, "%s", r->id);
         else if (key_ok(r->link))
             snprintf(key, sizeof key, "%s", r->link);
         else
             snprintf(key, sizeof key, "%s:%u", r->ip, (unsigned)r->rpc_port);
-        n = sw__dash_node_find(d, key);
+        // a row keyed by this id would have matched by id: the second look over the table
+        // (a beacon flood of new ids pays for every one) is for the other keys only
+        n = by_id ? NULL : sw__dash_node_find(d, key);
+        if (by_id)
+            for (size_t i = 0; i < d->n_fixed && !n; i++)
+                if (d->nodes[i]->fixed && !strcmp(d->nodes[i]->key, key))
+                    n = d->nodes[i]; // a --link or config device named like the id
         if (!n && !(n = sw__dash_node_add(d, key)))
             return;
         fresh = !n->name[0] && !n->uri[0];

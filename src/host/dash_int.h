@@ -79,6 +79,8 @@ struct dash {
     int nclients;
     dnode_t **nodes;
     size_t n;
+    size_t n_fixed;       // the --link and config devices: the first rows (added before the
+                          // loop runs; never evicted or merged away)
     dcall_t *calls;
     uv_udp_t lsock, qsock;
     bool lsock_on, qsock_on;
