@@ -436,7 +436,15 @@ class TestDashboardInput(unittest.TestCase):
 
     def test_config_device_also_on_lan(self):
         """A config device that also beacons on the (loopback) LAN is one row: the config's,
-        under the user's name, which learns the node's swarm id from the beacon."""
+        under the user's name, which learns the node's swarm id from the beacon — whether the
+        config names the address the beacon gives (matched by link) or another one
+        (localhost: matched by the host name its sys.info gives, a row the LAN listed first
+        merged into it)."""
+        for form in ("tcp://127.0.0.1:%d", "tcp://localhost:%d"):
+            with self.subTest(config=form):
+                self.config_device_also_on_lan(form)
+
+    def config_device_also_on_lan(self, form):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             u.bind(("127.0.0.1", 0))
             bport = u.getsockname()[1]
@@ -451,7 +459,7 @@ class TestDashboardInput(unittest.TestCase):
         cfgdir = os.path.join(self.tmp, "cfgdup", "swarm")
         os.makedirs(cfgdir, exist_ok=True)
         with open(os.path.join(cfgdir, "config"), "w") as f:
-            f.write("[devices]\nbench-b = tcp://127.0.0.1:%d\n" % node.port)
+            f.write("[devices]\nbench-b = %s\n" % (form % node.port))
         env = dict(self.env, XDG_CONFIG_HOME=os.path.dirname(cfgdir))
         d, url = start_dashboard(["--port", "0", "--scan-port", str(bport), "--scan-to", "127.0.0.1",
                                   "--scan-every", "200ms"], env=env)
