@@ -623,7 +623,8 @@ class TestDashboardBroker(unittest.TestCase):
     """The fleet fed from an MQTT broker (a mosquitto this test starts on a free port,
     tests/e2e/mqttlab.py): a node reached only through the broker (no TCP service, no LAN scan)
     is listed from its retained state with its mqtt:// link, answers ping and sys.info from the
-    page over that link, has its config edited and read back over it, and turns offline when it is killed (its last will). The user config's
+    page over that link, has its config edited and read back and a push (dry run, then real)
+    over it, and turns offline when it is killed (its last will). The user config's
     [mqtt] broker is the default."""
 
     FLEET = "dlab"
@@ -639,7 +640,12 @@ class TestDashboardBroker(unittest.TestCase):
                               services=False)
         with open(os.path.join(root, "swarm.cfg"), "wb") as f:
             f.write(pack(cfg))
-        self.node = Node(root=root, name="bus1")
+        shutil.copytree(os.path.join(SRC, "apps", "blink"), os.path.join(root, "apps", "blink"))
+        self.proj = os.path.join(self.tmp, "proj")
+        shutil.copytree(os.path.join(SRC, "apps"), os.path.join(self.proj, "apps"))
+        with open(os.path.join(self.proj, "apps", "blink", "bus_marker.lua"), "w") as f:
+            f.write("-- pushed through the broker\nreturn 1\n")
+        self.node = Node(root=root, name="bus1", app="blink")
         self.node.own_root = True
         self.addCleanup(self.node.stop)
         self.node.start()
@@ -656,7 +662,7 @@ class TestDashboardBroker(unittest.TestCase):
                     return n
 
     def test_broker_node(self):
-        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config",
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--project", self.proj,
                                   "--broker", "%s/%s" % (self.broker.url, self.FLEET)], env=self.env)
         try:
             w = WS(url)
@@ -673,6 +679,15 @@ class TestDashboardBroker(unittest.TestCase):
             self.assertNotIn("error", w.recv_json(lambda m: m.get("id") == 4))
             w.send({"id": 5, "op": "call", "node": n["key"], "path": "sys.cfg", "args": {"p": ["dash", "x"]}})
             self.assertEqual(w.recv_json(lambda m: m.get("id") == 5).get("reply"), 7)
+            # a push from the page over the same link: the dry run names the new file, the
+            # push lands it in the node's root
+            for i, dry in ((6, True), (7, False)):
+                w.send({"id": i, "op": "push", "project": "proj", "nodes": [n["key"]], "dry_run": dry})
+                devs = w.recv_json(lambda m, i=i: m.get("id") == i).get("reply", {}).get("devices")
+                self.assertEqual([x["result"] for x in devs], ["dry-run" if dry else "ok"], devs)
+                if dry:
+                    self.assertIn("+ apps/blink/bus_marker.lua", devs[0]["changes"], devs)
+            self.assertTrue(os.path.exists(os.path.join(self.node.root, "apps", "blink", "bus_marker.lua")))
             # killed: the broker publishes its last will, the row turns offline (and stays one row)
             self.node.kill()
             off = self.wait_node(w, lambda x: x["key"] == n["key"] and not x["online"])
