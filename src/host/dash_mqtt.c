@@ -2,7 +2,8 @@
 // retained states swarm/FLEET/+/state (docs/PROTOCOL.md, MQTT) on the dashboard's own loop and
 // hands each one to the node table as `swarm scan --broker` reads it (sw_scan_broker_state):
 // an online state is the node's beacon, listed with the mqtt:// link that reaches it; a last
-// will turns the node offline at once. A lost broker is tried again every RETRY_MS.
+// will turns the node offline at once. A lost broker is tried again every RETRY_MS; its nodes
+// show offline meanwhile (their states, retained, bring them back when it returns).
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,46 @@ struct sw_dash_mqtt {
     void *dash;
     bool quiet;
     bool said_down; // the loss was told once (not at every retry)
+    // the hosts (FLEET/HOST) heard online on this broker: offline when the broker is lost —
+    // nobody can tell then, and their last wills cannot arrive. At most SW_DASH_NODES_MAX.
+    char (*heard)[128];
+    size_t n_heard;
 };
+
+// Remembers r's node as heard online (once).
+static void heard_add(sw_dash_mqtt_t *m, const sw_scan_rec_t *r)
+{
+    const char *fh = r->link + strlen(m->broker) + 1; // the link is BROKER/FLEET/HOST
+    if (strlen(r->link) <= strlen(m->broker) + 1 || strlen(fh) >= sizeof m->heard[0])
+        return;
+    for (size_t i = 0; i < m->n_heard; i++)
+        if (!strcmp(m->heard[i], fh))
+            return;
+    if (m->n_heard >= SW_DASH_NODES_MAX)
+        return;
+    if (!(m->n_heard & (m->n_heard + 1))) { // grow at 0, 1, 3, 7, …
+        char(*nh)[128] = realloc(m->heard, (2 * m->n_heard + 2) * sizeof *nh);
+        if (!nh)
+            return;
+        m->heard = nh;
+    }
+    snprintf(m->heard[m->n_heard++], sizeof m->heard[0], "%s", fh);
+}
+
+// The broker is gone: every node heard through it is offline until its state comes again.
+static void heard_lost(sw_dash_mqtt_t *m)
+{
+    for (size_t i = 0; i < m->n_heard; i++) {
+        sw_scan_rec_t r;
+        memset(&r, 0, sizeof r);
+        const char *h = strchr(m->heard[i], '/');
+        snprintf(r.host, sizeof r.host, "%s", h ? h + 1 : m->heard[i]);
+        snprintf(r.link, sizeof r.link, "%s/%s", m->broker, m->heard[i]);
+        r.swarm = r.offline = true;
+        m->found(m->dash, &r);
+    }
+    m->n_heard = 0;
+}
 
 static void connect_now(sw_dash_mqtt_t *m);
 
@@ -59,6 +99,7 @@ static void on_state(void *u, bool up, int err)
                                 : sw_strerror(err),
                 RETRY_MS / 1000);
     m->said_down = true;
+    heard_lost(m);
     sw_uvmq_close(m->mq);
     m->mq = NULL;
     uv_timer_start(&m->retry, on_retry, RETRY_MS, 0);
@@ -68,8 +109,11 @@ static void on_message(void *u, const sw_mqtt_msg_t *msg)
 {
     sw_dash_mqtt_t *m = u;
     sw_scan_result_t res = {0};
-    if (sw_scan_broker_state(m->broker, msg->topic, msg->payload, msg->len, 0, &res) == 0 && res.n)
+    if (sw_scan_broker_state(m->broker, msg->topic, msg->payload, msg->len, 0, &res) == 0 && res.n) {
+        if (!res.recs[0].offline)
+            heard_add(m, &res.recs[0]);
         m->found(m->dash, &res.recs[0]);
+    }
     sw_scan_result_free(&res);
 }
 
@@ -169,5 +213,9 @@ int sw_dash_mqtt_new(const char *url, bool quiet, sw_dash_mqtt_t **out, sw_dash_
 
 void sw_dash_mqtt_free(sw_dash_mqtt_t *m)
 {
+#if SW_HOST_MQTT
+    if (m)
+        free(m->heard);
+#endif
     free(m);
 }

@@ -25,8 +25,8 @@ TestDashboardInput: the HTTP and WebSocket endpoints against bad input, on loopb
 
 TestDashboardBroker: the fleet from an MQTT broker (a mosquitto the test starts, mqttlab.py):
   a node reached only through it is listed with its mqtt:// link, called and configured from
-  the page (WebSocket and, with chromium, the real page), and offline at its last will; the
-  user config's [mqtt] broker is the default; a URL that is no broker is a usage error.
+  the page (WebSocket and, with chromium, the real page), and offline at its last will or
+  when the broker is lost; the user config's [mqtt] broker is the default; a URL that is no broker is a usage error.
 
 TestDashboardSerial: a node on a pty pair given as --link serial://: its log lines reach the
   page as console events.
@@ -694,6 +694,24 @@ class TestDashboardBroker(unittest.TestCase):
             self.assertEqual(off["uri"], n["uri"])
             w.send({"id": 3, "op": "fleet"})
             self.assertEqual([x["key"] for x in w.recv_json(lambda m: m.get("id") == 3)["nodes"]], [n["key"]])
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_broker_lost(self):
+        """The broker goes away: its nodes show offline (nobody can tell, and no last will
+        can arrive), and the dashboard keeps serving."""
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config",
+                                  "--broker", "%s/%s" % (self.broker.url, self.FLEET)], env=self.env)
+        try:
+            w = WS(url)
+            n = self.wait_node(w, lambda n: n["name"] == "bus1" and n["online"])
+            # SIGKILL: a broker that stops in order sends the wills of its clients first
+            self.broker.proc.kill()
+            self.broker.proc.wait()
+            self.wait_node(w, lambda x: x["key"] == n["key"] and not x["online"])
+            w.send({"id": 1, "op": "fleet"})
+            self.assertEqual([x["online"] for x in w.recv_json(lambda m: m.get("id") == 1)["nodes"]], [False])
             w.close()
         finally:
             self.assertEqual(stop_dashboard(d), 0)
