@@ -2,6 +2,7 @@
 // playwright-core (web/node_modules, from the npm registry) against a running
 // `swarm dashboard`. Steps, each waiting for an event on the page (never for a time):
 //   fleet    every node of the lab is listed, online
+//   sort     grouped by app then by name, by name, by app; the filter leaves one node
 //   call     `ping` from the node page's form shows the reply
 //   config   editing dash.x in the config tree is acknowledged (the test reads it back on the node)
 //   files    a file uploaded from the page is listed and downloads back the same (the test
@@ -65,6 +66,33 @@ async function main() {
     out.listed = names.length;
     log('step fleet: ' + names.length + ' nodes listed online');
     if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-fleet.png') });
+
+    // ---- sort, group by app, filter
+    // (the table is drawn on the next animation frame after a change: wait for two)
+    const rows = async () => {
+      await page.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res))));
+      return page.$$eval('#fleet-body tr.node', (trs) => trs.map((t) =>
+        [t.querySelector('td.name').textContent, t.querySelector('td.app').textContent]));
+    };
+    const nat = (a, b) => a.localeCompare(b, 'en', { numeric: true });
+    const sorted = (l, c) => l.every((x, i) => i === 0 || c(l[i - 1], x) <= 0);
+    await page.selectOption('#sort', 'name');
+    let r = await rows();
+    if (r.length !== names.length || !sorted(r, (a, b) => nat(a[1], b[1]) || nat(a[0], b[0])))
+      throw new Error('grouped by app, by name: ' + JSON.stringify(r));
+    await page.uncheck('#group');
+    r = await rows();
+    if (!sorted(r, (a, b) => nat(a[0], b[0]))) throw new Error('by name: ' + JSON.stringify(r));
+    await page.selectOption('#sort', 'app');
+    r = await rows();
+    if (!sorted(r, (a, b) => nat(a[1], b[1]))) throw new Error('by app: ' + JSON.stringify(r));
+    await page.fill('#filter', names[1].name);
+    await until(page, (n) => [...document.querySelectorAll('#fleet-body tr.node td.name')].map((t) => t.textContent).join() === n,
+      names[1].name, 'the filter leaves ' + names[1].name);
+    await page.fill('#filter', '');
+    await page.selectOption('#sort', 'name');
+    await page.check('#group');
+    log('step sort: grouped, by name, by app, filtered');
 
     // ---- call ping
     const first = names[0].name;

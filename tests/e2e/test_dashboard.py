@@ -2,7 +2,8 @@
 
 TestDashboardBrowser: a namespace LAN of 3 nodes (tests/lab/lanlab.py), `swarm dashboard` in the
   lab's host namespace, and Debian's chromium driven by playwright-core
-  (tests/e2e/dashboard_driver.cjs) in the same namespace: the page lists the nodes; `ping` from
+  (tests/e2e/dashboard_driver.cjs) in the same namespace: the page lists the nodes (grouped by
+  app, sorted by name or app, filtered); `ping` from
   the call form shows the reply; an edit in the config tree changes the value on the node (read
   back here with `swarm cfg get`); a plot of a stream on two nodes receives points; a dry run
   and then a push from the page update the nodes (checked here through sys.info's app hash) and
