@@ -245,6 +245,30 @@ static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     cJSON_Delete(j);
 }
 
+// sys.beacon of a --link or config device: its swarm id, by which the LAN's or a broker's news
+// of it finds its row (two nodes may share a host name; ids are unique).
+static void on_beacon_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
+{
+    (void)l;
+    (void)err;
+    dnode_t *n = u;
+    if (!m || m->kind != SW_MSG_REPLY || !m->d.n)
+        return;
+    int e2;
+    cJSON *j = sw_mp_to_json(m->d.p, m->d.n, &e2);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "beacon");
+    cJSON *bj = cJSON_IsString(b) ? cJSON_Parse(b->valuestring) : NULL;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(bj, "swarm"), "id");
+    if (cJSON_IsString(id) && id->valuestring[0] && strlen(id->valuestring) < sizeof n->id &&
+        strcmp(n->id, id->valuestring)) {
+        snprintf(n->id, sizeof n->id, "%s", id->valuestring);
+        sw__dash_node_changed(n);
+        sw__dash_merge(n);
+    }
+    cJSON_Delete(bj);
+    cJSON_Delete(j);
+}
+
 static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
 {
     dnode_t *n = u;
@@ -259,6 +283,7 @@ static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
         if (n->fixed) {
             sw__dash_set_online(n, true);
             sw_hlink_call(l, "sys.info", (sw_span_t){0}, 0, on_info, n);
+            sw_hlink_call(l, "sys.beacon", (sw_span_t){0}, 0, on_beacon_info, n);
         }
         return;
     }

@@ -287,7 +287,8 @@ void sw__dash_merge(dnode_t *n)
         dnode_t *x = d->nodes[i];
         if (x == n || x->fixed || x->link || ids_differ(x->id, n->id))
             continue;
-        if (strcmp(x->uri, n->uri) && (!n->host[0] || strcmp(x->host, n->host)))
+        bool same_id = n->id[0] && !strcmp(x->id, n->id);
+        if (!same_id && strcmp(x->uri, n->uri) && (!n->host[0] || strcmp(x->host, n->host)))
             continue;
         for (dcall_t *k = d->calls; k; k = k->next)
             if (k->n == x)

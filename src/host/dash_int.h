@@ -127,7 +127,8 @@ void sw__dash_set_online(dnode_t *n, bool on);
 struct sw_scan_rec;
 void sw__dash_on_source(void *dash, const struct sw_scan_rec *r);
 // Whether the row n stands for the same node as another row now that n's identity is known
-// (a config device's sys.info): the other row, listed from the LAN before, is merged into n.
+// (a config device's sys.info and sys.beacon: host name, swarm id): the other row, listed
+// from the LAN or a broker before, is merged into n.
 void sw__dash_merge(dnode_t *n);
 // The discovery query, now.
 void sw__dash_send_query(dash_t *d);

@@ -440,12 +440,12 @@ class TestDashboardInput(unittest.TestCase):
         under the user's name, which learns the node's swarm id from the beacon — whether the
         config names the address the beacon gives (matched by link) or another one
         (localhost: matched by the host name its sys.info gives, a row the LAN listed first
-        merged into it)."""
-        for form in ("tcp://127.0.0.1:%d", "tcp://localhost:%d"):
-            with self.subTest(config=form):
-                self.config_device_also_on_lan(form)
+        merged into it). With --no-scan the row learns the id through its link (sys.beacon)."""
+        for form, scan in (("tcp://127.0.0.1:%d", True), ("tcp://localhost:%d", True), ("tcp://localhost:%d", False)):
+            with self.subTest(config=form, scan=scan):
+                self.config_device_also_on_lan(form, scan)
 
-    def config_device_also_on_lan(self, form):
+    def config_device_also_on_lan(self, form, scan):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             u.bind(("127.0.0.1", 0))
             bport = u.getsockname()[1]
@@ -463,7 +463,7 @@ class TestDashboardInput(unittest.TestCase):
             f.write("[devices]\nbench-b = %s\n" % (form % node.port))
         env = dict(self.env, XDG_CONFIG_HOME=os.path.dirname(cfgdir))
         d, url = start_dashboard(["--port", "0", "--scan-port", str(bport), "--scan-to", "127.0.0.1",
-                                  "--scan-every", "200ms"], env=env)
+                                  "--scan-every", "200ms"] + ([] if scan else ["--no-scan"]), env=env)
         try:
             w = WS(url)
             seen = []
