@@ -118,7 +118,10 @@
       const tr = el('tr', 'node' + (n.online ? '' : ' offline'));
       tr.dataset.key = n.key;
       tr.appendChild(el('td', 'name', n.name || n.key));
-      tr.appendChild(el('td', 'addr', n.ip || n.uri));
+      // a node reached through a broker says so (its link, in full, on hover)
+      const addr = el('td', 'addr', (n.ip || n.uri) + (n.source === 'mqtt' ? ' via mqtt' : ''));
+      addr.title = n.uri || '';
+      tr.appendChild(addr);
       tr.appendChild(el('td', 'app', n.app));
       tr.appendChild(el('td', 'version mono', n.version));
       tr.appendChild(el('td', 'board', n.board));
@@ -430,7 +433,8 @@
     $('push-state').textContent = (dry ? 'dry run' : 'push') + ' starting…';
     request({ op: 'push', project: $('push-project').value, nodes, dry_run: dry,
       canary: parseInt($('push-canary').value, 10) || 0,
-      max_failures: parseInt($('push-maxfail').value, 10) || 0 }, (a) => {
+      max_failures: parseInt($('push-maxfail').value, 10) || 0,
+      parallel: parseInt($('push-parallel').value, 10) || 0 }, (a) => {
       if (a.error !== undefined) { $('push-err').textContent = a.error; $('push-state').textContent = ''; return; }
       for (const d of a.reply.devices) S.push.set(d.key, d);
       renderPush();

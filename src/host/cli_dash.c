@@ -9,6 +9,8 @@
 #include "cli_int.h"
 #include "cli_opt.h"
 #include "dash.h"
+#include "dash_mqtt.h"
+#include "user_config.h"
 #include "swarm/sw.h"
 
 #define MAX_LIST 64
@@ -38,6 +40,7 @@ static const char dash_after[] =
     "examples:\n"
     "  swarm dashboard --project ~/fleet\n"
     "  swarm dashboard --port 0 --link unix:///run/user/1000/kitchen.sock\n"
+    "  swarm dashboard --broker mqtt://broker.lab/lab\n"
     "  swarm dashboard --bind 0.0.0.0 --token \"$(cat ~/.config/swarm/dash-token)\"\n";
 
 static bool is_dir(const char *p)
@@ -55,8 +58,8 @@ static bool ipv4(const char *v)
 int sw_cli_dashboard(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
-    static const char *projects[MAX_LIST], *links[MAX_LIST], *scan_to[MAX_LIST];
-    size_t n_projects = 0, n_links = 0, n_scan_to = 0;
+    static const char *projects[MAX_LIST], *links[MAX_LIST], *scan_to[MAX_LIST], *brokers[MAX_LIST];
+    size_t n_projects = 0, n_links = 0, n_scan_to = 0, n_brokers = 0;
     sw_dash_opts_t o = {0};
     uint16_t port = SW_DASH_PORT, scan_port = 0;
     uint32_t scan_every = 2000, offline = 7000;
@@ -84,8 +87,13 @@ int sw_cli_dashboard(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_LIST_("link", "l", "LINK", links, &n_links,
                      "a device to show besides the LAN: tcp://, unix:// (a mux socket), "
                      "serial://; repeatable"),
+        SW_OPT_LIST_("broker", NULL, "URL", brokers, &n_brokers,
+                     "list the nodes on this MQTT broker too, mqtt[s]://HOST[:PORT][/FLEET] (no "
+                     "FLEET: all), live, and reach them through it; repeatable. Default: the user "
+                     "config's [mqtt] broker"),
         SW_OPT_FLAG_("no-config", NULL, &o.no_config,
-                     "leave out the devices of the user config ([devices])"),
+                     "leave out the devices and the broker of the user config ([devices], "
+                     "[mqtt] broker)"),
         SW_OPT_FLAG_("no-scan", NULL, &o.no_scan, "do not look for nodes on the LAN"),
         {.kind = SW_OPT_UINT, .name = "scan-port", .arg = "N", .dst = &scan_port,
          .size = sizeof scan_port, .min = 1, .max = 65535, .show_def = "1139",
@@ -112,6 +120,25 @@ int sw_cli_dashboard(const sw_cli_t *cli, int argc, char **argv)
             sw_cli_error(&c, "dashboard", "no project directory '%s'", projects[i]);
             return SW_EXIT_LOCAL;
         }
+    static char dflt[320];
+    if (!n_brokers && !o.no_config && sw_config_get("mqtt", "broker", dflt, sizeof dflt) && dflt[0])
+        brokers[n_brokers++] = dflt;
+    static sw_dash_source_t sources[MAX_LIST];
+    static sw_dash_mqtt_t *bus[MAX_LIST];
+    char err[400];
+    for (size_t i = 0; i < n_brokers; i++) {
+        rc = sw_dash_mqtt_new(brokers[i], c.quiet, &bus[i], &sources[i], err, sizeof err);
+        if (rc) {
+            for (size_t k = 0; k < i; k++)
+                sw_dash_mqtt_free(bus[k]);
+            if (rc == SW_EINVAL)
+                return sw__cli_usage(&c, "dashboard", "%s", err);
+            sw_cli_error(&c, "dashboard", "%s", err);
+            return SW_EXIT_LOCAL;
+        }
+    }
+    o.sources = sources;
+    o.n_sources = n_brokers;
     o.port = port;
     o.projects = projects;
     o.n_projects = n_projects;
@@ -127,8 +154,9 @@ int sw_cli_dashboard(const sw_cli_t *cli, int argc, char **argv)
     o.quiet = c.quiet;
     o.json = c.json;
     o.out = stdout;
-    char err[400];
     rc = sw_dash_run(&o, err, sizeof err);
+    for (size_t i = 0; i < n_brokers; i++)
+        sw_dash_mqtt_free(bus[i]);
     if (rc) {
         sw_cli_error(&c, "dashboard", "%s", err);
         if (rc == SW_EBUSY)

@@ -226,6 +226,7 @@ static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     if (cJSON_IsObject(j)) {
         if (!strcmp(n->source, "link")) // a config device keeps the name the user gave it
             json_str(n->name, sizeof n->name, j, "host_name");
+        json_str(n->host, sizeof n->host, j, "host_name");
         json_str(n->app, sizeof n->app, j, "app_name");
         json_str(n->board, sizeof n->board, j, "hardware_name");
         json_str(n->node, sizeof n->node, j, "node");
@@ -239,7 +240,32 @@ static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
         n->locked = sw_hlink_secure(l);
         n->swarm = true;
         sw__dash_node_changed(n);
+        sw__dash_merge(n); // listed from the LAN before its link said who it is: one row
     }
+    cJSON_Delete(j);
+}
+
+// sys.beacon of a --link or config device: its swarm id, by which the LAN's or a broker's news
+// of it finds its row (two nodes may share a host name; ids are unique).
+static void on_beacon_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
+{
+    (void)l;
+    (void)err;
+    dnode_t *n = u;
+    if (!m || m->kind != SW_MSG_REPLY || !m->d.n)
+        return;
+    int e2;
+    cJSON *j = sw_mp_to_json(m->d.p, m->d.n, &e2);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "beacon");
+    cJSON *bj = cJSON_IsString(b) ? cJSON_Parse(b->valuestring) : NULL;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(bj, "swarm"), "id");
+    if (cJSON_IsString(id) && id->valuestring[0] && strlen(id->valuestring) < sizeof n->id &&
+        strcmp(n->id, id->valuestring)) {
+        snprintf(n->id, sizeof n->id, "%s", id->valuestring);
+        sw__dash_node_changed(n);
+        sw__dash_merge(n);
+    }
+    cJSON_Delete(bj);
     cJSON_Delete(j);
 }
 
@@ -257,6 +283,7 @@ static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
         if (n->fixed) {
             sw__dash_set_online(n, true);
             sw_hlink_call(l, "sys.info", (sw_span_t){0}, 0, on_info, n);
+            sw_hlink_call(l, "sys.beacon", (sw_span_t){0}, 0, on_beacon_info, n);
         }
         return;
     }
@@ -499,6 +526,7 @@ static void do_push(client_t *c, const sw_dash_req_t *r)
     po.project = project;
     po.canary = r->canary;
     po.max_failures = r->max_failures;
+    po.parallel = r->parallel;
     po.dry_run = r->dry_run;
     po.no_quick = r->dry_run; // a dry run shows the differences file by file
     po.grace_ms = -1;
@@ -837,7 +865,7 @@ static void on_tick(uv_timer_t *t)
     uint32_t off = d->o->offline_ms ? d->o->offline_ms : 7000;
     for (size_t i = 0; i < d->n; i++) {
         dnode_t *n = d->nodes[i];
-        if (n->online && !n->fixed && !n->link_up && tnow - n->seen > off)
+        if (n->online && !n->fixed && !n->bus && !n->link_up && tnow - n->seen > off)
             sw__dash_set_online(n, false);
     }
     if (d->o->timeout_ms)
@@ -866,6 +894,7 @@ static void add_fixed(dash_t *d, const char *name, const char *uri)
     if (!n)
         return;
     n->fixed = true;
+    d->n_fixed++;
     snprintf(n->name, sizeof n->name, "%s", name);
     snprintf(n->uri, sizeof n->uri, "%s", uri);
     snprintf(n->source, sizeof n->source, "%s", strcmp(name, uri) ? "config" : "link");

@@ -9,7 +9,7 @@
 //                        "every": MS}            a command; "every" > 0: a stream
 //                      {"id": N, "op": "cancel", "ref": M}     stops call M (a stream)
 //                      {"id": N, "op": "push", "project": NAME, "nodes": [KEY…], "dry_run": B,
-//                        "canary": N, "max_failures": K}
+//                        "canary": N, "max_failures": K, "parallel": P}
 //                      {"id": N, "op": "fleet"}                the whole fleet again
 //   dashboard → page   {"ev": "hello", …}, {"ev": "fleet", "nodes": [...]},
 //                      {"ev": "node", "node": {...}}, {"ev": "gone", "key": KEY},
@@ -83,6 +83,7 @@ typedef struct sw_dash_req {
     const cJSON *nodes;            // PUSH: array of node keys (NULL or empty: every online node)
     bool dry_run;                  // PUSH
     uint32_t canary, max_failures; // PUSH (0: none)
+    uint32_t parallel;             // PUSH: nodes at once (0: the push engine's default, 16)
     cJSON *root;                   // owned: the parsed message (sw_dash_req_free)
 } sw_dash_req_t;
 
@@ -94,12 +95,16 @@ void sw_dash_req_free(sw_dash_req_t *r);
 
 // ---- the server
 
-// A source of nodes besides the LAN: the hook through which a broker (MQTT) can feed the fleet
-// list. start() runs on the dashboard's loop before it serves and calls found() for every
-// beacon it learns of (the beacon's JSON text, as a node sends it on the LAN, and the node's
-// IPv4 address), as often as it likes; stop() ends it (no found() after). Nodes heard this way
-// go offline as LAN nodes do, when no beacon came for offline_ms.
-typedef void (*sw_dash_found_fn)(void *dash, const char *ip, const void *beacon, size_t n);
+// A source of nodes besides the LAN: the hook through which a broker (MQTT, dash_mqtt.h) feeds
+// the fleet list. start() runs on the dashboard's loop before it serves and calls found() for
+// every node it learns of, as often as it likes, with a record as `swarm scan` makes them
+// (scan.h; valid during the call only): r->link is the link that reaches the node (empty:
+// tcp:// to r->ip and r->rpc_port, as for a beacon on the LAN), r->offline says it is down now
+// (a last will). stop() ends it (no found() after). A node with a link of its own stays online
+// until the source says otherwise; one without goes offline as LAN nodes do, when nothing was
+// heard for offline_ms.
+struct sw_scan_rec;
+typedef void (*sw_dash_found_fn)(void *dash, const struct sw_scan_rec *r);
 typedef struct sw_dash_source {
     const char *name;  // for messages ("mqtt://broker")
     int (*start)(void *u, void *loop, sw_dash_found_fn found, void *dash, char *err, size_t errcap);
@@ -118,7 +123,8 @@ typedef struct sw_dash_opts {
     size_t n_links;
     const sw_dash_source_t *sources; // more sources of nodes (a broker), may be NULL
     size_t n_sources;
-    bool no_config;              // leave out the user config's [devices]
+    bool no_config;              // leave out the user config's [devices] (the CLI also leaves
+                                 // out its [mqtt] broker)
     bool no_scan;                // no LAN discovery (only links and config devices)
     uint16_t scan_port;          // beacons' and queries' UDP port (0: 1139)
     const char *const *scan_to;  // query these IPv4 addresses instead of broadcasting

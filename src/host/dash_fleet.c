@@ -35,6 +35,7 @@ cJSON *sw__dash_node_json(const dnode_t *n)
     if (!o)
         return NULL;
     sw__dash_add_str(o, "key", n->key);
+    sw__dash_add_str(o, "id", n->id);
     sw__dash_add_str(o, "name", n->name);
     sw__dash_add_str(o, "uri", n->uri);
     sw__dash_add_str(o, "ip", n->ip);
@@ -142,64 +143,182 @@ void sw__dash_set_online(dnode_t *n, bool on)
 }
 
 
-// A beacon or an answer to a query.
-static void on_beacon(dash_t *d, const char *ip, const void *p, size_t len)
+// A key the page can send back (sw_dash_req_parse's rule).
+static bool key_ok(const char *s)
 {
-    sw_scan_rec_t r;
-    if (sw_scan_parse(ip, p, len, &r))
+    bool ok = s[0] && strlen(s) < SW_DASH_KEY_MAX;
+    for (const char *q = s; ok && *q; q++)
+        ok = *q > 0x20 && *q < 0x7f && *q != '"' && *q != '\\';
+    return ok;
+}
+
+// Two swarm ids that say the rows are different nodes (both known, and not the same).
+static bool ids_differ(const char *a, const char *b)
+{
+    return a[0] && b[0] && strcmp(a, b);
+}
+
+// The row that stands for r's node, whatever way it was heard first: the same swarm id; else
+// the same link (a --link or config device at that address, a broker's topic); else the same
+// host name on a row that is offline or a config device — a node without an id that came
+// back at another address, or a config device given by name. Two rows online under one name
+// and without ids stay two nodes.
+static dnode_t *node_match(dash_t *d, const sw_scan_rec_t *r, const char *uri)
+{
+    // one pass (a beacon flood runs this once per datagram over up to 4096 rows): the best
+    // match so far by rank, 1 id, 2 link, 3 host name
+    dnode_t *best = NULL;
+    int rank = 4;
+    for (size_t i = 0; i < d->n && rank > 1; i++) {
+        dnode_t *x = d->nodes[i];
+        if (r->id[0] && x->id[0]) {
+            if (!strcmp(x->id, r->id)) {
+                best = x;
+                rank = 1;
+            }
+            continue; // two ids that differ: two nodes
+        }
+        if (rank > 2 && uri[0] && !strcmp(x->uri, uri)) {
+            best = x;
+            rank = 2;
+        } else if (rank > 3 && r->host[0] && (x->fixed || !x->online) && !strcmp(x->host, r->host)) {
+            best = x;
+            rank = 3;
+        }
+    }
+    return best;
+}
+
+// Closes n's link (it moved: another address, or a better link).
+static void node_relink(dnode_t *n, const char *uri)
+{
+    if (strcmp(uri, n->uri) && n->link) {
+        sw__dash_calls_fail_node(n, "the node moved to another address");
+        sw_hlink_close(n->link);
+        n->link = NULL;
+        n->link_up = false;
+    }
+    snprintf(n->uri, sizeof n->uri, "%s", uri);
+}
+
+// A beacon, an answer to a query, or a state on a broker (r->link set).
+static void on_rec(dash_t *d, const sw_scan_rec_t *r)
+{
+    char uri[320] = "";
+    if (r->link[0])
+        snprintf(uri, sizeof uri, "%s", r->link);
+    else if (r->rpc_port)
+        snprintf(uri, sizeof uri, "tcp://%s:%u", r->ip, (unsigned)r->rpc_port);
+    dnode_t *n = node_match(d, r, uri);
+    bool fresh = false;
+    if (!n) {
+        char key[SW_DASH_KEY_MAX];
+        bool by_id = key_ok(r->id);
+        if (by_id)
+            snprintf(key, sizeof key, "%s", r->id);
+        else if (key_ok(r->link))
+            snprintf(key, sizeof key, "%s", r->link);
+        else
+            snprintf(key, sizeof key, "%s:%u", r->ip, (unsigned)r->rpc_port);
+        // a row keyed by this id would have matched by id: the second look over the table
+        // (a beacon flood of new ids pays for every one) is for the other keys only
+        n = by_id ? NULL : sw__dash_node_find(d, key);
+        if (by_id)
+            for (size_t i = 0; i < d->n_fixed && !n; i++)
+                if (d->nodes[i]->fixed && !strcmp(d->nodes[i]->key, key))
+                    n = d->nodes[i]; // a --link or config device named like the id
+        if (!n && !(n = sw__dash_node_add(d, key)))
+            return;
+        fresh = !n->name[0] && !n->uri[0];
+    }
+    // a broker's word on a node the LAN reaches directly: the direct link stays, and only
+    // the LAN (its beacons stopping) says it is offline
+    bool lan_has_it = r->link[0] && !fresh && !n->bus && n->online && !strncmp(n->uri, "tcp://", 6);
+    if (r->offline) { // a last will: the node is down
+        if (!n->name[0])
+            snprintf(n->name, sizeof n->name, "%s", r->host);
+        snprintf(n->host, sizeof n->host, "%s", r->host);
+        if (fresh) {
+            snprintf(n->source, sizeof n->source, "mqtt");
+            snprintf(n->uri, sizeof n->uri, "%s", uri);
+            n->bus = n->swarm = true;
+            sw__dash_node_changed(n);
+        } else if (!lan_has_it && (n->bus || !n->fixed)) {
+            sw__dash_set_online(n, false);
+        }
         return;
-    char key[SW_DASH_KEY_MAX];
-    bool id_ok = r.id[0]; // a key the page can send back (sw_dash_req_parse's rule)
-    for (const char *q = r.id; *q; q++)
-        id_ok &= *q > 0x20 && *q < 0x7f && *q != '"' && *q != '\\';
-    if (id_ok)
-        snprintf(key, sizeof key, "%s", r.id);
-    else
-        snprintf(key, sizeof key, "%s:%u", r.ip, (unsigned)r.rpc_port);
-    dnode_t *n = sw__dash_node_find(d, key);
-    bool fresh = !n;
-    if (!n && !(n = sw__dash_node_add(d, key)))
-        return;
-    char old[sizeof n->hash + sizeof n->app + sizeof n->name + 2];
-    snprintf(old, sizeof old, "%s|%s|%s", n->hash, n->app, n->name);
+    }
+    char old[sizeof n->hash + sizeof n->app + sizeof n->name + sizeof n->uri + sizeof n->ip + 8];
+    snprintf(old, sizeof old, "%s|%s|%s|%s|%s", n->hash, n->app, n->name, n->uri, n->ip);
     bool was_locked = n->locked, was_on = n->online;
-    snprintf(n->name, sizeof n->name, "%s", r.host);
-    snprintf(n->ip, sizeof n->ip, "%s", r.ip);
-    snprintf(n->app, sizeof n->app, "%s", r.app);
-    snprintf(n->board, sizeof n->board, "%s", r.board);
-    snprintf(n->node, sizeof n->node, "%s", r.node);
-    snprintf(n->hash, sizeof n->hash, "%s", r.app_hash);
-    snprintf(n->source, sizeof n->source, "scan");
-    n->port = r.rpc_port;
-    n->locked = r.locked;
-    n->swarm = r.swarm;
-    n->has_uptime = r.has_uptime;
-    n->uptime_ms = r.uptime_ms;
+    if (!n->fixed) // a --link or config device keeps the name the user gave it
+        snprintf(n->name, sizeof n->name, "%s", r->host);
+    snprintf(n->host, sizeof n->host, "%s", r->host);
+    if (r->id[0])
+        snprintf(n->id, sizeof n->id, "%s", r->id);
+    snprintf(n->ip, sizeof n->ip, "%s", r->ip);
+    snprintf(n->app, sizeof n->app, "%s", r->app);
+    snprintf(n->board, sizeof n->board, "%s", r->board);
+    snprintf(n->node, sizeof n->node, "%s", r->node);
+    snprintf(n->hash, sizeof n->hash, "%s", r->app_hash);
+    n->port = r->rpc_port;
+    n->locked = r->locked;
+    n->swarm = r->swarm;
+    n->has_uptime = r->has_uptime;
+    n->uptime_ms = r->uptime_ms;
     n->seen = sw__dash_now(d);
     n->online = true;
-    if (r.rpc_port) {
-        char uri[320];
-        snprintf(uri, sizeof uri, "tcp://%s:%u", r.ip, (unsigned)r.rpc_port);
-        if (strcmp(uri, n->uri) && n->link) { // moved: the old link goes
-            sw__dash_calls_fail_node(n, "the node moved to another address");
-            sw_hlink_close(n->link);
-            n->link = NULL;
-            n->link_up = false;
-        }
-        snprintf(n->uri, sizeof n->uri, "%s", uri);
+    if (!n->fixed && !lan_has_it) {
+        snprintf(n->source, sizeof n->source, "%s", r->link[0] ? "mqtt" : "scan");
+        if (uri[0])
+            node_relink(n, uri);
+        n->bus = r->link[0] != 0;
     }
     char cur[sizeof old];
-    snprintf(cur, sizeof cur, "%s|%s|%s", n->hash, n->app, n->name);
+    snprintf(cur, sizeof cur, "%s|%s|%s|%s|%s", n->hash, n->app, n->name, n->uri, n->ip);
     if (fresh || !was_on || was_locked != n->locked || strcmp(old, cur))
         sw__dash_node_changed(n);
 }
 
-// found() of the sources (dash.h): a beacon from elsewhere.
-void sw__dash_on_source(void *dash, const char *ip, const void *beacon, size_t n)
+void sw__dash_merge(dnode_t *n)
+{
+    dash_t *d = n->d;
+    for (size_t i = 0; i < d->n; i++) {
+        dnode_t *x = d->nodes[i];
+        if (x == n || x->fixed || x->link || ids_differ(x->id, n->id))
+            continue;
+        bool same_id = n->id[0] && !strcmp(x->id, n->id);
+        if (!same_id && strcmp(x->uri, n->uri) && (!n->host[0] || strcmp(x->host, n->host)))
+            continue;
+        for (dcall_t *k = d->calls; k; k = k->next)
+            if (k->n == x)
+                return; // a page is calling it: merged at a later sign of life
+        if (!n->id[0])
+            snprintf(n->id, sizeof n->id, "%s", x->id);
+        if (!n->hash[0])
+            snprintf(n->hash, sizeof n->hash, "%s", x->hash);
+        if (!n->ip[0])
+            snprintf(n->ip, sizeof n->ip, "%s", x->ip);
+        cJSON *j = cJSON_CreateObject();
+        if (j) {
+            cJSON_AddStringToObject(j, "ev", "gone");
+            sw__dash_add_str(j, "key", x->key);
+            sw__dash_broadcast(d, j);
+        }
+        memmove(&d->nodes[i], &d->nodes[i + 1], (d->n - i - 1) * sizeof *d->nodes);
+        d->n--;
+        free(x);
+        sw__dash_node_changed(n);
+        return;
+    }
+}
+
+// found() of the sources (dash.h): a node heard elsewhere.
+void sw__dash_on_source(void *dash, const struct sw_scan_rec *r)
 {
     dash_t *d = dash;
-    if (!d->stopping && beacon && n <= SW_SCAN_MAX_DATAGRAM)
-        on_beacon(d, ip ? ip : "", beacon, n);
+    if (!d->stopping && r)
+        on_rec(d, r);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -219,7 +338,9 @@ static void on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct s
         return;
     char ip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip, sizeof ip);
-    on_beacon(d, ip, b->base, (size_t)nread);
+    sw_scan_rec_t r;
+    if (sw_scan_parse(ip, b->base, (size_t)nread, &r) == 0)
+        on_rec(d, &r);
 }
 
 void sw__dash_send_query(dash_t *d)

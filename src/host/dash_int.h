@@ -58,8 +58,10 @@ struct dnode {
     dash_t *d;
     char key[SW_DASH_KEY_MAX];
     char name[64], ip[64], app[64], board[64], node[32], hash[72], uri[320], source[8];
+    char id[40], host[64]; // identity: swarm id ("" unknown or none), the node's own host name
     uint16_t port;
     bool locked, swarm, online, fixed; // fixed: a --link or config device (kept connected)
+    bool bus;                          // reached through a broker: online until its last will
     bool has_uptime;
     uint64_t uptime_ms, seen;          // seen: loop ms of the last sign of life
     sw_hlink_t *link;
@@ -77,6 +79,8 @@ struct dash {
     int nclients;
     dnode_t **nodes;
     size_t n;
+    size_t n_fixed;       // the --link and config devices: the first rows (added before the
+                          // loop runs; never evicted or merged away)
     dcall_t *calls;
     uv_udp_t lsock, qsock;
     bool lsock_on, qsock_on;
@@ -120,7 +124,12 @@ dnode_t *sw__dash_node_find(dash_t *d, const char *key);
 dnode_t *sw__dash_node_add(dash_t *d, const char *key);
 void sw__dash_set_online(dnode_t *n, bool on);
 // found() of the sources (sw_dash_source_t).
-void sw__dash_on_source(void *dash, const char *ip, const void *beacon, size_t n);
+struct sw_scan_rec;
+void sw__dash_on_source(void *dash, const struct sw_scan_rec *r);
+// Whether the row n stands for the same node as another row now that n's identity is known
+// (a config device's sys.info and sys.beacon: host name, swarm id): the other row, listed
+// from the LAN or a broker before, is merged into n.
+void sw__dash_merge(dnode_t *n);
 // The discovery query, now.
 void sw__dash_send_query(dash_t *d);
 // Opens the beacon and query sockets and sends the first query. 0 or SW_EIO (message in err).

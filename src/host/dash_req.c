@@ -143,6 +143,11 @@ int sw_dash_req_parse(const void *p, size_t n, sw_dash_req_t *r, char *err, size
         if (c && !cJSON_IsNull(c) && !get_int(c, 0, 1000000, &v))
             return fail(r, SW_EINVAL, err, errcap, "\"max_failures\" must be 0 to 1000000");
         r->max_failures = (uint32_t)v;
+        v = 0;
+        c = cJSON_GetObjectItemCaseSensitive(r->root, "parallel");
+        if (c && !cJSON_IsNull(c) && !get_int(c, 0, 1024, &v))
+            return fail(r, SW_EINVAL, err, errcap, "\"parallel\" must be 0 to 1024");
+        r->parallel = (uint32_t)v;
     } else if (!strcmp(o, "fleet")) {
         r->op = SW_DASH_OP_FLEET;
     } else {

@@ -2,6 +2,7 @@
 // playwright-core (web/node_modules, from the npm registry) against a running
 // `swarm dashboard`. Steps, each waiting for an event on the page (never for a time):
 //   fleet    every node of the lab is listed, online
+//   sort     grouped by app then by name, by name, by app; the filter leaves one node
 //   call     `ping` from the node page's form shows the reply
 //   config   editing dash.x in the config tree is acknowledged (the test reads it back on the node)
 //   files    a file uploaded from the page is listed and downloads back the same (the test
@@ -11,6 +12,8 @@
 //            new version
 //   canary   with canary 1, a push of a broken app: the canary rolls back, the others are
 //            skipped (the test breaks the project when the driver says "break-project")
+//   maxfail  with max failures 1 and one node at a time, a push of the broken app: the first
+//            node fails, the rest are skipped (the page shows "--max-failures 1" as the reason)
 //   offline  after the test kills a node (it says "kill NAME" on stdout and waits for a line on
 //            stdin), that node's row turns offline
 //   perf     200 FAKE entries (labelled so; fed to the page's own message handler, never to the
@@ -63,6 +66,33 @@ async function main() {
     out.listed = names.length;
     log('step fleet: ' + names.length + ' nodes listed online');
     if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-fleet.png') });
+
+    // ---- sort, group by app, filter
+    // (the table is drawn on the next animation frame after a change: wait for two)
+    const rows = async () => {
+      await page.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res))));
+      return page.$$eval('#fleet-body tr.node', (trs) => trs.map((t) =>
+        [t.querySelector('td.name').textContent, t.querySelector('td.app').textContent]));
+    };
+    const nat = (a, b) => a.localeCompare(b, 'en', { numeric: true });
+    const sorted = (l, c) => l.every((x, i) => i === 0 || c(l[i - 1], x) <= 0);
+    await page.selectOption('#sort', 'name');
+    let r = await rows();
+    if (r.length !== names.length || !sorted(r, (a, b) => nat(a[1], b[1]) || nat(a[0], b[0])))
+      throw new Error('grouped by app, by name: ' + JSON.stringify(r));
+    await page.uncheck('#group');
+    r = await rows();
+    if (!sorted(r, (a, b) => nat(a[0], b[0]))) throw new Error('by name: ' + JSON.stringify(r));
+    await page.selectOption('#sort', 'app');
+    r = await rows();
+    if (!sorted(r, (a, b) => nat(a[1], b[1]))) throw new Error('by app: ' + JSON.stringify(r));
+    await page.fill('#filter', names[1].name);
+    await until(page, (n) => [...document.querySelectorAll('#fleet-body tr.node td.name')].map((t) => t.textContent).join() === n,
+      names[1].name, 'the filter leaves ' + names[1].name);
+    await page.fill('#filter', '');
+    await page.selectOption('#sort', 'name');
+    await page.check('#group');
+    log('step sort: grouped, by name, by app, filtered');
 
     // ---- call ping
     const first = names[0].name;
@@ -163,6 +193,24 @@ async function main() {
     log('step canary: ' + res2.join(', '));
     if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-rollback.png') });
     await page.fill('#push-canary', '0');
+
+    // ---- max failures 1, one node at a time: the first broken node fails (rolled back),
+    // the rollout stops there, the others are not pushed, and the page says why
+    await page.fill('#push-maxfail', '1');
+    await page.fill('#push-parallel', '1');
+    await page.click('#push-go');
+    await until(page, () => document.getElementById('push-state').textContent === 'push done', null);
+    const res3 = await page.$$eval('#push-body tr', (trs) => trs.map((t) => [t.querySelector('td.result').textContent,
+      t.querySelector('td.changes').textContent]));
+    const failed = res3.filter(([r]) => !r.startsWith('skipped'));
+    const skipped = res3.filter(([r, why]) => r.startsWith('skipped') && why.includes('max-failures 1'));
+    if (failed.length !== 1 || !/^(rolled-back|failed)/.test(failed[0][0]) || skipped.length !== names.length - 1)
+      throw new Error('max-failures push of a broken app: ' + JSON.stringify(res3));
+    out.maxfail = res3.map(([r]) => r);
+    log('step max-failures: ' + out.maxfail.join(', '));
+    if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-maxfail.png') });
+    await page.fill('#push-maxfail', '0');
+    await page.fill('#push-parallel', '0');
     await page.click('#tab-fleet');
 
     // ---- a killed node turns offline

@@ -2,11 +2,13 @@
 
 TestDashboardBrowser: a namespace LAN of 3 nodes (tests/lab/lanlab.py), `swarm dashboard` in the
   lab's host namespace, and Debian's chromium driven by playwright-core
-  (tests/e2e/dashboard_driver.cjs) in the same namespace: the page lists the nodes; `ping` from
+  (tests/e2e/dashboard_driver.cjs) in the same namespace: the page lists the nodes (grouped by
+  app, sorted by name or app, filtered); `ping` from
   the call form shows the reply; an edit in the config tree changes the value on the node (read
   back here with `swarm cfg get`); a plot of a stream on two nodes receives points; a dry run
   and then a push from the page update the nodes (checked here through sys.info's app hash) and
-  the table shows the new version; a node this test kills turns offline; 200 fake entries
+  the table shows the new version; a broken app is rolled back on the canary, and with max
+  failures 1 (one node at a time) stops the rollout at the first node; a node this test kills turns offline; 200 fake entries
   (labelled FAKE, fed to the page only) render, with the render time and the page's memory
   printed. Screenshots go to $SW_DASH_SHOTS when set (docs/ holds the ones the README shows).
   Needs root (namespaces), /usr/bin/chromium and web/node_modules/playwright-core (scripts/setup);
@@ -19,7 +21,13 @@ TestDashboardInput: the HTTP and WebSocket endpoints against bad input, on loopb
   missing or wrong token are refused; after each, another page is still served (it gets the
   fleet and a ping through the dashboard). Also: forged beacons (escaped on the page, the node
   table's bound), a locked node (through the host's key only), a device behind `swarm mux`,
-  the user config's devices, --json, usage errors, SIGTERM with a stream running.
+  the user config's devices, --json, usage errors, SIGTERM with a stream running; one row per
+  node (a config device also on the LAN; a node without a swarm id back at a new address).
+
+TestDashboardBroker: the fleet from an MQTT broker (a mosquitto the test starts, mqttlab.py):
+  a node reached only through it is listed with its mqtt:// link, called and configured from
+  the page (WebSocket and, with chromium, the real page), and offline at its last will or
+  when the broker is lost; the user config's [mqtt] broker is the default; a URL that is no broker is a usage error.
 
 TestDashboardSerial: a node on a pty pair given as --link serial://: its log lines reach the
   page as console events.
@@ -427,6 +435,91 @@ class TestDashboardInput(unittest.TestCase):
             finally:
                 self.assertEqual(stop_dashboard(d), 0)
 
+    def test_config_device_also_on_lan(self):
+        """A config device that also beacons on the (loopback) LAN is one row: the config's,
+        under the user's name, which learns the node's swarm id from the beacon — whether the
+        config names the address the beacon gives (matched by link) or another one
+        (localhost: matched by the host name its sys.info gives, a row the LAN listed first
+        merged into it). With --no-scan the row learns the id through its link (sys.beacon)."""
+        for form, scan in (("tcp://127.0.0.1:%d", True), ("tcp://localhost:%d", True), ("tcp://localhost:%d", False)):
+            with self.subTest(config=form, scan=scan):
+                self.config_device_also_on_lan(form, scan)
+
+    def config_device_also_on_lan(self, form, scan):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            bport = u.getsockname()[1]
+        root = tempfile.mkdtemp(prefix="swarm-dash-dup-")
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(pack(loopback_config({"boot": {"BEACON_DESTINATION_IPS": ["127.0.0.1"],
+                                                   "BEACON_DESTINATION_PORT": bport, "MDNS_ENABLE": False}})))
+        node = Node(root=root, name="dup1")
+        node.own_root = True
+        self.addCleanup(node.stop)
+        node.start()
+        cfgdir = os.path.join(self.tmp, "cfgdup", "swarm")
+        os.makedirs(cfgdir, exist_ok=True)
+        with open(os.path.join(cfgdir, "config"), "w") as f:
+            f.write("[devices]\nbench-b = %s\n" % (form % node.port))
+        env = dict(self.env, XDG_CONFIG_HOME=os.path.dirname(cfgdir))
+        d, url = start_dashboard(["--port", "0", "--scan-port", str(bport), "--scan-to", "127.0.0.1",
+                                  "--scan-every", "200ms"] + ([] if scan else ["--no-scan"]), env=env)
+        try:
+            w = WS(url)
+            seen = []
+            while True:
+                m = w.recv_json(lambda m: m.get("ev") in ("fleet", "node"))
+                seen += m.get("nodes", [m.get("node")])
+                if any(n["key"] == "bench-b" and n["id"] for n in seen):
+                    break
+            w.send({"id": 1, "op": "fleet"})
+            fleet = w.recv_json(lambda m: m.get("id") == 1)["nodes"]
+            self.assertEqual([(n["key"], n["name"], n["source"]) for n in fleet], [("bench-b", "bench-b", "config")])
+            self.assertTrue(fleet[0]["online"])
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_node_back_at_new_address(self):
+        """A node without a swarm id (a micro-swarm device: its beacon has no "swarm" object)
+        that went offline and comes back at another address is the same row, at the new
+        address; while two such nodes of one name are both online they are two rows."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            bport = u.getsockname()[1]
+        d, url = start_dashboard(["--port", "0", "--no-config", "--scan-port", str(bport), "--scan-to", "127.0.0.1",
+                                  "--offline-after", "1s"], env=self.env)
+
+        def beacon(ip, host=b"mcu1"):
+            b = (b'{"ifconfigs": [["%s", "255.0.0.0", "127.0.0.1", "127.0.0.1"]], '
+                 b'"settings": {"board": {"host_name": "%s", "app_name": "a", "hardware_name": "b"}, '
+                 b'"boot": {}}}' % (ip.encode(), host))
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+                tx.bind((ip, 0))
+                tx.sendto(b, ("127.0.0.1", bport))
+
+        def node_event(pred):
+            return w.recv_json(lambda m: m.get("ev") == "node" and pred(m["node"]))["node"]
+        try:
+            w = WS(url)
+            w.recv_json(lambda m: m.get("ev") == "fleet")
+            beacon("127.0.0.2")
+            first = node_event(lambda n: n["ip"] == "127.0.0.2" and n["online"])
+            node_event(lambda n: n["key"] == first["key"] and not n["online"])
+            beacon("127.0.0.3")
+            back = node_event(lambda n: n["ip"] == "127.0.0.3")
+            self.assertEqual(back["key"], first["key"])
+            self.assertTrue(back["online"])
+            # another device of the same name while this one is online: a row of its own
+            beacon("127.0.0.4")
+            other = node_event(lambda n: n["ip"] == "127.0.0.4")
+            self.assertNotEqual(other["key"], first["key"])
+            w.send({"id": 1, "op": "fleet"})
+            self.assertEqual(len(w.recv_json(lambda m: m.get("id") == 1)["nodes"]), 2)
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
     def test_forged_beacons(self):
         """Beacons anyone on the LAN can send (here: to the dashboard's beacon port on loopback):
         strings with escape sequences and bytes that are not UTF-8 reach the page as valid
@@ -525,6 +618,158 @@ class TestDashboardInput(unittest.TestCase):
         r = subprocess.run([SWARM_BIN, "dashboard", "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
         self.assertIn("--token", r.stdout)
+
+
+class TestDashboardBroker(unittest.TestCase):
+    """The fleet fed from an MQTT broker (a mosquitto this test starts on a free port,
+    tests/e2e/mqttlab.py): a node reached only through the broker (no TCP service, no LAN scan)
+    is listed from its retained state with its mqtt:// link, answers ping and sys.info from the
+    page over that link, has its config edited and read back and a push (dry run, then real)
+    over it, and turns offline when it is killed (its last will). The user config's
+    [mqtt] broker is the default."""
+
+    FLEET = "dlab"
+
+    def setUp(self):
+        from mqttlab import Broker
+        self.tmp = tempfile.mkdtemp(prefix="swarm-dash-mqtt-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.broker = Broker().start()
+        self.addCleanup(self.broker.stop)
+        root = tempfile.mkdtemp(prefix="swarm-dash-mqtt-node-")
+        cfg = loopback_config({"mqtt": {"url": self.broker.url, "fleet": self.FLEET, "keepalive": 5}},
+                              services=False)
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(pack(cfg))
+        shutil.copytree(os.path.join(SRC, "apps", "blink"), os.path.join(root, "apps", "blink"))
+        self.proj = os.path.join(self.tmp, "proj")
+        shutil.copytree(os.path.join(SRC, "apps"), os.path.join(self.proj, "apps"))
+        with open(os.path.join(self.proj, "apps", "blink", "bus_marker.lua"), "w") as f:
+            f.write("-- pushed through the broker\nreturn 1\n")
+        self.node = Node(root=root, name="bus1", app="blink")
+        self.node.own_root = True
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.tmp, "cfg"),
+                        XDG_CACHE_HOME=os.path.join(self.tmp, "cache"))
+
+    @staticmethod
+    def wait_node(w, pred):
+        """The first fleet entry (from the fleet or a node event) for which pred holds."""
+        while True:
+            m = w.recv_json(lambda m: m.get("ev") in ("fleet", "node"))
+            for n in m.get("nodes", [m.get("node")]):
+                if n and pred(n):
+                    return n
+
+    def test_broker_node(self):
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--project", self.proj,
+                                  "--broker", "%s/%s" % (self.broker.url, self.FLEET)], env=self.env)
+        try:
+            w = WS(url)
+            n = self.wait_node(w, lambda n: n["name"] == "bus1" and n["online"])
+            self.assertEqual(n["source"], "mqtt")
+            self.assertEqual(n["uri"], "%s/%s/bus1" % (self.broker.url, self.FLEET))
+            self.assertTrue(n["app"] is not None and n["node"], n)
+            w.send({"id": 1, "op": "call", "node": n["key"], "path": "ping", "args": {"m": "via broker"}})
+            self.assertEqual(w.recv_json(lambda m: m.get("id") == 1).get("reply"), "R:via broker")
+            w.send({"id": 2, "op": "call", "node": n["key"], "path": "sys.info"})
+            self.assertEqual(w.recv_json(lambda m: m.get("id") == 2).get("reply", {}).get("host_name"), "bus1")
+            # the config edited from the page over the same link, read back
+            w.send({"id": 4, "op": "call", "node": n["key"], "path": "sys.cfg", "args": {"p": ["dash", "x"], "d": 7}})
+            self.assertNotIn("error", w.recv_json(lambda m: m.get("id") == 4))
+            w.send({"id": 5, "op": "call", "node": n["key"], "path": "sys.cfg", "args": {"p": ["dash", "x"]}})
+            self.assertEqual(w.recv_json(lambda m: m.get("id") == 5).get("reply"), 7)
+            # a push from the page over the same link: the dry run names the new file, the
+            # push lands it in the node's root
+            for i, dry in ((6, True), (7, False)):
+                w.send({"id": i, "op": "push", "project": "proj", "nodes": [n["key"]], "dry_run": dry})
+                devs = w.recv_json(lambda m, i=i: m.get("id") == i).get("reply", {}).get("devices")
+                self.assertEqual([x["result"] for x in devs], ["dry-run" if dry else "ok"], devs)
+                if dry:
+                    self.assertIn("+ apps/blink/bus_marker.lua", devs[0]["changes"], devs)
+            self.assertTrue(os.path.exists(os.path.join(self.node.root, "apps", "blink", "bus_marker.lua")))
+            # killed: the broker publishes its last will, the row turns offline (and stays one row)
+            self.node.kill()
+            off = self.wait_node(w, lambda x: x["key"] == n["key"] and not x["online"])
+            self.assertEqual(off["uri"], n["uri"])
+            w.send({"id": 3, "op": "fleet"})
+            self.assertEqual([x["key"] for x in w.recv_json(lambda m: m.get("id") == 3)["nodes"]], [n["key"]])
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_broker_lost(self):
+        """The broker goes away: its nodes show offline (nobody can tell, and no last will
+        can arrive), and the dashboard keeps serving."""
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config",
+                                  "--broker", "%s/%s" % (self.broker.url, self.FLEET)], env=self.env)
+        try:
+            w = WS(url)
+            n = self.wait_node(w, lambda n: n["name"] == "bus1" and n["online"])
+            # SIGKILL: a broker that stops in order sends the wills of its clients first
+            self.broker.proc.kill()
+            self.broker.proc.wait()
+            self.wait_node(w, lambda x: x["key"] == n["key"] and not x["online"])
+            w.send({"id": 1, "op": "fleet"})
+            self.assertEqual([x["online"] for x in w.recv_json(lambda m: m.get("id") == 1)["nodes"]], [False])
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_browser(self):
+        """The same in a real browser (tests/e2e/dashboard_broker_driver.cjs): the row says
+        "via mqtt", ping from the call form is answered, the row turns offline at the kill."""
+        missing = [w for w, ok in ((CHROMIUM, os.access(CHROMIUM, os.X_OK)),
+                                   (PLAYWRIGHT + " (scripts/setup runs npm ci in web/)", os.path.isdir(PLAYWRIGHT)),
+                                   ("node", shutil.which("node") is not None)) if not ok]
+        if missing:
+            if CI:
+                self.fail("CI=true and the browser test cannot run: missing " + ", ".join(missing))
+            self.skipTest("missing " + ", ".join(missing))
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config",
+                                  "--broker", "%s/%s" % (self.broker.url, self.FLEET)], env=self.env)
+        drv = None
+        try:
+            denv = dict(self.env, SWARM_SRC=SRC, DASH_URL=url, DASH_NODE="bus1")
+            drv = subprocess.Popen(["node", os.path.join(HERE, "dashboard_broker_driver.cjs")], env=denv,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            out = []
+            for line in drv.stdout:
+                out.append(line.rstrip())
+                print("  " + line.rstrip(), file=sys.stderr)
+                if line.startswith("kill "):
+                    self.node.kill()
+                    drv.stdin.write("killed\n")
+                    drv.stdin.flush()
+            self.assertEqual(drv.wait(timeout=60), 0, "\n".join(out[-20:]))
+            result = json.loads([x for x in out if x.startswith("RESULT ")][0][7:])
+            self.assertIn("through the broker", result["ping"])
+        finally:
+            if drv and drv.poll() is None:
+                drv.kill()
+                drv.wait()
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_config_broker(self):
+        cfgdir = os.path.join(self.tmp, "cfg", "swarm")
+        os.makedirs(cfgdir, exist_ok=True)
+        with open(os.path.join(cfgdir, "config"), "w") as f:
+            f.write("[mqtt]\nbroker = %s/%s\n" % (self.broker.url, self.FLEET))
+        d, url = start_dashboard(["--port", "0", "--no-scan"], env=self.env)
+        try:
+            w = WS(url)
+            n = self.wait_node(w, lambda n: n["name"] == "bus1" and n["online"])
+            self.assertEqual(n["source"], "mqtt")
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
+    def test_bad_broker_url(self):
+        p = subprocess.run([SWARM_BIN, "dashboard", "--port", "0", "--no-scan", "--broker", "tcp://127.0.0.1:1"],
+                           env=self.env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("not a broker", p.stderr)
 
 
 class TestDashboardSerial(PtyPairTestCase):
@@ -632,6 +877,9 @@ class TestDashboardBrowser(unittest.TestCase):
                     self.assertNotIn("broken on purpose", f.read())
                 self.assertTrue(os.path.exists(os.path.join(n.root, "apps", n.app, "dash_marker.lua")))
             self.assertEqual(len([r for r in result["canary"] if r.startswith("rolled-back")]), 1)
+            # max failures 1: one node failed, the other two were never pushed
+            self.assertEqual(sorted(r.split()[0] for r in result["maxfail"]), ["rolled-back", "skipped", "skipped"],
+                             result["maxfail"])
             self.assertIn("render_ms", result["perf"])
         finally:
             if drv and drv.poll() is None:

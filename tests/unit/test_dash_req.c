@@ -46,13 +46,14 @@ static void test_push_cancel(void **st)
     (void)st;
     sw_dash_req_t r;
     assert_int_equal(parse("{\"id\":2,\"op\":\"push\",\"project\":\"proj\",\"nodes\":[\"a\",\"b\"],"
-                           "\"dry_run\":true,\"canary\":1,\"max_failures\":3}", &r), 0);
+                           "\"dry_run\":true,\"canary\":1,\"max_failures\":3,\"parallel\":2}", &r), 0);
     assert_int_equal(r.op, SW_DASH_OP_PUSH);
     assert_string_equal(r.project, "proj");
     assert_int_equal(cJSON_GetArraySize(r.nodes), 2);
     assert_true(r.dry_run);
     assert_int_equal(r.canary, 1);
     assert_int_equal(r.max_failures, 3);
+    assert_int_equal(r.parallel, 2);
     sw_dash_req_free(&r);
     assert_int_equal(parse("{\"id\":3,\"op\":\"cancel\",\"ref\":2}", &r), 0);
     assert_int_equal(r.op, SW_DASH_OP_CANCEL);
@@ -88,6 +89,7 @@ static void test_refused(void **st)
         "{\"id\":1,\"op\":\"push\",\"project\":\"p\",\"dry_run\":1}",
         "{\"id\":1,\"op\":\"push\",\"project\":\"p\",\"canary\":-1}",
         "{\"id\":1,\"op\":\"push\",\"project\":\"p\",\"max_failures\":0.5}",
+        "{\"id\":1,\"op\":\"push\",\"project\":\"p\",\"parallel\":1025}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sw_dash_req_t r;
