@@ -504,7 +504,10 @@ const char *sw_hlink_error(const sw_hlink_t *l)
 
 int sw_hlink_error_code(const sw_hlink_t *l) { return l->last_err; }
 
-bool sw_hlink_secure(const sw_hlink_t *l) { return l->has_key && l->uri.kind == SW_URI_TCP; }
+bool sw_hlink_secure(const sw_hlink_t *l)
+{
+    return l->has_key && (l->uri.kind == SW_URI_TCP || l->uri.kind == SW_URI_MQTT);
+}
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Calls

@@ -114,6 +114,8 @@ struct sw_hlink {
     struct sw_uvmq *mq;      // the broker connection of the current attempt
     bool mq_broker_up;       // the broker took the session (the node may still be unknown)
     char mq_client[48];      // our client id: the reply topic's last level
+    struct sw_noise *mq_nz;  // has_key: the Noise session through the broker (sealed messages)
+    uint8_t *mq_buf;         // one answer opened (max_msg), then one request sealed
 
     // RPC session, client role
     sw_rpc_t rpc;
