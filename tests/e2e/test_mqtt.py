@@ -208,6 +208,24 @@ class SealedTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("not locked", p.stderr)
 
+    def test_push_to_the_fleet_with_the_key(self):
+        proj = os.path.join(self.home, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('return {VERSION = "sealed-1"}\n')
+        p = self.swarm("--json", "push", proj, "--broker", "%s/%s" % (self.broker.url, FLEET), "--grace", "0",
+                       check=False)
+        res = {d["device"]: d for d in json.loads(p.stdout)["devices"]}
+        # the locked node is pushed through sealed sessions; the open one is refused, not
+        # talked to in plain (a host with a key never downgrades)
+        self.assertEqual(res["t1"]["result"], "ok", res)
+        self.assertIn(res["t2"]["result"], ("offline", "failed"), res)  # (not reached)
+        self.assertIn("not locked", res["t2"]["reason"])
+        with open(os.path.join(self.locked.root, "apps", "example", "main.lua")) as f:
+            self.assertIn("sealed-1", f.read())
+        # (the state shows the app's VERSION once it runs: the beacon is public by design)
+        self.assertEqual([t for t, p in self.sniffed() if b"sealed-1" in p and not t.endswith("/state")], [])
+
     def test_forged_replayed_altered_messages_are_dropped(self):
         self.swarm("call", self.link("t1"), "ping", "first")
         seen = self.sniffed()
@@ -233,6 +251,13 @@ class SealedTest(unittest.TestCase):
         after = self.sniffed()
         self.assertEqual([p for tt, p in after if tt == reply], [])
         self.assertEqual(self.swarm("call", self.link("t1"), "ping", "again").stdout.strip(), "R:again")
+        # frames on a reply topic with no session (the node forgot it, or never had it): the
+        # 1-byte "no session" answer, so a requester shakes hands again instead of waiting
+        stranger = "swarm/%s/t1/rpc/stranger" % FLEET
+        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-t", stranger, "-q", "1", "-s"],
+                       input=sealed, check=True)
+        self.status()
+        self.assertIn(b"\x03", [p for tt, p in self.sniffed() if tt == "swarm/%s/t1/reply/stranger" % FLEET])
 
 
 class ReconnectTest(MqttTest):
