@@ -41,8 +41,9 @@ static const char usage_text[] =
     "                      instead of the lossless stream (needs --serial)\n"
     "      --no-net        no network service at all for this run (RPC over TCP, FTP,\n"
     "                      telnet, eval, beacon, mDNS): reachable only over --serial/--stdio\n"
-    "      --no-rpc, --no-ftp, --no-telnet, --no-eval, --no-beacon, --no-mdns\n"
-    "                      that one service off for this run (the config is not changed)\n"
+    "%s" // --no-NAME, one per row of the service table
+    "      --services      print the table of network services (switches, defaults, what the\n"
+    "                      locked mode does to each) as Markdown and exit\n"
     "      --heap-max N    cap of the node's heap in bytes, suffix k/M/G allowed (default: 64M)\n"
     "      --print-config  print the effective config as JSON and exit (starts nothing,\n"
     "                      writes nothing, does not create DIR)\n"
@@ -52,9 +53,9 @@ static const char usage_text[] =
     "With --serial or --stdio, a network service that cannot start (a port in use) is logged\n"
     "and the node runs on without it.\n"
     "\n"
-    "Locked mode: with a 32-byte key in DIR/swarm.key (swarm key install, sys.key) RPC over\n"
-    "TCP needs that key (Noise NNpsk0, encrypted) and FTP, telnet and remote eval are off\n"
-    "unless auth.ftp / auth.telnet / auth.eval are true. Serial and stdio links stay plain.\n"
+    "Locked mode: with a 32-byte key in DIR/swarm.key (swarm key install, sys.key) every RPC\n"
+    "link (TCP, serial, stdio) needs that key (Noise NNpsk0, encrypted) and FTP, telnet and\n"
+    "remote eval are off unless auth.ftp / auth.telnet / auth.eval are true (--services).\n"
     "\n"
     "Logs go to stderr, one line each. SIGINT/SIGTERM stop the node in order (a second one\n"
     "closes everything at once); a reset from RPC restarts the program in place.\n"
@@ -187,10 +188,37 @@ static int print_config(sw_node_t *n)
     return 0;
 }
 
+// --help: the usage text with a --no-NAME line per row of the service table.
+static void print_usage(void)
+{
+    char lines[2048];
+    size_t k = 0;
+    for (size_t i = 0; i < sw_node_nservices && k < sizeof lines; i++) {
+        const sw_node_service_info_t *s = &sw_node_services[i];
+        char opt[32];
+        snprintf(opt, sizeof opt, "--no-%s", s->name);
+        k += (size_t)snprintf(lines + k, sizeof lines - k, "      %-15s %s off for this run\n", opt,
+                              s->name);
+    }
+    printf(usage_text, lines);
+}
+
+// --services: the service table as Markdown (docs/swarm-node.md holds this very text).
+static void print_services(void)
+{
+    printf("| service | off for one run | config switch (default) | in the locked mode |\n"
+           "|---|---|---|---|\n");
+    for (size_t i = 0; i < sw_node_nservices; i++) {
+        const sw_node_service_info_t *s = &sw_node_services[i];
+        printf("| `%s`: %s | `--no-%s` | `%s` (%s) | %s |\n", s->name, s->what, s->name, s->enable,
+               s->def ? "true" : "false", s->locked);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_PRINT_CONFIG = 256, OPT_HEAP_MAX, OPT_NO_NET = 512 }; // OPT_NO_NET + SW_NODE_NO_* bit
-    static const struct option longopts[] = {
+    enum { OPT_PRINT_CONFIG = 256, OPT_HEAP_MAX, OPT_SERVICES, OPT_NO_NET = 512, OPT_NO_SERVICE = 1024 };
+    static const struct option base_opts[] = {
         {"root", required_argument, NULL, 'r'},
         {"name", required_argument, NULL, 'n'},
         {"app", required_argument, NULL, 'a'},
@@ -203,17 +231,20 @@ int main(int argc, char **argv)
         {"lossy", no_argument, NULL, 'L'},
         {"heap-max", required_argument, NULL, OPT_HEAP_MAX},
         {"no-net", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_NET},
-        {"no-rpc", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_RPC},
-        {"no-ftp", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_FTP},
-        {"no-telnet", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_TELNET},
-        {"no-eval", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_EVAL},
-        {"no-beacon", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_BEACON},
-        {"no-mdns", no_argument, NULL, OPT_NO_NET + SW_NODE_NO_MDNS},
+        {"services", no_argument, NULL, OPT_SERVICES},
         {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
     };
+    // the base options, then --no-NAME for every row of the service table
+    enum { NBASE = sizeof base_opts / sizeof base_opts[0], MAX_SERVICES = 16 };
+    static struct option longopts[NBASE + MAX_SERVICES + 1];
+    static char no_names[MAX_SERVICES][24];
+    memcpy(longopts, base_opts, sizeof base_opts);
+    for (size_t i = 0; i < sw_node_nservices && i < MAX_SERVICES; i++) {
+        snprintf(no_names[i], sizeof no_names[i], "no-%s", sw_node_services[i].name);
+        longopts[NBASE + i] = (struct option){no_names[i], no_argument, NULL, OPT_NO_SERVICE + (int)i};
+    }
     // getopt_long permutes argv; a reset re-executes the command line as it was given. (Kept
     // in a static so it stays reachable on every way out of main.)
     static char **saved;
@@ -271,17 +302,16 @@ int main(int argc, char **argv)
             po.heap_max = (size_t)v;
             break;
         case OPT_PRINT_CONFIG: print_cfg = true; break;
-        case OPT_NO_NET + SW_NODE_NO_NET:
-        case OPT_NO_NET + SW_NODE_NO_RPC:
-        case OPT_NO_NET + SW_NODE_NO_FTP:
-        case OPT_NO_NET + SW_NODE_NO_TELNET:
-        case OPT_NO_NET + SW_NODE_NO_EVAL:
-        case OPT_NO_NET + SW_NODE_NO_BEACON:
-        case OPT_NO_NET + SW_NODE_NO_MDNS: no.no_services |= (uint32_t)(c - OPT_NO_NET); break;
+        case OPT_NO_NET + SW_NODE_NO_NET: no.no_services |= SW_NODE_NO_NET; break;
+        case OPT_SERVICES: print_services(); return 0;
         case 'V': printf("swarm-node %s\n", SW_VERSION_STRING); return 0;
-        case 'h': fputs(usage_text, stdout); return 0;
+        case 'h': print_usage(); return 0;
         case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
+            if (c >= OPT_NO_SERVICE && c < OPT_NO_SERVICE + (int)sw_node_nservices) {
+                no.no_services |= sw_node_services[c - OPT_NO_SERVICE].no_bit;
+                break;
+            }
             if (optopt)
                 return usage_error("unknown option '-%c'", optopt);
             return usage_error("unknown option '%s'", argv[optind - 1]);

@@ -35,6 +35,23 @@ enum {
     SW_NODE_NO_NET = 0x3fu, // all of them: a node reachable only over its serial/stdio link
 };
 
+// The node's network services, one row each, in one table (src/node/services.c): what turns
+// each off for one run (swarm-node --no-NAME: no_bit), the config key that switches it and its
+// default, and what the locked mode (docs/SECURITY.md) does to it. Static data.
+typedef struct sw_node_service_info {
+    const char *name;   // "rpc", "ftp", "telnet", "eval", "beacon", "mdns"
+    uint32_t no_bit;    // SW_NODE_NO_*
+    const char *enable; // config key (a bool) that switches it
+    bool def;           // that key's default
+    const char *allow;  // locked node: runs only if this config key is true too (NULL: no change)
+    const char *what;   // the service, one line
+    const char *locked; // what the locked mode does to it, one line
+} sw_node_service_info_t;
+extern const sw_node_service_info_t sw_node_services[];
+extern const size_t sw_node_nservices;
+// The row of a service by name, NULL if there is none.
+const sw_node_service_info_t *sw_node_service(const char *name);
+
 // Creates a node (memory from port->ops->alloc). opts is copied; its strings must stay valid
 // until sw_node_destroy(). Returns 0 or an error.
 int sw_node_create(sw_node_t **out, const sw_port_t *port, const sw_node_opts_t *opts);

@@ -32,6 +32,13 @@
 // node (lossless stream) drops the connection at once instead of reading it as requests.
 #define SW_NOISE_PREAMBLE "\xc1SN1"
 #define SW_NOISE_PREAMBLE_LEN 4
+// On a line (serial, stdio: no connection, so the host may find bytes of an earlier session
+// waiting) the node marks where its answer to a preamble begins: SW_NOISE_LINE_LOCKED, then
+// the handshake reply; an open node answers SW_NOISE_LINE_OPEN (then its link message, in
+// plain). A host skips everything before either marker.
+#define SW_NOISE_LINE_LOCKED "\xc1SN2"
+#define SW_NOISE_LINE_OPEN "\xc1SN0"
+#define SW_NOISE_LINE_MARK_LEN 4
 #define SW_NOISE_PROLOGUE "swarm-noise/1" // mixed into the handshake hash (with the preamble)
 enum { SW_NOISE_REJECT_AUTH = 1 /* message 1 did not authenticate: wrong key */,
        SW_NOISE_REJECT_PROTO = 2 /* not a handshake of ours */ };

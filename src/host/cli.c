@@ -552,6 +552,8 @@ int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const c
         sw_cli_error(c, cmd, "%s", sw_hlink_error(*out));
         if (sw_hlink_secure(*out) && sw_hlink_error_code(*out) == SW_EPROTO)
             ; // an open node answered the handshake: the message says what to do
+        else if (sw_hlink_error_code(*out) == SW_EAUTH && strstr(sw_hlink_error(*out), "answered in plain"))
+            ; // a device known to be locked claims to be open: the message says what to check
         else if (sw_hlink_error_code(*out) == SW_EAUTH)
             sw__cli_hint(c, "the host's key is `swarm key path`; the device got its key from "
                          "`swarm key install`");

@@ -24,7 +24,8 @@ static const char key_usage[] =
 
 static const char key_about[] =
     "The fleet key of the authenticated mode: a node that has a key (its swarm.key) takes RPC\n"
-    "over TCP only from a host that holds the same key (Noise NNpsk0; docs/SECURITY.md).\n"
+    "(TCP, serial, stdio) only from a host that holds the same key (Noise NNpsk0;\n"
+    "docs/SECURITY.md).\n"
     "\n"
     "  new              makes a key: 32 random bytes in the host's key file (mode 0600);\n"
     "                   refuses to replace one (--force replaces it)\n"
@@ -40,8 +41,12 @@ static const char key_about[] =
     "                   KEYFILE.old) and tells each LINK to stop accepting the old key\n"
     "\n"
     "The key file: $SWARM_KEY_FILE, else $XDG_CONFIG_HOME/swarm/key, else ~/.config/swarm/key.\n"
-    "Every swarm command uses it for TCP links when it exists; SWARM_KEY_FILE= (empty) turns\n"
-    "that off, to talk to open nodes.\n";
+    "A device may have a key of its own: --device NAME makes new, path and install use\n"
+    "$XDG_CONFIG_HOME/swarm/keys/NAME, which every command uses for the device NAME (and then\n"
+    "insists that it proves it holds it). With the fleet key, a device that answers as an open\n"
+    "node is talked to in plain, unless the host has seen it locked before (the record\n"
+    "$XDG_CONFIG_HOME/swarm/locked/NAME). SWARM_KEY_FILE=FILE uses FILE for every device and\n"
+    "insists; SWARM_KEY_FILE= (empty) uses no key, for open nodes only.\n";
 
 static const char key_after[] =
     "examples:\n"
@@ -217,12 +222,15 @@ int sw_cli_key(const sw_cli_t *cli, int argc, char **argv)
 {
     sw_cli_t c = *cli;
     bool force = false, finish = false;
-    const char *newfile = NULL;
+    const char *newfile = NULL, *device = NULL;
     const sw_opt_t opts[] = {
         SW_OPT_FLAG_("force", NULL, &force, "new: replace an existing key"),
         SW_OPT_STR_("new", NULL, "FILE", &newfile,
                     "install: the key to give the device (default: the host's key); the link "
                     "uses the host's key, so a locked device can be moved to a new key"),
+        SW_OPT_STR_("device", NULL, "NAME", &device,
+                    "new, path, install: the key of the device NAME (keys/NAME in the host's "
+                    "config folder) instead of the fleet key"),
         SW_OPT_FLAG_("finish", NULL, &finish,
                      "rotate: switch the host to the new key and make the devices forget the old one"),
         SW_OPT_HELP_, SW_OPT_END_};
@@ -234,8 +242,8 @@ int sw_cli_key(const sw_cli_t *cli, int argc, char **argv)
         return rc;
     const char *op = spec.arg[0];
     char path[1024];
-    if (sw_key_path(path, sizeof path)) {
-        sw_cli_error(&c, "key", "no place for the key: set SWARM_KEY_FILE or HOME");
+    if (device ? sw_key_device_file("keys", device, path, sizeof path) : sw_key_path(path, sizeof path)) {
+        sw_cli_error(&c, "key", "no place for the key: set %s", device ? "HOME" : "SWARM_KEY_FILE or HOME");
         return SW_EXIT_LOCAL;
     }
     bool install = !strcmp(op, "install");

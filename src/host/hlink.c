@@ -161,7 +161,7 @@ static int rpc_send(void *ctx, const uint8_t *p, size_t n)
     if (!l->up) // (while closing, up lasts just long enough for the cancels of streams)
         return SW_ECLOSED;
     if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy)
-        return sw__hlink_rel_send(l, p, n);
+        return l->sec ? sw__hsec_write(l, p, n) : sw__hlink_rel_send(l, p, n);
     if (l->uri.kind == SW_URI_MQTT)
         return sw__hlink_mqtt_send(l, p, n);
     return sw__hlink_write(l, p, n);
@@ -246,6 +246,15 @@ static void went_down(sw_hlink_t *l, int err)
     report_down(l, err);
 }
 
+static void start_secure(sw_hlink_t *l)
+{
+    int rc = sw__hsec_start(l);
+    if (rc) {
+        sw__hlink_set_error(l, rc, "%s: cannot start the handshake: %s", l->name, sw_strerror(rc));
+        sw__hlink_lost(l, rc);
+    }
+}
+
 void sw__hlink_connected(sw_hlink_t *l)
 {
     uv_timer_stop(&l->t_conn);
@@ -262,20 +271,15 @@ void sw__hlink_connected(sw_hlink_t *l)
         return;
     }
     sw_stream_rx_init(&l->srx, SW_STREAM_NO_PREFIX, l->rxbuf, l->rxcap);
-    if (l->has_key && l->uri.kind == SW_URI_TCP) {
-        // up once the node has proven it holds the key too (sw__hlink_secure_up)
-        int rc = sw__hsec_start(l);
-        if (rc) {
-            sw__hlink_set_error(l, rc, "%s: cannot start the handshake: %s", l->name, sw_strerror(rc));
-            sw__hlink_lost(l, rc);
-        }
-        return;
-    }
     if (l->uri.kind == SW_URI_SERIAL) { // a lossy node's frames, seen on a lossless link
         sw_sp_cfg_default(&l->spcfg);
         l->spcfg.start = l->uri.start;
         l->spcfg.max_frame = (uint16_t)(sizeof l->sniff - SW_SP_OVERHEAD);
         sw_sp_rx_init(&l->sprx, &l->spcfg, l->sniff, sizeof l->sniff);
+    }
+    if (sw__hsec_use(l)) {
+        start_secure(l); // up once the node has proven it holds the key too
+        return;
     }
     went_up(l);
 }
@@ -286,9 +290,32 @@ void sw__hlink_secure_up(sw_hlink_t *l)
         went_up(l);
 }
 
+void sw__hlink_plain_fallback(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
+    if (l->uri.kind == SW_URI_SERIAL && l->uri.lossy) {
+        went_up(l);
+        if (p)
+            sw__hlink_msg(l, p, n);
+        return;
+    }
+    // TCP: the open node closes at the preamble; a line: start clean. Again at once, in plain
+    // (a command that does not reconnect still gets this one attempt).
+    sw_hconn_t *c = l->conn;
+    sw__hlink_cork_drop(l);
+    l->conn = NULL;
+    if (c)
+        sw__hlink_conn_end(c, false);
+    uv_timer_stop(&l->t_conn);
+    sw__hlink_start_connect(l);
+}
+
 void sw__hlink_up(sw_hlink_t *l)
 {
-    if (!l->up)
+    if (l->up)
+        return;
+    if (sw__hsec_use(l)) // lossy: the Noise session runs inside the Reliable link
+        start_secure(l);
+    else
         went_up(l);
 }
 
@@ -296,6 +323,13 @@ void sw__hlink_rel_down(sw_hlink_t *l)
 {
     if (l->closing)
         return;
+    if (l->sec) { // a session belongs to one Reliable link
+        sw_seclink_wipe(l->sec);
+        free(l->sec);
+        l->sec = NULL;
+    }
+    if (l->key_optional) // (as in sw__hlink_lost)
+        l->plain = false;
     if (l->up) {
         sw__hlink_set_error(l, SW_ECLOSED, "%s: the device closed the link", l->name);
         went_down(l, SW_ECLOSED);
@@ -313,6 +347,10 @@ void sw__hlink_rel_down(sw_hlink_t *l)
 void sw__hlink_lost(sw_hlink_t *l, int err)
 {
     sw_hconn_t *c = l->conn;
+    // a device that said it was open may have been locked since: the next connection (a mux
+    // reconnecting) starts with the handshake again
+    if (l->key_optional)
+        l->plain = false;
     if (l->sec) { // a session belongs to one connection
         sw_seclink_wipe(l->sec);
         free(l->sec);
@@ -344,6 +382,7 @@ int sw_hlink_open(uv_loop_t *loop, const char *uri, const sw_hlink_opts_t *o,
                   const sw_hlink_cbs_t *cbs, sw_hlink_t **out, char *err, size_t errcap)
 {
     *out = NULL;
+    const char *given = uri;
     // a device named in the user's config ([devices] kitchen = serial:///dev/ttyUSB0) stands
     // for its link
     char named[320];
@@ -386,7 +425,8 @@ int sw_hlink_open(uv_loop_t *loop, const char *uri, const sw_hlink_opts_t *o,
     }
     if (cbs)
         l->cbs = *cbs;
-    if ((rc = sw__hsec_load(l, err, errcap))) {
+    // per-device key and locked record: by the name the user gave, else by the link's URI
+    if ((rc = sw__hsec_load(l, strstr(given, "://") ? l->name : given, err, errcap))) {
         free(l);
         return rc;
     }
@@ -506,7 +546,8 @@ int sw_hlink_error_code(const sw_hlink_t *l) { return l->last_err; }
 
 bool sw_hlink_secure(const sw_hlink_t *l)
 {
-    return l->has_key && (l->uri.kind == SW_URI_TCP || l->uri.kind == SW_URI_MQTT);
+    // (mqtt://: the session runs through the broker, hlink_mqtt.c)
+    return sw__hsec_use(l) || (l->uri.kind == SW_URI_MQTT && l->has_key && !l->plain);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////

@@ -105,8 +105,13 @@ struct sw_hlink {
     bool kicked;             // a callback asked for the layer to be serviced again
     bool tick_due;           // bytes came: run the SerialPacker idle check after idle_ms
 
-    // authenticated mode (hsec.c): TCP links of a host that has a key
+    // authenticated mode (hsec.c): links of a host that has a key for the device
     bool has_key;
+    bool key_optional;       // the fleet key, device not known locked: plain if it says open
+    bool plain;              // it said open: this link talks plain from now on
+    bool hunting;            // lossless serial: skipping to the node's answer mark (noise.h)
+    uint32_t hunt_win;
+    char dev[200];           // the device as the user named it (per-device key, locked record)
     uint8_t key[32];
     struct sw_seclink *sec;  // the Noise session of the current connection
 
@@ -158,11 +163,18 @@ int sw__hlink_write_raw(sw_hlink_t *l, const uint8_t *p, size_t n); // bytes as 
 void sw__hlink_feed_plain(sw_hlink_t *l, const uint8_t *p, size_t n); // decrypted bytes in
 // hlink.c: the handshake completed (the link goes up)
 void sw__hlink_secure_up(sw_hlink_t *l);
+// The device said it is open (hsec.c allowed it): go on in plain. Lossy: the link goes up and
+// p..n (the plain message that said so) is delivered; lossless: reconnects without the key.
+void sw__hlink_plain_fallback(sw_hlink_t *l, const uint8_t *p, size_t n);
 
 // hsec.c
-int sw__hsec_load(sw_hlink_t *l, char *err, size_t errcap); // the key, if the host has one
+// the key for device dev (the name the user gave), if the host has one; whether it is required
+int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap);
+bool sw__hsec_use(const sw_hlink_t *l); // this connection starts with the handshake
+void sw__hsec_mqtt_up(sw_hlink_t *l);   // mqtt://: the handshake through the broker succeeded
 int sw__hsec_start(sw_hlink_t *l);     // connected: send the handshake
 void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n);
+void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n); // lossy: one Reliable message
 int sw__hsec_write(sw_hlink_t *l, const uint8_t *p, size_t n);
 bool sw__hsec_handshaking(const sw_hlink_t *l);
 void sw__hsec_free(sw_hlink_t *l);

@@ -115,7 +115,7 @@ static int write_now(sw_hlink_t *l, const uint8_t *p, size_t n);
 
 int sw__hlink_write(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
-    if (l->sec && l->conn) // TCP to a locked node: encrypted frames
+    if (l->sec && l->conn && !(l->uri.kind == SW_URI_SERIAL && l->uri.lossy)) // a locked node
         return sw__hsec_write(l, p, n);
     return sw__hlink_write_raw(l, p, n);
 }
@@ -233,7 +233,7 @@ static void sniff_frame(void *ctx, const uint8_t *p, size_t n)
 
 static void feed(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
-    if (l->sec) {
+    if (l->sec && !(l->uri.kind == SW_URI_SERIAL && l->uri.lossy)) { // (lossy: per message)
         sw__hsec_feed(l, p, n);
         return;
     }
@@ -327,12 +327,16 @@ static int rel_tx(void *ctx, const uint8_t *p, size_t n)
     memcpy(l->frame, hdr, k);
     memcpy(l->frame + k, p, n);
     memcpy(l->frame + k + n, tr, 2);
-    return sw__hlink_write(l, l->frame, k + n + 2);
+    return sw__hlink_write_raw(l, l->frame, k + n + 2); // (locked: encrypted inside, hsec.c)
 }
 
 static void rel_rx(void *ctx, const uint8_t *p, size_t n)
 {
-    sw__hlink_msg(ctx, p, n);
+    sw_hlink_t *l = ctx;
+    if (l->sec) // a frame of the Noise session (hsec.c)
+        sw__hsec_rel_rx(l, p, n);
+    else
+        sw__hlink_msg(l, p, n);
 }
 
 static void rel_state(void *ctx, bool up)
@@ -495,6 +499,7 @@ int sw__hlink_rel_send(sw_hlink_t *l, const uint8_t *p, size_t n)
     l->q_tail = m;
     l->q_msgs++;
     l->q_bytes += n;
+    sw__hlink_rel_kick(l); // e.g. queued from the state callback, before the window opened
     return 0;
 }
 

@@ -53,17 +53,25 @@ static void rpc_topic(const sw_hlink_t *l, char *buf, size_t cap)
 // The node is online: with a key, shake hands first (the link is up when it answers).
 static void node_online(sw_hlink_t *l, bool locked)
 {
-    if (!l->has_key) {
+    if (!l->has_key || l->plain) {
+        sw__hlink_connected(l);
+        return;
+    }
+    if (!locked && l->key_optional) {
+        // the fleet key and a node the host has not seen locked: an open node, talked to in
+        // plain (as on TCP, docs/SECURITY.md "The host's keys, per device")
+        l->plain = true;
         sw__hlink_connected(l);
         return;
     }
     if (!locked) {
-        // with a key, a node is only ever talked to authenticated (as on TCP): a broker that
-        // says "not locked" must not be able to turn this host to plaintext
-        sw__hlink_set_error(l, SW_EPROTO, "%s is not locked (its state says so): with a key, swarm talks "
-                            "to nodes only authenticated; run with SWARM_KEY_FILE= to talk to it in plain",
-                            l->name);
-        sw__hlink_lost(l, SW_EPROTO);
+        // SWARM_KEY_FILE, the node's own key, or a node known locked: a broker that says "not
+        // locked" must not be able to turn this host to plaintext
+        sw__hlink_set_error(l, SW_EAUTH, "%s is not locked (its state says so), but the host knows it as "
+                            "locked or has a key for it (SWARM_KEY_FILE, keys/NAME, locked/NAME): refused "
+                            "(an impostor, or a device reset to open: then remove that file; "
+                            "SWARM_KEY_FILE= talks to it in plain)", l->name);
+        sw__hlink_lost(l, SW_EAUTH);
         return;
     }
     size_t cap = sw_noise_msg_size(l->o.max_msg);
@@ -100,6 +108,7 @@ static void handshake_answer(sw_hlink_t *l, const uint8_t *p, size_t n)
     if (n == SW_NOISE_HS_LEN) {
         int rc = sw_noise_read_hs(l->mq_nz, p, n);
         if (!rc) {
+            sw__hsec_mqtt_up(l); // (remembered as locked: never talked to in plain again)
             sw__hlink_connected(l);
             return;
         }

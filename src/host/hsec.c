@@ -1,7 +1,10 @@
-// The host's side of the authenticated mode: the key (SWARM_KEY_FILE, or
-// $XDG_CONFIG_HOME/swarm/key), and the Noise session (src/auth/seclink.c) of a TCP link to a
-// locked node, between the connection and the link's MsgPack stream. hlink.c and hlink_io.c
-// call in here at four points: open (key), connected (handshake), bytes in, bytes out.
+// The host's side of the authenticated mode: which key a link uses and whether the device must
+// prove it holds it (SWARM_KEY_FILE; a per-device key $XDG_CONFIG_HOME/swarm/keys/DEVICE; the
+// fleet key $XDG_CONFIG_HOME/swarm/key, with the devices known to be locked in
+// $XDG_CONFIG_HOME/swarm/locked/DEVICE), and the Noise session (src/auth/seclink.c) of a link
+// to a locked node: between the connection and the MsgPack stream (TCP, lossless serial), or
+// around each Reliable message (lossy serial). hlink.c and hlink_io.c call in here at open
+// (key), connected / Reliable up (handshake), bytes or messages in, and bytes out.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -18,21 +21,45 @@
 #include "hsec.h"
 #include "swarm/seclink.h"
 
+// $XDG_CONFIG_HOME/swarm/REST (or ~/.config/swarm/REST).
+static int cfg_path(char *buf, size_t cap, const char *rest)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    int k;
+    if (xdg && *xdg)
+        k = snprintf(buf, cap, "%s/swarm/%s", xdg, rest);
+    else if (home && *home)
+        k = snprintf(buf, cap, "%s/.config/swarm/%s", home, rest);
+    else
+        return SW_ENOENT;
+    return k < (int)cap ? 0 : SW_ETOOBIG;
+}
+
 int sw_key_path(char *buf, size_t cap)
 {
     const char *env = getenv("SWARM_KEY_FILE");
     if (env)
         return snprintf(buf, cap, "%s", env) < (int)cap ? 0 : SW_ETOOBIG;
-    const char *xdg = getenv("XDG_CONFIG_HOME");
-    const char *home = getenv("HOME");
-    int k;
-    if (xdg && *xdg)
-        k = snprintf(buf, cap, "%s/swarm/key", xdg);
-    else if (home && *home)
-        k = snprintf(buf, cap, "%s/.config/swarm/key", home);
-    else
-        return SW_ENOENT;
-    return k < (int)cap ? 0 : SW_ETOOBIG;
+    return cfg_path(buf, cap, "key");
+}
+
+int sw_key_device_file(const char *dir, const char *dev, char *buf, size_t cap)
+{
+    char name[200];
+    size_t k = 0;
+    for (const char *p = dev; *p && k < sizeof name - 1; p++) {
+        char ch = *p;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '-' || ch == '_' || ch == ':' || ch == '@' || (ch == '.' && k > 0);
+        name[k++] = ok ? ch : '_';
+    }
+    name[k] = 0;
+    if (!k)
+        return SW_EINVAL;
+    char rest[260];
+    snprintf(rest, sizeof rest, "%s/%s", dir, name);
+    return cfg_path(buf, cap, rest);
 }
 
 int sw_key_read(const char *path, uint8_t key[SW_NOISE_KEY], char *err, size_t errcap)
@@ -57,29 +84,152 @@ int sw_key_read(const char *path, uint8_t key[SW_NOISE_KEY], char *err, size_t e
     return 0;
 }
 
-int sw__hsec_load(sw_hlink_t *l, char *err, size_t errcap)
+static bool exists(const char *path) { return access(path, F_OK) == 0; }
+
+int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap)
 {
     char path[1024];
+    l->has_key = l->key_optional = false;
+    if (l->uri.kind != SW_URI_TCP && l->uri.kind != SW_URI_SERIAL && l->uri.kind != SW_URI_MQTT)
+        return 0; // a mux (unix://: it holds the key; its socket's clients are trusted by file
+                  // mode); mqtt:// seals message by message (hlink_mqtt.c)
     const char *env = getenv("SWARM_KEY_FILE");
     if (env && !*env)
         return 0; // SWARM_KEY_FILE= (empty): no key, talk to open nodes only
+    int rc;
+    if (env) { // an explicit key: every device must prove it holds it
+        if ((rc = sw_key_read(env, l->key, err, errcap)))
+            return rc;
+        l->has_key = true;
+        return 0;
+    }
+    snprintf(l->dev, sizeof l->dev, "%s", dev);
+    // the device's own key, if the host has one: the device must be locked with it
+    if (!sw_key_device_file("keys", dev, path, sizeof path) && exists(path)) {
+        if ((rc = sw_key_read(path, l->key, err, errcap)))
+            return rc;
+        l->has_key = true;
+        return 0;
+    }
+    bool known = !sw_key_device_file("locked", dev, path, sizeof path) && exists(path);
     if (sw_key_path(path, sizeof path))
         return 0;
-    int rc = sw_key_read(path, l->key, err, errcap);
-    if (rc == SW_ENOENT && !env)
+    rc = sw_key_read(path, l->key, err, errcap);
+    if (rc == SW_ENOENT && !known)
         return 0; // no key made: the open mode
+    if (rc == SW_ENOENT) {
+        char lk[1024];
+        sw_key_device_file("locked", dev, lk, sizeof lk);
+        snprintf(err, errcap, "%s is known to be locked (%s) but the host has no key (%s): make "
+                 "or copy the key, or remove %s if the device is open now", dev, lk, path, lk);
+        return SW_EAUTH;
+    }
     if (rc)
         return rc;
     l->has_key = true;
+    // the fleet key: a device the host has not seen locked may answer that it is open
+    l->key_optional = !known;
     return 0;
+}
+
+// The handshake succeeded with a key from the config folder: remember that this device is
+// locked, so it can never be talked to in plain again without the user saying so.
+static void remember_locked(sw_hlink_t *l)
+{
+    char path[1024];
+    if (!l->dev[0] || sw_key_device_file("locked", l->dev, path, sizeof path) || exists(path))
+        return;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    *slash = 0;
+    mkdir(dir, 0700);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        static const char note[] = "this device proved it holds the key: it is never talked to in "
+                                   "plain (remove this file if it was reset to open)\n";
+        ssize_t w = write(fd, note, sizeof note - 1);
+        (void)w;
+        close(fd);
+    }
+}
+
+// mqtt:// (hlink_mqtt.c): the handshake through the broker succeeded.
+void sw__hsec_mqtt_up(sw_hlink_t *l) { remember_locked(l); }
+
+// The device answered the handshake in plain (an open node's link message). With the fleet key
+// and a device not known to be locked, that is what an open node does: talk to it in plain. A
+// device with its own key, or one known locked, must not be downgraded by whoever answers.
+static void said_open(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
+    if (l->key_optional) {
+        sw_seclink_wipe(l->sec);
+        free(l->sec);
+        l->sec = NULL;
+        l->plain = true;
+        sw__hlink_plain_fallback(l, p, n);
+        return;
+    }
+    char lk[1024] = "", dk[1024] = "";
+    if (l->dev[0]) {
+        sw_key_device_file("locked", l->dev, lk, sizeof lk);
+        sw_key_device_file("keys", l->dev, dk, sizeof dk);
+    }
+    sw__hlink_set_error(l, SW_EAUTH, "%s answered in plain, as an open node would, but the host "
+                        "knows it as locked (%s): refused (an impostor, or a device reset to "
+                        "open: then remove that file)", l->name,
+                        getenv("SWARM_KEY_FILE") ? "SWARM_KEY_FILE is set"
+                        : dk[0] && exists(dk) ? "it has a key of its own"
+                        : lk[0] && exists(lk) ? lk : "?");
+    sw__hlink_lost(l, SW_EAUTH);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // The session
 
-static int sec_send(void *ctx, const uint8_t *p, size_t n) { return sw__hlink_write_raw(ctx, p, n); }
-static void sec_plain(void *ctx, const uint8_t *p, size_t n) { sw__hlink_feed_plain(ctx, p, n); }
-static void sec_up(void *ctx) { sw__hlink_secure_up(ctx); }
+static bool lossy(const sw_hlink_t *l) { return l->uri.kind == SW_URI_SERIAL && l->uri.lossy; }
+
+static int sec_send(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_hlink_t *l = ctx;
+    if (!lossy(l))
+        return sw__hlink_write_raw(l, p, n);
+    // one Reliable message: the frame as a MsgPack bin item
+    uint8_t w[3 + SW_NOISE_HDR + SW_NOISE_FRAME_MAX];
+    size_t h = n < 256 ? 2 : 3;
+    if (n > sizeof w - 3)
+        return SW_ETOOBIG;
+    w[0] = n < 256 ? 0xc4 : 0xc5;
+    if (h == 2)
+        w[1] = (uint8_t)n;
+    else
+        w[1] = (uint8_t)(n >> 8), w[2] = (uint8_t)n;
+    memcpy(w + h, p, n);
+    int rc = sw__hlink_rel_send(l, w, h + n);
+    mbedtls_platform_zeroize(w, h + n);
+    return rc;
+}
+
+static void sec_plain(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_hlink_t *l = ctx;
+    if (lossy(l))
+        sw__hlink_msg(l, p, n);
+    else
+        sw__hlink_feed_plain(l, p, n);
+}
+
+static void sec_up(void *ctx)
+{
+    sw_hlink_t *l = ctx;
+    remember_locked(l);
+    sw__hlink_secure_up(l);
+}
+
+bool sw__hsec_use(const sw_hlink_t *l)
+{
+    return l->has_key && !l->plain && (l->uri.kind == SW_URI_TCP || l->uri.kind == SW_URI_SERIAL);
+}
 
 int sw__hsec_start(sw_hlink_t *l)
 {
@@ -89,13 +239,35 @@ int sw__hsec_start(sw_hlink_t *l)
     if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
         return SW_EIO;
     sw_seclink_io_t io = {sec_send, sec_plain, sec_up, l};
+    l->hunting = l->uri.kind == SW_URI_SERIAL && !lossy(l);
+    l->hunt_win = 0;
     int rc = sw_seclink_start(l->sec, true, l->key, seed, &io);
     mbedtls_platform_zeroize(seed, sizeof seed);
     return rc;
 }
 
+static uint32_t word(const char *m)
+{
+    const uint8_t *b = (const uint8_t *)m;
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
 void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
+    // A line: what an earlier session left there comes first; the answer starts at a mark
+    while (l->hunting && n) {
+        l->hunt_win = l->hunt_win << 8 | *p++;
+        n--;
+        if (l->hunt_win == word(SW_NOISE_LINE_LOCKED)) {
+            l->hunting = false;
+        } else if (l->hunt_win == word(SW_NOISE_LINE_OPEN)) {
+            l->hunting = false;
+            said_open(l, NULL, 0);
+            return;
+        }
+    }
+    if (!n)
+        return;
     int rc = sw_seclink_input(l->sec, p, n);
     if (!rc || l->closing)
         return;
@@ -108,17 +280,41 @@ void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
     else if (rc == SW_EAUTH)
         sw__hlink_set_error(l, SW_EAUTH, "%s did not prove it holds the key: not the node you "
                             "meant, or an impostor", l->name);
-    else if (!was_up && !l->sec->reject)
-        sw__hlink_set_error(l, rc, "%s answered the handshake in plain: it is not locked (an "
-                            "open node takes no key: run with SWARM_KEY_FILE= to talk to it in "
-                            "plain)", l->name);
+    else if (!was_up && !l->sec->reject) {
+        said_open(l, NULL, 0);
+        return;
+    }
     else
         sw__hlink_set_error(l, rc, "%s does not speak the authenticated protocol (%s)", l->name,
                             sw_strerror(rc));
     sw__hlink_lost(l, rc);
 }
 
-int sw__hsec_write(sw_hlink_t *l, const uint8_t *p, size_t n) { return sw_seclink_write(l->sec, p, n); }
+void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
+    size_t h = n >= 2 && p[0] == 0xc4 ? 2 : n >= 3 && p[0] == 0xc5 ? 3 : 0;
+    size_t len = h == 2 ? p[1] : h == 3 ? (size_t)p[1] << 8 | p[2] : 0;
+    if (h && len == n - h) {
+        sw__hsec_feed(l, p + h, len);
+        return;
+    }
+    if (!l->up) { // a plain message before the handshake's answer: an open node's link message
+        said_open(l, p, n);
+        return;
+    }
+    sw__hlink_set_error(l, SW_EPROTO, "%s: a plain message inside the authenticated session: "
+                        "connection closed", l->name);
+    sw__hlink_lost(l, SW_EPROTO);
+}
+
+int sw__hsec_write(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
+    // lossy: one message, one frame, one Reliable message; refused before it takes a nonce
+    if (lossy(l) && (n > SW_NOISE_FRAME_PAYLOAD ||
+                     n + 3 + SW_NOISE_HDR + SW_NOISE_TAG > sw_rel_max_payload(&l->rel)))
+        return SW_ETOOBIG;
+    return sw_seclink_write(l->sec, p, n);
+}
 
 bool sw__hsec_handshaking(const sw_hlink_t *l) { return l->sec && !sw_seclink_ready(l->sec); }
 

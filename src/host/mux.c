@@ -1239,7 +1239,11 @@ int sw_mux_open(uv_loop_t *loop, const sw_mux_opts_t *o, sw_mux_t **out, char *e
     uv_pipe_init(loop, &m->server, 0);
     m->server.data = m;
     m->handles = 1;
+    // Owner only (0700): a client of the socket has the device link fully (the mux holds the key of a
+    // locked device), so only the user who runs the mux (and root) may connect.
+    mode_t um = umask(077);
     int r = uv_pipe_bind(&m->server, m->sock_path);
+    umask(um);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&m->server, 128, on_connection);
     if (r < 0) {

@@ -1,6 +1,7 @@
 // The node's authenticated mode (docs/SECURITY.md): its key file, the secure session of each
-// TCP RPC link (src/auth/seclink.c between the connection and the link's framing), which
-// plaintext services may run, and sys.key (installing the key over the open link, once).
+// RPC link — TCP, serial and stdio, lossless or lossy (src/auth/seclink.c between the line and
+// the link's framing) — which plaintext services may run, and sys.key (installing the key over
+// the open link, once).
 #include <string.h>
 
 #include "node_int.h"
@@ -57,39 +58,68 @@ int sw_auth_init(sw_node_t *n)
         return rc;
     n->locked = true;
     n->has_old = read_key(n, KEY_OLD_FILE, n->key_old) == 0;
-    sw_log(n, SW_LOG_INFO, "auth: locked: RPC over TCP needs the key (Noise NNpsk0)%s",
+    sw_log(n, SW_LOG_INFO, "auth: locked: every RPC link needs the key (Noise NNpsk0)%s",
            n->has_old ? "; the previous key is still accepted (rotation)" : "");
     return 0;
 }
 
-bool sw_auth_service_on(sw_node_t *n, const char *enable, const char *allow)
-{
-    if (!sw_cfg_bool(&n->cfg, enable, true))
-        return false;
-    // plaintext services cannot be authenticated: a locked node runs one only when told to
-    return !n->locked || sw_cfg_bool(&n->cfg, allow, false);
-}
-
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Secure links
+//
+// Every link of a locked node is a Noise session; how one starts and ends depends on the link:
+//   TCP            the session is the connection: it starts at accept, a failure closes it.
+//   serial, stdio  (lossless stream) the line cannot be closed and a host may come and go: the
+//                  node hunts for the preamble (bytes before it are dropped unanswered), a
+//                  preamble always starts a fresh session (a host that reconnects), and a
+//                  failure ends the session and the hunt begins again.
+//   lossy serial   the session lives inside the Reliable link: each handshake and transport
+//                  frame is one Reliable message (a MsgPack bin), a Reliable (re)start starts a
+//                  fresh session, a failure closes the Reliable link (the host offers it again).
+
+#define PREAMBLE_WORD 0xc1534e31u // SW_NOISE_PREAMBLE as a big-endian word
 
 struct sw_auth_link {
     sw_seclink_t s;
     bool was_up;     // the handshake completed
-    sw_timer_t hs;   // a client must complete the handshake within auth.handshake_ms
+    bool live;       // serial/stdio: a session runs (else: hunting for the preamble)
+    uint32_t win;    // serial/stdio: the last 4 bytes received
+    sw_timer_t hs;   // TCP: a client must complete the handshake within auth.handshake_ms
+    uint8_t wrap[3 + SW_NOISE_HDR + SW_NOISE_FRAME_MAX]; // lossy: a frame as a MsgPack bin
 };
 
 #define HANDSHAKE_MS_DEFAULT 10000
+
+static bool is_tcp(const sw_link_t *l) { return l->conn->kind == SW_CONN_TCP; }
 
 static int sec_send(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
     if (l->closing)
         return SW_ECLOSED;
+    if (l->mode == SW_LINK_LOSSY) { // one Reliable message: the frame as a bin item
+        uint8_t *w = l->sec->wrap;
+        size_t h = n < 256 ? 2 : 3;
+        if (n > sizeof l->sec->wrap - 3)
+            return SW_ETOOBIG;
+        w[0] = n < 256 ? 0xc4 : 0xc5;
+        if (h == 2)
+            w[1] = (uint8_t)n;
+        else
+            w[1] = (uint8_t)(n >> 8), w[2] = (uint8_t)n;
+        memcpy(w + h, p, n);
+        return sw_link_lossy_send(l, w, h + n);
+    }
     return l->node->port.ops->conn_write(l->node->port.ctx, l->conn, p, n);
 }
 
-static void sec_plain(void *ctx, const uint8_t *p, size_t n) { sw_link_input(ctx, p, n); }
+static void sec_plain(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_link_t *l = ctx;
+    if (l->mode == SW_LINK_LOSSY)
+        sw_link_lossy_msg(l, p, n);
+    else
+        sw_link_input(l, p, n);
+}
 
 static void sec_up(void *ctx)
 {
@@ -107,11 +137,10 @@ static void hs_timeout(sw_node_t *n, sw_timer_t *t)
     sw_link_close(l);
 }
 
-sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
+// A fresh responder session (with the old key of a rotation as the alternative). 0 or an error.
+static int session_start(sw_link_t *l)
 {
-    sw_auth_link_t *a = sw_node_alloc_buf(l->node, sizeof *a);
-    if (!a)
-        return NULL;
+    sw_auth_link_t *a = l->sec;
     uint8_t seed[SW_NOISE_KEY];
     l->node->port.ops->random(l->node->port.ctx, seed, sizeof seed);
     sw_seclink_io_t io = {sec_send, sec_plain, sec_up, l};
@@ -119,30 +148,121 @@ sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
     sw_noise_zero(seed, sizeof seed);
     if (!rc && l->node->has_old)
         sw_seclink_alt_key(&a->s, l->node->key_old);
-    if (rc) {
+    a->was_up = false;
+    return rc;
+}
+
+sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
+{
+    sw_auth_link_t *a = sw_node_alloc_buf(l->node, sizeof *a);
+    if (!a)
+        return NULL;
+    memset(a, 0, offsetof(sw_auth_link_t, wrap));
+    l->sec = a;
+    if (session_start(l)) {
         sw_node_release(l->node, a, sizeof *a);
+        l->sec = NULL;
         return NULL;
     }
-    a->was_up = false;
-    // a client that connects and never completes the handshake must not hold a slot for long
-    int64_t ms = sw_cfg_int(&l->node->cfg, "auth.handshake_ms", HANDSHAKE_MS_DEFAULT);
-    memset(&a->hs, 0, sizeof a->hs);
-    a->hs.fn = hs_timeout;
-    a->hs.user = l;
-    sw_timer_start(l->node, &a->hs, (uint32_t)(ms < 100 ? 100 : ms > 600000 ? 600000 : ms));
+    if (is_tcp(l) && l->mode == SW_LINK_STREAM) {
+        // a client that connects and never completes the handshake must not hold a slot for long
+        int64_t ms = sw_cfg_int(&l->node->cfg, "auth.handshake_ms", HANDSHAKE_MS_DEFAULT);
+        a->hs.fn = hs_timeout;
+        a->hs.user = l;
+        sw_timer_start(l->node, &a->hs, (uint32_t)(ms < 100 ? 100 : ms > 600000 ? 600000 : ms));
+    }
     return a;
+}
+
+static const char *why_failed(const sw_link_t *l, int rc)
+{
+    return rc != SW_EAUTH      ? "not an authenticated client"
+           : l->sec->was_up    ? "a frame failed authentication"
+                               : "wrong key (handshake failed)";
+}
+
+// Serial/stdio: the session ended (failed, or a new preamble replaces it). What the host of the
+// old session had started goes, as when a TCP connection closes.
+static void session_end(sw_link_t *l)
+{
+    sw_auth_link_t *a = l->sec;
+    if (a->was_up || a->live) {
+        sw_node_rpc_reset(l->node, &l->rpc, SW_ECLOSED);
+        sw_node_link_gone(l->node, &l->rpc);
+        sw_link_stream_reset(l);
+    }
+    a->live = a->was_up = false;
+}
+
+// Feeds one span of a serial/stdio session. False if it failed (the hunt begins again).
+static bool feed_line(sw_link_t *l, const uint8_t *p, size_t n)
+{
+    int rc = sw_seclink_input(&l->sec->s, p, n);
+    if (!rc || l->closing)
+        return true;
+    sw_log(l->node, SW_LOG_WARN, "link %s: %s; waiting for a new handshake", l->peer, why_failed(l, rc));
+    session_end(l);
+    return false;
 }
 
 void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n)
 {
-    int rc = sw_seclink_input(&l->sec->s, p, n);
-    if (rc && !l->closing) {
-        const char *why = rc != SW_EAUTH   ? "not an authenticated client"
-                          : l->sec->was_up ? "a frame failed authentication"
-                                           : "wrong key (handshake failed)";
-        sw_log(l->node, SW_LOG_WARN, "link %s: %s, closing", l->peer, why);
-        sw_link_close(l);
+    sw_auth_link_t *a = l->sec;
+    if (is_tcp(l)) {
+        int rc = sw_seclink_input(&a->s, p, n);
+        if (rc && !l->closing) {
+            sw_log(l->node, SW_LOG_WARN, "link %s: %s, closing", l->peer, why_failed(l, rc));
+            sw_link_close(l);
+        }
+        return;
     }
+    // A line: every preamble starts a session (a ciphertext that holds the 4 preamble bytes by
+    // chance, once in 2^32 positions, ends the session: the host reconnects).
+    size_t seg = 0;
+    for (size_t i = 0; i < n && !l->closing && l->sec; i++) {
+        a->win = a->win << 8 | p[i];
+        if (a->win != PREAMBLE_WORD)
+            continue;
+        size_t end = i + 1 >= seg + SW_NOISE_PREAMBLE_LEN ? i + 1 - SW_NOISE_PREAMBLE_LEN : seg;
+        if (a->live && end > seg)
+            feed_line(l, p + seg, end - seg);
+        session_end(l);
+        if (session_start(l)) {
+            sw_log(l->node, SW_LOG_ERROR, "link %s: cannot start a session", l->peer);
+            seg = i + 1;
+            continue;
+        }
+        // the host skips what an earlier session left on the line up to this mark
+        l->node->port.ops->conn_write(l->node->port.ctx, l->conn, (const uint8_t *)SW_NOISE_LINE_LOCKED,
+                                      SW_NOISE_LINE_MARK_LEN);
+        a->live = feed_line(l, (const uint8_t *)SW_NOISE_PREAMBLE, SW_NOISE_PREAMBLE_LEN);
+        seg = i + 1;
+    }
+    if (a->live && seg < n && !l->closing)
+        a->live = feed_line(l, p + seg, n - seg);
+}
+
+bool sw_auth_link_rel(sw_link_t *l, bool up, const uint8_t *p, size_t n)
+{
+    sw_auth_link_t *a = l->sec;
+    if (!p) { // the Reliable link went up or down: a fresh session either way
+        a->live = false;
+        if (up)
+            a->live = session_start(l) == 0;
+        return a->live;
+    }
+    // one message: a bin item holding one frame (its 2-byte length included)
+    size_t h = n >= 2 && p[0] == 0xc4 ? 2 : n >= 3 && p[0] == 0xc5 ? 3 : 0;
+    size_t len = h == 2 ? p[1] : h == 3 ? (size_t)p[1] << 8 | p[2] : 0;
+    int rc = !a->live ? SW_ECLOSED : !h || len != n - h ? SW_EPROTO : sw_seclink_input(&a->s, p + h, len);
+    if (!rc)
+        return true;
+    if (!l->closing) {
+        sw_log(l->node, SW_LOG_WARN, "link %s: %s, closing the reliable link", l->peer, why_failed(l, rc));
+        a->live = false;
+        sw_rel_close(&l->rel, "authentication failed", sw_node_now(l->node));
+    }
+    return false;
 }
 
 int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
@@ -151,6 +271,8 @@ int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
         return 0; // nothing goes out in plain before the handshake (the link message waits)
     return sw_seclink_write(&l->sec->s, p, n);
 }
+
+bool sw_auth_link_ready(const sw_link_t *l) { return l->sec && sw_seclink_ready(&l->sec->s); }
 
 void sw_auth_link_free(sw_link_t *l)
 {

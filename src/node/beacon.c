@@ -209,10 +209,9 @@ static void refresh(beacon_t *b)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // The beacon
 
-static int32_t service_port(sw_node_t *n, const char *enable, const char *allow, const char *port,
-                            int64_t dflt)
+static int32_t service_port(sw_node_t *n, const char *name, const char *port, int64_t dflt)
 {
-    if (!sw_auth_service_on(n, enable, allow))
+    if (!sw_node_service_on(n, name))
         return 0;
     int64_t p = sw_cfg_int(&n->cfg, port, dflt);
     return p > 0 && p <= 65535 ? (int32_t)p : 0;
@@ -277,9 +276,9 @@ static void build(beacon_t *b)
         .uptime_ms = b->uptime_ms,
         .rpc_port = rpc && rpc_port > 0 && rpc_port <= 65535 ? (int32_t)rpc_port : 0,
         // a part the build left out (profile.h) is not offered, whatever the config says
-        .ftp_port = SW_WITH_FTP ? service_port(n, "boot.FTPD_ENABLE", "auth.ftp", "boot.FTPD_PORT", 21) : 0,
-        .telnet_port = SW_WITH_TELNET ? service_port(n, "boot.TELNET_ENABLE", "auth.telnet", "boot.TELNET_PORT", 23) : 0,
-        .eval_port = SW_WITH_EVAL ? service_port(n, "boot.REMOTE_EVAL_ENABLE", "auth.eval", "boot.REMOTE_EVAL_PORT", 1139) : 0,
+        .ftp_port = SW_WITH_FTP ? service_port(n, "ftp", "boot.FTPD_PORT", 21) : 0,
+        .telnet_port = SW_WITH_TELNET ? service_port(n, "telnet", "boot.TELNET_PORT", 23) : 0,
+        .eval_port = SW_WITH_EVAL ? service_port(n, "eval", "boot.REMOTE_EVAL_PORT", 1139) : 0,
         .mdns = sw_cfg_bool(&n->cfg, "boot.MDNS_ENABLE", true),
         .locked = n->locked,
     };

@@ -399,7 +399,7 @@ static void eval_stop(sw_node_t *n, sw_service_t *s)
 
 int sw_eval_start(sw_node_t *n)
 {
-    if (!sw_auth_service_on(n, "boot.REMOTE_EVAL_ENABLE", "auth.eval"))
+    if (!sw_node_service_on(n, "eval"))
         return 0;
     int64_t port = sw_cfg_int(&n->cfg, "boot.REMOTE_EVAL_PORT", 1139);
     int64_t max = sw_cfg_int(&n->cfg, "eval.max", SW_EVAL_DEF_MAX);

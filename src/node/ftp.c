@@ -732,7 +732,7 @@ static int64_t setting(sw_node_t *n, const char *key, int64_t dflt, int64_t lo, 
 
 int sw_ftp_start(sw_node_t *n)
 {
-    if (!sw_auth_service_on(n, "boot.FTPD_ENABLE", "auth.ftp"))
+    if (!sw_node_service_on(n, "ftp"))
         return 0;
     int64_t port = sw_cfg_int(&n->cfg, "boot.FTPD_PORT", SW_FTP_DEF_PORT);
     if (port < 1 || port > 65535) {

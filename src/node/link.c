@@ -83,11 +83,29 @@ static void drain_outq(sw_link_t *l)
         sw_rel_hold(&l->rel, false);
 }
 
+// Bytes a locked lossy link adds to a message: a frame (length, tag) in a bin item (auth.c).
+#define SEC_LOSSY_OVERHEAD (3 + SW_NOISE_HDR + SW_NOISE_TAG)
+
 static int rpc_send(void *ctx, const uint8_t *p, size_t n)
 {
     sw_link_t *l = ctx;
     if (l->mode == SW_LINK_STREAM)
         return write_stream(l, p, n);
+    if (!l->sec)
+        return sw_link_lossy_send(l, p, n);
+    // Refused before it is encrypted: a frame that took a nonce must go, or the next one fails
+    if (!sw_auth_link_ready(l) || !sw_rel_is_up(&l->rel))
+        return SW_ECLOSED;
+    size_t w = n + SEC_LOSSY_OVERHEAD;
+    if (w > sw_rel_max_payload(&l->rel) || n > SW_NOISE_FRAME_PAYLOAD)
+        return SW_ETOOBIG;
+    if (l->outq_len && l->outq_len + 2 + w > l->outq_cap)
+        return SW_EFULL;
+    return sw_auth_link_write(l, p, n);
+}
+
+int sw_link_lossy_send(sw_link_t *l, const uint8_t *p, size_t n)
+{
     if (!sw_rel_is_up(&l->rel))
         return SW_ECLOSED;
     // Larger than the peer takes (a MoaT host: 127-byte frames): refused, never queued, so the
@@ -124,6 +142,7 @@ void sw_link_console(sw_link_t *l, const char *p, size_t n)
         return;
     }
     if (l->mode == SW_LINK_LOSSY) { // bytes outside frames are console
+        // (a locked lossy link has no console: l->console is false, nothing goes out in plain)
         // Without a start byte (serial.start = -1) every byte is taken for a frame: console
         // bytes would be read as a length and eat the next frame. There is no console then.
         if (l->spcfg.start < 0)
@@ -137,7 +156,10 @@ void sw_link_console(sw_link_t *l, const char *p, size_t n)
     while (n) {
         size_t used;
         size_t k = sw_stream_encode_console(l->srx.prefix, (const uint8_t *)p, n, buf, sizeof buf, &used);
-        ops(l)->conn_write(pctx(l), l->conn, buf, k);
+        if (l->sec) // a locked line: the console is encrypted too, once a host has the session
+            sw_auth_link_write(l, buf, k);
+        else
+            ops(l)->conn_write(pctx(l), l->conn, buf, k);
         p += used;
         n -= used;
     }
@@ -231,14 +253,26 @@ static void on_frame(void *ctx, const uint8_t *p, size_t n)
     sw_rel_input(&l->rel, p, n, sw_node_now(l->node));
 }
 
-static void rel_rx(void *ctx, const uint8_t *p, size_t n) { on_msg(ctx, p, n); }
+void sw_link_lossy_msg(sw_link_t *l, const uint8_t *p, size_t n) { on_msg(l, p, n); }
+
+static void rel_rx(void *ctx, const uint8_t *p, size_t n)
+{
+    sw_link_t *l = ctx;
+    if (l->sec) // a frame of the Noise session (auth.c), which hands the plaintext on
+        sw_auth_link_rel(l, true, p, n);
+    else
+        on_msg(l, p, n);
+}
 
 static void rel_state(void *ctx, bool up)
 {
     sw_link_t *l = ctx;
     sw_log(l->node, SW_LOG_INFO, "link %s: reliable link %s", l->peer, up ? "up" : "down");
+    if (l->sec) // a locked link: a Noise session per Reliable link
+        sw_auth_link_rel(l, up, NULL, 0);
     if (up) {
-        sw_rpc_link(&l->rpc, true);
+        if (!l->sec) // (a locked link sends it once authenticated)
+            sw_rpc_link(&l->rpc, true);
     } else {
         l->outq_len = 0;
         sw_rel_hold(&l->rel, false);
@@ -303,12 +337,59 @@ static void link_closed(void *self, int err)
 }
 static const sw_conn_ops_t link_ops = {link_data, link_drained, link_closed};
 
+// An open node's answer to a line that starts an authenticated session (a host that has a
+// key): the link message again, in plain, so the host learns at once that this node is open
+// and goes on in plain. The preamble and the handshake message after it are not MsgPack: the
+// decoder starts over and skips them, so the host's next plain request is read whole. (On TCP
+// the open node sent the link message at accept and closes at the preamble's 0xC1.)
+static void input_open_line(sw_link_t *l, const uint8_t *p, size_t len)
+{
+    size_t seg = 0;
+    for (size_t i = 0; i < len && !l->closing; i++) {
+        if (l->pre_skip) {
+            l->pre_skip--;
+            seg = i + 1;
+            continue;
+        }
+        l->pre_win = l->pre_win << 8 | p[i];
+        if (l->pre_win != 0xc1534e31u) // SW_NOISE_PREAMBLE
+            continue;
+        if (i + 1 >= seg + SW_NOISE_PREAMBLE_LEN)
+            sw_link_input(l, p + seg, i + 1 - SW_NOISE_PREAMBLE_LEN - seg);
+        sw_link_stream_reset(l);
+        ops(l)->conn_write(pctx(l), l->conn, (const uint8_t *)SW_NOISE_LINE_OPEN, SW_NOISE_LINE_MARK_LEN);
+        sw_rpc_link(&l->rpc, true);
+        l->pre_skip = SW_NOISE_HDR + SW_NOISE_HS_LEN;
+        seg = i + 1;
+    }
+    if (seg < len && !l->closing)
+        sw_link_input(l, p + seg, len - seg);
+}
+
 void sw_link_data(sw_link_t *l, const uint8_t *p, size_t len)
 {
-    if (l->sec && !l->closing)
+    if (l->sec && l->mode == SW_LINK_STREAM && !l->closing) { // (lossy: per Reliable message)
         sw_auth_link_data(l, p, len);
+        return;
+    }
+    if (l->mode == SW_LINK_STREAM && l->conn->kind != SW_CONN_TCP)
+        input_open_line(l, p, len);
     else
         sw_link_input(l, p, len);
+}
+
+void sw_link_stream_reset(sw_link_t *l)
+{
+    if (l->mode != SW_LINK_STREAM)
+        return;
+    sw_mps_reset(&l->srx.split);
+    l->srx.in_msg = false;
+    l->defer_len = 0;
+    l->inq_len = 0;
+    if (l->paused) {
+        l->paused = false;
+        ops(l)->conn_pause(pctx(l), l->conn, false);
+    }
 }
 
 void sw_link_input(sw_link_t *l, const uint8_t *p, size_t len)
@@ -443,8 +524,8 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     l->conn = c;
     l->mode = mode;
     l->counted = counted;
-    // TCP links of a locked node speak Noise before anything else (auth.c)
-    if (n->locked && mode == SW_LINK_STREAM && c->kind == SW_CONN_TCP && !(l->sec = sw_auth_link_new(l))) {
+    // every link of a locked node speaks Noise before anything else (auth.c)
+    if (n->locked && !sw_auth_link_new(l)) {
         sw_node_release(n, l, sizeof *l);
         return NULL;
     }
@@ -453,8 +534,8 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
     // Messages on this link fit the port's queue (port.h, conn_room): its capacity bounds them.
     size_t cap = n->port.ops->conn_room(n->port.ctx, c);
     size_t fit = (cap > SW_CONN_ROOM_MIN ? cap : SW_CONN_ROOM_MIN) - SW_CONN_FRAMING;
-    if (l->sec) // and the encrypted frames they become (a header and a tag per 2 KiB)
-        fit -= sec_overhead(fit);
+    if (l->sec && mode == SW_LINK_STREAM) // and the encrypted frames they become (a header
+        fit -= sec_overhead(fit);            // and a tag per 2 KiB)
     size_t msg = n->lim.max_msg < fit ? n->lim.max_msg : fit;
     sw_rel_cfg_t rcfg;
     sw_rel_cfg_default(&rcfg);
@@ -466,6 +547,8 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
                                        16, SW_SP_MAX_FRAME_LIMIT - 64);
         if (rcfg.max_msg > fit)
             rcfg.max_msg = (uint16_t)fit;
+        if (l->sec && rcfg.max_msg < 64 + SEC_LOSSY_OVERHEAD) // room for a message in a frame
+            rcfg.max_msg = 64 + SEC_LOSSY_OVERHEAD;
         rcfg.window = (uint8_t)clamp(sw_cfg_int(&n->cfg, "serial.window", SW_NODE_DEF_SERIAL_WINDOW),
                                      4, SW_REL_MAX_WINDOW);
         // 0: derived from the line rate (rel.h); a frame's timer runs from when it has left
@@ -477,17 +560,19 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
         // both ends must agree on that, so never go below it (docs/PROTOCOL.md, SerialPacker).
         l->spcfg.max_frame = (uint16_t)(rcfg.max_msg + 64 < 256 ? 256 : rcfg.max_msg + 64);
         msg = rcfg.max_msg; // an RPC message must fit one Reliable payload
+        if (l->sec) // (as one encrypted frame in a bin item, on a locked node)
+            msg -= SEC_LOSSY_OVERHEAD;
     }
     size_t streams = sizeof(sw_rpc_stream_t) * n->lim.max_streams;
     size_t pending = sizeof(sw_rpc_pending_t) * n->lim.max_pending;
     size_t rel_store = mode == SW_LINK_LOSSY ? sw_rel_store_size(&rcfg) : 0;
     // two messages waiting for the window: Reliable holds requests back after the first
-    size_t outq = mode == SW_LINK_LOSSY ? 2 * (msg + 2) : 0;
+    size_t outq = mode == SW_LINK_LOSSY ? 2 * (rcfg.max_msg + 2) : 0;
     size_t rx = mode == SW_LINK_LOSSY ? l->spcfg.max_frame : msg;
     // requests completed by one piece of input wait here while the port has no room
     // (on_msg): the message the piece ends + the rest of the piece, 4 bytes of length each
     size_t defer = mode == SW_LINK_STREAM ? msg + 5 * PIECE + 8 : 0;
-    l->need = msg + SW_CONN_FRAMING + (l->sec ? sec_overhead(msg) : 0);
+    l->need = msg + SW_CONN_FRAMING + (l->sec && mode == SW_LINK_STREAM ? sec_overhead(msg) : 0);
     size_t inq = mode == SW_LINK_STREAM ? SW_NODE_LINK_INQ : 0;
     l->mem_size = 8 * 8 + rx + msg + streams + pending + rel_store + outq + defer + inq;
     l->mem = sw_node_alloc_buf(n, l->mem_size); // buffers; sw_rpc_init zeroes the tables
@@ -541,7 +626,7 @@ sw_link_t *sw_link_open(sw_node_t *n, sw_conn_t *c, int mode, bool counted)
         sw_rel_init(&l->rel, &rcfg, &io, store, rel_store);
         l->rel_timer.fn = rel_timer;
         l->rel_timer.user = l;
-        l->console = true;
+        l->console = !l->sec; // console bytes go between frames, in plain: none when locked
     }
 
     l->next = n->links;

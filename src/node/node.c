@@ -769,7 +769,7 @@ static int open_rpc_listener(sw_node_t *n)
     if (!SW_WITH_NET || !n->port.ops->tcp_listen)
         return 0; // a serial-only build or port: RPC over its serial/stdio links only
     int64_t port = sw_cfg_int(&n->cfg, "rpc.port", SW_NODE_DEF_RPC_PORT);
-    if (!sw_cfg_bool(&n->cfg, "rpc.enable", true) || port <= 0 || (n->opts.no_services & SW_NODE_NO_RPC))
+    if (!sw_node_service_on(n, "rpc") || port <= 0)
         return 0;
     if (port > 65535)
         return SW_ERANGE;
@@ -836,16 +836,12 @@ static int add_part_cmds(sw_node_t *n, const sw_part_t *p)
     return 0;
 }
 
-// The SW_NODE_NO_* bit (swarm-node --no-ftp, …, --no-net) that keeps a serving part off.
+// The SW_NODE_NO_* bit (swarm-node --no-ftp, …, --no-net) that keeps a serving part off: its
+// row in the service table (services.c).
 static uint32_t service_bit(const char *name)
 {
-    static const struct { const char *name; uint32_t bit; } bits[] = {
-        {"ftp", SW_NODE_NO_FTP}, {"telnet", SW_NODE_NO_TELNET}, {"eval", SW_NODE_NO_EVAL},
-        {"beacon", SW_NODE_NO_BEACON}, {"mdns", SW_NODE_NO_MDNS}};
-    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++)
-        if (!strcmp(name, bits[i].name))
-            return bits[i].bit;
-    return 0;
+    const sw_node_service_info_t *s = sw_node_service(name);
+    return s ? s->no_bit : 0;
 }
 
 int sw_node_start(sw_node_t *n)

@@ -162,27 +162,34 @@ struct sw_link {
     uint32_t console_dropped; // console lines the port had no room for
     sw_rpc_t rpc;
     sw_timer_t rpc_timer; // stream steps
-    struct sw_auth_link *sec; // TCP links of a locked node: the Noise session (auth.c)
+    uint32_t pre_win;   // open serial/stdio link: the last 4 bytes (the Noise preamble: hello)
+    uint8_t pre_skip;   // …and the bytes of the handshake message after it, still to drop
+    struct sw_auth_link *sec; // every link of a locked node: its Noise session (auth.c)
     uint8_t *mem;       // buffers of this link (one allocation)
     size_t mem_size;
 };
+
+// Whether the service of that row of sw_node_services runs: not off for this run (--no-NAME),
+// its config switch, and on a locked node its allow key (services.c).
+bool sw_node_service_on(sw_node_t *n, const char *name);
 
 // src/node/auth.c: the authenticated mode. sw_auth_init reads the key (locks the node) at start.
 typedef struct sw_auth_link sw_auth_link_t;
 #if SW_WITH_AUTH
 int sw_auth_init(sw_node_t *n);
 int sw_auth_cmds_init(sw_node_t *n); // sys.key
-// Whether a plaintext service runs: its switch (boot.*_ENABLE, default on), and on a locked
-// node also its allow key (auth.ftp, auth.telnet, auth.eval; default off).
-bool sw_auth_service_on(sw_node_t *n, const char *enable, const char *allow);
+// Sets l->sec (and returns it), NULL when out of memory.
 sw_auth_link_t *sw_auth_link_new(sw_link_t *l);
 void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n); // ciphertext from the peer
+// Lossy links: the Reliable link went up/down (p NULL), or one Reliable message arrived.
+// False: nothing to deliver (down, or the message failed and the Reliable link is closing).
+bool sw_auth_link_rel(sw_link_t *l, bool up, const uint8_t *p, size_t n);
 int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n); // plaintext to the peer
+bool sw_auth_link_ready(const sw_link_t *l); // the handshake of the current session is done
 void sw_auth_link_free(sw_link_t *l);
 #else // a node without the locked mode (no TCP): always open
 static inline int sw_auth_init(sw_node_t *n) { return (void)n, 0; }
 static inline int sw_auth_cmds_init(sw_node_t *n) { return (void)n, 0; }
-#define sw_auth_service_on(n, enable, allow) ((void)(allow), sw_cfg_bool(&(n)->cfg, (enable), true))
 static inline sw_auth_link_t *sw_auth_link_new(sw_link_t *l) { return (void)l, (sw_auth_link_t *)0; }
 static inline void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n) { (void)l, (void)p, (void)n; }
 static inline int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
@@ -190,7 +197,18 @@ static inline int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
     return (void)l, (void)p, (void)n, SW_ENOTSUP;
 }
 static inline void sw_auth_link_free(sw_link_t *l) { (void)l; }
+static inline bool sw_auth_link_rel(sw_link_t *l, bool up, const uint8_t *p, size_t n)
+{
+    return (void)l, (void)up, (void)p, (void)n, false;
+}
+static inline bool sw_auth_link_ready(const sw_link_t *l) { return (void)l, false; }
 #endif
+
+// link.c, for auth.c: a lossy link's message out (after the Reliable window) and in (to RPC),
+// and forgetting a lossless link's partial input when a line's session ends.
+int sw_link_lossy_send(sw_link_t *l, const uint8_t *p, size_t n);
+void sw_link_lossy_msg(sw_link_t *l, const uint8_t *p, size_t n);
+void sw_link_stream_reset(sw_link_t *l);
 
 // Sends `link` up/down on every open link.
 void sw_node_link_all(sw_node_t *n, bool up);

@@ -789,7 +789,7 @@ static void tn_stop(sw_node_t *n, sw_service_t *sv)
 
 int sw_telnet_start(sw_node_t *n)
 {
-    if (!sw_auth_service_on(n, "boot.TELNET_ENABLE", "auth.telnet"))
+    if (!sw_node_service_on(n, "telnet"))
         return 0;
     int64_t port = sw_cfg_int(&n->cfg, "boot.TELNET_PORT", 23);
     int64_t clients = sw_cfg_int(&n->cfg, "telnet.clients", TN_CLIENTS_DEFAULT);

@@ -5,13 +5,17 @@ says why) — and everything for a client with the key. The client side is noise
 independent Noise implementation on python3-cryptography; the host CLI is tested too.
 An open node is unchanged (plain MoaT v0 client, no "locked" anywhere)."""
 import os
+import select
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
 import swarmtest as st
+import test_serial as ts
 from noise_ref import Deframer, Noise, PREAMBLE, REJECT_AUTH, frame
 
 KEY = bytes(range(100, 132))
@@ -361,6 +365,8 @@ class HostCli(unittest.TestCase):
                     break
                 time.sleep(0.05)
             self.assertEqual((r.returncode, r.stdout.strip()), (0, "v7"), r.stderr)
+            # its clients have the device fully: only the user who runs it may connect
+            self.assertEqual(os.stat(sock).st_mode & 0o077, 0)
         # and the same push without the key is refused, nothing changed
         with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
             f.write('swarm.command("ver", function() return "v8" end, "the version")\n')
@@ -444,12 +450,222 @@ class HostCli(unittest.TestCase):
         self.assertIn("t1", r.stdout)
         self.assertEqual(self.swarm("call", self.link, "sys.info", env=dict(env, SWARM_KEY_FILE="")).returncode, 3)
 
-    def test_key_for_open_node_says_so(self):
-        r = self.swarm("key", "new")
-        r = self.swarm("call", self.link, "sys.info")
+    def test_key_and_open_node(self):
+        """A host with the fleet key still talks to an open node (it answers in plain), and
+        does not record it as locked."""
+        self.assertEqual(self.swarm("key", "new").returncode, 0)
+        r = self.swarm("call", self.link, "f.mkdir", "p=openok")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(self.node.root, "openok")))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "cfg", "swarm", "locked")))
+        # an explicit key (SWARM_KEY_FILE) insists: the open node is refused
+        r = self.swarm("call", self.link, "sys.info",
+                       env=dict(self.env, SWARM_KEY_FILE=os.path.join(self.tmp, "cfg", "swarm", "key")))
         self.assertEqual(r.returncode, 3)
-        self.assertIn("it is not locked", r.stderr)
-        self.assertIn("SWARM_KEY_FILE=", r.stderr)
+        self.assertIn("knows it as locked (SWARM_KEY_FILE is set)", r.stderr)
+
+    def fake_open_node(self, port):
+        """A MITM on the node's port claiming to be open: it sends the link message in plain,
+        as an open node does, and keeps everything it receives."""
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", port))
+        srv.listen(4)
+        got = []
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                c.settimeout(5)
+                c.sendall(st.pack({"a": "link", "d": True}))
+                data = b""
+                try:
+                    while True:
+                        d = c.recv(65536)
+                        if not d:
+                            break
+                        data += d
+                except OSError:
+                    pass
+                got.append(data)
+                c.close()
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+
+        def stop():
+            srv.close()
+            t.join(10)
+        self.addCleanup(stop)
+        return got
+
+    def test_known_locked_is_not_downgraded(self):
+        """After one authenticated session the host records the device as locked; an impostor
+        on its address that answers as an open node gets no request (exit status 3)."""
+        self.lock()
+        self.assertEqual(self.swarm("call", self.link, "ping").returncode, 0)
+        rec = os.path.join(self.tmp, "cfg", "swarm", "locked", self.link.replace("/", "_"))
+        self.assertTrue(os.path.exists(rec), os.listdir(os.path.dirname(rec)))
+        port = self.node.port
+        self.node.stop()
+        got = self.fake_open_node(port)
+        r = self.swarm("call", self.link, "f.mkdir", "p=MITMMARK")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("knows it as locked", r.stderr)
+        self.assertTrue(got)
+        for data in got:  # only the handshake went out: the preamble and message 1
+            self.assertTrue(data.startswith(PREAMBLE), data)
+            self.assertNotIn(b"MITMMARK", data)
+            self.assertNotIn(b"mkdir", data)
+
+    def test_device_key(self):
+        """A per-device key (keys/DEVICE) is used for that device only, and the device must
+        prove it holds it: open devices still work with the fleet key present."""
+        self.assertEqual(self.swarm("key", "new").returncode, 0)
+        fleet = open(os.path.join(self.tmp, "cfg", "swarm", "key"), "rb").read()
+        # a second device, named in the user's config, gets a key of its own
+        root2 = tempfile.mkdtemp(prefix="swarm-auth-dev-", dir=self.tmp)
+        n2 = st.Node(root=root2, name="t2")
+        n2.own_root = False
+        self.addCleanup(n2.stop)
+        n2.start()
+        with open(os.path.join(self.tmp, "cfg", "swarm", "config"), "w") as f:
+            f.write("[devices]\nkitchen = tcp://127.0.0.1:%d\n" % n2.port)
+        r = self.swarm("key", "path", "--device", "kitchen")
+        devfile = os.path.join(self.tmp, "cfg", "swarm", "keys", "kitchen")
+        self.assertEqual(r.stdout.strip(), devfile)
+        r = self.swarm("key", "new", "--device", "kitchen")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, devfile), r.stderr)
+        r = self.swarm("key", "install", "kitchen", "--device", "kitchen")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_restarted_locked(n2)
+        dev = open(devfile, "rb").read()
+        self.assertEqual(open(os.path.join(root2, "swarm.key"), "rb").read(), dev)
+        self.assertNotEqual(dev, fleet)
+        r = self.swarm("call", "kitchen", "f.mkdir", "p=bydevkey")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(root2, "bydevkey")))
+        # the open node beside it: plain, with the fleet key present
+        self.assertEqual(self.swarm("call", self.link, "ping").returncode, 0)
+        # by its address (no device key for that name): the fleet key, which is wrong for it
+        r = self.swarm("call", "tcp://127.0.0.1:%d" % n2.port, "ping")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("wrong key", r.stderr)
+        # an impostor answering as open where "kitchen" is: refused (it has a key of its own)
+        port = n2.port
+        n2.stop()
+        got = self.fake_open_node(port)
+        r = self.swarm("call", "kitchen", "f.mkdir", "p=MITMMARK")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("knows it as locked (it has a key of its own)", r.stderr)
+        for data in got:
+            self.assertNotIn(b"MITMMARK", data)
+
+
+class LockedSerial(unittest.TestCase):
+    """Serial links of a locked node, lossless and lossy, through the line simulator (pty
+    pairs) with the host CLI: the key works, a wrong key and no key get nothing executed, and
+    the node takes a new handshake after each failure (a line cannot be closed). An open node
+    on a line still talks to a host that has a key."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="swarm-auth-ser-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", self.tmp]))
+        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.tmp, "cfg"))
+        self.env.pop("SWARM_KEY_FILE", None)
+        r = self.swarm("key", "new")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.key = open(r.stdout.strip(), "rb").read()
+
+    def swarm(self, *args, env=None):
+        return subprocess.run([st.SWARM_BIN, "--timeout", "5s", *args], capture_output=True,
+                              text=True, timeout=60, env=env or self.env)
+
+    def node(self, lossy, locked=True):
+        sim = ts.Sim(self, "--baud", 115200)
+        root = tempfile.mkdtemp(prefix="root-", dir=self.tmp)
+        os.makedirs(os.path.join(root, "apps", "chatty"))
+        with open(os.path.join(root, "apps", "chatty", "main.lua"), "w") as f:
+            f.write(ts.CHATTY)  # log lines all the time: the console must not break the session
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(st.pack(st.loopback_config(None, services=False)))
+        if locked:
+            with open(os.path.join(root, "swarm.key"), "wb") as f:
+                f.write(self.key)
+        self.logfile = os.path.join(self.tmp, "node.log")
+        log = open(self.logfile, "wb")
+        self.addCleanup(log.close)
+        args = [st.NODE_BIN, "--root", root, "--name", "ser", "--port", "0", "--listen",
+                "127.0.0.1", "--serial", sim.a, "--app", "chatty"] + (["--lossy"] if lossy else [])
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(ts.stop_proc, proc)
+        self.proc = proc
+        self.wait_log("chatty 2 ")
+        if locked:
+            self.assertIn("auth: locked", self.read_log())
+        return root, "serial://%s%s" % (sim.b, "?mode=lossy" if lossy else "")
+
+    def read_log(self):
+        with open(self.logfile, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, text, count=1):
+        ts.wait_for(lambda: self.read_log().count(text) >= count, 20, repr(text), self.proc,
+                    lambda: self.read_log()[-3000:])
+
+    def locked_line(self, lossy):
+        root, link = self.node(lossy)
+        r = self.swarm("call", link, "f.mkdir", "p=bykey")
+        self.assertEqual(r.returncode, 0, r.stderr + self.read_log()[-2000:])
+        self.assertTrue(os.path.isdir(os.path.join(root, "bykey")))
+        self.assertIn("authenticated", self.read_log())
+        other = os.path.join(self.tmp, "other.key")
+        with open(other, "wb") as f:
+            f.write(os.urandom(32))
+        r = self.swarm("call", link, "f.mkdir", "p=wrongkey", env=dict(self.env, SWARM_KEY_FILE=other))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("wrong key for", r.stderr)
+        self.wait_log("wrong key (handshake failed)")
+        r = self.swarm("call", link, "f.mkdir", "p=nokey", env=dict(self.env, SWARM_KEY_FILE=""))
+        self.assertNotEqual(r.returncode, 0)
+        # the key again: the node took a new handshake after both failures
+        r = self.swarm("call", link, "f.mkdir", "p=again")
+        self.assertEqual(r.returncode, 0, r.stderr + self.read_log()[-2000:])
+        self.assertTrue(os.path.isdir(os.path.join(root, "again")))
+        self.assertFalse(os.path.exists(os.path.join(root, "wrongkey")))
+        self.assertFalse(os.path.exists(os.path.join(root, "nokey")))
+        return root, link
+
+    def test_lossless_locked(self):
+        root, link = self.locked_line(False)
+        # the console travels inside the session: the key holder sees the app's log lines
+        p = subprocess.Popen([st.SWARM_BIN, "console", link, "--follow"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=self.env)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        seen = b""
+        while b"chatty" not in seen:  # (the app logs ten lines a second; 60 s means it is lost)
+            ready, _, _ = select.select([p.stdout], [], [], 60)
+            line = p.stdout.readline() if ready else b""
+            if not line:
+                p.kill()
+                self.fail("no console line: %r, stderr %r" % (seen, p.stderr.read()))
+            seen += line
+        p.send_signal(signal.SIGINT)
+        p.wait(30)
+
+    def test_lossy_locked(self):
+        self.locked_line(True)
+        self.assertIn("closing the reliable link", self.read_log())
+
+    def test_open_line_with_key(self):
+        for lossy in (False, True):
+            with self.subTest(lossy=lossy):
+                root, link = self.node(lossy, locked=False)
+                r = self.swarm("call", link, "f.mkdir", "p=plainok")
+                self.assertEqual(r.returncode, 0, r.stderr + self.read_log()[-2000:])
+                self.assertTrue(os.path.isdir(os.path.join(root, "plainok")))
 
 
 if __name__ == "__main__":

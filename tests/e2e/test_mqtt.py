@@ -143,6 +143,8 @@ class SealedTest(unittest.TestCase):
 
     def swarm(self, *args, key=None, check=True):
         env = dict(self.env, SWARM_KEY_FILE=key if key is not None else self.keyfile)
+        if key is False:  # the keys of the config folder (the fleet key, keys/NAME, locked/NAME)
+            del env["SWARM_KEY_FILE"]
         p = subprocess.run([SWARM_BIN, *args], capture_output=True, text=True, env=env, timeout=60)
         if check and p.returncode:
             self.fail("swarm %s: exit %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
@@ -207,6 +209,16 @@ class SealedTest(unittest.TestCase):
         p = self.swarm("call", self.link("t2"), "ping", check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("not locked", p.stderr)
+
+    def test_fleet_key_open_nodes_in_plain_locked_ones_sealed(self):
+        os.makedirs(os.path.join(self.home, "config", "swarm"))
+        shutil.copy(self.keyfile, os.path.join(self.home, "config", "swarm", "key"))
+        marker = "MARK-%s" % os.urandom(6).hex()
+        # the fleet key: the open node (its state says so) is talked to in plain, the locked one
+        # through a sealed session
+        self.assertEqual(self.swarm("call", self.link("t2"), "ping", "open", key=False).stdout.strip(), "R:open")
+        self.assertEqual(self.swarm("call", self.link("t1"), "ping", marker, key=False).stdout.strip(), "R:" + marker)
+        self.assertFalse(any(marker.encode() in p for t, p in self.sniffed() if not t.endswith("/state")))
 
     def test_push_to_the_fleet_with_the_key(self):
         proj = os.path.join(self.home, "proj")

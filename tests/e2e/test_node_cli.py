@@ -17,10 +17,10 @@ import time
 import tty
 import unittest
 
-from swarmtest import NODE_BIN, SRC, free_port, loopback_config, pack, unpacker
+from swarmtest import NODE_BIN, SRC, Client, Node, free_port, loopback_config, pack, unpacker
 
 OPTIONS = ("--root", "--name", "--app", "--board", "--port", "--listen", "--stdio", "--serial",
-           "--baud", "--lossy", "--heap-max", "--print-config", "--version", "--help")
+           "--baud", "--lossy", "--heap-max", "--services", "--print-config", "--version", "--help")
 
 
 def loopback_args(args):
@@ -121,6 +121,34 @@ class HelpVersion(CliCase):
         for code in ("0", "1", "2"):
             self.assertRegex(r.stdout, r"\n  %s  \S" % code)
         self.assertEqual(self.run_node("-h").stdout, r.stdout)
+
+    def test_service_table_drives_options_and_docs(self):
+        """One table of services (swarm-node --services): its copy in docs/swarm-node.md is its
+        printout, --help and the parser have a --no-NAME for every row, and each of them turns
+        its service off for the run."""
+        r = self.run_node("--services")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [x for x in r.stdout.splitlines() if x.startswith("| `")]
+        names = [re.match(r"\| `([a-z]+)`", x).group(1) for x in rows]
+        self.assertEqual(names, ["rpc", "ftp", "telnet", "eval", "beacon", "mdns"])
+        for row, name in zip(rows, names):
+            self.assertIn("`--no-%s`" % name, row)
+        with open(os.path.join(SRC, "docs", "swarm-node.md")) as f:
+            doc = f.read()
+        start = doc.index("<!-- service table: the output of swarm-node --services -->\n")
+        end = doc.index("<!-- end of the service table -->")
+        self.assertEqual(doc[doc.index("\n", start) + 1:end], r.stdout)
+        helptext = self.run_node("--help").stdout
+        for name in names:
+            self.assertIn("--no-%s " % name, helptext)
+        # every row but rpc off at once (rpc stays: the node must be reachable)
+        node = Node(extra=["--no-%s" % x for x in names if x != "rpc"])
+        self.addCleanup(node.stop)
+        node.start()
+        log = node.read_log()
+        for name in names[1:]:
+            self.assertIn("%s: off for this run" % name, log)
+        self.assertEqual(Client(node.port).call("ping", {"m": "x"}), "R:x")
 
     def test_version_matches_the_header(self):
         with open(os.path.join(SRC, "include", "swarm", "sw.h")) as f:
