@@ -544,7 +544,11 @@ const char *sw_hlink_error(const sw_hlink_t *l)
 
 int sw_hlink_error_code(const sw_hlink_t *l) { return l->last_err; }
 
-bool sw_hlink_secure(const sw_hlink_t *l) { return sw__hsec_use(l); }
+bool sw_hlink_secure(const sw_hlink_t *l)
+{
+    // (mqtt://: the session runs through the broker, hlink_mqtt.c)
+    return sw__hsec_use(l) || (l->uri.kind == SW_URI_MQTT && l->has_key && !l->plain);
+}
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Calls

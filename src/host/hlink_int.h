@@ -119,6 +119,8 @@ struct sw_hlink {
     struct sw_uvmq *mq;      // the broker connection of the current attempt
     bool mq_broker_up;       // the broker took the session (the node may still be unknown)
     char mq_client[48];      // our client id: the reply topic's last level
+    struct sw_noise *mq_nz;  // has_key: the Noise session through the broker (sealed messages)
+    uint8_t *mq_buf;         // one answer opened (max_msg), then one request sealed
 
     // RPC session, client role
     sw_rpc_t rpc;
@@ -169,6 +171,7 @@ void sw__hlink_plain_fallback(sw_hlink_t *l, const uint8_t *p, size_t n);
 // the key for device dev (the name the user gave), if the host has one; whether it is required
 int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap);
 bool sw__hsec_use(const sw_hlink_t *l); // this connection starts with the handshake
+void sw__hsec_mqtt_up(sw_hlink_t *l);   // mqtt://: the handshake through the broker succeeded
 int sw__hsec_start(sw_hlink_t *l);     // connected: send the handshake
 void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n);
 void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n); // lossy: one Reliable message

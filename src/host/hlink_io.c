@@ -780,7 +780,11 @@ static void connect_timeout(uv_timer_t *t)
     if (l->closing || l->up || !l->connecting)
         return;
     sw__hlink_gai_abandon(l);
-    if (l->uri.kind == SW_URI_MQTT && l->mq_broker_up)
+    if (l->uri.kind == SW_URI_MQTT && l->mq_nz)
+        sw__hlink_set_error(l, SW_ETIMEDOUT, "%s: the node did not answer the handshake within %.1f s "
+                            "(an older swarm-node, or one without MQTT auth?)", l->name,
+                            l->o.connect_timeout_ms / 1000.0);
+    else if (l->uri.kind == SW_URI_MQTT && l->mq_broker_up)
         sw__hlink_set_error(l, SW_ETIMEDOUT, "%s: the broker has no state of node %s in fleet %s "
                             "(has it ever connected? swarm scan --broker lists the fleet)",
                             l->name, l->uri.node, l->uri.fleet);

@@ -90,9 +90,9 @@ int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap)
 {
     char path[1024];
     l->has_key = l->key_optional = false;
-    if (l->uri.kind != SW_URI_TCP && l->uri.kind != SW_URI_SERIAL)
+    if (l->uri.kind != SW_URI_TCP && l->uri.kind != SW_URI_SERIAL && l->uri.kind != SW_URI_MQTT)
         return 0; // a mux (unix://: it holds the key; its socket's clients are trusted by file
-                  // mode), or a link the Noise session does not run on (mqtt://: the broker's)
+                  // mode); mqtt:// seals message by message (hlink_mqtt.c)
     const char *env = getenv("SWARM_KEY_FILE");
     if (env && !*env)
         return 0; // SWARM_KEY_FILE= (empty): no key, talk to open nodes only
@@ -153,6 +153,9 @@ static void remember_locked(sw_hlink_t *l)
         close(fd);
     }
 }
+
+// mqtt:// (hlink_mqtt.c): the handshake through the broker succeeded.
+void sw__hsec_mqtt_up(sw_hlink_t *l) { remember_locked(l); }
 
 // The device answered the handshake in plain (an open node's link message). With the fleet key
 // and a device not known to be locked, that is what an open node does: talk to it in plain. A

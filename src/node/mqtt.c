@@ -7,6 +7,9 @@
 //     virtual link with its own RPC session on the node's command tree, so streams, cancel,
 //     deferred replies and per-link cleanup work as on TCP; requests in flight per requester
 //     and requesters at once are bounded, idle requesters are freed;
+//   - on a locked node, serves authenticated requesters: a Noise handshake on the rpc topic
+//     makes the reply topic a sealed session (swarm/noise_msg.h), so the broker carries every
+//     request and answer but can neither read nor forge them;
 //   - publishes its log lines (QoS 0) on swarm/<fleet>/<host>/log while someone has announced
 //     it listens (swarm/<fleet>/<host>/log/listen, a lease in seconds) or mqtt.log is true.
 #include "profile.h"
@@ -16,6 +19,9 @@
 
 #include "net_part.h"
 #include "swarm/msg.h"
+#if SW_WITH_AUTH
+#include "swarm/noise_msg.h"
+#endif
 
 #define TOPIC_MAX 200        // bytes of a topic we publish to or accept as a reply topic
 #define CORR_MAX 64          // bytes of correlation data kept per request
@@ -47,6 +53,10 @@ typedef struct req {
     uint16_t nfl;
     uint32_t last_ms;
     sw_timer_t rpc_timer, idle_timer;
+#if SW_WITH_AUTH
+    bool sealed;       // a Noise session: everything in and out is sealed (nz)
+    sw_noise_t nz;
+#endif
 } req_t;
 
 struct sw_mqtt_part {
@@ -66,6 +76,8 @@ struct sw_mqtt_part {
     uint16_t max_req, max_fl;
     uint32_t idle_ms;
     req_t *req;               // max_req entries
+    uint8_t *plain, *sealed;  // locked node: scratch for opening / sealing one message
+    size_t sealed_cap;
     uint64_t log_pos;
     uint32_t log_until;       // now_ms until which someone listens
     bool log_listen, log_always;
@@ -134,7 +146,18 @@ static int req_send(void *ctx, const uint8_t *p, size_t n)
     inflight_t *f = NULL;
     if (sw_msg_decode(&m, p, n) == 0 && (m.has & SW_MSG_HAS_I))
         f = fl_find(r, m.i);
-    int rc = publish(r->mq, r->topic, p, n, 1, false, f ? f->corr : NULL, f ? f->corr_len : 0);
+    int rc = 0;
+#if SW_WITH_AUTH
+    if (r->sealed) {
+        size_t len;
+        mq_t *q = r->mq;
+        rc = sw_noise_msg_seal(&r->nz, p, n, q->sealed, q->sealed_cap, &len);
+        if (!rc)
+            p = q->sealed, n = len;
+    }
+#endif
+    if (!rc)
+        rc = publish(r->mq, r->topic, p, n, 1, false, f ? f->corr : NULL, f ? f->corr_len : 0);
     if (rc)
         r->mq->dropped++;
     if (f && (m.kind == SW_MSG_REPLY || m.kind == SW_MSG_ERROR || m.kind == SW_MSG_END))
@@ -223,15 +246,28 @@ static req_t *req_new(mq_t *q, const char *topic)
     return r;
 }
 
-// An error straight to a reply topic (no session: the request was refused before one).
-static void refuse(mq_t *q, const char *topic, int64_t seq, const char *text, const sw_mqtt_msg_t *in)
+// An error straight to a reply topic, outside the RPC session (the request was refused before
+// it got there); sealed when the reply topic is a sealed session (r).
+static void refuse(mq_t *q, req_t *r, const char *topic, int64_t seq, const char *text, const sw_mqtt_msg_t *in)
 {
     uint8_t buf[160];
     sw_mpw_t w;
     sw_mpw_init(&w, buf, sizeof buf);
     sw_msg_write_error(&w, seq, text);
-    if (!w.err)
-        publish(q, topic, buf, w.len, 1, false, in->corr, in->corr_len);
+    if (w.err)
+        return;
+    const uint8_t *p = buf;
+    size_t n = w.len;
+#if SW_WITH_AUTH
+    if (r && r->sealed) {
+        if (sw_noise_msg_seal(&r->nz, buf, w.len, q->sealed, q->sealed_cap, &n))
+            return;
+        p = q->sealed;
+    }
+#else
+    (void)r;
+#endif
+    publish(q, topic, p, n, 1, false, in->corr, in->corr_len);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -254,6 +290,72 @@ static bool reply_topic_ok(const char *t)
     return n && n <= TOPIC_MAX && !strpbrk(t, "+#");
 }
 
+#if SW_WITH_AUTH
+// The 1-byte answers outside a session (docs/PROTOCOL.md, MQTT, "Authenticated RPC"): the two
+// handshake rejects of TCP, and "no session" for a sealed message the node has no session for.
+enum { REJECT_NO_SESSION = 3 };
+
+static void reject(mq_t *q, const char *topic, uint8_t why, const sw_mqtt_msg_t *in)
+{
+    q->bad++;
+    publish(q, topic, &why, 1, 1, false, in->corr, in->corr_len);
+}
+
+// Handshake message 1 (after the preamble) from a requester: answer message 2 and make its reply
+// topic a sealed session, a new one (as a new TCP connection would be).
+static void handshake(mq_t *q, const sw_mqtt_msg_t *in, const char *topic)
+{
+    sw_node_t *n = q->n;
+    if (in->len != SW_NOISE_PREAMBLE_LEN + SW_NOISE_HS_LEN ||
+        memcmp(in->payload, SW_NOISE_PREAMBLE, SW_NOISE_PREAMBLE_LEN)) {
+        reject(q, topic, SW_NOISE_REJECT_PROTO, in);
+        return;
+    }
+    const uint8_t *m1 = in->payload + SW_NOISE_PREAMBLE_LEN;
+    req_t *r = req_find(q, topic);
+    if (r && r->sealed && !memcmp(m1, r->nz.re, SW_NOISE_DH)) {
+        // the message 1 of the session in place, again: a broker's duplicate (QoS 1) or a
+        // replay; restarting the session for it would cut the requester off
+        q->bad++;
+        return;
+    }
+    uint8_t seed[SW_NOISE_KEY], m2[SW_NOISE_HS_LEN];
+    pops(q)->random(pctx(q), seed, sizeof seed);
+    sw_noise_t nz;
+    int rc = sw_noise_init(&nz, false, n->key, seed);
+    if (!rc)
+        rc = sw_noise_read_hs(&nz, m1, SW_NOISE_HS_LEN);
+    if (rc == SW_EAUTH && n->has_old) { // a key rotation: the previous key is still accepted
+        rc = sw_noise_init(&nz, false, n->key_old, seed);
+        if (!rc)
+            rc = sw_noise_read_hs(&nz, m1, SW_NOISE_HS_LEN);
+    }
+    if (!rc)
+        rc = sw_noise_write_hs(&nz, m2);
+    sw_noise_zero(seed, sizeof seed);
+    if (rc) {
+        sw_noise_wipe(&nz);
+        sw_log(n, SW_LOG_WARN, "mqtt: requester %s: handshake refused (%s)", topic,
+               rc == SW_EAUTH ? "wrong key" : sw_strerror(rc));
+        reject(q, topic, rc == SW_EAUTH ? SW_NOISE_REJECT_AUTH : SW_NOISE_REJECT_PROTO, in);
+        return;
+    }
+    if (r)
+        req_free(r);
+    if (!(r = req_new(q, topic))) {
+        sw_noise_wipe(&nz);
+        q->busy++;
+        refuse(q, NULL, topic, 0, "busy: too many requesters (mqtt.requesters)", in);
+        return;
+    }
+    r->nz = nz;
+    r->sealed = true;
+    sw_noise_wipe(&nz);
+    publish(q, topic, m2, sizeof m2, 1, false, in->corr, in->corr_len);
+    sw_log(n, SW_LOG_INFO, "mqtt: requester %s: authenticated", topic);
+}
+#endif
+
 static void on_rpc(mq_t *q, const sw_mqtt_msg_t *in, const char *client, size_t client_len)
 {
     sw_node_t *n = q->n;
@@ -274,8 +376,40 @@ static void on_rpc(mq_t *q, const sw_mqtt_msg_t *in, const char *client, size_t 
     } else {
         topic[0] = 0; // nowhere to answer: only notifications are served
     }
+    bool sealed = false;
+#if SW_WITH_AUTH
+    sw_mqtt_msg_t opened;
+    if (n->locked && topic[0] && q->plain) {
+        if (in->len && in->payload[0] == (uint8_t)SW_NOISE_PREAMBLE[0]) { // (0xc1: never a frame's first byte)
+            handshake(q, in, topic);
+            return;
+        }
+        req_t *s = req_find(q, topic);
+        if (s && s->sealed) {
+            // only what the session's key sealed, in order, once: anything else (a third
+            // client's forgery, a replay, a duplicate) is dropped and the session goes on
+            opened = *in;
+            if (sw_noise_msg_open(&s->nz, in->payload, in->len, q->plain, n->lim.max_msg, &opened.len)) {
+                q->bad++;
+                sw_log(n, SW_LOG_DEBUG, "mqtt: requester %s: dropped a message that failed authentication", topic);
+                return;
+            }
+            opened.payload = q->plain;
+            in = &opened;
+            sealed = true;
+        }
+    }
+#endif
     sw_msg_t m;
     if (in->len > n->lim.max_msg || sw_msg_decode(&m, in->payload, in->len)) {
+#if SW_WITH_AUTH
+        if (n->locked && topic[0] && !sealed && in->len && in->payload[0] < 0x80 && q->plain) {
+            // frames (a length first) on a reply topic with no session: the node forgot it
+            // (idle, restarted); tell the requester to shake hands again rather than let it wait
+            reject(q, topic, REJECT_NO_SESSION, in);
+            return;
+        }
+#endif
         q->bad++;
         sw_log(n, SW_LOG_DEBUG, "mqtt: dropped a malformed or oversized request (%u bytes)", (unsigned)in->len);
         return;
@@ -296,23 +430,24 @@ static void on_rpc(mq_t *q, const sw_mqtt_msg_t *in, const char *client, size_t 
         return;
     }
     q->requests++;
-    if (n->locked && !sw_cfg_bool(&n->cfg, "auth.mqtt", false)) {
-        // The authenticated mode does not reach through the broker (yet): a locked node serves
-        // no plaintext RPC there unless its owner allows it, as for FTP or telnet.
+    if (n->locked && !sealed && !sw_cfg_bool(&n->cfg, "auth.mqtt", false)) {
+        // A locked node serves plaintext RPC through the broker only when its owner allows it,
+        // as for FTP or telnet.
         q->busy++;
-        refuse(q, topic, m.i, "locked: this node takes RPC over MQTT only with auth.mqtt true", in);
+        refuse(q, NULL, topic, m.i, "locked: this node takes RPC over MQTT only authenticated (a host with its key) "
+               "or with auth.mqtt true", in);
         return;
     }
     if (!r && !(r = req_new(q, topic))) {
         q->busy++;
-        refuse(q, topic, m.i, "busy: too many requesters (mqtt.requesters)", in);
+        refuse(q, NULL, topic, m.i, "busy: too many requesters (mqtt.requesters)", in);
         return;
     }
     inflight_t *f = fl_find(r, m.i);
     if (!f) {
         if (r->nfl >= q->max_fl || !(f = fl_find(r, 0))) {
             q->busy++;
-            refuse(q, topic, m.i, "busy: too many requests in flight (mqtt.inflight)", in);
+            refuse(q, r, topic, m.i, "busy: too many requests in flight (mqtt.inflight)", in);
             return;
         }
         r->nfl++;
@@ -681,6 +816,18 @@ static int mqtt_serve(sw_node_t *n)
         sw_node_release(n, q, sizeof *q);
         return SW_EFULL;
     }
+#if SW_WITH_AUTH
+    if (n->locked) {
+        q->sealed_cap = sw_noise_msg_size(n->lim.max_msg);
+        q->plain = sw_node_alloc(n, n->lim.max_msg + q->sealed_cap);
+        if (!q->plain) {
+            sw_node_release(n, q->req, sizeof(req_t) * q->max_req);
+            sw_node_release(n, q, sizeof *q);
+            return SW_EFULL;
+        }
+        q->sealed = q->plain + n->lim.max_msg;
+    }
+#endif
     q->retry.fn = retry_fire, q->retry.user = q;
     q->state_timer.fn = state_tick, q->state_timer.user = q;
     q->log_timer.fn = log_tick, q->log_timer.user = q;
@@ -703,6 +850,8 @@ static void mqtt_stop(sw_node_t *n)
     drop_client(q);
     sw_timer_stop(n, &q->retry);
     sw_node_release(n, q->req, sizeof(req_t) * q->max_req);
+    if (q->plain)
+        sw_node_release(n, q->plain, n->lim.max_msg + q->sealed_cap);
     sw_node_release(n, q, sizeof *q);
     n->mqtt = NULL;
 }

@@ -111,6 +111,167 @@ class LockedTest(unittest.TestCase):
         self.assertIn("auth.mqtt", str(e.exception))
 
 
+class SealedTest(unittest.TestCase):
+    """The authenticated mode through the broker (docs/PROTOCOL.md, MQTT, "Authenticated RPC"):
+    a locked node serves a host that has its key, refuses one without, and the broker (a
+    subscriber to swarm/#) sees no plaintext of the calls, while it does for an open node; a
+    third client's forged, replayed and altered messages are dropped and the node carries on."""
+
+    def setUp(self):
+        self.broker = Broker().start()
+        self.addCleanup(self.broker.stop)
+        self.key = os.urandom(32)
+        self.locked = mqtt_node(self.broker, name="t1")
+        with open(os.path.join(self.locked.root, "swarm.key"), "wb") as f:
+            f.write(self.key)
+        self.open = mqtt_node(self.broker, name="t2")
+        for n in (self.locked, self.open):
+            self.addCleanup(n.stop)
+            n.start()
+        wait_online(self.broker, "t1")
+        wait_online(self.broker, "t2")
+        self.home = tempfile.mkdtemp(prefix="swarm-e2e-home-")
+        self.addCleanup(shutil.rmtree, self.home, True)
+        self.keyfile = os.path.join(self.home, "key")
+        with open(self.keyfile, "wb") as f:
+            f.write(self.key)
+        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.home, "config"),
+                        XDG_CACHE_HOME=os.path.join(self.home, "cache"), HOME=self.home)
+        # everything the broker carries, payloads in hex
+        self.sniff = Sub(self.broker, "swarm/#", fmt="%t %x")
+        self.addCleanup(self.sniff.close)
+
+    def swarm(self, *args, key=None, check=True):
+        env = dict(self.env, SWARM_KEY_FILE=key if key is not None else self.keyfile)
+        if key is False:  # the keys of the config folder (the fleet key, keys/NAME, locked/NAME)
+            del env["SWARM_KEY_FILE"]
+        p = subprocess.run([SWARM_BIN, *args], capture_output=True, text=True, env=env, timeout=60)
+        if check and p.returncode:
+            self.fail("swarm %s: exit %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def link(self, host):
+        return "%s/%s/%s" % (self.broker.url, FLEET, host)
+
+    def sniffed(self):
+        """(topic, payload bytes) the broker carried up to now: a mark published after the
+        calls comes after all of them (one broker, in order)."""
+        mark = "swarm/_mark/%d" % os.getpid()
+        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-t", mark, "-m", "end"], check=True)
+        out = []
+        while True:
+            t, _, x = self.sniff.next().partition(" ")
+            if t == mark:
+                return out
+            out.append((t, bytes.fromhex(x)))
+
+    def status(self):
+        return json.loads(self.swarm("--json", "call", self.link("t1"), "mqtt.status").stdout)
+
+    def test_locked_node_through_the_broker(self):
+        marker = "MARK-%s" % os.urandom(6).hex()
+        # (a) with the key: served, answers authenticated
+        self.assertEqual(self.swarm("call", self.link("t1"), "ping", marker).stdout.strip(), "R:" + marker)
+        # a file both ways: messages of more than one Noise frame (2,048 bytes)
+        data = (marker.encode() + os.urandom(20)) * 3000
+        src = os.path.join(self.home, "blob")
+        with open(src, "wb") as f:
+            f.write(data)
+        self.swarm("fs", self.link("t1"), "put", src, "/blob")
+        back = os.path.join(self.home, "back")
+        self.swarm("fs", self.link("t1"), "get", "/blob", back)
+        with open(back, "rb") as f:
+            self.assertEqual(f.read(), data)
+        with open(os.path.join(self.locked.root, "blob"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        # the same calls to the open node, in plain (no key)
+        self.assertEqual(self.swarm("call", self.link("t2"), "ping", marker, key="").stdout.strip(), "R:" + marker)
+        # (c) the broker saw the marker for the open node only
+        seen = self.sniffed()
+        m = marker.encode()
+        t1 = [p for t, p in seen if t.startswith("swarm/%s/t1/" % FLEET) and not t.endswith("/state")]
+        t2 = [p for t, p in seen if t.startswith("swarm/%s/t2/" % FLEET) and not t.endswith("/state")]
+        self.assertTrue(t1 and t2)
+        self.assertTrue(any(m in p for p in t2), "the open node's call should cross the broker in plain")
+        self.assertFalse(any(m in p for p in t1), "the locked node's call crossed the broker in plain")
+        self.assertFalse(any(b"ping" in p for p in t1))
+        # (b) without the key: refused; with another key: "wrong key"
+        p = self.swarm("call", self.link("t1"), "ping", marker, key="", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("locked", p.stderr)
+        other = os.path.join(self.home, "other")
+        with open(other, "wb") as f:
+            f.write(os.urandom(32))
+        p = self.swarm("call", self.link("t1"), "ping", key=other, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("wrong key", p.stderr)
+        # a host with a key does not fall back to plain for a node the broker says is open
+        p = self.swarm("call", self.link("t2"), "ping", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("not locked", p.stderr)
+
+    def test_fleet_key_open_nodes_in_plain_locked_ones_sealed(self):
+        os.makedirs(os.path.join(self.home, "config", "swarm"))
+        shutil.copy(self.keyfile, os.path.join(self.home, "config", "swarm", "key"))
+        marker = "MARK-%s" % os.urandom(6).hex()
+        # the fleet key: the open node (its state says so) is talked to in plain, the locked one
+        # through a sealed session
+        self.assertEqual(self.swarm("call", self.link("t2"), "ping", "open", key=False).stdout.strip(), "R:open")
+        self.assertEqual(self.swarm("call", self.link("t1"), "ping", marker, key=False).stdout.strip(), "R:" + marker)
+        self.assertFalse(any(marker.encode() in p for t, p in self.sniffed() if not t.endswith("/state")))
+
+    def test_push_to_the_fleet_with_the_key(self):
+        proj = os.path.join(self.home, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('return {VERSION = "sealed-1"}\n')
+        p = self.swarm("--json", "push", proj, "--broker", "%s/%s" % (self.broker.url, FLEET), "--grace", "0",
+                       check=False)
+        res = {d["device"]: d for d in json.loads(p.stdout)["devices"]}
+        # the locked node is pushed through sealed sessions; the open one is refused, not
+        # talked to in plain (a host with a key never downgrades)
+        self.assertEqual(res["t1"]["result"], "ok", res)
+        self.assertIn(res["t2"]["result"], ("offline", "failed"), res)  # (not reached)
+        self.assertIn("not locked", res["t2"]["reason"])
+        with open(os.path.join(self.locked.root, "apps", "example", "main.lua")) as f:
+            self.assertIn("sealed-1", f.read())
+        # (the state shows the app's VERSION once it runs: the beacon is public by design)
+        self.assertEqual([t for t, p in self.sniffed() if b"sealed-1" in p and not t.endswith("/state")], [])
+
+    def test_forged_replayed_altered_messages_are_dropped(self):
+        self.swarm("call", self.link("t1"), "ping", "first")
+        seen = self.sniffed()
+        rpc = [(t, p) for t, p in seen if "/t1/rpc/" in t]
+        self.assertEqual(len(rpc), 2, rpc)  # the handshake, then the sealed request
+        (t, hello), (_, sealed) = rpc
+        self.assertEqual(hello[:4], b"\xc1SN1")
+        reply = t.replace("/rpc/", "/reply/")
+        bad0 = self.status()["bad"]
+        altered = bytearray(sealed)
+        altered[len(altered) // 2] ^= 1
+        plain = msgpack.packb({"a": "ping", "d": "forged", "i": 1})
+        forged = b"\x00\x20" + os.urandom(32)
+        attacks = [hello, sealed, bytes(altered), forged, plain]
+        self.sniffed()
+        for a in attacks:  # a third client, on the requester's own topic
+            subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-t", t, "-q", "1", "-s"],
+                           input=a, check=True)
+        # the node is fine, and answered none of them (nothing on the requester's reply topic
+        # before the next call's traffic)
+        st = self.status()
+        self.assertEqual(st["bad"] - bad0, len(attacks))
+        after = self.sniffed()
+        self.assertEqual([p for tt, p in after if tt == reply], [])
+        self.assertEqual(self.swarm("call", self.link("t1"), "ping", "again").stdout.strip(), "R:again")
+        # frames on a reply topic with no session (the node forgot it, or never had it): the
+        # 1-byte "no session" answer, so a requester shakes hands again instead of waiting
+        stranger = "swarm/%s/t1/rpc/stranger" % FLEET
+        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-t", stranger, "-q", "1", "-s"],
+                       input=sealed, check=True)
+        self.status()
+        self.assertIn(b"\x03", [p for tt, p in self.sniffed() if tt == "swarm/%s/t1/reply/stranger" % FLEET])
+
+
 class ReconnectTest(MqttTest):
     def test_broker_restart(self):
         port = self.broker.port
