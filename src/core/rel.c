@@ -23,6 +23,16 @@
 #define REL_TIMEOUT_UNKNOWN 1000u  // ms; the derived timeout on a line of unknown rate
 #define REL_TIMEOUT_FLOOR 250u     // ms; the least derived timeout on a line of known rate
 #define REL_ACK_WAIT_FLOOR 120u    // ms; the least wait for an ack once our line is quiet
+// Earlier resends (ack_wait, resend_at) cost about 300 B of code; the Cortex-M images have no
+// such room (mcu-full is within a few hundred bytes of 256 KB, mcu-serial of 48 KB), so the MCU
+// profiles (built with -DSW_PROFILE=..., src/node/profile.h) keep the plain session deadline.
+#ifndef SW_REL_EARLY_RESEND
+#ifdef SW_PROFILE
+#define SW_REL_EARLY_RESEND 0
+#else
+#define SW_REL_EARLY_RESEND 1
+#endif
+#endif
 #define REL_HS_MIN 1000u           // ms; handshake retries with a derived timeout
 #define REL_FRAME_OVERHEAD 5u      // SerialPacker: start, 2 length bytes, CRC
 // A line model further ahead than this is stale (the clock wrapped while the layer was idle):
@@ -176,7 +186,7 @@ static uint32_t line_floor(const sw_rel_t *rel)
 // session's timeout. A peer that asked for a longer timeout than ours gets the session's.
 static uint32_t ack_wait(const sw_rel_t *rel)
 {
-    if (rel->cfg.timeout_ms || !rel->cfg.line_rate || rel->peer_slow)
+    if (!SW_REL_EARLY_RESEND || rel->cfg.timeout_ms || !rel->cfg.line_rate || rel->peer_slow)
         return rel->timeout_ms;
     uint32_t big = rel->peer_big > rel->peer_big_prev ? rel->peer_big : rel->peer_big_prev;
     uint64_t t = 2u * (uint64_t)(rel->window / 2u) * (big + rel->cfg.frame_overhead) * 1000u /
@@ -841,7 +851,8 @@ void sw_rel_input(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms)
             on_ctl(rel, &m, now_ms);
         return; // other actions belong to other layers
     }
-    peer_size(rel, n, now_ms);
+    if (SW_REL_EARLY_RESEND)
+        peer_size(rel, n, now_ms);
     on_data(rel, &m, now_ms);
 }
 
