@@ -51,7 +51,7 @@ class McuSerial(unittest.TestCase):
         # reset after wdt/2, and the image boots again
         with qemu.Guest("serial=lossy wdt=2000 hang=1500", firmware=qemu.FIRMWARE_SERIAL) as g:
             g.wait_line(r"link uart0: open")
-            i = g.wait_line_index(r"^hang: the loop stops here")
+            i = g.wait_line_index(r"^hang: loop stopped")
             j = g.wait_line_index(r"^watchdog: the main loop stopped; reset follows", start=i)
             g.wait_line(r"swarm-node 0\.1\.0 starting", start=j)
 

@@ -76,7 +76,7 @@ class SerialLink(unittest.TestCase):
         # the firmware boots again
         with qemu.Guest("serial=lossy wdt=2000 hang=1500") as g:
             g.wait_line(r"\bready$")
-            i = g.wait_line_index(r"^hang: the loop stops here")
+            i = g.wait_line_index(r"^hang: loop stopped")
             j = g.wait_line_index(r"^watchdog: the main loop stopped; reset follows", start=i)
             g.wait_line(r"swarm-node 0\.1\.0 starting", start=j)
 
@@ -92,7 +92,7 @@ class SerialLink(unittest.TestCase):
             g.wait_line(r"\bready$")
             rc, out, err = qemu.swarm("cfg", g.link(True), "set", "wdt.loop", "1")
             self.assertEqual(rc, 0, err)
-            i = g.wait_line_index(r"^hang: the loop stops here")
+            i = g.wait_line_index(r"^hang: loop stopped")
             j = g.wait_line_index(r"^watchdog: the main loop stopped; reset follows", start=i)
             g.wait_line(r"swarm-node 0\.1\.0 starting", start=j)
 

@@ -178,7 +178,7 @@ int main(void)
     uint8_t buf[128];
     for (;;) {
         if (args.hang_ms && (int32_t)(sw__mps2_now() - args.hang_ms) >= 0) {
-            static const char m[] = "hang: the loop stops here (boot argument hang=)";
+            static const char m[] = "hang: loop stopped (hang=)";
             sw__mps2_log(m, sizeof m - 1);
             for (;;) // interrupts still run; only the loop, which kicks the watchdog, is gone
                 __asm__ volatile("" ::: "memory");
