@@ -253,7 +253,8 @@ static void merge(sw_rel_t *rel, const peer_cfg_t *pc)
     if (pc->t_set && pc->t > t)
         t = (uint32_t)(pc->t < REL_TIMEOUT_MAX ? pc->t : REL_TIMEOUT_MAX);
     rel->timeout_ms = t;
-    rel->peer_slow = t > own_timeout(rel);
+    if (SW_REL_EARLY_RESEND)
+        rel->peer_slow = t > own_timeout(rel);
     uint8_t w = rel->cfg.window;
     if (pc->m_set && pc->m < w)
         w = (uint8_t)pc->m;
@@ -274,7 +275,8 @@ static void clear_session(sw_rel_t *rel)
         rel->window = rel->cfg.window;
         rel->timeout_ms = own_timeout(rel);
         rel->peer_max = moat_payload(rel->window);
-        rel->peer_slow = false;
+        if (SW_REL_EARLY_RESEND)
+            rel->peer_slow = false;
     }
     rel->send_head = rel->send_tail = rel->recv_head = rel->recv_tail = 0;
     rel->ack_due = false;
@@ -442,8 +444,10 @@ static void go_up(sw_rel_t *rel, uint32_t now)
     for (uint8_t k = 0; k < SW_REL_MAX_WINDOW; k++)
         rel->tx_slot[k].due_ms = now + rel->timeout_ms - hold_ms(rel);
     // Until the peer's frames are seen, assume the largest it may send.
-    rel->peer_big = rel->peer_big_prev = (uint16_t)(sw_rel_max_payload(rel) + REL_OVERHEAD);
-    rel->peer_epoch_ms = now;
+    if (SW_REL_EARLY_RESEND) {
+        rel->peer_big = rel->peer_big_prev = (uint16_t)(sw_rel_max_payload(rel) + REL_OVERHEAD);
+        rel->peer_epoch_ms = now;
+    }
     rel->stats.resets++;
     notify(rel, true);
 }

@@ -16,6 +16,7 @@
 #define TEXT(what, locked) what, locked
 #endif
 
+#if SW_WITH_NET
 const sw_node_service_info_t sw_node_services[] = {
     {"rpc", SW_NODE_NO_RPC, "rpc.enable", true, NULL,
      TEXT("the RPC listener (TCP, rpc.port, default 27587)",
@@ -38,12 +39,21 @@ const sw_node_service_info_t sw_node_services[] = {
 };
 
 const size_t sw_node_nservices = sizeof sw_node_services / sizeof sw_node_services[0];
+#else
+// A build without a network (mcu-serial) has none of these services: no rows, and the table
+// stays out of its flash (168 B); sw_node_service finds nothing.
+const size_t sw_node_nservices = 0;
+#endif
 
 const sw_node_service_info_t *sw_node_service(const char *name)
 {
+#if SW_WITH_NET
     for (size_t i = 0; i < sw_node_nservices; i++)
         if (!strcmp(sw_node_services[i].name, name))
             return &sw_node_services[i];
+#else
+    (void)name;
+#endif
     return NULL;
 }
 
