@@ -51,6 +51,8 @@ struct dev_run {
     uint32_t files_active;
     uint64_t bytes_files;  // bytes of this device's finished files
     uint32_t dev_max_msg;  // from sys.info
+    uint8_t zbits;         // sys.info "z": the device inflates, window 2^zbits (0: it cannot)
+    uint32_t zratio;       // sys.info "zr"
     uint64_t have_n;       // files the device's manifest has (its first page says)
     char have_id[72];      // the id its first page gave
     file_up_t up[FILES_MAX];
@@ -609,6 +611,12 @@ static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     uint64_t mm;
     if (map_uint(m->d, "max_msg", &mm) && mm >= 256 && mm <= (1u << 24))
         r->dev_max_msg = (uint32_t)mm;
+    uint64_t zb, zr;
+    if (map_uint(m->d, "z", &zb) && zb >= 9 && zb <= 15 && map_uint(m->d, "zr", &zr) &&
+        zr >= 1 && zr <= UINT32_MAX) {
+        r->zbits = (uint8_t)zb;
+        r->zratio = (uint32_t)zr;
+    }
     if (!selected(p, d)) {
         finish(r, SW_PUSH_IGNORED, "not selected by --to");
         return;
@@ -876,6 +884,8 @@ static void file_done(void *u, const sw_xfer_result_t *res)
     if (res->dev_max_msg)
         r->dev_max_msg = res->dev_max_msg;
     r->bytes_files += res->bytes;
+    r->d->bytes_wire += res->wire;
+    r->d->files_z += res->compressed;
     r->d->bytes_sent = r->bytes_files;
     for (int i = 0; i < FILES_MAX; i++)
         if (r->up[i].x)
@@ -914,7 +924,8 @@ static void start_files(dev_run_t *r)
         f->idx = idx;
         f->done = 0;
         r->files_active++;
-        sw_xfer_opts_t xo = {p->o.window, 0, r->dev_max_msg, p->o.timeout_ms, true};
+        sw_xfer_opts_t xo = {p->o.window, 0, r->dev_max_msg, p->o.timeout_ms, true,
+                             !p->o.no_compress, r->zbits, r->zratio};
         sw_xfer_cbs_t cbs = {file_progress, file_done, f};
         sw_xfer_t *x = NULL;
         // the slot is taken before the call: done() may run inside it

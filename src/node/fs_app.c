@@ -276,8 +276,9 @@ static int cmd_open(sw_call_t *c)
             return sw__fs_failf(c, SW_EINVAL, "BadArg: mode Wz needs s, the plain size");
         if (!sw__fs_arg_count(c, "s", NULL, 0, &zsize))
             return sw__fs_arg_err(c);
-        if (!n->port.ops->zin_open)
-            return sw__fs_failf(c, SW_EINVAL, "EINVAL: this node cannot inflate (mode Wz)");
+        if (!sw_zw_offered(n))
+            return sw__fs_failf(c, SW_EINVAL, "EINVAL: this node takes no compressed writes "
+                                "(mode Wz): its port cannot inflate, or files.inflate is off");
         if (fs->zcount >= SW_FS_ZMAX)
             return sw__fs_failf(c, SW_EFULL, "EMFILE: too many compressed writes open (%u)",
                                 (unsigned)SW_FS_ZMAX);

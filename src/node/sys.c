@@ -232,7 +232,7 @@ static int cmd_info(sw_call_t *c)
     sw_mpw_t *w = c->out;
     bool hw = n->port.ops->hwinfo != NULL;
 #if SW_WITH_ZIN
-    bool z = n->port.ops->zin_open != NULL;
+    bool z = sw_zw_offered(n);
 #else
     bool z = false;
 #endif

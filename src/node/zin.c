@@ -4,6 +4,8 @@
 #if SW_WITH_ZIN
 #include "zin.h"
 
+#include "node_int.h"
+
 int sw_zw_open(const sw_port_t *port, sw_zw_t *w, uint64_t declared)
 {
     *w = (sw_zw_t){0};
@@ -64,6 +66,11 @@ int sw_zw_feed(const sw_port_t *port, sw_zw_t *w, uint64_t off, const uint8_t *p
         if (!in_n && !out_n) // no progress with input and room: cannot happen with zlib
             return dead(port, w, SW_EPROTO);
     }
+}
+
+bool sw_zw_offered(const struct sw_node *n)
+{
+    return n->port.ops->zin_open && sw_cfg_bool(&n->cfg, "files.inflate", true);
 }
 
 bool sw_zw_complete(const sw_zw_t *w)

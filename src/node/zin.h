@@ -41,6 +41,10 @@ int sw_zw_feed(const sw_port_t *port, sw_zw_t *w, uint64_t off, const uint8_t *p
                uint8_t *buf, size_t cap, sw_zw_sink_fn sink, void *u);
 // True when the stream ended with exactly the declared size.
 bool sw_zw_complete(const sw_zw_t *w);
+// True if this node takes compressed writes now: compiled in, the port inflates, and the
+// config's files.inflate (default true) does not switch them off.
+struct sw_node;
+bool sw_zw_offered(const struct sw_node *n);
 // Frees the decompressor (w may be half-done).
 void sw_zw_close(const sw_port_t *port, sw_zw_t *w);
 
