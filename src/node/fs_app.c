@@ -18,6 +18,11 @@
 #define FS_RD_TAIL 16       // what a reply still needs after the handler's writer position: the
                             // bin header (<= 5) and the trailing "i": seq (<= 11)
 #define FS_HANDLE_MAX 0x7fffffff
+#if SW_WITH_ZIN
+#define FS_MODE_WZ " (or Wz)"
+#else
+#define FS_MODE_WZ ""
+#endif
 #define FS_TMP_TAG ".swtmp" // atomic temp files: ".<name>.swtmp<handle>" next to the target
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -262,8 +267,7 @@ static int cmd_open(sw_call_t *c)
     uint8_t mode;
     int flags;
     if (!fs_parse_mode(m, &mode, &flags))
-        return sw__fs_failf(c, SW_EINVAL, "EINVAL: mode must be r, w, a, r+, w+, a+ or W%s",
-                            SW_WITH_ZIN ? " (or Wz)" : "");
+        return sw__fs_failf(c, SW_EINVAL, "EINVAL: mode must be r, w, a, r+, w+, a+ or W" FS_MODE_WZ);
     if (len == 0)
         return sw__fs_failf(c, SW_EISDIR, "EISDIR: cannot open the root");
     if (fs->count >= n->lim.max_files)
