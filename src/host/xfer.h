@@ -42,6 +42,11 @@ typedef struct sw_xfer_opts {
     bool compress;
     uint8_t zbits;
     uint32_t zratio;
+    // put, compress and no_verify: the file's stream made once by the caller (zpack.h) for
+    // many devices; borrowed, it must stay valid until done. The put's size is its plain size;
+    // fd is then not read. NULL: the engine compresses the file itself.
+    const uint8_t *zdata;
+    size_t zlen;
 } sw_xfer_opts_t;
 
 // What happened; valid only during the done callback (copy what you need).
