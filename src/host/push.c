@@ -936,6 +936,7 @@ static int zcached(dev_run_t *r, size_t idx, int fd, uint64_t size, const uint8_
         }
         int rc = sw_zpack(buf, size, r->zbits, r->zratio, &z->data, &z->len);
         free(buf);
+        uv_update_time(p->loop); // timeouts count from now, not from before the deflate
         if (rc < 0)
             return 0;
         z->state = rc == 0 ? 1 : 2;

@@ -388,6 +388,9 @@ static int zpack(sw_xfer_t *x)
     uint8_t *c;
     size_t cn;
     int rc = sw_zpack(plain, n, x->o.zbits, x->o.zratio, &c, &cn);
+    // that took a while for a large file: the answer timeout counts from now, not from
+    // before it (the loop's clock is only updated between its iterations)
+    uv_update_time(x->timer.loop);
     if (rc == 0) {
         if (mbedtls_sha256_update_ret(&x->sha, plain, n)) {
             free(plain);

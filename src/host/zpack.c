@@ -43,12 +43,36 @@ static int fits_ratio(const uint8_t *c, size_t cn, size_t plain, uint32_t ratio)
     return ok;
 }
 
+// True if a sample from the start of p compresses by at least 1/32 at the fastest level: a
+// large file of compressed or random data is then not deflated whole for nothing.
+static int sample_pays(const uint8_t *p, size_t n, int wbits)
+{
+    enum { SAMPLE = 64 * 1024 };
+    if (n <= 2 * SAMPLE)
+        return 1;
+    z_stream s = {0};
+    if (deflateInit2(&s, 1, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return SW_EFULL;
+    static uint8_t buf[SAMPLE + 1024];
+    s.next_in = (Bytef *)(uintptr_t)p;
+    s.avail_in = SAMPLE;
+    s.next_out = buf;
+    s.avail_out = sizeof buf;
+    int rc = deflate(&s, Z_FINISH);
+    size_t cn = s.total_out;
+    deflateEnd(&s);
+    return rc == Z_STREAM_END && cn + cn / 32 < SAMPLE;
+}
+
 int sw_zpack(const uint8_t *p, size_t n, int wbits, uint32_t ratio, uint8_t **out, size_t *out_n)
 {
     *out = NULL;
     *out_n = 0;
     if (wbits < 9 || wbits > 15 || !ratio || n < 64 || n > UINT32_MAX)
         return 1;
+    int pays = sample_pays(p, n, wbits);
+    if (pays != 1)
+        return pays < 0 ? pays : 1;
     z_stream s = {0};
     if (deflateInit2(&s, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return SW_EFULL;
