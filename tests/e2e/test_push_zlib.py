@@ -8,7 +8,8 @@
 - `swarm push` and `swarm fs put` through a counting TCP relay: fewer bytes cross the link than
   the files hold for compressible data, the files and the app hash are right; with
   --no-compress, or to a node whose files.inflate is off (it advertises nothing, as a node
-  without the feature), the files go plain and arrive the same.
+  without the feature), the files go plain and arrive the same; a file beyond the node's ratio
+  bound (1 MiB of zeros) goes plain too, decided by the host.
 """
 import json
 import os
@@ -388,6 +389,25 @@ class CliSide(Base):
             else:
                 self.assertEqual(r["wire"], len(data))
                 self.assertGreater(relay.up, len(data))
+
+    def test_fs_put_beyond_the_ratio_goes_plain(self):
+        # 1 MiB of zeros deflates about 1000:1; the node would refuse that (64:1), so the host
+        # sees it first and sends the file plain; a file just compressible enough goes compressed
+        tmp = tempfile.mkdtemp(prefix="swarm-zlib-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        n = self.node()
+        for name, data, compressed in (("zeros", bytes(1 << 20), False),
+                                       ("text", lua_source(31, 3000), True)):
+            src = os.path.join(tmp, name)
+            with open(src, "wb") as f:
+                f.write(data)
+            rc, out, err = swarm("fs", "tcp://127.0.0.1:%d" % n.port, "--json", "put", src, name)
+            self.assertEqual(rc, 0, out + err)
+            r = json.loads(out.splitlines()[-1])
+            self.assertTrue(r["verified"])
+            self.assertEqual(r["wire"] < len(data), compressed, r)
+            with open(os.path.join(n.root, name), "rb") as f:
+                self.assertEqual(f.read(), data)
 
 
 if __name__ == "__main__":
