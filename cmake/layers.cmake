@@ -14,6 +14,8 @@ set(SW_DEP_LUA PkgConfig::LUA)
 set(SW_DEP_UV PkgConfig::UV)
 set(SW_DEP_MBEDCRYPTO ${MBEDCRYPTO_LIB})
 set(SW_DEP_CJSON PkgConfig::CJSON)
+find_library(SW_Z_SO NAMES z REQUIRED) # zlib1g-dev: push compression (node inflate, host deflate)
+set(SW_DEP_Z ${SW_Z_SO})
 if(NOT SW_LINK STREQUAL "SHARED")
   find_library(SW_LUA_A NAMES liblua5.4.a)
   find_library(SW_UV_A NAMES libuv_a.a libuv.a)
@@ -29,6 +31,10 @@ if(NOT SW_LINK STREQUAL "SHARED")
     set(SW_DEP_LUA sw_dep_lua)
     set(SW_DEP_UV sw_dep_uv)
     set(SW_DEP_MBEDCRYPTO ${SW_MBEDCRYPTO_A})
+    find_library(SW_Z_A NAMES libz.a)
+    if(SW_Z_A)
+      set(SW_DEP_Z ${SW_Z_A})
+    endif()
   elseif(SW_LINK STREQUAL "FULL")
     message(FATAL_ERROR "SW_NODE_LINK=FULL: liblua5.4.a, libuv_a.a or libmbedcrypto.a not found")
   else()
@@ -84,7 +90,8 @@ if(SW_PORT_SRC)
   add_library(swarm_port_posix STATIC ${SW_PORT_SRC})
   target_include_directories(swarm_port_posix PUBLIC ${CMAKE_SOURCE_DIR}/src/port/posix
                                               PRIVATE ${CMAKE_SOURCE_DIR}/src/node)
-  target_link_libraries(swarm_port_posix PUBLIC swarm_core ${SW_DEP_UV})
+  # zlib: the inflate of compressed writes (zin_posix.c); libz.a in a static node
+  target_link_libraries(swarm_port_posix PUBLIC swarm_core ${SW_DEP_UV} ${SW_DEP_Z})
   list(APPEND SW_NODE_LIBS swarm_port_posix)
   if(SW_MQTT)
     target_link_libraries(swarm_port_posix PUBLIC ${SW_UVMQ_NODE})
@@ -102,7 +109,7 @@ if(SW_HOST_SRC)
   # libuv shared on the host side whatever SW_LINK says: the dashboard's libwebsockets loads
   # its libuv event library (libwebsockets-evlib_uv.so, linked to libuv.so.1) at run time, and
   # one process must not run two copies of libuv on one loop (cmake/dash.cmake).
-  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core PkgConfig::UV ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO}
+  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core PkgConfig::UV ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO} ${SW_DEP_Z}
                         ${SW_DEP_LUA} PkgConfig::EDIT) # lua: syntax checks; edit: swarm repl
   list(APPEND SW_HOST_LIBS swarm_host)
   include(${CMAKE_SOURCE_DIR}/cmake/dash.cmake)

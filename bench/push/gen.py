@@ -41,8 +41,11 @@ def _lua_module(rng, size, k):
     return text.encode()[:size]
 
 
-def generate(top, files=100, total=2 * 1024 * 1024, app="bench", version="1", tiny=False, seed=7):
-    """Writes top/apps/app/ (replacing it); returns {relative path: bytes}."""
+def generate(top, files=100, total=2 * 1024 * 1024, app="bench", version="1", tiny=False, seed=7,
+             typical=False):
+    """Writes top/apps/app/ (replacing it); returns {relative path: bytes}. typical: a typical
+    app project instead (Lua sources, every tenth file an asset of random bytes, as images and
+    other already-compressed data are), for the compression bench (bench/push/shaped)."""
     d = os.path.join(top, "apps", app)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -56,7 +59,7 @@ def generate(top, files=100, total=2 * 1024 * 1024, app="bench", version="1", ti
         sizes = [max(1, int(w * scale)) for w in weights]
         sizes[-1] += left - sum(sizes)
         for k, size in enumerate(sizes):
-            if k % 5 == 0:
+            if (k % 10 != 9) if typical else (k % 5 == 0):
                 rel = "lib/m%02d.lua" % k
                 data = _lua_module(rng, size, k)
             else:

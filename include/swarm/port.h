@@ -122,6 +122,10 @@ typedef struct sw_mqtt {
     void *user;
 } sw_mqtt_t;
 
+// A decompressor of one zlib stream (RFC 1950: deflate with a header and an Adler-32), owned
+// by the port (zin_open). Opaque to the node.
+typedef struct sw_zin sw_zin_t;
+
 // What mqtt_open connects to. Strings are only read during the call.
 typedef struct sw_mqtt_opts {
     const char *host;        // broker name or address
@@ -254,6 +258,18 @@ typedef struct sw_port_ops {
     // Sends DISCONNECT (so no last will) after what was published, closes and frees the client.
     // No event follows.
     void (*mqtt_close)(void *ctx, sw_mqtt_t *m);
+
+    // --- inflate (optional: NULL on a port without one; the node then offers no compressed
+    // writes, docs/PROTOCOL.md, "Compressed writes"). zin_open makes a decompressor for one
+    // zlib stream whose window is at most 2^wbits bytes (9..15; a stream that declares a larger
+    // one is corrupt); 0, SW_EFULL (no memory) or SW_EINVAL. zin_run consumes up to *in_n bytes
+    // of in and writes up to *out_n bytes to out; on return *in_n and *out_n hold what it
+    // consumed and produced. Returns 0 (more input or output room wanted), 1 (the stream ended,
+    // its check value matched) or SW_EPROTO (corrupt data; the stream is dead). It does only
+    // bounded work per call (at most *out_n bytes out). zin_close frees it (NULL: nothing).
+    int (*zin_open)(void *ctx, int wbits, sw_zin_t **out);
+    int (*zin_run)(void *ctx, sw_zin_t *z, const uint8_t *in, size_t *in_n, uint8_t *out, size_t *out_n);
+    void (*zin_close)(void *ctx, sw_zin_t *z);
 } sw_port_ops_t;
 
 typedef struct sw_port {

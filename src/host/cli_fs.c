@@ -276,12 +276,14 @@ typedef struct fs {
     sw_hlink_t *l;
     const char *cmd;      // the fs command, for messages
     const char *link;     // LINK as given, for hints
-    bool lng, parents, recursive, changed, noclobber, no_verify;
+    bool lng, parents, recursive, changed, noclobber, no_verify, no_compress;
     bool cat;             // cat: the data alone on stdout (no line per file)
     bool sync, del, dry;  // sync, --delete, --dry-run
     bool watch;           // sync --watch: after the first pass, follow DIR's changes
     uint32_t window, chunk;
     uint32_t dev_max;     // the device's message limit, once a transfer learnt it
+    uint8_t zbits;        // and its inflate (sys.info z, zr; 0: none)
+    uint32_t zratio;
     // a transfer under way (Ctrl-C cancels it)
     uv_signal_t sig;
     bool sig_on, interrupted;
@@ -1121,6 +1123,8 @@ static void print_done(fs_t *f, bool put, const char *local, const char *remote,
         cJSON_AddBoolToObject(o, "verified", r->verified);
         cJSON_AddBoolToObject(o, "skipped", skipped);
         if (!skipped) {
+            if (put) // file bytes that crossed the link (fewer when compressed)
+                cJSON_AddNumberToObject(o, "wire", (double)r->wire);
             cJSON_AddNumberToObject(o, "chunk", r->chunk);
             cJSON_AddNumberToObject(o, "window", r->window);
         }
@@ -1162,7 +1166,8 @@ static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
     snprintf(label, sizeof label, "%s%s %s", tree_tag(f, tag, sizeof tag, 1), put ? "put" : "get",
              b[0] ? SHOWN(eb, b) : "-");
     sw_progress_start(&x.prog, &f->c, label, size);
-    sw_xfer_opts_t o = {f->window, f->chunk, f->dev_max, f->c.timeout_ms, f->no_verify};
+    sw_xfer_opts_t o = {f->window, f->chunk, f->dev_max, f->c.timeout_ms, f->no_verify,
+                        put && !f->no_compress, f->zbits, f->zratio, NULL, 0};
     sw_xfer_cbs_t cbs = {on_progress, on_done, &x};
     double t0 = now_s();
     int err = put ? sw_xfer_put(&f->loop, f->l, fd, size, remote, &o, &cbs, &f->cur)
@@ -1178,6 +1183,10 @@ static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
     f->cur = NULL;
     double secs = now_s() - t0;
     sw_progress_end(&x.prog, false); // clears the bar: the line below says how it went
+    if (x.r.dev_max_msg && !f->dev_max) { // learnt from the sys.info this transfer asked
+        f->zbits = x.r.zbits;
+        f->zratio = x.r.zratio;
+    }
     if (x.r.dev_max_msg)
         f->dev_max = x.r.dev_max_msg;
     char rb[4 * 1024];
@@ -2197,6 +2206,9 @@ int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv)
          .size = sizeof f->chunk, .min = 1, .max = 1u << 24, .seen = &xfer_opt,
          .help = "transfers: file bytes per request (default: the most the link and the device "
                  "carry in one message, adapting to bit errors on lossy serial links)"},
+        {.kind = SW_OPT_FLAG, .name = "no-compress", .dst = &f->no_compress, .seen = &xfer_opt,
+         .help = "transfers: send files plain (by default a put travels zlib-compressed to a "
+                 "device that says it inflates, when that makes it smaller)"},
         {.kind = SW_OPT_FLAG, .name = "no-verify", .dst = &f->no_verify, .seen = &xfer_opt,
          .help = "transfers: skip the comparison with the device's SHA-256 (f.hash)"},
         {.kind = SW_OPT_FLAG, .shorts = "l", .dst = &f->lng,

@@ -351,12 +351,13 @@ static void print_json(const ui_t *u, const char *project, double secs, uint32_t
     cJSON_AddStringToObject(root, "project", project);
     cJSON *arr = cJSON_AddArrayToObject(root, "devices");
     size_t counts[SW_PUSH_IGNORED + 1] = {0};
-    uint64_t bytes = 0, files = 0;
+    uint64_t bytes = 0, files = 0, wire = 0;
     size_t connected = 0;
     for (size_t i = 0; i < u->n; i++) {
         const sw_push_dev_t *d = &u->devs[i];
         counts[d->res]++;
         bytes += d->bytes_sent;
+        wire += d->bytes_wire;
         files += files_of(d);
         connected += d->connected;
         cJSON *o = cJSON_CreateObject();
@@ -370,6 +371,8 @@ static void print_json(const ui_t *u, const char *project, double secs, uint32_t
         add_str_or_null(o, "reason", d->reason);
         cJSON_AddNumberToObject(o, "files", files_of(d));
         cJSON_AddNumberToObject(o, "bytes", (double)d->bytes_sent);
+        cJSON_AddNumberToObject(o, "wire", (double)d->bytes_wire);
+        cJSON_AddNumberToObject(o, "compressed", d->files_z);
         cJSON_AddNumberToObject(o, "bytes_total", (double)d->bytes_total);
         cJSON_AddNumberToObject(o, "ms", (double)(d->t_end - d->t_start));
         cJSON_AddBoolToObject(o, "connected", d->connected);
@@ -408,6 +411,7 @@ static void print_json(const ui_t *u, const char *project, double secs, uint32_t
     cJSON_AddNumberToObject(tot, "connected", (double)connected);
     cJSON_AddNumberToObject(tot, "files", (double)files);
     cJSON_AddNumberToObject(tot, "bytes", (double)bytes);
+    cJSON_AddNumberToObject(tot, "wire", (double)wire);
     cJSON_AddNumberToObject(tot, "seconds", secs);
     cJSON_AddNumberToObject(tot, "scan_ms", scan_ms);
     char *t = cJSON_PrintUnformatted(root);
@@ -460,6 +464,9 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_FLAG_("no-lua-check", NULL, &no_lua_check,
                      "skip the host's Lua syntax check of the project's *.lua files (done before "
                      "any device is touched)"),
+        SW_OPT_FLAG_("no-compress", NULL, &po.no_compress,
+                     "send every file plain (by default files travel zlib-compressed to devices "
+                     "that say they inflate, when that makes them smaller)"),
         SW_OPT_FLAG_("check", NULL, &po.no_quick,
                      "connect even to devices whose beacon says they are up to date"),
         {.kind = SW_OPT_UINT, .name = "window", .arg = "N", .dst = &po.window,

@@ -15,15 +15,27 @@
 #include "push.h"
 #include "hlink.h"
 #include "xfer.h"
+#include "zpack.h"
 #include "swarm/msg.h"
 
 #define FILES_MAX 16 // files in flight per device, at most (the node's limits.files default)
+
+// A file's zlib stream, made once per push for every device that inflates with the same
+// window and ratio (zpack.h).
+typedef struct zfile {
+    uint8_t state;       // 0 not made yet, 1 compressed, 2 goes plain
+    uint8_t zbits;
+    uint32_t zratio;
+    uint8_t *data;
+    size_t len;
+} zfile_t;
 
 typedef struct local_tgt {
     char t[80];
     int err;             // 0, or why the tree could not be read
     char text[300];
     sw_manifest_t m;
+    zfile_t *z;          // m.n entries once a device that inflates needs one, else NULL
 } local_tgt_t;
 
 typedef struct file_up {
@@ -51,6 +63,8 @@ struct dev_run {
     uint32_t files_active;
     uint64_t bytes_files;  // bytes of this device's finished files
     uint32_t dev_max_msg;  // from sys.info
+    uint8_t zbits;         // sys.info "z": the device inflates, window 2^zbits (0: it cannot)
+    uint32_t zratio;       // sys.info "zr"
     uint64_t have_n;       // files the device's manifest has (its first page says)
     char have_id[72];      // the id its first page gave
     file_up_t up[FILES_MAX];
@@ -609,6 +623,12 @@ static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     uint64_t mm;
     if (map_uint(m->d, "max_msg", &mm) && mm >= 256 && mm <= (1u << 24))
         r->dev_max_msg = (uint32_t)mm;
+    uint64_t zb, zr;
+    if (map_uint(m->d, "z", &zb) && zb >= 9 && zb <= 15 && map_uint(m->d, "zr", &zr) &&
+        zr >= 1 && zr <= UINT32_MAX) {
+        r->zbits = (uint8_t)zb;
+        r->zratio = (uint32_t)zr;
+    }
     if (!selected(p, d)) {
         finish(r, SW_PUSH_IGNORED, "not selected by --to");
         return;
@@ -876,12 +896,56 @@ static void file_done(void *u, const sw_xfer_result_t *res)
     if (res->dev_max_msg)
         r->dev_max_msg = res->dev_max_msg;
     r->bytes_files += res->bytes;
+    r->d->bytes_wire += res->wire;
+    r->d->files_z += res->compressed;
     r->d->bytes_sent = r->bytes_files;
     for (int i = 0; i < FILES_MAX; i++)
         if (r->up[i].x)
             r->d->bytes_sent += r->up[i].done;
     r->d->files_done++;
     start_files(r);
+}
+
+// The stream of file idx of the wanted manifest for this device, made on first use (once per
+// push, not once per device). Returns 1 with *data/*len (compressed), 2 (send it plain), or 0
+// (no cache: the transfer engine decides itself).
+static int zcached(dev_run_t *r, size_t idx, int fd, uint64_t size, const uint8_t **data,
+                   size_t *len)
+{
+    sw_push_t *p = r->p;
+    local_tgt_t *lt = NULL;
+    for (size_t i = 0; i < p->n_loc && !lt; i++)
+        if (&p->loc[i].m == r->want)
+            lt = &p->loc[i];
+    if (!lt || idx >= lt->m.n || size > (64u << 20))
+        return 0;
+    if (!lt->z && !(lt->z = calloc(lt->m.n, sizeof *lt->z)))
+        return 0;
+    zfile_t *z = &lt->z[idx];
+    if (z->state && (z->zbits != r->zbits || z->zratio != r->zratio))
+        return 0; // made for another kind of device: this one gets its own
+    if (!z->state) {
+        uint8_t *buf = malloc(size ? size : 1);
+        if (!buf)
+            return 0;
+        ssize_t got = pread(fd, buf, size, 0);
+        uint8_t extra;
+        if (got != (ssize_t)size || pread(fd, &extra, 1, (off_t)size) != 0) {
+            free(buf); // changed since the scan: let the engine read what is there
+            return 0;
+        }
+        int rc = sw_zpack(buf, size, r->zbits, r->zratio, &z->data, &z->len);
+        free(buf);
+        uv_update_time(p->loop); // timeouts count from now, not from before the deflate
+        if (rc < 0)
+            return 0;
+        z->state = rc == 0 ? 1 : 2;
+        z->zbits = r->zbits;
+        z->zratio = r->zratio;
+    }
+    *data = z->data;
+    *len = z->len;
+    return z->state;
 }
 
 static void start_files(dev_run_t *r)
@@ -914,7 +978,13 @@ static void start_files(dev_run_t *r)
         f->idx = idx;
         f->done = 0;
         r->files_active++;
-        sw_xfer_opts_t xo = {p->o.window, 0, r->dev_max_msg, p->o.timeout_ms, true};
+        sw_xfer_opts_t xo = {p->o.window, 0, r->dev_max_msg, p->o.timeout_ms, true,
+                             !p->o.no_compress, r->zbits, r->zratio, NULL, 0};
+        if (xo.compress && r->zbits) {
+            int zc = zcached(r, idx, fd, mf->size, &xo.zdata, &xo.zlen);
+            if (zc == 2)
+                xo.compress = false; // it does not pay: plain, without trying again
+        }
         sw_xfer_cbs_t cbs = {file_progress, file_done, f};
         sw_xfer_t *x = NULL;
         // the slot is taken before the call: done() may run inside it
@@ -1263,8 +1333,13 @@ void sw_push_free(sw_push_t *p)
             t->changes = NULL;
             t->n_changes = 0;
         }
-    for (size_t i = 0; i < p->n_loc; i++)
+    for (size_t i = 0; i < p->n_loc; i++) {
+        if (p->loc[i].z)
+            for (size_t j = 0; j < p->loc[i].m.n; j++)
+                free(p->loc[i].z[j].data);
+        free(p->loc[i].z);
         sw_manifest_free(&p->loc[i].m);
+    }
     free(p->loc);
     free(p);
 }

@@ -108,6 +108,8 @@ typedef struct sw_push_dev {
     int cur_tgt;          // the target being worked on
     uint64_t bytes_total; // file bytes to send (all targets)
     uint64_t bytes_sent;  // file bytes the device acknowledged
+    uint64_t bytes_wire;  // of those, what crossed the link (less when compressed)
+    uint32_t files_z;     // files sent compressed
     uint32_t files_total, files_done;
     bool connected;       // a link was up at some point
     bool quick;           // unchanged by its beacon, without connecting
@@ -130,6 +132,7 @@ typedef struct sw_push_opts {
     bool dry_run;
     bool reboot;
     bool no_quick;            // connect even when the beacon says "unchanged"
+    bool no_compress;         // send files plain even to devices that inflate
     int64_t grace_ms;         // push.commit's grace_ms; < 0: the device's default
     uint32_t timeout_ms;      // longest wait for an answer (0: no limit)
     uint32_t connect_timeout_ms; // 0: 5000

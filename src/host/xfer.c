@@ -22,6 +22,7 @@
 #include <mbedtls/sha256.h>
 
 #include "xfer.h"
+#include "zpack.h"
 
 enum { ST_INFO, ST_STAT, ST_OPEN, ST_DATA, ST_CL, ST_HASH };
 
@@ -75,6 +76,11 @@ struct sw_xfer {
     size_t req_cap;
     uint8_t *bufs;       // get: window × chunk
     mbedtls_sha256_context sha;
+    // compressed put: the zlib stream (f.wr data and offsets are the stream's), the plain size
+    uint8_t *zbuf;
+    bool zborrowed;      // zbuf is the caller's (opts.zdata)
+    size_t zlen;
+    uint64_t zplain;
     uint64_t start_ms;
     sw_xfer_result_t res;
 };
@@ -145,6 +151,8 @@ static void on_closed(uv_handle_t *h)
     sw_xfer_t *x = h->data;
     mbedtls_sha256_free(&x->sha);
     free(x->bufs);
+    if (!x->zborrowed)
+        free(x->zbuf);
     free(x->req);
     free(x->remote);
     free(x);
@@ -188,6 +196,11 @@ static void finish(sw_xfer_t *x, int err, const char *step, const char *fmt, ...
         va_end(ap);
     }
     r->bytes = x->done;
+    r->wire = x->done;
+    if (x->zbuf) { // acknowledged stream bytes → plain bytes (all of them once the stream is in)
+        r->compressed = true;
+        r->bytes = x->done >= x->zlen ? x->zplain : x->done * x->zplain / x->zlen;
+    }
     r->total = x->total;
     r->chunk = x->chunk;
     r->window = x->window;
@@ -243,8 +256,12 @@ static void touch(sw_xfer_t *x)
 
 static void progress(sw_xfer_t *x)
 {
-    if (x->cbs.progress)
-        x->cbs.progress(x->cbs.u, x->done, x->total);
+    if (!x->cbs.progress)
+        return;
+    uint64_t d = x->done;
+    if (x->zbuf) // in plain bytes, like the total
+        d = x->done >= x->zlen ? x->zplain : x->done * x->zplain / x->zlen;
+    x->cbs.progress(x->cbs.u, d, x->total);
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -306,7 +323,22 @@ static void enter(sw_xfer_t *x, int state)
         break;
     }
     case ST_STAT: rc = send_path(x, "f.stat", NULL); break;
-    case ST_OPEN: rc = send_path(x, "f.open", x->put ? "W" : "r"); break;
+    case ST_OPEN:
+        if (x->zbuf) {
+            sw_mpw_t w;
+            sw_mpw_init(&w, x->req, x->req_cap);
+            sw_mpw_map(&w, 3);
+            sw_mpw_cstr(&w, "p");
+            sw_mpw_cstr(&w, x->remote);
+            sw_mpw_cstr(&w, "m");
+            sw_mpw_cstr(&w, "Wz");
+            sw_mpw_cstr(&w, "s");
+            sw_mpw_uint(&w, x->zplain);
+            rc = ctl_call(x, "f.open", &w, on_ctl);
+        } else {
+            rc = send_path(x, "f.open", x->put ? "W" : "r");
+        }
+        break;
     case ST_DATA: pump(x); return;
     case ST_CL: rc = (int)send_cl(x, on_ctl); break;
     case ST_HASH: rc = send_path(x, "f.hash", NULL); break;
@@ -315,6 +347,69 @@ static void enter(sw_xfer_t *x, int state)
     if (rc < 0)
         finish(x, rc, step_of(x), "cannot send f.%s: %s", step_of(x),
                rc == SW_ECLOSED ? sw_hlink_error(x->l) : sw_strerror(rc));
+}
+
+// A compressed put, once the device's inflate is known: the whole file is read (hashed as it
+// is, plain), deflated, and kept when that pays (zpack.h); otherwise it is sent plain from
+// where it was (a pipe or a file whose read failed cannot be compressed: those go plain).
+static ssize_t read_full(int fd, uint8_t *p, size_t n);
+
+static int zpack(sw_xfer_t *x)
+{
+    if (!x->put || !x->o.compress || !x->o.zbits || !x->o.zratio)
+        return 0;
+    if (x->o.zdata && x->o.no_verify) { // made once by the caller; nothing to hash
+        x->zbuf = (uint8_t *)(uintptr_t)x->o.zdata;
+        x->zborrowed = true;
+        x->zlen = x->o.zlen;
+        x->zplain = x->total;
+        return 0;
+    }
+    off_t at = lseek(x->fd, 0, SEEK_CUR);
+    off_t end = at < 0 ? -1 : lseek(x->fd, 0, SEEK_END);
+    if (at < 0 || end < at || end - at > (64 << 20) || lseek(x->fd, at, SEEK_SET) != at)
+        return 0; // a pipe, or too big to hold: plain
+    size_t n = (size_t)(end - at);
+    uint8_t *plain = malloc(n ? n : 1);
+    if (!plain) {
+        finish(x, SW_EFULL, "read", "out of memory");
+        return SW_EFULL;
+    }
+    ssize_t got = read_full(x->fd, plain, n);
+    if (got != (ssize_t)n) {
+        free(plain);
+        if (got < 0 || lseek(x->fd, at, SEEK_SET) != at) {
+            x->res.sys_errno = errno;
+            finish(x, SW_EIO, "read", "%s", strerror(errno));
+            return SW_EIO;
+        }
+        return 0; // the file changed size under us: plain, from the start again
+    }
+    uint8_t *c;
+    size_t cn;
+    int rc = sw_zpack(plain, n, x->o.zbits, x->o.zratio, &c, &cn);
+    // that took a while for a large file: the answer timeout counts from now, not from
+    // before it (the loop's clock is only updated between its iterations)
+    uv_update_time(x->timer.loop);
+    if (rc == 0) {
+        if (mbedtls_sha256_update_ret(&x->sha, plain, n)) {
+            free(plain);
+            free(c);
+            finish(x, SW_EIO, "read", "SHA-256 failed");
+            return SW_EIO;
+        }
+        x->zbuf = c;
+        x->zlen = cn;
+        x->zplain = n;
+        x->total = n;
+    } else if (lseek(x->fd, at, SEEK_SET) != at) {
+        free(plain);
+        x->res.sys_errno = errno;
+        finish(x, SW_EIO, "read", "%s", strerror(errno));
+        return SW_EIO;
+    }
+    free(plain);
+    return 0;
 }
 
 // Chunk size and buffers, once the device's limit is known.
@@ -375,7 +470,22 @@ static void on_ctl(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
         }
         // a device that does not say: the smallest limit of ours (lossy serial lines)
         x->o.dev_max_msg = max ? (max > UINT32_MAX ? UINT32_MAX : (uint32_t)max) : 1024;
-        if (setup(x) == 0)
+        uint64_t zb = 0, zr = 0;
+        if (!sw_mp_map_get(m->d.p, m->d.n, "z", &v)) {
+            sw_mpr_init(&r, v.p, v.n);
+            if (!sw_mpr_uint(&r, &zb) || zb > 15)
+                zb = 0;
+        }
+        if (!sw_mp_map_get(m->d.p, m->d.n, "zr", &v)) {
+            sw_mpr_init(&r, v.p, v.n);
+            if (!sw_mpr_uint(&r, &zr) || zr > UINT32_MAX)
+                zr = 0;
+        }
+        x->o.zbits = (uint8_t)zb;
+        x->o.zratio = (uint32_t)zr;
+        x->res.zbits = x->o.zbits;
+        x->res.zratio = x->o.zratio;
+        if (zpack(x) == 0 && setup(x) == 0)
             enter(x, x->put ? ST_OPEN : ST_STAT);
         break;
     }
@@ -597,7 +707,14 @@ static void pump_put(sw_xfer_t *x)
             finish(x, SW_ETOOBIG, "wr", "request buffer too small");
             return;
         }
-        ssize_t n = read_full(x->fd, p, x->chunk);
+        ssize_t n;
+        if (x->zbuf) { // the stream, already hashed (plain) and in memory
+            size_t left = x->zlen - (size_t)x->next_off;
+            n = (ssize_t)(left < x->chunk ? left : x->chunk);
+            memcpy(p, x->zbuf + x->next_off, (size_t)n);
+        } else {
+            n = read_full(x->fd, p, x->chunk);
+        }
         if (n < 0) {
             x->res.sys_errno = errno;
             finish(x, SW_EIO, "read", "%s", strerror(errno));
@@ -607,7 +724,7 @@ static void pump_put(sw_xfer_t *x)
             x->eof = true;
             break;
         }
-        if (mbedtls_sha256_update_ret(&x->sha, p, (size_t)n)) {
+        if (!x->zbuf && mbedtls_sha256_update_ret(&x->sha, p, (size_t)n)) {
             finish(x, SW_EIO, "read", "SHA-256 failed");
             return;
         }
@@ -795,7 +912,7 @@ static int start(uv_loop_t *loop, sw_hlink_t *l, bool put, int fd, uint64_t size
     *out = x;
     if (x->o.dev_max_msg == 0) {
         enter(x, ST_INFO);
-    } else if (setup(x) == 0) {
+    } else if (zpack(x) == 0 && setup(x) == 0) {
         enter(x, put ? ST_OPEN : ST_STAT);
     }
     return 0;

@@ -6,6 +6,8 @@
 // `swarm push`. Runs on the link's libuv loop; every callback comes from that loop.
 //
 //   put: [sys.info] f.open p m="W" → f.wr × N → f.cl → f.hash p
+//        Compressed (opts.compress and a device that says it inflates): the file is read at
+//        once, deflated (zpack.h), opened with m="Wz" s=SIZE, and the f.wr carry the stream.
 //        Mode "W" is atomic: the device writes a temp file and only f.cl renames it over p, so
 //        a transfer cut before f.cl (link lost, error, cancel) leaves p with its old content.
 //   get: [sys.info] f.stat p → f.open p m="r" → f.rd × N (until a short read) → f.cl → f.hash p
@@ -34,6 +36,17 @@ typedef struct sw_xfer_opts {
                           // 0 = ask the device first (the result reports it for the next file)
     uint32_t timeout_ms;  // longest wait for an answer while requests are out; 0 = no limit
     bool no_verify;       // skip the final f.hash comparison
+    // put: compress (a zlib stream, f.open mode "Wz") when the device can inflate and it makes
+    // the file smaller. zbits/zratio: the device's sys.info "z" and "zr" (0: it cannot); with
+    // dev_max_msg 0 the engine reads them from the sys.info it asks for.
+    bool compress;
+    uint8_t zbits;
+    uint32_t zratio;
+    // put, compress and no_verify: the file's stream made once by the caller (zpack.h) for
+    // many devices; borrowed, it must stay valid until done. The put's size is its plain size;
+    // fd is then not read. NULL: the engine compresses the file itself.
+    const uint8_t *zdata;
+    size_t zlen;
 } sw_xfer_opts_t;
 
 // What happened; valid only during the done callback (copy what you need).
@@ -58,6 +71,10 @@ typedef struct sw_xfer_result {
     uint32_t chunk, window; // what was used (chunk: the last one, when it adapted)
     uint32_t dev_max_msg;   // the device's message limit (from opts or sys.info)
     uint64_t elapsed_ms;    // from start to done
+    bool compressed;        // put: the file went as a zlib stream
+    uint64_t wire;          // put: file bytes that crossed the link (compressed or plain)
+    uint8_t zbits;          // the device's sys.info "z" (0: no inflate), when the engine asked
+    uint32_t zratio;        // and its "zr"
 } sw_xfer_result_t;
 
 typedef struct sw_xfer_cbs {

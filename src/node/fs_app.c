@@ -18,6 +18,11 @@
 #define FS_RD_TAIL 16       // what a reply still needs after the handler's writer position: the
                             // bin header (<= 5) and the trailing "i": seq (<= 11)
 #define FS_HANDLE_MAX 0x7fffffff
+#if SW_WITH_ZIN
+#define FS_MODE_WZ " (or Wz)"
+#else
+#define FS_MODE_WZ ""
+#endif
 #define FS_TMP_TAG ".swtmp" // atomic temp files: ".<name>.swtmp<handle>" next to the target
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -166,6 +171,13 @@ static int fs_close(sw_fs_app_t *fs, sw_fs_file_t *f, bool commit)
                    commit ? " (commit failed)" : "");
         }
     }
+#if SW_WITH_ZIN
+    if (f->zw) {
+        sw_zw_close(&n->port, f->zw);
+        sw_node_release(n, f->zw, sizeof *f->zw);
+        fs->zcount--;
+    }
+#endif
     sw_node_release(n, f, f->size);
     return err;
 }
@@ -219,6 +231,9 @@ static bool fs_parse_mode(sw_span_t m, uint8_t *mode, int *flags)
         {"w+", FM_RD | FM_WR, SW_O_READ | SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC},
         {"a+", FM_RD | FM_WR | FM_APPEND, SW_O_READ | SW_O_WRITE | SW_O_CREATE | SW_O_APPEND},
         {"W", FM_RD | FM_WR | FM_ATOMIC, SW_O_READ | SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC},
+#if SW_WITH_ZIN
+        {"Wz", FM_WR | FM_ATOMIC | FM_Z, SW_O_READ | SW_O_WRITE | SW_O_CREATE | SW_O_TRUNC},
+#endif
     };
     if (k == 0) { // absent: read
         *mode = FM_RD;
@@ -252,12 +267,27 @@ static int cmd_open(sw_call_t *c)
     uint8_t mode;
     int flags;
     if (!fs_parse_mode(m, &mode, &flags))
-        return sw__fs_failf(c, SW_EINVAL, "EINVAL: mode must be r, w, a, r+, w+, a+ or W");
+        return sw__fs_failf(c, SW_EINVAL, "EINVAL: mode must be r, w, a, r+, w+, a+ or W" FS_MODE_WZ);
     if (len == 0)
         return sw__fs_failf(c, SW_EISDIR, "EISDIR: cannot open the root");
     if (fs->count >= n->lim.max_files)
         return sw__fs_failf(c, SW_EFULL, "EMFILE: too many open files (limits.files = %u)",
                         (unsigned)n->lim.max_files);
+    int64_t zsize = 0;
+#if SW_WITH_ZIN
+    if (mode & FM_Z) { // a compressed write: the plain size is declared, and bounds the stream
+        if (!sw__fs_arg_present(c, "s"))
+            return sw__fs_failf(c, SW_EINVAL, "BadArg: mode Wz needs s, the plain size");
+        if (!sw__fs_arg_count(c, "s", NULL, 0, &zsize))
+            return sw__fs_arg_err(c);
+        if (!sw_zw_offered(n))
+            return sw__fs_failf(c, SW_EINVAL, "EINVAL: this node takes no compressed writes "
+                                "(mode Wz): its port cannot inflate, or files.inflate is off");
+        if (fs->zcount >= SW_FS_ZMAX)
+            return sw__fs_failf(c, SW_EFULL, "EMFILE: too many compressed writes open (%u)",
+                                (unsigned)SW_FS_ZMAX);
+    }
+#endif
 
     sw_stat_t st;
     int serr = ops->fs_stat(n->port.ctx, path, &st);
@@ -297,11 +327,37 @@ static int cmd_open(sw_call_t *c)
         f->tmp = f->path + len + 1;
         memcpy(f->tmp, tmp, tlen);
     }
+#if SW_WITH_ZIN
+    if (mode & FM_Z) {
+        f->zw = sw_node_alloc(n, sizeof *f->zw);
+        int zerr = f->zw ? sw_zw_open(&n->port, f->zw, (uint64_t)zsize) : SW_EFULL;
+        if (zerr) {
+            if (f->zw) {
+                sw_zw_close(&n->port, f->zw);
+                sw_node_release(n, f->zw, sizeof *f->zw);
+            }
+            sw_node_release(n, f, size);
+            return sw__fs_failf(c, SW_EFULL, "ENOMEM: out of memory (inflate)");
+        }
+    }
+#else
+    (void)zsize;
+#endif
     int err = ops->fs_open(n->port.ctx, f->tmp ? f->tmp : path, flags, &f->fd);
     if (err < 0) {
+#if SW_WITH_ZIN
+        if (f->zw) {
+            sw_zw_close(&n->port, f->zw);
+            sw_node_release(n, f->zw, sizeof *f->zw);
+        }
+#endif
         sw_node_release(n, f, size);
         return sw__fs_err(c, err, path);
     }
+#if SW_WITH_ZIN
+    if (f->zw)
+        fs->zcount++;
+#endif
     f->owner = c->rpc;
     f->handle = h;
     f->mode = mode;
@@ -366,6 +422,55 @@ static int cmd_rd(sw_call_t *c)
     return 0;
 }
 
+#if SW_WITH_ZIN
+typedef struct {
+    sw_fs_app_t *fs;
+    sw_fs_file_t *f;
+} fs_zsink_t;
+
+// Plain bytes of a compressed write → the temp file.
+static int fs_zsink(void *u, uint64_t off, const uint8_t *p, size_t n)
+{
+    fs_zsink_t *z = u;
+    const sw_port_ops_t *ops = z->fs->n->port.ops;
+    while (n) {
+        int r = ops->fs_write(z->fs->n->port.ctx, z->f->fd, off, p, n);
+        if (r <= 0)
+            return r ? r : SW_EIO;
+        off += (uint64_t)r;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+// f.wr on a "Wz" handle: off is the offset in the compressed stream, data the next piece.
+static int fs_wr_z(sw_call_t *c, sw_fs_app_t *fs, sw_fs_file_t *f, uint64_t off, sw_span_t data)
+{
+    fs_zsink_t u = {fs, f};
+    uint64_t out0 = f->zw->out;
+    int r = sw_zw_feed(&fs->n->port, f->zw, off, data.p, data.n, fs->zbuf, sizeof fs->zbuf,
+                       fs_zsink, &u);
+    if (r == SW_ERANGE)
+        return sw__fs_failf(c, r, "ERANGE: compressed write to /%.50s: offset %llu, expected %llu",
+                            f->path, (unsigned long long)off, (unsigned long long)f->zw->in);
+    if (r) {
+        f->werr = r; // the temp file misses data: never committed
+        if (r == SW_ETOOBIG)
+            return sw__fs_failf(c, r, "ETOOBIG: compressed write to /%.50s inflates beyond its "
+                                "declared %llu bytes or %u x its compressed size; not committed",
+                                f->path, (unsigned long long)f->zw->declared, SW_ZIN_RATIO);
+        if (r == SW_EPROTO)
+            return sw__fs_failf(c, r, "EPROTO: compressed write to /%.50s: corrupt zlib stream "
+                                "(after %llu plain bytes); not committed", f->path,
+                                (unsigned long long)out0);
+        return sw__fs_err(c, r, f->path);
+    }
+    sw_mpw_uint(c->out, data.n);
+    return 0;
+}
+#endif
+
 static int cmd_wr(sw_call_t *c)
 {
     sw_fs_app_t *fs = sw__fs_of(c);
@@ -387,6 +492,10 @@ static int cmd_wr(sw_call_t *c)
     if (f->werr) // an atomic write that lost data once is never completed: cl refuses it
         return sw__fs_failf(c, f->werr, "%s: an earlier write to /%.50s failed; close with x "
                             "to discard it", sw_errname(f->werr), f->path);
+#if SW_WITH_ZIN
+    if (f->zw)
+        return fs_wr_z(c, fs, f, (uint64_t)off, data);
+#endif
     size_t done = 0;
     while (done < data.n) {
         int r = ops->fs_write(fs->n->port.ctx, f->fd, (uint64_t)off + done, data.p + done,
@@ -424,6 +533,17 @@ static int cmd_cl(sw_call_t *c)
         err = fs_close(fs, f, true);
         if (err < 0)
             return sw__fs_err(c, err, NULL);
+#if SW_WITH_ZIN
+    } else if (f->zw && !f->werr && !sw_zw_complete(f->zw)) { // the stream did not end right
+        char *path = fs->path[0];
+        snprintf(path, SW_FS_PATH_MAX, "%s", f->path);
+        unsigned long long got = f->zw->out, want = f->zw->declared;
+        bool ended = f->zw->end;
+        fs_close(fs, f, false);
+        return sw__fs_failf(c, SW_EPROTO, "EPROTO: compressed write to /%.50s %s (%llu of %llu "
+                            "bytes), not committed, old content kept", path,
+                            ended ? "ended at the wrong size" : "is incomplete", got, want);
+#endif
     } else if (f->werr) { // a write failed: the temp file misses data, never commit it
         char *path = fs->path[0]; // f is gone after fs_close
         snprintf(path, SW_FS_PATH_MAX, "%s", f->path);
@@ -456,7 +576,8 @@ static int cmd_reset(sw_call_t *c)
 
 // name, params (v0 names first, then v2 aliases), doc, handler
 static const sw_cmd_def_t fs_cmds[FS_NCMDS] = {
-    {"open", "p,m", "open file p; m = r, w, a, r+, w+, a+ or W (atomic replace); returns a handle",
+    {"open", "p,m,s", "open file p; m = r, w, a, r+, w+, a+, W (atomic replace) or Wz (W, data "
+     "a zlib stream of s plain bytes); returns a handle",
      cmd_open, NULL},
     {"rd", "fd,off,n,f,o", "read n bytes (default 64) at offset off of handle fd", cmd_rd, NULL},
     {"wr", "fd,data,off,f,d,o",

@@ -5,6 +5,7 @@
 #define SW_FS_INT_H
 
 #include "node_int.h"
+#include "zin.h"
 
 // Longest normalised path handled, NUL included. The paths of a request live in the part's
 // state (sw_fs_app_t.path), never on the stack.
@@ -17,7 +18,13 @@ enum {
     FM_WR = 1 << 1,
     FM_APPEND = 1 << 2, // writes go to the end, whatever offset was given
     FM_ATOMIC = 1 << 3, // "W": writes go to tmp; cl renames it over path
+    FM_Z = 1 << 4,      // "Wz": FM_ATOMIC, and the writes are a zlib stream (zin.h)
 };
+
+// Compressed writes open at once (each holds the port's decompressor: about 11 KiB on POSIX).
+#ifndef SW_FS_ZMAX
+#define SW_FS_ZMAX 4
+#endif
 
 typedef struct sw_fs_file sw_fs_file_t;
 struct sw_fs_file {
@@ -31,6 +38,9 @@ struct sw_fs_file {
     char *path;            // normalised target path
     char *tmp;             // FM_ATOMIC: the temp file; else NULL
     int werr;              // FM_ATOMIC: the first failed write (sticky: no commit after it)
+#if SW_WITH_ZIN
+    sw_zw_t *zw;           // FM_Z: the stream (its own allocation); else NULL
+#endif
 };
 
 enum { FS_NCMDS = 14 };
@@ -48,6 +58,10 @@ struct sw_fs_app {
     // node runs one at a time, and no f command waits or calls another (the port's fs calls
     // return before the handler does). Kept here so that no path is copied onto the stack.
     char path[FS_PATHS][SW_FS_PATH_MAX];
+#if SW_WITH_ZIN
+    uint8_t zbuf[SW_ZIN_BUF]; // inflate output of the f.wr being handled
+    uint16_t zcount;          // FM_Z files open
+#endif
 };
 
 typedef struct sw_fs_app sw_fs_app_t;

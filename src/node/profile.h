@@ -50,6 +50,11 @@
 #define SW_WITH_BOARD_POSIX_SIM (!SW__MCU) // boards/posix-sim: the simulated sensor board
 #endif
 
+#ifndef SW_WITH_ZIN
+#define SW_WITH_ZIN (!SW__MCU) // compressed writes ("Wz" opens, zin.c) where the port inflates;
+                               // off on the MCUs: mcu-full has no flash left for inflate
+#endif
+
 // Parts that need others.
 #ifndef SW_WITH_AUTH
 #define SW_WITH_AUTH SW_WITH_NET // the locked mode: Noise on TCP RPC links (auth.c, src/auth)
@@ -59,6 +64,9 @@
 #endif
 #if SW_WITH_PUSH && !SW_WITH_FS
 #error "SW_WITH_PUSH needs SW_WITH_FS"
+#endif
+#if SW_WITH_ZIN && !SW_WITH_FS
+#error "SW_WITH_ZIN needs SW_WITH_FS"
 #endif
 #if SW_WITH_NET && !SW_WITH_FS
 #error "SW_WITH_NET needs SW_WITH_FS (the beacon announces the app's hash)"

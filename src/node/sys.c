@@ -7,6 +7,7 @@
 #include "node_int.h"
 #include "swarm/json.h"
 #include "sys_part.h"
+#include "zin.h"
 #if SW_WITH_LUA
 #include "lua_part.h"
 #endif
@@ -230,7 +231,12 @@ static int cmd_info(sw_call_t *c)
     sw_node_t *n = node_of(c);
     sw_mpw_t *w = c->out;
     bool hw = n->port.ops->hwinfo != NULL;
-    sw_mpw_map(w, hw ? 15 : 14);
+#if SW_WITH_ZIN
+    bool z = sw_zw_offered(n);
+#else
+    bool z = false;
+#endif
+    sw_mpw_map(w, 14u + hw + 2u * z);
     sw_mpw_cstr(w, "node"), sw_mpw_cstr(w, SW_VERSION_STRING);
     sw_mpw_cstr(w, "platform"), sw_mpw_cstr(w, n->port.ops->platform(n->port.ctx));
     sw_mpw_cstr(w, "host_name"), sw_mpw_cstr(w, n->host_name);
@@ -241,6 +247,13 @@ static int cmd_info(sw_call_t *c)
     sw_mpw_cstr(w, "clients"), sw_mpw_uint(w, n->clients);
     sw_mpw_cstr(w, "max_msg"), sw_mpw_uint(w, c->rpc ? c->rpc->out_cap : n->lim.max_msg);
     sw_mpw_cstr(w, "wdt"), sw_mpw_bool(w, n->wdt.running);
+#if SW_WITH_ZIN
+    if (z) { // compressed writes (f.open mode "Wz"): the largest window, as zlib's window bits,
+             // and the largest inflate ratio (docs/PROTOCOL.md, "Compressed writes")
+        sw_mpw_cstr(w, "z"), sw_mpw_uint(w, SW_ZIN_WBITS);
+        sw_mpw_cstr(w, "zr"), sw_mpw_uint(w, SW_ZIN_RATIO);
+    }
+#endif
     sw_mpw_cstr(w, "fallback"), sw_mpw_bool(w, false);
     sw_mpw_cstr(w, "path"), sw_mpw_array(w, 0);
     // how this boot got its config: "ok", or the fallback taken for an unusable swarm.cfg

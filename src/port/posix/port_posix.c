@@ -354,6 +354,9 @@ static const sw_port_ops_t posix_ops = {
     .mem = p_mem,
     .platform = p_platform,
     .watchdog = sw__posix_watchdog,
+    .zin_open = sw__posix_zin_open,
+    .zin_run = sw__posix_zin_run,
+    .zin_close = sw__posix_zin_close,
 #if SW_PORT_MQTT
     .mqtt_open = sw__posix_mqtt_open,
     .mqtt_subscribe = sw__posix_mqtt_subscribe,

@@ -25,6 +25,12 @@ int sw__posix_fs_rename(void *ctx, const char *from, const char *to);
 int sw__posix_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e),
                       void *u);
 
+// --- inflate (zin_posix.c: zlib; no libuv, so the fuzz target links it alone)
+int sw__posix_zin_open(void *ctx, int wbits, sw_zin_t **out);
+int sw__posix_zin_run(void *ctx, sw_zin_t *z, const uint8_t *in, size_t *in_n, uint8_t *out,
+                      size_t *out_n);
+void sw__posix_zin_close(void *ctx, sw_zin_t *z);
+
 // --- byte links (conn_posix.c, serial_posix.c)
 int sw__posix_tcp_listen(void *ctx, const char *addr, uint16_t port, sw_listener_t **out);
 void sw__posix_listener_close(void *ctx, sw_listener_t *l);
