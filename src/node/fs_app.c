@@ -576,9 +576,14 @@ static int cmd_reset(sw_call_t *c)
 
 // name, params (v0 names first, then v2 aliases), doc, handler
 static const sw_cmd_def_t fs_cmds[FS_NCMDS] = {
+#if SW_WITH_ZIN
     {"open", "p,m,s", "open file p; m = r, w, a, r+, w+, a+, W (atomic replace) or Wz (W, data "
      "a zlib stream of s plain bytes); returns a handle",
      cmd_open, NULL},
+#else // (a node without inflate offers no Wz, and its _dir says so)
+    {"open", "p,m", "open file p; m = r, w, a, r+, w+, a+ or W (atomic replace); returns a handle",
+     cmd_open, NULL},
+#endif
     {"rd", "fd,off,n,f,o", "read n bytes (default 64) at offset off of handle fd", cmd_rd, NULL},
     {"wr", "fd,data,off,f,d,o",
      "write data at offset off (append modes: at the end); returns bytes written", cmd_wr, NULL},
