@@ -786,6 +786,14 @@ class TestDashboardSerial(PtyPairTestCase):
         node = subprocess.Popen([NODE_BIN, "--root", root, "--name", "ser1", "--port", "0", "--listen", "127.0.0.1",
                                  "--serial", self.a], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         self.addCleanup(reap, node)
+        # The node owns its end of the line only once it logged "ready": it flushes what the
+        # line held before (bytes from before it owned it are not its own), so a request the
+        # dashboard sent earlier would be lost and the call below would wait for nothing.
+        deadline = time.monotonic() + 30
+        while b" ready" not in open(os.path.join(root, "node.log"), "rb").read():
+            self.assertIsNone(node.poll(), "the node ended")
+            self.assertLess(time.monotonic(), deadline, "the node never got ready")
+            time.sleep(0.02)
         env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(root, "cfg"), XDG_CACHE_HOME=os.path.join(root, "cache"))
         uri = "serial://" + self.b
         d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--link", uri], env=env)
