@@ -457,22 +457,6 @@ static int small_call(const sw_cli_t *c, sw_hlink_t *l, const char *path, const 
     return e;
 }
 
-static bool log_chunk(const uint8_t *p, size_t n, sw_span_t *text, uint64_t *next)
-{
-    sw_span_t d, pv;
-    if (sw_mp_map_get(p, n, "d", &d) || sw_mp_map_get(p, n, "p", &pv))
-        return false;
-    sw_mpr_t r;
-    sw_mpr_init(&r, d.p, d.n);
-    sw_mp_obj_t o;
-    if (sw_mpr_next(&r, &o) || (o.type != SW_MP_STR && o.type != SW_MP_BIN))
-        return false;
-    text->p = o.v.p;
-    text->n = o.len;
-    sw_mpr_init(&r, pv.p, pv.n);
-    return sw_mpr_uint(&r, next);
-}
-
 void sw__cli_eval_mark(const sw_cli_t *c, sw_hlink_t *l, eval_out_t *eo)
 {
     memset(eo, 0, sizeof *eo);
@@ -491,7 +475,7 @@ void sw__cli_eval_mark(const sw_cli_t *c, sw_hlink_t *l, eval_out_t *eo)
         }
     }
     sw_span_t text;
-    if (!small_call(c, l, "sys.log", zero, sizeof zero, res, cap, &n) && log_chunk(res, n, &text, &eo->mark))
+    if (!small_call(c, l, "sys.log", zero, sizeof zero, res, cap, &n) && sw__cli_log_chunk(res, n, &text, &eo->mark))
         eo->on = true;
     free(res);
 }
@@ -514,7 +498,7 @@ void sw__cli_eval_show(const sw_cli_t *c, sw_hlink_t *l, const eval_out_t *eo, c
         sw_mpw_cstr(&w, "n"), sw_mpw_uint(&w, cap / 2);
         sw_span_t text;
         uint64_t next;
-        if (small_call(c, l, "sys.log", arg, w.len, res, cap, &n) || !log_chunk(res, n, &text, &next))
+        if (small_call(c, l, "sys.log", arg, w.len, res, cap, &n) || !sw__cli_log_chunk(res, n, &text, &next))
             break;
         if (text.n) {
             char *na = realloc(all, len + text.n + 1);

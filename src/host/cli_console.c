@@ -175,7 +175,7 @@ static size_t tail_start(const uint8_t *p, size_t n, uint64_t lines)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Reading sys.log / mplex.console replies: {"d": str|bin, "p": next position}
 
-static bool parse_chunk(const uint8_t *p, size_t n, sw_span_t *text, uint64_t *next)
+bool sw__cli_log_chunk(const uint8_t *p, size_t n, sw_span_t *text, uint64_t *next)
 {
     sw_span_t d, pv;
     if (sw_mp_map_get(p, n, "d", &d) || sw_mp_map_get(p, n, "p", &pv))
@@ -267,7 +267,7 @@ static void on_poll_answer(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     }
     sw_span_t text;
     uint64_t next;
-    if (m->kind != SW_MSG_REPLY || !parse_chunk(m->d.p, m->d.n, &text, &next)) {
+    if (m->kind != SW_MSG_REPLY || !sw__cli_log_chunk(m->d.p, m->d.n, &text, &next)) {
         sw_cli_error(&k->c, "console", "unexpected answer to %s", poll_cmd(k));
         finish(k, SW_EXIT_REMOTE);
         return;
@@ -456,7 +456,7 @@ static int history(con_t *k, uint64_t lines, bool all)
     }
     sw_span_t t;
     uint64_t next;
-    if (!parse_chunk(res, r.len, &t, &next)) {
+    if (!sw__cli_log_chunk(res, r.len, &t, &next)) {
         free(res);
         sw_cli_error(&k->c, "console", "unexpected answer to %s", cmd);
         return SW_EXIT_REMOTE;

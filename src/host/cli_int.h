@@ -18,6 +18,9 @@ void sw__cli_warn(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 // "did you mean 'PREFIXname'?" on stderr ({"did_you_mean": …} with --json).
 void sw__cli_did_you_mean(const sw_cli_t *c, const char *prefix, const char *name);
+// One reply of sys.log or mplex.console, {"d": str|bin, "p": next position}: its text and the
+// position to ask from next (cli_console.c; swarm logs and swarm console read them).
+bool sw__cli_log_chunk(const uint8_t *p, size_t n, sw_span_t *text, uint64_t *next);
 // "see 'swarm CMD --help'" on stderr ({"hint": …} with --json).
 void sw__cli_see_help(const sw_cli_t *c, const char *cmd);
 // Colours (ANSI SGR) for results and messages: the escape, or "" when that stream gets no
