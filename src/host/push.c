@@ -75,8 +75,8 @@ struct sw_push {
     sw_push_opts_t o;
     sw_push_dev_t *devs;
     size_t n;
-    local_tgt_t *loc;
-    size_t n_loc, cap_loc;
+    local_tgt_t **loc;     // one allocation each: a device's want points into its entry,
+    size_t n_loc, cap_loc; // so growing this array must not move the entries
     size_t active;         // devices started and not finished
     size_t runs;           // dev_run structs not yet freed
     uint32_t canary_ok, canary_active, failures;
@@ -180,16 +180,16 @@ static bool is_file(const char *path)
 const sw_manifest_t *sw_push_local(sw_push_t *p, const char *target, char *err, size_t errcap)
 {
     for (size_t i = 0; i < p->n_loc; i++)
-        if (!strcmp(p->loc[i].t, target)) {
-            if (p->loc[i].err) {
-                snprintf(err, errcap, "%s", p->loc[i].text);
+        if (!strcmp(p->loc[i]->t, target)) {
+            if (p->loc[i]->err) {
+                snprintf(err, errcap, "%s", p->loc[i]->text);
                 return NULL;
             }
-            return &p->loc[i].m;
+            return &p->loc[i]->m;
         }
     if (p->n_loc == p->cap_loc) {
         size_t cap = p->cap_loc ? p->cap_loc * 2 : 8;
-        local_tgt_t *q = realloc(p->loc, cap * sizeof *q);
+        local_tgt_t **q = realloc(p->loc, cap * sizeof *q);
         if (!q) {
             snprintf(err, errcap, "out of memory");
             return NULL;
@@ -197,8 +197,12 @@ const sw_manifest_t *sw_push_local(sw_push_t *p, const char *target, char *err, 
         p->loc = q;
         p->cap_loc = cap;
     }
-    local_tgt_t *lt = &p->loc[p->n_loc++];
-    memset(lt, 0, sizeof *lt);
+    local_tgt_t *lt = calloc(1, sizeof *lt);
+    if (!lt) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    p->loc[p->n_loc++] = lt;
     snprintf(lt->t, sizeof lt->t, "%s", target);
     sw_manifest_init(&lt->m);
     char dir[4096];
@@ -915,8 +919,8 @@ static int zcached(dev_run_t *r, size_t idx, int fd, uint64_t size, const uint8_
     sw_push_t *p = r->p;
     local_tgt_t *lt = NULL;
     for (size_t i = 0; i < p->n_loc && !lt; i++)
-        if (&p->loc[i].m == r->want)
-            lt = &p->loc[i];
+        if (&p->loc[i]->m == r->want)
+            lt = p->loc[i];
     if (!lt || idx >= lt->m.n || size > (64u << 20))
         return 0;
     if (!lt->z && !(lt->z = calloc(lt->m.n, sizeof *lt->z)))
@@ -1334,11 +1338,12 @@ void sw_push_free(sw_push_t *p)
             t->n_changes = 0;
         }
     for (size_t i = 0; i < p->n_loc; i++) {
-        if (p->loc[i].z)
-            for (size_t j = 0; j < p->loc[i].m.n; j++)
-                free(p->loc[i].z[j].data);
-        free(p->loc[i].z);
-        sw_manifest_free(&p->loc[i].m);
+        if (p->loc[i]->z)
+            for (size_t j = 0; j < p->loc[i]->m.n; j++)
+                free(p->loc[i]->z[j].data);
+        free(p->loc[i]->z);
+        sw_manifest_free(&p->loc[i]->m);
+        free(p->loc[i]);
     }
     free(p->loc);
     free(p);
