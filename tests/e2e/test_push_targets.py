@@ -18,14 +18,13 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from swarmtest import SWARM_BIN, Node, app_hash, reap
+from swarmtest import SWARM_BIN, Node, Relay, app_hash, reap
 
 N = 8
 BLOB = 256 * 1024       # a1's data file: its upload is long enough to be stopped in the middle
@@ -36,75 +35,6 @@ def write(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
-
-
-class Relay:
-    """A TCP relay on 127.0.0.1 to a node (real sockets, the bytes passed on unchanged).
-    gated: connections are accepted but not joined to the node until gate is set.
-    hold_after: once that many bytes went host → node, nothing more passes either way until
-    release is set (paused tells it happened). closed: a relayed connection ended."""
-
-    def __init__(self, port, gated=False, hold_after=None):
-        self.to = port
-        self.hold_after = hold_after
-        self.gate, self.paused, self.release, self.closed = (threading.Event() for _ in range(4))
-        if not gated:
-            self.gate.set()
-        self.up = 0
-        self.socks = []
-        self.lsn = socket.socket()
-        self.lsn.bind(("127.0.0.1", 0))
-        self.lsn.listen(8)
-        self.port = self.lsn.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                a, _ = self.lsn.accept()
-            except OSError:
-                return
-            self.socks.append(a)
-            self.gate.wait()
-            try:
-                b = socket.create_connection(("127.0.0.1", self.to))
-            except OSError:
-                a.close()
-                continue
-            self.socks.append(b)
-            threading.Thread(target=self.pipe, args=(a, b, True), daemon=True).start()
-            threading.Thread(target=self.pipe, args=(b, a, False), daemon=True).start()
-
-    def hold(self):
-        if self.hold_after is not None and self.up >= self.hold_after and not self.release.is_set():
-            self.paused.set()
-            self.release.wait()
-
-    def pipe(self, src, dst, up):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                self.hold()
-                dst.sendall(data)
-                if up:
-                    self.up += len(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.closed.set()
-
-    def close(self):
-        self.gate.set()
-        self.release.set()
-        self.lsn.close()
-        for s in self.socks:
-            s.close()
 
 
 def wait_for(what, cond, proc, timeout=120):
