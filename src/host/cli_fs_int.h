@@ -116,6 +116,7 @@ int sw__fs_cmd_hash(fs_t *f, int argc, char **argv);
 int sw__fs_cmd_each(fs_t *f, const char *call, int argc, char **argv);
 int sw__fs_rm_tree(fs_t *f, const char *dir, int depth);
 int sw__fs_cmd_rm(fs_t *f, int argc, char **argv);
+int sw__fs_mkdir_one(fs_t *f, const char *path);
 int sw__fs_mkdir_p(fs_t *f, const char *path);
 int sw__fs_cmd_mkdir(fs_t *f, int argc, char **argv);
 int sw__fs_cmd_mv(fs_t *f, int argc, char **argv);

@@ -289,6 +289,26 @@ int sw__fs_cmd_rm(fs_t *f, int argc, char **argv)
     return rc;
 }
 
+// A directory on the device that must exist: made when missing (its parent exists), fine when
+// it is a directory already ("" is the root). Returns the exit status, a problem printed.
+int sw__fs_mkdir_one(fs_t *f, const char *path)
+{
+    if (!path[0])
+        return SW_EXIT_OK;
+    reply_t r;
+    int err = sw__fs_path_call(f, "f.mkdir", path, NULL, false, &r);
+    free(r.p);
+    if (err == SW_EREMOTE && !strcmp(r.text, "fx")) {
+        ent_t e;
+        err = sw__fs_rstat(f, path, &e, &r);
+        if (!err && e.type != 'd') {
+            sw_cli_error(&f->c, "fs", "exists on the device and is not a directory: %s", path);
+            return SW_EXIT_REMOTE;
+        }
+    }
+    return err ? sw__fs_report(f, err, r.text, path) : SW_EXIT_OK;
+}
+
 // mkdir -p: each prefix in turn; existing directories are fine.
 int sw__fs_mkdir_p(fs_t *f, const char *path)
 {
@@ -303,19 +323,7 @@ int sw__fs_mkdir_p(fs_t *f, const char *path)
         if (i < n && path[i - 1] == '/')
             continue; // "a//b", or a leading '/'
         p[i] = 0;
-        reply_t r;
-        int err = sw__fs_path_call(f, "f.mkdir", p, NULL, false, &r);
-        free(r.p);
-        if (err == SW_EREMOTE && !strcmp(r.text, "fx")) {
-            ent_t e;
-            err = sw__fs_rstat(f, p, &e, &r);
-            if (!err && e.type != 'd') {
-                sw_cli_error(&f->c, "fs", "exists on the device and is not a directory: %s", p);
-                rc = SW_EXIT_REMOTE;
-            }
-        }
-        if (err && !rc)
-            rc = sw__fs_report(f, err, r.text, p);
+        rc = sw__fs_mkdir_one(f, p);
         if (i < n)
             p[i] = '/';
     }

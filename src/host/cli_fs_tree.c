@@ -12,25 +12,6 @@
 
 #include "cli_fs_int.h"
 
-// A directory on the device that must exist (made when missing; its parent exists).
-static int ensure_rdir(fs_t *f, const char *path)
-{
-    if (!path[0])
-        return SW_EXIT_OK;
-    reply_t r;
-    int err = sw__fs_path_call(f, "f.mkdir", path, NULL, false, &r);
-    free(r.p);
-    if (err == SW_EREMOTE && !strcmp(r.text, "fx")) {
-        ent_t e;
-        err = sw__fs_rstat(f, path, &e, &r);
-        if (!err && e.type != 'd') {
-            sw_cli_error(&f->c, "fs", "exists on the device and is not a directory: %s", path);
-            return SW_EXIT_REMOTE;
-        }
-    }
-    return err ? sw__fs_report(f, err, r.text, path) : SW_EXIT_OK;
-}
-
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -155,7 +136,7 @@ int sw__fs_put_tree(fs_t *f, const char *ldir, const char *rdir, int depth, bool
         if (missing)
             sw__fs_sync_line(f, "mkdir", NULL, rdir, 0);
     } else {
-        rc = depth == 0 ? sw__fs_mkdir_p(f, rdir) : ensure_rdir(f, rdir);
+        rc = depth == 0 ? sw__fs_mkdir_p(f, rdir) : sw__fs_mkdir_one(f, rdir);
     }
     if (rc)
         return rc;

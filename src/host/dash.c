@@ -213,16 +213,22 @@ static void json_str(char *dst, size_t cap, const cJSON *o, const char *k)
         snprintf(dst, cap, "%s", v->valuestring);
 }
 
+// The d of a device's answer as JSON, for the caller to delete; NULL when there is none (no
+// answer, an error, an empty d, or one that does not decode).
+static cJSON *reply_json(const sw_msg_t *m)
+{
+    if (!m || m->kind != SW_MSG_REPLY || !m->d.n)
+        return NULL;
+    int err;
+    return sw_mp_to_json(m->d.p, m->d.n, &err);
+}
+
 // sys.info of a --link or config device (its link just came up): what a beacon would say.
 static void on_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
 {
-    (void)l;
     (void)err;
     dnode_t *n = u;
-    if (!m || m->kind != SW_MSG_REPLY || !m->d.n)
-        return;
-    int e2;
-    cJSON *j = sw_mp_to_json(m->d.p, m->d.n, &e2);
+    cJSON *j = reply_json(m);
     if (cJSON_IsObject(j)) {
         if (!strcmp(n->source, "link")) // a config device keeps the name the user gave it
             json_str(n->name, sizeof n->name, j, "host_name");
@@ -252,10 +258,9 @@ static void on_beacon_info(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     (void)l;
     (void)err;
     dnode_t *n = u;
-    if (!m || m->kind != SW_MSG_REPLY || !m->d.n)
+    cJSON *j = reply_json(m);
+    if (!j)
         return;
-    int e2;
-    cJSON *j = sw_mp_to_json(m->d.p, m->d.n, &e2);
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "beacon");
     cJSON *bj = cJSON_IsString(b) ? cJSON_Parse(b->valuestring) : NULL;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(bj, "swarm"), "id");

@@ -340,7 +340,9 @@ static void radd(repr_t *r, const char *s, size_t n)
 {
     if (r->full)
         return;
-    if (r->len + n > REPR_MAX) {
+    // n > room rather than len + n > REPR_MAX: the cut n is then visibly below the old one, so
+    // s[n] stays inside s (gcc -O3 warned that it might read past the 1-byte s of repr_string)
+    if (n > REPR_MAX - r->len) {
         n = REPR_MAX - r->len;
         while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
             n--; // never cut a UTF-8 sequence

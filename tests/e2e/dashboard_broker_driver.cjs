@@ -7,33 +7,16 @@
 //            on stdin), the row turns offline (the node's last will)
 // Prints "RESULT {json}" at the end; exits non-zero on the first failed step.
 'use strict';
-const path = require('path');
-const readline = require('readline');
-const { chromium } = require(path.join(process.env.SWARM_SRC, 'web', 'node_modules', 'playwright-core'));
+const { T, stdinLines, until, openPage } = require('./dashboard_page.cjs');
 
 const url = process.env.DASH_URL;
 const name = process.env.DASH_NODE;
-const T = 60000; // longest wait for one event (a failure, not a measurement)
-const rl = readline.createInterface({ input: process.stdin });
-const nextLine = () => new Promise((res) => rl.once('line', res));
-
-async function until(page, fn, arg, what) {
-  const end = Date.now() + T;
-  for (;;) {
-    if (await page.evaluate(fn, arg)) return;
-    if (Date.now() > end) throw new Error('never happened: ' + (what || fn.toString()));
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const stdin = stdinLines();
 
 async function main() {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  const { browser, page, errors } = await openPage();
   const out = {};
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(url);
     const row = `#fleet-body tr.node:has(td.name:text-is("${name}"))`;
     await page.waitForSelector(`${row} td.st-online`, { timeout: T });
@@ -49,14 +32,14 @@ async function main() {
     console.log('step call: ping answered ' + out.ping);
     await page.click('#node-back');
     console.log('kill ' + name);
-    await nextLine();
+    await stdin.nextLine();
     await page.waitForSelector(`${row} td.st-offline`, { timeout: T });
     console.log('step offline: ' + name + ' offline');
     if (errors.length) throw new Error('page errors: ' + errors.join('; '));
     console.log('RESULT ' + JSON.stringify(out));
   } finally {
     await browser.close();
-    rl.close();
+    stdin.close();
   }
 }
 

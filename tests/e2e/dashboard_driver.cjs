@@ -21,43 +21,19 @@
 // Prints "RESULT {json}" at the end; exits non-zero on the first failed step.
 'use strict';
 const path = require('path');
-const readline = require('readline');
-const { chromium } = require(path.join(process.env.SWARM_SRC, 'web', 'node_modules', 'playwright-core'));
+const { T, stdinLines, until, openPage } = require('./dashboard_page.cjs');
 
 const url = process.env.DASH_URL;
 const shots = process.env.DASH_SHOTS; // folder for the screenshots
 const names = JSON.parse(process.env.DASH_NODES); // [{name, key}] of the lab
 const oldVersion = process.env.DASH_OLD_VERSION || '';
-const T = 60000; // longest wait for one event (a failure, not a measurement)
-const rl = readline.createInterface({ input: process.stdin });
-const lines = [];
-let lineWaiter = null;
-rl.on('line', (l) => { if (lineWaiter) { const w = lineWaiter; lineWaiter = null; w(l); } else lines.push(l); });
-const nextLine = () => new Promise((res) => (lines.length ? res(lines.shift()) : (lineWaiter = res)));
+const stdin = stdinLines();
 const log = (...a) => console.log(...a);
 
-// Waits until fn (run in the page) is true. page.waitForFunction would compile its predicate
-// inside the page, which the page's Content-Security-Policy (no eval) forbids; evaluate() goes
-// through the DevTools protocol instead.
-async function until(page, fn, arg, what) {
-  const end = Date.now() + T;
-  for (;;) {
-    if (await page.evaluate(fn, arg)) return;
-    if (Date.now() > end) throw new Error('never happened: ' + (what || fn.toString()));
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function main() {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  const { browser, page, errors } = await openPage({ consoleErrors: true });
   const out = {};
-  let page = null;
   try {
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     await page.goto(url);
 
     // ---- fleet
@@ -179,7 +155,7 @@ async function main() {
 
     // ---- a canary push of a broken version: the canary rolls back, the rollout stops there
     log('break-project');
-    await nextLine();
+    await stdin.nextLine();
     await page.click('#tab-push');
     await page.fill('#push-canary', '1');
     await page.click('#push-go');
@@ -216,7 +192,7 @@ async function main() {
     // ---- a killed node turns offline
     const victim = names[names.length - 1].name;
     log('kill ' + victim);
-    await nextLine();
+    await stdin.nextLine();
     await page.waitForSelector(`#fleet-body tr.node:has(td.name:text-is("${victim}")) td.st-offline`, { timeout: T });
     log('step offline: ' + victim + ' offline');
     if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-offline.png') });
@@ -256,16 +232,14 @@ async function main() {
     if (errors.length) throw new Error('page errors: ' + errors.join(' | '));
   } catch (e) {
     // what the page showed, for the test's log
-    if (page) {
-      const texts = await page.evaluate(() => ['conn', 'push-state', 'push-err', 'push-body', 'plot-err', 'cfg-err', 'call-reply']
-        .map((id) => id + ': ' + (document.getElementById(id) || {}).textContent).join('\n')).catch(() => '');
-      console.error(texts);
-      if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-failure.png') }).catch(() => {});
-    }
+    const texts = await page.evaluate(() => ['conn', 'push-state', 'push-err', 'push-body', 'plot-err', 'cfg-err', 'call-reply']
+      .map((id) => id + ': ' + (document.getElementById(id) || {}).textContent).join('\n')).catch(() => '');
+    console.error(texts);
+    if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-failure.png') }).catch(() => {});
     throw e;
   } finally {
     await browser.close();
-    rl.close();
+    stdin.close();
   }
   console.log('RESULT ' + JSON.stringify(out));
 }

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -384,6 +385,79 @@ class NodeTestCase(unittest.TestCase):
 
     def dump_log_on_failure(self):
         return self.node.read_log()[-4000:]
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 to a port (real sockets; the bytes passed on unchanged) that
+    counts what it carries each way: up (to the port), down. Optional controls, for tests that
+    order events without timing:
+      gated       connections are accepted but joined to the port only once gate is set
+      hold_after  once that many bytes went up, nothing more passes either way until release
+                  is set (paused says it happened)
+    closed is set when a relayed connection ends."""
+
+    def __init__(self, port, gated=False, hold_after=None):
+        self.to = port
+        self.hold_after = hold_after
+        self.gate, self.paused, self.release, self.closed = (threading.Event() for _ in range(4))
+        if not gated:
+            self.gate.set()
+        self.up = self.down = 0
+        self.lock = threading.Lock()
+        self.socks = []
+        self.lsn = socket.socket()
+        self.lsn.bind(("127.0.0.1", 0))
+        self.lsn.listen(8)
+        self.port = self.lsn.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                a, _ = self.lsn.accept()
+            except OSError:
+                return
+            self.socks.append(a)
+            self.gate.wait()
+            try:
+                b = socket.create_connection(("127.0.0.1", self.to))
+            except OSError:
+                a.close()
+                continue
+            self.socks.append(b)
+            threading.Thread(target=self.pipe, args=(a, b, True), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(b, a, False), daemon=True).start()
+
+    def pipe(self, src, dst, up):
+        try:
+            while True:
+                d = src.recv(65536)
+                if not d:
+                    break
+                if self.hold_after is not None and self.up >= self.hold_after and not self.release.is_set():
+                    self.paused.set()
+                    self.release.wait()
+                with self.lock:
+                    if up:
+                        self.up += len(d)
+                    else:
+                        self.down += len(d)
+                dst.sendall(d)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.closed.set()
+
+    def close(self):
+        self.gate.set()
+        self.release.set()
+        self.lsn.close()
+        for s in self.socks:
+            s.close()
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from swarmtest import SWARM_BIN, Node, PtyPairTestCase, free_port
+from swarmtest import SWARM_BIN, Node, PtyPairTestCase, free_port, swarm_running
 
 CMDS = ("ls", "cat", "get", "put", "cp", "sync", "rm", "mkdir", "rmdir", "mv", "stat", "hash")
 
@@ -134,6 +134,16 @@ class FsBase(unittest.TestCase):
 
     def dev(self, path):
         return os.path.join(self.node.root, path)
+
+    def make_tree(self, root):
+        """Five files (empty, small, tens of KB) in nested directories and an empty directory
+        under root: its tree_of."""
+        spec = {"a.txt": b"alpha", "empty": b"", "sub/b.bin": self.rng.randbytes(40_000),
+                "sub/deeper/c": self.rng.randbytes(16_321), "sub/deeper/d": b"d"}
+        for rel, data in spec.items():
+            write(os.path.join(root, rel), data)
+        os.makedirs(os.path.join(root, "emptydir"))
+        return tree_of(root)
 
 
 class Transfers(FsBase):
@@ -408,14 +418,6 @@ class Names(FsBase):
 
 
 class Trees(FsBase):
-    def make_tree(self, root):
-        spec = {"a.txt": b"alpha", "empty": b"", "sub/b.bin": self.rng.randbytes(40_000),
-                "sub/deeper/c": self.rng.randbytes(16_321), "sub/deeper/d": b"d"}
-        for rel, data in spec.items():
-            write(os.path.join(root, rel), data)
-        os.makedirs(os.path.join(root, "emptydir"))
-        return tree_of(root)
-
     def test_put_get_tree_and_changed(self):
         src = self.local("site")
         want = self.make_tree(src)
@@ -476,14 +478,6 @@ class Trees(FsBase):
 class CatCpRmSync(FsBase):
     """issue 15, fs: cat, cp (both ways, -r), rm -r, and sync (only changed files, --delete,
     --dry-run)."""
-
-    def make_tree(self, root):
-        spec = {"a.txt": b"alpha", "empty": b"", "sub/b.bin": self.rng.randbytes(40_000),
-                "sub/deeper/c": self.rng.randbytes(16_321), "sub/deeper/d": b"d"}
-        for rel, data in spec.items():
-            write(os.path.join(root, rel), data)
-        os.makedirs(os.path.join(root, "emptydir"))
-        return tree_of(root)
 
     def test_cat(self):
         big = self.rng.randbytes(70_000)
@@ -618,9 +612,8 @@ class SyncWatch(FsBase):
         src = self.local("site")
         write(os.path.join(src, "a.txt"), b"a")
         write(os.path.join(src, "sub/b.txt"), b"b")
-        p = subprocess.Popen([SWARM_BIN, "fs", self.link, "sync", "--watch", "--delete", src, "www"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with swarm_running("fs", self.link, "sync", "--watch", "--delete", src, "www",
+                           stdin=subprocess.DEVNULL) as p:
             line = p.stderr.readline()
             while line and not line.startswith("watching "):
                 line = p.stderr.readline()
@@ -637,12 +630,6 @@ class SyncWatch(FsBase):
             self.wait_device(src, "www", p)
             p.send_signal(signal.SIGINT)
             out, err = p.communicate(timeout=30)
-        finally:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            p.stdout.close()
-            p.stderr.close()
         self.assertEqual(p.returncode, 130, err)
         self.assertIn("delete www/sub/b.txt", err)
 

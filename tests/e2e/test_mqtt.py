@@ -433,22 +433,43 @@ class LogTest(MqttTest):
         self.assertEqual(self.status()["log_lines"], n)
 
 
-class HostTest(MqttTest):
-    """The host side: a broker is a link (swarm call/fs/push mqtt://…), swarm scan --broker."""
+class HostSide:
+    """The host of a test case: swarm run with a HOME and XDG folders of its own (user config,
+    scan cache), removed after the test."""
 
-    def setUp(self):
-        super().setUp()
+    def host_home(self):
         self.home = tempfile.mkdtemp(prefix="swarm-e2e-home-")
         self.addCleanup(shutil.rmtree, self.home, True)
         self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.home, "config"),
                         XDG_CACHE_HOME=os.path.join(self.home, "cache"), HOME=self.home)
-        self.link = "%s/%s/t1" % (self.broker.url, FLEET)
 
     def swarm(self, *args, check=True):
         p = subprocess.run([SWARM_BIN, *args], capture_output=True, text=True, env=self.env, timeout=60)
         if check and p.returncode:
             self.fail("swarm %s: exit %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
         return p
+
+    def push_example(self, fleet, version):
+        """A project whose apps/example says VERSION, pushed through the broker and fleet named
+        by fleet (BROKER-URL/FLEET): the one device ends ok with that main.lua. The project."""
+        proj = os.path.join(self.home, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('return {VERSION = "%s"}\n' % version)
+        out = json.loads(self.swarm("--json", "push", proj, "--broker", fleet, "--grace", "0").stdout)
+        self.assertEqual([d["result"] for d in out["devices"]], ["ok"], out)
+        with open(os.path.join(self.node.root, "apps", "example", "main.lua")) as f:
+            self.assertIn(version, f.read())
+        return proj
+
+
+class HostTest(HostSide, MqttTest):
+    """The host side: a broker is a link (swarm call/fs/push mqtt://…), swarm scan --broker."""
+
+    def setUp(self):
+        super().setUp()
+        self.host_home()
+        self.link = "%s/%s/t1" % (self.broker.url, FLEET)
 
     def test_call_through_the_broker(self):
         self.assertEqual(self.swarm("call", self.link, "ping", "hello").stdout.strip(), "R:hello")
@@ -523,15 +544,7 @@ class HostTest(MqttTest):
         self.assertIn(self.link, [r["link"] for r in recs])
 
     def test_push_through_the_broker(self):
-        proj = os.path.join(self.home, "proj")
-        os.makedirs(os.path.join(proj, "apps", "example"))
-        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
-            f.write('return {VERSION = "mqtt-1"}\n')
-        out = json.loads(self.swarm("--json", "push", proj, "--broker", "%s/%s" % (self.broker.url, FLEET),
-                                    "--grace", "0").stdout)
-        self.assertEqual([d["result"] for d in out["devices"]], ["ok"], out)
-        with open(os.path.join(self.node.root, "apps", "example", "main.lua")) as f:
-            self.assertIn("mqtt-1", f.read())
+        proj = self.push_example("%s/%s" % (self.broker.url, FLEET), "mqtt-1")
         # nothing changed: the state's app hash (republished once the app is ready) says so
         self.node.wait_log("example: all init_* finished")
         while True:
@@ -541,7 +554,7 @@ class HostTest(MqttTest):
         self.assertEqual([d["result"] for d in out["devices"]], ["unchanged"], out)
 
 
-class BridgeTest(unittest.TestCase):
+class BridgeTest(HostSide, unittest.TestCase):
     """Two sites: broker B (its node) bridged to broker A (the host): the host scans, calls and
     pushes the node on B through A, and sees it go offline."""
 
@@ -567,16 +580,7 @@ class BridgeTest(unittest.TestCase):
         self.addCleanup(self.node.stop)
         self.node.start()
         self.node.wait_log("mqtt: connected to")
-        self.home = tempfile.mkdtemp(prefix="swarm-e2e-home-")
-        self.addCleanup(shutil.rmtree, self.home, True)
-        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.home, "config"),
-                        XDG_CACHE_HOME=os.path.join(self.home, "cache"), HOME=self.home)
-
-    def swarm(self, *args, check=True):
-        p = subprocess.run([SWARM_BIN, *args], capture_output=True, text=True, env=self.env, timeout=60)
-        if check and p.returncode:
-            self.fail("swarm %s: exit %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
-        return p
+        self.host_home()
 
     def scan_a(self):
         return {r["host"]: r for r in json.loads(self.swarm("--json", "scan", "--broker", "%s/%s" % (self.a.url, FLEET)).stdout)}
@@ -590,15 +594,7 @@ class BridgeTest(unittest.TestCase):
         link = recs["t1"]["link"]
         self.assertEqual(link, "%s/%s/t1" % (self.a.url, FLEET))
         self.assertEqual(self.swarm("call", link, "ping", "across").stdout.strip(), "R:across")
-        proj = os.path.join(self.home, "proj")
-        os.makedirs(os.path.join(proj, "apps", "example"))
-        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
-            f.write('return {VERSION = "bridged"}\n')
-        out = json.loads(self.swarm("--json", "push", proj, "--broker", "%s/%s" % (self.a.url, FLEET),
-                                    "--grace", "0").stdout)
-        self.assertEqual([d["result"] for d in out["devices"]], ["ok"], out)
-        with open(os.path.join(self.node.root, "apps", "example", "main.lua")) as f:
-            self.assertIn("bridged", f.read())
+        self.push_example("%s/%s" % (self.a.url, FLEET), "bridged")
         self.node.kill(signal.SIGKILL)  # its last will, on B, crosses the bridge
         while True:
             st = json.loads(sub.next().partition(" ")[2])

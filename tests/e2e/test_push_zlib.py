@@ -15,14 +15,12 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import unittest
 import zlib
 
-from swarmtest import SWARM_BIN, Node, RemoteError, app_hash, pack, reap
+from swarmtest import SWARM_BIN, Node, Relay, RemoteError, app_hash, pack, reap
 
 RATIO = 64          # the node's SW_ZIN_RATIO
 SLACK = 64 * 1024   # the node's SW_ZIN_SLACK
@@ -49,59 +47,6 @@ def write_tree(base, files):
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "wb") as f:
             f.write(data)
-
-
-class Relay:
-    """A TCP relay on 127.0.0.1 that counts the bytes it carries each way (real sockets; the
-    bytes are passed on unchanged)."""
-
-    def __init__(self, port):
-        self.to = port
-        self.lsn = socket.socket()
-        self.lsn.bind(("127.0.0.1", 0))
-        self.lsn.listen(8)
-        self.port = self.lsn.getsockname()[1]
-        self.up = self.down = 0
-        self.lock = threading.Lock()
-        self.socks = []
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                a, _ = self.lsn.accept()
-            except OSError:
-                return
-            b = socket.create_connection(("127.0.0.1", self.to))
-            self.socks += [a, b]
-            threading.Thread(target=self.pipe, args=(a, b, True), daemon=True).start()
-            threading.Thread(target=self.pipe, args=(b, a, False), daemon=True).start()
-
-    def pipe(self, src, dst, up):
-        try:
-            while True:
-                d = src.recv(65536)
-                if not d:
-                    break
-                with self.lock:
-                    if up:
-                        self.up += len(d)
-                    else:
-                        self.down += len(d)
-                dst.sendall(d)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.lsn.close()
-        for s in self.socks:
-            s.close()
 
 
 def swarm(*args, timeout=120):
