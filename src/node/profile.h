@@ -93,12 +93,6 @@
 #ifndef SW_NODE_CFG_CAP
 #define SW_NODE_CFG_CAP SW__SZ(32u * 1024u, SW__FULL ? 2048u : 1024u) // bytes of the config tree (×2: tree + scratch)
 #endif
-#ifndef SW_NODE_LOCAL_QUEUE
-#define SW_NODE_LOCAL_QUEUE SW__SZ(64u * 1024u, SW__FULL ? 384u : 256u) // bytes of local-call messages waiting (mcu-serial: no Lua or telnet makes them)
-#endif
-#ifndef SW_NODE_LOCAL_MSG
-#define SW_NODE_LOCAL_MSG SW__SZ(16u * 1024u, 256u) // bytes of the largest local-call message
-#endif
 #ifndef SW_NODE_LOCAL_PENDING
 #define SW_NODE_LOCAL_PENDING SW__SZ(32, 4) // local calls in flight
 #endif
@@ -114,6 +108,17 @@
 // Defaults of run-time limits (config "limits.*", "serial.*"); the config can change them.
 #ifndef SW_NODE_DEF_MSG
 #define SW_NODE_DEF_MSG SW__SZ(16384, 512) // limits.msg: bytes of the largest message
+#endif
+// Local calls (a Lua app's swarm.call): a reply is built in one buffer of SW_NODE_LOCAL_MSG
+// bytes, then waits in the queue with the requests. With Lua, a local call gets what a link
+// would (limits.msg's default): sys.info's reply on the firmware did not fit in 256 B.
+#ifndef SW_NODE_LOCAL_MSG
+#define SW_NODE_LOCAL_MSG SW__SZ(16u * 1024u, SW__FULL ? SW_NODE_DEF_MSG : 256u) // bytes of the largest local-call message
+#endif
+#ifndef SW_NODE_LOCAL_QUEUE
+// bytes of local-call messages waiting: the largest reply and a few requests (mcu-serial: no
+// Lua or telnet makes them)
+#define SW_NODE_LOCAL_QUEUE SW__SZ(64u * 1024u, SW__FULL ? SW_NODE_LOCAL_MSG + 256u : 256u)
 #endif
 #ifndef SW_NODE_DEF_CLIENTS
 #define SW_NODE_DEF_CLIENTS SW__SZ(8, 1) // limits.clients: TCP RPC clients at once

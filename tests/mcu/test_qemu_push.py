@@ -237,6 +237,32 @@ class Push(unittest.TestCase):
         self.assertEqual(ram["pools"]["lua"][0] + ram["pools"]["node"][0], ram["heap_used"])
         self.assertGreaterEqual(ram["heap_size"] - ram["heap_used"], ram["node_reserve"] - 512)
 
+    def test_app_calls_sys_info(self):
+        """A Lua app calls sys.info on its own node (swarm.call, a local call): the reply, about
+        700 bytes with the firmware's hw figures, used to exceed the local session's fixed
+        256-byte message buffer, so the app got ETOOBIG instead of the table."""
+        self.boot(fresh=True)
+        app = {"main.lua": b"swarm.command('info', function()\n"
+                           b"  local ok, i = pcall(swarm.call, 'sys.info')\n"
+                           b"  if not ok then return {ok = false, err = tostring(i)} end\n"
+                           b"  return {ok = true, board = i.hw.board, profile = i.hw.profile,\n"
+                           b"          host = i.host_name, heap = i.hw.ram.heap_size}\n"
+                           b"end, 'sys.info as the app sees it')\n"}
+        self.assertEqual(self.push(app)["result"], "ok")
+        got = self.call("demo.info")
+        self.assertTrue(got["ok"], got)
+        direct = self.call("sys.info")
+        self.assertEqual(got["board"], "mps2-an385")
+        self.assertEqual(got["profile"], "mcu-full")
+        self.assertEqual(got["host"], direct["host_name"])
+        self.assertEqual(got["heap"], direct["hw"]["ram"]["heap_size"])
+        for _ in range(20):  # the buffers are reused, not leaked (the node pool stays flat)
+            self.assertTrue(self.call("demo.info")["ok"])
+        before = self.call("sys.info")["hw"]["ram"]["pools"]["node"][0]
+        for _ in range(10):
+            self.assertTrue(self.call("demo.info")["ok"])
+        self.assertEqual(self.call("sys.info")["hw"]["ram"]["pools"]["node"][0], before)
+
 
 class PushTcp(unittest.TestCase):
     """The same push over TCP (lwIP), in a network namespace the test creates."""
