@@ -19,6 +19,7 @@
 
 #include "hlink_int.h"
 #include "hsec.h"
+#include "swarm/noise_line.h"
 #include "swarm/seclink.h"
 
 // $XDG_CONFIG_HOME/swarm/REST (or ~/.config/swarm/REST).
@@ -195,18 +196,12 @@ static int sec_send(void *ctx, const uint8_t *p, size_t n)
     if (!lossy(l))
         return sw__hlink_write_raw(l, p, n);
     // one Reliable message: the frame as a MsgPack bin item
-    uint8_t w[3 + SW_NOISE_HDR + SW_NOISE_FRAME_MAX];
-    size_t h = n < 256 ? 2 : 3;
-    if (n > sizeof w - 3)
+    uint8_t w[SW_NOISE_BIN_HDR + SW_NOISE_HDR + SW_NOISE_FRAME_MAX];
+    size_t k = sw_noise_bin_wrap(w, sizeof w, p, n);
+    if (!k)
         return SW_ETOOBIG;
-    w[0] = n < 256 ? 0xc4 : 0xc5;
-    if (h == 2)
-        w[1] = (uint8_t)n;
-    else
-        w[1] = (uint8_t)(n >> 8), w[2] = (uint8_t)n;
-    memcpy(w + h, p, n);
-    int rc = sw__hlink_rel_send(l, w, h + n);
-    mbedtls_platform_zeroize(w, h + n);
+    int rc = sw__hlink_rel_send(l, w, k);
+    mbedtls_platform_zeroize(w, k);
     return rc;
 }
 
@@ -246,25 +241,22 @@ int sw__hsec_start(sw_hlink_t *l)
     return rc;
 }
 
-static uint32_t word(const char *m)
-{
-    const uint8_t *b = (const uint8_t *)m;
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
 void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
     // A line: what an earlier session left there comes first; the answer starts at a mark
-    while (l->hunting && n) {
-        l->hunt_win = l->hunt_win << 8 | *p++;
-        n--;
-        if (l->hunt_win == word(SW_NOISE_LINE_LOCKED)) {
-            l->hunting = false;
-        } else if (l->hunt_win == word(SW_NOISE_LINE_OPEN)) {
-            l->hunting = false;
+    if (l->hunting) {
+        const uint32_t marks[2] = {sw_noise_mark_word(SW_NOISE_LINE_LOCKED),
+                                   sw_noise_mark_word(SW_NOISE_LINE_OPEN)};
+        unsigned which;
+        size_t before, k = sw_noise_line_hunt(&l->hunt_win, p, n, marks, 2, &which, &before);
+        if (!k)
+            return;
+        l->hunting = false;
+        if (which == 1) {
             said_open(l, NULL, 0);
             return;
         }
+        p += k, n -= k;
     }
     if (!n)
         return;
@@ -292,10 +284,10 @@ void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
 
 void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
-    size_t h = n >= 2 && p[0] == 0xc4 ? 2 : n >= 3 && p[0] == 0xc5 ? 3 : 0;
-    size_t len = h == 2 ? p[1] : h == 3 ? (size_t)p[1] << 8 | p[2] : 0;
-    if (h && len == n - h) {
-        sw__hsec_feed(l, p + h, len);
+    const uint8_t *body;
+    size_t len;
+    if (sw_noise_bin_unwrap(p, n, &body, &len)) {
+        sw__hsec_feed(l, body, len);
         return;
     }
     if (!l->up) { // a plain message before the handshake's answer: an open node's link message
