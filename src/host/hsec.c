@@ -19,6 +19,7 @@
 
 #include "hlink_int.h"
 #include "hsec.h"
+#include "swarm/mp.h"
 #include "swarm/noise_line.h"
 #include "swarm/seclink.h"
 
@@ -87,10 +88,18 @@ int sw_key_read(const char *path, uint8_t key[SW_NOISE_KEY], char *err, size_t e
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
+// SWARM_ALLOW_OPEN set and not "" or "0" (the CLI's --allow-open sets it).
+static bool allow_open_env(void)
+{
+    const char *v = getenv("SWARM_ALLOW_OPEN");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap)
 {
     char path[1024];
     l->has_key = l->key_optional = false;
+    l->allow_open = allow_open_env();
     if (l->uri.kind != SW_URI_TCP && l->uri.kind != SW_URI_SERIAL && l->uri.kind != SW_URI_MQTT)
         return 0; // a mux (unix://: it holds the key; its socket's clients are trusted by file
                   // mode); mqtt:// seals message by message (hlink_mqtt.c)
@@ -219,6 +228,85 @@ static void sec_up(void *ctx)
     sw_hlink_t *l = ctx;
     remember_locked(l);
     sw__hlink_secure_up(l);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// A device that answered open although the host holds a key (docs/SECURITY.md, "A device never
+// seen locked"): it may be an impostor (anyone can answer as an open node), so only commands
+// that read go to it; what would give it something — a file, a push, a config, code to run, a
+// key, an app's command the host cannot classify — is refused before a byte of it is sent,
+// unless the user says the device is open (SWARM_ALLOW_OPEN=1, --allow-open).
+
+// Commands that only read (their arguments say what to read, nothing more).
+static const char *const read_cmds[] = {"ping", "sys.info", "sys.machid", "sys.log", "f.ls",
+                                        "f.dir", "f.stat", "f.hash", "f.rd", "f.cl",
+                                        "push.manifest", NULL};
+
+// The dotted name of a raw action item ("f.wr" or ["f", "wr"]). False if it is neither.
+static bool action_name(sw_span_t a, char *buf, size_t cap)
+{
+    sw_mpr_t r;
+    sw_mpr_init(&r, a.p, a.n);
+    sw_span_t s;
+    uint32_t k;
+    if (sw_mpr_str(&r, &s))
+        return s.n < cap && (memcpy(buf, s.p, s.n), buf[s.n] = 0, true);
+    sw_mpr_init(&r, a.p, a.n);
+    if (!sw_mpr_array(&r, &k))
+        return false;
+    size_t o = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        if (!sw_mpr_str(&r, &s) || o + s.n + 2 > cap)
+            return false;
+        if (i)
+            buf[o++] = '.';
+        memcpy(buf + o, s.p, s.n);
+        o += s.n;
+    }
+    buf[o] = 0;
+    return k > 0;
+}
+
+static bool reads_only(const char *name, sw_span_t d)
+{
+    for (const char *const *c = read_cmds; *c; c++)
+        if (!strcmp(name, *c))
+            return true;
+    const char *dot = strrchr(name, '.');
+    if (!strcmp(dot ? dot + 1 : name, "_dir")) // what a node offers
+        return true;
+    // (arguments given by position, or malformed, are not read as "absent")
+    sw_span_t v;
+    if (!strcmp(name, "sys.cfg")) // without d it reads
+        return !d.n || sw_mp_map_get(d.p, d.n, "d", &v) == SW_ENOENT;
+    if (!strcmp(name, "f.open")) { // mode r (the default) reads
+        int rc = d.n ? sw_mp_map_get(d.p, d.n, "m", &v) : SW_ENOENT;
+        if (rc)
+            return rc == SW_ENOENT;
+        sw_mpr_t r;
+        sw_span_t m;
+        sw_mpr_init(&r, v.p, v.n);
+        return sw_mpr_str(&r, &m) && m.n == 1 && m.p[0] == 'r';
+    }
+    return false;
+}
+
+int sw__hsec_gate(sw_hlink_t *l, const char *dotted, const sw_span_t *action, sw_span_t d)
+{
+    if (!l->has_key || !l->plain || l->allow_open)
+        return 0;
+    char name[96];
+    if (dotted)
+        snprintf(name, sizeof name, "%s", dotted);
+    else if (!action_name(*action, name, sizeof name))
+        snprintf(name, sizeof name, "?");
+    if (reads_only(name, d))
+        return 0;
+    sw__hlink_set_error(l, SW_EAUTH, "%s answered as an open node, but the host holds a key for "
+                        "it: it may be an impostor, so %s (it changes the device) was not sent. "
+                        "If the device really is open: --allow-open (or SWARM_ALLOW_OPEN=1), or "
+                        "lock it first: swarm key install %s", l->name, name, l->name);
+    return SW_EAUTH;
 }
 
 bool sw__hsec_use(const sw_hlink_t *l)
