@@ -189,7 +189,10 @@ static void session_end(sw_link_t *l)
 // Feeds one span of a serial/stdio session. False if it failed (the hunt begins again).
 static bool feed_line(sw_link_t *l, const uint8_t *p, size_t n)
 {
+    sw_seclink_cork(&l->sec->s); // one frame for what this piece's requests answer
     int rc = sw_seclink_input(&l->sec->s, p, n);
+    if (!rc && !l->closing)
+        sw_seclink_flush(&l->sec->s);
     if (!rc || l->closing)
         return true;
     sw_log(l->node, SW_LOG_WARN, "link %s: %s; waiting for a new handshake", l->peer, why_failed(l, rc));
@@ -201,11 +204,15 @@ void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n)
 {
     sw_auth_link_t *a = l->sec;
     if (is_tcp(l)) {
+        // the replies to this read's requests go out as one frame (seclink.h, coalescing)
+        sw_seclink_cork(&a->s);
         int rc = sw_seclink_input(&a->s, p, n);
         if (rc && !l->closing) {
             sw_log(l->node, SW_LOG_WARN, "link %s: %s, closing", l->peer, why_failed(l, rc));
             sw_link_close(l);
         }
+        if (!rc && !l->closing)
+            sw_seclink_flush(&a->s);
         return;
     }
     // A line: every preamble starts a session (a ciphertext that holds the 4 preamble bytes by
@@ -267,6 +274,10 @@ int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
 }
 
 bool sw_auth_link_ready(const sw_link_t *l) { return l->sec && sw_seclink_ready(&l->sec->s); }
+
+#if SW_SECLINK_COALESCE
+size_t sw_auth_link_held(const sw_link_t *l) { return l->sec ? sw_seclink_held(&l->sec->s) : 0; }
+#endif
 
 void sw_auth_link_free(sw_link_t *l)
 {
