@@ -562,6 +562,38 @@ class HostCli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn(b"SECRETCODEMARK", b"".join(b"".join(k) for k in got))
 
+    def test_mux_with_key_and_open_device(self):
+        """A mux holding the fleet key whose device answers as open: its clients' reads pass,
+        a change is answered with an EAUTH error and not sent; SWARM_ALLOW_OPEN=1 on the mux
+        lets it through."""
+        self.assertEqual(self.swarm("key", "new").returncode, 0)
+        for allow in (False, True):
+            sock = os.path.join(self.tmp, "mux%d.sock" % allow)
+            env = dict(self.env, SWARM_ALLOW_OPEN="1") if allow else self.env
+            with st.swarm_running("mux", "--link", self.link, "--socket", sock, env=env) as mux:
+                for _ in range(500):
+                    if os.path.exists(sock):
+                        break
+                    mux.poll()
+                    self.assertIsNone(mux.returncode)
+                    time.sleep(0.02)
+                for _ in range(200):  # until the mux's device link is up
+                    r = self.swarm("call", "unix://" + sock, "sys.info")
+                    if "device link down" not in r.stderr:
+                        break
+                    time.sleep(0.05)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                r = self.swarm("call", "unix://" + sock, "f.mkdir", "p=viamux%d" % allow)
+                made = os.path.isdir(os.path.join(self.node.root, "viamux%d" % allow))
+                if allow:
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertTrue(made)
+                else:
+                    self.assertNotEqual(r.returncode, 0)
+                    self.assertIn("EAUTH", r.stderr)
+                    self.assertIn("answered as an open node", r.stderr)
+                    self.assertFalse(made)
+
     def test_rotate_refuses_open_answer(self):
         """swarm key rotate sends the new key only to a device that proves the current one: a
         device that answers as open (not yet provisioned, or an impostor) gets nothing."""
