@@ -121,6 +121,9 @@ int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap)
         l->has_key = true;
         return 0;
     }
+    // the user said this device is open (swarm key open NAME): changes go to it in plain
+    if (!sw_key_device_file("open", dev, path, sizeof path) && exists(path))
+        l->allow_open = true;
     bool known = !sw_key_device_file("locked", dev, path, sizeof path) && exists(path);
     if (sw_key_path(path, sizeof path))
         return 0;
@@ -147,7 +150,11 @@ int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap)
 static void remember_locked(sw_hlink_t *l)
 {
     char path[1024];
-    if (!l->dev[0] || sw_key_device_file("locked", l->dev, path, sizeof path) || exists(path))
+    if (!l->dev[0])
+        return;
+    if (!sw_key_device_file("open", l->dev, path, sizeof path)) // (locked now, whatever it was)
+        unlink(path);
+    if (sw_key_device_file("locked", l->dev, path, sizeof path) || exists(path))
         return;
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", path);
@@ -235,7 +242,8 @@ static void sec_up(void *ctx)
 // seen locked"): it may be an impostor (anyone can answer as an open node), so only commands
 // that read go to it; what would give it something — a file, a push, a config, code to run, a
 // key, an app's command the host cannot classify — is refused before a byte of it is sent,
-// unless the user says the device is open (SWARM_ALLOW_OPEN=1, --allow-open).
+// unless the user says the device is open (SWARM_ALLOW_OPEN=1, --allow-open, or for one device
+// the record $XDG_CONFIG_HOME/swarm/open/NAME that `swarm key open NAME` writes).
 
 // Commands that only read (their arguments say what to read, nothing more).
 static const char *const read_cmds[] = {"ping", "sys.info", "sys.machid", "sys.log", "f.ls",

@@ -470,6 +470,17 @@ class HostCli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         r = self.swarm("cfg", self.link, "set", "board.x", "1", env=dict(self.env, SWARM_ALLOW_OPEN="1"))
         self.assertEqual(r.returncode, 0, r.stderr)
+        # the user's record that this device is open (swarm key open): no flag needed
+        rec = os.path.join(self.tmp, "cfg", "swarm", "open", self.link.replace("/", "_"))
+        r = self.swarm("key", "open", self.link)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(rec), r.stdout)
+        r = self.swarm("call", self.link, "f.mkdir", "p=recorded")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(self.node.root, "recorded")))
+        # (another name for the same device has no record)
+        r = self.swarm("call", "127.0.0.1:%d" % self.node.port, "f.mkdir", "p=other")
+        self.assertEqual(r.returncode, 3, r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "cfg", "swarm", "locked")))
         # an explicit key (SWARM_KEY_FILE) insists: the open node is refused
         r = self.swarm("call", self.link, "sys.info",
@@ -481,6 +492,7 @@ class HostCli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         wait_restarted_locked(self.node)
         self.assertEqual(self.swarm("call", self.link, "f.mkdir", "p=lockedok").returncode, 0)
+        self.assertFalse(os.path.exists(rec))  # locked now: the record of "open" is gone
 
     def recording_proxy(self, target_port):
         """A machine that answers as an open node: a TCP proxy in front of a real open
