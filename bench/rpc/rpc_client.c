@@ -11,7 +11,15 @@
 // Every reply is checked: in order, "i" as sent, "d" = "R:x" (echo mode: our own request back).
 // The link message a server sends first is awaited before timing starts.
 //
+// With -k KEYFILE every connection is a Noise NNpsk0 session with that 32-byte key, as the host
+// speaks to a locked node (src/auth/seclink.c, the project's own code: built in by the run
+// scripts with -lmbedcrypto): the handshake and the link message come before timing starts.
+//
 // Usage: rpc_client -p PORT [-H ADDR] [-c CLIENTS] [-w WINDOW] [-t SECONDS] [-W WARMUP_S] [-e]
+//                   [-k KEYFILE] [-g]
+// -g: once connected (and, with -k, past the handshake), print "ready" and wait for a byte on
+// stdin before the warm-up starts: a runner that starts several clients lets them go together
+// and can leave the connections' set-up out of the server's CPU time.
 // Prints one line: "result rate R p50_us A p99_us B max_us C replies N all M client_cpu_s S"
 // (replies: in the timed span; all: including the warm-up and the final drain).
 #define _GNU_SOURCE
@@ -25,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -33,6 +42,7 @@
 #define BENCH_PROG "rpc_client"
 #include "../bench_client.h"
 #include "swarm/msg.h"
+#include "swarm/seclink.h"
 
 #define MAX_CLIENTS 64
 #define RING 128   // send times kept per connection (window ≤ SEQ_MAX)
@@ -72,6 +82,8 @@ static double lat_q(double q)
 
 typedef struct {
     int fd;
+    bool linked;               // the link message has arrived
+    sw_seclink_t *sec;         // -k: the Noise session (NULL: plain)
     sw_mps_t split;
     uint8_t item[256];
     uint64_t sent, got;        // requests sent / replies received on this connection
@@ -117,8 +129,97 @@ static int check_item(const uint8_t *p, size_t n, uint64_t k)
     return 1;
 }
 
+// What one read's replies do: the sequential client only counts them; the pipelined one also
+// counts those of the timed span and their latency (t: the time of the read).
+static struct {
+    bool timed;
+    uint64_t t, t1, t2, counted;
+    unsigned replies;
+} rx;
+
+// Plain bytes from the server (decrypted with -k): split into items and checked.
+static void on_plain(void *ctx, const uint8_t *p, size_t n)
+{
+    client_t *c = ctx;
+    size_t at = 0;
+    while (at < n) {
+        size_t used;
+        int rc = sw_mps_feed(&c->split, p + at, n - at, &used);
+        at += used;
+        if (rc < 0)
+            bench_die("bad MsgPack from the server");
+        if (rc != 1)
+            continue;
+        if (!check_item(c->split.buf, c->split.len, c->got)) {
+            c->linked = true;
+            continue;
+        }
+        if (rx.timed) {
+            uint64_t st = c->sent_at[c->got % RING];
+            if (rx.t >= rx.t1 && rx.t < rx.t2) {
+                rx.counted++; // the rate: replies received in the timed span
+                if (st >= rx.t1)
+                    lat_add(rx.t - st);
+            }
+        }
+        c->got++;
+        rx.replies++;
+    }
+}
+
+// Bytes as read from the socket.
+static void on_read(client_t *c, const uint8_t *p, size_t n)
+{
+    if (!c->sec) {
+        on_plain(c, p, n);
+        return;
+    }
+    int rc = sw_seclink_input(c->sec, p, n);
+    if (rc) {
+        errno = 0;
+        fprintf(stderr, "rpc_client: the Noise session failed: %s%s\n", sw_strerror(rc),
+                c->sec->reject == SW_NOISE_REJECT_AUTH ? " (wrong key)" : "");
+        exit(1);
+    }
+}
+
+static void send_out(client_t *c, const uint8_t *p, size_t n)
+{
+    if (!c->sec)
+        bench_send_all(c->fd, p, n);
+    else if (sw_seclink_write(c->sec, p, n))
+        bench_die("encrypting a request");
+}
+
+static int sec_send(void *ctx, const uint8_t *p, size_t n)
+{
+    bench_send_all(((client_t *)ctx)->fd, p, n);
+    return 0;
+}
+
+// -k: the handshake, then the link message (blocking socket).
+static void secure_connect(client_t *c, const uint8_t key[SW_NOISE_KEY])
+{
+    uint8_t seed[SW_NOISE_KEY], buf[4096];
+    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+        bench_die("getrandom");
+    if (!(c->sec = calloc(1, sizeof *c->sec)))
+        bench_die("calloc");
+    sw_seclink_io_t io = {sec_send, on_plain, NULL, c};
+    if (sw_seclink_start(c->sec, true, key, seed, &io))
+        bench_die("starting the Noise session");
+    while (!c->linked) {
+        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+        if (r <= 0)
+            bench_die("handshake: the server closed (not locked, or wrong key?)");
+        on_read(c, buf, (size_t)r);
+    }
+    if (rx.replies)
+        bench_die("expected only the link message first");
+}
+
 // One client, one request at a time.
-static uint64_t run_sequential(client_t *c, uint64_t t0, uint64_t t1, uint64_t t2)
+static uint64_t run_sequential(client_t *c, uint64_t t1, uint64_t t2)
 {
     uint8_t req[64], buf[4096];
     uint64_t counted = 0;
@@ -127,24 +228,14 @@ static uint64_t run_sequential(client_t *c, uint64_t t0, uint64_t t1, uint64_t t
         uint64_t ts = bench_now_ns();
         if (ts >= t2)
             break;
-        bench_send_all(c->fd, req, n);
+        send_out(c, req, n);
         c->sent++;
-        for (bool done = false; !done;) {
+        rx.replies = 0;
+        while (!rx.replies) {
             ssize_t r = recv(c->fd, buf, sizeof buf, 0);
             if (r <= 0)
                 bench_die("recv");
-            size_t at = 0;
-            while (at < (size_t)r) {
-                size_t used;
-                int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
-                at += used;
-                if (rc < 0)
-                    bench_die("bad MsgPack from the server");
-                if (rc == 1 && check_item(c->split.buf, c->split.len, c->got)) {
-                    c->got++;
-                    done = true;
-                }
-            }
+            on_read(c, buf, (size_t)r);
         }
         uint64_t te = bench_now_ns();
         if (ts >= t1 && te < t2) {
@@ -152,7 +243,6 @@ static uint64_t run_sequential(client_t *c, uint64_t t0, uint64_t t1, uint64_t t
             counted++;
         }
     }
-    (void)t0;
     return counted;
 }
 
@@ -163,7 +253,7 @@ static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
     if (ep < 0)
         bench_die("epoll_create1");
     static uint8_t out[RING * 64], buf[1 << 16];
-    uint64_t t = bench_now_ns(), counted = 0;
+    uint64_t t = bench_now_ns();
     for (int i = 0; i < nc; i++) {
         client_t *c = &clients[i];
         if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) < 0)
@@ -176,11 +266,14 @@ static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
             c->sent_at[c->sent % RING] = t;
             len += put_request(out + len, sizeof out - len, c->sent);
         }
-        bench_send_all(c->fd, out, len);
+        send_out(c, out, len);
     }
     bool stopping = false;
     uint64_t outstanding = (uint64_t)nc * window;
     struct epoll_event evs[MAX_CLIENTS];
+    rx.timed = true;
+    rx.t1 = t1;
+    rx.t2 = t2;
     while (outstanding) {
         int n = epoll_wait(ep, evs, MAX_CLIENTS, 1000);
         if (n < 0 && errno == EINTR)
@@ -197,26 +290,11 @@ static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
                 continue;
             if (r <= 0)
                 bench_die("recv");
-            unsigned replies = 0;
-            size_t at = 0;
-            while (at < (size_t)r) {
-                size_t used;
-                int rc = sw_mps_feed(&c->split, buf + at, (size_t)r - at, &used);
-                at += used;
-                if (rc < 0)
-                    bench_die("bad MsgPack from the server");
-                if (rc == 1 && check_item(c->split.buf, c->split.len, c->got)) {
-                    uint64_t st = c->sent_at[c->got % RING];
-                    if (t >= t1 && t < t2) {
-                        counted++; // the rate: replies received in the timed span
-                        if (st >= t1)
-                            lat_add(t - st);
-                    }
-                    c->got++;
-                    replies++;
-                    outstanding--;
-                }
-            }
+            rx.t = t;
+            rx.replies = 0;
+            on_read(c, buf, (size_t)r);
+            unsigned replies = rx.replies;
+            outstanding -= replies;
             if (stopping || !replies)
                 continue;
             size_t len = 0;
@@ -226,21 +304,22 @@ static uint64_t run_pipelined(int nc, unsigned window, uint64_t t1, uint64_t t2)
                 len += put_request(out + len, sizeof out - len, c->sent);
             }
             outstanding += replies;
-            bench_send_all(c->fd, out, len);
+            send_out(c, out, len);
         }
     }
     close(ep);
-    return counted;
+    return rx.counted;
 }
 
 int main(int argc, char **argv)
 {
-    const char *addr = "127.0.0.1";
+    const char *addr = "127.0.0.1", *keyfile = NULL;
+    bool go = false;
     int port = 0, nc = 1;
     unsigned window = 1;
     double secs = 1.0, warm = 0.2;
     int o;
-    while ((o = getopt(argc, argv, "p:H:c:w:t:W:e")) != -1) {
+    while ((o = getopt(argc, argv, "p:H:c:w:t:W:ek:g")) != -1) {
         switch (o) {
         case 'p': port = atoi(optarg); break;
         case 'H': addr = optarg; break;
@@ -249,9 +328,11 @@ int main(int argc, char **argv)
         case 't': secs = atof(optarg); break;
         case 'W': warm = atof(optarg); break;
         case 'e': echo_mode = true; break;
+        case 'k': keyfile = optarg; break;
+        case 'g': go = true; break;
         default:
             fprintf(stderr, "usage: rpc_client -p PORT [-H ADDR] [-c CLIENTS] [-w WINDOW] "
-                            "[-t SECONDS] [-W WARMUP_S] [-e]\n");
+                            "[-t SECONDS] [-W WARMUP_S] [-e] [-k KEYFILE] [-g]\n");
             return 2;
         }
     }
@@ -259,17 +340,33 @@ int main(int argc, char **argv)
         fprintf(stderr, "rpc_client: bad arguments\n");
         return 2;
     }
+    uint8_t key[SW_NOISE_KEY];
+    if (keyfile) {
+        FILE *f = fopen(keyfile, "rb");
+        if (!f || fread(key, 1, sizeof key, f) != sizeof key || fgetc(f) != EOF)
+            bench_die("-k: not a 32-byte key file");
+        fclose(f);
+    }
     for (int i = 0; i < nc; i++) {
         client_t *c = &clients[i];
         c->fd = bench_connect(addr, port, NULL);
         sw_mps_init(&c->split, c->item, sizeof c->item);
-        if (!echo_mode)
+        if (keyfile)
+            secure_connect(c, key);
+        else if (!echo_mode)
             bench_await_link(c->fd, &c->split);
+    }
+    if (go) {
+        char b;
+        printf("ready\n");
+        fflush(stdout);
+        if (read(0, &b, 1) != 1)
+            bench_die("-g: stdin closed before the go");
     }
     double cpu0 = bench_cpu_s();
     uint64_t t0 = bench_now_ns();
     uint64_t t1 = t0 + (uint64_t)(warm * 1e9), t2 = t1 + (uint64_t)(secs * 1e9);
-    uint64_t counted = nc == 1 && window == 1 ? run_sequential(&clients[0], t0, t1, t2)
+    uint64_t counted = nc == 1 && window == 1 ? run_sequential(&clients[0], t1, t2)
                                               : run_pipelined(nc, window, t1, t2);
     double cpu = bench_cpu_s() - cpu0;
     for (int i = 0; i < nc; i++)

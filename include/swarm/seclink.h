@@ -17,6 +17,21 @@ typedef struct sw_seclink_io {
     void *ctx;
 } sw_seclink_io_t;
 
+// Coalescing (sw_seclink_cork / _flush): plaintext written while corked is gathered into one
+// transport frame (up to SW_NOISE_FRAME_PAYLOAD), sealed at the flush, so the replies to one
+// read's requests cost one AEAD operation and one 18-byte overhead instead of one each. The
+// wire does not change: a stream's frames were never message boundaries. Off in the MCU
+// profiles (SW_PROFILE), where flash is short: there cork and flush do nothing.
+#ifndef SW_SECLINK_COALESCE
+#if defined(SW_PROFILE_POSIX) && SW_PROFILE == SW_PROFILE_POSIX // the node's POSIX profile (profile.h)
+#define SW_SECLINK_COALESCE 1
+#elif defined(SW_PROFILE) // an MCU profile (-DSW_PROFILE=…)
+#define SW_SECLINK_COALESCE 0
+#else
+#define SW_SECLINK_COALESCE 1
+#endif
+#endif
+
 // About 4.5 KiB: a receive buffer and a send buffer of one frame each.
 typedef struct sw_seclink {
     sw_noise_t nz;
@@ -26,6 +41,9 @@ typedef struct sw_seclink {
     int err;         // sticky: once set, all input is refused with it
     int reject;      // initiator: the reason byte of a responder's reject frame (0: none)
     bool has_alt;    // responder: a second key message 1 may be made with (key rotation)
+    // (always here, so the layout does not depend on SW_SECLINK_COALESCE)
+    bool corked;     // sw_seclink_cork: writes gather in txbuf until the flush
+    uint16_t pend;   // plaintext bytes gathered in txbuf (after its header), not sealed yet
     uint8_t alt[SW_NOISE_KEY];
     uint8_t seed[SW_NOISE_KEY]; // responder: kept until message 1 is read (a retry reuses it)
     uint8_t rxbuf[SW_NOISE_FRAME_MAX];
@@ -50,6 +68,21 @@ int sw_seclink_input(sw_seclink_t *s, const uint8_t *p, size_t n);
 // the handshake is done, or the send error.
 int sw_seclink_write(sw_seclink_t *s, const uint8_t *p, size_t n);
 bool sw_seclink_ready(const sw_seclink_t *s);
+#if SW_SECLINK_COALESCE
+// From now on sw_seclink_write gathers what it is given (a full frame still goes at once).
+void sw_seclink_cork(sw_seclink_t *s);
+// Seals and sends what was gathered, and ends the cork. 0 or the send / session error.
+int sw_seclink_flush(sw_seclink_t *s);
+// Bytes gathered and not sent yet, with the frame's header and tag (0: none).
+static inline size_t sw_seclink_held(const sw_seclink_t *s)
+{
+    return s->pend ? s->pend + SW_NOISE_HDR + SW_NOISE_TAG : 0;
+}
+#else
+static inline void sw_seclink_cork(sw_seclink_t *s) { (void)s; }
+static inline int sw_seclink_flush(sw_seclink_t *s) { return (void)s, 0; }
+static inline size_t sw_seclink_held(const sw_seclink_t *s) { return (void)s, 0; }
+#endif
 // Wipes the keys (call when the link closes).
 void sw_seclink_wipe(sw_seclink_t *s);
 

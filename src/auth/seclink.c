@@ -122,6 +122,54 @@ int sw_seclink_input(sw_seclink_t *s, const uint8_t *p, size_t n)
     return 0;
 }
 
+#if SW_SECLINK_COALESCE
+// Seals the k plaintext bytes at txbuf + SW_NOISE_HDR in place and sends the frame.
+static int seal(sw_seclink_t *s, size_t k)
+{
+    int rc = sw_noise_encrypt(&s->nz, s->txbuf + SW_NOISE_HDR, k, s->txbuf + SW_NOISE_HDR);
+    if (rc)
+        return fail(s, rc);
+    sw_noise_hdr(k + SW_NOISE_TAG, s->txbuf);
+    return s->io.send(s->io.ctx, s->txbuf, SW_NOISE_HDR + k + SW_NOISE_TAG);
+}
+
+int sw_seclink_write(sw_seclink_t *s, const uint8_t *p, size_t n)
+{
+    if (s->err)
+        return s->err;
+    if (!sw_noise_ready(&s->nz))
+        return SW_EINVAL;
+    while (n) {
+        size_t k = SW_NOISE_FRAME_PAYLOAD - s->pend;
+        if (k > n)
+            k = n;
+        memcpy(s->txbuf + SW_NOISE_HDR + s->pend, p, k);
+        s->pend = (uint16_t)(s->pend + k);
+        p += k;
+        n -= k;
+        if (s->corked && s->pend < SW_NOISE_FRAME_PAYLOAD)
+            continue;
+        size_t all = s->pend;
+        s->pend = 0;
+        int rc = seal(s, all);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void sw_seclink_cork(sw_seclink_t *s) { s->corked = true; }
+
+int sw_seclink_flush(sw_seclink_t *s)
+{
+    size_t all = s->pend;
+    s->corked = false;
+    s->pend = 0;
+    if (s->err)
+        return s->err;
+    return all ? seal(s, all) : 0;
+}
+#else
 int sw_seclink_write(sw_seclink_t *s, const uint8_t *p, size_t n)
 {
     if (s->err)
@@ -142,6 +190,7 @@ int sw_seclink_write(sw_seclink_t *s, const uint8_t *p, size_t n)
     }
     return 0;
 }
+#endif
 
 bool sw_seclink_ready(const sw_seclink_t *s) { return !s->err && sw_noise_ready(&s->nz); }
 

@@ -28,6 +28,7 @@ typedef struct sw_cli {
     bool quiet;           // -q: no progress, no informational lines
     int verbose;          // -v (repeatable): more detail on stderr
     uint32_t timeout_ms;  // --timeout TIME: per request, in ms; default 10 s, 0 = no limit
+    bool allow_open;      // --allow-open: sets SWARM_ALLOW_OPEN=1 for this process (hsec.c)
     bool tty_out;         // stdout is a terminal
     bool tty_err;         // stderr is a terminal (progress bars only then)
     bool color_out;       // colour on stdout: a terminal, NO_COLOR unset or empty, TERM not dumb

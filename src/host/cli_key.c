@@ -20,7 +20,8 @@ static const char key_usage[] =
     "usage: swarm key [options] new\n"
     "       swarm key [options] path\n"
     "       swarm key [options] install LINK\n"
-    "       swarm key [options] rotate [--finish] LINK...\n";
+    "       swarm key [options] rotate [--finish] LINK...\n"
+    "       swarm key [options] open DEVICE...\n";
 
 static const char key_about[] =
     "The fleet key of the authenticated mode: a node that has a key (its swarm.key) takes RPC\n"
@@ -39,14 +40,20 @@ static const char key_about[] =
     "                   Repeat for devices that were offline. Then\n"
     "  rotate --finish LINK...  makes the new key the host's (the old one is kept as\n"
     "                   KEYFILE.old) and tells each LINK to stop accepting the old key\n"
+    "  open DEVICE...   records that each DEVICE (as named on command lines) is open: a host\n"
+    "                   with the fleet key then sends it changes too (as --allow-open does for\n"
+    "                   one command). Undone by removing the record, and when DEVICE proves\n"
+    "                   it holds the key\n"
     "\n"
     "The key file: $SWARM_KEY_FILE, else $XDG_CONFIG_HOME/swarm/key, else ~/.config/swarm/key.\n"
     "A device may have a key of its own: --device NAME makes new, path and install use\n"
     "$XDG_CONFIG_HOME/swarm/keys/NAME, which every command uses for the device NAME (and then\n"
     "insists that it proves it holds it). With the fleet key, a device that answers as an open\n"
-    "node is talked to in plain, unless the host has seen it locked before (the record\n"
-    "$XDG_CONFIG_HOME/swarm/locked/NAME). SWARM_KEY_FILE=FILE uses FILE for every device and\n"
-    "insists; SWARM_KEY_FILE= (empty) uses no key, for open nodes only.\n";
+    "node is talked to in plain, for reading only (it may be an impostor: changes need\n"
+    "--allow-open or the record $XDG_CONFIG_HOME/swarm/open/NAME of `key open`), unless the\n"
+    "host has seen it locked before (the record $XDG_CONFIG_HOME/swarm/locked/NAME): then it is\n"
+    "refused. SWARM_KEY_FILE=FILE uses FILE for every device and insists; SWARM_KEY_FILE=\n"
+    "(empty) uses no key, for open nodes only.\n";
 
 static const char key_after[] =
     "examples:\n"
@@ -153,6 +160,10 @@ static int key_install(const sw_cli_t *c, const char *link, const char *path, co
     // commands' default would try the key this very call installs).
     if (!newfile)
         setenv("SWARM_KEY_FILE", "", 1);
+    // With --new the link uses the host's key, and a device that answers as an open node gets
+    // the key all the same: keying an open device is what this command is for (over a path the
+    // user trusts). `rotate` has no such exception: a device there must prove the current key.
+    setenv("SWARM_ALLOW_OPEN", "1", 1);
     uint8_t req[64];
     sw_mpw_t w;
     sw_mpw_init(&w, req, sizeof req);
@@ -163,6 +174,41 @@ static int key_install(const sw_cli_t *c, const char *link, const char *path, co
     rc = key_call(c, link, req, w.len, "key installed; the device restarts locked");
     memset(req, 0, sizeof req);
     return rc;
+}
+
+// swarm key open DEVICE...: the record that lets changes go to DEVICE when it answers open.
+static int key_open(const sw_cli_t *c, char **devs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char path[1024], dir[1024];
+        if (sw_key_device_file("open", devs[i], path, sizeof path)) {
+            sw_cli_error(c, "key", "no place for the record of %s: set HOME", devs[i]);
+            return SW_EXIT_LOCAL;
+        }
+        snprintf(dir, sizeof dir, "%s", path);
+        *strrchr(dir, '/') = 0;
+        char *up = strrchr(dir, '/');
+        *up = 0;
+        mkdir(dir, 0700); // $XDG_CONFIG_HOME/swarm, then its open/
+        *up = '/';
+        mkdir(dir, 0700);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            sw_cli_error(c, "key", "cannot write %s: %s", path, strerror(errno));
+            return SW_EXIT_LOCAL;
+        }
+        static const char note[] = "the user said this device is open: a host with the fleet key "
+                                   "sends it changes in plain (remove this file to stop)\n";
+        ssize_t w = write(fd, note, sizeof note - 1);
+        close(fd);
+        if (w != (ssize_t)sizeof note - 1) {
+            sw_cli_error(c, "key", "cannot write %s", path);
+            return SW_EXIT_LOCAL;
+        }
+        if (!c->quiet)
+            printf("%s: recorded as open (%s)\n", devs[i], path);
+    }
+    return SW_EXIT_OK;
 }
 
 static int key_rotate(sw_cli_t *c, const char *path, char **links, int nlinks, bool finish)
@@ -234,7 +280,7 @@ int sw_cli_key(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_FLAG_("finish", NULL, &finish,
                      "rotate: switch the host to the new key and make the devices forget the old one"),
         SW_OPT_HELP_, SW_OPT_END_};
-    static const char *const names[] = {"new, path, install or rotate", "LINK...", NULL};
+    static const char *const names[] = {"new, path, install, rotate or open", "LINK...", NULL};
     sw_cli_spec_t spec = {.cmd = "key", .usage = key_usage, .about = key_about, .opts = opts,
                           .after = key_after, .pos = names};
     int rc;
@@ -247,6 +293,11 @@ int sw_cli_key(const sw_cli_t *cli, int argc, char **argv)
         return SW_EXIT_LOCAL;
     }
     bool install = !strcmp(op, "install");
+    if (!strcmp(op, "open")) {
+        if (spec.narg < 2)
+            return sw__cli_usage(&c, "key", "open needs the devices: DEVICE...");
+        return key_open(&c, spec.arg + 1, spec.narg - 1);
+    }
     if (!strcmp(op, "rotate")) {
         if (spec.narg < 2)
             return sw__cli_usage(&c, "key", "rotate needs the devices: LINK...");
@@ -255,7 +306,7 @@ int sw_cli_key(const sw_cli_t *cli, int argc, char **argv)
         return key_rotate(&c, path, spec.arg + 1, spec.narg - 1, finish);
     }
     if (!install && strcmp(op, "new") && strcmp(op, "path"))
-        return sw__cli_usage(&c, "key", "unknown operation '%s' (use new, path, install or rotate)", op);
+        return sw__cli_usage(&c, "key", "unknown operation '%s' (use new, path, install, rotate or open)", op);
     if (install != (spec.narg == 2))
         return sw__cli_usage(&c, "key", install ? "install needs a LINK" : "%s takes no LINK", op);
     if (!path[0] && !install)

@@ -169,6 +169,10 @@ void sw__cli_globals(sw_cli_t *c, sw_opt_t out[SW_CLI_NGLOBAL])
          .size = sizeof c->timeout_ms, .max = 7 * 86400000ull,
          .show_def = "10s, or the config's [defaults] timeout", // (set by main, not per command)
          .help = "how long to wait for each answer (and for the link); 0 = no limit"},
+        SW_OPT_FLAG_("allow-open", NULL, &c->allow_open,
+                     "send commands that change a device also when it answers as an open node "
+                     "although the host holds a key for it (refused by default: it may be an "
+                     "impostor; docs/SECURITY.md). The same as SWARM_ALLOW_OPEN=1"),
         SW_OPT_END_,
     };
     memcpy(out, g, sizeof g);
@@ -595,6 +599,8 @@ bool sw__cli_parse(sw_cli_t *c, sw_cli_spec_t *spec, int argc, char **argv, int 
                 "for milliseconds)\n", prog, spec->cmd ? " " : "", spec->cmd ? spec->cmd : "",
                 name, p.notes[i].v, p.notes[i].v, p.notes[i].v);
     }
+    if (c->allow_open) // read where every link is opened (src/host/hsec.c), mux and dashboard too
+        setenv("SWARM_ALLOW_OPEN", "1", 1);
     *status = SW_EXIT_OK;
     return true;
 }

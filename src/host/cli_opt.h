@@ -124,7 +124,7 @@ void sw__cli_help(const sw_cli_spec_t *spec, FILE *f);
 
 // The rows of the global options (--json, -q, -v, --timeout) writing into *c, ending with END.
 // out has room for SW_CLI_NGLOBAL rows.
-#define SW_CLI_NGLOBAL 5
+#define SW_CLI_NGLOBAL 6
 void sw__cli_globals(sw_cli_t *c, sw_opt_t out[SW_CLI_NGLOBAL]);
 
 // A duration "500ms", "2s", "1.5" (seconds), "1m", "1h" → ms. bare: set when no unit was

@@ -562,6 +562,9 @@ static int64_t call(sw_hlink_t *l, const char *dotted, const sw_span_t *action, 
         return SW_EINVAL;
     if (!action && d.n && sw_mp_check(d.p, d.n)) // (call_raw's spans are whole items already)
         return SW_EINVAL;
+    int rc = sw__hsec_gate(l, dotted, action, d);
+    if (rc)
+        return rc;
     sw_hcall_t *c = call_alloc(l);
     if (!c)
         return SW_EFULL;
@@ -604,6 +607,9 @@ int sw_hlink_notify_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d)
         return SW_ECLOSED;
     if (!action.n || sw_mp_check(action.p, action.n) || (d.n && sw_mp_check(d.p, d.n)))
         return SW_EINVAL;
+    int rc = sw__hsec_gate(l, NULL, &action, d);
+    if (rc)
+        return rc;
     size_t cap = action.n + d.n + 16;
     if (cap > l->o.max_msg)
         return SW_ETOOBIG;
@@ -618,7 +624,7 @@ int sw_hlink_notify_raw(sw_hlink_t *l, sw_span_t action, sw_span_t d)
     else
         sw_mpw_map(&w, 0);
     sw_msg_request_end(&w, -1, 0);
-    int rc = w.err ? SW_ETOOBIG : rpc_send(l, w.buf, w.len);
+    rc = w.err ? SW_ETOOBIG : rpc_send(l, w.buf, w.len);
     free(buf);
     return rc;
 }
@@ -820,7 +826,7 @@ int sw_hlink_call_sync(sw_hlink_t *l, const char *dotted, sw_span_t d, uint32_t 
     if (seq < 0) {
         if (err && errcap)
             snprintf(err, errcap, "cannot send %s: %s", dotted,
-                     seq == SW_ECLOSED ? sw_hlink_error(l) : sw_strerror((int)seq));
+                     seq == SW_ECLOSED || seq == SW_EAUTH ? sw_hlink_error(l) : sw_strerror((int)seq));
         return (int)seq;
     }
     sync_begin(l, left);

@@ -109,6 +109,8 @@ struct sw_hlink {
     bool has_key;
     bool key_optional;       // the fleet key, device not known locked: plain if it says open
     bool plain;              // it said open: this link talks plain from now on
+    bool allow_open;         // the user allows commands that change a device that answered
+                             // open although the host has a key (SWARM_ALLOW_OPEN, --allow-open)
     bool hunting;            // lossless serial: skipping to the node's answer mark (noise.h)
     uint32_t hunt_win;
     char dev[200];           // the device as the user named it (per-device key, locked record)
@@ -178,6 +180,10 @@ void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n); // lossy: one R
 int sw__hsec_write(sw_hlink_t *l, const uint8_t *p, size_t n);
 bool sw__hsec_handshaking(const sw_hlink_t *l);
 void sw__hsec_free(sw_hlink_t *l);
+// Before a request goes out: 0, or SW_EAUTH (the error text set) when the device answered as an
+// open node although the host holds a key for it and the command may change the device.
+// action: the dotted name, or (dotted NULL) the raw action item; d: the raw arguments.
+int sw__hsec_gate(sw_hlink_t *l, const char *dotted, const sw_span_t *action, sw_span_t d);
 
 // hlink_mqtt.c: the mqtt:// transport
 void sw__hlink_mqtt_start(sw_hlink_t *l);   // one attempt

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hlink_int.h"
+#include "swarm/seclink.h"
 
 int sw__hlink_uverr(int e)
 {
@@ -144,15 +145,26 @@ int sw__hlink_write_raw(sw_hlink_t *l, const uint8_t *p, size_t n)
     return 0;
 }
 
+// A locked stream link (TCP, lossless serial) whose session is up: what a burst writes can share
+// one Noise frame (swarm/seclink.h). Not a lossy line: there a frame is one message.
+static bool sec_stream(const sw_hlink_t *l)
+{
+    return l->sec && !(l->uri.kind == SW_URI_SERIAL && l->uri.lossy) && sw_seclink_ready(l->sec);
+}
+
 void sw_hlink_cork(sw_hlink_t *l)
 {
     l->corked = true;
+    if (sec_stream(l))
+        sw_seclink_cork(l->sec);
 }
 
 void sw_hlink_uncork(sw_hlink_t *l)
 {
     if (!l->corked)
         return;
+    if (sec_stream(l)) // its last frame joins the held bytes (still corked), in order
+        sw_seclink_flush(l->sec);
     l->corked = false;
     size_t n = l->cork_len;
     l->cork_len = 0;

@@ -19,6 +19,8 @@
 
 #include "hlink_int.h"
 #include "hsec.h"
+#include "swarm/mp.h"
+#include "swarm/noise_line.h"
 #include "swarm/seclink.h"
 
 // $XDG_CONFIG_HOME/swarm/REST (or ~/.config/swarm/REST).
@@ -86,10 +88,18 @@ int sw_key_read(const char *path, uint8_t key[SW_NOISE_KEY], char *err, size_t e
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
+// SWARM_ALLOW_OPEN set and not "" or "0" (the CLI's --allow-open sets it).
+static bool allow_open_env(void)
+{
+    const char *v = getenv("SWARM_ALLOW_OPEN");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap)
 {
     char path[1024];
     l->has_key = l->key_optional = false;
+    l->allow_open = allow_open_env();
     if (l->uri.kind != SW_URI_TCP && l->uri.kind != SW_URI_SERIAL && l->uri.kind != SW_URI_MQTT)
         return 0; // a mux (unix://: it holds the key; its socket's clients are trusted by file
                   // mode); mqtt:// seals message by message (hlink_mqtt.c)
@@ -111,6 +121,9 @@ int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap)
         l->has_key = true;
         return 0;
     }
+    // the user said this device is open (swarm key open NAME): changes go to it in plain
+    if (!sw_key_device_file("open", dev, path, sizeof path) && exists(path))
+        l->allow_open = true;
     bool known = !sw_key_device_file("locked", dev, path, sizeof path) && exists(path);
     if (sw_key_path(path, sizeof path))
         return 0;
@@ -137,7 +150,11 @@ int sw__hsec_load(sw_hlink_t *l, const char *dev, char *err, size_t errcap)
 static void remember_locked(sw_hlink_t *l)
 {
     char path[1024];
-    if (!l->dev[0] || sw_key_device_file("locked", l->dev, path, sizeof path) || exists(path))
+    if (!l->dev[0])
+        return;
+    if (!sw_key_device_file("open", l->dev, path, sizeof path)) // (locked now, whatever it was)
+        unlink(path);
+    if (sw_key_device_file("locked", l->dev, path, sizeof path) || exists(path))
         return;
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", path);
@@ -195,18 +212,12 @@ static int sec_send(void *ctx, const uint8_t *p, size_t n)
     if (!lossy(l))
         return sw__hlink_write_raw(l, p, n);
     // one Reliable message: the frame as a MsgPack bin item
-    uint8_t w[3 + SW_NOISE_HDR + SW_NOISE_FRAME_MAX];
-    size_t h = n < 256 ? 2 : 3;
-    if (n > sizeof w - 3)
+    uint8_t w[SW_NOISE_BIN_HDR + SW_NOISE_HDR + SW_NOISE_FRAME_MAX];
+    size_t k = sw_noise_bin_wrap(w, sizeof w, p, n);
+    if (!k)
         return SW_ETOOBIG;
-    w[0] = n < 256 ? 0xc4 : 0xc5;
-    if (h == 2)
-        w[1] = (uint8_t)n;
-    else
-        w[1] = (uint8_t)(n >> 8), w[2] = (uint8_t)n;
-    memcpy(w + h, p, n);
-    int rc = sw__hlink_rel_send(l, w, h + n);
-    mbedtls_platform_zeroize(w, h + n);
+    int rc = sw__hlink_rel_send(l, w, k);
+    mbedtls_platform_zeroize(w, k);
     return rc;
 }
 
@@ -224,6 +235,86 @@ static void sec_up(void *ctx)
     sw_hlink_t *l = ctx;
     remember_locked(l);
     sw__hlink_secure_up(l);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// A device that answered open although the host holds a key (docs/SECURITY.md, "A device never
+// seen locked"): it may be an impostor (anyone can answer as an open node), so only commands
+// that read go to it; what would give it something — a file, a push, a config, code to run, a
+// key, an app's command the host cannot classify — is refused before a byte of it is sent,
+// unless the user says the device is open (SWARM_ALLOW_OPEN=1, --allow-open, or for one device
+// the record $XDG_CONFIG_HOME/swarm/open/NAME that `swarm key open NAME` writes).
+
+// Commands that only read (their arguments say what to read, nothing more).
+static const char *const read_cmds[] = {"ping", "sys.info", "sys.machid", "sys.log", "f.ls",
+                                        "f.dir", "f.stat", "f.hash", "f.rd", "f.cl",
+                                        "push.manifest", NULL};
+
+// The dotted name of a raw action item ("f.wr" or ["f", "wr"]). False if it is neither.
+static bool action_name(sw_span_t a, char *buf, size_t cap)
+{
+    sw_mpr_t r;
+    sw_mpr_init(&r, a.p, a.n);
+    sw_span_t s;
+    uint32_t k;
+    if (sw_mpr_str(&r, &s))
+        return s.n < cap && (memcpy(buf, s.p, s.n), buf[s.n] = 0, true);
+    sw_mpr_init(&r, a.p, a.n);
+    if (!sw_mpr_array(&r, &k))
+        return false;
+    size_t o = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        if (!sw_mpr_str(&r, &s) || o + s.n + 2 > cap)
+            return false;
+        if (i)
+            buf[o++] = '.';
+        memcpy(buf + o, s.p, s.n);
+        o += s.n;
+    }
+    buf[o] = 0;
+    return k > 0;
+}
+
+static bool reads_only(const char *name, sw_span_t d)
+{
+    for (const char *const *c = read_cmds; *c; c++)
+        if (!strcmp(name, *c))
+            return true;
+    const char *dot = strrchr(name, '.');
+    if (!strcmp(dot ? dot + 1 : name, "_dir")) // what a node offers
+        return true;
+    // (arguments given by position, or malformed, are not read as "absent")
+    sw_span_t v;
+    if (!strcmp(name, "sys.cfg")) // without d it reads
+        return !d.n || sw_mp_map_get(d.p, d.n, "d", &v) == SW_ENOENT;
+    if (!strcmp(name, "f.open")) { // mode r (the default) reads
+        int rc = d.n ? sw_mp_map_get(d.p, d.n, "m", &v) : SW_ENOENT;
+        if (rc)
+            return rc == SW_ENOENT;
+        sw_mpr_t r;
+        sw_span_t m;
+        sw_mpr_init(&r, v.p, v.n);
+        return sw_mpr_str(&r, &m) && m.n == 1 && m.p[0] == 'r';
+    }
+    return false;
+}
+
+int sw__hsec_gate(sw_hlink_t *l, const char *dotted, const sw_span_t *action, sw_span_t d)
+{
+    if (!l->has_key || !l->plain || l->allow_open)
+        return 0;
+    char name[96];
+    if (dotted)
+        snprintf(name, sizeof name, "%s", dotted);
+    else if (!action_name(*action, name, sizeof name))
+        snprintf(name, sizeof name, "?");
+    if (reads_only(name, d))
+        return 0;
+    sw__hlink_set_error(l, SW_EAUTH, "%s answered as an open node, but the host holds a key for "
+                        "it: it may be an impostor, so %s (it changes the device) was not sent. "
+                        "If the device really is open: --allow-open (or SWARM_ALLOW_OPEN=1), or "
+                        "lock it first: swarm key install %s", l->name, name, l->name);
+    return SW_EAUTH;
 }
 
 bool sw__hsec_use(const sw_hlink_t *l)
@@ -246,25 +337,22 @@ int sw__hsec_start(sw_hlink_t *l)
     return rc;
 }
 
-static uint32_t word(const char *m)
-{
-    const uint8_t *b = (const uint8_t *)m;
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
 void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
     // A line: what an earlier session left there comes first; the answer starts at a mark
-    while (l->hunting && n) {
-        l->hunt_win = l->hunt_win << 8 | *p++;
-        n--;
-        if (l->hunt_win == word(SW_NOISE_LINE_LOCKED)) {
-            l->hunting = false;
-        } else if (l->hunt_win == word(SW_NOISE_LINE_OPEN)) {
-            l->hunting = false;
+    if (l->hunting) {
+        const uint32_t marks[2] = {sw_noise_mark_word(SW_NOISE_LINE_LOCKED),
+                                   sw_noise_mark_word(SW_NOISE_LINE_OPEN)};
+        unsigned which;
+        size_t before, k = sw_noise_line_hunt(&l->hunt_win, p, n, marks, 2, &which, &before);
+        if (!k)
+            return;
+        l->hunting = false;
+        if (which == 1) {
             said_open(l, NULL, 0);
             return;
         }
+        p += k, n -= k;
     }
     if (!n)
         return;
@@ -292,10 +380,10 @@ void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
 
 void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
-    size_t h = n >= 2 && p[0] == 0xc4 ? 2 : n >= 3 && p[0] == 0xc5 ? 3 : 0;
-    size_t len = h == 2 ? p[1] : h == 3 ? (size_t)p[1] << 8 | p[2] : 0;
-    if (h && len == n - h) {
-        sw__hsec_feed(l, p + h, len);
+    const uint8_t *body;
+    size_t len;
+    if (sw_noise_bin_unwrap(p, n, &body, &len)) {
+        sw__hsec_feed(l, body, len);
         return;
     }
     if (!l->up) { // a plain message before the handshake's answer: an open node's link message

@@ -13,7 +13,8 @@
 int sw_key_path(char *buf, size_t cap);
 // The file of a device under the host's config folder: $XDG_CONFIG_HOME/swarm/DIR/NAME, where
 // NAME is dev with every character but letters, digits and -_:@. (not leading) made '_'. DIR:
-// "keys" (the device's own key) or "locked" (the device proved it is locked). 0 or an error.
+// "keys" (the device's own key), "locked" (the device proved it is locked) or "open" (the user
+// said the device is open: swarm key open). 0 or an error.
 int sw_key_device_file(const char *dir, const char *dev, char *buf, size_t cap);
 // Reads a 32-byte key file. 0, SW_ENOENT, SW_EIO, SW_EPROTO (not 32 bytes); a message in err.
 int sw_key_read(const char *path, uint8_t key[SW_NOISE_KEY], char *err, size_t errcap);

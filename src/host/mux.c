@@ -451,6 +451,8 @@ static void issue_failed(fwd_t *f, int rc)
         send_error(f->c, f->cseq, "ETOOBIG: the request exceeds the largest message size");
     else if (rc == SW_EINVAL)
         send_error(f->c, f->cseq, "EPROTO: malformed action or data");
+    else if (rc == SW_EAUTH) // the device answered open though the mux holds a key (hsec.c)
+        send_error(f->c, f->cseq, "EAUTH: %s", sw_hlink_error(m->l));
     else
         send_error(f->c, f->cseq, "%s: %s", sw_errname(rc), sw_strerror(rc));
     fwd_free(f);

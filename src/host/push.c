@@ -464,7 +464,7 @@ static bool call(dev_run_t *r, const char *cmd, const sw_mpw_t *w, sw_hlink_answ
     int64_t seq = sw_hlink_call(r->l, cmd, (sw_span_t){w->buf, w->len}, 0, fn, r);
     if (seq < 0) {
         finish(r, SW_PUSH_FAILED, "%s: %s", cmd,
-               seq == SW_ECLOSED ? sw_hlink_error(r->l) : sw_strerror((int)seq));
+               seq == SW_ECLOSED || seq == SW_EAUTH ? sw_hlink_error(r->l) : sw_strerror((int)seq));
         return false;
     }
     r->due++;
@@ -1000,7 +1000,7 @@ static void start_files(dev_run_t *r)
             f->fd = -1;
             r->files_active--;
             finish(r, SW_PUSH_FAILED, "sending %s: %s", mf->path,
-                   rc == SW_ECLOSED ? sw_hlink_error(r->l) : sw_strerror(rc));
+                   rc == SW_ECLOSED || rc == SW_EAUTH ? sw_hlink_error(r->l) : sw_strerror(rc));
             return;
         }
         if (f->x) // not done yet

@@ -346,7 +346,7 @@ static void enter(sw_xfer_t *x, int state)
     }
     if (rc < 0)
         finish(x, rc, step_of(x), "cannot send f.%s: %s", step_of(x),
-               rc == SW_ECLOSED ? sw_hlink_error(x->l) : sw_strerror(rc));
+               rc == SW_ECLOSED || rc == SW_EAUTH ? sw_hlink_error(x->l) : sw_strerror(rc));
 }
 
 // A compressed put, once the device's inflate is known: the whole file is read (hashed as it
@@ -732,7 +732,7 @@ static void pump_put(sw_xfer_t *x)
         int64_t seq = sw_hlink_call(x->l, "f.wr", (sw_span_t){w.buf, w.len}, 0, on_data, x);
         if (seq < 0) {
             finish(x, (int)seq, "wr", "cannot send f.wr: %s",
-                   seq == SW_ECLOSED ? sw_hlink_error(x->l) : sw_strerror((int)seq));
+                   seq == SW_ECLOSED || seq == SW_EAUTH ? sw_hlink_error(x->l) : sw_strerror((int)seq));
             return;
         }
         *s = (slot_t){seq, x->next_off, (uint32_t)n, 0, false};
@@ -793,7 +793,7 @@ static void pump_get(sw_xfer_t *x)
         int64_t seq = sw_hlink_call(x->l, "f.rd", (sw_span_t){w.buf, w.len}, 0, on_data, x);
         if (seq < 0) {
             finish(x, (int)seq, "rd", "cannot send f.rd: %s",
-                   seq == SW_ECLOSED ? sw_hlink_error(x->l) : sw_strerror((int)seq));
+                   seq == SW_ECLOSED || seq == SW_EAUTH ? sw_hlink_error(x->l) : sw_strerror((int)seq));
             return;
         }
         x->slots[x->next_k % x->window] = (slot_t){seq, x->next_off, 0, x->chunk, false};

@@ -7,6 +7,7 @@
 #include "node_int.h"
 #if SW_WITH_AUTH
 #include "swarm/mp.h"
+#include "swarm/noise_line.h"
 #include "swarm/path.h"
 #include "swarm/seclink.h"
 
@@ -84,7 +85,7 @@ struct sw_auth_link {
     bool live;       // serial/stdio: a session runs (else: hunting for the preamble)
     uint32_t win;    // serial/stdio: the last 4 bytes received
     sw_timer_t hs;   // TCP: a client must complete the handshake within auth.handshake_ms
-    uint8_t wrap[3 + SW_NOISE_HDR + SW_NOISE_FRAME_MAX]; // lossy: a frame as a MsgPack bin
+    uint8_t wrap[SW_NOISE_BIN_HDR + SW_NOISE_HDR + SW_NOISE_FRAME_MAX]; // lossy: a frame as a MsgPack bin
 };
 
 #define HANDSHAKE_MS_DEFAULT 10000
@@ -97,17 +98,8 @@ static int sec_send(void *ctx, const uint8_t *p, size_t n)
     if (l->closing)
         return SW_ECLOSED;
     if (l->mode == SW_LINK_LOSSY) { // one Reliable message: the frame as a bin item
-        uint8_t *w = l->sec->wrap;
-        size_t h = n < 256 ? 2 : 3;
-        if (n > sizeof l->sec->wrap - 3)
-            return SW_ETOOBIG;
-        w[0] = n < 256 ? 0xc4 : 0xc5;
-        if (h == 2)
-            w[1] = (uint8_t)n;
-        else
-            w[1] = (uint8_t)(n >> 8), w[2] = (uint8_t)n;
-        memcpy(w + h, p, n);
-        return sw_link_lossy_send(l, w, h + n);
+        size_t k = sw_noise_bin_wrap(l->sec->wrap, sizeof l->sec->wrap, p, n);
+        return k ? sw_link_lossy_send(l, l->sec->wrap, k) : SW_ETOOBIG;
     }
     return l->node->port.ops->conn_write(l->node->port.ctx, l->conn, p, n);
 }
@@ -197,7 +189,10 @@ static void session_end(sw_link_t *l)
 // Feeds one span of a serial/stdio session. False if it failed (the hunt begins again).
 static bool feed_line(sw_link_t *l, const uint8_t *p, size_t n)
 {
+    sw_seclink_cork(&l->sec->s); // one frame for what this piece's requests answer
     int rc = sw_seclink_input(&l->sec->s, p, n);
+    if (!rc && !l->closing)
+        sw_seclink_flush(&l->sec->s);
     if (!rc || l->closing)
         return true;
     sw_log(l->node, SW_LOG_WARN, "link %s: %s; waiting for a new handshake", l->peer, why_failed(l, rc));
@@ -209,37 +204,41 @@ void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n)
 {
     sw_auth_link_t *a = l->sec;
     if (is_tcp(l)) {
+        // the replies to this read's requests go out as one frame (seclink.h, coalescing)
+        sw_seclink_cork(&a->s);
         int rc = sw_seclink_input(&a->s, p, n);
         if (rc && !l->closing) {
             sw_log(l->node, SW_LOG_WARN, "link %s: %s, closing", l->peer, why_failed(l, rc));
             sw_link_close(l);
         }
+        if (!rc && !l->closing)
+            sw_seclink_flush(&a->s);
         return;
     }
     // A line: every preamble starts a session (a ciphertext that holds the 4 preamble bytes by
     // chance, once in 2^32 positions, ends the session: the host reconnects).
-    size_t seg = 0;
-    for (size_t i = 0; i < n && !l->closing && l->sec; i++) {
-        a->win = a->win << 8 | p[i];
-        if (a->win != PREAMBLE_WORD)
-            continue;
-        size_t end = i + 1 >= seg + SW_NOISE_PREAMBLE_LEN ? i + 1 - SW_NOISE_PREAMBLE_LEN : seg;
-        if (a->live && end > seg)
-            feed_line(l, p + seg, end - seg);
+    static const uint32_t pre = PREAMBLE_WORD;
+    while (n && !l->closing && l->sec) {
+        unsigned which;
+        size_t before, k = sw_noise_line_hunt(&a->win, p, n, &pre, 1, &which, &before);
+        if (!k) {
+            if (a->live)
+                a->live = feed_line(l, p, n);
+            return;
+        }
+        if (a->live && before)
+            feed_line(l, p, before);
+        p += k, n -= k;
         session_end(l);
         if (session_start(l)) {
             sw_log(l->node, SW_LOG_ERROR, "link %s: cannot start a session", l->peer);
-            seg = i + 1;
             continue;
         }
         // the host skips what an earlier session left on the line up to this mark
         l->node->port.ops->conn_write(l->node->port.ctx, l->conn, (const uint8_t *)SW_NOISE_LINE_LOCKED,
                                       SW_NOISE_LINE_MARK_LEN);
         a->live = feed_line(l, (const uint8_t *)SW_NOISE_PREAMBLE, SW_NOISE_PREAMBLE_LEN);
-        seg = i + 1;
     }
-    if (a->live && seg < n && !l->closing)
-        a->live = feed_line(l, p + seg, n - seg);
 }
 
 bool sw_auth_link_rel(sw_link_t *l, bool up, const uint8_t *p, size_t n)
@@ -252,9 +251,11 @@ bool sw_auth_link_rel(sw_link_t *l, bool up, const uint8_t *p, size_t n)
         return a->live;
     }
     // one message: a bin item holding one frame (its 2-byte length included)
-    size_t h = n >= 2 && p[0] == 0xc4 ? 2 : n >= 3 && p[0] == 0xc5 ? 3 : 0;
-    size_t len = h == 2 ? p[1] : h == 3 ? (size_t)p[1] << 8 | p[2] : 0;
-    int rc = !a->live ? SW_ECLOSED : !h || len != n - h ? SW_EPROTO : sw_seclink_input(&a->s, p + h, len);
+    const uint8_t *body;
+    size_t len;
+    int rc = !a->live                                   ? SW_ECLOSED
+             : !sw_noise_bin_unwrap(p, n, &body, &len) ? SW_EPROTO
+                                                        : sw_seclink_input(&a->s, body, len);
     if (!rc)
         return true;
     if (!l->closing) {
@@ -273,6 +274,10 @@ int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n)
 }
 
 bool sw_auth_link_ready(const sw_link_t *l) { return l->sec && sw_seclink_ready(&l->sec->s); }
+
+#if SW_SECLINK_COALESCE
+size_t sw_auth_link_held(const sw_link_t *l) { return l->sec ? sw_seclink_held(&l->sec->s) : 0; }
+#endif
 
 void sw_auth_link_free(sw_link_t *l)
 {

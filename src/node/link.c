@@ -7,6 +7,9 @@
 
 #include "node_int.h"
 #include "swarm/noise.h"
+#if SW_WITH_AUTH
+#include "swarm/seclink.h"
+#endif
 
 #define PIECE SW_NODE_LINK_PIECE // input is fed in pieces this big, so backpressure can stop mid-chunk
 
@@ -23,6 +26,11 @@ static void *pctx(const sw_link_t *l) { return l->node->port.ctx; }
 // produces what the port has said it takes; the port states its own bound).
 static bool has_room(const sw_link_t *l)
 {
+#if SW_WITH_AUTH && SW_SECLINK_COALESCE
+    // (a locked link's replies to this input are gathered for one frame: not in the port yet)
+    if (l->sec)
+        return ops(l)->conn_room(pctx(l), l->conn) >= l->need + sw_auth_link_held(l);
+#endif
     return ops(l)->conn_room(pctx(l), l->conn) >= l->need;
 }
 

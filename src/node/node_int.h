@@ -186,6 +186,9 @@ void sw_auth_link_data(sw_link_t *l, const uint8_t *p, size_t n); // ciphertext 
 bool sw_auth_link_rel(sw_link_t *l, bool up, const uint8_t *p, size_t n);
 int sw_auth_link_write(sw_link_t *l, const uint8_t *p, size_t n); // plaintext to the peer
 bool sw_auth_link_ready(const sw_link_t *l); // the handshake of the current session is done
+// Reply bytes gathered for one frame during this input and not written to the port yet
+// (coalescing, swarm/seclink.h; with their frame overhead); 0 if none.
+size_t sw_auth_link_held(const sw_link_t *l);
 void sw_auth_link_free(sw_link_t *l);
 #else // a node without the locked mode (no TCP): always open
 static inline int sw_auth_init(sw_node_t *n) { return (void)n, 0; }
@@ -202,6 +205,7 @@ static inline bool sw_auth_link_rel(sw_link_t *l, bool up, const uint8_t *p, siz
     return (void)l, (void)up, (void)p, (void)n, false;
 }
 static inline bool sw_auth_link_ready(const sw_link_t *l) { return (void)l, false; }
+static inline size_t sw_auth_link_held(const sw_link_t *l) { return (void)l, 0; }
 #endif
 
 // link.c, for auth.c: a lossy link's message out (after the Reliable window) and in (to RPC),

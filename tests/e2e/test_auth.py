@@ -451,18 +451,173 @@ class HostCli(unittest.TestCase):
         self.assertEqual(self.swarm("call", self.link, "sys.info", env=dict(env, SWARM_KEY_FILE="")).returncode, 3)
 
     def test_key_and_open_node(self):
-        """A host with the fleet key still talks to an open node (it answers in plain), and
-        does not record it as locked."""
+        """A host with the fleet key still reads from an open node (it answers in plain), and
+        does not record it as locked; commands that change it are refused unless the user says
+        the device is open (--allow-open, SWARM_ALLOW_OPEN=1): an impostor answers as open."""
         self.assertEqual(self.swarm("key", "new").returncode, 0)
+        r = self.swarm("call", self.link, "sys.info")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.swarm("fs", self.link, "ls").returncode, 0)
         r = self.swarm("call", self.link, "f.mkdir", "p=openok")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("answered as an open node, but the host holds a key", r.stderr)
+        self.assertIn("--allow-open", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, "openok")))
+        r = self.swarm("--allow-open", "call", self.link, "f.mkdir", "p=openok")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.isdir(os.path.join(self.node.root, "openok")))
+        r = self.swarm("call", self.link, "f.mkdir", "p=openok2", "--allow-open")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.swarm("cfg", self.link, "set", "board.x", "1", env=dict(self.env, SWARM_ALLOW_OPEN="1"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the user's record that this device is open (swarm key open): no flag needed
+        rec = os.path.join(self.tmp, "cfg", "swarm", "open", self.link.replace("/", "_"))
+        r = self.swarm("key", "open", self.link)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(rec), r.stdout)
+        r = self.swarm("call", self.link, "f.mkdir", "p=recorded")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(self.node.root, "recorded")))
+        # (another name for the same device has no record)
+        r = self.swarm("call", "127.0.0.1:%d" % self.node.port, "f.mkdir", "p=other")
+        self.assertEqual(r.returncode, 3, r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "cfg", "swarm", "locked")))
         # an explicit key (SWARM_KEY_FILE) insists: the open node is refused
         r = self.swarm("call", self.link, "sys.info",
                        env=dict(self.env, SWARM_KEY_FILE=os.path.join(self.tmp, "cfg", "swarm", "key")))
         self.assertEqual(r.returncode, 3)
         self.assertIn("knows it as locked (SWARM_KEY_FILE is set)", r.stderr)
+        # and the key goes to the open node as before (keying open devices is what it is for)
+        r = self.swarm("key", "install", self.link)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_restarted_locked(self.node)
+        self.assertEqual(self.swarm("call", self.link, "f.mkdir", "p=lockedok").returncode, 0)
+        self.assertFalse(os.path.exists(rec))  # locked now: the record of "open" is gone
+
+    def recording_proxy(self, target_port):
+        """A machine that answers as an open node: a TCP proxy in front of a real open
+        swarm-node, keeping every byte the host sends it."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        got = []
+
+        def pipe(a, b, keep):
+            try:
+                while True:
+                    d = a.recv(65536)
+                    if not d:
+                        break
+                    if keep is not None:
+                        keep.append(d)
+                    b.sendall(d)
+            except OSError:
+                pass
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                u = socket.create_connection(("127.0.0.1", target_port))
+                keep = []
+                got.append(keep)
+                threading.Thread(target=pipe, args=(c, u, keep), daemon=True).start()
+                threading.Thread(target=pipe, args=(u, c, None), daemon=True).start()
+        threading.Thread(target=serve, daemon=True).start()
+        self.addCleanup(srv.close)
+        return srv.getsockname()[1], got
+
+    def test_never_seen_locked_impostor_gets_no_push(self):
+        """The gap of the fleet key: a device the host never saw locked, impersonated by a
+        machine that answers as an open node (here a real open swarm-node behind a recording
+        proxy). Reads work, but a push, a file write, a config change and an eval are refused
+        before anything of them is sent: the impostor receives no file bytes."""
+        self.assertEqual(self.swarm("key", "new").returncode, 0)
+        port, got = self.recording_proxy(self.node.port)
+        link = "tcp://127.0.0.1:%d" % port
+        proj = os.path.join(self.tmp, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('-- SECRETCODEMARK\nswarm.command("ver", function() return "v9" end, "v")\n')
+        src = os.path.join(self.tmp, "secret.txt")
+        with open(src, "w") as f:
+            f.write("SECRETFILEMARK\n")
+        r = self.swarm("push", proj, "--link", link, "--grace", "400ms")
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("answered as an open node", r.stdout + r.stderr)
+        for args in (("fs", link, "put", src, "secret.txt"),
+                     ("cfg", link, "set", "board.SECRETCFGMARK", "1"),
+                     ("eval", link, "return 'SECRETEVALMARK'")):
+            r = self.swarm(*args)
+            self.assertEqual(r.returncode, 3, (args, r.stdout, r.stderr))
+            self.assertIn("answered as an open node, but the host holds a key", r.stderr)
+        self.assertEqual(self.swarm("call", link, "ping").returncode, 0)  # reads still work
+        time.sleep(0.3)  # (the proxy's threads have passed on what they got)
+        sent = b"".join(b"".join(k) for k in got)
+        self.assertTrue(sent.startswith(PREAMBLE), sent[:40])  # the handshake was tried first
+        # (reads went: sys.info, push.manifest of apps/example, f.stat, sys.cfg, sys.log, ping)
+        for mark in (b"SECRETCODEMARK", b"SECRETFILEMARK", b"SECRETCFGMARK", b"SECRETEVALMARK",
+                     b"\xa5begin", b"\xa4open", b"\xa2wr", b"\xa4eval"):
+            self.assertNotIn(mark, sent)
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, "secret.txt")))
+        main = os.path.join(self.node.root, "apps", "example", "main.lua")
+        self.assertFalse(os.path.exists(main) and "SECRETCODEMARK" in open(main).read())
+        # the user says it is open: the same push goes through the same proxy
+        r = self.swarm("push", proj, "--link", link, "--grace", "400ms", "--allow-open")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(b"SECRETCODEMARK", b"".join(b"".join(k) for k in got))
+
+    def test_mux_with_key_and_open_device(self):
+        """A mux holding the fleet key whose device answers as open: its clients' reads pass,
+        a change is answered with an EAUTH error and not sent; SWARM_ALLOW_OPEN=1 on the mux
+        lets it through."""
+        self.assertEqual(self.swarm("key", "new").returncode, 0)
+        for allow in (False, True):
+            sock = os.path.join(self.tmp, "mux%d.sock" % allow)
+            env = dict(self.env, SWARM_ALLOW_OPEN="1") if allow else self.env
+            with st.swarm_running("mux", "--link", self.link, "--socket", sock, env=env) as mux:
+                for _ in range(500):
+                    if os.path.exists(sock):
+                        break
+                    mux.poll()
+                    self.assertIsNone(mux.returncode)
+                    time.sleep(0.02)
+                for _ in range(200):  # until the mux's device link is up
+                    r = self.swarm("call", "unix://" + sock, "sys.info")
+                    if "device link down" not in r.stderr:
+                        break
+                    time.sleep(0.05)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                r = self.swarm("call", "unix://" + sock, "f.mkdir", "p=viamux%d" % allow)
+                made = os.path.isdir(os.path.join(self.node.root, "viamux%d" % allow))
+                if allow:
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertTrue(made)
+                else:
+                    self.assertNotEqual(r.returncode, 0)
+                    self.assertIn("EAUTH", r.stderr)
+                    self.assertIn("answered as an open node", r.stderr)
+                    self.assertFalse(made)
+
+    def test_rotate_refuses_open_answer(self):
+        """swarm key rotate sends the new key only to a device that proves the current one: a
+        device that answers as open (not yet provisioned, or an impostor) gets nothing."""
+        self.assertEqual(self.swarm("key", "new").returncode, 0)
+        port, got = self.recording_proxy(self.node.port)
+        r = self.swarm("key", "rotate", "tcp://127.0.0.1:%d" % port)
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertIn("answered as an open node", r.stderr)
+        new = open(os.path.join(self.tmp, "cfg", "swarm", "key.new"), "rb").read()
+        time.sleep(0.3)
+        self.assertNotIn(new, b"".join(b"".join(k) for k in got))
+        self.assertFalse(os.path.exists(os.path.join(self.node.root, "swarm.key")))
 
     def fake_open_node(self, port):
         """A MITM on the node's port claiming to be open: it sends the link message in plain,
@@ -663,7 +818,14 @@ class LockedSerial(unittest.TestCase):
         for lossy in (False, True):
             with self.subTest(lossy=lossy):
                 root, link = self.node(lossy, locked=False)
+                r = self.swarm("call", link, "sys.info")
+                self.assertEqual(r.returncode, 0, r.stderr + self.read_log()[-2000:])
+                # a change needs the user's word that the device is open (docs/SECURITY.md)
                 r = self.swarm("call", link, "f.mkdir", "p=plainok")
+                self.assertEqual(r.returncode, 3, r.stderr + self.read_log()[-2000:])
+                self.assertIn("answered as an open node", r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(root, "plainok")))
+                r = self.swarm("--allow-open", "call", link, "f.mkdir", "p=plainok")
                 self.assertEqual(r.returncode, 0, r.stderr + self.read_log()[-2000:])
                 self.assertTrue(os.path.isdir(os.path.join(root, "plainok")))
 

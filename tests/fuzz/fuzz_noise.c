@@ -5,7 +5,8 @@
 // session has failed it must stay failed.
 //
 // Input: [mode] then bytes fed in chunks of [len][data...]. mode bit 0: responder/initiator;
-// bit 1: complete a genuine handshake first; bit 2: feed genuine frames before the input.
+// bit 1: complete a genuine handshake first; bit 2: feed genuine frames before the input;
+// bit 3 (with bit 1): the genuine peer sends the input's pieces through corked writes instead.
 #include <string.h>
 
 #include "swarm/seclink.h"
@@ -35,10 +36,12 @@ static int from_peer(void *ctx, const uint8_t *p, size_t n)
     }
     return 0;
 }
+static uint8_t got[1 << 14]; // what was delivered (the first bytes of it)
 static void plain(void *ctx, const uint8_t *p, size_t n)
 {
     (void)ctx;
-    (void)p;
+    if (delivered < sizeof got)
+        memcpy(got + delivered, p, n < sizeof got - delivered ? n : sizeof got - delivered);
     delivered += n;
 }
 static void nop_plain(void *ctx, const uint8_t *p, size_t n) { (void)ctx, (void)p, (void)n; }
@@ -86,6 +89,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             genuine = delivered;
         }
     }
+#if SW_SECLINK_COALESCE
+    if ((mode & 10) == 10) {
+        // mode bit 3: the genuine peer writes the input's pieces corked (coalescing), flushing
+        // where a piece's length byte is odd: what arrives must be the pieces, in order
+        size_t base = delivered, sent = 0;
+        static uint8_t want[1 << 14];
+        sw_seclink_cork(&peer);
+        while (size) {
+            size_t n = data[0];
+            bool flush = n & 1;
+            data++, size--;
+            if (n > size)
+                n = size;
+            if (base + sent + n > sizeof got)
+                break;
+            if (sw_seclink_write(&peer, data, n))
+                __builtin_trap();
+            memcpy(want + sent, data, n);
+            sent += n;
+            data += n;
+            size -= n;
+            if (flush) {
+                if (sw_seclink_flush(&peer))
+                    __builtin_trap();
+                sw_seclink_cork(&peer);
+            }
+            if (peer_wn > sizeof mine - 3000) // feed what is out before the buffer fills
+                break;
+        }
+        if (sw_seclink_flush(&peer) || sw_seclink_held(&peer))
+            __builtin_trap();
+        size_t n = peer_wn;
+        peer_wn = 0;
+        if (sw_seclink_input(&me, mine, n) || delivered - base != sent ||
+            memcmp(got + base, want, sent) != 0)
+            __builtin_trap();
+        sw_seclink_wipe(&me);
+        sw_seclink_wipe(&peer);
+        return 0;
+    }
+#endif
     int first_err = 0;
     while (size) {
         size_t n = data[0];

@@ -232,7 +232,8 @@ static void test_help_text(void **state)
         ("\n  --wait TIME         how long to wait for the device to come back (1s-1h,\n"
          "                      default 30s)\n"),
         "\n  --color WHEN        colour (default auto)\n",
-        "\n  --json, -q, -v, --timeout TIME   as in 'swarm --help'; --timeout: per answer\n",
+        ("\n  --json, -q, -v, --timeout TIME, --allow-open   as in 'swarm --help';\n"
+         "                      --timeout: per answer\n"),
         "a bare number is seconds",
         "\nexamples:\n  x\n",
     };

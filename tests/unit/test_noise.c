@@ -260,6 +260,50 @@ static void test_seclink(void **st)
     assert_int_equal(sw_seclink_input(&B.s, cap, capn), SW_EAUTH); // sticky
 }
 
+#if SW_SECLINK_COALESCE
+// Corked writes gather into one frame, sealed at the flush; a full frame still goes at once;
+// the peer reads the same stream as from separate frames.
+static void test_seclink_coalesce(void **st)
+{
+    (void)st;
+    uint8_t k[32];
+    seq(k, 4);
+    start_pair(k, k);
+    assert_int_equal(pump(&A, &B, 64), 0);
+    assert_int_equal(pump(&B, &A, 64), 0);
+    assert_true(sw_seclink_ready(&B.s));
+    sw_seclink_cork(&B.s);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sw_seclink_write(&B.s, (const uint8_t *)"reply", 5), 0);
+    assert_int_equal(B.wn, 0); // nothing yet
+    assert_int_equal(sw_seclink_held(&B.s), 15 + 2 + 16);
+    assert_int_equal(sw_seclink_flush(&B.s), 0);
+    assert_int_equal(B.wn, 15 + 2 + 16); // one frame: one header, one tag
+    assert_int_equal(sw_seclink_held(&B.s), 0);
+    assert_int_equal(pump(&B, &A, 5), 0);
+    assert_true(A.pn == 15 && !memcmp(A.plain, "replyreplyreply", 15));
+    // more than a frame while corked: the full frame goes, the rest waits for the flush
+    static uint8_t big[SW_NOISE_FRAME_PAYLOAD + 100];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 13);
+    sw_seclink_cork(&B.s);
+    assert_int_equal(sw_seclink_write(&B.s, big, 60), 0);
+    assert_int_equal(sw_seclink_write(&B.s, big + 60, sizeof big - 60), 0);
+    assert_int_equal(B.wn, SW_NOISE_FRAME_PAYLOAD + 2 + 16);
+    assert_int_equal(sw_seclink_flush(&B.s), 0);
+    assert_int_equal(B.wn, sizeof big + 2 * (2 + 16));
+    assert_int_equal(sw_seclink_flush(&B.s), 0); // nothing held: nothing sent
+    assert_int_equal(B.wn, sizeof big + 2 * (2 + 16));
+    A.pn = 0;
+    assert_int_equal(pump(&B, &A, 333), 0);
+    assert_int_equal(A.pn, sizeof big);
+    assert_memory_equal(A.plain, big, sizeof big);
+    // not corked (after a flush): each write is its own frame, as before
+    assert_int_equal(sw_seclink_write(&B.s, (const uint8_t *)"x", 1), 0);
+    assert_int_equal(B.wn, 1 + 2 + 16);
+}
+#endif
+
 static void test_seclink_wrong_key(void **st)
 {
     (void)st;
@@ -344,6 +388,9 @@ int main(void)
         cmocka_unit_test(test_transport),
         cmocka_unit_test(test_rx_frames),
         cmocka_unit_test(test_seclink),
+#if SW_SECLINK_COALESCE
+        cmocka_unit_test(test_seclink_coalesce),
+#endif
         cmocka_unit_test(test_seclink_wrong_key),
         cmocka_unit_test(test_seclink_plaintext_refused),
         cmocka_unit_test(test_seclink_alt_key),
