@@ -139,6 +139,13 @@ int main(void)
     sw_board_machid(id, sizeof id);
     st.rnd = 0x2545F491u ^ ((uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3]) ^
              sw_board_clock_jitter();
+#if SW_FW_AUTH
+    if (!sw__mps2_rng_init(id, sizeof id)) {
+        static const char m[] = "rng: no entropy source: session keys come from the clock only";
+        sw__mps2_log(m, sizeof m - 1);
+    }
+    sw__mps2_random(&st.rnd, sizeof st.rnd); // lwIP's numbers too
+#endif
     if (!st.rnd)
         st.rnd = 1;
     sw__mps2_self = &st;
@@ -229,5 +236,8 @@ int main(void)
         if (!work_pending(&st))
             sw__mps2_sleep(sleep_ms(&st));
         sw_irq_restore(m);
+#if SW_FW_AUTH
+        sw__mps2_rng_event(); // when the interrupt that woke the loop came
+#endif
     }
 }
