@@ -11,9 +11,11 @@ flash image (semihosting). The key is provisioned over the open UART with the re
   so does the UART link;
 - the key cannot be read back: f.stat/f.open of swarm.key (several spellings) fail, sys.cfg
   holds no byte of it; the key survives a restart (the node comes back locked).
+The lossy UART (SerialPacker + Reliable, the firmware's default) is locked too: a second test,
+without a network, provisions and calls over it.
 Also prints (not asserted: QEMU time is not hardware time) the guest's handshake time and its
 RAM from sys.info, recorded in bench/RESULTS.md ("Authenticated mode"). Root is needed for
-the namespace; without it the test is skipped (a failure under CI=true)."""
+the namespace; without it that test is skipped (a failure under CI=true)."""
 import json
 import os
 import re
@@ -34,24 +36,28 @@ MAC = "52:54:00:5a:00:21"
 
 class Locked(unittest.TestCase):
     def setUp(self):
-        qemu.require_netns()
+        qemu.require()
         self.tmp = tempfile.TemporaryDirectory()
         self.dir = self.tmp.name
         self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.dir, "cfg"),
                         XDG_CACHE_HOME=os.path.join(self.dir, "cache"))
         self.env.pop("SWARM_KEY_FILE", None)
-        self.lab = qemu.NetLab().__enter__()
         self.addCleanup(self.tmp.cleanup)
-        self.addCleanup(self.lab.close)
+        self.lab = self.g = None
+
+    def tearDown(self):
+        if self.g:
+            self.g.stop()
 
     def swarm(self, *args, key=None, timeout=120):
-        """The host tool inside the namespace. key: None (the fleet key of the test's config
-        folder), "" (no key at all) or a key file for every device."""
+        """The host tool (inside the namespace when there is one). key: None (the fleet key of
+        the test's config folder), "" (no key at all) or a key file for every device."""
         env = dict(self.env)
         if key is not None:
             env["SWARM_KEY_FILE"] = key
-        p = subprocess.run(["ip", "netns", "exec", self.lab.ns, qemu.SWARM_BIN] + list(args),
-                           capture_output=True, timeout=timeout, env=env)
+        pre = ["ip", "netns", "exec", self.lab.ns] if self.lab else []
+        p = subprocess.run(pre + [qemu.SWARM_BIN] + list(args), capture_output=True, timeout=timeout,
+                           env=env)
         return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
     def ok(self, *args, **kw):
@@ -62,7 +68,29 @@ class Locked(unittest.TestCase):
     def log(self):
         return "\nguest output:\n" + "\n".join(self.g.out[-30:])
 
+    def test_lossy_uart_locked(self):
+        """The default UART mode (SerialPacker + Reliable): each Noise frame in a Reliable
+        message. No network needed."""
+        img = os.path.join(self.dir, "flash.img")
+        self.g = g = qemu.Guest("serial=lossy net=off flash=%s" % img).start()
+        g.wait_line(r" I ready$")
+        uart = g.link(True)
+        self.ok("key", "new")
+        start = len(g.out)
+        self.ok("key", "install", uart)
+        g.wait_line(r"auth: locked", 60, start)
+        g.wait_line(r" I ready$", 30, start)
+        self.assertEqual(json.loads(self.ok("call", "--json", uart, "ping", "m=lossy")), "R:lossy")
+        start = len(g.out)
+        rc, out, err = self.swarm("call", "--timeout", "5", uart, "f.mkdir", "p=plain", key="")
+        self.assertNotEqual(rc, 0, out + err)
+        g.wait_line(r"link uart0: not an authenticated client, closing the reliable link", 30, start)
+        self.assertNotIn("plain", self.ok("fs", uart, "ls").split())
+
     def test_locked_firmware(self):
+        qemu.require_netns()
+        self.lab = qemu.NetLab().__enter__()
+        self.addCleanup(self.lab.close)
         img = os.path.join(self.dir, "flash.img")
         self.g = g = self.lab.guest(MAC, "serial=lossless flash=%s" % img)
         addr = g.address()
