@@ -7,6 +7,7 @@ flash image (semihosting). The key is provisioned over the open UART with the re
   executes: checked on the node (the directory the call would make does not exist, asked with
   the key afterwards) and in the guest's log (why each link was refused);
 - the beacon and `swarm scan` show the node locked (no key bytes in the beacon);
+- a client that sends the preamble and nothing more is closed after auth.handshake_ms;
 - with the key: call, eval, fs (put, get, ls) and push (an app, then its command) work, and
   so does the UART link;
 - the key cannot be read back: f.stat/f.open of swarm.key (several spellings) fail, sys.cfg
@@ -203,6 +204,16 @@ class Locked(unittest.TestCase):
                 nz.read_hs(frames[0])  # (raises if message 2 does not authenticate)
         print("locked firmware: handshake (client: msg 1 -> msg 2) %s ms, median %.0f ms" % (
             " ".join("%.0f" % (t * 1000) for t in times), 1000 * sorted(times)[2]))
+
+        # a client that never completes its handshake is closed after auth.handshake_ms
+        self.ok("cfg", tcp, "set", "auth.handshake_ms", "500")
+        start = len(g.out)
+        with qemu.netns(self.lab.ns):
+            sock = socket.create_connection((addr, 27587), timeout=30)
+        with sock:
+            sock.sendall(noise_ref.PREAMBLE)  # and then nothing
+            self.assertEqual(sock.recv(100), b"", "the node did not close the silent client")
+        g.wait_line(r"link 169\.254\.254\.1:\d+: handshake not completed in time, closing", 30, start)
 
         # the key is on the flash: after a restart the node is locked again
         g.stop()
