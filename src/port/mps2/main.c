@@ -55,7 +55,16 @@ static void parse_args(boot_args_t *a)
         strncpy(a->buf, SW_FW_ARGS, sizeof a->buf - 1);
         a->buf[sizeof a->buf - 1] = 0;
     }
-    for (char *w = strtok(a->buf, " "); w; w = strtok(NULL, " ")) {
+    // the words, split in place (picolibc's strtok would cost 108 B of flash for this loop)
+    for (char *w = a->buf, *end; *w; w = end) {
+        if (*w == ' ') {
+            end = w + 1;
+            continue;
+        }
+        for (end = w; *end && *end != ' '; end++)
+            ;
+        if (*end)
+            *end++ = 0;
         char *v = strchr(w, '=');
         if (!v)
             continue; // the image's path
