@@ -5,9 +5,18 @@
 // SHA-256/HMAC. Plus the frame reassembly of swarm's authenticated links.
 #include <string.h>
 
+#ifndef SW_NOISE_HACL
+#define SW_NOISE_HACL 0 // 1: X25519 from mbedTLS's 3rdparty/everest (the firmware), 0: its ecp module
+#endif
+
 #include <mbedtls/chachapoly.h>
+#if SW_NOISE_HACL
+// HACL*'s entry point (3rdparty/everest/include/everest/Hacl_Curve25519.h, whose kremlib headers
+// do not compile under the project's warnings)
+void Hacl_Curve25519_crypto_scalarmult(uint8_t *mypublic, uint8_t *secret, uint8_t *basepoint);
+#else
 #include <mbedtls/ecp.h>
-#include <mbedtls/md.h>
+#endif
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
@@ -19,8 +28,28 @@ static const char proto_name[] = "Noise_NNpsk0_25519_ChaChaPoly_SHA256";
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Primitives
 
-// X25519(k, u) per RFC 7748 (k clamped by the caller). mbedTLS refuses the low-order points
-// (an all-zero shared secret), which Noise allows a DH function to do.
+// X25519(k, u) per RFC 7748 (k clamped by the caller); u NULL: the base point (a public key).
+#if SW_NOISE_HACL
+// The firmware's X25519: HACL*'s verified Curve25519 as mbedTLS 2.28 ships it
+// (3rdparty/everest, the "legacy" 64-bit-limb code that needs no 128-bit integer type): a few
+// KB instead of mbedTLS's bignum + ecp, and several times faster on a Cortex-M3
+// (bench/RESULTS.md, "Authenticated mode"). It clamps k and ignores u's top bit itself. A
+// low-order u gives an all-zero result, refused here as mbedTLS's ecp refuses such points.
+static int x25519(uint8_t out[32], const uint8_t k[32], const uint8_t *u_or_null)
+{
+    static const uint8_t base[32] = {9};
+    uint8_t kk[32], u[32], acc = 0;
+    memcpy(kk, k, 32);
+    memcpy(u, u_or_null ? u_or_null : base, 32);
+    Hacl_Curve25519_crypto_scalarmult(out, kk, u);
+    mbedtls_platform_zeroize(kk, sizeof kk);
+    for (int i = 0; i < 32; i++)
+        acc |= out[i];
+    return acc ? 0 : SW_EAUTH;
+}
+#else
+// mbedTLS refuses the low-order points (an all-zero shared secret), which Noise allows a DH
+// function to do.
 static int x25519(uint8_t out[32], const uint8_t k[32], const uint8_t *u_or_null)
 {
     mbedtls_ecp_group grp;
@@ -54,19 +83,34 @@ static int x25519(uint8_t out[32], const uint8_t k[32], const uint8_t *u_or_null
     mbedtls_ecp_group_free(&grp);
     return rc == MBEDTLS_ERR_ECP_INVALID_KEY ? SW_EAUTH : rc ? SW_EIO : 0;
 }
+#endif
 
+// HMAC-SHA-256 (RFC 2104) of a || b under a 32-byte key, on mbedTLS's SHA-256 directly: its
+// md layer would allocate two contexts on the heap per call (outside the node's pools, in the
+// middle of a handshake) and adds 0.7 KB to the firmware for these few lines.
 static void hmac(const uint8_t key[32], const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
                  uint8_t out[32])
 {
-    mbedtls_md_context_t md;
-    mbedtls_md_init(&md);
-    mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
-    mbedtls_md_hmac_starts(&md, key, 32);
-    mbedtls_md_hmac_update(&md, a, an);
+    uint8_t pad[64], inner[32];
+    for (int i = 0; i < 64; i++)
+        pad[i] = (uint8_t)((i < 32 ? key[i] : 0) ^ 0x36);
+    mbedtls_sha256_context sh;
+    mbedtls_sha256_init(&sh);
+    mbedtls_sha256_starts_ret(&sh, 0);
+    mbedtls_sha256_update_ret(&sh, pad, sizeof pad);
+    mbedtls_sha256_update_ret(&sh, a, an);
     if (bn)
-        mbedtls_md_hmac_update(&md, b, bn);
-    mbedtls_md_hmac_finish(&md, out);
-    mbedtls_md_free(&md);
+        mbedtls_sha256_update_ret(&sh, b, bn);
+    mbedtls_sha256_finish_ret(&sh, inner);
+    for (int i = 0; i < 64; i++)
+        pad[i] ^= 0x36 ^ 0x5c;
+    mbedtls_sha256_starts_ret(&sh, 0);
+    mbedtls_sha256_update_ret(&sh, pad, sizeof pad);
+    mbedtls_sha256_update_ret(&sh, inner, sizeof inner);
+    mbedtls_sha256_finish_ret(&sh, out);
+    mbedtls_sha256_free(&sh);
+    mbedtls_platform_zeroize(pad, sizeof pad);
+    mbedtls_platform_zeroize(inner, sizeof inner);
 }
 
 // HKDF(chaining_key, ikm) with two or three outputs (Noise §4.3): out3 may be NULL.

@@ -144,15 +144,23 @@ static int session_start(sw_link_t *l)
     return rc;
 }
 
+// Only a lossy link wraps frames in bins: the others are allocated without wrap (2 KB less per
+// link: on an MCU's heap, the room a locked node's Lua apps would otherwise lose). A link's
+// mode never changes while it is open.
+static size_t auth_size(const sw_link_t *l)
+{
+    return l->mode == SW_LINK_LOSSY ? sizeof(sw_auth_link_t) : offsetof(sw_auth_link_t, wrap);
+}
+
 sw_auth_link_t *sw_auth_link_new(sw_link_t *l)
 {
-    sw_auth_link_t *a = sw_node_alloc_buf(l->node, sizeof *a);
+    sw_auth_link_t *a = sw_node_alloc_buf(l->node, auth_size(l));
     if (!a)
         return NULL;
     memset(a, 0, offsetof(sw_auth_link_t, wrap));
     l->sec = a;
     if (session_start(l)) {
-        sw_node_release(l->node, a, sizeof *a);
+        sw_node_release(l->node, a, auth_size(l));
         l->sec = NULL;
         return NULL;
     }
@@ -283,7 +291,7 @@ void sw_auth_link_free(sw_link_t *l)
 {
     sw_timer_stop(l->node, &l->sec->hs);
     sw_seclink_wipe(&l->sec->s);
-    sw_node_release(l->node, l->sec, sizeof *l->sec);
+    sw_node_release(l->node, l->sec, auth_size(l));
     l->sec = NULL;
 }
 

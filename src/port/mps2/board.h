@@ -42,6 +42,11 @@ void sw_isr_clock(void);
 // The clock's raw counter: bits that differ from boot to boot (a seed, not a key).
 uint32_t sw_board_clock_jitter(void);
 
+// --- entropy: up to n bytes from the board's true random source (a TRNG peripheral) into buf;
+// returns how many (0: the board has none). Only the locked mode's key generation needs it
+// (rng.c seeds a DRBG from it at boot and now and then).
+size_t sw_board_entropy(void *buf, size_t n);
+
 // --- watchdog: a hardware timer that resets the chip unless kicked. timeout_ms 0 stops it
 // (where the hardware allows). The main loop kicks it on every pass.
 void sw_board_wdt_start(uint32_t timeout_ms);

@@ -9,6 +9,7 @@
 // the clock), LAN9118 Ethernet at 0x40200000 (IRQ 13).
 #include "board.h"
 #include "cm3.h"
+#include "semihost.h"
 
 #ifndef SW_FW_FLASH_SIZE
 #define SW_FW_FLASH_SIZE (4u * 1024u * 1024u)
@@ -143,6 +144,19 @@ uint32_t sw_board_clock_ms(void)
     uint32_t ms = clk_ms + up / clk_per_ms + (up % clk_per_ms + clk_rem) / clk_per_ms;
     sw_irq_restore(m);
     return ms;
+}
+
+// The MPS2 has no TRNG. Under QEMU the host's /dev/urandom, read through semihosting (the
+// debugger channel the boot arguments and the flash file already use), stands in for one; a
+// real board reads its TRNG here (docs/PORTING.md). 0 where nobody answers semihosting.
+size_t sw_board_entropy(void *buf, size_t n)
+{
+    int fh = sw_sh_open("/dev/urandom", "rb");
+    if (fh < 0)
+        return 0;
+    int rc = sw_sh_read(fh, buf, n);
+    sw_sh_close(fh);
+    return rc == 0 ? n : 0;
 }
 
 // The CMSDK watchdog counts WDOGCLK (the 25 MHz system clock here) down from LOAD; at zero it

@@ -55,7 +55,16 @@ static void parse_args(boot_args_t *a)
         strncpy(a->buf, SW_FW_ARGS, sizeof a->buf - 1);
         a->buf[sizeof a->buf - 1] = 0;
     }
-    for (char *w = strtok(a->buf, " "); w; w = strtok(NULL, " ")) {
+    // the words, split in place (picolibc's strtok would cost 108 B of flash for this loop)
+    for (char *w = a->buf, *end; *w; w = end) {
+        if (*w == ' ') {
+            end = w + 1;
+            continue;
+        }
+        for (end = w; *end && *end != ' '; end++)
+            ;
+        if (*end)
+            *end++ = 0;
         char *v = strchr(w, '=');
         if (!v)
             continue; // the image's path
@@ -139,6 +148,13 @@ int main(void)
     sw_board_machid(id, sizeof id);
     st.rnd = 0x2545F491u ^ ((uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3]) ^
              sw_board_clock_jitter();
+#if SW_FW_AUTH
+    if (!sw__mps2_rng_init(id, sizeof id)) {
+        static const char m[] = "rng: no entropy source: session keys come from the clock only";
+        sw__mps2_log(m, sizeof m - 1);
+    }
+    sw__mps2_random(&st.rnd, sizeof st.rnd); // lwIP's numbers too
+#endif
     if (!st.rnd)
         st.rnd = 1;
     sw__mps2_self = &st;
@@ -229,5 +245,8 @@ int main(void)
         if (!work_pending(&st))
             sw__mps2_sleep(sleep_ms(&st));
         sw_irq_restore(m);
+#if SW_FW_AUTH
+        sw__mps2_rng_event(); // when the interrupt that woke the loop came
+#endif
     }
 }

@@ -84,6 +84,14 @@ int sw__mps2_udp_send(void *ctx, sw_udp_t *u, const char *ip, uint16_t port, con
 void sw__mps2_udp_close(void *ctx, sw_udp_t *u);
 size_t sw__mps2_netifs(void *ctx, sw_netif_t *out, size_t max);
 #endif
+#if SW_FW_AUTH
+// --- random bytes for keys (rng.c): a DRBG seeded from the board's entropy source. Returns
+// false when the board had none (the seed then comes from the clock alone: logged).
+bool sw__mps2_rng_init(const uint8_t *id, size_t n);
+// Something happened now (the loop woke for an interrupt): its timing goes into the next draw.
+void sw__mps2_rng_event(void);
+void sw__mps2_random(void *buf, size_t n);
+#endif
 // The port's state (main.c sets it first thing), for callers without a context (lwIP).
 extern sw_mps2_t *sw__mps2_self;
 // A random 32-bit number (xorshift32 of the port; lwIP's LWIP_RAND).

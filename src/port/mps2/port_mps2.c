@@ -65,10 +65,15 @@ uint32_t sw__mps2_rand32(void) { return next_rand(sw__mps2_self); }
 
 static void p_random(void *ctx, void *buf, size_t n)
 {
+#if SW_FW_AUTH // the ephemeral keys of the locked mode come from here
+    (void)ctx;
+    sw__mps2_random(buf, n);
+#else
     sw_mps2_t *s = ctx;
     uint8_t *p = buf;
     for (size_t i = 0; i < n; i++)
         p[i] = (uint8_t)(next_rand(s) >> 8);
+#endif
 }
 
 // --- memory -------------------------------------------------------------------------------------

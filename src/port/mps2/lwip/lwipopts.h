@@ -39,6 +39,7 @@
 #define LWIP_STATS 0
 #define LWIP_TCP_KEEPALIVE 0   // the node closes idle RPC links itself
 #define TCP_LISTEN_BACKLOG 1
+#define TCP_CALCULATE_EFF_SEND_MSS 0 // the peer's MSS, capped at TCP_MSS: the one netif's MTU gives the same
 #define LWIP_CHECKSUM_ON_COPY 0
 #define ETHARP_SUPPORT_STATIC_ENTRIES 0
 
@@ -64,7 +65,7 @@
 #define MEMP_NUM_ARP_QUEUE 4
 #define MEMP_NUM_IGMP_GROUP 3       // all-systems, 224.0.0.251, spare
 #define ARP_TABLE_SIZE 4
-#define ARP_QUEUEING 1
+#define ARP_QUEUEING 0 // the last packet to an address being resolved waits, not a queue (112 B of flash)
 
 // --- platform
 uint32_t sw__mps2_rand32(void);
