@@ -83,6 +83,7 @@ struct sw_push {
     bool stopped;
     char stop_why[200];
     bool in_schedule, again;
+    bool more;             // sw_push_add may bring more devices
 };
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -982,8 +983,9 @@ static void start_files(dev_run_t *r)
         f->idx = idx;
         f->done = 0;
         r->files_active++;
+        // the manifest has the file's hash: the engine need not hash it again for each device
         sw_xfer_opts_t xo = {p->o.window, 0, r->dev_max_msg, p->o.timeout_ms, true,
-                             !p->o.no_compress, r->zbits, r->zratio, NULL, 0};
+                             !p->o.no_compress, r->zbits, r->zratio, NULL, 0, mf->sha256};
         if (xo.compress && r->zbits) {
             int zc = zcached(r, idx, fd, mf->size, &xo.zdata, &xo.zlen);
             if (zc == 2)
@@ -1212,6 +1214,22 @@ static void on_reboot(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // The engine
 
+static void init_devs(sw_push_dev_t *devs, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        sw_push_dev_t *d = &devs[i];
+        if (d->res != SW_PUSH_PENDING) { // settled by the caller (e.g. IGNORED)
+            d->step = SW_PUSH_DONE;
+            continue;
+        }
+        d->step = SW_PUSH_WAIT;
+        d->reason[0] = 0;
+        d->n_tgt = 0;
+        memset(d->tgt, 0, sizeof d->tgt);
+        d->run = NULL;
+    }
+}
+
 int sw_push_new(uv_loop_t *loop, const sw_push_opts_t *o, sw_push_dev_t *devs, size_t n,
                 sw_push_t **out, char *err, size_t errcap)
 {
@@ -1235,19 +1253,8 @@ int sw_push_new(uv_loop_t *loop, const sw_push_opts_t *o, sw_push_dev_t *devs, s
     if (!p->o.parallel)
         p->o.parallel = SW_PUSH_PARALLEL_DEFAULT;
     p->devs = devs;
+    init_devs(devs, 0, n);
     p->n = n;
-    for (size_t i = 0; i < n; i++) {
-        sw_push_dev_t *d = &devs[i];
-        if (d->res != SW_PUSH_PENDING) { // settled by the caller (e.g. IGNORED)
-            d->step = SW_PUSH_DONE;
-            continue;
-        }
-        d->step = SW_PUSH_WAIT;
-        d->reason[0] = 0;
-        d->n_tgt = 0;
-        memset(d->tgt, 0, sizeof d->tgt);
-        d->run = NULL;
-    }
     *out = p;
     return 0;
 }
@@ -1279,9 +1286,9 @@ static void precheck(sw_push_t *p, sw_push_dev_t *d)
     }
 }
 
-void sw_push_start(sw_push_t *p)
+static void start_from(sw_push_t *p, size_t from)
 {
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = from; i < p->n; i++)
         if (p->devs[i].res == SW_PUSH_PENDING)
             precheck(p, &p->devs[i]);
     if (p->o.max_failures && p->failures >= p->o.max_failures)
@@ -1290,9 +1297,29 @@ void sw_push_start(sw_push_t *p)
     schedule(p);
 }
 
+void sw_push_start(sw_push_t *p)
+{
+    start_from(p, 0);
+}
+
+void sw_push_add(sw_push_t *p, size_t n)
+{
+    if (n <= p->n)
+        return;
+    size_t from = p->n;
+    init_devs(p->devs, from, n);
+    p->n = n;
+    start_from(p, from);
+}
+
+void sw_push_more(sw_push_t *p, bool more)
+{
+    p->more = more;
+}
+
 bool sw_push_done(const sw_push_t *p)
 {
-    if (p->runs || p->active)
+    if (p->runs || p->active || p->more)
         return false;
     for (size_t i = 0; i < p->n; i++)
         if (p->devs[i].res == SW_PUSH_PENDING)
