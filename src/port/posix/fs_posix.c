@@ -54,6 +54,31 @@ int sw__posix_errno(int e)
     }
 }
 
+#ifdef SYS_openat2
+// 0: openat2 not tried yet, 1: it works, -1: the kernel (or a seccomp filter) lacks it.
+static int have_openat2;
+#define NO_OPENAT2 INT_MIN // not an SW_E* code
+
+// The directory dirs (a normalised relative path) under root in one system call: the kernel
+// refuses a symlink anywhere on the way (RESOLVE_NO_SYMLINKS: ELOOP) and any way out of root
+// (RESOLVE_BENEATH), as the component walk does. NO_OPENAT2: it is not there, walk instead.
+static int open_dirs(int root, const char *dirs)
+{
+    if (have_openat2 < 0)
+        return NO_OPENAT2;
+    struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    long fd = syscall(SYS_openat2, root, dirs, &how, sizeof how);
+    if (fd < 0 && (errno == ENOSYS || (errno == EPERM && !have_openat2))) {
+        have_openat2 = -1;
+        return NO_OPENAT2;
+    }
+    if (fd >= 0)
+        have_openat2 = 1;
+    return fd < 0 ? sw__posix_errno(errno) : (int)fd;
+}
+#endif
+
 int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
 {
     fs->rootfd = -1;
@@ -65,6 +90,10 @@ int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
     fs->max = max_files;
     for (uint16_t i = 0; i < max_files; i++)
         fs->fds[i] = -1;
+#if defined SW_TEST_HOOKS && defined SYS_openat2
+    if (getenv("SW_TEST_NO_OPENAT2")) // test builds: the component walk of older kernels
+        have_openat2 = -1;
+#endif
     if (!root)
         return 0;
     int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -142,30 +171,6 @@ static int path_copy(const char *path, char *buf)
     }
 }
 
-#ifdef SYS_openat2
-// 0: openat2 not tried yet, 1: it works, -1: the kernel (or a seccomp filter) lacks it.
-static int have_openat2;
-#define NO_OPENAT2 INT_MIN // not an SW_E* code
-
-// The directory dirs (a normalised relative path) under root in one system call: the kernel
-// refuses a symlink anywhere on the way (RESOLVE_NO_SYMLINKS: ELOOP) and any way out of root
-// (RESOLVE_BENEATH), as the component walk does. NO_OPENAT2: it is not there, walk instead.
-static int open_dirs(int root, const char *dirs)
-{
-    if (have_openat2 < 0)
-        return NO_OPENAT2;
-    struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-    long fd = syscall(SYS_openat2, root, dirs, &how, sizeof how);
-    if (fd < 0 && (errno == ENOSYS || (errno == EPERM && !have_openat2))) {
-        have_openat2 = -1;
-        return NO_OPENAT2;
-    }
-    if (fd >= 0)
-        have_openat2 = 1;
-    return fd < 0 ? sw__posix_errno(errno) : (int)fd;
-}
-#endif
 
 // Walks buf (from path_copy, modified in place) from the root. With whole, opens the directory
 // the path names (*name = NULL). Otherwise opens the directory holding the last component and
