@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ typedef struct ui {
     uv_timer_t timer;
     uv_signal_t sig;
     bool interrupted;
+    struct stream *scan;   // the scan beside the push, if there is one
 } ui_t;
 
 static const char *label(const sw_push_dev_t *d)
@@ -268,6 +270,8 @@ static void nothing_hint(const sw_cli_t *c, const char *const *to, size_t n_to,
                  "no swarm nodes)" : "");
 }
 
+static void stream_cancel(struct stream *s);
+
 static void on_sigint(uv_signal_t *h, int signum)
 {
     (void)signum;
@@ -275,6 +279,8 @@ static void on_sigint(uv_signal_t *h, int signum)
     if (u->interrupted)
         return;
     u->interrupted = true;
+    if (u->scan)
+        stream_cancel(u->scan); // no need to find more devices
     sw_push_stop(u->p, "interrupted", true);
 }
 
@@ -294,6 +300,7 @@ typedef struct stream {
     sw_scan_rec_t *q;
     size_t nq, capq;
     bool ended;
+    _Atomic bool cancel;  // set by the loop (Ctrl-C): the scan ends early
     int rc;               // the scan's result (its records in res when 0)
     char err[256];
     sw_scan_result_t res;
@@ -384,6 +391,11 @@ static void on_stream(uv_async_t *h)
     }
 }
 
+static void stream_cancel(struct stream *s)
+{
+    atomic_store(&s->cancel, true);
+}
+
 // Starts the scan of the selection o; its devices go into s->devs. 0, or an exit status.
 static int stream_start(stream_t *s, uv_loop_t *loop, const sw_cli_sel_t *o, ui_t *u)
 {
@@ -391,6 +403,7 @@ static int stream_start(stream_t *s, uv_loop_t *loop, const sw_cli_sel_t *o, ui_
     sw__cli_scan_opts(o, &s->so);
     s->so.found = on_found;
     s->so.u = s;
+    s->so.cancel = &s->cancel;
     if (uv_mutex_init(&s->mu))
         return SW_EXIT_LOCAL;
     if (uv_async_init(loop, &s->async, on_stream)) {
@@ -404,6 +417,7 @@ static int stream_start(stream_t *s, uv_loop_t *loop, const sw_cli_sel_t *o, ui_
         return SW_EXIT_LOCAL;
     }
     sw_push_more(u->p, true);
+    u->scan = s;
     return 0;
 }
 

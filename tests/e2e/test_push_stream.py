@@ -14,6 +14,8 @@ Needs root (network namespaces; CI runs as root); as another user it fails and s
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -97,6 +99,28 @@ class PushStream(unittest.TestCase):
         self.assertEqual(len(scan), 1, r.stderr)
         self.assertEqual(len(done), N, r.stderr)
         self.assertLess(scan[0], min(done), r.stderr)
+
+    def test_4_ctrl_c_ends_the_scan(self):
+        """Ctrl-C while the scan goes on (--scan-timeout 60s): the scan ends with it, the push
+        does not wait out the minute (before: it did)."""
+        proj = os.path.join(self.tmp, "v4")
+        make_app(proj, "4")
+        argv = ["ip", "netns", "exec", self.lan.host_ns, self.lan.swarm_bin, "push", proj, "--grace", "0",
+                "--scan-timeout", "60s"]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        try:
+            err = ""
+            while err.count(": ok, ") < N:  # every device done: the scan is what is left
+                line = p.stderr.readline()
+                self.assertTrue(line, "swarm push ended early: %s" % err)
+                err += line
+            p.send_signal(signal.SIGINT)
+            out, rest = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 130, err + rest)
 
     def test_3_json_counts_every_device(self):
         r = self.lan.swarm("push", os.path.join(self.tmp, "v3"), "--json", "--grace", "0", timeout=120,
