@@ -7,7 +7,9 @@ namespace LAN (tests/lab/lanlab.py):
   Before, the scan came first and every transfer after it. (An order of lines, no time is
   measured: the push of one small file only has to take less than the 5 s of the scan.)
 - the report stays in name order, and the scan's devices land in the name cache as before;
-- --max-failures keeps the old order (the scan first, then the devices in name order).
+- --max-failures keeps the old order (the scan first, then the devices in name order);
+- Ctrl-C ends the scan too (--scan-timeout 60s: the push exits with 130 at once, not after the
+  minute).
 
 Needs root (network namespaces; CI runs as root); as another user it fails and says so.
 """
