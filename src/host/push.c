@@ -19,6 +19,9 @@
 #include "swarm/msg.h"
 
 #define FILES_MAX 16 // files in flight per device, at most (the node's limits.files default)
+// compressed files in flight per device: a node inflates at most 4 at once (SW_FS_ZMAX; more
+// are refused with EMFILE, so --files above 4 failed every compressed push)
+#define SW_PUSH_ZFILES_MAX 4u
 
 // A file's zlib stream, made once per push for every device that inflates with the same
 // window and ratio (zpack.h).
@@ -44,6 +47,7 @@ typedef struct file_up {
     int fd;
     uint64_t done;       // bytes acknowledged so far
     size_t idx;          // index into the wanted manifest
+    bool z;              // it may go compressed: it holds one of the node's inflaters
 } file_up_t;
 
 struct dev_run {
@@ -61,6 +65,7 @@ struct dev_run {
     long n_dirs;
     size_t next_put;       // index into diff.put of the next file to start
     uint32_t files_active;
+    uint32_t z_active;     // of those, compressed ones (at most SW_PUSH_ZFILES_MAX)
     uint64_t bytes_files;  // bytes of this device's finished files
     uint32_t dev_max_msg;  // from sys.info
     uint8_t zbits;         // sys.info "z": the device inflates, window 2^zbits (0: it cannot)
@@ -888,6 +893,7 @@ static void file_done(void *u, const sw_xfer_result_t *res)
         close(f->fd);
     f->fd = -1;
     r->files_active--;
+    r->z_active -= f->z;
     if (r->finished)
         return;
     const char *path = r->want->files[f->idx].path;
@@ -991,6 +997,17 @@ static void start_files(dev_run_t *r)
             if (zc == 2)
                 xo.compress = false; // it does not pay: plain, without trying again
         }
+        f->z = xo.compress && r->zbits;
+        if (f->z && r->z_active >= SW_PUSH_ZFILES_MAX) {
+            // the node inflates only so many files at once: this one waits for a free inflater
+            // (a plain file after it would not: keep the order simple, the stream is cached)
+            close(fd);
+            f->fd = -1;
+            r->files_active--;
+            r->next_put--;
+            break;
+        }
+        r->z_active += f->z;
         sw_xfer_cbs_t cbs = {file_progress, file_done, f};
         sw_xfer_t *x = NULL;
         // the slot is taken before the call: done() may run inside it
@@ -1001,6 +1018,7 @@ static void start_files(dev_run_t *r)
             close(fd);
             f->fd = -1;
             r->files_active--;
+            r->z_active -= f->z;
             finish(r, SW_PUSH_FAILED, "sending %s: %s", mf->path,
                    rc == SW_ECLOSED ? sw_hlink_error(r->l) : sw_strerror(rc));
             return;

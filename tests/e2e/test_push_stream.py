@@ -8,6 +8,7 @@ namespace LAN (tests/lab/lanlab.py):
   measured: the push of one small file only has to take less than the 5 s of the scan.)
 - the report stays in name order, and the scan's devices land in the name cache as before;
 - --max-failures keeps the old order (the scan first, then the devices in name order);
+- --files 8: no more compressed files in flight than the node inflates at once (4);
 - Ctrl-C ends the scan too (--scan-timeout 60s: the push exits with 130 at once, not after the
   minute).
 
@@ -123,6 +124,22 @@ class PushStream(unittest.TestCase):
                 p.kill()
                 p.wait()
         self.assertEqual(p.returncode, 130, err + rest)
+
+    def test_5_more_files_in_flight_than_the_node_inflates(self):
+        """--files 8 with 8 compressible files: the node inflates 4 at once (more are EMFILE),
+        so the CLI holds the others back until one ends (before: every device failed)."""
+        proj = os.path.join(self.tmp, "v5")
+        make_app(proj, "5")
+        for k in range(8):
+            write(os.path.join(proj, "apps", "alpha", "lib", "m%d.lua" % k),
+                  "local M = {}\n" + "".join("function M.f%d(x) return x + %d end\n" % (i, i * k) for i in range(200))
+                  + "return M\n")
+        r = self.lan.swarm("push", proj, "--json", "--grace", "0", "--files", "8", timeout=120, env=self.env)
+        out = json.loads(r.stdout)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(out["total"]["ok"], N, r.stdout)
+        for d in out["devices"]:
+            self.assertGreaterEqual(d["compressed"], 8, d)
 
     def test_3_json_counts_every_device(self):
         r = self.lan.swarm("push", os.path.join(self.tmp, "v3"), "--json", "--grace", "0", timeout=120,
