@@ -1,4 +1,4 @@
-"""`swarm fs` (src/host/cli_fs.c, the transfer engine src/host/xfer.c) against real swarm-node
+"""`swarm fs` (src/host/cli_fs*.c, the transfer engine src/host/xfer.c) against real swarm-node
 processes: every command and its errors and exit codes; byte-exact round trips of random files
 around the chunk size and of 1 MiB, both ways, with the device's SHA-256 checked; trees with
 -r and --changed; standard input and output; a put cut by killing the node, which must leave
