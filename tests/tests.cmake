@@ -12,6 +12,13 @@ foreach(src ${SW_UNIT_TESTS})
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300)
 endforeach()
+# The POSIX port's component walk, for kernels without openat2 (a test hook makes this one
+# pretend it has none)
+if(SW_TEST_HOOKS)
+  add_test(NAME test_port_fs_walk COMMAND test_port_fs)
+  set_tests_properties(test_port_fs_walk PROPERTIES LABELS unit TIMEOUT 300
+                       ENVIRONMENT SW_TEST_NO_OPENAT2=1)
+endif()
 
 # The whole node on a simulated port (tests/node: virtual clock, scripted link, RAM fs).
 file(GLOB SW_NODE_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/node/test_node_*.c)

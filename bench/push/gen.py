@@ -42,10 +42,11 @@ def _lua_module(rng, size, k):
 
 
 def generate(top, files=100, total=2 * 1024 * 1024, app="bench", version="1", tiny=False, seed=7,
-             typical=False):
+             typical=False, random_only=False):
     """Writes top/apps/app/ (replacing it); returns {relative path: bytes}. typical: a typical
     app project instead (Lua sources, every tenth file an asset of random bytes, as images and
-    other already-compressed data are), for the compression bench (bench/push/shaped)."""
+    other already-compressed data are), for the compression bench (bench/push/shaped).
+    random_only: every file but main.lua random bytes (incompressible; bench/push/lab100)."""
     d = os.path.join(top, "apps", app)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -59,7 +60,7 @@ def generate(top, files=100, total=2 * 1024 * 1024, app="bench", version="1", ti
         sizes = [max(1, int(w * scale)) for w in weights]
         sizes[-1] += left - sum(sizes)
         for k, size in enumerate(sizes):
-            if (k % 10 != 9) if typical else (k % 5 == 0):
+            if not random_only and ((k % 10 != 9) if typical else (k % 5 == 0)):
                 rel = "lib/m%02d.lua" % k
                 data = _lua_module(rng, size, k)
             else:
@@ -88,7 +89,9 @@ def edit(top, app="bench", k=3, seed=11):
             data = rng.randbytes(os.path.getsize(os.path.join(d, rel)) or 1)
         elif i % 3 == 1:
             rel = "lib/new%03d_%d.lua" % (rng.randrange(1000), i)
-            data = ("-- added\nreturn %d\n" % rng.randrange(10 ** 6)).encode() * 200
+            # valid Lua (swarm push checks the syntax of every .lua file before it sends any)
+            data = ("-- added\nlocal t = {}\n" + "t[#t + 1] = %d\n" % rng.randrange(10 ** 6) * 200
+                    + "return t\n").encode()
         else:
             if names:
                 rel = names.pop(rng.randrange(len(names)))

@@ -59,6 +59,42 @@ static void expand_groups(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o)
     }
 }
 
+void sw__cli_scan_opts(const sw_cli_sel_t *o, sw_scan_opts_t *so)
+{
+    sw_scan_opts_default(so);
+    // A device left out is a device not updated: twice the settle time of a plain scan.
+    // Right after a push the nodes hash their new files before they answer, and many of
+    // them on one machine answer over a few hundred milliseconds.
+    so->settle_ms = 2 * SW_SCAN_SETTLE_MS;
+    if (o->scan_timeout_ms) { // the user's length: the scan runs all of it
+        so->timeout_ms = o->scan_timeout_ms;
+        so->settle_ms = 0;
+    }
+    so->to = o->scan_to;
+    so->n_to = o->n_scan_to;
+}
+
+bool sw__cli_dev_from_rec(sw_push_dev_t *d, const sw_scan_rec_t *r)
+{
+    from_scan(d, r);
+    if (r->offline) {
+        d->res = SW_PUSH_OFFLINE;
+        snprintf(d->reason, sizeof d->reason, "its last will is on the broker");
+    } else if (!r->link[0] && (!r->swarm || !r->rpc_port)) {
+        // micro-swarm devices (and nodes without RPC over TCP) take no RPC command
+        d->res = SW_PUSH_IGNORED;
+        snprintf(d->reason, sizeof d->reason,
+                 "not a swarm node with RPC (micro-swarm's push_code serves it)");
+        return true;
+    }
+    return false;
+}
+
+void sw__cli_sort_devs(sw_push_dev_t *devs, size_t n)
+{
+    qsort(devs, n, sizeof *devs, cmp_dev);
+}
+
 int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw_push_dev_t **out,
                          size_t *n, size_t *not_swarm)
 {
@@ -77,19 +113,14 @@ int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw
         scanned = true;
         o->scan_ms = 1;
     }
+    o->lan_scan = false;
+    if (o->lan_later && lan && !o->n_brokers && !o->n_links && !o->n_hosts) {
+        o->lan_scan = true; // the caller scans
+        return SW_EXIT_OK;
+    }
     if ((o->n_links == 0 || o->n_hosts) && lan) {
         sw_scan_opts_t so;
-        sw_scan_opts_default(&so);
-        // A device left out is a device not updated: twice the settle time of a plain scan.
-        // Right after a push the nodes hash their new files before they answer, and many of
-        // them on one machine answer over a few hundred milliseconds.
-        so.settle_ms = 2 * SW_SCAN_SETTLE_MS;
-        if (o->scan_timeout_ms) { // the user's length: the scan runs all of it
-            so.timeout_ms = o->scan_timeout_ms;
-            so.settle_ms = 0;
-        }
-        so.to = o->scan_to;
-        so.n_to = o->n_scan_to;
+        sw__cli_scan_opts(o, &so);
         char err[256];
         int rc = sw_scan_run(&so, &res, err, sizeof err);
         if (rc == 0 && res.n == 0 && so.settle_ms) {
@@ -172,19 +203,8 @@ int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw
     }
     if (!o->n_links && !o->n_hosts && scanned) {
         for (size_t j = 0; j < res.n; j++) {
-            const sw_scan_rec_t *r = &res.recs[j];
-            sw_push_dev_t *d = &devs[k++];
-            from_scan(d, r);
-            if (r->offline) {
-                d->res = SW_PUSH_OFFLINE;
-                snprintf(d->reason, sizeof d->reason, "its last will is on the broker");
-            } else if (!r->link[0] && (!r->swarm || !r->rpc_port)) {
-                // micro-swarm devices (and nodes without RPC over TCP) take no RPC command
-                d->res = SW_PUSH_IGNORED;
-                snprintf(d->reason, sizeof d->reason,
-                         "not a swarm node with RPC (micro-swarm's push_code serves it)");
+            if (sw__cli_dev_from_rec(&devs[k++], &res.recs[j]))
                 (*not_swarm)++;
-            }
         }
     }
     if (scanned)

@@ -22,6 +22,9 @@ typedef struct sw_cli_sel {
     size_t n_brokers;
     uint32_t scan_timeout_ms; // 0: the default scan
     uint32_t scan_ms;         // filled: how long the scan took (0: none)
+    bool lan_later;           // in: a selection that is only a LAN scan is not scanned here:
+    bool lan_scan;            //   out: it is that; the caller scans (sw__cli_scan_opts) while it
+                              //   works on the devices found so far (push)
 } sw_cli_sel_t;
 
 // The rows of --host, --link and --to (writing into the sw_cli_sel_t o) …
@@ -56,5 +59,14 @@ typedef struct sw_cli_sel {
 // counted in *not_swarm), or an exit status after printing why (cmd names the command).
 int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw_push_dev_t **out,
                          size_t *n, size_t *not_swarm);
+// The options of a selection's LAN scan (a push's settle time, --scan-timeout, --scan-to).
+struct sw_scan_opts;
+struct sw_scan_rec;
+void sw__cli_scan_opts(const sw_cli_sel_t *o, struct sw_scan_opts *so);
+// A device of the list from one scan record; true when it is no swarm node with RPC (then
+// settled IGNORED; a node whose last will is on a broker: OFFLINE).
+bool sw__cli_dev_from_rec(sw_push_dev_t *d, const struct sw_scan_rec *r);
+// Natural name order, as sw__cli_find_devices returns them.
+void sw__cli_sort_devs(sw_push_dev_t *devs, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ typedef struct ui {
     uv_timer_t timer;
     uv_signal_t sig;
     bool interrupted;
+    struct stream *scan;   // the scan beside the push, if there is one
 } ui_t;
 
 static const char *label(const sw_push_dev_t *d)
@@ -268,6 +270,8 @@ static void nothing_hint(const sw_cli_t *c, const char *const *to, size_t n_to,
                  "no swarm nodes)" : "");
 }
 
+static void stream_cancel(struct stream *s);
+
 static void on_sigint(uv_signal_t *h, int signum)
 {
     (void)signum;
@@ -275,7 +279,146 @@ static void on_sigint(uv_signal_t *h, int signum)
     if (u->interrupted)
         return;
     u->interrupted = true;
+    if (u->scan)
+        stream_cancel(u->scan); // no need to find more devices
     sw_push_stop(u->p, "interrupted", true);
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// The scan while the push runs: the scan (scan.c, which blocks) runs in a thread of its own and
+// hands each device it finds to the loop's thread at once, so that a device's push starts as
+// soon as its answer arrives, not after the scan has waited for the last one.
+
+#define STREAM_MAX 4096 // devices one push takes from a LAN scan (more are reported, not pushed)
+
+typedef struct stream {
+    uv_async_t async;
+    uv_mutex_t mu;
+    uv_thread_t th;
+    sw_scan_opts_t so;
+    // under mu: found and not yet taken by the loop; the end of the scan
+    sw_scan_rec_t *q;
+    size_t nq, capq;
+    bool ended;
+    _Atomic bool cancel;  // set by the loop (Ctrl-C): the scan ends early
+    int rc;               // the scan's result (its records in res when 0)
+    char err[256];
+    sw_scan_result_t res;
+    // the loop's
+    ui_t *u;
+    sw_push_dev_t *devs;  // STREAM_MAX of them, allocated before the push starts
+    size_t not_swarm, dropped;
+    bool closed;
+} stream_t;
+
+static void on_found(void *arg, const sw_scan_rec_t *r)
+{
+    stream_t *s = arg;
+    uv_mutex_lock(&s->mu);
+    if (s->nq == s->capq) {
+        size_t cap = s->capq ? 2 * s->capq : 64;
+        sw_scan_rec_t *q = realloc(s->q, cap * sizeof *q);
+        if (q) {
+            s->q = q;
+            s->capq = cap;
+        }
+    }
+    if (s->nq < s->capq) {
+        s->q[s->nq] = *r;
+        s->q[s->nq].json = NULL; // the scan's, freed with its result
+        s->q[s->nq].json_len = 0;
+        s->nq++;
+    }
+    uv_mutex_unlock(&s->mu);
+    uv_async_send(&s->async);
+}
+
+static void scan_thread(void *arg)
+{
+    stream_t *s = arg;
+    sw_scan_result_t res;
+    char err[256] = "";
+    int rc = sw_scan_run(&s->so, &res, err, sizeof err);
+    if (rc == 0 && res.n == 0 && s->so.settle_ms) {
+        // nobody answered within the settle time (busy devices?): listen a full second
+        sw_scan_result_free(&res);
+        s->so.settle_ms = 0;
+        rc = sw_scan_run(&s->so, &res, err, sizeof err);
+    }
+    uv_mutex_lock(&s->mu);
+    s->rc = rc;
+    memcpy(s->err, err, sizeof s->err);
+    if (rc == 0)
+        s->res = res;
+    s->ended = true; // after every on_found: the loop sees the last devices with the end
+    uv_mutex_unlock(&s->mu);
+    uv_async_send(&s->async);
+}
+
+static void on_stream(uv_async_t *h)
+{
+    stream_t *s = h->data;
+    ui_t *u = s->u;
+    uv_mutex_lock(&s->mu);
+    sw_scan_rec_t *q = s->q;
+    size_t nq = s->nq;
+    s->q = NULL;
+    s->nq = s->capq = 0;
+    bool ended = s->ended;
+    uv_mutex_unlock(&s->mu);
+    size_t n = u->n;
+    for (size_t i = 0; i < nq; i++) {
+        if (n == STREAM_MAX) {
+            s->dropped++;
+            continue;
+        }
+        s->not_swarm += sw__cli_dev_from_rec(&s->devs[n++], &q[i]);
+    }
+    free(q);
+    if (n > u->n) {
+        u->n = n;
+        sw_push_add(u->p, n);
+    }
+    if (ended && !s->closed) {
+        s->closed = true;
+        uv_thread_join(&s->th);
+        uv_close((uv_handle_t *)&s->async, NULL);
+        sw_push_more(u->p, false);
+        // when the scan ends, not after the push: devices found early may be done already
+        if (u->c->verbose && s->rc == 0)
+            fprintf(stderr, "swarm push: scan found %zu device%s in %u ms\n", s->res.n,
+                    s->res.n == 1 ? "" : "s", (unsigned)s->res.elapsed_ms);
+    }
+}
+
+static void stream_cancel(struct stream *s)
+{
+    atomic_store(&s->cancel, true);
+}
+
+// Starts the scan of the selection o; its devices go into s->devs. 0, or an exit status.
+static int stream_start(stream_t *s, uv_loop_t *loop, const sw_cli_sel_t *o, ui_t *u)
+{
+    s->u = u;
+    sw__cli_scan_opts(o, &s->so);
+    s->so.found = on_found;
+    s->so.u = s;
+    s->so.cancel = &s->cancel;
+    if (uv_mutex_init(&s->mu))
+        return SW_EXIT_LOCAL;
+    if (uv_async_init(loop, &s->async, on_stream)) {
+        uv_mutex_destroy(&s->mu);
+        return SW_EXIT_LOCAL;
+    }
+    s->async.data = s;
+    if (uv_thread_create(&s->th, scan_thread, s)) {
+        uv_close((uv_handle_t *)&s->async, NULL);
+        uv_mutex_destroy(&s->mu);
+        return SW_EXIT_LOCAL;
+    }
+    sw_push_more(u->p, true);
+    u->scan = s;
+    return 0;
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -509,10 +652,18 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     uint64_t t_cmd = sw__cli_now_ms();
     sw_push_dev_t *devs = NULL;
     size_t n = 0, not_swarm = 0;
+    // A plain LAN scan runs while the push does (stream_start), unless the rollout's order
+    // matters (canaries, a failure limit: devices go in name order, so the scan comes first)
+    o.lan_later = !po.canary && !po.max_failures;
     rc = sw__cli_find_devices(&c, "push", &o, &devs, &n, &not_swarm);
     if (rc)
         return rc;
-    if (n == 0) {
+    stream_t sc = {0};
+    if (o.lan_scan && !(sc.devs = devs = calloc(STREAM_MAX, sizeof *devs))) {
+        sw_cli_error(&c, "push", "out of memory");
+        return SW_EXIT_LOCAL;
+    }
+    if (n == 0 && !o.lan_scan) {
         free(devs);
         sw_cli_error(&c, "push", "no devices found");
         sw__cli_hint(&c, "name them with --host NAME or --link URI, or allow a longer scan "
@@ -545,6 +696,14 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         return rc == SW_EINVAL ? SW_EXIT_USAGE : SW_EXIT_LOCAL;
     }
     u.p = p;
+    if (o.lan_scan && (rc = stream_start(&sc, &loop, &o, &u))) {
+        sw_cli_error(&c, "push", "cannot start the scan");
+        sw_push_free(p);
+        free(devs);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        return rc;
+    }
     uv_update_time(&loop);
     u.t0 = sw_push_now(p);
     uv_signal_init(&loop, &u.sig);
@@ -559,6 +718,21 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     while (!sw_push_done(p))
         uv_run(&loop, UV_RUN_ONCE);
     double secs = (double)(sw__cli_now_ms() - t_cmd) / 1000.0; // the scan included
+    n = u.n;
+    if (o.lan_scan) {
+        not_swarm = sc.not_swarm;
+        uv_mutex_destroy(&sc.mu);
+        if (sc.rc == 0) {
+            o.scan_ms = sc.res.elapsed_ms ? sc.res.elapsed_ms : 1;
+            if (sc.res.n)
+                (void)sw_scan_cache_store(&sc.res); // names found now serve later commands too
+            sw_scan_result_free(&sc.res);
+        }
+        if (sc.dropped)
+            fprintf(stderr, "swarm push: %zu more device%s found than one push takes (%d): not pushed\n",
+                    sc.dropped, sc.dropped == 1 ? "" : "s", STREAM_MAX);
+        sw__cli_sort_devs(devs, n); // the report in name order, as without the stream
+    }
     if (u.tty) {
         uv_timer_stop(&u.timer);
         uv_close((uv_handle_t *)&u.timer, NULL);
@@ -568,6 +742,18 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     uv_close((uv_handle_t *)&u.sig, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
+    if (o.lan_scan && n == 0) { // as sw__cli_find_devices says it
+        sw_push_free(p);
+        free(devs);
+        if (sc.rc) {
+            sw_cli_error(&c, "push", "scan: %s", sc.err);
+            return SW_EXIT_LOCAL;
+        }
+        sw_cli_error(&c, "push", "no devices found");
+        sw__cli_hint(&c, "name them with --host NAME or --link URI, or allow a longer scan "
+                         "(--scan-timeout 3s)");
+        return SW_EXIT_LINK;
+    }
 
     size_t cnt[SW_PUSH_IGNORED + 1] = {0}, connected = 0;
     uint64_t bytes = 0;

@@ -19,6 +19,9 @@
 #include "swarm/msg.h"
 
 #define FILES_MAX 16 // files in flight per device, at most (the node's limits.files default)
+// compressed files in flight per device: a node inflates at most 4 at once (SW_FS_ZMAX; more
+// are refused with EMFILE, so --files above 4 failed every compressed push)
+#define SW_PUSH_ZFILES_MAX 4u
 
 // A file's zlib stream, made once per push for every device that inflates with the same
 // window and ratio (zpack.h).
@@ -44,6 +47,7 @@ typedef struct file_up {
     int fd;
     uint64_t done;       // bytes acknowledged so far
     size_t idx;          // index into the wanted manifest
+    bool z;              // it may go compressed: it holds one of the node's inflaters
 } file_up_t;
 
 struct dev_run {
@@ -61,6 +65,7 @@ struct dev_run {
     long n_dirs;
     size_t next_put;       // index into diff.put of the next file to start
     uint32_t files_active;
+    uint32_t z_active;     // of those, compressed ones (at most SW_PUSH_ZFILES_MAX)
     uint64_t bytes_files;  // bytes of this device's finished files
     uint32_t dev_max_msg;  // from sys.info
     uint8_t zbits;         // sys.info "z": the device inflates, window 2^zbits (0: it cannot)
@@ -83,6 +88,7 @@ struct sw_push {
     bool stopped;
     char stop_why[200];
     bool in_schedule, again;
+    bool more;             // sw_push_add may bring more devices
 };
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -887,6 +893,7 @@ static void file_done(void *u, const sw_xfer_result_t *res)
         close(f->fd);
     f->fd = -1;
     r->files_active--;
+    r->z_active -= f->z;
     if (r->finished)
         return;
     const char *path = r->want->files[f->idx].path;
@@ -982,13 +989,25 @@ static void start_files(dev_run_t *r)
         f->idx = idx;
         f->done = 0;
         r->files_active++;
+        // the manifest has the file's hash: the engine need not hash it again for each device
         sw_xfer_opts_t xo = {p->o.window, 0, r->dev_max_msg, p->o.timeout_ms, true,
-                             !p->o.no_compress, r->zbits, r->zratio, NULL, 0};
+                             !p->o.no_compress, r->zbits, r->zratio, NULL, 0, mf->sha256};
         if (xo.compress && r->zbits) {
             int zc = zcached(r, idx, fd, mf->size, &xo.zdata, &xo.zlen);
             if (zc == 2)
                 xo.compress = false; // it does not pay: plain, without trying again
         }
+        f->z = xo.compress && r->zbits;
+        if (f->z && r->z_active >= SW_PUSH_ZFILES_MAX) {
+            // the node inflates only so many files at once: this one waits for a free inflater
+            // (a plain file after it would not: keep the order simple, the stream is cached)
+            close(fd);
+            f->fd = -1;
+            r->files_active--;
+            r->next_put--;
+            break;
+        }
+        r->z_active += f->z;
         sw_xfer_cbs_t cbs = {file_progress, file_done, f};
         sw_xfer_t *x = NULL;
         // the slot is taken before the call: done() may run inside it
@@ -999,6 +1018,7 @@ static void start_files(dev_run_t *r)
             close(fd);
             f->fd = -1;
             r->files_active--;
+            r->z_active -= f->z;
             finish(r, SW_PUSH_FAILED, "sending %s: %s", mf->path,
                    rc == SW_ECLOSED || rc == SW_EAUTH ? sw_hlink_error(r->l) : sw_strerror(rc));
             return;
@@ -1212,6 +1232,22 @@ static void on_reboot(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // The engine
 
+static void init_devs(sw_push_dev_t *devs, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        sw_push_dev_t *d = &devs[i];
+        if (d->res != SW_PUSH_PENDING) { // settled by the caller (e.g. IGNORED)
+            d->step = SW_PUSH_DONE;
+            continue;
+        }
+        d->step = SW_PUSH_WAIT;
+        d->reason[0] = 0;
+        d->n_tgt = 0;
+        memset(d->tgt, 0, sizeof d->tgt);
+        d->run = NULL;
+    }
+}
+
 int sw_push_new(uv_loop_t *loop, const sw_push_opts_t *o, sw_push_dev_t *devs, size_t n,
                 sw_push_t **out, char *err, size_t errcap)
 {
@@ -1235,19 +1271,8 @@ int sw_push_new(uv_loop_t *loop, const sw_push_opts_t *o, sw_push_dev_t *devs, s
     if (!p->o.parallel)
         p->o.parallel = SW_PUSH_PARALLEL_DEFAULT;
     p->devs = devs;
+    init_devs(devs, 0, n);
     p->n = n;
-    for (size_t i = 0; i < n; i++) {
-        sw_push_dev_t *d = &devs[i];
-        if (d->res != SW_PUSH_PENDING) { // settled by the caller (e.g. IGNORED)
-            d->step = SW_PUSH_DONE;
-            continue;
-        }
-        d->step = SW_PUSH_WAIT;
-        d->reason[0] = 0;
-        d->n_tgt = 0;
-        memset(d->tgt, 0, sizeof d->tgt);
-        d->run = NULL;
-    }
     *out = p;
     return 0;
 }
@@ -1279,9 +1304,9 @@ static void precheck(sw_push_t *p, sw_push_dev_t *d)
     }
 }
 
-void sw_push_start(sw_push_t *p)
+static void start_from(sw_push_t *p, size_t from)
 {
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = from; i < p->n; i++)
         if (p->devs[i].res == SW_PUSH_PENDING)
             precheck(p, &p->devs[i]);
     if (p->o.max_failures && p->failures >= p->o.max_failures)
@@ -1290,9 +1315,29 @@ void sw_push_start(sw_push_t *p)
     schedule(p);
 }
 
+void sw_push_start(sw_push_t *p)
+{
+    start_from(p, 0);
+}
+
+void sw_push_add(sw_push_t *p, size_t n)
+{
+    if (n <= p->n)
+        return;
+    size_t from = p->n;
+    init_devs(p->devs, from, n);
+    p->n = n;
+    start_from(p, from);
+}
+
+void sw_push_more(sw_push_t *p, bool more)
+{
+    p->more = more;
+}
+
 bool sw_push_done(const sw_push_t *p)
 {
-    if (p->runs || p->active)
+    if (p->runs || p->active || p->more)
         return false;
     for (size_t i = 0; i < p->n; i++)
         if (p->devs[i].res == SW_PUSH_PENDING)

@@ -151,7 +151,15 @@ int sw_push_new(uv_loop_t *loop, const sw_push_opts_t *o, sw_push_dev_t *devs, s
 // Settles what needs no connection (unchanged by beacon, not selected, no local app), then
 // starts devices. Events may arrive before it returns.
 void sw_push_start(sw_push_t *p);
-// True when every device has a result and every link and timer is closed.
+// More devices while the push runs (a scan that is still going: the first ones found need not
+// wait for the last): devs[old n .. n) are new, in the same array, which the caller allocated
+// large enough for all of them (the engine keeps pointers into it). Each is settled or started
+// as sw_push_start does. While sw_push_more(p, true) holds, the push is not done.
+void sw_push_add(sw_push_t *p, size_t n);
+// Says whether devices may still come through sw_push_add (sw_push_new: no).
+void sw_push_more(sw_push_t *p, bool more);
+// True when every device has a result and every link and timer is closed, and no more devices
+// are expected.
 bool sw_push_done(const sw_push_t *p);
 // Stops the rollout: devices not started are SKIPPED with why; with cancel, running ones are
 // cut off too (FAILED "interrupted"; a device keeps its old version unless its commit had

@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,8 @@ int sw_scan_run(const sw_scan_opts_t *opts, sw_scan_result_t *res, char *err, si
         }
         if (o.wait_for && res->n >= o.wait_for)
             break;
+        if (o.cancel && atomic_load(o.cancel))
+            break;
         uint64_t end = start + o.timeout_ms;
         if (!o.no_query && o.settle_ms) {
             uint64_t quiet = (last_new > last_query ? last_new : last_query) + o.settle_ms;
@@ -419,6 +422,8 @@ int sw_scan_run(const sw_scan_opts_t *opts, sw_scan_result_t *res, char *err, si
         if (qfd >= 0)
             pf[nf++] = (struct pollfd){.fd = qfd, .events = POLLIN};
         int wait = end > now ? (int)(end - now) : 0;
+        if (o.cancel && wait > 100)
+            wait = 100; // look at *cancel now and then
         if (poll(pf, (nfds_t)nf, wait) < 0 && errno != EINTR)
             break;
         for (int i = 0; i < nf; i++)

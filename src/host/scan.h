@@ -62,6 +62,9 @@ typedef struct sw_scan_opts {
     // Called once for each new device, while the scan goes on (may be NULL).
     void (*found)(void *u, const sw_scan_rec_t *r);
     void *u;
+    // A scan run in a thread of its own ends within 100 ms once *cancel is true (NULL: no
+    // such end), with what it found so far.
+    const _Atomic bool *cancel;
 } sw_scan_opts_t;
 
 typedef struct sw_scan_result {

@@ -47,6 +47,11 @@ typedef struct sw_xfer_opts {
     // fd is then not read. NULL: the engine compresses the file itself.
     const uint8_t *zdata;
     size_t zlen;
+    // put: the file's SHA-256, when the caller knows it already (a push has it from its
+    // manifest). The engine then reads the file without hashing it and reports this as the
+    // result's sha256 (and compares it with f.hash unless no_verify). NULL: the engine hashes
+    // the bytes it sends.
+    const uint8_t *sha256;
 } sw_xfer_opts_t;
 
 // What happened; valid only during the done callback (copy what you need).

@@ -1,7 +1,9 @@
 // Files of the POSIX port, confined to the root directory. The root is opened once; every path
-// is resolved from that descriptor one component at a time with openat(O_NOFOLLOW), so no
-// symlink is ever followed and nothing outside the root can be reached (a symlink anywhere on
-// the way is SW_EPERM). Plain POSIX only, no libuv, so the unit tests compile this file alone.
+// is resolved from that descriptor so that no symlink is ever followed and nothing outside the
+// root can be reached (a symlink anywhere on the way is SW_EPERM): on Linux by one openat2()
+// of its directories (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), elsewhere or on kernels before
+// 5.6 one component at a time with openat(O_NOFOLLOW). Then one call relative to that
+// directory. No libuv, so the unit tests compile this file alone.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 #include "posix_int.h"
 
@@ -48,6 +54,31 @@ int sw__posix_errno(int e)
     }
 }
 
+#ifdef SYS_openat2
+// 0: openat2 not tried yet, 1: it works, -1: the kernel (or a seccomp filter) lacks it.
+static int have_openat2;
+#define NO_OPENAT2 INT_MIN // not an SW_E* code
+
+// The directory dirs (a normalised relative path) under root in one system call: the kernel
+// refuses a symlink anywhere on the way (RESOLVE_NO_SYMLINKS: ELOOP) and any way out of root
+// (RESOLVE_BENEATH), as the component walk does. NO_OPENAT2: it is not there, walk instead.
+static int open_dirs(int root, const char *dirs)
+{
+    if (have_openat2 < 0)
+        return NO_OPENAT2;
+    struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    long fd = syscall(SYS_openat2, root, dirs, &how, sizeof how);
+    if (fd < 0 && (errno == ENOSYS || (errno == EPERM && !have_openat2))) {
+        have_openat2 = -1;
+        return NO_OPENAT2;
+    }
+    if (fd >= 0)
+        have_openat2 = 1;
+    return fd < 0 ? sw__posix_errno(errno) : (int)fd;
+}
+#endif
+
 int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
 {
     fs->rootfd = -1;
@@ -59,6 +90,10 @@ int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
     fs->max = max_files;
     for (uint16_t i = 0; i < max_files; i++)
         fs->fds[i] = -1;
+#if defined SW_TEST_HOOKS && defined SYS_openat2
+    if (getenv("SW_TEST_NO_OPENAT2")) // test builds: the component walk of older kernels
+        have_openat2 = -1;
+#endif
     if (!root)
         return 0;
     int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -136,6 +171,7 @@ static int path_copy(const char *path, char *buf)
     }
 }
 
+
 // Walks buf (from path_copy, modified in place) from the root. With whole, opens the directory
 // the path names (*name = NULL). Otherwise opens the directory holding the last component and
 // points *name at it; for "" (the root itself) *name = "" and *dirfd is the root.
@@ -153,6 +189,28 @@ static int walk(const sw_posix_fs_t *fs, char *buf, bool whole, int *dirfd, cons
         *name = whole ? NULL : s;
         return 0;
     }
+#ifdef SYS_openat2
+    {
+        char *last = whole ? NULL : strrchr(s, '/');
+        if (!whole && !last) { // a name in the root itself
+            *dirfd = cur;
+            *name = s;
+            return 0;
+        }
+        if (last)
+            *last = 0;
+        int fd = open_dirs(cur, s);
+        if (fd >= 0) {
+            *dirfd = fd;
+            *name = last ? last + 1 : NULL;
+            return 0;
+        }
+        if (last)
+            *last = '/';
+        if (fd != NO_OPENAT2)
+            return fd; // an SW_E* code
+    }
+#endif
     for (;;) {
         char *e = strchr(s, '/');
         if (!e && !whole) {

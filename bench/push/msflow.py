@@ -1,0 +1,109 @@
+"""micro-swarm's push flow against the namespace LAN, shared by bench/push/run and bench/push/lab100.
+
+Its exact lftp mirror script (spec/micro-swarm-wire.md §3: --transfer-all, one file at a time)
+and eval reset snippet (§4), for every node at once as push_code's TaskGroup does, with its
+preflight connect to the FTP port; its 7 s scan is not run (the addresses are given).
+
+Also the measuring helpers both benches use: bytes through the host namespace's eth0 and the
+CPU time of processes (from /proc, no subprocess, so the host side's children are only the
+flows' own programs).
+"""
+import os
+import socket
+import subprocess
+import threading
+import time
+
+RESET_SNIPPET = (b'if True:\n                    print("\\nReset triggered after code deployment...\\n")\n'
+                 b'                    import machine\n                    machine.reset()\n                ')
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def lftp_script(ip, local, app):
+    """push_code's script, quoted and joined exactly as it does (spec §3)."""
+    cmds = [["set", "cmd:fail-exit", "yes"], ["set", "ftp:list-options", "-a"],
+            ["set", "ftp:passive-mode", "yes"], ["open", "ftp://%s:%d" % (ip, 21)],
+            ["lcd", local], ["cd", "/apps/%s/" % app],
+            ["mirror", "--reverse", "--scan-all-first", "--transfer-all", "--delete", "--use-cache",
+             "--verbose", "--no-perms", "--no-umask", "--parallel=1", "--exclude-glob", "__pycache__",
+             "--exclude-glob", ".*"]]
+    q = lambda w: "'" + w.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return ";\n".join(" ".join(q(w) for w in c) for c in cmds)
+
+
+def micro_swarm(lan, nodes, local, app):
+    """push_code's per-device task for every node at once (lftp mirror, then the eval reset).
+    Returns (seconds, whether the reset could be sent to every node); raises RuntimeError when
+    a node's lftp failed."""
+    results = [None] * len(nodes)
+
+    def task(i):
+        x = nodes[i]
+        try:
+            s = lan.socket(lan.host_ns, socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(6)
+            s.connect((x.ip, 21))  # preflight, as push_code does
+            s.close()
+            p = lan.popen(lan.host_ns, ["lftp", "-c", lftp_script(x.ip, local, app)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            out, err = p.communicate(timeout=300)
+            if p.returncode:
+                results[i] = ("lftp %d: %s" % (p.returncode, err.decode(errors="replace")[-300:]), False)
+                return
+            s = lan.socket(lan.host_ns, socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(4)
+            try:
+                s.connect((x.ip, 1139))
+                s.sendall(RESET_SNIPPET)
+                s.shutdown(socket.SHUT_WR)
+                s.recv(16)
+                reset = True
+            except OSError:
+                reset = False  # no remote eval service on this node
+            s.close()
+            results[i] = (None, reset)
+        except Exception as e:  # noqa: BLE001 (reported below)
+            results[i] = (repr(e), False)
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=task, args=(i,)) for i in range(len(nodes))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    t = time.monotonic() - t0
+    bad = [r[0] for r in results if r[0]]
+    if bad:
+        raise RuntimeError("micro-swarm's flow failed on %d node(s): %s" % (len(bad), bad[0]))
+    return t, all(r[1] for r in results)
+
+
+def wire(lan):
+    """Bytes through the host namespace's eth0 so far (tx + rx), read in that namespace."""
+    from lanlab import netns
+    with netns(lan.host_ns):
+        with open("/proc/thread-self/net/dev") as f:
+            out = f.read()
+    for line in out.splitlines():
+        if line.strip().startswith("eth0:"):
+            f = line.split(":", 1)[1].split()
+            return int(f[0]) + int(f[8])
+    raise RuntimeError("no eth0 in the host namespace")
+
+
+def cpu_of(pid):
+    """User + system CPU seconds of a process so far (0.0 when it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read()
+    except OSError:
+        return 0.0
+    fields = data[data.rindex(b")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def children_cpu():
+    """User + system CPU seconds of this process's waited-for children so far (the flows' own
+    programs: swarm, lftp; `ip netns exec` execs them in place)."""
+    r = os.times()
+    return r.children_user + r.children_system
