@@ -1196,11 +1196,11 @@ static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
     sw_hlink_stats_t st;
     if (f->c.verbose && sw_hlink_stats(f->l, &st)) // how the lossy line went, since it opened
         fprintf(stderr, "swarm fs: link: %u sent, %u retransmitted, %u delivered, %u duplicates; "
-                "%u frames in, %u damaged; timeout %u ms, window %u\n",
+                "%u frames in, %u damaged; timeout %u ms, window %u; %u resent on an idle line\n",
                 (unsigned)st.rel.sent, (unsigned)st.rel.retransmits, (unsigned)st.rel.delivered,
                 (unsigned)st.rel.duplicates, (unsigned)st.frames.frames,
                 (unsigned)(st.frames.err_crc + st.frames.err_len + st.frames.err_idle),
-                (unsigned)st.timeout_ms, (unsigned)st.window);
+                (unsigned)st.timeout_ms, (unsigned)st.window, (unsigned)st.rel.idle_resends);
     if (x.r.err)
         return xfer_failed(f, put, local, remote, &x.r);
     f->files++;
@@ -2199,8 +2199,8 @@ int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv)
          .help = "sync: then keep following the local directory, sending each change as it "
                  "happens, until Ctrl-C"},
         {.kind = SW_OPT_UINT, .name = "window", .arg = "N", .dst = &f->window,
-         .size = sizeof f->window, .min = 1, .max = SW_XFER_WINDOW_MAX, .show_def = "8",
-         .flags = SW_OPT_F_RANGE, .seen = &xfer_opt,
+         .size = sizeof f->window, .min = 1, .max = SW_XFER_WINDOW_MAX,
+         .show_def = "8; 16 on a lossy serial link", .flags = SW_OPT_F_RANGE, .seen = &xfer_opt,
          .help = "transfers: chunk requests in flight"},
         {.kind = SW_OPT_BYTES, .name = "chunk", .arg = "BYTES", .dst = &f->chunk,
          .size = sizeof f->chunk, .min = 1, .max = 1u << 24, .seen = &xfer_opt,
