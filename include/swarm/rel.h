@@ -132,6 +132,7 @@ typedef struct sw_rel {
     uint16_t peer_big, peer_big_prev;
     uint32_t peer_epoch_ms;
     bool peer_slow;
+    bool peer_fresh;    // no data from the peer yet in this session (peer_big assumed)
     bool paced;         // tx_ahead_ms: a send was refused for pacing or a full window
     uint8_t *store;     // caller-owned: 2 * ceil(window / 2) * max_msg bytes of payload slots, then scratch
     size_t store_size;

@@ -210,10 +210,18 @@ static uint32_t ack_wait(const sw_rel_t *rel)
 
 // Records the size of a wire message from the peer; the record covers the last one or two
 // session timeouts (a burst of large frames is remembered that long after it ends).
-static void peer_size(sw_rel_t *rel, size_t n, uint32_t now)
+static void peer_size(sw_rel_t *rel, size_t n, bool data, uint32_t now)
 {
     if (rel->state != SW_REL_UP)
         return;
+    if (data && rel->peer_fresh) {
+        // The first data the peer sends: from now on what it sends counts, not the largest it
+        // may send (which the session assumed until now). A peer that is up has answered our
+        // requests so far, so its queue ahead of an ack holds frames like these.
+        rel->peer_fresh = false;
+        rel->peer_big = rel->peer_big_prev = 0;
+        rel->peer_epoch_ms = now;
+    }
     if (due(now, rel->peer_epoch_ms + rel->timeout_ms)) {
         rel->peer_big_prev = rel->peer_big;
         rel->peer_big = 0;
@@ -457,10 +465,11 @@ static void go_up(sw_rel_t *rel, uint32_t now)
     rel->reset_ms = now + hold_ms(rel);
     for (uint8_t k = 0; k < SW_REL_MAX_WINDOW; k++)
         rel->tx_slot[k].due_ms = now + rel->timeout_ms - hold_ms(rel);
-    // Until the peer's frames are seen, assume the largest it may send.
+    // Until the peer's first data is seen, assume the largest it may send (peer_size).
     if (SW_REL_EARLY_RESEND) {
         rel->peer_big = rel->peer_big_prev = (uint16_t)(sw_rel_max_payload(rel) + REL_OVERHEAD);
         rel->peer_epoch_ms = now;
+        rel->peer_fresh = true;
     }
     rel->stats.resets++;
     notify(rel, true);
@@ -877,7 +886,7 @@ void sw_rel_input(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms)
         return; // other actions belong to other layers
     }
     if (SW_REL_EARLY_RESEND)
-        peer_size(rel, n, now_ms);
+        peer_size(rel, n, (m.have & K_D) != 0, now_ms);
     on_data(rel, &m, now_ms);
 }
 

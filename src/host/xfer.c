@@ -45,6 +45,9 @@ typedef struct slot {
 #define ADAPT_CTL_BYTES 40.0 // the frames before the first chunk: handshake, small requests
 #define ADAPT_MIN_CHUNK 64u
 #define ADAPT_KEEP 0.75
+// Answers per round (the first one ends sooner).
+#define ADAPT_FIRST 4u
+#define ADAPT_ROUND 8u
 
 struct sw_xfer {
     sw_hlink_t *l;
@@ -63,6 +66,7 @@ struct sw_xfer {
     // adaptive chunk: on when the link reports frame statistics and no chunk was asked for
     bool adapt;
     uint32_t round;      // data answers since the last estimate
+    bool estimated;      // a round has ended
     sw_hlink_stats_t base; // the link's counters at the last estimate
     double frames, bad;  // decayed counts of data frames sent / received and damaged ones
     double bits;         // decayed bits those frames carried
@@ -590,17 +594,23 @@ static uint32_t best_chunk(double p, uint32_t max)
 
 // The first chunk. A clean line needs the largest, but on a noisy one frames of that size may
 // hardly ever arrive (at a bit-error rate of 1e-3 one in 4,000 does) and a chunk that went out
-// stays that size until it arrives, so the estimate cannot catch up. So the frames the link has
-// carried so far (the handshake, the requests before the data: small ones, ADAPT_CTL_BYTES
-// taken as their size) decide: none damaged, the largest chunk; else what their share implies.
+// stays that size until it arrives, so the estimate cannot catch up; at 1e-4 a window of them
+// (16 KiB) is 2.5 s of line, most of it sent twice. So the frames the link has carried so far
+// (the handshake, the requests before the data: small ones, ADAPT_CTL_BYTES taken as their
+// size) decide: none damaged, a quarter of the largest (the first round is short and the
+// chunk doubles after a clean round: on a clean line that costs about 30 ms); else what their
+// share of damaged ones implies.
 static void adapt_start(sw_xfer_t *x)
 {
     const sw_hlink_stats_t *b = &x->base;
     double bad = (double)b->rel.retransmits + b->rel.idle_resends + b->frames.err_crc +
                  b->frames.err_len + b->frames.err_idle;
     double frames = (double)b->rel.sent + b->frames.frames + bad;
-    if (!(bad > 0) || frames < 1)
+    if (!(bad > 0) || frames < 1) {
+        uint32_t c = (x->chunk_max / 4) & ~15u;
+        x->chunk = c > ADAPT_MIN_CHUNK ? c : ADAPT_MIN_CHUNK;
         return;
+    }
     double q = bad / frames;
     if (q > 0.95)
         q = 0.95;
@@ -616,6 +626,7 @@ static void adapt_start(sw_xfer_t *x)
 static void adapt(sw_xfer_t *x)
 {
     x->round = 0;
+    x->estimated = true;
     sw_hlink_stats_t st;
     if (!sw_hlink_stats(x->l, &st))
         return;
@@ -655,7 +666,7 @@ static void adapt(sw_xfer_t *x)
 // One data answer arrived: a round is a window of them.
 static void count_answer(sw_xfer_t *x)
 {
-    if (x->adapt && ++x->round >= (x->window < 8 ? 8 : x->window))
+    if (x->adapt && ++x->round >= (x->estimated ? ADAPT_ROUND : ADAPT_FIRST))
         adapt(x);
 }
 

@@ -1628,6 +1628,7 @@ typedef struct bulk {
     uint32_t rate, ber_e7, chunk, count, xwin;
     uint8_t window;
     uint16_t tx_ahead;
+    uint32_t delay; // ms each message spends beyond the line (drivers, scheduling)
 } bulk_t;
 
 typedef struct bulk_res {
@@ -1643,7 +1644,8 @@ static void run_bulk(const bulk_t *bk, uint64_t seed, bulk_res_t *res)
     c.line_rate = bk->rate;
     sw_rel_cfg_t a = c;
     a.tx_ahead_ms = bk->tx_ahead;
-    sim_init(s, seed, &clean, &a, &c, 1000);
+    line_cfg_t line = {0, 0, 1 + bk->delay, 1 + bk->delay, true};
+    sim_init(s, seed, &line, &a, &c, 1000);
     s->rate = bk->rate;
     s->p[1].server = true;
     s->p[0].xwin = bk->xwin;
@@ -1669,9 +1671,9 @@ static void run_bulk(const bulk_t *bk, uint64_t seed, bulk_res_t *res)
     res->b_idle = s->p[1].rel.stats.idle_resends;
     res->goodput = (double)bk->count * bk->chunk * 1000.0 / res->ms / bk->rate;
     if (getenv("REL_STATS"))
-        fprintf(stderr, "bulk %u B/s w %u xwin %u chunk %u ber %g ahead %u seed %u: %u ms, retx %u "
+        fprintf(stderr, "bulk %u B/s w %u xwin %u chunk %u ber %g ahead %u delay %u seed %u: %u ms, retx %u "
                 "idle %u lost %u (B: retx %u idle %u dups %u; A dups %u), line idle %.2f, goodput %.3f\n", bk->rate,
-                bk->window, bk->xwin, bk->chunk, bk->ber_e7 / 1e7, bk->tx_ahead, (unsigned)seed,
+                bk->window, bk->xwin, bk->chunk, bk->ber_e7 / 1e7, bk->tx_ahead, bk->delay, (unsigned)seed,
                 res->ms, res->retx, res->idle, res->lost, res->b_retx, res->b_idle, res->b_dups, res->a_dups,
                 (double)(s->idle_us[1] - idle0) / 1000.0 / res->ms, res->goodput);
     assert_int_equal(s->p[1].rel.stats.delivered, bk->count); // exactly once, in order (cb_rx)
@@ -1712,9 +1714,9 @@ static void test_bulk_paced(void **state)
     // A clean line: nothing is sent again, early or late, and the line never idles, at
     // 115200 and at 9600 (where one 1 KiB frame takes over a second).
     static const bulk_t clean_lines[] = {
-        {11520, 0, 960, 52, 16, 16, 30},
-        {960, 0, 960, 10, 16, 16, 30},
-        {960, 0, 200, 40, 16, 8, 30},
+        {11520, 0, 960, 52, 16, 16, 30, 0},
+        {960, 0, 960, 10, 16, 16, 30, 0},
+        {960, 0, 200, 40, 16, 8, 30, 0},
     };
     for (size_t i = 0; i < sizeof clean_lines / sizeof *clean_lines; i++) {
         for (uint64_t seed = 1; seed <= 2; seed++) {
@@ -1724,12 +1726,28 @@ static void test_bulk_paced(void **state)
         }
     }
     // BER 1e-4, 214-byte chunks: 0.536 (0.490..0.593) without pacing
-    bulk_t b4 = {11520, 1000, 214, 230, 16, 16, 30};
+    bulk_t b4 = {11520, 1000, 214, 230, 16, 16, 30, 0};
     assert_true(bulk_median(&b4, 5) > 0.60);
     // BER 1e-3, 56-byte chunks: 0.064 (0.049..0.071) without pacing; more than half of all
     // frames are damaged, and the window stalls on a resend that is lost again
-    bulk_t b3 = {11520, 10000, 56, 400, 16, 16, 30};
+    bulk_t b3 = {11520, 10000, 56, 400, 16, 16, 30, 0};
     assert_true(bulk_median(&b3, 5) > 0.17);
+}
+
+static void test_bulk_sweep(void **state)
+{
+    (void)state;
+    if (!getenv("REL_SWEEP"))
+        return;
+    static const bulk_t sweep[] = {
+        {11520, 1000, 214, 230, 16, 16, 30, 0},
+        {11520, 1000, 214, 230, 16, 16, 30, 15},
+        {11520, 1000, 214, 230, 32, SW_REL_MAX_WINDOW, 30, 15},
+        {11520, 10000, 56, 400, 16, 16, 30, 15},
+        {11520, 10000, 56, 400, 32, SW_REL_MAX_WINDOW, 30, 15},
+    };
+    for (size_t i = 0; i < sizeof sweep / sizeof *sweep; i++)
+        bulk_median(&sweep[i], 5);
 }
 
 int main(void)
@@ -1762,6 +1780,7 @@ int main(void)
         cmocka_unit_test(test_hold),
         cmocka_unit_test(test_upload_ber),
         cmocka_unit_test(test_bulk_paced),
+        cmocka_unit_test(test_bulk_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
