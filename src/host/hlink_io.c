@@ -218,8 +218,6 @@ static void sp_frame(void *ctx, const uint8_t *p, size_t n)
     sw_hlink_t *l = ctx;
     if (l->closing)
         return;
-    if (getenv("SW_TRACE_REL"))
-        fprintf(stderr, "T %u rx %zu\n", sw__hlink_now(l), n);
     l->in_rel = true;
     sw_rel_input(&l->rel, p, n, sw__hlink_now(l));
     l->in_rel = false;
@@ -320,12 +318,6 @@ static int start_reading(sw_hconn_t *c)
 static int rel_tx(void *ctx, const uint8_t *p, size_t n)
 {
     sw_hlink_t *l = ctx;
-    if (getenv("SW_TRACE_REL")) {
-        uint32_t now = sw__hlink_now(l);
-        uint32_t ahead = l->rel.line_ms - now;
-        fprintf(stderr, "T %u tx %zu ahead %d q %zu inflight %u can %d\n", now, n, (int32_t)ahead, l->q_msgs,
-                (unsigned)((l->rel.send_head + l->rel.window - l->rel.send_tail) % l->rel.window), sw_rel_can_send(&l->rel));
-    }
     uint8_t hdr[3], tr[2];
     size_t k = sw_sp_header(&l->spcfg, n, hdr);
     if (!k || k + n + 2 > l->frame_cap)
