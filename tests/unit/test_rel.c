@@ -1728,26 +1728,13 @@ static void test_bulk_paced(void **state)
     // BER 1e-4, 214-byte chunks: 0.536 (0.490..0.593) without pacing
     bulk_t b4 = {11520, 1000, 214, 230, 16, 16, 30, 0};
     assert_true(bulk_median(&b4, 5) > 0.60);
+    // the same with 15 ms more each way (tty drivers, a loaded host): 0.647 (0.621..0.656)
+    b4.delay = 15;
+    assert_true(bulk_median(&b4, 5) > 0.60);
     // BER 1e-3, 56-byte chunks: 0.064 (0.049..0.071) without pacing; more than half of all
     // frames are damaged, and the window stalls on a resend that is lost again
     bulk_t b3 = {11520, 10000, 56, 400, 16, 16, 30, 0};
     assert_true(bulk_median(&b3, 5) > 0.17);
-}
-
-static void test_bulk_sweep(void **state)
-{
-    (void)state;
-    if (!getenv("REL_SWEEP"))
-        return;
-    static const bulk_t sweep[] = {
-        {11520, 1000, 214, 230, 16, 16, 30, 0},
-        {11520, 1000, 214, 230, 16, 16, 30, 15},
-        {11520, 1000, 214, 230, 32, SW_REL_MAX_WINDOW, 30, 15},
-        {11520, 10000, 56, 400, 16, 16, 30, 15},
-        {11520, 10000, 56, 400, 32, SW_REL_MAX_WINDOW, 30, 15},
-    };
-    for (size_t i = 0; i < sizeof sweep / sizeof *sweep; i++)
-        bulk_median(&sweep[i], 5);
 }
 
 int main(void)
@@ -1780,7 +1767,6 @@ int main(void)
         cmocka_unit_test(test_hold),
         cmocka_unit_test(test_upload_ber),
         cmocka_unit_test(test_bulk_paced),
-        cmocka_unit_test(test_bulk_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
