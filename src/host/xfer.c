@@ -67,6 +67,7 @@ struct sw_xfer {
     bool adapt;
     uint32_t round;      // data answers since the last estimate
     bool estimated;      // a round has ended
+    bool ramp;           // no damage seen yet: the chunk doubles from a quarter of the largest
     sw_hlink_stats_t base; // the link's counters at the last estimate
     double frames, bad;  // decayed counts of data frames sent / received and damaged ones
     double bits;         // decayed bits those frames carried
@@ -609,6 +610,7 @@ static void adapt_start(sw_xfer_t *x)
     if (!(bad > 0) || frames < 1) {
         uint32_t c = (x->chunk_max / 4) & ~15u;
         x->chunk = c > ADAPT_MIN_CHUNK ? c : ADAPT_MIN_CHUNK;
+        x->ramp = x->chunk < x->chunk_max;
         return;
     }
     double q = bad / frames;
@@ -660,6 +662,7 @@ static void adapt(sw_xfer_t *x)
     // grow back gently (a clean round may be luck), shrink at once
     if (c > x->chunk && x->chunk < x->chunk_max / 2)
         c = c < 2 * x->chunk ? c : 2 * x->chunk;
+    x->ramp = x->ramp && c > x->chunk && c < x->chunk_max;
     x->chunk = c;
 }
 
@@ -726,7 +729,12 @@ static bool write_full(int fd, const uint8_t *p, size_t n)
 
 static void pump_put(sw_xfer_t *x)
 {
-    while (!x->eof && x->inflight < x->window) {
+    // While the first chunks double toward the largest on a line with no damage seen, few
+    // requests of each size: on a clean line the small ones cost only their overhead (a
+    // window of them was 1.5 % of a 48 KiB put), and ADAPT_FIRST in flight keep the line busy.
+    // The first estimate that does not raise the chunk ends this for good.
+    uint32_t window = x->adapt && x->ramp && x->window > ADAPT_FIRST ? ADAPT_FIRST : x->window;
+    while (!x->eof && x->inflight < window) {
         // a slow link (a serial line) drains more slowly than the window fills: keep the
         // bytes waiting in our queue to about two windows
         if (x->inflight && sw_hlink_queued(x->l) > 2 * (size_t)x->window * x->chunk)
