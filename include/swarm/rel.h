@@ -134,6 +134,7 @@ typedef struct sw_rel {
     bool peer_slow;
     bool peer_fresh;    // no data from the peer yet in this session (peer_big assumed)
     bool paced;         // tx_ahead_ms: a send was refused for pacing or a full window
+    uint16_t peer_last; // bytes of the peer's last data message (resends on an idle line)
     uint8_t *store;     // caller-owned: 2 * ceil(window / 2) * max_msg bytes of payload slots, then scratch
     size_t store_size;
     sw_rel_slot_t tx_slot[SW_REL_MAX_WINDOW];

@@ -214,6 +214,8 @@ static void peer_size(sw_rel_t *rel, size_t n, bool data, uint32_t now)
 {
     if (rel->state != SW_REL_UP)
         return;
+    if (data && SW_REL_PACE)
+        rel->peer_last = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
     if (data && rel->peer_fresh) {
         // The first data the peer sends: from now on what it sends counts, not the largest it
         // may send (which the session assumed until now). A peer that is up has answered our
@@ -919,7 +921,13 @@ static uint32_t pace(sw_rel_t *rel, uint8_t inflight, uint32_t now)
             seq = q;
         }
     }
-    if (!old)
+    // Only in the direction of the bulk. An owner with payloads waiting (an upload) resends
+    // while the peer's data is no larger than ours: it answers with small replies, so its
+    // acks do not queue long behind its own frames, and a frame still unacknowledged when our
+    // line falls idle is likely lost; a peer that sends the bulk (a download) delays its acks
+    // by up to half a window of its frames. An owner that holds the peer's payloads (a node
+    // answering an upload) resends its replies while they are no larger than the peer's data.
+    if (!old || (rel->paced ? rel->peer_last > old->len : old->len > rel->peer_last))
         return REL_NO_TIMER;
     rel->stats.idle_resends++;
     send_data(rel, seq, now);

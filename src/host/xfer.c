@@ -67,7 +67,7 @@ struct sw_xfer {
     bool adapt;
     uint32_t round;      // data answers since the last estimate
     bool estimated;      // a round has ended
-    bool ramp;           // no damage seen yet: the chunk doubles from a quarter of the largest
+    bool ramp;           // no damage seen yet: the chunk doubles from half the largest
     sw_hlink_stats_t base; // the link's counters at the last estimate
     double frames, bad;  // decayed counts of data frames sent / received and damaged ones
     double bits;         // decayed bits those frames carried
@@ -598,9 +598,9 @@ static uint32_t best_chunk(double p, uint32_t max)
 // stays that size until it arrives, so the estimate cannot catch up; at 1e-4 a window of them
 // (16 KiB) is 2.5 s of line, most of it sent twice. So the frames the link has carried so far
 // (the handshake, the requests before the data: small ones, ADAPT_CTL_BYTES taken as their
-// size) decide: none damaged, a quarter of the largest (the first round is short and the
-// chunk doubles after a clean round: on a clean line that costs about 30 ms); else what their
-// share of damaged ones implies.
+// size) decide: none damaged, half the largest (the first round is short, with few requests
+// out, and the chunk doubles after a clean round: on a clean line that costs about 10 ms);
+// else what their share of damaged ones implies.
 static void adapt_start(sw_xfer_t *x)
 {
     const sw_hlink_stats_t *b = &x->base;
@@ -608,7 +608,7 @@ static void adapt_start(sw_xfer_t *x)
                  b->frames.err_len + b->frames.err_idle;
     double frames = (double)b->rel.sent + b->frames.frames + bad;
     if (!(bad > 0) || frames < 1) {
-        uint32_t c = (x->chunk_max / 4) & ~15u;
+        uint32_t c = (x->chunk_max / 2) & ~15u;
         x->chunk = c > ADAPT_MIN_CHUNK ? c : ADAPT_MIN_CHUNK;
         x->ramp = x->chunk < x->chunk_max;
         return;
