@@ -33,8 +33,8 @@
 #define SW_REL_EARLY_RESEND 1
 #endif
 #endif
-// Pacing (cfg.tx_ahead_ms) and the resends it makes on an idle line: a host-side feature (the
-// node's link does not pace: its frames are small replies), kept out of the MCU images too.
+// Pacing (cfg.tx_ahead_ms, set by the host) and the resends on an idle line (the host's, and
+// a POSIX node's while it holds requests): kept out of the MCU images, which have no room.
 #ifndef SW_REL_PACE
 #define SW_REL_PACE SW_REL_EARLY_RESEND
 #endif
