@@ -60,6 +60,12 @@ typedef struct sw_rel_cfg {
     // Bytes the framer adds to each wire message on the line (for the line model). Default 5,
     // SerialPacker's largest (start byte, two length bytes, CRC).
     uint8_t frame_overhead;
+    // Pacing, ms (with line_rate; 0, the default, = off): sw_rel_send() takes a new payload only
+    // while the line model has at most this much of our frames still to leave, so our queue
+    // stays short and the acks and resends we send next leave within about this long instead
+    // of behind a window of queued frames. The owner keeps what waits (sw_rel_poll() returns
+    // when to offer it again). Not compiled into the MCU profiles (SW_REL_PACE, rel.c).
+    uint16_t tx_ahead_ms;
 } sw_rel_cfg_t;
 
 void sw_rel_cfg_default(sw_rel_cfg_t *c);
@@ -91,7 +97,8 @@ typedef enum sw_rel_state {
 
 typedef struct sw_rel_stats {
     uint32_t sent, delivered;   // payloads
-    uint32_t retransmits;       // data messages sent again
+    uint32_t retransmits;       // data messages sent again (timer or fast retransmit)
+    uint32_t idle_resends;      // …and sent again early on an idle line (tx_ahead_ms, not counted above)
     uint32_t duplicates;        // data messages received twice (dropped)
     uint32_t out_of_order;      // data messages held for a gap
     uint32_t resets;            // handshakes completed
@@ -125,6 +132,9 @@ typedef struct sw_rel {
     uint16_t peer_big, peer_big_prev;
     uint32_t peer_epoch_ms;
     bool peer_slow;
+    bool peer_fresh;    // no data from the peer yet in this session (peer_big assumed)
+    bool paced;         // tx_ahead_ms: a send was refused for pacing or a full window
+    uint16_t peer_last; // bytes of the peer's last data message (resends on an idle line)
     uint8_t *store;     // caller-owned: 2 * ceil(window / 2) * max_msg bytes of payload slots, then scratch
     size_t store_size;
     sw_rel_slot_t tx_slot[SW_REL_MAX_WINDOW];
@@ -151,8 +161,8 @@ bool sw_rel_can_send(const sw_rel_t *rel);
 size_t sw_rel_max_payload(const sw_rel_t *rel);
 
 // Queues one payload (copied) and transmits it. p must hold exactly one complete MsgPack item
-// (it is embedded in the wire map as is). Returns 0, SW_EAGAIN (not up, or window full: retry
-// after the next input/poll), SW_ETOOBIG (larger than sw_rel_max_payload()), SW_EINVAL (p is
+// (it is embedded in the wire map as is). Returns 0, SW_EAGAIN (not up, window full, or paced
+// by cfg.tx_ahead_ms: retry after the next input/poll), SW_ETOOBIG (larger than sw_rel_max_payload()), SW_EINVAL (p is
 // not one MsgPack item).
 int sw_rel_send(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms);
 // Holds delivery back (hold = true) while the owner cannot take payloads, e.g. because it has

@@ -33,6 +33,11 @@
 #define SW_REL_EARLY_RESEND 1
 #endif
 #endif
+// Pacing (cfg.tx_ahead_ms, set by the host) and the resends on an idle line (the host's, and
+// a POSIX node's while it holds requests): kept out of the MCU images, which have no room.
+#ifndef SW_REL_PACE
+#define SW_REL_PACE SW_REL_EARLY_RESEND
+#endif
 #define REL_HS_MIN 1000u           // ms; handshake retries with a derived timeout
 #define REL_FRAME_OVERHEAD 5u      // SerialPacker: start, 2 length bytes, CRC
 // A line model further ahead than this is stale (the clock wrapped while the layer was idle):
@@ -104,6 +109,13 @@ static uint32_t line_take(sw_rel_t *rel, uint64_t n, uint32_t now)
         rel->line_frac = (uint32_t)(t % rate);
     }
     return rel->line_ms;
+}
+
+// The line model: ms of our frames still to leave the line (0 when it is idle or unknown).
+static uint32_t backlog(const sw_rel_t *rel, uint32_t now)
+{
+    uint32_t ahead = rel->line_ms - now;
+    return rel->cfg.line_rate && (int32_t)ahead > 0 && ahead <= REL_LINE_AHEAD_MAX ? ahead : 0;
 }
 
 // Hands one wire message to the framer. Returns when it will have left (now if it was not
@@ -198,10 +210,20 @@ static uint32_t ack_wait(const sw_rel_t *rel)
 
 // Records the size of a wire message from the peer; the record covers the last one or two
 // session timeouts (a burst of large frames is remembered that long after it ends).
-static void peer_size(sw_rel_t *rel, size_t n, uint32_t now)
+static void peer_size(sw_rel_t *rel, size_t n, bool data, uint32_t now)
 {
     if (rel->state != SW_REL_UP)
         return;
+    if (data && SW_REL_PACE)
+        rel->peer_last = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
+    if (data && rel->peer_fresh) {
+        // The first data the peer sends: from now on what it sends counts, not the largest it
+        // may send (which the session assumed until now). A peer that is up has answered our
+        // requests so far, so its queue ahead of an ack holds frames like these.
+        rel->peer_fresh = false;
+        rel->peer_big = rel->peer_big_prev = 0;
+        rel->peer_epoch_ms = now;
+    }
     if (due(now, rel->peer_epoch_ms + rel->timeout_ms)) {
         rel->peer_big_prev = rel->peer_big;
         rel->peer_big = 0;
@@ -280,6 +302,8 @@ static void clear_session(sw_rel_t *rel)
     }
     rel->send_head = rel->send_tail = rel->recv_head = rel->recv_tail = 0;
     rel->ack_due = false;
+    if (SW_REL_PACE)
+        rel->paced = false;
     memset(rel->tx_slot, 0, sizeof rel->tx_slot);
     memset(rel->rx_slot, 0, sizeof rel->rx_slot);
 }
@@ -443,10 +467,11 @@ static void go_up(sw_rel_t *rel, uint32_t now)
     rel->reset_ms = now + hold_ms(rel);
     for (uint8_t k = 0; k < SW_REL_MAX_WINDOW; k++)
         rel->tx_slot[k].due_ms = now + rel->timeout_ms - hold_ms(rel);
-    // Until the peer's frames are seen, assume the largest it may send.
+    // Until the peer's first data is seen, assume the largest it may send (peer_size).
     if (SW_REL_EARLY_RESEND) {
         rel->peer_big = rel->peer_big_prev = (uint16_t)(sw_rel_max_payload(rel) + REL_OVERHEAD);
         rel->peer_epoch_ms = now;
+        rel->peer_fresh = true;
     }
     rel->stats.resets++;
     notify(rel, true);
@@ -489,6 +514,13 @@ int sw_rel_send(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms)
         return SW_ETOOBIG;
     if (!p || sw_mp_check(p, n))
         return SW_EINVAL;
+    if (SW_REL_PACE && rel->cfg.tx_ahead_ms && rel->cfg.line_rate) {
+        // The owner has more to send: see sw_rel_poll() for when to offer it again, and for
+        // what a full window does with an idle line meanwhile.
+        rel->paced = !sw_rel_can_send(rel) || backlog(rel, now_ms) > rel->cfg.tx_ahead_ms;
+        if (rel->paced)
+            return SW_EAGAIN;
+    }
     if (!sw_rel_can_send(rel))
         return SW_EAGAIN;
     uint8_t seq = rel->send_head;
@@ -856,12 +888,51 @@ void sw_rel_input(sw_rel_t *rel, const void *p, size_t n, uint32_t now_ms)
         return; // other actions belong to other layers
     }
     if (SW_REL_EARLY_RESEND)
-        peer_size(rel, n, now_ms);
+        peer_size(rel, n, (m.have & K_D) != 0, now_ms);
     on_data(rel, &m, now_ms);
 }
 
 //////////////////////////////////////////////////////////////////////////////////////////////
 // Timers
+
+// While the owner has payloads waiting (rel->paced: refused for pacing or a full window) or
+// holds the peer's back for want of room for its own (rx_hold): returns when to offer them
+// again. With the window full and the line idle, the line would carry nothing until an ack
+// comes: it carries the oldest unacknowledged message again instead, one at a time (a resend
+// that was lost, or one the peer still misses, is the likely reason the window is full). It
+// costs the new payloads at most one frame's time, since they wait for the window anyway.
+static uint32_t pace(sw_rel_t *rel, uint8_t inflight, uint32_t now)
+{
+    uint32_t left = backlog(rel, now);
+    if (sw_rel_can_send(rel)) {
+        if (!rel->paced)
+            return REL_NO_TIMER;
+        return left > rel->cfg.tx_ahead_ms ? left - rel->cfg.tx_ahead_ms : 0;
+    }
+    if (left)
+        return left;
+    sw_rel_slot_t *old = NULL;
+    uint8_t seq = 0;
+    for (uint8_t k = 0; k < inflight; k++) {
+        uint8_t q = (uint8_t)((rel->send_tail + k) % rel->window);
+        sw_rel_slot_t *s = &rel->tx_slot[q];
+        if (s->len && !s->acked && (!old || (int32_t)(s->due_ms - old->due_ms) < 0)) {
+            old = s;
+            seq = q;
+        }
+    }
+    // Only in the direction of the bulk. An owner with payloads waiting (an upload) resends
+    // while the peer's data is no larger than ours: it answers with small replies, so its
+    // acks do not queue long behind its own frames, and a frame still unacknowledged when our
+    // line falls idle is likely lost; a peer that sends the bulk (a download) delays its acks
+    // by up to half a window of its frames. An owner that holds the peer's payloads (a node
+    // answering an upload) resends its replies while they are no larger than the peer's data.
+    if (!old || (rel->paced ? rel->peer_last > old->len : old->len > rel->peer_last))
+        return REL_NO_TIMER;
+    rel->stats.idle_resends++;
+    send_data(rel, seq, now);
+    return backlog(rel, now);
+}
 
 uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms)
 {
@@ -911,6 +982,8 @@ uint32_t sw_rel_poll(sw_rel_t *rel, uint32_t now_ms)
     }
     if (rel->ack_due)
         send_ack(rel, now);
+    if (SW_REL_PACE && rel->cfg.line_rate && (rel->paced || rel->rx_hold))
+        wait = min_u32(wait, pace(rel, inflight, now));
     return wait;
 }
 

@@ -333,8 +333,8 @@ int sw_cli_fs(const sw_cli_t *cli, int argc, char **argv)
          .help = "sync: then keep following the local directory, sending each change as it "
                  "happens, until Ctrl-C"},
         {.kind = SW_OPT_UINT, .name = "window", .arg = "N", .dst = &f->window,
-         .size = sizeof f->window, .min = 1, .max = SW_XFER_WINDOW_MAX, .show_def = "8",
-         .flags = SW_OPT_F_RANGE, .seen = &xfer_opt,
+         .size = sizeof f->window, .min = 1, .max = SW_XFER_WINDOW_MAX,
+         .show_def = "8; 16 on a lossy serial link", .flags = SW_OPT_F_RANGE, .seen = &xfer_opt,
          .help = "transfers: chunk requests in flight"},
         {.kind = SW_OPT_BYTES, .name = "chunk", .arg = "BYTES", .dst = &f->chunk,
          .size = sizeof f->chunk, .min = 1, .max = 1u << 24, .seen = &xfer_opt,

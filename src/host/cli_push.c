@@ -613,7 +613,7 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_FLAG_("check", NULL, &po.no_quick,
                      "connect even to devices whose beacon says they are up to date"),
         {.kind = SW_OPT_UINT, .name = "window", .arg = "N", .dst = &po.window,
-         .size = sizeof po.window, .min = 1, .max = 64, .show_def = "8",
+         .size = sizeof po.window, .min = 1, .max = 64, .show_def = "8; 16 on a lossy serial link",
          .flags = SW_OPT_F_RANGE, .help = "chunk requests in flight per file"},
         {.kind = SW_OPT_UINT, .name = "files", .arg = "N", .dst = &po.files,
          .size = sizeof po.files, .min = 1, .max = 16, .show_def = "4",

@@ -13,6 +13,9 @@
 #define SW_HLINK_REL_MAX_MSG ((uint32_t)SW_HLINK_SERIAL_MAX_MSG) // largest Reliable payload
 #define SW_HLINK_QUEUE_MSGS 256u        // lossy: messages waiting for the Reliable window…
 #define SW_HLINK_QUEUE_BYTES (256u << 10) // …and their bytes
+#ifndef SW_HLINK_TX_AHEAD_MS
+#define SW_HLINK_TX_AHEAD_MS 30u // lossy: line time of frames we let wait in the tty (ms)
+#endif
 #define SW_HLINK_LINGER_MS 2000u        // a closing connection flushes for at most this long
 #define SW_HLINK_RBUF 65536u            // bytes read at a time
 

@@ -371,6 +371,9 @@ int sw__hlink_rel_init(sw_hlink_t *l)
     rc.window = l->uri.window ? l->uri.window : SW_HLINK_SERIAL_WINDOW;
     rc.timeout_ms = l->uri.timeout_ms; // 0: derived from the line rate
     rc.line_rate = l->uri.baud / 10;   // 8N1: a frame's timer runs from when it has left
+    // Feed the tty only as fast as the line drains (our queue, not the kernel's, holds the
+    // rest): an ack or resend then leaves within this long, not behind a window of frames.
+    rc.tx_ahead_ms = SW_HLINK_TX_AHEAD_MS;
     rc.retries = l->o.reconnect ? 0 : 5; // a mux keeps offering the link, a command gives up
     size_t need = sw_rel_store_size(&rc);
     sw_sp_cfg_default(&l->spcfg);
@@ -448,7 +451,8 @@ void sw__hlink_rel_service(sw_hlink_t *l)
         l->kicked = false;
         uint32_t now = sw__hlink_now(l);
         l->in_rel = true;
-        while (l->q_head && sw_rel_can_send(&l->rel)) {
+        // (asked even with the window full: Reliable then knows that messages wait)
+        while (l->q_head) {
             sw_hqmsg_t *m = l->q_head;
             if (sw_rel_send(&l->rel, m->p, m->n, now) == SW_EAGAIN)
                 break;

@@ -28,7 +28,8 @@
 typedef struct sw_xfer sw_xfer_t;
 
 typedef struct sw_xfer_opts {
-    uint32_t window;      // chunk requests in flight, 1..SW_XFER_WINDOW_MAX; 0 = 8
+    uint32_t window;      // chunk requests in flight, 1..SW_XFER_WINDOW_MAX; 0 = 8, or on a
+                          // lossy serial link the Reliable window in force if larger (16)
     uint32_t chunk;       // file bytes per request; 0 (default) or more than fits = the largest
                           // that fits both the link and the device. With 0 on a lossy serial
                           // link the chunk then adapts to the line's bit-error rate (xfer.c).
