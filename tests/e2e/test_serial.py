@@ -567,17 +567,23 @@ class SlowLineTest(unittest.TestCase):
         print("\n%s: %s" % (args[0], st), file=sys.stderr)
         return r.stderr, st
 
-    def test_put_and_get_at_9600(self):
-        sim = Sim(self, "--baud", self.BAUD, "--ber", "1e-5", "--seed", 12)
+    def lossy_put_setup(self, ber, seed, data_seed, size):
+        """A lossy node behind the line simulator at BAUD with bit-error rate ber, and a local
+        file of size random bytes to put: (sim, node, uri, data, tmp, local)."""
+        sim = Sim(self, "--baud", self.BAUD, "--ber", ber, "--seed", seed)
         node = SerialNode(self, sim.a, lossy=True, baud=self.BAUD)
         node.wait_log(b"ready")
         uri = "serial://%s?baud=%d&mode=lossy" % (sim.b, self.BAUD)
-        data = random.Random(13).randbytes(20000)
-        tmp = tempfile.mkdtemp(prefix="swarm-slow-")
+        data = random.Random(data_seed).randbytes(size)
+        tmp = tempfile.mkdtemp(prefix="swarm-lossy-")
         self.addCleanup(shutil.rmtree, tmp, True)
         local = os.path.join(tmp, "up.bin")
         with open(local, "wb") as f:
             f.write(data)
+        return sim, node, uri, data, tmp, local
+
+    def test_put_and_get_at_9600(self):
+        sim, node, uri, data, tmp, local = self.lossy_put_setup("1e-5", 12, 13, 20000)
 
         err, st = self.fs(uri, "put", local, "/up.bin")
         self.assertIn("sha256 ok", err)
@@ -617,18 +623,10 @@ class NoisyUploadTest(unittest.TestCase):
     BAUD = 115200
     LINK = SlowLineTest.LINK
     fs = SlowLineTest.fs
+    lossy_put_setup = SlowLineTest.lossy_put_setup
 
     def test_put_at_1e3(self):
-        sim = Sim(self, "--baud", self.BAUD, "--ber", "1e-3", "--seed", 16)
-        node = SerialNode(self, sim.a, lossy=True, baud=self.BAUD)
-        node.wait_log(b"ready")
-        uri = "serial://%s?baud=%d&mode=lossy" % (sim.b, self.BAUD)
-        data = random.Random(16).randbytes(4096)
-        tmp = tempfile.mkdtemp(prefix="swarm-noisy-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        local = os.path.join(tmp, "up.bin")
-        with open(local, "wb") as f:
-            f.write(data)
+        sim, node, uri, data, tmp, local = self.lossy_put_setup("1e-3", 16, 16, 4096)
         err, st = self.fs(uri, "put", local, "/up.bin")
         self.assertIn("sha256 ok", err)
         with open(os.path.join(node.root, "up.bin"), "rb") as f:
