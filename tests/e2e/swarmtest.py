@@ -394,10 +394,13 @@ class Relay:
       gated       connections are accepted but joined to the port only once gate is set
       hold_after  once that many bytes went up, nothing more passes either way until release
                   is set (paused says it happened)
+      record      keep every byte that goes up, in self.sent (one bytes object per read)
     closed is set when a relayed connection ends."""
 
-    def __init__(self, port, gated=False, hold_after=None):
+    def __init__(self, port, gated=False, hold_after=None, record=False):
         self.to = port
+        self.record = record
+        self.sent = []
         self.hold_after = hold_after
         self.gate, self.paused, self.release, self.closed = (threading.Event() for _ in range(4))
         if not gated:
@@ -440,6 +443,8 @@ class Relay:
                 with self.lock:
                     if up:
                         self.up += len(d)
+                        if self.record:
+                            self.sent.append(d)
                     else:
                         self.down += len(d)
                 dst.sendall(d)

@@ -501,44 +501,11 @@ class HostCli(unittest.TestCase):
         self.assertFalse(os.path.exists(rec))  # locked now: the record of "open" is gone
 
     def recording_proxy(self, target_port):
-        """A machine that answers as an open node: a TCP proxy in front of a real open
-        swarm-node, keeping every byte the host sends it."""
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(8)
-        got = []
-
-        def pipe(a, b, keep):
-            try:
-                while True:
-                    d = a.recv(65536)
-                    if not d:
-                        break
-                    if keep is not None:
-                        keep.append(d)
-                    b.sendall(d)
-            except OSError:
-                pass
-            for x in (a, b):
-                try:
-                    x.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-        def serve():
-            while True:
-                try:
-                    c, _ = srv.accept()
-                except OSError:
-                    return
-                u = socket.create_connection(("127.0.0.1", target_port))
-                keep = []
-                got.append(keep)
-                threading.Thread(target=pipe, args=(c, u, keep), daemon=True).start()
-                threading.Thread(target=pipe, args=(u, c, None), daemon=True).start()
-        threading.Thread(target=serve, daemon=True).start()
-        self.addCleanup(srv.close)
-        return srv.getsockname()[1], got
+        """A machine that answers as an open node: a TCP relay in front of a real open
+        swarm-node, keeping every byte the host sends it (relay.sent)."""
+        relay = st.Relay(target_port, record=True)
+        self.addCleanup(relay.close)
+        return relay.port, relay
 
     def test_never_seen_locked_impostor_gets_no_push(self):
         """The gap of the fleet key: a device the host never saw locked, impersonated by a
@@ -546,7 +513,7 @@ class HostCli(unittest.TestCase):
         proxy). Reads work, but a push, a file write, a config change and an eval are refused
         before anything of them is sent: the impostor receives no file bytes."""
         self.assertEqual(self.swarm("key", "new").returncode, 0)
-        port, got = self.recording_proxy(self.node.port)
+        port, relay = self.recording_proxy(self.node.port)
         link = "tcp://127.0.0.1:%d" % port
         proj = os.path.join(self.tmp, "proj")
         os.makedirs(os.path.join(proj, "apps", "example"))
@@ -566,7 +533,7 @@ class HostCli(unittest.TestCase):
             self.assertIn("answered as an open node, but the host holds a key", r.stderr)
         self.assertEqual(self.swarm("call", link, "ping").returncode, 0)  # reads still work
         time.sleep(0.3)  # (the proxy's threads have passed on what they got)
-        sent = b"".join(b"".join(k) for k in got)
+        sent = b"".join(relay.sent)
         self.assertTrue(sent.startswith(PREAMBLE), sent[:40])  # the handshake was tried first
         # (reads went: sys.info, push.manifest of apps/example, f.stat, sys.cfg, sys.log, ping)
         for mark in (b"SECRETCODEMARK", b"SECRETFILEMARK", b"SECRETCFGMARK", b"SECRETEVALMARK",
@@ -578,7 +545,7 @@ class HostCli(unittest.TestCase):
         # the user says it is open: the same push goes through the same proxy
         r = self.swarm("push", proj, "--link", link, "--grace", "400ms", "--allow-open")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn(b"SECRETCODEMARK", b"".join(b"".join(k) for k in got))
+        self.assertIn(b"SECRETCODEMARK", b"".join(relay.sent))
 
     def test_mux_with_key_and_open_device(self):
         """A mux holding the fleet key whose device answers as open: its clients' reads pass,
@@ -606,13 +573,13 @@ class HostCli(unittest.TestCase):
         """swarm key rotate sends the new key only to a device that proves the current one: a
         device that answers as open (not yet provisioned, or an impostor) gets nothing."""
         self.assertEqual(self.swarm("key", "new").returncode, 0)
-        port, got = self.recording_proxy(self.node.port)
+        port, relay = self.recording_proxy(self.node.port)
         r = self.swarm("key", "rotate", "tcp://127.0.0.1:%d" % port)
         self.assertNotEqual(r.returncode, 0, r.stderr)
         self.assertIn("answered as an open node", r.stderr)
         new = open(os.path.join(self.tmp, "cfg", "swarm", "key.new"), "rb").read()
         time.sleep(0.3)
-        self.assertNotIn(new, b"".join(b"".join(k) for k in got))
+        self.assertNotIn(new, b"".join(relay.sent))
         self.assertFalse(os.path.exists(os.path.join(self.node.root, "swarm.key")))
 
     def fake_open_node(self, port):
