@@ -232,9 +232,25 @@ def _alive(pid, start):
 
 def _free_port(kind, ip):
     """A port nobody holds on ip now (the kernel's choice of an ephemeral one)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((ip, 0))
-        return s.getsockname()[1]
+    return _free_ports(kind, ip, 1)[0]
+
+
+def _free_ports(kind, ip, n, taken=()):
+    """n different ports nobody holds on ip now, none of them in taken: all n are held open
+    until every one is chosen (one bind and close after another may get the same port back)."""
+    held, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket(socket.AF_INET, kind)
+            held.append(s)
+            s.bind((ip, 0))
+            p = s.getsockname()[1]
+            if p not in taken:
+                ports.append(p)
+        return ports
+    finally:
+        for s in held:
+            s.close()
 
 
 def _write_json(path, obj):
@@ -463,6 +479,7 @@ class Lan:
         if ports not in ("free", "fixed"):
             raise LabError("ports: free or fixed, not %r" % (ports,))
         self.ports = ports
+        self._ports_given = set()  # free-port labs: the TCP ports handed to nodes so far
         if mode == "loopback" and nodes + mcu > LOOPBACK_MAX:
             raise LabError("the loopback mode holds at most %d nodes" % LOOPBACK_MAX)
         self.mode = mode
@@ -668,8 +685,11 @@ class Lan:
         elif self.ports == "fixed":
             ports = dict(LOOPBACK_FIXED_PORTS)
         else:
-            node.port = _free_port(socket.SOCK_STREAM, ip)
-            ports = {k: _free_port(socket.SOCK_STREAM, ip) for k in ("ftp", "telnet", "eval")}
+            # distinct across the lab too, so a node's port names that node alone
+            mine = _free_ports(socket.SOCK_STREAM, ip, 4, self._ports_given)
+            self._ports_given.update(mine)
+            node.port = mine[0]
+            ports = dict(zip(("ftp", "telnet", "eval"), mine[1:]))
         if app:
             src = os.path.join(self.apps_dir, app)
             if not os.path.isfile(os.path.join(src, "main.lua")):
