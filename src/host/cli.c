@@ -566,6 +566,27 @@ int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const c
     return SW_EXIT_OK;
 }
 
+// How long a silent lossless line gets to answer the probe for a locked node: the mark comes
+// back as soon as the node has read the preamble (54 bytes out, 4 back: 60 ms at 9600 baud).
+#define LOCKED_PROBE_MS 2000
+
+bool sw__cli_locked_line(const sw_cli_t *c, const char *cmd, sw_hlink_t *l)
+{
+    if (!l || !sw_hlink_line_locked(l, LOCKED_PROBE_MS))
+        return false;
+    char name[300];
+    sw_uri_format(sw_hlink_uri(l), name, sizeof name);
+    sw_cli_error(c, cmd, "%s: the device is locked and this host has no key for it: a locked node "
+                 "reads nothing but the authenticated handshake, so nothing was run", name);
+    const char *env = getenv("SWARM_KEY_FILE");
+    if (env && !*env)
+        sw__cli_hint(c, "SWARM_KEY_FILE is set empty (no key): set it to the fleet key's file");
+    else
+        sw__cli_hint(c, "copy the fleet key from a host that has it to `swarm key path` (mode "
+                     "0600), or set SWARM_KEY_FILE=FILE (docs/SECURITY.md, \"The locked mode\")");
+    return true;
+}
+
 int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int err,
                         const char *text)
 {
@@ -580,6 +601,8 @@ int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int e
         sw_cli_error(c, cmd, "node says: %s", text);
         return SW_EXIT_REMOTE;
     case SW_ETIMEDOUT:
+        if (sw__cli_locked_line(c, cmd, l)) // silence on a line: a locked node says nothing
+            return SW_EXIT_LINK;
         sw_cli_error(c, cmd, "%s", text && *text ? text : "timed out");
         if (l && sw_hlink_uri(l)->kind == SW_URI_SERIAL && !sw_hlink_uri(l)->lossy)
             // a lossless line accepts anything: silence may be a wrong rate
@@ -590,6 +613,11 @@ int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int e
         return SW_EXIT_TIMEOUT;
     case SW_ECLOSED:
         sw_cli_error(c, cmd, "%s", text && *text ? text : sw_hlink_error(l));
+        if (l && sw_hlink_uri(l)->kind == SW_URI_SERIAL && sw_hlink_uri(l)->lossy && sw_hlink_keyless(l))
+            // (the node's reason, "authentication failed", stays inside the Reliable layer)
+            sw__cli_hint(c, "a locked node closes the lossy link of a host without its key; if this "
+                         "device is locked, copy the fleet key to `swarm key path` (or set "
+                         "SWARM_KEY_FILE=FILE)");
         return SW_EXIT_LINK;
     default:
         sw_cli_error(c, cmd, "%s", text && *text ? text : sw_strerror(err));

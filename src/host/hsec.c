@@ -378,6 +378,16 @@ void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
     sw__hlink_lost(l, rc);
 }
 
+void sw__hsec_probe_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
+    const uint32_t marks[2] = {sw_noise_mark_word(SW_NOISE_LINE_LOCKED),
+                               sw_noise_mark_word(SW_NOISE_LINE_OPEN)};
+    unsigned which;
+    size_t before;
+    if (l->probe == SW__PROBE_WAIT && sw_noise_line_hunt(&l->hunt_win, p, n, marks, 2, &which, &before))
+        l->probe = which ? SW__PROBE_OPEN : SW__PROBE_LOCKED;
+}
+
 void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n)
 {
     const uint8_t *body;

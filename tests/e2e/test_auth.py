@@ -778,18 +778,19 @@ class LockedSerial(unittest.TestCase):
         self.env.pop("SWARM_KEY_FILE", None)
         r = self.swarm("key", "new")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.key = open(r.stdout.strip(), "rb").read()
+        with open(r.stdout.strip(), "rb") as f:
+            self.key = f.read()
 
     def swarm(self, *args, env=None):
         return subprocess.run([st.SWARM_BIN, "--timeout", "5s", *args], capture_output=True,
                               text=True, timeout=60, env=env or self.env)
 
-    def node(self, lossy, locked=True):
+    def node(self, lossy, locked=True, extra=""):
         sim = ts.Sim(self, "--baud", 115200)
         root = tempfile.mkdtemp(prefix="root-", dir=self.tmp)
         os.makedirs(os.path.join(root, "apps", "chatty"))
         with open(os.path.join(root, "apps", "chatty", "main.lua"), "w") as f:
-            f.write(ts.CHATTY)  # log lines all the time: the console must not break the session
+            f.write(ts.CHATTY + extra)  # log lines all the time: the console must not break the session
         with open(os.path.join(root, "swarm.cfg"), "wb") as f:
             f.write(st.pack(st.loopback_config(None, services=False)))
         if locked:
@@ -830,7 +831,9 @@ class LockedSerial(unittest.TestCase):
         self.assertIn("wrong key for", r.stderr)
         self.wait_log("wrong key (handshake failed)")
         r = self.swarm("call", link, "f.mkdir", "p=nokey", env=dict(self.env, SWARM_KEY_FILE=""))
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        # what happened and what to do (lossless: the host asks the line, see below)
+        self.assertIn("a locked node closes the lossy link" if lossy else "the device is locked", r.stderr)
         # the key again: the node took a new handshake after both failures
         r = self.swarm("call", link, "f.mkdir", "p=again")
         self.assertEqual(r.returncode, 0, r.stderr + self.read_log()[-2000:])
@@ -859,6 +862,50 @@ class LockedSerial(unittest.TestCase):
     def test_lossy_locked(self):
         self.locked_line(True)
         self.assertIn("closing the reliable link", self.read_log())
+
+    def quick(self, *args, env):
+        return subprocess.run([st.SWARM_BIN, "--timeout", "2s", *args], capture_output=True,
+                              text=True, timeout=60, env=env)
+
+    def test_lossless_without_key_says_locked(self):
+        """A host without a key on a locked node's lossless line gets silence (the node reads
+        nothing but a handshake): the host asks the line whether a locked node is there and
+        says so, and what to do, instead of blaming the baud rate."""
+        root, link = self.node(False)
+        nokey = dict(self.env, SWARM_KEY_FILE="")
+        for args in (("call", link, "f.mkdir", "p=nokey"), ("fs", link, "ls"),
+                     ("fs", link, "get", "swarm.cfg", "-")):
+            r = self.quick(*args, env=nokey)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn("the device is locked and this host has no key for it", r.stderr)
+            self.assertIn("SWARM_KEY_FILE is set empty", r.stderr)
+            self.assertNotIn("baud?", r.stderr)  # (the old hint: "running its link at N baud?")
+        # a host that never had a key: the hint says where the key goes
+        r = self.quick("call", link, "ping", env=dict(self.env, XDG_CONFIG_HOME=os.path.join(self.tmp, "nocfg")))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("the device is locked", r.stderr)
+        self.assertIn("swarm key path", r.stderr)
+        # the node refused the probe as what it is, and ran nothing
+        self.wait_log("not an authenticated client; waiting for a new handshake")
+        self.assertNotIn("wrong key", self.read_log())
+        self.assertFalse(os.path.exists(os.path.join(root, "nokey")))
+        # the key still works after the probes
+        r = self.swarm("call", link, "ping", "m=after")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "R:after"), r.stderr)
+
+    def test_lossless_silent_open_node_not_called_locked(self):
+        """The probe for a locked node, on an open node that is merely slow: it answers the
+        probe as open, so the host reports the timeout as before, and the bytes of the probe
+        were skipped exactly (the next call is read whole)."""
+        hang = '\nswarm.command("hang", function() swarm.sleep(600000) return 1 end, "never answers")\n'
+        root, link = self.node(False, locked=False, extra=hang)
+        nokey = dict(self.env, SWARM_KEY_FILE="")
+        r = self.quick("call", link, "chatty.hang", env=nokey)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("no answer to chatty.hang", r.stderr)
+        self.assertNotIn("locked", r.stderr)
+        r = self.quick("call", link, "ping", "m=after", env=nokey)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "R:after"), r.stderr)
 
     def test_open_line_with_key(self):
         for lossy in (False, True):
