@@ -62,7 +62,7 @@ struct sw_hlink {
     char name[300];          // canonical URI text, for messages
     sw_hlink_opts_t o;
     sw_hlink_cbs_t cbs;
-    char err[320];           // last error text
+    char err[512];           // last error text
     int last_err;
     bool unresolved;         // the last attempt failed because the host name is unknown
     bool line_opened;        // serial: the line was opened (and set up) at least once

@@ -310,10 +310,18 @@ int sw__hsec_gate(sw_hlink_t *l, const char *dotted, const sw_span_t *action, sw
         snprintf(name, sizeof name, "?");
     if (reads_only(name, d))
         return 0;
+    // the user may have said so since the link opened (`swarm key open NAME` while a dashboard
+    // or a mux keeps its links)
+    char path[1024];
+    if (!sw_key_device_file("open", l->dev, path, sizeof path) && exists(path)) {
+        l->allow_open = true;
+        return 0;
+    }
     sw__hlink_set_error(l, SW_EAUTH, "%s answered as an open node, but the host holds a key for "
                         "it: it may be an impostor, so %s (it changes the device) was not sent. "
-                        "If the device really is open: --allow-open (or SWARM_ALLOW_OPEN=1), or "
-                        "lock it first: swarm key install %s", l->name, name, l->name);
+                        "If the device really is open: swarm key open %s (or --allow-open, "
+                        "SWARM_ALLOW_OPEN=1); or lock it: swarm key install %s", l->name, name,
+                        l->dev, l->name);
     return SW_EAUTH;
 }
 
