@@ -53,6 +53,27 @@ const char *sw__cli_col(const sw_cli_t *c, bool on_stderr, sw_col_t k)
     return sgr[k];
 }
 
+// The rest of a message line for people: it quotes what devices sent (names, error texts,
+// config keys), so it is one line with control bytes escaped (docs/SECURITY.md, "Terminals").
+static void esc_line(const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    if (n >= 0)
+        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
+    free(msg);
+    fputc('\n', stderr);
+}
+
+static void esc_linef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void esc_linef(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    esc_line(fmt, ap);
+    va_end(ap);
+}
+
 static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_list ap)
 {
     const char *prog = cli && cli->prog ? cli->prog : "swarm";
@@ -66,13 +87,7 @@ static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_lis
     else
         fprintf(stderr, "%s%s:%s ", sw__cli_col(cli, true, SW_COL_RED), prog,
                 sw__cli_col(cli, true, SW_COL_OFF));
-    // Messages quote what devices sent (names, error texts): one line, control bytes escaped.
-    char *msg = NULL;
-    int n = vasprintf(&msg, fmt, ap);
-    if (n >= 0)
-        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
-    free(msg);
-    fputc('\n', stderr);
+    esc_line(fmt, ap);
 }
 
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)
@@ -93,12 +108,7 @@ void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...)
         json_line("hint", NULL, fmt, ap);
     } else {
         fprintf(stderr, "%shint:%s ", sw__cli_col(c, true, SW_COL_CYAN), sw__cli_col(c, true, SW_COL_OFF));
-        char *msg = NULL;
-        int n = vasprintf(&msg, fmt, ap);
-        if (n >= 0)
-            sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
-        free(msg);
-        fputc('\n', stderr);
+        esc_line(fmt, ap);
     }
     va_end(ap);
 }
@@ -114,8 +124,7 @@ void sw__cli_warn(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
     } else {
         fprintf(stderr, "%s %s: %swarning:%s ", c && c->prog ? c->prog : "swarm", cmd,
                 sw__cli_col(c, true, SW_COL_YELLOW), sw__cli_col(c, true, SW_COL_OFF));
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        esc_line(fmt, ap);
     }
     va_end(ap);
 }
@@ -125,7 +134,7 @@ void sw__cli_did_you_mean(const sw_cli_t *c, const char *prefix, const char *nam
     if (c && c->json)
         json_linef("did_you_mean", NULL, "%s%s", prefix ? prefix : "", name);
     else
-        fprintf(stderr, "did you mean '%s%s'?\n", prefix ? prefix : "", name);
+        esc_linef("did you mean '%s%s'?", prefix ? prefix : "", name); // (a device's name, maybe)
 }
 
 void sw__cli_see_help(const sw_cli_t *c, const char *cmd)
