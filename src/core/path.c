@@ -24,11 +24,15 @@ static size_t seg_start(const char *in, size_t end)
 static bool is_dot(const char *p, size_t n) { return n == 1 && p[0] == '.'; }
 static bool is_dotdot(const char *p, size_t n) { return n == 2 && p[0] == '.' && p[1] == '.'; }
 
-// One walk over in's segments from the right. Without out it validates and measures: the
-// result's length, or an error. With out (the first walk's len) it writes the kept segments,
-// each with the '/' after it unless it is the rightmost, from out[len] backwards.
-static int walk(const char *in, size_t n, char *out, size_t len)
+// Both passes are this walk over the segments from the right: without out it validates and
+// measures, with out (the first walk's len) it writes each kept segment, and the '/' after it
+// unless it is the rightmost, from out[len] backwards.
+int sw_path_walk(const char *in, size_t n, char *out, size_t len, size_t *above)
 {
+    if (!out)
+        for (size_t k = 0; k < n; k++)
+            if (in[k] == '\0' || in[k] == '\\')
+                return SW_EINVAL;
     size_t total = 0, skip = 0;
     for (size_t end = n; end > 0;) {
         size_t s = seg_start(in, end);
@@ -60,8 +64,7 @@ static int walk(const char *in, size_t n, char *out, size_t len)
             break;
         end = s - 1; // past the '/'
     }
-    if (skip)
-        return SW_EPERM;
+    *above = skip;
     return total > (size_t)INT_MAX ? SW_ETOOBIG : (int)total;
 }
 
@@ -69,16 +72,16 @@ int sw_path_norm(const char *in, size_t n, char *out, size_t cap)
 {
     if (!in && n)
         return SW_EINVAL;
-    for (size_t k = 0; k < n; k++)
-        if (in[k] == '\0' || in[k] == '\\')
-            return SW_EINVAL;
-    int len = walk(in, n, NULL, 0);
+    size_t above;
+    int len = sw_path_walk(in, n, NULL, 0, &above);
     if (len < 0)
         return len;
+    if (above)
+        return SW_EPERM;
     if (!out || cap == 0 || (size_t)len > cap - 1)
         return SW_ETOOBIG;
     out[len] = '\0';
-    walk(in, n, out, (size_t)len);
+    sw_path_walk(in, n, out, (size_t)len, &above);
     return sw_path_reserved(out) ? SW_EPERM : len;
 }
 
