@@ -451,8 +451,9 @@ class TestDashboardInput(unittest.TestCase):
             self.assertIn("swarm key open " + link, dev["reason"])
             self.assertFalse(os.path.exists(os.path.join(node.root, "fromdash")))
             main = os.path.join(node.root, "apps", "example", "main.lua")
-            with open(main) as f:  # (the node's own example app, not the project's)
-                self.assertNotIn("pushed", f.read())
+            if os.path.exists(main):  # (a node's own example app, not the project's)
+                with open(main) as f:
+                    self.assertNotIn("pushed", f.read())
             # the user's word, given while the dashboard runs
             r = subprocess.run([SWARM_BIN, "key", "open", link], capture_output=True, text=True, env=env, timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
