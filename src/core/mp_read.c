@@ -531,18 +531,23 @@ static bool read_blob(sw_mpr_t *r, sw_span_t *s, sw_mp_type_t type)
 bool sw_mpr_str(sw_mpr_t *r, sw_span_t *s) { return read_blob(r, s, SW_MP_STR); }
 bool sw_mpr_bin(sw_mpr_t *r, sw_span_t *b) { return read_blob(r, b, SW_MP_BIN); }
 
-// An array's or a map's header: its count.
-static bool read_count(sw_mpr_t *r, uint32_t *count, sw_mp_type_t type)
+bool sw_mpr_array(sw_mpr_t *r, uint32_t *items)
 {
     sw_mp_obj_t o;
-    if (!expect(r, &o, type))
+    if (!expect(r, &o, SW_MP_ARRAY))
         return false;
-    *count = o.len;
+    *items = o.len;
     return true;
 }
 
-bool sw_mpr_array(sw_mpr_t *r, uint32_t *items) { return read_count(r, items, SW_MP_ARRAY); }
-bool sw_mpr_map(sw_mpr_t *r, uint32_t *pairs) { return read_count(r, pairs, SW_MP_MAP); }
+bool sw_mpr_map(sw_mpr_t *r, uint32_t *pairs)
+{
+    sw_mp_obj_t o;
+    if (!expect(r, &o, SW_MP_MAP))
+        return false;
+    *pairs = o.len;
+    return true;
+}
 
 // sw_mp_map_get with the reader (any map, any key form). Out of line, so the common case
 // below does not pay for its registers.
