@@ -880,6 +880,12 @@ class LockedSerial(unittest.TestCase):
             self.assertIn("the device is locked and this host has no key for it", r.stderr)
             self.assertIn("SWARM_KEY_FILE is set empty", r.stderr)
             self.assertNotIn("baud?", r.stderr)  # (the old hint: "running its link at N baud?")
+        # the repl says so at its first chunk, and ends (exit status 3) instead of a prompt that
+        # times out chunk after chunk
+        r = subprocess.run([st.SWARM_BIN, "--timeout", "2s", "repl", link], input="6 * 7\n1 + 1\n",
+                           capture_output=True, text=True, timeout=60, env=dict(nokey, XDG_STATE_HOME=self.tmp))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stderr.count("the device is locked and this host has no key"), 1, r.stderr)
         # a host that never had a key: the hint says where the key goes
         r = self.quick("call", link, "ping", env=dict(self.env, XDG_CONFIG_HOME=os.path.join(self.tmp, "nocfg")))
         self.assertEqual(r.returncode, 3, r.stderr)
