@@ -16,6 +16,11 @@ extern "C" {
 // sw_path_reserved), SW_EINVAL (a NUL byte, a
 // backslash, or a segment longer than SW_NAME_MAX... 255), SW_ETOOBIG (out too small).
 int sw_path_norm(const char *in, size_t n, char *out, size_t cap);
+// The walk under sw_path_norm, for a caller that resolves in against a directory of its own
+// (sw_ftp_path: FTP's working directory). Without out: validates in (SW_EINVAL as above) and
+// returns the length of its kept segments joined by '/', with *above the ".." left over (they
+// climb above in's start). With out and len (that length): writes them to out[0..len), no NUL.
+int sw_path_walk(const char *in, size_t n, char *out, size_t len, size_t *above);
 // The node's key file in its root (authenticated mode), and any name starting with it followed
 // by '.': reserved for the node itself. sw_path_norm and sw_ftp_path refuse them with SW_EPERM,
 // so no client command (f.*, FTP, Lua's file access through them) can read, replace, rename or

@@ -207,9 +207,6 @@ static size_t seg_start(const char *s, size_t end)
     return end;
 }
 
-static bool is_dot(const char *p, size_t n) { return n == 1 && p[0] == '.'; }
-static bool is_dotdot(const char *p, size_t n) { return n == 2 && p[0] == '.' && p[1] == '.'; }
-
 int sw_ftp_path(const char *cwd, const char *p, size_t n, char *out, size_t cap)
 {
     if (!p && n)
@@ -218,30 +215,11 @@ int sw_ftp_path(const char *cwd, const char *p, size_t n, char *out, size_t cap)
         return sw_path_norm(p, n, out, cap);
     if (!cwd)
         cwd = "";
-    for (size_t k = 0; k < n; k++)
-        if (p[k] == '\0' || p[k] == '\\')
-            return SW_EINVAL;
-    // p's segments from the right: kept names and the ".." left over, which climb out of cwd
-    size_t names = 0, skip = 0;
-    bool any = false;
-    for (size_t end = n; end > 0;) {
-        size_t s = seg_start(p, end), m = end - s;
-        if (m > SW_NAME_MAX)
-            return SW_EINVAL;
-        if (is_dotdot(p + s, m))
-            skip++;
-        else if (m && !is_dot(p + s, m)) {
-            if (skip)
-                skip--;
-            else {
-                names += m + (any ? 1 : 0);
-                any = true;
-            }
-        }
-        if (s == 0)
-            break;
-        end = s - 1;
-    }
+    // p's kept names, and the ".." left over, which climb out of cwd (path.c's walk)
+    size_t skip;
+    int names = sw_path_walk(p, n, NULL, 0, &skip);
+    if (names < 0)
+        return names;
     size_t cl = strlen(cwd);
     for (; skip && cl; skip--) {
         size_t s = seg_start(cwd, cl);
@@ -249,33 +227,14 @@ int sw_ftp_path(const char *cwd, const char *p, size_t n, char *out, size_t cap)
     }
     if (skip)
         return SW_EPERM;
-    size_t total = cl + (cl && any ? 1 : 0) + names;
+    size_t total = cl + (cl && names ? 1 : 0) + (size_t)names;
     if (!out || cap == 0 || total > cap - 1 || total > (size_t)INT_MAX)
         return SW_ETOOBIG;
     memmove(out, cwd, cl);
-    if (cl && any)
+    if (cl && names)
         out[cl] = '/';
     out[total] = 0;
-    size_t at = total;
-    skip = 0;
-    for (size_t end = n; end > 0;) {
-        size_t s = seg_start(p, end), m = end - s;
-        if (is_dotdot(p + s, m))
-            skip++;
-        else if (m && !is_dot(p + s, m)) {
-            if (skip)
-                skip--;
-            else {
-                if (at < total)
-                    out[--at] = '/';
-                at -= m;
-                memcpy(out + at, p + s, m);
-            }
-        }
-        if (s == 0)
-            break;
-        end = s - 1;
-    }
+    sw_path_walk(p, n, out + total - (size_t)names, (size_t)names, &skip);
     return sw_path_reserved(out) ? SW_EPERM : (int)total;
 }
 

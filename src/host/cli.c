@@ -53,6 +53,27 @@ const char *sw__cli_col(const sw_cli_t *c, bool on_stderr, sw_col_t k)
     return sgr[k];
 }
 
+// The rest of a message line for people: it quotes what devices sent (names, error texts,
+// config keys), so it is one line with control bytes escaped (docs/SECURITY.md, "Terminals").
+static void esc_line(const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    if (n >= 0)
+        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
+    free(msg);
+    fputc('\n', stderr);
+}
+
+static void esc_linef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void esc_linef(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    esc_line(fmt, ap);
+    va_end(ap);
+}
+
 static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_list ap)
 {
     const char *prog = cli && cli->prog ? cli->prog : "swarm";
@@ -66,13 +87,7 @@ static void verror(const sw_cli_t *cli, const char *cmd, const char *fmt, va_lis
     else
         fprintf(stderr, "%s%s:%s ", sw__cli_col(cli, true, SW_COL_RED), prog,
                 sw__cli_col(cli, true, SW_COL_OFF));
-    // Messages quote what devices sent (names, error texts): one line, control bytes escaped.
-    char *msg = NULL;
-    int n = vasprintf(&msg, fmt, ap);
-    if (n >= 0)
-        sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
-    free(msg);
-    fputc('\n', stderr);
+    esc_line(fmt, ap);
 }
 
 void sw_cli_error(const sw_cli_t *cli, const char *cmd, const char *fmt, ...)
@@ -93,12 +108,7 @@ void sw__cli_hint(const sw_cli_t *c, const char *fmt, ...)
         json_line("hint", NULL, fmt, ap);
     } else {
         fprintf(stderr, "%shint:%s ", sw__cli_col(c, true, SW_COL_CYAN), sw__cli_col(c, true, SW_COL_OFF));
-        char *msg = NULL;
-        int n = vasprintf(&msg, fmt, ap);
-        if (n >= 0)
-            sw__esc_write(stderr, (const uint8_t *)msg, (size_t)n, 0);
-        free(msg);
-        fputc('\n', stderr);
+        esc_line(fmt, ap);
     }
     va_end(ap);
 }
@@ -114,8 +124,7 @@ void sw__cli_warn(const sw_cli_t *c, const char *cmd, const char *fmt, ...)
     } else {
         fprintf(stderr, "%s %s: %swarning:%s ", c && c->prog ? c->prog : "swarm", cmd,
                 sw__cli_col(c, true, SW_COL_YELLOW), sw__cli_col(c, true, SW_COL_OFF));
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        esc_line(fmt, ap);
     }
     va_end(ap);
 }
@@ -125,7 +134,7 @@ void sw__cli_did_you_mean(const sw_cli_t *c, const char *prefix, const char *nam
     if (c && c->json)
         json_linef("did_you_mean", NULL, "%s%s", prefix ? prefix : "", name);
     else
-        fprintf(stderr, "did you mean '%s%s'?\n", prefix ? prefix : "", name);
+        esc_linef("did you mean '%s%s'?", prefix ? prefix : "", name); // (a device's name, maybe)
 }
 
 void sw__cli_see_help(const sw_cli_t *c, const char *cmd)
@@ -566,6 +575,27 @@ int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const c
     return SW_EXIT_OK;
 }
 
+// How long a silent lossless line gets to answer the probe for a locked node: the mark comes
+// back as soon as the node has read the preamble (54 bytes out, 4 back: 60 ms at 9600 baud).
+#define LOCKED_PROBE_MS 2000
+
+bool sw__cli_locked_line(const sw_cli_t *c, const char *cmd, sw_hlink_t *l)
+{
+    if (!l || !sw_hlink_line_locked(l, LOCKED_PROBE_MS))
+        return false;
+    char name[300];
+    sw_uri_format(sw_hlink_uri(l), name, sizeof name);
+    sw_cli_error(c, cmd, "%s: the device is locked and this host has no key for it: a locked node "
+                 "reads nothing but the authenticated handshake, so nothing was run", name);
+    const char *env = getenv("SWARM_KEY_FILE");
+    if (env && !*env)
+        sw__cli_hint(c, "SWARM_KEY_FILE is set empty (no key): set it to the fleet key's file");
+    else
+        sw__cli_hint(c, "copy the fleet key from a host that has it to `swarm key path` (mode "
+                     "0600), or set SWARM_KEY_FILE=FILE (docs/SECURITY.md, \"The locked mode\")");
+    return true;
+}
+
 int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int err,
                         const char *text)
 {
@@ -580,6 +610,8 @@ int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int e
         sw_cli_error(c, cmd, "node says: %s", text);
         return SW_EXIT_REMOTE;
     case SW_ETIMEDOUT:
+        if (sw__cli_locked_line(c, cmd, l)) // silence on a line: a locked node says nothing
+            return SW_EXIT_LINK;
         sw_cli_error(c, cmd, "%s", text && *text ? text : "timed out");
         if (l && sw_hlink_uri(l)->kind == SW_URI_SERIAL && !sw_hlink_uri(l)->lossy)
             // a lossless line accepts anything: silence may be a wrong rate
@@ -590,6 +622,11 @@ int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int e
         return SW_EXIT_TIMEOUT;
     case SW_ECLOSED:
         sw_cli_error(c, cmd, "%s", text && *text ? text : sw_hlink_error(l));
+        if (l && sw_hlink_uri(l)->kind == SW_URI_SERIAL && sw_hlink_uri(l)->lossy && sw_hlink_keyless(l))
+            // (the node's reason, "authentication failed", stays inside the Reliable layer)
+            sw__cli_hint(c, "a locked node closes the lossy link of a host without its key; if this "
+                         "device is locked, copy the fleet key to `swarm key path` (or set "
+                         "SWARM_KEY_FILE=FILE)");
         return SW_EXIT_LINK;
     default:
         sw_cli_error(c, cmd, "%s", text && *text ? text : sw_strerror(err));

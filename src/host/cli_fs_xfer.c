@@ -95,6 +95,8 @@ static int xfer_failed(fs_t *f, bool put, const char *local, const char *remote,
         return SW_EXIT_INTERRUPT;
     case SW_ECLOSED:
     case SW_ETIMEDOUT:
+        if (r->err == SW_ETIMEDOUT && sw__cli_locked_line(&f->c, "fs", f->l))
+            return SW_EXIT_LINK;
         if (r->err == SW_ECLOSED)
             sw_cli_error(&f->c, "fs", "%s %s: link lost during f.%s: %s", op, remote, r->step,
                          r->text);

@@ -65,6 +65,10 @@ void sw__cli_bytes(char *buf, size_t cap, double bytes);
 int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const char *uri,
                     sw_hlink_t **out);
 // Prints what a failed call means (remote error, timeout, link lost) and returns the exit code.
+// A call on a plain lossless serial line got no answer: if a locked node is there (it answers
+// the probe of sw_hlink_line_locked), says so and what to do, and returns true (exit status
+// SW_EXIT_LINK); false, nothing printed, otherwise.
+bool sw__cli_locked_line(const sw_cli_t *c, const char *cmd, sw_hlink_t *l);
 int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int err,
                         const char *text);
 // Closes the link, lets the loop finish (queued bytes are flushed) and closes the loop.

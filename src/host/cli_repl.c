@@ -150,6 +150,8 @@ static bool run_chunk(const sw_cli_t *c, uv_loop_t *loop, sw_hlink_t *l, const c
             sw__cli_eval_print(c, x.res, x.len, NULL);
         } else if (x.err == SW_EREMOTE) {
             fprintf(stderr, "%s\n", x.text);
+        } else if (x.err == SW_ETIMEDOUT && sw__cli_locked_line(c, "repl", l)) {
+            alive = false; // a locked node will not answer the next chunk either
         } else {
             sw_cli_error(c, "repl", "%s", x.err == SW_ECLOSED ? sw_hlink_error(l) : sw_strerror(x.err));
             alive = x.err != SW_ECLOSED;

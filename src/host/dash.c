@@ -184,8 +184,10 @@ static void call_send(dcall_t *k)
     free(k->args);
     k->args = NULL;
     if (seq < 0) {
+        // (refused on the host, e.g. a change to a node that answered open: the link says why)
         if (k->c)
-            send_error(k->c, k->id, "%s", sw_strerror((int)seq));
+            send_error(k->c, k->id, "%s", (seq == SW_EAUTH || seq == SW_ECLOSED) && sw_hlink_error(n->link)[0]
+                                              ? sw_hlink_error(n->link) : sw_strerror((int)seq));
         call_free(k);
         return;
     }

@@ -805,6 +805,33 @@ static void sync_answer(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     }
 }
 
+bool sw_hlink_keyless(const sw_hlink_t *l) { return !l->has_key; }
+
+bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms)
+{
+    if (l->closing || l->uri.kind != SW_URI_SERIAL || l->uri.lossy || l->sec || l->has_key ||
+        !l->conn)
+        return false;
+    // The preamble, then a frame header of length 0 and padding up to the handshake message's
+    // size: a locked node starts a session at the preamble, answers its mark and then refuses the
+    // empty frame; an open node answers its mark and skips exactly that many bytes (link.c).
+    uint8_t m[SW_NOISE_PREAMBLE_LEN + SW_NOISE_HDR + SW_NOISE_HS_LEN] = {0};
+    memcpy(m, SW_NOISE_PREAMBLE, SW_NOISE_PREAMBLE_LEN);
+    l->probe = SW__PROBE_WAIT;
+    l->hunt_win = 0;
+    if (sw__hlink_write_raw(l, m, sizeof m)) {
+        l->probe = SW__PROBE_NONE;
+        return false;
+    }
+    sync_begin(l, wait_ms);
+    while (l->probe == SW__PROBE_WAIT && !l->sync_expired && turn(l))
+        ;
+    bool locked = l->probe == SW__PROBE_LOCKED;
+    if (sync_end(l))
+        l->probe = SW__PROBE_NONE;
+    return locked;
+}
+
 int sw_hlink_call_sync(sw_hlink_t *l, const char *dotted, sw_span_t d, uint32_t timeout_ms,
                        sw_mpw_t *result, char *err, size_t errcap)
 {

@@ -117,6 +117,16 @@ const char *sw_hlink_error(const sw_hlink_t *l);
 int sw_hlink_error_code(const sw_hlink_t *l);
 // Whether the link authenticates (TCP, and the host has a key: docs/SECURITY.md).
 bool sw_hlink_secure(const sw_hlink_t *l);
+// Whether the host has no key for this link's device (it talks plain to whatever answers).
+bool sw_hlink_keyless(const sw_hlink_t *l);
+// A plain lossless serial link (a host without a key) where the device stays silent: asks
+// whether a locked swarm-node is there (it reads nothing but a handshake). Sends the
+// authenticated mode's preamble and a stand-in for the handshake message that a locked node
+// refuses ("not an authenticated client") and an open node skips, then waits up to wait_ms for
+// the node's answer mark. True if it answered "locked". For reporting a failure only: a
+// MoaT device that is not a swarm-node gets 54 bytes it does not understand. False (nothing
+// sent) for any other link.
+bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms);
 
 // Calls a command: d = raw MsgPack of the arguments (empty span: {}), r_ms > 0 for a stream.
 // Returns the seq (> 0) or an error (SW_ECLOSED when down, SW_EFULL when max_pending are in

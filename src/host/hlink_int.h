@@ -62,7 +62,7 @@ struct sw_hlink {
     char name[300];          // canonical URI text, for messages
     sw_hlink_opts_t o;
     sw_hlink_cbs_t cbs;
-    char err[320];           // last error text
+    char err[512];           // last error text
     int last_err;
     bool unresolved;         // the last attempt failed because the host name is unknown
     bool line_opened;        // serial: the line was opened (and set up) at least once
@@ -116,6 +116,7 @@ struct sw_hlink {
                              // open although the host has a key (SWARM_ALLOW_OPEN, --allow-open)
     bool hunting;            // lossless serial: skipping to the node's answer mark (noise.h)
     uint32_t hunt_win;
+    uint8_t probe;           // sw_hlink_line_locked(): SW__PROBE_*
     char dev[200];           // the device as the user named it (per-device key, locked record)
     uint8_t key[32];
     struct sw_seclink *sec;  // the Noise session of the current connection
@@ -179,6 +180,9 @@ bool sw__hsec_use(const sw_hlink_t *l); // this connection starts with the hands
 void sw__hsec_mqtt_up(sw_hlink_t *l);   // mqtt://: the handshake through the broker succeeded
 int sw__hsec_start(sw_hlink_t *l);     // connected: send the handshake
 void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n);
+// A plain lossless line being probed (sw_hlink_line_locked): looks for the node's answer mark.
+enum { SW__PROBE_NONE, SW__PROBE_WAIT, SW__PROBE_LOCKED, SW__PROBE_OPEN };
+void sw__hsec_probe_feed(sw_hlink_t *l, const uint8_t *p, size_t n);
 void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n); // lossy: one Reliable message
 int sw__hsec_write(sw_hlink_t *l, const uint8_t *p, size_t n);
 bool sw__hsec_handshaking(const sw_hlink_t *l);

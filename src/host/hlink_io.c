@@ -262,6 +262,8 @@ void sw__hlink_feed_plain(sw_hlink_t *l, const uint8_t *p, size_t n)
             sw__hlink_rel_service(l);
         return;
     }
+    if (l->probe)
+        sw__hsec_probe_feed(l, p, n); // (sw_hlink_line_locked)
     if (l->uri.kind == SW_URI_SERIAL && !l->peer_lossy) {
         sw_rx_sink_t sn = {sniff_frame, NULL, NULL, l};
         sw_sp_rx_feed(&l->sprx, p, n, sw__hlink_now(l), &sn);

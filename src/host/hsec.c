@@ -310,10 +310,18 @@ int sw__hsec_gate(sw_hlink_t *l, const char *dotted, const sw_span_t *action, sw
         snprintf(name, sizeof name, "?");
     if (reads_only(name, d))
         return 0;
+    // the user may have said so since the link opened (`swarm key open NAME` while a dashboard
+    // or a mux keeps its links)
+    char path[1024];
+    if (!sw_key_device_file("open", l->dev, path, sizeof path) && exists(path)) {
+        l->allow_open = true;
+        return 0;
+    }
     sw__hlink_set_error(l, SW_EAUTH, "%s answered as an open node, but the host holds a key for "
                         "it: it may be an impostor, so %s (it changes the device) was not sent. "
-                        "If the device really is open: --allow-open (or SWARM_ALLOW_OPEN=1), or "
-                        "lock it first: swarm key install %s", l->name, name, l->name);
+                        "If the device really is open: swarm key open %s (or --allow-open, "
+                        "SWARM_ALLOW_OPEN=1); or lock it: swarm key install %s", l->name, name,
+                        l->dev, l->name);
     return SW_EAUTH;
 }
 
@@ -376,6 +384,16 @@ void sw__hsec_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
         sw__hlink_set_error(l, rc, "%s does not speak the authenticated protocol (%s)", l->name,
                             sw_strerror(rc));
     sw__hlink_lost(l, rc);
+}
+
+void sw__hsec_probe_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
+{
+    const uint32_t marks[2] = {sw_noise_mark_word(SW_NOISE_LINE_LOCKED),
+                               sw_noise_mark_word(SW_NOISE_LINE_OPEN)};
+    unsigned which;
+    size_t before;
+    if (l->probe == SW__PROBE_WAIT && sw_noise_line_hunt(&l->hunt_win, p, n, marks, 2, &which, &before))
+        l->probe = which ? SW__PROBE_OPEN : SW__PROBE_LOCKED;
 }
 
 void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n)

@@ -12,6 +12,7 @@
 
 #include "hlink.h"
 #include "swarm/sp.h"
+#include "swarm/topic.h"
 
 #define DEFAULT_PORT 27587
 #define DEFAULT_BAUD 115200
@@ -216,17 +217,6 @@ static int parse_query(const char *q, sw_uri_t *u, char *err, size_t cap)
     return 0;
 }
 
-// A topic level we put in topics: not empty, no '/', '+', '#' or control characters.
-static bool topic_level_ok(const char *s, size_t n)
-{
-    if (!n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '/' || s[i] == '+' || s[i] == '#' || (unsigned char)s[i] < 0x20)
-            return false;
-    return true;
-}
-
 // mqtt[s]://BROKER[:PORT]/FLEET/HOST (also the broker alone, BROKER[:PORT][/FLEET], for scans
 // and pushes: fleet and node are then empty).
 static int parse_mqtt(const char *rest, bool tls, sw_uri_t *u, const char *what, char *err, size_t cap)
@@ -255,7 +245,7 @@ static int parse_mqtt(const char *rest, bool tls, sw_uri_t *u, const char *what,
         p++;
     size_t fl = strcspn(p, "/");
     if (fl) {
-        if (!topic_level_ok(p, fl) || fl >= sizeof u->fleet)
+        if (!sw_topic_level_ok(p, fl) || fl >= sizeof u->fleet)
             return fail(err, cap, "bad fleet '%.*s' in '%s' (no '+', '#', at most %zu bytes)", (int)fl, p,
                         what, sizeof u->fleet - 1);
         memcpy(u->fleet, p, fl);
@@ -265,7 +255,7 @@ static int parse_mqtt(const char *rest, bool tls, sw_uri_t *u, const char *what,
             p++;
         size_t nl = strcspn(p, "/");
         if (nl) {
-            if (!topic_level_ok(p, nl) || nl >= sizeof u->node)
+            if (!sw_topic_level_ok(p, nl) || nl >= sizeof u->node)
                 return fail(err, cap, "bad node name '%.*s' in '%s'", (int)nl, p, what);
             memcpy(u->node, p, nl);
             u->node[nl] = 0;

@@ -8,6 +8,7 @@
 #include <mbedtls/sha256.h>
 
 #include "fs_int.h"
+#include "swarm/path.h"
 
 #define FS_HASH_CHUNK SW_NODE_FILE_CHUNK // hash reads the file in pieces of this size (profile.h)
 
@@ -64,6 +65,8 @@ static bool dir_entry_path(fs_dir_t *d, const char *name, size_t len)
 static int dir_each(void *u, const sw_dirent_t *e)
 {
     fs_dir_t *d = u;
+    if (!d->plen && sw_path_reserved(e->name))
+        return 0; // the node's key: refused to f.* by name, so not listed either (SECURITY.md)
     const char *z = memchr(e->name, 0, sizeof e->name);
     size_t len = z ? (size_t)(z - e->name) : SW_NAME_MAX;
     uint8_t type = e->type;

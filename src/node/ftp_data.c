@@ -521,6 +521,8 @@ static int list_each(void *u, const sw_dirent_t *e)
         s->saw_tmp |= ours;
         return 0;
     }
+    if (!s->path[0] && sw_path_reserved(e->name))
+        return 0; // the node's key (auth.ftp on a locked node): refused by name, not listed
     if (e->type != SW_FT_FILE && e->type != SW_FT_DIR)
         return 0; // symlinks and the like: never served, not shown
     size_t nl = strlen(e->name);

@@ -21,6 +21,7 @@
 #include "swarm/msg.h"
 #if SW_WITH_AUTH
 #include "swarm/noise_msg.h"
+#include "swarm/topic.h"
 #endif
 
 #define TOPIC_MAX 200        // bytes of a topic we publish to or accept as a reply topic
@@ -273,17 +274,6 @@ static void refuse(mq_t *q, req_t *r, const char *topic, int64_t seq, const char
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Incoming messages
 
-// A topic segment we may put in a topic or take from one: no wildcards, no '/', not empty.
-static bool segment_ok(const char *s, size_t n)
-{
-    if (!n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '/' || s[i] == '+' || s[i] == '#' || (unsigned char)s[i] < 0x20)
-            return false;
-    return true;
-}
-
 static bool reply_topic_ok(const char *t)
 {
     size_t n = strlen(t);
@@ -368,7 +358,7 @@ static void on_rpc(mq_t *q, const sw_mqtt_msg_t *in, const char *client, size_t 
         snprintf(topic, sizeof topic, "%s", in->response_topic);
     } else if (client) {
         // MQTT 3.1.1: the requester named itself in the request topic (rpc/<client>)
-        if (!segment_ok(client, client_len) ||
+        if (!sw_topic_level_ok(client, client_len) ||
             (size_t)snprintf(topic, sizeof topic, "%sreply/%.*s", q->base, (int)client_len, client) >= sizeof topic) {
             q->bad++;
             return;
@@ -799,7 +789,8 @@ static int mqtt_serve(sw_node_t *n)
     cfg_text(n, "mqtt.fleet", fleet, sizeof fleet);
     if (!fleet[0])
         snprintf(fleet, sizeof fleet, "default");
-    if (!segment_ok(fleet, strlen(fleet)) || !segment_ok(n->host_name, strlen(n->host_name))) {
+    if (!sw_topic_level_ok(fleet, strlen(fleet)) ||
+        !sw_topic_level_ok(n->host_name, strlen(n->host_name))) {
         sw_log(n, SW_LOG_ERROR, "mqtt: fleet '%s' or host name '%s' cannot be a topic level "
                "(no '/', '+', '#')", fleet, n->host_name);
         sw_node_release(n, q, sizeof *q);

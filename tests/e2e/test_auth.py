@@ -4,8 +4,10 @@ replay of a captured authenticated session — checked on the node (no directory
 says why) — and everything for a client with the key. The client side is noise_ref.py, an
 independent Noise implementation on python3-cryptography; the host CLI is tested too.
 An open node is unchanged (plain MoaT v0 client, no "locked" anywhere)."""
+import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -242,6 +244,87 @@ class LockedNode(unittest.TestCase):
         for name, port in self.ports.items():
             with self.assertRaises(OSError, msg=name):
                 socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+class KeyNotListed(unittest.TestCase):
+    """The key files are refused to f.* by name and are not listed either: f.ls/f.dir, swarm fs
+    ls/get -r/sync and the FTP server's LIST/NLST/MLSD (auth.ftp on a locked node) never show
+    swarm.key or swarm.key.*, so no tool trips over a file it cannot read. Only the root's are
+    the node's: a swarm.key in a folder is an ordinary file and is listed."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="swarm-auth-ls-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", self.tmp]))
+        root = os.path.join(self.tmp, "root")
+        os.makedirs(os.path.join(root, "sub"))
+        with open(os.path.join(root, "swarm.cfg"), "wb") as f:
+            f.write(st.pack({"boot": {"FTPD_ENABLE": True, "FTPD_PORT": st.free_port(),
+                                      "TELNET_ENABLE": False, "REMOTE_EVAL_ENABLE": False},
+                             "auth": {"ftp": True}}))
+        for name, data in (("swarm.key", KEY), ("swarm.key.old", KEY[::-1]), ("a.txt", b"a\n"),
+                           ("sub/swarm.key", b"not the node's\n")):
+            with open(os.path.join(root, name), "wb") as f:
+                f.write(data)
+        self.keyfile = os.path.join(self.tmp, "fleet.key")
+        with open(self.keyfile, "wb") as f:
+            f.write(KEY)
+        self.env = dict(os.environ, SWARM_KEY_FILE=self.keyfile, XDG_CONFIG_HOME=os.path.join(self.tmp, "cfg"))
+        self.node = st.Node(root=root, lan_services=True)
+        self.addCleanup(self.node.stop)
+        self.node.start()
+        self.node.wait_log("auth: locked")
+        self.node.wait_log("ftp: listening")
+        self.link = "tcp://127.0.0.1:%d" % self.node.port
+
+    def swarm(self, *args):
+        return subprocess.run([st.SWARM_BIN, *args], capture_output=True, text=True, timeout=60, env=self.env)
+
+    def test_rpc_listings(self):
+        c = secure_client(self.node.port)
+        self.addCleanup(c.close)
+        names = c.call("f.ls", {"p": ""})
+        self.assertIn("a.txt", names)
+        self.assertNotIn("swarm.key", names)
+        self.assertNotIn("swarm.key.old", names)
+        self.assertEqual(sorted(e["n"] for e in c.call("f.dir", {"p": "/", "x": True})),
+                         sorted(names))
+        self.assertEqual(c.call("f.ls", {"p": "sub"}), ["swarm.key"])
+        self.assertTrue(os.path.exists(os.path.join(self.node.root, "swarm.key.old")))  # not swept
+
+    def test_cli_fs(self):
+        r = self.swarm("fs", self.link, "ls")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("a.txt", r.stdout)
+        self.assertNotIn("swarm.key", r.stdout)
+        back = os.path.join(self.tmp, "back")
+        r = self.swarm("fs", self.link, "get", "-r", "/", back)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        theirs = sorted(x for x in os.listdir(self.node.root) if not x.startswith("swarm.key"))
+        self.assertIn("a.txt", theirs)
+        self.assertEqual(sorted(os.listdir(back)), theirs)
+        self.assertEqual(os.listdir(os.path.join(back, "sub")), ["swarm.key"])
+        # a sync into the root counts what only the device has: not its key
+        site = os.path.join(self.tmp, "site")
+        os.makedirs(site)
+        shutil.copy(os.path.join(back, "a.txt"), site)
+        r = self.swarm("--json", "fs", "sync", site, self.link + ":")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        last = json.loads(r.stdout.splitlines()[-1])
+        self.assertEqual(last["device_only"], len(theirs) - 1, r.stdout)  # all but a.txt
+
+    def test_ftp_listings(self):
+        url = "ftp://127.0.0.1:%d" % self.node.ftp_port
+        for cmd in ("set ftp:use-mlsd yes; cls -1 -a", "set ftp:use-mlsd no; cls -1 -a", "nlist", "ls",
+                    "ls swarm*", "cls -1 sub"):
+            r = subprocess.run(["lftp", "-c", "set net:max-retries 1; open %s; %s" % (url, cmd)],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, cmd + ": " + r.stderr)
+            if cmd == "cls -1 sub":
+                self.assertIn("swarm.key", r.stdout)
+                continue
+            self.assertNotIn("swarm.key", r.stdout, cmd)
+            if cmd != "ls swarm*":
+                self.assertIn("a.txt", r.stdout, cmd)
 
 
 class OpenNode(st.NodeTestCase):
@@ -695,18 +778,19 @@ class LockedSerial(unittest.TestCase):
         self.env.pop("SWARM_KEY_FILE", None)
         r = self.swarm("key", "new")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.key = open(r.stdout.strip(), "rb").read()
+        with open(r.stdout.strip(), "rb") as f:
+            self.key = f.read()
 
     def swarm(self, *args, env=None):
         return subprocess.run([st.SWARM_BIN, "--timeout", "5s", *args], capture_output=True,
                               text=True, timeout=60, env=env or self.env)
 
-    def node(self, lossy, locked=True):
+    def node(self, lossy, locked=True, extra=""):
         sim = ts.Sim(self, "--baud", 115200)
         root = tempfile.mkdtemp(prefix="root-", dir=self.tmp)
         os.makedirs(os.path.join(root, "apps", "chatty"))
         with open(os.path.join(root, "apps", "chatty", "main.lua"), "w") as f:
-            f.write(ts.CHATTY)  # log lines all the time: the console must not break the session
+            f.write(ts.CHATTY + extra)  # log lines all the time: the console must not break the session
         with open(os.path.join(root, "swarm.cfg"), "wb") as f:
             f.write(st.pack(st.loopback_config(None, services=False)))
         if locked:
@@ -747,7 +831,9 @@ class LockedSerial(unittest.TestCase):
         self.assertIn("wrong key for", r.stderr)
         self.wait_log("wrong key (handshake failed)")
         r = self.swarm("call", link, "f.mkdir", "p=nokey", env=dict(self.env, SWARM_KEY_FILE=""))
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        # what happened and what to do (lossless: the host asks the line, see below)
+        self.assertIn("a locked node closes the lossy link" if lossy else "the device is locked", r.stderr)
         # the key again: the node took a new handshake after both failures
         r = self.swarm("call", link, "f.mkdir", "p=again")
         self.assertEqual(r.returncode, 0, r.stderr + self.read_log()[-2000:])
@@ -776,6 +862,56 @@ class LockedSerial(unittest.TestCase):
     def test_lossy_locked(self):
         self.locked_line(True)
         self.assertIn("closing the reliable link", self.read_log())
+
+    def quick(self, *args, env):
+        return subprocess.run([st.SWARM_BIN, "--timeout", "2s", *args], capture_output=True,
+                              text=True, timeout=60, env=env)
+
+    def test_lossless_without_key_says_locked(self):
+        """A host without a key on a locked node's lossless line gets silence (the node reads
+        nothing but a handshake): the host asks the line whether a locked node is there and
+        says so, and what to do, instead of blaming the baud rate."""
+        root, link = self.node(False)
+        nokey = dict(self.env, SWARM_KEY_FILE="")
+        for args in (("call", link, "f.mkdir", "p=nokey"), ("fs", link, "ls"),
+                     ("fs", link, "get", "swarm.cfg", "-")):
+            r = self.quick(*args, env=nokey)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn("the device is locked and this host has no key for it", r.stderr)
+            self.assertIn("SWARM_KEY_FILE is set empty", r.stderr)
+            self.assertNotIn("baud?", r.stderr)  # (the old hint: "running its link at N baud?")
+        # the repl says so at its first chunk, and ends (exit status 3) instead of a prompt that
+        # times out chunk after chunk
+        r = subprocess.run([st.SWARM_BIN, "--timeout", "2s", "repl", link], input="6 * 7\n1 + 1\n",
+                           capture_output=True, text=True, timeout=60, env=dict(nokey, XDG_STATE_HOME=self.tmp))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stderr.count("the device is locked and this host has no key"), 1, r.stderr)
+        # a host that never had a key: the hint says where the key goes
+        r = self.quick("call", link, "ping", env=dict(self.env, XDG_CONFIG_HOME=os.path.join(self.tmp, "nocfg")))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("the device is locked", r.stderr)
+        self.assertIn("swarm key path", r.stderr)
+        # the node refused the probe as what it is, and ran nothing
+        self.wait_log("not an authenticated client; waiting for a new handshake")
+        self.assertNotIn("wrong key", self.read_log())
+        self.assertFalse(os.path.exists(os.path.join(root, "nokey")))
+        # the key still works after the probes
+        r = self.swarm("call", link, "ping", "m=after")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "R:after"), r.stderr)
+
+    def test_lossless_silent_open_node_not_called_locked(self):
+        """The probe for a locked node, on an open node that is merely slow: it answers the
+        probe as open, so the host reports the timeout as before, and the bytes of the probe
+        were skipped exactly (the next call is read whole)."""
+        hang = '\nswarm.command("hang", function() swarm.sleep(600000) return 1 end, "never answers")\n'
+        root, link = self.node(False, locked=False, extra=hang)
+        nokey = dict(self.env, SWARM_KEY_FILE="")
+        r = self.quick("call", link, "chatty.hang", env=nokey)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("no answer to chatty.hang", r.stderr)
+        self.assertNotIn("locked", r.stderr)
+        r = self.quick("call", link, "ping", "m=after", env=nokey)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "R:after"), r.stderr)
 
     def test_open_line_with_key(self):
         for lossy in (False, True):

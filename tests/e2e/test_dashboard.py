@@ -411,6 +411,61 @@ class TestDashboardInput(unittest.TestCase):
             finally:
                 self.assertEqual(stop_dashboard(d), 0)
 
+    def test_open_node_with_key(self):
+        """A dashboard whose host holds the fleet key sends only reads to a node that answers
+        open (docs/SECURITY.md): a change from the page — a call, a push — is refused with the
+        reason and what to do (not a bare "authentication failed"), and once the user records
+        the node as open (`swarm key open NAME`) the same dashboard, not restarted, sends it."""
+        node = Node(name="open1").start()
+        self.addCleanup(node.stop)
+        link = "tcp://127.0.0.1:%d" % node.port
+        env = dict(self.env, XDG_CONFIG_HOME=os.path.join(self.tmp, "cfg-open"))
+        env.pop("SWARM_ALLOW_OPEN", None)
+        r = subprocess.run([SWARM_BIN, "key", "new"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        proj = os.path.join(self.tmp, "open-proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('swarm.command("v", function() return "pushed" end, "the version")\n')
+        d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--link", link, "--project", proj],
+                                 env=env)
+        try:
+            w = WS(url)
+            w.recv_json(lambda m: m.get("ev") == "fleet")
+
+            def call(i, path, args):
+                w.send({"id": i, "op": "call", "node": link, "path": path, "args": args})
+                return w.recv_json(lambda m: m.get("id") == i)
+
+            def push(i):
+                w.send({"id": i, "op": "push", "project": os.path.basename(proj), "nodes": [link]})
+                return w.recv_json(lambda m: m.get("id") == i)["reply"]["devices"][0]
+
+            self.assertEqual(call(1, "sys.info", {})["reply"]["host_name"], "open1")  # reads go
+            a = call(2, "f.mkdir", {"p": "fromdash"})
+            self.assertIn("answered as an open node, but the host holds a key", a.get("error", ""), a)
+            self.assertIn("swarm key open " + link, a["error"])
+            dev = push(3)
+            self.assertEqual(dev["result"], "failed", dev)
+            self.assertIn("answered as an open node, but the host holds a key", dev["reason"])
+            self.assertIn("swarm key open " + link, dev["reason"])
+            self.assertFalse(os.path.exists(os.path.join(node.root, "fromdash")))
+            main = os.path.join(node.root, "apps", "example", "main.lua")
+            if os.path.exists(main):  # (a node's own example app, not the project's)
+                with open(main) as f:
+                    self.assertNotIn("pushed", f.read())
+            # the user's word, given while the dashboard runs
+            r = subprocess.run([SWARM_BIN, "key", "open", link], capture_output=True, text=True, env=env, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIsNone(call(4, "f.mkdir", {"p": "fromdash"}).get("error"))
+            self.assertTrue(os.path.isdir(os.path.join(node.root, "fromdash")))
+            dev = push(5)
+            self.assertEqual(dev["result"], "ok", dev)
+            self.assertEqual(call(6, "example.v", {}).get("reply"), "pushed")
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+
     def test_config_devices(self):
         """The user config's [devices] are listed by their names, with source "config", and
         reachable; --no-config leaves them out."""

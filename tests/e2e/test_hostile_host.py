@@ -340,6 +340,20 @@ class FsGetFromHostileDevice(unittest.TestCase):
         self.assertIn("Boom\\x1b[2J\\nforged", err)
         self.assertEqual(len(err.strip().splitlines()), 1, err)
 
+    def test_cfg_warning_escapes_device_keys(self):
+        # cfg set of a key the device lacks warns with the keys it has, and suggests the
+        # nearest: the device's names, shown not obeyed
+        # (sys.cfg's part form: [{simple key: value}, [keys of containers]])
+        link = self.device({}, values={"sys.cfg": [{"wdt" + ESC + "]0;owned\x07": 1, "colour\rforged": 2, "colr\x07": 3}, []]})
+        r = swarm("cfg", link, "set", "color", "1")
+        err = r.stderr.decode(errors="replace")
+        self.assertIn("has no 'color'", err)
+        self.assertIn("wdt\\x1b]0;owned\\x07", err)
+        self.assertIn("colour\\rforged", err)
+        self.assertIn("did you mean 'colr\\x07'", err)
+        self.assertNotIn(ESC, err)
+        self.assertNotIn("\r", err)
+
     def test_console_escapes_unless_raw(self):
         text = "boot ok\r\n" + ESC + "]2;owned" + "\x07" + ESC + "[2Jcleared \u20ac\n"
         link = self.device({}, values={"sys.log": {"d": text, "p": len(text.encode())}})

@@ -10,8 +10,8 @@ flash image (semihosting). The key is provisioned over the open UART with the re
 - a client that sends the preamble and nothing more is closed after auth.handshake_ms;
 - with the key: call, eval, fs (put, get, ls) and push (an app, then its command) work, and
   so does the UART link;
-- the key cannot be read back: f.stat/f.open of swarm.key (several spellings) fail, sys.cfg
-  holds no byte of it; the key survives a restart (the node comes back locked).
+- the key cannot be read back: f.stat/f.open of swarm.key (several spellings) fail, f.ls does
+  not list it, sys.cfg holds no byte of it; the key survives a restart (the node comes back locked).
 The lossy UART (SerialPacker + Reliable, the firmware's default) is locked too: a second test,
 without a network, provisions and calls over it.
 Also prints (not asserted: QEMU time is not hardware time) the guest's handshake time and its
@@ -165,6 +165,10 @@ class Locked(unittest.TestCase):
             self.assertNotEqual(rc, 0, p + out)
         cfg = self.ok("call", "--json", tcp, "sys.cfg")
         self.assertNotIn(key.hex(), cfg)
+        # nor listed (so fs get -r of the root does not trip over it)
+        names = json.loads(self.ok("call", "--json", tcp, "f.ls"))
+        self.assertIn("blob", names)
+        self.assertNotIn("swarm.key", names)
 
         # the beacon and scan say locked, and carry no key
         out = self.ok("scan", "--json", "--no-cache", "--wait-for", "1", "--timeout", "5s")

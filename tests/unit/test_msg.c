@@ -6,15 +6,6 @@
 
 static uint8_t out[1 << 16];
 
-#define WRITE_EXPECT(stmt, hex)                                                              \
-    do {                                                                                     \
-        sw_mpw_t w;                                                                          \
-        sw_mpw_init(&w, out, sizeof out);                                                    \
-        stmt;                                                                                \
-        assert_int_equal(w.err, 0);                                                          \
-        tu_assert_bytes(out, w.len, hex);                                                    \
-    } while (0)
-
 static uint8_t in[4096];
 static size_t in_n;
 

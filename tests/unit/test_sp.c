@@ -2,56 +2,9 @@
 // length form and start-byte mode (whole, byte at a time, random chunks), console interleave
 // incl. the UTF-8 guard, idle timeouts, bad lengths, and a noisy-channel property: no corrupted
 // frame is ever delivered and the deframer always finds its way back.
-#include "testutil.h"
+#include "rx_rec.h"
 
 #include "swarm/sp.h"
-
-//////////////////////////////////////////////////////////////////////////////////////////////
-// A recording sink: a transcript of messages, console runs (adjacent runs merged, so the way
-// the decoder batches them does not matter) and drops.
-
-typedef struct ev {
-    char kind; // 'm' message, 'c' console, 'd' drop
-    int err;
-    size_t off, n;
-} ev_t;
-
-typedef struct rec {
-    uint8_t arena[1 << 21];
-    size_t used;
-    ev_t ev[1 << 14];
-    size_t nev;
-    size_t con_calls;
-} rec_t;
-
-static rec_t got, want;
-
-static void rec_reset(rec_t *r)
-{
-    r->used = 0;
-    r->nev = 0;
-    r->con_calls = 0;
-}
-
-static void rec_add(rec_t *r, char kind, int err, const uint8_t *p, size_t n)
-{
-    if (r->used + n > sizeof r->arena)
-        fail_msg("recorder arena full");
-    if (kind == 'c' && n == 0)
-        return;
-    if (kind == 'c' && r->nev && r->ev[r->nev - 1].kind == 'c') {
-        memcpy(r->arena + r->used, p, n);
-        r->used += n;
-        r->ev[r->nev - 1].n += n;
-        return;
-    }
-    if (r->nev == sizeof r->ev / sizeof *r->ev)
-        fail_msg("recorder events full");
-    if (n)
-        memcpy(r->arena + r->used, p, n);
-    r->ev[r->nev++] = (ev_t){kind, err, r->used, n};
-    r->used += n;
-}
 
 static void on_msg(void *ctx, const uint8_t *p, size_t n) { rec_add(ctx, 'm', 0, p, n); }
 static void on_drop(void *ctx, int err) { rec_add(ctx, 'd', err, NULL, 0); }
@@ -64,18 +17,6 @@ static void on_con(void *ctx, const uint8_t *p, size_t n)
 }
 
 static const sw_rx_sink_t sink = {on_msg, on_con, on_drop, &got};
-
-static void rec_same(const rec_t *a, const rec_t *b)
-{
-    assert_int_equal(a->nev, b->nev);
-    for (size_t k = 0; k < a->nev; k++) {
-        const ev_t *x = &a->ev[k], *y = &b->ev[k];
-        if (x->kind != y->kind || x->err != y->err || x->n != y->n ||
-            memcmp(a->arena + x->off, b->arena + y->off, x->n) != 0)
-            fail_msg("event %zu differs: got %c/%d/%zu, want %c/%d/%zu", k, x->kind, x->err, x->n,
-                     y->kind, y->err, y->n);
-    }
-}
 
 //////////////////////////////////////////////////////////////////////////////////////////////
 // CRC

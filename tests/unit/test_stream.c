@@ -1,51 +1,9 @@
 // Lossless stream: console encoding (0..127 as is, 128..255 as 0xCC xx), messages and console
 // interleaved in both modes and fed whole, byte at a time and in random chunks, oversize
 // messages skipped without losing step, other top-level integers, and sticky errors.
-#include "testutil.h"
+#include "rx_rec.h"
 
 #include "swarm/stream.h"
-
-//////////////////////////////////////////////////////////////////////////////////////////////
-// A recording sink (console runs merged, so batching does not matter)
-
-typedef struct ev {
-    char kind; // 'm' message, 'c' console, 'd' drop
-    int err;
-    size_t off, n;
-} ev_t;
-
-typedef struct rec {
-    uint8_t arena[1 << 20];
-    size_t used;
-    ev_t ev[1 << 13];
-    size_t nev;
-} rec_t;
-
-static rec_t got, want;
-
-static void rec_reset(rec_t *r)
-{
-    r->used = 0;
-    r->nev = 0;
-}
-
-static void rec_add(rec_t *r, char kind, int err, const uint8_t *p, size_t n)
-{
-    if (r->used + n > sizeof r->arena)
-        fail_msg("recorder arena full");
-    if (kind == 'c' && n == 0)
-        return;
-    if (n)
-        memcpy(r->arena + r->used, p, n);
-    if (kind == 'c' && r->nev && r->ev[r->nev - 1].kind == 'c') {
-        r->ev[r->nev - 1].n += n;
-    } else {
-        if (r->nev == sizeof r->ev / sizeof *r->ev)
-            fail_msg("recorder events full");
-        r->ev[r->nev++] = (ev_t){kind, err, r->used, n};
-    }
-    r->used += n;
-}
 
 static void on_msg(void *ctx, const uint8_t *p, size_t n)
 {
@@ -60,19 +18,6 @@ static void on_con(void *ctx, const uint8_t *p, size_t n)
 static void on_drop(void *ctx, int err) { rec_add(ctx, 'd', err, NULL, 0); }
 
 static const sw_rx_sink_t sink = {on_msg, on_con, on_drop, &got};
-
-static void rec_same(const rec_t *a, const rec_t *b)
-{
-    size_t n = a->nev < b->nev ? a->nev : b->nev;
-    for (size_t k = 0; k < n; k++) {
-        const ev_t *x = &a->ev[k], *y = &b->ev[k];
-        if (x->kind != y->kind || x->err != y->err || x->n != y->n ||
-            memcmp(a->arena + x->off, b->arena + y->off, x->n) != 0)
-            fail_msg("event %zu differs: got %c/%d/%zu, want %c/%d/%zu", k, x->kind, x->err, x->n,
-                     y->kind, y->err, y->n);
-    }
-    assert_int_equal(a->nev, b->nev);
-}
 
 //////////////////////////////////////////////////////////////////////////////////////////////
 // Console encoding

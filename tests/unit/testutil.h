@@ -45,6 +45,17 @@ static inline void tu_assert_bytes(const uint8_t *got, size_t n, const char *hex
     }
 }
 
+// Runs stmt, which writes with the MsgPack writer w, into the test's own buffer `out`, and
+// checks the bytes against hex.
+#define WRITE_EXPECT(stmt, hex)                                                              \
+    do {                                                                                     \
+        sw_mpw_t w;                                                                          \
+        sw_mpw_init(&w, out, sizeof out);                                                    \
+        stmt;                                                                                \
+        assert_int_equal(w.err, 0);                                                          \
+        tu_assert_bytes(out, w.len, hex);                                                    \
+    } while (0)
+
 // xorshift64*: deterministic, seedable, good enough for test schedules.
 typedef struct tu_rng { uint64_t s; } tu_rng_t;
 static inline uint64_t tu_next(tu_rng_t *r)
