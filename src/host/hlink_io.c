@@ -313,7 +313,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         sw__hlink_lost(l, err);
         return;
     }
+    // What the answers in these bytes make the caller send (the next requests of many
+    // transfers at once) leaves in one write, not one system call and packet per message.
+    // Stream links only: a lossy line's frames keep their own pacing.
+    bool cork = !l->corked && (l->uri.kind == SW_URI_TCP || l->uri.kind == SW_URI_UNIX);
+    if (cork)
+        sw_hlink_cork(l);
     feed(l, c->rbuf, (size_t)nread);
+    if (cork)
+        sw_hlink_uncork(l);
 }
 
 static int start_reading(sw_hconn_t *c)

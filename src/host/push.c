@@ -989,9 +989,10 @@ static void start_files(dev_run_t *r)
         f->idx = idx;
         f->done = 0;
         r->files_active++;
-        // the manifest has the file's hash: the engine need not hash it again for each device
+        // the manifest has the file's hash: the engine need not hash it again for each device;
+        // f.cl goes with the last f.wr: push.commit checks every staged file against the id
         sw_xfer_opts_t xo = {p->o.window, 0, r->dev_max_msg, p->o.timeout_ms, true,
-                             !p->o.no_compress, r->zbits, r->zratio, NULL, 0, mf->sha256};
+                             !p->o.no_compress, r->zbits, r->zratio, NULL, 0, mf->sha256, true};
         if (xo.compress && r->zbits) {
             int zc = zcached(r, idx, fd, mf->size, &xo.zdata, &xo.zlen);
             if (zc == 2)

@@ -1,5 +1,6 @@
-// Compression of one file for a compressed write (zpack.h): zlib's deflate, then an inflate of
-// the result in 256-byte steps to check the device's ratio bound on every prefix.
+// Compression of one file for a compressed write (zpack.h): zlib's deflate, then (for files
+// larger than the slack) an inflate of the result in 256-byte steps to check the device's ratio
+// bound on every prefix.
 #include <stdlib.h>
 #include <zlib.h>
 
@@ -94,7 +95,9 @@ int sw_zpack(const uint8_t *p, size_t n, int wbits, uint32_t ratio, uint8_t **ou
         free(c);
         return 1;
     }
-    int fit = fits_ratio(c, cn, n, ratio);
+    // A prefix inflates to at most the whole file: one within the slack fits every bound, so
+    // the inflate is needed only for larger files (most of a project's files are small).
+    int fit = n <= SW_ZPACK_SLACK ? 1 : fits_ratio(c, cn, n, ratio);
     if (fit != 1) {
         free(c);
         return fit < 0 ? fit : 1;
