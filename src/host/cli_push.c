@@ -18,6 +18,7 @@
 #include "cli_int.h"
 #include "cli_opt.h"
 #include "esc.h"
+#include "fcache.h"
 #include "lua_check.h"
 #include "push.h"
 #include "scan.h"
@@ -646,8 +647,14 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         return SW_EXIT_LOCAL;
     }
 
-    if (!no_lua_check && (rc = lua_check(&c, project, po.app)))
-        return rc;
+    // files hashed or checked by an earlier command and unchanged since are not read again
+    sw_fcache_enable(NULL);
+    if (!no_lua_check) {
+        rc = lua_check(&c, project, po.app);
+        (void)sw_fcache_save();
+        if (rc)
+            return rc;
+    }
 
     uint64_t t_cmd = sw__cli_now_ms();
     sw_push_dev_t *devs = NULL;
@@ -807,6 +814,13 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         // nothing to push to: none found, as the man page says (3), with the reason
         status = SW_EXIT_LINK;
         nothing_hint(&c, o.to, o.n_to, devs, n, not_swarm);
+    }
+    (void)sw_fcache_save(); // the hashes of the project's files
+    if (c.verbose) {
+        unsigned hits, misses;
+        sw_fcache_stats(&hits, &misses);
+        fprintf(stderr, "swarm push: %u file fact%s from the cache (unchanged files), %u computed\n",
+                hits, hits == 1 ? "" : "s", misses);
     }
     sw_push_free(p);
     free(devs);
