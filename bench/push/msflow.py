@@ -2,12 +2,15 @@
 
 Its exact lftp mirror script (spec/micro-swarm-wire.md §3: --transfer-all, one file at a time)
 and eval reset snippet (§4), for every node at once as push_code's TaskGroup does, with its
-preflight connect to the FTP port; its 7 s scan is not run (the addresses are given).
+preflight connect to the FTP port (micro_swarm: the addresses are given). push_code's scan,
+which its user always gets first (spec §1 "Host collection", §3 "Scans for 7 s"), is ms_scan:
+UDP port 1139 bound in the lab's host namespace, every beacon taken for 7 s.
 
 Also the measuring helpers both benches use: bytes through the host namespace's eth0 and the
 CPU time of processes (from /proc, no subprocess, so the host side's children are only the
 flows' own programs).
 """
+import json
 import os
 import socket
 import subprocess
@@ -29,6 +32,38 @@ def lftp_script(ip, local, app):
              "--exclude-glob", ".*"]]
     q = lambda w: "'" + w.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return ";\n".join(" ".join(q(w) for w in c) for c in cmds)
+
+
+def ms_scan(lan, duration=7.0, port=1139):
+    """push_code's scan (script/push_code L19-51, a copy of scan_devices): UDP bound to
+    0.0.0.0:1139 (no SO_REUSEADDR) in the lab's host namespace, recvfrom(4096) until the 7 s
+    deadline, a beacon kept when one of its ifconfigs has the datagram's source address (the
+    first one per address). Returns (seconds, {ip: beacon + ip + network})."""
+    s = lan.socket(lan.host_ns, socket.AF_INET, socket.SOCK_DGRAM)
+    devices = {}
+    t0 = time.monotonic()
+    try:
+        s.bind(("0.0.0.0", port))
+        deadline = t0 + duration
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            s.settimeout(left)
+            try:
+                data, (src, _) = s.recvfrom(4096)
+            except (socket.timeout, TimeoutError):
+                break
+            try:
+                beacon = json.loads(data)
+                for nic in beacon["ifconfigs"]:
+                    if nic[0] == src and src not in devices:
+                        devices[src] = dict(beacon, ip=nic[0], network=nic[1])
+            except Exception:  # noqa: BLE001 (push_code: `except: continue`)
+                continue
+    finally:
+        s.close()
+    return time.monotonic() - t0, devices
 
 
 def micro_swarm(lan, nodes, local, app):
