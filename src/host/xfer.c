@@ -782,6 +782,10 @@ static void pump_put(sw_xfer_t *x)
             size_t left = x->zlen - (size_t)x->next_off;
             n = (ssize_t)(left < x->chunk ? left : x->chunk);
             memcpy(p, x->zbuf + x->next_off, (size_t)n);
+        } else if (x->o.data) { // the caller's bytes
+            size_t left = x->o.len - (size_t)x->next_off;
+            n = (ssize_t)(left < x->chunk ? left : x->chunk);
+            memcpy(p, x->o.data + x->next_off, (size_t)n);
         } else {
             n = read_full(x->fd, p, x->chunk);
         }
@@ -809,7 +813,8 @@ static void pump_put(sw_xfer_t *x)
         x->next_off += (uint64_t)n;
         x->inflight++;
         touch(x);
-        if ((uint32_t)n < x->chunk || (x->zbuf && x->next_off >= x->zlen))
+        if ((uint32_t)n < x->chunk || (x->zbuf && x->next_off >= x->zlen) ||
+            (!x->zbuf && x->o.data && x->next_off >= x->o.len))
             x->eof = true;
     }
     if (x->eof && x->o.close_early && !x->cl_sent && x->handle > 0) {
@@ -957,7 +962,9 @@ static int start(uv_loop_t *loop, sw_hlink_t *l, bool put, int fd, uint64_t size
                  sw_xfer_t **out)
 {
     *out = NULL;
-    if (!loop || !l || fd < 0 || !remote || !*remote || !cbs || !cbs->done)
+    // a put from memory reads no fd: the caller's bytes, or its stream that needs no hashing
+    bool mem = put && o && (o->data || (o->zdata && o->compress && o->no_verify));
+    if (!loop || !l || (fd < 0 && !mem) || !remote || !*remote || !cbs || !cbs->done)
         return SW_EINVAL;
     if (!sw_hlink_is_up(l))
         return SW_ECLOSED;
@@ -970,6 +977,8 @@ static int start(uv_loop_t *loop, sw_hlink_t *l, bool put, int fd, uint64_t size
     x->total = put ? size : 0;
     if (o)
         x->o = *o;
+    if (put && x->o.data)
+        x->total = x->o.len;
     x->cbs = *cbs;
     x->window = x->o.window ? x->o.window : SW_XFER_WINDOW_DEFAULT;
     // A lossy serial link: as many requests as the Reliable window numbers, twice what it lets

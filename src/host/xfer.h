@@ -60,6 +60,10 @@ typedef struct sw_xfer_opts {
     // f.cl left may find the file committed: only for writes checked end to end afterwards
     // (a push's staged files, which push.commit verifies against the version's id).
     bool close_early;
+    // put, not compressed: the file's bytes, made once by the caller for many devices;
+    // borrowed, valid until done. The fd is then not read (it may be -1) and size is len.
+    const uint8_t *data;
+    size_t len;
 } sw_xfer_opts_t;
 
 // What happened; valid only during the done callback (copy what you need).
@@ -100,7 +104,8 @@ typedef struct sw_xfer_cbs {
 } sw_xfer_cbs_t;
 
 // Starts sending the bytes of fd, read from its current position to end of file (a pipe
-// works; reads block the loop briefly), to remote (a device path). loop: the one the link
+// works; reads block the loop briefly), or those of opts data / zdata, to remote (a device
+// path). loop: the one the link
 // runs on. size: the expected byte count, only for progress (0 = unknown). The fd stays the
 // caller's and must stay open until done. Returns 0 and *out (done() may already have run if
 // the first request could not be sent), or SW_EINVAL / SW_EFULL / SW_ECLOSED (link down)
