@@ -22,6 +22,7 @@
 #include "lua_check.h"
 #include "push.h"
 #include "scan.h"
+#include "zstore.h"
 
 #define MAX_ROWS 12    // active devices shown on a terminal at once
 
@@ -817,10 +818,12 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
     }
     (void)sw_fcache_save(); // the hashes of the project's files
     if (c.verbose) {
-        unsigned hits, misses;
+        unsigned hits, misses, zhits, zbad;
         sw_fcache_stats(&hits, &misses);
-        fprintf(stderr, "swarm push: %u file fact%s from the cache (unchanged files), %u computed\n",
-                hits, hits == 1 ? "" : "s", misses);
+        sw_zstore_stats(&zhits, &zbad);
+        fprintf(stderr, "swarm push: %u file fact%s from the cache (unchanged files), %u computed; "
+                "%u compressed stream%s from the cache%s\n", hits, hits == 1 ? "" : "s", misses,
+                zhits, zhits == 1 ? "" : "s", zbad ? " (some damaged: made again)" : "");
     }
     sw_push_free(p);
     free(devs);

@@ -255,24 +255,32 @@ static void write_ent(FILE *f, const ent_t *e)
             (long long)e->cs, (long)e->cns, e->flags, hex);
 }
 
+int sw_fcache_dir(char *buf, size_t cap)
+{
+    if (!fc.on || snprintf(buf, cap, "%s", fc.path) >= (int)cap)
+        return SW_ENOENT;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return SW_ENOENT;
+    *slash = 0;
+    // the cache's folder and its parent (~/.cache): made if missing
+    char *up = strrchr(buf, '/');
+    if (up && up != buf) {
+        *up = 0;
+        (void)mkdir(buf, 0700);
+        *up = '/';
+    }
+    (void)mkdir(buf, 0700);
+    return 0;
+}
+
 int sw_fcache_save(void)
 {
     if (!fc.on || !fc.dirty || !fc.e)
         return 0;
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", fc.path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
+    if (sw_fcache_dir(dir, sizeof dir))
         return SW_ENOENT;
-    *slash = 0;
-    // the cache's folder and its parent (~/.cache): made if missing
-    char *up = strrchr(dir, '/');
-    if (up && up != dir) {
-        *up = 0;
-        (void)mkdir(dir, 0700);
-        *up = '/';
-    }
-    (void)mkdir(dir, 0700);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", fc.path, (long)getpid());
     FILE *f = fopen(tmp, "w");

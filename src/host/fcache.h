@@ -46,6 +46,9 @@ int64_t sw_fcache_now_ms(void);
 int sw_fcache_save(void);
 // Lookups that found what they wanted, and the others, so far (for -v).
 void sw_fcache_stats(unsigned *hits, unsigned *misses);
+// The folder the cache lives in ($XDG_CACHE_HOME/swarm), made if missing, into buf: 0, or
+// SW_ENOENT when the cache is off or has no place.
+int sw_fcache_dir(char *buf, size_t cap);
 // Forgets everything in memory and turns the cache off (what the end of a process does; tests).
 void sw_fcache_reset(void);
 

@@ -16,6 +16,7 @@
 #include "hlink.h"
 #include "xfer.h"
 #include "zpack.h"
+#include "zstore.h"
 #include "swarm/msg.h"
 
 #define FILES_MAX 16 // files in flight per device, at most (the node's limits.files default)
@@ -937,6 +938,23 @@ static int zcached(dev_run_t *r, size_t idx, const char *local, uint64_t size, c
     if (z->state && (z->zbits != r->zbits || z->zratio != r->zratio))
         return 0; // made for another kind of device: this one gets its own
     if (!z->state) {
+        // kept from an earlier push (zstore.h): the stream of these very bytes (the manifest's
+        // SHA-256), checked as it is read back
+        const uint8_t *sha = lt->m.files[idx].sha256;
+        uint8_t *c = NULL;
+        size_t cn = 0;
+        int kept = size >= 64 ? sw_zstore_get(sha, r->zbits, r->zratio, size, &c, &cn) : 0;
+        uv_update_time(p->loop);
+        if (kept == 1) {
+            z->data = c;
+            z->len = cn;
+            z->state = 1;
+            z->zbits = r->zbits;
+            z->zratio = r->zratio;
+            *data = z->data;
+            *len = z->len;
+            return 1;
+        }
         uint8_t *buf = malloc(size ? size : 1);
         if (!buf)
             return 0;
@@ -950,14 +968,14 @@ static int zcached(dev_run_t *r, size_t idx, const char *local, uint64_t size, c
             free(buf); // changed since the scan (or unreadable): let the engine say so
             return 0;
         }
-        uint8_t *c = NULL;
-        size_t cn = 0;
-        int rc = sw_zpack(buf, size, r->zbits, r->zratio, &c, &cn);
+        int rc = kept == 2 ? 1 : sw_zpack(buf, size, r->zbits, r->zratio, &c, &cn);
         uv_update_time(p->loop); // timeouts count from now, not from before the deflate
         if (rc < 0) {
             free(buf);
             return 0;
         }
+        if (!kept && size >= 64)
+            sw_zstore_put(sha, r->zbits, r->zratio, c, rc == 0 ? cn : 0);
         if (rc == 0) {
             free(buf);
             z->data = c;

@@ -116,3 +116,10 @@ int sw_zpack(const uint8_t *p, size_t n, int wbits, uint32_t ratio, uint8_t **ou
     *out_n = cn;
     return 0;
 }
+
+int sw_zpack_check(const uint8_t *c, size_t cn, size_t n, uint32_t ratio)
+{
+    if (!cn || !ratio)
+        return 0;
+    return fits_ratio(c, cn, n, ratio);
+}

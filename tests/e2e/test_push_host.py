@@ -11,8 +11,9 @@ swarm-node on the loopback (no root needed):
   (the first request). Before, one write per message: four f.open for four files in flight,
   f.wr and f.cl, from one answer.
 - files hashed and Lua files compiled by an earlier push are not read again while unchanged
-  (src/host/fcache.h): `-v` counts the facts that came from the cache; an edit of the same
-  size, right after, is seen (the push refuses the syntax error it brings).
+  (src/host/fcache.h), nor deflated again (their streams are kept, src/host/zstore.h): `-v`
+  counts what came from the caches; a damaged stream is noticed and made again; an edit of the
+  same size, right after, is seen (the push refuses the syntax error it brings).
 """
 import os
 import re
@@ -107,11 +108,35 @@ class PushHost(unittest.TestCase):
         time.sleep(2.1)  # files that changed within 2 s are not recorded (fcache.h)
         link = "tcp://127.0.0.1:%d" % self.node.port
         r = self.push(proj, link, "-v")
-        self.assertRegex(r.stderr, r"swarm push: 0 file facts from the cache \(unchanged files\), 8 computed")
+        self.assertRegex(r.stderr, r"swarm push: 0 file facts from the cache \(unchanged files\), 8 computed; "
+                                   r"0 compressed streams from the cache\n")
         self.assertTrue(os.path.exists(os.path.join(self.tmp, "cache", "swarm", "files")))
-        # again: the four Lua checks and the four hashes are known
+        zdir = os.path.join(self.tmp, "cache", "swarm", "z")
+        self.assertEqual(len(os.listdir(zdir)), 4)
+        # again, to a device that has the old version: the four Lua checks, the four hashes and
+        # the four streams are known
+        make_project(os.path.join(self.tmp, "old"), "0")
+        self.push(os.path.join(self.tmp, "old"), link)
         r = self.push(proj, link, "-v")
-        self.assertRegex(r.stderr, r"swarm push: 8 file facts from the cache \(unchanged files\), 0 computed")
+        self.assertRegex(r.stderr, r"swarm push: 8 file facts from the cache \(unchanged files\), \d+ computed; "
+                                   r"4 compressed streams from the cache\n")
+        # a damaged stream is noticed, made again, and the device gets the right bytes
+        for name in os.listdir(zdir):
+            path = os.path.join(zdir, name)
+            if os.path.getsize(path) > 20:
+                with open(path, "r+b") as f:
+                    f.seek(10)
+                    b = f.read(1)
+                    f.seek(10)
+                    f.write(bytes([b[0] ^ 0x55]))
+        self.push(os.path.join(self.tmp, "old"), link)
+        r = self.push(proj, link, "-v")
+        self.assertIn("(some damaged: made again)", r.stderr)
+        for k in range(3):
+            with open(os.path.join(proj, "apps", "alpha", "lib", "m%d.lua" % k), "rb") as f:
+                mine = f.read()
+            with open(os.path.join(self.node.root, "apps", "alpha", "lib", "m%d.lua" % k), "rb") as f:
+                self.assertEqual(f.read(), mine)
         # an edit of the same size, at once: its identity changed, it is compiled again
         main = os.path.join(proj, "apps", "alpha", "main.lua")
         with open(main) as f:
