@@ -637,6 +637,20 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static void start_tcp(sw_hlink_t *l)
 {
+    // An address as written (tcp://169.254.1.7): nothing to look up, so no detour through
+    // libuv's resolver threads (a push to many devices would start them and wait on them).
+    struct addrinfo num, *res = NULL;
+    memset(&num, 0, sizeof num);
+    num.ai_family = AF_UNSPEC;
+    num.ai_socktype = SOCK_STREAM;
+    num.ai_flags = AI_NUMERICHOST;
+    if (getaddrinfo(l->uri.host, NULL, &num, &res) == 0) {
+        l->unresolved = false;
+        l->ai = l->ai_next = res;
+        l->err[0] = 0;
+        try_next_addr(l, 0);
+        return;
+    }
     sw_hgai_t *g = calloc(1, sizeof *g);
     if (!g) {
         sw__hlink_set_error(l, SW_EFULL, "out of memory");

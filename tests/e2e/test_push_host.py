@@ -9,7 +9,8 @@ swarm-node on the loopback (no root needed):
 - what the answers in one read make the CLI send leaves in one write (the link gathers a burst):
   under strace, the CLI's writes to the node's socket are at most its reads from it plus one
   (the first request). Before, one write per message: four f.open for four files in flight,
-  f.wr and f.cl, from one answer.
+  f.wr and f.cl, from one answer. And tcp://ADDRESS is not looked up in libuv's resolver
+  threads: the CLI starts no thread (before: four).
 - files hashed and Lua files compiled by an earlier push are not read again while unchanged
   (src/host/fcache.h), nor deflated again (their streams are kept, src/host/zstore.h): `-v`
   counts what came from the caches; a damaged stream is noticed and made again; an edit of the
@@ -82,7 +83,7 @@ class PushHost(unittest.TestCase):
         proj = os.path.join(self.tmp, "p")
         make_project(proj, "3", files=8)
         trace = os.path.join(self.tmp, "trace")
-        r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=connect,read,write,writev", "-o", trace,
+        r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=connect,read,write,writev,clone,clone3", "-o", trace,
                             SWARM_BIN, "push", proj, "--link", "tcp://127.0.0.1:%d" % self.node.port,
                             "--grace", "0", "--files", "4"],
                            capture_output=True, text=True, timeout=120,
@@ -101,6 +102,8 @@ class PushHost(unittest.TestCase):
         # 8 files: at least 3 messages each went to the node, in at most a write per answer read
         self.assertLessEqual(len(writes), len(reads) + 1,
                              "%d writes for %d reads:\n%s" % (len(writes), len(reads), "\n".join(writes[:40])))
+        # an address as written is not looked up in libuv's resolver threads: no thread at all
+        self.assertEqual([ln for ln in lines if re.search(r"\bclone3?\(", ln)], [])
 
     def test_3_unchanged_files_come_from_the_cache(self):
         proj = os.path.join(self.tmp, "p")
