@@ -66,6 +66,32 @@ def ms_scan(lan, duration=7.0, port=1139):
     return time.monotonic() - t0, devices
 
 
+def beacons(lan, ms, env=None):
+    """Every node's beacon period (boot.BEACON_REPEAT_MS through `swarm cfg`); a node takes up
+    a new period at its next beacon."""
+    for x in lan.nodes:
+        for args in (("set", "boot.BEACON_REPEAT_MS", str(ms)), ("apply",)):
+            r = lan.swarm("cfg", x.uri, *args, env=env)
+            if r.returncode:
+                raise RuntimeError("swarm cfg %s %s: %s" % (x.uri, " ".join(args), r.stderr[-500:]))
+
+
+def ms_scan_once(lan, app, env=None):
+    """push_code's scan once, on a lab whose nodes beacon every 2 s (as micro-swarm's devices
+    always do: the lab is made so); it must find exactly the lab's nodes, running app. Then the
+    beacons go hourly (2.5 s later every node has taken that up), so that the interface
+    counters of what is measured next hold only that. Returns (seconds, devices found)."""
+    secs, found = ms_scan(lan)
+    beacons(lan, 3600000, env)
+    time.sleep(2.5)
+    want = {x.ip for x in lan.nodes}
+    apps = {b.get("settings", {}).get("board", {}).get("app_name") for b in found.values()}
+    if set(found) != want or apps != {app}:
+        raise RuntimeError("micro-swarm's scan found %d of %d nodes (%s), apps %s"
+                           % (len(set(found) & want), len(want), sorted(set(found) ^ want), apps))
+    return secs, len(found)
+
+
 def micro_swarm(lan, nodes, local, app):
     """push_code's per-device task for every node at once (lftp mirror, then the eval reset).
     Returns (seconds, whether the reset could be sent to every node); raises RuntimeError when
