@@ -40,7 +40,11 @@ static const char push_about[] =
     "device stages the files, checks them against the new version's id and switches in one\n"
     "step, then restarts only that app (no reboot) and watches it: if an init_ function fails\n"
     "or a routine crashes within the grace period, it goes back to the old version and the\n"
-    "push reports \"rolled-back\". A push cut at any moment leaves the old or the new version.\n";
+    "push reports \"rolled-back\". A push cut at any moment leaves the old or the new version.\n"
+    "\n"
+    "Files hashed, Lua-checked or compressed by an earlier push are not read again while they\n"
+    "are unchanged (~/.cache/swarm/files and z/, by file identity and content hash; deleting\n"
+    "them is always safe).\n";
 
 static const char push_after[] =
     "output: on a terminal, a line per device being pushed and a total line; otherwise one\n"
