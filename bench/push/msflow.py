@@ -2,12 +2,15 @@
 
 Its exact lftp mirror script (spec/micro-swarm-wire.md §3: --transfer-all, one file at a time)
 and eval reset snippet (§4), for every node at once as push_code's TaskGroup does, with its
-preflight connect to the FTP port; its 7 s scan is not run (the addresses are given).
+preflight connect to the FTP port (micro_swarm: the addresses are given). push_code's scan,
+which its user always gets first (spec §1 "Host collection", §3 "Scans for 7 s"), is ms_scan:
+UDP port 1139 bound in the lab's host namespace, every beacon taken for 7 s.
 
 Also the measuring helpers both benches use: bytes through the host namespace's eth0 and the
 CPU time of processes (from /proc, no subprocess, so the host side's children are only the
 flows' own programs).
 """
+import json
 import os
 import socket
 import subprocess
@@ -29,6 +32,64 @@ def lftp_script(ip, local, app):
              "--exclude-glob", ".*"]]
     q = lambda w: "'" + w.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return ";\n".join(" ".join(q(w) for w in c) for c in cmds)
+
+
+def ms_scan(lan, duration=7.0, port=1139):
+    """push_code's scan (script/push_code L19-51, a copy of scan_devices): UDP bound to
+    0.0.0.0:1139 (no SO_REUSEADDR) in the lab's host namespace, recvfrom(4096) until the 7 s
+    deadline, a beacon kept when one of its ifconfigs has the datagram's source address (the
+    first one per address). Returns (seconds, {ip: beacon + ip + network})."""
+    s = lan.socket(lan.host_ns, socket.AF_INET, socket.SOCK_DGRAM)
+    devices = {}
+    t0 = time.monotonic()
+    try:
+        s.bind(("0.0.0.0", port))
+        deadline = t0 + duration
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            s.settimeout(left)
+            try:
+                data, (src, _) = s.recvfrom(4096)
+            except (socket.timeout, TimeoutError):
+                break
+            try:
+                beacon = json.loads(data)
+                for nic in beacon["ifconfigs"]:
+                    if nic[0] == src and src not in devices:
+                        devices[src] = dict(beacon, ip=nic[0], network=nic[1])
+            except Exception:  # noqa: BLE001 (push_code: `except: continue`)
+                continue
+    finally:
+        s.close()
+    return time.monotonic() - t0, devices
+
+
+def beacons(lan, ms, env=None):
+    """Every node's beacon period (boot.BEACON_REPEAT_MS through `swarm cfg`); a node takes up
+    a new period at its next beacon."""
+    for x in lan.nodes:
+        for args in (("set", "boot.BEACON_REPEAT_MS", str(ms)), ("apply",)):
+            r = lan.swarm("cfg", x.uri, *args, env=env)
+            if r.returncode:
+                raise RuntimeError("swarm cfg %s %s: %s" % (x.uri, " ".join(args), r.stderr[-500:]))
+
+
+def ms_scan_once(lan, app, env=None):
+    """push_code's scan once, on a lab whose nodes beacon every 2 s (as micro-swarm's devices
+    always do: the lab is made so); it must find exactly the lab's nodes, running app. Then the
+    beacons go hourly (2.5 s later every node has taken that up), so that the interface
+    counters of what is measured next hold only that. Returns (seconds, devices found)."""
+    secs, found = ms_scan(lan)
+    beacons(lan, 3600000, env)
+    time.sleep(2.5)
+    want = {x.ip for x in lan.nodes}
+    apps = {b.get("settings", {}).get("board", {}).get("app_name") for b in found.values()}
+    if set(found) != want or apps != {app}:
+        raise RuntimeError("micro-swarm's scan found %d of %d nodes (%s), apps %s"
+                           % (len(set(found) & want), len(want), sorted(set(found) ^ want), apps))
+    return secs, len(found)
 
 
 def micro_swarm(lan, nodes, local, app):

@@ -121,6 +121,11 @@ int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw
     if ((o->n_links == 0 || o->n_hosts) && lan) {
         sw_scan_opts_t so;
         sw__cli_scan_opts(o, &so);
+        if (o->n_hosts && !o->scan_timeout_ms) {
+            // only the named devices are taken from the scan: it ends once they all answered
+            so.hosts = o->hosts;
+            so.n_hosts = o->n_hosts;
+        }
         char err[256];
         int rc = sw_scan_run(&so, &res, err, sizeof err);
         if (rc == 0 && res.n == 0 && so.settle_ms) {
@@ -139,8 +144,9 @@ int sw__cli_find_devices(const sw_cli_t *c, const char *cmd, sw_cli_sel_t *o, sw
         if (scanned && res.n)
             (void)sw_scan_cache_store(&res); // names found now serve later commands too
         if (c->verbose && scanned)
-            fprintf(stderr, "swarm %s: scan found %zu device%s in %u ms\n", cmd, res.n,
-                    res.n == 1 ? "" : "s", (unsigned)res.elapsed_ms);
+            fprintf(stderr, "swarm %s: scan found %zu device%s in %u ms%s\n", cmd, res.n,
+                    res.n == 1 ? "" : "s", (unsigned)res.elapsed_ms,
+                    res.hosts_found ? " (every --host answered)" : "");
     }
     for (size_t i = 0; (o->n_links == 0 || o->n_hosts) && i < o->n_brokers; i++) {
         sw_scan_opts_t so;

@@ -30,8 +30,9 @@ typedef struct sw_cli_sel {
 // The rows of --host, --link and --to (writing into the sw_cli_sel_t o) …
 #define SW_CLI_SEL_DEVICES_(o) \
     SW_OPT_LIST_("host", NULL, "NAME", (o).hosts, &(o).n_hosts, \
-                 "this device (repeatable): found by the scan, else by name (scan cache, " \
-                 "NAME.local, DNS); unreachable ones are listed as offline"), \
+                 "this device (repeatable): found by the scan (which ends once every named " \
+                 "one answered), else by name (scan cache, NAME.local, DNS); unreachable ones " \
+                 "are listed as offline"), \
     SW_OPT_LIST_("link", NULL, "URI", (o).links, &(o).n_links, \
                  "this link (repeatable): tcp://HOST[:PORT], serial:///dev/ttyX, mqtt://BROKER/FLEET/HOST, " \
                  "unix:///PATH of a swarm mux; no scan"), \

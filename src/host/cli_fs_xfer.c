@@ -130,7 +130,7 @@ static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
              put ? "put" : "get", b[0] ? SHOWN(eb, b) : "-");
     sw_progress_start(&x.prog, &f->c, label, size);
     sw_xfer_opts_t o = {f->window, f->chunk, f->dev_max, f->c.timeout_ms, f->no_verify,
-                        put && !f->no_compress, f->zbits, f->zratio, NULL, 0, NULL};
+                        put && !f->no_compress, f->zbits, f->zratio, NULL, 0, NULL, false, NULL, 0};
     sw_xfer_cbs_t cbs = {on_progress, on_done, &x};
     double t0 = now_s();
     int err = put ? sw_xfer_put(&f->loop, f->l, fd, size, remote, &o, &cbs, &f->cur)

@@ -18,9 +18,11 @@
 #include "cli_int.h"
 #include "cli_opt.h"
 #include "esc.h"
+#include "fcache.h"
 #include "lua_check.h"
 #include "push.h"
 #include "scan.h"
+#include "zstore.h"
 
 #define MAX_ROWS 12    // active devices shown on a terminal at once
 
@@ -38,7 +40,11 @@ static const char push_about[] =
     "device stages the files, checks them against the new version's id and switches in one\n"
     "step, then restarts only that app (no reboot) and watches it: if an init_ function fails\n"
     "or a routine crashes within the grace period, it goes back to the old version and the\n"
-    "push reports \"rolled-back\". A push cut at any moment leaves the old or the new version.\n";
+    "push reports \"rolled-back\". A push cut at any moment leaves the old or the new version.\n"
+    "\n"
+    "Files hashed, Lua-checked or compressed by an earlier push are not read again while they\n"
+    "are unchanged (~/.cache/swarm/files and z/, by file identity and content hash; deleting\n"
+    "them is always safe).\n";
 
 static const char push_after[] =
     "output: on a terminal, a line per device being pushed and a total line; otherwise one\n"
@@ -646,8 +652,14 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         return SW_EXIT_LOCAL;
     }
 
-    if (!no_lua_check && (rc = lua_check(&c, project, po.app)))
-        return rc;
+    // files hashed or checked by an earlier command and unchanged since are not read again
+    sw_fcache_enable(NULL);
+    if (!no_lua_check) {
+        rc = lua_check(&c, project, po.app);
+        (void)sw_fcache_save();
+        if (rc)
+            return rc;
+    }
 
     uint64_t t_cmd = sw__cli_now_ms();
     sw_push_dev_t *devs = NULL;
@@ -807,6 +819,15 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         // nothing to push to: none found, as the man page says (3), with the reason
         status = SW_EXIT_LINK;
         nothing_hint(&c, o.to, o.n_to, devs, n, not_swarm);
+    }
+    (void)sw_fcache_save(); // the hashes of the project's files
+    if (c.verbose) {
+        unsigned hits, misses, zhits, zbad;
+        sw_fcache_stats(&hits, &misses);
+        sw_zstore_stats(&zhits, &zbad);
+        fprintf(stderr, "swarm push: %u file fact%s from the cache (unchanged files), %u computed; "
+                "%u compressed stream%s from the cache%s\n", hits, hits == 1 ? "" : "s", misses,
+                zhits, zhits == 1 ? "" : "s", zbad ? " (some damaged: made again)" : "");
     }
     sw_push_free(p);
     free(devs);

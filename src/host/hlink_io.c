@@ -315,7 +315,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         sw__hlink_lost(l, err);
         return;
     }
+    // What the answers in these bytes make the caller send (the next requests of many
+    // transfers at once) leaves in one write, not one system call and packet per message.
+    // Stream links only: a lossy line's frames keep their own pacing.
+    bool cork = !l->corked && (l->uri.kind == SW_URI_TCP || l->uri.kind == SW_URI_UNIX);
+    if (cork)
+        sw_hlink_cork(l);
     feed(l, c->rbuf, (size_t)nread);
+    if (cork)
+        sw_hlink_uncork(l);
 }
 
 static int start_reading(sw_hconn_t *c)
@@ -631,6 +639,20 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static void start_tcp(sw_hlink_t *l)
 {
+    // An address as written (tcp://169.254.1.7): nothing to look up, so no detour through
+    // libuv's resolver threads (a push to many devices would start them and wait on them).
+    struct addrinfo num, *res = NULL;
+    memset(&num, 0, sizeof num);
+    num.ai_family = AF_UNSPEC;
+    num.ai_socktype = SOCK_STREAM;
+    num.ai_flags = AI_NUMERICHOST;
+    if (getaddrinfo(l->uri.host, NULL, &num, &res) == 0) {
+        l->unresolved = false;
+        l->ai = l->ai_next = res;
+        l->err[0] = 0;
+        try_next_addr(l, 0);
+        return;
+    }
     sw_hgai_t *g = calloc(1, sizeof *g);
     if (!g) {
         sw__hlink_set_error(l, SW_EFULL, "out of memory");

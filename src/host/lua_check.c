@@ -1,7 +1,8 @@
 // Host-side Lua syntax check (luac -p semantics through the Lua library): every *.lua file of
 // a folder is compiled, not run, so that a typo fails on the host before a push touches any
 // device. Names starting with '.' and symbolic links are skipped, as the push's manifest skips
-// them; at most 8 folder levels, as its bounds allow.
+// them; at most 8 folder levels, as its bounds allow. With the file cache on (fcache.h), a file
+// that compiled before and has not changed since is not compiled again.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <lauxlib.h>
@@ -11,13 +12,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fcache.h"
 #include "lua_check.h"
 
 #define DEPTH_MAX 8
 #define FILE_MAX (16u << 20) // a target's whole size bound
 
-static int check_file(lua_State *L, const char *path, const char *shown, sw_lua_check_fn fn, void *u)
+static int check_file(lua_State *L, const char *path, const char *shown, const struct stat *st,
+                      sw_lua_check_fn fn, void *u)
 {
+    if (sw_fcache_get(st, SW_FC_LUA_OK, NULL) & SW_FC_LUA_OK)
+        return 0; // it compiled before and has not changed since (fcache.h)
+    int64_t read_ms = sw_fcache_now_ms();
     FILE *f = fopen(path, "rb");
     if (!f) {
         char msg[4200];
@@ -38,6 +44,8 @@ static int check_file(lua_State *L, const char *path, const char *shown, sw_lua_
         const char *msg = lua_tostring(L, -1);
         fn(u, msg ? msg : "syntax error");
         bad = 1;
+    } else if (n < FILE_MAX && n == (size_t)st->st_size) {
+        sw_fcache_put(st, read_ms, SW_FC_LUA_OK, NULL);
     }
     lua_settop(L, 0);
     free(buf);
@@ -67,7 +75,7 @@ static int walk(lua_State *L, const char *dir, const char *shown, int depth, sw_
         } else if (S_ISREG(st.st_mode)) {
             size_t len = strlen(e->d_name);
             if (len > 4 && !strcmp(e->d_name + len - 4, ".lua"))
-                bad += check_file(L, path, sub, fn, u);
+                bad += check_file(L, path, sub, &st, fn, u);
         }
     }
     closedir(d);

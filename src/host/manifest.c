@@ -13,6 +13,7 @@
 
 #include <mbedtls/sha256.h>
 
+#include "fcache.h"
 #include "manifest.h"
 #include "swarm/mp.h"
 #include "swarm/sw.h"
@@ -130,8 +131,14 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b); // strcmp compares bytes as unsigned
 }
 
-static int hash_file(walk_t *w, const char *full, const char *rel)
+static int add_file(walk_t *w, const char *full, const char *rel, uint64_t size, const uint8_t d[32]);
+
+static int hash_file(walk_t *w, const char *full, const char *rel, const struct stat *st)
 {
+    uint8_t known[32];
+    if (st->st_size <= SW_MF_MAX_BYTES && (sw_fcache_get(st, SW_FC_SHA, known) & SW_FC_SHA))
+        return add_file(w, full, rel, (uint64_t)st->st_size, known); // hashed before, unchanged
+    int64_t read_ms = sw_fcache_now_ms();
     int fd = open(full, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return fail(w, SW_EIO, "cannot read %s: %s", full, strerror(errno));
@@ -163,7 +170,14 @@ static int hash_file(walk_t *w, const char *full, const char *rel)
     mbedtls_sha256_free(&sha);
     if (rc)
         return rc;
-    rc = sw_manifest_add(w->m, rel, size, d);
+    if (size == (uint64_t)st->st_size)
+        sw_fcache_put(st, read_ms, SW_FC_SHA, d);
+    return add_file(w, full, rel, size, d);
+}
+
+static int add_file(walk_t *w, const char *full, const char *rel, uint64_t size, const uint8_t d[32])
+{
+    int rc = sw_manifest_add(w->m, rel, size, d);
     if (rc == SW_ETOOBIG) {
         if (strlen(rel) > SW_MF_PATH_MAX)
             return fail(w, rc, "%s: path longer than %u bytes", full, SW_MF_PATH_MAX);
@@ -231,7 +245,7 @@ static int walk_dir(walk_t *w, const char *full, const char *rel, int depth)
             else
                 rc = walk_dir(w, f, r, depth + 1);
         } else if (S_ISREG(st.st_mode)) {
-            rc = hash_file(w, f, r);
+            rc = hash_file(w, f, r, &st);
         }
         free(f);
         free(r);

@@ -16,6 +16,7 @@
 #include "hlink.h"
 #include "xfer.h"
 #include "zpack.h"
+#include "zstore.h"
 #include "swarm/msg.h"
 
 #define FILES_MAX 16 // files in flight per device, at most (the node's limits.files default)
@@ -917,10 +918,11 @@ static void file_done(void *u, const sw_xfer_result_t *res)
     start_files(r);
 }
 
-// The stream of file idx of the wanted manifest for this device, made on first use (once per
-// push, not once per device). Returns 1 with *data/*len (compressed), 2 (send it plain), or 0
-// (no cache: the transfer engine decides itself).
-static int zcached(dev_run_t *r, size_t idx, int fd, uint64_t size, const uint8_t **data,
+// What file idx of the wanted manifest sends to this device, made on first use (once per push,
+// not once per device): its zlib stream, or its plain bytes when compression does not pay.
+// Returns 1 with *data/*len (compressed), 2 with *data/*len (plain), or 0 (no cache: the
+// transfer engine reads the file itself). The file is read once, here.
+static int zcached(dev_run_t *r, size_t idx, const char *local, uint64_t size, const uint8_t **data,
                    size_t *len)
 {
     sw_push_t *p = r->p;
@@ -936,21 +938,54 @@ static int zcached(dev_run_t *r, size_t idx, int fd, uint64_t size, const uint8_
     if (z->state && (z->zbits != r->zbits || z->zratio != r->zratio))
         return 0; // made for another kind of device: this one gets its own
     if (!z->state) {
+        // kept from an earlier push (zstore.h): the stream of these very bytes (the manifest's
+        // SHA-256), checked as it is read back
+        const uint8_t *sha = lt->m.files[idx].sha256;
+        uint8_t *c = NULL;
+        size_t cn = 0;
+        int kept = size >= 64 ? sw_zstore_get(sha, r->zbits, r->zratio, size, &c, &cn) : 0;
+        uv_update_time(p->loop);
+        if (kept == 1) {
+            z->data = c;
+            z->len = cn;
+            z->state = 1;
+            z->zbits = r->zbits;
+            z->zratio = r->zratio;
+            *data = z->data;
+            *len = z->len;
+            return 1;
+        }
         uint8_t *buf = malloc(size ? size : 1);
         if (!buf)
             return 0;
-        ssize_t got = pread(fd, buf, size, 0);
+        int fd = open(local, O_RDONLY | O_CLOEXEC);
+        ssize_t got = fd < 0 ? -1 : pread(fd, buf, size, 0);
         uint8_t extra;
-        if (got != (ssize_t)size || pread(fd, &extra, 1, (off_t)size) != 0) {
-            free(buf); // changed since the scan: let the engine read what is there
+        bool same = got == (ssize_t)size && pread(fd, &extra, 1, (off_t)size) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (!same) {
+            free(buf); // changed since the scan (or unreadable): let the engine say so
             return 0;
         }
-        int rc = sw_zpack(buf, size, r->zbits, r->zratio, &z->data, &z->len);
-        free(buf);
+        int rc = kept == 2 ? 1 : sw_zpack(buf, size, r->zbits, r->zratio, &c, &cn);
         uv_update_time(p->loop); // timeouts count from now, not from before the deflate
-        if (rc < 0)
+        if (rc < 0) {
+            free(buf);
             return 0;
-        z->state = rc == 0 ? 1 : 2;
+        }
+        if (!kept && size >= 64)
+            sw_zstore_put(sha, r->zbits, r->zratio, c, rc == 0 ? cn : 0);
+        if (rc == 0) {
+            free(buf);
+            z->data = c;
+            z->len = cn;
+            z->state = 1;
+        } else { // it goes plain: these bytes, to every device
+            z->data = buf;
+            z->len = size;
+            z->state = 2;
+        }
         z->zbits = r->zbits;
         z->zratio = r->zratio;
     }
@@ -979,8 +1014,33 @@ static void start_files(dev_run_t *r)
         char local[4096], remote[1024];
         snprintf(local, sizeof local, "%s/%s/%s", p->o.project, t->t, mf->path);
         snprintf(remote, sizeof remote, "%s/%s", r->stage, mf->path);
-        int fd = open(local, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
+        // the manifest has the file's hash: the engine need not hash it again for each device;
+        // f.cl goes with the last f.wr: push.commit checks every staged file against the id
+        sw_xfer_opts_t xo = {p->o.window, 0, r->dev_max_msg, p->o.timeout_ms, true,
+                             !p->o.no_compress, r->zbits, r->zratio, NULL, 0, mf->sha256, true,
+                             NULL, 0};
+        int zc = 0;
+        if (xo.compress && r->zbits) {
+            const uint8_t *d;
+            size_t n;
+            zc = zcached(r, idx, local, mf->size, &d, &n);
+            if (zc == 1) {
+                xo.zdata = d, xo.zlen = n;
+            } else if (zc == 2) {
+                xo.compress = false; // it does not pay: plain, without trying again
+                xo.data = d, xo.len = n;
+            }
+        }
+        f->z = xo.compress && r->zbits;
+        if (f->z && r->z_active >= SW_PUSH_ZFILES_MAX) {
+            // the node inflates only so many files at once: this one waits for a free inflater
+            // (a plain file after it would not: keep the order simple, the stream is cached)
+            r->next_put--;
+            break;
+        }
+        // the bytes are in memory (made once for every device): no file to open per device
+        int fd = zc ? -1 : open(local, O_RDONLY | O_CLOEXEC);
+        if (!zc && fd < 0) {
             finish(r, SW_PUSH_FAILED, "cannot read %s: %s", local, strerror(errno));
             return;
         }
@@ -989,24 +1049,6 @@ static void start_files(dev_run_t *r)
         f->idx = idx;
         f->done = 0;
         r->files_active++;
-        // the manifest has the file's hash: the engine need not hash it again for each device
-        sw_xfer_opts_t xo = {p->o.window, 0, r->dev_max_msg, p->o.timeout_ms, true,
-                             !p->o.no_compress, r->zbits, r->zratio, NULL, 0, mf->sha256};
-        if (xo.compress && r->zbits) {
-            int zc = zcached(r, idx, fd, mf->size, &xo.zdata, &xo.zlen);
-            if (zc == 2)
-                xo.compress = false; // it does not pay: plain, without trying again
-        }
-        f->z = xo.compress && r->zbits;
-        if (f->z && r->z_active >= SW_PUSH_ZFILES_MAX) {
-            // the node inflates only so many files at once: this one waits for a free inflater
-            // (a plain file after it would not: keep the order simple, the stream is cached)
-            close(fd);
-            f->fd = -1;
-            r->files_active--;
-            r->next_put--;
-            break;
-        }
         r->z_active += f->z;
         sw_xfer_cbs_t cbs = {file_progress, file_done, f};
         sw_xfer_t *x = NULL;
@@ -1015,7 +1057,8 @@ static void start_files(dev_run_t *r)
         int rc = sw_xfer_put(p->loop, r->l, fd, mf->size, remote, &xo, &cbs, &x);
         if (rc) {
             f->x = NULL;
-            close(fd);
+            if (fd >= 0)
+                close(fd);
             f->fd = -1;
             r->files_active--;
             r->z_active -= f->z;

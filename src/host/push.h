@@ -15,8 +15,9 @@
 //   result against the id, switches atomically, hot-reloads and health-checks; it answers
 //   "rolled back: …" when the new version failed) → [--app X on a device that ran another
 //   app: sys.cfg board.app_name + apply] → [--reboot: sys.boot].
-// The per-file f.hash of the transfer engine is skipped: push.commit checks every file of the
-// target against the manifest id, end to end.
+// The per-file f.hash of the transfer engine is skipped, and each file's f.cl goes right behind
+// its last f.wr (xfer.h close_early): push.commit checks every file of the target against the
+// manifest id, end to end.
 //
 // Scheduling: at most `parallel` devices at once, in the order given (without max_failures, a
 // device whose commit is out, waiting through the device's grace period, does not count: its

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -320,6 +319,22 @@ static uint64_t query_id(void)
 }
 
 // Reads every datagram waiting on fd.
+// Has a swarm node with RPC answered for every name of o->hosts, under exactly that name?
+// (Those are the only devices a push with --host takes from the scan: the others found would
+// not change it. A name that only matches in another case waits: its exact owner may answer.)
+static bool all_hosts(const sw_scan_opts_t *o, const sw_scan_result_t *res)
+{
+    for (size_t i = 0; i < o->n_hosts; i++) {
+        bool hit = false;
+        for (size_t j = 0; j < res->n && !hit; j++)
+            hit = !strcmp(res->recs[j].host, o->hosts[i]) && res->recs[j].swarm &&
+                  res->recs[j].rpc_port;
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
 static void drain(int fd, bool answers, const sw_scan_opts_t *o, sw_scan_result_t *res,
                   uint64_t start, uint64_t *last_new)
 {
@@ -390,6 +405,7 @@ int sw_scan_run(const sw_scan_opts_t *opts, sw_scan_result_t *res, char *err, si
 
     uint64_t last_new = start, last_query = 0;
     int sends = 0;
+    size_t hosts_seen = 0;
     for (;;) {
         uint64_t now = now_ms();
         if (qfd >= 0 && sends < 2 && (sends == 0 || now - last_query >= RESEND_MS)) {
@@ -403,6 +419,13 @@ int sw_scan_run(const sw_scan_opts_t *opts, sw_scan_result_t *res, char *err, si
         }
         if (o.wait_for && res->n >= o.wait_for)
             break;
+        if (o.n_hosts && res->n > hosts_seen) {
+            hosts_seen = res->n;
+            if (all_hosts(&o, res)) {
+                res->hosts_found = true;
+                break;
+            }
+        }
         if (o.cancel && atomic_load(o.cancel))
             break;
         uint64_t end = start + o.timeout_ms;

@@ -57,6 +57,10 @@ typedef struct sw_scan_opts {
     uint16_t port;            // beacons' and queries' port (0: 1139)
     bool no_query;            // only listen, as micro-swarm's scanner does
     uint32_t wait_for;        // end as soon as this many devices are known (0: no such end)
+    // End as soon as a swarm node with RPC answered under each of these host names (exactly;
+    // `swarm push --host`: it takes nothing else from the scan); NULL: no such end.
+    const char *const *hosts;
+    size_t n_hosts;
     const char *const *to;    // send the query to these IPv4 addresses instead of
     size_t n_to;              //   255.255.255.255 and every interface's broadcast address
     // Called once for each new device, while the scan goes on (may be NULL).
@@ -75,6 +79,7 @@ typedef struct sw_scan_result {
     uint32_t rejected;    // not a beacon, or its source is none of its ifconfigs addresses
     uint32_t queries;     // query datagrams that went out
     bool listening;       // the beacon port was bound (else only answers were heard)
+    bool hosts_found;     // it ended because every one of opts.hosts was found
 } sw_scan_result_t;
 
 void sw_scan_opts_default(sw_scan_opts_t *o);

@@ -60,6 +60,8 @@ struct sw_xfer {
     sw_xfer_cbs_t cbs;
     int state;
     int64_t ctl_seq;     // the control request out (info, stat, open, cl, hash), or 0
+    bool cl_sent;        // close_early: f.cl went behind the last f.wr
+    bool cl_done;        // and its answer came before those of the writes (a reordering link)
     int64_t handle;      // the device's file handle, or 0
     uint32_t chunk, window;
     uint32_t chunk_max;  // the largest chunk (get: the stride of bufs)
@@ -454,6 +456,16 @@ static int setup(sw_xfer_t *x)
     return 0;
 }
 
+// f.cl answered: the file is committed.
+static void closed(sw_xfer_t *x)
+{
+    x->handle = 0;
+    if (x->o.no_verify)
+        finish(x, 0, NULL, NULL);
+    else
+        enter(x, ST_HASH);
+}
+
 static void on_ctl(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
 {
     (void)l;
@@ -462,10 +474,16 @@ static void on_ctl(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
         return;
     x->ctl_seq = 0;
     if (!m || m->kind != SW_MSG_REPLY) {
+        if (x->state == ST_DATA && x->cl_sent)
+            x->state = ST_CL; // the early f.cl failed: say so, not "wr"
         fail_answer(x, m, err);
         return;
     }
     touch(x);
+    if (x->state == ST_DATA && x->cl_sent) { // before the answers of writes: they decide
+        x->cl_done = true;
+        return;
+    }
     sw_mpr_t r;
     sw_mpr_init(&r, m->d.p, m->d.n);
     switch (x->state) {
@@ -523,11 +541,7 @@ static void on_ctl(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
         enter(x, ST_DATA);
         break;
     case ST_CL:
-        x->handle = 0;
-        if (x->o.no_verify)
-            finish(x, 0, NULL, NULL);
-        else
-            enter(x, ST_HASH);
+        closed(x);
         break;
     case ST_HASH: {
         sw_span_t b;
@@ -693,6 +707,12 @@ static void data_end(sw_xfer_t *x)
         finish(x, SW_EIO, x->put ? "read" : "write", "SHA-256 failed");
         return;
     }
+    if (x->cl_sent) { // f.cl is out already: wait for its answer (or it came)
+        x->state = ST_CL;
+        if (x->cl_done)
+            closed(x);
+        return;
+    }
     enter(x, ST_CL);
 }
 
@@ -762,6 +782,10 @@ static void pump_put(sw_xfer_t *x)
             size_t left = x->zlen - (size_t)x->next_off;
             n = (ssize_t)(left < x->chunk ? left : x->chunk);
             memcpy(p, x->zbuf + x->next_off, (size_t)n);
+        } else if (x->o.data) { // the caller's bytes
+            size_t left = x->o.len - (size_t)x->next_off;
+            n = (ssize_t)(left < x->chunk ? left : x->chunk);
+            memcpy(p, x->o.data + x->next_off, (size_t)n);
         } else {
             n = read_full(x->fd, p, x->chunk);
         }
@@ -789,8 +813,19 @@ static void pump_put(sw_xfer_t *x)
         x->next_off += (uint64_t)n;
         x->inflight++;
         touch(x);
-        if ((uint32_t)n < x->chunk)
+        if ((uint32_t)n < x->chunk || (x->zbuf && x->next_off >= x->zlen) ||
+            (!x->zbuf && x->o.data && x->next_off >= x->o.len))
             x->eof = true;
+    }
+    if (x->eof && x->o.close_early && !x->cl_sent && x->handle > 0) {
+        // with the last write: in the same packet when the link gathers a burst
+        x->cl_sent = true;
+        int rc = (int)send_cl(x, on_ctl);
+        if (rc < 0) {
+            finish(x, rc, "cl", "cannot send f.cl: %s",
+                   rc == SW_ECLOSED || rc == SW_EAUTH ? sw_hlink_error(x->l) : sw_strerror(rc));
+            return;
+        }
     }
     if (x->eof && x->inflight == 0)
         data_end(x);
@@ -927,7 +962,9 @@ static int start(uv_loop_t *loop, sw_hlink_t *l, bool put, int fd, uint64_t size
                  sw_xfer_t **out)
 {
     *out = NULL;
-    if (!loop || !l || fd < 0 || !remote || !*remote || !cbs || !cbs->done)
+    // a put from memory reads no fd: the caller's bytes, or its stream that needs no hashing
+    bool mem = put && o && (o->data || (o->zdata && o->compress && o->no_verify));
+    if (!loop || !l || (fd < 0 && !mem) || !remote || !*remote || !cbs || !cbs->done)
         return SW_EINVAL;
     if (!sw_hlink_is_up(l))
         return SW_ECLOSED;
@@ -940,6 +977,8 @@ static int start(uv_loop_t *loop, sw_hlink_t *l, bool put, int fd, uint64_t size
     x->total = put ? size : 0;
     if (o)
         x->o = *o;
+    if (put && x->o.data)
+        x->total = x->o.len;
     x->cbs = *cbs;
     x->window = x->o.window ? x->o.window : SW_XFER_WINDOW_DEFAULT;
     // A lossy serial link: as many requests as the Reliable window numbers, twice what it lets

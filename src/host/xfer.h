@@ -5,7 +5,8 @@
 // checked end to end against the device's f.hash (SHA-256). Used by `swarm fs` and, later,
 // `swarm push`. Runs on the link's libuv loop; every callback comes from that loop.
 //
-//   put: [sys.info] f.open p m="W" → f.wr × N → f.cl → f.hash p
+//   put: [sys.info] f.open p m="W" → f.wr × N → f.cl → f.hash p  (f.cl with the last f.wr
+//        when opts.close_early)
 //        Compressed (opts.compress and a device that says it inflates): the file is read at
 //        once, deflated (zpack.h), opened with m="Wz" s=SIZE, and the f.wr carry the stream.
 //        Mode "W" is atomic: the device writes a temp file and only f.cl renames it over p, so
@@ -53,6 +54,16 @@ typedef struct sw_xfer_opts {
     // result's sha256 (and compares it with f.hash unless no_verify). NULL: the engine hashes
     // the bytes it sends.
     const uint8_t *sha256;
+    // put: f.cl goes right behind the last f.wr instead of after its answer (one round trip
+    // less per file). The device commits the file even if a write it took failed in a way that
+    // does not stick to the handle (docs/PROTOCOL.md, "Atomic replace"), and a cancel after
+    // f.cl left may find the file committed: only for writes checked end to end afterwards
+    // (a push's staged files, which push.commit verifies against the version's id).
+    bool close_early;
+    // put, not compressed: the file's bytes, made once by the caller for many devices;
+    // borrowed, valid until done. The fd is then not read (it may be -1) and size is len.
+    const uint8_t *data;
+    size_t len;
 } sw_xfer_opts_t;
 
 // What happened; valid only during the done callback (copy what you need).
@@ -93,7 +104,8 @@ typedef struct sw_xfer_cbs {
 } sw_xfer_cbs_t;
 
 // Starts sending the bytes of fd, read from its current position to end of file (a pipe
-// works; reads block the loop briefly), to remote (a device path). loop: the one the link
+// works; reads block the loop briefly), or those of opts data / zdata, to remote (a device
+// path). loop: the one the link
 // runs on. size: the expected byte count, only for progress (0 = unknown). The fd stays the
 // caller's and must stay open until done. Returns 0 and *out (done() may already have run if
 // the first request could not be sent), or SW_EINVAL / SW_EFULL / SW_ECLOSED (link down)

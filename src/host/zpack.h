@@ -18,4 +18,9 @@
 // bytes), SW_EFULL when out of memory.
 int sw_zpack(const uint8_t *p, size_t n, int wbits, uint32_t ratio, uint8_t **out, size_t *out_n);
 
+// Checks a stream made by sw_zpack (one kept from an earlier push): it inflates to exactly n
+// bytes, its Adler-32 holds, and no prefix inflates beyond ratio x its length + SW_ZPACK_SLACK.
+// 1 when it does, 0 when not, SW_EFULL when out of memory.
+int sw_zpack_check(const uint8_t *c, size_t cn, size_t n, uint32_t ratio);
+
 #endif

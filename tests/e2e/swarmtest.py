@@ -395,13 +395,20 @@ class Relay:
       hold_after  once that many bytes went up, nothing more passes either way until release
                   is set (paused says it happened)
       record      keep every byte that goes up, in self.sent (one bytes object per read)
+      hold_down   (after, until, seconds): once the bytes `after` went up, nothing comes down
+                  until the bytes `until` went up after them, or for `seconds` at most (then
+                  hold_expired is True and nothing is held again)
     closed is set when a relayed connection ends."""
 
-    def __init__(self, port, gated=False, hold_after=None, record=False):
+    def __init__(self, port, gated=False, hold_after=None, record=False, hold_down=None):
         self.to = port
         self.record = record
         self.sent = []
         self.hold_after = hold_after
+        self.hold_down = hold_down
+        self.upbuf = bytearray()
+        self.armed, self.until_seen = threading.Event(), threading.Event()
+        self.hold_expired = False
         self.gate, self.paused, self.release, self.closed = (threading.Event() for _ in range(4))
         if not gated:
             self.gate.set()
@@ -445,8 +452,19 @@ class Relay:
                         self.up += len(d)
                         if self.record:
                             self.sent.append(d)
+                        if self.hold_down and not self.until_seen.is_set():
+                            self.upbuf += d
+                            at = self.upbuf.find(self.hold_down[0])
+                            if at >= 0:
+                                self.armed.set()
+                                if self.upbuf.find(self.hold_down[1], at) >= 0:
+                                    self.until_seen.set()
                     else:
                         self.down += len(d)
+                if not up and self.armed.is_set() and not self.until_seen.is_set():
+                    if not self.until_seen.wait(self.hold_down[2]):
+                        self.hold_expired = True
+                        self.until_seen.set()
                 dst.sendall(d)
         except OSError:
             pass
@@ -460,6 +478,7 @@ class Relay:
     def close(self):
         self.gate.set()
         self.release.set()
+        self.until_seen.set()
         self.lsn.close()
         for s in self.socks:
             s.close()

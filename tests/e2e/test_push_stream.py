@@ -11,6 +11,8 @@ namespace LAN (tests/lab/lanlab.py):
 - --files 8: no more compressed files in flight than the node inflates at once (4);
 - Ctrl-C ends the scan too (--scan-timeout 60s: the push exits with 130 at once, not after the
   minute).
+- with --host, the scan ends as soon as every named device answered (-v says so): nothing
+  else is taken from it. Before, it ran its whole course (two queries and the settle time).
 
 Needs root (network namespaces; CI runs as root); as another user it fails and says so.
 """
@@ -140,6 +142,18 @@ class PushStream(unittest.TestCase):
         self.assertEqual(out["total"]["ok"], N, r.stdout)
         for d in out["devices"]:
             self.assertGreaterEqual(d["compressed"], 8, d)
+
+    def test_6_named_hosts_end_the_scan(self):
+        r = self.push("6", "--host", "node1", "--host", "node3")
+        self.assertRegex(r.stderr, r"swarm push: scan found \d+ devices? in \d+ ms \(every --host answered\)")
+        self.assertRegex(r.stderr, r"node1 alpha: ok")
+        self.assertRegex(r.stderr, r"node3 alpha: ok")
+        self.assertNotIn("node2", r.stderr)
+        # a name nobody has: the scan runs its course, the device is tried by name
+        r = self.lan.swarm("push", os.path.join(self.tmp, "v6"), "--grace", "0", "-v", "--host", "node1",
+                           "--host", "nosuch", timeout=120, env=self.env)
+        self.assertNotIn("every --host answered", r.stderr)
+        self.assertRegex(r.stderr, r"nosuch.*offline")
 
     def test_3_json_counts_every_device(self):
         r = self.lan.swarm("push", os.path.join(self.tmp, "v3"), "--json", "--grace", "0", timeout=120,
