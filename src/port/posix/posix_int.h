@@ -22,6 +22,8 @@ int sw__posix_fs_mkdir(void *ctx, const char *path);
 int sw__posix_fs_rmdir(void *ctx, const char *path);
 int sw__posix_fs_unlink(void *ctx, const char *path);
 int sw__posix_fs_rename(void *ctx, const char *from, const char *to);
+int sw__posix_fs_move(void *ctx, const char *from, const char *to);
+int sw__posix_fs_flush(void *ctx);
 int sw__posix_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e),
                       void *u);
 
