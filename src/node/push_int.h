@@ -88,8 +88,9 @@ int sw__push_target(const char *in, size_t len, char out[SW_PUSH_TARGET]);
 // True if rel[0..len) is a relative path a target may hold: normalised, not empty, no segment
 // starting with '.', at most SW_MF_PATH_MAX bytes and SW_APP_HASH_DEPTH directory levels.
 bool sw__push_rel_ok(sw_node_t *n, const char *rel, size_t len);
-// out = a "/" b (b may be NULL: just a). 0 or SW_ETOOBIG.
-int sw__push_join(char *out, const char *a, const char *b); // out: SW_PUSH_PATH bytes
+// out = a "/" b, and "/" c unless c is NULL. 0 or SW_ETOOBIG.
+int sw__push_join3(char *out, const char *a, const char *b, const char *c); // out: SW_PUSH_PATH bytes
+#define sw__push_join(out, a, b) sw__push_join3(out, a, b, NULL)
 bool sw__push_hex_ok(const char *s, size_t len); // 64 hex digits
 
 // --- files (push_journal.c)
