@@ -109,6 +109,7 @@ int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
         return err;
     }
     fs->rootfd = fd;
+    sw__fsf_root(fd);
     return 0;
 }
 
@@ -349,8 +350,12 @@ int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fdout)
         FAULT_POINT("open", path, NULL);
         sw__fsf_before_open(dfd, name);
     }
+    if (flags & SW_O_CREATE)
+        sw__fsf_pre(SW_FSF_CREATE, path, NULL);
     // O_NONBLOCK: opening a FIFO or device must not block the loop; such files are refused below.
     int fd = openat(dfd, name, oflags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
+    if (flags & SW_O_CREATE)
+        sw__fsf_post(fd >= 0);
     if (fd < 0) {
         err = errno == ELOOP ? SW_EPERM : sw__posix_errno(errno);
         dir_done(fs, dfd);
@@ -491,7 +496,9 @@ int sw__posix_fs_mkdir(void *ctx, const char *path)
     FAULT_POINT("mkdir", path, NULL);
     if ((err = walk(fs, buf, false, &dfd, &name)))
         return err;
+    sw__fsf_pre(SW_FSF_MKDIR, path, NULL);
     err = !*name ? SW_EEXIST : mkdirat(dfd, name, 0777) < 0 ? sw__posix_errno(errno) : 0;
+    sw__fsf_post(!err);
     dir_done(fs, dfd);
     if (!err)
         dirty_mark(fs, path);
@@ -512,8 +519,10 @@ static int remove_at(void *ctx, const char *path, int flags)
     FAULT_POINT(flags ? "rmdir" : "unlink", path, NULL);
     if ((err = walk(fs, buf, false, &dfd, &name)))
         return err;
+    sw__fsf_pre(flags ? SW_FSF_RMDIR : SW_FSF_UNLINK, path, NULL);
     if (unlinkat(dfd, name, flags) < 0)
         err = errno == EEXIST ? SW_ENOTEMPTY : sw__posix_errno(errno);
+    sw__fsf_post(!err);
     dir_done(fs, dfd);
     if (!err)
         dirty_mark(fs, path);
@@ -555,23 +564,30 @@ static int rename_at(void *ctx, const char *from, const char *to, bool durable)
     if ((fstatat(fdir, fname, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode)) ||
         (fstatat(tdir, tname, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode))) {
         err = SW_EPERM;
-    } else if (renameat(fdir, fname, tdir, tname) < 0) {
-        err = sw__posix_errno(errno);
-    } else if (!durable) {
-        dirty_mark(fs, from);
-        dirty_mark(fs, to);
     } else {
-        // Durable once we return: the new directory entry (and the removal of the old one)
-        // must reach the disk, which only fsync of the directories guarantees.
-        struct stat a, b;
-        if (fsync(tdir) < 0)
-            err = sw__posix_errno(errno);
-        else if (fstat(fdir, &a) == 0 && fstat(tdir, &b) == 0 &&
-                 (a.st_dev != b.st_dev || a.st_ino != b.st_ino) && fsync(fdir) < 0)
-            err = sw__posix_errno(errno);
-        if (!err) {
-            dirty_clear(fs, from);
-            dirty_clear(fs, to);
+        if (!durable)
+            sw__fsf_pre(SW_FSF_MOVE, from, to);
+        int r = renameat(fdir, fname, tdir, tname);
+        err = r < 0 ? sw__posix_errno(errno) : 0;
+        if (!durable)
+            sw__fsf_post(r == 0);
+        if (!err && !durable) {
+            dirty_mark(fs, from);
+            dirty_mark(fs, to);
+        } else if (!err) {
+            // Durable once we return: the new directory entry (and the removal of the old
+            // one) must reach the disk, which only fsync of the directories guarantees.
+            struct stat a, b;
+            if (fsync(tdir) < 0)
+                err = sw__posix_errno(errno);
+            else if (fstat(fdir, &a) == 0 && fstat(tdir, &b) == 0 &&
+                     (a.st_dev != b.st_dev || a.st_ino != b.st_ino) && fsync(fdir) < 0)
+                err = sw__posix_errno(errno);
+            if (!err) {
+                dirty_clear(fs, from);
+                dirty_clear(fs, to);
+                sw__fsf_durable(); // (as a journaling file system: the names before it, too)
+            }
         }
     }
     dir_done(fs, fdir);
@@ -604,6 +620,7 @@ int sw__posix_fs_flush(void *ctx)
         for (uint16_t i = 0; i < fs->ndirty; i++)
             free(fs->dirty[i]);
         fs->ndirty = 0;
+        sw__fsf_durable();
         return 0;
     }
     while (fs->ndirty) {
@@ -623,6 +640,7 @@ int sw__posix_fs_flush(void *ctx)
         free(d);
         fs->ndirty--;
     }
+    sw__fsf_durable();
     return 0;
 }
 
