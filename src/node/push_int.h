@@ -121,6 +121,8 @@ int sw__push_step(sw_node_t *n, sw_push_plan_t *p, bool *done);
 // After the last step: the state file (prev, added, state, last = result after ms), the source
 // directory removed (staging / emptied backup), the journal removed, hash caches invalidated.
 int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, uint32_t ms);
+// Removes path (a missing one is fine) and flushes: the removal is durable. 0 or the flush's error.
+int sw__push_unlink_durable(sw_node_t *n, const char *path);
 // The health check of the target in SW_PUSH_TESTING passed (or it was rolled back): the mark goes.
 void sw__push_testing_clear(sw_node_t *n);
 // The target a pending health check is for (SW_PUSH_TESTING), into t. False if none.

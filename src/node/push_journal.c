@@ -9,10 +9,10 @@
 // Each step checks where its file is before moving it, so running a step again after it has
 // been done changes nothing (new version).
 //
-// What is synced (docs/DESIGN.md, "Atomic push"): the files moved are fs_move'd (atomic, not
-// yet durable) and made durable in two fs_flush steps, not one directory sync per move; the
-// names the journal refers to (the staged files, synced one by one as they were written) are
-// flushed before the journal is written.
+// What is synced (docs/DESIGN.md, "What is synced"): the files moved are fs_move'd (atomic,
+// not yet durable) and made durable in two fs_flush steps, not one directory sync per move;
+// the names the journal refers to (the staged files, synced one by one as they were written)
+// are flushed before the journal is written, and its removal is flushed at the end.
 #include "profile.h"
 #if SW_WITH_PUSH
 #include <stdio.h>
@@ -659,8 +659,16 @@ int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, u
     if (!src_path(p, NULL, sd) && (rc = sw__push_rmdir_swarm(n, sd)))
         sw_log(n, SW_LOG_WARN, "push: cannot remove %s: %s", sd, sw_strerror(rc));
     n->files_gen++;
-    rc = n->port.ops->fs_unlink(n->port.ctx, SW_PUSH_JOURNAL);
-    return rc == SW_ENOENT ? 0 : rc;
+    // its removal durable before anyone is told: a journal a power cut brought back would be
+    // finished again at the start, and its health mark would roll back a confirmed version
+    return sw__push_unlink_durable(n, SW_PUSH_JOURNAL);
+}
+
+int sw__push_unlink_durable(sw_node_t *n, const char *path)
+{
+    // (a file that stays is done again: the journal is finished again at the next start)
+    n->port.ops->fs_unlink(n->port.ctx, path);
+    return n->port.ops->fs_flush(n->port.ctx);
 }
 
 void sw__push_testing_clear(sw_node_t *n)

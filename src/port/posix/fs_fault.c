@@ -10,11 +10,13 @@
 //   power:N    as cut:N, and then the power goes: every file written since its last fsync
 //              gets back the content it had at that fsync (or when the layer first saw it
 //              opened for writing; empty if it was created since), and every change to names
-//              since the last directory sync (fs_rename's, fs_flush) is undone, newest first:
-//              files created and directories made go, files unlinked or replaced by a move
-//              come back, moves go back. (A journaling file system such as ext4 commits names
-//              in order, so after a cut a prefix of them is durable; this layer takes the
-//              shortest prefix, the one a power cut right after the last sync leaves.)
+//              that no sync of its directory followed is undone, newest first: files created
+//              and directories made go, files unlinked or replaced by a move come back, moves
+//              go back (a move is durable once both its directories were synced). That is
+//              POSIX's rule: only fsync of a directory makes its entries durable, directory by
+//              directory (a journaling file system such as ext4 is kinder: it commits names in
+//              order). Where an undo cannot be done (a directory that is not empty because a
+//              durable change put something in it) it is left out.
 //   power:0    no cut; SIGUSR2 makes the power go at once (the end of a run that made no
 //              more calls).
 //   MODE:PREFIX (count:PREFIX, cut:N:PREFIX, power:N:PREFIX) numbers only the calls on
@@ -71,6 +73,7 @@ typedef struct {
     char path[PATH_KEEP];   // relative to the root
     char path2[PATH_KEEP];  // MOVE: where to
     long stash;             // UNLINK, MOVE: the link to the file removed or replaced (-1: none)
+    bool d1, d2;            // the directory of path (of path2) was synced since
 } name_op_t;
 static name_op_t names[MAX_NAMES];
 static size_t nnames;
@@ -266,13 +269,31 @@ void sw__fsf_post(bool ok)
     next.op = 0;
 }
 
-void sw__fsf_durable(void)
+// True if path (a node path) is an entry of directory dir (len bytes; "" the root).
+static bool in_dir(const char *path, const char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    return n == len && !strncmp(path, dir, len);
+}
+
+void sw__fsf_dir_synced(const char *dir, size_t len)
 {
     if (mode != POWER)
         return;
-    while (nnames)
-        drop_stash(names[--nnames].stash);
-    names_lost = false;
+    size_t k = 0;
+    for (size_t i = 0; i < nnames; i++) {
+        name_op_t *o = &names[i];
+        o->d1 |= !dir || in_dir(o->path, dir, len);
+        o->d2 |= o->op != SW_FSF_MOVE || !dir || in_dir(o->path2, dir, len);
+        if (o->d1 && o->d2)
+            drop_stash(o->stash); // durable: it stays whatever happens
+        else
+            names[k++] = *o;
+    }
+    nnames = k;
+    if (!dir)
+        names_lost = false;
 }
 
 void sw__fsf_cut(const char *op, const char *path)

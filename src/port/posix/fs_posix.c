@@ -169,6 +169,13 @@ static void dirty_mark(sw_posix_fs_t *fs, const char *path)
     fs->dirty[fs->ndirty++] = d;
 }
 
+// Tells the fault layer (test builds) that the directory holding path was synced.
+static void fsf_synced_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    sw__fsf_dir_synced(path, slash ? (size_t)(slash - path) : 0);
+}
+
 // The directory holding path was synced.
 static void dirty_clear(sw_posix_fs_t *fs, const char *path)
 {
@@ -586,7 +593,8 @@ static int rename_at(void *ctx, const char *from, const char *to, bool durable)
             if (!err) {
                 dirty_clear(fs, from);
                 dirty_clear(fs, to);
-                sw__fsf_durable(); // (as a journaling file system: the names before it, too)
+                fsf_synced_dir_of(from);
+                fsf_synced_dir_of(to);
             }
         }
     }
@@ -606,7 +614,8 @@ int sw__posix_fs_move(void *ctx, const char *from, const char *to)
 }
 
 // Syncs each directory remembered (one that is gone is skipped: its removal is a change in its
-// parent, remembered too). One that fails stays remembered, with those not reached yet.
+// parent, remembered too). One whose sync fails stays remembered, with those not reached yet,
+// so the next flush tries them again.
 int sw__posix_fs_flush(void *ctx)
 {
     sw_posix_fs_t *fs = fs_of(ctx);
@@ -620,7 +629,7 @@ int sw__posix_fs_flush(void *ctx)
         for (uint16_t i = 0; i < fs->ndirty; i++)
             free(fs->dirty[i]);
         fs->ndirty = 0;
-        sw__fsf_durable();
+        sw__fsf_dir_synced(NULL, 0);
         return 0;
     }
     while (fs->ndirty) {
@@ -634,13 +643,15 @@ int sw__posix_fs_flush(void *ctx)
             if (fsync(dfd) < 0)
                 err = sw__posix_errno(errno);
             dir_done(fs, dfd);
+            if (!err)
+                sw__fsf_dir_synced(d, strlen(d));
         }
-        if (err && err != SW_ENOENT && err != SW_ENOTDIR)
+        // (gone, or no longer a directory we can reach: nothing of ours left in it to sync)
+        if (err && err != SW_ENOENT && err != SW_ENOTDIR && err != SW_EPERM)
             return err;
         free(d);
         fs->ndirty--;
     }
-    sw__fsf_durable();
     return 0;
 }
 

@@ -90,14 +90,14 @@ int sw__posix_net_guard(const char *what, const struct sockaddr *sa);
 // are open for writing (sw__fsf_before_open, sw__fsf_opened, sw__fsf_name: the path of a
 // handle) and synced (sw__fsf_synced). Changes to names: sw__fsf_pre before one (SW_FSF_*: the
 // layer may keep a link to a file it replaces), sw__fsf_post after it (ok: it happened), and
-// sw__fsf_durable when every change so far is durable (a directory sync).
+// sw__fsf_dir_synced when a directory was synced (dir[0..len), "" the root; NULL: all of them).
 #define SW_FSF_EXIT 86 // the exit status of a process whose power was cut
 enum { SW_FSF_CREATE = 1, SW_FSF_MKDIR, SW_FSF_RMDIR, SW_FSF_UNLINK, SW_FSF_MOVE };
 #ifdef SW_TEST_HOOKS
 void sw__fsf_root(int rootfd);
 void sw__fsf_pre(int op, const char *path, const char *path2);
 void sw__fsf_post(bool ok);
-void sw__fsf_durable(void);
+void sw__fsf_dir_synced(const char *dir, size_t len);
 bool sw__fsf_on(void);
 bool sw__fsf_step(const char *op, const char *path, const char *path2);
 void sw__fsf_name(int h, const char *path);
@@ -110,7 +110,7 @@ void sw__fsf_synced(int fd);
 #define sw__fsf_root(fd) ((void)0)
 #define sw__fsf_pre(op, path, path2) ((void)0)
 #define sw__fsf_post(ok) ((void)0)
-#define sw__fsf_durable() ((void)0)
+#define sw__fsf_dir_synced(dir, len) ((void)(dir), (void)(len))
 #define sw__fsf_on() false
 #define sw__fsf_step(op, path, path2) ((void)(op), (void)(path), (void)(path2), false)
 #define sw__fsf_name(h, path) ((void)0)
