@@ -322,7 +322,6 @@ static const sw_port_ops_t stub_ops = {
     .fs_rmdir = p_fs_path,
     .fs_unlink = p_fs_path,
     .fs_rename = p_fs_rename,
-    .fs_move = p_fs_rename,
     .fs_list = p_fs_list,
     .reset = p_reset,
     .machid = p_machid,
