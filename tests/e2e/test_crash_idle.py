@@ -20,6 +20,7 @@ class PushIdle(test_crash.Push):
     and the start, finding no staged file, takes every put for done: a mix of old and new."""
 
     MODES = ("power",)
+    PREFIX = ""  # every call: the apply's flushes of the app's own directories are cut points too
 
     def prepare(self, root):
         write_tree(os.path.join(root, "apps", "idle"), self.OLD)
