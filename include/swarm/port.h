@@ -226,6 +226,14 @@ typedef struct sw_port_ops {
     int (*fs_unlink)(void *ctx, const char *path);
     // Renames, atomically replacing an existing file at `to`; durable once it returns.
     int (*fs_rename)(void *ctx, const char *from, const char *to);
+    // The same rename, atomic, but durable only after the next fs_flush: a series of moves
+    // pays for one flush (push's apply). A port whose every change to names is durable at
+    // once (flashfs: one commit each) gives fs_rename here.
+    int (*fs_move)(void *ctx, const char *from, const char *to);
+    // Makes every change to names made so far durable: files created, directories made or
+    // removed, unlinks, fs_move. (File contents need fs_sync of their handle.) 0 or an error.
+    // A port whose names are durable at once returns 0.
+    int (*fs_flush)(void *ctx);
     // Calls each(u, entry) for every entry of a directory; stops early if each returns non-zero
     // (and returns that value).
     int (*fs_list)(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e), void *u);

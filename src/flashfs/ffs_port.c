@@ -13,6 +13,7 @@ static int p_mkdir(void *c, const char *path) { return sw_ffs_mkdir(c, path); }
 static int p_rmdir(void *c, const char *path) { return sw_ffs_rmdir(c, path); }
 static int p_unlink(void *c, const char *path) { return sw_ffs_unlink(c, path); }
 static int p_rename(void *c, const char *from, const char *to) { return sw_ffs_rename(c, from, to); }
+static int p_flush(void *c) { return (void)c, 0; } // every change to names is one commit: durable
 static int p_list(void *c, const char *path, int (*each)(void *u, const sw_dirent_t *e), void *u)
 {
     return sw_ffs_list(c, path, each, u);
@@ -24,4 +25,5 @@ void sw_ffs_port_files(sw_port_ops_t *ops)
     ops->fs_sync = p_sync, ops->fs_close = p_close, ops->fs_stat = p_stat;
     ops->fs_mkdir = p_mkdir, ops->fs_rmdir = p_rmdir, ops->fs_unlink = p_unlink;
     ops->fs_rename = p_rename, ops->fs_list = p_list;
+    ops->fs_move = p_rename, ops->fs_flush = p_flush; // flashfs: durable at once
 }

@@ -1,6 +1,7 @@
 // The "f" app: files under the node's root, MoaT v0 fs app commands (open rd wr cl dir stat hash
 // mkdir rm rmdir new mv reset) answering to v0 and v2 argument names, plus an atomic-replace
-// open mode ("W": temp file, sync, rename). Handles belong to the link that opened them.
+// open mode ("W": temp file, sync, rename; in push's staging, which no app reads and push
+// verifies by hash, the file itself, synced). Handles belong to the link that opened them.
 // Everything reaches the files through the port; paths go through sw_path_norm() first.
 // This file: arguments, errors, open files and their commands, registration; fs_names.c: the
 // commands on names (docs/PROTOCOL.md, "Files").
@@ -24,6 +25,10 @@
 #define FS_MODE_WZ ""
 #endif
 #define FS_TMP_TAG ".swtmp" // atomic temp files: ".<name>.swtmp<handle>" next to the target
+// Push's staging (push_int.h, SW_PUSH_STAGE): what is there is nobody's current content, so a
+// "W" write there goes to the file itself. A half-written file is harmless: push.commit hashes
+// every staged file against the id it is asked for, and a start removes the staging area.
+#define FS_STAGE ".swarm/stage/"
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Errors. MoaT hosts know "fn" (not found) and "fx" (exists); everything else is
@@ -163,7 +168,7 @@ static int fs_close(sw_fs_app_t *fs, sw_fs_file_t *f, bool commit)
     if (!err)
         err = cerr;
     if (f->tmp) {
-        if (commit && !err)
+        if (commit && !err && f->tmp != f->path) // (in the staging area it is the file itself)
             err = ops->fs_rename(n->port.ctx, f->tmp, f->path);
         if (!commit || err) {
             ops->fs_unlink(n->port.ctx, f->tmp);
@@ -306,7 +311,7 @@ static int cmd_open(sw_call_t *c)
 
     char *tmp = fs->path[1];
     size_t tlen = 0;
-    if (mode & FM_ATOMIC) {
+    if ((mode & FM_ATOMIC) && strncmp(path, FS_STAGE, sizeof FS_STAGE - 1)) {
         const char *base = sw_path_base(path);
         int dl = (int)(base - path);
         int r = snprintf(tmp, SW_FS_PATH_MAX, "%.*s.%s%s%lld", dl, path, base, FS_TMP_TAG,
@@ -326,6 +331,8 @@ static int cmd_open(sw_call_t *c)
     if (tlen) {
         f->tmp = f->path + len + 1;
         memcpy(f->tmp, tmp, tlen);
+    } else if (mode & FM_ATOMIC) { // in the staging area: the file itself
+        f->tmp = f->path;
     }
 #if SW_WITH_ZIN
     if (mode & FM_Z) {

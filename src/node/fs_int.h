@@ -17,7 +17,8 @@ enum {
     FM_RD = 1 << 0,
     FM_WR = 1 << 1,
     FM_APPEND = 1 << 2, // writes go to the end, whatever offset was given
-    FM_ATOMIC = 1 << 3, // "W": writes go to tmp; cl renames it over path
+    FM_ATOMIC = 1 << 3, // "W": writes go to tmp; cl syncs it and renames it over path (in
+                        // push's staging: no tmp, the writes go to path itself, cl syncs it)
     FM_Z = 1 << 4,      // "Wz": FM_ATOMIC, and the writes are a zlib stream (zin.h)
 };
 
@@ -36,7 +37,7 @@ struct sw_fs_file {
     uint64_t end;          // FM_APPEND: where the next write goes
     size_t size;           // of this allocation (path and tmp follow the struct)
     char *path;            // normalised target path
-    char *tmp;             // FM_ATOMIC: the temp file; else NULL
+    char *tmp;             // FM_ATOMIC: the temp file (in push's staging: == path); else NULL
     int werr;              // FM_ATOMIC: the first failed write (sticky: no commit after it)
 #if SW_WITH_ZIN
     sw_zw_t *zw;           // FM_Z: the stream (its own allocation); else NULL

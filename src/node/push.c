@@ -982,7 +982,7 @@ static int switch_mark(push_t *p)
 
 static void switch_unmark(push_t *p)
 {
-    p->n->port.ops->fs_unlink(p->n->port.ctx, SW_PUSH_SWITCH);
+    sw__push_unlink_durable(p->n, SW_PUSH_SWITCH); // a mark that came back would undo the switch
 }
 
 static void switch_end(push_t *p)

@@ -88,8 +88,9 @@ int sw__push_target(const char *in, size_t len, char out[SW_PUSH_TARGET]);
 // True if rel[0..len) is a relative path a target may hold: normalised, not empty, no segment
 // starting with '.', at most SW_MF_PATH_MAX bytes and SW_APP_HASH_DEPTH directory levels.
 bool sw__push_rel_ok(sw_node_t *n, const char *rel, size_t len);
-// out = a "/" b (b may be NULL: just a). 0 or SW_ETOOBIG.
-int sw__push_join(char *out, const char *a, const char *b); // out: SW_PUSH_PATH bytes
+// out = a "/" b, and "/" c unless c is NULL. 0 or SW_ETOOBIG.
+int sw__push_join3(char *out, const char *a, const char *b, const char *c); // out: SW_PUSH_PATH bytes
+#define sw__push_join(out, a, b) sw__push_join3(out, a, b, NULL)
 bool sw__push_hex_ok(const char *s, size_t len); // 64 hex digits
 
 // --- files (push_journal.c)
@@ -120,6 +121,8 @@ int sw__push_step(sw_node_t *n, sw_push_plan_t *p, bool *done);
 // After the last step: the state file (prev, added, state, last = result after ms), the source
 // directory removed (staging / emptied backup), the journal removed, hash caches invalidated.
 int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, uint32_t ms);
+// Removes path (a missing one is fine) and flushes: the removal is durable. 0 or the flush's error.
+int sw__push_unlink_durable(sw_node_t *n, const char *path);
 // The health check of the target in SW_PUSH_TESTING passed (or it was rolled back): the mark goes.
 void sw__push_testing_clear(sw_node_t *n);
 // The target a pending health check is for (SW_PUSH_TESTING), into t. False if none.

@@ -8,6 +8,11 @@
 // a journal nothing has moved yet (old version); with it, boot recovery re-runs every step.
 // Each step checks where its file is before moving it, so running a step again after it has
 // been done changes nothing (new version).
+//
+// What is synced (docs/DESIGN.md, "What is synced"): the files moved are fs_move'd (atomic,
+// not yet durable) and made durable in two fs_flush steps, not one directory sync per move;
+// the names the journal refers to (the staged files, synced one by one as they were written)
+// are flushed before the journal is written, and its removal is flushed at the end.
 #include "profile.h"
 #if SW_WITH_PUSH
 #include <stdio.h>
@@ -70,9 +75,9 @@ bool sw__push_rel_ok(sw_node_t *n, const char *rel, size_t len)
     return levels <= SW_APP_HASH_DEPTH;
 }
 
-int sw__push_join(char *out, const char *a, const char *b)
+int sw__push_join3(char *out, const char *a, const char *b, const char *c)
 {
-    int k = b ? snprintf(out, SW_PUSH_PATH, "%s/%s", a, b) : snprintf(out, SW_PUSH_PATH, "%s", a);
+    int k = snprintf(out, SW_PUSH_PATH, c ? "%s/%s/%s" : "%s/%s", a, b, c);
     return k < 0 || k >= SW_PUSH_PATH ? SW_ETOOBIG : 0;
 }
 
@@ -454,10 +459,13 @@ void sw__push_plan_release(sw_node_t *n, sw_push_plan_t *p)
 
 int sw__push_journal_write(sw_node_t *n, const sw_push_plan_t *p)
 {
+    // the files it names are where it says before it can exist: their names durable (their
+    // contents were synced as they were written, or moved there by a flushed plan)
+    int rc = n->port.ops->fs_flush(n->port.ctx);
     size_t cap = 512 + list_bytes(&p->put) + list_bytes(&p->del) + list_bytes(&p->added);
-    uint8_t *buf = sw_node_alloc_buf(n, cap);
+    uint8_t *buf = rc ? NULL : sw_node_alloc_buf(n, cap);
     if (!buf)
-        return SW_EFULL;
+        return rc ? rc : SW_EFULL;
     sw_mpw_t w;
     sw_mpw_init(&w, buf, cap);
     sw_mpw_map(&w, p->test ? 8 : 7);
@@ -470,7 +478,7 @@ int sw__push_journal_write(sw_node_t *n, const sw_push_plan_t *p)
     sw_mpw_cstr(&w, "del"), write_list(&w, &p->del);
     sw_mpw_cstr(&w, "put"), write_list(&w, &p->put);
     sw_mpw_cstr(&w, "added"), write_list(&w, &p->added);
-    int rc = w.err ? w.err : sw__push_write_atomic(n, SW_PUSH_JOURNAL, buf, w.len);
+    rc = w.err ? w.err : sw__push_write_atomic(n, SW_PUSH_JOURNAL, buf, w.len);
     sw_node_release(n, buf, cap);
     return rc;
 }
@@ -543,21 +551,24 @@ int sw__push_journal_read(sw_node_t *n, sw_push_plan_t *p)
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
-// Steps. Where the files of a step can be after a crash, and what running the step again does:
-//   del p:  target/p is a file → it moves to the backup (a rollback: it is removed); anything
-//           else (gone, or a directory a later put made) → nothing to do. Then the emptied
-//           directories above it go.
-//   put p:  src/p is there → the file at target/p (if any) moves to the backup (a commit), then
-//           src/p is renamed over target/p; src/p is gone → the rename happened: nothing to do.
-// src/p disappears in the same atomic rename that makes the new target/p, so "src/p exists"
-// tells exactly whether the put still has to happen.
+// Steps, in this order. Where the files of a step can be after a crash, and what running the
+// step again does:
+//   del p:    target/p is a file → it moves to the backup (a rollback: it is removed); anything
+//             else (gone, or a directory a later put made) → nothing to do. Then the emptied
+//             directories above it go.
+//   aside p:  (a commit's put p) src/p is there and target/p is a file → target/p moves to the
+//             backup; else nothing to do.
+//   flush     the backup complete and durable before any file of the new version replaces
+//   put p:    src/p is there → it is moved over target/p; src/p is gone → the move happened.
+//   flush     the new version durable before the journal goes (sw__push_finish)
+// src/p disappears in the same atomic move that makes the new target/p, so "src/p exists"
+// tells exactly whether the put still has to happen. A move that a power cut undid (it was not
+// flushed yet) is a step not done yet: the journal is still there, and the start redoes it.
 
 // The folder the plan's files come from (staging or backup), or with rel one file in it.
 static int src_path(const sw_push_plan_t *p, const char *rel, char *out)
 {
-    const char *dir = p->kind == SW_PUSH_COMMIT ? SW_PUSH_STAGE : SW_PUSH_BAK;
-    int k = rel ? snprintf(out, SW_PUSH_PATH, "%s/%s/%s", dir, p->t, rel) : snprintf(out, SW_PUSH_PATH, "%s/%s", dir, p->t);
-    return k < 0 || k >= SW_PUSH_PATH ? SW_ETOOBIG : 0;
+    return sw__push_join3(out, p->kind == SW_PUSH_COMMIT ? SW_PUSH_STAGE : SW_PUSH_BAK, p->t, rel);
 }
 
 // Moves target file `from` (relative path rel) into the backup, or removes it (rollback).
@@ -566,51 +577,48 @@ static int set_aside(sw_node_t *n, const sw_push_plan_t *p, const char *from, co
     if (p->kind != SW_PUSH_COMMIT)
         return n->port.ops->fs_unlink(n->port.ctx, from);
     char *to = sw__push_buf(n, SW_PUSH_BUF_STEP2);
-    int k = snprintf(to, SW_PUSH_PATH, "%s/%s/%s", SW_PUSH_BAK, p->t, rel);
-    int rc = k < 0 || k >= SW_PUSH_PATH ? SW_ETOOBIG : sw__push_mkparents(n, to);
-    return rc ? rc : n->port.ops->fs_rename(n->port.ctx, from, to);
+    int rc = sw__push_join3(to, SW_PUSH_BAK, p->t, rel);
+    if (!rc)
+        rc = sw__push_mkparents(n, to);
+    return rc ? rc : n->port.ops->fs_move(n->port.ctx, from, to);
 }
 
-static int step_del(sw_node_t *n, const sw_push_plan_t *p, const char *rel)
-{
-    char *tp = sw__push_buf(n, SW_PUSH_BUF_STEP0);
-    int rc = sw__push_join(tp, p->t, rel);
-    if (rc)
-        return rc;
-    if (stat_type(n, tp) == SW_FT_FILE && (rc = set_aside(n, p, tp, rel)))
-        return rc;
-    prune_parents(n, tp, strlen(p->t));
-    return 0;
-}
+enum { STEP_DEL, STEP_ASIDE, STEP_PUT };
 
-static int step_put(sw_node_t *n, const sw_push_plan_t *p, const char *rel)
+// The step `what` (STEP_*) for the relative path rel.
+static int step_one(sw_node_t *n, const sw_push_plan_t *p, const char *rel, uint32_t what)
 {
     char *tp = sw__push_buf(n, SW_PUSH_BUF_STEP0), *sp = sw__push_buf(n, SW_PUSH_BUF_STEP1);
-    int rc = src_path(p, rel, sp);
-    if (!rc)
-        rc = sw__push_join(tp, p->t, rel);
+    int rc = sw__push_join(tp, p->t, rel);
+    if (!rc && what != STEP_DEL && !(rc = src_path(p, rel, sp)) && stat_type(n, sp) != SW_FT_FILE)
+        return 0; // already moved
     if (rc)
         return rc;
-    if (stat_type(n, sp) != SW_FT_FILE)
-        return 0; // already moved
-    if (p->kind == SW_PUSH_COMMIT && stat_type(n, tp) == SW_FT_FILE && (rc = set_aside(n, p, tp, rel)))
+    if (what == STEP_PUT)
+        return (rc = sw__push_mkparents(n, tp)) ? rc : n->port.ops->fs_move(n->port.ctx, sp, tp);
+    // a rollback's puts replace what is there: only its dels remove files
+    if ((what == STEP_DEL || p->kind == SW_PUSH_COMMIT) && stat_type(n, tp) == SW_FT_FILE &&
+        (rc = set_aside(n, p, tp, rel)))
         return rc;
-    if ((rc = sw__push_mkparents(n, tp)))
-        return rc;
-    return n->port.ops->fs_rename(n->port.ctx, sp, tp);
+    if (what == STEP_DEL)
+        prune_parents(n, tp, strlen(p->t));
+    return 0;
 }
 
 int sw__push_step(sw_node_t *n, sw_push_plan_t *p, bool *done)
 {
+    // del[0 …), then twice (aside, then put) put[0 …) and a flush
+    uint32_t k = p->put.count, s = p->step++;
     *done = false;
-    if (p->step < p->del.count) {
-        uint32_t i = p->step++;
-        return step_del(n, p, sw__mf_path(&p->del, i));
-    }
-    if (p->step < p->del.count + p->put.count) {
-        uint32_t i = p->step++ - p->del.count;
-        return step_put(n, p, sw__mf_path(&p->put, i));
-    }
+    if (s < p->del.count)
+        return step_one(n, p, sw__mf_path(&p->del, s), STEP_DEL);
+    s -= p->del.count;
+    uint32_t phase = s / (k + 1), i = s % (k + 1);
+    if (phase < 2 && i < k)
+        return step_one(n, p, sw__mf_path(&p->put, i), STEP_ASIDE + phase);
+    if (phase < 2)
+        return n->port.ops->fs_flush(n->port.ctx);
+    p->step--;
     *done = true;
     return 0;
 }
@@ -651,8 +659,16 @@ int sw__push_finish(sw_node_t *n, const sw_push_plan_t *p, const char *result, u
     if (!src_path(p, NULL, sd) && (rc = sw__push_rmdir_swarm(n, sd)))
         sw_log(n, SW_LOG_WARN, "push: cannot remove %s: %s", sd, sw_strerror(rc));
     n->files_gen++;
-    rc = n->port.ops->fs_unlink(n->port.ctx, SW_PUSH_JOURNAL);
-    return rc == SW_ENOENT ? 0 : rc;
+    // its removal durable before anyone is told: a journal a power cut brought back would be
+    // finished again at the start, and its health mark would roll back a confirmed version
+    return sw__push_unlink_durable(n, SW_PUSH_JOURNAL);
+}
+
+int sw__push_unlink_durable(sw_node_t *n, const char *path)
+{
+    // (a file that stays is done again: the journal is finished again at the next start)
+    n->port.ops->fs_unlink(n->port.ctx, path);
+    return n->port.ops->fs_flush(n->port.ctx);
 }
 
 void sw__push_testing_clear(sw_node_t *n)

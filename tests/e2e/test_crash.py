@@ -50,6 +50,7 @@ class PowerCut:
     state(root) (what the files say: must equal OLD or NEW), PREFIX (the files it writes)."""
 
     PREFIX = None
+    MODES = ("cut", "power")
 
     def prepare(self, root):
         raise NotImplementedError
@@ -151,7 +152,7 @@ class PowerCut:
     def test_cut_at_every_call(self):
         calls = self.count_calls()
         seen = set()
-        for mode in ("cut", "power"):
+        for mode in self.MODES:
             for k in range(1, len(calls) + 2):
                 if k <= len(calls):
                     what = "%s at call %d of %d (%s)" % (mode, k, len(calls),

@@ -414,6 +414,8 @@ static int p_fs_unlink(void *ctx, const char *path)
     return 0;
 }
 
+static int p_fs_flush(void *ctx) { return (void)ctx, 0; }
+
 static int p_fs_rename(void *ctx, const char *from, const char *to)
 {
     sim_t *s = S(ctx);
@@ -516,6 +518,8 @@ const sw_port_ops_t sim_ops = {
     .fs_rmdir = p_fs_rmdir,
     .fs_unlink = p_fs_unlink,
     .fs_rename = p_fs_rename,
+    .fs_move = p_fs_rename, // RAM: every change is as durable as it gets at once
+    .fs_flush = p_fs_flush,
     .fs_list = p_fs_list,
     .reset = p_reset,
     .machid = p_machid,

@@ -234,6 +234,33 @@ static void fsc_test_rename(void **state)
     fsc_expect("a.txt", "alpha");
 }
 
+// fs_move is fs_rename without the promise of durability before fs_flush: the same names.
+static void fsc_test_move_flush(void **state)
+{
+    (void)state;
+    assert_int_equal(FSC(mkdir, "mv"), 0);
+    fsc_put("mv/s.1", "staged");
+    fsc_put("d/b.txt", "old b");
+    assert_int_equal(FSC(move, "d/b.txt", "mv/bak"), 0); // across directories
+    assert_int_equal(FSC(move, "mv/s.1", "d/b.txt"), 0);
+    fsc_put("mv/s.2", "two");
+    assert_int_equal(FSC(move, "mv/s.2", "mv/bak"), 0); // replaces a file
+    assert_int_equal(fsc.ops->fs_flush(fsc.ctx), 0);
+    fsc_expect("d/b.txt", "staged");
+    fsc_expect("mv/bak", "two");
+    sw_stat_t st;
+    assert_int_equal(FSC(stat, "mv/s.1", &st), SW_ENOENT);
+    assert_int_equal(FSC(move, "mv/s.1", "x"), SW_ENOENT);
+    assert_int_equal(FSC(move, "", "x"), SW_EPERM);
+    assert_int_equal(FSC(move, "mv/bak", "d/e"), SW_EISDIR);
+    assert_int_equal(FSC(unlink, "mv/bak"), 0);
+    assert_int_equal(FSC(rmdir, "mv"), 0); // a directory removed before the flush
+    assert_int_equal(fsc.ops->fs_flush(fsc.ctx), 0);
+    assert_int_equal(fsc.ops->fs_flush(fsc.ctx), 0); // nothing left to flush
+    assert_int_equal(FSC(stat, "mv", &st), SW_ENOENT);
+    fsc_put("d/b.txt", "bravo!");
+}
+
 typedef struct fsc_seen {
     char names[16][SW_NAME_MAX + 1];
     uint8_t types[16];
@@ -348,6 +375,7 @@ static void fsc_test_random_io(void **state)
     cmocka_unit_test(fsc_test_read_write), cmocka_unit_test(fsc_test_open_errors),             \
         cmocka_unit_test(fsc_test_bad_paths), cmocka_unit_test(fsc_test_handle_table),         \
         cmocka_unit_test(fsc_test_dirs), cmocka_unit_test(fsc_test_rename),                    \
+        cmocka_unit_test(fsc_test_move_flush),                                                 \
         cmocka_unit_test(fsc_test_list), cmocka_unit_test(fsc_test_random_io)
 
 #endif

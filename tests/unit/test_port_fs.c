@@ -246,6 +246,7 @@ static const sw_port_ops_t posix_files = {
     .fs_sync = sw__posix_fs_sync, .fs_close = sw__posix_fs_close_fd, .fs_stat = sw__posix_fs_stat,
     .fs_mkdir = sw__posix_fs_mkdir, .fs_rmdir = sw__posix_fs_rmdir,
     .fs_unlink = sw__posix_fs_unlink, .fs_rename = sw__posix_fs_rename,
+    .fs_move = sw__posix_fs_move, .fs_flush = sw__posix_fs_flush,
     .fs_list = sw__posix_fs_list,
 };
 

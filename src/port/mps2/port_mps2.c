@@ -372,6 +372,9 @@ static int p_fs_rename(void *ctx, const char *from, const char *to)
     return FILES(ctx) ? sw_ffs_rename(FS(ctx), from, to) : SW_ENOTSUP;
 }
 
+// flashfs commits every change to names at once: nothing is left to flush
+static int p_fs_flush(void *ctx) { return (void)ctx, 0; }
+
 static int p_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e), void *u)
 {
     if (FILES(ctx))
@@ -507,6 +510,10 @@ const sw_port_ops_t sw__mps2_ops = {
     .fs_rmdir = p_fs_rmdir,
     .fs_unlink = p_fs_unlink,
     .fs_rename = p_fs_rename,
+#if SW_FW_FILES // (an image without files has no use for them: no push, no f app)
+    .fs_move = p_fs_rename, // durable at once, like every flashfs change
+    .fs_flush = p_fs_flush,
+#endif
     .fs_list = p_fs_list,
     .reset = p_reset,
     .machid = p_machid,

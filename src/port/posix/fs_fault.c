@@ -9,9 +9,14 @@
 //              wrote stays, as after a crash of the program (the page cache survives).
 //   power:N    as cut:N, and then the power goes: every file written since its last fsync
 //              gets back the content it had at that fsync (or when the layer first saw it
-//              opened for writing; empty if it was created since). Names (create, rename,
-//              unlink) stay as they are: the POSIX port syncs the directory of a rename, and
-//              this is the harsher case for data that was never synced.
+//              opened for writing; empty if it was created since), and every change to names
+//              that no sync of its directory followed is undone, newest first: files created
+//              and directories made go, files unlinked or replaced by a move come back, moves
+//              go back (a move is durable once both its directories were synced). That is
+//              POSIX's rule: only fsync of a directory makes its entries durable, directory by
+//              directory (a journaling file system such as ext4 is kinder: it commits names in
+//              order). Where an undo cannot be done (a directory that is not empty because a
+//              durable change put something in it) it is left out.
 //   power:0    no cut; SIGUSR2 makes the power go at once (the end of a run that made no
 //              more calls).
 //   MODE:PREFIX (count:PREFIX, cut:N:PREFIX, power:N:PREFIX) numbers only the calls on
@@ -25,6 +30,7 @@
 #include "posix_int.h"
 
 #ifdef SW_TEST_HOOKS
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,6 +66,22 @@ static struct {
     size_t len;
 } pending;
 
+// Changes to names since the last directory sync (power mode), oldest first.
+enum { MAX_NAMES = 512 };
+typedef struct {
+    int op;                 // SW_FSF_*
+    char path[PATH_KEEP];   // relative to the root
+    char path2[PATH_KEEP];  // MOVE: where to
+    long stash;             // UNLINK, MOVE: the link to the file removed or replaced (-1: none)
+    bool d1, d2;            // the directory of path (of path2) was synced since
+} name_op_t;
+static name_op_t names[MAX_NAMES];
+static size_t nnames;
+static bool names_lost;     // more changes than fit: the undo is incomplete (logged)
+static name_op_t next;      // between sw__fsf_pre and sw__fsf_post (op 0: nothing to record)
+static int rootfd = -1, stashfd = -1;
+static long stashes;
+
 static void say(const char *fmt, unsigned long k, const char *op, const char *path)
 {
     char line[600];
@@ -68,9 +90,40 @@ static void say(const char *fmt, unsigned long k, const char *op, const char *pa
         (void)!write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-// Restores every file written since its last fsync (async-signal-safe: SIGUSR2 calls it).
+static void stash_name(long k, char out[32])
+{
+    snprintf(out, 32, "s%ld", k);
+}
+
+// Undoes the changes to names since the last directory sync, newest first (async-signal-safe).
+static void lose_names(void)
+{
+    char sn[32];
+    if (names_lost)
+        say("fs fault: more than %lu changes to names since a sync%s%s: some are kept\n", MAX_NAMES, "", NULL);
+    while (nnames) {
+        name_op_t *o = &names[--nnames];
+        if (o->stash >= 0)
+            stash_name(o->stash, sn);
+        switch (o->op) {
+        case SW_FSF_CREATE: (void)unlinkat(rootfd, o->path, 0); break;
+        case SW_FSF_MKDIR: (void)unlinkat(rootfd, o->path, AT_REMOVEDIR); break;
+        case SW_FSF_RMDIR: (void)mkdirat(rootfd, o->path, 0777); break;
+        case SW_FSF_UNLINK: (void)renameat(stashfd, sn, rootfd, o->path); break;
+        case SW_FSF_MOVE:
+            (void)renameat(rootfd, o->path2, rootfd, o->path);
+            if (o->stash >= 0)
+                (void)renameat(stashfd, sn, rootfd, o->path2);
+            break;
+        }
+    }
+}
+
+// Restores every file written since its last fsync, then undoes the changes to names since
+// the last directory sync (async-signal-safe: SIGUSR2 calls it).
 static void lose_unsynced(void)
 {
+    lose_names();
     for (size_t i = 0; i < ndirty; i++) {
         dirty_t *d = &dirty[i];
         if (ftruncate(d->fd, 0) != 0)
@@ -144,6 +197,103 @@ bool sw__fsf_step(const char *op, const char *path, const char *path2)
     if (mode == COUNT)
         say("fs fault: call %lu: %s %s\n", calls, op, path);
     return (mode == CUT || mode == POWER) && calls == cut_at;
+}
+
+void sw__fsf_root(int fd)
+{
+    rootfd = fd;
+}
+
+// A hard link to path in the stash (a directory beside the root, on its file system): its
+// number, or -1 (no file there, or no stash).
+static long stash_link(const char *path)
+{
+    struct stat st;
+    if (fstatat(rootfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+        return -1;
+    if (stashfd < 0) {
+        char dir[64];
+        int up = openat(rootfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        snprintf(dir, sizeof dir, ".swarm-fsfault-%ld", (long)getpid());
+        if (up >= 0 && (mkdirat(up, dir, 0700) == 0 || errno == EEXIST))
+            stashfd = openat(up, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (up >= 0)
+            close(up);
+        if (stashfd < 0)
+            return -1;
+    }
+    char sn[32];
+    long k = stashes++;
+    stash_name(k, sn);
+    return linkat(rootfd, path, stashfd, sn, 0) == 0 ? k : -1;
+}
+
+static void drop_stash(long k)
+{
+    char sn[32];
+    if (k < 0)
+        return;
+    stash_name(k, sn);
+    (void)unlinkat(stashfd, sn, 0);
+}
+
+void sw__fsf_pre(int op, const char *path, const char *path2)
+{
+    memset(&next, 0, sizeof next);
+    next.stash = -1;
+    if (mode != POWER || rootfd < 0)
+        return;
+    if (op == SW_FSF_CREATE) {
+        struct stat st;
+        if (fstatat(rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            return; // it exists: opening it changes no name
+    }
+    next.op = op;
+    snprintf(next.path, sizeof next.path, "%s", path);
+    if (path2)
+        snprintf(next.path2, sizeof next.path2, "%s", path2);
+    if (op == SW_FSF_UNLINK || op == SW_FSF_MOVE)
+        next.stash = stash_link(op == SW_FSF_MOVE ? path2 : path);
+}
+
+void sw__fsf_post(bool ok)
+{
+    if (!next.op)
+        return;
+    if (!ok || nnames == MAX_NAMES) {
+        names_lost |= ok;
+        drop_stash(next.stash);
+    } else {
+        names[nnames++] = next;
+    }
+    next.op = 0;
+}
+
+// True if path (a node path) is an entry of directory dir (len bytes; "" the root).
+static bool in_dir(const char *path, const char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    return n == len && !strncmp(path, dir, len);
+}
+
+void sw__fsf_dir_synced(const char *dir, size_t len)
+{
+    if (mode != POWER)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < nnames; i++) {
+        name_op_t *o = &names[i];
+        o->d1 |= !dir || in_dir(o->path, dir, len);
+        o->d2 |= o->op != SW_FSF_MOVE || !dir || in_dir(o->path2, dir, len);
+        if (o->d1 && o->d2)
+            drop_stash(o->stash); // durable: it stays whatever happens
+        else
+            names[k++] = *o;
+    }
+    nnames = k;
+    if (!dir)
+        names_lost = false;
 }
 
 void sw__fsf_cut(const char *op, const char *path)

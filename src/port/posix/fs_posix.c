@@ -4,6 +4,11 @@
 // of its directories (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), elsewhere or on kernels before
 // 5.6 one component at a time with openat(O_NOFOLLOW). Then one call relative to that
 // directory. No libuv, so the unit tests compile this file alone.
+//
+// Durability of names: fs_rename syncs the directories it changes before it returns; every
+// other change to names (create, mkdir, rmdir, unlink, fs_move) only remembers its directory,
+// and fs_flush syncs the directories remembered (more than DIRTY_MAX: the whole file system),
+// so a series of moves costs one fsync per directory instead of two per move.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +26,7 @@
 #include "posix_int.h"
 
 #define PATH_CAP 4096 // longest path accepted, bytes (with the NUL)
+#define DIRTY_MAX 64  // directories fs_flush remembers; beyond, it syncs the whole file system
 
 // Test builds: a simulated power cut may end the process before this call (fs_fault.c).
 #define FAULT_POINT(op, path, path2)                                                          \
@@ -103,11 +109,17 @@ int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
         return err;
     }
     fs->rootfd = fd;
+    sw__fsf_root(fd);
     return 0;
 }
 
 void sw__posix_fs_close(sw_posix_fs_t *fs)
 {
+    for (uint16_t i = 0; i < fs->ndirty; i++)
+        free(fs->dirty[i]);
+    free(fs->dirty);
+    fs->dirty = NULL;
+    fs->ndirty = 0;
     for (uint16_t i = 0; i < fs->max; i++)
         if (fs->fds[i] >= 0)
             close(fs->fds[i]);
@@ -122,6 +134,57 @@ void sw__posix_fs_close(sw_posix_fs_t *fs)
 static sw_posix_fs_t *fs_of(void *ctx)
 {
     return &((sw_posix_t *)ctx)->fs;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// Directories whose names are not durable yet (fs_flush)
+
+// The index of the directory holding path (a normalised node path) in the set, or -1.
+static int dirty_find(const sw_posix_fs_t *fs, const char *path, size_t *dlen)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    *dlen = n;
+    for (int i = 0; i < fs->ndirty; i++)
+        if (!strncmp(fs->dirty[i], path, n) && !fs->dirty[i][n])
+            return i;
+    return -1;
+}
+
+// The names in the directory holding path changed: the next fs_flush syncs it.
+static void dirty_mark(sw_posix_fs_t *fs, const char *path)
+{
+    size_t n;
+    if (fs->dirty_all || dirty_find(fs, path, &n) >= 0)
+        return;
+    if (!fs->dirty)
+        fs->dirty = calloc(DIRTY_MAX, sizeof *fs->dirty);
+    char *d = fs->dirty && fs->ndirty < DIRTY_MAX ? malloc(n + 1) : NULL;
+    if (!d) {
+        fs->dirty_all = true; // (no memory either: syncing everything is still right)
+        return;
+    }
+    memcpy(d, path, n);
+    d[n] = 0;
+    fs->dirty[fs->ndirty++] = d;
+}
+
+// Tells the fault layer (test builds) that the directory holding path was synced.
+static void fsf_synced_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    sw__fsf_dir_synced(path, slash ? (size_t)(slash - path) : 0);
+}
+
+// The directory holding path was synced.
+static void dirty_clear(sw_posix_fs_t *fs, const char *path)
+{
+    size_t n;
+    int i = dirty_find(fs, path, &n);
+    if (i >= 0) {
+        free(fs->dirty[i]);
+        fs->dirty[i] = fs->dirty[--fs->ndirty];
+    }
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -294,8 +357,12 @@ int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fdout)
         FAULT_POINT("open", path, NULL);
         sw__fsf_before_open(dfd, name);
     }
+    if (flags & SW_O_CREATE)
+        sw__fsf_pre(SW_FSF_CREATE, path, NULL);
     // O_NONBLOCK: opening a FIFO or device must not block the loop; such files are refused below.
     int fd = openat(dfd, name, oflags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
+    if (flags & SW_O_CREATE)
+        sw__fsf_post(fd >= 0);
     if (fd < 0) {
         err = errno == ELOOP ? SW_EPERM : sw__posix_errno(errno);
         dir_done(fs, dfd);
@@ -317,6 +384,8 @@ int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fdout)
         (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     fs->fds[h] = fd;
     *fdout = h;
+    if (flags & SW_O_CREATE) // perhaps a new name
+        dirty_mark(fs, path);
     if (sw__fsf_on()) {
         sw__fsf_name(h, writing ? path : "");
         if (writing)
@@ -434,8 +503,12 @@ int sw__posix_fs_mkdir(void *ctx, const char *path)
     FAULT_POINT("mkdir", path, NULL);
     if ((err = walk(fs, buf, false, &dfd, &name)))
         return err;
+    sw__fsf_pre(SW_FSF_MKDIR, path, NULL);
     err = !*name ? SW_EEXIST : mkdirat(dfd, name, 0777) < 0 ? sw__posix_errno(errno) : 0;
+    sw__fsf_post(!err);
     dir_done(fs, dfd);
+    if (!err)
+        dirty_mark(fs, path);
     return err;
 }
 
@@ -453,9 +526,13 @@ static int remove_at(void *ctx, const char *path, int flags)
     FAULT_POINT(flags ? "rmdir" : "unlink", path, NULL);
     if ((err = walk(fs, buf, false, &dfd, &name)))
         return err;
+    sw__fsf_pre(flags ? SW_FSF_RMDIR : SW_FSF_UNLINK, path, NULL);
     if (unlinkat(dfd, name, flags) < 0)
         err = errno == EEXIST ? SW_ENOTEMPTY : sw__posix_errno(errno);
+    sw__fsf_post(!err);
     dir_done(fs, dfd);
+    if (!err)
+        dirty_mark(fs, path);
     return err;
 }
 
@@ -469,7 +546,9 @@ int sw__posix_fs_unlink(void *ctx, const char *path)
     return remove_at(ctx, path, 0);
 }
 
-int sw__posix_fs_rename(void *ctx, const char *from, const char *to)
+// Renames from over to; durable: both directories synced before it returns (fs_rename), or
+// not: both remembered for fs_flush (fs_move).
+static int rename_at(void *ctx, const char *from, const char *to, bool durable)
 {
     sw_posix_fs_t *fs = fs_of(ctx);
     char fbuf[PATH_CAP], tbuf[PATH_CAP];
@@ -479,7 +558,7 @@ int sw__posix_fs_rename(void *ctx, const char *from, const char *to)
         return err;
     if (!*fbuf || !*tbuf || fs->rootfd < 0 || fs->read_only)
         return SW_EPERM;
-    FAULT_POINT("rename", from, to);
+    FAULT_POINT(durable ? "rename" : "move", from, to);
     if ((err = walk(fs, fbuf, false, &fdir, &fname)))
         return err;
     if ((err = walk(fs, tbuf, false, &tdir, &tname))) {
@@ -492,21 +571,88 @@ int sw__posix_fs_rename(void *ctx, const char *from, const char *to)
     if ((fstatat(fdir, fname, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode)) ||
         (fstatat(tdir, tname, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode))) {
         err = SW_EPERM;
-    } else if (renameat(fdir, fname, tdir, tname) < 0) {
-        err = sw__posix_errno(errno);
     } else {
-        // Durable once we return: the new directory entry (and the removal of the old one)
-        // must reach the disk, which only fsync of the directories guarantees.
-        struct stat a, b;
-        if (fsync(tdir) < 0)
-            err = sw__posix_errno(errno);
-        else if (fstat(fdir, &a) == 0 && fstat(tdir, &b) == 0 &&
-                 (a.st_dev != b.st_dev || a.st_ino != b.st_ino) && fsync(fdir) < 0)
-            err = sw__posix_errno(errno);
+        if (!durable)
+            sw__fsf_pre(SW_FSF_MOVE, from, to);
+        int r = renameat(fdir, fname, tdir, tname);
+        err = r < 0 ? sw__posix_errno(errno) : 0;
+        if (!durable)
+            sw__fsf_post(r == 0);
+        if (!err && !durable) {
+            dirty_mark(fs, from);
+            dirty_mark(fs, to);
+        } else if (!err) {
+            // Durable once we return: the new directory entry (and the removal of the old
+            // one) must reach the disk, which only fsync of the directories guarantees.
+            struct stat a, b;
+            if (fsync(tdir) < 0)
+                err = sw__posix_errno(errno);
+            else if (fstat(fdir, &a) == 0 && fstat(tdir, &b) == 0 &&
+                     (a.st_dev != b.st_dev || a.st_ino != b.st_ino) && fsync(fdir) < 0)
+                err = sw__posix_errno(errno);
+            if (!err) {
+                dirty_clear(fs, from);
+                dirty_clear(fs, to);
+                fsf_synced_dir_of(from);
+                fsf_synced_dir_of(to);
+            }
+        }
     }
     dir_done(fs, fdir);
     dir_done(fs, tdir);
     return err;
+}
+
+int sw__posix_fs_rename(void *ctx, const char *from, const char *to)
+{
+    return rename_at(ctx, from, to, true);
+}
+
+int sw__posix_fs_move(void *ctx, const char *from, const char *to)
+{
+    return rename_at(ctx, from, to, false);
+}
+
+// Syncs each directory remembered (one that is gone is skipped: its removal is a change in its
+// parent, remembered too). One whose sync fails stays remembered, with those not reached yet,
+// so the next flush tries them again.
+int sw__posix_fs_flush(void *ctx)
+{
+    sw_posix_fs_t *fs = fs_of(ctx);
+    if (fs->rootfd < 0)
+        return 0;
+    if (fs->dirty_all) {
+        FAULT_POINT("flush", "", NULL);
+        if (syncfs(fs->rootfd) < 0)
+            return sw__posix_errno(errno);
+        fs->dirty_all = false;
+        for (uint16_t i = 0; i < fs->ndirty; i++)
+            free(fs->dirty[i]);
+        fs->ndirty = 0;
+        sw__fsf_dir_synced(NULL, 0);
+        return 0;
+    }
+    while (fs->ndirty) {
+        char *d = fs->dirty[fs->ndirty - 1], buf[PATH_CAP];
+        int dfd;
+        const char *name;
+        FAULT_POINT("flush", d, NULL);
+        snprintf(buf, sizeof buf, "%s", d);
+        int err = walk(fs, buf, true, &dfd, &name);
+        if (!err) {
+            if (fsync(dfd) < 0)
+                err = sw__posix_errno(errno);
+            dir_done(fs, dfd);
+            if (!err)
+                sw__fsf_dir_synced(d, strlen(d));
+        }
+        // (gone, or no longer a directory we can reach: nothing of ours left in it to sync)
+        if (err && err != SW_ENOENT && err != SW_ENOTDIR && err != SW_EPERM)
+            return err;
+        free(d);
+        fs->ndirty--;
+    }
+    return 0;
 }
 
 int sw__posix_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e),

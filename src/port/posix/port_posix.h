@@ -71,6 +71,11 @@ typedef struct sw_posix_fs {
     int *fds;        // open files by handle; -1 = free slot
     uint16_t max;    // entries of fds
     bool read_only;  // every change refused (SW_EPERM)
+    // Directories whose names changed since the last fs_flush (malloc'd relative paths, ""
+    // the root); dirty_all: more than fit, the flush syncs the whole file system.
+    char **dirty;
+    uint16_t ndirty;
+    bool dirty_all;
 } sw_posix_fs_t;
 
 // All state of the port. Allocated by the caller, initialised by sw_posix_init(); the fields

@@ -22,6 +22,8 @@ int sw__posix_fs_mkdir(void *ctx, const char *path);
 int sw__posix_fs_rmdir(void *ctx, const char *path);
 int sw__posix_fs_unlink(void *ctx, const char *path);
 int sw__posix_fs_rename(void *ctx, const char *from, const char *to);
+int sw__posix_fs_move(void *ctx, const char *from, const char *to);
+int sw__posix_fs_flush(void *ctx);
 int sw__posix_fs_list(void *ctx, const char *path, int (*each)(void *u, const sw_dirent_t *e),
                       void *u);
 
@@ -86,9 +88,16 @@ int sw__posix_net_guard(const char *what, const struct sockaddr *sa);
 // simulated power cuts. fs_posix.c numbers its mutating calls with sw__fsf_step (true: cut
 // this one, then call sw__fsf_cut, which does not return) and tells the layer which files
 // are open for writing (sw__fsf_before_open, sw__fsf_opened, sw__fsf_name: the path of a
-// handle) and synced (sw__fsf_synced).
+// handle) and synced (sw__fsf_synced). Changes to names: sw__fsf_pre before one (SW_FSF_*: the
+// layer may keep a link to a file it replaces), sw__fsf_post after it (ok: it happened), and
+// sw__fsf_dir_synced when a directory was synced (dir[0..len), "" the root; NULL: all of them).
 #define SW_FSF_EXIT 86 // the exit status of a process whose power was cut
+enum { SW_FSF_CREATE = 1, SW_FSF_MKDIR, SW_FSF_RMDIR, SW_FSF_UNLINK, SW_FSF_MOVE };
 #ifdef SW_TEST_HOOKS
+void sw__fsf_root(int rootfd);
+void sw__fsf_pre(int op, const char *path, const char *path2);
+void sw__fsf_post(bool ok);
+void sw__fsf_dir_synced(const char *dir, size_t len);
 bool sw__fsf_on(void);
 bool sw__fsf_step(const char *op, const char *path, const char *path2);
 void sw__fsf_name(int h, const char *path);
@@ -98,6 +107,10 @@ void sw__fsf_before_open(int dfd, const char *name);
 void sw__fsf_opened(int fd);
 void sw__fsf_synced(int fd);
 #else
+#define sw__fsf_root(fd) ((void)0)
+#define sw__fsf_pre(op, path, path2) ((void)0)
+#define sw__fsf_post(ok) ((void)0)
+#define sw__fsf_dir_synced(dir, len) ((void)(dir), (void)(len))
 #define sw__fsf_on() false
 #define sw__fsf_step(op, path, path2) ((void)(op), (void)(path), (void)(path2), false)
 #define sw__fsf_name(h, path) ((void)0)
