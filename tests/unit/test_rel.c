@@ -677,6 +677,45 @@ static void test_handshake_gives_up(void **state)
     assert_int_equal(s->p[0].txs, 1000);
 }
 
+// With a derived timeout handshake retries wait a second; a pacing side (the host) retries
+// its first n:1 after 300 ms (a lost n:1 or n:2 is common at a bit-error rate of 1e-3), then
+// every second as before.
+static void test_handshake_first_retry(void **state)
+{
+    (void)state;
+    sim_t *s = &sim_;
+    sw_rel_cfg_t c = cfg_make(16, 0, 1024);
+    c.line_rate = 11520;
+    c.retries = 5;
+    sw_rel_cfg_t a = c;
+    a.tx_ahead_ms = 30;
+    sim_init(s, 1, &clean, &a, &c, 1000);
+    s->rate = 11520;
+    s->p[0].mute = true; // the first n:1 is lost
+    sw_rel_start(&s->p[0].rel, s->now);
+    sim_for(s, 10);
+    assert_int_equal(s->p[0].txs, 1);
+    s->p[0].mute = false;
+    sim_run(s, both_up, 400); // 1000 ms without the early retry
+    assert_int_equal(s->p[0].txs, 3); // n:1 again, then n:3
+    // later retries (and the time before it gives up) keep their second
+    sim_init(s, 1, &clean, &a, &c, 1000);
+    s->rate = 11520;
+    s->p[0].mute = true;
+    sw_rel_start(&s->p[0].rel, s->now);
+    sim_for(s, 1200);
+    assert_int_equal(s->p[0].txs, 2);
+    sim_for(s, 1000);
+    assert_int_equal(s->p[0].txs, 3);
+    // the node's side (no pacing) keeps a second from the start
+    sim_init(s, 1, &clean, &c, &c, 1000);
+    s->rate = 11520;
+    s->p[0].mute = true;
+    sw_rel_start(&s->p[0].rel, s->now);
+    sim_for(s, 990);
+    assert_int_equal(s->p[0].txs, 1);
+}
+
 // The passive side resends n:2 until n:3 or data arrive.
 static void test_lost_n3(void **state)
 {
@@ -1982,7 +2021,9 @@ static void test_put_lossy(void **state)
         return;
     }
     assert_true(put_median(1000, 0, 1, 9, NULL) > 0.58);
-    assert_true(put_median(10000, 0, 1, 5, NULL) > 0.16);
+    // at 1e-3 a sys.info reply of 300 bytes arrives once in eleven tries, each try 80 ms
+    // after the line is quiet (0.174 with 120 ms)
+    assert_true(put_median(10000, 0, 101, 9, NULL) > 0.185);
 }
 
 int main(void)
@@ -1994,6 +2035,7 @@ int main(void)
         cmocka_unit_test(test_handshake_crossing_lossy),
         cmocka_unit_test(test_config_merge),
         cmocka_unit_test(test_handshake_gives_up),
+        cmocka_unit_test(test_handshake_first_retry),
         cmocka_unit_test(test_lost_n3),
         cmocka_unit_test(test_interop_bytes),
         cmocka_unit_test(test_selective_ack),
