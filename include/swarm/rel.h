@@ -39,13 +39,15 @@ typedef struct sw_rel_cfg {
     // unknown rate (line_rate 0); else 250 is announced to the peer, and once up the layer uses
     // at least max(250, 2 * (w/2) * (p + 64 + frame_overhead) * 1000 / line_rate), with w the
     // window and p the largest payload in force: an ack may wait behind w/2 of the peer's
-    // largest frames. Handshake retries wait at least 1000 ms with a derived timeout.
+    // largest frames. Handshake retries wait at least 1000 ms with a derived timeout (the first
+    // retry of a pacing side, tx_ahead_ms set: 300 ms).
     // That bound is the latest a message is sent again. Earlier, unless the peer announced a
     // longer timeout than ours: once the message has left and so has everything we queued
     // after it (our queue carries the acks the peer may be waiting for before it can take the
-    // message), it is resent after max(120, 2 * (w/2) * (q + frame_overhead) * 1000 /
+    // message), it is resent after max(f, 2 * (w/2) * (q + frame_overhead) * 1000 /
     // line_rate) ms, with q the largest wire message the peer sent in the last one or two
-    // timeout periods: its ack waits behind the peer's own frames, not behind ours.
+    // timeout periods: its ack waits behind the peer's own frames, not behind ours; f = 120,
+    // or 80 on a side that does not pace (tx_ahead_ms 0: the node, whose frames are replies).
     uint32_t timeout_ms;
     uint16_t max_msg;    // largest payload (one inner message) sent or accepted, bytes; default 1024
     uint8_t retries;     // handshake attempts before reporting the link down; 0 = forever. Default 5

@@ -22,7 +22,14 @@
 #define REL_NO_TIMER UINT32_MAX
 #define REL_TIMEOUT_UNKNOWN 1000u  // ms; the derived timeout on a line of unknown rate
 #define REL_TIMEOUT_FLOOR 250u     // ms; the least derived timeout on a line of known rate
-#define REL_ACK_WAIT_FLOOR 120u    // ms; the least wait for an ack once our line is quiet
+// ms; the least wait for an ack once our line is quiet: the peer's turnaround. A side that
+// does not pace (the node) waits less: its frames are replies, and each try of one that is
+// mostly lost costs this much idle line (a 300-byte sys.info reply arrives once in eleven
+// tries at 1e-3); a spurious resend of a reply costs only a duplicate. The host keeps more:
+// its resends count as damage for the adaptive chunk (xchunk.c), and on a loaded host 80 ms
+// made it resend at a bit-error rate of 0.
+#define REL_ACK_WAIT_FLOOR 120u
+#define REL_ACK_WAIT_FLOOR_REPLY 80u
 // Earlier resends (ack_wait, resend_at) cost about 300 B of code; the Cortex-M images have no
 // such room (mcu-full is within a few hundred bytes of 256 KB, mcu-serial of 48 KB), so the MCU
 // profiles (built with -DSW_PROFILE=..., src/node/profile.h) keep the plain session deadline.
@@ -39,6 +46,7 @@
 #define SW_REL_PACE SW_REL_EARLY_RESEND
 #endif
 #define REL_HS_MIN 1000u           // ms; handshake retries with a derived timeout
+#define REL_HS_FIRST 300u          // ms; the first retry of a pacing side (SW_REL_PACE, the host)
 #define REL_FRAME_OVERHEAD 5u      // SerialPacker: start, 2 length bytes, CRC
 // A line model further ahead than this is stale (the clock wrapped while the layer was idle):
 // no transmitter holds ten minutes of frames.
@@ -172,11 +180,18 @@ static uint32_t own_timeout(const sw_rel_t *rel)
 }
 
 // Handshake retries and close replies. With a derived timeout they wait at least a second: the
-// peer's answer may queue behind frames it handed to its line before the handshake began.
+// peer's answer may queue behind frames it handed to its line before the handshake began. A
+// pacing side (the host, which opens the line and starts the handshake) retries the first time
+// sooner: at a bit-error rate of 1e-3 an n:1 or its n:2 is lost four times in ten, and a second
+// that nothing else fills; a second n:1 is harmless (the peer answers n:2 again).
 static uint32_t hs_timeout(const sw_rel_t *rel)
 {
     uint32_t t = rel->timeout_ms;
-    return !rel->cfg.timeout_ms && t < REL_HS_MIN ? REL_HS_MIN : t;
+    if (rel->cfg.timeout_ms || t >= REL_HS_MIN)
+        return t;
+    if (SW_REL_PACE && rel->cfg.tx_ahead_ms && rel->tries == 1 && rel->state != SW_REL_UP)
+        return REL_HS_FIRST;
+    return REL_HS_MIN;
 }
 
 // A derived timeout on a line of known rate, once the window and payload limit are agreed:
@@ -203,8 +218,9 @@ static uint32_t ack_wait(const sw_rel_t *rel)
     uint32_t big = rel->peer_big > rel->peer_big_prev ? rel->peer_big : rel->peer_big_prev;
     uint64_t t = 2u * (uint64_t)(rel->window / 2u) * (big + rel->cfg.frame_overhead) * 1000u /
                  rel->cfg.line_rate;
-    if (t < REL_ACK_WAIT_FLOOR)
-        t = REL_ACK_WAIT_FLOOR;
+    uint32_t floor = SW_REL_PACE && !rel->cfg.tx_ahead_ms ? REL_ACK_WAIT_FLOOR_REPLY : REL_ACK_WAIT_FLOOR;
+    if (t < floor)
+        t = floor;
     return t < rel->timeout_ms ? (uint32_t)t : rel->timeout_ms;
 }
 

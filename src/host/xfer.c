@@ -6,11 +6,8 @@
 // if answers were to arrive out of order. put needs no buffers: the data is read, hashed and
 // copied into the request at once, so only the count of unanswered writes matters.
 //
-// On a lossy serial link the chunk adapts to the bit-error rate: a frame of S bytes arrives
-// intact with probability (1 - p)^(8S), so big frames waste the line when bits flip, and small
-// ones waste it on overhead. Every round of answers the engine estimates p from the frames that
-// had to go again (put) or arrived damaged (get), and picks the chunk n that maximises
-// n / (n + H) * (1 - p)^(8(n + H)) (H: the bytes a frame carries besides file data).
+// On a lossy serial link the chunk adapts to the bit-error rate (xchunk.h): every round of
+// answers the engine counts the frames that had to go again (put) or arrived damaged (get).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -21,6 +18,7 @@
 
 #include <mbedtls/sha256.h>
 
+#include "xchunk.h"
 #include "xfer.h"
 #include "zpack.h"
 
@@ -37,17 +35,6 @@ typedef struct slot {
     uint32_t want;  // get: bytes asked for (fewer back = end of file)
     bool ready;     // get: data received, waiting for its turn to be written
 } slot_t;
-
-// Adaptive chunk (lossy serial links): the bytes a data frame carries besides file data
-// (SerialPacker 5, Reliable map about 10, the request or reply, an ack frame's share), the
-// smallest chunk, and the weight of older rounds in the estimate.
-#define ADAPT_OVERHEAD 44.0
-#define ADAPT_CTL_BYTES 40.0 // the frames before the first chunk: handshake, small requests
-#define ADAPT_MIN_CHUNK 64u
-#define ADAPT_KEEP 0.75
-// Answers per round (the first one ends sooner).
-#define ADAPT_FIRST 4u
-#define ADAPT_ROUND 8u
 
 struct sw_xfer {
     sw_hlink_t *l;
@@ -69,10 +56,8 @@ struct sw_xfer {
     bool adapt;
     uint32_t round;      // data answers since the last estimate
     bool estimated;      // a round has ended
-    bool ramp;           // no damage seen yet: the chunk doubles from half the largest
+    sw_xchunk_t est;     // its estimate (x->chunk follows est.chunk)
     sw_hlink_stats_t base; // the link's counters at the last estimate
-    double frames, bad;  // decayed counts of data frames sent / received and damaged ones
-    double bits;         // decayed bits those frames carried
     uint64_t total;
     uint64_t next_off;   // offset of the next chunk to request
     uint64_t next_k;     // index of the next chunk to request (get)
@@ -433,7 +418,7 @@ static int setup(sw_xfer_t *x)
     }
     x->chunk = x->o.chunk && x->o.chunk < max ? x->o.chunk : max;
     x->chunk_max = x->chunk;
-    x->adapt = !x->o.chunk && sw_hlink_stats(x->l, &x->base) && max > ADAPT_MIN_CHUNK;
+    x->adapt = !x->o.chunk && sw_hlink_stats(x->l, &x->base) && max > SW_XCHUNK_MIN;
     if (x->adapt)
         adapt_start(x);
     size_t need = (size_t)x->chunk_max + 2 * SW_XFER_MSG_OVERHEAD + strlen(x->remote);
@@ -569,71 +554,16 @@ static void on_ctl(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Adaptive chunk
 
-// Small numerics without libm (the host does not link it).
-static double sqrt_pos(double v)
-{
-    if (v <= 0)
-        return 0;
-    double r = v > 1 ? v : 1;
-    for (int i = 0; i < 64; i++) {
-        double next = (r + v / r) / 2;
-        if (next >= r)
-            break;
-        r = next;
-    }
-    return r;
-}
-
-// -ln(1 - q) for 0 <= q <= 0.95, as 2 atanh(q / (2 - q)).
-static double neg_log1m(double q)
-{
-    double z = q / (2 - q), z2 = z * z, term = z, sum = 0;
-    for (int k = 0; k < 200 && term > 1e-12; k++, term *= z2)
-        sum += term / (2 * k + 1);
-    return 2 * sum;
-}
-
-// The chunk n that maximises n / (n + H) * (1 - p)^(8(n + H)): setting the derivative of its
-// logarithm to 0 gives H / (n (n + H)) = -8 ln(1 - p) ≈ 8p.
-static uint32_t best_chunk(double p, uint32_t max)
-{
-    if (!(p > 0)) // also NaN, which would reach the conversion below
-        return max;
-    double h = ADAPT_OVERHEAD;
-    double n = (-h + sqrt_pos(h * h + h / (2 * p))) / 2;
-    if (!(n < max))
-        return max;
-    uint32_t c = n <= ADAPT_MIN_CHUNK ? ADAPT_MIN_CHUNK : (uint32_t)n & ~15u;
-    return c < ADAPT_MIN_CHUNK ? ADAPT_MIN_CHUNK : c;
-}
-
-// The first chunk. A clean line needs the largest, but on a noisy one frames of that size may
-// hardly ever arrive (at a bit-error rate of 1e-3 one in 4,000 does) and a chunk that went out
-// stays that size until it arrives, so the estimate cannot catch up; at 1e-4 a window of them
-// (16 KiB) is 2.5 s of line, most of it sent twice. So the frames the link has carried so far
-// (the handshake, the requests before the data: small ones, ADAPT_CTL_BYTES taken as their
-// size) decide: none damaged, half the largest (the first round is short, with few requests
-// out, and the chunk doubles after a clean round: on a clean line that costs about 10 ms);
-// else what their share of damaged ones implies.
+// The first chunk, from the frames the link has carried so far (the handshake, the requests
+// before the data: small ones).
 static void adapt_start(sw_xfer_t *x)
 {
     const sw_hlink_stats_t *b = &x->base;
     double bad = (double)b->rel.retransmits + b->rel.idle_resends + b->frames.err_crc +
                  b->frames.err_len + b->frames.err_idle;
     double frames = (double)b->rel.sent + b->frames.frames + bad;
-    if (!(bad > 0) || frames < 1) {
-        uint32_t c = (x->chunk_max / 2) & ~15u;
-        x->chunk = c > ADAPT_MIN_CHUNK ? c : ADAPT_MIN_CHUNK;
-        x->ramp = x->chunk < x->chunk_max;
-        return;
-    }
-    double q = bad / frames;
-    if (q > 0.95)
-        q = 0.95;
-    x->frames = frames;
-    x->bad = bad;
-    x->bits = frames * 8.0 * ADAPT_CTL_BYTES;
-    x->chunk = best_chunk(neg_log1m(q) / (8.0 * ADAPT_CTL_BYTES), x->chunk_max);
+    sw__xchunk_start(&x->est, x->chunk_max, frames, bad);
+    x->chunk = x->est.chunk;
 }
 
 // After a round of answers: how many data frames went out (or came in) since the last round,
@@ -662,28 +592,14 @@ static void adapt(sw_xfer_t *x)
         frames = (double)(f->frames - g->frames) + bad;
     }
     x->base = st;
-    if (frames < 1)
-        return;
-    x->frames = x->frames * ADAPT_KEEP + frames;
-    x->bad = x->bad * ADAPT_KEEP + bad;
-    x->bits = x->bits * ADAPT_KEEP + frames * 8.0 * (x->chunk + ADAPT_OVERHEAD);
-    // Invert the share of damaged frames to a bit-error rate: q = 1 - (1 - p)^bits_per_frame.
-    double q = x->bad / x->frames;
-    if (q > 0.95)
-        q = 0.95;
-    double p = q > 0 ? neg_log1m(q) / (x->bits / x->frames) : 0;
-    uint32_t c = best_chunk(p, x->chunk_max);
-    // grow back gently (a clean round may be luck), shrink at once
-    if (c > x->chunk && x->chunk < x->chunk_max / 2)
-        c = c < 2 * x->chunk ? c : 2 * x->chunk;
-    x->ramp = x->ramp && c > x->chunk && c < x->chunk_max;
-    x->chunk = c;
+    sw__xchunk_round(&x->est, frames, bad);
+    x->chunk = x->est.chunk;
 }
 
 // One data answer arrived: a round is a window of them.
 static void count_answer(sw_xfer_t *x)
 {
-    if (x->adapt && ++x->round >= (x->estimated ? ADAPT_ROUND : ADAPT_FIRST))
+    if (x->adapt && ++x->round >= (x->estimated ? SW_XCHUNK_ROUND : SW_XCHUNK_FIRST))
         adapt(x);
 }
 
@@ -753,9 +669,9 @@ static void pump_put(sw_xfer_t *x)
 {
     // While the first chunks double toward the largest on a line with no damage seen, few
     // requests of each size: on a clean line the small ones cost only their overhead (a
-    // window of them was 1.5 % of a 48 KiB put), and ADAPT_FIRST in flight keep the line busy.
+    // window of them was 1.5 % of a 48 KiB put), and SW_XCHUNK_FIRST in flight keep the line busy.
     // The first estimate that does not raise the chunk ends this for good.
-    uint32_t window = x->adapt && x->ramp && x->window > ADAPT_FIRST ? ADAPT_FIRST : x->window;
+    uint32_t window = x->adapt && x->est.ramp && x->window > SW_XCHUNK_FIRST ? SW_XCHUNK_FIRST : x->window;
     while (!x->eof && x->inflight < window) {
         // a slow link (a serial line) drains more slowly than the window fills: keep the
         // bytes waiting in our queue to about two windows
