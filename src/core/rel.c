@@ -216,6 +216,12 @@ static uint32_t ack_wait(const sw_rel_t *rel)
     if (!SW_REL_EARLY_RESEND || rel->cfg.timeout_ms || !rel->cfg.line_rate || rel->peer_slow)
         return rel->timeout_ms;
     uint32_t big = rel->peer_big > rel->peer_big_prev ? rel->peer_big : rel->peer_big_prev;
+    // A pacing side (the host) sizes it by the peer's last data instead: its peer answers
+    // requests, and one large answer (a node's sys.info, 300 bytes) would otherwise stretch
+    // the wait to 460 ms at 115200 for a second after it, just when an upload starts with
+    // few requests out and a lost one leaves the line idle until then.
+    if (SW_REL_PACE && rel->cfg.tx_ahead_ms && !rel->peer_fresh && rel->peer_last)
+        big = rel->peer_last;
     uint64_t t = 2u * (uint64_t)(rel->window / 2u) * (big + rel->cfg.frame_overhead) * 1000u /
                  rel->cfg.line_rate;
     uint32_t floor = SW_REL_PACE && !rel->cfg.tx_ahead_ms ? REL_ACK_WAIT_FLOOR_REPLY : REL_ACK_WAIT_FLOOR;
