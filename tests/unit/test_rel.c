@@ -1744,6 +1744,18 @@ static void run_bulk(const bulk_t *bk, uint64_t seed, bulk_res_t *res)
     assert_int_equal(s->p[0].downs + s->p[1].downs, 0);
 }
 
+// Sorts n goodputs in place, lowest first (the medians below; n is a handful of seeds).
+static void sort_up(double *g, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (g[j] < g[i]) {
+                double t = g[i];
+                g[i] = g[j];
+                g[j] = t;
+            }
+}
+
 static double bulk_median(const bulk_t *bk, int seeds)
 {
     double g[9];
@@ -1753,13 +1765,7 @@ static double bulk_median(const bulk_t *bk, int seeds)
         run_bulk(bk, (uint64_t)k + 1, &r);
         g[k] = r.goodput;
     }
-    for (int i = 0; i < seeds; i++)
-        for (int j = i + 1; j < seeds; j++)
-            if (g[j] < g[i]) {
-                double t = g[i];
-                g[i] = g[j];
-                g[j] = t;
-            }
+    sort_up(g, seeds);
     if (getenv("REL_STATS"))
         fprintf(stderr, "bulk median %.3f (%.3f..%.3f)\n", g[seeds / 2], g[0], g[seeds - 1]);
     return g[seeds / 2];
@@ -1981,13 +1987,7 @@ static double put_median(uint32_t ber_e7, uint32_t fixed, uint64_t seed0, int se
         run_put(ber_e7, 49152, fixed, seed0 + (uint64_t)k, &r);
         g[k] = r.goodput;
     }
-    for (int i = 0; i < seeds; i++)
-        for (int j = i + 1; j < seeds; j++)
-            if (g[j] < g[i]) {
-                double t = g[i];
-                g[i] = g[j];
-                g[j] = t;
-            }
+    sort_up(g, seeds);
     if (getenv("REL_STATS"))
         fprintf(stderr, "put ber %g chunk %u seeds %u..%u: median %.3f (%.3f..%.3f)\n", ber_e7 / 1e7, fixed,
                 (unsigned)seed0, (unsigned)(seed0 + seeds - 1), g[seeds / 2], g[0], g[seeds - 1]);
