@@ -8,12 +8,14 @@ pkg_check_modules(UV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 pkg_check_modules(EDIT REQUIRED IMPORTED_TARGET libedit) # swarm repl's line editing (BSD)
 find_library(MBEDCRYPTO_LIB mbedcrypto REQUIRED)
+pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto) # libssl-dev: SHA-256 of file contents
 
 # The libraries as SW_LINK (CMakeLists.txt) wants them: shared, or their static archives.
 set(SW_DEP_LUA PkgConfig::LUA)
 set(SW_DEP_UV PkgConfig::UV)
 set(SW_DEP_MBEDCRYPTO ${MBEDCRYPTO_LIB})
 set(SW_DEP_CJSON PkgConfig::CJSON)
+set(SW_DEP_CRYPTO PkgConfig::CRYPTO)
 find_library(SW_Z_SO NAMES z REQUIRED) # zlib1g-dev: push compression (node inflate, host deflate)
 set(SW_DEP_Z ${SW_Z_SO})
 if(NOT SW_LINK STREQUAL "SHARED")
@@ -35,12 +37,29 @@ if(NOT SW_LINK STREQUAL "SHARED")
     if(SW_Z_A)
       set(SW_DEP_Z ${SW_Z_A})
     endif()
+    # libcrypto.a only in a FULL (one static) swarm-node: a LIBS node may load libmosquitto.so,
+    # which brings the shared libcrypto, and one process should not carry two copies. Only its
+    # SHA-256 is linked: about 23 KB.
+    find_library(SW_CRYPTO_A NAMES libcrypto.a)
+    if(SW_CRYPTO_A AND SW_LINK STREQUAL "FULL")
+      set(SW_DEP_CRYPTO ${SW_CRYPTO_A} Threads::Threads)
+    endif()
   elseif(SW_LINK STREQUAL "FULL")
     message(FATAL_ERROR "SW_NODE_LINK=FULL: liblua5.4.a, libuv_a.a or libmbedcrypto.a not found")
   else()
     message(STATUS "SW_NODE_LINK=LIBS: a static archive is missing, linking shared")
   endif()
 endif()
+
+# src/sha: swarm/sha256.h on OpenSSL's libcrypto (its SHA-NI assembly) for the node and the host
+# on POSIX; the firmware, and the node's mcu-profile test build, keep mbedTLS's (inline, no
+# SW_SHA256_LIBCRYPTO).
+# The host takes the shared libcrypto whatever SW_LINK says (its libwebsockets and libmosquitto
+# load it anyway); the node ${SW_DEP_CRYPTO}.
+add_library(swarm_sha256 STATIC ${CMAKE_SOURCE_DIR}/src/sha/sha256_libcrypto.c)
+target_compile_definitions(swarm_sha256 PUBLIC SW_SHA256_LIBCRYPTO=1)
+target_include_directories(swarm_sha256 PRIVATE ${CRYPTO_INCLUDE_DIRS})
+target_link_libraries(swarm_sha256 PUBLIC swarm_core)
 
 # src/auth: the authenticated mode's Noise handshake and framing (sans-I/O, mbedTLS primitives),
 # shared by the node and the host.
@@ -81,7 +100,7 @@ set(SW_NODE_LIBS "")
 if(SW_NODE_SRC)
   add_library(swarm_node STATIC ${SW_NODE_SRC})
   target_include_directories(swarm_node PUBLIC ${CMAKE_SOURCE_DIR}/src/node)
-  target_link_libraries(swarm_node PUBLIC swarm_auth swarm_core ${SW_DEP_LUA} ${SW_DEP_MBEDCRYPTO} telnet z m)
+  target_link_libraries(swarm_node PUBLIC swarm_auth swarm_core swarm_sha256 ${SW_DEP_CRYPTO} ${SW_DEP_LUA} ${SW_DEP_MBEDCRYPTO} telnet z m)
   list(APPEND SW_NODE_LIBS swarm_node)
 endif()
 
@@ -109,7 +128,7 @@ if(SW_HOST_SRC)
   # libuv shared on the host side whatever SW_LINK says: the dashboard's libwebsockets loads
   # its libuv event library (libwebsockets-evlib_uv.so, linked to libuv.so.1) at run time, and
   # one process must not run two copies of libuv on one loop (cmake/dash.cmake).
-  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core PkgConfig::UV ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO} ${SW_DEP_Z}
+  target_link_libraries(swarm_host PUBLIC swarm_auth swarm_core swarm_sha256 PkgConfig::CRYPTO PkgConfig::UV ${SW_DEP_CJSON} ${SW_DEP_MBEDCRYPTO} ${SW_DEP_Z}
                         ${SW_DEP_LUA} PkgConfig::EDIT) # lua: syntax checks; edit: swarm repl
   list(APPEND SW_HOST_LIBS swarm_host)
   include(${CMAKE_SOURCE_DIR}/cmake/dash.cmake)

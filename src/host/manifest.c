@@ -11,11 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <mbedtls/sha256.h>
-
 #include "fcache.h"
 #include "manifest.h"
 #include "swarm/mp.h"
+#include "swarm/sha256.h"
 #include "swarm/sw.h"
 
 void sw_manifest_init(sw_manifest_t *m)
@@ -69,20 +68,18 @@ static void hexify(const uint8_t d[32], char hex[65])
 
 void sw_manifest_finish(sw_manifest_t *m)
 {
-    mbedtls_sha256_context sha;
-    mbedtls_sha256_init(&sha);
-    // mbedTLS reports errors only for bad contexts or hardware accelerators; none here
-    (void)mbedtls_sha256_starts_ret(&sha, 0);
+    // SHA-256 fails only for a bad context (mbedTLS) or never (libcrypto): none here
+    sw_sha256_t sha;
+    (void)sw_sha256_begin(&sha);
     for (size_t i = 0; i < m->n; i++) {
         const sw_mf_file_t *f = &m->files[i];
         char size[24];
         int k = snprintf(size, sizeof size, "%llu", (unsigned long long)f->size);
-        (void)mbedtls_sha256_update_ret(&sha, (const uint8_t *)f->path, strlen(f->path) + 1);
-        (void)mbedtls_sha256_update_ret(&sha, (const uint8_t *)size, (size_t)k + 1);
-        (void)mbedtls_sha256_update_ret(&sha, f->sha256, 32);
+        (void)sw_sha256_update(&sha, f->path, strlen(f->path) + 1);
+        (void)sw_sha256_update(&sha, size, (size_t)k + 1);
+        (void)sw_sha256_update(&sha, f->sha256, 32);
     }
-    (void)mbedtls_sha256_finish_ret(&sha, m->id);
-    mbedtls_sha256_free(&sha);
+    (void)sw_sha256_end(&sha, m->id);
     hexify(m->id, m->hex);
 }
 
@@ -142,9 +139,8 @@ static int hash_file(walk_t *w, const char *full, const char *rel, const struct 
     int fd = open(full, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return fail(w, SW_EIO, "cannot read %s: %s", full, strerror(errno));
-    mbedtls_sha256_context sha;
-    mbedtls_sha256_init(&sha);
-    (void)mbedtls_sha256_starts_ret(&sha, 0);
+    sw_sha256_t sha;
+    (void)sw_sha256_begin(&sha); // cannot fail: sw_manifest_finish
     uint64_t size = 0;
     int rc = 0;
     for (;;) {
@@ -162,12 +158,11 @@ static int hash_file(walk_t *w, const char *full, const char *rel, const struct 
             rc = fail(w, SW_ETOOBIG, "%s: more than %u MiB", full, SW_MF_MAX_BYTES >> 20);
             break;
         }
-        (void)mbedtls_sha256_update_ret(&sha, w->buf, (size_t)n);
+        (void)sw_sha256_update(&sha, w->buf, (size_t)n);
     }
     close(fd);
     uint8_t d[32];
-    (void)mbedtls_sha256_finish_ret(&sha, d);
-    mbedtls_sha256_free(&sha);
+    (void)sw_sha256_end(&sha, d);
     if (rc)
         return rc;
     if (size == (uint64_t)st->st_size)

@@ -16,8 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <mbedtls/sha256.h>
-
+#include "swarm/sha256.h"
 #include "xchunk.h"
 #include "xfer.h"
 #include "zpack.h"
@@ -70,7 +69,7 @@ struct sw_xfer {
     uint8_t *req;        // request being built
     size_t req_cap;
     uint8_t *bufs;       // get: window × chunk
-    mbedtls_sha256_context sha;
+    sw_sha256_t sha;
     // compressed put: the zlib stream (f.wr data and offsets are the stream's), the plain size
     uint8_t *zbuf;
     bool zborrowed;      // zbuf is the caller's (opts.zdata)
@@ -101,9 +100,8 @@ int sw_xfer_sha256_fd(int fd, uint8_t out[32])
         errno = ENOMEM;
         return SW_EIO;
     }
-    mbedtls_sha256_context sha;
-    mbedtls_sha256_init(&sha);
-    int rc = mbedtls_sha256_starts_ret(&sha, 0) ? SW_EIO : 0;
+    sw_sha256_t sha;
+    int rc = sw_sha256_begin(&sha);
     while (!rc) {
         ssize_t n = read(fd, buf, BUF);
         if (n < 0 && errno == EINTR)
@@ -114,17 +112,16 @@ int sw_xfer_sha256_fd(int fd, uint8_t out[32])
         }
         if (n == 0)
             break;
-        if (mbedtls_sha256_update_ret(&sha, buf, (size_t)n)) {
+        if (sw_sha256_update(&sha, buf, (size_t)n)) {
             errno = EIO;
             rc = SW_EIO;
         }
     }
-    if (!rc && mbedtls_sha256_finish_ret(&sha, out)) {
+    if (!rc && sw_sha256_end(&sha, out)) {
         errno = EIO;
         rc = SW_EIO;
     }
     int saved = errno;
-    mbedtls_sha256_free(&sha);
     free(buf);
     errno = saved;
     return rc;
@@ -144,7 +141,6 @@ uint32_t sw_xfer_chunk_max(const sw_hlink_t *l, uint32_t dev_max_msg)
 static void on_closed(uv_handle_t *h)
 {
     sw_xfer_t *x = h->data;
-    mbedtls_sha256_free(&x->sha);
     free(x->bufs);
     if (!x->zborrowed)
         free(x->zbuf);
@@ -387,7 +383,7 @@ static int zpack(sw_xfer_t *x)
     // before it (the loop's clock is only updated between its iterations)
     uv_update_time(x->timer.loop);
     if (rc == 0) {
-        if (!x->o.sha256 && mbedtls_sha256_update_ret(&x->sha, plain, n)) {
+        if (!x->o.sha256 && sw_sha256_update(&x->sha, plain, n)) {
             free(plain);
             free(c);
             finish(x, SW_EIO, "read", "SHA-256 failed");
@@ -619,7 +615,7 @@ static void data_end(sw_xfer_t *x)
 {
     if (x->put && x->o.sha256)
         memcpy(x->res.sha256, x->o.sha256, 32); // known: nothing was hashed
-    else if (mbedtls_sha256_finish_ret(&x->sha, x->res.sha256)) {
+    else if (sw_sha256_end(&x->sha, x->res.sha256)) {
         finish(x, SW_EIO, x->put ? "read" : "write", "SHA-256 failed");
         return;
     }
@@ -714,7 +710,7 @@ static void pump_put(sw_xfer_t *x)
             x->eof = true;
             break;
         }
-        if (!x->zbuf && !x->o.sha256 && mbedtls_sha256_update_ret(&x->sha, p, (size_t)n)) {
+        if (!x->zbuf && !x->o.sha256 && sw_sha256_update(&x->sha, p, (size_t)n)) {
             finish(x, SW_EIO, "read", "SHA-256 failed");
             return;
         }
@@ -762,7 +758,7 @@ static bool flush_get(sw_xfer_t *x)
                 finish(x, SW_EIO, "write", "%s", strerror(errno));
                 return false;
             }
-            if (mbedtls_sha256_update_ret(&x->sha, p, s->len)) {
+            if (sw_sha256_update(&x->sha, p, s->len)) {
                 finish(x, SW_EIO, "write", "SHA-256 failed");
                 return false;
             }
@@ -908,9 +904,7 @@ static int start(uv_loop_t *loop, sw_hlink_t *l, bool put, int fd, uint64_t size
     x->remote = strdup(remote);
     x->req_cap = strlen(remote) + 2 * SW_XFER_MSG_OVERHEAD;
     x->req = malloc(x->req_cap);
-    mbedtls_sha256_init(&x->sha);
-    if (!x->remote || !x->req || mbedtls_sha256_starts_ret(&x->sha, 0)) {
-        mbedtls_sha256_free(&x->sha);
+    if (!x->remote || !x->req || sw_sha256_begin(&x->sha)) {
         free(x->remote);
         free(x->req);
         free(x);

@@ -7,9 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <mbedtls/sha256.h>
-
 #include "app_hash.h"
+#include "swarm/sha256.h"
 #include "swarm/path.h"
 
 #define CHUNK SW_NODE_FILE_CHUNK // bytes read at a time while hashing (profile.h)
@@ -31,7 +30,7 @@ typedef struct walk {
     sw_mf_sink_t sink;           // manifests: where each file goes, and the previous list
     void *sink_u;
     const sw_manifest_t *cache;
-    mbedtls_sha256_context sha;
+    sw_sha256_t sha;
     uint8_t *buf;
     const char *after;   // find_next: names greater than this (NULL: any)
     char best[SW_NAME_MAX + 1];
@@ -144,9 +143,8 @@ static int file_digest(sw_node_t *n, const char *path, uint8_t *buf, uint64_t bu
     int fd, rc = o->fs_open(n->port.ctx, path, SW_O_READ, &fd);
     if (rc)
         return rc;
-    mbedtls_sha256_context fsha;
-    mbedtls_sha256_init(&fsha);
-    rc = mbedtls_sha256_starts_ret(&fsha, 0) ? SW_EIO : 0;
+    sw_sha256_t fsha;
+    rc = sw_sha256_begin(&fsha);
     uint64_t off = 0;
     while (!rc) {
         int r = o->fs_read(n->port.ctx, fd, off, buf, CHUNK);
@@ -157,26 +155,24 @@ static int file_digest(sw_node_t *n, const char *path, uint8_t *buf, uint64_t bu
         off += (uint64_t)r;
         if (off > budget)
             rc = SW_ETOOBIG;
-        else if (mbedtls_sha256_update_ret(&fsha, buf, (size_t)r))
-            rc = SW_EIO;
+        else
+            rc = sw_sha256_update(&fsha, buf, (size_t)r);
     }
     o->fs_close(n->port.ctx, fd);
-    if (!rc && mbedtls_sha256_finish_ret(&fsha, digest))
-        rc = SW_EIO;
-    mbedtls_sha256_free(&fsha);
+    if (!rc)
+        rc = sw_sha256_end(&fsha, digest);
     *size = off;
     return rc;
 }
 
 // The one definition of a file's part of the hash: path | 0 | size in decimal | 0 | SHA-256.
-static int record(mbedtls_sha256_context *sha, const char *rel, size_t len, uint64_t size, const uint8_t digest[32])
+static int record(sw_sha256_t *sha, const char *rel, size_t len, uint64_t size, const uint8_t digest[32])
 {
     static const uint8_t zero = 0;
     char dec[24];
     int k = snprintf(dec, sizeof dec, "%llu", (unsigned long long)size);
-    if (mbedtls_sha256_update_ret(sha, (const uint8_t *)rel, len) || mbedtls_sha256_update_ret(sha, &zero, 1) ||
-        mbedtls_sha256_update_ret(sha, (const uint8_t *)dec, (size_t)k + 1) ||
-        mbedtls_sha256_update_ret(sha, digest, 32))
+    if (sw_sha256_update(sha, rel, len) || sw_sha256_update(sha, &zero, 1) ||
+        sw_sha256_update(sha, dec, (size_t)k + 1) || sw_sha256_update(sha, digest, 32))
         return SW_EIO;
     return 0;
 }
@@ -249,12 +245,12 @@ static bool content_hash(walk_t *w, sw_app_hash_t *h)
     w->files = 0;
     w->bytes = 0;
     w->depth = 0;
-    mbedtls_sha256_init(&w->sha);
-    int rc = mbedtls_sha256_starts_ret(&w->sha, 0) ? SW_EIO : hash_dir(w);
+    int rc = sw_sha256_begin(&w->sha);
+    if (!rc)
+        rc = hash_dir(w);
     uint8_t sum[32];
-    if (!rc && mbedtls_sha256_finish_ret(&w->sha, sum))
-        rc = SW_EIO;
-    mbedtls_sha256_free(&w->sha);
+    if (!rc)
+        rc = sw_sha256_end(&w->sha, sum);
     sw_node_release(w->n, w->buf, CHUNK);
     if (rc)
         return false;
@@ -461,8 +457,7 @@ int sw__mf_find(const sw_manifest_t *m, const char *rel, size_t len)
 
 void sw__mf_id_begin(sw_mf_id_t *x)
 {
-    mbedtls_sha256_init(&x->sha);
-    x->rc = mbedtls_sha256_starts_ret(&x->sha, 0) ? SW_EIO : 0;
+    x->rc = sw_sha256_begin(&x->sha);
 }
 
 void sw__mf_id_add(sw_mf_id_t *x, const char *rel, size_t len, uint64_t size, const uint8_t sha[32])
@@ -475,9 +470,8 @@ int sw__mf_id_end(sw_mf_id_t *x, char hex[65])
 {
     uint8_t sum[32];
     int rc = x->rc;
-    if (!rc && mbedtls_sha256_finish_ret(&x->sha, sum))
-        rc = SW_EIO;
-    mbedtls_sha256_free(&x->sha);
+    if (!rc)
+        rc = sw_sha256_end(&x->sha, sum);
     if (!rc)
         to_hex(sum, hex);
     return rc;

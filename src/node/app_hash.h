@@ -17,7 +17,7 @@
 #ifndef SW_NODE_APP_HASH_H
 #define SW_NODE_APP_HASH_H
 
-#include <mbedtls/sha256.h>
+#include "swarm/sha256.h"
 
 #include "node_int.h"
 
@@ -123,7 +123,7 @@ int sw__mf_id(const sw_manifest_t *m, char hex[65]);
 // An id computed record by record (the same as sw__mf_id of the manifest the records would
 // make, given in canonical order).
 typedef struct sw_mf_id {
-    mbedtls_sha256_context sha;
+    sw_sha256_t sha;
     int rc;
 } sw_mf_id_t;
 void sw__mf_id_begin(sw_mf_id_t *x);

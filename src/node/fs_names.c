@@ -1,14 +1,13 @@
 // The "f" app, commands on names: dir/ls (sorted, bounded by the reply), stat, hash (SHA-256
-// of a byte range, mbedTLS), mkdir, rm, rmdir, new, mv (with no-replace and swap).
+// of a byte range, swarm/sha256.h), mkdir, rm, rmdir, new, mv (with no-replace and swap).
 #include "profile.h"
 #if SW_WITH_FS
 #include <stdio.h>
 #include <string.h>
 
-#include <mbedtls/sha256.h>
-
 #include "fs_int.h"
 #include "swarm/path.h"
+#include "swarm/sha256.h"
 
 #define FS_HASH_CHUNK SW_NODE_FILE_CHUNK // hash reads the file in pieces of this size (profile.h)
 
@@ -285,9 +284,8 @@ int sw__fs_cmd_hash(sw_call_t *c)
         ops->fs_close(n->port.ctx, fd);
         return sw__fs_failf(c, SW_EFULL, "ENOMEM: out of memory");
     }
-    mbedtls_sha256_context sha;
-    mbedtls_sha256_init(&sha);
-    err = mbedtls_sha256_starts_ret(&sha, 0) ? SW_EIO : 0;
+    sw_sha256_t sha;
+    err = sw_sha256_begin(&sha);
     uint64_t pos = (uint64_t)off, left = (uint64_t)count;
     while (!err && (whole || left > 0)) {
         size_t want = FS_HASH_CHUNK;
@@ -298,15 +296,13 @@ int sw__fs_cmd_hash(sw_call_t *c)
             err = r;
             break;
         }
-        if (mbedtls_sha256_update_ret(&sha, buf, (size_t)r))
-            err = SW_EIO;
+        err = sw_sha256_update(&sha, buf, (size_t)r);
         pos += (uint64_t)r;
         left -= whole ? 0 : (uint64_t)r;
     }
     uint8_t digest[32];
-    if (!err && mbedtls_sha256_finish_ret(&sha, digest))
-        err = SW_EIO;
-    mbedtls_sha256_free(&sha);
+    if (!err)
+        err = sw_sha256_end(&sha, digest);
     sw_node_release(n, buf, FS_HASH_CHUNK);
     ops->fs_close(n->port.ctx, fd);
     if (err < 0)
