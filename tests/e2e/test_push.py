@@ -624,6 +624,39 @@ class LuaCheck(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertTrue(os.path.exists(os.path.join(node.root, "apps", "alpha", "lib", "bad.lua")))
 
+    def test_every_bad_file_of_a_large_project_is_reported(self):
+        # 60 modules: the check compiles them on several threads (lua_check.c); each of the
+        # three typos is reported once, whichever thread compiled it, and the good files are
+        # remembered (fcache): with the typos fixed, the push goes through
+        tmp = tempfile.mkdtemp(prefix="swarm-luacheck-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        proj = os.path.join(tmp, "proj")
+        mods = {"lib/d%d/m%02d.lua" % (k % 4, k): "local M = {}\nfunction M.f(x) return x + %d end\nreturn M\n" % k
+                for k in range(60)}
+        bad = {"lib/d0/m08.lua", "lib/d1/m33.lua", "lib/d3/m59.lua"}
+        for rel in bad:
+            mods[rel] = "local M = {\nreturn M\n"
+        make_app(proj, "alpha", "alpha-many", files=mods)
+        node = Node(name="luacheck2", app="alpha")
+        self.addCleanup(node.stop)
+        node.start()
+        link = "tcp://127.0.0.1:%d" % node.port
+        env = dict(os.environ, XDG_CACHE_HOME=os.path.join(tmp, "cache"))
+        r = subprocess.run([SWARM_BIN, "push", proj, "--link", link], capture_output=True, text=True,
+                           timeout=60, env=env)
+        self.assertEqual(r.returncode, 6, r.stdout + r.stderr)
+        for rel in sorted(bad):
+            self.assertEqual(r.stderr.count("apps/alpha/%s:2: unexpected symbol" % rel), 1, r.stderr)
+        self.assertEqual(r.stderr.count(".lua:"), 3, r.stderr)
+        self.assertIn("3 Lua files do not compile; nothing was pushed", r.stderr)
+        self.assertNotIn("push:", node.read_log())
+        for rel in bad:
+            write(os.path.join(proj, "apps", "alpha", rel), "return {}\n")
+        r = subprocess.run([SWARM_BIN, "push", proj, "--link", link, "--grace", GRACE], capture_output=True,
+                           text=True, timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(node.client().call("alpha.ver"), "alpha-many")
+
 
 class FleetLab(unittest.TestCase):
     """swarm fleet's selection on a scanned LAN: push's selectors, --app, --all."""
