@@ -89,10 +89,22 @@ int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
 {
     fs->rootfd = -1;
     fs->max = 0;
+    memset(fs->dcache, 0, sizeof fs->dcache);
+    for (int i = 0; i < SW_POSIX_DCACHE; i++)
+        fs->dcache[i].fd = -1;
+    fs->dcache_next = 0;
     (void)sw__fsf_on(); // test builds: reads SW_TEST_FS_FAULT now (its SIGUSR2 handler too)
     fs->fds = calloc(max_files ? max_files : 1, sizeof *fs->fds);
-    if (!fs->fds)
+    fs->dcache_mem = malloc(SW_POSIX_DCACHE * (size_t)SW_POSIX_DCACHE_PATH);
+    if (!fs->fds || !fs->dcache_mem) {
+        free(fs->fds);
+        free(fs->dcache_mem);
+        fs->fds = NULL;
+        fs->dcache_mem = NULL;
         return SW_EFULL;
+    }
+    for (int i = 0; i < SW_POSIX_DCACHE; i++)
+        fs->dcache[i].path = fs->dcache_mem + (size_t)i * SW_POSIX_DCACHE_PATH;
     fs->max = max_files;
     for (uint16_t i = 0; i < max_files; i++)
         fs->fds[i] = -1;
@@ -113,8 +125,24 @@ int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
     return 0;
 }
 
+void sw__posix_fs_forget(sw_posix_fs_t *fs)
+{
+    for (int i = 0; i < SW_POSIX_DCACHE; i++) {
+        struct sw_posix_dcache *e = &fs->dcache[i];
+        if (e->fd >= 0 && e->busy) {
+            e->stale = true; // in use by an operation: closed when it is done (dir_done)
+        } else if (e->fd >= 0) {
+            close(e->fd);
+            e->fd = -1;
+        }
+    }
+}
+
 void sw__posix_fs_close(sw_posix_fs_t *fs)
 {
+    sw__posix_fs_forget(fs);
+    free(fs->dcache_mem);
+    fs->dcache_mem = NULL;
     for (uint16_t i = 0; i < fs->ndirty; i++)
         free(fs->dirty[i]);
     free(fs->dirty);
@@ -190,11 +218,62 @@ static void dirty_clear(sw_posix_fs_t *fs, const char *path)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Resolution
 
-// Closes a directory descriptor from walk() unless it is the root's own.
-static void dir_done(const sw_posix_fs_t *fs, int fd)
+// Releases a directory descriptor from walk(): closes it unless it is the root's own or one
+// kept (port_posix.h, dcache), which is only counted back.
+static void dir_done(sw_posix_fs_t *fs, int fd)
 {
-    if (fd >= 0 && fd != fs->rootfd)
-        close(fd);
+    if (fd < 0 || fd == fs->rootfd)
+        return;
+    for (int i = 0; i < SW_POSIX_DCACHE; i++) {
+        struct sw_posix_dcache *e = &fs->dcache[i];
+        if (e->fd == fd && e->busy) {
+            if (!--e->busy && e->stale) {
+                close(e->fd);
+                e->fd = -1;
+            }
+            return;
+        }
+    }
+    close(fd);
+}
+
+// A kept directory for dirs[0..len), or -1 (port_posix.h, dcache).
+static int dcache_find(sw_posix_fs_t *fs, const char *dirs, size_t len)
+{
+    for (int i = 0; i < SW_POSIX_DCACHE; i++) {
+        struct sw_posix_dcache *e = &fs->dcache[i];
+        if (e->fd >= 0 && !e->stale && e->len == len && !memcmp(e->path, dirs, len)) {
+            e->busy++;
+            return e->fd;
+        }
+    }
+    return -1;
+}
+
+// Keeps fd (just opened for dirs) in a free entry, or in place of one not in use.
+static void dcache_keep(sw_posix_fs_t *fs, const char *dirs, size_t len, int fd)
+{
+    if (!fs->dcache_mem || len >= SW_POSIX_DCACHE_PATH)
+        return;
+    struct sw_posix_dcache *e = NULL;
+    for (int i = 0; i < SW_POSIX_DCACHE && !e; i++)
+        if (fs->dcache[i].fd < 0)
+            e = &fs->dcache[i];
+    for (int k = 0; k < SW_POSIX_DCACHE && !e; k++) {
+        struct sw_posix_dcache *v = &fs->dcache[fs->dcache_next];
+        fs->dcache_next = (uint8_t)((fs->dcache_next + 1) % SW_POSIX_DCACHE);
+        if (!v->busy) {
+            close(v->fd);
+            e = v;
+        }
+    }
+    if (!e)
+        return; // all in use (a caller holding several): this one is closed by dir_done
+    e->fd = fd;
+    e->busy = 1;
+    e->stale = false;
+    e->len = (uint16_t)len;
+    memcpy(e->path, dirs, len);
 }
 
 // Why openat() of a directory component failed: a symlink is SW_EPERM whatever errno said
@@ -239,7 +318,7 @@ static int path_copy(const char *path, char *buf)
 // the path names (*name = NULL). Otherwise opens the directory holding the last component and
 // points *name at it; for "" (the root itself) *name = "" and *dirfd is the root.
 // The caller releases *dirfd with dir_done().
-static int walk(const sw_posix_fs_t *fs, char *buf, bool whole, int *dirfd, const char **name)
+static int walk(sw_posix_fs_t *fs, char *buf, bool whole, int *dirfd, const char **name)
 {
     *dirfd = -1;
     *name = NULL;
@@ -262,8 +341,17 @@ static int walk(const sw_posix_fs_t *fs, char *buf, bool whole, int *dirfd, cons
         }
         if (last)
             *last = 0;
-        int fd = open_dirs(cur, s);
+        size_t len = strlen(s);
+        int fd = last ? dcache_find(fs, s, len) : -1; // a parent used a moment ago
         if (fd >= 0) {
+            *dirfd = fd;
+            *name = last + 1;
+            return 0;
+        }
+        fd = open_dirs(cur, s);
+        if (fd >= 0) {
+            if (last) // kept for the next names in the same directory
+                dcache_keep(fs, s, len, fd);
             *dirfd = fd;
             *name = last ? last + 1 : NULL;
             return 0;
@@ -533,6 +621,8 @@ static int remove_at(void *ctx, const char *path, int flags)
     dir_done(fs, dfd);
     if (!err)
         dirty_mark(fs, path);
+    if (flags & AT_REMOVEDIR)
+        sw__posix_fs_forget(fs); // a directory kept open may have been this one, or in it
     return err;
 }
 
@@ -568,7 +658,9 @@ static int rename_at(void *ctx, const char *from, const char *to, bool durable)
     // A symlink is never moved nor replaced (so "write a temp file, rename it over p" cannot
     // turn a link into a file behind its owner's back); unlink is the way to remove one.
     struct stat ls;
-    if ((fstatat(fdir, fname, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode)) ||
+    int fr = fstatat(fdir, fname, &ls, AT_SYMLINK_NOFOLLOW);
+    bool moves_dir = fr != 0 || S_ISDIR(ls.st_mode); // (not known: as if it did)
+    if ((fr == 0 && S_ISLNK(ls.st_mode)) ||
         (fstatat(tdir, tname, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode))) {
         err = SW_EPERM;
     } else {
@@ -600,6 +692,8 @@ static int rename_at(void *ctx, const char *from, const char *to, bool durable)
     }
     dir_done(fs, fdir);
     dir_done(fs, tdir);
+    if (moves_dir) // the directories kept open may be elsewhere now
+        sw__posix_fs_forget(fs);
     return err;
 }
 

@@ -181,10 +181,14 @@ static void on_signal(uv_signal_t *s, int signum)
     sw_node_stop(p->node);
 }
 
-// Runs before the loop blocks: the place to notice that the node has finished stopping.
+// Runs before the loop blocks: the place to notice that the node has finished stopping, and to
+// close the directory the file system keeps open between operations.
 static void on_watch(uv_prepare_t *w)
 {
     sw_posix_t *p = w->data;
+    // the loop is about to wait: walk()'s kept directory must not outlive this round of events
+    // (something outside the node could move it meanwhile)
+    sw__posix_fs_forget(&p->fs);
     if (!p->shutdown && p->node && sw_node_stopped(p->node))
         shutdown_all(p, false);
 }

@@ -66,6 +66,9 @@ typedef struct sw_plistener sw_plistener_t;
 typedef struct sw_pudp sw_pudp_t;
 
 // Files: the root directory and the table of open files (fs_posix.c).
+#define SW_POSIX_DCACHE 4         // directories kept open by the file system (sw_posix_fs_t)
+#define SW_POSIX_DCACHE_PATH 4096 // longest path of one, bytes (with the NUL)
+
 typedef struct sw_posix_fs {
     int rootfd;      // O_RDONLY|O_DIRECTORY of the root, -1 without a root
     int *fds;        // open files by handle; -1 = free slot
@@ -76,6 +79,20 @@ typedef struct sw_posix_fs {
     char **dirty;
     uint16_t ndirty;
     bool dirty_all;
+    // walk()'s last parent directories, open, so that the next operations in them (a file's
+    // stat, open, hash and move, and its ancestors' stats, come in runs) skip resolving their
+    // paths again. Forgotten when a directory is renamed or removed (it may have moved) and each
+    // time the loop is about to wait (sw__posix_fs_forget from port_posix.c): none outlives one
+    // round of events.
+    struct sw_posix_dcache {
+        int fd;           // -1: a free entry
+        uint16_t busy;    // walk() results of it not released yet (dir_done)
+        uint16_t len;
+        bool stale;       // forgotten while busy: closed once released, never matched again
+        char *path;       // its relative path (SW_POSIX_DCACHE_PATH bytes, in dcache_mem)
+    } dcache[SW_POSIX_DCACHE];
+    char *dcache_mem;     // malloc: the entries' paths
+    uint8_t dcache_next;  // the entry replaced next when none is free
 } sw_posix_fs_t;
 
 // All state of the port. Allocated by the caller, initialised by sw_posix_init(); the fields
@@ -89,7 +106,7 @@ typedef struct sw_posix {
     uv_timer_t wake;      // wake_at()
     uint32_t wake_due;    // its target (now_ms time)
     uv_signal_t sigint, sigterm;
-    uv_prepare_t watch;   // ends the run once the node has stopped
+    uv_prepare_t watch;   // ends the run once the node has stopped; forgets fs.dcache
     uv_timer_t settle;    // once, SW_POSIX_SETTLE_MS into the run: start-up code handed back
     bool running;         // inside sw_posix_run()
     bool shutdown;        // closing everything; no new links

@@ -12,6 +12,9 @@ int sw__posix_uverr(int uverr);
 // --- files (fs_posix.c; plain POSIX, no libuv, so unit tests can compile it alone)
 int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files);
 void sw__posix_fs_close(sw_posix_fs_t *fs);
+// Closes the directory walk() keeps open (port_posix.h, dcache_fd); the loop calls it before
+// each wait.
+void sw__posix_fs_forget(sw_posix_fs_t *fs);
 int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fd);
 int sw__posix_fs_read(void *ctx, int fd, uint64_t off, void *buf, size_t n);
 int sw__posix_fs_write(void *ctx, int fd, uint64_t off, const void *buf, size_t n);
