@@ -166,6 +166,14 @@ int sw__push_mkparents(sw_node_t *n, const char *path)
     if (len >= SW_PUSH_PATH)
         return SW_ETOOBIG;
     memcpy(buf, path, len + 1);
+    // the usual case, a parent that is there already: one look, not one per ancestor
+    char *last = strrchr(buf, '/');
+    if (last) {
+        *last = 0;
+        if (stat_type(n, buf) == SW_FT_DIR)
+            return 0;
+        *last = '/';
+    }
     for (size_t i = 1; i < len; i++) {
         if (buf[i] != '/')
             continue;
