@@ -127,6 +127,16 @@ bool sw_hlink_keyless(const sw_hlink_t *l);
 // MoaT device that is not a swarm-node gets 54 bytes it does not understand. False (nothing
 // sent) for any other link.
 bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms);
+// How long callers give the probe: the mark comes back as soon as the node has read the
+// preamble (54 bytes out, 4 back: 60 ms at 9600 baud).
+#define SW_HLINK_PROBE_MS 2000
+// The same probe for callers that run on the loop and may not block it (push, dashboard):
+// sends it and calls fn(u, l, locked) once the node's answer mark comes (locked false: an open
+// node answered). The caller times the wait (a device that is not a swarm-node never answers)
+// and closes the link when it gives up; fn is not called after sw_hlink_close(). False (nothing
+// sent, fn never called) for any other link, as above.
+typedef void (*sw_hlink_probe_fn)(void *u, sw_hlink_t *l, bool locked);
+bool sw_hlink_probe_locked(sw_hlink_t *l, sw_hlink_probe_fn fn, void *u);
 
 // Calls a command: d = raw MsgPack of the arguments (empty span: {}), r_ms > 0 for a stream.
 // Returns the seq (> 0) or an error (SW_ECLOSED when down, SW_EFULL when max_pending are in

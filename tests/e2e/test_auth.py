@@ -899,6 +899,40 @@ class LockedSerial(unittest.TestCase):
         r = self.swarm("call", link, "ping", "m=after")
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "R:after"), r.stderr)
 
+    def test_push_lossless_without_key_says_locked(self):
+        """swarm push (asynchronous: it cannot use the blocking probe of the one-shot commands)
+        to a locked node's lossless line from a host without a key: the same diagnosis instead
+        of "no answer", the device counted as not reached (exit status 3, as the one-shot
+        commands and a wrong key), and nothing of the push sent to the node."""
+        root, link = self.node(False)
+        proj = os.path.join(self.tmp, "proj")
+        os.makedirs(os.path.join(proj, "apps", "chatty"))
+        with open(os.path.join(proj, "apps", "chatty", "main.lua"), "w") as f:
+            f.write("-- PUSHEDMARK\n")
+        nokey = dict(self.env, SWARM_KEY_FILE="")
+        for dry in ((), ("--dry-run",)):
+            r = self.quick("push", proj, "--link", link, *dry, env=nokey)
+            out = r.stdout + r.stderr
+            self.assertEqual(r.returncode, 3, out)
+            self.assertIn("the device is locked and this host has no key for it", out)
+            self.assertIn("SWARM_KEY_FILE is set empty", out)
+            self.assertNotIn("no answer", out)
+        r = self.quick("push", proj, "--link", link, "--json",
+                       env=dict(self.env, XDG_CONFIG_HOME=os.path.join(self.tmp, "nocfg")))
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("swarm key path", r.stdout)
+        self.wait_log("not an authenticated client; waiting for a new handshake", 3)
+        main = os.path.join(root, "apps", "chatty", "main.lua")
+
+        def code():
+            with open(main) as f:
+                return f.read()
+        self.assertNotIn("PUSHEDMARK", code())
+        # the key still works after the probes: the push goes through
+        r = self.swarm("push", proj, "--link", link, "--grace", "400ms")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.read_log()[-2000:])
+        self.assertIn("PUSHEDMARK", code())
+
     def test_lossless_silent_open_node_not_called_locked(self):
         """The probe for a locked node, on an open node that is merely slow: it answers the
         probe as open, so the host reports the timeout as before, and the bytes of the probe
