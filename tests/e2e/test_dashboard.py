@@ -30,7 +30,7 @@ TestDashboardBroker: the fleet from an MQTT broker (a mosquitto the test starts,
   when the broker is lost; the user config's [mqtt] broker is the default; a URL that is no broker is a usage error.
 
 TestDashboardSerial: a node on a pty pair given as --link serial://: its log lines reach the
-  page as console events.
+  page as console events; locked, to a dashboard without the key, a call says so.
 """
 import base64
 import json
@@ -831,11 +831,15 @@ class TestDashboardSerial(PtyPairTestCase):
     """A node on a serial line (a pty pair) given as --link serial://: listed, called, and its
     console bytes (its log lines, on a lossless line) reach the page as console events."""
 
-    def test_serial_console(self):
+    def serial_node(self, key=None):
+        """A swarm-node on the line (locked with key, if given), once it owns its end."""
         root = tempfile.mkdtemp(prefix="swarm-dash-ser-")
         self.addCleanup(shutil.rmtree, root, True)
         with open(os.path.join(root, "swarm.cfg"), "wb") as f:
             f.write(pack(loopback_config(None, services=False)))
+        if key:
+            with open(os.path.join(root, "swarm.key"), "wb") as f:
+                f.write(key)
         log = open(os.path.join(root, "node.log"), "wb")
         self.addCleanup(log.close)
         node = subprocess.Popen([NODE_BIN, "--root", root, "--name", "ser1", "--port", "0", "--listen", "127.0.0.1",
@@ -849,6 +853,10 @@ class TestDashboardSerial(PtyPairTestCase):
             self.assertIsNone(node.poll(), "the node ended")
             self.assertLess(time.monotonic(), deadline, "the node never got ready")
             time.sleep(0.02)
+        return root
+
+    def test_serial_console(self):
+        root = self.serial_node()
         env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(root, "cfg"), XDG_CACHE_HOME=os.path.join(root, "cache"))
         uri = "serial://" + self.b
         d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--link", uri], env=env)
@@ -866,6 +874,36 @@ class TestDashboardSerial(PtyPairTestCase):
             w.close()
         finally:
             self.assertEqual(stop_dashboard(d), 0)
+
+    def test_locked_without_key(self):
+        """A locked node on a lossless line and a dashboard whose host has no key: the node
+        says nothing (it reads nothing but a handshake), so a call that gets no answer makes
+        the dashboard ask the line, without blocking its loop, and the page hears that the
+        device is locked and where the key goes (not "no answer"); the row turns locked, and
+        the next call is answered at once."""
+        root = self.serial_node(key=os.urandom(32))
+        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(root, "cfg"), XDG_CACHE_HOME=os.path.join(root, "cache"))
+        env.pop("SWARM_KEY_FILE", None)
+        uri = "serial://" + self.b
+        d, url = start_dashboard(["--timeout", "1s", "--port", "0", "--no-scan", "--no-config", "--link", uri],
+                                 env=env)
+        try:
+            w = WS(url)
+            w.recv_json(lambda m: m.get("ev") == "fleet")
+            seen = []
+            w.send({"id": 1, "op": "call", "node": uri, "path": "ping", "args": {"m": "x"}})
+            a = w.recv_json(lambda m: seen.append(m) or m.get("id") == 1)
+            self.assertIn("the device is locked and this host has no key for it", a.get("error", ""), a)
+            self.assertIn("swarm key path", a["error"])
+            self.assertTrue(any(m.get("ev") == "node" and m["node"]["locked"] for m in seen), seen)
+            w.send({"id": 2, "op": "call", "node": uri, "path": "sys.info"})
+            a = w.recv_json(lambda m: m.get("id") == 2)
+            self.assertIn("the device is locked", a.get("error", ""), a)
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+        with open(os.path.join(root, "node.log"), "rb") as f:
+            self.assertIn(b"not an authenticated client; waiting for a new handshake", f.read())
 
 
 class TestDashboardBrowser(unittest.TestCase):
