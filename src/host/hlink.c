@@ -553,6 +553,13 @@ bool sw_hlink_secure(const sw_hlink_t *l)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Calls
 
+int sw_hlink_gate(sw_hlink_t *l, const char *dotted)
+{
+    if (l->closing || !l->up)
+        return SW_ECLOSED;
+    return sw__hsec_gate(l, dotted, NULL, (sw_span_t){0});
+}
+
 static int64_t call(sw_hlink_t *l, const char *dotted, const sw_span_t *action, sw_span_t d,
                     int64_t r_ms, sw_hlink_answer_fn fn, void *u)
 {

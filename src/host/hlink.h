@@ -138,6 +138,12 @@ bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms);
 typedef void (*sw_hlink_probe_fn)(void *u, sw_hlink_t *l, bool locked);
 bool sw_hlink_probe_locked(sw_hlink_t *l, sw_hlink_probe_fn fn, void *u);
 
+// Whether a call of dotted (without arguments) would go out now: 0, or what sw_hlink_call would
+// return without sending it (SW_ECLOSED closing; SW_EAUTH, the error text set, when the host
+// refuses it: a device that answered open although the host holds a key, docs/SECURITY.md).
+// For dry runs, which report what the real run would do.
+int sw_hlink_gate(sw_hlink_t *l, const char *dotted);
+
 // Calls a command: d = raw MsgPack of the arguments (empty span: {}), r_ms > 0 for a stream.
 // Returns the seq (> 0) or an error (SW_ECLOSED when down, SW_EFULL when max_pending are in
 // flight, SW_ETOOBIG). fn gets every answer.

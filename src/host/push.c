@@ -726,6 +726,18 @@ static void next_target(dev_run_t *r)
     ask_manifest(r, 0);
 }
 
+// A dry run reports what the real push would do: where the host would refuse to send cmd (a
+// device that answered open although the host holds a key), the same failure as call()'s.
+static bool dry_gate(dev_run_t *r, const char *cmd)
+{
+    int rc = sw_hlink_gate(r->l, cmd);
+    if (!rc)
+        return true;
+    finish(r, SW_PUSH_FAILED, "%s: %s", cmd,
+           rc == SW_ECLOSED || rc == SW_EAUTH ? sw_hlink_error(r->l) : sw_strerror(rc));
+    return false;
+}
+
 // Records the changes of the current target (for --dry-run and reports).
 static bool record_changes(dev_run_t *r, sw_push_tgt_t *t)
 {
@@ -827,6 +839,8 @@ static void on_manifest(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     d->bytes_total += r->diff.put_bytes;
     d->files_total += (uint32_t)r->diff.n_put;
     if (r->p->o.dry_run) {
+        if (!dry_gate(r, "push.begin"))
+            return;
         d->cur_tgt++;
         next_target(r);
         return;
@@ -1263,6 +1277,8 @@ static void after_targets(dev_run_t *r)
         call(r, "push.switch", &w, on_switch, (uint64_t)(grace ? p->o.grace_ms : SW_PUSH_GRACE_DEFAULT) + 2000);
         return;
     }
+    if (p->o.app && app_ok && strcmp(p->o.app, d->app) && !dry_gate(r, "push.switch"))
+        return; // (a dry run: the real push would switch the app)
     reboot_or_done(r);
 }
 

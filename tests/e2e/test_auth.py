@@ -630,6 +630,32 @@ class HostCli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn(b"SECRETCODEMARK", b"".join(relay.sent))
 
+    def test_dry_run_push_to_open_node_reports_the_refusal(self):
+        """A dry run reports what the real push would do: to a node that answers open while
+        the host holds a key, the real push is refused before anything is sent, so the dry run
+        says the same refusal and exits like it (not "dry-run", exit 0); --allow-open makes both
+        go (the dry run then lists the changes)."""
+        self.assertEqual(self.swarm("key", "new").returncode, 0)
+        proj = os.path.join(self.tmp, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('swarm.command("ver", function() return "dry9" end, "v")\n')
+        real = self.swarm("push", proj, "--link", self.link, "--grace", "400ms")
+        dry = self.swarm("push", proj, "--link", self.link, "--dry-run")
+        for r in (real, dry):
+            self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
+            self.assertIn("push.begin: %s answered as an open node, but the host holds a key" % self.link,
+                          r.stdout)
+        self.assertNotIn("dry-run", dry.stdout)
+        j = json.loads(self.swarm("push", proj, "--link", self.link, "--dry-run", "--json").stdout)
+        self.assertEqual(j["devices"][0]["result"], "failed", j)
+        dry = self.swarm("push", proj, "--link", self.link, "--dry-run", "--allow-open")
+        self.assertEqual(dry.returncode, 0, dry.stdout + dry.stderr)
+        self.assertIn("dry-run", dry.stdout)
+        self.assertIn("+ main.lua", dry.stdout)
+        main = os.path.join(self.node.root, "apps", "example", "main.lua")
+        self.assertFalse(os.path.exists(main) and "dry9" in open(main).read())
+
     def test_mux_with_key_and_open_device(self):
         """A mux holding the fleet key whose device answers as open: its clients' reads pass,
         a change is answered with an EAUTH error and not sent; SWARM_ALLOW_OPEN=1 on the mux

@@ -437,18 +437,21 @@ class TestDashboardInput(unittest.TestCase):
                 w.send({"id": i, "op": "call", "node": link, "path": path, "args": args})
                 return w.recv_json(lambda m: m.get("id") == i)
 
-            def push(i):
-                w.send({"id": i, "op": "push", "project": os.path.basename(proj), "nodes": [link]})
+            def push(i, dry=False):
+                w.send({"id": i, "op": "push", "project": os.path.basename(proj), "nodes": [link],
+                        "dry_run": dry})
                 return w.recv_json(lambda m: m.get("id") == i)["reply"]["devices"][0]
 
             self.assertEqual(call(1, "sys.info", {})["reply"]["host_name"], "open1")  # reads go
             a = call(2, "f.mkdir", {"p": "fromdash"})
             self.assertIn("answered as an open node, but the host holds a key", a.get("error", ""), a)
             self.assertIn("swarm key open " + link, a["error"])
-            dev = push(3)
-            self.assertEqual(dev["result"], "failed", dev)
-            self.assertIn("answered as an open node, but the host holds a key", dev["reason"])
-            self.assertIn("swarm key open " + link, dev["reason"])
+            # the dry run shows what the push would do: the same refusal (not "dry-run")
+            for i, dry in ((3, True), (30, False)):
+                dev = push(i, dry)
+                self.assertEqual(dev["result"], "failed", dev)
+                self.assertIn("answered as an open node, but the host holds a key", dev["reason"])
+                self.assertIn("swarm key open " + link, dev["reason"])
             self.assertFalse(os.path.exists(os.path.join(node.root, "fromdash")))
             main = os.path.join(node.root, "apps", "example", "main.lua")
             if os.path.exists(main):  # (a node's own example app, not the project's)
