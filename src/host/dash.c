@@ -915,9 +915,14 @@ static void on_tick(uv_timer_t *t)
         if (n->online && !n->fixed && !n->bus && !n->link_up && tnow - n->seen > off)
             sw__dash_set_online(n, false);
     }
-    for (size_t i = 0; i < d->n; i++) // a probe unanswered: not a swarm-node that is locked
-        if (d->nodes[i]->probing && tnow - d->nodes[i]->probe_t0 > SW_HLINK_PROBE_MS)
-            d->nodes[i]->probing = false;
+    for (size_t i = 0; i < d->n; i++) { // a probe unanswered: not a swarm-node that is locked
+        dnode_t *n = d->nodes[i];
+        if (n->probing && tnow - n->probe_t0 > SW_HLINK_PROBE_MS) {
+            n->probing = false;
+            if (n->link)
+                sw_hlink_probe_cancel(n->link);
+        }
+    }
     if (d->o->timeout_ms)
         for (dcall_t *k = d->calls, *nx; k; k = nx) {
             nx = k->next;

@@ -856,6 +856,14 @@ bool sw_hlink_probe_locked(sw_hlink_t *l, sw_hlink_probe_fn fn, void *u)
     return true;
 }
 
+void sw_hlink_probe_cancel(sw_hlink_t *l)
+{
+    if (!l->probe_fn)
+        return; // (none under way, or the blocking form's, which ends by itself)
+    l->probe_fn = NULL;
+    l->probe = SW__PROBE_NONE;
+}
+
 int sw_hlink_call_sync(sw_hlink_t *l, const char *dotted, sw_span_t d, uint32_t timeout_ms,
                        sw_mpw_t *result, char *err, size_t errcap)
 {

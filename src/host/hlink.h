@@ -133,10 +133,12 @@ bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms);
 // The same probe for callers that run on the loop and may not block it (push, dashboard):
 // sends it and calls fn(u, l, locked) once the node's answer mark comes (locked false: an open
 // node answered). The caller times the wait (a device that is not a swarm-node never answers)
-// and closes the link when it gives up; fn is not called after sw_hlink_close(). False (nothing
-// sent, fn never called) for any other link, as above.
+// and, when it gives up, closes the link or calls sw_hlink_probe_cancel (the mark is no longer
+// looked for in what the line brings); fn is not called after either. False (nothing sent, fn
+// never called) for any other link, as above, and while a probe is under way.
 typedef void (*sw_hlink_probe_fn)(void *u, sw_hlink_t *l, bool locked);
 bool sw_hlink_probe_locked(sw_hlink_t *l, sw_hlink_probe_fn fn, void *u);
+void sw_hlink_probe_cancel(sw_hlink_t *l);
 
 // Whether a call of dotted (without arguments) would go out now: 0, or what sw_hlink_call would
 // return without sending it (SW_ECLOSED closing; SW_EAUTH, the error text set, when the host
