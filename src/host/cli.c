@@ -593,9 +593,10 @@ int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int e
 {
     switch (err) {
     case SW_EREMOTE:
-        // Through a multiplexer, "the device is unreachable" arrives as the mux's error reply:
-        // scripts must see the same exit status as when calling the device directly.
-        if (text && !strncmp(text, "ECLOSED:", 8)) {
+        // Through a multiplexer, "the device is unreachable" (or locked, or refused by the
+        // host's key) arrives as the mux's error reply: scripts must see the same exit status
+        // as when calling the device directly.
+        if (text && (!strncmp(text, "ECLOSED:", 8) || !strncmp(text, "EAUTH:", 6))) {
             sw_cli_error(c, cmd, "%s", text);
             return SW_EXIT_LINK;
         }

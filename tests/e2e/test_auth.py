@@ -959,6 +959,31 @@ class LockedSerial(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.read_log()[-2000:])
         self.assertIn("PUSHEDMARK", code())
 
+    def test_mux_lossless_without_key_says_locked(self):
+        """A mux without a key on a locked node's lossless line: the device says nothing, so
+        2 s after a client's call the mux asks the line, and its clients hear that the device
+        is locked and where the key goes (exit status 3, as calling the line directly) instead
+        of timing out; the next call is answered at once."""
+        root, link = self.node(False)
+        nokey = dict(self.env, SWARM_KEY_FILE="")
+        sock = os.path.join(self.tmp, "mux.sock")
+        with st.swarm_running("mux", "--link", link, "--socket", sock, env=nokey) as mux:
+            for _ in range(500):
+                if os.path.exists(sock):
+                    break
+                self.assertIsNone(mux.poll())
+                time.sleep(0.02)
+            for k in range(2):
+                r = self.swarm("call", "unix://" + sock, "f.mkdir", "p=viamux%d" % k, env=nokey)
+                self.assertEqual(r.returncode, 3, r.stderr)
+                self.assertIn("the device is locked and this multiplexer has no key for it", r.stderr)
+                self.assertIn("SWARM_KEY_FILE is set empty", r.stderr)
+            mux.send_signal(signal.SIGTERM)
+            self.assertEqual(mux.wait(30), 0)
+            self.assertIn("is locked and this multiplexer has no key", mux.stderr.read())
+        self.wait_log("not an authenticated client; waiting for a new handshake")
+        self.assertFalse(os.path.exists(os.path.join(root, "viamux0")))
+
     def test_lossless_silent_open_node_not_called_locked(self):
         """The probe for a locked node, on an open node that is merely slow: it answers the
         probe as open, so the host reports the timeout as before, and the bytes of the probe
