@@ -181,8 +181,7 @@ static void on_answer(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
 static void send_nokey_locked(dcall_t *k)
 {
     if (k->c)
-        send_error(k->c, k->id, "%s: the device is locked and this host has no key for it (a locked "
-                   "node reads nothing but the authenticated handshake): %s",
+        send_error(k->c, k->id, "%s: " SW_KEY_LOCKED_TEXT ": %s",
                    k->n->name[0] ? k->n->name : k->n->key, sw_key_missing_hint());
 }
 

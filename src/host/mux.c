@@ -413,9 +413,7 @@ static void on_device_answer(void *u, sw_hlink_t *l, const sw_msg_t *msg, int er
 // What a client of a locked node on a keyless line hears (as the CLI says it to its user).
 static void send_locked(sw_mux_t *m, client_t *c, int64_t seq)
 {
-    send_error(c, seq, "EAUTH: %s: the device is locked and this multiplexer has no key for it "
-               "(a locked node reads nothing but the authenticated handshake): %s", m->link_uri,
-               sw_key_missing_hint());
+    send_error(c, seq, "EAUTH: %s: " SW_KEY_LOCKED_TEXT ": %s", m->link_uri, sw_key_missing_hint());
 }
 
 static void on_probe(void *u, sw_hlink_t *l, bool locked)
@@ -427,8 +425,7 @@ static void on_probe(void *u, sw_hlink_t *l, bool locked)
     if (!locked)
         return; // an open node, merely silent
     m->nokey_locked = true;
-    mlog(m, "the device on %s is locked and this multiplexer has no key for it: %s", m->link_uri,
-         sw_key_missing_hint());
+    mlog(m, "%s: " SW_KEY_LOCKED_TEXT ": %s", m->link_uri, sw_key_missing_hint());
     for (client_t *c = m->clients.next; c != &m->clients; c = c->next) // their calls fail now
         for (fwd_t *f = c->calls.next, *nx; f != &c->calls; f = nx) {
             nx = f->next;

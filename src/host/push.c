@@ -462,8 +462,7 @@ static void on_probe(void *u, sw_hlink_t *l, bool locked)
     // no session was ever set up: the device counts as not reached (the exit status of a
     // wrong key, and of the one-shot commands: 3)
     r->d->connected = false;
-    finish(r, SW_PUSH_OFFLINE, "the device is locked and this host has no key for it (a locked "
-           "node reads nothing but the authenticated handshake): %s", sw_key_missing_hint());
+    finish(r, SW_PUSH_OFFLINE, SW_KEY_LOCKED_TEXT ": %s", sw_key_missing_hint());
 }
 
 static void on_probe_deadline(uv_timer_t *t)

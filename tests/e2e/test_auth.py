@@ -976,11 +976,11 @@ class LockedSerial(unittest.TestCase):
             for k in range(2):
                 r = self.swarm("call", "unix://" + sock, "f.mkdir", "p=viamux%d" % k, env=nokey)
                 self.assertEqual(r.returncode, 3, r.stderr)
-                self.assertIn("the device is locked and this multiplexer has no key for it", r.stderr)
+                self.assertIn("EAUTH: %s?baud=115200: the device is locked and this host has no key" % link, r.stderr)
                 self.assertIn("SWARM_KEY_FILE is set empty", r.stderr)
             mux.send_signal(signal.SIGTERM)
             self.assertEqual(mux.wait(30), 0)
-            self.assertIn("is locked and this multiplexer has no key", mux.stderr.read())
+            self.assertIn("the device is locked and this host has no key", mux.stderr.read())
         self.wait_log("not an authenticated client; waiting for a new handshake")
         self.assertFalse(os.path.exists(os.path.join(root, "viamux0")))
 
