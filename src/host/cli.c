@@ -11,6 +11,7 @@
 #include "cli_int.h"
 #include "cli_opt.h"
 #include "esc.h"
+#include "hsec.h"
 #include "mpjson.h"
 #include "scan.h"
 
@@ -575,24 +576,15 @@ int sw__cli_connect(const sw_cli_t *c, const char *cmd, uv_loop_t *loop, const c
     return SW_EXIT_OK;
 }
 
-// How long a silent lossless line gets to answer the probe for a locked node: the mark comes
-// back as soon as the node has read the preamble (54 bytes out, 4 back: 60 ms at 9600 baud).
-#define LOCKED_PROBE_MS 2000
-
 bool sw__cli_locked_line(const sw_cli_t *c, const char *cmd, sw_hlink_t *l)
 {
-    if (!l || !sw_hlink_line_locked(l, LOCKED_PROBE_MS))
+    if (!l || !sw_hlink_line_locked(l, SW_HLINK_PROBE_MS))
         return false;
     char name[300];
     sw_uri_format(sw_hlink_uri(l), name, sizeof name);
     sw_cli_error(c, cmd, "%s: the device is locked and this host has no key for it: a locked node "
                  "reads nothing but the authenticated handshake, so nothing was run", name);
-    const char *env = getenv("SWARM_KEY_FILE");
-    if (env && !*env)
-        sw__cli_hint(c, "SWARM_KEY_FILE is set empty (no key): set it to the fleet key's file");
-    else
-        sw__cli_hint(c, "copy the fleet key from a host that has it to `swarm key path` (mode "
-                     "0600), or set SWARM_KEY_FILE=FILE (docs/SECURITY.md, \"The locked mode\")");
+    sw__cli_hint(c, "%s", sw_key_missing_hint());
     return true;
 }
 
@@ -601,9 +593,10 @@ int sw__cli_call_failed(const sw_cli_t *c, const char *cmd, sw_hlink_t *l, int e
 {
     switch (err) {
     case SW_EREMOTE:
-        // Through a multiplexer, "the device is unreachable" arrives as the mux's error reply:
-        // scripts must see the same exit status as when calling the device directly.
-        if (text && !strncmp(text, "ECLOSED:", 8)) {
+        // Through a multiplexer, "the device is unreachable" (or locked, or refused by the
+        // host's key) arrives as the mux's error reply: scripts must see the same exit status
+        // as when calling the device directly.
+        if (text && (!strncmp(text, "ECLOSED:", 8) || !strncmp(text, "EAUTH:", 6))) {
             sw_cli_error(c, cmd, "%s", text);
             return SW_EXIT_LINK;
         }

@@ -603,7 +603,8 @@ int sw_cli_push(const sw_cli_t *cli, int argc, char **argv)
         SW_OPT_UINT_("max-failures", NULL, "K", &po.max_failures, 1, 1000000, NULL,
                      "start no new device after K failures"),
         SW_OPT_FLAG_("dry-run", "n", &po.dry_run,
-                     "list what would change on each device; change nothing"),
+                     "list what would change on each device; change nothing (a device the push "
+                     "would be refused for fails as it would)"),
         SW_OPT_FLAG_("reboot", NULL, &po.reboot, "reset the device (sys.boot) after the "
                      "switch instead of relying on the hot reload"),
         {.kind = SW_OPT_DURATION, .name = "grace", .arg = "TIME", .dst = &po.grace_ms,

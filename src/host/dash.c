@@ -20,6 +20,7 @@
 #include "dash.h"
 #include "esc.h"
 #include "hlink.h"
+#include "hsec.h"
 #include "mpjson.h"
 #include "push.h"
 #include "scan.h"
@@ -176,9 +177,46 @@ static void on_answer(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
         call_free(k);
 }
 
+// A locked node on a lossless line of a host without its key: it reads nothing but a handshake.
+static void send_nokey_locked(dcall_t *k)
+{
+    if (k->c)
+        send_error(k->c, k->id, "%s: " SW_KEY_LOCKED_TEXT ": %s",
+                   k->n->name[0] ? k->n->name : k->n->key, sw_key_missing_hint());
+}
+
+// The probe's answer (on_tick started it): a locked node fails every call of the node with the
+// reason; an open one leaves the timed-out calls to the next tick ("no answer").
+static void on_probe(void *u, sw_hlink_t *l, bool locked)
+{
+    dnode_t *n = u;
+    n->probing = false;
+    if (!locked)
+        return;
+    n->nokey_locked = true;
+    if (!n->locked) { // the row shows it (before the answers that say so)
+        n->locked = true;
+        sw__dash_node_changed(n);
+    }
+    for (dcall_t *k = n->d->calls, *nx; k; k = nx) {
+        nx = k->next;
+        if (k->n != n)
+            continue;
+        if (k->seq)
+            sw_hlink_cancel(l, k->seq);
+        send_nokey_locked(k);
+        call_free(k);
+    }
+}
+
 static void call_send(dcall_t *k)
 {
     dnode_t *n = k->n;
+    if (n->nokey_locked) {
+        send_nokey_locked(k);
+        call_free(k);
+        return;
+    }
     sw_span_t args = {k->args, k->args_len};
     int64_t seq = sw_hlink_call(n->link, k->path, args, k->every_ms, on_answer, k);
     free(k->args);
@@ -281,6 +319,7 @@ static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
     dnode_t *n = u;
     dash_t *d = n->d;
     n->link_up = up;
+    n->probing = n->nokey_locked = false; // (a new connection: ask again when it is silent)
     if (up) {
         for (dcall_t *k = d->calls, *nx; k; k = nx) {
             nx = k->next;
@@ -875,11 +914,26 @@ static void on_tick(uv_timer_t *t)
         if (n->online && !n->fixed && !n->bus && !n->link_up && tnow - n->seen > off)
             sw__dash_set_online(n, false);
     }
+    for (size_t i = 0; i < d->n; i++) { // a probe unanswered: not a swarm-node that is locked
+        dnode_t *n = d->nodes[i];
+        if (n->probing && tnow - n->probe_t0 > SW_HLINK_PROBE_MS) {
+            n->probing = false;
+            if (n->link)
+                sw_hlink_probe_cancel(n->link);
+        }
+    }
     if (d->o->timeout_ms)
         for (dcall_t *k = d->calls, *nx; k; k = nx) {
             nx = k->next;
-            if (k->every_ms || tnow - k->t0 <= d->o->timeout_ms)
+            if (k->every_ms || tnow - k->t0 <= d->o->timeout_ms || k->n->probing)
                 continue;
+            // silence on a plain lossless line: a locked node says nothing (the CLI's
+            // sw__cli_locked_line, without blocking the loop)
+            if (k->seq && k->n->link && sw_hlink_probe_locked(k->n->link, on_probe, k->n)) {
+                k->n->probing = true;
+                k->n->probe_t0 = tnow;
+                continue;
+            }
             if (k->seq && k->n->link)
                 sw_hlink_cancel(k->n->link, k->seq);
             if (k->c)

@@ -196,7 +196,7 @@ static void node_relink(dnode_t *n, const char *uri)
         sw__dash_calls_fail_node(n, "the node moved to another address");
         sw_hlink_close(n->link);
         n->link = NULL;
-        n->link_up = false;
+        n->link_up = n->probing = n->nokey_locked = false;
     }
     snprintf(n->uri, sizeof n->uri, "%s", uri);
 }

@@ -66,6 +66,11 @@ struct dnode {
     uint64_t uptime_ms, seen;          // seen: loop ms of the last sign of life
     sw_hlink_t *link;
     bool link_up;
+    // A keyless lossless line whose call got no answer is asked whether a locked node is there
+    // (sw_hlink_probe_locked): its timed-out calls wait for the answer, at most SW_HLINK_PROBE_MS.
+    bool probing;
+    bool nokey_locked;                 // it said so: calls fail at once with what to do
+    uint64_t probe_t0;
 };
 
 struct dash {

@@ -553,6 +553,13 @@ bool sw_hlink_secure(const sw_hlink_t *l)
 ///////////////////////////////////////////////////////////////////////////////////////////////
 // Calls
 
+int sw_hlink_gate(sw_hlink_t *l, const char *dotted)
+{
+    if (l->closing || !l->up)
+        return SW_ECLOSED;
+    return sw__hsec_gate(l, dotted, NULL, (sw_span_t){0});
+}
+
 static int64_t call(sw_hlink_t *l, const char *dotted, const sw_span_t *action, sw_span_t d,
                     int64_t r_ms, sw_hlink_answer_fn fn, void *u)
 {
@@ -807,10 +814,11 @@ static void sync_answer(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
 
 bool sw_hlink_keyless(const sw_hlink_t *l) { return !l->has_key; }
 
-bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms)
+// Sends the probe of sw_hlink_line_locked; false (nothing sent) where it does not apply.
+static bool probe_send(sw_hlink_t *l)
 {
     if (l->closing || l->uri.kind != SW_URI_SERIAL || l->uri.lossy || l->sec || l->has_key ||
-        !l->conn)
+        !l->conn || l->probe == SW__PROBE_WAIT)
         return false;
     // The preamble, then a frame header of length 0 and padding up to the handshake message's
     // size: a locked node starts a session at the preamble, answers its mark and then refuses the
@@ -823,6 +831,13 @@ bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms)
         l->probe = SW__PROBE_NONE;
         return false;
     }
+    return true;
+}
+
+bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms)
+{
+    if (!probe_send(l))
+        return false;
     sync_begin(l, wait_ms);
     while (l->probe == SW__PROBE_WAIT && !l->sync_expired && turn(l))
         ;
@@ -830,6 +845,23 @@ bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms)
     if (sync_end(l))
         l->probe = SW__PROBE_NONE;
     return locked;
+}
+
+bool sw_hlink_probe_locked(sw_hlink_t *l, sw_hlink_probe_fn fn, void *u)
+{
+    if (!fn || l->syncing || !probe_send(l))
+        return false;
+    l->probe_fn = fn;
+    l->probe_u = u;
+    return true;
+}
+
+void sw_hlink_probe_cancel(sw_hlink_t *l)
+{
+    if (!l->probe_fn)
+        return; // (none under way, or the blocking form's, which ends by itself)
+    l->probe_fn = NULL;
+    l->probe = SW__PROBE_NONE;
 }
 
 int sw_hlink_call_sync(sw_hlink_t *l, const char *dotted, sw_span_t d, uint32_t timeout_ms,

@@ -127,6 +127,24 @@ bool sw_hlink_keyless(const sw_hlink_t *l);
 // MoaT device that is not a swarm-node gets 54 bytes it does not understand. False (nothing
 // sent) for any other link.
 bool sw_hlink_line_locked(sw_hlink_t *l, uint32_t wait_ms);
+// How long callers give the probe: the mark comes back as soon as the node has read the
+// preamble (54 bytes out, 4 back: 60 ms at 9600 baud).
+#define SW_HLINK_PROBE_MS 2000
+// The same probe for callers that run on the loop and may not block it (push, dashboard):
+// sends it and calls fn(u, l, locked) once the node's answer mark comes (locked false: an open
+// node answered). The caller times the wait (a device that is not a swarm-node never answers)
+// and, when it gives up, closes the link or calls sw_hlink_probe_cancel (the mark is no longer
+// looked for in what the line brings); fn is not called after either. False (nothing sent, fn
+// never called) for any other link, as above, and while a probe is under way.
+typedef void (*sw_hlink_probe_fn)(void *u, sw_hlink_t *l, bool locked);
+bool sw_hlink_probe_locked(sw_hlink_t *l, sw_hlink_probe_fn fn, void *u);
+void sw_hlink_probe_cancel(sw_hlink_t *l);
+
+// Whether a call of dotted (without arguments) would go out now: 0, or what sw_hlink_call would
+// return without sending it (SW_ECLOSED closing; SW_EAUTH, the error text set, when the host
+// refuses it: a device that answered open although the host holds a key, docs/SECURITY.md).
+// For dry runs, which report what the real run would do.
+int sw_hlink_gate(sw_hlink_t *l, const char *dotted);
 
 // Calls a command: d = raw MsgPack of the arguments (empty span: {}), r_ms > 0 for a stream.
 // Returns the seq (> 0) or an error (SW_ECLOSED when down, SW_EFULL when max_pending are in

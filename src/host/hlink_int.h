@@ -116,7 +116,9 @@ struct sw_hlink {
                              // open although the host has a key (SWARM_ALLOW_OPEN, --allow-open)
     bool hunting;            // lossless serial: skipping to the node's answer mark (noise.h)
     uint32_t hunt_win;
-    uint8_t probe;           // sw_hlink_line_locked(): SW__PROBE_*
+    uint8_t probe;           // sw_hlink_line_locked(), sw_hlink_probe_locked(): SW__PROBE_*
+    sw_hlink_probe_fn probe_fn; // sw_hlink_probe_locked(): told once when the mark comes
+    void *probe_u;
     char dev[200];           // the device as the user named it (per-device key, locked record)
     uint8_t key[32];
     struct sw_seclink *sec;  // the Noise session of the current connection

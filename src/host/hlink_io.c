@@ -263,7 +263,9 @@ void sw__hlink_feed_plain(sw_hlink_t *l, const uint8_t *p, size_t n)
         return;
     }
     if (l->probe)
-        sw__hsec_probe_feed(l, p, n); // (sw_hlink_line_locked)
+        sw__hsec_probe_feed(l, p, n); // (sw_hlink_line_locked, sw_hlink_probe_locked)
+    if (l->closing)
+        return; // (the probe's fn closed the link)
     if (l->uri.kind == SW_URI_SERIAL && !l->peer_lossy) {
         sw_rx_sink_t sn = {sniff_frame, NULL, NULL, l};
         sw_sp_rx_feed(&l->sprx, p, n, sw__hlink_now(l), &sn);

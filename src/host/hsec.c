@@ -88,6 +88,15 @@ int sw_key_read(const char *path, uint8_t key[SW_NOISE_KEY], char *err, size_t e
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
+const char *sw_key_missing_hint(void)
+{
+    const char *env = getenv("SWARM_KEY_FILE");
+    if (env && !*env)
+        return "SWARM_KEY_FILE is set empty (no key): set it to the fleet key's file";
+    return "copy the fleet key from a host that has it to `swarm key path` (mode 0600), or set "
+           "SWARM_KEY_FILE=FILE (docs/SECURITY.md, \"The locked mode\")";
+}
+
 // SWARM_ALLOW_OPEN set and not "" or "0" (the CLI's --allow-open sets it).
 static bool allow_open_env(void)
 {
@@ -392,8 +401,16 @@ void sw__hsec_probe_feed(sw_hlink_t *l, const uint8_t *p, size_t n)
                                sw_noise_mark_word(SW_NOISE_LINE_OPEN)};
     unsigned which;
     size_t before;
-    if (l->probe == SW__PROBE_WAIT && sw_noise_line_hunt(&l->hunt_win, p, n, marks, 2, &which, &before))
-        l->probe = which ? SW__PROBE_OPEN : SW__PROBE_LOCKED;
+    if (l->probe != SW__PROBE_WAIT || !sw_noise_line_hunt(&l->hunt_win, p, n, marks, 2, &which, &before))
+        return;
+    l->probe = which ? SW__PROBE_OPEN : SW__PROBE_LOCKED;
+    sw_hlink_probe_fn fn = l->probe_fn;
+    if (!fn)
+        return; // (the blocking form reads l->probe)
+    l->probe_fn = NULL;
+    l->probe = SW__PROBE_NONE;
+    if (!l->closing)
+        fn(l->probe_u, l, !which);
 }
 
 void sw__hsec_rel_rx(sw_hlink_t *l, const uint8_t *p, size_t n)

@@ -16,6 +16,7 @@
 
 #include "esc.h"
 #include "hlink.h"
+#include "hsec.h"
 #include "mux.h"
 #include "swarm/stream.h"
 
@@ -86,6 +87,11 @@ struct sw_mux {
     uv_pipe_t server;
     uv_check_t check;
     uv_timer_t t_wdt, t_boot;
+    // A keyless lossless line whose device has said nothing since the link came up, 2 s after
+    // a call went out: is it a locked node (it reads nothing but a handshake)? t_probe times
+    // the silence, then the probe (sw_hlink_probe_locked); a locked node's calls fail at once.
+    uv_timer_t t_probe;
+    bool heard, probing, nokey_locked;
     int handles;                // open handles (and clients); freed at 0 once closing
     bool closing;
     bool told_up;               // the link state the clients were told last
@@ -369,6 +375,7 @@ static void on_device_answer(void *u, sw_hlink_t *l, const sw_msg_t *msg, int er
     fwd_t *f = u;
     client_t *c = f->c;
     sw_mux_t *m = c->m;
+    m->heard |= msg != NULL;
     if (!msg) {
         if (err == SW_ECLOSED) {
             if (!sw_hlink_is_up(l))
@@ -403,13 +410,60 @@ static void on_device_answer(void *u, sw_hlink_t *l, const sw_msg_t *msg, int er
     fwd_free(f);
 }
 
+// What a client of a locked node on a keyless line hears (as the CLI says it to its user).
+static void send_locked(sw_mux_t *m, client_t *c, int64_t seq)
+{
+    send_error(c, seq, "EAUTH: %s: " SW_KEY_LOCKED_TEXT ": %s", m->link_uri, sw_key_missing_hint());
+}
+
+static void on_probe(void *u, sw_hlink_t *l, bool locked)
+{
+    (void)l;
+    sw_mux_t *m = u;
+    m->probing = false;
+    uv_timer_stop(&m->t_probe);
+    if (!locked)
+        return; // an open node, merely silent
+    m->nokey_locked = true;
+    mlog(m, "%s: " SW_KEY_LOCKED_TEXT ": %s", m->link_uri, sw_key_missing_hint());
+    for (client_t *c = m->clients.next; c != &m->clients; c = c->next) // their calls fail now
+        for (fwd_t *f = c->calls.next, *nx; f != &c->calls; f = nx) {
+            nx = f->next;
+            if (f->kind != FWD_CALL)
+                continue;
+            send_locked(m, c, f->cseq);
+            if (f->dseq)
+                sw_hlink_cancel(m->l, f->dseq);
+            fwd_free(f); // (a queued one leaves the queue)
+        }
+}
+
+static void on_probe_timer(uv_timer_t *t)
+{
+    sw_mux_t *m = t->data;
+    if (m->probing) { // no mark came back: not a swarm-node that is locked
+        m->probing = false;
+        sw_hlink_probe_cancel(m->l);
+        return;
+    }
+    if (m->heard || m->nokey_locked || !sw_hlink_probe_locked(m->l, on_probe, m))
+        return;
+    m->probing = true;
+    uv_timer_start(&m->t_probe, on_probe_timer, SW_HLINK_PROBE_MS, 0);
+}
+
 // Issues a call on the device link. Returns 0, SW_EFULL (no free slot: wait), or an error.
 static int issue(fwd_t *f, sw_span_t a, sw_span_t d)
 {
     sw_mux_t *m = f->c->m;
+    if (m->nokey_locked)
+        return SW_EAUTH;
     int64_t seq = sw_hlink_call_raw(m->l, a, d, f->r, on_device_answer, f);
     if (seq < 0)
         return (int)seq;
+    if (!m->heard && !m->probing && !uv_is_active((uv_handle_t *)&m->t_probe) &&
+        sw_hlink_keyless(m->l) && sw_hlink_uri(m->l)->kind == SW_URI_SERIAL && !sw_hlink_uri(m->l)->lossy)
+        uv_timer_start(&m->t_probe, on_probe_timer, SW_HLINK_PROBE_MS, 0);
     f->dseq = seq;
     if (!f->r)
         m->dev_plain++;
@@ -445,7 +499,9 @@ static void enqueue(sw_mux_t *m, fwd_t *f, sw_span_t a, sw_span_t d)
 static void issue_failed(fwd_t *f, int rc)
 {
     sw_mux_t *m = f->c->m;
-    if (rc == SW_ECLOSED)
+    if (rc == SW_EAUTH && m->nokey_locked)
+        send_locked(m, f->c, f->cseq);
+    else if (rc == SW_ECLOSED)
         send_error(f->c, f->cseq, "ECLOSED: device link down (%s)", m->link_uri);
     else if (rc == SW_ETOOBIG)
         send_error(f->c, f->cseq, "ETOOBIG: the request exceeds the largest message size");
@@ -1031,6 +1087,8 @@ static void on_link_state(void *u, sw_hlink_t *l, bool up, int err)
     if (m->closing)
         return;
     m->dev_said_down = false; // the connection itself says it now
+    m->heard = m->nokey_locked = m->probing = false; // (a new connection: ask again if silent)
+    uv_timer_stop(&m->t_probe);
     if (up) {
         m->was_up = true;
         m->st.link_ups++;
@@ -1064,6 +1122,7 @@ static void on_link_notify(void *u, sw_hlink_t *l, const sw_msg_t *msg)
     sw_mux_t *m = u;
     if (m->closing)
         return;
+    m->heard = true;
     if (first_is(msg, "mplex") && msg->path_len == 2 && sw_span_eq(msg->path[1], "cfg")) {
         // The device applied a changed config (sys.cfg with p and d nil). Of the config the
         // mux takes only the watchdog into account: a new config may have started or changed
@@ -1270,7 +1329,9 @@ int sw_mux_open(uv_loop_t *loop, const sw_mux_opts_t *o, sw_mux_t **out, char *e
     m->t_wdt.data = m;
     uv_timer_init(loop, &m->t_boot);
     m->t_boot.data = m;
-    m->handles += 3;
+    uv_timer_init(loop, &m->t_probe);
+    m->t_probe.data = m;
+    m->handles += 4;
     m->start_ms = uv_now(loop);
 
     sw_hlink_opts_t lo;
@@ -1310,4 +1371,5 @@ void sw_mux_close(sw_mux_t *m)
     uv_close((uv_handle_t *)&m->check, on_handle_closed);
     uv_close((uv_handle_t *)&m->t_wdt, on_handle_closed);
     uv_close((uv_handle_t *)&m->t_boot, on_handle_closed);
+    uv_close((uv_handle_t *)&m->t_probe, on_handle_closed);
 }

@@ -14,6 +14,7 @@
 
 #include "push.h"
 #include "hlink.h"
+#include "hsec.h"
 #include "xfer.h"
 #include "zpack.h"
 #include "zstore.h"
@@ -58,6 +59,7 @@ struct dev_run {
     uv_timer_t timer;      // deadline of the answers due
     uint32_t due;          // control answers outstanding
     bool finished;         // result set; waiting for the timer to close
+    bool probing;          // sys.info got no answer: the line is asked for a locked node
     const sw_manifest_t *want;
     sw_manifest_t have;
     sw_mf_diff_t diff;
@@ -438,12 +440,50 @@ static void schedule(sw_push_t *p)
                     "not complete is rolled back when the device restarts (its push.manifest says which; " \
                     "the next push completes it)"
 
-static void on_deadline(uv_timer_t *t)
+static void no_answer(dev_run_t *r)
 {
-    dev_run_t *r = t->data;
     bool commit = r->d->step == SW_PUSH_COMMIT;
     finish(r, SW_PUSH_FAILED, "no answer within %.1f s (%s)%s%s", r->p->o.timeout_ms / 1000.0,
            sw_push_step_name(r->d->step), commit ? ": " : "", commit ? COMMIT_LOST : "");
+}
+
+// The answer of the probe for a locked node (on_deadline).
+static void on_probe(void *u, sw_hlink_t *l, bool locked)
+{
+    (void)l;
+    dev_run_t *r = u;
+    if (r->finished || !r->probing)
+        return;
+    r->probing = false;
+    if (!locked) {
+        no_answer(r); // an open node, merely silent
+        return;
+    }
+    // no session was ever set up: the device counts as not reached (the exit status of a
+    // wrong key, and of the one-shot commands: 3)
+    r->d->connected = false;
+    finish(r, SW_PUSH_OFFLINE, SW_KEY_LOCKED_TEXT ": %s", sw_key_missing_hint());
+}
+
+static void on_probe_deadline(uv_timer_t *t)
+{
+    dev_run_t *r = t->data;
+    r->probing = false;
+    no_answer(r);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    dev_run_t *r = t->data;
+    // A plain lossless line that never answered the first call: a locked node reads nothing but
+    // a handshake. Ask the line what is there before blaming the device (the one-shot commands
+    // do the same with the blocking form, sw__cli_locked_line).
+    if (r->d->step == SW_PUSH_INFO && !r->probing && sw_hlink_probe_locked(r->l, on_probe, r)) {
+        r->probing = true;
+        uv_timer_start(&r->timer, on_probe_deadline, SW_HLINK_PROBE_MS, 0);
+        return;
+    }
+    no_answer(r);
 }
 
 static void arm(dev_run_t *r, uint64_t extra_ms)
@@ -484,6 +524,7 @@ static bool answered(dev_run_t *r, const sw_msg_t *m, int err, const char *what)
 {
     if (r->finished)
         return false;
+    r->probing = false; // (an answer after all: the probe's is not needed)
     if (r->due)
         r->due--;
     if (!r->due)
@@ -684,6 +725,18 @@ static void next_target(dev_run_t *r)
     ask_manifest(r, 0);
 }
 
+// A dry run reports what the real push would do: where the host would refuse to send cmd (a
+// device that answered open although the host holds a key), the same failure as call()'s.
+static bool dry_gate(dev_run_t *r, const char *cmd)
+{
+    int rc = sw_hlink_gate(r->l, cmd);
+    if (!rc)
+        return true;
+    finish(r, SW_PUSH_FAILED, "%s: %s", cmd,
+           rc == SW_ECLOSED || rc == SW_EAUTH ? sw_hlink_error(r->l) : sw_strerror(rc));
+    return false;
+}
+
 // Records the changes of the current target (for --dry-run and reports).
 static bool record_changes(dev_run_t *r, sw_push_tgt_t *t)
 {
@@ -785,6 +838,8 @@ static void on_manifest(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
     d->bytes_total += r->diff.put_bytes;
     d->files_total += (uint32_t)r->diff.n_put;
     if (r->p->o.dry_run) {
+        if (!dry_gate(r, "push.begin"))
+            return;
         d->cur_tgt++;
         next_target(r);
         return;
@@ -1221,6 +1276,8 @@ static void after_targets(dev_run_t *r)
         call(r, "push.switch", &w, on_switch, (uint64_t)(grace ? p->o.grace_ms : SW_PUSH_GRACE_DEFAULT) + 2000);
         return;
     }
+    if (p->o.app && app_ok && strcmp(p->o.app, d->app) && !dry_gate(r, "push.switch"))
+        return; // (a dry run: the real push would switch the app)
     reboot_or_done(r);
 }
 

@@ -630,6 +630,32 @@ class HostCli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn(b"SECRETCODEMARK", b"".join(relay.sent))
 
+    def test_dry_run_push_to_open_node_reports_the_refusal(self):
+        """A dry run reports what the real push would do: to a node that answers open while
+        the host holds a key, the real push is refused before anything is sent, so the dry run
+        says the same refusal and exits like it (not "dry-run", exit 0); --allow-open makes both
+        go (the dry run then lists the changes)."""
+        self.assertEqual(self.swarm("key", "new").returncode, 0)
+        proj = os.path.join(self.tmp, "proj")
+        os.makedirs(os.path.join(proj, "apps", "example"))
+        with open(os.path.join(proj, "apps", "example", "main.lua"), "w") as f:
+            f.write('swarm.command("ver", function() return "dry9" end, "v")\n')
+        real = self.swarm("push", proj, "--link", self.link, "--grace", "400ms")
+        dry = self.swarm("push", proj, "--link", self.link, "--dry-run")
+        for r in (real, dry):
+            self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
+            self.assertIn("push.begin: %s answered as an open node, but the host holds a key" % self.link,
+                          r.stdout)
+        self.assertNotIn("dry-run", dry.stdout)
+        j = json.loads(self.swarm("push", proj, "--link", self.link, "--dry-run", "--json").stdout)
+        self.assertEqual(j["devices"][0]["result"], "failed", j)
+        dry = self.swarm("push", proj, "--link", self.link, "--dry-run", "--allow-open")
+        self.assertEqual(dry.returncode, 0, dry.stdout + dry.stderr)
+        self.assertIn("dry-run", dry.stdout)
+        self.assertIn("+ main.lua", dry.stdout)
+        main = os.path.join(self.node.root, "apps", "example", "main.lua")
+        self.assertFalse(os.path.exists(main) and "dry9" in open(main).read())
+
     def test_mux_with_key_and_open_device(self):
         """A mux holding the fleet key whose device answers as open: its clients' reads pass,
         a change is answered with an EAUTH error and not sent; SWARM_ALLOW_OPEN=1 on the mux
@@ -898,6 +924,65 @@ class LockedSerial(unittest.TestCase):
         # the key still works after the probes
         r = self.swarm("call", link, "ping", "m=after")
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "R:after"), r.stderr)
+
+    def test_push_lossless_without_key_says_locked(self):
+        """swarm push (asynchronous: it cannot use the blocking probe of the one-shot commands)
+        to a locked node's lossless line from a host without a key: the same diagnosis instead
+        of "no answer", the device counted as not reached (exit status 3, as the one-shot
+        commands and a wrong key), and nothing of the push sent to the node."""
+        root, link = self.node(False)
+        proj = os.path.join(self.tmp, "proj")
+        os.makedirs(os.path.join(proj, "apps", "chatty"))
+        with open(os.path.join(proj, "apps", "chatty", "main.lua"), "w") as f:
+            f.write("-- PUSHEDMARK\n")
+        nokey = dict(self.env, SWARM_KEY_FILE="")
+        for dry in ((), ("--dry-run",)):
+            r = self.quick("push", proj, "--link", link, *dry, env=nokey)
+            out = r.stdout + r.stderr
+            self.assertEqual(r.returncode, 3, out)
+            self.assertIn("the device is locked and this host has no key for it", out)
+            self.assertIn("SWARM_KEY_FILE is set empty", out)
+            self.assertNotIn("no answer", out)
+        r = self.quick("push", proj, "--link", link, "--json",
+                       env=dict(self.env, XDG_CONFIG_HOME=os.path.join(self.tmp, "nocfg")))
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("swarm key path", r.stdout)
+        self.wait_log("not an authenticated client; waiting for a new handshake", 3)
+        main = os.path.join(root, "apps", "chatty", "main.lua")
+
+        def code():
+            with open(main) as f:
+                return f.read()
+        self.assertNotIn("PUSHEDMARK", code())
+        # the key still works after the probes: the push goes through
+        r = self.swarm("push", proj, "--link", link, "--grace", "400ms")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.read_log()[-2000:])
+        self.assertIn("PUSHEDMARK", code())
+
+    def test_mux_lossless_without_key_says_locked(self):
+        """A mux without a key on a locked node's lossless line: the device says nothing, so
+        2 s after a client's call the mux asks the line, and its clients hear that the device
+        is locked and where the key goes (exit status 3, as calling the line directly) instead
+        of timing out; the next call is answered at once."""
+        root, link = self.node(False)
+        nokey = dict(self.env, SWARM_KEY_FILE="")
+        sock = os.path.join(self.tmp, "mux.sock")
+        with st.swarm_running("mux", "--link", link, "--socket", sock, env=nokey) as mux:
+            for _ in range(500):
+                if os.path.exists(sock):
+                    break
+                self.assertIsNone(mux.poll())
+                time.sleep(0.02)
+            for k in range(2):
+                r = self.swarm("call", "unix://" + sock, "f.mkdir", "p=viamux%d" % k, env=nokey)
+                self.assertEqual(r.returncode, 3, r.stderr)
+                self.assertIn("EAUTH: %s?baud=115200: the device is locked and this host has no key" % link, r.stderr)
+                self.assertIn("SWARM_KEY_FILE is set empty", r.stderr)
+            mux.send_signal(signal.SIGTERM)
+            self.assertEqual(mux.wait(30), 0)
+            self.assertIn("the device is locked and this host has no key", mux.stderr.read())
+        self.wait_log("not an authenticated client; waiting for a new handshake")
+        self.assertFalse(os.path.exists(os.path.join(root, "viamux0")))
 
     def test_lossless_silent_open_node_not_called_locked(self):
         """The probe for a locked node, on an open node that is merely slow: it answers the

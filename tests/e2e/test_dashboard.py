@@ -30,7 +30,7 @@ TestDashboardBroker: the fleet from an MQTT broker (a mosquitto the test starts,
   when the broker is lost; the user config's [mqtt] broker is the default; a URL that is no broker is a usage error.
 
 TestDashboardSerial: a node on a pty pair given as --link serial://: its log lines reach the
-  page as console events.
+  page as console events; locked, to a dashboard without the key, a call says so.
 """
 import base64
 import json
@@ -437,18 +437,21 @@ class TestDashboardInput(unittest.TestCase):
                 w.send({"id": i, "op": "call", "node": link, "path": path, "args": args})
                 return w.recv_json(lambda m: m.get("id") == i)
 
-            def push(i):
-                w.send({"id": i, "op": "push", "project": os.path.basename(proj), "nodes": [link]})
+            def push(i, dry=False):
+                w.send({"id": i, "op": "push", "project": os.path.basename(proj), "nodes": [link],
+                        "dry_run": dry})
                 return w.recv_json(lambda m: m.get("id") == i)["reply"]["devices"][0]
 
             self.assertEqual(call(1, "sys.info", {})["reply"]["host_name"], "open1")  # reads go
             a = call(2, "f.mkdir", {"p": "fromdash"})
             self.assertIn("answered as an open node, but the host holds a key", a.get("error", ""), a)
             self.assertIn("swarm key open " + link, a["error"])
-            dev = push(3)
-            self.assertEqual(dev["result"], "failed", dev)
-            self.assertIn("answered as an open node, but the host holds a key", dev["reason"])
-            self.assertIn("swarm key open " + link, dev["reason"])
+            # the dry run shows what the push would do: the same refusal (not "dry-run")
+            for i, dry in ((3, True), (30, False)):
+                dev = push(i, dry)
+                self.assertEqual(dev["result"], "failed", dev)
+                self.assertIn("answered as an open node, but the host holds a key", dev["reason"])
+                self.assertIn("swarm key open " + link, dev["reason"])
             self.assertFalse(os.path.exists(os.path.join(node.root, "fromdash")))
             main = os.path.join(node.root, "apps", "example", "main.lua")
             if os.path.exists(main):  # (a node's own example app, not the project's)
@@ -831,11 +834,15 @@ class TestDashboardSerial(PtyPairTestCase):
     """A node on a serial line (a pty pair) given as --link serial://: listed, called, and its
     console bytes (its log lines, on a lossless line) reach the page as console events."""
 
-    def test_serial_console(self):
+    def serial_node(self, key=None):
+        """A swarm-node on the line (locked with key, if given), once it owns its end."""
         root = tempfile.mkdtemp(prefix="swarm-dash-ser-")
         self.addCleanup(shutil.rmtree, root, True)
         with open(os.path.join(root, "swarm.cfg"), "wb") as f:
             f.write(pack(loopback_config(None, services=False)))
+        if key:
+            with open(os.path.join(root, "swarm.key"), "wb") as f:
+                f.write(key)
         log = open(os.path.join(root, "node.log"), "wb")
         self.addCleanup(log.close)
         node = subprocess.Popen([NODE_BIN, "--root", root, "--name", "ser1", "--port", "0", "--listen", "127.0.0.1",
@@ -849,6 +856,10 @@ class TestDashboardSerial(PtyPairTestCase):
             self.assertIsNone(node.poll(), "the node ended")
             self.assertLess(time.monotonic(), deadline, "the node never got ready")
             time.sleep(0.02)
+        return root
+
+    def test_serial_console(self):
+        root = self.serial_node()
         env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(root, "cfg"), XDG_CACHE_HOME=os.path.join(root, "cache"))
         uri = "serial://" + self.b
         d, url = start_dashboard(["--port", "0", "--no-scan", "--no-config", "--link", uri], env=env)
@@ -866,6 +877,36 @@ class TestDashboardSerial(PtyPairTestCase):
             w.close()
         finally:
             self.assertEqual(stop_dashboard(d), 0)
+
+    def test_locked_without_key(self):
+        """A locked node on a lossless line and a dashboard whose host has no key: the node
+        says nothing (it reads nothing but a handshake), so a call that gets no answer makes
+        the dashboard ask the line, without blocking its loop, and the page hears that the
+        device is locked and where the key goes (not "no answer"); the row turns locked, and
+        the next call is answered at once."""
+        root = self.serial_node(key=os.urandom(32))
+        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(root, "cfg"), XDG_CACHE_HOME=os.path.join(root, "cache"))
+        env.pop("SWARM_KEY_FILE", None)
+        uri = "serial://" + self.b
+        d, url = start_dashboard(["--timeout", "1s", "--port", "0", "--no-scan", "--no-config", "--link", uri],
+                                 env=env)
+        try:
+            w = WS(url)
+            w.recv_json(lambda m: m.get("ev") == "fleet")
+            seen = []
+            w.send({"id": 1, "op": "call", "node": uri, "path": "ping", "args": {"m": "x"}})
+            a = w.recv_json(lambda m: seen.append(m) or m.get("id") == 1)
+            self.assertIn("the device is locked and this host has no key for it", a.get("error", ""), a)
+            self.assertIn("swarm key path", a["error"])
+            self.assertTrue(any(m.get("ev") == "node" and m["node"]["locked"] for m in seen), seen)
+            w.send({"id": 2, "op": "call", "node": uri, "path": "sys.info"})
+            a = w.recv_json(lambda m: m.get("id") == 2)
+            self.assertIn("the device is locked", a.get("error", ""), a)
+            w.close()
+        finally:
+            self.assertEqual(stop_dashboard(d), 0)
+        with open(os.path.join(root, "node.log"), "rb") as f:
+            self.assertIn(b"not an authenticated client; waiting for a new handshake", f.read())
 
 
 class TestDashboardBrowser(unittest.TestCase):

@@ -141,5 +141,54 @@ class SyncsPerFile(unittest.TestCase):
         self.assertLessEqual(lookups, 6 * n, "directory look-ups per file: %.2f (%s)" % (lookups / n, got))
 
 
+class NoSyncfs(unittest.TestCase):
+    """fs_flush syncs the directories whose names changed (at most 64 remembered; beyond, one
+    syncfs of the whole file system, which also syncs whatever else the machine has written).
+    An app that appends to its existing files in many directories changes no name: before the
+    set held only real changes, each of those opens took a place, and the next push's first
+    flush was a syncfs. Here 70 such appends, then a push of 100 files in 10 directories:
+    not one syncfs, and every flush a per-directory fsync."""
+
+    def test_appends_then_push(self):
+        tmp = tempfile.mkdtemp(prefix="swarm-syncfs-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", tmp])
+        tiny = gen.generate(os.path.join(tmp, "before"), files=1, tiny=True)
+        proj = os.path.join(tmp, "proj")
+        app = os.path.join(proj, "apps", "bench")
+        os.makedirs(app)
+        with open(os.path.join(app, "main.lua"), "w") as f:
+            f.write("-- 100 files in 10 directories\n")
+        for i in range(10):
+            os.makedirs(os.path.join(app, "d%d" % i))
+            for j in range(10):
+                with open(os.path.join(app, "d%d" % i, "f%d.txt" % j), "w") as f:
+                    f.write("file %d %d\n" % (i, j))
+        trace = os.path.join(tmp, "push.strace")
+        node = TracedNode(trace, app="bench", files=tiny)
+        self.addCleanup(node.stop)
+        for i in range(70):  # the app's logs, there before it starts
+            os.makedirs(os.path.join(node.root, "logs", "l%02d" % i))
+            with open(os.path.join(node.root, "logs", "l%02d" % i, "log"), "w") as f:
+                f.write("old\n")
+        node.start(wait=True)
+        with node.client() as c:
+            for i in range(70):
+                h = c.call(["f", "open"], {"p": "logs/l%02d/log" % i, "m": "a"})
+                c.call(["f", "wr"], {"fd": h, "data": b"more\n"})
+                c.call(["f", "cl"], {"fd": h})
+        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "cfg"))
+        r = subprocess.run([SWARM_BIN, "push", proj, "--link", "tcp://127.0.0.1:%d" % node.port,
+                            "--grace", "0"], capture_output=True, text=True, timeout=120, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(app_hash(os.path.join(node.root, "apps", "bench")), app_hash(app))
+        with open(os.path.join(node.root, "logs", "l69", "log")) as f:
+            self.assertEqual(f.read(), "old\nmore\n")
+        node.stop()
+        got = counts(trace)
+        print("\n70 appends, a push of 101 files: %s" % got, file=sys.stderr)
+        self.assertEqual(got.get("syncfs", 0), 0, got)
+        self.assertGreaterEqual(got.get("fsync", 0), 101, got)  # (the staged files at least)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -8,7 +8,9 @@
 // Durability of names: fs_rename syncs the directories it changes before it returns; every
 // other change to names (create, mkdir, rmdir, unlink, fs_move) only remembers its directory,
 // and fs_flush syncs the directories remembered (more than DIRTY_MAX: the whole file system),
-// so a series of moves costs one fsync per directory instead of two per move.
+// so a series of moves costs one fsync per directory instead of two per move. The set holds
+// only what a flush still has to do: an open that creates no name (the file was there), a
+// directory synced by fs_rename, and a directory removed since leave it.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -213,6 +215,18 @@ static void dirty_clear(sw_posix_fs_t *fs, const char *path)
         free(fs->dirty[i]);
         fs->dirty[i] = fs->dirty[--fs->ndirty];
     }
+}
+
+// The directory path itself was removed: nothing in it is left to sync (its removal is a change
+// in its parent, remembered by the caller), so it gives its place up.
+static void dirty_gone(sw_posix_fs_t *fs, const char *path)
+{
+    for (int i = 0; i < fs->ndirty; i++)
+        if (!strcmp(fs->dirty[i], path)) {
+            free(fs->dirty[i]);
+            fs->dirty[i] = fs->dirty[--fs->ndirty];
+            return;
+        }
 }
 
 ///////////////////////////////////////////////////////////////////////////////////////////////
@@ -448,7 +462,19 @@ int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fdout)
     if (flags & SW_O_CREATE)
         sw__fsf_pre(SW_FSF_CREATE, path, NULL);
     // O_NONBLOCK: opening a FIFO or device must not block the loop; such files are refused below.
-    int fd = openat(dfd, name, oflags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
+    // With SW_O_CREATE, exclusively first: only a name made here needs a later fs_flush (an app
+    // that appends to its existing files would fill the set and turn a push's flush into syncfs).
+    const int always = O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    bool created = false;
+    int fd = openat(dfd, name, (flags & SW_O_CREATE ? oflags | O_EXCL : oflags) | always, 0666);
+    if (fd >= 0)
+        created = (flags & SW_O_CREATE) != 0;
+    else if (errno == EEXIST && (flags & (SW_O_CREATE | SW_O_EXCL)) == SW_O_CREATE)
+        fd = openat(dfd, name, (oflags & ~O_CREAT) | always, 0666); // (ELOOP for a symlink, as before)
+    if (fd < 0 && errno == ENOENT && (flags & (SW_O_CREATE | SW_O_EXCL)) == SW_O_CREATE) {
+        fd = openat(dfd, name, oflags | always, 0666); // gone in between: create it after all
+        created = fd >= 0;
+    }
     if (flags & SW_O_CREATE)
         sw__fsf_post(fd >= 0);
     if (fd < 0) {
@@ -471,7 +497,7 @@ int sw__posix_fs_open(void *ctx, const char *path, int flags, int *fdout)
     // system calls per open)
     fs->fds[h] = fd;
     *fdout = h;
-    if (flags & SW_O_CREATE) // perhaps a new name
+    if (created) // a new name
         dirty_mark(fs, path);
     if (sw__fsf_on()) {
         sw__fsf_name(h, writing ? path : "");
@@ -618,6 +644,8 @@ static int remove_at(void *ctx, const char *path, int flags)
         err = errno == EEXIST ? SW_ENOTEMPTY : sw__posix_errno(errno);
     sw__fsf_post(!err);
     dir_done(fs, dfd);
+    if (!err && flags)
+        dirty_gone(fs, path);
     if (!err)
         dirty_mark(fs, path);
     if (flags & AT_REMOVEDIR)
