@@ -97,16 +97,8 @@ int sw__posix_fs_init(sw_posix_fs_t *fs, const char *root, uint16_t max_files)
     fs->dcache_next = 0;
     (void)sw__fsf_on(); // test builds: reads SW_TEST_FS_FAULT now (its SIGUSR2 handler too)
     fs->fds = calloc(max_files ? max_files : 1, sizeof *fs->fds);
-    fs->dcache_mem = malloc(SW_POSIX_DCACHE * (size_t)SW_POSIX_DCACHE_PATH);
-    if (!fs->fds || !fs->dcache_mem) {
-        free(fs->fds);
-        free(fs->dcache_mem);
-        fs->fds = NULL;
-        fs->dcache_mem = NULL;
+    if (!fs->fds)
         return SW_EFULL;
-    }
-    for (int i = 0; i < SW_POSIX_DCACHE; i++)
-        fs->dcache[i].path = fs->dcache_mem + (size_t)i * SW_POSIX_DCACHE_PATH;
     fs->max = max_files;
     for (uint16_t i = 0; i < max_files; i++)
         fs->fds[i] = -1;
@@ -143,8 +135,6 @@ void sw__posix_fs_forget(sw_posix_fs_t *fs)
 void sw__posix_fs_close(sw_posix_fs_t *fs)
 {
     sw__posix_fs_forget(fs);
-    free(fs->dcache_mem);
-    fs->dcache_mem = NULL;
     for (uint16_t i = 0; i < fs->ndirty; i++)
         free(fs->dirty[i]);
     free(fs->dirty);
@@ -267,7 +257,7 @@ static int dcache_find(sw_posix_fs_t *fs, const char *dirs, size_t len)
 // Keeps fd (just opened for dirs) in a free entry, or in place of one not in use.
 static void dcache_keep(sw_posix_fs_t *fs, const char *dirs, size_t len, int fd)
 {
-    if (!fs->dcache_mem || len >= SW_POSIX_DCACHE_PATH)
+    if (len > SW_POSIX_DCACHE_PATH)
         return;
     struct sw_posix_dcache *e = NULL;
     for (int i = 0; i < SW_POSIX_DCACHE && !e; i++)

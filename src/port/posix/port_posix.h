@@ -67,7 +67,7 @@ typedef struct sw_pudp sw_pudp_t;
 
 // Files: the root directory and the table of open files (fs_posix.c).
 #define SW_POSIX_DCACHE 4         // directories kept open by the file system (sw_posix_fs_t)
-#define SW_POSIX_DCACHE_PATH 4096 // longest path of one, bytes (with the NUL)
+#define SW_POSIX_DCACHE_PATH 256  // longest path of one, bytes (deeper ones are not kept)
 
 typedef struct sw_posix_fs {
     int rootfd;      // O_RDONLY|O_DIRECTORY of the root, -1 without a root
@@ -89,9 +89,8 @@ typedef struct sw_posix_fs {
         uint16_t busy;    // walk() results of it not released yet (dir_done)
         uint16_t len;
         bool stale;       // forgotten while busy: closed once released, never matched again
-        char *path;       // its relative path (SW_POSIX_DCACHE_PATH bytes, in dcache_mem)
+        char path[SW_POSIX_DCACHE_PATH]; // its relative path (len bytes, no NUL)
     } dcache[SW_POSIX_DCACHE];
-    char *dcache_mem;     // malloc: the entries' paths
     uint8_t dcache_next;  // the entry replaced next when none is free
 } sw_posix_fs_t;
 
