@@ -170,6 +170,8 @@ static void finish(sw_xfer_t *x, int err, const char *step, const char *fmt, ...
         return;
     x->finished = true;
     uv_timer_stop(&x->timer);
+    if (x->put)
+        sw_hlink_on_room(x->l, NULL, x);
     // Cancelling other calls from inside an answer is safe: the link unlinks a call before
     // its fn runs, and a cancelled call is never answered.
     for (uint32_t i = 0; i < x->window; i++)
@@ -303,6 +305,7 @@ static int64_t send_cl(sw_xfer_t *x, sw_hlink_answer_fn fn)
 }
 
 static void pump(sw_xfer_t *x);
+static void on_room(void *u, sw_hlink_t *l);
 
 // Enters a state and sends its request; a request that cannot be sent ends the transfer.
 static void enter(sw_xfer_t *x, int state)
@@ -334,7 +337,11 @@ static void enter(sw_xfer_t *x, int state)
             rc = send_path(x, "f.open", x->put ? "W" : "r");
         }
         break;
-    case ST_DATA: pump(x); return;
+    case ST_DATA:
+        if (x->put)
+            sw_hlink_on_room(x->l, on_room, x);
+        pump(x);
+        return;
     case ST_CL: rc = (int)send_cl(x, on_ctl); break;
     case ST_HASH: rc = send_path(x, "f.hash", NULL); break;
     default: break;
@@ -617,6 +624,8 @@ static slot_t *slot_of(sw_xfer_t *x, int64_t seq)
 // All requests answered and the data complete: close (commits a put), then hash.
 static void data_end(sw_xfer_t *x)
 {
+    if (x->put)
+        sw_hlink_on_room(x->l, NULL, x);
     if (x->put && x->o.sha256)
         memcpy(x->res.sha256, x->o.sha256, 32); // known: nothing was hashed
     else if (mbedtls_sha256_finish_ret(&x->sha, x->res.sha256)) {
@@ -676,6 +685,11 @@ static void pump_put(sw_xfer_t *x)
         // a slow link (a serial line) drains more slowly than the window fills: keep the
         // bytes waiting in our queue to about two windows
         if (x->inflight && sw_hlink_queued(x->l) > 2 * (size_t)x->window * x->chunk)
+            break;
+        // a lossy serial link: a request is cut when Reliable took the one before it (on_room),
+        // not when the window opens, so that it has the chunk of the moment it goes out (cut
+        // at once, a window of requests waited up to a second at the chunk of an older round)
+        if (x->inflight && sw_hlink_waiting(x->l))
             break;
         slot_t *s = slot_of(x, 0);
         sw_mpw_t w;
@@ -818,6 +832,15 @@ static void pump(sw_xfer_t *x)
         pump_put(x);
     else
         pump_get(x);
+}
+
+// The link's Reliable layer took the last request that waited: the next can be cut.
+static void on_room(void *u, sw_hlink_t *l)
+{
+    (void)l;
+    sw_xfer_t *x = u;
+    if (!x->finished && x->state == ST_DATA)
+        pump(x);
 }
 
 static void on_data(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
