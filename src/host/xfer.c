@@ -603,6 +603,20 @@ static void adapt(sw_xfer_t *x)
     x->chunk = x->est.chunk;
 }
 
+// A put, before it cuts a request: the round ends early once enough of its frames were
+// damaged (SW_XCHUNK_EARLY).
+static void adapt_early(sw_xfer_t *x)
+{
+    sw_hlink_stats_t st;
+    if (!x->adapt || !x->inflight || !sw_hlink_stats(x->l, &st))
+        return;
+    const sw_hlink_stats_t *b = &x->base;
+    if (st.rel.sent < b->rel.sent)
+        return; // the link reconnected (adapt() starts again)
+    if ((st.rel.retransmits - b->rel.retransmits) + (st.rel.idle_resends - b->rel.idle_resends) >= SW_XCHUNK_EARLY)
+        adapt(x);
+}
+
 // One data answer arrived: a round is a window of them.
 static void count_answer(sw_xfer_t *x)
 {
@@ -674,14 +688,19 @@ static bool write_full(int fd, const uint8_t *p, size_t n)
     return true;
 }
 
+// While the first chunks double toward the largest on a line with no damage seen, few
+// requests of each size: on a clean line the small ones cost only their overhead (a window of
+// them was 1.5 % of a 48 KiB put), and SW_XCHUNK_FIRST in flight keep the line busy. The first
+// estimate that does not raise the chunk ends this for good.
+static uint32_t put_window(const sw_xfer_t *x)
+{
+    return x->adapt && x->est.ramp && x->window > SW_XCHUNK_FIRST ? SW_XCHUNK_FIRST : x->window;
+}
+
 static void pump_put(sw_xfer_t *x)
 {
-    // While the first chunks double toward the largest on a line with no damage seen, few
-    // requests of each size: on a clean line the small ones cost only their overhead (a
-    // window of them was 1.5 % of a 48 KiB put), and SW_XCHUNK_FIRST in flight keep the line busy.
-    // The first estimate that does not raise the chunk ends this for good.
-    uint32_t window = x->adapt && x->est.ramp && x->window > SW_XCHUNK_FIRST ? SW_XCHUNK_FIRST : x->window;
-    while (!x->eof && x->inflight < window) {
+    // (asked each time: a round may end before a request is cut)
+    while (!x->eof && x->inflight < put_window(x)) {
         // a slow link (a serial line) drains more slowly than the window fills: keep the
         // bytes waiting in our queue to about two windows
         if (x->inflight && sw_hlink_queued(x->l) > 2 * (size_t)x->window * x->chunk)
@@ -691,6 +710,7 @@ static void pump_put(sw_xfer_t *x)
         // at once, a window of requests waited up to a second at the chunk of an older round)
         if (x->inflight && sw_hlink_waiting(x->l))
             break;
+        adapt_early(x);
         slot_t *s = slot_of(x, 0);
         sw_mpw_t w;
         sw_mpw_init(&w, x->req, x->req_cap);
