@@ -106,8 +106,9 @@ size_t sw_hlink_queued(const sw_hlink_t *l);
 // builds its messages from what the link reports (the transfer engine's chunk) builds the
 // next one only when none waits, and sw_hlink_on_room() tells it when the last one was taken:
 // a message that waits was built for the line as it was then. fn replaces the link's one
-// room callback; fn NULL clears it if it was registered with u. It runs from the link's
-// timer, never inside a send.
+// room callback (with several transfers on a link, as a push has, the others go on cutting
+// at their answers: each stops only with requests out); fn NULL clears it if it was
+// registered with u. It runs from the link's timer, never inside a send.
 typedef void (*sw_hlink_room_fn)(void *u, sw_hlink_t *l);
 size_t sw_hlink_waiting(const sw_hlink_t *l);
 void sw_hlink_on_room(sw_hlink_t *l, sw_hlink_room_fn fn, void *u);
