@@ -159,11 +159,13 @@ static int transfer(fs_t *f, bool put, int fd, uint64_t size, const char *local,
     sw_hlink_stats_t st;
     if (f->c.verbose && sw_hlink_stats(f->l, &st)) // how the lossy line went, since it opened
         fprintf(stderr, "swarm fs: link: %u sent, %u retransmitted, %u delivered, %u duplicates; "
-                "%u frames in, %u damaged; timeout %u ms, window %u; %u resent on an idle line\n",
+                "%u frames in, %u damaged; timeout %u ms, window %u; %u resent on an idle line; "
+                "at most %u waited for the window\n",
                 (unsigned)st.rel.sent, (unsigned)st.rel.retransmits, (unsigned)st.rel.delivered,
                 (unsigned)st.rel.duplicates, (unsigned)st.frames.frames,
                 (unsigned)(st.frames.err_crc + st.frames.err_len + st.frames.err_idle),
-                (unsigned)st.timeout_ms, (unsigned)st.window, (unsigned)st.rel.idle_resends);
+                (unsigned)st.timeout_ms, (unsigned)st.window, (unsigned)st.rel.idle_resends,
+                (unsigned)st.waited_max);
     if (x.r.err)
         return xfer_failed(f, put, local, remote, &x.r);
     f->files++;

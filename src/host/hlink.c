@@ -537,6 +537,16 @@ size_t sw_hlink_queued(const sw_hlink_t *l)
     return (l->conn ? l->conn->inflight : 0) + l->q_bytes;
 }
 
+size_t sw_hlink_waiting(const sw_hlink_t *l) { return l->q_msgs; }
+
+void sw_hlink_on_room(sw_hlink_t *l, sw_hlink_room_fn fn, void *u)
+{
+    if (!fn && u != l->room_u)
+        return; // another's
+    l->room_fn = fn;
+    l->room_u = fn ? u : NULL;
+}
+
 const char *sw_hlink_error(const sw_hlink_t *l)
 {
     return l->err[0] ? l->err : sw_strerror(l->last_err);

@@ -101,6 +101,17 @@ size_t sw_hlink_max_msg(const sw_hlink_t *l);
 // Requests in flight, and bytes queued towards the peer (to pace pipelined transfers).
 size_t sw_hlink_pending(const sw_hlink_t *l);
 size_t sw_hlink_queued(const sw_hlink_t *l);
+// Lossy serial links: messages waiting for the Reliable layer to take them (it takes one when
+// its window has room and the line is about to fall idle); 0 on other links. A caller that
+// builds its messages from what the link reports (the transfer engine's chunk) builds the
+// next one only when none waits, and sw_hlink_on_room() tells it when the last one was taken:
+// a message that waits was built for the line as it was then. fn replaces the link's one
+// room callback (with several transfers on a link, as a push has, the others go on cutting
+// at their answers: each stops only with requests out); fn NULL clears it if it was
+// registered with u. It runs from the link's timer, never inside a send.
+typedef void (*sw_hlink_room_fn)(void *u, sw_hlink_t *l);
+size_t sw_hlink_waiting(const sw_hlink_t *l);
+void sw_hlink_on_room(sw_hlink_t *l, sw_hlink_room_fn fn, void *u);
 // Lossy serial links: what the framing and the Reliable layer counted since the line was
 // opened (a reconnect starts again from 0), for callers that adapt to the line (e.g. the transfer
 // engine's chunk size). Returns false, *st zeroed, for other links.
@@ -109,6 +120,8 @@ typedef struct sw_hlink_stats {
     sw_sp_stats_t frames; // frames received intact and dropped (bad CRC, length, idle)
     uint32_t timeout_ms;  // Reliable's retransmit timeout in force (0 while down)
     uint8_t window;       // Reliable's window in force (0 while down)
+    uint32_t waited_max;  // the most messages that waited for Reliable at once (since the
+                          // link opened: sw_hlink_waiting)
 } sw_hlink_stats_t;
 bool sw_hlink_stats(const sw_hlink_t *l, sw_hlink_stats_t *st);
 // The last error text the link knows (connect failure etc.), for messages; never NULL.

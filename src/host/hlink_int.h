@@ -104,6 +104,9 @@ struct sw_hlink {
     size_t frame_cap;
     sw_hqmsg_t *q_head, *q_tail;
     size_t q_msgs, q_bytes;
+    size_t q_max;            // the most messages that waited at once, since the link opened
+    sw_hlink_room_fn room_fn; // told when Reliable took the last queued message
+    void *room_u;
     bool in_rel;             // inside the Reliable layer (its callbacks may not poll it)
     bool kicked;             // a callback asked for the layer to be serviced again
     bool tick_due;           // bytes came: run the SerialPacker idle check after idle_ms

@@ -415,6 +415,7 @@ bool sw_hlink_stats(const sw_hlink_t *l, sw_hlink_stats_t *st)
         return false;
     st->rel = l->rel.stats;
     st->frames = l->sprx.stats;
+    st->waited_max = (uint32_t)l->q_max;
     if (sw_rel_is_up(&l->rel)) {
         st->timeout_ms = l->rel.timeout_ms;
         st->window = l->rel.window;
@@ -459,6 +460,7 @@ void sw__hlink_rel_service(sw_hlink_t *l)
     if (l->closing || !l->rel_store || l->in_rel)
         return;
     uint32_t wait = UINT32_MAX;
+    bool took = false; // a queued message went to Reliable
     for (int round = 0; round < 8; round++) {
         l->kicked = false;
         uint32_t now = sw__hlink_now(l);
@@ -468,6 +470,7 @@ void sw__hlink_rel_service(sw_hlink_t *l)
             sw_hqmsg_t *m = l->q_head;
             if (sw_rel_send(&l->rel, m->p, m->n, now) == SW_EAGAIN)
                 break;
+            took = true;
             // sent, or too large for the peer now (it can never go: dropped)
             l->q_head = m->next;
             if (!l->q_head)
@@ -492,6 +495,9 @@ void sw__hlink_rel_service(sw_hlink_t *l)
         uv_timer_stop(&l->t_rel);
     else
         uv_timer_start(&l->t_rel, rel_timer, wait > 60000 ? 60000 : wait, 0);
+    // last: the callback may send (straight to Reliable now, or queued with a kick)
+    if (took && !l->q_head && l->room_fn)
+        l->room_fn(l->room_u, l);
 }
 
 int sw__hlink_rel_send(sw_hlink_t *l, const uint8_t *p, size_t n)
@@ -527,6 +533,8 @@ int sw__hlink_rel_send(sw_hlink_t *l, const uint8_t *p, size_t n)
     l->q_tail = m;
     l->q_msgs++;
     l->q_bytes += n;
+    if (l->q_msgs > l->q_max)
+        l->q_max = l->q_msgs;
     sw__hlink_rel_kick(l); // e.g. queued from the state callback, before the window opened
     return 0;
 }

@@ -166,6 +166,8 @@ static void finish(sw_xfer_t *x, int err, const char *step, const char *fmt, ...
         return;
     x->finished = true;
     uv_timer_stop(&x->timer);
+    if (x->put)
+        sw_hlink_on_room(x->l, NULL, x);
     // Cancelling other calls from inside an answer is safe: the link unlinks a call before
     // its fn runs, and a cancelled call is never answered.
     for (uint32_t i = 0; i < x->window; i++)
@@ -299,6 +301,7 @@ static int64_t send_cl(sw_xfer_t *x, sw_hlink_answer_fn fn)
 }
 
 static void pump(sw_xfer_t *x);
+static void on_room(void *u, sw_hlink_t *l);
 
 // Enters a state and sends its request; a request that cannot be sent ends the transfer.
 static void enter(sw_xfer_t *x, int state)
@@ -330,7 +333,11 @@ static void enter(sw_xfer_t *x, int state)
             rc = send_path(x, "f.open", x->put ? "W" : "r");
         }
         break;
-    case ST_DATA: pump(x); return;
+    case ST_DATA:
+        if (x->put)
+            sw_hlink_on_room(x->l, on_room, x);
+        pump(x);
+        return;
     case ST_CL: rc = (int)send_cl(x, on_ctl); break;
     case ST_HASH: rc = send_path(x, "f.hash", NULL); break;
     default: break;
@@ -592,6 +599,20 @@ static void adapt(sw_xfer_t *x)
     x->chunk = x->est.chunk;
 }
 
+// A put, before it cuts a request: the round ends early once enough of its frames were
+// damaged (SW_XCHUNK_EARLY).
+static void adapt_early(sw_xfer_t *x)
+{
+    sw_hlink_stats_t st;
+    if (!x->adapt || !x->inflight || !sw_hlink_stats(x->l, &st))
+        return;
+    const sw_hlink_stats_t *b = &x->base;
+    if (st.rel.sent < b->rel.sent)
+        return; // the link reconnected (adapt() starts again)
+    if ((st.rel.retransmits - b->rel.retransmits) + (st.rel.idle_resends - b->rel.idle_resends) >= SW_XCHUNK_EARLY)
+        adapt(x);
+}
+
 // One data answer arrived: a round is a window of them.
 static void count_answer(sw_xfer_t *x)
 {
@@ -613,6 +634,8 @@ static slot_t *slot_of(sw_xfer_t *x, int64_t seq)
 // All requests answered and the data complete: close (commits a put), then hash.
 static void data_end(sw_xfer_t *x)
 {
+    if (x->put)
+        sw_hlink_on_room(x->l, NULL, x);
     if (x->put && x->o.sha256)
         memcpy(x->res.sha256, x->o.sha256, 32); // known: nothing was hashed
     else if (sw_sha256_end(&x->sha, x->res.sha256)) {
@@ -661,18 +684,29 @@ static bool write_full(int fd, const uint8_t *p, size_t n)
     return true;
 }
 
+// While the first chunks double toward the largest on a line with no damage seen, few
+// requests of each size: on a clean line the small ones cost only their overhead (a window of
+// them was 1.5 % of a 48 KiB put), and SW_XCHUNK_FIRST in flight keep the line busy. The first
+// estimate that does not raise the chunk ends this for good.
+static uint32_t put_window(const sw_xfer_t *x)
+{
+    return x->adapt && x->est.ramp && x->window > SW_XCHUNK_FIRST ? SW_XCHUNK_FIRST : x->window;
+}
+
 static void pump_put(sw_xfer_t *x)
 {
-    // While the first chunks double toward the largest on a line with no damage seen, few
-    // requests of each size: on a clean line the small ones cost only their overhead (a
-    // window of them was 1.5 % of a 48 KiB put), and SW_XCHUNK_FIRST in flight keep the line busy.
-    // The first estimate that does not raise the chunk ends this for good.
-    uint32_t window = x->adapt && x->est.ramp && x->window > SW_XCHUNK_FIRST ? SW_XCHUNK_FIRST : x->window;
-    while (!x->eof && x->inflight < window) {
+    // (asked each time: a round may end before a request is cut)
+    while (!x->eof && x->inflight < put_window(x)) {
         // a slow link (a serial line) drains more slowly than the window fills: keep the
         // bytes waiting in our queue to about two windows
         if (x->inflight && sw_hlink_queued(x->l) > 2 * (size_t)x->window * x->chunk)
             break;
+        // a lossy serial link: a request is cut when Reliable took the one before it (on_room),
+        // not when the window opens, so that it has the chunk of the moment it goes out (cut
+        // at once, a window of requests waited up to a second at the chunk of an older round)
+        if (x->inflight && sw_hlink_waiting(x->l))
+            break;
+        adapt_early(x);
         slot_t *s = slot_of(x, 0);
         sw_mpw_t w;
         sw_mpw_init(&w, x->req, x->req_cap);
@@ -814,6 +848,15 @@ static void pump(sw_xfer_t *x)
         pump_put(x);
     else
         pump_get(x);
+}
+
+// The link's Reliable layer took the last request that waited: the next can be cut.
+static void on_room(void *u, sw_hlink_t *l)
+{
+    (void)l;
+    sw_xfer_t *x = u;
+    if (!x->finished && x->state == ST_DATA)
+        pump(x);
 }
 
 static void on_data(void *u, sw_hlink_t *l, const sw_msg_t *m, int err)
