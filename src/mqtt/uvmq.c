@@ -5,10 +5,22 @@
 // from the loop's own callbacks: a connection lost inside a call the owner made (a publish
 // that failed) is reported from a zero timer, and a client is freed only after its handles
 // have closed, never inside libmosquitto's callbacks.
+//
+// A broker given by name is looked up on a thread of its own, then libmosquitto connects to
+// the address: its own look-up is a blocking getaddrinfo on the loop, which an unreachable DNS
+// server stalls for the resolver's whole timeout, at every reconnect. Not libuv's thread pool
+// (uv_getaddrinfo): its request would keep the loop from ending until the look-up gave up, so
+// a node could not stop or restart meanwhile; a detached thread is simply left to finish. Only
+// with TLS does libmosquitto get the name itself (it checks the certificate against it), and
+// looks it up blocking as before.
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +34,9 @@ typedef struct sw_uvmq {
     struct mosquitto *m;
     uv_poll_t poll;
     uv_timer_t timer;   // loop_misc, and deferred "down" reports
+    uv_async_t async;   // the look-up's answer (open while lk is out)
+    struct lookup *lk;  // the broker's name being looked up, or NULL
+    int port, keepalive;
     int fd;
     int events;         // UV_* the poll watches
     int handles;        // open uv handles; freed at 0
@@ -211,8 +226,11 @@ static void handle_closed(uv_handle_t *h)
     }
 }
 
+static void lookup_abandon(sw_uvmq_t *c);
+
 static void close_handles(sw_uvmq_t *c)
 {
+    lookup_abandon(c);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, handle_closed);
     if (c->fd >= 0) {
@@ -220,6 +238,9 @@ static void close_handles(sw_uvmq_t *c)
         uv_close((uv_handle_t *)&c->poll, handle_closed);
     }
 }
+
+static void connect_to(sw_uvmq_t *c, const char *host);
+static int lookup_start(sw_uvmq_t *c, const char *host);
 
 int sw_uvmq_open(uv_loop_t *loop, const sw_mqtt_opts_t *o, const sw_uvmq_cbs_t *cbs, sw_uvmq_t **out)
 {
@@ -265,11 +286,28 @@ int sw_uvmq_open(uv_loop_t *loop, const sw_mqtt_opts_t *o, const sw_uvmq_cbs_t *
     // no in-flight window of libmosquitto's own (whose overflow it would queue without bound):
     // UNSENT_MAX is the bound
     mosquitto_max_inflight_messages_set(c->m, 0);
-    // (the host name is resolved here, blocking: give mqtt.url an address where DNS is slow)
-    rc = mosquitto_connect_async(c->m, o->host, o->port, o->keepalive_s);
     uv_timer_init(c->loop, &c->timer);
     c->timer.data = c;
     c->handles = 1;
+    c->port = o->port;
+    c->keepalive = o->keepalive_s;
+    *out = c;
+    unsigned char any[sizeof(struct in6_addr)];
+    if (o->tls || inet_pton(AF_INET, o->host, any) == 1 || inet_pton(AF_INET6, o->host, any) == 1) {
+        connect_to(c, o->host); // an address (or TLS: libmosquitto needs the name, blocking)
+        return 0;
+    }
+    int err = lookup_start(c, o->host);
+    if (err)
+        defer_down(c, err);
+    return 0;
+}
+
+// Connects to host (an address, or a name libmosquitto looks up itself) and starts watching.
+// A refused connect is reported like a lost connection, from the loop.
+static void connect_to(sw_uvmq_t *c, const char *host)
+{
+    int rc = mosquitto_connect_async(c->m, host, c->port, c->keepalive);
     if (rc == MOSQ_ERR_SUCCESS) {
         c->fd = mosquitto_socket(c->m);
         if (c->fd >= 0 && uv_poll_init_socket(c->loop, &c->poll, c->fd) == 0) {
@@ -282,12 +320,126 @@ int sw_uvmq_open(uv_loop_t *loop, const sw_mqtt_opts_t *o, const sw_uvmq_cbs_t *
             rc = MOSQ_ERR_ERRNO;
         }
     }
-    if (rc) // a refused connect is reported like a lost connection, from the loop
+    if (rc)
         defer_down(c, mosq_err(rc));
     else
         uv_timer_start(&c->timer, on_timer, MISC_MS, 0);
-    *out = c;
+}
+
+///////////////////////////////////////////////////////////////////////////////////////////////
+// The look-up of a broker's name (see the top of the file)
+
+typedef struct lookup {
+    pthread_mutex_t mu;
+    int refs;           // the thread's and the client's
+    bool abandoned;     // the client closed: nobody to tell (async is gone)
+    uv_async_t *async;  // the client's, while not abandoned
+    char host[256], port[8];
+    char addr[INET6_ADDRSTRLEN]; // the answer: an address, or "" (no such name, no answer)
+} lookup_t;
+
+static void lookup_drop(lookup_t *lk)
+{
+    pthread_mutex_lock(&lk->mu);
+    bool last = --lk->refs == 0;
+    pthread_mutex_unlock(&lk->mu);
+    if (last) {
+        pthread_mutex_destroy(&lk->mu);
+        free(lk);
+    }
+}
+
+static void *lookup_run(void *arg)
+{
+    lookup_t *lk = arg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    char addr[INET6_ADDRSTRLEN] = "";
+    if (getaddrinfo(lk->host, lk->port, &hints, &res) == 0 && res) {
+        const void *a = res->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+                                                   : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        if (!inet_ntop(res->ai_family, a, addr, sizeof addr))
+            addr[0] = 0;
+    }
+    if (res)
+        freeaddrinfo(res);
+    pthread_mutex_lock(&lk->mu);
+    memcpy(lk->addr, addr, sizeof addr);
+    if (!lk->abandoned)
+        uv_async_send(lk->async);
+    pthread_mutex_unlock(&lk->mu);
+    lookup_drop(lk);
+    return NULL;
+}
+
+static void on_looked_up(uv_async_t *a)
+{
+    sw_uvmq_t *c = a->data;
+    lookup_t *lk = c->lk;
+    if (!lk || c->closing)
+        return;
+    char addr[INET6_ADDRSTRLEN];
+    pthread_mutex_lock(&lk->mu);
+    memcpy(addr, lk->addr, sizeof addr);
+    pthread_mutex_unlock(&lk->mu);
+    lookup_abandon(c); // done with it (closes the async handle)
+    if (addr[0])
+        connect_to(c, addr);
+    else // no such name, or no answer: as libmosquitto's own look-up failing (MOSQ_ERR_EAI)
+        report_down(c, SW_ENOENT);
+}
+
+// Starts looking host up on a detached thread. 0, or SW_EFULL.
+static int lookup_start(sw_uvmq_t *c, const char *host)
+{
+    lookup_t *lk = calloc(1, sizeof *lk);
+    if (!lk)
+        return SW_EFULL;
+    if (strlen(host) >= sizeof lk->host) {
+        free(lk);
+        return SW_ENOENT; // longer than any DNS name
+    }
+    pthread_mutex_init(&lk->mu, NULL);
+    lk->refs = 2;
+    snprintf(lk->host, sizeof lk->host, "%s", host);
+    snprintf(lk->port, sizeof lk->port, "%u", (unsigned)c->port);
+    if (uv_async_init(c->loop, &c->async, on_looked_up)) {
+        pthread_mutex_destroy(&lk->mu);
+        free(lk);
+        return SW_EFULL;
+    }
+    c->async.data = c;
+    c->handles++;
+    lk->async = &c->async;
+    c->lk = lk;
+    pthread_attr_t at;
+    pthread_t t;
+    int rc = pthread_attr_init(&at);
+    if (!rc) {
+        (void)pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&t, &at, lookup_run, lk);
+        pthread_attr_destroy(&at);
+    }
+    if (rc) {
+        lookup_drop(lk); // the thread's reference: it never ran
+        lookup_abandon(c);
+        return SW_EFULL;
+    }
     return 0;
+}
+
+// The client no longer waits for its look-up (answered, or closing): the thread, if still
+// running, finishes alone and frees it.
+static void lookup_abandon(sw_uvmq_t *c)
+{
+    lookup_t *lk = c->lk;
+    if (!lk)
+        return;
+    c->lk = NULL;
+    pthread_mutex_lock(&lk->mu);
+    lk->abandoned = true;
+    pthread_mutex_unlock(&lk->mu);
+    lookup_drop(lk);
+    uv_close((uv_handle_t *)&c->async, handle_closed);
 }
 
 int sw_uvmq_subscribe(sw_uvmq_t *c, const char *filter, int qos)

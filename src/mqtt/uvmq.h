@@ -22,7 +22,8 @@ typedef struct sw_uvmq_cbs {
     void *u;
 } sw_uvmq_cbs_t;
 
-// Starts connecting (the broker's name is resolved here, blocking). 0 and *out, or SW_EFULL /
+// Starts connecting: a broker given by name is looked up first on a thread of its own, without
+// blocking the loop, except with TLS (libmosquitto resolves it, blocking). 0 and *out, or SW_EFULL /
 // SW_EINVAL (bad options); a refused connect arrives later as state(down).
 int sw_uvmq_open(uv_loop_t *loop, const sw_mqtt_opts_t *o, const sw_uvmq_cbs_t *cbs, sw_uvmq_t **out);
 int sw_uvmq_subscribe(sw_uvmq_t *c, const char *filter, int qos);
