@@ -158,11 +158,13 @@ class Loopback(unittest.TestCase):
 
     def test_answer_keys_size_and_hash(self):
         t0 = time.monotonic()
-        self.q.sendto(query(1), ("127.0.0.1", self.bport))
-        self.q.settimeout(1.0)
-        data, (src, _) = self.q.recvfrom(65536)
-        print("\n  answer after %.1f ms, %d bytes" % ((time.monotonic() - t0) * 1000, len(data)), file=sys.stderr)
-        self.assertEqual(self.collect(self.q, 0.3), [])  # one answer only
+        # the first answer (ask: up to 20 s, a loaded machine can be slow; this waited 1 s and
+        # failed once in a clean-clone run beside the QEMU tests), then 0.3 s for any more
+        got = self.ask(query(1))
+        self.assertEqual(len(got), 1, got)  # one answer only
+        data, (src, _) = got[0]
+        print("\n  answer after %.1f ms (0.3 s of listening for more included), %d bytes"
+              % ((time.monotonic() - t0) * 1000, len(data)), file=sys.stderr)
         self.assertLess(len(data), BEACON_MAX)
         b = json.loads(data)
         self.assertEqual(b["type"], "beacon")
