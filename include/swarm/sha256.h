@@ -6,7 +6,8 @@
 //     them (x86 SHA-NI, the ARMv8 crypto extension): 1.3 GB/s against mbedTLS's 0.15 GB/s on the
 //     bench machine (bench/RESULTS.md, "Push");
 //   - otherwise mbedTLS, inline below: the firmware gets no code beyond mbedTLS's own.
-// Short hashes off the hot path (the Noise handshake, HKDF, the POSIX port's machine id) use mbedTLS directly.
+// Short hashes off the hot path (the Noise handshake, HKDF, the POSIX port's machine id) use
+// mbedTLS directly.
 // Every function returns 0 or SW_EIO. A context holds no resources: sw_sha256_end, or dropping
 // it after a failure, is all the clean-up there is.
 #ifndef SWARM_SHA256_H
